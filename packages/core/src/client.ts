@@ -1,0 +1,68 @@
+import type { AnyContract, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
+import type { SwitchyardError } from "./errors.ts"
+import type { TransportId } from "./transport.ts"
+
+/**
+ * The typed client of a contract, as `createClient` returns it. Declared in core so that the transport
+ * contract suite (and anything else) can be written against it without depending on a client package.
+ */
+export interface Client<C extends AnyContract> {
+  /** `client.rpc.add({ a, b })` → Promise of the output; rejects with a `SwitchyardError`. */
+  readonly rpc: RpcProxy<C["rpc"]>
+  /** `for await (const x of client.streams.countdown({ from: 3 }))`; leaving the loop cancels on the server. */
+  readonly streams: StreamProxy<C["streams"]>
+  /** `client.topics.room("lobby").subscribe(cb)` / `.publish(msg)`. */
+  readonly topics: TopicProxy<C["topics"]>
+  /** The transport the session is on now; `undefined` while disconnected. */
+  readonly transport: TransportId | undefined
+  readonly state: ClientState
+  /** The current session's public id. */
+  readonly sessionId: string | undefined
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void
+  /** Ends the session: pending calls reject with `CLIENT_CLOSED`; the server is told at once. */
+  close(): Promise<void>
+}
+
+export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
+
+export interface ClientEvents {
+  /** The session moved to a transport (`reason`: `"connected"`, `"reconnected"`, …). */
+  transport: (name: TransportId, reason: string) => void
+  state: (state: ClientState) => void
+  /** A session started: `recovered` is false when it replaced one the server no longer had. */
+  session: (info: { readonly id: string; readonly recovered: boolean }) => void
+  /** Errors not tied to a call: a refused subscription, a NOTICE from the server, a lost session. */
+  error: (error: SwitchyardError) => void
+}
+
+export interface RpcCallOptions {
+  /** Aborting rejects the call with `CANCELLED` and aborts the handler's `ctx.signal`. */
+  readonly signal?: AbortSignal
+}
+
+export interface StreamCallOptions extends RpcCallOptions {
+  /** Items the server may send ahead of consumption (flow-control window). Default 64. */
+  readonly window?: number
+}
+
+export type RpcProxy<R extends RpcMap> = {
+  readonly [K in keyof R]: (input: TypeOf<R[K]["input"]>, options?: RpcCallOptions) => Promise<TypeOf<R[K]["output"]>>
+}
+
+export type StreamProxy<S extends StreamMap> = {
+  readonly [K in keyof S]: (input: TypeOf<S[K]["input"]>, options?: StreamCallOptions) => AsyncIterable<TypeOf<S[K]["item"]>>
+}
+
+export type TopicProxy<T extends TopicMap> = {
+  readonly [K in keyof T]: (key: string) => TopicHandle<TypeOf<T[K]["message"]>>
+}
+
+export interface TopicHandle<M> {
+  /**
+   * Calls `listener` with every message of this key, in order, from the moment the server confirms the
+   * subscription. Returns the function that unsubscribes. `onError` hears a refused subscription.
+   */
+  subscribe(listener: (message: M) => void, options?: { readonly onError?: (error: SwitchyardError) => void }): () => void
+  /** Publishes to every subscriber of this key (including this client, when subscribed). */
+  publish(message: M): Promise<void>
+}

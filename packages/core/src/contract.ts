@@ -1,0 +1,145 @@
+import type * as Schema from "effect/Schema"
+import type { StandardSchemaV1 } from "./standardSchema.ts"
+
+/** Anything a contract accepts as a payload schema: an Effect Schema, or any Standard Schema (zod, valibot, …). */
+export type AnySchema = Schema.Top | StandardSchemaV1
+
+/** The decoded (application-side) type of a payload schema. */
+export type TypeOf<S> = S extends Schema.Top
+  ? S["Type"]
+  : S extends StandardSchemaV1<unknown, infer O>
+    ? O
+    : never
+
+/** The encoded (wire-side, before JSON) type of a payload schema. */
+export type EncodedOf<S> = S extends Schema.Top
+  ? S["Encoded"]
+  : S extends StandardSchemaV1<infer I, unknown>
+    ? I
+    : never
+
+/** A request/response procedure. */
+export interface RpcDefinition<
+  I extends AnySchema = AnySchema,
+  O extends AnySchema = AnySchema,
+  E extends AnySchema | undefined = AnySchema | undefined,
+> {
+  readonly kind: "rpc"
+  readonly input: I
+  readonly output: O
+  readonly error: E
+}
+
+/** A server→client stream started by a client request. */
+export interface StreamDefinition<
+  I extends AnySchema = AnySchema,
+  T extends AnySchema = AnySchema,
+  E extends AnySchema | undefined = AnySchema | undefined,
+> {
+  readonly kind: "stream"
+  readonly input: I
+  readonly item: T
+  readonly error: E
+}
+
+/** A pub/sub topic: every key (`room("lobby")`) is its own ordered channel. */
+export interface TopicDefinition<M extends AnySchema = AnySchema> {
+  readonly kind: "topic"
+  readonly message: M
+}
+
+export type RpcMap = { readonly [name: string]: RpcDefinition }
+export type StreamMap = { readonly [name: string]: StreamDefinition }
+export type TopicMap = { readonly [name: string]: TopicDefinition }
+
+/** A contract: every channel an app has, shared by server and client. */
+export interface Contract<R extends RpcMap = RpcMap, S extends StreamMap = StreamMap, T extends TopicMap = TopicMap> {
+  readonly rpc: R
+  readonly streams: S
+  readonly topics: T
+}
+
+export type AnyContract = Contract<RpcMap, StreamMap, TopicMap>
+
+/** The typed failure a channel declares, or `never` when it declares none. */
+export type ErrorOf<D extends { readonly error: AnySchema | undefined }> = D["error"] extends AnySchema
+  ? TypeOf<D["error"]>
+  : never
+
+const channelName = /^[A-Za-z_$][A-Za-z0-9_$.-]{0,127}$/
+
+/**
+ * Declares a request/response procedure.
+ *
+ * @example
+ * const add = rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number })
+ */
+export function rpc<I extends AnySchema, O extends AnySchema, E extends AnySchema | undefined = undefined>(definition: {
+  readonly input: I
+  readonly output: O
+  readonly error?: E
+}): RpcDefinition<I, O, E> {
+  return { kind: "rpc", input: definition.input, output: definition.output, error: definition.error as E }
+}
+
+/**
+ * Declares a server→client stream.
+ *
+ * @example
+ * const countdown = stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number })
+ */
+export function stream<I extends AnySchema, T extends AnySchema, E extends AnySchema | undefined = undefined>(definition: {
+  readonly input: I
+  readonly item: T
+  readonly error?: E
+}): StreamDefinition<I, T, E> {
+  return { kind: "stream", input: definition.input, item: definition.item, error: definition.error as E }
+}
+
+/**
+ * Declares a pub/sub topic.
+ *
+ * @example
+ * const room = topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) })
+ */
+export function topic<M extends AnySchema>(definition: { readonly message: M }): TopicDefinition<M> {
+  return { kind: "topic", message: definition.message }
+}
+
+/**
+ * Declares a contract. Channel names are identifiers (letters, digits, `_`, `$`, `.`, `-`; at most 128).
+ *
+ * @example
+ * export const Chat = contract({
+ *   rpc: { add: rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number }) },
+ *   streams: { countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }) },
+ *   topics: { room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) }) },
+ * })
+ */
+export function contract<
+  const R extends RpcMap = { readonly [K in never]: RpcDefinition },
+  const S extends StreamMap = { readonly [K in never]: StreamDefinition },
+  const T extends TopicMap = { readonly [K in never]: TopicDefinition },
+>(definition: { readonly rpc?: R; readonly streams?: S; readonly topics?: T }): Contract<R, S, T> {
+  const checked = {
+    rpc: checkChannels(definition.rpc, "rpc"),
+    streams: checkChannels(definition.streams, "stream"),
+    topics: checkChannels(definition.topics, "topic"),
+  }
+  return Object.freeze(checked) as unknown as Contract<R, S, T>
+}
+
+function checkChannels<M extends object>(
+  channels: M | undefined,
+  kind: "rpc" | "stream" | "topic",
+): Readonly<Record<string, unknown>> {
+  const out: Record<string, unknown> = Object.create(null)
+  for (const [name, definition] of Object.entries(channels ?? {})) {
+    if (!channelName.test(name)) throw new TypeError(`switchyard: invalid ${kind} name ${JSON.stringify(name)}`)
+    if ((definition as { kind?: unknown } | undefined)?.kind !== kind) {
+      throw new TypeError(`switchyard: ${JSON.stringify(name)} must be declared with ${kind}(…)`)
+    }
+    out[name] = definition
+  }
+  return Object.freeze(out)
+}

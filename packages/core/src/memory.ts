@@ -1,0 +1,77 @@
+import type { Link } from "./session.ts"
+import type { Acceptor, ClientLinkEvents, ClientTransport } from "./transport.ts"
+
+/** Test controls of the in-memory transport. */
+export interface MemoryTransport extends ClientTransport {
+  /** Cuts every open link at once, as a network failure would (close code 1006 on both ends). */
+  drop(): void
+  /** While true, frames in both directions vanish and nothing is closed: a black-holing network. */
+  stall(on: boolean): void
+  /** Links open now. */
+  readonly openLinks: number
+}
+
+/**
+ * An in-process transport pair: the client half connects straight to a server's `Acceptor`. Frames are
+ * delivered asynchronously and in order, as over a socket. For fast tests and for the contract suite.
+ *
+ * @example
+ * const transport = memoryTransport(server.accept)
+ * const client = createClient(Chat, { url: "memory:", transports: [transport] })
+ */
+export function memoryTransport(accept: Acceptor): MemoryTransport {
+  const open = new Set<() => void>()
+  let stalled = false
+
+  /** One direction of a link: frames queue and flush in a microtask, in order. */
+  const pipe = (deliver: (frame: string) => void) => {
+    let queue: string[] = []
+    const flush = () => {
+      const batch = queue
+      queue = []
+      for (const frame of batch) deliver(frame)
+    }
+    return (frame: string) => {
+      if (stalled) return
+      if (queue.push(frame) === 1) queueMicrotask(flush)
+    }
+  }
+
+  return {
+    id: "memory",
+    capabilities: { duplex: true, binary: false },
+    get openLinks() {
+      return open.size
+    },
+    drop() {
+      for (const cut of [...open]) cut()
+    },
+    stall(on) {
+      stalled = on
+    },
+    connect(_url: string, events: ClientLinkEvents): Link {
+      let closed = false
+      let serverEvents: ReturnType<Acceptor> | undefined
+      const toServer = pipe((frame) => !closed && serverEvents?.frame(frame))
+      const toClient = pipe((frame) => !closed && events.frame(frame))
+      const end = (code: number, reason: string) => {
+        if (closed) return
+        closed = true
+        open.delete(cut)
+        queueMicrotask(() => {
+          serverEvents?.close(code, reason)
+          events.close(code, reason)
+        })
+      }
+      const cut = () => end(1006, "connection lost")
+      open.add(cut)
+      const serverLink: Link = { send: (frame) => !closed && toClient(frame), close: end }
+      queueMicrotask(() => {
+        if (closed) return
+        serverEvents = accept(serverLink, { transport: "memory", remoteAddress: "memory", auth: undefined })
+        events.open()
+      })
+      return { send: (frame) => !closed && toServer(frame), close: end }
+    },
+  }
+}

@@ -1,0 +1,120 @@
+import * as Schema from "effect/Schema"
+import type { AnyContract, AnySchema } from "./contract.ts"
+import type { StandardSchemaV1 } from "./standardSchema.ts"
+
+/** The outcome of decoding or encoding one payload: a value, or the reason it was refused. */
+export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string }
+
+/**
+ * How one schema turns wire JSON into application values and back. Effect schemas go through their
+ * canonical JSON codec (so `Schema.Date` travels as an ISO string and `Schema.Uint8Array` as base64);
+ * Standard Schemas are validated on decode and sent as they are.
+ */
+export interface PayloadCodec {
+  /** JSON value from the wire → validated application value. */
+  readonly decode: (json: unknown) => Outcome<unknown>
+  /** Application value → JSON value, validated against the schema. */
+  readonly encode: (value: unknown) => Outcome<unknown>
+}
+
+const ok = <T>(value: T): Outcome<T> => ({ ok: true, value })
+const fail = (error: string): Outcome<never> => ({ ok: false, error })
+
+function isStandard(schema: AnySchema): schema is StandardSchemaV1 {
+  return !Schema.isSchema(schema) && typeof (schema as StandardSchemaV1)["~standard"]?.validate === "function"
+}
+
+/** Builds the codec of one payload schema. Schemas that decode asynchronously are refused on use. */
+export function payloadCodec(schema: AnySchema): PayloadCodec {
+  if (isStandard(schema)) {
+    const validate = schema["~standard"].validate
+    const check = (value: unknown): Outcome<unknown> => {
+      const result = validate(value)
+      if (result instanceof Promise) return fail("asynchronous schemas are not supported")
+      if (result.issues) return fail(result.issues.map(formatIssue).join("; "))
+      return ok(result.value)
+    }
+    return { decode: check, encode: check }
+  }
+  const json = Schema.toCodecJson(schema as Schema.Top) as unknown as Schema.Codec<unknown, unknown>
+  const decode = Schema.decodeUnknownResult(json)
+  const encode = Schema.encodeUnknownResult(json)
+  return {
+    decode: (value) => fromResult(decode(value)),
+    encode: (value) => fromResult(encode(value)),
+  }
+}
+
+type SchemaResult = { readonly _tag: "Success"; readonly success: unknown } | { readonly _tag: "Failure"; readonly failure: { readonly message: string } }
+
+function fromResult(result: unknown): Outcome<unknown> {
+  const r = result as SchemaResult
+  return r._tag === "Success" ? ok(r.success) : fail(r.failure.message)
+}
+
+function formatIssue(issue: StandardSchemaV1.Issue): string {
+  const path = issue.path?.map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
+  return path ? `${issue.message} at ${path}` : issue.message
+}
+
+/** A contract channel with its codecs built once. */
+export interface CompiledRpc {
+  readonly kind: "rpc"
+  readonly name: string
+  readonly input: PayloadCodec
+  readonly output: PayloadCodec
+  readonly error: PayloadCodec | undefined
+}
+export interface CompiledStream {
+  readonly kind: "stream"
+  readonly name: string
+  readonly input: PayloadCodec
+  readonly item: PayloadCodec
+  readonly error: PayloadCodec | undefined
+}
+export interface CompiledTopic {
+  readonly kind: "topic"
+  readonly name: string
+  readonly message: PayloadCodec
+}
+
+/** A contract's channels by name, in `Map`s so that names like `__proto__` or `toString` find nothing. */
+export interface CompiledContract {
+  readonly rpc: ReadonlyMap<string, CompiledRpc>
+  readonly streams: ReadonlyMap<string, CompiledStream>
+  readonly topics: ReadonlyMap<string, CompiledTopic>
+}
+
+const compiled = new WeakMap<AnyContract, CompiledContract>()
+
+/** Compiles a contract's codecs once; later calls return the same object. */
+export function compileContract(contract: AnyContract): CompiledContract {
+  let out = compiled.get(contract)
+  if (out) return out
+  const codecs = new Map<AnySchema, PayloadCodec>()
+  const codec = (schema: AnySchema): PayloadCodec => {
+    let c = codecs.get(schema)
+    if (!c) codecs.set(schema, (c = payloadCodec(schema)))
+    return c
+  }
+  const maybe = (schema: AnySchema | undefined) => (schema === undefined ? undefined : codec(schema))
+  out = {
+    rpc: new Map(
+      Object.entries(contract.rpc).map(([name, d]) => [
+        name,
+        { kind: "rpc", name, input: codec(d.input), output: codec(d.output), error: maybe(d.error) },
+      ]),
+    ),
+    streams: new Map(
+      Object.entries(contract.streams).map(([name, d]) => [
+        name,
+        { kind: "stream", name, input: codec(d.input), item: codec(d.item), error: maybe(d.error) },
+      ]),
+    ),
+    topics: new Map(
+      Object.entries(contract.topics).map(([name, d]) => [name, { kind: "topic", name, message: codec(d.message) }]),
+    ),
+  }
+  compiled.set(contract, out)
+  return out
+}

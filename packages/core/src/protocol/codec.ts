@@ -1,0 +1,229 @@
+import type { ErrorCode } from "../errors.ts"
+import { type ClientFrame, FrameType, type ServerFrame, type SessionLimits } from "./frames.ts"
+
+/**
+ * The one codec of the JSON text protocol, used by server and client alike. Decoding never throws: hostile
+ * bytes come back as a `DecodeFailure` the caller answers with a NOTICE. Encoding builds frame text from
+ * payload JSON that the caller stringified once, so a topic message fanned out to many sessions is
+ * serialised once and only its sequence number differs per frame.
+ */
+
+export type DecodeResult<F> =
+  | { readonly ok: true; readonly frame: F }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string }
+
+export interface DecodeOptions {
+  /** Deepest nesting of arrays and objects accepted in one frame, the frame array included. */
+  readonly maxDepth: number
+}
+
+export const defaultDecodeOptions: DecodeOptions = { maxDepth: 64 }
+
+/** Longest channel (procedure, stream, topic) name and topic key, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 128
+export const MAX_KEY_LENGTH = 256
+/** Largest credit one STREAM or CREDIT frame may grant. */
+export const MAX_CREDIT = 1 << 20
+
+const failure = (code: ErrorCode, message: string) => ({ ok: false, code, message }) as const
+
+const isSeq = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= MAX_NAME_LENGTH
+const isKey = (v: unknown): v is string => typeof v === "string" && v.length <= MAX_KEY_LENGTH
+const isCredit = (v: unknown): v is number => isSeq(v) && v <= MAX_CREDIT
+
+/** Whether `text` nests arrays/objects deeper than `max`. Linear, allocation-free, string-aware. */
+export function exceedsDepth(text: string, max: number): boolean {
+  // A frame shorter than `max` characters cannot open more than `max` brackets.
+  if (text.length <= max) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > max) return true
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--
+  }
+  return false
+}
+
+function parse(text: unknown, options: DecodeOptions): DecodeResult<readonly unknown[]> {
+  if (typeof text !== "string") return failure("INVALID_FRAME", "frames are JSON text, not binary")
+  if (exceedsDepth(text, options.maxDepth)) {
+    return failure("FRAME_TOO_DEEP", `frame nests deeper than ${options.maxDepth} levels`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return failure("INVALID_FRAME", "frame is not valid JSON")
+  }
+  if (!Array.isArray(value) || value.length === 0) return failure("INVALID_FRAME", "frame is not a non-empty JSON array")
+  return { ok: true, frame: value }
+}
+
+const bad = (f: readonly unknown[]) => failure("INVALID_FRAME", `malformed frame of type ${JSON.stringify(f[0])}`)
+
+/** Decodes one frame sent by a client (what a server accepts). */
+export function decodeClientFrame(text: unknown, options: DecodeOptions = defaultDecodeOptions): DecodeResult<ClientFrame> {
+  const parsed = parse(text, options)
+  if (!parsed.ok) return parsed
+  const f = parsed.frame
+  let valid: boolean
+  switch (f[0]) {
+    case FrameType.CALL:
+      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3])
+      break
+    case FrameType.STREAM:
+      valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isCredit(f[5])
+      break
+    case FrameType.CANCEL:
+      valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
+      break
+    case FrameType.CREDIT:
+      valid = f.length === 4 && isSeq(f[1]) && isSeq(f[2]) && isCredit(f[3])
+      break
+    case FrameType.SUBSCRIBE:
+      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
+      break
+    case FrameType.UNSUBSCRIBE:
+      valid = f.length === 4 && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
+      break
+    case FrameType.PUBLISH:
+      valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
+      break
+    case FrameType.HELLO:
+      valid =
+        f.length === 4 &&
+        isSeq(f[1]) &&
+        (f[2] === null || (typeof f[2] === "string" && f[2].length <= 256)) &&
+        isCount(f[3])
+      break
+    case FrameType.ACK:
+    case FrameType.PONG:
+      valid = f.length === 2 && isCount(f[1])
+      break
+    case FrameType.NOTICE:
+    case FrameType.BYE:
+      valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
+      break
+    default:
+      return failure("INVALID_FRAME", `unknown frame type ${JSON.stringify(f[0])} from a client`)
+  }
+  return valid ? { ok: true, frame: f as unknown as ClientFrame } : bad(f)
+}
+
+/** Decodes one frame sent by a server (what a client accepts). */
+export function decodeServerFrame(text: unknown, options: DecodeOptions = defaultDecodeOptions): DecodeResult<ServerFrame> {
+  const parsed = parse(text, options)
+  if (!parsed.ok) return parsed
+  const f = parsed.frame
+  let valid: boolean
+  switch (f[0]) {
+    case FrameType.RESULT:
+    case FrameType.ITEM:
+      valid = f.length === 4 && isSeq(f[1]) && isSeq(f[2])
+      break
+    case FrameType.ERROR:
+      valid =
+        (f.length === 5 || f.length === 6) &&
+        isSeq(f[1]) &&
+        isSeq(f[2]) &&
+        typeof f[3] === "string" &&
+        typeof f[4] === "string"
+      break
+    case FrameType.END:
+      valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
+      break
+    case FrameType.MESSAGE:
+      valid = f.length === 5 && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
+      break
+    case FrameType.WELCOME:
+      valid =
+        f.length === 7 &&
+        isSeq(f[1]) &&
+        typeof f[2] === "string" &&
+        typeof f[3] === "string" &&
+        typeof f[4] === "boolean" &&
+        isCount(f[5]) &&
+        isLimits(f[6])
+      break
+    case FrameType.ACK:
+    case FrameType.PING:
+      valid = f.length === 2 && isCount(f[1])
+      break
+    case FrameType.NOTICE:
+    case FrameType.BYE:
+      valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
+      break
+    default:
+      return failure("INVALID_FRAME", `unknown frame type ${JSON.stringify(f[0])} from a server`)
+  }
+  return valid ? { ok: true, frame: f as unknown as ServerFrame } : bad(f)
+}
+
+function isLimits(v: unknown): v is SessionLimits {
+  if (typeof v !== "object" || v === null) return false
+  const l = v as Record<string, unknown>
+  return isCount(l.maxMessageBytes) && isCount(l.heartbeatIntervalMs) && isCount(l.heartbeatTimeoutMs) && isCount(l.resumeWindowMs)
+}
+
+/**
+ * Stringifies an encoded payload once. `undefined` travels as `null`; values JSON cannot carry (cycles,
+ * BigInt, nesting deep enough to overflow the stack) give `undefined` so that the caller can answer with
+ * an error instead of throwing.
+ */
+export function stringifyPayload(value: unknown): string | undefined {
+  try {
+    return value === undefined ? "null" : JSON.stringify(value)
+  } catch {
+    return undefined
+  }
+}
+
+/** Frame text of a data frame: `[type,seq,body]`, where `body` is the rest of the frame already encoded. */
+export function dataFrame(type: number, seq: number, body: string): string {
+  return `[${type},${seq},${body}]`
+}
+
+/**
+ * Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
+ * payload arguments are JSON text from `stringifyPayload`.
+ */
+export const body = {
+  call: (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`,
+  stream: (id: number, stream: string, input: string, credit: number) =>
+    `${id},${JSON.stringify(stream)},${input},${credit}`,
+  cancel: (id: number) => `${id}`,
+  credit: (id: number, credit: number) => `${id},${credit}`,
+  subscribe: (id: number, topic: string, key: string) => `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  publish: (id: number, topic: string, key: string, message: string) =>
+    `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+  result: (id: number, output: string) => `${id},${output}`,
+  error: (id: number, code: ErrorCode, message: string, data?: string) =>
+    data === undefined
+      ? `${id},${JSON.stringify(code)},${JSON.stringify(message)}`
+      : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
+  item: (id: number, item: string) => `${id},${item}`,
+  end: (id: number) => `${id}`,
+  message: (topic: string, key: string, message: string) => `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+}
+
+/** Frame text of control frames. */
+export const control = {
+  hello: (version: number, token: string | null, received: number) =>
+    `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`,
+  welcome: (version: number, token: string, sessionId: string, resumed: boolean, received: number, limits: SessionLimits) =>
+    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}]`,
+  ack: (received: number) => `[${FrameType.ACK},${received}]`,
+  ping: (received: number) => `[${FrameType.PING},${received}]`,
+  pong: (received: number) => `[${FrameType.PONG},${received}]`,
+  notice: (code: ErrorCode, message: string) => `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+  bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+}

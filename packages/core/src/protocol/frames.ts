@@ -1,0 +1,84 @@
+/**
+ * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
+ * Data frames (types 1–12) carry a per-direction sequence number at index 1 and are kept for replay
+ * until acknowledged; control frames (types 20–26) are never sequenced nor replayed.
+ * `docs/protocol.md` is the normative description.
+ */
+export const PROTOCOL_VERSION = 1
+
+export const FrameType = {
+  CALL: 1,
+  RESULT: 2,
+  ERROR: 3,
+  STREAM: 4,
+  ITEM: 5,
+  END: 6,
+  CANCEL: 7,
+  CREDIT: 8,
+  SUBSCRIBE: 9,
+  UNSUBSCRIBE: 10,
+  PUBLISH: 11,
+  MESSAGE: 12,
+  HELLO: 20,
+  WELCOME: 21,
+  ACK: 22,
+  PING: 23,
+  PONG: 24,
+  NOTICE: 25,
+  BYE: 26,
+} as const
+
+// client → server data frames
+export type CallFrame = readonly [1, seq: number, id: number, procedure: string, input: unknown]
+export type StreamFrame = readonly [4, seq: number, id: number, stream: string, input: unknown, credit: number]
+export type CancelFrame = readonly [7, seq: number, id: number]
+export type CreditFrame = readonly [8, seq: number, id: number, credit: number]
+export type SubscribeFrame = readonly [9, seq: number, id: number, topic: string, key: string]
+export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
+export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
+
+// server → client data frames
+export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
+export type ErrorFrame = readonly [3, seq: number, id: number, code: string, message: string, data?: unknown]
+export type ItemFrame = readonly [5, seq: number, id: number, item: unknown]
+export type EndFrame = readonly [6, seq: number, id: number]
+export type MessageFrame = readonly [12, seq: number, topic: string, key: string, message: unknown]
+
+// control frames
+export type HelloFrame = readonly [20, version: number, token: string | null, received: number]
+export type WelcomeFrame = readonly [
+  21,
+  version: number,
+  token: string,
+  sessionId: string,
+  resumed: boolean,
+  received: number,
+  limits: SessionLimits,
+]
+export type AckFrame = readonly [22, received: number]
+export type PingFrame = readonly [23, received: number]
+export type PongFrame = readonly [24, received: number]
+export type NoticeFrame = readonly [25, code: string, message: string]
+export type ByeFrame = readonly [26, code: string, message: string]
+
+/** What the server tells a client about the session's limits in its WELCOME frame. */
+export interface SessionLimits {
+  /** Largest frame the server accepts, in bytes. */
+  readonly maxMessageBytes: number
+  /** The server sends a PING at this interval (ms). */
+  readonly heartbeatIntervalMs: number
+  /** A side that hears nothing for interval + timeout considers the connection dead (ms). */
+  readonly heartbeatTimeoutMs: number
+  /** How long the server keeps a disconnected session for resume (ms). */
+  readonly resumeWindowMs: number
+}
+
+export type ClientDataFrame = CallFrame | StreamFrame | CancelFrame | CreditFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame
+export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame
+export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame
+export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame
+
+/** True for data frames: sequenced, acknowledged and replayed. */
+export function isDataFrame(type: number): boolean {
+  return type >= 1 && type <= 12
+}

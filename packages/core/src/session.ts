@@ -1,0 +1,216 @@
+import { control, dataFrame } from "./protocol/codec.ts"
+
+/**
+ * One open connection as a session sees it. Transports fill this in; `send` takes one frame of text and
+ * must keep order; `close` ends the connection (the transport reports the close back on its own).
+ */
+export interface Link {
+  send(frame: string): void
+  close(code: number, reason: string): void
+}
+
+/** Bounds and pacing of a session's reliability layer. */
+export interface SessionOptions {
+  /** Most unacknowledged data frames kept for replay. */
+  readonly maxReplayFrames: number
+  /** Most unacknowledged data kept for replay, in UTF-16 code units of frame text (≈ bytes for ASCII). */
+  readonly maxReplayBytes: number
+  /** Acknowledge at once after this many unacknowledged data frames. */
+  readonly ackEvery: number
+  /** Otherwise acknowledge this long after the first unacknowledged data frame (ms). */
+  readonly ackDelayMs: number
+}
+
+export const defaultSessionOptions: SessionOptions = {
+  maxReplayFrames: 10_000,
+  maxReplayBytes: 8 * 1024 * 1024,
+  ackEvery: 32,
+  ackDelayMs: 20,
+}
+
+/** What became of an incoming data frame's sequence number. */
+export type Arrival = "deliver" | "duplicate" | "gap"
+
+/** Frames sent but not yet acknowledged, oldest first; frame `i` has sequence number `first + i`. */
+class ReplayBuffer {
+  private frames: string[] = []
+  private head = 0
+  /** Sequence number of `frames[head]`. */
+  first = 1
+  bytes = 0
+
+  get length(): number {
+    return this.frames.length - this.head
+  }
+
+  push(frame: string): void {
+    this.frames.push(frame)
+    this.bytes += frame.length
+  }
+
+  /** Drops every frame with a sequence number up to `seq`. */
+  trimTo(seq: number): void {
+    while (this.first <= seq && this.head < this.frames.length) {
+      this.bytes -= (this.frames[this.head] as string).length
+      this.frames[this.head++] = ""
+      this.first++
+    }
+    // Compact once the dead prefix dominates, so trimming stays O(1) amortised.
+    if (this.head > 1024 && this.head * 2 > this.frames.length) {
+      this.frames = this.frames.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  forEach(fn: (frame: string) => void): void {
+    for (let i = this.head; i < this.frames.length; i++) fn(this.frames[i] as string)
+  }
+}
+
+/**
+ * The reliability layer both sides share: numbers outgoing data frames, keeps them until the peer
+ * acknowledges them, replays them on a new link, and drops duplicates of incoming ones. It knows nothing
+ * of RPCs or topics; the server and client runtimes build on it.
+ */
+export class Session {
+  private link: Link | undefined
+  private nextSeq = 1
+  private lastReceived = 0
+  private lastAcked = 0
+  private ackTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly replay = new ReplayBuffer()
+
+  constructor(private readonly options: SessionOptions = defaultSessionOptions) {}
+
+  /** Highest sequence number received in order. */
+  get received(): number {
+    return this.lastReceived
+  }
+
+  /** Sequence number the next data frame will carry. */
+  get next(): number {
+    return this.nextSeq
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined
+  }
+
+  /** Frames waiting for an acknowledgement. */
+  get pending(): number {
+    return this.replay.length
+  }
+
+  /** Whether one more frame of `size` would pass the replay bounds. */
+  wouldOverflow(size: number): boolean {
+    return (
+      this.replay.length + 1 > this.options.maxReplayFrames || this.replay.bytes + size > this.options.maxReplayBytes
+    )
+  }
+
+  /**
+   * Numbers, keeps and (when a link is up) sends one data frame. Returns false, sending nothing, when the
+   * replay buffer is full: the caller decides what that means (the server ends the session, the client
+   * rejects the call).
+   */
+  send(type: number, body: string): boolean {
+    const frame = dataFrame(type, this.nextSeq, body)
+    if (this.wouldOverflow(frame.length)) return false
+    this.nextSeq++
+    this.replay.push(frame)
+    this.link?.send(frame)
+    return true
+  }
+
+  /** Sends a control frame on the current link, if any; control frames are never replayed. */
+  sendControl(frame: string): void {
+    this.link?.send(frame)
+  }
+
+  /** Classifies an incoming data frame's sequence number and, when in order, counts it as received. */
+  arrive(seq: number): Arrival {
+    if (seq <= this.lastReceived) {
+      // The peer resent what we already have: it may have missed our ack.
+      this.scheduleAck()
+      return "duplicate"
+    }
+    if (seq !== this.lastReceived + 1) return "gap"
+    this.lastReceived = seq
+    if (this.lastReceived - this.lastAcked >= this.options.ackEvery) this.flushAck()
+    else this.scheduleAck()
+    return "deliver"
+  }
+
+  /**
+   * The peer acknowledged everything up to `received`. Returns false when it acknowledges a frame never
+   * sent, a protocol violation.
+   */
+  acknowledge(received: number): boolean {
+    if (received >= this.nextSeq) return false
+    this.replay.trimTo(received)
+    return true
+  }
+
+  /**
+   * Puts the session on a new link after a handshake: drops what the peer says it has and resends the
+   * rest, in order, before anything new. Returns false when the peer claims frames never sent.
+   */
+  attach(link: Link, peerReceived: number): boolean {
+    if (!this.acknowledge(peerReceived)) return false
+    this.link = link
+    this.lastAcked = this.lastReceived
+    this.replay.forEach((frame) => link.send(frame))
+    return true
+  }
+
+  /** Takes the session off its link (the link is closed or dead); frames keep queueing for replay. */
+  detach(): Link | undefined {
+    const link = this.link
+    this.link = undefined
+    this.clearAckTimer()
+    return link
+  }
+
+  /** Forgets everything: a session that ended keeps nothing. */
+  reset(): void {
+    this.detach()
+    this.nextSeq = 1
+    this.lastReceived = 0
+    this.lastAcked = 0
+    this.replay.trimTo(Number.MAX_SAFE_INTEGER)
+    this.replay.first = 1
+  }
+
+  /** Acknowledges now what was received, if anything is unacknowledged. */
+  flushAck(): void {
+    this.clearAckTimer()
+    if (this.link === undefined || this.lastAcked === this.lastReceived) return
+    this.lastAcked = this.lastReceived
+    this.link.send(control.ack(this.lastReceived))
+  }
+
+  /** Records that `received` was just told to the peer in a PING or PONG. */
+  markAcked(): void {
+    this.lastAcked = this.lastReceived
+  }
+
+  private scheduleAck(): void {
+    if (this.ackTimer !== undefined || this.link === undefined) return
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined
+      this.flushAck()
+    }, this.options.ackDelayMs)
+    unref(this.ackTimer)
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer === undefined) return
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+  }
+}
+
+/** Lets a Node timer not hold the process open; a no-op in browsers. */
+export function unref(timer: unknown): void {
+  ;(timer as { unref?: () => void }).unref?.()
+}

@@ -1,0 +1,51 @@
+import type { Link } from "./session.ts"
+
+/**
+ * Transport ids, in the order of preference of DESIGN.md. `"memory"` is the in-process pair used by tests.
+ */
+export type TransportId = "webrtc" | "websocket" | "sse" | "long-polling" | "polling" | "memory"
+
+/** What a transport can carry; reported so that negotiation can rank transports. */
+export interface TransportCapabilities {
+  /** Both directions on one connection (false: client→server goes over separate requests). */
+  readonly duplex: boolean
+  /** Binary frames on the wire (all transports carry binary payloads inside JSON as base64). */
+  readonly binary: boolean
+}
+
+/** Events a client-side link reports. `close` comes exactly once, also when the link never opened. */
+export interface ClientLinkEvents {
+  open(): void
+  frame(data: unknown): void
+  close(code: number, reason: string): void
+}
+
+/**
+ * The client half of a transport: opens links to a server URL. One file per transport in
+ * `@switchyard/client-browser` fills this in.
+ */
+export interface ClientTransport {
+  readonly id: TransportId
+  readonly capabilities: TransportCapabilities
+  connect(url: string, events: ClientLinkEvents): Link
+}
+
+/** What a server knows about an incoming connection. */
+export interface ConnectionInfo {
+  readonly transport: TransportId
+  readonly remoteAddress: string | undefined
+  /** The `authenticate` hook's result; it becomes the handlers' `ctx.auth`. */
+  readonly auth: unknown
+}
+
+/** Events a server-side link reports to the session runtime. */
+export interface ServerLinkEvents {
+  frame(data: unknown): void
+  close(code: number, reason: string): void
+}
+
+/**
+ * The server's entry point for transports: each accepted connection is handed over as a `Link`, and the
+ * runtime answers with the events sink the transport feeds.
+ */
+export type Acceptor = (link: Link, info: ConnectionInfo) => ServerLinkEvents

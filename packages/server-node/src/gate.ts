@@ -1,0 +1,75 @@
+import type { IncomingMessage } from "node:http"
+import type { ErrorCode } from "@switchyard/core"
+import type { ServerLimits, ServerOptions } from "./options.ts"
+
+export type Admission =
+  | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
+  | { readonly ok: false; readonly status: number; readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"; readonly message: string }
+
+/**
+ * What every transport checks before a connection may open: the Origin allow-list (against cross-site
+ * WebSocket hijacking), the per-IP connection bound, and the `authenticate` hook.
+ */
+export class ConnectionGate {
+  private readonly perIp = new Map<string, number>()
+  private readonly origins: ReadonlySet<string> | "*" | undefined
+
+  constructor(
+    private readonly options: ServerOptions<unknown>,
+    private readonly limits: ServerLimits,
+  ) {
+    const allowed = options.allowedOrigins
+    this.origins = allowed === "*" ? "*" : allowed === undefined ? undefined : new Set(allowed.map(normalizeOrigin))
+  }
+
+  /** Whether the request's Origin may connect. */
+  originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin
+    if (this.origins === "*") return true
+    if (origin === undefined) return true
+    if (this.origins === undefined) return sameOrigin(origin, request.headers.host)
+    return this.origins.has(normalizeOrigin(origin))
+  }
+
+  async admit(request: IncomingMessage): Promise<Admission> {
+    if (!this.originAllowed(request)) {
+      return { ok: false, status: 403, code: "ORIGIN_FORBIDDEN", message: `origin ${request.headers.origin} is not allowed` }
+    }
+    const ip = request.socket.remoteAddress ?? "unknown"
+    const open = this.perIp.get(ip) ?? 0
+    if (open >= this.limits.maxConnectionsPerIp) {
+      return { ok: false, status: 429, code: "TOO_MANY_CONNECTIONS", message: `more than ${this.limits.maxConnectionsPerIp} connections from one address` }
+    }
+    let auth: unknown
+    if (this.options.authenticate) {
+      try {
+        auth = await this.options.authenticate(request)
+      } catch {
+        return { ok: false, status: 401, code: "UNAUTHORIZED", message: "authentication failed" }
+      }
+    }
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1)
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      const n = (this.perIp.get(ip) ?? 1) - 1
+      if (n <= 0) this.perIp.delete(ip)
+      else this.perIp.set(ip, n)
+    }
+    return { ok: true, auth, release }
+  }
+}
+
+function normalizeOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, "")
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase()
+  } catch {
+    return false
+  }
+}

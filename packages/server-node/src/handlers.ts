@@ -1,0 +1,116 @@
+import type {
+  AnyContract,
+  ErrorOf,
+  RpcDefinition,
+  StreamDefinition,
+  TopicDefinition,
+  TransportId,
+  TypeOf,
+} from "@switchyard/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+
+/** What every handler receives beside its input. */
+export interface HandlerContext<E = never, A = unknown> {
+  /** Aborts when the caller cancels, when the session ends, or when the server closes. */
+  readonly signal: AbortSignal
+  /** The session's public id (never its secret token). */
+  readonly sessionId: string
+  /** The transport the call arrived on. */
+  readonly transport: TransportId
+  /** What `authenticate(req)` returned for this session. */
+  readonly auth: A
+  /** Ends the call with the channel's declared error; the caller receives it typed. */
+  fail(error: E): never
+}
+
+type Awaitable<T> = T | PromiseLike<T>
+
+/** An RPC handler: returns a value, a Promise or an Effect. */
+export type RpcHandler<D extends RpcDefinition, A = unknown> = (
+  input: TypeOf<D["input"]>,
+  ctx: HandlerContext<ErrorOf<D>, A>,
+) => Awaitable<TypeOf<D["output"]>> | Effect.Effect<TypeOf<D["output"]>, ErrorOf<D>>
+
+/** A stream handler: returns an async iterable (an `async function*`) or an Effect Stream. */
+export type StreamHandler<D extends StreamDefinition, A = unknown> = (
+  input: TypeOf<D["input"]>,
+  ctx: HandlerContext<ErrorOf<D>, A>,
+) => AsyncIterable<TypeOf<D["item"]>> | Stream.Stream<TypeOf<D["item"]>, ErrorOf<D>>
+
+/** Who may subscribe to and publish on a topic. Both default to allowed. */
+export interface TopicPolicy<D extends TopicDefinition, A = unknown> {
+  readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Awaitable<boolean>
+  readonly canPublish?: (key: string, message: TypeOf<D["message"]>, ctx: HandlerContext<never, A>) => Awaitable<boolean>
+}
+
+type Section<M, V> = keyof M extends never ? { readonly [K in keyof M]?: V } : V
+
+/** The handlers a contract needs: one per RPC and stream; topic policies are optional. */
+export type Handlers<C extends AnyContract, A = unknown> = (keyof C["rpc"] extends never
+  ? { readonly rpc?: Section<C["rpc"], never> }
+  : { readonly rpc: { readonly [K in keyof C["rpc"]]: RpcHandler<C["rpc"][K], A> } }) &
+  (keyof C["streams"] extends never
+    ? { readonly streams?: Section<C["streams"], never> }
+    : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A> } }) & {
+    readonly topics?: { readonly [K in keyof C["topics"]]?: TopicPolicy<C["topics"][K], A> }
+  }
+
+/** Thrown by `ctx.fail`; carries the declared error to the runtime. */
+export class HandlerFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/** The settled outcome of one handler run. */
+export type HandlerOutcome =
+  | { readonly _tag: "success"; readonly value: unknown }
+  | { readonly _tag: "failure"; readonly error: unknown }
+  | { readonly _tag: "defect"; readonly cause: unknown }
+  | { readonly _tag: "interrupted" }
+
+function fromThrown(thrown: unknown, signal: AbortSignal): HandlerOutcome {
+  if (thrown instanceof HandlerFailure) return { _tag: "failure", error: thrown.error }
+  if (signal.aborted) return { _tag: "interrupted" }
+  return { _tag: "defect", cause: thrown }
+}
+
+/** Runs an RPC handler, whatever it returns, to an outcome. Never rejects. */
+export async function runRpc(
+  handler: (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown,
+  input: unknown,
+  ctx: HandlerContext<unknown, unknown>,
+): Promise<HandlerOutcome> {
+  try {
+    const result = handler(input, ctx)
+    if (Effect.isEffect(result)) {
+      const exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: ctx.signal })
+      if (Exit.isSuccess(exit)) return { _tag: "success", value: exit.value }
+      if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "interrupted" }
+      const failure = Cause.findErrorOption(exit.cause)
+      if (failure._tag === "Some") return fromThrown(new HandlerFailure(failure.value), ctx.signal)
+      return fromThrown(Cause.squash(exit.cause), ctx.signal)
+    }
+    return { _tag: "success", value: await result }
+  } catch (thrown) {
+    return fromThrown(thrown, ctx.signal)
+  }
+}
+
+/** Turns whatever a stream handler returned into an async iterator; Effect Stream failures become `HandlerFailure`s. */
+export function streamIterator(result: unknown): AsyncIterator<unknown> {
+  if (Stream.isStream(result)) {
+    const failing = Stream.mapError(result as Stream.Stream<unknown, unknown>, (e) => new HandlerFailure(e))
+    return Stream.toAsyncIterable(failing)[Symbol.asyncIterator]()
+  }
+  if (result !== null && typeof result === "object" && Symbol.asyncIterator in result) {
+    return (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+  }
+  throw new TypeError("a stream handler must return an async iterable or an Effect Stream")
+}
+
+/** Classifies what a stream iterator threw. */
+export function streamOutcome(thrown: unknown, signal: AbortSignal): HandlerOutcome {
+  return fromThrown(thrown, signal)
+}

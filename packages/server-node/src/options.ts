@@ -1,0 +1,66 @@
+import type { IncomingMessage } from "node:http"
+import { defaultSessionOptions, type SessionOptions } from "@switchyard/core"
+
+/** Every bound the server enforces. Each is documented in `docs/limits.md`. */
+export interface ServerLimits extends SessionOptions {
+  /** Largest incoming frame in bytes; a larger one closes the connection with `MESSAGE_TOO_LARGE`. */
+  readonly maxMessageBytes: number
+  /** Deepest nesting of arrays/objects in one frame (`FRAME_TOO_DEEP`). */
+  readonly maxDepth: number
+  /** How long a disconnected session waits to be resumed before it ends (ms). */
+  readonly resumeWindowMs: number
+  /** The server sends a PING at this interval (ms). */
+  readonly heartbeatIntervalMs: number
+  /** A connection silent for interval + timeout is closed with `HEARTBEAT_TIMEOUT` (ms). */
+  readonly heartbeatTimeoutMs: number
+  /** A connection must send HELLO within this time (ms). */
+  readonly handshakeTimeoutMs: number
+  /** RPCs and streams running at once per session (`LIMIT_EXCEEDED`). */
+  readonly maxInFlight: number
+  /** Topic subscriptions per session (`LIMIT_EXCEEDED`). */
+  readonly maxSubscriptions: number
+  /** Sessions held at once, connected or waiting for resume (new ones are refused with 503). */
+  readonly maxSessions: number
+  /** Open connections per remote IP address (more are refused with 429). */
+  readonly maxConnectionsPerIp: number
+  /** Bytes queued on one connection's socket before it counts as a slow consumer (`SLOW_CONSUMER`). */
+  readonly maxBufferedBytes: number
+  /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
+  readonly maxInvalidFrames: number
+}
+
+export const defaultLimits: ServerLimits = {
+  ...defaultSessionOptions,
+  maxMessageBytes: 1024 * 1024,
+  maxDepth: 64,
+  resumeWindowMs: 60_000,
+  heartbeatIntervalMs: 15_000,
+  heartbeatTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  maxInFlight: 1024,
+  maxSubscriptions: 1024,
+  maxSessions: 100_000,
+  maxConnectionsPerIp: 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxInvalidFrames: 16,
+}
+
+/** Options of `createServer`. */
+export interface ServerOptions<A = undefined> {
+  /** URL path the transports live under. Default `"/switchyard"`. */
+  readonly path?: string
+  /**
+   * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
+   * without an `Origin` header (non-browser clients) and same-origin requests are allowed.
+   */
+  readonly allowedOrigins?: readonly string[] | "*"
+  /**
+   * Runs once per connection, before the handshake. Its result becomes `ctx.auth`; throwing (or
+   * rejecting) refuses the connection with 401.
+   */
+  readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  /** Overrides of the limits in `docs/limits.md`. */
+  readonly limits?: Partial<ServerLimits>
+  /** Called with handler defects and dropped connections' errors. Default: `console.error`. */
+  readonly onError?: (error: unknown, context: { readonly sessionId?: string; readonly channel?: string }) => void
+}

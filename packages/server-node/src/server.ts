@@ -1,0 +1,237 @@
+import { randomBytes } from "node:crypto"
+import { type IncomingMessage, type Server as HttpServer, type ServerResponse, createServer as createHttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
+import {
+  type Acceptor,
+  type AnyContract,
+  type ConnectionInfo,
+  FrameType,
+  type Link,
+  PROTOCOL_VERSION,
+  type ServerLinkEvents,
+  type SessionLimits,
+  type TypeOf,
+  closeCodeOf,
+  compileContract,
+  control,
+  decodeClientFrame,
+} from "@switchyard/core"
+import { ConnectionGate } from "./gate.ts"
+import type { HandlerContext, Handlers } from "./handlers.ts"
+import { type ServerLimits, type ServerOptions, defaultLimits } from "./options.ts"
+import { type Runtime, ServerSession } from "./serverSession.ts"
+import { TopicRegistry } from "./topics.ts"
+import { WebSocketTransport } from "./transports/websocket.ts"
+
+/** Server-side publishers, one per topic of the contract: `server.topics.room("lobby").publish(msg)`. */
+export type TopicPublishers<C extends AnyContract> = {
+  readonly [K in keyof C["topics"]]: (key: string) => {
+    /** Validates and fans out one message to every subscriber of this key. Throws `INVALID_INPUT`. */
+    publish(message: TypeOf<C["topics"][K]["message"]>): void
+    /** Sessions subscribed to this key on this server. */
+    readonly subscribers: number
+  }
+}
+
+/** A running Switchyard server. */
+export interface Server<C extends AnyContract> {
+  /**
+   * Starts an HTTP server of its own. Port 0 picks a free port; the real one is returned.
+   * @example const { port, url } = await server.listen(0, "127.0.0.1")
+   */
+  listen(port?: number, host?: string): Promise<{ readonly port: number; readonly url: string }>
+  /** Serves the transports on an existing HTTP server, under `options.path`. */
+  attach(httpServer: HttpServer): void
+  /** Hands a connection to the session runtime; for custom and in-memory transports. */
+  readonly accept: Acceptor
+  readonly topics: TopicPublishers<C>
+  /** Sessions held now, connected or waiting to be resumed. */
+  readonly sessionCount: number
+  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates a server for a contract.
+ *
+ * @example
+ * const server = createServer(Chat, {
+ *   rpc: { add: ({ a, b }) => a + b },
+ *   streams: { countdown: async function* ({ from }) { for (let i = from; i >= 0; i--) yield i } },
+ * }, { allowedOrigins: ["http://localhost:5173"] })
+ * const { url } = await server.listen(3000)
+ */
+export function createServer<C extends AnyContract, A = undefined>(
+  contract: C,
+  handlers: Handlers<C, A>,
+  options: ServerOptions<A> = {},
+): Server<C> {
+  const limits: ServerLimits = { ...defaultLimits, ...options.limits }
+  const path = normalizePath(options.path ?? "/switchyard")
+  const compiled = compileContract(contract)
+  const h = handlers as { rpc?: object; streams?: object; topics?: object }
+  const sessions = new Map<string, ServerSession>()
+  const topics = new TopicRegistry()
+  const onError = options.onError ?? ((error: unknown) => console.error("[switchyard]", error))
+
+  const runtime: Runtime = {
+    compiled,
+    rpc: functionsOf(h.rpc, compiled.rpc.keys(), "rpc"),
+    streams: functionsOf(h.streams, compiled.streams.keys(), "streams"),
+    policies: new Map(Object.entries(h.topics ?? {})),
+    limits,
+    topics,
+    onError,
+    forget: (session) => {
+      if (sessions.get(session.token) === session) sessions.delete(session.token)
+    },
+  }
+  const sessionLimits: SessionLimits = {
+    maxMessageBytes: limits.maxMessageBytes,
+    heartbeatIntervalMs: limits.heartbeatIntervalMs,
+    heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
+    resumeWindowMs: limits.resumeWindowMs,
+  }
+
+  const accept: Acceptor = (link: Link, info: ConnectionInfo): ServerLinkEvents => {
+    let session: ServerSession | undefined
+    const handshake = setTimeout(() => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"), limits.handshakeTimeoutMs)
+    handshake.unref()
+    return {
+      frame(data) {
+        if (session) return session.receive(link, data)
+        clearTimeout(handshake)
+        const decoded = decodeClientFrame(data, limits)
+        if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
+          return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
+        }
+        const [, version, token, received] = decoded.frame
+        if (version !== PROTOCOL_VERSION) {
+          return refuseLink(link, "UNSUPPORTED_VERSION", `protocol ${version} is not supported; this server speaks ${PROTOCOL_VERSION}`)
+        }
+        let target = token === null ? undefined : sessions.get(token)
+        const resumed = target !== undefined && !target.isEnded
+        if (!target || !resumed) {
+          if (sessions.size >= limits.maxSessions) return refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")
+          target = new ServerSession(runtime, randomBytes(9).toString("base64url"), randomBytes(18).toString("base64url"), info.auth)
+          sessions.set(target.token, target)
+        }
+        const welcome = control.welcome(PROTOCOL_VERSION, target.token, target.id, resumed, target.received, sessionLimits)
+        if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
+          return refuseLink(link, "SEQUENCE_GAP", "the client claims frames this session never sent")
+        }
+        session = target
+      },
+      close() {
+        clearTimeout(handshake)
+        session?.linkClosed(link)
+      },
+    }
+  }
+
+  const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
+  const websocket = new WebSocketTransport(gate, accept, limits)
+  const attached: HttpServer[] = []
+  let owned: HttpServer | undefined
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathOf(request) === path) websocket.handleUpgrade(request, socket, head)
+    else if (owned) socket.destroy()
+  }
+
+  const server: Server<C> = {
+    accept,
+    topics: topicPublishers(contract, compiled, topics),
+    get sessionCount() {
+      return sessions.size
+    },
+    attach(httpServer) {
+      httpServer.on("upgrade", onUpgrade)
+      attached.push(httpServer)
+    },
+    async listen(port = 0, host) {
+      owned = createHttpServer((request, response) => answerPlainRequest(request, response, path))
+      server.attach(owned)
+      const http = owned
+      await new Promise<void>((resolve, reject) => {
+        http.once("error", reject)
+        http.listen(port, host, () => resolve())
+      })
+      const address = http.address() as AddressInfo
+      const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host
+      return { port: address.port, url: `http://${shownHost}:${address.port}${path}` }
+    },
+    async close() {
+      for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+      websocket.close()
+      for (const http of attached) http.off("upgrade", onUpgrade)
+      if (owned) {
+        const http = owned
+        owned = undefined
+        http.closeAllConnections()
+        await new Promise<void>((resolve) => http.close(() => resolve()))
+      }
+    },
+  }
+  return server
+}
+
+function refuseLink(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
+  link.send(control.bye(code, message))
+  link.close(closeCodeOf(code), code)
+}
+
+function functionsOf(
+  section: object | undefined,
+  names: Iterable<string>,
+  label: string,
+): ReadonlyMap<string, (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown> {
+  const out = new Map<string, (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown>()
+  for (const name of names) {
+    const fn = (section as Record<string, unknown> | undefined)?.[name]
+    if (typeof fn !== "function") throw new TypeError(`switchyard: missing handler ${label}.${name}`)
+    out.set(name, fn as (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown)
+  }
+  return out
+}
+
+function topicPublishers<C extends AnyContract>(
+  contract: C,
+  compiled: ReturnType<typeof compileContract>,
+  topics: TopicRegistry,
+): TopicPublishers<C> {
+  const out: Record<string, unknown> = {}
+  for (const name of Object.keys(contract.topics)) {
+    const channel = compiled.topics.get(name)
+    if (!channel) continue
+    out[name] = (key: string) => ({
+      publish: (message: unknown) => topics.publish(channel, key, message),
+      get subscribers() {
+        return topics.count(name, key)
+      },
+    })
+  }
+  return out as TopicPublishers<C>
+}
+
+function normalizePath(path: string): string {
+  const p = path.startsWith("/") ? path : `/${path}`
+  return p.length > 1 ? p.replace(/\/+$/, "") : p
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? "/"
+  const q = url.indexOf("?")
+  return normalizePath(q === -1 ? url : url.slice(0, q))
+}
+
+/** Plain HTTP requests to a server made by `listen`: 426 on the transport path, 404 elsewhere. */
+function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string): void {
+  const onPath = pathOf(request) === path
+  const text = JSON.stringify(
+    onPath ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket" } : { code: "NOT_FOUND", message: "not found" },
+  )
+  response.writeHead(onPath ? 426 : 404, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+  response.end(text)
+}

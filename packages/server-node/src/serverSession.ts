@@ -1,0 +1,485 @@
+import {
+  type ClientFrame,
+  type CompiledContract,
+  type CompiledRpc,
+  type CompiledStream,
+  type ErrorCode,
+  FrameType,
+  Heartbeat,
+  type Link,
+  MAX_CREDIT,
+  type PayloadCodec,
+  Session,
+  type TransportId,
+  body,
+  closeCodeOf,
+  control,
+  decodeClientFrame,
+  stringifyPayload,
+} from "@switchyard/core"
+import * as Effect from "effect/Effect"
+import {
+  type HandlerContext,
+  HandlerFailure,
+  type HandlerOutcome,
+  runRpc,
+  streamIterator,
+  streamOutcome,
+} from "./handlers.ts"
+import type { ServerLimits } from "./options.ts"
+import type { Subscriber, TopicRegistry } from "./topics.ts"
+
+type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown
+type AnyPolicy = {
+  readonly canSubscribe?: (key: string, ctx: HandlerContext<never, unknown>) => unknown
+  readonly canPublish?: (key: string, message: unknown, ctx: HandlerContext<never, unknown>) => unknown
+}
+
+/** What every session of one server shares. */
+export interface Runtime {
+  readonly compiled: CompiledContract
+  readonly rpc: ReadonlyMap<string, AnyHandler>
+  readonly streams: ReadonlyMap<string, AnyHandler>
+  readonly policies: ReadonlyMap<string, AnyPolicy>
+  readonly limits: ServerLimits
+  readonly topics: TopicRegistry
+  onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
+  /** The session ended: the server forgets it. */
+  forget(session: ServerSession): void
+}
+
+/** The context handlers receive; the AbortController is made only when a handler reads `signal`. */
+class CallContext implements HandlerContext<unknown, unknown> {
+  private controller: AbortController | undefined
+  private abortedWith: string | undefined
+
+  constructor(
+    readonly sessionId: string,
+    readonly transport: TransportId,
+    readonly auth: unknown,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith)
+    }
+    return this.controller.signal
+  }
+
+  get aborted(): boolean {
+    return this.abortedWith !== undefined
+  }
+
+  abort(reason: string): void {
+    if (this.abortedWith !== undefined) return
+    this.abortedWith = reason
+    this.controller?.abort(reason)
+  }
+
+  fail(error: unknown): never {
+    throw new HandlerFailure(error)
+  }
+}
+
+interface StreamState {
+  readonly ctx: CallContext
+  credit: number
+  wake: (() => void) | undefined
+  iterator: AsyncIterator<unknown> | undefined
+}
+
+/**
+ * One session on the server: the reliability layer (`Session`) plus dispatch of every client frame to
+ * handlers, streams and topics. It outlives its links: while disconnected it keeps running handlers and
+ * queueing their results for replay, until the client resumes or the resume window passes.
+ */
+export class ServerSession implements Subscriber {
+  private readonly session: Session
+  private readonly heartbeat: Heartbeat
+  private link: Link | undefined
+  private transport: TransportId = "memory"
+  private invalidFrames = 0
+  private expiry: ReturnType<typeof setTimeout> | undefined
+  private ended = false
+  private readonly calls = new Map<number, CallContext>()
+  private readonly streams = new Map<number, StreamState>()
+  private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
+
+  constructor(
+    private readonly runtime: Runtime,
+    readonly id: string,
+    readonly token: string,
+    readonly auth: unknown,
+  ) {
+    const { limits } = runtime
+    this.session = new Session(limits)
+    this.heartbeat = new Heartbeat(
+      limits.heartbeatIntervalMs,
+      limits.heartbeatTimeoutMs,
+      () => {
+        this.session.sendControl(control.ping(this.session.received))
+        this.session.markAcked()
+      },
+      () => this.link?.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT"),
+    )
+  }
+
+  get isEnded(): boolean {
+    return this.ended
+  }
+
+  /** Highest client sequence number received, for the WELCOME frame. */
+  get received(): number {
+    return this.session.received
+  }
+
+  /**
+   * Moves the session onto `link` (a new connection or a resume), replacing any link it had. Sends
+   * WELCOME, then replays what the client has not acknowledged. Returns false when the client claims
+   * frames this session never sent.
+   */
+  attach(link: Link, transport: TransportId, welcome: string, clientReceived: number): boolean {
+    if (clientReceived >= this.session.next) return false
+    const previous = this.session.detach()
+    if (previous) previous.close(closeCodeOf("CONNECTION_REPLACED"), "CONNECTION_REPLACED")
+    if (this.expiry !== undefined) clearTimeout(this.expiry)
+    this.expiry = undefined
+    this.link = link
+    this.transport = transport
+    this.invalidFrames = 0
+    link.send(welcome)
+    this.session.attach(link, clientReceived)
+    this.heartbeat.start()
+    return true
+  }
+
+  /** The transport reports that `link` closed. */
+  linkClosed(link: Link): void {
+    if (link !== this.link) return
+    this.link = undefined
+    this.session.detach()
+    this.heartbeat.stop()
+    if (this.ended) return
+    this.expiry = setTimeout(() => this.end("SESSION_LOST", "resume window passed"), this.runtime.limits.resumeWindowMs)
+    this.expiry.unref()
+  }
+
+  /** One frame arrived on `link`. Never throws. */
+  receive(link: Link, data: unknown): void {
+    if (link !== this.link || this.ended) return
+    this.heartbeat.heard()
+    const decoded = decodeClientFrame(data, this.runtime.limits)
+    if (!decoded.ok) return this.invalid(decoded.code, decoded.message)
+    const f = decoded.frame
+    switch (f[0]) {
+      case FrameType.ACK:
+      case FrameType.PONG:
+        if (!this.session.acknowledge(f[1])) this.violation("SEQUENCE_GAP", "acknowledged a frame never sent")
+        return
+      case FrameType.BYE:
+        return this.end("CLIENT_CLOSED", "the client closed the session")
+      case FrameType.NOTICE:
+        return
+      case FrameType.HELLO:
+        return this.invalid("INVALID_FRAME", "HELLO is only valid as the first frame of a connection")
+    }
+    const arrival = this.session.arrive(f[1])
+    if (arrival === "gap") return this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
+    if (arrival === "deliver") this.dispatch(f)
+  }
+
+  /** Ends the session for good: aborts its work, drops its subscriptions, tells the client why. */
+  end(code: ErrorCode, message: string): void {
+    if (this.ended) return
+    this.ended = true
+    if (this.expiry !== undefined) clearTimeout(this.expiry)
+    this.heartbeat.stop()
+    for (const ctx of this.calls.values()) ctx.abort(code)
+    for (const stream of this.streams.values()) this.stopStream(stream, code)
+    this.calls.clear()
+    this.streams.clear()
+    for (const sub of this.subscriptions.values()) this.runtime.topics.unsubscribe(sub.topic, sub.key, this)
+    this.subscriptions.clear()
+    const link = this.link
+    if (link) {
+      link.send(control.bye(code, message))
+      link.close(closeCodeOf(code), code)
+    }
+    this.link = undefined
+    this.session.reset()
+    this.runtime.forget(this)
+  }
+
+  /** A topic message for this session (Subscriber). */
+  deliver(messageBody: string): void {
+    this.send(FrameType.MESSAGE, messageBody)
+  }
+
+  private send(type: number, frameBody: string): void {
+    if (this.ended) return
+    if (!this.session.send(type, frameBody)) {
+      this.end("REPLAY_OVERFLOW", "the client fell too far behind: the replay buffer is full")
+    }
+  }
+
+  private invalid(code: ErrorCode, message: string): void {
+    this.link?.send(control.notice(code, message))
+    if (++this.invalidFrames > this.runtime.limits.maxInvalidFrames) this.violation(code, "too many invalid frames")
+  }
+
+  /** A violation that breaks the sequence: close the link; the client resumes from what was acknowledged. */
+  private violation(code: ErrorCode, message: string): void {
+    this.link?.send(control.notice(code, message))
+    this.link?.close(closeCodeOf(code), code)
+  }
+
+  private dispatch(f: ClientFrame): void {
+    switch (f[0]) {
+      case FrameType.CALL:
+        return this.call(f[2], f[3], f[4])
+      case FrameType.STREAM:
+        return this.startStream(f[2], f[3], f[4], f[5])
+      case FrameType.CANCEL:
+        return this.cancel(f[2])
+      case FrameType.CREDIT: {
+        const stream = this.streams.get(f[2])
+        if (stream) {
+          stream.credit = Math.min(stream.credit + f[3], MAX_CREDIT)
+          stream.wake?.()
+        }
+        return
+      }
+      case FrameType.SUBSCRIBE:
+        return this.subscribe(f[2], f[3], f[4])
+      case FrameType.UNSUBSCRIBE:
+        return this.unsubscribe(f[2], f[3])
+      case FrameType.PUBLISH:
+        return this.publish(f[2], f[3], f[4], f[5])
+    }
+  }
+
+  private fail(id: number, code: ErrorCode, message: string, data?: string): void {
+    this.send(FrameType.ERROR, body.error(id, code, message, data))
+  }
+
+  /** Common admission of a call or stream: id free, channel known, input valid, capacity left. */
+  private admit<Ch extends CompiledRpc | CompiledStream>(
+    id: number,
+    channel: Ch | undefined,
+    name: string,
+    input: unknown,
+  ): { channel: Ch; input: unknown } | undefined {
+    if (this.calls.has(id) || this.streams.has(id)) return void this.fail(id, "DUPLICATE_ID", `id ${id} is in use`)
+    if (!channel) return void this.fail(id, "UNKNOWN_CHANNEL", `no such channel: ${JSON.stringify(name)}`)
+    if (this.calls.size + this.streams.size >= this.runtime.limits.maxInFlight) {
+      return void this.fail(id, "LIMIT_EXCEEDED", `more than ${this.runtime.limits.maxInFlight} calls in flight`)
+    }
+    const decoded = channel.input.decode(input)
+    if (!decoded.ok) return void this.fail(id, "INVALID_INPUT", `${name}: ${decoded.error}`)
+    return { channel, input: decoded.value }
+  }
+
+  private call(id: number, name: string, rawInput: unknown): void {
+    const admitted = this.admit(id, this.runtime.compiled.rpc.get(name), name, rawInput)
+    if (!admitted) return
+    const { channel, input } = admitted
+    const handler = this.runtime.rpc.get(name) as AnyHandler
+    const ctx = new CallContext(this.id, this.transport, this.auth)
+    // Fast path: a plain synchronous result is answered without a promise.
+    let result: unknown
+    try {
+      result = handler(input, ctx)
+    } catch (thrown) {
+      return this.settle(id, channel, ctx, streamOutcome(thrown, ctx.signal))
+    }
+    if (!isAsync(result)) return this.settle(id, channel, ctx, { _tag: "success", value: result })
+    this.calls.set(id, ctx)
+    void runRpc(() => result, input, ctx).then((outcome) => {
+      if (this.calls.get(id) !== ctx) return
+      this.calls.delete(id)
+      this.settle(id, channel, ctx, outcome)
+    })
+  }
+
+  private settle(id: number, channel: CompiledRpc | CompiledStream, ctx: CallContext, outcome: HandlerOutcome): void {
+    if (ctx.aborted || this.ended) return
+    if (outcome._tag === "success") {
+      if (channel.kind === "stream") return this.send(FrameType.END, body.end(id))
+      const json = encode(channel.output, outcome.value)
+      if (json === undefined) {
+        this.runtime.onError(new Error(`${channel.name} returned a value that does not match its schema`), {
+          sessionId: this.id,
+          channel: channel.name,
+        })
+        return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid result`)
+      }
+      return this.send(FrameType.RESULT, body.result(id, json))
+    }
+    if (outcome._tag === "failure" && channel.error) {
+      const json = encode(channel.error, outcome.error)
+      if (json !== undefined) return this.fail(id, "FAILURE", failureMessage(channel.name, outcome.error), json)
+    }
+    if (outcome._tag === "interrupted") return
+    const cause = outcome._tag === "defect" ? outcome.cause : new Error(`${channel.name} failed with an undeclared error`)
+    this.runtime.onError(cause, { sessionId: this.id, channel: channel.name })
+    this.fail(id, "INTERNAL_ERROR", `${channel.name}: internal error`)
+  }
+
+  private cancel(id: number): void {
+    const ctx = this.calls.get(id)
+    if (ctx) {
+      this.calls.delete(id)
+      ctx.abort("CANCELLED")
+    }
+    const stream = this.streams.get(id)
+    if (stream) {
+      this.streams.delete(id)
+      this.stopStream(stream, "CANCELLED")
+    }
+  }
+
+  private startStream(id: number, name: string, rawInput: unknown, credit: number): void {
+    const admitted = this.admit(id, this.runtime.compiled.streams.get(name), name, rawInput)
+    if (!admitted) return
+    const state: StreamState = {
+      ctx: new CallContext(this.id, this.transport, this.auth),
+      credit,
+      wake: undefined,
+      iterator: undefined,
+    }
+    this.streams.set(id, state)
+    void this.pump(id, admitted.channel, admitted.input, state)
+  }
+
+  /** Pulls items while the client has granted credit; waits for CREDIT frames when it has not. */
+  private async pump(id: number, channel: CompiledStream, input: unknown, state: StreamState): Promise<void> {
+    const { ctx } = state
+    const live = () => !ctx.aborted && !this.ended
+    try {
+      const handler = this.runtime.streams.get(channel.name) as AnyHandler
+      const iterator = (state.iterator = streamIterator(handler(input, ctx)))
+      while (live()) {
+        if (state.credit === 0) {
+          await new Promise<void>((resolve) => (state.wake = resolve))
+          state.wake = undefined
+          continue
+        }
+        const next = await iterator.next()
+        if (!live()) return
+        if (next.done) {
+          this.streams.delete(id)
+          return this.settle(id, channel, ctx, { _tag: "success", value: undefined })
+        }
+        const json = encode(channel.item, next.value)
+        if (json === undefined) {
+          this.stopStream(state, "INVALID_OUTPUT")
+          this.streams.delete(id)
+          this.runtime.onError(new Error(`${channel.name} yielded an item that does not match its schema`), {
+            sessionId: this.id,
+            channel: channel.name,
+          })
+          return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid item`)
+        }
+        state.credit--
+        this.send(FrameType.ITEM, body.item(id, json))
+      }
+    } catch (thrown) {
+      if (!live()) return
+      this.streams.delete(id)
+      this.settle(id, channel, ctx, streamOutcome(thrown, ctx.signal))
+    }
+  }
+
+  private stopStream(state: StreamState, reason: string): void {
+    state.ctx.abort(reason)
+    state.wake?.()
+    void Promise.resolve()
+      .then(() => state.iterator?.return?.())
+      .catch(() => undefined)
+  }
+
+  private subscribe(id: number, topic: string, key: string): void {
+    if (!this.runtime.compiled.topics.has(topic)) return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
+    const ref = `${topic}\u0000${key}`
+    if (this.subscriptions.has(ref)) return this.send(FrameType.RESULT, body.result(id, "null"))
+    if (this.subscriptions.size >= this.runtime.limits.maxSubscriptions) {
+      return this.fail(id, "LIMIT_EXCEEDED", `more than ${this.runtime.limits.maxSubscriptions} subscriptions`)
+    }
+    const sub = { topic, key, active: false }
+    this.subscriptions.set(ref, sub)
+    const policy = this.runtime.policies.get(topic)?.canSubscribe
+    const ctx = new CallContext(this.id, this.transport, this.auth)
+    void decide(policy ? () => policy(key, ctx) : undefined).then((allowed) => {
+      if (this.ended || this.subscriptions.get(ref) !== sub) return
+      if (allowed !== true) {
+        this.subscriptions.delete(ref)
+        if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
+        return this.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
+      }
+      sub.active = true
+      this.runtime.topics.subscribe(topic, key, this)
+      this.send(FrameType.RESULT, body.result(id, "null"))
+    })
+  }
+
+  private unsubscribe(topic: string, key: string): void {
+    const ref = `${topic}\u0000${key}`
+    const sub = this.subscriptions.get(ref)
+    if (!sub) return
+    this.subscriptions.delete(ref)
+    if (sub.active) this.runtime.topics.unsubscribe(topic, key, this)
+  }
+
+  private publish(id: number, topic: string, key: string, raw: unknown): void {
+    const channel = this.runtime.compiled.topics.get(topic)
+    if (!channel) return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
+    const decoded = channel.message.decode(raw)
+    if (!decoded.ok) return this.fail(id, "INVALID_INPUT", `${topic}: ${decoded.error}`)
+    const policy = this.runtime.policies.get(topic)?.canPublish
+    const ctx = new CallContext(this.id, this.transport, this.auth)
+    const go = (allowed: unknown) => {
+      if (this.ended) return
+      if (allowed !== true) {
+        if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
+        return this.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
+      }
+      // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
+      const json = encode(channel.message, decoded.value)
+      if (json === undefined) return this.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
+      this.runtime.topics.publishEncoded(topic, key, json)
+      this.send(FrameType.RESULT, body.result(id, "null"))
+    }
+    if (!policy) return go(true)
+    void decide(() => policy(key, decoded.value, ctx)).then(go)
+  }
+}
+
+function isAsync(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false
+  return typeof (value as PromiseLike<unknown>).then === "function" || Effect.isEffect(value)
+}
+
+function encode(codec: PayloadCodec, value: unknown): string | undefined {
+  const encoded = codec.encode(value)
+  return encoded.ok ? stringifyPayload(encoded.value) : undefined
+}
+
+/** Runs a policy to `true`, `false`, or the Error it threw (which counts as a refusal). */
+async function decide(policy: (() => unknown) | undefined): Promise<boolean | Error> {
+  if (!policy) return true
+  try {
+    return (await policy()) === true
+  } catch (thrown) {
+    return thrown instanceof Error ? thrown : new Error(String(thrown))
+  }
+}
+
+function failureMessage(channel: string, error: unknown): string {
+  if (error !== null && typeof error === "object") {
+    const e = error as { message?: unknown; _tag?: unknown }
+    if (typeof e.message === "string") return e.message
+    if (typeof e._tag === "string") return `${channel} failed: ${e._tag}`
+  }
+  return `${channel} failed`
+}

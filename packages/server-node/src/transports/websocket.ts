@@ -1,0 +1,100 @@
+import type { IncomingMessage } from "node:http"
+import type { Duplex } from "node:stream"
+import { type Acceptor, type Link, closeCodeOf } from "@switchyard/core"
+import { WebSocketServer, type WebSocket } from "ws"
+import type { ConnectionGate } from "../gate.ts"
+import type { ServerLimits } from "../options.ts"
+
+/**
+ * The WebSocket transport on `ws`. Limits are set explicitly (ws's default `maxPayload` is 100 MiB);
+ * compression is off (CPU and memory cost, and a DoS vector); every socket has an `'error'` listener.
+ * Writes are corked per tick so that a burst of frames leaves in one syscall.
+ */
+export class WebSocketTransport {
+  private readonly wss: WebSocketServer
+  private readonly sockets = new Set<WebSocket>()
+
+  constructor(
+    private readonly gate: ConnectionGate,
+    private readonly accept: Acceptor,
+    private readonly limits: ServerLimits,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: limits.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      skipUTF8Validation: false,
+    })
+  }
+
+  /** Handles an HTTP upgrade already matched to the server's path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy())
+    void this.gate.admit(request).then((admission) => {
+      if (!admission.ok) return refuse(socket, admission.status, admission.code, admission.message)
+      if (socket.destroyed) return admission.release()
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        this.sockets.add(ws)
+        this.open(ws, request, admission.auth, () => {
+          this.sockets.delete(ws)
+          admission.release()
+        })
+      })
+    })
+  }
+
+  private open(ws: WebSocket, request: IncomingMessage, auth: unknown, release: () => void): void {
+    const raw = (ws as unknown as { _socket: import("node:net").Socket })._socket
+    let corked = false
+    const uncork = () => {
+      corked = false
+      raw.uncork()
+      if (ws.bufferedAmount > this.limits.maxBufferedBytes) {
+        ws.close(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
+        // A consumer too slow to take the close frame is cut.
+        setTimeout(() => ws.terminate(), 1000).unref()
+      }
+    }
+    const link: Link = {
+      send(frame) {
+        if (ws.readyState !== 1) return
+        if (!corked) {
+          corked = true
+          raw.cork()
+          process.nextTick(uncork)
+        }
+        ws.send(frame)
+      },
+      close(code, reason) {
+        if (ws.readyState === 0 || ws.readyState === 1) ws.close(code, reason)
+        setTimeout(() => ws.terminate(), 1000).unref()
+      },
+    }
+    const events = this.accept(link, { transport: "websocket", remoteAddress: request.socket.remoteAddress, auth })
+    ws.on("error", () => ws.terminate())
+    ws.on("message", (data, isBinary) => events.frame(isBinary ? data : data.toString()))
+    ws.once("close", (code, reason) => {
+      release()
+      events.close(code, reason.toString())
+    })
+  }
+
+  close(): void {
+    for (const ws of this.sockets) ws.terminate()
+    this.sockets.clear()
+    this.wss.close()
+  }
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.destroyed) return
+  const text = JSON.stringify({ code, message })
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  )
+}
+
+function statusText(status: number): string {
+  return { 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error"
+}
