@@ -77,6 +77,7 @@ export class Session {
   private nextSeq = 1
   private lastReceived = 0
   private lastAcked = 0
+  private lastWritten = 0
   private ackTimer: ReturnType<typeof setTimeout> | undefined
   private readonly replay = new ReplayBuffer()
 
@@ -94,6 +95,11 @@ export class Session {
 
   get connected(): boolean {
     return this.link !== undefined
+  }
+
+  /** Highest sequence number ever written to a link; frames above it never left this process. */
+  get written(): number {
+    return this.lastWritten
   }
 
   /** Frames waiting for an acknowledgement. */
@@ -118,7 +124,10 @@ export class Session {
     if (this.wouldOverflow(frame.length)) return false
     this.nextSeq++
     this.replay.push(frame)
-    this.link?.send(frame)
+    if (this.link) {
+      this.lastWritten = this.nextSeq - 1
+      this.link.send(frame)
+    }
     return true
   }
 
@@ -160,6 +169,7 @@ export class Session {
     this.link = link
     this.lastAcked = this.lastReceived
     this.replay.forEach((frame) => link.send(frame))
+    this.lastWritten = this.nextSeq - 1
     return true
   }
 
@@ -177,6 +187,7 @@ export class Session {
     this.nextSeq = 1
     this.lastReceived = 0
     this.lastAcked = 0
+    this.lastWritten = 0
     this.replay.trimTo(Number.MAX_SAFE_INTEGER)
     this.replay.first = 1
   }

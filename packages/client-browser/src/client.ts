@@ -1,0 +1,466 @@
+import {
+  type AnyContract,
+  type Client,
+  type ClientEvents,
+  type ClientState,
+  type ClientTransport,
+  type CompiledContract,
+  FrameType,
+  type PayloadCodec,
+  type RpcCallOptions,
+  type ServerDataFrame,
+  type SessionOptions,
+  type StreamCallOptions,
+  type SwitchyardError,
+  type TransportId,
+  body,
+  compileContract,
+  defaultSessionOptions,
+  isErrorCode,
+  stringifyPayload,
+  switchyardError,
+} from "@switchyard/core"
+import type { BackoffOptions } from "./backoff.ts"
+import { Connection } from "./connection.ts"
+import { StreamConsumer } from "./streamConsumer.ts"
+import { type WebSocketConstructor, websocketTransport } from "./transports/websocket.ts"
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** The server's transport URL, e.g. `"http://localhost:3000/switchyard"`. */
+  readonly url: string
+  /** Transports by id or as objects, in the order to try. Default `["websocket"]`. */
+  readonly transports?: ReadonlyArray<TransportId | ClientTransport>
+  /** WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws`'s in Node). */
+  readonly WebSocket?: WebSocketConstructor
+  /** Reconnection backoff: full jitter, capped. */
+  readonly reconnect?: BackoffOptions
+  /** A connection attempt without a completed handshake by then is abandoned (ms). Default 10 000. */
+  readonly connectTimeoutMs?: number
+  /** Bounds of the client's replay buffer; calls past it reject with `QUEUE_FULL`. */
+  readonly limits?: Partial<SessionOptions> & { readonly maxDepth?: number }
+}
+
+interface Pending {
+  readonly kind: "rpc" | "subscribe" | "publish"
+  readonly seq: number
+  readonly frameType: number
+  readonly frameBody: string
+  readonly output: PayloadCodec | undefined
+  readonly error: PayloadCodec | undefined
+  resolve(value: unknown): void
+  reject(error: SwitchyardError): void
+}
+
+interface Subscription {
+  readonly topic: string
+  readonly key: string
+  readonly codec: PayloadCodec
+  readonly listeners: Map<(message: unknown) => void, ((error: SwitchyardError) => void) | undefined>
+  /** The session epoch its SUBSCRIBE was sent in; a new session re-sends it. */
+  epoch: number
+}
+
+/**
+ * Creates the typed client of a contract and starts connecting.
+ *
+ * @example
+ * const client = createClient(Chat, { url: "http://localhost:3000/switchyard" })
+ * await client.rpc.add({ a: 1, b: 2 }) // 3
+ */
+export function createClient<C extends AnyContract>(contract: C, options: ClientOptions): Client<C> {
+  return new ClientRuntime(contract, options).client as Client<C>
+}
+
+class ClientRuntime {
+  readonly client: Client<AnyContract>
+  private readonly compiled: CompiledContract
+  private readonly connection: Connection
+  private readonly pending = new Map<number, Pending>()
+  private readonly streams = new Map<number, StreamConsumer>()
+  private readonly subscriptions = new Map<string, Subscription>()
+  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
+  private nextId = 1
+  private epoch = 0
+  private transport: TransportId | undefined
+  private state: ClientState = "connecting"
+  private sessionId: string | undefined
+  private everConnected = false
+  private reissue: Pending[] = []
+
+  constructor(contract: AnyContract, options: ClientOptions) {
+    this.compiled = compileContract(contract)
+    const transports = (options.transports ?? ["websocket"]).map((t) => resolveTransport(t, options))
+    if (transports.length === 0) throw new TypeError("switchyard: no transports given")
+    this.connection = new Connection(
+      {
+        url: options.url,
+        transports,
+        session: { ...defaultSessionOptions, ...options.limits },
+        maxDepth: options.limits?.maxDepth ?? 64,
+        reconnect: options.reconnect ?? {},
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      },
+      {
+        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed),
+        data: (frame) => this.data(frame),
+        down: () => {
+          this.transport = undefined
+          this.setState("reconnecting")
+        },
+        lost: (error) => this.lost(error),
+        notice: (error) => this.emit("error", error),
+      },
+    )
+    this.client = this.buildClient()
+    this.connection.start()
+  }
+
+  private buildClient(): Client<AnyContract> {
+    const self = this
+    const rpc: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.rpc) {
+      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.call(name, channel.input, channel.output, channel.error, input, options)
+    }
+    const streams: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.streams) {
+      streams[name] = (input: unknown, options?: StreamCallOptions) => ({
+        [Symbol.asyncIterator]: () => this.openStream(name, channel.input, channel.item, channel.error, input, options),
+      })
+    }
+    const topics: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.topics) {
+      topics[name] = (key: string) => ({
+        subscribe: (listener: (m: unknown) => void, opts?: { onError?: (e: SwitchyardError) => void }) =>
+          this.subscribe(name, key, channel.message, listener, opts?.onError),
+        publish: (message: unknown) => this.publish(name, key, channel.message, message),
+      })
+    }
+    return {
+      rpc,
+      streams,
+      topics,
+      get transport() {
+        return self.transport
+      },
+      get state() {
+        return self.state
+      },
+      get sessionId() {
+        return self.sessionId
+      },
+      on: (event, listener) => {
+        let set = this.listeners.get(event)
+        if (!set) this.listeners.set(event, (set = new Set()))
+        set.add(listener as (...args: never[]) => void)
+        return () => set.delete(listener as (...args: never[]) => void)
+      },
+      close: async () => this.close(),
+    } as Client<AnyContract>
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const set = this.listeners.get(event)
+    if (!set) return
+    for (const listener of [...set]) {
+      try {
+        ;(listener as unknown as (...a: Parameters<ClientEvents[K]>) => void)(...args)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  private setState(state: ClientState): void {
+    if (this.state === state) return
+    this.state = state
+    this.emit("state", state)
+  }
+
+  /** Numbers and queues a data frame; false when the replay buffer is full (the caller rejects). */
+  private sendFrame(type: number, frameBody: string): boolean {
+    return this.state !== "closed" && this.connection.session.send(type, frameBody)
+  }
+
+  private closedError(): SwitchyardError {
+    return switchyardError("CLIENT_CLOSED", "the client is closed")
+  }
+
+  private call(
+    name: string,
+    inputCodec: PayloadCodec,
+    output: PayloadCodec,
+    error: PayloadCodec | undefined,
+    input: unknown,
+    options: RpcCallOptions | undefined,
+  ): Promise<unknown> {
+    const json = encodeInput(inputCodec, input, name)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.nextId++
+    return this.request("rpc", FrameType.CALL, body.call(id, name, json), id, output, error, options?.signal)
+  }
+
+  private request(
+    kind: Pending["kind"],
+    frameType: number,
+    frameBody: string,
+    id: number,
+    output: PayloadCodec | undefined,
+    error: PayloadCodec | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    if (this.state === "closed") return Promise.reject(this.closedError())
+    if (signal?.aborted) return Promise.reject(switchyardError("CANCELLED", "aborted before it was sent"))
+    return new Promise((resolve, reject) => {
+      const seq = this.connection.session.next
+      if (!this.sendFrame(frameType, frameBody)) {
+        return reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
+      }
+      const entry: Pending = { kind, seq, frameType, frameBody, output, error, resolve, reject }
+      this.pending.set(id, entry)
+      if (signal) {
+        const onAbort = () => {
+          if (this.pending.get(id) !== entry) return
+          this.pending.delete(id)
+          this.sendFrame(FrameType.CANCEL, body.cancel(id))
+          reject(switchyardError("CANCELLED", "the call was aborted"))
+        }
+        signal.addEventListener("abort", onAbort, { once: true })
+      }
+    })
+  }
+
+  private openStream(
+    name: string,
+    inputCodec: PayloadCodec,
+    item: PayloadCodec,
+    error: PayloadCodec | undefined,
+    input: unknown,
+    options: StreamCallOptions | undefined,
+  ): AsyncIterator<unknown> {
+    const window = Math.max(1, Math.min(options?.window ?? 64, 1 << 16))
+    const id = this.nextId++
+    const consumer = new StreamConsumer(id, item, error, window, {
+      credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n)),
+      cancel: () => {
+        if (this.streams.get(id) !== consumer) return
+        this.streams.delete(id)
+        this.sendFrame(FrameType.CANCEL, body.cancel(id))
+      },
+    })
+    const json = encodeInput(inputCodec, input, name)
+    if (typeof json !== "string") consumer.fail(json)
+    else if (this.state === "closed") consumer.fail(this.closedError())
+    else {
+      consumer.seq = this.connection.session.next
+      consumer.frameBody = body.stream(id, name, json, window)
+      if (!this.sendFrame(FrameType.STREAM, consumer.frameBody)) {
+        consumer.fail(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
+      } else this.streams.set(id, consumer)
+    }
+    const signal = options?.signal
+    signal?.addEventListener("abort", () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted")), { once: true })
+    return consumer
+  }
+
+  private subscribe(
+    topic: string,
+    key: string,
+    codec: PayloadCodec,
+    listener: (message: unknown) => void,
+    onError: ((error: SwitchyardError) => void) | undefined,
+  ): () => void {
+    if (this.state === "closed") {
+      onError?.(this.closedError())
+      return () => {}
+    }
+    const ref = `${topic}\u0000${key}`
+    let sub = this.subscriptions.get(ref)
+    if (!sub) {
+      sub = { topic, key, codec, listeners: new Map(), epoch: this.epoch }
+      this.subscriptions.set(ref, sub)
+      this.sendSubscribe(sub)
+    }
+    sub.listeners.set(listener, onError)
+    const current = sub
+    return () => {
+      if (!current.listeners.delete(listener) || current.listeners.size > 0) return
+      if (this.subscriptions.get(ref) !== current) return
+      this.subscriptions.delete(ref)
+      this.sendFrame(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key))
+    }
+  }
+
+  private sendSubscribe(sub: Subscription): void {
+    sub.epoch = this.epoch
+    const id = this.nextId++
+    const ref = `${sub.topic}\u0000${sub.key}`
+    this.request("subscribe", FrameType.SUBSCRIBE, body.subscribe(id, sub.topic, sub.key), id, undefined, undefined).catch(
+      (error: SwitchyardError) => {
+        // A new session re-subscribes by itself; any other refusal ends the subscription.
+        if (error.code === "SESSION_LOST" || error.code === "CLIENT_CLOSED") return
+        if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
+        for (const onError of sub.listeners.values()) onError?.(error)
+        this.emit("error", error)
+      },
+    )
+  }
+
+  private publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
+    const json = encodeInput(codec, message, topic)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.nextId++
+    return this.request("publish", FrameType.PUBLISH, body.publish(id, topic, key, json), id, undefined, undefined) as Promise<void>
+  }
+
+  private ready(transport: TransportId, sessionId: string, resumed: boolean): void {
+    const reason = !this.everConnected ? "connected" : resumed ? "resumed" : "new session"
+    this.transport = transport
+    this.sessionId = sessionId
+    this.setState("connected")
+    if (!resumed) {
+      // Calls that never left this process are safe to send in the new session.
+      const reissue = this.reissue
+      this.reissue = []
+      for (const entry of reissue) {
+        if (!this.sendFrame(entry.frameType, entry.frameBody)) {
+          entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
+        }
+      }
+      for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
+      this.emit("session", { id: sessionId, recovered: !this.everConnected })
+    }
+    this.everConnected = true
+    this.emit("transport", transport, reason)
+  }
+
+  /** The server lost the session: settle what may have reached it, keep what surely did not. */
+  private lost(error: SwitchyardError): void {
+    this.epoch++
+    const written = this.connection.session.written
+    for (const [id, entry] of this.pending) {
+      if (entry.seq > written) {
+        this.reissue.push(entry)
+        continue
+      }
+      this.pending.delete(id)
+      if (entry.kind !== "subscribe") entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
+    }
+    for (const [id, consumer] of this.streams) {
+      if (consumer.seq > written && consumer.frameBody !== undefined) {
+        this.reissue.push({
+          kind: "rpc",
+          seq: consumer.seq,
+          frameType: FrameType.STREAM,
+          frameBody: consumer.frameBody,
+          output: undefined,
+          error: undefined,
+          resolve: noop,
+          reject: (e) => consumer.fail(e),
+        })
+        continue
+      }
+      this.streams.delete(id)
+      consumer.fail(switchyardError("SESSION_LOST", `${error.message}; the stream ended`))
+    }
+    this.reissue.sort((a, b) => a.seq - b.seq)
+    this.emit("error", error)
+  }
+
+  private data(frame: ServerDataFrame): void {
+    switch (frame[0]) {
+      case FrameType.RESULT: {
+        const entry = this.pending.get(frame[2])
+        if (!entry) return
+        this.pending.delete(frame[2])
+        if (!entry.output) return entry.resolve(undefined)
+        const decoded = entry.output.decode(frame[3])
+        if (decoded.ok) entry.resolve(decoded.value)
+        else entry.reject(switchyardError("INVALID_OUTPUT", `the server sent an invalid result: ${decoded.error}`))
+        return
+      }
+      case FrameType.ERROR: {
+        const entry = this.pending.get(frame[2])
+        if (entry) {
+          this.pending.delete(frame[2])
+          return entry.reject(remoteError(frame[3], frame[4], frame[5], entry.error))
+        }
+        const consumer = this.streams.get(frame[2])
+        if (consumer) {
+          this.streams.delete(frame[2])
+          consumer.fail(remoteError(frame[3], frame[4], frame[5], consumer.error))
+        }
+        return
+      }
+      case FrameType.ITEM:
+        return this.streams.get(frame[2])?.push(frame[3])
+      case FrameType.END: {
+        const consumer = this.streams.get(frame[2])
+        if (!consumer) return
+        this.streams.delete(frame[2])
+        return consumer.end()
+      }
+      case FrameType.MESSAGE: {
+        const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
+        if (!sub) return
+        const decoded = sub.codec.decode(frame[4])
+        if (!decoded.ok) {
+          return this.emit("error", switchyardError("INVALID_OUTPUT", `topic ${frame[2]}: invalid message: ${decoded.error}`))
+        }
+        for (const listener of [...sub.listeners.keys()]) {
+          try {
+            listener(decoded.value)
+          } catch (error) {
+            report(error)
+          }
+        }
+      }
+    }
+  }
+
+  private close(): void {
+    if (this.state === "closed") return
+    this.setState("closed")
+    this.transport = undefined
+    this.connection.close()
+    const error = this.closedError()
+    for (const entry of this.pending.values()) entry.reject(error)
+    for (const entry of this.reissue) entry.reject(error)
+    for (const consumer of this.streams.values()) consumer.fail(error)
+    this.pending.clear()
+    this.reissue = []
+    this.streams.clear()
+    this.subscriptions.clear()
+  }
+}
+
+function resolveTransport(t: TransportId | ClientTransport, options: ClientOptions): ClientTransport {
+  if (typeof t !== "string") return t
+  if (t === "websocket") return websocketTransport({ WebSocket: options.WebSocket })
+  throw new TypeError(`switchyard: transport ${JSON.stringify(t)} is not available in this client`)
+}
+
+/** Validates and stringifies an outgoing payload once; a string, or the error to reject with. */
+function encodeInput(codec: PayloadCodec, input: unknown, channel: string): string | SwitchyardError {
+  const encoded = codec.encode(input)
+  if (!encoded.ok) return switchyardError("INVALID_INPUT", `${channel}: ${encoded.error}`)
+  const json = stringifyPayload(encoded.value)
+  return json ?? switchyardError("INVALID_INPUT", `${channel}: the input cannot be serialised as JSON`)
+}
+
+/** The error a call rejects with, its declared `data` decoded when the code is `FAILURE`. */
+export function remoteError(code: string, message: string, data: unknown, codec: PayloadCodec | undefined): SwitchyardError {
+  const known = isErrorCode(code) ? code : "INTERNAL_ERROR"
+  if (known !== "FAILURE") return switchyardError(known, message)
+  const decoded = codec?.decode(data)
+  if (!decoded?.ok) return switchyardError("INVALID_OUTPUT", `the server sent an undeclared failure: ${message}`)
+  return switchyardError("FAILURE", message, { data: decoded.value })
+}
+
+function report(error: unknown): void {
+  const reportError = (globalThis as { reportError?: (e: unknown) => void }).reportError
+  if (reportError) reportError(error)
+  else console.error(error)
+}
+
+function noop(): void {}

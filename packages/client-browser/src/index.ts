@@ -1,0 +1,9 @@
+export type { Client, ClientEvents, ClientState, RpcCallOptions, StreamCallOptions, TopicHandle } from "@switchyard/core"
+export { type BackoffOptions, backoffDelay } from "./backoff.ts"
+export { type ClientOptions, createClient } from "./client.ts"
+export {
+  type WebSocketConstructor,
+  type WebSocketLike,
+  type WebSocketTransportOptions,
+  websocketTransport,
+} from "./transports/websocket.ts"

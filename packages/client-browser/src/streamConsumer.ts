@@ -1,0 +1,120 @@
+import { type PayloadCodec, type SwitchyardError, switchyardError } from "@switchyard/core"
+
+/**
+ * The client end of one stream: an async iterator over decoded items with credit-based flow control.
+ * The server may run `window` items ahead; every `window / 2` consumed items are granted back, so a
+ * slow consumer slows the producer instead of filling memory.
+ */
+export class StreamConsumer implements AsyncIterator<unknown> {
+  /** Sequence number and body of its STREAM frame, to re-send it in a new session if it never left. */
+  seq = 0
+  frameBody: string | undefined
+  private items: unknown[] = []
+  private head = 0
+  private consumed = 0
+  private finished = false
+  private failure: SwitchyardError | undefined
+  private waiting: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined
+
+  constructor(
+    readonly id: number,
+    private readonly item: PayloadCodec,
+    readonly error: PayloadCodec | undefined,
+    private readonly window: number,
+    private readonly wire: { credit(n: number): void; cancel(): void },
+  ) {}
+
+  /** An ITEM frame's payload. */
+  push(raw: unknown): void {
+    if (this.finished) return
+    const decoded = this.item.decode(raw)
+    if (!decoded.ok) {
+      this.wire.cancel()
+      return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
+    }
+    if (this.waiting) {
+      const w = this.waiting
+      this.waiting = undefined
+      this.took()
+      return w.resolve({ value: decoded.value, done: false })
+    }
+    this.items.push(decoded.value)
+  }
+
+  /** END: the stream completed. */
+  end(): void {
+    if (this.finished) return
+    this.finished = true
+    this.settle()
+  }
+
+  /** The stream failed (server error, lost session, closed client). */
+  fail(error: SwitchyardError): void {
+    if (this.finished) return
+    this.finished = true
+    this.failure = error
+    this.settle()
+  }
+
+  /** The caller aborted through its signal. */
+  abort(error: SwitchyardError): void {
+    if (this.finished) return
+    this.wire.cancel()
+    this.items = []
+    this.head = 0
+    this.fail(error)
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.head < this.items.length) {
+      const value = this.items[this.head++]
+      if (this.head === this.items.length) {
+        this.items = []
+        this.head = 0
+      }
+      this.took()
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.finished) {
+      if (this.failure) {
+        const failure = this.failure
+        // Report the failure once; later calls see a finished iterator.
+        this.failure = undefined
+        return Promise.reject(failure)
+      }
+      return Promise.resolve({ value: undefined, done: true })
+    }
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }))
+  }
+
+  /** Leaving a `for await` loop early: cancel on the server. */
+  return(): Promise<IteratorResult<unknown>> {
+    if (!this.finished) {
+      this.finished = true
+      this.wire.cancel()
+    }
+    this.items = []
+    this.head = 0
+    this.failure = undefined
+    this.settle()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  private took(): void {
+    if (++this.consumed * 2 >= this.window && !this.finished) {
+      this.wire.credit(this.consumed)
+      this.consumed = 0
+    }
+  }
+
+  private settle(): void {
+    if (!this.waiting || this.head < this.items.length) return
+    const w = this.waiting
+    this.waiting = undefined
+    if (this.failure) {
+      const failure = this.failure
+      this.failure = undefined
+      w.reject(failure)
+    } else w.resolve({ value: undefined, done: true })
+  }
+}

@@ -1,0 +1,62 @@
+import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+
+/** The part of the WebSocket API the transport uses: the browser's, or the `ws` package's in Node. */
+export interface WebSocketLike {
+  readonly readyState: number
+  onopen: ((event: unknown) => void) | null
+  onmessage: ((event: { readonly data: unknown }) => void) | null
+  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null
+  onerror: ((event: unknown) => void) | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+export interface WebSocketTransportOptions {
+  /** Defaults to `globalThis.WebSocket`; pass `ws`'s `WebSocket` in Node. */
+  readonly WebSocket?: WebSocketConstructor | undefined
+}
+
+/**
+ * The WebSocket transport: one socket carries the session both ways.
+ *
+ * @example
+ * import WebSocket from "ws"
+ * createClient(Chat, { url, transports: [websocketTransport({ WebSocket })] })
+ */
+export function websocketTransport(options: WebSocketTransportOptions = {}): ClientTransport {
+  return {
+    id: "websocket",
+    capabilities: { duplex: true, binary: true },
+    connect(url: string, events: ClientLinkEvents): Link {
+      const WebSocketImpl =
+        options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+      if (!WebSocketImpl) throw new TypeError("switchyard: no WebSocket here; pass one in the client options")
+      const ws = new WebSocketImpl(url.replace(/^http(s?):/i, "ws$1:"))
+      let closed = false
+      ws.onopen = () => events.open()
+      ws.onmessage = (event) => events.frame(event.data)
+      ws.onerror = () => {}
+      ws.onclose = (event) => {
+        if (closed) return
+        closed = true
+        events.close(event.code, event.reason)
+      }
+      return {
+        send: (frame) => {
+          if (ws.readyState === 1) ws.send(frame)
+        },
+        close: (code, reason) => {
+          // Browsers only let a page close with 1000 or 3000–4999.
+          const allowed = code === 1000 || (code >= 3000 && code <= 4999)
+          try {
+            ws.close(allowed ? code : 1000, reason)
+          } catch {
+            // already closing
+          }
+        },
+      }
+    },
+  }
+}
