@@ -1,0 +1,63 @@
+import { type Server, type Socket, createServer } from "node:net"
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a server, for fault tests: `drop()` cuts every connection
+ * abruptly (RST where possible), `stall(true)` black-holes bytes both ways without closing anything.
+ */
+export class TcpProxy implements AsyncDisposable {
+  private readonly server: Server
+  private readonly pairs = new Set<[Socket, Socket]>()
+  private stalled = false
+  port = 0
+
+  private constructor(private readonly targetPort: number) {
+    this.server = createServer((downstream) => this.pipe(downstream))
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort)
+    await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve))
+    proxy.port = (proxy.server.address() as { port: number }).port
+    return proxy
+  }
+
+  get connections(): number {
+    return this.pairs.size
+  }
+
+  private pipe(downstream: Socket): void {
+    const upstream = new (downstream.constructor as typeof Socket)()
+    const pair: [Socket, Socket] = [downstream, upstream]
+    this.pairs.add(pair)
+    const end = () => {
+      this.pairs.delete(pair)
+      downstream.destroy()
+      upstream.destroy()
+    }
+    for (const s of pair) {
+      s.setNoDelay(true)
+      s.on("error", end)
+      s.on("close", end)
+    }
+    downstream.on("data", (chunk) => !this.stalled && upstream.write(chunk))
+    upstream.on("data", (chunk) => !this.stalled && downstream.write(chunk))
+    upstream.connect(this.targetPort, "127.0.0.1")
+  }
+
+  drop(): void {
+    for (const [a, b] of [...this.pairs]) {
+      a.resetAndDestroy()
+      b.resetAndDestroy()
+    }
+    this.pairs.clear()
+  }
+
+  stall(on: boolean): void {
+    this.stalled = on
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.drop()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+}
