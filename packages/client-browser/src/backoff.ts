@@ -7,7 +7,11 @@ export interface BackoffOptions {
 }
 
 /** Delay before attempt `attempt` (0-based): uniform in [0, min(max, initial·2^attempt)]. */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const initial = options.initialDelayMs ?? 250
   const max = options.maxDelayMs ?? 10_000
   const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30))

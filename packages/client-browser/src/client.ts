@@ -1,24 +1,24 @@
 import {
   type AnyContract,
+  body,
   type Client,
   type ClientEvents,
   type ClientState,
   type ClientTransport,
   type CompiledContract,
+  compileContract,
+  defaultSessionOptions,
   FrameType,
+  isErrorCode,
   type PayloadCodec,
   type RpcCallOptions,
   type ServerDataFrame,
   type SessionOptions,
   type StreamCallOptions,
   type SwitchyardError,
-  type TransportId,
-  body,
-  compileContract,
-  defaultSessionOptions,
-  isErrorCode,
   stringifyPayload,
   switchyardError,
+  type TransportId,
 } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
 import { Connection } from "./connection.ts"
@@ -120,7 +120,8 @@ class ClientRuntime {
     const self = this
     const rpc: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of this.compiled.rpc) {
-      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.call(name, channel.input, channel.output, channel.error, input, options)
+      rpc[name] = (input: unknown, options?: RpcCallOptions) =>
+        this.call(name, channel.input, channel.output, channel.error, input, options)
     }
     const streams: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of this.compiled.streams) {
@@ -151,7 +152,10 @@ class ClientRuntime {
       },
       on: (event, listener) => {
         let set = this.listeners.get(event)
-        if (!set) this.listeners.set(event, (set = new Set()))
+        if (!set) {
+          set = new Set()
+          this.listeners.set(event, set)
+        }
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
@@ -259,7 +263,9 @@ class ClientRuntime {
       } else this.streams.set(id, consumer)
     }
     const signal = options?.signal
-    signal?.addEventListener("abort", () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted")), { once: true })
+    signal?.addEventListener("abort", () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted")), {
+      once: true,
+    })
     return consumer
   }
 
@@ -295,22 +301,34 @@ class ClientRuntime {
     sub.epoch = this.epoch
     const id = this.nextId++
     const ref = `${sub.topic}\u0000${sub.key}`
-    this.request("subscribe", FrameType.SUBSCRIBE, body.subscribe(id, sub.topic, sub.key), id, undefined, undefined).catch(
-      (error: SwitchyardError) => {
-        // A new session re-subscribes by itself; any other refusal ends the subscription.
-        if (error.code === "SESSION_LOST" || error.code === "CLIENT_CLOSED") return
-        if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
-        for (const onError of sub.listeners.values()) onError?.(error)
-        this.emit("error", error)
-      },
-    )
+    this.request(
+      "subscribe",
+      FrameType.SUBSCRIBE,
+      body.subscribe(id, sub.topic, sub.key),
+      id,
+      undefined,
+      undefined,
+    ).catch((error: SwitchyardError) => {
+      // A new session re-subscribes by itself; any other refusal ends the subscription.
+      if (error.code === "SESSION_LOST" || error.code === "CLIENT_CLOSED") return
+      if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
+      for (const onError of sub.listeners.values()) onError?.(error)
+      this.emit("error", error)
+    })
   }
 
   private publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
     const json = encodeInput(codec, message, topic)
     if (typeof json !== "string") return Promise.reject(json)
     const id = this.nextId++
-    return this.request("publish", FrameType.PUBLISH, body.publish(id, topic, key, json), id, undefined, undefined) as Promise<void>
+    return this.request(
+      "publish",
+      FrameType.PUBLISH,
+      body.publish(id, topic, key, json),
+      id,
+      undefined,
+      undefined,
+    ) as Promise<void>
   }
 
   private ready(transport: TransportId, sessionId: string, resumed: boolean): void {
@@ -344,7 +362,8 @@ class ClientRuntime {
         continue
       }
       this.pending.delete(id)
-      if (entry.kind !== "subscribe") entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
+      if (entry.kind !== "subscribe")
+        entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
     }
     for (const [id, consumer] of this.streams) {
       if (consumer.seq > written && consumer.frameBody !== undefined) {
@@ -405,7 +424,10 @@ class ClientRuntime {
         if (!sub) return
         const decoded = sub.codec.decode(frame[4])
         if (!decoded.ok) {
-          return this.emit("error", switchyardError("INVALID_OUTPUT", `topic ${frame[2]}: invalid message: ${decoded.error}`))
+          return this.emit(
+            "error",
+            switchyardError("INVALID_OUTPUT", `topic ${frame[2]}: invalid message: ${decoded.error}`),
+          )
         }
         for (const listener of [...sub.listeners.keys()]) {
           try {
@@ -449,7 +471,12 @@ function encodeInput(codec: PayloadCodec, input: unknown, channel: string): stri
 }
 
 /** The error a call rejects with, its declared `data` decoded when the code is `FAILURE`. */
-export function remoteError(code: string, message: string, data: unknown, codec: PayloadCodec | undefined): SwitchyardError {
+export function remoteError(
+  code: string,
+  message: string,
+  data: unknown,
+  codec: PayloadCodec | undefined,
+): SwitchyardError {
   const known = isErrorCode(code) ? code : "INTERNAL_ERROR"
   if (known !== "FAILURE") return switchyardError(known, message)
   const decoded = codec?.decode(data)

@@ -1,18 +1,18 @@
 import {
   type ClientTransport,
+  closeCodeOf,
+  codeOfClose,
+  control,
+  decodeServerFrame,
   FrameType,
   Heartbeat,
+  isErrorCode,
   type Link,
   PROTOCOL_VERSION,
   type ServerDataFrame,
   Session,
   type SessionOptions,
   type SwitchyardError,
-  closeCodeOf,
-  codeOfClose,
-  control,
-  decodeServerFrame,
-  isErrorCode,
   switchyardError,
   unref,
 } from "@switchyard/core"
@@ -30,7 +30,12 @@ export interface ConnectionOptions {
 /** What the connection tells the client runtime. */
 export interface ConnectionEvents {
   /** A handshake completed. `fresh`: a new session replaced one the server no longer had. */
-  ready(info: { readonly transport: ClientTransport; readonly sessionId: string; readonly resumed: boolean; readonly fresh: boolean }): void
+  ready(info: {
+    readonly transport: ClientTransport
+    readonly sessionId: string
+    readonly resumed: boolean
+    readonly fresh: boolean
+  }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
   /** The link went down; the session waits for the next one. */
@@ -101,7 +106,10 @@ export class Connection {
       close: (code: number, reason: string) => {
         if (!current()) return
         const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
-        this.down(switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`), !this.handshaken)
+        this.down(
+          switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`),
+          !this.handshaken,
+        )
       },
     }
     try {
@@ -114,7 +122,10 @@ export class Connection {
     this.connectTimer = setTimeout(() => {
       if (!current() || this.handshaken) return
       link?.close(1000, "connect timeout")
-      this.down(switchyardError("CONNECTION_LOST", `${transport.id}: no handshake within ${this.options.connectTimeoutMs} ms`), true)
+      this.down(
+        switchyardError("CONNECTION_LOST", `${transport.id}: no handshake within ${this.options.connectTimeoutMs} ms`),
+        true,
+      )
     }, this.options.connectTimeoutMs)
     unref(this.connectTimer)
   }
@@ -170,7 +181,8 @@ export class Connection {
         return this.violation(link, "INVALID_FRAME", "WELCOME after the handshake")
     }
     const arrival = this.session.arrive(f[1])
-    if (arrival === "gap") return this.violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
+    if (arrival === "gap")
+      return this.violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival === "deliver") this.events.data(f)
   }
 

@@ -1,4 +1,11 @@
-export type { Client, ClientEvents, ClientState, RpcCallOptions, StreamCallOptions, TopicHandle } from "@switchyard/core"
+export type {
+  Client,
+  ClientEvents,
+  ClientState,
+  RpcCallOptions,
+  StreamCallOptions,
+  TopicHandle,
+} from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { type ClientOptions, createClient } from "./client.ts"
 export {

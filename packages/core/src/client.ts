@@ -50,7 +50,10 @@ export type RpcProxy<R extends RpcMap> = {
 }
 
 export type StreamProxy<S extends StreamMap> = {
-  readonly [K in keyof S]: (input: TypeOf<S[K]["input"]>, options?: StreamCallOptions) => AsyncIterable<TypeOf<S[K]["item"]>>
+  readonly [K in keyof S]: (
+    input: TypeOf<S[K]["input"]>,
+    options?: StreamCallOptions,
+  ) => AsyncIterable<TypeOf<S[K]["item"]>>
 }
 
 export type TopicProxy<T extends TopicMap> = {
@@ -62,7 +65,10 @@ export interface TopicHandle<M> {
    * Calls `listener` with every message of this key, in order, from the moment the server confirms the
    * subscription. Returns the function that unsubscribes. `onError` hears a refused subscription.
    */
-  subscribe(listener: (message: M) => void, options?: { readonly onError?: (error: SwitchyardError) => void }): () => void
+  subscribe(
+    listener: (message: M) => void,
+    options?: { readonly onError?: (error: SwitchyardError) => void },
+  ): () => void
   /** Publishes to every subscriber of this key (including this client, when subscribed). */
   publish(message: M): Promise<void>
 }

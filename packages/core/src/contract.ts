@@ -5,11 +5,7 @@ import type { StandardSchemaV1 } from "./standardSchema.ts"
 export type AnySchema = Schema.Top | StandardSchemaV1
 
 /** The decoded (application-side) type of a payload schema. */
-export type TypeOf<S> = S extends Schema.Top
-  ? S["Type"]
-  : S extends StandardSchemaV1<unknown, infer O>
-    ? O
-    : never
+export type TypeOf<S> = S extends Schema.Top ? S["Type"] : S extends StandardSchemaV1<unknown, infer O> ? O : never
 
 /** The encoded (wire-side, before JSON) type of a payload schema. */
 export type EncodedOf<S> = S extends Schema.Top
@@ -88,11 +84,11 @@ export function rpc<I extends AnySchema, O extends AnySchema, E extends AnySchem
  * @example
  * const countdown = stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number })
  */
-export function stream<I extends AnySchema, T extends AnySchema, E extends AnySchema | undefined = undefined>(definition: {
-  readonly input: I
-  readonly item: T
-  readonly error?: E
-}): StreamDefinition<I, T, E> {
+export function stream<
+  I extends AnySchema,
+  T extends AnySchema,
+  E extends AnySchema | undefined = undefined,
+>(definition: { readonly input: I; readonly item: T; readonly error?: E }): StreamDefinition<I, T, E> {
   return { kind: "stream", input: definition.input, item: definition.item, error: definition.error as E }
 }
 

@@ -1,33 +1,33 @@
+export type { Client, ClientEvents, ClientState, RpcCallOptions, StreamCallOptions, TopicHandle } from "./client.ts"
 export {
   type AnyContract,
   type AnySchema,
   type Contract,
+  contract,
   type EncodedOf,
   type ErrorOf,
   type RpcDefinition,
   type RpcMap,
+  rpc,
   type StreamDefinition,
   type StreamMap,
+  stream,
   type TopicDefinition,
   type TopicMap,
   type TypeOf,
-  contract,
-  rpc,
-  stream,
   topic,
 } from "./contract.ts"
-export type { Client, ClientEvents, ClientState, RpcCallOptions, StreamCallOptions, TopicHandle } from "./client.ts"
 export {
   ContractError,
-  type ErrorCode,
-  ProtocolError,
-  SessionError,
-  SwitchyardError,
   closeCodeOf,
   codeOfClose,
+  type ErrorCode,
   errorCodes,
   isErrorCode,
   isFailure,
+  ProtocolError,
+  SessionError,
+  SwitchyardError,
   switchyardError,
 } from "./errors.ts"
 export { Heartbeat } from "./heartbeat.ts"
@@ -37,28 +37,28 @@ export {
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
+  compileContract,
   type Outcome,
   type PayloadCodec,
-  compileContract,
   payloadCodec,
 } from "./payload.ts"
 export {
-  type DecodeOptions,
-  type DecodeResult,
-  MAX_CREDIT,
-  MAX_KEY_LENGTH,
-  MAX_NAME_LENGTH,
   body,
   control,
+  type DecodeOptions,
+  type DecodeResult,
   dataFrame,
   decodeClientFrame,
   decodeServerFrame,
   defaultDecodeOptions,
   exceedsDepth,
+  MAX_CREDIT,
+  MAX_KEY_LENGTH,
+  MAX_NAME_LENGTH,
   stringifyPayload,
 } from "./protocol/codec.ts"
 export * from "./protocol/frames.ts"
-export { type Arrival, type Link, Session, type SessionOptions, defaultSessionOptions, unref } from "./session.ts"
+export { type Arrival, defaultSessionOptions, type Link, Session, type SessionOptions, unref } from "./session.ts"
 export type { StandardSchemaV1 } from "./standardSchema.ts"
 export type {
   Acceptor,

@@ -45,7 +45,9 @@ export function payloadCodec(schema: AnySchema): PayloadCodec {
   }
 }
 
-type SchemaResult = { readonly _tag: "Success"; readonly success: unknown } | { readonly _tag: "Failure"; readonly failure: { readonly message: string } }
+type SchemaResult =
+  | { readonly _tag: "Success"; readonly success: unknown }
+  | { readonly _tag: "Failure"; readonly failure: { readonly message: string } }
 
 function fromResult(result: unknown): Outcome<unknown> {
   const r = result as SchemaResult
@@ -94,7 +96,10 @@ export function compileContract(contract: AnyContract): CompiledContract {
   const codecs = new Map<AnySchema, PayloadCodec>()
   const codec = (schema: AnySchema): PayloadCodec => {
     let c = codecs.get(schema)
-    if (!c) codecs.set(schema, (c = payloadCodec(schema)))
+    if (!c) {
+      c = payloadCodec(schema)
+      codecs.set(schema, c)
+    }
     return c
   }
   const maybe = (schema: AnySchema | undefined) => (schema === undefined ? undefined : codec(schema))

@@ -168,7 +168,9 @@ export class Session {
     if (!this.acknowledge(peerReceived)) return false
     this.link = link
     this.lastAcked = this.lastReceived
-    this.replay.forEach((frame) => link.send(frame))
+    this.replay.forEach((frame) => {
+      link.send(frame)
+    })
     this.lastWritten = this.nextSeq - 1
     return true
   }

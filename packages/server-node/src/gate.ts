@@ -4,7 +4,12 @@ import type { ServerLimits, ServerOptions } from "./options.ts"
 
 export type Admission =
   | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
-  | { readonly ok: false; readonly status: number; readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"; readonly message: string }
+  | {
+      readonly ok: false
+      readonly status: number
+      readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"
+      readonly message: string
+    }
 
 /**
  * What every transport checks before a connection may open: the Origin allow-list (against cross-site
@@ -33,12 +38,22 @@ export class ConnectionGate {
 
   async admit(request: IncomingMessage): Promise<Admission> {
     if (!this.originAllowed(request)) {
-      return { ok: false, status: 403, code: "ORIGIN_FORBIDDEN", message: `origin ${request.headers.origin} is not allowed` }
+      return {
+        ok: false,
+        status: 403,
+        code: "ORIGIN_FORBIDDEN",
+        message: `origin ${request.headers.origin} is not allowed`,
+      }
     }
     const ip = request.socket.remoteAddress ?? "unknown"
     const open = this.perIp.get(ip) ?? 0
     if (open >= this.limits.maxConnectionsPerIp) {
-      return { ok: false, status: 429, code: "TOO_MANY_CONNECTIONS", message: `more than ${this.limits.maxConnectionsPerIp} connections from one address` }
+      return {
+        ok: false,
+        status: 429,
+        code: "TOO_MANY_CONNECTIONS",
+        message: `more than ${this.limits.maxConnectionsPerIp} connections from one address`,
+      }
     }
     let auth: unknown
     if (this.options.authenticate) {

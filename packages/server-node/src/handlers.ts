@@ -43,7 +43,11 @@ export type StreamHandler<D extends StreamDefinition, A = unknown> = (
 /** Who may subscribe to and publish on a topic. Both default to allowed. */
 export interface TopicPolicy<D extends TopicDefinition, A = unknown> {
   readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Awaitable<boolean>
-  readonly canPublish?: (key: string, message: TypeOf<D["message"]>, ctx: HandlerContext<never, A>) => Awaitable<boolean>
+  readonly canPublish?: (
+    key: string,
+    message: TypeOf<D["message"]>,
+    ctx: HandlerContext<never, A>,
+  ) => Awaitable<boolean>
 }
 
 type Section<M, V> = keyof M extends never ? { readonly [K in keyof M]?: V } : V

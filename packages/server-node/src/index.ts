@@ -1,3 +1,3 @@
 export type { HandlerContext, Handlers, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
-export { type ServerLimits, type ServerOptions, defaultLimits } from "./options.ts"
-export { type Server, type TopicPublishers, createServer } from "./server.ts"
+export { defaultLimits, type ServerLimits, type ServerOptions } from "./options.ts"
+export { createServer, type Server, type TopicPublishers } from "./server.ts"

@@ -1,25 +1,30 @@
 import { randomBytes } from "node:crypto"
-import { type IncomingMessage, type Server as HttpServer, type ServerResponse, createServer as createHttpServer } from "node:http"
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import {
   type Acceptor,
   type AnyContract,
   type ConnectionInfo,
+  closeCodeOf,
+  compileContract,
+  control,
+  decodeClientFrame,
   FrameType,
   type Link,
   PROTOCOL_VERSION,
   type ServerLinkEvents,
   type SessionLimits,
   type TypeOf,
-  closeCodeOf,
-  compileContract,
-  control,
-  decodeClientFrame,
 } from "@switchyard/core"
 import { ConnectionGate } from "./gate.ts"
 import type { HandlerContext, Handlers } from "./handlers.ts"
-import { type ServerLimits, type ServerOptions, defaultLimits } from "./options.ts"
+import { defaultLimits, type ServerLimits, type ServerOptions } from "./options.ts"
 import { type Runtime, ServerSession } from "./serverSession.ts"
 import { TopicRegistry } from "./topics.ts"
 import { WebSocketTransport } from "./transports/websocket.ts"
@@ -96,7 +101,10 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const accept: Acceptor = (link: Link, info: ConnectionInfo): ServerLinkEvents => {
     let session: ServerSession | undefined
-    const handshake = setTimeout(() => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"), limits.handshakeTimeoutMs)
+    const handshake = setTimeout(
+      () => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"),
+      limits.handshakeTimeoutMs,
+    )
     handshake.unref()
     return {
       frame(data) {
@@ -108,16 +116,33 @@ export function createServer<C extends AnyContract, A = undefined>(
         }
         const [, version, token, received] = decoded.frame
         if (version !== PROTOCOL_VERSION) {
-          return refuseLink(link, "UNSUPPORTED_VERSION", `protocol ${version} is not supported; this server speaks ${PROTOCOL_VERSION}`)
+          return refuseLink(
+            link,
+            "UNSUPPORTED_VERSION",
+            `protocol ${version} is not supported; this server speaks ${PROTOCOL_VERSION}`,
+          )
         }
         let target = token === null ? undefined : sessions.get(token)
         const resumed = target !== undefined && !target.isEnded
         if (!target || !resumed) {
-          if (sessions.size >= limits.maxSessions) return refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")
-          target = new ServerSession(runtime, randomBytes(9).toString("base64url"), randomBytes(18).toString("base64url"), info.auth)
+          if (sessions.size >= limits.maxSessions)
+            return refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")
+          target = new ServerSession(
+            runtime,
+            randomBytes(9).toString("base64url"),
+            randomBytes(18).toString("base64url"),
+            info.auth,
+          )
           sessions.set(target.token, target)
         }
-        const welcome = control.welcome(PROTOCOL_VERSION, target.token, target.id, resumed, target.received, sessionLimits)
+        const welcome = control.welcome(
+          PROTOCOL_VERSION,
+          target.token,
+          target.id,
+          resumed,
+          target.received,
+          sessionLimits,
+        )
         if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
           return refuseLink(link, "SEQUENCE_GAP", "the client claims frames this session never sent")
         }
@@ -230,8 +255,13 @@ function pathOf(request: IncomingMessage): string {
 function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string): void {
   const onPath = pathOf(request) === path
   const text = JSON.stringify(
-    onPath ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket" } : { code: "NOT_FOUND", message: "not found" },
+    onPath
+      ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket" }
+      : { code: "NOT_FOUND", message: "not found" },
   )
-  response.writeHead(onPath ? 426 : 404, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+  response.writeHead(onPath ? 426 : 404, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  })
   response.end(text)
 }

@@ -1,8 +1,12 @@
 import {
+  body,
   type ClientFrame,
   type CompiledContract,
   type CompiledRpc,
   type CompiledStream,
+  closeCodeOf,
+  control,
+  decodeClientFrame,
   type ErrorCode,
   FrameType,
   Heartbeat,
@@ -10,12 +14,8 @@ import {
   MAX_CREDIT,
   type PayloadCodec,
   Session,
-  type TransportId,
-  body,
-  closeCodeOf,
-  control,
-  decodeClientFrame,
   stringifyPayload,
+  type TransportId,
 } from "@switchyard/core"
 import * as Effect from "effect/Effect"
 import {
@@ -185,7 +185,8 @@ export class ServerSession implements Subscriber {
         return this.invalid("INVALID_FRAME", "HELLO is only valid as the first frame of a connection")
     }
     const arrival = this.session.arrive(f[1])
-    if (arrival === "gap") return this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
+    if (arrival === "gap")
+      return this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival === "deliver") this.dispatch(f)
   }
 
@@ -321,7 +322,8 @@ export class ServerSession implements Subscriber {
       if (json !== undefined) return this.fail(id, "FAILURE", failureMessage(channel.name, outcome.error), json)
     }
     if (outcome._tag === "interrupted") return
-    const cause = outcome._tag === "defect" ? outcome.cause : new Error(`${channel.name} failed with an undeclared error`)
+    const cause =
+      outcome._tag === "defect" ? outcome.cause : new Error(`${channel.name} failed with an undeclared error`)
     this.runtime.onError(cause, { sessionId: this.id, channel: channel.name })
     this.fail(id, "INTERNAL_ERROR", `${channel.name}: internal error`)
   }
@@ -358,10 +360,13 @@ export class ServerSession implements Subscriber {
     const live = () => !ctx.aborted && !this.ended
     try {
       const handler = this.runtime.streams.get(channel.name) as AnyHandler
-      const iterator = (state.iterator = streamIterator(handler(input, ctx)))
+      const iterator = streamIterator(handler(input, ctx))
+      state.iterator = iterator
       while (live()) {
         if (state.credit === 0) {
-          await new Promise<void>((resolve) => (state.wake = resolve))
+          await new Promise<void>((resolve) => {
+            state.wake = resolve
+          })
           state.wake = undefined
           continue
         }
@@ -400,7 +405,8 @@ export class ServerSession implements Subscriber {
   }
 
   private subscribe(id: number, topic: string, key: string): void {
-    if (!this.runtime.compiled.topics.has(topic)) return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
+    if (!this.runtime.compiled.topics.has(topic))
+      return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
     const ref = `${topic}\u0000${key}`
     if (this.subscriptions.has(ref)) return this.send(FrameType.RESULT, body.result(id, "null"))
     if (this.subscriptions.size >= this.runtime.limits.maxSubscriptions) {

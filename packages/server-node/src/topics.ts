@@ -1,4 +1,4 @@
-import { type CompiledTopic, ContractError, body, stringifyPayload } from "@switchyard/core"
+import { body, type CompiledTopic, ContractError, stringifyPayload } from "@switchyard/core"
 
 /** A subscriber as the registry sees it: something that takes one encoded MESSAGE body. */
 export interface Subscriber {
@@ -15,9 +15,15 @@ export class TopicRegistry {
 
   subscribe(topic: string, key: string, subscriber: Subscriber): void {
     let byKey = this.keys.get(topic)
-    if (!byKey) this.keys.set(topic, (byKey = new Map()))
+    if (!byKey) {
+      byKey = new Map()
+      this.keys.set(topic, byKey)
+    }
     let set = byKey.get(key)
-    if (!set) byKey.set(key, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      byKey.set(key, set)
+    }
     set.add(subscriber)
   }
 

@@ -30,8 +30,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
     id: "websocket",
     capabilities: { duplex: true, binary: true },
     connect(url: string, events: ClientLinkEvents): Link {
-      const WebSocketImpl =
-        options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+      const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
       if (!WebSocketImpl) throw new TypeError("switchyard: no WebSocket here; pass one in the client options")
       const ws = new WebSocketImpl(url.replace(/^http(s?):/i, "ws$1:"))
       let closed = false

@@ -63,14 +63,18 @@ function parse(text: unknown, options: DecodeOptions): DecodeResult<readonly unk
   } catch {
     return failure("INVALID_FRAME", "frame is not valid JSON")
   }
-  if (!Array.isArray(value) || value.length === 0) return failure("INVALID_FRAME", "frame is not a non-empty JSON array")
+  if (!Array.isArray(value) || value.length === 0)
+    return failure("INVALID_FRAME", "frame is not a non-empty JSON array")
   return { ok: true, frame: value }
 }
 
 const bad = (f: readonly unknown[]) => failure("INVALID_FRAME", `malformed frame of type ${JSON.stringify(f[0])}`)
 
 /** Decodes one frame sent by a client (what a server accepts). */
-export function decodeClientFrame(text: unknown, options: DecodeOptions = defaultDecodeOptions): DecodeResult<ClientFrame> {
+export function decodeClientFrame(
+  text: unknown,
+  options: DecodeOptions = defaultDecodeOptions,
+): DecodeResult<ClientFrame> {
   const parsed = parse(text, options)
   if (!parsed.ok) return parsed
   const f = parsed.frame
@@ -119,7 +123,10 @@ export function decodeClientFrame(text: unknown, options: DecodeOptions = defaul
 }
 
 /** Decodes one frame sent by a server (what a client accepts). */
-export function decodeServerFrame(text: unknown, options: DecodeOptions = defaultDecodeOptions): DecodeResult<ServerFrame> {
+export function decodeServerFrame(
+  text: unknown,
+  options: DecodeOptions = defaultDecodeOptions,
+): DecodeResult<ServerFrame> {
   const parsed = parse(text, options)
   if (!parsed.ok) return parsed
   const f = parsed.frame
@@ -170,7 +177,12 @@ export function decodeServerFrame(text: unknown, options: DecodeOptions = defaul
 function isLimits(v: unknown): v is SessionLimits {
   if (typeof v !== "object" || v === null) return false
   const l = v as Record<string, unknown>
-  return isCount(l.maxMessageBytes) && isCount(l.heartbeatIntervalMs) && isCount(l.heartbeatTimeoutMs) && isCount(l.resumeWindowMs)
+  return (
+    isCount(l.maxMessageBytes) &&
+    isCount(l.heartbeatIntervalMs) &&
+    isCount(l.heartbeatTimeoutMs) &&
+    isCount(l.resumeWindowMs)
+  )
 }
 
 /**
@@ -212,18 +224,27 @@ export const body = {
       : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
   item: (id: number, item: string) => `${id},${item}`,
   end: (id: number) => `${id}`,
-  message: (topic: string, key: string, message: string) => `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+  message: (topic: string, key: string, message: string) =>
+    `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
 }
 
 /** Frame text of control frames. */
 export const control = {
   hello: (version: number, token: string | null, received: number) =>
     `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`,
-  welcome: (version: number, token: string, sessionId: string, resumed: boolean, received: number, limits: SessionLimits) =>
+  welcome: (
+    version: number,
+    token: string,
+    sessionId: string,
+    resumed: boolean,
+    received: number,
+    limits: SessionLimits,
+  ) =>
     `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}]`,
   ack: (received: number) => `[${FrameType.ACK},${received}]`,
   ping: (received: number) => `[${FrameType.PING},${received}]`,
   pong: (received: number) => `[${FrameType.PONG},${received}]`,
-  notice: (code: ErrorCode, message: string) => `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+  notice: (code: ErrorCode, message: string) =>
+    `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
   bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
 }

@@ -73,7 +73,14 @@ export interface SessionLimits {
   readonly resumeWindowMs: number
 }
 
-export type ClientDataFrame = CallFrame | StreamFrame | CancelFrame | CreditFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame
+export type ClientDataFrame =
+  | CallFrame
+  | StreamFrame
+  | CancelFrame
+  | CreditFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | PublishFrame
 export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame
 export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame

@@ -154,7 +154,9 @@ export function runTransportContractSuite(name: string, harness: SuiteHarness): 
       const fixture = await setup()
       const clients = [fixture.client, await fixture.createClient(), await fixture.createClient()]
       const received = clients.map(() => [] as string[])
-      clients.forEach((c, i) => c.topics.room("lobby").subscribe((m) => received[i]?.push(`${m.user}:${m.text}:${m.at.getTime()}`)))
+      for (const [i, c] of clients.entries()) {
+        c.topics.room("lobby").subscribe((m) => received[i]?.push(`${m.user}:${m.text}:${m.at.getTime()}`))
+      }
       await waitFor(() => fixture.subscribers("room", "lobby") === 3, 3000, "3 subscribers")
       const expected: string[] = []
       for (let i = 0; i < 50; i++) {

@@ -7,9 +7,19 @@ const Pair = Schema.Struct({ a: Schema.Number, b: Schema.Number })
 export const TestContract = contract({
   rpc: {
     add: rpc({ input: Pair, output: Schema.Number }),
-    divide: rpc({ input: Pair, output: Schema.Number, error: Schema.Struct({ _tag: Schema.Literal("DivisionByZero") }) }),
-    echoDate: rpc({ input: Schema.Struct({ at: Schema.Date }), output: Schema.Struct({ at: Schema.Date, iso: Schema.String }) }),
-    echoBytes: rpc({ input: Schema.Struct({ bytes: Schema.Uint8Array }), output: Schema.Struct({ bytes: Schema.Uint8Array, length: Schema.Number }) }),
+    divide: rpc({
+      input: Pair,
+      output: Schema.Number,
+      error: Schema.Struct({ _tag: Schema.Literal("DivisionByZero") }),
+    }),
+    echoDate: rpc({
+      input: Schema.Struct({ at: Schema.Date }),
+      output: Schema.Struct({ at: Schema.Date, iso: Schema.String }),
+    }),
+    echoBytes: rpc({
+      input: Schema.Struct({ bytes: Schema.Uint8Array }),
+      output: Schema.Struct({ bytes: Schema.Uint8Array, length: Schema.Number }),
+    }),
     delayed: rpc({ input: Schema.Struct({ ms: Schema.Number, value: Schema.Number }), output: Schema.Number }),
     hang: rpc({ input: Schema.Struct({ tag: Schema.String }), output: Schema.Number }),
     wasAborted: rpc({ input: Schema.Struct({ tag: Schema.String }), output: Schema.Boolean }),
@@ -63,7 +73,8 @@ export function testHandlers(state: TestServerState) {
   return {
     rpc: {
       add: ({ a, b }: { a: number; b: number }) => a + b,
-      divide: ({ a, b }: { a: number; b: number }, ctx: Ctx) => (b === 0 ? ctx.fail({ _tag: "DivisionByZero" }) : a / b),
+      divide: ({ a, b }: { a: number; b: number }, ctx: Ctx) =>
+        b === 0 ? ctx.fail({ _tag: "DivisionByZero" }) : a / b,
       echoDate: ({ at }: { at: Date }) => ({ at, iso: at.toISOString() }),
       echoBytes: ({ bytes }: { bytes: Uint8Array }) => ({ bytes, length: bytes.length }),
       delayed: async ({ ms, value }: { ms: number; value: number }) => {

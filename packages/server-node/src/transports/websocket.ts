@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { type Acceptor, type Link, closeCodeOf } from "@switchyard/core"
-import { WebSocketServer, type WebSocket } from "ws"
+import { type Acceptor, closeCodeOf, type Link } from "@switchyard/core"
+import { type WebSocket, WebSocketServer } from "ws"
 import type { ConnectionGate } from "../gate.ts"
 import type { ServerLimits } from "../options.ts"
 
@@ -96,5 +96,7 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
 }
 
 function statusText(status: number): string {
-  return { 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error"
+  return (
+    { 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error"
+  )
 }

@@ -1,4 +1,4 @@
-import { type Server, type Socket, createServer } from "node:net"
+import { createServer, type Server, type Socket } from "node:net"
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, for fault tests: `drop()` cuts every connection

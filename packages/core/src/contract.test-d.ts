@@ -1,0 +1,44 @@
+import * as Schema from "effect/Schema"
+import { describe, expectTypeOf, it } from "vitest"
+import type { Client } from "./client.ts"
+import { contract, type ErrorOf, rpc, stream, topic } from "./contract.ts"
+import type { TransportId } from "./transport.ts"
+
+const Chat = contract({
+  rpc: {
+    add: rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number }),
+    divide: rpc({
+      input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+      output: Schema.Number,
+      error: Schema.Struct({ _tag: Schema.Literal("DivisionByZero") }),
+    }),
+  },
+  streams: { countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }) },
+  topics: { room: topic({ message: Schema.Struct({ user: Schema.String, at: Schema.Date }) }) },
+})
+declare const client: Client<typeof Chat>
+
+describe("client types from a contract", () => {
+  it("types RPC inputs and outputs", () => {
+    expectTypeOf(client.rpc.add).parameter(0).toEqualTypeOf<{ readonly a: number; readonly b: number }>()
+    expectTypeOf(client.rpc.add({ a: 1, b: 2 })).resolves.toEqualTypeOf<number>()
+    // @ts-expect-error: a must be a number
+    void client.rpc.add({ a: "1", b: 2 })
+    // @ts-expect-error: no such procedure
+    void client.rpc.subtract
+  })
+  it("types stream items and topic messages (decoded: Date, not string)", () => {
+    expectTypeOf(client.streams.countdown({ from: 3 })).toEqualTypeOf<AsyncIterable<number>>()
+    client.topics.room("lobby").subscribe((m) => {
+      expectTypeOf(m.at).toEqualTypeOf<Date>()
+    })
+    expectTypeOf(client.topics.room("lobby").publish)
+      .parameter(0)
+      .toEqualTypeOf<{ readonly user: string; readonly at: Date }>()
+  })
+  it("exposes the declared error type and the transport ids", () => {
+    expectTypeOf<ErrorOf<typeof Chat.rpc.divide>>().toEqualTypeOf<{ readonly _tag: "DivisionByZero" }>()
+    expectTypeOf<ErrorOf<typeof Chat.rpc.add>>().toEqualTypeOf<never>()
+    expectTypeOf(client.transport).toEqualTypeOf<TransportId | undefined>()
+  })
+})
