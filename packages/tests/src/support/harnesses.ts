@@ -7,6 +7,12 @@ import { TcpProxy } from "./tcpProxy.ts"
 
 export const fastReconnect = { initialDelayMs: 10, maxDelayMs: 100 }
 
+/**
+ * Client options of every harness: quick reconnects, and a short connect timeout so that an attempt whose
+ * handshake a stalled network swallowed is abandoned and retried, as on a real black-holing network.
+ */
+export const testClientOptions = { reconnect: fastReconnect, connectTimeoutMs: 1000 }
+
 export function startTestServer(options: SuiteSetup, state: TestServerState): Server<TestContract> {
   return createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
     limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
@@ -27,7 +33,7 @@ export const memoryHarness: SuiteHarness = {
     const transport = memoryTransport(server.accept)
     const clients: Client<TestContract>[] = []
     const make = () => {
-      const client = createClient(TestContract, { url: "memory:", transports: [transport], reconnect: fastReconnect })
+      const client = createClient(TestContract, { url: "memory:", transports: [transport], ...testClientOptions })
       clients.push(client)
       return connected(client)
     }
@@ -57,7 +63,7 @@ export const websocketNodeHarness: SuiteHarness = {
     const url = `http://127.0.0.1:${proxy.port}/switchyard`
     const clients: Client<TestContract>[] = []
     const make = () => {
-      const client = createClient(TestContract, { url, WebSocket, reconnect: fastReconnect })
+      const client = createClient(TestContract, { url, WebSocket, ...testClientOptions })
       clients.push(client)
       return connected(client)
     }
@@ -74,6 +80,71 @@ export const websocketNodeHarness: SuiteHarness = {
         await server.close()
         await proxy[Symbol.asyncDispose]()
       },
+    }
+  },
+}
+
+// --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
+import { newPage, startPageServer } from "./chromium.ts"
+import { RemotePage } from "./remoteClient.ts"
+
+/**
+ * WebSocket with the client inside Chromium: the real client bundle runs in a page, driven from Node
+ * (remoteClient.ts), through the same TCP proxy as the Node harness. The page is served by an HTTP server
+ * the Switchyard server is attached to, behind the proxy, so the page and its WebSocket share one
+ * origin: the server's default Origin check (same origin only, no `allowedOrigins`) stays in force and
+ * is exercised by a real browser's Origin header on every connection.
+ */
+export const websocketChromiumHarness: SuiteHarness = {
+  async setup(options) {
+    const state: TestServerState = { aborted: new Set() }
+    const server = startTestServer(options, state)
+    const cleanup: (() => PromiseLike<void>)[] = [() => server.close()]
+    const close = async () => {
+      for (const step of cleanup.splice(0).reverse()) await step()
+    }
+    const T = performance.now(); const lap = (w: string) => console.log(w, Math.round(performance.now() - T))
+    try {
+      const site = await startPageServer()
+      lap("site")
+      cleanup.push(() => site[Symbol.asyncDispose]())
+      server.attach(site.http)
+      const proxy = await TcpProxy.start(site.port)
+      cleanup.push(() => proxy[Symbol.asyncDispose]())
+      const origin = `http://127.0.0.1:${proxy.port}`
+      const page = await newPage()
+      lap("page")
+      cleanup.push(() => page.context().close())
+      const remote = await RemotePage.open(page, `${origin}/`)
+      lap("open")
+      cleanup.push(() => remote.close())
+      const clients: Client<TestContract>[] = []
+      cleanup.push(async () => {
+        await Promise.all(clients.map((c) => c.close()))
+      })
+      const make = () => {
+        const client = remote.createClient(TestContract, `${origin}/switchyard`, fastReconnect)
+        clients.push(client)
+        return connected(client)
+      }
+      return {
+        client: await make().then((c) => (lap("connected"), c)),
+        createClient: make,
+        publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
+        subscribers: (topic, key) => server.topics[topic](key).subscribers,
+        state,
+        drop: async () => proxy.drop(),
+        stall: async (on) => proxy.stall(on),
+        close: async () => {
+          const T2 = performance.now()
+          await close()
+          console.log("close", Math.round(performance.now() - T2))
+          if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
+        },
+      }
+    } catch (error) {
+      await close()
+      throw error
     }
   },
 }
