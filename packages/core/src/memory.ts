@@ -50,28 +50,35 @@ export function memoryTransport(accept: Acceptor): MemoryTransport {
       stalled = on
     },
     connect(_url: string, events: ClientLinkEvents): Link {
+      // `closed`: no more frames accepted. `severed`: a cut network; frames in flight are lost too. A
+      // graceful close delivers what was sent before it, as a WebSocket close does.
       let closed = false
+      let severed = false
       let serverEvents: ReturnType<Acceptor> | undefined
-      const toServer = pipe((frame) => !closed && serverEvents?.frame(frame))
-      const toClient = pipe((frame) => !closed && events.frame(frame))
-      const end = (code: number, reason: string) => {
+      const toServer = pipe((frame) => !severed && serverEvents?.frame(frame))
+      const toClient = pipe((frame) => !severed && events.frame(frame))
+      const end = (code: number, reason: string, sever = false) => {
         if (closed) return
         closed = true
+        severed = sever
         open.delete(cut)
         queueMicrotask(() => {
           serverEvents?.close(code, reason)
           events.close(code, reason)
         })
       }
-      const cut = () => end(1006, "connection lost")
+      const cut = () => end(1006, "connection lost", true)
       open.add(cut)
-      const serverLink: Link = { send: (frame) => !closed && toClient(frame), close: end }
+      const serverLink: Link = {
+        send: (frame) => !closed && toClient(frame),
+        close: (code, reason) => end(code, reason),
+      }
       queueMicrotask(() => {
         if (closed) return
         serverEvents = accept(serverLink, { transport: "memory", remoteAddress: "memory", auth: undefined })
         events.open()
       })
-      return { send: (frame) => !closed && toServer(frame), close: end }
+      return { send: (frame) => !closed && toServer(frame), close: (code, reason) => end(code, reason) }
     },
   }
 }
