@@ -8,6 +8,7 @@ import {
   type CompiledContract,
   compileContract,
   defaultSessionOptions,
+  exceedsDepth,
   FrameType,
   isErrorCode,
   type PayloadCodec,
@@ -43,13 +44,16 @@ export interface ClientOptions {
 
 interface Pending {
   readonly kind: "rpc" | "subscribe" | "publish"
-  readonly seq: number
+  /** Sequence number of its frame in the current session: above `session.written`, it never left. */
+  seq: number
   readonly frameType: number
   readonly frameBody: string
   readonly output: PayloadCodec | undefined
   readonly error: PayloadCodec | undefined
   resolve(value: unknown): void
   reject(error: SwitchyardError): void
+  /** For a STREAM frame waiting to be sent again: its consumer. */
+  readonly consumer?: StreamConsumer
 }
 
 interface Subscription {
@@ -109,7 +113,12 @@ class ClientRuntime {
           this.setState("reconnecting")
         },
         lost: (error) => this.lost(error),
+        fresh: () => this.fresh(),
         notice: (error) => this.emit("error", error),
+        fatal: (error) => {
+          this.emit("error", error)
+          this.shutdown(error)
+        },
       },
     )
     this.client = this.buildClient()
@@ -182,8 +191,25 @@ class ClientRuntime {
   }
 
   /** Numbers and queues a data frame; false when the replay buffer is full (the caller rejects). */
-  private sendFrame(type: number, frameBody: string): boolean {
-    return this.state !== "closed" && this.connection.session.send(type, frameBody)
+  private sendFrame(type: number, frameBody: string, force = false): boolean {
+    return this.state !== "closed" && this.connection.session.send(type, frameBody, force)
+  }
+
+  /**
+   * Refuses, before it is queued, a frame the server would refuse: queued, it would be replayed after
+   * every reconnect and never settle.
+   */
+  private oversize(frameBody: string, payload: string): SwitchyardError | undefined {
+    const { maxMessageBytes, maxDepth } = this.connection.limits
+    // Frame overhead: "[type,seq," and "]" take at most 24 characters.
+    if (frameBody.length * 3 + 24 > maxMessageBytes && utf8Length(frameBody) + 24 > maxMessageBytes) {
+      return switchyardError("MESSAGE_TOO_LARGE", `the frame is larger than the server's ${maxMessageBytes} bytes`)
+    }
+    // The payload sits one level inside the frame array.
+    if (exceedsDepth(payload, maxDepth - 1)) {
+      return switchyardError("FRAME_TOO_DEEP", `the payload nests deeper than the server's ${maxDepth} levels`)
+    }
+    return undefined
   }
 
   private closedError(): SwitchyardError {
@@ -201,7 +227,10 @@ class ClientRuntime {
     const json = encodeInput(inputCodec, input, name)
     if (typeof json !== "string") return Promise.reject(json)
     const id = this.nextId++
-    return this.request("rpc", FrameType.CALL, body.call(id, name, json), id, output, error, options?.signal)
+    const frameBody = body.call(id, name, json)
+    const refused = this.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("rpc", FrameType.CALL, frameBody, id, output, error, options?.signal)
   }
 
   private request(
@@ -220,17 +249,36 @@ class ClientRuntime {
       if (!this.sendFrame(frameType, frameBody)) {
         return reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
       }
-      const entry: Pending = { kind, seq, frameType, frameBody, output, error, resolve, reject }
-      this.pending.set(id, entry)
-      if (signal) {
-        const onAbort = () => {
-          if (this.pending.get(id) !== entry) return
-          this.pending.delete(id)
-          this.sendFrame(FrameType.CANCEL, body.cancel(id))
-          reject(switchyardError("CANCELLED", "the call was aborted"))
-        }
-        signal.addEventListener("abort", onAbort, { once: true })
+      if (!signal) {
+        this.pending.set(id, { kind, seq, frameType, frameBody, output, error, resolve, reject })
+        return
       }
+      const onAbort = () => {
+        if (this.pending.get(id) !== entry) return
+        this.pending.delete(id)
+        this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
+        reject(switchyardError("CANCELLED", "the call was aborted"))
+      }
+      // The listener leaves the caller's signal as soon as the call settles.
+      const settled = () => signal.removeEventListener("abort", onAbort)
+      const entry: Pending = {
+        kind,
+        seq,
+        frameType,
+        frameBody,
+        output,
+        error,
+        resolve: (value) => {
+          settled()
+          resolve(value)
+        },
+        reject: (e) => {
+          settled()
+          reject(e)
+        },
+      }
+      this.pending.set(id, entry)
+      signal.addEventListener("abort", onAbort, { once: true })
     })
   }
 
@@ -242,30 +290,36 @@ class ClientRuntime {
     input: unknown,
     options: StreamCallOptions | undefined,
   ): AsyncIterator<unknown> {
-    const window = Math.max(1, Math.min(options?.window ?? 64, 1 << 16))
+    const window = Math.max(1, Math.min(Math.floor(options?.window ?? 64) || 64, 1 << 16))
     const id = this.nextId++
+    const signal = options?.signal
+    const onAbort = () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted"))
     const consumer = new StreamConsumer(id, item, error, window, {
-      credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n)),
+      credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n), true),
       cancel: () => {
         if (this.streams.get(id) !== consumer) return
         this.streams.delete(id)
-        this.sendFrame(FrameType.CANCEL, body.cancel(id))
+        this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
       },
+      finished: () => signal?.removeEventListener("abort", onAbort),
     })
     const json = encodeInput(inputCodec, input, name)
     if (typeof json !== "string") consumer.fail(json)
     else if (this.state === "closed") consumer.fail(this.closedError())
+    else if (signal?.aborted) consumer.fail(switchyardError("CANCELLED", "aborted before it was sent"))
     else {
+      const frameBody = body.stream(id, name, json, window)
+      const refused = this.oversize(frameBody, json)
       consumer.seq = this.connection.session.next
-      consumer.frameBody = body.stream(id, name, json, window)
-      if (!this.sendFrame(FrameType.STREAM, consumer.frameBody)) {
+      consumer.frameBody = frameBody
+      if (refused) consumer.fail(refused)
+      else if (!this.sendFrame(FrameType.STREAM, frameBody)) {
         consumer.fail(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
-      } else this.streams.set(id, consumer)
+      } else {
+        this.streams.set(id, consumer)
+        signal?.addEventListener("abort", onAbort, { once: true })
+      }
     }
-    const signal = options?.signal
-    signal?.addEventListener("abort", () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted")), {
-      once: true,
-    })
     return consumer
   }
 
@@ -293,7 +347,7 @@ class ClientRuntime {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
       if (this.subscriptions.get(ref) !== current) return
       this.subscriptions.delete(ref)
-      this.sendFrame(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key))
+      this.sendFrame(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key), true)
     }
   }
 
@@ -321,34 +375,19 @@ class ClientRuntime {
     const json = encodeInput(codec, message, topic)
     if (typeof json !== "string") return Promise.reject(json)
     const id = this.nextId++
-    return this.request(
-      "publish",
-      FrameType.PUBLISH,
-      body.publish(id, topic, key, json),
-      id,
-      undefined,
-      undefined,
-    ) as Promise<void>
+    const frameBody = body.publish(id, topic, key, json)
+    const refused = this.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
   }
 
   private ready(transport: TransportId, sessionId: string, resumed: boolean): void {
     const reason = !this.everConnected ? "connected" : resumed ? "resumed" : "new session"
+    this.everConnected = true
     this.transport = transport
     this.sessionId = sessionId
     this.setState("connected")
-    if (!resumed) {
-      // Calls that never left this process are safe to send in the new session.
-      const reissue = this.reissue
-      this.reissue = []
-      for (const entry of reissue) {
-        if (!this.sendFrame(entry.frameType, entry.frameBody)) {
-          entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
-        }
-      }
-      for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
-      this.emit("session", { id: sessionId, recovered: !this.everConnected })
-    }
-    this.everConnected = true
+    this.emit("session", { id: sessionId, recovered: resumed })
     this.emit("transport", transport, reason)
   }
 
@@ -357,13 +396,17 @@ class ClientRuntime {
     this.epoch++
     const written = this.connection.session.written
     for (const [id, entry] of this.pending) {
+      // Subscriptions are renewed by `fresh` whatever became of their requests.
+      if (entry.kind === "subscribe") {
+        this.pending.delete(id)
+        continue
+      }
       if (entry.seq > written) {
         this.reissue.push(entry)
         continue
       }
       this.pending.delete(id)
-      if (entry.kind !== "subscribe")
-        entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
+      entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
     }
     for (const [id, consumer] of this.streams) {
       if (consumer.seq > written && consumer.frameBody !== undefined) {
@@ -376,6 +419,7 @@ class ClientRuntime {
           error: undefined,
           resolve: noop,
           reject: (e) => consumer.fail(e),
+          consumer,
         })
         continue
       }
@@ -384,6 +428,20 @@ class ClientRuntime {
     }
     this.reissue.sort((a, b) => a.seq - b.seq)
     this.emit("error", error)
+  }
+
+  /** The new session is empty: send again, first and in order, what never left; then re-subscribe. */
+  private fresh(): void {
+    const reissue = this.reissue
+    this.reissue = []
+    for (const entry of reissue) {
+      entry.seq = this.connection.session.next
+      if (entry.consumer) entry.consumer.seq = entry.seq
+      if (!this.sendFrame(entry.frameType, entry.frameBody)) {
+        entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
+      }
+    }
+    for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
   }
 
   private data(frame: ServerDataFrame): void {
@@ -441,11 +499,15 @@ class ClientRuntime {
   }
 
   private close(): void {
+    this.connection.close()
+    this.shutdown(this.closedError())
+  }
+
+  /** Settles everything with `error` and stops for good. */
+  private shutdown(error: SwitchyardError): void {
     if (this.state === "closed") return
     this.setState("closed")
     this.transport = undefined
-    this.connection.close()
-    const error = this.closedError()
     for (const entry of this.pending.values()) entry.reject(error)
     for (const entry of this.reissue) entry.reject(error)
     for (const consumer of this.streams.values()) consumer.fail(error)
@@ -491,3 +553,18 @@ function report(error: unknown): void {
 }
 
 function noop(): void {}
+
+/** Bytes of a string in UTF-8, without allocating. */
+function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}

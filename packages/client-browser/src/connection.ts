@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   type ServerDataFrame,
   Session,
+  type SessionLimits,
   type SessionOptions,
   type SwitchyardError,
   switchyardError,
@@ -29,19 +30,22 @@ export interface ConnectionOptions {
 
 /** What the connection tells the client runtime. */
 export interface ConnectionEvents {
-  /** A handshake completed. `fresh`: a new session replaced one the server no longer had. */
-  ready(info: {
-    readonly transport: ClientTransport
-    readonly sessionId: string
-    readonly resumed: boolean
-    readonly fresh: boolean
-  }): void
+  /** A handshake completed: `resumed` when the server still had the session, else a new one. */
+  ready(info: { readonly transport: ClientTransport; readonly sessionId: string; readonly resumed: boolean }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
   /** The link went down; the session waits for the next one. */
   down(error: SwitchyardError): void
-  /** The server ended the session (BYE, or it did not know our token): everything in flight is lost. */
+  /**
+   * The server ended the session (BYE, or it did not know our token). Called while the session still
+   * holds its frames (so `session.written` tells what may have reached the server); `fresh` follows once
+   * the session is empty and ready to carry a new one.
+   */
   lost(error: SwitchyardError): void
+  /** The session was reset after `lost`: frames sent from now on start the new session. */
+  fresh(): void
+  /** The server refused us for good (an unsupported protocol version): no more reconnecting. */
+  fatal(error: SwitchyardError): void
   /** A NOTICE or a protocol violation worth reporting. */
   notice(error: SwitchyardError): void
 }
@@ -62,6 +66,8 @@ export class Connection {
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private connectTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeat: Heartbeat | undefined
+  /** The server's limits from the last WELCOME (defaults until then). */
+  limits: SessionLimits = defaultLimits
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -141,13 +147,19 @@ export class Connection {
     if (!this.handshaken) {
       if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
       if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
-      const [, , token, sessionId, resumed, received, limits] = f
-      const fresh = this.token !== null && !resumed
-      if (fresh) {
-        // The runtime sorts what was in flight (it reads `session.written`) before the session forgets it.
+      const [, version, token, sessionId, resumed, received, limits] = f
+      if (version !== PROTOCOL_VERSION) {
+        link.close(1000, "UNSUPPORTED_VERSION")
+        return this.fail(
+          switchyardError("UNSUPPORTED_VERSION", `the server speaks protocol ${version}, not ${PROTOCOL_VERSION}`),
+        )
+      }
+      if (this.token !== null && !resumed) {
         this.events.lost(switchyardError("SESSION_LOST", "the server no longer has this session"))
         this.session.reset()
+        this.events.fresh()
       }
+      this.limits = limits
       if (!this.session.attach(link, resumed ? received : 0)) {
         return this.violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
@@ -160,7 +172,7 @@ export class Connection {
         this.down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
       })
       this.heartbeat.start()
-      this.events.ready({ transport, sessionId, resumed, fresh })
+      this.events.ready({ transport, sessionId, resumed })
       return
     }
     switch (f[0]) {
@@ -186,16 +198,30 @@ export class Connection {
     if (arrival === "deliver") this.events.data(f)
   }
 
-  /** The server ended the session: forget it and start a new one. */
+  /** The server ended the session: forget it and start a new one (or stop, when it cannot be had). */
   private bye(code: string, message: string): void {
     const error = switchyardError(isErrorCode(code) ? code : "SESSION_LOST", `the server ended the session: ${message}`)
     const link = this.link
+    const wasUp = this.handshaken
     this.abandon()
     link?.close(1000, "BYE")
-    this.token = null
-    this.events.lost(error)
-    this.session.reset()
+    if (error.code === "UNSUPPORTED_VERSION") return this.fail(error)
+    if (wasUp) this.events.down(error)
+    if (this.token !== null) {
+      this.token = null
+      this.events.lost(error)
+      this.session.reset()
+      this.events.fresh()
+    } else this.events.notice(error)
     this.retry(false)
+  }
+
+  /** Gives up for good. */
+  private fail(error: SwitchyardError): void {
+    this.abandon()
+    this.closed = true
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.events.fatal(error)
   }
 
   private violation(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
@@ -235,3 +261,12 @@ export class Connection {
 }
 
 function noop(): void {}
+
+/** What a client assumes of a server before its first WELCOME: the server defaults. */
+const defaultLimits: SessionLimits = {
+  maxMessageBytes: 1024 * 1024,
+  maxDepth: 64,
+  heartbeatIntervalMs: 15_000,
+  heartbeatTimeoutMs: 10_000,
+  resumeWindowMs: 60_000,
+}

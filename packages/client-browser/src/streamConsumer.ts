@@ -21,7 +21,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     private readonly item: PayloadCodec,
     readonly error: PayloadCodec | undefined,
     private readonly window: number,
-    private readonly wire: { credit(n: number): void; cancel(): void },
+    private readonly wire: { credit(n: number): void; cancel(): void; finished(): void },
   ) {}
 
   /** An ITEM frame's payload. */
@@ -45,6 +45,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
   end(): void {
     if (this.finished) return
     this.finished = true
+    this.wire.finished()
     this.settle()
   }
 
@@ -53,6 +54,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     if (this.finished) return
     this.finished = true
     this.failure = error
+    this.wire.finished()
     this.settle()
   }
 
@@ -92,6 +94,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     if (!this.finished) {
       this.finished = true
       this.wire.cancel()
+      this.wire.finished()
     }
     this.items = []
     this.head = 0

@@ -28,13 +28,14 @@ function isStandard(schema: AnySchema): schema is StandardSchemaV1 {
 export function payloadCodec(schema: AnySchema): PayloadCodec {
   if (isStandard(schema)) {
     const validate = schema["~standard"].validate
-    const check = (value: unknown): Outcome<unknown> => {
+    const check = (value: unknown, output: "validated" | "original"): Outcome<unknown> => {
       const result = validate(value)
       if (result instanceof Promise) return fail("asynchronous schemas are not supported")
       if (result.issues) return fail(result.issues.map(formatIssue).join("; "))
-      return ok(result.value)
+      return ok(output === "validated" ? result.value : value)
     }
-    return { decode: check, encode: check }
+    // Sending validates but sends the value as given: a transforming schema runs once, on receipt.
+    return { decode: (value) => check(value, "validated"), encode: (value) => check(value, "original") }
   }
   const json = Schema.toCodecJson(schema as Schema.Top) as unknown as Schema.Codec<unknown, unknown>
   const decode = Schema.decodeUnknownResult(json)

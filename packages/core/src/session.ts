@@ -23,7 +23,7 @@ export interface SessionOptions {
 
 export const defaultSessionOptions: SessionOptions = {
   maxReplayFrames: 10_000,
-  maxReplayBytes: 8 * 1024 * 1024,
+  maxReplayBytes: 4 * 1024 * 1024,
   ackEvery: 32,
   ackDelayMs: 20,
 }
@@ -117,11 +117,12 @@ export class Session {
   /**
    * Numbers, keeps and (when a link is up) sends one data frame. Returns false, sending nothing, when the
    * replay buffer is full: the caller decides what that means (the server ends the session, the client
-   * rejects the call).
+   * rejects the call). `force` passes the bound, for the few small frames whose loss would wedge the
+   * peer (the client's CANCEL, CREDIT and UNSUBSCRIBE), whose number is bounded by what is open.
    */
-  send(type: number, body: string): boolean {
+  send(type: number, body: string, force = false): boolean {
     const frame = dataFrame(type, this.nextSeq, body)
-    if (this.wouldOverflow(frame.length)) return false
+    if (!force && this.wouldOverflow(frame.length)) return false
     this.nextSeq++
     this.replay.push(frame)
     if (this.link) {
@@ -139,7 +140,8 @@ export class Session {
   /** Classifies an incoming data frame's sequence number and, when in order, counts it as received. */
   arrive(seq: number): Arrival {
     if (seq <= this.lastReceived) {
-      // The peer resent what we already have: it may have missed our ack.
+      // The peer resent what we already have: it may have missed our ack, so acknowledge again.
+      this.lastAcked = Math.min(this.lastAcked, seq - 1)
       this.scheduleAck()
       return "duplicate"
     }

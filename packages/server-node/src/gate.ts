@@ -55,15 +55,8 @@ export class ConnectionGate {
         message: `more than ${this.limits.maxConnectionsPerIp} connections from one address`,
       }
     }
-    let auth: unknown
-    if (this.options.authenticate) {
-      try {
-        auth = await this.options.authenticate(request)
-      } catch {
-        return { ok: false, status: 401, code: "UNAUTHORIZED", message: "authentication failed" }
-      }
-    }
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1)
+    // Counted before authenticate runs, so that simultaneous upgrades cannot pass the bound together.
+    this.perIp.set(ip, open + 1)
     let released = false
     const release = () => {
       if (released) return
@@ -71,6 +64,15 @@ export class ConnectionGate {
       const n = (this.perIp.get(ip) ?? 1) - 1
       if (n <= 0) this.perIp.delete(ip)
       else this.perIp.set(ip, n)
+    }
+    let auth: unknown
+    if (this.options.authenticate) {
+      try {
+        auth = await this.options.authenticate(request)
+      } catch {
+        release()
+        return { ok: false, status: 401, code: "UNAUTHORIZED", message: "authentication failed" }
+      }
     }
     return { ok: true, auth, release }
   }

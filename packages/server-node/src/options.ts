@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http"
-import { defaultSessionOptions, type SessionOptions } from "@switchyard/core"
+import { defaultSessionOptions, type ErrorCode, type SessionOptions } from "@switchyard/core"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -19,11 +19,15 @@ export interface ServerLimits extends SessionOptions {
   readonly maxInFlight: number
   /** Topic subscriptions per session (`LIMIT_EXCEEDED`). */
   readonly maxSubscriptions: number
-  /** Sessions held at once, connected or waiting for resume (new ones are refused with 503). */
+  /** Sessions held at once, connected or waiting for resume (a HELLO past it gets BYE `LIMIT_EXCEEDED`). */
   readonly maxSessions: number
   /** Open connections per remote IP address (more are refused with 429). */
   readonly maxConnectionsPerIp: number
-  /** Bytes queued on one connection's socket before it counts as a slow consumer (`SLOW_CONSUMER`). */
+  /**
+   * Bytes queued on one connection's socket before it counts as a slow consumer (`SLOW_CONSUMER`). Kept
+   * above what a full replay can take (`maxReplayBytes` UTF-16 units, up to 3 bytes each), so that a
+   * resume never trips it by itself.
+   */
   readonly maxBufferedBytes: number
   /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
   readonly maxInvalidFrames: number
@@ -41,7 +45,7 @@ export const defaultLimits: ServerLimits = {
   maxSubscriptions: 1024,
   maxSessions: 100_000,
   maxConnectionsPerIp: 1024,
-  maxBufferedBytes: 8 * 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
   maxInvalidFrames: 16,
 }
 
@@ -61,6 +65,16 @@ export interface ServerOptions<A = undefined> {
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
-  /** Called with handler defects and dropped connections' errors. Default: `console.error`. */
+  /**
+   * Called with handler defects, outputs that break the contract, and errors thrown by policies and hooks.
+   * Default: `console.error`. An error it throws is logged, never propagated.
+   */
   readonly onError?: (error: unknown, context: { readonly sessionId?: string; readonly channel?: string }) => void
+  /** A new session started (not called on resume). */
+  readonly onSessionStart?: (session: { readonly id: string; readonly auth: A }) => void
+  /**
+   * A session ended for good: the client closed it (`CLIENT_CLOSED`), its resume window passed
+   * (`SESSION_LOST`), it overflowed (`REPLAY_OVERFLOW`), or the server closed (`SERVER_CLOSED`).
+   */
+  readonly onSessionEnd?: (session: { readonly id: string; readonly auth: A }, reason: ErrorCode) => void
 }

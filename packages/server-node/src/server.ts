@@ -78,7 +78,24 @@ export function createServer<C extends AnyContract, A = undefined>(
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const sessions = new Map<string, ServerSession>()
   const topics = new TopicRegistry()
-  const onError = options.onError ?? ((error: unknown) => console.error("[switchyard]", error))
+  const reportError = options.onError ?? ((error: unknown) => console.error("[switchyard]", error))
+  // A throwing hook must not take the server down nor leave the call it reports unanswered.
+  const onError: Runtime["onError"] = (error, context) => {
+    try {
+      reportError(error, context)
+    } catch (hookError) {
+      console.error("[switchyard] onError threw", hookError)
+    }
+  }
+  const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
+    if (!fn) return
+    try {
+      fn(...args)
+    } catch (error) {
+      onError(error, {})
+    }
+  }
+  let closing = false
 
   const runtime: Runtime = {
     compiled,
@@ -88,8 +105,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     topics,
     onError,
-    forget: (session) => {
-      if (sessions.get(session.token) === session) sessions.delete(session.token)
+    forget: (session, reason) => {
+      if (sessions.get(session.token) !== session) return
+      sessions.delete(session.token)
+      hook(options.onSessionEnd, { id: session.id, auth: session.auth as A }, reason)
     },
   }
   const sessionLimits: SessionLimits = {
@@ -97,6 +116,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     heartbeatIntervalMs: limits.heartbeatIntervalMs,
     heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
     resumeWindowMs: limits.resumeWindowMs,
+    maxDepth: limits.maxDepth,
   }
 
   const accept: Acceptor = (link: Link, info: ConnectionInfo): ServerLinkEvents => {
@@ -110,6 +130,7 @@ export function createServer<C extends AnyContract, A = undefined>(
       frame(data) {
         if (session) return session.receive(link, data)
         clearTimeout(handshake)
+        if (closing) return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
         const decoded = decodeClientFrame(data, limits)
         if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
           return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
@@ -134,6 +155,7 @@ export function createServer<C extends AnyContract, A = undefined>(
             info.auth,
           )
           sessions.set(target.token, target)
+          hook(options.onSessionStart, { id: target.id, auth: info.auth as A })
         }
         const welcome = control.welcome(
           PROTOCOL_VERSION,
@@ -144,6 +166,8 @@ export function createServer<C extends AnyContract, A = undefined>(
           sessionLimits,
         )
         if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
+          // The client's view of the session cannot be reconciled with ours: end it on both sides.
+          target.end("SEQUENCE_GAP", "the client claims frames this session never sent")
           return refuseLink(link, "SEQUENCE_GAP", "the client claims frames this session never sent")
         }
         session = target
@@ -161,8 +185,15 @@ export function createServer<C extends AnyContract, A = undefined>(
   let owned: HttpServer | undefined
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(request) === path) websocket.handleUpgrade(request, socket, head)
-    else if (owned) socket.destroy()
+    if (pathOf(request) !== path) return
+    if (closing) return socket.destroy()
+    websocket.handleUpgrade(request, socket, head)
+  }
+  // Only on a server of our own: an upgrade to another path has no other taker, so it gets a 404.
+  const onForeignUpgrade = (request: IncomingMessage, socket: Duplex) => {
+    if (pathOf(request) === path) return
+    socket.on("error", () => socket.destroy())
+    socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
   }
 
   const server: Server<C> = {
@@ -176,7 +207,9 @@ export function createServer<C extends AnyContract, A = undefined>(
       attached.push(httpServer)
     },
     async listen(port = 0, host) {
+      if (owned) throw new Error("switchyard: listen() was already called")
       owned = createHttpServer((request, response) => answerPlainRequest(request, response, path))
+      owned.on("upgrade", onForeignUpgrade)
       server.attach(owned)
       const http = owned
       await new Promise<void>((resolve, reject) => {
@@ -188,15 +221,17 @@ export function createServer<C extends AnyContract, A = undefined>(
       return { port: address.port, url: `http://${shownHost}:${address.port}${path}` }
     },
     async close() {
+      if (closing) return
+      // Stop taking connections first, so that clients reconnecting during shutdown are refused.
+      closing = true
+      const http = owned
+      const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
       for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
-      websocket.close()
-      for (const http of attached) http.off("upgrade", onUpgrade)
-      if (owned) {
-        const http = owned
-        owned = undefined
-        http.closeAllConnections()
-        await new Promise<void>((resolve) => http.close(() => resolve()))
-      }
+      await websocket.close()
+      for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)
+      http?.off("upgrade", onForeignUpgrade)
+      http?.closeAllConnections()
+      await stopped
     },
   }
   return server
@@ -262,6 +297,7 @@ function answerPlainRequest(request: IncomingMessage, response: ServerResponse, 
   response.writeHead(onPath ? 426 : 404, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
+    ...(onPath ? { upgrade: "websocket", connection: "Upgrade" } : {}),
   })
   response.end(text)
 }

@@ -14,7 +14,9 @@ import {
   MAX_CREDIT,
   type PayloadCodec,
   Session,
+  type SwitchyardError,
   stringifyPayload,
+  switchyardError,
   type TransportId,
 } from "@switchyard/core"
 import * as Effect from "effect/Effect"
@@ -44,14 +46,14 @@ export interface Runtime {
   readonly limits: ServerLimits
   readonly topics: TopicRegistry
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
-  /** The session ended: the server forgets it. */
-  forget(session: ServerSession): void
+  /** The session ended (for `reason`): the server forgets it. */
+  forget(session: ServerSession, reason: ErrorCode): void
 }
 
 /** The context handlers receive; the AbortController is made only when a handler reads `signal`. */
 class CallContext implements HandlerContext<unknown, unknown> {
   private controller: AbortController | undefined
-  private abortedWith: string | undefined
+  private abortedWith: SwitchyardError | undefined
 
   constructor(
     readonly sessionId: string,
@@ -71,10 +73,13 @@ class CallContext implements HandlerContext<unknown, unknown> {
     return this.abortedWith !== undefined
   }
 
-  abort(reason: string): void {
+  abort(code: ErrorCode): void {
     if (this.abortedWith !== undefined) return
-    this.abortedWith = reason
-    this.controller?.abort(reason)
+    this.abortedWith = switchyardError(
+      code,
+      code === "CANCELLED" ? "the caller cancelled" : `the session ended (${code})`,
+    )
+    this.controller?.abort(this.abortedWith)
   }
 
   fail(error: unknown): never {
@@ -209,7 +214,7 @@ export class ServerSession implements Subscriber {
     }
     this.link = undefined
     this.session.reset()
-    this.runtime.forget(this)
+    this.runtime.forget(this, code)
   }
 
   /** A topic message for this session (Subscriber). */
@@ -321,7 +326,11 @@ export class ServerSession implements Subscriber {
       const json = encode(channel.error, outcome.error)
       if (json !== undefined) return this.fail(id, "FAILURE", failureMessage(channel.name, outcome.error), json)
     }
-    if (outcome._tag === "interrupted") return
+    if (outcome._tag === "interrupted") {
+      // The caller did not cancel and the session did not end (both returned above): the handler
+      // interrupted itself, and the caller still needs an answer.
+      return this.fail(id, "CANCELLED", `${channel.name}: the handler was interrupted`)
+    }
     const cause =
       outcome._tag === "defect" ? outcome.cause : new Error(`${channel.name} failed with an undeclared error`)
     this.runtime.onError(cause, { sessionId: this.id, channel: channel.name })
@@ -396,7 +405,7 @@ export class ServerSession implements Subscriber {
     }
   }
 
-  private stopStream(state: StreamState, reason: string): void {
+  private stopStream(state: StreamState, reason: ErrorCode): void {
     state.ctx.abort(reason)
     state.wake?.()
     void Promise.resolve()
@@ -405,8 +414,9 @@ export class ServerSession implements Subscriber {
   }
 
   private subscribe(id: number, topic: string, key: string): void {
-    if (!this.runtime.compiled.topics.has(topic))
+    if (!this.runtime.compiled.topics.has(topic)) {
       return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
+    }
     const ref = `${topic}\u0000${key}`
     if (this.subscriptions.has(ref)) return this.send(FrameType.RESULT, body.result(id, "null"))
     if (this.subscriptions.size >= this.runtime.limits.maxSubscriptions) {
@@ -416,8 +426,12 @@ export class ServerSession implements Subscriber {
     this.subscriptions.set(ref, sub)
     const policy = this.runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(this.id, this.transport, this.auth)
-    void decide(policy ? () => policy(key, ctx) : undefined).then((allowed) => {
-      if (this.ended || this.subscriptions.get(ref) !== sub) return
+    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
+      if (this.ended) return
+      if (this.subscriptions.get(ref) !== sub) {
+        // Unsubscribed while the policy was deciding: the request is answered all the same.
+        return this.send(FrameType.RESULT, body.result(id, "null"))
+      }
       if (allowed !== true) {
         this.subscriptions.delete(ref)
         if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
@@ -444,7 +458,8 @@ export class ServerSession implements Subscriber {
     if (!decoded.ok) return this.fail(id, "INVALID_INPUT", `${topic}: ${decoded.error}`)
     const policy = this.runtime.policies.get(topic)?.canPublish
     const ctx = new CallContext(this.id, this.transport, this.auth)
-    const go = (allowed: unknown) => {
+    // Clients may publish only where a canPublish policy allows it.
+    decide(policy && (() => policy(key, decoded.value, ctx)), false, (allowed) => {
       if (this.ended) return
       if (allowed !== true) {
         if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
@@ -455,9 +470,7 @@ export class ServerSession implements Subscriber {
       if (json === undefined) return this.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
       this.runtime.topics.publishEncoded(topic, key, json)
       this.send(FrameType.RESULT, body.result(id, "null"))
-    }
-    if (!policy) return go(true)
-    void decide(() => policy(key, decoded.value, ctx)).then(go)
+    })
   }
 }
 
@@ -471,14 +484,29 @@ function encode(codec: PayloadCodec, value: unknown): string | undefined {
   return encoded.ok ? stringifyPayload(encoded.value) : undefined
 }
 
-/** Runs a policy to `true`, `false`, or the Error it threw (which counts as a refusal). */
-async function decide(policy: (() => unknown) | undefined): Promise<boolean | Error> {
-  if (!policy) return true
+/**
+ * Runs a topic policy and hands `then` its verdict: `true`, `false`, or the Error it threw (a refusal).
+ * Synchronous policies (and an absent one, which gives `otherwise`) decide at once, so that a frame
+ * after a SUBSCRIBE is handled with the subscription already in place.
+ */
+function decide(
+  policy: (() => unknown) | undefined,
+  otherwise: boolean,
+  then: (verdict: boolean | Error) => void,
+): void {
+  if (!policy) return then(otherwise)
+  const asError = (thrown: unknown) => (thrown instanceof Error ? thrown : new Error(String(thrown)))
+  let verdict: unknown
   try {
-    return (await policy()) === true
+    verdict = policy()
   } catch (thrown) {
-    return thrown instanceof Error ? thrown : new Error(String(thrown))
+    return then(asError(thrown))
   }
+  if (!isAsync(verdict)) return then(verdict === true)
+  Promise.resolve(verdict as PromiseLike<unknown>).then(
+    (v) => then(v === true),
+    (thrown) => then(asError(thrown)),
+  )
 }
 
 function failureMessage(channel: string, error: unknown): string {

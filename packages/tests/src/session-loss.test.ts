@@ -2,6 +2,7 @@ import { createClient } from "@switchyard/client-browser"
 import { type Acceptor, memoryTransport, type SwitchyardError } from "@switchyard/core"
 import { TestContract, type TestServerState, waitFor } from "@switchyard/core/testing"
 import { afterEach, describe, expect, it } from "vitest"
+import WebSocket from "ws"
 import { connected, startTestServer, testClientOptions } from "./support/harnesses.ts"
 
 /** A memory transport whose server can be swapped, as a restarted process would be. */
@@ -81,14 +82,32 @@ describe("when the server loses the session", () => {
     await waitFor(() => env.server.sessionCount === 1)
     await new Promise((r) => setTimeout(r, 20))
 
+    // Made the moment the client sees the drop: it never reached any server, so the new session may run it.
+    const unsent = new Promise<number>((resolve, reject) => {
+      const off = client.on("state", (state) => {
+        if (state !== "reconnecting") return
+        off()
+        client.rpc.add({ a: 20, b: 22 }).then(resolve, reject)
+      })
+    })
     env.crash()
-    await waitFor(() => client.state === "reconnecting", 3000, "the drop")
-    // Made while disconnected: it never reached any server, so the new session may run it.
-    const unsent = client.rpc.add({ a: 20, b: 22 })
 
     expect(((await written.catch((e: SwitchyardError) => e)) as SwitchyardError).code).toBe("SESSION_LOST")
     expect(await unsent).toBe(42)
     expect(client.sessionId).not.toBe(firstId)
     expect(sessions).toEqual([{ id: client.sessionId, recovered: false }])
+  })
+
+  it("over WebSocket, server.close() tells connected clients before it cuts them", async () => {
+    const state: TestServerState = { aborted: new Set() }
+    const server = startTestServer({}, state)
+    const { url } = await server.listen(0, "127.0.0.1")
+    const client = createClient(TestContract, { url, WebSocket, ...testClientOptions })
+    cleanup.push(() => client.close())
+    await connected(client)
+    const errors: string[] = []
+    client.on("error", (e) => errors.push(e.code))
+    await server.close()
+    await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "the BYE to arrive")
   })
 })

@@ -1,17 +1,24 @@
 import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
 
-/** The part of the WebSocket API the transport uses: the browser's, or the `ws` package's in Node. */
+/**
+ * The part of the WebSocket API the transport uses: the browser's, or the `ws` package's in Node. Event
+ * handler parameters are `never` so that both implementations' own event types are accepted.
+ */
 export interface WebSocketLike {
   readonly readyState: number
-  onopen: ((event: unknown) => void) | null
-  onmessage: ((event: { readonly data: unknown }) => void) | null
-  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null
-  onerror: ((event: unknown) => void) | null
+  onopen: ((event: never) => void) | null
+  onmessage: ((event: never) => void) | null
+  onclose: ((event: never) => void) | null
+  onerror: ((event: never) => void) | null
   send(data: string): void
   close(code?: number, reason?: string): void
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike
+/**
+ * A WebSocket constructor. Its parameters are left open because `ws` declares overloads (the first takes
+ * `null`) that TypeScript would otherwise compare one by one; it is called as `new WebSocket(url)`.
+ */
+export type WebSocketConstructor = new (...args: never) => WebSocketLike
 
 export interface WebSocketTransportOptions {
   /** Defaults to `globalThis.WebSocket`; pass `ws`'s `WebSocket` in Node. */
@@ -32,12 +39,14 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
     connect(url: string, events: ClientLinkEvents): Link {
       const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
       if (!WebSocketImpl) throw new TypeError("switchyard: no WebSocket here; pass one in the client options")
-      const ws = new WebSocketImpl(url.replace(/^http(s?):/i, "ws$1:"))
+      const ws = new (WebSocketImpl as unknown as new (url: string) => WebSocketLike)(
+        url.replace(/^http(s?):/i, "ws$1:"),
+      )
       let closed = false
       ws.onopen = () => events.open()
-      ws.onmessage = (event) => events.frame(event.data)
+      ws.onmessage = (event: { readonly data: unknown }) => events.frame(event.data)
       ws.onerror = () => {}
-      ws.onclose = (event) => {
+      ws.onclose = (event: { readonly code: number; readonly reason: string }) => {
         if (closed) return
         closed = true
         events.close(event.code, event.reason)

@@ -60,7 +60,7 @@ describe("decodeClientFrame", () => {
 
 describe("decodeServerFrame", () => {
   it("accepts every server frame and refuses client-only ones", () => {
-    const limits = { maxMessageBytes: 1, heartbeatIntervalMs: 2, heartbeatTimeoutMs: 3, resumeWindowMs: 4 }
+    const limits = { maxMessageBytes: 1, heartbeatIntervalMs: 2, heartbeatTimeoutMs: 3, resumeWindowMs: 4, maxDepth: 5 }
     for (const text of [
       dataFrame(FrameType.RESULT, 1, body.result(1, "3")),
       dataFrame(FrameType.ERROR, 2, body.error(1, "FAILURE", "m", '{"_tag":"X"}')),

@@ -68,7 +68,9 @@ function parse(text: unknown, options: DecodeOptions): DecodeResult<readonly unk
   return { ok: true, frame: value }
 }
 
-const bad = (f: readonly unknown[]) => failure("INVALID_FRAME", `malformed frame of type ${JSON.stringify(f[0])}`)
+/** A frame's type as echoed in an error message: short, whatever the sender put there. */
+const shown = (type: unknown) => (typeof type === "number" ? String(type) : typeof type)
+const bad = (f: readonly unknown[]) => failure("INVALID_FRAME", `malformed frame of type ${shown(f[0])}`)
 
 /** Decodes one frame sent by a client (what a server accepts). */
 export function decodeClientFrame(
@@ -117,7 +119,7 @@ export function decodeClientFrame(
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
     default:
-      return failure("INVALID_FRAME", `unknown frame type ${JSON.stringify(f[0])} from a client`)
+      return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a client`)
   }
   return valid ? { ok: true, frame: f as unknown as ClientFrame } : bad(f)
 }
@@ -169,7 +171,7 @@ export function decodeServerFrame(
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
     default:
-      return failure("INVALID_FRAME", `unknown frame type ${JSON.stringify(f[0])} from a server`)
+      return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a server`)
   }
   return valid ? { ok: true, frame: f as unknown as ServerFrame } : bad(f)
 }
@@ -178,6 +180,7 @@ function isLimits(v: unknown): v is SessionLimits {
   if (typeof v !== "object" || v === null) return false
   const l = v as Record<string, unknown>
   return (
+    isCount(l.maxDepth) &&
     isCount(l.maxMessageBytes) &&
     isCount(l.heartbeatIntervalMs) &&
     isCount(l.heartbeatTimeoutMs) &&

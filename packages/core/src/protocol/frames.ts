@@ -71,6 +71,8 @@ export interface SessionLimits {
   readonly heartbeatTimeoutMs: number
   /** How long the server keeps a disconnected session for resume (ms). */
   readonly resumeWindowMs: number
+  /** Deepest nesting of arrays and objects the server accepts in one frame, the frame array included. */
+  readonly maxDepth: number
 }
 
 export type ClientDataFrame =

@@ -107,5 +107,7 @@ export function testHandlers(state: TestServerState) {
         ctx.fail({ _tag: "StreamBroke", at: after })
       },
     },
+    // Clients may publish to `room`; `feed` is server-only (the default).
+    topics: { room: { canPublish: () => true } },
   }
 }

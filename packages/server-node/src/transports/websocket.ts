@@ -80,8 +80,27 @@ export class WebSocketTransport {
     })
   }
 
-  close(): void {
-    for (const ws of this.sockets) ws.terminate()
+  /**
+   * Closes every socket with 1001, waits up to `graceMs` for the close handshakes (so that frames already
+   * written, such as the sessions' BYE, reach the clients), then cuts whatever is left.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    const open = [...this.sockets]
+    const closed = open.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve()
+          ws.once("close", () => resolve())
+          if (ws.readyState === ws.OPEN) ws.close(closeCodeOf("SERVER_CLOSED"), "SERVER_CLOSED")
+        }),
+    )
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs)
+    })
+    await Promise.race([Promise.all(closed), grace])
+    clearTimeout(timer)
+    for (const ws of open) ws.terminate()
     this.sockets.clear()
     this.wss.close()
   }
