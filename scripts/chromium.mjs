@@ -9,7 +9,9 @@ export function ensureChromium() {
   if (existsSync(chromiumPath)) return chromiumPath
   const root = typeof process.getuid === "function" && process.getuid() === 0
   if (!root || !existsSync("/usr/bin/apt-get")) {
-    console.error(`Chromium not found at ${chromiumPath}. Install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`)
+    console.error(
+      `Chromium not found at ${chromiumPath}. Install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`,
+    )
     process.exit(1)
   }
   console.log("Installing Debian's chromium with apt-get…")

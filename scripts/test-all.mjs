@@ -16,7 +16,9 @@ function step(name, command, args) {
   const started = Date.now()
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: process.env })
   const ok = result.status === 0
-  console.log(`── ${name}: ${ok ? "ok" : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `── ${name}: ${ok ? "ok" : `FAILED (exit ${result.status ?? result.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
   return ok
 }
 
@@ -36,7 +38,14 @@ check("publint", "pnpm", ["publint"])
 
 mkdirSync(`${root}.tmp`, { recursive: true })
 const report = `${root}.tmp/vitest.json`
-const vitestOk = step("vitest", "pnpm", ["exec", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile=${report}`])
+const vitestOk = step("vitest", "pnpm", [
+  "exec",
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile=${report}`,
+])
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, "utf8"))
   passed += json.numPassedTests

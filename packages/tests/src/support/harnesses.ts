@@ -1,7 +1,14 @@
 import { createClient } from "@switchyard/client-browser"
-import { type Client, memoryTransport } from "@switchyard/core"
-import { type SuiteHarness, type SuiteSetup, TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
-import { type Handlers, type Server, createServer } from "@switchyard/server-node"
+import { type AnyContract, type Client, memoryTransport } from "@switchyard/core"
+import {
+  type SuiteHarness,
+  type SuiteSetup,
+  TestContract,
+  type TestServerState,
+  testHandlers,
+  waitFor,
+} from "@switchyard/core/testing"
+import { createServer, type Handlers, type Server } from "@switchyard/server-node"
 import WebSocket from "ws"
 import { TcpProxy } from "./tcpProxy.ts"
 
@@ -20,7 +27,7 @@ export function startTestServer(options: SuiteSetup, state: TestServerState): Se
   })
 }
 
-export async function connected(client: Client<TestContract>): Promise<Client<TestContract>> {
+export async function connected<C extends AnyContract>(client: Client<C>): Promise<Client<C>> {
   await waitFor(() => client.state === "connected", 5000, "the client to connect")
   return client
 }
@@ -103,32 +110,28 @@ export const websocketChromiumHarness: SuiteHarness = {
     const close = async () => {
       for (const step of cleanup.splice(0).reverse()) await step()
     }
-    const T = performance.now(); const lap = (w: string) => console.log(w, Math.round(performance.now() - T))
     try {
       const site = await startPageServer()
-      lap("site")
       cleanup.push(() => site[Symbol.asyncDispose]())
       server.attach(site.http)
       const proxy = await TcpProxy.start(site.port)
       cleanup.push(() => proxy[Symbol.asyncDispose]())
       const origin = `http://127.0.0.1:${proxy.port}`
       const page = await newPage()
-      lap("page")
-      cleanup.push(() => page.context().close())
+      cleanup.push(() => page.close())
       const remote = await RemotePage.open(page, `${origin}/`)
-      lap("open")
       cleanup.push(() => remote.close())
       const clients: Client<TestContract>[] = []
       cleanup.push(async () => {
         await Promise.all(clients.map((c) => c.close()))
       })
       const make = () => {
-        const client = remote.createClient(TestContract, `${origin}/switchyard`, fastReconnect)
+        const client = remote.createClient(TestContract, `${origin}/switchyard`, testClientOptions)
         clients.push(client)
         return connected(client)
       }
       return {
-        client: await make().then((c) => (lap("connected"), c)),
+        client: await make(),
         createClient: make,
         publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
         subscribers: (topic, key) => server.topics[topic](key).subscribers,
@@ -136,9 +139,7 @@ export const websocketChromiumHarness: SuiteHarness = {
         drop: async () => proxy.drop(),
         stall: async (on) => proxy.stall(on),
         close: async () => {
-          const T2 = performance.now()
           await close()
-          console.log("close", Math.round(performance.now() - T2))
           if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
         },
       }
