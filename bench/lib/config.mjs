@@ -1,0 +1,79 @@
+// Sizes of a run, from BENCH_* environment variables. BENCH_QUICK=1 picks smoke-run defaults
+// (about 20 s for everything); any variable set explicitly wins over both sets of defaults.
+
+/** Adapters in `systems/`, by the id used in BENCH_SYSTEMS and in the table. */
+export const allSystems = [
+  { id: "ws", file: "ws.mjs" },
+  { id: "socketio", file: "socketio.mjs" },
+  { id: "trpc", file: "trpc.mjs" },
+  { id: "switchyard", file: "switchyard.mjs" },
+  { id: "switchyard-std", file: "switchyardStandard.mjs" },
+]
+
+const full = {
+  REPS: 3,
+  LAT_WARMUP: 2000,
+  LAT_WARMUP_MAX_S: 1.5,
+  LAT_CALLS: 20000,
+  LAT_MAX_S: 4,
+  INFLIGHT: 100,
+  CPU_WARMUP_S: 2,
+  CPU_MEASURE_S: 4,
+}
+const quick = {
+  REPS: 1,
+  LAT_WARMUP: 300,
+  LAT_WARMUP_MAX_S: 0.3,
+  LAT_CALLS: 3000,
+  LAT_MAX_S: 0.8,
+  INFLIGHT: 100,
+  CPU_WARMUP_S: 0.5,
+  CPU_MEASURE_S: 1,
+}
+
+export function readConfig(env = process.env) {
+  const isQuick = env.BENCH_QUICK === "1"
+  const defaults = isQuick ? quick : full
+  const num = (key) => {
+    const raw = env[`BENCH_${key}`]
+    if (raw === undefined || raw === "") return defaults[key]
+    const value = Number(raw)
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`BENCH_${key} must be a positive number, got ${raw}`)
+    return value
+  }
+  const ids = (env.BENCH_SYSTEMS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const unknown = ids.filter((id) => !allSystems.some((s) => s.id === id))
+  if (unknown.length)
+    throw new Error(`unknown BENCH_SYSTEMS ${unknown.join(", ")}; known: ${allSystems.map((s) => s.id).join(", ")}`)
+  return {
+    quick: isQuick,
+    systems: ids.length ? allSystems.filter((s) => ids.includes(s.id)) : allSystems,
+    reps: Math.round(num("REPS")),
+    latency: {
+      warmup: Math.round(num("LAT_WARMUP")),
+      warmupMaxMs: num("LAT_WARMUP_MAX_S") * 1000,
+      calls: Math.round(num("LAT_CALLS")),
+      maxMs: num("LAT_MAX_S") * 1000,
+    },
+    load: {
+      inflight: Math.round(num("INFLIGHT")),
+      warmupMs: num("CPU_WARMUP_S") * 1000,
+      measureMs: num("CPU_MEASURE_S") * 1000,
+    },
+    pin: env.BENCH_PIN !== "0",
+    json: env.BENCH_JSON || undefined,
+  }
+}
+
+/** The command that reproduces this run, BENCH_* variables included. */
+export function commandLine(env = process.env) {
+  const vars = Object.keys(env)
+    .filter((k) => k.startsWith("BENCH_"))
+    .sort()
+    .map((k) => `${k}=${env[k]}`)
+  const cmd = env.npm_lifecycle_event === "bench" ? "pnpm bench" : `node ${process.argv.slice(1).join(" ")}`
+  return [...vars, cmd].join(" ")
+}

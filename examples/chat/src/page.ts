@@ -1,0 +1,256 @@
+import { createClient } from "@switchyard/client-browser"
+import { isFailure, type SwitchyardError } from "@switchyard/core"
+import * as Schema from "effect/Schema"
+import {
+  Chat,
+  type JoinRefused,
+  type Message,
+  MessageText,
+  type PresenceEvent,
+  RoomName,
+  UserName,
+} from "./contract.ts"
+
+// The transport lives on the server that served this page, so the URL follows the page's own origin.
+const client = createClient(Chat, { url: new URL("/switchyard", location.href).href })
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const badge = $<HTMLSpanElement>("badge")
+const badgeText = $<HTMLSpanElement>("badge-text")
+const joinForm = $<HTMLFormElement>("join-form")
+const nameInput = $<HTMLInputElement>("name")
+const roomInput = $<HTMLInputElement>("room")
+const joinError = $<HTMLParagraphElement>("join-error")
+const chat = $<HTMLElement>("chat")
+const roomTitle = $<HTMLSpanElement>("room-title")
+const messages = $<HTMLOListElement>("messages")
+const online = $<HTMLUListElement>("online")
+const onlineCount = $<HTMLSpanElement>("online-count")
+const sendForm = $<HTMLFormElement>("send-form")
+const textInput = $<HTMLInputElement>("text")
+const sendError = $<HTMLParagraphElement>("send-error")
+const leaveButton = $<HTMLButtonElement>("leave")
+
+// ---- connection badge: the transport in use and the connection state ----
+
+function renderBadge(): void {
+  badge.dataset.state = client.state
+  document.body.dataset.state = client.state
+  badgeText.textContent = client.transport ? `${client.transport} · ${client.state}` : client.state
+}
+client.on("transport", renderBadge)
+client.on("state", renderBadge)
+client.on("error", (error) => console.warn(`[switchyard] ${error.code}: ${error.message}`))
+renderBadge()
+
+// Say goodbye when the tab goes away: the server ends the session at once (and the user leaves the
+// room) instead of keeping it for the resume window.
+addEventListener("pagehide", () => void client.close())
+// A page restored from the back/forward cache has a closed client; start over.
+addEventListener("pageshow", (event) => {
+  if (event.persisted) location.reload()
+})
+
+// ---- being in a room ----
+
+interface Membership {
+  readonly room: string
+  readonly user: string
+  /** Aborting ends the `join` stream, which is leaving the room. */
+  readonly stop: AbortController
+  readonly unsubscribe: Array<() => void>
+}
+
+let current: Membership | undefined
+
+function enter(room: string, user: string): void {
+  leave()
+  const membership: Membership = { room, user, stop: new AbortController(), unsubscribe: [] }
+  current = membership
+  messages.replaceChildren()
+  renderOnline([])
+  roomTitle.textContent = `#${room}`
+  history.replaceState(null, "", `#${room}`)
+  localStorage.setItem("switchyard-chat:name", user)
+  membership.unsubscribe.push(
+    client.topics.room(room).subscribe((message) => addMessages([message])),
+    client.topics.presence(room).subscribe((event) => addPresence(event)),
+  )
+  void stayIn(membership)
+}
+
+/**
+ * Keeps the `join` stream open for as long as we are in the room. Each item is the room's online list.
+ * If the session is lost (the server restarted, or we were away past its resume window), the stream
+ * fails: join again at once, in the client's new session, so that a message sent next finds us in the
+ * room (the server handles one session's frames in order). Topic subscriptions the client renews itself.
+ */
+async function stayIn(membership: Membership): Promise<void> {
+  const { room, user, stop } = membership
+  for (let attempt = 0; current === membership; attempt++) {
+    if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 2), 5000)))
+    if (current !== membership) return
+    // Messages sent while we had no session are not replayed by the topic; the room's history has them.
+    void client.rpc.history({ room }).then((list) => current === membership && addMessages(list), noop)
+    try {
+      for await (const users of client.streams.join({ room, user }, { signal: stop.signal })) {
+        if (current !== membership) return
+        showChat()
+        renderOnline(users)
+        attempt = 0
+      }
+    } catch (error) {
+      if (current !== membership) return
+      if (isFailure<JoinRefused>(error)) {
+        leave()
+        return showJoinForm(
+          error.data._tag === "NameTaken"
+            ? `“${error.data.user}” is already in #${room}; pick another name.`
+            : `You are already in #${room} as “${error.data.user}”.`,
+        )
+      }
+      if ((error as SwitchyardError).code !== "SESSION_LOST") {
+        leave()
+        return showJoinForm(`Could not join: ${(error as Error).message}`)
+      }
+    }
+    // Until the next list arrives, the one shown may be out of date.
+    online.classList.add("stale")
+  }
+}
+
+function leave(): void {
+  const membership = current
+  if (!membership) return
+  current = undefined
+  membership.stop.abort()
+  for (const off of membership.unsubscribe) off()
+}
+
+// ---- rendering ----
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" })
+
+/** Adds messages in id order, skipping ones already shown (history and live messages overlap). */
+function addMessages(list: readonly Message[]): void {
+  const stick = nearBottom()
+  for (const message of list) {
+    if (messages.querySelector(`[data-id="${message.id}"]`)) continue
+    const li = line("message", message.at)
+    li.dataset.id = String(message.id)
+    if (message.user === current?.user) li.classList.add("mine")
+    li.append(el("b", message.user), el("span", message.text))
+    const later = [...messages.querySelectorAll<HTMLLIElement>("[data-id]")].find(
+      (m) => Number(m.dataset.id) > message.id,
+    )
+    messages.insertBefore(li, later ?? null)
+  }
+  if (stick) messages.scrollTop = messages.scrollHeight
+}
+
+function addPresence(event: PresenceEvent): void {
+  const stick = nearBottom()
+  const li = line("presence", event.at)
+  li.append(el("span", `${event.user} ${event.kind === "joined" ? "joined" : "left"}`))
+  messages.append(li)
+  if (stick) messages.scrollTop = messages.scrollHeight
+}
+
+function line(kind: string, at: Date): HTMLLIElement {
+  const li = el("li", "")
+  li.className = kind
+  const time = el("time", timeFormat.format(at))
+  time.dateTime = at.toISOString()
+  li.append(time)
+  return li
+}
+
+function renderOnline(users: readonly string[]): void {
+  online.classList.remove("stale")
+  online.replaceChildren(
+    ...users.map((user) => {
+      const li = el("li", user)
+      if (user === current?.user) li.classList.add("me")
+      return li
+    }),
+  )
+  onlineCount.textContent = users.length > 0 ? String(users.length) : ""
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag)
+  node.textContent = text
+  return node
+}
+
+function nearBottom(): boolean {
+  return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40
+}
+
+function showChat(): void {
+  if (!chat.hidden) return
+  joinForm.hidden = true
+  chat.hidden = false
+  textInput.focus()
+}
+
+function showJoinForm(error = ""): void {
+  chat.hidden = true
+  joinForm.hidden = false
+  roomTitle.textContent = ""
+  joinError.textContent = error
+  nameInput.focus()
+}
+
+// ---- forms ----
+
+/** The schema's own message for a bad value, so the page and the server agree on what is valid. */
+function problem(schema: Schema.Codec<string, string>, value: string): string | undefined {
+  const result = Schema.decodeUnknownResult(schema)(value)
+  return result._tag === "Failure" ? result.failure.message : undefined
+}
+
+joinForm.addEventListener("submit", (event) => {
+  event.preventDefault()
+  const user = nameInput.value.trim()
+  const room = roomInput.value.trim().toLowerCase()
+  const why = problem(UserName, user) ?? problem(RoomName, room)
+  joinError.textContent = why ?? ""
+  if (!why) enter(room, user)
+})
+
+sendForm.addEventListener("submit", (event) => {
+  event.preventDefault()
+  const membership = current
+  const text = textInput.value
+  if (!membership || text.trim() === "") return
+  const why = problem(MessageText, text)
+  sendError.textContent = why ?? ""
+  if (why) return
+  textInput.value = ""
+  client.rpc.say({ room: membership.room, text }).catch((error: SwitchyardError) => {
+    if (textInput.value === "") textInput.value = text
+    sendError.textContent = error.code === "FAILURE" ? "Not in the room right now; rejoining…" : error.message
+  })
+})
+
+leaveButton.addEventListener("click", () => {
+  leave()
+  history.replaceState(null, "", location.pathname)
+  showJoinForm()
+})
+
+addEventListener("hashchange", () => {
+  const room = location.hash.slice(1)
+  if (current && room !== current.room && !problem(RoomName, room)) enter(room, current.user)
+})
+
+// A shared link (`/#room`) plus a name used before joins straight away.
+const savedName = localStorage.getItem("switchyard-chat:name") ?? ""
+const linkedRoom = location.hash.slice(1)
+nameInput.value = savedName
+roomInput.value = problem(RoomName, linkedRoom) ? "lobby" : linkedRoom
+if (savedName && !problem(UserName, savedName) && !problem(RoomName, linkedRoom)) enter(linkedRoom, savedName)
+else showJoinForm()
+
+function noop(): void {}

@@ -1,0 +1,198 @@
+import { readFile } from "node:fs/promises"
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { createServer, type Server, type ServerLimits } from "@switchyard/server-node"
+import * as Schema from "effect/Schema"
+import { build } from "esbuild"
+import { Chat, RoomName } from "./contract.ts"
+import { Rooms } from "./rooms.ts"
+
+export interface ChatServerOptions {
+  /** Default 0: a free port. */
+  readonly port?: number
+  /** Default `"localhost"`. */
+  readonly host?: string
+  /**
+   * The example's folder (holds `index.html` and `src/page.ts`). Defaults to the folder above this
+   * file, which is right when this file runs from source (vitest); `start.mjs` runs a bundled copy from
+   * elsewhere, so it passes the folder itself.
+   */
+  readonly root?: string
+  /** Overrides of the Switchyard server's limits. */
+  readonly limits?: Partial<ServerLimits>
+}
+
+/** A running chat: one HTTP server that serves the page and carries the Switchyard transport. */
+export interface ChatServer {
+  /** The page's URL, e.g. `http://localhost:3000/`. */
+  readonly url: string
+  readonly port: number
+  readonly switchyard: Server<Chat>
+  readonly rooms: Rooms
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/** Where the transport lives; the page derives its URL from its own origin and this path. */
+export const SWITCHYARD_PATH = "/switchyard"
+
+/**
+ * Builds the page, starts the HTTP server and attaches Switchyard to it.
+ *
+ * @example
+ * const chat = await startChatServer({ port: 3000 })
+ * console.log(chat.url)
+ */
+export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const root = options.root ?? fileURLToPath(new URL("..", import.meta.url))
+  const assets = await buildAssets(root)
+
+  const rooms = new Rooms({
+    onPresence: (room, kind, user) => switchyard.topics.presence(room).publish({ kind, user, at: new Date() }),
+  })
+  const isRoomName = Schema.is(RoomName)
+
+  const switchyard: Server<Chat> = createServer(
+    Chat,
+    {
+      rpc: {
+        say: ({ room, text }, ctx) => {
+          const seat = rooms.seatOf(room, ctx.sessionId)
+          if (!seat) return ctx.fail({ _tag: "NotJoined", room })
+          const message = rooms.record(room, seat.user, text)
+          switchyard.topics.room(room).publish(message)
+          return message
+        },
+        who: ({ room }) => rooms.who(room),
+        history: ({ room }) => rooms.history(room),
+      },
+      streams: {
+        // Presence is the lifetime of this stream. Switchyard has no "session ended" hook, but it aborts
+        // `ctx.signal` when the caller cancels the stream, when the session ends (the client closed it,
+        // or it did not come back within the resume window) and when the server closes, so the seat is
+        // given up on exactly the events that mean "this user left". A dropped connection that resumes
+        // in time keeps the stream, and the user stays online through it.
+        join: async function* ({ room, user }, ctx) {
+          const joined = rooms.join(room, user, ctx.sessionId)
+          if (!joined.ok) return ctx.fail({ _tag: joined.reason, user: joined.user })
+          const { seat } = joined
+          // Leave at the abort itself: the generator may be parked at a `yield`, and its `finally`
+          // would run a tick later, after a CANCEL + re-join of the same name had already been refused.
+          ctx.signal.addEventListener("abort", seat.leave, { once: true })
+          try {
+            while (!ctx.signal.aborted) {
+              const seen = rooms.version(room)
+              yield rooms.who(room)
+              if (!(await rooms.changedSince(room, seen, ctx.signal))) return
+            }
+          } finally {
+            seat.leave()
+          }
+        },
+      },
+      topics: {
+        // Only the server publishes: `say` stamps the author and the time, which a publish policy
+        // (accept or refuse, nothing else) could not do.
+        room: { canSubscribe: (key) => isRoomName(key), canPublish: () => false },
+        presence: { canSubscribe: (key) => isRoomName(key), canPublish: () => false },
+      },
+    },
+    {
+      path: SWITCHYARD_PATH,
+      // Same-origin only (the default allow-list): the page is served by this very server.
+      // A session whose connection dropped is kept this long for a resume, and its user stays online
+      // meanwhile. The default (60 s) would keep a crashed tab's name taken for a minute; 15 s still
+      // rides out a network switch. (A tab closed normally says goodbye and leaves at once.)
+      limits: { resumeWindowMs: 15_000, ...options.limits },
+    },
+  )
+
+  const http = createHttpServer((request, response) => servePage(request, response, assets))
+  switchyard.attach(http)
+  const host = options.host ?? "localhost"
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject)
+      http.listen(options.port ?? 0, host, () => {
+        http.off("error", reject)
+        resolve()
+      })
+    })
+  } catch (error) {
+    await switchyard.close()
+    throw error
+  }
+  const { port } = http.address() as AddressInfo
+
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      await switchyard.close()
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    })())
+  return { url: pageUrl(host, port), port, switchyard, rooms, close, [Symbol.asyncDispose]: close }
+}
+
+interface Asset {
+  readonly type: string
+  readonly body: Uint8Array
+}
+
+/**
+ * Reads `index.html` and bundles `src/page.ts` in memory. The page imports the workspace packages'
+ * TypeScript sources through the `@switchyard/source` export condition, so nothing needs building first.
+ */
+async function buildAssets(root: string): Promise<ReadonlyMap<string, Asset>> {
+  const [html, bundle] = await Promise.all([
+    readFile(join(root, "index.html")),
+    build({
+      entryPoints: [join(root, "src/page.ts")],
+      bundle: true,
+      write: false,
+      platform: "browser",
+      format: "esm",
+      target: "es2022",
+      minify: true,
+      conditions: ["@switchyard/source"],
+      logLevel: "silent",
+    }),
+  ])
+  const js = bundle.outputFiles[0]
+  if (!js) throw new Error("esbuild produced no page bundle")
+  const page: Asset = { type: "text/html; charset=utf-8", body: html }
+  return new Map([
+    ["/", page],
+    ["/index.html", page],
+    ["/page.js", { type: "text/javascript; charset=utf-8", body: js.contents }],
+  ])
+}
+
+function servePage(request: IncomingMessage, response: ServerResponse, assets: ReadonlyMap<string, Asset>): void {
+  const path = new URL(request.url ?? "/", "http://localhost").pathname
+  const asset = assets.get(path)
+  const method = request.method ?? "GET"
+  if (asset && method !== "GET" && method !== "HEAD") {
+    response.writeHead(405, { allow: "GET, HEAD" }).end()
+    return
+  }
+  if (!asset) {
+    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n")
+    return
+  }
+  response.writeHead(200, {
+    "content-type": asset.type,
+    "content-length": asset.body.byteLength,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+  })
+  response.end(method === "HEAD" ? undefined : asset.body)
+}
+
+function pageUrl(host: string, port: number): string {
+  const shown = host === "" || host === "0.0.0.0" || host === "::" ? "localhost" : host
+  return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}/`
+}
