@@ -51,9 +51,25 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
         closed = true
         events.close(event.code, event.reason)
       }
+      // In Node, `ws` exposes its net.Socket: cork it for the rest of the tick so that a burst of frames
+      // leaves in one write. Browsers batch on their own and expose nothing.
+      let corked = false
+      const uncork = () => {
+        corked = false
+        socketOf(ws)?.uncork()
+      }
       return {
         send: (frame) => {
-          if (ws.readyState === 1) ws.send(frame)
+          if (ws.readyState !== 1) return
+          if (!corked) {
+            const socket = socketOf(ws)
+            if (socket) {
+              corked = true
+              socket.cork()
+              queueMicrotask(uncork)
+            }
+          }
+          ws.send(frame)
         },
         close: (code, reason) => {
           // Browsers only let a page close with 1000 or 3000–4999.
@@ -67,4 +83,10 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
       }
     },
   }
+}
+
+/** The underlying socket of a `ws` WebSocket in Node; undefined for a browser WebSocket. */
+function socketOf(ws: WebSocketLike): { cork(): void; uncork(): void } | undefined {
+  const socket = (ws as { _socket?: { cork?: unknown; uncork?: unknown } })._socket
+  return typeof socket?.cork === "function" ? (socket as { cork(): void; uncork(): void }) : undefined
 }
