@@ -2,12 +2,14 @@ import { createServer, type Server, type Socket } from "node:net"
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, for fault tests: `drop()` cuts every connection
- * abruptly (RST where possible), `stall(true)` black-holes bytes both ways without closing anything.
+ * abruptly (RST where possible), `stall(true)` holds bytes both ways without closing anything, as a
+ * network that stopped delivering would; `stall(false)` lets them through again.
  */
 export class TcpProxy implements AsyncDisposable {
   private readonly server: Server
   private readonly pairs = new Set<[Socket, Socket]>()
   private stalled = false
+  private held: Array<[Socket, Buffer]> = []
   port = 0
 
   private constructor(private readonly targetPort: number) {
@@ -39,8 +41,9 @@ export class TcpProxy implements AsyncDisposable {
       s.on("error", end)
       s.on("close", end)
     }
-    downstream.on("data", (chunk) => !this.stalled && upstream.write(chunk))
-    upstream.on("data", (chunk) => !this.stalled && downstream.write(chunk))
+    // While stalled, bytes wait (as TCP would retransmit them) and flow again when the stall ends.
+    downstream.on("data", (chunk) => this.forward(upstream, chunk))
+    upstream.on("data", (chunk) => this.forward(downstream, chunk))
     upstream.connect(this.targetPort, "127.0.0.1")
   }
 
@@ -52,8 +55,17 @@ export class TcpProxy implements AsyncDisposable {
     this.pairs.clear()
   }
 
+  private forward(to: Socket, chunk: Buffer): void {
+    if (this.stalled) this.held.push([to, chunk])
+    else to.write(chunk)
+  }
+
   stall(on: boolean): void {
     this.stalled = on
+    if (on) return
+    const held = this.held
+    this.held = []
+    for (const [to, chunk] of held) if (!to.destroyed) to.write(chunk)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,426 @@
+import {
+  type AnyContract,
+  type Client,
+  type ClientEvents,
+  type ClientState,
+  isErrorCode,
+  type RpcCallOptions,
+  type StreamCallOptions,
+  SwitchyardError,
+  switchyardError,
+  type TransportId,
+} from "@switchyard/core"
+import type { Page } from "playwright-core"
+
+// ---------------------------------------------------------------------------------------------------
+// The boundary protocol between Node and the page. Both sides import it (pageClient.ts is bundled for
+// the page), so it must stay free of Node APIs.
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * A value as it crosses the page boundary. Dates and bytes are tagged explicitly (Playwright would carry
+ * them too, but the suite's point is that they round-trip, so nothing is left to a serializer's whims);
+ * every container is tagged so no user key can be mistaken for a tag.
+ */
+export type Wire =
+  | readonly ["d", number]
+  | readonly ["b", readonly number[]]
+  | readonly ["a", readonly Wire[]]
+  | readonly ["o", { readonly [key: string]: Wire }]
+  | readonly ["v", string | number | boolean | null | undefined]
+
+export function toWire(value: unknown): Wire {
+  if (value instanceof Date) return ["d", value.getTime()]
+  if (value instanceof Uint8Array) return ["b", Array.from(value)]
+  if (Array.isArray(value)) return ["a", value.map(toWire)]
+  if (value !== null && typeof value === "object") {
+    return ["o", Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]))]
+  }
+  if (typeof value === "function" || typeof value === "symbol" || typeof value === "bigint") {
+    throw new TypeError(`a ${typeof value} cannot cross the page boundary`)
+  }
+  return ["v", value as string | number | boolean | null | undefined]
+}
+
+export function fromWire(wire: Wire): unknown {
+  switch (wire[0]) {
+    case "d":
+      return new Date(wire[1])
+    case "b":
+      return Uint8Array.from(wire[1])
+    case "a":
+      return wire[1].map(fromWire)
+    case "o":
+      // fromEntries defines keys, so a "__proto__" key stays a key.
+      return Object.fromEntries(Object.entries(wire[1]).map(([k, v]) => [k, fromWire(v)]))
+    case "v":
+      return wire[1]
+  }
+}
+
+/** An error as it crosses the boundary; `code` is undefined for anything that is not a SwitchyardError. */
+export interface WireError {
+  readonly code: string | undefined
+  readonly message: string
+  readonly data: Wire
+}
+
+export function errorToWire(error: unknown): WireError {
+  if (error instanceof SwitchyardError) return { code: error.code, message: error.message, data: toWire(error.data) }
+  return {
+    code: undefined,
+    message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    data: ["v", undefined],
+  }
+}
+
+/** Rebuilds the error on the Node side, of the class the code's layer picks (as the real client does). */
+export function errorFromWire(error: WireError): Error {
+  if (!isErrorCode(error.code)) return new Error(`in the page: ${error.message}`)
+  const data = fromWire(error.data)
+  return switchyardError(error.code, error.message, data === undefined ? undefined : { data })
+}
+
+/** The client's observable state in the page; `n` orders snapshots taken anywhere in the page. */
+export interface Snapshot {
+  readonly n: number
+  readonly state: ClientState
+  readonly transport: TransportId | null
+  readonly sessionId: string | null
+}
+
+export type Outcome =
+  | { readonly ok: true; readonly value: Wire; readonly done: boolean; readonly snap: Snapshot }
+  | { readonly ok: false; readonly error: WireError; readonly snap: Snapshot }
+
+/** What the page tells Node without being asked, in order. */
+export type Push =
+  | {
+      readonly kind: "event"
+      readonly client: number
+      readonly snap: Snapshot
+      readonly event: "state" | "transport" | "session"
+      readonly args: Wire
+    }
+  | { readonly kind: "error"; readonly client: number; readonly snap: Snapshot; readonly error: WireError }
+  | { readonly kind: "message"; readonly sub: number; readonly value: Wire }
+  | { readonly kind: "refused"; readonly sub: number; readonly error: WireError }
+
+/** How an rpc or stream's AbortSignal looks from the page when the call starts. */
+export type SignalState = "none" | "live" | "aborted"
+
+/** The options of `createClient` that can cross the boundary (platform constructors are the page's). */
+export interface RemoteClientOptions {
+  readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number }
+  readonly connectTimeoutMs?: number
+}
+
+/** The driver pageClient.ts installs on the page's `globalThis.switchyard`. Ids are chosen by Node. */
+export interface PageDriver {
+  create(client: number, url: string, options: RemoteClientOptions): Snapshot
+  call(client: number, call: number, name: string, input: Wire, signal: SignalState): Promise<Outcome>
+  abort(call: number): void
+  open(client: number, stream: number, name: string, input: Wire, window: number | null, signal: SignalState): void
+  next(client: number, stream: number): Promise<Outcome>
+  cancel(stream: number): Promise<void>
+  abortStream(stream: number): void
+  subscribe(client: number, sub: number, topic: string, key: string): void
+  unsubscribe(sub: number): void
+  publish(client: number, topic: string, key: string, message: Wire): Promise<Outcome>
+  close(client: number): Promise<Snapshot>
+}
+
+/** The name of the function Node exposes to the page: `(seq, batch) => void`, seq counting from 1. */
+export const pushBinding = "__switchyardPush"
+
+// ---------------------------------------------------------------------------------------------------
+// The Node side.
+// ---------------------------------------------------------------------------------------------------
+
+interface RemoteSubscription {
+  readonly listener: (message: unknown) => void
+  readonly onError: ((error: SwitchyardError) => void) | undefined
+}
+
+/**
+ * A page running the Switchyard client (see pageClient.ts), seen from Node: it makes clients whose every
+ * operation runs in the page, and routes what the page pushes back to them in the order it was sent.
+ */
+export class RemotePage {
+  private nextId = 1
+  private delivered = 0
+  private readonly early = new Map<number, readonly Push[]>()
+  private readonly clients = new Map<number, RemoteClient>()
+  private readonly subscriptions = new Map<number, RemoteSubscription>()
+  private closing = false
+  /** Failures of the harness itself (page errors, failed pushes); the fixture reports them on close. */
+  readonly defects: unknown[] = []
+
+  private constructor(readonly page: Page) {}
+
+  /** Exposes the push binding, loads `url` (which must load the page bundle) and returns the driver. */
+  static async open(page: Page, url: string): Promise<RemotePage> {
+    const remote = new RemotePage(page)
+    page.on("pageerror", (error) => remote.defect(error))
+    await page.exposeFunction(pushBinding, (seq: number, batch: readonly Push[]) => remote.receive(seq, batch))
+    await page.goto(url)
+    return remote
+  }
+
+  /**
+   * A client in the page, connecting to `url`; like `createClient`, it returns at once. `contract` names
+   * the channels; the page's client is always made with the contract pageClient.ts bundles.
+   */
+  createClient<C extends AnyContract>(contract: C, url: string, options: RemoteClientOptions = {}): Client<C> {
+    const id = this.id()
+    const remote = new RemoteClient(this, id, contract, this.op("create", id, url, options))
+    this.clients.set(id, remote)
+    return remote.client as Client<C>
+  }
+
+  /** Closes the page; later operations reject with `CLIENT_CLOSED`. */
+  async close(): Promise<void> {
+    this.closing = true
+    await this.page.close()
+  }
+
+  id(): number {
+    return this.nextId++
+  }
+
+  /** Runs one driver operation in the page. */
+  op<K extends keyof PageDriver>(
+    name: K,
+    ...args: Parameters<PageDriver[K]>
+  ): Promise<Awaited<ReturnType<PageDriver[K]>>> {
+    if (this.closing) return Promise.reject(switchyardError("CLIENT_CLOSED", "the page is closed"))
+    return this.page
+      .evaluate(
+        ([op, a]) => {
+          const driver = (globalThis as unknown as { switchyard: Record<string, (...x: unknown[]) => unknown> })
+            .switchyard
+          return driver[op]?.(...a)
+        },
+        [name, args] as [string, unknown[]],
+      )
+      .catch((error: unknown) => {
+        throw this.closing ? switchyardError("CLIENT_CLOSED", "the page is closed", { cause: error }) : error
+      }) as Promise<Awaited<ReturnType<PageDriver[K]>>>
+  }
+
+  /** An operation nobody awaits: its failure is a defect of the harness, unless the page is closing. */
+  fire(operation: Promise<unknown>): void {
+    operation.catch((error: unknown) => this.defect(error))
+  }
+
+  defect(error: unknown): void {
+    if (!this.closing) this.defects.push(error)
+  }
+
+  subscribe(id: number, subscription: RemoteSubscription): void {
+    this.subscriptions.set(id, subscription)
+  }
+
+  unsubscribe(id: number): boolean {
+    return this.subscriptions.delete(id)
+  }
+
+  /**
+   * Pushes arrive as binding calls; Playwright dispatches them in order today, but nothing promises it,
+   * so batches carry a sequence number and are delivered strictly in that order.
+   */
+  private receive(seq: number, batch: readonly Push[]): void {
+    this.early.set(seq, batch)
+    for (let next = this.early.get(this.delivered + 1); next; next = this.early.get(this.delivered + 1)) {
+      this.early.delete(++this.delivered)
+      for (const push of next) {
+        try {
+          this.deliver(push)
+        } catch (error) {
+          this.defect(error)
+        }
+      }
+    }
+  }
+
+  private deliver(push: Push): void {
+    switch (push.kind) {
+      case "message": {
+        const sub = this.subscriptions.get(push.sub)
+        if (!sub) return
+        try {
+          sub.listener(fromWire(push.value))
+        } catch (error) {
+          // As the real client does: a throwing listener is reported and the others still run.
+          console.error(error)
+        }
+        return
+      }
+      case "refused": {
+        const sub = this.subscriptions.get(push.sub)
+        if (!sub) return
+        this.subscriptions.delete(push.sub)
+        sub.onError?.(errorFromWire(push.error) as SwitchyardError)
+        return
+      }
+      case "event":
+        return this.clients.get(push.client)?.event(push.snap, push.event, fromWire(push.args) as unknown[])
+      case "error":
+        return this.clients.get(push.client)?.event(push.snap, "error", [errorFromWire(push.error)])
+    }
+  }
+}
+
+/** One client in the page; `client` is its `Client<C>` face in Node, with state mirrored from the page. */
+class RemoteClient {
+  readonly client: Client<AnyContract>
+  private snap: Snapshot = { n: 0, state: "connecting", transport: null, sessionId: null }
+  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
+  /** Every operation waits for the client to exist in the page, so none can overtake `create`. */
+  private readonly created: Promise<void>
+
+  constructor(
+    private readonly page: RemotePage,
+    private readonly id: number,
+    contract: AnyContract,
+    create: Promise<Snapshot>,
+  ) {
+    this.created = create.then((snap) => this.mirror(snap))
+    page.fire(this.created)
+    this.client = this.build(contract)
+  }
+
+  private build(contract: AnyContract): Client<AnyContract> {
+    const self = this
+    const rpc: Record<string, unknown> = Object.create(null)
+    for (const name of Object.keys(contract.rpc)) {
+      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.call(name, input, options)
+    }
+    const streams: Record<string, unknown> = Object.create(null)
+    for (const name of Object.keys(contract.streams)) {
+      streams[name] = (input: unknown, options?: StreamCallOptions) => ({
+        [Symbol.asyncIterator]: () => this.openStream(name, input, options),
+      })
+    }
+    const topics: Record<string, unknown> = Object.create(null)
+    for (const name of Object.keys(contract.topics)) {
+      topics[name] = (key: string) => ({
+        subscribe: (listener: (m: unknown) => void, opts?: { onError?: (e: SwitchyardError) => void }) =>
+          this.subscribe(name, key, listener, opts?.onError),
+        publish: async (message: unknown) => {
+          await this.created
+          this.settle(await this.page.op("publish", this.id, name, key, toWire(message)))
+        },
+      })
+    }
+    return {
+      rpc,
+      streams,
+      topics,
+      get transport() {
+        return self.snap.transport ?? undefined
+      },
+      get state() {
+        return self.snap.state
+      },
+      get sessionId() {
+        return self.snap.sessionId ?? undefined
+      },
+      on: (event, listener) => {
+        const set = this.listeners.get(event) ?? new Set()
+        this.listeners.set(event, set)
+        set.add(listener as (...args: never[]) => void)
+        return () => set.delete(listener as (...args: never[]) => void)
+      },
+      close: async () => {
+        await this.created
+        this.mirror(await this.page.op("close", this.id))
+      },
+    } as Client<AnyContract>
+  }
+
+  /** Takes a snapshot from the page unless a newer one is already in. */
+  private mirror(snap: Snapshot): void {
+    if (snap.n > this.snap.n) this.snap = snap
+  }
+
+  /** Unwraps an outcome: mirrors its snapshot, returns its value or throws its error. */
+  private settle(outcome: Outcome): unknown {
+    this.mirror(outcome.snap)
+    if (!outcome.ok) throw errorFromWire(outcome.error)
+    return fromWire(outcome.value)
+  }
+
+  event(snap: Snapshot, event: keyof ClientEvents, args: readonly unknown[]): void {
+    this.mirror(snap)
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        ;(listener as (...a: readonly unknown[]) => void)(...args)
+      } catch (error) {
+        console.error(error)
+      }
+    }
+  }
+
+  private async call(name: string, input: unknown, options: RpcCallOptions | undefined): Promise<unknown> {
+    const wire = toWire(input)
+    const signal = options?.signal
+    const callId = this.page.id()
+    await this.created
+    if (!signal) return this.settle(await this.page.op("call", this.id, callId, name, wire, "none"))
+    // The abort may reach the page before the call does; the page keeps it until the call arrives.
+    const onAbort = () => this.page.fire(this.page.op("abort", callId))
+    signal.addEventListener("abort", onAbort, { once: true })
+    try {
+      return this.settle(await this.page.op("call", this.id, callId, name, wire, signal.aborted ? "aborted" : "live"))
+    } finally {
+      signal.removeEventListener("abort", onAbort)
+    }
+  }
+
+  private openStream(name: string, input: unknown, options: StreamCallOptions | undefined): AsyncIterator<unknown> {
+    const streamId = this.page.id()
+    const signal = options?.signal
+    const state: SignalState = !signal ? "none" : signal.aborted ? "aborted" : "live"
+    const opened = this.created.then(() =>
+      this.page.op("open", this.id, streamId, name, toWire(input), options?.window ?? null, state),
+    )
+    // A failed open surfaces on the first `next`; until then it must not count as unhandled.
+    opened.catch(() => {})
+    signal?.addEventListener("abort", () => this.page.fire(opened.then(() => this.page.op("abortStream", streamId))), {
+      once: true,
+    })
+    return {
+      next: async () => {
+        await opened
+        const outcome = await this.page.op("next", this.id, streamId)
+        const value = this.settle(outcome)
+        return outcome.ok && outcome.done ? { done: true, value: undefined } : { done: false, value }
+      },
+      return: async () => {
+        // A stream that never opened has nothing to cancel; its failure is for `next` to report.
+        const open = await opened.then(
+          () => true,
+          () => false,
+        )
+        if (open) await this.page.op("cancel", streamId)
+        return { done: true, value: undefined }
+      },
+    }
+  }
+
+  private subscribe(
+    topic: string,
+    key: string,
+    listener: (m: unknown) => void,
+    onError: ((e: SwitchyardError) => void) | undefined,
+  ): () => void {
+    const subId = this.page.id()
+    this.page.subscribe(subId, { listener, onError })
+    this.page.fire(this.created.then(() => this.page.op("subscribe", this.id, subId, topic, key)))
+    // Node stops delivering at once, as the real client does; the page unsubscribes when it hears.
+    return () => {
+      if (this.page.unsubscribe(subId)) this.page.fire(this.created.then(() => this.page.op("unsubscribe", subId)))
+    }
+  }
+}
