@@ -26,10 +26,13 @@ export interface Client<C extends AnyContract> {
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
 
 export interface ClientEvents {
-  /** The session moved to a transport (`reason`: `"connected"`, `"reconnected"`, …). */
+  /** The session is on a transport (`reason`: `"connected"` first, then `"resumed"` or `"new session"`). */
   transport: (name: TransportId, reason: string) => void
   state: (state: ClientState) => void
-  /** A session started: `recovered` is false when it replaced one the server no longer had. */
+  /**
+   * After every handshake: `recovered` is true when the server still had the session (a resume, nothing
+   * lost), false for a new one (the first, or one that replaced a session the server no longer had).
+   */
   session: (info: { readonly id: string; readonly recovered: boolean }) => void
   /** Errors not tied to a call: a refused subscription, a NOTICE from the server, a lost session. */
   error: (error: SwitchyardError) => void

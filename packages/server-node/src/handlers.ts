@@ -40,7 +40,10 @@ export type StreamHandler<D extends StreamDefinition, A = unknown> = (
   ctx: HandlerContext<ErrorOf<D>, A>,
 ) => AsyncIterable<TypeOf<D["item"]>> | Stream.Stream<TypeOf<D["item"]>, ErrorOf<D>>
 
-/** Who may subscribe to and publish on a topic. Both default to allowed. */
+/**
+ * Who may subscribe to and publish on a topic. Subscribing is allowed by default; clients may publish
+ * only where `canPublish` allows it (the server itself always may).
+ */
 export interface TopicPolicy<D extends TopicDefinition, A = unknown> {
   readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Awaitable<boolean>
   readonly canPublish?: (

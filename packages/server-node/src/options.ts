@@ -74,7 +74,8 @@ export interface ServerOptions<A = undefined> {
   readonly onSessionStart?: (session: { readonly id: string; readonly auth: A }) => void
   /**
    * A session ended for good: the client closed it (`CLIENT_CLOSED`), its resume window passed
-   * (`SESSION_LOST`), it overflowed (`REPLAY_OVERFLOW`), or the server closed (`SERVER_CLOSED`).
+   * (`SESSION_LOST`), it overflowed (`REPLAY_OVERFLOW`), a resume could not be reconciled
+   * (`SEQUENCE_GAP`), or the server closed (`SERVER_CLOSED`).
    */
   readonly onSessionEnd?: (session: { readonly id: string; readonly auth: A }, reason: ErrorCode) => void
 }

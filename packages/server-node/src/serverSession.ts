@@ -75,10 +75,7 @@ class CallContext implements HandlerContext<unknown, unknown> {
 
   abort(code: ErrorCode): void {
     if (this.abortedWith !== undefined) return
-    this.abortedWith = switchyardError(
-      code,
-      code === "CANCELLED" ? "the caller cancelled" : `the session ended (${code})`,
-    )
+    this.abortedWith = switchyardError(code, code === "CANCELLED" ? "the caller cancelled" : `the call ended (${code})`)
     this.controller?.abort(this.abortedWith)
   }
 

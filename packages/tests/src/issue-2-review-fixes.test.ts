@@ -172,4 +172,34 @@ describe("connection limits under concurrency", () => {
     expect(outcomes.filter((s) => s === 101)).toHaveLength(2)
     expect(outcomes.filter((s) => s === 429)).toHaveLength(3)
   })
+
+  it("releases the per-IP count of an upgrade that ws itself refuses", async () => {
+    const server = createServer(
+      Review,
+      { rpc: { echo: (x) => x, selfInterrupt: () => 1, boom: () => 1 }, streams: { numbers: async function* () {} } },
+      { limits: { maxConnectionsPerIp: 1 } },
+    )
+    const { port, url } = await server.listen(0, "127.0.0.1")
+    cleanup.push(() => server.close())
+    const { connect } = await import("node:net")
+    for (let i = 0; i < 3; i++) {
+      // An upgrade with an invalid Sec-WebSocket-Key: ws answers 400 without calling back.
+      const status = await new Promise<string>((resolve) => {
+        const socket = connect(port, "127.0.0.1", () =>
+          socket.write(
+            "GET /switchyard HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: nope\r\n\r\n",
+          ),
+        )
+        socket.once("data", (d) => resolve(d.toString().split("\r\n")[0] ?? ""))
+        socket.on("error", () => resolve("error"))
+      })
+      expect(status).toContain("400")
+    }
+    const ws = new WebSocket(url.replace("http:", "ws:"))
+    cleanup.push(async () => ws.terminate())
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve)
+      ws.once("unexpected-response", (_q, res) => reject(new Error(`refused ${res.statusCode}`)))
+    })
+  })
 })

@@ -34,6 +34,9 @@ export class WebSocketTransport {
     void this.gate.admit(request).then((admission) => {
       if (!admission.ok) return refuse(socket, admission.status, admission.code, admission.message)
       if (socket.destroyed) return admission.release()
+      // `ws` may refuse the upgrade itself (400, 405) without calling back: the count is released when
+      // the socket closes, whatever happened (release is idempotent).
+      socket.once("close", admission.release)
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         this.sockets.add(ws)
         this.open(ws, request, admission.auth, () => {
