@@ -1,5 +1,6 @@
 import * as Schema from "effect/Schema"
 import type { AnyContract, AnySchema } from "./contract.ts"
+import { compileFastChecker, MISS } from "./fastSchema.ts"
 import type { StandardSchemaV1 } from "./standardSchema.ts"
 
 /** The outcome of decoding or encoding one payload: a value, or the reason it was refused. */
@@ -40,9 +41,24 @@ export function payloadCodec(schema: AnySchema): PayloadCodec {
   const json = Schema.toCodecJson(schema as Schema.Top) as unknown as Schema.Codec<unknown, unknown>
   const decode = Schema.decodeUnknownResult(json)
   const encode = Schema.encodeUnknownResult(json)
+  // Plain schemas take a compiled path that gives Effect's answer without running Effect; anything it
+  // cannot vouch for (including every invalid value) still goes through Effect Schema.
+  const fast = compileFastChecker((schema as Schema.Top).ast)
+  if (!fast) {
+    return {
+      decode: (value) => fromResult(decode(value)),
+      encode: (value) => fromResult(encode(value)),
+    }
+  }
   return {
-    decode: (value) => fromResult(decode(value)),
-    encode: (value) => fromResult(encode(value)),
+    decode: (value) => {
+      const r = fast(value)
+      return r === MISS ? fromResult(decode(value)) : ok(r)
+    },
+    encode: (value) => {
+      const r = fast(value)
+      return r === MISS ? fromResult(encode(value)) : ok(r)
+    },
   }
 }
 

@@ -78,7 +78,8 @@ export class Session {
   private lastReceived = 0
   private lastAcked = 0
   private lastWritten = 0
-  private ackTimer: ReturnType<typeof setTimeout> | undefined
+  /** When the oldest unacknowledged frame arrived, while one is waiting for the ack ticker; else 0. */
+  private ackDue = 0
   private readonly replay = new ReplayBuffer()
 
   constructor(private readonly options: SessionOptions = defaultSessionOptions) {}
@@ -210,18 +211,21 @@ export class Session {
   }
 
   private scheduleAck(): void {
-    if (this.ackTimer !== undefined || this.link === undefined) return
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined
-      this.flushAck()
-    }, this.options.ackDelayMs)
-    unref(this.ackTimer)
+    if (this.ackDue !== 0 || this.link === undefined) return
+    this.ackDue = Date.now() + this.options.ackDelayMs
+    ackTicker.add(this)
   }
 
   private clearAckTimer(): void {
-    if (this.ackTimer === undefined) return
-    clearTimeout(this.ackTimer)
-    this.ackTimer = undefined
+    this.ackDue = 0
+  }
+
+  /** Called by the ack ticker; true while the session still waits for its turn. */
+  tickAck(now: number): boolean {
+    if (this.ackDue === 0) return false
+    if (now < this.ackDue) return true
+    this.flushAck()
+    return false
   }
 }
 
@@ -229,3 +233,29 @@ export class Session {
 export function unref(timer: unknown): void {
   ;(timer as { unref?: () => void }).unref?.()
 }
+
+/**
+ * One timer for the delayed acknowledgements of every session in the process, instead of a timer per
+ * session per ack window: an arriving frame costs a flag and a Set insertion, not a timer.
+ */
+const ackTicker = {
+  sessions: new Set<Session>(),
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
+  add(session: Session): void {
+    this.sessions.add(session)
+    if (this.timer !== undefined) return
+    this.timer = setInterval(() => this.tick(), ACK_TICK_MS)
+    unref(this.timer)
+  },
+  tick(): void {
+    const now = Date.now()
+    for (const session of this.sessions) if (!session.tickAck(now)) this.sessions.delete(session)
+    if (this.sessions.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
+  },
+}
+
+/** Granularity of delayed acknowledgements (ms). */
+const ACK_TICK_MS = 5
