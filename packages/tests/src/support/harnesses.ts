@@ -1,6 +1,7 @@
 import { createClient } from "@switchyard/client-browser"
 import { type AnyContract, type Client, memoryTransport } from "@switchyard/core"
 import {
+  type SuiteFixture,
   type SuiteHarness,
   type SuiteSetup,
   TestContract,
@@ -32,31 +33,48 @@ export async function connected<C extends AnyContract>(client: Client<C>): Promi
   return client
 }
 
+/**
+ * The fixture every harness returns: server-side hooks, clients made on demand and connected, and a close
+ * that closes the clients, then the server, then whatever the harness added (`teardown`).
+ */
+async function fixture(
+  server: Server<TestContract>,
+  state: TestServerState,
+  network: { drop(): void; stall(on: boolean): void },
+  newClient: () => Client<TestContract>,
+  teardown: () => Promise<void> = async () => {},
+): Promise<SuiteFixture> {
+  const clients: Client<TestContract>[] = []
+  const make = () => {
+    const client = newClient()
+    clients.push(client)
+    return connected(client)
+  }
+  return {
+    client: await make(),
+    createClient: make,
+    publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
+    subscribers: (topic, key) => server.topics[topic](key).subscribers,
+    state,
+    drop: async () => network.drop(),
+    stall: async (on) => network.stall(on),
+    close: async () => {
+      await Promise.all(clients.map((c) => c.close()))
+      await server.close()
+      await teardown()
+    },
+  }
+}
+
 /** The in-memory pair: server and client in one process, no sockets. */
 export const memoryHarness: SuiteHarness = {
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
     const server = startTestServer(options, state)
     const transport = memoryTransport(server.accept)
-    const clients: Client<TestContract>[] = []
-    const make = () => {
-      const client = createClient(TestContract, { url: "memory:", transports: [transport], ...testClientOptions })
-      clients.push(client)
-      return connected(client)
-    }
-    return {
-      client: await make(),
-      createClient: make,
-      publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
-      subscribers: (topic, key) => server.topics[topic](key).subscribers,
-      state,
-      drop: async () => transport.drop(),
-      stall: async (on) => transport.stall(on),
-      close: async () => {
-        await Promise.all(clients.map((c) => c.close()))
-        await server.close()
-      },
-    }
+    return fixture(server, state, transport, () =>
+      createClient(TestContract, { url: "memory:", transports: [transport], ...testClientOptions }),
+    )
   },
 }
 
@@ -68,26 +86,13 @@ export const websocketNodeHarness: SuiteHarness = {
     const { port } = await server.listen(0, "127.0.0.1")
     const proxy = await TcpProxy.start(port)
     const url = `http://127.0.0.1:${proxy.port}/switchyard`
-    const clients: Client<TestContract>[] = []
-    const make = () => {
-      const client = createClient(TestContract, { url, WebSocket, ...testClientOptions })
-      clients.push(client)
-      return connected(client)
-    }
-    return {
-      client: await make(),
-      createClient: make,
-      publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
-      subscribers: (topic, key) => server.topics[topic](key).subscribers,
+    return fixture(
+      server,
       state,
-      drop: async () => proxy.drop(),
-      stall: async (on) => proxy.stall(on),
-      close: async () => {
-        await Promise.all(clients.map((c) => c.close()))
-        await server.close()
-        await proxy[Symbol.asyncDispose]()
-      },
-    }
+      proxy,
+      () => createClient(TestContract, { url, WebSocket, ...testClientOptions }),
+      () => proxy[Symbol.asyncDispose](),
+    )
   },
 }
 
@@ -121,28 +126,18 @@ export const websocketChromiumHarness: SuiteHarness = {
       cleanup.push(() => page.close())
       const remote = await RemotePage.open(page, `${origin}/`)
       cleanup.push(() => remote.close())
-      const clients: Client<TestContract>[] = []
-      cleanup.push(async () => {
-        await Promise.all(clients.map((c) => c.close()))
-      })
-      const make = () => {
-        const client = remote.createClient(TestContract, `${origin}/switchyard`, testClientOptions)
-        clients.push(client)
-        return connected(client)
-      }
-      return {
-        client: await make(),
-        createClient: make,
-        publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
-        subscribers: (topic, key) => server.topics[topic](key).subscribers,
+      // `fixture` closes the clients and the server, then this cleanup closes the page, proxy and site
+      // (server.close() again is a no-op); on a failed setup the catch below runs the same cleanup.
+      return await fixture(
+        server,
         state,
-        drop: async () => proxy.drop(),
-        stall: async (on) => proxy.stall(on),
-        close: async () => {
+        proxy,
+        () => remote.createClient(TestContract, `${origin}/switchyard`, testClientOptions),
+        async () => {
           await close()
           if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
         },
-      }
+      )
     } catch (error) {
       await close()
       throw error
