@@ -8,6 +8,7 @@ import {
   type CompiledContract,
   compileContract,
   defaultSessionOptions,
+  exceedsBytes,
   exceedsDepth,
   FrameType,
   isErrorCode,
@@ -202,7 +203,7 @@ class ClientRuntime {
   private oversize(frameBody: string, payload: string): SwitchyardError | undefined {
     const { maxMessageBytes, maxDepth } = this.connection.limits
     // Frame overhead: "[type,seq," and "]" take at most 24 characters.
-    if (frameBody.length * 3 + 24 > maxMessageBytes && utf8Length(frameBody) + 24 > maxMessageBytes) {
+    if (exceedsBytes(frameBody, maxMessageBytes - 24)) {
       return switchyardError("MESSAGE_TOO_LARGE", `the frame is larger than the server's ${maxMessageBytes} bytes`)
     }
     // The payload sits one level inside the frame array.
@@ -553,18 +554,3 @@ function report(error: unknown): void {
 }
 
 function noop(): void {}
-
-/** Bytes of a string in UTF-8, without allocating. */
-function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x80) bytes += 1
-    else if (c < 0x800) bytes += 2
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4
-      i++
-    } else bytes += 3
-  }
-  return bytes
-}

@@ -38,7 +38,7 @@ export function compileFastChecker(ast: SchemaAST.AST): FastChecker | undefined 
       return (v) => (typeof v === "boolean" ? v : MISS)
     case "Literal": {
       const literal = ast.literal
-      if (typeof literal === "bigint" || (typeof literal === "number" && !Number.isFinite(literal))) return undefined
+      if (typeof literal === "bigint") return undefined
       return (v) => (v === literal ? v : MISS)
     }
     case "Unknown":
@@ -60,11 +60,13 @@ export function compileFastChecker(ast: SchemaAST.AST): FastChecker | undefined 
       }
     }
     case "Objects": {
-      if (ast.indexSignatures.length !== 0) return undefined
+      // An empty struct passes any non-nullish value through in Effect, and `__proto__` needs
+      // defineProperty: both are left to Effect.
+      if (ast.indexSignatures.length !== 0 || ast.propertySignatures.length === 0) return undefined
       const keys: string[] = []
       const checkers: FastChecker[] = []
       for (const property of ast.propertySignatures) {
-        if (typeof property.name !== "string" || property.type.context !== undefined) return undefined
+        if (typeof property.name !== "string" || property.name === "__proto__") return undefined
         const checker = compileFastChecker(property.type)
         if (!checker) return undefined
         keys.push(property.name)
@@ -103,17 +105,22 @@ function plain(ast: SchemaAST.AST): boolean {
   return true
 }
 
-/** Whether `v` is a JSON value (plain objects only, finite numbers), at most 64 levels deep. */
+/**
+ * Whether `v` is a JSON value, walked as Effect's own check walks it (indexed loops, `Object.keys`):
+ * plain objects only, finite numbers, at most 64 levels deep.
+ */
 function isJson(v: unknown, depth: number): boolean {
   if (v === null || typeof v === "string" || typeof v === "boolean") return true
   if (typeof v === "number") return Number.isFinite(v)
   if (typeof v !== "object" || depth > 64) return false
   if (Array.isArray(v)) {
-    for (const item of v) if (!isJson(item, depth + 1)) return false
+    for (let i = 0; i < v.length; i++) if (!isJson(v[i], depth + 1)) return false
     return true
   }
   const proto = Object.getPrototypeOf(v)
   if (proto !== Object.prototype && proto !== null) return false
-  for (const key in v) if (!isJson((v as Record<string, unknown>)[key], depth + 1)) return false
+  const keys = Object.keys(v)
+  for (let i = 0; i < keys.length; i++)
+    if (!isJson((v as Record<string, unknown>)[keys[i] as string], depth + 1)) return false
   return true
 }

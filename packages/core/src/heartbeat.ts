@@ -1,32 +1,35 @@
 import { unref } from "./session.ts"
 
 /**
- * Liveness of one link. Every `intervalMs` it calls `tick` (the server sends a PING there); when nothing
- * was heard for `intervalMs + timeoutMs` it calls `dead` once and stops.
+ * Liveness of one link, without reading a clock per frame. Every `intervalMs` it calls `tick` (the
+ * server sends a PING there) and counts the interval as missed if nothing arrived in it; after
+ * `ceil((intervalMs + timeoutMs) / intervalMs)` missed intervals in a row it calls `dead` once and stops.
+ * So a link silent for `intervalMs + timeoutMs` is declared dead within one more interval.
  */
 export class Heartbeat {
   private timer: ReturnType<typeof setInterval> | undefined
-  private lastHeard = Date.now()
-  /** Set by every arrival; the timer turns it into `lastHeard`, so that an arrival costs no clock read. */
   private heardSinceTick = false
+  private missed = 0
+  private readonly allowed: number
 
   constructor(
     private readonly intervalMs: number,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     private readonly tick: () => void,
     private readonly dead: () => void,
-  ) {}
+  ) {
+    this.allowed = Math.max(1, Math.ceil((intervalMs + timeoutMs) / intervalMs))
+  }
 
   start(): void {
     this.stop()
-    this.lastHeard = Date.now()
+    this.heardSinceTick = false
+    this.missed = 0
     this.timer = setInterval(() => {
-      const now = Date.now()
-      if (this.heardSinceTick) {
-        this.heardSinceTick = false
-        this.lastHeard = now
-      }
-      if (now - this.lastHeard > this.intervalMs + this.timeoutMs) {
+      if (this.heardSinceTick) this.missed = 0
+      else this.missed++
+      this.heardSinceTick = false
+      if (this.missed >= this.allowed) {
         this.stop()
         this.dead()
       } else this.tick()

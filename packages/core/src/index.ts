@@ -51,11 +51,14 @@ export {
   decodeClientFrame,
   decodeServerFrame,
   defaultDecodeOptions,
+  exceedsBytes,
   exceedsDepth,
   MAX_CREDIT,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,
+  peekRequestHeader,
   stringifyPayload,
+  utf8Length,
 } from "./protocol/codec.ts"
 export * from "./protocol/frames.ts"
 export { type Arrival, defaultSessionOptions, type Link, Session, type SessionOptions, unref } from "./session.ts"

@@ -9,7 +9,7 @@ export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly o
 /**
  * How one schema turns wire JSON into application values and back. Effect schemas go through their
  * canonical JSON codec (so `Schema.Date` travels as an ISO string and `Schema.Uint8Array` as base64);
- * Standard Schemas are validated on decode and sent as they are.
+ * Standard Schemas are validated on decode and sent as they are. Neither function ever throws.
  */
 export interface PayloadCodec {
   /** JSON value from the wire → validated application value. */
@@ -29,12 +29,13 @@ function isStandard(schema: AnySchema): schema is StandardSchemaV1 {
 export function payloadCodec(schema: AnySchema): PayloadCodec {
   if (isStandard(schema)) {
     const validate = schema["~standard"].validate
-    const check = (value: unknown, output: "validated" | "original"): Outcome<unknown> => {
-      const result = validate(value)
-      if (result instanceof Promise) return fail("asynchronous schemas are not supported")
-      if (result.issues) return fail(result.issues.map(formatIssue).join("; "))
-      return ok(output === "validated" ? result.value : value)
-    }
+    const check = (value: unknown, output: "validated" | "original"): Outcome<unknown> =>
+      guarded(() => {
+        const result = validate(value)
+        if (result instanceof Promise) return fail("asynchronous schemas are not supported")
+        if (result.issues) return fail(result.issues.map(formatIssue).join("; "))
+        return ok(output === "validated" ? result.value : value)
+      })
     // Sending validates but sends the value as given: a transforming schema runs once, on receipt.
     return { decode: (value) => check(value, "validated"), encode: (value) => check(value, "original") }
   }
@@ -43,22 +44,30 @@ export function payloadCodec(schema: AnySchema): PayloadCodec {
   const encode = Schema.encodeUnknownResult(json)
   // Plain schemas take a compiled path that gives Effect's answer without running Effect; anything it
   // cannot vouch for (including every invalid value) still goes through Effect Schema.
-  const fast = compileFastChecker((schema as Schema.Top).ast)
-  if (!fast) {
-    return {
-      decode: (value) => fromResult(decode(value)),
-      encode: (value) => fromResult(encode(value)),
-    }
-  }
+  const fast = compileFastChecker((schema as Schema.Top).ast) ?? (() => MISS)
   return {
-    decode: (value) => {
-      const r = fast(value)
-      return r === MISS ? fromResult(decode(value)) : ok(r)
-    },
-    encode: (value) => {
-      const r = fast(value)
-      return r === MISS ? fromResult(encode(value)) : ok(r)
-    },
+    decode: (value) =>
+      guarded(() => {
+        const r = fast(value)
+        return r === MISS ? fromResult(decode(value)) : ok(r)
+      }),
+    encode: (value) =>
+      guarded(() => {
+        const r = fast(value)
+        return r === MISS ? fromResult(encode(value)) : ok(r)
+      }),
+  }
+}
+
+/**
+ * Codecs never throw: a value can still make them (a getter that throws, a Proxy, a stack overflow on a
+ * cyclic value), and that is an invalid payload, not a crash.
+ */
+function guarded(run: () => Outcome<unknown>): Outcome<unknown> {
+  try {
+    return run()
+  } catch (error) {
+    return fail(`the value could not be read: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
 

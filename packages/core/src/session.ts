@@ -78,8 +78,8 @@ export class Session {
   private lastReceived = 0
   private lastAcked = 0
   private lastWritten = 0
-  /** When the oldest unacknowledged frame arrived, while one is waiting for the ack ticker; else 0. */
-  private ackDue = 0
+  /** Ack-ticker ticks left before the delayed ack is due; 0 when none is waiting. */
+  private ackTicksLeft = 0
   private readonly replay = new ReplayBuffer()
 
   constructor(private readonly options: SessionOptions = defaultSessionOptions) {}
@@ -211,21 +211,19 @@ export class Session {
   }
 
   private scheduleAck(): void {
-    if (this.ackDue !== 0 || this.link === undefined) return
-    this.ackDue = Date.now() + this.options.ackDelayMs
+    if (this.ackTicksLeft !== 0 || this.link === undefined) return
+    this.ackTicksLeft = Math.max(1, Math.ceil(this.options.ackDelayMs / ACK_TICK_MS))
     ackTicker.add(this)
   }
 
   private clearAckTimer(): void {
-    this.ackDue = 0
+    this.ackTicksLeft = 0
   }
 
-  /** Called by the ack ticker; true while the session still waits for its turn. */
-  tickAck(now: number): boolean {
-    if (this.ackDue === 0) return false
-    if (now < this.ackDue) return true
-    this.flushAck()
-    return false
+  /** Called by the ack ticker once per tick; true while the session still waits for its turn. */
+  tickAck(): boolean {
+    if (this.ackTicksLeft === 0) return false
+    return --this.ackTicksLeft > 0
   }
 }
 
@@ -248,8 +246,12 @@ const ackTicker = {
     unref(this.timer)
   },
   tick(): void {
-    const now = Date.now()
-    for (const session of this.sessions) if (!session.tickAck(now)) this.sessions.delete(session)
+    for (const session of this.sessions) {
+      if (session.tickAck()) continue
+      // Removed before flushing, so that a flush that schedules again (a synchronous transport) re-adds it.
+      this.sessions.delete(session)
+      session.flushAck()
+    }
     if (this.sessions.size === 0 && this.timer !== undefined) {
       clearInterval(this.timer)
       this.timer = undefined

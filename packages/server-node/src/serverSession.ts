@@ -13,6 +13,7 @@ import {
   type Link,
   MAX_CREDIT,
   type PayloadCodec,
+  peekRequestHeader,
   Session,
   type SwitchyardError,
   stringifyPayload,
@@ -172,7 +173,7 @@ export class ServerSession implements Subscriber {
     if (link !== this.link || this.ended) return
     this.heartbeat.heard()
     const decoded = decodeClientFrame(data, this.runtime.limits)
-    if (!decoded.ok) return this.invalid(decoded.code, decoded.message)
+    if (!decoded.ok) return this.refused(data, decoded.code, decoded.message)
     const f = decoded.frame
     switch (f[0]) {
       case FrameType.ACK:
@@ -224,6 +225,23 @@ export class ServerSession implements Subscriber {
     if (!this.session.send(type, frameBody)) {
       this.end("REPLAY_OVERFLOW", "the client fell too far behind: the replay buffer is full")
     }
+  }
+
+  /**
+   * A frame the codec refused. A request too large or too deep is answered with an ERROR for its id and
+   * counted in the sequence (the client may have queued it before it knew our limits); anything else is
+   * a protocol error answered with a NOTICE.
+   */
+  private refused(data: unknown, code: ErrorCode, message: string): void {
+    const head =
+      (code === "MESSAGE_TOO_LARGE" || code === "FRAME_TOO_DEEP") && typeof data === "string"
+        ? peekRequestHeader(data)
+        : undefined
+    if (!head) return this.invalid(code, message)
+    const arrival = this.session.arrive(head.seq)
+    if (arrival === "deliver") return this.fail(head.id, code, message)
+    if (arrival === "gap")
+      this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${head.seq}`)
   }
 
   private invalid(code: ErrorCode, message: string): void {

@@ -48,6 +48,13 @@ class RawPeer {
     return seq
   }
 
+  /** Sends `[type,seq,<rest>]` with the next sequence number, `rest` given as raw JSON text. */
+  dataText(type: number, rest: string): number {
+    const seq = this.seq++
+    this.ws.send(`[${type},${seq},${rest}]`)
+    return seq
+  }
+
   raw(text: string | Buffer): void {
     this.ws.send(text)
   }
@@ -218,26 +225,34 @@ describe("hostile input over WebSocket", () => {
     }
   })
 
-  it("refuses JSON nested 10,000 deep with FRAME_TOO_DEEP, without walking it", async () => {
+  it("refuses JSON nested 10,000 deep with FRAME_TOO_DEEP, without walking it, and the session goes on", async () => {
     const other = await bystander()
     const peer = await open()
-    const deep = `${"[".repeat(10_000)}${"]".repeat(10_000)}`
-    peer.raw(`[1,1,1,"add",${deep}]`)
+    // A request too deep is answered for its id, and its sequence number counts.
+    peer.dataText(FrameType.CALL, `1,"add",${"[".repeat(10_000)}${"]".repeat(10_000)}`)
+    expect((await peer.reply(1)).slice(2, 4)).toEqual([1, "FRAME_TOO_DEEP"])
+    peer.dataText(FrameType.CALL, `2,"add",${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`)
+    expect((await peer.reply(2)).slice(2, 4)).toEqual([2, "FRAME_TOO_DEEP"])
+    // Depth with no request header to answer is a protocol error, answered with a NOTICE.
+    peer.raw(`${"[".repeat(10_000)}${"]".repeat(10_000)}`)
     expect((await peer.notice(1))[1]).toBe("FRAME_TOO_DEEP")
-    const deepObject = `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`
-    peer.raw(`[1,1,1,"add",${deepObject}]`)
-    expect((await peer.notice(2))[1]).toBe("FRAME_TOO_DEEP")
     // Deep nesting hidden in a string is only a string.
-    peer.data(FrameType.CALL, 1, "hang", { tag: "[".repeat(5000) })
-    await waitFor(() => server.sessionCount >= 1)
+    peer.data(FrameType.CALL, 3, "echoDate", { at: "[".repeat(5000) })
+    expect((await peer.reply(3))[3]).toBe("INVALID_INPUT")
+    peer.data(FrameType.CALL, 4, "add", { a: 1, b: 2 })
+    expect((await peer.reply(4))[3]).toBe(3)
     expect(peer.closed).toBeUndefined()
     await other.stillFine()
   })
 
-  it("closes a connection whose message passes maxMessageBytes", async () => {
+  it("answers a request over maxMessageBytes with MESSAGE_TOO_LARGE; closes past twice the limit", async () => {
     const other = await bystander()
     const peer = await open()
-    peer.raw(JSON.stringify([1, 1, 1, "add", { a: 1, b: 2, pad: "x".repeat(2 * 1024 * 1024) }]))
+    peer.data(FrameType.CALL, 1, "add", { a: 1, b: 2, pad: "x".repeat(1.5 * 1024 * 1024) })
+    expect((await peer.reply(1)).slice(2, 4)).toEqual([1, "MESSAGE_TOO_LARGE"])
+    peer.data(FrameType.CALL, 2, "add", { a: 1, b: 2 })
+    expect((await peer.reply(2))[3]).toBe(3)
+    peer.raw(JSON.stringify([1, 3, 3, "add", { a: 1, b: 2, pad: "x".repeat(3 * 1024 * 1024) }]))
     await waitFor(() => peer.closed !== undefined, 3000, "the close")
     expect(peer.closed?.code).toBe(1009)
     await other.stillFine()

@@ -13,6 +13,7 @@ const Review = contract({
     echo: rpc({ input: Schema.Unknown, output: Schema.Unknown }),
     selfInterrupt: rpc({ input: Schema.Struct({}), output: Schema.Number }),
     boom: rpc({ input: Schema.Struct({}), output: Schema.Number }),
+    getter: rpc({ input: Schema.Struct({}), output: Schema.Struct({ n: Schema.Number }) }),
   },
   streams: { numbers: stream({ input: Schema.Struct({}), item: Schema.Number }) },
   topics: { slow: topic({ message: Schema.Number }) },
@@ -34,6 +35,11 @@ function start(options: Parameters<typeof createServer<typeof Review, undefined>
         boom: () => {
           throw new Error("boom")
         },
+        getter: async () => ({
+          get n(): number {
+            throw new Error("getter boom")
+          },
+        }),
       },
       streams: {
         numbers: async function* () {
@@ -68,6 +74,29 @@ describe("issue 2 review fixes", () => {
     expect((deep as SwitchyardError).code).toBe("FRAME_TOO_DEEP")
     expect(await client.rpc.echo({ ok: [1, [2, [3]]] })).toEqual({ ok: [1, [2, [3]]] })
     expect(states).toEqual([])
+  })
+
+  it("answers a request queued before the first WELCOME that breaks the server's lower limits, and goes on", async () => {
+    const { client } = start()
+    const states: string[] = []
+    client.on("state", (s) => states.push(s))
+    // Made before the handshake: the client checks them against the default limits (1 MiB, depth 64).
+    const deep = client.rpc.echo(JSON.parse(`${"[".repeat(20)}${"]".repeat(20)}`)).catch((e: SwitchyardError) => e)
+    const big = client.rpc.echo("x".repeat(15_000)).catch((e: SwitchyardError) => e)
+    const fine = client.rpc.echo(7)
+    expect(((await deep) as SwitchyardError).code).toBe("FRAME_TOO_DEEP")
+    expect(((await big) as SwitchyardError).code).toBe("MESSAGE_TOO_LARGE")
+    expect(await fine).toBe(7)
+    expect(states).toEqual(["connected"])
+  })
+
+  it("answers a handler whose output throws while it is encoded, without crashing", async () => {
+    const errors: unknown[] = []
+    const { client } = start({ onError: (e) => errors.push(e) })
+    const error = (await client.rpc.getter({}).catch((e: SwitchyardError) => e)) as SwitchyardError
+    expect(error.code).toBe("INVALID_OUTPUT")
+    expect(errors).toHaveLength(1)
+    expect(await client.rpc.echo(1)).toBe(1)
   })
 
   it("answers a handler that interrupts itself with CANCELLED", async () => {
@@ -148,7 +177,10 @@ describe("connection limits under concurrency", () => {
   it("counts a connection per IP before authenticate resolves, so simultaneous upgrades cannot pass the bound", async () => {
     const server = createServer(
       Review,
-      { rpc: { echo: (x) => x, selfInterrupt: () => 1, boom: () => 1 }, streams: { numbers: async function* () {} } },
+      {
+        rpc: { echo: (x) => x, selfInterrupt: () => 1, boom: () => 1, getter: () => ({ n: 1 }) },
+        streams: { numbers: async function* () {} },
+      },
       {
         limits: { maxConnectionsPerIp: 2 },
         authenticate: () => new Promise((r) => setTimeout(() => r(undefined), 50)),
@@ -176,7 +208,10 @@ describe("connection limits under concurrency", () => {
   it("releases the per-IP count of an upgrade that ws itself refuses", async () => {
     const server = createServer(
       Review,
-      { rpc: { echo: (x) => x, selfInterrupt: () => 1, boom: () => 1 }, streams: { numbers: async function* () {} } },
+      {
+        rpc: { echo: (x) => x, selfInterrupt: () => 1, boom: () => 1, getter: () => ({ n: 1 }) },
+        streams: { numbers: async function* () {} },
+      },
       { limits: { maxConnectionsPerIp: 1 } },
     )
     const { port, url } = await server.listen(0, "127.0.0.1")

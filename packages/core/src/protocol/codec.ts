@@ -15,6 +15,8 @@ export type DecodeResult<F> =
 export interface DecodeOptions {
   /** Deepest nesting of arrays and objects accepted in one frame, the frame array included. */
   readonly maxDepth: number
+  /** Largest frame accepted, in UTF-8 bytes; unchecked when absent. */
+  readonly maxMessageBytes?: number
 }
 
 export const defaultDecodeOptions: DecodeOptions = { maxDepth: 64 }
@@ -52,8 +54,31 @@ export function exceedsDepth(text: string, max: number): boolean {
   return false
 }
 
+/** Bytes of a string in UTF-8, without allocating. */
+export function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/** Whether `text` takes more than `max` bytes in UTF-8 (counted only when it might). */
+export function exceedsBytes(text: string, max: number): boolean {
+  return text.length > max || (text.length * 3 > max && utf8Length(text) > max)
+}
+
 function parse(text: unknown, options: DecodeOptions): DecodeResult<readonly unknown[]> {
   if (typeof text !== "string") return failure("INVALID_FRAME", "frames are JSON text, not binary")
+  if (options.maxMessageBytes !== undefined && exceedsBytes(text, options.maxMessageBytes)) {
+    return failure("MESSAGE_TOO_LARGE", `frame is larger than ${options.maxMessageBytes} bytes`)
+  }
   if (exceedsDepth(text, options.maxDepth)) {
     return failure("FRAME_TOO_DEEP", `frame nests deeper than ${options.maxDepth} levels`)
   }
@@ -71,6 +96,21 @@ function parse(text: unknown, options: DecodeOptions): DecodeResult<readonly unk
 /** A frame's type as echoed in an error message: short, whatever the sender put there. */
 const shown = (type: unknown) => (typeof type === "number" ? String(type) : typeof type)
 const bad = (f: readonly unknown[]) => failure("INVALID_FRAME", `malformed frame of type ${shown(f[0])}`)
+
+const header = /^\[(1|4|9|11),([1-9]\d{0,15}),([1-9]\d{0,15}),/
+
+/**
+ * Reads the type, sequence number and id at the head of a client CALL, STREAM, SUBSCRIBE or PUBLISH
+ * frame without parsing the rest: a frame refused as too large or too deep can still be answered for its
+ * id and counted in the sequence, so that the session goes on.
+ */
+export function peekRequestHeader(text: string): { type: number; seq: number; id: number } | undefined {
+  const m = header.exec(text.slice(0, 40))
+  if (!m) return undefined
+  const seq = Number(m[2])
+  const id = Number(m[3])
+  return Number.isSafeInteger(seq) && Number.isSafeInteger(id) ? { type: Number(m[1]), seq, id } : undefined
+}
 
 /** Decodes one frame sent by a client (what a server accepts). */
 export function decodeClientFrame(

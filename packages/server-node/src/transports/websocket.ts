@@ -21,7 +21,9 @@ export class WebSocketTransport {
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: limits.maxMessageBytes,
+      // Frames up to twice the limit are read and answered with MESSAGE_TOO_LARGE for their call, so the
+      // session goes on; larger ones close the connection (1009) before they are buffered.
+      maxPayload: limits.maxMessageBytes * 2,
       perMessageDeflate: false,
       clientTracking: false,
       skipUTF8Validation: false,
