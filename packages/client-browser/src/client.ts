@@ -44,6 +44,7 @@ export interface ClientOptions {
 }
 
 interface Pending {
+  readonly id: number
   readonly kind: "rpc" | "subscribe" | "publish"
   /** Sequence number of its frame in the current session: above `session.written`, it never left. */
   seq: number
@@ -191,9 +192,9 @@ class ClientRuntime {
     this.emit("state", state)
   }
 
-  /** Numbers and queues a data frame; false when the replay buffer is full (the caller rejects). */
-  private sendFrame(type: number, frameBody: string, force = false): boolean {
-    return this.state !== "closed" && this.connection.session.send(type, frameBody, force)
+  /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full (the caller rejects). */
+  private sendFrame(type: number, frameBody: string, force = false): number {
+    return this.state === "closed" ? 0 : this.connection.session.send(type, frameBody, force)
   }
 
   /**
@@ -246,12 +247,11 @@ class ClientRuntime {
     if (this.state === "closed") return Promise.reject(this.closedError())
     if (signal?.aborted) return Promise.reject(switchyardError("CANCELLED", "aborted before it was sent"))
     return new Promise((resolve, reject) => {
-      const seq = this.connection.session.next
-      if (!this.sendFrame(frameType, frameBody)) {
+      const seq = this.sendFrame(frameType, frameBody)
+      if (seq === 0)
         return reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
-      }
       if (!signal) {
-        this.pending.set(id, { kind, seq, frameType, frameBody, output, error, resolve, reject })
+        this.pending.set(id, { id, kind, seq, frameType, frameBody, output, error, resolve, reject })
         return
       }
       const onAbort = () => {
@@ -263,6 +263,7 @@ class ClientRuntime {
       // The listener leaves the caller's signal as soon as the call settles.
       const settled = () => signal.removeEventListener("abort", onAbort)
       const entry: Pending = {
+        id,
         kind,
         seq,
         frameType,
@@ -311,10 +312,9 @@ class ClientRuntime {
     else {
       const frameBody = body.stream(id, name, json, window)
       const refused = this.oversize(frameBody, json)
-      consumer.seq = this.connection.session.next
       consumer.frameBody = frameBody
       if (refused) consumer.fail(refused)
-      else if (!this.sendFrame(FrameType.STREAM, frameBody)) {
+      else if ((consumer.seq = this.sendFrame(FrameType.STREAM, frameBody)) === 0) {
         consumer.fail(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
       } else {
         this.streams.set(id, consumer)
@@ -364,8 +364,8 @@ class ClientRuntime {
       undefined,
       undefined,
     ).catch((error: SwitchyardError) => {
-      // A new session re-subscribes by itself; any other refusal ends the subscription.
-      if (error.code === "SESSION_LOST" || error.code === "CLIENT_CLOSED") return
+      // A closed client settles everything at once; any other refusal ends the subscription.
+      if (this.state === "closed") return
       if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
       for (const onError of sub.listeners.values()) onError?.(error)
       this.emit("error", error)
@@ -412,6 +412,7 @@ class ClientRuntime {
     for (const [id, consumer] of this.streams) {
       if (consumer.seq > written && consumer.frameBody !== undefined) {
         this.reissue.push({
+          id,
           kind: "rpc",
           seq: consumer.seq,
           frameType: FrameType.STREAM,
@@ -436,11 +437,12 @@ class ClientRuntime {
     const reissue = this.reissue
     this.reissue = []
     for (const entry of reissue) {
-      entry.seq = this.connection.session.next
+      entry.seq = this.sendFrame(entry.frameType, entry.frameBody)
       if (entry.consumer) entry.consumer.seq = entry.seq
-      if (!this.sendFrame(entry.frameType, entry.frameBody)) {
-        entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
-      }
+      if (entry.seq !== 0) continue
+      this.pending.delete(entry.id)
+      this.streams.delete(entry.id)
+      entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
     }
     for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
   }

@@ -155,9 +155,7 @@ export class Connection {
         )
       }
       if (this.token !== null && !resumed) {
-        this.events.lost(switchyardError("SESSION_LOST", "the server no longer has this session"))
-        this.session.reset()
-        this.events.fresh()
+        this.restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
       if (!this.session.attach(link, resumed ? received : 0)) {
@@ -207,18 +205,29 @@ export class Connection {
     link?.close(1000, "BYE")
     if (error.code === "UNSUPPORTED_VERSION") return this.fail(error)
     if (wasUp) this.events.down(error)
-    if (this.token !== null) {
+    // Before the handshake, a BYE refuses this connection only (the server is busy, closing, or timed
+    // us out) and the session lives on; only SEQUENCE_GAP says the server ended it.
+    if (this.token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
       this.token = null
-      this.events.lost(error)
-      this.session.reset()
-      this.events.fresh()
+      this.restartSession(error)
     } else this.events.notice(error)
     this.retry(false)
+  }
+
+  /**
+   * The server no longer has the session: the runtime sorts what was in flight (it reads
+   * `session.written`), the session forgets everything, and the runtime sends again what never left.
+   */
+  private restartSession(error: SwitchyardError): void {
+    this.events.lost(error)
+    this.session.reset()
+    this.events.fresh()
   }
 
   /** Gives up for good. */
   private fail(error: SwitchyardError): void {
     this.abandon()
+    this.session.reset()
     this.closed = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     this.events.fatal(error)

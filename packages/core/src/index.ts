@@ -17,6 +17,7 @@ export {
   type TypeOf,
   topic,
 } from "./contract.ts"
+export { type Corkable, corkPerTick } from "./cork.ts"
 export {
   ContractError,
   closeCodeOf,

@@ -44,13 +44,13 @@ describe("Session", () => {
 
   it("refuses to grow past its bounds, by frames and by bytes", () => {
     const s = new Session(options)
-    for (let i = 0; i < 4; i++) expect(s.send(FrameType.ITEM, `1,${i}`)).toBe(true)
-    expect(s.send(FrameType.ITEM, "1,4")).toBe(false)
+    for (let i = 0; i < 4; i++) expect(s.send(FrameType.ITEM, `1,${i}`)).toBe(i + 1)
+    expect(s.send(FrameType.ITEM, "1,4")).toBe(0)
     expect(s.next).toBe(5)
     s.acknowledge(4)
     const big = new Session({ ...options, maxReplayBytes: 20 })
-    expect(big.send(FrameType.ITEM, "1,12345")).toBe(true)
-    expect(big.send(FrameType.ITEM, "1,12345")).toBe(false)
+    expect(big.send(FrameType.ITEM, "1,12345")).toBe(1)
+    expect(big.send(FrameType.ITEM, "1,12345")).toBe(0)
   })
 
   it("delivers in order, drops duplicates, reports gaps", () => {

@@ -116,21 +116,23 @@ export class Session {
   }
 
   /**
-   * Numbers, keeps and (when a link is up) sends one data frame. Returns false, sending nothing, when the
+   * Numbers, keeps and (when a link is up) sends one data frame; returns its sequence number, or 0,
+   * sending nothing, when the
    * replay buffer is full: the caller decides what that means (the server ends the session, the client
    * rejects the call). `force` passes the bound, for the few small frames whose loss would wedge the
    * peer (the client's CANCEL, CREDIT and UNSUBSCRIBE), whose number is bounded by what is open.
    */
-  send(type: number, body: string, force = false): boolean {
-    const frame = dataFrame(type, this.nextSeq, body)
-    if (!force && this.wouldOverflow(frame.length)) return false
+  send(type: number, body: string, force = false): number {
+    const seq = this.nextSeq
+    const frame = dataFrame(type, seq, body)
+    if (!force && this.wouldOverflow(frame.length)) return 0
     this.nextSeq++
     this.replay.push(frame)
     if (this.link) {
-      this.lastWritten = this.nextSeq - 1
+      this.lastWritten = seq
       this.link.send(frame)
     }
-    return true
+    return seq
   }
 
   /** Sends a control frame on the current link, if any; control frames are never replayed. */

@@ -96,6 +96,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     }
   }
   let closing = false
+  let closed: Promise<void> | undefined
 
   const runtime: Runtime = {
     compiled,
@@ -220,19 +221,23 @@ export function createServer<C extends AnyContract, A = undefined>(
       const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host
       return { port: address.port, url: `http://${shownHost}:${address.port}${path}` }
     },
-    async close() {
-      if (closing) return
-      // Stop taking connections first, so that clients reconnecting during shutdown are refused.
-      closing = true
-      const http = owned
-      const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
-      for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
-      await websocket.close()
-      for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)
-      http?.off("upgrade", onForeignUpgrade)
-      http?.closeAllConnections()
-      await stopped
+    close() {
+      closed ??= shutdown()
+      return closed
     },
+  }
+
+  async function shutdown(): Promise<void> {
+    // Stop taking connections first, so that clients reconnecting during shutdown are refused.
+    closing = true
+    const http = owned
+    const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
+    for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+    await websocket.close()
+    for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)
+    http?.off("upgrade", onForeignUpgrade)
+    http?.closeAllConnections()
+    await stopped
   }
   return server
 }

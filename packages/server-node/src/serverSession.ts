@@ -222,7 +222,7 @@ export class ServerSession implements Subscriber {
 
   private send(type: number, frameBody: string): void {
     if (this.ended) return
-    if (!this.session.send(type, frameBody)) {
+    if (this.session.send(type, frameBody) === 0) {
       this.end("REPLAY_OVERFLOW", "the client fell too far behind: the replay buffer is full")
     }
   }

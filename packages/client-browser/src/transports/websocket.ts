@@ -1,4 +1,4 @@
-import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+import { type ClientLinkEvents, type ClientTransport, type Corkable, corkPerTick, type Link } from "@switchyard/core"
 
 /**
  * The part of the WebSocket API the transport uses: the browser's, or the `ws` package's in Node. Event
@@ -53,22 +53,11 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
       }
       // In Node, `ws` exposes its net.Socket: cork it for the rest of the tick so that a burst of frames
       // leaves in one write. Browsers batch on their own and expose nothing.
-      let corked = false
-      const uncork = () => {
-        corked = false
-        socketOf(ws)?.uncork()
-      }
+      const cork = corkPerTick(() => socketOf(ws), queueMicrotask)
       return {
         send: (frame) => {
           if (ws.readyState !== 1) return
-          if (!corked) {
-            const socket = socketOf(ws)
-            if (socket) {
-              corked = true
-              socket.cork()
-              queueMicrotask(uncork)
-            }
-          }
+          cork()
           ws.send(frame)
         },
         close: (code, reason) => {
@@ -86,7 +75,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
 }
 
 /** The underlying socket of a `ws` WebSocket in Node; undefined for a browser WebSocket. */
-function socketOf(ws: WebSocketLike): { cork(): void; uncork(): void } | undefined {
+function socketOf(ws: WebSocketLike): Corkable | undefined {
   const socket = (ws as { _socket?: { cork?: unknown; uncork?: unknown } })._socket
-  return typeof socket?.cork === "function" ? (socket as { cork(): void; uncork(): void }) : undefined
+  return typeof socket?.cork === "function" ? (socket as Corkable) : undefined
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { type Acceptor, closeCodeOf, type Link } from "@switchyard/core"
+import { type Acceptor, closeCodeOf, corkPerTick, type Link } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
 import type { ConnectionGate } from "../gate.ts"
 import type { ServerLimits } from "../options.ts"
@@ -13,6 +13,7 @@ import type { ServerLimits } from "../options.ts"
 export class WebSocketTransport {
   private readonly wss: WebSocketServer
   private readonly sockets = new Set<WebSocket>()
+  private closed = false
 
   constructor(
     private readonly gate: ConnectionGate,
@@ -35,7 +36,10 @@ export class WebSocketTransport {
     socket.on("error", () => socket.destroy())
     void this.gate.admit(request).then((admission) => {
       if (!admission.ok) return refuse(socket, admission.status, admission.code, admission.message)
-      if (socket.destroyed) return admission.release()
+      if (socket.destroyed || this.closed) {
+        socket.destroy()
+        return admission.release()
+      }
       // `ws` may refuse the upgrade itself (400, 405) without calling back: the count is released when
       // the socket closes, whatever happened (release is idempotent).
       socket.once("close", admission.release)
@@ -51,24 +55,20 @@ export class WebSocketTransport {
 
   private open(ws: WebSocket, request: IncomingMessage, auth: unknown, release: () => void): void {
     const raw = (ws as unknown as { _socket: import("node:net").Socket })._socket
-    let corked = false
-    const uncork = () => {
-      corked = false
-      raw.uncork()
-      if (ws.bufferedAmount > this.limits.maxBufferedBytes) {
+    const cork = corkPerTick(
+      () => raw,
+      (flush) => process.nextTick(flush),
+      () => {
+        if (ws.bufferedAmount <= this.limits.maxBufferedBytes) return
         ws.close(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
         // A consumer too slow to take the close frame is cut.
         setTimeout(() => ws.terminate(), 1000).unref()
-      }
-    }
+      },
+    )
     const link: Link = {
       send(frame) {
         if (ws.readyState !== 1) return
-        if (!corked) {
-          corked = true
-          raw.cork()
-          process.nextTick(uncork)
-        }
+        cork()
         ws.send(frame)
       },
       close(code, reason) {
@@ -90,6 +90,7 @@ export class WebSocketTransport {
    * written, such as the sessions' BYE, reach the clients), then cuts whatever is left.
    */
   async close(graceMs = 1000): Promise<void> {
+    this.closed = true
     const open = [...this.sockets]
     const closed = open.map(
       (ws) =>
