@@ -489,9 +489,14 @@ export class ServerSession implements Subscriber {
   }
 }
 
+/** Whether a handler's result must be awaited; a `then` getter that throws counts as not. */
 function isAsync(value: unknown): boolean {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return false
-  return typeof (value as PromiseLike<unknown>).then === "function" || Effect.isEffect(value)
+  try {
+    return typeof (value as PromiseLike<unknown>).then === "function" || Effect.isEffect(value)
+  } catch {
+    return false
+  }
 }
 
 function encode(codec: PayloadCodec, value: unknown): string | undefined {
@@ -525,10 +530,14 @@ function decide(
 }
 
 function failureMessage(channel: string, error: unknown): string {
-  if (error !== null && typeof error === "object") {
-    const e = error as { message?: unknown; _tag?: unknown }
-    if (typeof e.message === "string") return e.message
-    if (typeof e._tag === "string") return `${channel} failed: ${e._tag}`
+  try {
+    if (error !== null && typeof error === "object") {
+      const e = error as { message?: unknown; _tag?: unknown }
+      if (typeof e.message === "string") return e.message
+      if (typeof e._tag === "string") return `${channel} failed: ${e._tag}`
+    }
+  } catch {
+    // A getter that throws: the generic message will do.
   }
   return `${channel} failed`
 }

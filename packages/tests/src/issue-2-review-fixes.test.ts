@@ -82,11 +82,26 @@ describe("issue 2 review fixes", () => {
     client.on("state", (s) => states.push(s))
     // Made before the handshake: the client checks them against the default limits (1 MiB, depth 64).
     const deep = client.rpc.echo(JSON.parse(`${"[".repeat(20)}${"]".repeat(20)}`)).catch((e: SwitchyardError) => e)
-    const big = client.rpc.echo("x".repeat(15_000)).catch((e: SwitchyardError) => e)
+    // Over twice the server's 10,000 bytes, under the 1 MiB the client assumes: still answered, not cut.
+    const big = client.rpc.echo("x".repeat(50_000)).catch((e: SwitchyardError) => e)
     const fine = client.rpc.echo(7)
     expect(((await deep) as SwitchyardError).code).toBe("FRAME_TOO_DEEP")
     expect(((await big) as SwitchyardError).code).toBe("MESSAGE_TOO_LARGE")
     expect(await fine).toBe(7)
+    expect(states).toEqual(["connected"])
+  })
+
+  it("over WebSocket too: a request between twice the limit and the client's assumed 1 MiB is answered", async () => {
+    const { server } = start()
+    const { url } = await server.listen(0, "127.0.0.1")
+    const client = createClient(Review, { url, WebSocket, ...testClientOptions })
+    cleanup.push(() => client.close())
+    const states: string[] = []
+    client.on("state", (s) => states.push(s))
+    const big = client.rpc.echo("x".repeat(500_000)).catch((e: SwitchyardError) => e)
+    const fine = client.rpc.echo(8)
+    expect(((await big) as SwitchyardError).code).toBe("MESSAGE_TOO_LARGE")
+    expect(await fine).toBe(8)
     expect(states).toEqual(["connected"])
   })
 

@@ -22,9 +22,10 @@ export class WebSocketTransport {
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
-      // Frames up to twice the limit are read and answered with MESSAGE_TOO_LARGE for their call, so the
-      // session goes on; larger ones close the connection (1009) before they are buffered.
-      maxPayload: limits.maxMessageBytes * 2,
+      // Frames up to twice the limit, and at least up to what a client assumes before its first WELCOME
+      // (1 MiB), are read and answered with MESSAGE_TOO_LARGE for their call, so the session goes on;
+      // larger ones close the connection (1009) before they are buffered.
+      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_BYTES + 64 * 1024),
       perMessageDeflate: false,
       clientTracking: false,
       skipUTF8Validation: false,
@@ -111,6 +112,9 @@ export class WebSocketTransport {
     this.wss.close()
   }
 }
+
+/** What a client assumes of `maxMessageBytes` until a WELCOME tells it (the server default). */
+const CLIENT_ASSUMED_MAX_BYTES = 1024 * 1024
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   if (socket.destroyed) return
