@@ -11,8 +11,8 @@ import { renderTables } from "./lib/report.mjs"
 const config = readConfig()
 const cores = os.cpus().length
 const pin = config.pin && hasTaskset()
-// Sequential round trips: both processes on core 0. Pipelined load: server and load generator on
-// different cores when there are two, so that the server's CPU time is its own work only.
+// Sequential round trips: every system's server and client on core 0. Pipelined load: server and load
+// generator on different cores when there are two, so that the server's CPU time is its own work only.
 const latencyCpu = pin ? { server: 0, client: 0 } : {}
 const loadCpu = pin ? { server: cores > 1 ? 1 : 0, client: 0 } : {}
 
@@ -49,24 +49,63 @@ const facts = [
   pin
     ? `pinning: taskset; sequential: server+client on core ${latencyCpu.server}; pipelined: server on core ${loadCpu.server}, load generator on core ${loadCpu.client}`
     : `pinning: OFF (${config.pin ? "taskset not found; install util-linux" : "BENCH_PIN=0"}): processes float between cores, expect more noise`,
-  `sizes: ${config.reps} repetition(s); sequential ${config.latency.warmup} warm-up calls (≤ ${config.latency.warmupMaxMs / 1000} s) then ${config.latency.calls} timed (≤ ${config.latency.maxMs / 1000} s); pipelined ${config.load.inflight} in flight, ${config.load.warmupMs / 1000} s warm-up, ${config.load.measureMs / 1000} s measured`,
+  `sizes: ${config.reps} repetition(s); sequential ${config.latency.warmup} warm-up calls (≤ ${config.latency.warmupMaxMs / 1000} s) then ${config.latency.calls} timed (≤ ${config.latency.maxMs / 1000} s), interleaved across systems in blocks of ${config.latency.block} (after ${config.latency.blockLeadIn} untimed); pipelined ${config.load.inflight} in flight, ${config.load.warmupMs / 1000} s warm-up, ${config.load.measureMs / 1000} s measured`,
   `payload: {"n":<counter>,"s":"hello world"}; every reply is checked against what was sent`,
 ]
 console.log(facts.join("\n"))
 console.log(`load average at start: ${load1()}\n`)
 
-/** Sequential round trips: one server, one client, both pinned to the same core. */
-async function measureLatency(system) {
-  const server = startChild("serverProcess.mjs", [system.file], latencyCpu.server)
-  const client = startChild("clientProcess.mjs", [system.file], latencyCpu.client)
+/**
+ * Sequential round trips of all `systems` at once, so that they all see the same drift of the machine:
+ * every server and client is started (each its own process, all pinned to core 0) and warmed up, then
+ * the runner hands out blocks of calls, one system at a time (the others sit idle), cycling through the
+ * systems in an order rotated by one each cycle, until each has had its share. Returns one
+ * `{ result }` or `{ error }` per system; a system that fails is left out of the remaining blocks.
+ */
+async function measureLatencies(systems) {
+  const { warmup, warmupMaxMs, calls, block, blockLeadIn, maxMs } = config.latency
+  const cycles = Math.ceil(calls / block)
+  // A system whose calls are slow (tRPC) stops each block at its share of the time bound instead.
+  const blockMaxMs = maxMs / cycles
+  const runs = systems.map((system) => ({
+    server: startChild("serverProcess.mjs", [system.file], latencyCpu.server),
+    client: startChild("clientProcess.mjs", [system.file], latencyCpu.client),
+  }))
+  const step = async (run, message, reply, timeoutMs) => {
+    if (run.error) return
+    try {
+      run.client.send(message)
+      return await run.client.next(reply, timeoutMs)
+    } catch (error) {
+      run.error = error
+    }
+  }
   try {
-    const { url } = await server.next("ready", 20_000)
-    await client.next("ready", 20_000)
-    client.send({ type: "latency", url, ...config.latency })
-    const timeout = config.latency.warmupMaxMs + config.latency.maxMs + 30_000
-    return await client.next("latency-result", timeout)
+    // Ten processes start on one core: allow them time.
+    const ready = async (run) => {
+      try {
+        run.url = (await run.server.next("ready", 60_000)).url
+        await run.client.next("ready", 60_000)
+      } catch (error) {
+        run.error = error
+      }
+    }
+    await Promise.all(runs.map(ready))
+    for (const run of runs) {
+      const message = { type: "latency-warmup", url: run.url, warmup, warmupMaxMs, calls }
+      await step(run, message, "warm", warmupMaxMs + 30_000)
+    }
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      for (let i = 0; i < runs.length; i++) {
+        const run = runs[(cycle + i) % runs.length]
+        const message = { type: "block", leadIn: blockLeadIn, calls: block, maxMs: blockMaxMs }
+        await step(run, message, "block-done", blockMaxMs + 30_000)
+      }
+    }
+    for (const run of runs) run.result = await step(run, { type: "latency-end" }, "latency-result", 10_000)
+    return runs.map(({ result, error }) => ({ result, error }))
   } finally {
-    await Promise.all([client.stop(), server.stop()])
+    await Promise.all(runs.flatMap((run) => [run.client.stop(), run.server.stop()]))
   }
 }
 
@@ -99,20 +138,30 @@ const started = Date.now()
 for (let rep = 0; rep < config.reps; rep++) {
   // Rotate the order so that no system is always first (cold machine) or last (warm, throttled).
   const order = config.systems.map((_, i) => config.systems[(i + rep) % config.systems.length])
-  for (const system of order) {
-    const entry = {
-      p50: Number.NaN,
-      p99: Number.NaN,
-      cpu: Number.NaN,
-      clientCpu: Number.NaN,
-      rate: Number.NaN,
-      errors: 0,
+  const entries = order.map(() => ({
+    p50: Number.NaN,
+    p99: Number.NaN,
+    cpu: Number.NaN,
+    clientCpu: Number.NaN,
+    rate: Number.NaN,
+    errors: 0,
+  }))
+  const tag = (system) => `[rep ${rep + 1}/${config.reps}] ${system.id.padEnd(15)}`
+  // Every sequential process is gone before the first pipelined one starts.
+  const latencies = await measureLatencies(order).catch((error) => order.map(() => ({ error })))
+  for (const [i, { result: lat, error }] of latencies.entries()) {
+    if (error) {
+      entries[i].failed = true
+      console.log(`${tag(order[i])} sequential FAILED: ${error.message.split("\n")[0]}`)
+      continue
     }
-    let line = `[rep ${rep + 1}/${config.reps}] ${system.id.padEnd(15)}`
+    Object.assign(entries[i], { p50: lat.p50, p99: lat.p99, latencyCalls: lat.calls })
+    console.log(`${tag(order[i])} p50 ${lat.p50.toFixed(1)} µs, p99 ${lat.p99.toFixed(1)} µs (${lat.calls} calls)`)
+  }
+  for (const [i, system] of order.entries()) {
+    const entry = entries[i]
+    let line = tag(system)
     try {
-      const lat = await measureLatency(system)
-      Object.assign(entry, { p50: lat.p50, p99: lat.p99, latencyCalls: lat.calls })
-      line += ` p50 ${lat.p50.toFixed(1)} µs, p99 ${lat.p99.toFixed(1)} µs (${lat.calls} calls)`
       const run = await measureLoad(system)
       Object.assign(entry, {
         cpu: run.calls ? run.serverCpu / run.calls : Number.NaN,
@@ -121,11 +170,11 @@ for (let rep = 0; rep < config.reps; rep++) {
         loadCalls: run.calls,
         errors: run.errors,
       })
-      line += ` | server ${entry.cpu.toFixed(2)} µs CPU/call at ${Math.round(entry.rate)} calls/s`
+      line += ` server ${entry.cpu.toFixed(2)} µs CPU/call at ${Math.round(entry.rate)} calls/s`
       if (run.errors) line += ` | ${run.errors} errors, first: ${run.firstError}`
     } catch (error) {
       entry.failed = true
-      line += ` FAILED: ${error.message.split("\n")[0]}`
+      line += ` pipelined FAILED: ${error.message.split("\n")[0]}`
     }
     results[system.id].push(entry)
     console.log(line)
@@ -134,7 +183,7 @@ for (let rep = 0; rep < config.reps; rep++) {
 
 const { main, extra, summary } = renderTables(config.systems, results)
 console.log(
-  `\nmedian over ${config.reps} repetition(s), (min–max) across them; ×ws = this system's median / raw ws's median\n`,
+  `\nmedian over ${config.reps} repetition(s), (min–max) across them; ×ws = this system's value / raw ws's in the same repetition\n`,
 )
 console.log(main)
 console.log(`\n${extra}`)

@@ -9,6 +9,8 @@ const metrics = [
 
 const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : "–")
 const range = (s, digits) => (s.count > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : "")
+/** A summary as `median (min–max)`, `unit` after the median. */
+const cell = (s, digits, unit = "") => (s.count ? `${fmt(s.median, digits)}${unit}${range(s, digits)}` : "–")
 
 function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
@@ -20,7 +22,8 @@ function table(header, rows) {
 
 /**
  * `results[systemId]` is one entry per repetition: `{ p50, p99, latencyCalls, cpu, clientCpu, rate, errors }`.
- * Cells are the median over repetitions with min–max in brackets; the ×ws columns divide medians.
+ * Cells are the median over repetitions with min–max in brackets. The ×ws columns divide each repetition's
+ * value by raw ws's in the same repetition, and show the median and min–max of those ratios.
  */
 export function renderTables(systems, results) {
   const summary = {}
@@ -32,20 +35,20 @@ export function renderTables(systems, results) {
         summarize(reps.map((r) => r[k])),
       ]),
     )
+    for (const m of metrics) {
+      const ratios = reps.map((r, i) => r[m.key] / results.ws?.[i]?.[m.key])
+      summary[s.id][`${m.key}Ratio`] = summarize(ratios)
+    }
     summary[s.id].errors = reps.reduce((sum, r) => sum + (r.errors ?? 0), 0)
     summary[s.id].failed = reps.filter((r) => r.failed).length
   }
-  const base = summary.ws
-  const ratio = (id, key) => (base ? `${fmt(summary[id][key].median / base[key].median, 2)}×` : "–")
 
   const main = table(
     ["system", ...metrics.map((m) => m.title), "p50 ×ws", "p99 ×ws", "CPU ×ws"],
     systems.map((s) => [
       s.id,
-      ...metrics.map((m) => fmt(summary[s.id][m.key].median, m.digits) + range(summary[s.id][m.key], m.digits)),
-      ratio(s.id, "p50"),
-      ratio(s.id, "p99"),
-      ratio(s.id, "cpu"),
+      ...metrics.map((m) => cell(summary[s.id][m.key], m.digits)),
+      ...metrics.map((m) => cell(summary[s.id][`${m.key}Ratio`], 2, "×")),
     ]),
   )
   const extra = table(
@@ -55,8 +58,8 @@ export function renderTables(systems, results) {
       return [
         s.id,
         x.latencyCalls.count ? `${fmt(x.latencyCalls.min, 0)}–${fmt(x.latencyCalls.max, 0)}` : "–",
-        fmt(x.rate.median, 0) + range(x.rate, 0),
-        fmt(x.clientCpu.median, 2) + range(x.clientCpu, 2),
+        cell(x.rate, 0),
+        cell(x.clientCpu, 2),
         String(x.errors),
         String(x.failed),
       ]

@@ -82,6 +82,7 @@ const values: unknown[] = [
     }),
   },
   JSON.parse('{"__proto__":{"k":"v"},"k":"w"}'),
+  // biome-ignore lint/suspicious/noSparseArray: a sparse array is one of the cases under test
   [1, , 3],
   -0,
   {

@@ -1,0 +1,502 @@
+import {
+  type AnyContract,
+  body,
+  type Client,
+  type ClientEvents,
+  type ClientState,
+  type ClientTransport,
+  type CompiledContract,
+  compileContract,
+  defaultSessionOptions,
+  exceedsBytes,
+  exceedsDepth,
+  FrameType,
+  type PayloadCodec,
+  type RpcCallOptions,
+  type ServerDataFrame,
+  type StreamCallOptions,
+  type SwitchyardError,
+  switchyardError,
+  type TransportId,
+} from "@switchyard/core"
+import type { ClientOptions } from "./client.ts"
+import { Connection } from "./connection.ts"
+import { encodeInput, noop, remoteError, report } from "./payloads.ts"
+import { StreamConsumer } from "./streamConsumer.ts"
+import { websocketTransport } from "./transports/websocket.ts"
+
+interface Pending {
+  readonly id: number
+  readonly kind: "rpc" | "subscribe" | "publish"
+  /** Sequence number of its frame in the current session: above `session.written`, it never left. */
+  seq: number
+  readonly frameType: number
+  readonly frameBody: string
+  readonly output: PayloadCodec | undefined
+  readonly error: PayloadCodec | undefined
+  resolve(value: unknown): void
+  reject(error: SwitchyardError): void
+  /** For a STREAM frame waiting to be sent again: its consumer. */
+  readonly consumer?: StreamConsumer
+}
+
+interface Subscription {
+  readonly topic: string
+  readonly key: string
+  readonly codec: PayloadCodec
+  readonly listeners: Map<(message: unknown) => void, ((error: SwitchyardError) => void) | undefined>
+  /** The session epoch its SUBSCRIBE was sent in; a new session re-sends it. */
+  epoch: number
+}
+
+/** Everything a client does: calls, streams, topics and what happens to them when a session is lost. */
+export class ClientRuntime {
+  readonly client: Client<AnyContract>
+  private readonly compiled: CompiledContract
+  private readonly connection: Connection
+  private readonly pending = new Map<number, Pending>()
+  private readonly streams = new Map<number, StreamConsumer>()
+  private readonly subscriptions = new Map<string, Subscription>()
+  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
+  private nextId = 1
+  private epoch = 0
+  private transport: TransportId | undefined
+  private state: ClientState = "connecting"
+  private sessionId: string | undefined
+  private everConnected = false
+  private reissue: Pending[] = []
+
+  constructor(contract: AnyContract, options: ClientOptions) {
+    this.compiled = compileContract(contract)
+    const transports = (options.transports ?? ["websocket"]).map((t) => resolveTransport(t, options))
+    if (transports.length === 0) throw new TypeError("switchyard: no transports given")
+    this.connection = new Connection(
+      {
+        url: options.url,
+        transports,
+        session: { ...defaultSessionOptions, ...options.limits },
+        maxDepth: options.limits?.maxDepth ?? 64,
+        reconnect: options.reconnect ?? {},
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      },
+      {
+        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed),
+        data: (frame) => this.data(frame),
+        down: () => {
+          this.transport = undefined
+          this.setState("reconnecting")
+        },
+        lost: (error) => this.lost(error),
+        fresh: () => this.fresh(),
+        notice: (error) => this.emit("error", error),
+        fatal: (error) => {
+          this.emit("error", error)
+          this.shutdown(error)
+        },
+      },
+    )
+    this.client = this.buildClient()
+    this.connection.start()
+  }
+
+  private buildClient(): Client<AnyContract> {
+    const self = this
+    const rpc: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.rpc) {
+      rpc[name] = (input: unknown, options?: RpcCallOptions) =>
+        this.call(name, channel.input, channel.output, channel.error, input, options)
+    }
+    const streams: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.streams) {
+      streams[name] = (input: unknown, options?: StreamCallOptions) => ({
+        [Symbol.asyncIterator]: () => this.openStream(name, channel.input, channel.item, channel.error, input, options),
+      })
+    }
+    const topics: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of this.compiled.topics) {
+      topics[name] = (key: string) => ({
+        subscribe: (listener: (m: unknown) => void, opts?: { onError?: (e: SwitchyardError) => void }) =>
+          this.subscribe(name, key, channel.message, listener, opts?.onError),
+        publish: (message: unknown) => this.publish(name, key, channel.message, message),
+      })
+    }
+    return {
+      rpc,
+      streams,
+      topics,
+      get transport() {
+        return self.transport
+      },
+      get state() {
+        return self.state
+      },
+      get sessionId() {
+        return self.sessionId
+      },
+      on: (event, listener) => {
+        let set = this.listeners.get(event)
+        if (!set) {
+          set = new Set()
+          this.listeners.set(event, set)
+        }
+        set.add(listener as (...args: never[]) => void)
+        return () => set.delete(listener as (...args: never[]) => void)
+      },
+      close: async () => this.close(),
+    } as Client<AnyContract>
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const set = this.listeners.get(event)
+    if (!set) return
+    for (const listener of [...set]) {
+      try {
+        ;(listener as unknown as (...a: Parameters<ClientEvents[K]>) => void)(...args)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  private setState(state: ClientState): void {
+    if (this.state === state) return
+    this.state = state
+    this.emit("state", state)
+  }
+
+  /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full (the caller rejects). */
+  private sendFrame(type: number, frameBody: string, force = false): number {
+    return this.state === "closed" ? 0 : this.connection.session.send(type, frameBody, force)
+  }
+
+  /**
+   * Refuses, before it is queued, a frame the server would refuse: queued, it would be replayed after
+   * every reconnect and never settle.
+   */
+  private oversize(frameBody: string, payload: string): SwitchyardError | undefined {
+    const { maxMessageBytes, maxDepth } = this.connection.limits
+    // Frame overhead: "[type,seq," and "]" take at most 24 characters.
+    if (exceedsBytes(frameBody, maxMessageBytes - 24)) {
+      return switchyardError("MESSAGE_TOO_LARGE", `the frame is larger than the server's ${maxMessageBytes} bytes`)
+    }
+    // The payload sits one level inside the frame array.
+    if (exceedsDepth(payload, maxDepth - 1)) {
+      return switchyardError("FRAME_TOO_DEEP", `the payload nests deeper than the server's ${maxDepth} levels`)
+    }
+    return undefined
+  }
+
+  private closedError(): SwitchyardError {
+    return switchyardError("CLIENT_CLOSED", "the client is closed")
+  }
+
+  private call(
+    name: string,
+    inputCodec: PayloadCodec,
+    output: PayloadCodec,
+    error: PayloadCodec | undefined,
+    input: unknown,
+    options: RpcCallOptions | undefined,
+  ): Promise<unknown> {
+    const json = encodeInput(inputCodec, input, name)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.nextId++
+    const frameBody = body.call(id, name, json)
+    const refused = this.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("rpc", FrameType.CALL, frameBody, id, output, error, options?.signal)
+  }
+
+  private request(
+    kind: Pending["kind"],
+    frameType: number,
+    frameBody: string,
+    id: number,
+    output: PayloadCodec | undefined,
+    error: PayloadCodec | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    if (this.state === "closed") return Promise.reject(this.closedError())
+    if (signal?.aborted) return Promise.reject(switchyardError("CANCELLED", "aborted before it was sent"))
+    return new Promise((resolve, reject) => {
+      const seq = this.sendFrame(frameType, frameBody)
+      if (seq === 0)
+        return reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
+      if (!signal) {
+        this.pending.set(id, { id, kind, seq, frameType, frameBody, output, error, resolve, reject })
+        return
+      }
+      const onAbort = () => {
+        if (this.pending.get(id) !== entry) return
+        this.pending.delete(id)
+        this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
+        reject(switchyardError("CANCELLED", "the call was aborted"))
+      }
+      // The listener leaves the caller's signal as soon as the call settles.
+      const settled = () => signal.removeEventListener("abort", onAbort)
+      const entry: Pending = {
+        id,
+        kind,
+        seq,
+        frameType,
+        frameBody,
+        output,
+        error,
+        resolve: (value) => {
+          settled()
+          resolve(value)
+        },
+        reject: (e) => {
+          settled()
+          reject(e)
+        },
+      }
+      this.pending.set(id, entry)
+      signal.addEventListener("abort", onAbort, { once: true })
+    })
+  }
+
+  private openStream(
+    name: string,
+    inputCodec: PayloadCodec,
+    item: PayloadCodec,
+    error: PayloadCodec | undefined,
+    input: unknown,
+    options: StreamCallOptions | undefined,
+  ): AsyncIterator<unknown> {
+    const window = Math.max(1, Math.min(Math.floor(options?.window ?? 64) || 64, 1 << 16))
+    const id = this.nextId++
+    const signal = options?.signal
+    const onAbort = () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted"))
+    const consumer = new StreamConsumer(id, item, error, window, {
+      credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n), true),
+      cancel: () => {
+        if (this.streams.get(id) !== consumer) return
+        this.streams.delete(id)
+        this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
+      },
+      finished: () => signal?.removeEventListener("abort", onAbort),
+    })
+    const json = encodeInput(inputCodec, input, name)
+    if (typeof json !== "string") consumer.fail(json)
+    else if (this.state === "closed") consumer.fail(this.closedError())
+    else if (signal?.aborted) consumer.fail(switchyardError("CANCELLED", "aborted before it was sent"))
+    else {
+      const frameBody = body.stream(id, name, json, window)
+      const refused = this.oversize(frameBody, json)
+      consumer.frameBody = frameBody
+      consumer.seq = refused ? 0 : this.sendFrame(FrameType.STREAM, frameBody)
+      if (refused) consumer.fail(refused)
+      else if (consumer.seq === 0) {
+        consumer.fail(switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later"))
+      } else {
+        this.streams.set(id, consumer)
+        signal?.addEventListener("abort", onAbort, { once: true })
+      }
+    }
+    return consumer
+  }
+
+  private subscribe(
+    topic: string,
+    key: string,
+    codec: PayloadCodec,
+    listener: (message: unknown) => void,
+    onError: ((error: SwitchyardError) => void) | undefined,
+  ): () => void {
+    if (this.state === "closed") {
+      onError?.(this.closedError())
+      return () => {}
+    }
+    const ref = `${topic}\u0000${key}`
+    let sub = this.subscriptions.get(ref)
+    if (!sub) {
+      sub = { topic, key, codec, listeners: new Map(), epoch: this.epoch }
+      this.subscriptions.set(ref, sub)
+      this.sendSubscribe(sub)
+    }
+    sub.listeners.set(listener, onError)
+    const current = sub
+    return () => {
+      if (!current.listeners.delete(listener) || current.listeners.size > 0) return
+      if (this.subscriptions.get(ref) !== current) return
+      this.subscriptions.delete(ref)
+      this.sendFrame(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key), true)
+    }
+  }
+
+  private sendSubscribe(sub: Subscription): void {
+    sub.epoch = this.epoch
+    const id = this.nextId++
+    const ref = `${sub.topic}\u0000${sub.key}`
+    this.request(
+      "subscribe",
+      FrameType.SUBSCRIBE,
+      body.subscribe(id, sub.topic, sub.key),
+      id,
+      undefined,
+      undefined,
+    ).catch((error: SwitchyardError) => {
+      // A closed client settles everything at once; any other refusal ends the subscription.
+      if (this.state === "closed") return
+      if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
+      for (const onError of sub.listeners.values()) onError?.(error)
+      this.emit("error", error)
+    })
+  }
+
+  private publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
+    const json = encodeInput(codec, message, topic)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.nextId++
+    const frameBody = body.publish(id, topic, key, json)
+    const refused = this.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
+  }
+
+  private ready(transport: TransportId, sessionId: string, resumed: boolean): void {
+    const reason = !this.everConnected ? "connected" : resumed ? "resumed" : "new session"
+    this.everConnected = true
+    this.transport = transport
+    this.sessionId = sessionId
+    this.setState("connected")
+    this.emit("session", { id: sessionId, recovered: resumed })
+    this.emit("transport", transport, reason)
+  }
+
+  /** The server lost the session: settle what may have reached it, keep what surely did not. */
+  private lost(error: SwitchyardError): void {
+    this.epoch++
+    const written = this.connection.session.written
+    for (const [id, entry] of this.pending) {
+      // Subscriptions are renewed by `fresh` whatever became of their requests.
+      if (entry.kind === "subscribe") {
+        this.pending.delete(id)
+        continue
+      }
+      if (entry.seq > written) {
+        this.reissue.push(entry)
+        continue
+      }
+      this.pending.delete(id)
+      entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
+    }
+    for (const [id, consumer] of this.streams) {
+      if (consumer.seq > written && consumer.frameBody !== undefined) {
+        this.reissue.push({
+          id,
+          kind: "rpc",
+          seq: consumer.seq,
+          frameType: FrameType.STREAM,
+          frameBody: consumer.frameBody,
+          output: undefined,
+          error: undefined,
+          resolve: noop,
+          reject: (e) => consumer.fail(e),
+          consumer,
+        })
+        continue
+      }
+      this.streams.delete(id)
+      consumer.fail(switchyardError("SESSION_LOST", `${error.message}; the stream ended`))
+    }
+    this.reissue.sort((a, b) => a.seq - b.seq)
+    this.emit("error", error)
+  }
+
+  /** The new session is empty: send again, first and in order, what never left; then re-subscribe. */
+  private fresh(): void {
+    const reissue = this.reissue
+    this.reissue = []
+    for (const entry of reissue) {
+      entry.seq = this.sendFrame(entry.frameType, entry.frameBody)
+      if (entry.consumer) entry.consumer.seq = entry.seq
+      if (entry.seq !== 0) continue
+      this.pending.delete(entry.id)
+      this.streams.delete(entry.id)
+      entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
+    }
+    for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
+  }
+
+  private data(frame: ServerDataFrame): void {
+    switch (frame[0]) {
+      case FrameType.RESULT: {
+        const entry = this.pending.get(frame[2])
+        if (!entry) return
+        this.pending.delete(frame[2])
+        if (!entry.output) return entry.resolve(undefined)
+        const decoded = entry.output.decode(frame[3])
+        if (decoded.ok) entry.resolve(decoded.value)
+        else entry.reject(switchyardError("INVALID_OUTPUT", `the server sent an invalid result: ${decoded.error}`))
+        return
+      }
+      case FrameType.ERROR: {
+        const entry = this.pending.get(frame[2])
+        if (entry) {
+          this.pending.delete(frame[2])
+          return entry.reject(remoteError(frame[3], frame[4], frame[5], entry.error))
+        }
+        const consumer = this.streams.get(frame[2])
+        if (consumer) {
+          this.streams.delete(frame[2])
+          consumer.fail(remoteError(frame[3], frame[4], frame[5], consumer.error))
+        }
+        return
+      }
+      case FrameType.ITEM:
+        return this.streams.get(frame[2])?.push(frame[3])
+      case FrameType.END: {
+        const consumer = this.streams.get(frame[2])
+        if (!consumer) return
+        this.streams.delete(frame[2])
+        return consumer.end()
+      }
+      case FrameType.MESSAGE: {
+        const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
+        if (!sub) return
+        const decoded = sub.codec.decode(frame[4])
+        if (!decoded.ok) {
+          return this.emit(
+            "error",
+            switchyardError("INVALID_OUTPUT", `topic ${frame[2]}: invalid message: ${decoded.error}`),
+          )
+        }
+        for (const listener of [...sub.listeners.keys()]) {
+          try {
+            listener(decoded.value)
+          } catch (error) {
+            report(error)
+          }
+        }
+      }
+    }
+  }
+
+  private close(): void {
+    this.connection.close()
+    this.shutdown(this.closedError())
+  }
+
+  /** Settles everything with `error` and stops for good. */
+  private shutdown(error: SwitchyardError): void {
+    if (this.state === "closed") return
+    this.setState("closed")
+    this.transport = undefined
+    for (const entry of this.pending.values()) entry.reject(error)
+    for (const entry of this.reissue) entry.reject(error)
+    for (const consumer of this.streams.values()) consumer.fail(error)
+    this.pending.clear()
+    this.reissue = []
+    this.streams.clear()
+    this.subscriptions.clear()
+  }
+}
+
+/** Transports named by id become the built-in ones; objects are used as they are. */
+function resolveTransport(t: TransportId | ClientTransport, options: ClientOptions): ClientTransport {
+  if (typeof t !== "string") return t
+  if (t === "websocket") return websocketTransport({ WebSocket: options.WebSocket })
+  throw new TypeError(`switchyard: transport ${JSON.stringify(t)} is not available in this client`)
+}
