@@ -1,6 +1,7 @@
 import type { AnyContract, Client, ClientTransport, SessionOptions, TransportId } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
 import { ClientRuntime } from "./runtime.ts"
+import type { FetchLike } from "./transports/http.ts"
 import type { WebSocketConstructor } from "./transports/websocket.ts"
 
 /** Options of `createClient`. */
@@ -11,6 +12,8 @@ export interface ClientOptions {
   readonly transports?: ReadonlyArray<TransportId | ClientTransport>
   /** WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws`'s in Node). */
   readonly WebSocket?: WebSocketConstructor
+  /** `fetch` for the HTTP transports; defaults to `globalThis.fetch`. */
+  readonly fetch?: FetchLike
   /** Reconnection backoff: full jitter, capped. */
   readonly reconnect?: BackoffOptions
   /** A connection attempt without a completed handshake by then is abandoned (ms). Default 10 000. */

@@ -8,6 +8,8 @@ export type {
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { type ClientOptions, createClient } from "./client.ts"
+export type { FetchLike } from "./transports/http.ts"
+export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
 export {
   type WebSocketConstructor,
   type WebSocketLike,

@@ -23,6 +23,7 @@ import type { ClientOptions } from "./client.ts"
 import { Connection } from "./connection.ts"
 import { encodeInput, noop, remoteError, report } from "./payloads.ts"
 import { StreamConsumer } from "./streamConsumer.ts"
+import { longPollingTransport } from "./transports/longPolling.ts"
 import { websocketTransport } from "./transports/websocket.ts"
 
 interface Pending {
@@ -498,5 +499,6 @@ export class ClientRuntime {
 function resolveTransport(t: TransportId | ClientTransport, options: ClientOptions): ClientTransport {
   if (typeof t !== "string") return t
   if (t === "websocket") return websocketTransport({ WebSocket: options.WebSocket })
+  if (t === "long-polling") return longPollingTransport({ fetch: options.fetch })
   throw new TypeError(`switchyard: transport ${JSON.stringify(t)} is not available in this client`)
 }

@@ -27,6 +27,11 @@ export class ConnectionGate {
     this.origins = allowed === "*" ? "*" : allowed === undefined ? undefined : new Set(allowed.map(normalizeOrigin))
   }
 
+  /** Whether answers may let a cross-origin page send credentials: only with an explicit allow-list. */
+  get credentialsAllowed(): boolean {
+    return this.origins !== "*"
+  }
+
   /** Whether the request's Origin may connect. */
   originAllowed(request: IncomingMessage): boolean {
     const origin = request.headers.origin

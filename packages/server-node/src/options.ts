@@ -31,6 +31,8 @@ export interface ServerLimits extends SessionOptions {
   readonly maxBufferedBytes: number
   /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
   readonly maxInvalidFrames: number
+  /** How long a long-polling GET is held when there is nothing to send (ms). */
+  readonly pollTimeoutMs: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -47,6 +49,7 @@ export const defaultLimits: ServerLimits = {
   maxConnectionsPerIp: 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
   maxInvalidFrames: 16,
+  pollTimeoutMs: 25_000,
 }
 
 /** Options of `createServer`. */

@@ -27,6 +27,8 @@ import type { HandlerContext, Handlers } from "./handlers.ts"
 import { defaultLimits, type ServerLimits, type ServerOptions } from "./options.ts"
 import { type Runtime, ServerSession } from "./serverSession.ts"
 import { TopicRegistry } from "./topics.ts"
+import { HttpTransports } from "./transports/http.ts"
+import { longPollingDownstream } from "./transports/longPolling.ts"
 import { WebSocketTransport } from "./transports/websocket.ts"
 
 /** Server-side publishers, one per topic of the contract: `server.topics.room("lobby").publish(msg)`. */
@@ -182,6 +184,20 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const websocket = new WebSocketTransport(gate, accept, limits)
+  const httpTransports = new HttpTransports(gate, accept, limits, [longPollingDownstream(limits.pollTimeoutMs)])
+  /** Requests on our path go to the HTTP transports; a GET naming no transport is told to upgrade. */
+  const onRequest = (request: IncomingMessage, response: ServerResponse): boolean => {
+    const url = new URL(request.url ?? "/", "http://x")
+    if (normalizePath(url.pathname) !== path) return false
+    if (closing) {
+      answerPlainRequest(request, response, path, 503)
+      return true
+    }
+    if (request.method === "GET" && !url.searchParams.has("transport")) answerPlainRequest(request, response, path)
+    else httpTransports.handle(request, response, url.searchParams)
+    return true
+  }
+  const restoreRequestListeners: Array<() => void> = []
   const attached: HttpServer[] = []
   let owned: HttpServer | undefined
 
@@ -206,10 +222,22 @@ export function createServer<C extends AnyContract, A = undefined>(
     attach(httpServer) {
       httpServer.on("upgrade", onUpgrade)
       attached.push(httpServer)
+      // Requests on our path are ours; every other request goes to the listeners the server already had.
+      const previous = httpServer.listeners("request") as Array<(q: IncomingMessage, r: ServerResponse) => void>
+      httpServer.removeAllListeners("request")
+      const listener = (request: IncomingMessage, response: ServerResponse) => {
+        if (onRequest(request, response)) return
+        for (const fn of previous) fn.call(httpServer, request, response)
+      }
+      httpServer.on("request", listener)
+      restoreRequestListeners.push(() => {
+        httpServer.off("request", listener)
+        for (const fn of previous) httpServer.on("request", fn)
+      })
     },
     async listen(port = 0, host) {
       if (owned) throw new Error("switchyard: listen() was already called")
-      owned = createHttpServer((request, response) => answerPlainRequest(request, response, path))
+      owned = createHttpServer((request, response) => answerPlainRequest(request, response, path, 404))
       owned.on("upgrade", onForeignUpgrade)
       server.attach(owned)
       const http = owned
@@ -233,8 +261,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     const http = owned
     const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
     for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+    httpTransports.close()
     await websocket.close()
     for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)
+    for (const restore of restoreRequestListeners) restore()
     http?.off("upgrade", onForeignUpgrade)
     http?.closeAllConnections()
     await stopped
@@ -291,18 +321,23 @@ function pathOf(request: IncomingMessage): string {
   return normalizePath(q === -1 ? url : url.slice(0, q))
 }
 
-/** Plain HTTP requests to a server made by `listen`: 426 on the transport path, 404 elsewhere. */
-function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string): void {
-  const onPath = pathOf(request) === path
-  const text = JSON.stringify(
-    onPath
-      ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket" }
-      : { code: "NOT_FOUND", message: "not found" },
-  )
-  response.writeHead(onPath ? 426 : 404, {
+/**
+ * Plain HTTP answers: 426 for a GET on the transport path that names no transport, 404 elsewhere on a
+ * server made by `listen`, 503 while shutting down.
+ */
+function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string, status?: number): void {
+  const code = status ?? (pathOf(request) === path ? 426 : 404)
+  const body =
+    code === 426
+      ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket, or name an HTTP transport" }
+      : code === 503
+        ? { code: "SERVER_CLOSED", message: "the server is shutting down" }
+        : { code: "NOT_FOUND", message: "not found" }
+  const text = JSON.stringify(body)
+  response.writeHead(code, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
-    ...(onPath ? { upgrade: "websocket", connection: "Upgrade" } : {}),
+    ...(code === 426 ? { upgrade: "websocket", connection: "Upgrade" } : {}),
   })
   response.end(text)
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import type { Client } from "../client.ts"
 import { SwitchyardError } from "../errors.ts"
+import type { TransportId } from "../transport.ts"
 import type { TestContract, TestServerState } from "./testContract.ts"
 
 /** One server with one connected client, set up by a harness for one test. */
@@ -27,6 +28,8 @@ export interface SuiteSetup {
 
 /** What a transport provides to run the suite: a way to start a server and a client on it. */
 export interface SuiteHarness {
+  /** The transport the client must be on; the suite checks it. */
+  readonly transport: TransportId
   setup(options: SuiteSetup): Promise<SuiteFixture>
 }
 
@@ -71,6 +74,7 @@ export function runTransportContractSuite(name: string, harness: SuiteHarness): 
       const { client } = await setup()
       expect(await client.rpc.add({ a: 1, b: 2 })).toBe(3)
       expect(client.state).toBe("connected")
+      expect(client.transport).toBe(harness.transport)
     })
 
     it("rejects with the declared error, typed", async () => {

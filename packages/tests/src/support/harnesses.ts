@@ -68,6 +68,7 @@ async function fixture(
 
 /** The in-memory pair: server and client in one process, no sockets. */
 export const memoryHarness: SuiteHarness = {
+  transport: "memory",
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
     const server = startTestServer(options, state)
@@ -80,6 +81,7 @@ export const memoryHarness: SuiteHarness = {
 
 /** WebSocket over real sockets on 127.0.0.1, through a TCP proxy that can cut or stall the network. */
 export const websocketNodeHarness: SuiteHarness = {
+  transport: "websocket",
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
     const server = startTestServer(options, state)
@@ -96,6 +98,32 @@ export const websocketNodeHarness: SuiteHarness = {
   },
 }
 
+/**
+ * An HTTP transport over real sockets on 127.0.0.1 (Node's fetch), through the same TCP proxy as the
+ * WebSocket harness, so that drop() and stall() cut and freeze the requests in flight.
+ */
+function httpNodeHarness(transport: "long-polling"): SuiteHarness {
+  return {
+    transport,
+    async setup(options) {
+      const state: TestServerState = { aborted: new Set() }
+      const server = startTestServer(options, state)
+      const { port } = await server.listen(0, "127.0.0.1")
+      const proxy = await TcpProxy.start(port)
+      const url = `http://127.0.0.1:${proxy.port}/switchyard`
+      return fixture(
+        server,
+        state,
+        proxy,
+        () => createClient(TestContract, { url, transports: [transport], ...testClientOptions }),
+        () => proxy[Symbol.asyncDispose](),
+      )
+    },
+  }
+}
+
+export const longPollingNodeHarness = httpNodeHarness("long-polling")
+
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
 import { RemotePage } from "./remoteClient.ts"
@@ -108,6 +136,7 @@ import { RemotePage } from "./remoteClient.ts"
  * is exercised by a real browser's Origin header on every connection.
  */
 export const websocketChromiumHarness: SuiteHarness = {
+  transport: "websocket",
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
     const server = startTestServer(options, state)

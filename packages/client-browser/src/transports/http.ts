@@ -1,0 +1,122 @@
+import type { ClientLinkEvents, Link, TransportId } from "@switchyard/core"
+
+/** The `fetch` the HTTP transports use: the platform's, or one passed in. */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
+
+/**
+ * A link over HTTP (docs/http-transports.md): the first upstream POST opens it and names it, later POSTs
+ * carry frames upstream one at a time, in order, and `downstream` brings frames the other way until the
+ * link ends. Any failure ends the link; the session then resumes on a new one, as after a dropped socket.
+ */
+export function httpLink(
+  url: string,
+  transport: TransportId,
+  fetchImpl: FetchLike | undefined,
+  events: ClientLinkEvents,
+  downstream: (link: HttpLinkState) => Promise<void>,
+): Link {
+  const platformFetch = fetchImpl ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined)
+  if (!platformFetch) throw new TypeError("switchyard: no fetch here; pass one in the client options")
+  const doFetch: FetchLike = platformFetch
+  const abort = new AbortController()
+  const state: HttpLinkState = {
+    url,
+    transport,
+    id: undefined,
+    fetch: doFetch,
+    signal: abort.signal,
+    frames: events.frame,
+    end,
+  }
+  let outbox: string[] = []
+  let posting = false
+  let ended = false
+
+  function end(code: number, reason: string): void {
+    if (ended) return
+    ended = true
+    abort.abort()
+    if (state.id !== undefined) {
+      // Tell the server at once; if this fails, its heartbeat ends the link.
+      void doFetch(`${url}${separator(url)}link=${state.id}`, { method: "DELETE", keepalive: true }).catch(() => {})
+    }
+    queueMicrotask(() => events.close(code, reason))
+  }
+
+  async function flush(): Promise<void> {
+    if (posting || ended || outbox.length === 0) return
+    posting = true
+    const batch = outbox.join("\n")
+    outbox = []
+    try {
+      const opening = state.id === undefined
+      const target = opening
+        ? `${url}${separator(url)}transport=${transport}`
+        : `${url}${separator(url)}link=${state.id}`
+      const response = await doFetch(target, {
+        method: "POST",
+        body: batch,
+        headers: { "content-type": "text/plain;charset=UTF-8" },
+        signal: abort.signal,
+      })
+      if (!response.ok) return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
+      if (opening) {
+        const opened = (await response.json()) as { link?: unknown }
+        if (typeof opened.link !== "string") return end(1006, "no link id")
+        state.id = opened.link
+        void downstream(state).then(
+          () => end(1001, "link closed"),
+          () => end(1006, "connection lost"),
+        )
+      } else await response.body?.cancel()
+    } catch {
+      return end(1006, "connection lost")
+    } finally {
+      posting = false
+    }
+    void flush()
+  }
+
+  // The link is open at once: the session's HELLO is the first frame of the opening POST.
+  queueMicrotask(() => !ended && events.open())
+  return {
+    send(frame) {
+      if (ended) return
+      if (outbox.push(frame) === 1) queueMicrotask(() => void flush())
+    },
+    close: end,
+  }
+}
+
+/** What a transport's downstream loop needs of its link. */
+export interface HttpLinkState {
+  readonly url: string
+  readonly transport: TransportId
+  id: string | undefined
+  readonly fetch: FetchLike
+  readonly signal: AbortSignal
+  /** Delivers one frame received downstream. */
+  readonly frames: (frame: string) => void
+  /** Ends the link. */
+  readonly end: (code: number, reason: string) => void
+}
+
+/** The downstream URL of a link. */
+export function downstreamUrl(link: HttpLinkState): string {
+  return `${link.url}${separator(link.url)}transport=${link.transport}&link=${link.id}`
+}
+
+/** Delivers a batch body (frames separated by newlines). */
+export function deliverBatch(link: HttpLinkState, body: string): void {
+  let start = 0
+  while (start < body.length) {
+    let end = body.indexOf("\n", start)
+    if (end === -1) end = body.length
+    if (end > start) link.frames(body.slice(start, end))
+    start = end + 1
+  }
+}
+
+function separator(url: string): string {
+  return url.includes("?") ? "&" : "?"
+}

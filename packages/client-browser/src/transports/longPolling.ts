@@ -1,0 +1,34 @@
+import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
+
+export interface LongPollingTransportOptions {
+  /** Defaults to `globalThis.fetch`. */
+  readonly fetch?: FetchLike | undefined
+}
+
+/**
+ * Long polling: one GET at a time is held by the server until it has frames (or its poll timeout
+ * passes); frames go up in POSTs. Works through any proxy that passes plain HTTP.
+ *
+ * @example
+ * createClient(Chat, { url, transports: [longPollingTransport()] })
+ */
+export function longPollingTransport(options: LongPollingTransportOptions = {}): ClientTransport {
+  return {
+    id: "long-polling",
+    capabilities: { duplex: false, binary: false },
+    connect(url: string, events: ClientLinkEvents): Link {
+      return httpLink(url, "long-polling", options.fetch, events, poll)
+    },
+  }
+}
+
+/** Polls until the link ends: 200 carries frames (or nothing, on timeout), 204 means replaced. */
+async function poll(link: HttpLinkState): Promise<void> {
+  while (!link.signal.aborted) {
+    const response = await link.fetch(downstreamUrl(link), { signal: link.signal, cache: "no-store" })
+    if (response.status === 410) return
+    if (response.status !== 200 && response.status !== 204) throw new Error(`HTTP ${response.status}`)
+    deliverBatch(link, await response.text())
+  }
+}

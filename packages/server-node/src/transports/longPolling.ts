@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { answer, answerFrames, type Downstream, type HttpLink } from "./http.ts"
+
+/**
+ * Long polling: a GET is held until the link has frames, or until `pollTimeoutMs` passes, and is then
+ * answered with every queued frame. A poll that arrives while another is held replaces it (the held one
+ * gets 204): the client never has two out, so the older one was lost on the way.
+ */
+export function longPollingDownstream(pollTimeoutMs: number): Downstream {
+  const release = (link: HttpLink, status: 200 | 204) => {
+    const held = link.held
+    if (!held) return
+    link.held = undefined
+    if (held.timer !== undefined) clearTimeout(held.timer)
+    if (status === 204) answer(held.response, 204)
+    else answerFrames(held.response, link.drain())
+  }
+  return {
+    id: "long-polling",
+    get(link: HttpLink, request: IncomingMessage, response: ServerResponse) {
+      release(link, 204)
+      if (link.queue.length > 0 || link.isClosed) return answerFrames(response, link.drain())
+      const timer = setTimeout(() => release(link, 200), pollTimeoutMs)
+      link.held = { response, timer }
+      // A client that gave up on its poll frees the slot.
+      request.once("close", () => {
+        if (link.held?.response !== response) return
+        clearTimeout(timer)
+        link.held = undefined
+      })
+    },
+    ready(link: HttpLink) {
+      release(link, 200)
+    },
+    closed(link: HttpLink) {
+      release(link, 200)
+    },
+  }
+}

@@ -1,0 +1,4 @@
+import { runTransportContractSuite } from "@switchyard/core/testing"
+import { longPollingNodeHarness } from "./support/harnesses.ts"
+
+runTransportContractSuite("long-polling (node)", longPollingNodeHarness)
