@@ -135,41 +135,50 @@ import { RemotePage } from "./remoteClient.ts"
  * origin: the server's default Origin check (same origin only, no `allowedOrigins`) stays in force and
  * is exercised by a real browser's Origin header on every connection.
  */
-export const websocketChromiumHarness: SuiteHarness = {
-  transport: "websocket",
-  async setup(options) {
-    const state: TestServerState = { aborted: new Set() }
-    const server = startTestServer(options, state)
-    const cleanup: (() => PromiseLike<void>)[] = [() => server.close()]
-    const close = async () => {
-      for (const step of cleanup.splice(0).reverse()) await step()
-    }
-    try {
-      const site = await startPageServer()
-      cleanup.push(() => site[Symbol.asyncDispose]())
-      server.attach(site.http)
-      const proxy = await TcpProxy.start(site.port)
-      cleanup.push(() => proxy[Symbol.asyncDispose]())
-      const origin = `http://127.0.0.1:${proxy.port}`
-      const page = await newPage()
-      cleanup.push(() => page.close())
-      const remote = await RemotePage.open(page, `${origin}/`)
-      cleanup.push(() => remote.close())
-      // `fixture` closes the clients and the server, then this cleanup closes the page, proxy and site
-      // (server.close() again is a no-op); on a failed setup the catch below runs the same cleanup.
-      return await fixture(
-        server,
-        state,
-        proxy,
-        () => remote.createClient(TestContract, `${origin}/switchyard`, testClientOptions),
-        async () => {
-          await close()
-          if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
-        },
-      )
-    } catch (error) {
-      await close()
-      throw error
-    }
-  },
+function chromiumHarness(transport: "websocket" | "long-polling"): SuiteHarness {
+  return {
+    transport,
+    async setup(options) {
+      const state: TestServerState = { aborted: new Set() }
+      const server = startTestServer(options, state)
+      const cleanup: (() => PromiseLike<void>)[] = [() => server.close()]
+      const close = async () => {
+        for (const step of cleanup.splice(0).reverse()) await step()
+      }
+      try {
+        const site = await startPageServer()
+        cleanup.push(() => site[Symbol.asyncDispose]())
+        server.attach(site.http)
+        const proxy = await TcpProxy.start(site.port)
+        cleanup.push(() => proxy[Symbol.asyncDispose]())
+        const origin = `http://127.0.0.1:${proxy.port}`
+        const page = await newPage()
+        cleanup.push(() => page.close())
+        const remote = await RemotePage.open(page, `${origin}/`)
+        cleanup.push(() => remote.close())
+        // `fixture` closes the clients and the server, then this cleanup closes the page, proxy and site
+        // (server.close() again is a no-op); on a failed setup the catch below runs the same cleanup.
+        return await fixture(
+          server,
+          state,
+          proxy,
+          () =>
+            remote.createClient(TestContract, `${origin}/switchyard`, {
+              ...testClientOptions,
+              transports: [transport],
+            }),
+          async () => {
+            await close()
+            if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
+          },
+        )
+      } catch (error) {
+        await close()
+        throw error
+      }
+    },
+  }
 }
+
+export const websocketChromiumHarness = chromiumHarness("websocket")
+export const longPollingChromiumHarness = chromiumHarness("long-polling")
