@@ -3,8 +3,8 @@ import type { Acceptor, ClientLinkEvents, ClientTransport } from "./transport.ts
 
 /** Test controls of the in-memory transport. */
 export interface MemoryTransport extends ClientTransport {
-  /** Cuts every open link at once, as a network failure would (close code 1006 on both ends). */
-  drop(): void
+  /** Cuts every open link at once, as a network failure would (close code 1006 on both ends); returns how many. */
+  drop(): number
   /** While true, frames in both directions vanish and nothing is closed: a black-holing network. */
   stall(on: boolean): void
   /** Links open now. */
@@ -44,7 +44,9 @@ export function memoryTransport(accept: Acceptor): MemoryTransport {
       return open.size
     },
     drop() {
-      for (const cut of [...open]) cut()
+      const links = [...open]
+      for (const cut of links) cut()
+      return links.length
     },
     stall(on) {
       stalled = on

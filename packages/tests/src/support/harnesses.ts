@@ -40,7 +40,7 @@ export async function connected<C extends AnyContract>(client: Client<C>): Promi
 async function fixture(
   server: Server<TestContract>,
   state: TestServerState,
-  network: { drop(): void; stall(on: boolean): void },
+  network: { drop(): number; stall(on: boolean): void },
   newClient: () => Client<TestContract>,
   teardown: () => Promise<void> = async () => {},
 ): Promise<SuiteFixture> {

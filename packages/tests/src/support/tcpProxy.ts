@@ -47,12 +47,15 @@ export class TcpProxy implements AsyncDisposable {
     upstream.connect(this.targetPort, "127.0.0.1")
   }
 
-  drop(): void {
-    for (const [a, b] of [...this.pairs]) {
+  /** Cuts every connection (RST both ways); returns how many. */
+  drop(): number {
+    const pairs = [...this.pairs]
+    for (const [a, b] of pairs) {
       a.resetAndDestroy()
       b.resetAndDestroy()
     }
     this.pairs.clear()
+    return pairs.length
   }
 
   private forward(to: Socket, chunk: Buffer): void {
