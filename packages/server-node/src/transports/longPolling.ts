@@ -17,13 +17,13 @@ export function longPollingDownstream(pollTimeoutMs: number): Downstream {
   }
   return {
     id: "long-polling",
-    get(link: HttpLink, request: IncomingMessage, response: ServerResponse) {
+    get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {
       release(link, 204)
       if (link.queue.length > 0 || link.isClosed) return answerFrames(response, link.drain())
       const timer = setTimeout(() => release(link, 200), pollTimeoutMs)
       link.held = { response, timer }
-      // A client that gave up on its poll frees the slot.
-      request.once("close", () => {
+      // A client that gave up on its poll frees the slot (the response closes before it was finished).
+      response.once("close", () => {
         if (link.held?.response !== response) return
         clearTimeout(timer)
         link.held = undefined
