@@ -8,6 +8,8 @@ export const allSystems = [
   { id: "trpc", file: "trpc.mjs" },
   { id: "switchyard", file: "switchyard.mjs" },
   { id: "switchyard-std", file: "switchyardStandard.mjs" },
+  { id: "socketio-polling", file: "socketioPolling.mjs" },
+  { id: "switchyard-long-polling", file: "switchyardLongPolling.mjs" },
 ]
 
 const full = {

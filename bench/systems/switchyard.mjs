@@ -12,10 +12,10 @@ export const name = "switchyard"
 export const label = "Switchyard (Effect Schema)"
 
 const Payload = Schema.Struct({ n: Schema.Number, s: Schema.String })
-const EchoContract = contract({ rpc: { echo: rpc({ input: Payload, output: Payload }) } })
+export const EchoContract = contract({ rpc: { echo: rpc({ input: Payload, output: Payload }) } })
 
 /** Server and client of an echo contract; the adapters differ only in the payload schema. */
-export function switchyardSystem(echoContract) {
+export function switchyardSystem(echoContract, clientOptions = {}) {
   return {
     async startServer() {
       const server = createServer(echoContract, { rpc: { echo: (input) => input } })
@@ -23,7 +23,7 @@ export function switchyardSystem(echoContract) {
       return { url, close: () => server.close() }
     },
     async connectClient(url) {
-      const client = createClient(echoContract, { url, WebSocket })
+      const client = createClient(echoContract, { url, WebSocket, ...clientOptions })
       if (client.state !== "connected") {
         await new Promise((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error(`switchyard: still ${client.state} after 10 s`)), 10_000)
