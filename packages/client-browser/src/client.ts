@@ -2,6 +2,7 @@ import type { AnyContract, Client, ClientTransport, SessionOptions, TransportId 
 import type { BackoffOptions } from "./backoff.ts"
 import { ClientRuntime } from "./runtime.ts"
 import type { FetchLike } from "./transports/http.ts"
+import type { EventSourceConstructor } from "./transports/sse.ts"
 import type { WebSocketConstructor } from "./transports/websocket.ts"
 
 /** Options of `createClient`. */
@@ -12,6 +13,8 @@ export interface ClientOptions {
   readonly transports?: ReadonlyArray<TransportId | ClientTransport>
   /** WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws`'s in Node). */
   readonly WebSocket?: WebSocketConstructor
+  /** EventSource constructor for `"sse"`; defaults to `globalThis.EventSource` (pass `eventsource`'s in Node). */
+  readonly EventSource?: EventSourceConstructor
   /** `fetch` for the HTTP transports; defaults to `globalThis.fetch`. */
   readonly fetch?: FetchLike
   /** Reconnection backoff: full jitter, capped. */

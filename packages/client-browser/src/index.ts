@@ -10,6 +10,13 @@ export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { type ClientOptions, createClient } from "./client.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
+export { type PollingTransportOptions, pollingTransport } from "./transports/polling.ts"
+export {
+  type EventSourceConstructor,
+  type EventSourceLike,
+  type SseTransportOptions,
+  sseTransport,
+} from "./transports/sse.ts"
 export {
   type WebSocketConstructor,
   type WebSocketLike,

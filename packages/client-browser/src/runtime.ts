@@ -24,6 +24,8 @@ import { Connection } from "./connection.ts"
 import { encodeInput, noop, remoteError, report } from "./payloads.ts"
 import { StreamConsumer } from "./streamConsumer.ts"
 import { longPollingTransport } from "./transports/longPolling.ts"
+import { pollingTransport } from "./transports/polling.ts"
+import { sseTransport } from "./transports/sse.ts"
 import { websocketTransport } from "./transports/websocket.ts"
 
 interface Pending {
@@ -500,5 +502,7 @@ function resolveTransport(t: TransportId | ClientTransport, options: ClientOptio
   if (typeof t !== "string") return t
   if (t === "websocket") return websocketTransport({ WebSocket: options.WebSocket })
   if (t === "long-polling") return longPollingTransport({ fetch: options.fetch })
+  if (t === "sse") return sseTransport({ EventSource: options.EventSource, fetch: options.fetch })
+  if (t === "polling") return pollingTransport({ fetch: options.fetch })
   throw new TypeError(`switchyard: transport ${JSON.stringify(t)} is not available in this client`)
 }

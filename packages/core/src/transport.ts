@@ -42,6 +42,11 @@ export interface ConnectionInfo {
 export interface ServerLinkEvents {
   frame(data: unknown): void
   close(code: number, reason: string): void
+  /**
+   * The same link came back after its carrier reconnected (an SSE stream resumed with `Last-Event-ID`):
+   * the client has every data frame up to `received`, and everything after it is sent again.
+   */
+  resume?(received: number): void
 }
 
 /**

@@ -33,6 +33,17 @@ export interface ServerLimits extends SessionOptions {
   readonly maxInvalidFrames: number
   /** How long a long-polling GET is held when there is nothing to send (ms). */
   readonly pollTimeoutMs: number
+  /**
+   * An SSE stream carries a comment line at this interval when idle (ms), shorter than common proxy idle
+   * timeouts (often 30–60 s), so that no proxy closes a quiet stream.
+   */
+  readonly sseKeepAliveMs: number
+  /**
+   * An SSE stream is ended by the server after this long (ms); the EventSource reconnects on the same
+   * link with `Last-Event-ID`. This bounds what a buffering proxy can hold back, and makes a proxy's
+   * maximum response time an ordinary reconnect instead of a failure.
+   */
+  readonly sseMaxStreamMs: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -50,6 +61,8 @@ export const defaultLimits: ServerLimits = {
   maxBufferedBytes: 16 * 1024 * 1024,
   maxInvalidFrames: 16,
   pollTimeoutMs: 25_000,
+  sseKeepAliveMs: 10_000,
+  sseMaxStreamMs: 5 * 60_000,
 }
 
 /** Options of `createServer`. */

@@ -29,6 +29,8 @@ import { type Runtime, ServerSession } from "./serverSession.ts"
 import { TopicRegistry } from "./topics.ts"
 import { HttpTransports } from "./transports/http.ts"
 import { longPollingDownstream } from "./transports/longPolling.ts"
+import { pollingDownstream } from "./transports/polling.ts"
+import { sseDownstream } from "./transports/sse.ts"
 import { WebSocketTransport } from "./transports/websocket.ts"
 
 /** Server-side publishers, one per topic of the contract: `server.topics.room("lobby").publish(msg)`. */
@@ -179,12 +181,19 @@ export function createServer<C extends AnyContract, A = undefined>(
         clearTimeout(handshake)
         session?.linkClosed(link)
       },
+      resume(received) {
+        session?.resume(link, received)
+      },
     }
   }
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const websocket = new WebSocketTransport(gate, accept, limits)
-  const httpTransports = new HttpTransports(gate, accept, limits, [longPollingDownstream(limits.pollTimeoutMs)])
+  const httpTransports = new HttpTransports(gate, accept, limits, [
+    longPollingDownstream(limits.pollTimeoutMs),
+    sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs),
+    pollingDownstream(),
+  ])
   /** Requests on our path go to the HTTP transports; a GET naming no transport is told to upgrade. */
   const onRequest = (request: IncomingMessage, response: ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://x")

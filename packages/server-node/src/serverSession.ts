@@ -112,6 +112,19 @@ export class ServerSession implements Subscriber {
     return true
   }
 
+  /**
+   * `link` is still ours but its carrier reconnected (an SSE stream resumed with `Last-Event-ID`): the
+   * client has our data frames up to `clientReceived`; acknowledge those and replay the rest on the same
+   * link. ACKs written to the lost carrier may be gone too, so ours is sent again.
+   */
+  resume(link: Link, clientReceived: number): void {
+    if (link !== this.link || this.ended) return
+    if (!this.session.attach(link, clientReceived)) {
+      return this.violation("SEQUENCE_GAP", "the client claims frames this session never sent")
+    }
+    if (this.session.received > 0) link.send(control.ack(this.session.received))
+  }
+
   /** The transport reports that `link` closed. */
   linkClosed(link: Link): void {
     if (link !== this.link) return

@@ -19,6 +19,8 @@ export interface Downstream {
   ready(link: HttpLink): void
   /** The link closed: settle any held response. */
   closed(link: HttpLink): void
+  /** Answers a downstream GET for an unknown or closed link, when 410 would not do (SSE). */
+  gone?(response: ServerResponse): void
 }
 
 /** One link: frames the session sent and the transport has not delivered yet, plus transport state. */
@@ -127,7 +129,10 @@ export class HttpTransports {
           : this.upstream(request, response, linkId)
       case "GET": {
         const link = linkId === null ? undefined : this.links.get(linkId)
-        if (!link || link.transport.id !== query.get("transport")) return answer(response, 410, gone)
+        if (!link || link.transport.id !== query.get("transport")) {
+          const downstream = this.downstreams.get(query.get("transport") ?? "")
+          return downstream?.gone ? downstream.gone(response) : answer(response, 410, gone)
+        }
         return link.transport.get(link, request, response)
       }
       case "DELETE": {

@@ -10,6 +10,7 @@ import {
   waitFor,
 } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"
+import { EventSource } from "eventsource"
 import WebSocket from "ws"
 import { TcpProxy } from "./tcpProxy.ts"
 
@@ -102,7 +103,7 @@ export const websocketNodeHarness: SuiteHarness = {
  * An HTTP transport over real sockets on 127.0.0.1 (Node's fetch), through the same TCP proxy as the
  * WebSocket harness, so that drop() and stall() cut and freeze the requests in flight.
  */
-function httpNodeHarness(transport: "long-polling"): SuiteHarness {
+function httpNodeHarness(transport: "sse" | "long-polling" | "polling"): SuiteHarness {
   return {
     transport,
     async setup(options) {
@@ -115,7 +116,7 @@ function httpNodeHarness(transport: "long-polling"): SuiteHarness {
         server,
         state,
         proxy,
-        () => createClient(TestContract, { url, transports: [transport], ...testClientOptions }),
+        () => createClient(TestContract, { url, transports: [transport], EventSource, ...testClientOptions }),
         () => proxy[Symbol.asyncDispose](),
       )
     },
@@ -123,6 +124,8 @@ function httpNodeHarness(transport: "long-polling"): SuiteHarness {
 }
 
 export const longPollingNodeHarness = httpNodeHarness("long-polling")
+export const sseNodeHarness = httpNodeHarness("sse")
+export const pollingNodeHarness = httpNodeHarness("polling")
 
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
@@ -135,7 +138,7 @@ import { RemotePage } from "./remoteClient.ts"
  * origin: the server's default Origin check (same origin only, no `allowedOrigins`) stays in force and
  * is exercised by a real browser's Origin header on every connection.
  */
-function chromiumHarness(transport: "websocket" | "long-polling"): SuiteHarness {
+function chromiumHarness(transport: "websocket" | "sse" | "long-polling" | "polling"): SuiteHarness {
   return {
     transport,
     async setup(options) {
@@ -182,3 +185,5 @@ function chromiumHarness(transport: "websocket" | "long-polling"): SuiteHarness 
 
 export const websocketChromiumHarness = chromiumHarness("websocket")
 export const longPollingChromiumHarness = chromiumHarness("long-polling")
+export const sseChromiumHarness = chromiumHarness("sse")
+export const pollingChromiumHarness = chromiumHarness("polling")
