@@ -37,8 +37,17 @@ export function httpLink(
     ended = true
     abort.abort()
     if (state.id !== undefined) {
-      // Tell the server at once; if this fails, its heartbeat ends the link.
-      void doFetch(`${url}${separator(url)}link=${state.id}`, { method: "DELETE", keepalive: true }).catch(() => {})
+      const upstream = `${url}${separator(url)}link=${state.id}`
+      const remove = () => doFetch(upstream, { method: "DELETE", keepalive: true })
+      // A graceful close still delivers what was queued (the session's BYE), then closes the link; if this
+      // fails, the server's heartbeat ends the link.
+      const last = code === 1000 && outbox.length > 0 ? outbox.join("\n") : undefined
+      outbox = []
+      const post =
+        last === undefined
+          ? Promise.resolve()
+          : doFetch(upstream, { method: "POST", body: last, headers: plainText, keepalive: true })
+      void post.then(remove, remove).catch(() => {})
     }
     queueMicrotask(() => events.close(code, reason))
   }
@@ -46,8 +55,8 @@ export function httpLink(
   async function flush(): Promise<void> {
     if (posting || ended || outbox.length === 0) return
     posting = true
-    const batch = outbox.join("\n")
-    outbox = []
+    const batch = takeBatch()
+
     try {
       const opening = state.id === undefined
       const target = opening
@@ -56,7 +65,7 @@ export function httpLink(
       const response = await doFetch(target, {
         method: "POST",
         body: batch,
-        headers: { "content-type": "text/plain;charset=UTF-8" },
+        headers: plainText,
         signal: abort.signal,
       })
       if (!response.ok) return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
@@ -75,6 +84,22 @@ export function httpLink(
       posting = false
     }
     void flush()
+  }
+
+  /**
+   * Takes frames off the outbox for one POST, up to `MAX_BATCH_CHARS` (a frame larger than that goes
+   * alone): a body the server would refuse as too large would be refused again after every resume.
+   */
+  function takeBatch(): string {
+    let size = 0
+    let count = 0
+    while (count < outbox.length) {
+      const next = (outbox[count] as string).length + 1
+      if (count > 0 && size + next > MAX_BATCH_CHARS) break
+      size += next
+      count++
+    }
+    return outbox.splice(0, count).join("\n")
   }
 
   // The link is open at once: the session's HELLO is the first frame of the opening POST.
@@ -116,6 +141,14 @@ export function deliverBatch(link: HttpLinkState, body: string): void {
     start = end + 1
   }
 }
+
+const plainText = { "content-type": "text/plain;charset=UTF-8" }
+
+/**
+ * Most characters in one upstream POST. Servers take bodies up to the larger of their `maxMessageBytes`
+ * and 1 MiB, plus 64 KiB; a character can take 3 bytes, so batches stay well inside that.
+ */
+const MAX_BATCH_CHARS = 256 * 1024
 
 function separator(url: string): string {
   return url.includes("?") ? "&" : "?"

@@ -22,8 +22,8 @@ export interface PollingTransportOptions {
  * createClient(Chat, { url, transports: [pollingTransport({ minIntervalMs: 50, maxIntervalMs: 2000 })] })
  */
 export function pollingTransport(options: PollingTransportOptions = {}): ClientTransport {
-  const minIntervalMs = options.minIntervalMs ?? 25
-  const maxIntervalMs = Math.max(minIntervalMs, options.maxIntervalMs ?? 1000)
+  const minIntervalMs = validInterval(options.minIntervalMs, 25)
+  const maxIntervalMs = Math.max(minIntervalMs, validInterval(options.maxIntervalMs, 1000))
   return {
     id: "polling",
     capabilities: { duplex: false, binary: false },
@@ -77,4 +77,9 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
       }
     },
   }
+}
+
+/** A usable interval: a finite number of at least 1 ms, or the default. */
+function validInterval(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) && value >= 1 ? value : fallback
 }

@@ -106,7 +106,9 @@ export class HttpTransports {
     downstreams: readonly Downstream[],
   ) {
     for (const d of downstreams) this.downstreams.set(d.id, d)
-    this.maxBodyBytes = limits.maxMessageBytes + 64 * 1024
+    // Up to what a client batches before it knows our limits (as for the WebSocket cap): a single request
+    // over `maxMessageBytes` inside is answered for its id, and the body is never refused for it.
+    this.maxBodyBytes = Math.max(limits.maxMessageBytes, 1024 * 1024) + 64 * 1024
   }
 
   get linkCount(): number {

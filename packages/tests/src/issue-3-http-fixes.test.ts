@@ -1,0 +1,72 @@
+import { createClient, pollingTransport } from "@switchyard/client-browser"
+import type { ErrorCode } from "@switchyard/core"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { createServer } from "@switchyard/server-node"
+import { EventSource } from "eventsource"
+import { afterEach, describe, expect, it } from "vitest"
+import { connected, testClientOptions } from "./support/harnesses.ts"
+
+const cleanup: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function start() {
+  const ended: ErrorCode[] = []
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, {
+    onError: () => {},
+    onSessionEnd: (_s, reason) => ended.push(reason),
+  })
+  const { url } = await server.listen(0, "127.0.0.1")
+  cleanup.push(() => server.close())
+  return { url, ended }
+}
+
+describe("issue 3 HTTP review fixes", () => {
+  it("splits upstream batches so that several large requests never make a body the server refuses", async () => {
+    const { url } = await start()
+    const client = createClient(TestContract, { url, transports: ["long-polling"], ...testClientOptions })
+    cleanup.push(() => client.close())
+    await connected(client)
+    const states: string[] = []
+    client.on("state", (s) => states.push(s))
+    // Three frames of about 540,000 characters each (base64), queued together: over 1.6 MB in one outbox.
+    const sizes = [400_000, 400_001, 400_002]
+    const results = await Promise.all(sizes.map((n) => client.rpc.echoBytes({ bytes: new Uint8Array(n).fill(7) })))
+    expect(results.map((r) => r.length)).toEqual(sizes)
+    expect(states).toEqual([])
+  })
+
+  it.each(["long-polling", "polling", "sse"] as const)(
+    "delivers the client's BYE on close over %s",
+    async (transport) => {
+      const { url, ended } = await start()
+      const client = createClient(TestContract, { url, transports: [transport], EventSource, ...testClientOptions })
+      await connected(client)
+      await client.close()
+      await waitFor(() => ended.length === 1, 3000, "the session to end")
+      expect(ended).toEqual(["CLIENT_CLOSED"])
+    },
+  )
+
+  it("ignores unusable polling intervals instead of polling back to back", async () => {
+    const { url } = await start()
+    let gets = 0
+    const counting = (input: string, init?: RequestInit) => {
+      if ((init?.method ?? "GET") === "GET") gets++
+      return fetch(input, init)
+    }
+    const client = createClient(TestContract, {
+      url,
+      transports: [pollingTransport({ minIntervalMs: 0, maxIntervalMs: Number.NaN, fetch: counting })],
+      ...testClientOptions,
+    })
+    cleanup.push(() => client.close())
+    await connected(client)
+    const before = gets
+    await new Promise((r) => setTimeout(r, 600))
+    // The default interval backs off from 25 ms towards 1 s while idle: a handful of polls, not hundreds.
+    expect(gets - before).toBeLessThan(25)
+    expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
+  })
+})
