@@ -1,4 +1,4 @@
-// Runs every system's two measurements in one process tree and prints the comparison table.
+// Runs every system's three measurements in one process tree and prints the comparison tables.
 // See README.md for the method. Usage: `pnpm bench` (builds the Switchyard packages first),
 // `BENCH_QUICK=1 pnpm bench` for a ~20 s smoke run; sizes are BENCH_* variables (lib/config.mjs).
 import { execFileSync } from "node:child_process"
@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
-import { renderTables } from "./lib/report.mjs"
+import { renderGoals, renderTables } from "./lib/report.mjs"
 
 const config = readConfig()
 const cores = os.cpus().length
@@ -47,10 +47,14 @@ const facts = [
   `node ${process.version} on ${os.platform()} ${os.release()} ${os.arch()}; ${cores} × ${os.cpus()[0]?.model.trim() ?? "?"}; ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
   `versions: ws ${versionOf("ws")}, socket.io ${versionOf("socket.io")} / socket.io-client ${versionOf("socket.io-client")}, @trpc/server ${versionOf("@trpc/server")} / @trpc/client ${versionOf("@trpc/client")}, effect ${versionOf("effect")}, switchyard tree ${treeRevision()}`,
   pin
-    ? `pinning: taskset; sequential: server+client on core ${latencyCpu.server}; pipelined: server on core ${loadCpu.server}, load generator on core ${loadCpu.client}`
+    ? `pinning: taskset; sequential: server+client on core ${latencyCpu.server}; pipelined and fan-out: server on core ${loadCpu.server}, load generator on core ${loadCpu.client}`
     : `pinning: OFF (${config.pin ? "taskset not found; install util-linux" : "BENCH_PIN=0"}): processes float between cores, expect more noise`,
   `sizes: ${config.reps} repetition(s); sequential ${config.latency.warmup} warm-up calls (≤ ${config.latency.warmupMaxMs / 1000} s) then ${config.latency.calls} timed (≤ ${config.latency.maxMs / 1000} s), interleaved across systems in blocks of ${config.latency.block} (after ${config.latency.blockLeadIn} untimed); pipelined ${config.load.inflight} in flight, ${config.load.warmupMs / 1000} s warm-up, ${config.load.measureMs / 1000} s measured`,
-  `payload: {"n":<counter>,"s":"hello world"}; every reply is checked against what was sent`,
+  `fan-out: ${config.fanout.subscribers} subscribers in one load process, one server publishing in bursts of ${config.fanout.burst} per setImmediate turn, at most ${config.fanout.window} messages ahead of the slowest subscriber; ${config.fanout.warmupMs / 1000} s warm-up, ${config.fanout.measureMs / 1000} s measured (systems: ${config.systems
+    .filter((s) => s.fanout)
+    .map((s) => s.id)
+    .join(", ")})`,
+  `payload: {"n":<counter>,"s":"hello world"}; every reply is checked against what was sent, every subscriber's messages against 1, 2, 3, …`,
 ]
 console.log(facts.join("\n"))
 console.log(`load average at start: ${load1()}\n`)
@@ -62,6 +66,9 @@ console.log(`load average at start: ${load1()}\n`)
  * systems in an order rotated by one each cycle, until each has had its share. Returns one
  * `{ result }` or `{ error }` per system; a system that fails is left out of the remaining blocks.
  */
+/** How long the parts of the last sequential phase took, for the log. */
+const timing = { sequential: "" }
+
 async function measureLatencies(systems) {
   const { warmup, warmupMaxMs, calls, block, blockLeadIn, maxMs } = config.latency
   const cycles = Math.ceil(calls / block)
@@ -90,11 +97,14 @@ async function measureLatencies(systems) {
         run.error = error
       }
     }
+    const t0 = Date.now()
     await Promise.all(runs.map(ready))
+    const t1 = Date.now()
     for (const run of runs) {
       const message = { type: "latency-warmup", url: run.url, warmup, warmupMaxMs, calls }
       await step(run, message, "warm", warmupMaxMs + 30_000)
     }
+    const t2 = Date.now()
     for (let cycle = 0; cycle < cycles; cycle++) {
       for (let i = 0; i < runs.length; i++) {
         const run = runs[(cycle + i) % runs.length]
@@ -102,6 +112,8 @@ async function measureLatencies(systems) {
         await step(run, message, "block-done", blockMaxMs + 30_000)
       }
     }
+    const seconds = (ms) => `${(ms / 1000).toFixed(0)} s`
+    timing.sequential = `start ${seconds(t1 - t0)}, warm-up ${seconds(t2 - t1)}, blocks ${seconds(Date.now() - t2)}`
     for (const run of runs) run.result = await step(run, { type: "latency-end" }, "latency-result", 10_000)
     return runs.map(({ result, error }) => ({ result, error }))
   } finally {
@@ -133,6 +145,60 @@ async function measureLoad(system) {
   }
 }
 
+/**
+ * Topic fan-out: one server process publishing to `subscribers` subscribers, all in one load process on
+ * the other core. Warm-up: publish for `warmupMs`, pause, wait until every subscriber has everything.
+ * Measured: from that quiet point, publish for `measureMs`, pause, and wait until every subscriber has
+ * every message again; the window ends when the last one arrives. Both windows (server CPU, load
+ * process count and clock) thus cover the same deliveries: every message published in it, × subscribers.
+ * Every subscriber must have every message, once and in order.
+ */
+async function measureFanout(system) {
+  const { subscribers, warmupMs, measureMs, burst, window } = config.fanout
+  const server = startChild("fanoutServer.mjs", [system.file], loadCpu.server)
+  const client = startChild("fanoutClient.mjs", [system.file], loadCpu.client)
+  // Flow control: the load process says how far the slowest subscriber has got; the publisher keeps
+  // at most `window` messages ahead of it.
+  client.on("credit", (message) => server.send(message))
+  try {
+    const { url } = await server.next("ready", 20_000)
+    await client.next("ready", 20_000)
+    client.send({ type: "subscribe", url, key: "k", count: subscribers, window })
+    await client.next("subscribed-all", 60_000)
+    server.send({ type: "await-subscribers", count: subscribers, timeoutMs: 10_000 })
+    await server.next("subscribed", 15_000)
+    /** Publishes for `ms`, pauses, and waits until every subscriber has every message. */
+    const publishFor = async (ms) => {
+      server.send({ type: "publish", burst, window })
+      await server.next("publishing", 10_000)
+      await new Promise((resolve) => setTimeout(resolve, ms))
+      server.send({ type: "pause" })
+      const { total } = await server.next("paused", 10_000)
+      client.send({ type: "drain", total, timeoutMs: 10_000 })
+      const drained = await client.next("drained", 20_000)
+      if (!drained.complete) drained.failedSubscribers ||= subscribers
+      return drained
+    }
+    const warm = await publishFor(warmupMs)
+    if (warm.errors || warm.failedSubscribers) return warm
+    client.send({ type: "mark" })
+    await client.next("marked", 10_000)
+    server.send({ type: "cpu-start" })
+    await server.next("cpu-started", 10_000)
+    const drained = await publishFor(measureMs)
+    server.send({ type: "cpu-stop" })
+    const cpu = await server.next("cpu", 10_000)
+    const serverDeliveries = cpu.published * cpu.subscribers
+    if (serverDeliveries !== drained.deliveries && !drained.failedSubscribers) {
+      drained.errors ||= 1
+      drained.firstError ??= `server made ${serverDeliveries} deliveries, subscribers counted ${drained.deliveries}`
+    }
+    return { ...drained, serverCpu: cpu.user + cpu.system }
+  } finally {
+    await Promise.all([client.stop(), server.stop()])
+  }
+}
+
 const results = Object.fromEntries(config.systems.map((s) => [s.id, []]))
 const started = Date.now()
 for (let rep = 0; rep < config.reps; rep++) {
@@ -144,11 +210,21 @@ for (let rep = 0; rep < config.reps; rep++) {
     cpu: Number.NaN,
     clientCpu: Number.NaN,
     rate: Number.NaN,
+    fanoutRate: Number.NaN,
+    fanoutCpu: Number.NaN,
+    fanoutClientCpu: Number.NaN,
     errors: 0,
   }))
-  const tag = (system) => `[rep ${rep + 1}/${config.reps}] ${system.id.padEnd(15)}`
+  const tag = (system) => `[rep ${rep + 1}/${config.reps}] ${system.id.padEnd(23)}`
+  const phase = { at: Date.now() }
+  const lap = (name) => {
+    const t = Date.now()
+    console.log(`[rep ${rep + 1}/${config.reps}] ${name} phase: ${((t - phase.at) / 1000).toFixed(0)} s`)
+    phase.at = t
+  }
   // Every sequential process is gone before the first pipelined one starts.
   const latencies = await measureLatencies(order).catch((error) => order.map(() => ({ error })))
+  lap(`sequential (${timing.sequential})`)
   for (const [i, { result: lat, error }] of latencies.entries()) {
     if (error) {
       entries[i].failed = true
@@ -176,20 +252,56 @@ for (let rep = 0; rep < config.reps; rep++) {
       entry.failed = true
       line += ` pipelined FAILED: ${error.message.split("\n")[0]}`
     }
-    results[system.id].push(entry)
     console.log(line)
   }
+  lap("pipelined")
+  for (const [i, system] of order.entries()) {
+    if (!system.fanout) continue
+    const entry = entries[i]
+    let line = `${tag(system)} fan-out`
+    try {
+      const run = await measureFanout(system)
+      Object.assign(entry, {
+        fanoutRate: run.deliveries / run.seconds,
+        fanoutCpu: run.deliveries ? run.serverCpu / run.deliveries : Number.NaN,
+        fanoutClientCpu: run.deliveries ? (run.cpuUser + run.cpuSystem) / run.deliveries : Number.NaN,
+        fanoutMessages: run.deliveries / config.fanout.subscribers,
+      })
+      line += ` ${Math.round(entry.fanoutRate)} deliveries/s, server ${entry.fanoutCpu.toFixed(2)} µs CPU/delivery; ${run.total} messages in all × ${config.fanout.subscribers} subscribers, ${run.deliveries} deliveries measured in ${run.seconds?.toFixed(2)} s`
+      if (run.errors || run.failedSubscribers) {
+        entry.fanoutFailed = true
+        line += ` | FAILED: ${run.failedSubscribers} subscriber(s) incomplete, ${run.errors} out-of-order or wrong; ${run.firstError ?? run.problems[0]}`
+      }
+    } catch (error) {
+      entry.fanoutFailed = true
+      line += ` FAILED: ${error.message.split("\n")[0]}`
+    }
+    if (entry.fanoutFailed)
+      Object.assign(entry, { fanoutRate: Number.NaN, fanoutCpu: Number.NaN, fanoutClientCpu: Number.NaN })
+    console.log(line)
+  }
+  lap("fan-out")
+  for (const [i, system] of order.entries()) results[system.id].push(entries[i])
 }
 
-const { main, extra, summary } = renderTables(config.systems, results)
+const { main, extra, fanout, summary } = renderTables(config.systems, results)
 console.log(
   `\nmedian over ${config.reps} repetition(s), (min–max) across them; ×ws = this system's value / raw ws's in the same repetition\n`,
 )
 console.log(main)
 console.log(`\n${extra}`)
+if (fanout) {
+  console.log(
+    `\ntopic fan-out to ${config.fanout.subscribers} subscribers: a delivery is one message received by one subscriber; deliveries/s over the measured window; ×ws as above\n`,
+  )
+  console.log(fanout)
+}
+console.log(`\n${renderGoals(summary, results)}`)
 console.log(`\nload average at end: ${load1()}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s`)
 if (config.json) {
   writeFileSync(config.json, `${JSON.stringify({ facts, config, results, summary }, null, 2)}\n`)
   console.log(`raw results written to ${config.json}`)
 }
-if (Object.values(results).some((reps) => reps.some((r) => r.failed || r.errors))) process.exitCode = 1
+if (Object.values(results).some((reps) => reps.some((r) => r.failed || r.errors || r.fanoutFailed))) {
+  process.exitCode = 1
+}

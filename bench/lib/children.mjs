@@ -24,8 +24,12 @@ export function startChild(script, args, cpu) {
         })
   const queue = []
   const waiters = []
+  /** Message types handed to a listener as they come instead of being queued for `next`. */
+  const routes = new Map()
   let exited
   child.on("message", (message) => {
+    const route = routes.get(message.type)
+    if (route) return route(message)
     const i = waiters.findIndex((w) => w.type === message.type || message.type === "failed")
     if (i === -1) return queue.push(message)
     const [w] = waiters.splice(i, 1)
@@ -39,6 +43,10 @@ export function startChild(script, args, cpu) {
     pid: child.pid,
     send(message) {
       if (child.connected) child.send(message)
+    },
+    /** Every message of `type` from now on goes to `listener` (for streams of messages, e.g. credit). */
+    on(type, listener) {
+      routes.set(type, listener)
     },
     /** The next message of `type`; rejects on a "failed" message, an exit, or after `timeoutMs`. */
     next(type, timeoutMs) {

@@ -1,13 +1,15 @@
 // Child process: one client of one system, driven by the runner over IPC. argv: <adapter file>.
 // Sequential round trips, in blocks that the runner interleaves with other systems' blocks:
 //   ← {type:"latency-warmup", url, warmup, warmupMaxMs, calls} connects, warms up → {type:"warm"};
-//   ← {type:"block", leadIn, calls, maxMs} → {type:"block-done", total}: `leadIn` untimed calls, then up
+//   ← {type:"block", leadIn, calls, maxMs} → {type:"block-done", total}: `leadIn` untimed calls (fewer
+//     if they take over `maxMs` / 4, at least one), then up
 //     to `calls` more timed calls, one at a time, stopping early once `maxMs` have passed (timings
 //     accumulate over blocks, up to `calls` of "latency-warmup" in all);
 //   ← {type:"latency-end"} → {type:"latency-result", calls, p50, p99, mean}.
 // Pipelined load: ← {type:"load", url, inflight, warmupMs} → {type:"warm"} after the warm-up; ← "mark"
 //   starts the measured window, ← "stop" ends it → {type:"load-result", calls, seconds, cpuUser, cpuSystem, errors}.
 // ← "exit": closes the client (in-flight calls are abandoned) and exits.
+import "./warnings.mjs"
 import { percentile } from "./stats.mjs"
 
 const file = process.argv[2]
@@ -40,7 +42,14 @@ const handlers = {
     return { type: "warm" }
   },
   async block(job) {
-    for (let i = 0; i < job.leadIn; i++) await checkedCall()
+    // Untimed lead-in: `leadIn` calls, but no longer than a quarter of the block's time bound (at least
+    // one call), so that systems with calls of milliseconds (HTTP polling) do not spend most of the
+    // phase untimed.
+    const leadEnd = after(job.maxMs / 4)
+    for (let i = 0; i < job.leadIn; i++) {
+      await checkedCall()
+      if (now() > leadEnd) break
+    }
     const last = Math.min(samples.length, count + job.calls)
     const end = after(job.maxMs)
     while (count < last) {

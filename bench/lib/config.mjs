@@ -1,28 +1,39 @@
 // Sizes of a run, from BENCH_* environment variables. BENCH_QUICK=1 picks smoke-run defaults
-// (about 20 s for everything); any variable set explicitly wins over both sets of defaults.
+// (about 60 s for everything); any variable set explicitly wins over both sets of defaults.
 
-/** Adapters in `systems/`, by the id used in BENCH_SYSTEMS and in the table. */
+/**
+ * Adapters in `systems/`, by the id used in BENCH_SYSTEMS and in the tables. `fanout`: the adapter also
+ * exports `startFanoutServer` and `connectSubscriber`, and takes part in the topic fan-out measurement.
+ */
 export const allSystems = [
-  { id: "ws", file: "ws.mjs" },
-  { id: "socketio", file: "socketio.mjs" },
+  { id: "ws", file: "ws.mjs", fanout: true },
+  { id: "socketio", file: "socketio.mjs", fanout: true },
   { id: "trpc", file: "trpc.mjs" },
-  { id: "switchyard", file: "switchyard.mjs" },
+  { id: "switchyard", file: "switchyard.mjs", fanout: true },
   { id: "switchyard-std", file: "switchyardStandard.mjs" },
-  { id: "socketio-polling", file: "socketioPolling.mjs" },
-  { id: "switchyard-long-polling", file: "switchyardLongPolling.mjs" },
+  { id: "socketio-polling", file: "socketioPolling.mjs", fanout: true },
+  { id: "switchyard-long-polling", file: "switchyardLongPolling.mjs", fanout: true },
+  { id: "switchyard-sse", file: "switchyardSse.mjs", fanout: true },
+  { id: "switchyard-polling", file: "switchyardPolling.mjs", fanout: true },
 ]
 
+// Nine systems, three measurements, three repetitions: sized to finish in about 6.5 minutes on 2 cores.
 const full = {
   REPS: 3,
   LAT_WARMUP: 2000,
-  LAT_WARMUP_MAX_S: 1.5,
-  LAT_CALLS: 20000,
+  LAT_WARMUP_MAX_S: 1,
+  LAT_CALLS: 10000,
   LAT_BLOCK: 100,
   LAT_BLOCK_LEAD: 10,
-  LAT_MAX_S: 4,
+  LAT_MAX_S: 3,
   INFLIGHT: 100,
-  CPU_WARMUP_S: 2,
-  CPU_MEASURE_S: 4,
+  CPU_WARMUP_S: 1,
+  CPU_MEASURE_S: 2,
+  FANOUT_SUBS: 100,
+  FANOUT_WARMUP_S: 1,
+  FANOUT_MEASURE_S: 1.5,
+  FANOUT_BURST: 100,
+  FANOUT_WINDOW: 1000,
 }
 const quick = {
   REPS: 1,
@@ -35,6 +46,11 @@ const quick = {
   INFLIGHT: 100,
   CPU_WARMUP_S: 0.5,
   CPU_MEASURE_S: 1,
+  FANOUT_SUBS: 100,
+  FANOUT_WARMUP_S: 0.3,
+  FANOUT_MEASURE_S: 0.7,
+  FANOUT_BURST: 100,
+  FANOUT_WINDOW: 1000,
 }
 
 export function readConfig(env = process.env) {
@@ -70,6 +86,13 @@ export function readConfig(env = process.env) {
       inflight: Math.round(num("INFLIGHT")),
       warmupMs: num("CPU_WARMUP_S") * 1000,
       measureMs: num("CPU_MEASURE_S") * 1000,
+    },
+    fanout: {
+      subscribers: Math.round(num("FANOUT_SUBS")),
+      warmupMs: num("FANOUT_WARMUP_S") * 1000,
+      measureMs: num("FANOUT_MEASURE_S") * 1000,
+      burst: Math.round(num("FANOUT_BURST")),
+      window: Math.round(num("FANOUT_WINDOW")),
     },
     pin: env.BENCH_PIN !== "0",
     json: env.BENCH_JSON || undefined,

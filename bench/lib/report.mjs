@@ -30,17 +30,26 @@ export function renderTables(systems, results) {
   for (const s of systems) {
     const reps = results[s.id] ?? []
     summary[s.id] = Object.fromEntries(
-      ["p50", "p99", "cpu", "clientCpu", "rate", "latencyCalls", "loadCalls"].map((k) => [
-        k,
-        summarize(reps.map((r) => r[k])),
-      ]),
+      [
+        "p50",
+        "p99",
+        "cpu",
+        "clientCpu",
+        "rate",
+        "latencyCalls",
+        "loadCalls",
+        "fanoutRate",
+        "fanoutCpu",
+        "fanoutClientCpu",
+        "fanoutMessages",
+      ].map((k) => [k, summarize(reps.map((r) => r[k]))]),
     )
-    for (const m of metrics) {
-      const ratios = reps.map((r, i) => r[m.key] / results.ws?.[i]?.[m.key])
-      summary[s.id][`${m.key}Ratio`] = summarize(ratios)
+    for (const key of [...metrics.map((m) => m.key), "fanoutRate", "fanoutCpu"]) {
+      summary[s.id][`${key}Ratio`] = ratios(results, s.id, "ws", key)
     }
     summary[s.id].errors = reps.reduce((sum, r) => sum + (r.errors ?? 0), 0)
     summary[s.id].failed = reps.filter((r) => r.failed).length
+    summary[s.id].fanoutFailed = reps.filter((r) => r.fanoutFailed).length
   }
 
   const main = table(
@@ -65,5 +74,80 @@ export function renderTables(systems, results) {
       ]
     }),
   )
-  return { main, extra, summary }
+  const fanoutSystems = systems.filter((s) => s.fanout)
+  const fanout =
+    fanoutSystems.length &&
+    table(
+      [
+        "system",
+        "deliveries/s",
+        "deliveries/s ×ws",
+        "server CPU µs/delivery",
+        "CPU ×ws",
+        "load-gen CPU µs/delivery",
+        "messages measured",
+        "failed reps",
+      ],
+      fanoutSystems.map((s) => {
+        const x = summary[s.id]
+        return [
+          s.id,
+          cell(x.fanoutRate, 0),
+          cell(x.fanoutRateRatio, 2, "×"),
+          cell(x.fanoutCpu, 2),
+          cell(x.fanoutCpuRatio, 2, "×"),
+          cell(x.fanoutClientCpu, 2),
+          x.fanoutMessages.count ? `${fmt(x.fanoutMessages.min, 0)}–${fmt(x.fanoutMessages.max, 0)}` : "–",
+          String(x.fanoutFailed),
+        ]
+      }),
+    )
+  return { main, extra, fanout: fanout || undefined, summary }
+}
+
+/** Per repetition, `results[id][i][key] / results[base][i][key]`, summarised over repetitions. */
+function ratios(results, id, base, key) {
+  return summarize((results[id] ?? []).map((r, i) => r[key] / results[base]?.[i]?.[key]))
+}
+
+/** The two goals of issue 3, each as a ratio of per-repetition values with its verdict. */
+export const goals = [
+  {
+    text: "long polling at least 2× Socket.IO polling on messages per second",
+    what: "fan-out deliveries/s, switchyard-long-polling ÷ socketio-polling",
+    id: "switchyard-long-polling",
+    base: "socketio-polling",
+    key: "fanoutRate",
+    met: (ratio) => ratio >= 2,
+    target: "≥ 2×",
+  },
+  {
+    text: "SSE within 2× of our WebSocket on round trip",
+    what: "sequential p50, switchyard-sse ÷ switchyard",
+    id: "switchyard-sse",
+    base: "switchyard",
+    key: "p50",
+    met: (ratio) => ratio <= 2,
+    target: "≤ 2×",
+  },
+]
+
+/**
+ * One line per goal: the median over repetitions of the per-repetition ratio with its min–max, whether
+ * that median meets the target, and in how many repetitions the ratio alone met it.
+ */
+export function renderGoals(summary, results) {
+  return goals
+    .map((goal) => {
+      const head = `goal (issue 3): ${goal.text}: ${goal.what}`
+      if (!summary[goal.id] || !summary[goal.base]) return `${head}: not measured (both rows are needed)`
+      const perRep = (results[goal.id] ?? []).map((r, i) => r[goal.key] / results[goal.base]?.[i]?.[goal.key])
+      const valid = perRep.filter(Number.isFinite)
+      if (!valid.length) return `${head}: no valid repetition`
+      const r = summarize(valid)
+      const verdict = goal.met(r.median) ? "MET" : "NOT MET"
+      const reps = `${valid.filter(goal.met).length} of ${valid.length} repetition(s) met it`
+      return `${head} = ${cell(r, 2, "×")}; target ${goal.target}: ${verdict} (${reps})`
+    })
+    .join("\n")
 }

@@ -1,6 +1,8 @@
 // Child process: runs one system's server and reports its own CPU time over a window on request.
 // argv: <adapter file in ../systems>. IPC: → {type:"ready", url}; ← "cpu-start" → "cpu-started";
 // ← "cpu-stop" → {type:"cpu", user, system} (µs since "cpu-start"); ← "exit".
+import "./warnings.mjs"
+
 const file = process.argv[2]
 const system = await import(new URL(`../systems/${file}`, import.meta.url).href)
 const server = await system.startServer()

@@ -5,4 +5,4 @@ import { socketioSystem } from "./socketio.mjs"
 export const name = "socketio-polling"
 export const label = "Socket.IO emitWithAck over HTTP long polling"
 
-export const { startServer, connectClient } = socketioSystem(["polling"])
+export const { startServer, connectClient, startFanoutServer, connectSubscriber } = socketioSystem(["polling"])

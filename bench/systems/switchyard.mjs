@@ -2,8 +2,10 @@
 // Every call is validated four times (client encode, server decode, server encode, client decode),
 // as the contract promises. `switchyardStandard.mjs` runs the same server and client with a
 // hand-written Standard Schema instead, to show what Effect Schema costs on top of the protocol.
+// Fan-out: a `feed` topic of the same payload; the server publishes with `server.topics.feed(key)`, each
+// subscriber is its own client (own session) subscribed with `client.topics.feed(key).subscribe`.
 import { createClient } from "@switchyard/client-browser"
-import { contract, rpc } from "@switchyard/core"
+import { contract, rpc, topic } from "@switchyard/core"
 import { createServer } from "@switchyard/server-node"
 import * as Schema from "effect/Schema"
 import WebSocket from "ws"
@@ -13,8 +15,26 @@ export const label = "Switchyard (Effect Schema)"
 
 const Payload = Schema.Struct({ n: Schema.Number, s: Schema.String })
 export const EchoContract = contract({ rpc: { echo: rpc({ input: Payload, output: Payload }) } })
+export const FeedContract = contract({ topics: { feed: topic({ message: Payload }) } })
 
-/** Server and client of an echo contract; the adapters differ only in the payload schema. */
+/** Resolves once `client` is connected (a client starts connecting when created). */
+async function connected(client) {
+  if (client.state === "connected") return
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`switchyard: still ${client.state} after 10 s`)), 10_000)
+    const off = client.on("state", (state) => {
+      if (state !== "connected") return
+      clearTimeout(timer)
+      off()
+      resolve()
+    })
+  })
+}
+
+/**
+ * Server and client of an echo contract, and of the fan-out over `FeedContract`; the adapters differ
+ * only in the payload schema and the client's options (transports).
+ */
 export function switchyardSystem(echoContract, clientOptions = {}) {
   return {
     async startServer() {
@@ -24,23 +44,39 @@ export function switchyardSystem(echoContract, clientOptions = {}) {
     },
     async connectClient(url) {
       const client = createClient(echoContract, { url, WebSocket, ...clientOptions })
-      if (client.state !== "connected") {
-        await new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`switchyard: still ${client.state} after 10 s`)), 10_000)
-          const off = client.on("state", (state) => {
-            if (state !== "connected") return
-            clearTimeout(timer)
-            off()
-            resolve()
-          })
-        })
-      }
+      await connected(client)
       return {
         call: (payload) => client.rpc.echo(payload),
+        close: () => client.close(),
+      }
+    },
+    async startFanoutServer(key) {
+      const server = createServer(FeedContract, {})
+      const { url } = await server.listen(0, "127.0.0.1")
+      const feed = server.topics.feed(key)
+      return {
+        url,
+        subscribers: () => feed.subscribers,
+        // Validated and serialised once, then the same text goes to every subscriber's session.
+        publish: (message) => feed.publish(message),
+        close: () => server.close(),
+      }
+    },
+    async connectSubscriber(url, key, onMessage) {
+      const client = createClient(FeedContract, { url, WebSocket, ...clientOptions })
+      await connected(client)
+      let failure
+      client.topics.feed(key).subscribe(onMessage, {
+        onError: (error) => {
+          failure = error
+        },
+      })
+      return {
+        failure: () => failure,
         close: () => client.close(),
       }
     },
   }
 }
 
-export const { startServer, connectClient } = switchyardSystem(EchoContract)
+export const { startServer, connectClient, startFanoutServer, connectSubscriber } = switchyardSystem(EchoContract)

@@ -19,11 +19,20 @@ export function httpLink(
   if (!platformFetch) throw new TypeError("switchyard: no fetch here; pass one in the client options")
   const doFetch: FetchLike = platformFetch
   const abort = new AbortController()
+  // One controller per request, all aborted when the link ends: a signal shared by every request would
+  // collect a listener per fetch in Node (MaxListenersExceededWarning).
+  const inflight = new Set<AbortController>()
+  const request: FetchLike = (input, init) => {
+    const controller = new AbortController()
+    if (abort.signal.aborted) controller.abort()
+    inflight.add(controller)
+    return doFetch(input, { ...init, signal: controller.signal }).finally(() => inflight.delete(controller))
+  }
   const state: HttpLinkState = {
     url,
     transport,
     id: undefined,
-    fetch: doFetch,
+    fetch: request,
     signal: abort.signal,
     frames: events.frame,
     end,
@@ -36,6 +45,8 @@ export function httpLink(
     if (ended) return
     ended = true
     abort.abort()
+    for (const controller of inflight) controller.abort()
+    inflight.clear()
     if (state.id !== undefined) {
       const upstream = `${url}${separator(url)}link=${state.id}`
       const remove = () => doFetch(upstream, { method: "DELETE", keepalive: true })
@@ -62,11 +73,10 @@ export function httpLink(
       const target = opening
         ? `${url}${separator(url)}transport=${transport}`
         : `${url}${separator(url)}link=${state.id}`
-      const response = await doFetch(target, {
+      const response = await request(target, {
         method: "POST",
         body: batch,
         headers: plainText,
-        signal: abort.signal,
       })
       if (!response.ok) return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
       if (opening) {

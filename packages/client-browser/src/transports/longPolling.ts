@@ -26,7 +26,7 @@ export function longPollingTransport(options: LongPollingTransportOptions = {}):
 /** Polls until the link ends: 200 carries frames (or nothing, on timeout), 204 means replaced. */
 async function poll(link: HttpLinkState): Promise<void> {
   while (!link.signal.aborted) {
-    const response = await link.fetch(downstreamUrl(link), { signal: link.signal, cache: "no-store" })
+    const response = await link.fetch(downstreamUrl(link), { cache: "no-store" })
     if (response.status === 410) return
     if (response.status !== 200 && response.status !== 204) throw new Error(`HTTP ${response.status}`)
     deliverBatch(link, await response.text())

@@ -34,7 +34,7 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
 
       async function poll(link: HttpLinkState): Promise<void> {
         while (!link.signal.aborted) {
-          const response = await link.fetch(downstreamUrl(link), { signal: link.signal, cache: "no-store" })
+          const response = await link.fetch(downstreamUrl(link), { cache: "no-store" })
           if (response.status === 410) return
           if (response.status !== 200) throw new Error(`HTTP ${response.status}`)
           const body = await response.text()
