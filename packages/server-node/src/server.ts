@@ -198,7 +198,9 @@ export function createServer<C extends AnyContract, A = undefined>(
   const onRequest = (request: IncomingMessage, response: ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://x")
     if (normalizePath(url.pathname) !== path) return false
-    if (closing) {
+    // While shutting down, only a downstream GET for an existing link still goes through: it collects the
+    // session's BYE.
+    if (closing && !(request.method === "GET" && url.searchParams.has("link"))) {
       answerPlainRequest(request, response, path, 503)
       return true
     }
@@ -267,11 +269,13 @@ export function createServer<C extends AnyContract, A = undefined>(
   async function shutdown(): Promise<void> {
     // Stop taking connections first, so that clients reconnecting during shutdown are refused.
     closing = true
-    const http = owned
-    const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
     for (const session of [...sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
     httpTransports.close()
-    await websocket.close()
+    // Sockets close their handshakes and HTTP links hand over their last frames, within one grace period;
+    // only then does the server stop listening.
+    await Promise.all([websocket.close(), httpTransports.drained(1000)])
+    const http = owned
+    const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
     for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)
     for (const restore of restoreRequestListeners) restore()
     http?.off("upgrade", onForeignUpgrade)

@@ -1,5 +1,5 @@
 import { createClient, pollingTransport } from "@switchyard/client-browser"
-import type { ErrorCode } from "@switchyard/core"
+import { control, type ErrorCode, FrameType } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
@@ -10,6 +10,13 @@ const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
+
+async function startWithServer() {
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, { onError: () => {} })
+  const { url } = await server.listen(0, "127.0.0.1")
+  cleanup.push(() => server.close())
+  return { url, server }
+}
 
 async function start() {
   const ended: ErrorCode[] = []
@@ -68,5 +75,35 @@ describe("issue 3 HTTP review fixes", () => {
     // The default interval backs off from 25 ms towards 1 s while idle: a handful of polls, not hundreds.
     expect(gets - before).toBeLessThan(25)
     expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
+  })
+
+  it.each(["long-polling", "polling", "sse"] as const)(
+    "delivers the BYE that refuses a HELLO over %s, on the link's next GET",
+    async (transport) => {
+      const { url } = await start()
+      const opened = await fetch(`${url}?transport=${transport}`, {
+        method: "POST",
+        body: control.hello(99, null, 0),
+        headers: { "content-type": "text/plain;charset=UTF-8" },
+      })
+      const { link } = (await opened.json()) as { link: string }
+      const body = await (await fetch(`${url}?transport=${transport}&link=${link}`)).text()
+      expect(body).toContain(`[${FrameType.BYE},"UNSUPPORTED_VERSION"`)
+      if (transport === "sse") expect(body).toContain("event: gone")
+      // Collected once: the link is then gone.
+      const again = await fetch(`${url}?transport=${transport}&link=${link}`)
+      expect(transport === "sse" ? (await again.text()).includes("event: gone") : again.status === 410).toBe(true)
+    },
+  )
+
+  it("tells a polling client why its session ended (SERVER_CLOSED), not just that it is gone", async () => {
+    const { url, server } = await startWithServer()
+    const client = createClient(TestContract, { url, transports: ["polling"], ...testClientOptions })
+    cleanup.push(() => client.close())
+    await connected(client)
+    const errors: string[] = []
+    client.on("error", (e) => errors.push(e.code))
+    await server.close()
+    await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "the BYE")
   })
 })

@@ -19,6 +19,11 @@ export interface Downstream {
   ready(link: HttpLink): void
   /** The link closed: settle any held response. */
   closed(link: HttpLink): void
+  /**
+   * A downstream GET for a closed link that still had frames queued (a BYE nobody had collected yet):
+   * deliver them and tell the client the link is over. Default: the frames as a batch body.
+   */
+  drained?(frames: string, response: ServerResponse): void
   /** Answers a downstream GET for an unknown or closed link, when 410 would not do (SSE). */
   gone?(response: ServerResponse): void
 }
@@ -32,6 +37,8 @@ export class HttpLink implements Link {
   held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
   events: ServerLinkEvents | undefined
   isClosed = false
+  /** Set while a closed link lingers for its last frames: removes it from the server's links. */
+  forget: (() => void) | undefined
   private scheduled = false
 
   constructor(
@@ -135,12 +142,19 @@ export class HttpTransports {
           const downstream = this.downstreams.get(query.get("transport") ?? "")
           return downstream?.gone ? downstream.gone(response) : answer(response, 410, gone)
         }
+        if (link.isClosed) {
+          // A closed link that lingers for its last frames: hand them over, then forget the link.
+          const frames = link.drain()
+          link.forget?.()
+          return link.transport.drained ? link.transport.drained(frames, response) : answerFrames(response, frames)
+        }
         return link.transport.get(link, request, response)
       }
       case "DELETE": {
         const link = linkId === null ? undefined : this.links.get(linkId)
         if (!link) return answer(response, 410, gone)
         link.end(1000, "CLIENT_CLOSED")
+        link.forget?.()
         return answer(response, 204)
       }
       default:
@@ -154,6 +168,12 @@ export class HttpTransports {
     for (const link of [...this.links.values()]) link.end(1001, "SERVER_CLOSED")
   }
 
+  /** Resolves once no closed link is waiting for its last frames to be collected, or after `graceMs`. */
+  async drained(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs
+    while (this.links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  }
+
   private async open(request: IncomingMessage, response: ServerResponse, transportId: string | null): Promise<void> {
     const downstream = transportId === null ? undefined : this.downstreams.get(transportId)
     if (!downstream) return answer(response, 400, { code: "UNKNOWN_TRANSPORT", message: "no such transport" })
@@ -161,10 +181,17 @@ export class HttpTransports {
     if (body === undefined) return
     const admission = await this.gate.admit(request)
     if (!admission.ok) return answer(response, admission.status, { code: admission.code, message: admission.message })
-    const link = new HttpLink(downstream, (closed, code, reason) => {
+    const forget = (closed: HttpLink) => {
+      if (this.links.get(closed.id) !== closed) return
       this.links.delete(closed.id)
       admission.release()
+    }
+    const link = new HttpLink(downstream, (closed, code, reason) => {
       closed.events?.close(code, reason)
+      if (closed.queue.length === 0) return forget(closed)
+      // Frames queued with the close (a BYE) wait for the next downstream request, for a while.
+      closed.forget = () => forget(closed)
+      setTimeout(closed.forget, LINGER_MS).unref()
     })
     this.links.set(link.id, link)
     link.events = this.accept(link, {
@@ -243,3 +270,6 @@ export class HttpTransports {
 }
 
 const gone = { code: "LINK_GONE", message: "this link is closed or unknown; open a new one" }
+
+/** How long a closed link keeps frames nobody has collected yet (ms). */
+const LINGER_MS = 10_000

@@ -89,6 +89,12 @@ export function sseDownstream(keepAliveMs: number, maxStreamMs: number): Downstr
       const response = stop(link)
       response?.end(goneEvent)
     },
+    drained(frames: string, response: ServerResponse) {
+      response.writeHead(200, headers)
+      let text = retry
+      for (const frame of frames.split("\n")) if (frame) text += `data: ${frame}\n\n`
+      response.end(text + goneEvent)
+    },
     gone(response: ServerResponse) {
       response.writeHead(200, headers)
       response.end(retry + goneEvent)
