@@ -9,6 +9,7 @@
 // Pipelined load: ← {type:"load", url, inflight, warmupMs} → {type:"warm"} after the warm-up; ← "mark"
 //   starts the measured window, ← "stop" ends it → {type:"load-result", calls, seconds, cpuUser, cpuSystem, errors}.
 // ← "exit": closes the client (in-flight calls are abandoned) and exits.
+import { serve } from "./child.mjs"
 import "./warnings.mjs"
 import { percentile } from "./stats.mjs"
 
@@ -109,13 +110,4 @@ const handlers = {
   },
 }
 
-process.on("disconnect", () => process.exit(0))
-process.on("message", async (message) => {
-  try {
-    const reply = await handlers[message.type](message)
-    if (reply) process.send(reply)
-  } catch (error) {
-    process.send({ type: "failed", error: String(error?.stack ?? error) })
-  }
-})
-process.send({ type: "ready" })
+serve(handlers)

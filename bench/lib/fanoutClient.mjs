@@ -11,6 +11,7 @@
 //     mark to the moment the last subscriber got message `total`, CPU µs since the mark;
 //   ← "exit".
 // Every delivery is checked on arrival: it must be the subscriber's previous `n` + 1 with the right text.
+import { serve } from "./child.mjs"
 import "./warnings.mjs"
 
 const S = "hello world"
@@ -128,13 +129,4 @@ const handlers = {
   },
 }
 
-process.on("disconnect", () => process.exit(0))
-process.on("message", async (message) => {
-  try {
-    const reply = await handlers[message.type](message)
-    if (reply) process.send(reply)
-  } catch (error) {
-    process.send({ type: "failed", error: String(error?.stack ?? error) })
-  }
-})
-process.send({ type: "ready" })
+serve(handlers)

@@ -10,6 +10,7 @@
 //   ← "cpu-start" → "cpu-started"; ← "cpu-stop" → {type:"cpu", user, system, published, subscribers}: CPU µs
 //     since "cpu-start", and the messages published meanwhile to that many subscribers;
 //   ← "pause" → {type:"paused", total}: stops publishing ("publish" resumes from there); ← "exit".
+import { serve } from "./child.mjs"
 import "./warnings.mjs"
 
 /** The topic key; the runner subscribes the load process to the same. */
@@ -82,13 +83,4 @@ const handlers = {
   },
 }
 
-process.on("disconnect", () => process.exit(0))
-process.on("message", async (message) => {
-  try {
-    const reply = await handlers[message.type](message)
-    if (reply) process.send(reply)
-  } catch (error) {
-    process.send({ type: "failed", error: String(error?.stack ?? error) })
-  }
-})
-process.send({ type: "ready", url: server.url })
+serve(handlers, { url: server.url })

@@ -154,6 +154,16 @@ describe("SSE keeps its session across server-side ends of the stream", () => {
 describe("SSE on the wire", () => {
   const text = { "content-type": "text/plain;charset=UTF-8" }
 
+  /** Opens an SSE link by hand (HELLO in the opening POST) and returns its id. */
+  async function openLink(url: string): Promise<string> {
+    const opened = await fetch(`${url}?transport=sse`, {
+      method: "POST",
+      body: control.hello(1, null, 0),
+      headers: text,
+    })
+    return ((await opened.json()) as { link: string }).link
+  }
+
   /** Reads an event stream until `until` holds of everything read so far. */
   async function read(response: Response, until: (body: string) => boolean): Promise<string> {
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
@@ -177,12 +187,7 @@ describe("SSE on the wire", () => {
     const http = createHttpServer()
     serve(http, { sseKeepAliveMs: 50 })
     const url = `http://127.0.0.1:${await listen(http)}/switchyard`
-    const opened = await fetch(`${url}?transport=sse`, {
-      method: "POST",
-      body: control.hello(1, null, 0),
-      headers: text,
-    })
-    const { link } = (await opened.json()) as { link: string }
+    const link = await openLink(url)
     const abort = new AbortController()
     cleanup.push(async () => abort.abort())
     const stream = await fetch(`${url}?transport=sse&link=${link}`, { signal: abort.signal })
@@ -211,12 +216,7 @@ describe("SSE on the wire", () => {
     const http = createHttpServer()
     serve(http, {})
     const url = `http://127.0.0.1:${await listen(http)}/switchyard`
-    const opened = await fetch(`${url}?transport=sse`, {
-      method: "POST",
-      body: control.hello(1, null, 0),
-      headers: text,
-    })
-    const { link } = (await opened.json()) as { link: string }
+    const link = await openLink(url)
     const first = new AbortController()
     const stream = await fetch(`${url}?transport=sse&link=${link}`, { signal: first.signal })
     const calls = [1, 2, 3].map((n) => JSON.stringify([FrameType.CALL, n, n, "add", { a: n, b: 0 }])).join("\n")
@@ -245,12 +245,7 @@ describe("SSE on the wire", () => {
     expect(unknown.status).toBe(200)
     expect(unknown.headers.get("content-type")).toMatch(/^text\/event-stream/)
     expect(await unknown.text()).toBe("retry: 500\n\nevent: gone\ndata:\n\n")
-    const opened = await fetch(`${url}?transport=sse`, {
-      method: "POST",
-      body: control.hello(1, null, 0),
-      headers: text,
-    })
-    const { link } = (await opened.json()) as { link: string }
+    const link = await openLink(url)
     const stream = await fetch(`${url}?transport=sse&link=${link}`)
     expect((await fetch(`${url}?link=${link}`, { method: "DELETE" })).status).toBe(204)
     // The open stream is told, and ends.

@@ -80,30 +80,12 @@ export const memoryHarness: SuiteHarness = {
   },
 }
 
-/** WebSocket over real sockets on 127.0.0.1, through a TCP proxy that can cut or stall the network. */
-export const websocketNodeHarness: SuiteHarness = {
-  transport: "websocket",
-  async setup(options) {
-    const state: TestServerState = { aborted: new Set() }
-    const server = startTestServer(options, state)
-    const { port } = await server.listen(0, "127.0.0.1")
-    const proxy = await TcpProxy.start(port)
-    const url = `http://127.0.0.1:${proxy.port}/switchyard`
-    return fixture(
-      server,
-      state,
-      proxy,
-      () => createClient(TestContract, { url, WebSocket, ...testClientOptions }),
-      () => proxy[Symbol.asyncDispose](),
-    )
-  },
-}
-
 /**
- * An HTTP transport over real sockets on 127.0.0.1 (Node's fetch), through the same TCP proxy as the
- * WebSocket harness, so that drop() and stall() cut and freeze the requests in flight.
+ * A transport over real sockets on 127.0.0.1 (`ws`, or Node's fetch and the `eventsource` package),
+ * through a TCP proxy that can cut or stall the network, so that drop() and stall() act on whatever is
+ * in flight.
  */
-function httpNodeHarness(transport: "sse" | "long-polling" | "polling"): SuiteHarness {
+function nodeHarness(transport: "websocket" | "sse" | "long-polling" | "polling"): SuiteHarness {
   return {
     transport,
     async setup(options) {
@@ -116,16 +98,18 @@ function httpNodeHarness(transport: "sse" | "long-polling" | "polling"): SuiteHa
         server,
         state,
         proxy,
-        () => createClient(TestContract, { url, transports: [transport], EventSource, ...testClientOptions }),
+        () =>
+          createClient(TestContract, { url, transports: [transport], WebSocket, EventSource, ...testClientOptions }),
         () => proxy[Symbol.asyncDispose](),
       )
     },
   }
 }
 
-export const longPollingNodeHarness = httpNodeHarness("long-polling")
-export const sseNodeHarness = httpNodeHarness("sse")
-export const pollingNodeHarness = httpNodeHarness("polling")
+export const websocketNodeHarness = nodeHarness("websocket")
+export const longPollingNodeHarness = nodeHarness("long-polling")
+export const sseNodeHarness = nodeHarness("sse")
+export const pollingNodeHarness = nodeHarness("polling")
 
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
