@@ -1,7 +1,9 @@
 // Switchyard on its Server-Sent Events transport: downstream on one `text/event-stream` response read by
-// the `eventsource` package's EventSource (Node has none built in), upstream in POSTs (Node's fetch).
+// the `eventsource` package's EventSource (Node has none built in), upstream in POSTs; both through
+// `nodeFetch` (node:http with a keep-alive agent) rather than Node's built-in fetch.
 // The same echo contract and fan-out as `switchyard.mjs`.
 import { EventSource } from "eventsource"
+import { nodeFetch } from "@switchyard/client-browser/node"
 import { EchoContract, switchyardSystem } from "./switchyard.mjs"
 
 export const name = "switchyard-sse"
@@ -10,4 +12,5 @@ export const label = "Switchyard over Server-Sent Events"
 export const { startServer, connectClient, startFanoutServer, connectSubscriber } = switchyardSystem(EchoContract, {
   transports: ["sse"],
   EventSource,
+  fetch: nodeFetch(),
 })

@@ -109,6 +109,7 @@ export class Connection {
       frame: (data: unknown) => {
         if (current()) this.receive(transport, link as Link, data)
       },
+      received: () => this.session.received,
       close: (code: number, reason: string) => {
         if (!current()) return
         const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)

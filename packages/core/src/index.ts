@@ -54,6 +54,7 @@ export {
   defaultDecodeOptions,
   exceedsBytes,
   exceedsDepth,
+  isAckFrame,
   MAX_CREDIT,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,

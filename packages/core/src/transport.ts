@@ -18,6 +18,11 @@ export interface ClientLinkEvents {
   open(): void
   frame(data: unknown): void
   close(code: number, reason: string): void
+  /**
+   * The sequence number of the last data frame the session accepted: a transport whose downstream is a
+   * series of requests (long polling, polling) sends it with each request as the cumulative ACK.
+   */
+  received?(): number
 }
 
 /**

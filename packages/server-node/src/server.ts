@@ -198,9 +198,10 @@ export function createServer<C extends AnyContract, A = undefined>(
   const onRequest = (request: IncomingMessage, response: ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://x")
     if (normalizePath(url.pathname) !== path) return false
-    // While shutting down, only a downstream GET for an existing link still goes through: it collects the
-    // session's BYE.
-    if (closing && !(request.method === "GET" && url.searchParams.has("link"))) {
+    // While shutting down, only requests for an existing link still go through: a downstream GET collects
+    // the session's BYE, a DELETE lets the server forget the link without waiting out the grace period,
+    // and a POST is answered 410 (its session has ended). Nothing opens a new link.
+    if (closing && !url.searchParams.has("link")) {
       answerPlainRequest(request, response, path, 503)
       return true
     }

@@ -182,4 +182,20 @@ describe("hostile input over the HTTP transports", () => {
     expect(preflight.headers.get("vary")).toBe("Origin")
     expect((await fetch(`${crossUrl}?transport=long-polling`, { method: "OPTIONS", headers: evil })).status).toBe(403)
   })
+
+  it("answers a malformed ack on a poll with 400, and ends a session whose poll acknowledges frames never sent", async () => {
+    const stillFine = await bystander()
+    const { link, poll } = await openLink()
+    for (const bad of ["-1", "1.5", "1e3", "abc", "9".repeat(16), ""]) {
+      const response = await fetch(`${url}?transport=long-polling&link=${link}&ack=${encodeURIComponent(bad)}`)
+      expect(response.status).toBe(400)
+      expect(await response.json()).toMatchObject({ code: "INVALID_FRAME" })
+    }
+    // The link survived those; acknowledging what the server never sent is a protocol violation.
+    const forged = await fetch(`${url}?transport=long-polling&link=${link}&ack=999`)
+    const frames = (await forged.text()).split("\n").filter(Boolean)
+    expect(frames.some((f) => f.includes("SEQUENCE_GAP"))).toBe(true)
+    expect((await poll()).status).toBe(410)
+    await stillFine()
+  })
 })

@@ -106,4 +106,76 @@ describe("issue 3 HTTP review fixes", () => {
     await server.close()
     await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "the BYE")
   })
+
+  it("takes a DELETE for an existing link while shutting down, and opens no new link", async () => {
+    const { url, server } = await startWithServer()
+    const text = { "content-type": "text/plain" }
+    const opened = await fetch(`${url}?transport=long-polling`, {
+      method: "POST",
+      body: control.hello(1, null, 0),
+      headers: text,
+    })
+    const { link } = (await opened.json()) as { link: string }
+    // Shutdown ends the session and leaves its BYE queued on the link, waiting for a poll (up to 1 s).
+    const closing = server.close()
+    const [removed, refused] = await Promise.all([
+      fetch(`${url}?link=${link}`, { method: "DELETE" }),
+      fetch(`${url}?transport=long-polling`, { method: "POST", body: control.hello(1, null, 0), headers: text }),
+    ])
+    expect(removed.status).toBe(204)
+    expect(refused.status).toBe(503)
+    let settled = false
+    void closing.then(() => {
+      settled = true
+    })
+    // With the link forgotten, shutdown does not wait for a poll that will never come.
+    await waitFor(() => settled, 500, "the shutdown")
+  })
+
+  it.each(["long-polling", "polling"] as const)(
+    "acknowledges in the downstream requests over %s: no ACK posts, and the server's replay buffer is trimmed",
+    async (transport) => {
+      // A replay buffer of 40 frames: without acknowledgements reaching the server, 400 messages would end
+      // the session with REPLAY_OVERFLOW.
+      const ended: ErrorCode[] = []
+      const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, {
+        onError: () => {},
+        limits: { maxReplayFrames: 40 },
+        onSessionEnd: (_s, reason) => ended.push(reason),
+      })
+      const { url } = await server.listen(0, "127.0.0.1")
+      cleanup.push(() => server.close())
+      const posts: string[] = []
+      const acks: number[] = []
+      const counting: typeof fetch = (input, init) => {
+        const target = new URL(String(input))
+        if (init?.method === "POST") posts.push(String(init.body))
+        else if (target.searchParams.has("ack")) acks.push(Number(target.searchParams.get("ack")))
+        return fetch(input, init)
+      }
+      const client = createClient(TestContract, {
+        url,
+        transports: [transport],
+        fetch: counting,
+        ...testClientOptions,
+      })
+      cleanup.push(() => client.close())
+      await connected(client)
+      const received: number[] = []
+      client.topics.feed("k").subscribe((n) => received.push(n))
+      await waitFor(() => server.topics.feed("k").subscribers === 1, 3000, "the subscription")
+      for (let n = 1; n <= 400; n++) {
+        server.topics.feed("k").publish(n)
+        // Never more than 10 ahead of the client, so that only missing acknowledgements could fill 40.
+        if (n % 10 === 0) await waitFor(() => received.length === n, 5000, `message ${n}`)
+      }
+      expect(received).toEqual(Array.from({ length: 400 }, (_, i) => i + 1))
+      expect(ended).toEqual([])
+      const ackOnly = posts.filter((body) => body.split("\n").every((frame) => frame.startsWith(`[${FrameType.ACK},`)))
+      expect(ackOnly).toEqual([])
+      // The cumulative acknowledgement only grows, and reached (nearly) everything the client received.
+      expect(acks).toEqual([...acks].sort((a, b) => a - b))
+      expect(Math.max(...acks)).toBeGreaterThan(380)
+    },
+  )
 })

@@ -1,4 +1,4 @@
-import type { ClientLinkEvents, Link, TransportId } from "@switchyard/core"
+import { type ClientLinkEvents, isAckFrame, type Link, type TransportId } from "@switchyard/core"
 
 /** The `fetch` the HTTP transports use: the platform's, or one passed in. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
@@ -7,6 +7,10 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
  * A link over HTTP (docs/http-transports.md): the first upstream POST opens it and names it, later POSTs
  * carry frames upstream one at a time, in order, and `downstream` brings frames the other way until the
  * link ends. Any failure ends the link; the session then resumes on a new one, as after a dropped socket.
+ *
+ * With `ackInDownstream` (long polling, polling) the link posts no ACK frames: every downstream request
+ * carries the session's cumulative acknowledgement instead (`&ack=`), and such requests keep coming while
+ * the link lives.
  */
 export function httpLink(
   url: string,
@@ -14,6 +18,7 @@ export function httpLink(
   fetchImpl: FetchLike | undefined,
   events: ClientLinkEvents,
   downstream: (link: HttpLinkState) => Promise<void>,
+  ackInDownstream = false,
 ): Link {
   const platformFetch = fetchImpl ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined)
   if (!platformFetch) throw new TypeError("switchyard: no fetch here; pass one in the client options")
@@ -35,6 +40,7 @@ export function httpLink(
     fetch: request,
     signal: abort.signal,
     frames: events.frame,
+    received: ackInDownstream && events.received ? events.received : undefined,
     end,
   }
   let outbox: string[] = []
@@ -117,6 +123,7 @@ export function httpLink(
   return {
     send(frame) {
       if (ended) return
+      if (state.received !== undefined && state.id !== undefined && isAckFrame(frame)) return
       if (outbox.push(frame) === 1) queueMicrotask(() => void flush())
     },
     close: end,
@@ -132,13 +139,16 @@ export interface HttpLinkState {
   readonly signal: AbortSignal
   /** Delivers one frame received downstream. */
   readonly frames: (frame: string) => void
+  /** The session's cumulative acknowledgement, when downstream requests carry it. */
+  readonly received: (() => number) | undefined
   /** Ends the link. */
   readonly end: (code: number, reason: string) => void
 }
 
 /** The downstream URL of a link. */
 export function downstreamUrl(link: HttpLinkState): string {
-  return `${link.url}${separator(link.url)}transport=${link.transport}&link=${link.id}`
+  const url = `${link.url}${separator(link.url)}transport=${link.transport}&link=${link.id}`
+  return link.received === undefined ? url : `${url}&ack=${link.received()}`
 }
 
 /** Delivers a batch body (frames separated by newlines). */

@@ -18,7 +18,7 @@ export function longPollingTransport(options: LongPollingTransportOptions = {}):
     id: "long-polling",
     capabilities: { duplex: false, binary: false },
     connect(url: string, events: ClientLinkEvents): Link {
-      return httpLink(url, "long-polling", options.fetch, events, poll)
+      return httpLink(url, "long-polling", options.fetch, events, poll, true)
     },
   }
 }

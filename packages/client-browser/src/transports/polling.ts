@@ -1,4 +1,4 @@
-import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+import { type ClientLinkEvents, type ClientTransport, isAckFrame, type Link } from "@switchyard/core"
 import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
 export interface PollingTransportOptions {
@@ -66,10 +66,12 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
         })
       }
 
-      const link = httpLink(url, "polling", options.fetch, events, poll)
+      const link = httpLink(url, "polling", options.fetch, events, poll, true)
       return {
         send(frame) {
           link.send(frame)
+          // An ACK rides on the next poll and expects no answer: no reason to poll sooner.
+          if (isAckFrame(frame)) return
           interval = minIntervalMs
           hurry?.()
         },

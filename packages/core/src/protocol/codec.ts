@@ -291,3 +291,13 @@ export const control = {
     `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
   bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
 }
+
+const ACK_PREFIX = `[${FrameType.ACK},`
+
+/**
+ * Whether an encoded frame is an ACK (as `control.ack` writes it). The polling transports carry the
+ * acknowledgement in each downstream request instead of posting these.
+ */
+export function isAckFrame(frame: string): boolean {
+  return frame.startsWith(ACK_PREFIX)
+}

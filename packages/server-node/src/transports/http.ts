@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { Acceptor, Link, ServerLinkEvents, TransportId } from "@switchyard/core"
+import { type Acceptor, control, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
 import type { ConnectionGate } from "../gate.ts"
 import type { ServerLimits } from "../options.ts"
 
@@ -9,6 +9,9 @@ import type { ServerLimits } from "../options.ts"
  * and carried by many requests (docs/http-transports.md). This file opens links, takes upstream frames,
  * closes links and answers CORS; each transport file only says how frames go downstream.
  */
+
+/** A sequence number in a query string: digits only, within the safe integers. */
+const SEQUENCE = /^\d{1,15}$/
 
 /** How one HTTP transport carries frames downstream. */
 export interface Downstream {
@@ -37,6 +40,8 @@ export class HttpLink implements Link {
   held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
   events: ServerLinkEvents | undefined
   isClosed = false
+  /** The highest `ack` a downstream request carried. */
+  acked = 0
   /** Set while a closed link lingers for its last frames: removes it from the server's links. */
   forget: (() => void) | undefined
   private scheduled = false
@@ -142,6 +147,12 @@ export class HttpTransports {
           const downstream = this.downstreams.get(query.get("transport") ?? "")
           return downstream?.gone ? downstream.gone(response) : answer(response, 410, gone)
         }
+        // The acknowledgement first: one of frames never sent ends the session, and this request then
+        // collects its BYE like any request for a closed link.
+        const ack = query.get("ack")
+        if (ack !== null && !link.isClosed && !this.acknowledge(link, ack)) {
+          return answer(response, 400, { code: "INVALID_FRAME", message: "ack must be a sequence number" })
+        }
         if (link.isClosed) {
           // A closed link that lingers for its last frames: hand them over, then forget the link.
           const frames = link.drain()
@@ -212,6 +223,20 @@ export class HttpTransports {
       answer(response, 204)
       this.feed(link, body)
     })
+  }
+
+  /**
+   * A downstream request's `ack` (long polling, polling): the client's cumulative acknowledgement, handed
+   * to the session as the ACK frame it stands for, once per new value. False when it is not a number.
+   */
+  private acknowledge(link: HttpLink, ack: string): boolean {
+    if (!SEQUENCE.test(ack)) return false
+    const received = Number(ack)
+    if (received > link.acked) {
+      link.acked = received
+      link.events?.frame(control.ack(received))
+    }
+    return true
   }
 
   /** Hands each frame of a batch to the session runtime, in order. */

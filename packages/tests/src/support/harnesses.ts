@@ -1,4 +1,5 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient, type FetchLike } from "@switchyard/client-browser"
+import { nodeFetch } from "@switchyard/client-browser/node"
 import { type AnyContract, type Client, memoryTransport } from "@switchyard/core"
 import {
   type SuiteFixture,
@@ -85,7 +86,10 @@ export const memoryHarness: SuiteHarness = {
  * through a TCP proxy that can cut or stall the network, so that drop() and stall() act on whatever is
  * in flight.
  */
-function nodeHarness(transport: "websocket" | "sse" | "long-polling" | "polling"): SuiteHarness {
+function nodeHarness(
+  transport: "websocket" | "sse" | "long-polling" | "polling",
+  http: { readonly fetch?: FetchLike } = {},
+): SuiteHarness {
   return {
     transport,
     async setup(options) {
@@ -99,7 +103,14 @@ function nodeHarness(transport: "websocket" | "sse" | "long-polling" | "polling"
         state,
         proxy,
         () =>
-          createClient(TestContract, { url, transports: [transport], WebSocket, EventSource, ...testClientOptions }),
+          createClient(TestContract, {
+            url,
+            transports: [transport],
+            WebSocket,
+            EventSource,
+            ...http,
+            ...testClientOptions,
+          }),
         () => proxy[Symbol.asyncDispose](),
       )
     },
@@ -110,6 +121,9 @@ export const websocketNodeHarness = nodeHarness("websocket")
 export const longPollingNodeHarness = nodeHarness("long-polling")
 export const sseNodeHarness = nodeHarness("sse")
 export const pollingNodeHarness = nodeHarness("polling")
+/** The HTTP transports with `nodeFetch` (node:http) in place of Node's built-in fetch. */
+export const sseNodeFetchHarness = nodeHarness("sse", { fetch: nodeFetch() })
+export const longPollingNodeFetchHarness = nodeHarness("long-polling", { fetch: nodeFetch() })
 
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
