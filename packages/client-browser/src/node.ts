@@ -76,11 +76,68 @@ export function nodeFetch(options: NodeFetchOptions = {}): FetchLike {
           if (settled) return
           settled = true
           const empty = status === 204 || status === 205 || status === 304
-          resolve(new Response(empty ? null : Buffer.concat(chunks), init))
+          resolve(new BufferedResponse(empty ? undefined : Buffer.concat(chunks), init))
         })
       })
       request.end(body)
     })
+}
+
+/**
+ * A `Response` whose body was read whole: `text()` and `json()` read the buffer directly, instead of
+ * going through a web stream as a plain `Response` does (about 30 µs a call in Node 20, against 3).
+ */
+class BufferedResponse extends Response {
+  #data: Buffer | undefined
+  #used = false
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined
+
+  constructor(data: Buffer | undefined, init: ResponseInit) {
+    super(null, init)
+    this.#data = data
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#data === undefined) return null
+    if (this.#stream === undefined) {
+      const data = this.#data
+      this.#stream = new ReadableStream({
+        start: (controller) => {
+          this.#used = true
+          controller.enqueue(new Uint8Array(data))
+          controller.close()
+        },
+      })
+    }
+    return this.#stream
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#used
+  }
+
+  override text(): Promise<string> {
+    return this.#take().then((data) => data.toString("utf8"))
+  }
+
+  override json(): Promise<unknown> {
+    return this.text().then((text) => JSON.parse(text) as unknown)
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#take().then((data) => new Uint8Array(data).buffer as ArrayBuffer)
+  }
+
+  override clone(): Response {
+    if (this.#used) throw new TypeError("Response.clone: body has already been used")
+    return new BufferedResponse(this.#data, { status: this.status, statusText: this.statusText, headers: this.headers })
+  }
+
+  #take(): Promise<Buffer> {
+    if (this.#used) return Promise.reject(new TypeError("Body is unusable: Body has already been read"))
+    this.#used = true
+    return Promise.resolve(this.#data ?? Buffer.alloc(0))
+  }
 }
 
 function abortError(signal: AbortSignal): Error {
