@@ -1,5 +1,6 @@
 import type { AnyContract, Client, ClientTransport, SessionOptions, TransportId } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
+import type { StorageLike } from "./memory.ts"
 import { ClientRuntime } from "./runtime.ts"
 import type { FetchLike } from "./transports/http.ts"
 import type { EventSourceConstructor } from "./transports/sse.ts"
@@ -9,7 +10,14 @@ import type { WebSocketConstructor } from "./transports/websocket.ts"
 export interface ClientOptions {
   /** The server's transport URL, e.g. `"http://localhost:3000/switchyard"`. */
   readonly url: string
-  /** Transports by id or as objects, in the order to try. Default `["websocket"]`. */
+  /**
+   * Transports by id or as objects, best first. Negotiation (docs/negotiation.md) picks among them: the
+   * session starts on the one likeliest to connect at once and moves up to better ones as they prove to
+   * work. Listing them restricts the choice and makes this order the ranking; one transport turns
+   * negotiation off. Default: every transport this runtime has (`"websocket"` where there is a
+   * `WebSocket`, `"sse"` where there is an `EventSource`, `"long-polling"` and `"polling"` where there is
+   * a `fetch`), ranked in the server's order.
+   */
   readonly transports?: ReadonlyArray<TransportId | ClientTransport>
   /** WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws`'s in Node). */
   readonly WebSocket?: WebSocketConstructor
@@ -21,8 +29,31 @@ export interface ClientOptions {
   readonly reconnect?: BackoffOptions
   /** A connection attempt without a completed handshake by then is abandoned (ms). Default 10 000. */
   readonly connectTimeoutMs?: number
+  /** Negotiation timing and memory (docs/negotiation.md#options). */
+  readonly negotiation?: NegotiationOptions
   /** Bounds of the client's replay buffer; calls past it reject with `QUEUE_FULL`. */
   readonly limits?: Partial<SessionOptions> & { readonly maxDepth?: number }
+}
+
+/** Options of transport negotiation; all optional. */
+export interface NegotiationOptions {
+  /** A probe of a better transport that has not answered by then counts as failed (ms). Default 3 000. */
+  readonly probeTimeoutMs?: number
+  /** How long a transport that failed is skipped (ms). Default 300 000 (5 minutes). */
+  readonly rememberFailureMs?: number
+  /** After a fallback, or when every probe failed, try to move up again after this (ms). Default 30 000. */
+  readonly upgradeRetryMs?: number
+  /**
+   * A link that dies sooner than `stableLinkMs` after its handshake counts against its transport; after
+   * `maxShortLinks` such deaths in a row the session falls back. Defaults 10 000 ms and 2.
+   */
+  readonly stableLinkMs?: number
+  readonly maxShortLinks?: number
+  /**
+   * Where to remember which transports worked and failed for this server. Default `localStorage` where
+   * there is one, else memory shared by this process's clients.
+   */
+  readonly storage?: StorageLike
 }
 
 /**

@@ -1,37 +1,76 @@
 import {
+  type ClientLinkEvents,
   type ClientTransport,
   closeCodeOf,
   codeOfClose,
   control,
   decodeServerFrame,
   FrameType,
+  fallback,
   Heartbeat,
   isErrorCode,
+  isTransportId,
   type Link,
   PROTOCOL_VERSION,
+  plan,
+  rememberFailure,
+  rememberSuccess,
   type ServerDataFrame,
+  type ServerOffer,
   Session,
   type SessionLimits,
   type SessionOptions,
   type SwitchyardError,
   switchyardError,
+  type TransportId,
   unref,
 } from "@switchyard/core"
 import { type BackoffOptions, backoffDelay } from "./backoff.ts"
+import type { TransportStore } from "./memory.ts"
+import type { FetchLike } from "./transports/http.ts"
 
 export interface ConnectionOptions {
   readonly url: string
+  /** What this client can run, in its order of preference. */
   readonly transports: readonly ClientTransport[]
+  /** Whose order ranks the transports: the client's when it listed them itself, else the server's. */
+  readonly prefer: "client" | "server"
   readonly session: SessionOptions
   readonly maxDepth: number
   readonly reconnect: BackoffOptions
   readonly connectTimeoutMs: number
+  readonly negotiation: NegotiationSettings
+  /** For the negotiate request; without one, the client plans without the server's offer. */
+  readonly fetch: FetchLike | undefined
+}
+
+/** How negotiation behaves (docs/negotiation.md); every field has a default in `client.ts`. */
+export interface NegotiationSettings {
+  /** A probe link that has not echoed the PROBE by then counts as failed (ms). */
+  readonly probeTimeoutMs: number
+  /** A transport that failed is skipped for this long, across page loads when there is storage (ms). */
+  readonly rememberFailureMs: number
+  /** After a fallback, or when every probe failed, the client tries to move up again after this (ms). */
+  readonly upgradeRetryMs: number
+  /** A link that dies sooner than this after its handshake counts against its transport (ms). */
+  readonly stableLinkMs: number
+  /** Deaths in a row of short-lived links after which the session falls back to the next transport. */
+  readonly maxShortLinks: number
+  readonly store: TransportStore
 }
 
 /** What the connection tells the client runtime. */
 export interface ConnectionEvents {
-  /** A handshake completed: `resumed` when the server still had the session, else a new one. */
-  ready(info: { readonly transport: ClientTransport; readonly sessionId: string; readonly resumed: boolean }): void
+  /**
+   * A handshake completed: `resumed` when the server still had the session, else a new one. `reason` says
+   * why the session is on this transport.
+   */
+  ready(info: {
+    readonly transport: ClientTransport
+    readonly sessionId: string
+    readonly resumed: boolean
+    readonly reason: TransportReason
+  }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
   /** The link went down; the session waits for the next one. */
@@ -50,22 +89,42 @@ export interface ConnectionEvents {
   notice(error: SwitchyardError): void
 }
 
+/** Why the session is on its transport, as `client.on("transport", (name, reason) => …)` reports it. */
+export type TransportReason = "connected" | "resumed" | "new session" | "upgrade" | "fallback"
+
 /**
  * Keeps one session connected: opens a link, runs the HELLO/WELCOME handshake, watches the heartbeat,
  * and on any failure reconnects with backoff and resumes (or, when the server lost the session, starts a
- * new one and says so). Transports are tried in order; a failed one passes the turn to the next.
+ * new one and says so). Which transport carries the session is negotiated (docs/negotiation.md): the
+ * session starts where it is likeliest to connect at once, probes better transports in the background
+ * and moves to the first that passes, and falls back down the ladder when its transport keeps failing.
  */
 export class Connection {
   readonly session: Session
   private token: string | null = null
   private link: Link | undefined
+  /** The transport of `link` (or of the next link to open). */
+  private transport: ClientTransport
   private handshaken = false
+  private everConnected = false
   private attempt = 0
-  private transportIndex = 0
   private closed = false
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private connectTimer: ReturnType<typeof setTimeout> | undefined
+  private upgradeTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeat: Heartbeat | undefined
+  /** The server's offer, once a negotiate answer or a WELCOME carried it. */
+  private offer: readonly TransportId[] | undefined
+  /** Set while the session moves to a link that passed its probe; the transport it came from. */
+  private switchingFrom: ClientTransport | undefined
+  /** Set when the next handshake completes a fallback. */
+  private fellBack = false
+  /** The link being probed, if any. */
+  private probe: { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout> } | undefined
+  private probeCount = 0
+  /** When the current link's handshake completed, and how many links in a row died young. */
+  private linkSince = 0
+  private shortLinks = 0
   /** The server's limits from the last WELCOME (defaults until then). */
   limits: SessionLimits = defaultLimits
 
@@ -74,14 +133,33 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     this.session = new Session(options.session)
+    this.transport = options.transports[0] as ClientTransport
   }
 
   get connected(): boolean {
     return this.handshaken
   }
 
+  /** Picks where to start (negotiating first when nothing is remembered) and connects. */
   start(): void {
-    this.open()
+    if (this.options.transports.length === 1) return this.open()
+    const memory = this.options.negotiation.store.load()
+    const remembered = this.choose(undefined)
+    if (remembered !== undefined && memory.worked?.id === remembered.id) {
+      // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
+      this.transport = remembered
+      return this.open()
+    }
+    void this.negotiate().then((offer) => {
+      if (this.closed) return
+      if (offer) this.offer = offer.transports.map((t) => t.id).filter(isTransportId)
+      const start = this.choose(this.offer)
+      if (start === undefined) {
+        return this.fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
+      }
+      this.transport = start
+      this.open()
+    })
   }
 
   /** Ends the session: tells the server (BYE) when connected, and stops reconnecting. */
@@ -89,6 +167,8 @@ export class Connection {
     if (this.closed) return
     this.closed = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
+    this.endProbe()
     const link = this.link
     if (link && this.handshaken) link.send(control.bye("CLIENT_CLOSED", "the client closed the session"))
     this.abandon()
@@ -96,12 +176,48 @@ export class Connection {
     this.session.reset()
   }
 
+  /** One negotiate request; `undefined` when it fails (the client then plans without the offer). */
+  private async negotiate(): Promise<ServerOffer | undefined> {
+    const fetchImpl = this.options.fetch
+    if (!fetchImpl) return undefined
+    const url = this.options.url.replace(/^ws(s?):/, "http$1:")
+    try {
+      const response = await fetchImpl(`${url}${url.includes("?") ? "&" : "?"}negotiate=1`, { cache: "no-store" })
+      if (!response.ok) return undefined
+      const offer = (await response.json()) as Partial<ServerOffer>
+      return Array.isArray(offer.transports) ? (offer as ServerOffer) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The plan's start among this client's transports. */
+  private choose(offer: readonly TransportId[] | undefined): ClientTransport | undefined {
+    const result = plan(this.planInput(offer))
+    return result.start === undefined ? undefined : this.byId(result.start)
+  }
+
+  private planInput(offer: readonly TransportId[] | undefined) {
+    return {
+      supported: this.options.transports.map((t) => t.id),
+      offer,
+      prefer: this.options.prefer,
+      memory: this.options.negotiation.store.load(),
+      now: Date.now(),
+    }
+  }
+
+  private byId(id: TransportId): ClientTransport | undefined {
+    return this.options.transports.find((t) => t.id === id)
+  }
+
+  /** Opens a link on `this.transport` and says HELLO on it. */
   private open(): void {
     if (this.closed) return
-    const transport = this.options.transports[this.transportIndex % this.options.transports.length] as ClientTransport
+    const transport = this.transport
     let link: Link | undefined
     const current = () => link !== undefined && link === this.link
-    const events = {
+    const events: ClientLinkEvents = {
       open: () => {
         if (!current()) return
         link?.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
@@ -109,7 +225,7 @@ export class Connection {
       frame: (data: unknown) => {
         if (current()) this.receive(transport, link as Link, data)
       },
-      received: () => this.session.received,
+      received: () => (current() && this.handshaken ? this.session.received : 0),
       close: (code: number, reason: string) => {
         if (!current()) return
         const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
@@ -124,11 +240,18 @@ export class Connection {
     } catch (error) {
       this.link = undefined
       this.events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
+      this.forget(transport)
       return this.retry(true)
     }
+    this.watchHandshake(transport, link)
+  }
+
+  /** Abandons a link whose handshake has not completed within `connectTimeoutMs`. */
+  private watchHandshake(transport: ClientTransport, link: Link): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
     this.connectTimer = setTimeout(() => {
-      if (!current() || this.handshaken) return
-      link?.close(1000, "connect timeout")
+      if (link !== this.link || this.handshaken) return
+      link.close(1000, "connect timeout")
       this.down(
         switchyardError("CONNECTION_LOST", `${transport.id}: no handshake within ${this.options.connectTimeoutMs} ms`),
         true,
@@ -148,7 +271,7 @@ export class Connection {
     if (!this.handshaken) {
       if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
       if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
-      const [, version, token, sessionId, resumed, received, limits] = f
+      const [, version, token, sessionId, resumed, received, limits, offer] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
         return this.fail(
@@ -159,19 +282,35 @@ export class Connection {
         this.restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
+      if (offer !== undefined) this.offer = offer.map((t) => t.id).filter(isTransportId)
       if (!this.session.attach(link, resumed ? received : 0)) {
         return this.violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
       this.token = token
       this.handshaken = true
       this.attempt = 0
+      this.linkSince = Date.now()
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
       this.heartbeat = new Heartbeat(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs, noop, () => {
         link.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
         this.down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
       })
       this.heartbeat.start()
-      this.events.ready({ transport, sessionId, resumed })
+      const reason: TransportReason = this.switchingFrom
+        ? "upgrade"
+        : !this.everConnected
+          ? "connected"
+          : !resumed
+            ? "new session"
+            : this.fellBack
+              ? "fallback"
+              : "resumed"
+      this.switchingFrom = undefined
+      this.fellBack = false
+      this.everConnected = true
+      this.remember((memory, now) => rememberSuccess(memory, transport.id, now))
+      this.events.ready({ transport, sessionId, resumed, reason })
+      this.scheduleUpgrade(0)
       return
     }
     switch (f[0]) {
@@ -190,6 +329,8 @@ export class Connection {
         return this.bye(f[1], f[2])
       case FrameType.WELCOME:
         return this.violation(link, "INVALID_FRAME", "WELCOME after the handshake")
+      case FrameType.PROBE:
+        return this.violation(link, "INVALID_FRAME", "PROBE on an established link")
     }
     const arrival = this.session.arrive(f[1])
     if (arrival === "gap")
@@ -197,15 +338,134 @@ export class Connection {
     if (arrival === "deliver") this.events.data(f)
   }
 
+  // --- Upgrades: probe a better transport, then move the session to it. ---
+
+  /** Plans the next upgrade attempt `delayMs` from now (one at a time). */
+  private scheduleUpgrade(delayMs: number): void {
+    if (this.closed || this.upgradeTimer !== undefined || this.probe !== undefined) return
+    this.upgradeTimer = setTimeout(() => {
+      this.upgradeTimer = undefined
+      this.tryUpgrade()
+    }, delayMs)
+    unref(this.upgradeTimer)
+  }
+
+  /** Probes the best transport ranked above the current one and not known to fail, if any. */
+  private tryUpgrade(): void {
+    if (this.closed || !this.handshaken || this.probe !== undefined || this.switchingFrom) return
+    const result = plan(this.planInput(this.offer))
+    const rank = result.ladder.indexOf(this.transport.id)
+    const candidates = result.upgrades.length > 0 ? result.upgrades : []
+    const better = candidates.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
+    const next = better.map((id) => this.byId(id)).find((t) => t !== undefined)
+    if (next === undefined) {
+      // Nothing to try now; failures expire, so look again later if something is better than here.
+      if (rank > 0) this.scheduleUpgrade(this.options.negotiation.upgradeRetryMs)
+      return
+    }
+    this.startProbe(next)
+  }
+
+  private startProbe(transport: ClientTransport): void {
+    const nonce = ++this.probeCount
+    let link: Link | undefined
+    const mine = () => link !== undefined && this.probe?.link === link
+    const failed = (why: string) => {
+      if (!mine()) return
+      this.endProbe()
+      this.remember((memory, now) =>
+        rememberFailure(memory, transport.id, now, this.options.negotiation.rememberFailureMs),
+      )
+      // Not reported as an error: the session never left its link. `why` is kept for debugging.
+      void why
+      this.scheduleUpgrade(0)
+    }
+    const events: ClientLinkEvents = {
+      open: () => {
+        if (mine()) link?.send(control.probe(nonce))
+      },
+      frame: (data: unknown) => {
+        if (!mine()) {
+          if (link !== undefined && link === this.link) this.receive(transport, link, data)
+          return
+        }
+        const decoded = decodeServerFrame(data, this.options)
+        if (decoded.ok && decoded.frame[0] === FrameType.PROBE && decoded.frame[1] === nonce) {
+          return this.switchTo(transport, link as Link)
+        }
+        failed("unexpected answer to PROBE")
+      },
+      received: () => (link === this.link && this.handshaken ? this.session.received : 0),
+      close: (code: number, reason: string) => {
+        if (mine()) return failed(`closed (${code}${reason ? ` ${reason}` : ""})`)
+        if (link !== undefined && link === this.link) {
+          const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
+          this.down(
+            switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`),
+            !this.handshaken,
+          )
+        }
+      },
+    }
+    try {
+      link = transport.connect(this.options.url, events)
+    } catch (error) {
+      void error
+      this.forget(transport)
+      return this.scheduleUpgrade(0)
+    }
+    const timer = setTimeout(
+      () => failed(`no answer within ${this.options.negotiation.probeTimeoutMs} ms`),
+      this.options.negotiation.probeTimeoutMs,
+    )
+    unref(timer)
+    this.probe = { link, transport, timer }
+  }
+
+  /** Closes the probe link, if any. */
+  private endProbe(): void {
+    const probe = this.probe
+    if (!probe) return
+    this.probe = undefined
+    clearTimeout(probe.timer)
+    probe.link.close(1001, "PROBE_FAILED")
+  }
+
+  /**
+   * The probe passed: the session leaves its link for the probed one, exactly as it would resume after a
+   * drop (HELLO with what it has received; the server replays the rest there and closes the old link).
+   * Frames still arriving on the old link are ignored from now on, so none is delivered twice.
+   */
+  private switchTo(transport: ClientTransport, link: Link): void {
+    const probe = this.probe
+    if (!probe || probe.link !== link) return
+    clearTimeout(probe.timer)
+    this.probe = undefined
+    if (this.closed || !this.handshaken) return link.close(1001, "PROBE_UNUSED")
+    const old = this.link
+    const from = this.transport
+    this.abandon()
+    this.switchingFrom = from
+    this.transport = transport
+    this.link = link
+    link.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
+    this.watchHandshake(transport, link)
+    old?.close(1001, "UPGRADE")
+  }
+
+  // --- Failures ---
+
   /** The server ended the session: forget it and start a new one (or stop, when it cannot be had). */
   private bye(code: string, message: string): void {
     const error = switchyardError(isErrorCode(code) ? code : "SESSION_LOST", `the server ended the session: ${message}`)
     const link = this.link
-    const wasUp = this.handshaken
+    const wasUp = this.handshaken || this.switchingFrom !== undefined
     this.abandon()
+    this.endProbe()
     link?.close(1000, "BYE")
     if (error.code === "UNSUPPORTED_VERSION") return this.fail(error)
     if (wasUp) this.events.down(error)
+    this.switchingFrom = undefined
     // Before the handshake, a BYE refuses this connection only (the server is busy, closing, or timed
     // us out) and the session lives on; only SEQUENCE_GAP says the server ended it.
     if (this.token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
@@ -228,9 +488,11 @@ export class Connection {
   /** Gives up for good. */
   private fail(error: SwitchyardError): void {
     this.abandon()
+    this.endProbe()
     this.session.reset()
     this.closed = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
     this.events.fatal(error)
   }
 
@@ -242,11 +504,42 @@ export class Connection {
 
   /** The link is gone (or abandoned as dead): detach and reconnect. */
   private down(error: SwitchyardError, failedToConnect: boolean): void {
-    const wasUp = this.handshaken
+    const wasUp = this.handshaken || this.switchingFrom !== undefined
+    const switchedFrom = this.switchingFrom
+    const livedMs = this.handshaken ? Date.now() - this.linkSince : 0
     this.abandon()
+    this.endProbe()
+    this.switchingFrom = undefined
     if (this.closed) return
     if (wasUp) this.events.down(error)
-    this.retry(failedToConnect)
+    if (switchedFrom) {
+      // The new link failed before its handshake: remember that, and go back where the session was.
+      this.forget(this.transport)
+      this.transport = switchedFrom
+      return this.retry(false)
+    }
+    if (!failedToConnect) {
+      // An established link died. A blip resumes on the same transport; links that keep dying young
+      // mean the network breaks this transport (a proxy cutting held requests, say): fall back.
+      this.shortLinks = livedMs < this.options.negotiation.stableLinkMs ? this.shortLinks + 1 : 0
+      if (this.shortLinks < this.options.negotiation.maxShortLinks) return this.retry(false)
+    }
+    this.shortLinks = 0
+    this.forget(this.transport)
+    this.retry(true)
+  }
+
+  /** Remembers that `transport` failed. */
+  private forget(transport: ClientTransport): void {
+    if (this.options.transports.length === 1) return
+    this.remember((memory, now) =>
+      rememberFailure(memory, transport.id, now, this.options.negotiation.rememberFailureMs),
+    )
+  }
+
+  private remember(update: Parameters<TransportStore["update"]>[0]): void {
+    if (this.options.transports.length === 1) return
+    this.options.negotiation.store.update(update)
   }
 
   private abandon(): void {
@@ -258,10 +551,23 @@ export class Connection {
     this.session.detach()
   }
 
-  private retry(failedToConnect: boolean): void {
+  private retry(fallBack: boolean): void {
     if (this.closed || this.retryTimer !== undefined) return
-    // A transport that could not connect passes the turn to the next one.
-    if (failedToConnect) this.transportIndex++
+    if (fallBack && this.options.transports.length > 1) {
+      const ladder = plan(this.planInput(this.offer)).ladder
+      const next = fallback(ladder, this.transport.id, {
+        memory: this.options.negotiation.store.load(),
+        now: Date.now(),
+      })
+      const transport = next === undefined ? undefined : this.byId(next)
+      if (transport !== undefined && transport !== this.transport) {
+        this.transport = transport
+        this.fellBack = true
+        // Once settled lower, try to move back up later.
+        if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
+        this.upgradeTimer = undefined
+      }
+    }
     const delay = backoffDelay(this.attempt++, this.options.reconnect)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined

@@ -7,7 +7,9 @@ export type {
   TopicHandle,
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
-export { type ClientOptions, createClient } from "./client.ts"
+export { type ClientOptions, createClient, type NegotiationOptions } from "./client.ts"
+export type { TransportReason } from "./connection.ts"
+export { type StorageLike, type TransportStore, transportStore } from "./memory.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
 export { type PollingTransportOptions, pollingTransport } from "./transports/polling.ts"

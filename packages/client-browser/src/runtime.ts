@@ -20,9 +20,11 @@ import {
   type TransportId,
 } from "@switchyard/core"
 import type { ClientOptions } from "./client.ts"
-import { Connection } from "./connection.ts"
+import { Connection, type TransportReason } from "./connection.ts"
+import { transportStore } from "./memory.ts"
 import { encodeInput, noop, remoteError, report } from "./payloads.ts"
 import { StreamConsumer } from "./streamConsumer.ts"
+import type { FetchLike } from "./transports/http.ts"
 import { longPollingTransport } from "./transports/longPolling.ts"
 import { pollingTransport } from "./transports/polling.ts"
 import { sseTransport } from "./transports/sse.ts"
@@ -66,24 +68,34 @@ export class ClientRuntime {
   private transport: TransportId | undefined
   private state: ClientState = "connecting"
   private sessionId: string | undefined
-  private everConnected = false
   private reissue: Pending[] = []
 
   constructor(contract: AnyContract, options: ClientOptions) {
     this.compiled = compileContract(contract)
-    const transports = (options.transports ?? ["websocket"]).map((t) => resolveTransport(t, options))
+    const transports = (options.transports ?? availableTransports(options)).map((t) => resolveTransport(t, options))
     if (transports.length === 0) throw new TypeError("switchyard: no transports given")
+    const negotiation = options.negotiation ?? {}
     this.connection = new Connection(
       {
         url: options.url,
         transports,
+        prefer: options.transports === undefined ? "server" : "client",
         session: { ...defaultSessionOptions, ...options.limits },
         maxDepth: options.limits?.maxDepth ?? 64,
         reconnect: options.reconnect ?? {},
         connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+        negotiation: {
+          probeTimeoutMs: negotiation.probeTimeoutMs ?? 3000,
+          rememberFailureMs: negotiation.rememberFailureMs ?? 300_000,
+          upgradeRetryMs: negotiation.upgradeRetryMs ?? 30_000,
+          stableLinkMs: negotiation.stableLinkMs ?? 10_000,
+          maxShortLinks: negotiation.maxShortLinks ?? 2,
+          store: transportStore(options.url, negotiation.storage),
+        },
+        fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
       },
       {
-        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed),
+        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed, info.reason),
         data: (frame) => this.data(frame),
         down: () => {
           this.transport = undefined
@@ -358,13 +370,12 @@ export class ClientRuntime {
     return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
   }
 
-  private ready(transport: TransportId, sessionId: string, resumed: boolean): void {
-    const reason = !this.everConnected ? "connected" : resumed ? "resumed" : "new session"
-    this.everConnected = true
+  private ready(transport: TransportId, sessionId: string, resumed: boolean, reason: TransportReason): void {
     this.transport = transport
     this.sessionId = sessionId
     this.setState("connected")
-    this.emit("session", { id: sessionId, recovered: resumed })
+    // An upgrade moves the session without a reconnect: no `session` event, only `transport`.
+    if (reason !== "upgrade") this.emit("session", { id: sessionId, recovered: resumed })
     this.emit("transport", transport, reason)
   }
 
@@ -495,6 +506,16 @@ export class ClientRuntime {
     this.streams.clear()
     this.subscriptions.clear()
   }
+}
+
+/** The transports this runtime can run, best first, when the options do not list them. */
+function availableTransports(options: ClientOptions): TransportId[] {
+  const g = globalThis as { WebSocket?: unknown; EventSource?: unknown; fetch?: unknown }
+  const ids: TransportId[] = []
+  if (options.WebSocket ?? g.WebSocket) ids.push("websocket")
+  if (options.EventSource ?? g.EventSource) ids.push("sse")
+  if (options.fetch ?? g.fetch) ids.push("long-polling", "polling")
+  return ids
 }
 
 /** Transports named by id become the built-in ones; objects are used as they are. */

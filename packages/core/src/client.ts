@@ -26,7 +26,12 @@ export interface Client<C extends AnyContract> {
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
 
 export interface ClientEvents {
-  /** The session is on a transport (`reason`: `"connected"` first, then `"resumed"` or `"new session"`). */
+  /**
+   * The session is on a transport, and why: `"connected"` (the first handshake), `"resumed"` (after a
+   * drop, same session), `"new session"` (the server had lost it), `"upgrade"` (moved up to a better
+   * transport that passed its probe, with nothing lost) or `"fallback"` (moved down after its transport
+   * kept failing). See docs/negotiation.md.
+   */
   transport: (name: TransportId, reason: string) => void
   state: (state: ClientState) => void
   /**

@@ -34,6 +34,23 @@ export {
 export { Heartbeat } from "./heartbeat.ts"
 export { type MemoryTransport, memoryTransport } from "./memory.ts"
 export {
+  defaultLadder,
+  emptyMemory,
+  fallback,
+  hasFailed,
+  isTransportId,
+  type Plan,
+  type PlanInput,
+  parseMemory,
+  plan,
+  rememberFailure,
+  rememberSuccess,
+  type ServerOffer,
+  type TransportMemory,
+  type TransportOffer,
+  transportTraits,
+} from "./negotiation.ts"
+export {
   type CompiledContract,
   type CompiledRpc,
   type CompiledStream,

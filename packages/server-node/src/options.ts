@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http"
-import { defaultSessionOptions, type ErrorCode, type SessionOptions } from "@switchyard/core"
+import { defaultSessionOptions, type ErrorCode, type SessionOptions, type TransportId } from "@switchyard/core"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -69,6 +69,11 @@ export const defaultLimits: ServerLimits = {
 export interface ServerOptions<A = undefined> {
   /** URL path the transports live under. Default `"/switchyard"`. */
   readonly path?: string
+  /**
+   * The transports offered, in order of preference (docs/negotiation.md). Default
+   * `["websocket", "sse", "long-polling", "polling"]`; a transport left out is refused.
+   */
+  readonly transports?: readonly TransportId[]
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
    * without an `Origin` header (non-browser clients) and same-origin requests are allowed.

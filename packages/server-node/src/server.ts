@@ -19,8 +19,11 @@ import {
   type Link,
   PROTOCOL_VERSION,
   type ServerLinkEvents,
+  type ServerOffer,
   type SessionLimits,
+  type TransportId,
   type TypeOf,
+  transportTraits,
 } from "@switchyard/core"
 import { ConnectionGate } from "./gate.ts"
 import type { HandlerContext, Handlers } from "./handlers.ts"
@@ -31,7 +34,7 @@ import { HttpTransports } from "./transports/http.ts"
 import { longPollingDownstream } from "./transports/longPolling.ts"
 import { pollingDownstream } from "./transports/polling.ts"
 import { sseDownstream } from "./transports/sse.ts"
-import { WebSocketTransport } from "./transports/websocket.ts"
+import { refuse as refuseUpgrade, WebSocketTransport } from "./transports/websocket.ts"
 
 /** Server-side publishers, one per topic of the contract: `server.topics.room("lobby").publish(msg)`. */
 export type TopicPublishers<C extends AnyContract> = {
@@ -124,8 +127,16 @@ export function createServer<C extends AnyContract, A = undefined>(
     maxDepth: limits.maxDepth,
   }
 
+  const offered = offeredTransports(options.transports)
+  const offer: ServerOffer = {
+    version: PROTOCOL_VERSION,
+    transports: offered.map((id) => ({ id, ...transportTraits[id] })),
+    limits: sessionLimits,
+  }
+
   const accept: Acceptor = (link: Link, info: ConnectionInfo): ServerLinkEvents => {
     let session: ServerSession | undefined
+    let probes = 0
     const handshake = setTimeout(
       () => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"),
       limits.handshakeTimeoutMs,
@@ -134,9 +145,17 @@ export function createServer<C extends AnyContract, A = undefined>(
     return {
       frame(data) {
         if (session) return session.receive(link, data)
-        clearTimeout(handshake)
-        if (closing) return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+        if (closing) {
+          clearTimeout(handshake)
+          return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+        }
         const decoded = decodeClientFrame(data, limits)
+        // A client moving its session here first checks that the link carries frames both ways: each
+        // PROBE is echoed, up to a few, and HELLO must still follow within the handshake timeout.
+        if (decoded.ok && decoded.frame[0] === FrameType.PROBE && ++probes <= MAX_PROBES) {
+          return link.send(control.probe(decoded.frame[1]))
+        }
+        clearTimeout(handshake)
         if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
           return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
         }
@@ -169,6 +188,7 @@ export function createServer<C extends AnyContract, A = undefined>(
           resumed,
           target.received,
           sessionLimits,
+          offer.transports,
         )
         if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
           // The client's view of the session cannot be reconciled with ours: end it on both sides.
@@ -189,11 +209,12 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const websocket = new WebSocketTransport(gate, accept, limits)
-  const httpTransports = new HttpTransports(gate, accept, limits, [
+  const downstreams = [
     longPollingDownstream(limits.pollTimeoutMs),
     sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs),
     pollingDownstream(),
-  ])
+  ].filter((d) => offered.includes(d.id))
+  const httpTransports = new HttpTransports(gate, accept, limits, downstreams, offer)
   /** Requests on our path go to the HTTP transports; a GET naming no transport is told to upgrade. */
   const onRequest = (request: IncomingMessage, response: ServerResponse): boolean => {
     const url = new URL(request.url ?? "/", "http://x")
@@ -205,8 +226,9 @@ export function createServer<C extends AnyContract, A = undefined>(
       answerPlainRequest(request, response, path, 503)
       return true
     }
-    if (request.method === "GET" && !url.searchParams.has("transport")) answerPlainRequest(request, response, path)
-    else httpTransports.handle(request, response, url.searchParams)
+    if (request.method === "GET" && !url.searchParams.has("transport") && !url.searchParams.has("negotiate")) {
+      answerPlainRequest(request, response, path)
+    } else httpTransports.handle(request, response, url.searchParams)
     return true
   }
   const restoreRequestListeners: Array<() => void> = []
@@ -216,6 +238,10 @@ export function createServer<C extends AnyContract, A = undefined>(
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request) !== path) return
     if (closing) return socket.destroy()
+    if (!offered.includes("websocket")) {
+      socket.on("error", () => socket.destroy())
+      return refuseUpgrade(socket, 400, "UNKNOWN_TRANSPORT", "this server does not offer WebSocket")
+    }
     websocket.handleUpgrade(request, socket, head)
   }
   // Only on a server of our own: an upgrade to another path has no other taker, so it gets a 404.
@@ -285,6 +311,23 @@ export function createServer<C extends AnyContract, A = undefined>(
   }
   return server
 }
+
+/** The transports a server runs when its options do not say. */
+const serverTransportIds: readonly TransportId[] = ["websocket", "sse", "long-polling", "polling"]
+
+function offeredTransports(ids: readonly TransportId[] | undefined): readonly TransportId[] {
+  if (ids === undefined) return serverTransportIds
+  for (const id of ids) {
+    if (!serverTransportIds.includes(id)) {
+      throw new TypeError(`switchyard: this server cannot offer transport ${JSON.stringify(id)}`)
+    }
+  }
+  if (ids.length === 0) throw new TypeError("switchyard: a server must offer at least one transport")
+  return [...new Set(ids)]
+}
+
+/** PROBE frames a link may carry before its HELLO. */
+const MAX_PROBES = 4
 
 function refuseLink(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
   link.send(control.bye(code, message))

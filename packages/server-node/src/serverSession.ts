@@ -154,6 +154,8 @@ export class ServerSession implements Subscriber {
         return
       case FrameType.HELLO:
         return this.invalid("INVALID_FRAME", "HELLO is only valid as the first frame of a connection")
+      case FrameType.PROBE:
+        return this.invalid("INVALID_FRAME", "PROBE is only valid before HELLO")
     }
     const arrival = this.session.arrive(f[1])
     if (arrival === "gap")

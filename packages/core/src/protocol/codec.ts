@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../errors.ts"
+import type { TransportOffer } from "../negotiation.ts"
 import { type ClientFrame, FrameType, type ServerFrame, type SessionLimits } from "./frames.ts"
 
 /**
@@ -152,6 +153,7 @@ export function decodeClientFrame(
       break
     case FrameType.ACK:
     case FrameType.PONG:
+    case FrameType.PROBE:
       valid = f.length === 2 && isCount(f[1])
       break
     case FrameType.NOTICE:
@@ -194,7 +196,7 @@ export function decodeServerFrame(
       break
     case FrameType.WELCOME:
       valid =
-        f.length === 7 &&
+        (f.length === 7 || (f.length === 8 && isOffers(f[7]))) &&
         isSeq(f[1]) &&
         typeof f[2] === "string" &&
         typeof f[3] === "string" &&
@@ -204,6 +206,7 @@ export function decodeServerFrame(
       break
     case FrameType.ACK:
     case FrameType.PING:
+    case FrameType.PROBE:
       valid = f.length === 2 && isCount(f[1])
       break
     case FrameType.NOTICE:
@@ -214,6 +217,23 @@ export function decodeServerFrame(
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a server`)
   }
   return valid ? { ok: true, frame: f as unknown as ServerFrame } : bad(f)
+}
+
+/** A list of transport offers; entries naming transports this client does not know are allowed. */
+function isOffers(v: unknown): v is TransportOffer[] {
+  return (
+    Array.isArray(v) &&
+    v.length <= 16 &&
+    v.every(
+      (o) =>
+        typeof o === "object" &&
+        o !== null &&
+        typeof o.id === "string" &&
+        typeof o.duplex === "boolean" &&
+        typeof o.binary === "boolean" &&
+        typeof o.ordered === "boolean",
+    )
+  )
 }
 
 function isLimits(v: unknown): v is SessionLimits {
@@ -282,9 +302,11 @@ export const control = {
     resumed: boolean,
     received: number,
     limits: SessionLimits,
+    transports?: readonly TransportOffer[],
   ) =>
-    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}]`,
+    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}]`,
   ack: (received: number) => `[${FrameType.ACK},${received}]`,
+  probe: (probe: number) => `[${FrameType.PROBE},${probe}]`,
   ping: (received: number) => `[${FrameType.PING},${received}]`,
   pong: (received: number) => `[${FrameType.PONG},${received}]`,
   notice: (code: ErrorCode, message: string) =>

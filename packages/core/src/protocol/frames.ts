@@ -1,9 +1,11 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
  * Data frames (types 1–12) carry a per-direction sequence number at index 1 and are kept for replay
- * until acknowledged; control frames (types 20–26) are never sequenced nor replayed.
+ * until acknowledged; control frames (types 20–27) are never sequenced nor replayed.
  * `docs/protocol.md` is the normative description.
  */
+import type { TransportOffer } from "../negotiation.ts"
+
 export const PROTOCOL_VERSION = 1
 
 export const FrameType = {
@@ -26,6 +28,7 @@ export const FrameType = {
   PONG: 24,
   NOTICE: 25,
   BYE: 26,
+  PROBE: 27,
 } as const
 
 // client → server data frames
@@ -54,12 +57,15 @@ export type WelcomeFrame = readonly [
   resumed: boolean,
   received: number,
   limits: SessionLimits,
+  transports?: readonly TransportOffer[],
 ]
 export type AckFrame = readonly [22, received: number]
 export type PingFrame = readonly [23, received: number]
 export type PongFrame = readonly [24, received: number]
 export type NoticeFrame = readonly [25, code: string, message: string]
 export type ByeFrame = readonly [26, code: string, message: string]
+/** Before HELLO on a new link, the client asks whether the link carries frames both ways; the server echoes it. */
+export type ProbeFrame = readonly [27, probe: number]
 
 /** What the server tells a client about the session's limits in its WELCOME frame. */
 export interface SessionLimits {
@@ -84,8 +90,8 @@ export type ClientDataFrame =
   | UnsubscribeFrame
   | PublishFrame
 export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame
-export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame
-export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame
+export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
+export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame | ProbeFrame
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {

@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { type Acceptor, control, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
+import {
+  type Acceptor,
+  control,
+  type Link,
+  type ServerLinkEvents,
+  type ServerOffer,
+  type TransportId,
+} from "@switchyard/core"
 import type { ConnectionGate } from "../gate.ts"
 import type { ServerLimits } from "../options.ts"
 
@@ -116,6 +123,7 @@ export class HttpTransports {
     private readonly accept: Acceptor,
     limits: ServerLimits,
     downstreams: readonly Downstream[],
+    private readonly offer: ServerOffer,
   ) {
     for (const d of downstreams) this.downstreams.set(d.id, d)
     // Up to what a client batches before it knows our limits (as for the WebSocket cap): a single request
@@ -142,6 +150,8 @@ export class HttpTransports {
           ? void this.open(request, response, query.get("transport"))
           : this.upstream(request, response, linkId)
       case "GET": {
+        // The offer (docs/negotiation.md): what a client needs to plan, and no state on the server.
+        if (linkId === null && query.has("negotiate")) return answer(response, 200, this.offer)
         const link = linkId === null ? undefined : this.links.get(linkId)
         if (!link || link.transport.id !== query.get("transport")) {
           const downstream = this.downstreams.get(query.get("transport") ?? "")

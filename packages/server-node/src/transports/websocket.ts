@@ -116,7 +116,8 @@ export class WebSocketTransport {
 /** What a client assumes of `maxMessageBytes` until a WELCOME tells it (the server default). */
 const CLIENT_ASSUMED_MAX_BYTES = 1024 * 1024
 
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
+/** Answers an upgrade request with an HTTP error instead of a WebSocket. */
+export function refuse(socket: Duplex, status: number, code: string, message: string): void {
   if (socket.destroyed) return
   const text = JSON.stringify({ code, message })
   socket.end(
@@ -126,6 +127,12 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
 
 function statusText(status: number): string {
   return (
-    { 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error"
+    {
+      400: "Bad Request",
+      401: "Unauthorized",
+      403: "Forbidden",
+      429: "Too Many Requests",
+      503: "Service Unavailable",
+    }[status] ?? "Error"
   )
 }

@@ -1,0 +1,57 @@
+import { parseMemory, type TransportMemory } from "@switchyard/core"
+
+/** The part of the Web Storage API the client uses (`localStorage` has it). */
+export interface StorageLike {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+}
+
+/** What the client remembers about one server's transports (docs/negotiation.md). */
+export interface TransportStore {
+  load(): TransportMemory
+  update(change: (memory: TransportMemory, now: number) => TransportMemory): void
+}
+
+/**
+ * The memory of one server URL in `storage`: by default `localStorage` where there is one (so the next
+ * page load skips what failed and starts on what worked), else a map shared by the clients of this
+ * process. Storage that throws (private mode, quota) is treated as empty.
+ */
+export function transportStore(url: string, storage: StorageLike | undefined = defaultStorage()): TransportStore {
+  const key = `switchyard:transports:${url.split(/[?#]/)[0]}`
+  return {
+    load() {
+      try {
+        return parseMemory(storage.getItem(key))
+      } catch {
+        return parseMemory(null)
+      }
+    },
+    update(change) {
+      const next = change(this.load(), Date.now())
+      try {
+        storage.setItem(key, JSON.stringify(next))
+      } catch {
+        // Nothing to do: the client still works, it only remembers less.
+      }
+    },
+  }
+}
+
+const processMemory = new Map<string, string>()
+const processStorage: StorageLike = {
+  getItem: (key) => processMemory.get(key) ?? null,
+  setItem: (key, value) => {
+    processMemory.set(key, value)
+  },
+}
+
+function defaultStorage(): StorageLike {
+  try {
+    const local = (globalThis as { localStorage?: StorageLike }).localStorage
+    if (local && typeof local.getItem === "function") return local
+  } catch {
+    // Reading `localStorage` throws where storage is denied.
+  }
+  return processStorage
+}
