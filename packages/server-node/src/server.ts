@@ -211,7 +211,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   const websocket = new WebSocketTransport(gate, accept, limits)
   const downstreams = [
     longPollingDownstream(limits.pollTimeoutMs),
-    sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs),
+    sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs, limits.maxBufferedBytes),
     pollingDownstream(),
   ].filter((d) => offered.includes(d.id))
   const httpTransports = new HttpTransports(gate, accept, limits, downstreams, offer)

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
+import { createServer as createHttpServer, get as httpGet, type Server as HttpServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createClient } from "@switchyard/client-browser"
 import { type Client, control, FrameType } from "@switchyard/core"
@@ -250,5 +250,45 @@ describe("SSE on the wire", () => {
     expect((await fetch(`${url}?link=${link}`, { method: "DELETE" })).status).toBe(204)
     // The open stream is told, and ends.
     expect(await stream.text()).toMatch(/event: gone\ndata:\n\n$/)
+  })
+
+  it("ends the link of a client that stops reading once maxBufferedBytes wait, keeping its session", async () => {
+    const http = createHttpServer()
+    const { server } = serve(http, { maxBufferedBytes: 256 * 1024, maxReplayBytes: 64 * 1024 * 1024 })
+    const port = await listen(http)
+    const url = `http://127.0.0.1:${port}/switchyard`
+    const bystander = createClient(TestContract, { url, transports: ["sse"], EventSource, ...testClientOptions })
+    cleanup.push(() => bystander.close())
+    await connected(bystander)
+    const link = await openLink(url)
+    // The event stream, read with node:http so that reading can stop: after WELCOME, nothing is read.
+    const { response, closed } = await new Promise<{ response: IncomingMessage; closed: Promise<void> }>(
+      (resolve, reject) => {
+        const request = httpGet(`${url}?transport=sse&link=${link}`, (response) => {
+          const closed = new Promise<void>((done) => response.socket.once("close", () => done()))
+          response.once("data", () => {
+            response.pause()
+            resolve({ response, closed })
+          })
+        })
+        request.on("error", reject)
+      },
+    )
+    cleanup.push(async () => void response.destroy())
+    // Twenty answers of ~540 kB each, far more than loopback socket buffers hold.
+    const bytes = Buffer.alloc(400_000, 7).toString("base64")
+    for (let i = 1; i <= 20; i++) {
+      const call = JSON.stringify([FrameType.CALL, i, i, "echoBytes", { bytes }])
+      const posted = await fetch(`${url}?link=${link}`, { method: "POST", body: call, headers: text })
+      // Once the link has ended, the rest is refused as for any closed link.
+      expect([204, 410]).toContain(posted.status)
+      if (posted.status === 410) break
+    }
+    await closed
+    // The link ended (the stream was cut), the session did not: it waits for a resume.
+    expect(server.sessionCount).toBe(2)
+    expect(await bystander.rpc.add({ a: 1, b: 2 })).toBe(3)
+    const again = await fetch(`${url}?transport=sse&link=${link}`)
+    expect(await again.text()).toMatch(/event: gone\ndata:\n\n$/)
   })
 })

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { isDataFrame } from "@switchyard/core"
+import { closeCodeOf, isDataFrame } from "@switchyard/core"
 import type { Downstream, HttpLink } from "./http.ts"
 
 /**
@@ -29,7 +29,7 @@ const headers = {
 const retry = "retry: 500\n\n"
 const goneEvent = "event: gone\ndata:\n\n"
 
-export function sseDownstream(keepAliveMs: number, maxStreamMs: number): Downstream {
+export function sseDownstream(keepAliveMs: number, maxStreamMs: number, maxBufferedBytes: number): Downstream {
   /** The open stream of each link; `undefined` once a link had a stream and lost it. */
   const streams = new WeakMap<HttpLink, Stream | undefined>()
 
@@ -53,6 +53,12 @@ export function sseDownstream(keepAliveMs: number, maxStreamMs: number): Downstr
       text += seq === 0 ? `data: ${frame}\n\n` : `id: ${seq}\ndata: ${frame}\n\n`
     }
     stream.response.write(text)
+    // A client that stops reading: the link ends (the session waits for a resume, as on a WebSocket)
+    // rather than the stream buffering without bound.
+    if (stream.response.writableLength > maxBufferedBytes) {
+      stop(link)?.destroy()
+      link.end(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
+    }
   }
 
   return {

@@ -1,0 +1,198 @@
+import { createClient, type StorageLike } from "@switchyard/client-browser"
+import { nodeFetch } from "@switchyard/client-browser/node"
+import type { Client, ClientState, SwitchyardError, TransportId } from "@switchyard/core"
+import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
+import type { Handlers } from "@switchyard/server-node"
+import { EventSource } from "eventsource"
+import WebSocket from "ws"
+
+/**
+ * A fleet of Node clients for the long-running tests (chaos, restart): each client is on one transport
+ * or negotiates, records every topic message, session, transport switch, reconnect and error, and can
+ * keep making RPCs whose every outcome is counted. The server side counts how often each call ran.
+ */
+
+/** How a client picks its transport: one named transport, or negotiation among all of them. */
+export type Mode = "websocket" | "sse" | "long-polling" | "polling" | "negotiating"
+
+export const modes: readonly Mode[] = ["websocket", "sse", "long-polling", "polling", "negotiating"]
+
+/** The `add` calls the server ran, by `"<client>:<call>"`: each must run exactly once. */
+export type Runs = Map<string, number>
+
+/** The test contract's handlers, with `add` counting its runs (client index in `b`, call index in `a`). */
+export function countingHandlers(runs: Runs, state: TestServerState = { aborted: new Set() }): Handlers<TestContract> {
+  const base = testHandlers(state)
+  const handlers = {
+    ...base,
+    rpc: {
+      ...base.rpc,
+      add: ({ a, b }: { a: number; b: number }) => {
+        const key = `${b}:${a}`
+        runs.set(key, (runs.get(key) ?? 0) + 1)
+        return a + b
+      },
+    },
+  }
+  return handlers as unknown as Handlers<TestContract>
+}
+
+/** A deterministic `() => number` in [0, 1) (mulberry32), so that a failing run can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A storage of its own, so that no client sees what another remembered. */
+export function freshStorage(): StorageLike {
+  const map = new Map<string, string>()
+  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v) }
+}
+
+/** What one client's RPC loop did. */
+export interface CallStats {
+  started: number
+  /** Resolved with the right sum. */
+  resolved: number
+  /** Resolved with anything else. */
+  wrong: Array<{ readonly call: number; readonly value: unknown }>
+  rejected: Array<{ readonly call: number; readonly error: SwitchyardError; readonly state: ClientState }>
+  /** The index of the call awaiting its answer, if any. */
+  pending: number | undefined
+}
+
+export interface FleetClient {
+  readonly index: number
+  readonly mode: Mode
+  readonly client: Client<TestContract>
+  /** Every `feed` message of the fleet's key, in arrival order. */
+  readonly messages: number[]
+  readonly sessions: Array<{ readonly id: string; readonly recovered: boolean }>
+  readonly transports: Array<{ readonly name: TransportId; readonly reason: string }>
+  readonly errors: SwitchyardError[]
+  /** `state` events to `"reconnecting"`. */
+  reconnects: number
+  readonly calls: CallStats
+  /** Starts the RPC loop: one `add` at a time, `pauseMs` apart. */
+  startCalls(pauseMs: number): void
+  /** Stops the loop after the call in flight settles; resolves then (bound it with a timeout). */
+  stopCalls(): Promise<void>
+}
+
+export interface FleetOptions {
+  readonly url: string
+  /** The `feed` key every client subscribes to. */
+  readonly key: string
+  readonly reconnect?: { readonly initialDelayMs: number; readonly maxDelayMs: number }
+  readonly connectTimeoutMs?: number
+}
+
+/** Creates a client in `mode`, subscribed to `feed(key)`, recording everything that happens to it. */
+export function fleetClient(index: number, mode: Mode, options: FleetOptions): FleetClient {
+  const client = createClient(TestContract, {
+    url: options.url,
+    ...(mode === "negotiating" ? {} : { transports: [mode] }),
+    WebSocket,
+    EventSource,
+    fetch: nodeFetch(),
+    reconnect: options.reconnect ?? { initialDelayMs: 10, maxDelayMs: 200 },
+    connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+    negotiation: { storage: freshStorage() },
+  })
+  let calling: Promise<void> | undefined
+  let running = false
+  const fc: FleetClient = {
+    index,
+    mode,
+    client,
+    messages: [],
+    sessions: [],
+    transports: [],
+    errors: [],
+    reconnects: 0,
+    calls: { started: 0, resolved: 0, wrong: [], rejected: [], pending: undefined },
+    startCalls(pauseMs) {
+      if (calling) return
+      running = true
+      calling = (async () => {
+        const { calls } = fc
+        while (running) {
+          const call = calls.started++
+          calls.pending = call
+          try {
+            const value = await client.rpc.add({ a: call, b: index })
+            if (value === call + index) calls.resolved++
+            else calls.wrong.push({ call, value })
+          } catch (error) {
+            calls.rejected.push({ call, error: error as SwitchyardError, state: client.state })
+          }
+          calls.pending = undefined
+          if (running && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+        }
+      })()
+    },
+    async stopCalls() {
+      running = false
+      await calling
+      calling = undefined
+    },
+  }
+  client.on("state", (state) => {
+    if (state === "reconnecting") fc.reconnects++
+  })
+  client.on("session", (s) => fc.sessions.push(s))
+  client.on("transport", (name, reason) => fc.transports.push({ name, reason }))
+  client.on("error", (error) => fc.errors.push(error))
+  client.topics.feed(options.key).subscribe((n) => fc.messages.push(n))
+  return fc
+}
+
+/** Transport changes: handshakes that put the session on another transport than the one before. */
+export function switchesOf(fc: FleetClient): number {
+  let switches = 0
+  for (let i = 1; i < fc.transports.length; i++) {
+    if (fc.transports[i]?.name !== fc.transports[i - 1]?.name) switches++
+  }
+  return switches
+}
+
+/** Where `messages` departs from exactly `1..published` in order: `undefined` when it does not. */
+export function firstDeparture(messages: readonly number[], published: number): string | undefined {
+  for (let i = 0; i < messages.length; i++) {
+    if (messages[i] !== i + 1) {
+      const seen = messages.slice(Math.max(0, i - 3), i + 4).join(",")
+      return `at index ${i}: expected ${i + 1}, got ${messages[i]} (around: …${seen}…)`
+    }
+  }
+  if (messages.length !== published) return `received ${messages.length} of ${published}`
+  return undefined
+}
+
+/** Formats rows of cells as an aligned text table, the first row being the header. */
+export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => void (widths[i] = Math.max(widths[i] ?? 0, String(cell).length)))
+  const line = (row: ReadonlyArray<string | number>) =>
+    row.map((cell, i) => (typeof cell === "number" ? String(cell).padStart(widths[i] ?? 0) : String(cell).padEnd(widths[i] ?? 0))).join("  ")
+  const [head, ...body] = rows
+  return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n")
+}
+
+/** `promise`, or a rejection naming `what` when it has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
