@@ -125,6 +125,12 @@ export class Connection {
   /** When the current link's handshake completed, and how many links in a row died young. */
   private linkSince = 0
   private shortLinks = 0
+  /**
+   * Transports that failed to connect since the last handshake. They are skipped when falling back but
+   * not remembered: a server that is down fails every transport. Once one connects, the probes find out
+   * which of those above it really fail.
+   */
+  private readonly skipped = new Set<TransportId>()
   /** The server's limits from the last WELCOME (defaults until then). */
   limits: SessionLimits = defaultLimits
 
@@ -176,18 +182,29 @@ export class Connection {
     this.session.reset()
   }
 
-  /** One negotiate request; `undefined` when it fails (the client then plans without the offer). */
+  /**
+   * One negotiate request; `undefined` when it fails or takes longer than a probe may (the client then
+   * plans without the offer, and WELCOME brings it).
+   */
   private async negotiate(): Promise<ServerOffer | undefined> {
     const fetchImpl = this.options.fetch
     if (!fetchImpl) return undefined
     const url = this.options.url.replace(/^ws(s?):/, "http$1:")
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), this.options.negotiation.probeTimeoutMs)
+    unref(timer)
     try {
-      const response = await fetchImpl(`${url}${url.includes("?") ? "&" : "?"}negotiate=1`, { cache: "no-store" })
+      const response = await fetchImpl(`${url}${url.includes("?") ? "&" : "?"}negotiate=1`, {
+        cache: "no-store",
+        signal: abort.signal,
+      })
       if (!response.ok) return undefined
       const offer = (await response.json()) as Partial<ServerOffer>
       return Array.isArray(offer.transports) ? (offer as ServerOffer) : undefined
     } catch {
       return undefined
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -240,7 +257,7 @@ export class Connection {
     } catch (error) {
       this.link = undefined
       this.events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
-      this.forget(transport)
+      this.skipped.add(transport.id)
       return this.retry(true)
     }
     this.watchHandshake(transport, link)
@@ -290,6 +307,7 @@ export class Connection {
       this.handshaken = true
       this.attempt = 0
       this.linkSince = Date.now()
+      this.skipped.clear()
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
       this.heartbeat = new Heartbeat(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs, noop, () => {
         link.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
@@ -518,12 +536,15 @@ export class Connection {
       this.transport = switchedFrom
       return this.retry(false)
     }
-    if (!failedToConnect) {
-      // An established link died. A blip resumes on the same transport; links that keep dying young
-      // mean the network breaks this transport (a proxy cutting held requests, say): fall back.
-      this.shortLinks = livedMs < this.options.negotiation.stableLinkMs ? this.shortLinks + 1 : 0
-      if (this.shortLinks < this.options.negotiation.maxShortLinks) return this.retry(false)
+    if (failedToConnect) {
+      // Try the next transport; whether this one is blocked or the server is away, the probes tell later.
+      this.skipped.add(this.transport.id)
+      return this.retry(true)
     }
+    // An established link died. A blip resumes on the same transport; links that keep dying young mean
+    // the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
+    this.shortLinks = livedMs < this.options.negotiation.stableLinkMs ? this.shortLinks + 1 : 0
+    if (this.shortLinks < this.options.negotiation.maxShortLinks) return this.retry(false)
     this.shortLinks = 0
     this.forget(this.transport)
     this.retry(true)
@@ -555,10 +576,10 @@ export class Connection {
     if (this.closed || this.retryTimer !== undefined) return
     if (fallBack && this.options.transports.length > 1) {
       const ladder = plan(this.planInput(this.offer)).ladder
-      const next = fallback(ladder, this.transport.id, {
-        memory: this.options.negotiation.store.load(),
-        now: Date.now(),
-      })
+      const memory = this.options.negotiation.store.load()
+      const failed = { ...memory.failed }
+      for (const id of this.skipped) failed[id] = Number.POSITIVE_INFINITY
+      const next = fallback(ladder, this.transport.id, { memory: { ...memory, failed }, now: Date.now() })
       const transport = next === undefined ? undefined : this.byId(next)
       if (transport !== undefined && transport !== this.transport) {
         this.transport = transport

@@ -64,6 +64,30 @@ export type StreamProxy<S extends StreamMap> = {
   ) => AsyncIterable<TypeOf<S[K]["item"]>>
 }
 
+/** Options of `TopicHandle.subscribe`. */
+export interface SubscribeOptions {
+  /** Hears a refused subscription (`FORBIDDEN`, `LIMIT_EXCEEDED`, …); the subscription is then removed. */
+  readonly onError?: (error: SwitchyardError) => void
+  /**
+   * Called each time the subscription is renewed after a lost session, when the server confirms it and
+   * before the replayed messages reach `listener`. With `recovered: false` messages were missed for good
+   * (the client also emits an `error` event with `TOPIC_GAP`): reload what this key keeps up to date.
+   */
+  readonly onRecover?: (info: TopicRecovery) => void
+}
+
+/** The outcome of renewing a subscription after a lost session. */
+export interface TopicRecovery {
+  /** True when every publication made while the session was lost is replayed: nothing was missed. */
+  readonly recovered: boolean
+  /**
+   * How many publications were missed for good: 0 when recovered; the exact count when the server still
+   * had the key's stream but not enough of its history; absent when it cannot be known (the stream's
+   * epoch changed, or the server keeps no history).
+   */
+  readonly missed?: number
+}
+
 export type TopicProxy<T extends TopicMap> = {
   readonly [K in keyof T]: (key: string) => TopicHandle<TypeOf<T[K]["message"]>>
 }
@@ -71,12 +95,17 @@ export type TopicProxy<T extends TopicMap> = {
 export interface TopicHandle<M> {
   /**
    * Calls `listener` with every message of this key, in order, from the moment the server confirms the
-   * subscription. Returns the function that unsubscribes. `onError` hears a refused subscription.
+   * subscription. Returns the function that unsubscribes. When a session is lost, the subscription is
+   * renewed in the new one and the messages published meanwhile are replayed (through `listener`, in
+   * order, once each) as far as the server's topic history allows; `onRecover` says whether anything
+   * was missed (docs/topics.md).
+   *
+   * @example
+   * const off = client.topics.room("lobby").subscribe((m) => show(m), {
+   *   onRecover: ({ recovered }) => { if (!recovered) void reloadRoom() },
+   * })
    */
-  subscribe(
-    listener: (message: M) => void,
-    options?: { readonly onError?: (error: SwitchyardError) => void },
-  ): () => void
+  subscribe(listener: (message: M) => void, options?: SubscribeOptions): () => void
   /** Publishes to every subscriber of this key (including this client, when subscribed). */
   publish(message: M): Promise<void>
 }

@@ -32,6 +32,8 @@ export const errorCodes = {
   ORIGIN_FORBIDDEN: { layer: "session", close: 1008 },
   CLIENT_CLOSED: { layer: "session", close: 1000 },
   SERVER_CLOSED: { layer: "session", close: 1001 },
+  // A renewed subscription could not replay what was published while its session was lost (never a close).
+  TOPIC_GAP: { layer: "session", close: 4206 },
 } as const satisfies Record<string, { layer: "protocol" | "contract" | "session"; close: number }>
 
 /** A stable error code; see `docs/errors.md`. */

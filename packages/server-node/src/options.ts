@@ -44,6 +44,18 @@ export interface ServerLimits extends SessionOptions {
    * maximum response time an ordinary reconnect instead of a failure.
    */
   readonly sseMaxStreamMs: number
+  /**
+   * Publications kept per topic key, so that a client whose session was lost can be replayed what it
+   * missed (docs/topics.md). `0` keeps no history: a renewed subscription then always reports
+   * `recovered: false`.
+   */
+  readonly topicHistorySize: number
+  /**
+   * How long a publication stays in its key's history (ms). A key without subscribers is forgotten, with
+   * its history and epoch, once this long has passed since its last publication and its last subscriber
+   * left.
+   */
+  readonly topicHistoryTtlMs: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -63,6 +75,10 @@ export const defaultLimits: ServerLimits = {
   pollTimeoutMs: 25_000,
   sseKeepAliveMs: 10_000,
   sseMaxStreamMs: 5 * 60_000,
+  topicHistorySize: 100,
+  // Twice the resume window: a session lost because its client stayed away longer than the window can
+  // still be recovered when the client is back within two minutes.
+  topicHistoryTtlMs: 120_000,
 }
 
 /** Options of `createServer`. */

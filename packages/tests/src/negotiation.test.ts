@@ -233,4 +233,26 @@ describe("negotiation", () => {
     expect(client.transport).toBe("long-polling")
     expect(counted.negotiate).toBe(0)
   })
+
+  it("does not hold an outage against any transport: after a restart it gets back to WebSocket", async () => {
+    const first = await start()
+    const storage = freshStorage()
+    const { client, switches } = negotiatingClient(first.url, storage)
+    await waitFor(() => client.transport === "websocket", 5000, "the upgrade")
+    await first.server.close()
+    // While the server is away, every transport fails to connect, over and over.
+    await waitFor(() => client.state === "reconnecting", 5000, "the client to notice")
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const second = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, { onError: () => {} })
+    await second.listen(first.port, "127.0.0.1")
+    cleanup.push(() => second.close())
+    await waitFor(() => client.transport === "websocket" && client.state === "connected", 10_000, "WebSocket again")
+    expect(await client.rpc.add({ a: 5, b: 5 })).toBe(10)
+    // The restarted server has no session: a new one, on whichever transport connected first, then up.
+    expect(switches.some((s) => s.reason === "new session")).toBe(true)
+    expect(switches.at(-1)?.name).toBe("websocket")
+    // Nothing is remembered as failing: the next page load would start straight on WebSocket.
+    const [memory] = [...storage.map.values()]
+    expect(JSON.parse(memory ?? "{}")).toMatchObject({ worked: { id: "websocket" }, failed: {} })
+  })
 })

@@ -1,6 +1,15 @@
 import type { ErrorCode } from "../errors.ts"
 import type { TransportOffer } from "../negotiation.ts"
-import { type ClientFrame, FrameType, type ServerFrame, type SessionLimits } from "./frames.ts"
+import {
+  type ClientFrame,
+  FrameType,
+  isEpoch,
+  isOffset,
+  MAX_EPOCH_LENGTH,
+  type ServerFrame,
+  type SessionLimits,
+  type TopicPosition,
+} from "./frames.ts"
 
 /**
  * The one codec of the JSON text protocol, used by server and client alike. Decoding never throws: hostile
@@ -11,7 +20,16 @@ import { type ClientFrame, FrameType, type ServerFrame, type SessionLimits } fro
 
 export type DecodeResult<F> =
   | { readonly ok: true; readonly frame: F }
-  | { readonly ok: false; readonly code: ErrorCode; readonly message: string }
+  | {
+      readonly ok: false
+      readonly code: ErrorCode
+      readonly message: string
+      /**
+       * Set when the frame is a request whose sequence number and id are well formed, though another
+       * field is not (a SUBSCRIBE's `since`): the receiver counts it and answers an ERROR for the id.
+       */
+      readonly request?: { readonly seq: number; readonly id: number }
+    }
 
 export interface DecodeOptions {
   /** Deepest nesting of arrays and objects accepted in one frame, the frame array included. */
@@ -135,9 +153,14 @@ export function decodeClientFrame(
     case FrameType.CREDIT:
       valid = f.length === 4 && isSeq(f[1]) && isSeq(f[2]) && isCredit(f[3])
       break
-    case FrameType.SUBSCRIBE:
-      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
+    case FrameType.SUBSCRIBE: {
+      valid = (f.length === 5 || f.length === 6) && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
+      const why = valid && f.length === 6 ? positionError(f[5]) : undefined
+      if (why !== undefined) {
+        return { ...failure("INVALID_FRAME", `SUBSCRIBE: ${why}`), request: { seq: f[1] as number, id: f[2] as number } }
+      }
       break
+    }
     case FrameType.UNSUBSCRIBE:
       valid = f.length === 4 && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
       break
@@ -192,7 +215,7 @@ export function decodeServerFrame(
       valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
       break
     case FrameType.MESSAGE:
-      valid = f.length === 5 && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
+      valid = (f.length === 5 || (f.length === 6 && isSeq(f[5]))) && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
       break
     case FrameType.WELCOME:
       valid =
@@ -217,6 +240,18 @@ export function decodeServerFrame(
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a server`)
   }
   return valid ? { ok: true, frame: f as unknown as ServerFrame } : bad(f)
+}
+
+/**
+ * Why a SUBSCRIBE's `since` is not `null` or a `[offset, epoch]` position, or `undefined` when it is one.
+ * The message names the rule, never the value: a hostile value is not echoed back.
+ */
+function positionError(since: unknown): string | undefined {
+  if (since === null) return undefined
+  if (!Array.isArray(since) || since.length !== 2) return "since must be null or [offset, epoch]"
+  if (!isOffset(since[0])) return `since offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`
+  if (!isEpoch(since[1])) return `since epoch must be a string of 1 to ${MAX_EPOCH_LENGTH} characters`
+  return undefined
 }
 
 /** A list of transport offers; entries naming transports this client does not know are allowed. */
@@ -276,19 +311,29 @@ export const body = {
     `${id},${JSON.stringify(stream)},${input},${credit}`,
   cancel: (id: number) => `${id}`,
   credit: (id: number, credit: number) => `${id},${credit}`,
-  subscribe: (id: number, topic: string, key: string) => `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  /** `since` left out writes the form without positions (docs/protocol.md#topics). */
+  subscribe: (id: number, topic: string, key: string, since?: TopicPosition | null) =>
+    since === undefined
+      ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
+      : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
   unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
   publish: (id: number, topic: string, key: string, message: string) =>
     `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
   result: (id: number, output: string) => `${id},${output}`,
+  /** The RESULT of a SUBSCRIBE that carried `since`: `[offset, epoch, recovered]` as its output. */
+  subscribed: (id: number, offset: number, epoch: string, recovered: boolean) =>
+    `${id},[${offset},${JSON.stringify(epoch)},${recovered}]`,
   error: (id: number, code: ErrorCode, message: string, data?: string) =>
     data === undefined
       ? `${id},${JSON.stringify(code)},${JSON.stringify(message)}`
       : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
   item: (id: number, item: string) => `${id},${item}`,
   end: (id: number) => `${id}`,
-  message: (topic: string, key: string, message: string) =>
-    `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+  /** `offset` left out for subscribers without positions. */
+  message: (topic: string, key: string, message: string, offset?: number) =>
+    offset === undefined
+      ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
+      : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
 }
 
 /** Frame text of control frames. */

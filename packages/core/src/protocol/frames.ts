@@ -36,7 +36,15 @@ export type CallFrame = readonly [1, seq: number, id: number, procedure: string,
 export type StreamFrame = readonly [4, seq: number, id: number, stream: string, input: unknown, credit: number]
 export type CancelFrame = readonly [7, seq: number, id: number]
 export type CreditFrame = readonly [8, seq: number, id: number, credit: number]
-export type SubscribeFrame = readonly [9, seq: number, id: number, topic: string, key: string]
+/** `since` absent: a subscriber written before topic offsets (see docs/protocol.md#topics). */
+export type SubscribeFrame = readonly [
+  9,
+  seq: number,
+  id: number,
+  topic: string,
+  key: string,
+  since?: TopicPosition | null,
+]
 export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
 export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
 
@@ -45,7 +53,8 @@ export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
 export type ErrorFrame = readonly [3, seq: number, id: number, code: string, message: string, data?: unknown]
 export type ItemFrame = readonly [5, seq: number, id: number, item: unknown]
 export type EndFrame = readonly [6, seq: number, id: number]
-export type MessageFrame = readonly [12, seq: number, topic: string, key: string, message: unknown]
+/** `offset` is present when the subscriber asked for positions and the server keeps history for the key. */
+export type MessageFrame = readonly [12, seq: number, topic: string, key: string, message: unknown, offset?: number]
 
 // control frames
 export type HelloFrame = readonly [20, version: number, token: string | null, received: number]
@@ -66,6 +75,43 @@ export type NoticeFrame = readonly [25, code: string, message: string]
 export type ByeFrame = readonly [26, code: string, message: string]
 /** Before HELLO on a new link, the client asks whether the link carries frames both ways; the server echoes it. */
 export type ProbeFrame = readonly [27, probe: number]
+
+/**
+ * A position in the stream of one topic key: the offset of the last publication a subscriber has (0 for
+ * none), and the epoch of the stream that offset belongs to. Offsets count publications 1, 2, 3, … per key;
+ * the epoch changes whenever the server loses the key's history, so offsets of two epochs never mix.
+ */
+export type TopicPosition = readonly [offset: number, epoch: string]
+
+/**
+ * What a RESULT answers to a SUBSCRIBE that carried `since` (when the server keeps history): the offset
+ * after which MESSAGE frames follow, the stream's epoch, and whether nothing was missed since `since`.
+ */
+export type Subscribed = readonly [offset: number, epoch: string, recovered: boolean]
+
+/** Longest topic epoch accepted, in UTF-16 code units. */
+export const MAX_EPOCH_LENGTH = 64
+
+/** A topic offset: an integer from 0 to 2^53 − 1. */
+export function isOffset(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+}
+
+/** A topic epoch: a string of 1 to `MAX_EPOCH_LENGTH` UTF-16 code units. */
+export function isEpoch(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_EPOCH_LENGTH
+}
+
+/** Whether a RESULT's output is a subscription confirmation (`Subscribed`). */
+export function isSubscribed(value: unknown): value is Subscribed {
+  return (
+    Array.isArray(value) &&
+    value.length === 3 &&
+    isOffset(value[0]) &&
+    isEpoch(value[1]) &&
+    typeof value[2] === "boolean"
+  )
+}
 
 /** What the server tells a client about the session's limits in its WELCOME frame. */
 export interface SessionLimits {
