@@ -21,4 +21,4 @@ const Payload = {
 }
 const EchoContract = contract({ rpc: { echo: rpc({ input: Payload, output: Payload }) } })
 
-export const { startServer, connectClient } = switchyardSystem(EchoContract)
+export const { startServer, connectClient } = switchyardSystem(EchoContract, { transports: ["websocket"] })
