@@ -45,7 +45,9 @@ export interface NegotiationOptions {
   readonly upgradeRetryMs?: number
   /**
    * A link that dies sooner than `stableLinkMs` after its handshake counts against its transport; after
-   * `maxShortLinks` such deaths in a row the session falls back. Defaults 10 000 ms and 2.
+   * `maxShortLinks` such deaths in a row the session falls back. Defaults 5 000 ms and 3: a proxy that cuts
+   * held requests after a fixed time trips it within seconds, while random cuts of a flaky network
+   * (which every transport suffers) rarely do.
    */
   readonly stableLinkMs?: number
   readonly maxShortLinks?: number

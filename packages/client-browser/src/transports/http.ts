@@ -84,7 +84,13 @@ export function httpLink(
         body: batch,
         headers: plainText,
       })
-      if (!response.ok) return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
+      if (!response.ok) {
+        await response.body?.cancel()
+        // The server closed this link. What it queued with the close (a BYE) waits for one more
+        // downstream request: collect it first, or the end of the session would go unnoticed.
+        if (response.status === 410 && !opening && state.received !== undefined) return void collectThenEnd()
+        return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
+      }
       if (opening) {
         const opened = (await response.json()) as { link?: unknown }
         if (typeof opened.link !== "string") return end(1006, "no link id")
@@ -100,6 +106,18 @@ export function httpLink(
       posting = false
     }
     void flush()
+  }
+
+  /** Hands over the frames the server kept for this closed link's next downstream request, then ends. */
+  async function collectThenEnd(): Promise<void> {
+    try {
+      const last = await request(downstreamUrl(state), { cache: "no-store" })
+      if (last.status === 200) deliverBatch(state, await last.text())
+      else await last.body?.cancel()
+    } catch {
+      // Nothing to collect: the link ends all the same.
+    }
+    end(1001, "HTTP 410")
   }
 
   /**

@@ -122,7 +122,8 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
       running = true
       calling = (async () => {
         const { calls } = fc
-        while (running) {
+        // A closed client rejects at once: stop rather than spin.
+        while (running && client.state !== "closed") {
           const call = calls.started++
           calls.pending = call
           try {
@@ -177,9 +178,17 @@ export function firstDeparture(messages: readonly number[], published: number): 
 /** Formats rows of cells as an aligned text table, the first row being the header. */
 export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   const widths: number[] = []
-  for (const row of rows) row.forEach((cell, i) => void (widths[i] = Math.max(widths[i] ?? 0, String(cell).length)))
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, String(cell).length)
+    })
+  }
   const line = (row: ReadonlyArray<string | number>) =>
-    row.map((cell, i) => (typeof cell === "number" ? String(cell).padStart(widths[i] ?? 0) : String(cell).padEnd(widths[i] ?? 0))).join("  ")
+    row
+      .map((cell, i) =>
+        typeof cell === "number" ? String(cell).padStart(widths[i] ?? 0) : String(cell).padEnd(widths[i] ?? 0),
+      )
+      .join("  ")
   const [head, ...body] = rows
   return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n")
 }
