@@ -4,7 +4,9 @@ export type {
   ClientState,
   RpcCallOptions,
   StreamCallOptions,
+  SubscribeOptions,
   TopicHandle,
+  TopicRecovery,
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { type ClientOptions, createClient, type NegotiationOptions } from "./client.ts"

@@ -11,12 +11,16 @@ import {
   exceedsBytes,
   exceedsDepth,
   FrameType,
+  isSubscribed,
   type PayloadCodec,
   type RpcCallOptions,
   type ServerDataFrame,
   type StreamCallOptions,
+  type Subscribed,
   type SwitchyardError,
   switchyardError,
+  type TopicHandle,
+  type TopicPosition,
   type TransportId,
 } from "@switchyard/core"
 import type { ClientOptions } from "./client.ts"
@@ -45,13 +49,35 @@ interface Pending {
   readonly consumer?: StreamConsumer
 }
 
+// Named in core's client.ts; derived here until core's index exports `SubscribeOptions` and `TopicRecovery`.
+type SubscribeOptions = NonNullable<Parameters<TopicHandle<unknown>["subscribe"]>[1]>
+type TopicRecovery = Parameters<NonNullable<SubscribeOptions["onRecover"]>>[0]
+
 interface Subscription {
   readonly topic: string
   readonly key: string
   readonly codec: PayloadCodec
-  readonly listeners: Map<(message: unknown) => void, ((error: SwitchyardError) => void) | undefined>
+  readonly listeners: Map<(message: unknown) => void, SubscribeOptions | undefined>
   /** The session epoch its SUBSCRIBE was sent in; a new session re-sends it. */
-  epoch: number
+  sentIn: number
+  /** Whether the server ever confirmed it: only then can a renewal have missed something. */
+  confirmed: boolean
+  /**
+   * Where it is in its key's stream: the offset of the last publication delivered and the stream's
+   * epoch. Undefined when the server keeps no history for the key, and before the first confirmation.
+   */
+  position: { offset: number; readonly epoch: string } | undefined
+  /** A renewal after a lost session awaits its confirmation, which tells `onRecover`. */
+  recovering: boolean
+}
+
+/** Passes a SUBSCRIBE's RESULT through: `null` (no history), or a valid `Subscribed`. */
+const confirmation: PayloadCodec = {
+  decode: (value) =>
+    value === null || isSubscribed(value)
+      ? { ok: true, value }
+      : { ok: false, error: "not a subscription confirmation ([offset, epoch, recovered] or null)" },
+  encode: (value) => ({ ok: true, value }),
 }
 
 /** Everything a client does: calls, streams, topics and what happens to them when a session is lost. */
@@ -88,8 +114,8 @@ export class ClientRuntime {
           probeTimeoutMs: negotiation.probeTimeoutMs ?? 3000,
           rememberFailureMs: negotiation.rememberFailureMs ?? 300_000,
           upgradeRetryMs: negotiation.upgradeRetryMs ?? 30_000,
-          stableLinkMs: negotiation.stableLinkMs ?? 10_000,
-          maxShortLinks: negotiation.maxShortLinks ?? 2,
+          stableLinkMs: negotiation.stableLinkMs ?? 5000,
+          maxShortLinks: negotiation.maxShortLinks ?? 3,
           store: transportStore(options.url, negotiation.storage),
         },
         fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
@@ -130,8 +156,8 @@ export class ClientRuntime {
     const topics: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of this.compiled.topics) {
       topics[name] = (key: string) => ({
-        subscribe: (listener: (m: unknown) => void, opts?: { onError?: (e: SwitchyardError) => void }) =>
-          this.subscribe(name, key, channel.message, listener, opts?.onError),
+        subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions) =>
+          this.subscribe(name, key, channel.message, listener, opts),
         publish: (message: unknown) => this.publish(name, key, channel.message, message),
       })
     }
@@ -317,20 +343,29 @@ export class ClientRuntime {
     key: string,
     codec: PayloadCodec,
     listener: (message: unknown) => void,
-    onError: ((error: SwitchyardError) => void) | undefined,
+    options: SubscribeOptions | undefined,
   ): () => void {
     if (this.state === "closed") {
-      onError?.(this.closedError())
+      options?.onError?.(this.closedError())
       return () => {}
     }
     const ref = `${topic}\u0000${key}`
     let sub = this.subscriptions.get(ref)
     if (!sub) {
-      sub = { topic, key, codec, listeners: new Map(), epoch: this.epoch }
+      sub = {
+        topic,
+        key,
+        codec,
+        listeners: new Map(),
+        sentIn: this.epoch,
+        confirmed: false,
+        position: undefined,
+        recovering: false,
+      }
       this.subscriptions.set(ref, sub)
       this.sendSubscribe(sub)
     }
-    sub.listeners.set(listener, onError)
+    sub.listeners.set(listener, options)
     const current = sub
     return () => {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
@@ -340,24 +375,83 @@ export class ClientRuntime {
     }
   }
 
+  /**
+   * Sends the SUBSCRIBE of `sub` in the current session, from its position when it has one (a renewal
+   * after a lost session), else from now. Its RESULT is handled as it arrives, not a microtask later, so
+   * that the position is set before the MESSAGE frames that follow it in the same batch.
+   */
   private sendSubscribe(sub: Subscription): void {
-    sub.epoch = this.epoch
+    sub.sentIn = this.epoch
     const id = this.nextId++
-    const ref = `${sub.topic}\u0000${sub.key}`
-    this.request(
-      "subscribe",
-      FrameType.SUBSCRIBE,
-      body.subscribe(id, sub.topic, sub.key),
+    const since: TopicPosition | null = sub.position ? [sub.position.offset, sub.position.epoch] : null
+    const frameBody = body.subscribe(id, sub.topic, sub.key, since)
+    const seq = this.sendFrame(FrameType.SUBSCRIBE, frameBody)
+    if (seq === 0) {
+      const error = switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later")
+      // Refused after `subscribe` has returned, as a request would be.
+      queueMicrotask(() => this.subscriptionFailed(sub, error))
+      return
+    }
+    this.pending.set(id, {
       id,
-      undefined,
-      undefined,
-    ).catch((error: SwitchyardError) => {
-      // A closed client settles everything at once; any other refusal ends the subscription.
-      if (this.state === "closed") return
-      if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
-      for (const onError of sub.listeners.values()) onError?.(error)
-      this.emit("error", error)
+      kind: "subscribe",
+      seq,
+      frameType: FrameType.SUBSCRIBE,
+      frameBody,
+      output: confirmation,
+      error: undefined,
+      resolve: (output) => this.subscribed(sub, since, output as Subscribed | null),
+      reject: (error) => this.subscriptionFailed(sub, error),
     })
+  }
+
+  /** A refused subscription ends; its listeners and the client hear why. */
+  private subscriptionFailed(sub: Subscription, error: SwitchyardError): void {
+    // A closed client settles everything at once.
+    if (this.state === "closed") return
+    const ref = `${sub.topic}\u0000${sub.key}`
+    if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
+    for (const options of [...sub.listeners.values()]) {
+      try {
+        options?.onError?.(error)
+      } catch (thrown) {
+        report(thrown)
+      }
+    }
+    this.emit("error", error)
+  }
+
+  /**
+   * The server confirmed `sub` (asked from `since`): it now stands at the confirmed position. After a
+   * renewal, `onRecover` hears whether anything was missed, and the client an error when it was.
+   */
+  private subscribed(sub: Subscription, since: TopicPosition | null, output: Subscribed | null): void {
+    if (this.subscriptions.get(`${sub.topic}\u0000${sub.key}`) !== sub) return
+    sub.position = output === null ? undefined : { offset: output[0], epoch: output[1] }
+    sub.confirmed = true
+    if (!sub.recovering) return
+    sub.recovering = false
+    const recovered = since !== null && output?.[2] === true
+    // Within one epoch the server's offset tells how many publications went by since ours.
+    const sameStream = since !== null && output !== null && output[1] === since[1] && output[0] > since[0]
+    const missed = recovered ? 0 : sameStream ? output[0] - since[0] : undefined
+    const info: TopicRecovery = missed === undefined ? { recovered } : { recovered, missed }
+    for (const options of [...sub.listeners.values()]) {
+      try {
+        options?.onRecover?.(info)
+      } catch (error) {
+        report(error)
+      }
+    }
+    if (recovered) return
+    const what = missed === undefined ? "publications" : `${missed} publication${missed === 1 ? "" : "s"}`
+    this.emit(
+      "error",
+      switchyardError(
+        "TOPIC_GAP",
+        `${sub.topic}(${JSON.stringify(sub.key)}): ${what} made while the session was lost could not be replayed`,
+      ),
+    )
   }
 
   private publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
@@ -431,7 +525,12 @@ export class ClientRuntime {
       this.streams.delete(entry.id)
       entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
     }
-    for (const sub of this.subscriptions.values()) if (sub.epoch !== this.epoch) this.sendSubscribe(sub)
+    for (const sub of this.subscriptions.values()) {
+      if (sub.sentIn === this.epoch) continue
+      // Only a subscription the server had confirmed can have missed something.
+      if (sub.confirmed) sub.recovering = true
+      this.sendSubscribe(sub)
+    }
   }
 
   private data(frame: ServerDataFrame): void {
@@ -470,6 +569,22 @@ export class ClientRuntime {
       case FrameType.MESSAGE: {
         const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
         if (!sub) return
+        const offset = frame[5]
+        const position = sub.position
+        if (offset !== undefined && position !== undefined) {
+          // The server sends each offset once, in order; this only guards the promise "never twice".
+          if (offset <= position.offset) return
+          if (offset !== position.offset + 1) {
+            this.emit(
+              "error",
+              switchyardError(
+                "TOPIC_GAP",
+                `${frame[2]}(${JSON.stringify(frame[3])}): publications ${position.offset + 1} to ${offset - 1} never arrived`,
+              ),
+            )
+          }
+          position.offset = offset
+        }
         const decoded = sub.codec.decode(frame[4])
         if (!decoded.ok) {
           return this.emit(

@@ -1,4 +1,13 @@
-export type { Client, ClientEvents, ClientState, RpcCallOptions, StreamCallOptions, TopicHandle } from "./client.ts"
+export type {
+  Client,
+  ClientEvents,
+  ClientState,
+  RpcCallOptions,
+  StreamCallOptions,
+  SubscribeOptions,
+  TopicHandle,
+  TopicRecovery,
+} from "./client.ts"
 export {
   type AnyContract,
   type AnySchema,

@@ -14,12 +14,13 @@ import {
   MAX_CREDIT,
   peekRequestHeader,
   Session,
+  type TopicPosition,
   type TransportId,
 } from "@switchyard/core"
 import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
 import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
 import type { ServerLimits } from "./options.ts"
-import type { Subscriber, TopicRegistry } from "./topics.ts"
+import type { Joined, Subscriber, TopicRegistry } from "./topics.ts"
 
 type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown
 type AnyPolicy = {
@@ -141,7 +142,7 @@ export class ServerSession implements Subscriber {
     if (link !== this.link || this.ended) return
     this.heartbeat.heard()
     const decoded = decodeClientFrame(data, this.runtime.limits)
-    if (!decoded.ok) return this.refused(data, decoded.code, decoded.message)
+    if (!decoded.ok) return this.refused(data, decoded.code, decoded.message, decoded.request)
     const f = decoded.frame
     switch (f[0]) {
       case FrameType.ACK:
@@ -199,14 +200,16 @@ export class ServerSession implements Subscriber {
 
   /**
    * A frame the codec refused. A request too large or too deep is answered with an ERROR for its id and
-   * counted in the sequence (the client may have queued it before it knew our limits); anything else is
+   * counted in the sequence (the client may have queued it before it knew our limits), as is a request
+   * whose head the codec could read (`request`: a SUBSCRIBE with a malformed `since`); anything else is
    * a protocol error answered with a NOTICE.
    */
-  private refused(data: unknown, code: ErrorCode, message: string): void {
+  private refused(data: unknown, code: ErrorCode, message: string, request?: { seq: number; id: number }): void {
     const head =
-      (code === "MESSAGE_TOO_LARGE" || code === "FRAME_TOO_DEEP") && typeof data === "string"
+      request ??
+      ((code === "MESSAGE_TOO_LARGE" || code === "FRAME_TOO_DEEP") && typeof data === "string"
         ? peekRequestHeader(data)
-        : undefined
+        : undefined)
     if (!head) return this.invalid(code, message)
     const arrival = this.session.arrive(head.seq)
     if (arrival === "deliver") return this.fail(head.id, code, message)
@@ -242,7 +245,7 @@ export class ServerSession implements Subscriber {
         return
       }
       case FrameType.SUBSCRIBE:
-        return this.subscribe(f[2], f[3], f[4])
+        return this.subscribe(f[2], f[3], f[4], f[5])
       case FrameType.UNSUBSCRIBE:
         return this.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
@@ -398,7 +401,7 @@ export class ServerSession implements Subscriber {
       .catch(() => undefined)
   }
 
-  private subscribe(id: number, topic: string, key: string): void {
+  private subscribe(id: number, topic: string, key: string, since: TopicPosition | null | undefined): void {
     if (!this.runtime.compiled.topics.has(topic)) {
       return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
     }
@@ -423,9 +426,37 @@ export class ServerSession implements Subscriber {
         return this.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
       sub.active = true
-      this.runtime.topics.subscribe(topic, key, this)
-      this.send(FrameType.RESULT, body.result(id, "null"))
+      this.confirm(id, since, this.runtime.topics.subscribe(topic, key, this, since, this.runtime.limits))
     })
+  }
+
+  /**
+   * Answers a SUBSCRIBE that has just joined its key, then replays what it missed, all before any live
+   * MESSAGE can follow (the registry delivers synchronously). A replay the replay buffer could not take
+   * whole is not sent: the client is told it was not recovered, rather than the session overflowing on
+   * every renewal.
+   */
+  private confirm(id: number, since: TopicPosition | null | undefined, joined: Joined): void {
+    if (since === undefined || joined.epoch === undefined) return this.send(FrameType.RESULT, body.result(id, "null"))
+    const replay =
+      since !== null && joined.replay !== undefined && this.canTake(joined.replay) ? joined.replay : undefined
+    if (since === null || replay === undefined) {
+      return this.send(FrameType.RESULT, body.subscribed(id, joined.offset, joined.epoch, since === null))
+    }
+    this.send(FrameType.RESULT, body.subscribed(id, since[0], joined.epoch, true))
+    for (const messageBody of replay) this.send(FrameType.MESSAGE, messageBody)
+  }
+
+  /** Whether the replay buffer can take these MESSAGE bodies, and the RESULT before them, without overflowing. */
+  private canTake(bodies: readonly string[]): boolean {
+    if (bodies.length === 0) return true
+    // A frame is its body plus "[12,<seq>," and "]": at most 24 more characters.
+    let size = 64
+    for (const messageBody of bodies) size += messageBody.length + 24
+    return (
+      this.session.pending + bodies.length + 1 <= this.runtime.limits.maxReplayFrames &&
+      !this.session.wouldOverflow(size)
+    )
   }
 
   private unsubscribe(topic: string, key: string): void {

@@ -39,8 +39,10 @@ class History {
   readonly epoch = randomBytes(9).toString("base64url")
   /** Offset of the newest publication; 0 before the first. */
   top = 0
-  private readonly bodies: Array<string | undefined>
-  private readonly times: number[]
+  // Both grow with the publications, up to `size` (the ring fills index 0, 1, 2, … before it wraps), so
+  // that the many keys that see few publications cost little.
+  private readonly bodies: Array<string | undefined> = []
+  private readonly times: number[] = []
   /** Ring index of the oldest entry kept. */
   private start = 0
   private count = 0
@@ -48,24 +50,16 @@ class History {
   constructor(
     private readonly size: number,
     readonly ttlMs: number,
-  ) {
-    this.bodies = new Array<string | undefined>(size)
-    this.times = new Array<number>(size).fill(0)
-  }
+  ) {}
 
-  /**
-   * Appends the next publication, whose MESSAGE body `messageBody` writes for its offset, and returns
-   * that body. The oldest entry makes room when the ring is full.
-   */
-  push(messageBody: (offset: number) => string, now: number): string {
-    const offset = ++this.top
-    const text = messageBody(offset)
+  /** Appends the MESSAGE body of publication `top + 1`. The oldest entry makes room when the ring is full. */
+  push(text: string, now: number): void {
+    this.top++
     const at = (this.start + this.count) % this.size
     this.bodies[at] = text
     this.times[at] = now
     if (this.count < this.size) this.count++
     else this.start = (this.start + 1) % this.size
-    return text
   }
 
   /** Drops entries older than the TTL, oldest first. */
@@ -136,7 +130,9 @@ export class TopicRegistry {
     let state = byKey.get(key)
     if (!state) {
       const size = Math.floor(limits.topicHistorySize)
-      const history = size > 0 ? new History(size, Math.max(0, limits.topicHistoryTtlMs)) : undefined
+      // A TTL that is not a number (NaN) would make the idle timer spin: it counts as 0.
+      const ttl = Number.isNaN(limits.topicHistoryTtlMs) ? 0 : Math.max(limits.topicHistoryTtlMs, 0)
+      const history = size > 0 ? new History(size, ttl) : undefined
       state = { subscribers: new Map(), plain: 0, history, touched: 0, idle: undefined }
       byKey.set(key, state)
     }
@@ -146,7 +142,8 @@ export class TopicRegistry {
     }
     const { history } = state
     const positions = since !== undefined && history !== undefined
-    if (!state.subscribers.has(subscriber) && !positions) state.plain++
+    if (state.subscribers.get(subscriber) === false) state.plain--
+    if (!positions) state.plain++
     state.subscribers.set(subscriber, positions)
     if (!history) return { epoch: undefined, offset: 0, replay: undefined }
     const replay = since && since[1] === history.epoch ? history.after(since[0], Date.now()) : undefined
@@ -194,7 +191,8 @@ export class TopicRegistry {
     let withOffset: string | undefined
     if (history) {
       const now = Date.now()
-      withOffset = history.push((offset) => body.message(topic, key, json, offset), now)
+      withOffset = body.message(topic, key, json, history.top + 1)
+      history.push(withOffset, now)
       history.expire(now)
       state.touched = now
     }

@@ -6,7 +6,7 @@ import { createServer } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import { ChaosProxy, type ChaosOptions } from "./support/chaosProxy.ts"
+import { type ChaosOptions, ChaosProxy } from "./support/chaosProxy.ts"
 import { fastReconnect } from "./support/harnesses.ts"
 
 const cleanup: Array<() => Promise<void>> = []

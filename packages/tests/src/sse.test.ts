@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, get as httpGet, type Server as HttpServer, type IncomingMessage } from "node:http"
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  get as httpGet,
+  type IncomingMessage,
+} from "node:http"
 import type { AddressInfo } from "node:net"
 import { createClient } from "@switchyard/client-browser"
 import { type Client, control, FrameType } from "@switchyard/core"

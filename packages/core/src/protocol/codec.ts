@@ -157,7 +157,10 @@ export function decodeClientFrame(
       valid = (f.length === 5 || f.length === 6) && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       const why = valid && f.length === 6 ? positionError(f[5]) : undefined
       if (why !== undefined) {
-        return { ...failure("INVALID_FRAME", `SUBSCRIBE: ${why}`), request: { seq: f[1] as number, id: f[2] as number } }
+        return {
+          ...failure("INVALID_FRAME", `SUBSCRIBE: ${why}`),
+          request: { seq: f[1] as number, id: f[2] as number },
+        }
       }
       break
     }
