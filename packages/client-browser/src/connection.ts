@@ -150,10 +150,10 @@ export class Connection {
   start(): void {
     if (this.options.transports.length === 1) return this.open()
     const memory = this.options.negotiation.store.load()
-    const remembered = this.choose(undefined)
-    if (remembered !== undefined && memory.worked?.id === remembered.id) {
+    const remembered = plan(this.planInput(undefined, memory)).start
+    if (remembered !== undefined && memory.worked?.id === remembered) {
       // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
-      this.transport = remembered
+      this.transport = this.byId(remembered) ?? this.transport
       return this.open()
     }
     void this.negotiate().then((offer) => {
@@ -214,12 +214,12 @@ export class Connection {
     return result.start === undefined ? undefined : this.byId(result.start)
   }
 
-  private planInput(offer: readonly TransportId[] | undefined) {
+  private planInput(offer: readonly TransportId[] | undefined, memory = this.options.negotiation.store.load()) {
     return {
       supported: this.options.transports.map((t) => t.id),
       offer,
       prefer: this.options.prefer,
-      memory: this.options.negotiation.store.load(),
+      memory,
       now: Date.now(),
     }
   }
@@ -244,12 +244,7 @@ export class Connection {
       },
       received: () => (current() && this.handshaken ? this.session.received : 0),
       close: (code: number, reason: string) => {
-        if (!current()) return
-        const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
-        this.down(
-          switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`),
-          !this.handshaken,
-        )
+        if (current()) this.linkClosed(code, reason)
       },
     }
     try {
@@ -261,6 +256,12 @@ export class Connection {
       return this.retry(true)
     }
     this.watchHandshake(transport, link)
+  }
+
+  /** The current link closed (from either side): the session goes down and reconnects. */
+  private linkClosed(code: number, reason: string): void {
+    const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
+    this.down(switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`), !this.handshaken)
   }
 
   /** Abandons a link whose handshake has not completed within `connectTimeoutMs`. */
@@ -373,8 +374,7 @@ export class Connection {
     if (this.closed || !this.handshaken || this.probe !== undefined || this.switchingFrom) return
     const result = plan(this.planInput(this.offer))
     const rank = result.ladder.indexOf(this.transport.id)
-    const candidates = result.upgrades.length > 0 ? result.upgrades : []
-    const better = candidates.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
+    const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
     const next = better.map((id) => this.byId(id)).find((t) => t !== undefined)
     if (next === undefined) {
       // Nothing to try now; failures expire, so look again later if something is better than here.
@@ -388,14 +388,12 @@ export class Connection {
     const nonce = ++this.probeCount
     let link: Link | undefined
     const mine = () => link !== undefined && this.probe?.link === link
-    const failed = (why: string) => {
+    // A failed probe (closed, a wrong answer, or no answer in time) is remembered, not reported as an
+    // error: the session never left its link.
+    const failed = () => {
       if (!mine()) return
       this.endProbe()
-      this.remember((memory, now) =>
-        rememberFailure(memory, transport.id, now, this.options.negotiation.rememberFailureMs),
-      )
-      // Not reported as an error: the session never left its link. `why` is kept for debugging.
-      void why
+      this.forget(transport)
       this.scheduleUpgrade(0)
     }
     const events: ClientLinkEvents = {
@@ -411,31 +409,21 @@ export class Connection {
         if (decoded.ok && decoded.frame[0] === FrameType.PROBE && decoded.frame[1] === nonce) {
           return this.switchTo(transport, link as Link)
         }
-        failed("unexpected answer to PROBE")
+        failed()
       },
       received: () => (link === this.link && this.handshaken ? this.session.received : 0),
       close: (code: number, reason: string) => {
-        if (mine()) return failed(`closed (${code}${reason ? ` ${reason}` : ""})`)
-        if (link !== undefined && link === this.link) {
-          const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
-          this.down(
-            switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`),
-            !this.handshaken,
-          )
-        }
+        if (mine()) return failed()
+        if (link !== undefined && link === this.link) this.linkClosed(code, reason)
       },
     }
     try {
       link = transport.connect(this.options.url, events)
-    } catch (error) {
-      void error
+    } catch {
       this.forget(transport)
       return this.scheduleUpgrade(0)
     }
-    const timer = setTimeout(
-      () => failed(`no answer within ${this.options.negotiation.probeTimeoutMs} ms`),
-      this.options.negotiation.probeTimeoutMs,
-    )
+    const timer = setTimeout(failed, this.options.negotiation.probeTimeoutMs)
     unref(timer)
     this.probe = { link, transport, timer }
   }
@@ -552,7 +540,6 @@ export class Connection {
 
   /** Remembers that `transport` failed. */
   private forget(transport: ClientTransport): void {
-    if (this.options.transports.length === 1) return
     this.remember((memory, now) =>
       rememberFailure(memory, transport.id, now, this.options.negotiation.rememberFailureMs),
     )
@@ -575,8 +562,8 @@ export class Connection {
   private retry(fallBack: boolean): void {
     if (this.closed || this.retryTimer !== undefined) return
     if (fallBack && this.options.transports.length > 1) {
-      const ladder = plan(this.planInput(this.offer)).ladder
       const memory = this.options.negotiation.store.load()
+      const ladder = plan(this.planInput(this.offer, memory)).ladder
       const failed = { ...memory.failed }
       for (const id of this.skipped) failed[id] = Number.POSITIVE_INFINITY
       const next = fallback(ladder, this.transport.id, { memory: { ...memory, failed }, now: Date.now() })

@@ -7,7 +7,7 @@ import { EventSource } from "eventsource"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { type ChaosOptions, ChaosProxy } from "./support/chaosProxy.ts"
-import { fastReconnect } from "./support/harnesses.ts"
+import { fastReconnect, freshStorage } from "./support/harnesses.ts"
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -22,11 +22,6 @@ async function behind(options: ChaosOptions) {
   const proxy = await ChaosProxy.start(port, options)
   cleanup.push(() => proxy[Symbol.asyncDispose]())
   return { server, proxy, url: `${proxy.url}/switchyard` }
-}
-
-function freshStorage(): StorageLike & { readonly map: Map<string, string> } {
-  const map = new Map<string, string>()
-  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v) }
 }
 
 /** What the storage remembers as failed now. */

@@ -6,7 +6,7 @@ import { createServer, type ServerOptions } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import { fastReconnect } from "./support/harnesses.ts"
+import { fastReconnect, freshStorage } from "./support/harnesses.ts"
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -21,12 +21,6 @@ async function start(options: ServerOptions = {}) {
   const { url, port } = await server.listen(0, "127.0.0.1")
   cleanup.push(() => server.close())
   return { server, url, port }
-}
-
-/** A storage of its own per test, so that no test sees what another remembered. */
-function freshStorage(): StorageLike & { readonly map: Map<string, string> } {
-  const map = new Map<string, string>()
-  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v) }
 }
 
 /** Every transport, as a Node app would configure it, and a log of the switches. */

@@ -1,10 +1,11 @@
-import { createClient, type StorageLike } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import type { Client, ClientState, SwitchyardError, TransportId } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
 import type { Handlers } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
+import { freshStorage } from "./harnesses.ts"
 
 /**
  * A fleet of Node clients for the long-running tests (chaos, restart): each client is on one transport
@@ -47,12 +48,6 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-}
-
-/** A storage of its own, so that no client sees what another remembered. */
-export function freshStorage(): StorageLike {
-  const map = new Map<string, string>()
-  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v) }
 }
 
 /** What one client's RPC loop did. */
