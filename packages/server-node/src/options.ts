@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import { defaultSessionOptions, type ErrorCode, type SessionOptions, type TransportId } from "@switchyard/core"
+import type { SignalledServerTransport } from "./signalled.ts"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -90,6 +91,11 @@ export interface ServerOptions<A = undefined> {
    * `["websocket", "sse", "long-polling", "polling"]`; a transport left out is refused.
    */
   readonly transports?: readonly TransportId[]
+  /**
+   * WebRTC data channels (`webrtcServer()` from `@switchyard/webrtc-data/server`): offered at the top of
+   * the ladder and reached by upgrade, signalled over the session already open (docs/webrtc.md).
+   */
+  readonly webrtc?: SignalledServerTransport
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
    * without an `Origin` header (non-browser clients) and same-origin requests are allowed.

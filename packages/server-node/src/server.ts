@@ -113,6 +113,8 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     topics,
     onError,
+    signalled: options.webrtc,
+    accept: (link, info) => accept(link, info),
     forget: (session, reason) => {
       if (sessions.get(session.token) !== session) return
       sessions.delete(session.token)
@@ -128,9 +130,14 @@ export function createServer<C extends AnyContract, A = undefined>(
   }
 
   const offered = offeredTransports(options.transports)
+  // A signalled transport (WebRTC) is offered first: it is the top of the ladder, reached by upgrade.
+  const signalled = options.webrtc
   const offer: ServerOffer = {
     version: PROTOCOL_VERSION,
-    transports: offered.map((id) => ({ id, ...transportTraits[id] })),
+    transports: [
+      ...(signalled ? [{ ...signalled.offer, id: signalled.id }] : []),
+      ...offered.map((id) => ({ id, ...transportTraits[id] })),
+    ],
     limits: sessionLimits,
   }
 
@@ -300,7 +307,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     httpTransports.close()
     // Sockets close their handshakes and HTTP links hand over their last frames, within one grace period;
     // only then does the server stop listening.
-    await Promise.all([websocket.close(), httpTransports.drained(1000)])
+    await Promise.all([websocket.close(), httpTransports.drained(1000), options.webrtc?.close()])
     const http = owned
     const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
     for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)

@@ -1,4 +1,5 @@
 import {
+  type Acceptor,
   body,
   type ClientFrame,
   type CompiledContract,
@@ -20,6 +21,7 @@ import {
 import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
 import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
 import type { ServerLimits } from "./options.ts"
+import type { SignalledServerTransport, SignalSession } from "./signalled.ts"
 import type { Joined, Subscriber, TopicRegistry } from "./topics.ts"
 
 type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown
@@ -39,6 +41,10 @@ export interface Runtime {
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
   /** The session ended (for `reason`): the server forgets it. */
   forget(session: ServerSession, reason: ErrorCode): void
+  /** The signalled transport (WebRTC), when the server offers one. */
+  readonly signalled: SignalledServerTransport | undefined
+  /** The server's acceptor, for links a signalled transport opens. */
+  readonly accept: Acceptor
 }
 
 interface StreamState {
@@ -61,6 +67,7 @@ export class ServerSession implements Subscriber {
   private invalidFrames = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   private ended = false
+  private signalling: SignalSession | undefined
   private readonly calls = new Map<number, CallContext>()
   private readonly streams = new Map<number, StreamState>()
   private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
@@ -170,6 +177,7 @@ export class ServerSession implements Subscriber {
     this.ended = true
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
+    if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
     for (const ctx of this.calls.values()) ctx.abort(code)
     for (const stream of this.streams.values()) this.stopStream(stream, code)
     this.calls.clear()
@@ -250,7 +258,28 @@ export class ServerSession implements Subscriber {
         return this.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
         return this.publish(f[2], f[3], f[4], f[5])
+      case FrameType.SIGNAL: {
+        const transport = this.runtime.signalled
+        if (!transport) return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
+        return transport.signal(this.signalSession, f[2], f[3], f[4])
+      }
     }
+  }
+
+  /** This session as a signalled transport sees it; made on first use. */
+  private get signalSession(): SignalSession {
+    this.signalling ??= {
+      id: this.id,
+      remoteAddress: undefined,
+      reply: (attempt, kind, data) => {
+        if (!this.ended) this.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
+      },
+      accept: (link) => {
+        const transport = this.runtime.signalled?.id ?? "webrtc"
+        return this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth })
+      },
+    }
+    return this.signalling
   }
 
   private fail(id: number, code: ErrorCode, message: string, data?: string): void {

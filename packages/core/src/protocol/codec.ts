@@ -8,6 +8,7 @@ import {
   MAX_EPOCH_LENGTH,
   type ServerFrame,
   type SessionLimits,
+  type SignalKind,
   type TopicPosition,
 } from "./frames.ts"
 
@@ -170,6 +171,9 @@ export function decodeClientFrame(
     case FrameType.PUBLISH:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       break
+    case FrameType.SIGNAL:
+      valid = isSignal(f)
+      break
     case FrameType.HELLO:
       valid =
         f.length === 4 &&
@@ -220,6 +224,9 @@ export function decodeServerFrame(
     case FrameType.MESSAGE:
       valid = (f.length === 5 || (f.length === 6 && isSeq(f[5]))) && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
       break
+    case FrameType.SIGNAL:
+      valid = isSignal(f)
+      break
     case FrameType.WELCOME:
       valid =
         (f.length === 7 || (f.length === 8 && isOffers(f[7]))) &&
@@ -255,6 +262,45 @@ function positionError(since: unknown): string | undefined {
   if (!isOffset(since[0])) return `since offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`
   if (!isEpoch(since[1])) return `since epoch must be a string of 1 to ${MAX_EPOCH_LENGTH} characters`
   return undefined
+}
+
+/** Longest SDP a SIGNAL may carry (characters); a data-channel-only description takes about 1,000. */
+export const MAX_SDP_LENGTH = 16 * 1024
+/** Longest ICE candidate line a SIGNAL may carry (characters). */
+export const MAX_CANDIDATE_LENGTH = 1024
+
+/**
+ * A SIGNAL frame: `[13, seq, attempt, kind, data]`, where `data` is `{type, sdp}` for an offer or answer,
+ * `{candidate, sdpMid?, sdpMLineIndex?}` or `null` (no more candidates) for a candidate, and a short
+ * reason string for an end. Sizes are capped, so signalling cannot carry arbitrary payloads.
+ */
+function isSignal(f: readonly unknown[]): boolean {
+  if (f.length !== 5 || !isSeq(f[1]) || !isSeq(f[2])) return false
+  const data = f[4] as Record<string, unknown> | null
+  switch (f[3]) {
+    case "offer":
+    case "answer":
+      return (
+        typeof data === "object" &&
+        data !== null &&
+        data.type === f[3] &&
+        typeof data.sdp === "string" &&
+        data.sdp.length <= MAX_SDP_LENGTH
+      )
+    case "candidate":
+      return (
+        data === null ||
+        (typeof data === "object" &&
+          typeof data.candidate === "string" &&
+          data.candidate.length <= MAX_CANDIDATE_LENGTH &&
+          (data.sdpMid === undefined || data.sdpMid === null || (typeof data.sdpMid === "string" && data.sdpMid.length <= 64)) &&
+          (data.sdpMLineIndex === undefined || data.sdpMLineIndex === null || isCount(data.sdpMLineIndex)))
+      )
+    case "end":
+      return typeof data === "string" && (data as string).length <= 256
+    default:
+      return false
+  }
 }
 
 /** A list of transport offers; entries naming transports this client does not know are allowed. */
@@ -320,6 +366,8 @@ export const body = {
       ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
       : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
   unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  signal: (attempt: number, kind: SignalKind, data: unknown) =>
+    `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`,
   publish: (id: number, topic: string, key: string, message: string) =>
     `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
   result: (id: number, output: string) => `${id},${output}`,

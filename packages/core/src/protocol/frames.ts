@@ -1,6 +1,6 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
- * Data frames (types 1–12) carry a per-direction sequence number at index 1 and are kept for replay
+ * Data frames (types 1–13) carry a per-direction sequence number at index 1 and are kept for replay
  * until acknowledged; control frames (types 20–27) are never sequenced nor replayed.
  * `docs/protocol.md` is the normative description.
  */
@@ -21,6 +21,7 @@ export const FrameType = {
   UNSUBSCRIBE: 10,
   PUBLISH: 11,
   MESSAGE: 12,
+  SIGNAL: 13,
   HELLO: 20,
   WELCOME: 21,
   ACK: 22,
@@ -47,6 +48,15 @@ export type SubscribeFrame = readonly [
 ]
 export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
 export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
+
+/**
+ * Sets up a signalled transport (WebRTC) over the session already open, in both directions: an offer,
+ * an answer or an ICE candidate for one attempt (`attempt` is chosen by the client), or the end of it.
+ */
+export type SignalFrame = readonly [13, seq: number, attempt: number, kind: SignalKind, data: unknown]
+
+/** What a SIGNAL carries. */
+export type SignalKind = "offer" | "answer" | "candidate" | "end"
 
 // server → client data frames
 export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
@@ -135,11 +145,12 @@ export type ClientDataFrame =
   | SubscribeFrame
   | UnsubscribeFrame
   | PublishFrame
-export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame
+  | SignalFrame
+export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
 export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame | ProbeFrame
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {
-  return type >= 1 && type <= 12
+  return type >= 1 && type <= 13
 }
