@@ -1,4 +1,5 @@
 import {
+  body,
   type ClientLinkEvents,
   type ClientTransport,
   closeCodeOf,
@@ -20,9 +21,12 @@ import {
   Session,
   type SessionLimits,
   type SessionOptions,
+  type SignalKind,
+  type Signalling,
   type SwitchyardError,
   switchyardError,
   type TransportId,
+  type TransportOffer,
   unref,
 } from "@switchyard/core"
 import { type BackoffOptions, backoffDelay } from "./backoff.ts"
@@ -119,8 +123,15 @@ export class Connection {
   private switchingFrom: ClientTransport | undefined
   /** Set when the next handshake completes a fallback. */
   private fellBack = false
-  /** The link being probed, if any. */
-  private probe: { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout> } | undefined
+  /** The server's offer in full (ICE servers for WebRTC), once known. */
+  private offerDetails: readonly TransportOffer[] = []
+  /** The link being probed, if any, and its signalling attempt (WebRTC). */
+  private probe:
+    | { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout>; attempt: number }
+    | undefined
+  private signalAttempts = 0
+  /** Where SIGNAL frames from the server go, by attempt. */
+  private readonly signalListeners = new Map<number, (kind: SignalKind, data: unknown) => void>()
   private probeCount = 0
   /** When the current link's handshake completed, and how many links in a row died young. */
   private linkSince = 0
@@ -158,7 +169,7 @@ export class Connection {
     }
     void this.negotiate().then((offer) => {
       if (this.closed) return
-      if (offer) this.offer = offer.transports.map((t) => t.id).filter(isTransportId)
+      if (offer) this.learnOffer(offer.transports)
       const start = this.choose(this.offer)
       if (start === undefined) {
         return this.fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
@@ -206,6 +217,11 @@ export class Connection {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  private learnOffer(transports: readonly TransportOffer[]): void {
+    this.offerDetails = transports
+    this.offer = transports.map((t) => t.id).filter(isTransportId)
   }
 
   /** The plan's start among this client's transports. */
@@ -299,7 +315,7 @@ export class Connection {
         this.restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
-      if (offer !== undefined) this.offer = offer.map((t) => t.id).filter(isTransportId)
+      if (offer !== undefined) this.learnOffer(offer)
       if (!this.session.attach(link, resumed ? received : 0)) {
         return this.violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
@@ -353,7 +369,10 @@ export class Connection {
     const arrival = this.session.arrive(f[1])
     if (arrival === "gap")
       return this.violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
-    if (arrival === "deliver") this.events.data(f)
+    if (arrival !== "deliver") return
+    // Signalling belongs to the connection, not to the app.
+    if (f[0] === FrameType.SIGNAL) return this.signalListeners.get(f[2])?.(f[3], f[4])
+    this.events.data(f)
   }
 
   // --- Upgrades: probe a better transport, then move the session to it. ---
@@ -425,10 +444,12 @@ export class Connection {
         }
       },
     }
+    const attempt = transport.signalled ? ++this.signalAttempts : 0
     try {
-      link = transport.connect(this.options.url, events)
+      link = transport.connect(this.options.url, events, attempt ? this.signalling(transport, attempt) : undefined)
     } catch (error) {
       void error
+      this.signalListeners.delete(attempt)
       this.forget(transport)
       return this.scheduleUpgrade(0)
     }
@@ -437,7 +458,21 @@ export class Connection {
       this.options.negotiation.probeTimeoutMs,
     )
     unref(timer)
-    this.probe = { link, transport, timer }
+    this.probe = { link, transport, timer, attempt }
+  }
+
+  /** Signalling for one attempt of a signalled transport: SIGNAL frames on the session. */
+  private signalling(transport: ClientTransport, attempt: number): Signalling {
+    return {
+      send: (kind, data) => {
+        this.session.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
+      },
+      onSignal: (listener) => {
+        this.signalListeners.set(attempt, listener)
+        return () => this.signalListeners.delete(attempt)
+      },
+      offer: this.offerDetails.find((t) => t.id === transport.id),
+    }
   }
 
   /** Closes the probe link, if any. */
@@ -447,6 +482,11 @@ export class Connection {
     this.probe = undefined
     clearTimeout(probe.timer)
     probe.link.close(1001, "PROBE_FAILED")
+    if (probe.attempt) {
+      // The server lets go of what it set up for this attempt.
+      this.signalListeners.delete(probe.attempt)
+      this.session.send(FrameType.SIGNAL, body.signal(probe.attempt, "end", "probe failed"))
+    }
   }
 
   /**

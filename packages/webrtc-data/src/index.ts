@@ -1,0 +1,107 @@
+import type { ClientLinkEvents, ClientTransport, Link, Signalling } from "@switchyard/core"
+import { channelLink, type DataChannelLike } from "./channelLink.ts"
+
+export { type ChannelEvents, channelLink, type DataChannelLike } from "./channelLink.ts"
+
+/** The part of `RTCPeerConnection` the client transport uses. */
+export interface PeerConnectionLike {
+  createDataChannel(label: string, options?: { ordered?: boolean }): DataChannelLike
+  createOffer(): Promise<{ readonly type: string; readonly sdp?: string | undefined }>
+  setLocalDescription(description: { readonly type: string; readonly sdp?: string | undefined }): Promise<void>
+  setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
+  addIceCandidate(candidate: IceCandidate): Promise<void>
+  readonly localDescription: { readonly type: string; readonly sdp: string } | null
+  onicecandidate: ((event: never) => void) | null
+  close(): void
+}
+
+/** An ICE candidate as it travels in a SIGNAL. */
+export interface IceCandidate {
+  readonly candidate: string
+  readonly sdpMid?: string | null
+  readonly sdpMLineIndex?: number | null
+}
+
+export type PeerConnectionConstructor = new (configuration: { iceServers: readonly object[] }) => PeerConnectionLike
+
+export interface WebRtcTransportOptions {
+  /** Defaults to `globalThis.RTCPeerConnection`; in Node, pass `RTCPeerConnection` from `node-datachannel/polyfill`. */
+  readonly RTCPeerConnection?: PeerConnectionConstructor
+}
+
+/** The label of the session's channel: reliable and ordered. */
+export const SESSION_CHANNEL = "switchyard"
+
+/**
+ * WebRTC data channels as a session transport (docs/webrtc.md). It cannot open a session: the client
+ * moves a session that is already open to it, signalling over that session (offer, answer and ICE
+ * candidates in SIGNAL frames), then probes the channel and resumes there like on any upgrade. ICE
+ * servers come from the server's offer.
+ *
+ * @example
+ * createClient(Chat, { url, transports: ["websocket", "long-polling", webrtcTransport()] })
+ */
+export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTransport {
+  return {
+    id: "webrtc",
+    signalled: true,
+    capabilities: { duplex: true, binary: true },
+    connect(_url: string, events: ClientLinkEvents, signalling?: Signalling): Link {
+      if (!signalling) throw new TypeError("switchyard: WebRTC is reached by upgrade from an open session")
+      const Peer =
+        options.RTCPeerConnection ??
+        (globalThis as unknown as { RTCPeerConnection?: PeerConnectionConstructor }).RTCPeerConnection
+      if (!Peer) throw new TypeError("switchyard: no RTCPeerConnection here; pass one in the transport options")
+      const peer = new Peer({ iceServers: [...(signalling.offer?.iceServers ?? [])] })
+      const channel = peer.createDataChannel(SESSION_CHANNEL, { ordered: true })
+      let stopSignals = () => {}
+      const link = channelLink(channel, events, () => {
+        stopSignals()
+        peer.close()
+      })
+      // Candidates can come before the answer: they wait until it is set.
+      let answered = false
+      const early: IceCandidate[] = []
+      stopSignals = signalling.onSignal((kind, data) => {
+        if (kind === "answer") {
+          void peer
+            .setRemoteDescription(data as { type: string; sdp: string })
+            .then(async () => {
+              answered = true
+              for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate)
+            })
+            .catch(() => link.close(1006, "bad answer"))
+        } else if (kind === "candidate") {
+          if (data === null) return
+          if (answered) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
+          else early.push(data as IceCandidate)
+        } else if (kind === "end") link.close(1006, `the server ended the attempt: ${String(data)}`)
+      })
+      // Local candidates can be found before `setLocalDescription` resolves: they wait for the offer, so
+      // that the server never gets a candidate for an attempt it does not know yet.
+      let offered = false
+      const local: Array<IceCandidate | null> = []
+      const sendCandidate = (c: IceCandidate | null) =>
+        signalling.send(
+          "candidate",
+          c?.candidate
+            ? { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
+            : null,
+        )
+      peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
+        if (offered) sendCandidate(event.candidate)
+        else local.push(event.candidate)
+      }) as never
+      void (async () => {
+        const offer = await peer.createOffer()
+        await peer.setLocalDescription(offer)
+        const sdp = peer.localDescription?.sdp ?? offer.sdp
+        if (!sdp) throw new Error("no local description")
+        signalling.send("offer", { type: "offer", sdp })
+        offered = true
+        for (const candidate of local.splice(0)) sendCandidate(candidate)
+      })().catch(() => link.close(1006, "could not make an offer"))
+      return link
+    },
+  }
+}
