@@ -453,10 +453,8 @@ export class Connection {
       this.forget(transport)
       return this.scheduleUpgrade(0)
     }
-    const timer = setTimeout(
-      () => failed(`no answer within ${this.options.negotiation.probeTimeoutMs} ms`),
-      this.options.negotiation.probeTimeoutMs,
-    )
+    const probeTimeoutMs = transport.probeTimeoutMs ?? this.options.negotiation.probeTimeoutMs
+    const timer = setTimeout(() => failed(`no answer within ${probeTimeoutMs} ms`), probeTimeoutMs)
     unref(timer)
     this.probe = { link, transport, timer, attempt }
   }
@@ -614,6 +612,8 @@ export class Connection {
 
   private retry(fallBack: boolean): void {
     if (this.closed || this.retryTimer !== undefined) return
+    // A signalled transport (WebRTC) cannot open a session: resume below it, then move back up.
+    if (this.transport.signalled) fallBack = true
     if (fallBack && this.options.transports.length > 1) {
       const ladder = plan(this.planInput(this.offer)).ladder
       const memory = this.options.negotiation.store.load()

@@ -50,6 +50,8 @@ export interface ClientTransport {
   readonly id: TransportId
   readonly capabilities: TransportCapabilities
   readonly signalled?: boolean
+  /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */
+  readonly probeTimeoutMs?: number
   connect(url: string, events: ClientLinkEvents, signalling?: Signalling): Link
 }
 

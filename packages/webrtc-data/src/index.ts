@@ -11,6 +11,7 @@ export interface PeerConnectionLike {
   setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
   addIceCandidate(candidate: IceCandidate): Promise<void>
   readonly localDescription: { readonly type: string; readonly sdp: string } | null
+  readonly signalingState: string
   onicecandidate: ((event: never) => void) | null
   close(): void
 }
@@ -27,6 +28,8 @@ export type PeerConnectionConstructor = new (configuration: { iceServers: readon
 export interface WebRtcTransportOptions {
   /** Defaults to `globalThis.RTCPeerConnection`; in Node, pass `RTCPeerConnection` from `node-datachannel/polyfill`. */
   readonly RTCPeerConnection?: PeerConnectionConstructor
+  /** How long the data channel may take to open and answer its probe (ms). Default 10 000. */
+  readonly probeTimeoutMs?: number
 }
 
 /** The label of the session's channel: reliable and ordered. */
@@ -45,6 +48,9 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
   return {
     id: "webrtc",
     signalled: true,
+    // ICE, DTLS and SCTP take several round trips, more through TURN; libdatachannel also waits a full
+    // second before resending a DTLS handshake packet that arrived too early.
+    probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
     capabilities: { duplex: true, binary: true },
     connect(_url: string, events: ClientLinkEvents, signalling?: Signalling): Link {
       if (!signalling) throw new TypeError("switchyard: WebRTC is reached by upgrade from an open session")
@@ -59,18 +65,32 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
         stopSignals()
         peer.close()
       })
+      // node-datachannel makes its ICE transport after `setLocalDescription` resolves, and refuses the
+      // candidates of an answer that comes before it ("Got a remote candidate without ICE transport"): the
+      // answer waits for the first local candidate, the sign that the transport is there (at most a second).
+      let iceFound: () => void = () => {}
+      const iceReady = new Promise<void>((resolve) => {
+        iceFound = resolve
+        setTimeout(resolve, 1000)
+      })
       // Candidates can come before the answer: they wait until it is set.
       let answered = false
       const early: IceCandidate[] = []
       stopSignals = signalling.onSignal((kind, data) => {
         if (kind === "answer") {
-          void peer
-            .setRemoteDescription(data as { type: string; sdp: string })
-            .then(async () => {
-              answered = true
-              for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate)
-            })
-            .catch(() => link.close(1006, "bad answer"))
+          const applied = async () => {
+            answered = true
+            // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
+            for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
+          }
+          void iceReady
+            .then(() => peer.setRemoteDescription(data as { type: string; sdp: string }))
+            .then(applied, () =>
+              // node-datachannel can take the answer and still fail on the candidates written in it ("Got a
+              // remote candidate without ICE transport", when the answer comes back at once on loopback);
+              // the same candidates also come one by one, so the answer stands.
+              peer.signalingState === "stable" ? applied() : link.close(1006, "bad answer"),
+            )
         } else if (kind === "candidate") {
           if (data === null) return
           if (answered) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
@@ -85,10 +105,15 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
         signalling.send(
           "candidate",
           c?.candidate
-            ? { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
+            ? {
+                candidate: c.candidate.replace(/^a=/, ""),
+                sdpMid: c.sdpMid ?? null,
+                sdpMLineIndex: c.sdpMLineIndex ?? null,
+              }
             : null,
         )
       peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
+        iceFound()
         if (offered) sendCandidate(event.candidate)
         else local.push(event.candidate)
       }) as never

@@ -100,14 +100,19 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       const channel = event.channel
       if (channel.label !== SESSION_CHANNEL || attempt.link) return channel.close()
       let events: ServerLinkEvents | undefined
+      // The server may see the client's first message before its own `open` event: whichever comes
+      // first hands the link over.
+      const accepted = () => {
+        if (events) return events
+        clearTimeout(attempt.timer)
+        events = from.accept(link)
+        return events
+      }
       const link = channelLink(
         channel,
         {
-          open: () => {
-            clearTimeout(attempt.timer)
-            events = from.accept(link)
-          },
-          frame: (data) => events?.frame(data),
+          open: () => void accepted(),
+          frame: (data) => accepted().frame(data),
           close: (code, reason) => {
             events?.close(code, reason)
             drop(from, id)

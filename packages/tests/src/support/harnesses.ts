@@ -11,8 +11,11 @@ import {
   waitFor,
 } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"
+import { webrtcTransport } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
+import { ChannelNetwork } from "./channelNetwork.ts"
 import { TcpProxy } from "./tcpProxy.ts"
 
 export const fastReconnect = { initialDelayMs: 10, maxDelayMs: 100 }
@@ -45,12 +48,13 @@ async function fixture(
   network: { drop(): number; stall(on: boolean): void },
   newClient: () => Client<TestContract>,
   teardown: () => Promise<void> = async () => {},
+  ready: (client: Client<TestContract>) => Promise<Client<TestContract>> = connected,
 ): Promise<SuiteFixture> {
   const clients: Client<TestContract>[] = []
   const make = () => {
     const client = newClient()
     clients.push(client)
-    return connected(client)
+    return ready(client)
   }
   return {
     client: await make(),
@@ -124,6 +128,60 @@ export const pollingNodeHarness = nodeHarness("polling")
 /** The HTTP transports with `nodeFetch` (node:http) in place of Node's built-in fetch. */
 export const sseNodeFetchHarness = nodeHarness("sse", { fetch: nodeFetch() })
 export const longPollingNodeFetchHarness = nodeHarness("long-polling", { fetch: nodeFetch() })
+
+/**
+ * WebRTC between a Node client and the Node server: the client opens its session on WebSocket (through
+ * the TCP proxy) and moves it to a data channel; every fixture client is on the channel before the
+ * suite uses it. `drop()` and `stall()` act on both networks: the channel's (ChannelNetwork) and the
+ * proxy's, so that after a drop the session resumes on WebSocket and moves back up.
+ */
+export const webrtcNodeHarness: SuiteHarness = {
+  transport: "webrtc",
+  async setup(options) {
+    const state: TestServerState = { aborted: new Set() }
+    const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+      limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
+      onError: () => {},
+      webrtc: webrtcServer(),
+    })
+    const { port } = await server.listen(0, "127.0.0.1")
+    const proxy = await TcpProxy.start(port)
+    const channels = new ChannelNetwork()
+    const url = `http://127.0.0.1:${proxy.port}/switchyard`
+    const network = {
+      drop: () => channels.drop() + proxy.drop(),
+      stall: (on: boolean) => {
+        channels.stall(on)
+        proxy.stall(on)
+      },
+    }
+    return fixture(
+      server,
+      state,
+      network,
+      () => {
+        const memory = new Map<string, string>()
+        return createClient(TestContract, {
+          url,
+          WebSocket,
+          transports: [webrtcTransport({ RTCPeerConnection: channels.RTCPeerConnection as never }), "websocket"],
+          negotiation: {
+            storage: { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => void memory.set(k, v) },
+          },
+          ...testClientOptions,
+        })
+      },
+      async () => {
+        channels.drop()
+        await proxy[Symbol.asyncDispose]()
+      },
+      async (client) => {
+        await waitFor(() => client.transport === "webrtc", 10_000, "the move to the data channel")
+        return client
+      },
+    )
+  },
+}
 
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
