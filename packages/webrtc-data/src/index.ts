@@ -65,41 +65,13 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
         stopSignals()
         peer.close()
       })
-      // node-datachannel makes its ICE transport after `setLocalDescription` resolves, and refuses the
-      // candidates of an answer that comes before it ("Got a remote candidate without ICE transport"): the
-      // answer waits for the first local candidate, the sign that the transport is there (at most a second).
-      let iceFound: () => void = () => {}
-      const iceReady = new Promise<void>((resolve) => {
-        iceFound = resolve
-        setTimeout(resolve, 1000)
-      })
-      // Candidates can come before the answer: they wait until it is set.
+      // The offer goes without candidates, and this side's candidates go only once the answer is set. The
+      // server cannot reach this peer before this peer knows the server's fingerprint: libdatachannel stores
+      // a remote description only after handing it to ICE, so a check that already came in would connect at
+      // once and fail DTLS ("unknown CA").
       let answered = false
+      /** The server's candidates that came before the answer, and this side's kept for after it. */
       const early: IceCandidate[] = []
-      stopSignals = signalling.onSignal((kind, data) => {
-        if (kind === "answer") {
-          const applied = async () => {
-            answered = true
-            // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
-            for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
-          }
-          void iceReady
-            .then(() => peer.setRemoteDescription(data as { type: string; sdp: string }))
-            .then(applied, () =>
-              // node-datachannel can take the answer and still fail on the candidates written in it ("Got a
-              // remote candidate without ICE transport", when the answer comes back at once on loopback);
-              // the same candidates also come one by one, so the answer stands.
-              peer.signalingState === "stable" ? applied() : link.close(1006, "bad answer"),
-            )
-        } else if (kind === "candidate") {
-          if (data === null) return
-          if (answered) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
-          else early.push(data as IceCandidate)
-        } else if (kind === "end") link.close(1006, `the server ended the attempt: ${String(data)}`)
-      })
-      // Local candidates can be found before `setLocalDescription` resolves: they wait for the offer, so
-      // that the server never gets a candidate for an attempt it does not know yet.
-      let offered = false
       const local: Array<IceCandidate | null> = []
       const sendCandidate = (c: IceCandidate | null) =>
         signalling.send(
@@ -112,21 +84,39 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
               }
             : null,
         )
+      stopSignals = signalling.onSignal((kind, data) => {
+        if (kind === "answer") {
+          void (async () => {
+            await peer.setRemoteDescription(data as { type: string; sdp: string })
+            answered = true
+            // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
+            for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
+            for (const candidate of local.splice(0)) sendCandidate(candidate)
+          })().catch(() => link.close(1006, "bad answer"))
+        } else if (kind === "candidate") {
+          if (data === null) return
+          if (answered) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
+          else early.push(data as IceCandidate)
+        } else if (kind === "end") link.close(1006, `the server ended the attempt: ${String(data)}`)
+      })
       peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
-        iceFound()
-        if (offered) sendCandidate(event.candidate)
+        if (answered) sendCandidate(event.candidate)
         else local.push(event.candidate)
       }) as never
       void (async () => {
         const offer = await peer.createOffer()
-        await peer.setLocalDescription(offer)
+        // node-datachannel has set its offer already (when the channel was made); a browser has not.
+        if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
         const sdp = peer.localDescription?.sdp ?? offer.sdp
         if (!sdp) throw new Error("no local description")
-        signalling.send("offer", { type: "offer", sdp })
-        offered = true
-        for (const candidate of local.splice(0)) sendCandidate(candidate)
+        signalling.send("offer", { type: "offer", sdp: withoutCandidates(sdp) })
       })().catch(() => link.close(1006, "could not make an offer"))
       return link
     },
   }
+}
+
+/** An SDP without its ICE candidate lines: they travel one by one, at the time the other side can use them. */
+export function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(?:candidate:|end-of-candidates).*\r?\n/gm, "")
 }

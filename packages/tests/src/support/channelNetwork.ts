@@ -1,10 +1,11 @@
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 
 type Handler = ((event: unknown) => void) | null
+type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
 
 /**
- * The network under the data channels of Node clients, for fault tests: its `RTCPeerConnection` is
- * node-datachannel's, with every data channel it makes wrapped so that `stall(true)` holds messages both
+ * The network under the data channels of Node peers (the server's, or Node clients'), for fault tests: its
+ * `RTCPeerConnection` is node-datachannel's, with every data channel it makes or receives wrapped so that `stall(true)` holds messages both
  * ways (as a network that stopped delivering would) and `stall(false)` lets them through in order;
  * `drop()` closes every peer connection at once, which both ends see as the channel going away.
  */
@@ -20,6 +21,16 @@ export class ChannelNetwork {
       constructor(configuration?: ConstructorParameters<typeof NodePeerConnection>[0]) {
         super(configuration)
         network.peers.add(this)
+        // The answering side gets its channels from `ondatachannel`: they are wrapped on the way.
+        let ondatachannel: Handler = null
+        Object.defineProperty(this, "ondatachannel", {
+          get: () =>
+            ondatachannel &&
+            ((event: { channel: DataChannel }) => ondatachannel?.({ channel: network.wrap(event.channel) })),
+          set: (handler: Handler) => {
+            ondatachannel = handler
+          },
+        })
       }
       override createDataChannel(...args: Parameters<NodePeerConnection["createDataChannel"]>) {
         return network.wrap(super.createDataChannel(...args)) as ReturnType<NodePeerConnection["createDataChannel"]>
@@ -57,7 +68,7 @@ export class ChannelNetwork {
     else guarded()
   }
 
-  private wrap(channel: ReturnType<NodePeerConnection["createDataChannel"]>): object {
+  private wrap(channel: DataChannel): object {
     const network = this
     let onmessage: Handler = null
     channel.onmessage = ((event: unknown) => network.pass(() => onmessage?.(event))) as never
@@ -70,6 +81,9 @@ export class ChannelNetwork {
       },
       get label() {
         return channel.label
+      },
+      get onopen() {
+        return channel.onopen as Handler
       },
       set onopen(handler: Handler) {
         channel.onopen = handler as never

@@ -7,6 +7,7 @@
 import { createClient } from "@switchyard/client-browser"
 import type { Client, SwitchyardError, TopicHandle } from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
+import { webrtcTransport } from "@switchyard/webrtc-data"
 import {
   errorToWire,
   fromWire,
@@ -87,8 +88,10 @@ async function outcome(client: number, run: () => Promise<{ value: unknown; done
 
 const driver: PageDriver = {
   create(id, url, options) {
-    // The page's own WebSocket: no constructor is passed, so the client takes globalThis.WebSocket.
-    const client = createClient(TestContract, { url, ...options })
+    // The page's own WebSocket and RTCPeerConnection: no constructor is passed, so the client takes
+    // globalThis's. "webrtc" names the data-channel transport, which is a plug-in.
+    const transports = options.transports?.map((id) => (id === "webrtc" ? webrtcTransport() : id))
+    const client = createClient(TestContract, { url, ...options, ...(transports ? { transports } : {}) })
     clients.set(id, client)
     client.on("state", (state) =>
       push({ kind: "event", client: id, snap: snapshot(id), event: "state", args: toWire([state]) }),

@@ -113,8 +113,8 @@ export type SignalState = "none" | "live" | "aborted"
 export interface RemoteClientOptions {
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number }
   readonly connectTimeoutMs?: number
-  /** Transports by id; the page's own WebSocket, EventSource and fetch are used. */
-  readonly transports?: ReadonlyArray<"websocket" | "sse" | "long-polling" | "polling">
+  /** Transports by id; the page's own WebSocket, EventSource, fetch and RTCPeerConnection are used. */
+  readonly transports?: ReadonlyArray<"websocket" | "sse" | "long-polling" | "polling" | "webrtc">
 }
 
 /** The driver pageClient.ts installs on the page's `globalThis.switchyard`. Ids are chosen by Node. */
