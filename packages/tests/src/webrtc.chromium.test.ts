@@ -67,7 +67,7 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
     const upgradedAt = { results: results.length, messages: messages.length }
     await waitFor(
-      () => results.length > upgradedAt.results + 100 && messages.length > upgradedAt.messages + 200,
+      () => results.length > upgradedAt.results + 50 && messages.length > upgradedAt.messages + 150,
       10_000,
       "traffic on the data channel",
     )
@@ -89,7 +89,7 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     expect(switches.slice(0, 3)).toEqual([
       ["long-polling", "connected"],
       ["webrtc", "upgrade"],
-      ["long-polling", "resumed"],
+      ["long-polling", "fallback"],
     ])
     expect(client.sessionId).toBe(sessionId)
     expect(results.every((r) => r === 1)).toBe(true)
