@@ -81,12 +81,16 @@ export function channelLink(
   return {
     channel,
     send(frame) {
-      if (closed || channel.readyState !== "open") return
+      // `requested`: node-datachannel's channel stays "open" until its close completes.
+      if (closed || requested || channel.readyState !== "open") return
       try {
         if (frame.length <= chunkChars) return channel.send(frame)
-        for (let at = 0; at < frame.length; at += chunkChars) {
-          const end = at + chunkChars
-          channel.send((end >= frame.length ? LAST : MORE) + frame.slice(at, end))
+        for (let at = 0; at < frame.length; ) {
+          let end = Math.min(at + chunkChars, frame.length)
+          // A piece travels as UTF-8, which cannot carry half of a surrogate pair: never split one.
+          if (end < frame.length && end - 1 > at && isHighSurrogate(frame.charCodeAt(end - 1))) end--
+          channel.send((end === frame.length ? LAST : MORE) + frame.slice(at, end))
+          at = end
         }
       } catch {
         finish(1006, "send failed")
@@ -105,6 +109,8 @@ export function channelLink(
     },
   }
 }
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
 /** The largest frame a channel link puts back together (characters): above any server's message cap. */
 export const MAX_FRAME_CHARS = 8 * 1024 * 1024

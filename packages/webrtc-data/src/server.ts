@@ -81,7 +81,10 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       early: [],
       link: undefined,
       timer: setTimeout(() => {
-        if (!attempt.link) drop(from, id)
+        if (attempt.link) return
+        // The client hears it at once, rather than when its own probe times out.
+        from.reply(id, "end", "the channel did not open in time")
+        drop(from, id)
       }, connectTimeoutMs),
     }
     attempt.timer.unref?.()
@@ -132,7 +135,8 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       const sdp = peer.localDescription?.sdp ?? answer.sdp
       if (!sdp) throw new Error("no local description")
       from.reply(id, "answer", { type: "answer", sdp })
-      for (const candidate of attempt.early.splice(0)) await peer.addIceCandidate(candidate)
+      // A candidate the peer cannot use is skipped, as one that comes after the answer is.
+      for (const candidate of attempt.early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
     })().catch(() => {
       from.reply(id, "end", "could not answer the offer")
       drop(from, id)
