@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
-import { renderGoals, renderTables } from "./lib/report.mjs"
+import { renderComparisons, renderGoals, renderTables } from "./lib/report.mjs"
 
 const config = readConfig()
 const cores = os.cpus().length
@@ -45,7 +45,7 @@ const load1 = () => os.loadavg()[0].toFixed(2)
 const facts = [
   `command: ${commandLine()}`,
   `node ${process.version} on ${os.platform()} ${os.release()} ${os.arch()}; ${cores} × ${os.cpus()[0]?.model.trim() ?? "?"}; ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-  `versions: ws ${versionOf("ws")}, socket.io ${versionOf("socket.io")} / socket.io-client ${versionOf("socket.io-client")}, @trpc/server ${versionOf("@trpc/server")} / @trpc/client ${versionOf("@trpc/client")}, effect ${versionOf("effect")}, switchyard tree ${treeRevision()}`,
+  `versions: ws ${versionOf("ws")}, socket.io ${versionOf("socket.io")} / socket.io-client ${versionOf("socket.io-client")}, @trpc/server ${versionOf("@trpc/server")} / @trpc/client ${versionOf("@trpc/client")}, effect ${versionOf("effect")}, node-datachannel ${versionOf("node-datachannel")}, switchyard tree ${treeRevision()}`,
   pin
     ? `pinning: taskset; sequential: server+client on core ${latencyCpu.server}; pipelined and fan-out: server on core ${loadCpu.server}, load generator on core ${loadCpu.client}`
     : `pinning: OFF (${config.pin ? "taskset not found; install util-linux" : "BENCH_PIN=0"}): processes float between cores, expect more noise`,
@@ -296,6 +296,8 @@ if (fanout) {
   )
   console.log(fanout)
 }
+const comparisonLines = renderComparisons(results)
+if (comparisonLines) console.log(`\n${comparisonLines}`)
 console.log(`\n${renderGoals(summary, results)}`)
 console.log(`\nload average at end: ${load1()}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s`)
 if (config.json) {
