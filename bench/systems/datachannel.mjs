@@ -66,15 +66,16 @@ export async function startServer() {
       entry.channel = channel
       channel.onmessage = (event) => channel.send(JSON.stringify(JSON.parse(event.data)))
     }
-    socket.on("message", async (data) => {
-      const message = JSON.parse(data)
+    const onSignal = async (message) => {
       if (message.candidate) return queue.add(message.candidate)
       await pc.setRemoteDescription({ type: "offer", sdp: message.offer })
       const answer = await pc.createAnswer()
       await pc.setLocalDescription(answer)
       socket.send(JSON.stringify({ answer: pc.localDescription?.sdp ?? answer.sdp }))
       await queue.described()
-    })
+    }
+    // A failed answer ends the signalling socket; the client then reports that its channel never opened.
+    socket.on("message", (data) => void onSignal(JSON.parse(data)).catch(() => socket.terminate()))
     socket.on("close", () => {
       open.delete(entry)
       close(pc, entry.channel)
@@ -110,7 +111,7 @@ export async function connectClient(url) {
   }
   const queue = candidateQueue(pc)
   // node-datachannel refuses an answer's candidates before its ICE transport exists, which its first
-  // local candidate announces (the same wait as in webrtcTransport).
+  // local candidate announces (webrtcTransport waits for it too, up to 1 s).
   let iceFound
   const iceReady = new Promise((resolve) => {
     iceFound = resolve
@@ -123,20 +124,29 @@ export async function connectClient(url) {
     if (offered) socket.send(JSON.stringify({ candidate: bare(event.candidate) }))
     else local.push(bare(event.candidate))
   }
-  socket.on("message", async (data) => {
-    const message = JSON.parse(data)
-    if (message.candidate) return queue.add(message.candidate)
-    await Promise.race([iceReady, new Promise((resolve) => setTimeout(resolve, 1000))])
-    await pc.setRemoteDescription({ type: "answer", sdp: message.answer })
-    await queue.described()
-  })
+  let fail
   const opened = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("datachannel: not open within 15 s")), 15_000)
+    fail = (error) => {
+      clearTimeout(timer)
+      reject(error)
+    }
     channel.onopen = () => {
       clearTimeout(timer)
       resolve()
     }
   })
+  const onSignal = async (message) => {
+    if (message.candidate) return queue.add(message.candidate)
+    await iceReady
+    // node-datachannel can take the answer and still throw on the candidates written in it; they also
+    // come one by one, so the answer stands once the signalling state is stable (as webrtcTransport does).
+    await pc.setRemoteDescription({ type: "answer", sdp: message.answer }).catch((error) => {
+      if (pc.signalingState !== "stable") throw error
+    })
+    await queue.described()
+  }
+  socket.on("message", (data) => void onSignal(JSON.parse(data)).catch(fail))
   const offer = await pc.createOffer()
   await pc.setLocalDescription(offer)
   socket.send(JSON.stringify({ offer: pc.localDescription?.sdp ?? offer.sdp }))

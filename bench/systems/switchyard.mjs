@@ -46,7 +46,12 @@ export function switchyardSystem(echoContract, clientOptions = {}, { serverOptio
     async connectClient(url) {
       const client = createClient(echoContract, { url, WebSocket, ...clientOptions })
       await connected(client)
-      await ready?.(client)
+      try {
+        await ready?.(client)
+      } catch (error) {
+        await client.close()
+        throw error
+      }
       return {
         call: (payload) => client.rpc.echo(payload),
         close: () => client.close(),

@@ -43,8 +43,35 @@ function onDataChannel(client, timeoutMs = 15_000) {
   })
 }
 
-export const { startServer, connectClient } = switchyardSystem(
-  EchoContract,
-  { transports: [webrtcTransport({ RTCPeerConnection: LoopbackPeerConnection }), "websocket"] },
-  { serverOptions: { webrtc: webrtcServer({ RTCPeerConnection: LoopbackPeerConnection }) }, ready: onDataChannel },
-)
+/** A client system with its own negotiation memory, so that one failed attempt is not remembered by the next. */
+function system() {
+  const memory = new Map()
+  const storage = { getItem: (key) => memory.get(key) ?? null, setItem: (key, value) => void memory.set(key, value) }
+  return switchyardSystem(
+    EchoContract,
+    {
+      transports: [webrtcTransport({ RTCPeerConnection: LoopbackPeerConnection }), "websocket"],
+      negotiation: { storage },
+    },
+    { serverOptions: { webrtc: webrtcServer({ RTCPeerConnection: LoopbackPeerConnection }) }, ready: onDataChannel },
+  )
+}
+
+export const { startServer } = system()
+
+/**
+ * A client on the data channel. A Node-to-Node connect sometimes never completes (docs/webrtc-implementations.md,
+ * "Open problem"): such a client is closed and a new one tried, at most three in all, each retry logged.
+ */
+export async function connectClient(url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await system().connectClient(url)
+    } catch (error) {
+      if (attempt === 3) throw error
+      console.error(
+        `switchyard-webrtc (pid ${process.pid}): ${error.message}; trying a new client (${attempt + 1} of 3)`,
+      )
+    }
+  }
+}
