@@ -102,7 +102,8 @@ async function measureLatencies(systems) {
     const t1 = Date.now()
     for (const run of runs) {
       const message = { type: "latency-warmup", url: run.url, warmup, warmupMaxMs, calls }
-      await step(run, message, "warm", warmupMaxMs + 30_000)
+      // Connecting is part of this step: a WebRTC client may need several tries (lib/webrtc.mjs).
+      await step(run, message, "warm", warmupMaxMs + 60_000)
     }
     const t2 = Date.now()
     for (let cycle = 0; cycle < cycles; cycle++) {
@@ -129,7 +130,7 @@ async function measureLoad(system) {
     const { url } = await server.next("ready", 20_000)
     await client.next("ready", 20_000)
     client.send({ type: "load", url, inflight: config.load.inflight, warmupMs: config.load.warmupMs })
-    await client.next("warm", config.load.warmupMs + 30_000)
+    await client.next("warm", config.load.warmupMs + 60_000)
     // Both windows open (and later close) on one IPC round of this process: the skew between them
     // is IPC latency, tens of µs against a window of seconds.
     server.send({ type: "cpu-start" })

@@ -5,21 +5,13 @@
 // Both peers are node-datachannel's W3C polyfill on a native peer bound to 127.0.0.1, as in
 // `switchyardWebrtc.mjs`; the channel is reliable and ordered, like Switchyard's session channel.
 import { createServer } from "node:http"
-import { PeerConnection } from "node-datachannel"
-import { RTCPeerConnection } from "node-datachannel/polyfill"
 import WebSocket, { WebSocketServer } from "ws"
+import { LoopbackPeerConnection, withRetries } from "../lib/webrtc.mjs"
 
 export const name = "datachannel"
 export const label = "raw node-datachannel (JSON echo)"
 
-let peers = 0
-function loopbackPeer() {
-  const peerConnection = new PeerConnection(`bench-${process.pid}-${++peers}`, {
-    iceServers: [],
-    bindAddress: "127.0.0.1",
-  })
-  return new RTCPeerConnection({ iceServers: [], peerConnection })
-}
+const loopbackPeer = () => new LoopbackPeerConnection({ iceServers: [] })
 
 /** node-datachannel writes candidates as SDP lines (`a=candidate:…`). */
 const bare = (c) => ({ candidate: c.candidate.replace(/^a=/, ""), sdpMid: c.sdpMid ?? "0" })
@@ -93,7 +85,12 @@ export async function startServer() {
   }
 }
 
-export async function connectClient(url) {
+/** A client whose channel is open; one that is not within 10 s is closed and another tried. */
+export function connectClient(url) {
+  return withRetries("datachannel", () => connectOnce(url))
+}
+
+async function connectOnce(url) {
   const socket = new WebSocket(url, { perMessageDeflate: false })
   await new Promise((resolve, reject) => {
     socket.once("open", resolve)
@@ -126,7 +123,7 @@ export async function connectClient(url) {
   }
   let fail
   const opened = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("datachannel: not open within 15 s")), 15_000)
+    const timer = setTimeout(() => reject(new Error("channel not open within 10 s")), 10_000)
     fail = (error) => {
       clearTimeout(timer)
       reject(error)

@@ -7,27 +7,14 @@
 // interface to try. No fan-out: a hundred peer connections in one load process is another benchmark.
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
-import { PeerConnection } from "node-datachannel"
-import { RTCPeerConnection } from "node-datachannel/polyfill"
+import { LoopbackPeerConnection, withRetries } from "../lib/webrtc.mjs"
 import { EchoContract, switchyardSystem } from "./switchyard.mjs"
 
 export const name = "switchyard-webrtc"
 export const label = "Switchyard over a WebRTC data channel"
 
-let peers = 0
-/** node-datachannel's polyfill on a native peer bound to 127.0.0.1 (the typed way to pass `bindAddress`). */
-class LoopbackPeerConnection extends RTCPeerConnection {
-  constructor(configuration) {
-    const peerConnection = new PeerConnection(`bench-${process.pid}-${++peers}`, {
-      iceServers: [],
-      bindAddress: "127.0.0.1",
-    })
-    super({ ...configuration, peerConnection })
-  }
-}
-
 /** Resolves once the session has moved to the data channel; the upgrade starts right after the handshake. */
-function onDataChannel(client, timeoutMs = 15_000) {
+function onDataChannel(client, timeoutMs = 11_000) {
   if (client.transport === "webrtc") return Promise.resolve()
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -60,18 +47,9 @@ function system() {
 export const { startServer } = system()
 
 /**
- * A client on the data channel. A Node-to-Node connect sometimes never completes (docs/webrtc-implementations.md,
- * "Open problem"): such a client is closed and a new one tried, at most three in all, each retry logged.
+ * A client on the data channel. The probe gives up after 10 s, and the client then stays on WebSocket:
+ * such a client is closed and a new one tried (`withRetries`).
  */
-export async function connectClient(url) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await system().connectClient(url)
-    } catch (error) {
-      if (attempt === 3) throw error
-      console.error(
-        `switchyard-webrtc (pid ${process.pid}): ${error.message}; trying a new client (${attempt + 1} of 3)`,
-      )
-    }
-  }
+export function connectClient(url) {
+  return withRetries("switchyard-webrtc", () => system().connectClient(url))
 }
