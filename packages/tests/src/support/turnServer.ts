@@ -21,12 +21,17 @@ export interface TurnServerOptions {
  * removed) on dispose. Needs Debian's `coturn` (`.ci/run` installs it).
  */
 export class TurnServer implements AsyncDisposable {
+  /** Kills coturn if the test process exits without disposing of it (a crashed worker leaves no daemon). */
+  private readonly onExit = () => this.child.kill("SIGKILL")
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly dir: string,
     readonly port: number,
     readonly relayIp: string,
-  ) {}
+  ) {
+    process.once("exit", this.onExit)
+  }
 
   /** `turn:127.0.0.1:<port>`, for an RTCIceServer's `urls`. */
   get url(): string {
@@ -94,6 +99,7 @@ export class TurnServer implements AsyncDisposable {
   }
 
   private async stop(): Promise<void> {
+    process.off("exit", this.onExit)
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((resolve) => this.child.once("exit", resolve))
     this.child.kill("SIGTERM")
