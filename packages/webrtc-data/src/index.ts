@@ -23,13 +23,21 @@ export interface IceCandidate {
   readonly sdpMLineIndex?: number | null
 }
 
-export type PeerConnectionConstructor = new (configuration: { iceServers: readonly object[] }) => PeerConnectionLike
+export type PeerConnectionConstructor = new (configuration: {
+  iceServers: readonly object[]
+  iceTransportPolicy?: "all" | "relay"
+}) => PeerConnectionLike
 
 export interface WebRtcTransportOptions {
   /** Defaults to `globalThis.RTCPeerConnection`; in Node, pass `RTCPeerConnection` from `node-datachannel/polyfill`. */
   readonly RTCPeerConnection?: PeerConnectionConstructor
   /** How long the data channel may take to open and answer its probe (ms). Default 10 000. */
   readonly probeTimeoutMs?: number
+  /**
+   * `"relay"` uses only TURN candidates (the server's offer must carry a TURN server). Browsers enforce it;
+   * node-datachannel only keeps its other candidates out of the signalling (docs/webrtc-turn.md).
+   */
+  readonly iceTransportPolicy?: "all" | "relay"
 }
 
 /** The label of the session's channel: reliable and ordered. */
@@ -58,7 +66,9 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
         options.RTCPeerConnection ??
         (globalThis as unknown as { RTCPeerConnection?: PeerConnectionConstructor }).RTCPeerConnection
       if (!Peer) throw new TypeError("switchyard: no RTCPeerConnection here; pass one in the transport options")
-      const peer = new Peer({ iceServers: [...(signalling.offer?.iceServers ?? [])] })
+      const iceServers = [...(signalling.offer?.iceServers ?? [])]
+      const { iceTransportPolicy } = options
+      const peer = new Peer(iceTransportPolicy ? { iceServers, iceTransportPolicy } : { iceServers })
       const channel = peer.createDataChannel(SESSION_CHANNEL, { ordered: true })
       let stopSignals = () => {}
       const link = channelLink(channel, events, () => {
