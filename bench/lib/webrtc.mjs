@@ -19,9 +19,10 @@ export class LoopbackPeerConnection extends RTCPeerConnection {
 export const CONNECT_ATTEMPTS = 3
 
 /**
- * `connect()` again when it fails, at most `CONNECT_ATTEMPTS` times in all, logging each retry: a
- * Node-to-Node connect sometimes never completes (docs/webrtc-implementations.md, "Open problem"), with
- * or without Switchyard. `connect` must clean up after itself when it fails.
+ * `connect()` again when it fails, at most `CONNECT_ATTEMPTS` times in all, logging each retry, so that
+ * one failed connect does not cost a whole row. Before the signals were ordered (docs/webrtc.md, "The
+ * order of the signals") a Node-to-Node connect sometimes never completed; a retry in the log now means
+ * something new. `connect` must clean up after itself when it fails.
  */
 export async function withRetries(name, connect) {
   for (let attempt = 1; ; attempt++) {

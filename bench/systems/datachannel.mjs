@@ -5,6 +5,7 @@
 // Both peers are node-datachannel's W3C polyfill on a native peer bound to 127.0.0.1, as in
 // `switchyardWebrtc.mjs`; the channel is reliable and ordered, like Switchyard's session channel.
 import { createServer } from "node:http"
+import { withoutCandidates } from "@switchyard/webrtc-data"
 import WebSocket, { WebSocketServer } from "ws"
 import { LoopbackPeerConnection, withRetries } from "../lib/webrtc.mjs"
 
@@ -107,18 +108,14 @@ async function connectOnce(url) {
     resolve?.(reply)
   }
   const queue = candidateQueue(pc)
-  // node-datachannel refuses an answer's candidates before its ICE transport exists, which its first
-  // local candidate announces (webrtcTransport waits for it too, up to 1 s).
-  let iceFound
-  const iceReady = new Promise((resolve) => {
-    iceFound = resolve
-  })
-  let offered = false
+  // As webrtcTransport does (docs/webrtc.md, "The order of the signals"): the offer goes without
+  // candidates and this side's follow the answer, so that the server cannot connect to this peer before
+  // it knows the server's fingerprint (otherwise DTLS sometimes fails with "unknown CA").
+  let answered = false
   const local = []
   pc.onicecandidate = (event) => {
-    iceFound()
     if (!event.candidate) return
-    if (offered) socket.send(JSON.stringify({ candidate: bare(event.candidate) }))
+    if (answered) socket.send(JSON.stringify({ candidate: bare(event.candidate) }))
     else local.push(bare(event.candidate))
   }
   let fail
@@ -135,20 +132,16 @@ async function connectOnce(url) {
   })
   const onSignal = async (message) => {
     if (message.candidate) return queue.add(message.candidate)
-    await iceReady
-    // node-datachannel can take the answer and still throw on the candidates written in it; they also
-    // come one by one, so the answer stands once the signalling state is stable (as webrtcTransport does).
-    await pc.setRemoteDescription({ type: "answer", sdp: message.answer }).catch((error) => {
-      if (pc.signalingState !== "stable") throw error
-    })
+    await pc.setRemoteDescription({ type: "answer", sdp: message.answer })
+    answered = true
     await queue.described()
+    for (const candidate of local.splice(0)) socket.send(JSON.stringify({ candidate }))
   }
   socket.on("message", (data) => void onSignal(JSON.parse(data)).catch(fail))
   const offer = await pc.createOffer()
-  await pc.setLocalDescription(offer)
-  socket.send(JSON.stringify({ offer: pc.localDescription?.sdp ?? offer.sdp }))
-  offered = true
-  for (const candidate of local.splice(0)) socket.send(JSON.stringify({ candidate }))
+  // node-datachannel has set its offer already, when the channel was made.
+  if (pc.signalingState !== "have-local-offer") await pc.setLocalDescription(offer)
+  socket.send(JSON.stringify({ offer: withoutCandidates(pc.localDescription?.sdp ?? offer.sdp) }))
   try {
     await opened
   } catch (error) {

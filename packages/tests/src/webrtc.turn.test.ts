@@ -8,7 +8,7 @@ import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect } from "./support/harnesses.ts"
-import { TurnServer } from "./support/turnServer.ts"
+import { restCredentials, TurnServer } from "./support/turnServer.ts"
 
 // A session moves to a data channel whose every packet goes through a real coturn on loopback. Both
 // peers are node-datachannel, and node-datachannel's `iceTransportPolicy: "relay"` only keeps non-relay
@@ -64,11 +64,26 @@ async function start(iceServers: IceServer[]) {
   return { server, url, serverPeers, errors }
 }
 
-function relayClient(url: string, probeTimeoutMs?: number) {
+/** The polyfill with TURN usernames and credentials percent-encoded, as node-datachannel needs them. */
+function encodedTurnPeer(peers: PolyfillPeer[]) {
+  const Recording = recordingPeer(peers)
+  return class extends Recording {
+    constructor(configuration: PeerConfiguration) {
+      const iceServers = (configuration.iceServers ?? []).map((s) =>
+        s.username && typeof s.credential === "string"
+          ? { ...s, username: encodeURIComponent(s.username), credential: encodeURIComponent(s.credential) }
+          : s,
+      )
+      super({ ...configuration, iceServers })
+    }
+  }
+}
+
+function relayClient(url: string, probeTimeoutMs?: number, peerClass = recordingPeer) {
   const clientPeers: PolyfillPeer[] = []
   const storage = freshStorage()
   const transport = webrtcTransport({
-    RTCPeerConnection: recordingPeer(clientPeers) as never,
+    RTCPeerConnection: peerClass(clientPeers) as never,
     iceTransportPolicy: "relay",
     ...(probeTimeoutMs === undefined ? {} : { probeTimeoutMs }),
   })
@@ -158,6 +173,29 @@ describe("WebRTC through a TURN relay (coturn on loopback, Node client, Node ser
     const echoed = await client.rpc.echoBytes({ bytes: big })
     expect(echoed.bytes).toEqual(big)
     expect(client.transport).toBe("webrtc")
+    expect(errors).toEqual([])
+  })
+
+  it("takes short-lived REST credentials, whose username has a colon and credential base64", async () => {
+    const secret = "test-secret"
+    const turn = await TurnServer.start({ authSecret: secret })
+    cleanup.push(() => turn[Symbol.asyncDispose]())
+    // A credential with `+`, `/` or `=` in it, and a username `<expiry>:alice`: both must survive the
+    // trip into node-datachannel's TURN URL.
+    let rest = restCredentials(secret, "alice")
+    for (let i = 0; !/[+/=]/.test(rest.credential); i++) rest = restCredentials(secret, `alice${i}`)
+    const { server, url, serverPeers, errors } = await start([{ urls: turn.url, ...rest }])
+    // A Node client on node-datachannel encodes them itself (docs/webrtc-turn.md); the server does it for
+    // its own peer.
+    const { client, clientPeers } = relayClient(url, undefined, encodedTurnPeer)
+    const flow = traffic(server, client)
+    await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC through the relay")
+    await waitFor(() => flow.results.length > 50, 10_000, "calls on the relayed channel")
+    await flow.stop()
+    for (const peer of [clientPeers[0], serverPeers[0]]) {
+      expect(peer?.selectedCandidatePair()?.local).toMatchObject({ type: "relay", address: turn.relayIp })
+    }
+    expect(await turn.allocations(rest.username)).toBe(2)
     expect(errors).toEqual([])
   })
 

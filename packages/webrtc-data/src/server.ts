@@ -73,7 +73,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     if ((attempts?.size ?? 0) >= maxAttempts) return from.reply(id, "end", "too many attempts")
     attempts ??= new Map()
     sessions.set(from, attempts)
-    const peer = new Peer({ iceServers: iceServers.map((s) => ({ ...s })) })
+    const peer = new Peer({ iceServers: iceServers.map(forNodeDatachannel) })
     const attempt: Attempt = {
       peer,
       candidates: 0,
@@ -182,6 +182,18 @@ function closePeer(peer: ServerPeer): void {
   } catch {
     // Closing twice, or a peer that failed: nothing left to release.
   }
+}
+
+/**
+ * node-datachannel joins a TURN server's username and credential into one URL (`turn:USER:CRED@host`)
+ * and percent-decodes them, so they go percent-encoded: short-lived credentials have a `:` in the
+ * username (`<expiry>:<user>`, coturn's `use-auth-secret`), and base64 has `+`, `/` and `=`. Clients get
+ * the raw values in the offer.
+ */
+function forNodeDatachannel(server: IceServer): IceServer {
+  const { username, credential } = server
+  if (username === undefined || credential === undefined) return { ...server }
+  return { ...server, username: encodeURIComponent(username), credential: encodeURIComponent(credential) }
 }
 
 /** node-datachannel writes candidates as SDP attribute lines (`a=candidate:…`); browsers want them bare. */

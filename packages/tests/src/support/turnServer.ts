@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
+import { createHmac } from "node:crypto"
 import { createSocket } from "node:dgram"
 import { existsSync } from "node:fs"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
@@ -8,8 +9,14 @@ import { join } from "node:path"
 export const TURNSERVER = process.env.TURNSERVER_PATH ?? "/usr/bin/turnserver"
 
 export interface TurnServerOptions {
-  readonly username: string
-  readonly password: string
+  /** A long-term user (`--lt-cred-mech --user`); or leave both out and give `authSecret`. */
+  readonly username?: string
+  readonly password?: string
+  /**
+   * Short-lived credentials instead (coturn's `--use-auth-secret`, the TURN REST scheme): username
+   * `<expiry>:<anything>`, credential `base64(HMAC-SHA1(authSecret, username))`; see `restCredentials`.
+   */
+  readonly authSecret?: string
   readonly realm?: string
   /** Where relayed traffic leaves from; see the note on `start`. Default 127.0.0.2. */
   readonly relayIp?: string
@@ -59,7 +66,9 @@ export class TurnServer implements AsyncDisposable {
         [
           ...["-c", join(dir, "turnserver.conf")],
           ...["--listening-ip", "127.0.0.1", "--listening-port", String(port), "--relay-ip", relayIp],
-          ...["--lt-cred-mech", "--user", `${options.username}:${options.password}`],
+          ...(options.authSecret === undefined
+            ? ["--lt-cred-mech", "--user", `${options.username}:${options.password}`]
+            : ["--use-auth-secret", "--static-auth-secret", options.authSecret]),
           ...["--realm", options.realm ?? "switchyard.test"],
           // coturn refuses to relay to 127.x.x.x unless told to.
           "--allow-loopback-peers",
@@ -112,6 +121,12 @@ export class TurnServer implements AsyncDisposable {
     await this.stop()
     await rm(this.dir, { recursive: true, force: true })
   }
+}
+
+/** Short-lived TURN credentials for a coturn started with `authSecret`, valid for `ttlSeconds`. */
+export function restCredentials(authSecret: string, user: string, ttlSeconds = 3600) {
+  const username = `${Math.floor(Date.now() / 1000) + ttlSeconds}:${user}`
+  return { username, credential: createHmac("sha1", authSecret).update(username).digest("base64") }
 }
 
 /** A UDP port on 127.0.0.1 that was free a moment ago (`start` retries if another process takes it). */
