@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   control,
+  LatestFrames,
   type Link,
   type ServerLinkEvents,
   type ServerOffer,
@@ -43,6 +44,11 @@ export class HttpLink implements Link {
   readonly id = randomBytes(16).toString("base64url")
   /** Frames waiting to go downstream, oldest first. */
   queue: string[] = []
+  /**
+   * Unreliable frames waiting, at most one per slot (docs/delivery.md): a poll takes the latest of each,
+   * and an SSE stream writes them when its response is not backed up.
+   */
+  readonly latest = new LatestFrames()
   /** Whatever the transport holds for this link (a held poll, an open event stream). */
   held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
   events: ServerLinkEvents | undefined
@@ -61,6 +67,16 @@ export class HttpLink implements Link {
   send(frame: string): void {
     if (this.isClosed) return
     this.queue.push(frame)
+    this.schedule()
+  }
+
+  sendLatest(slot: object, frame: string): void {
+    if (this.isClosed) return
+    this.latest.put(slot, frame)
+    this.schedule()
+  }
+
+  private schedule(): void {
     if (this.scheduled) return
     // Frames of one tick leave together.
     this.scheduled = true
@@ -70,8 +86,14 @@ export class HttpLink implements Link {
     })
   }
 
-  /** Takes every queued frame, as one batch body. */
+  /** Whether anything waits to go downstream. */
+  get pending(): boolean {
+    return this.queue.length > 0 || this.latest.size > 0
+  }
+
+  /** Takes every queued frame, then the latest unreliable frame of each slot, as one batch body. */
   drain(): string {
+    if (this.latest.size > 0) this.latest.flush((frame) => this.queue.push(frame))
     const body = this.queue.join("\n")
     this.queue = []
     return body
@@ -85,6 +107,8 @@ export class HttpLink implements Link {
   end(code: number, reason: string): void {
     if (this.isClosed) return
     this.isClosed = true
+    // Unreliable frames are never delivered late: a link that closes drops them.
+    this.latest.clear()
     this.transport.closed(this)
     this.onClose(this, code, reason)
   }
