@@ -19,7 +19,7 @@ describe("LatestFrames", () => {
   it("stops at congestion and keeps the rest, still replaceable", () => {
     const frames = new LatestFrames()
     const slots = [{}, {}, {}]
-    slots.forEach((slot, i) => frames.put(slot, `f${i}`))
+    for (const [i, slot] of slots.entries()) frames.put(slot, `f${i}`)
     const out: string[] = []
     frames.flush(
       (f) => out.push(f),
