@@ -1,4 +1,4 @@
-import type { Link } from "@switchyard/core"
+import { type Link, latestPerTick } from "@switchyard/core"
 
 /** The part of `RTCDataChannel` a link uses (the browser's, or node-datachannel's polyfill). */
 export interface DataChannelLike {
@@ -8,8 +8,39 @@ export interface DataChannelLike {
   onmessage: ((event: never) => void) | null
   onclose: ((event: never) => void) | null
   onerror: ((event: never) => void) | null
+  /** Where the channel says it drained below `bufferedAmountLowThreshold`; unreliable frames wait for it. */
+  bufferedAmountLowThreshold?: number
+  onbufferedamountlow?: ((event: never) => void) | null
   send(data: string): void
   close(): void
+}
+
+/**
+ * The label of the second channel of a peer connection: unordered and without retransmissions, for
+ * UNRELIABLE frames (docs/delivery.md). Both ends create it themselves (`negotiated`, with the fixed id
+ * `UNRELIABLE_CHANNEL_ID`): an answering node-datachannel peer cannot read a remote channel's options.
+ */
+export const UNRELIABLE_CHANNEL = "switchyard-unreliable"
+/** The SCTP stream id of the unreliable channel; in-band channels (the session's) never take it. */
+export const UNRELIABLE_CHANNEL_ID = 16
+/** The options both ends create the unreliable channel with. */
+export const UNRELIABLE_CHANNEL_OPTIONS = {
+  negotiated: true,
+  id: UNRELIABLE_CHANNEL_ID,
+  ordered: false,
+  maxRetransmits: 0,
+} as const
+
+/**
+ * Unreliable frames are written only while the channel they go on holds at most this many bytes; above
+ * it, the latest per slot waits for `bufferedamountlow` (docs/limits.md).
+ */
+export const UNRELIABLE_BUFFERED_BYTES = 64 * 1024
+
+/** The unreliable channel of a link, and whether frames arriving on it are read (the client's) or ignored. */
+export interface LossyChannel {
+  readonly channel: DataChannelLike
+  readonly read: boolean
 }
 
 /** What a channel link reports: the same three events as any link. */
@@ -35,12 +66,18 @@ const LAST = "\u0002"
  * pieces, each under the channel's message size limit, and is put back together on the other side;
  * the channel keeps them in order, so no other framing is needed. `close` calls `onClose` (to close the
  * peer connection) and reports the close once, as the channel's own close would.
+ *
+ * With a `lossy` channel, UNRELIABLE frames (`sendLatest`) go there while it is open, and on the session
+ * channel otherwise, latest-value-wins either way; a frame too long for one message always takes the
+ * session channel, as pieces cannot be put back together from a channel that loses and reorders them.
+ * Frames read from the lossy channel reach `events.frame` like any other, whole messages only.
  */
 export function channelLink(
   channel: DataChannelLike,
   events: ChannelEvents,
   onClose: () => void,
   chunkChars = DEFAULT_CHUNK_CHARS,
+  lossy?: LossyChannel,
 ): Link & { readonly channel: DataChannelLike } {
   let closed = false
   /** The close this side asked for, reported instead of the channel's own. */
@@ -51,6 +88,7 @@ export function channelLink(
     if (closed) return
     closed = true
     pieces = []
+    latest.clear()
     onClose()
     events.close(code, reason)
   }
@@ -78,19 +116,52 @@ export function channelLink(
   }) as never
   channel.onclose = () => finish(...(requested ?? [1006, ""]))
   channel.onerror = () => finish(...(requested ?? [1006, ""]))
+  const send = (frame: string) => {
+    if (closed || channel.readyState !== "open") return
+    try {
+      if (frame.length <= chunkChars) return channel.send(frame)
+      for (let at = 0; at < frame.length; at += chunkChars) {
+        const end = at + chunkChars
+        channel.send((end >= frame.length ? LAST : MORE) + frame.slice(at, end))
+      }
+    } catch {
+      finish(1006, "send failed")
+    }
+  }
+  const other = lossy?.channel
+  const lossyOpen = () => other !== undefined && other.readyState === "open"
+  const latest = latestPerTick({
+    write(frame) {
+      if (!lossyOpen() || frame.length > chunkChars) return send(frame)
+      try {
+        other?.send(frame)
+      } catch {
+        // The lossy channel failed: this frame is lost, as it may be on that channel anyway.
+      }
+    },
+    congested: () => (lossyOpen() ? (other as DataChannelLike) : channel).bufferedAmount > UNRELIABLE_BUFFERED_BYTES,
+    defer: queueMicrotask,
+  })
+  for (const c of other ? [channel, other] : [channel]) {
+    c.bufferedAmountLowThreshold = UNRELIABLE_BUFFERED_BYTES
+    c.onbufferedamountlow = () => latest.flush()
+  }
+  if (other) {
+    other.onmessage = ((event: { readonly data: unknown }) => {
+      const data = event.data
+      // Only whole frames travel there; anything else (binary, pieces) is not a frame.
+      if (closed || !lossy?.read || typeof data !== "string" || data.charCodeAt(0) !== 91 /* [ */) return
+      events.frame(data)
+    }) as never
+    // The session goes on without it: unreliable frames then take the session channel.
+    other.onclose = null
+    other.onerror = null
+  }
   return {
     channel,
-    send(frame) {
-      if (closed || channel.readyState !== "open") return
-      try {
-        if (frame.length <= chunkChars) return channel.send(frame)
-        for (let at = 0; at < frame.length; at += chunkChars) {
-          const end = at + chunkChars
-          channel.send((end >= frame.length ? LAST : MORE) + frame.slice(at, end))
-        }
-      } catch {
-        finish(1006, "send failed")
-      }
+    send,
+    sendLatest(slot, frame) {
+      if (!closed) latest.send(slot, frame)
     },
     close(code, reason) {
       if (closed || requested) return

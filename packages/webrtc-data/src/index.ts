@@ -1,11 +1,23 @@
 import type { ClientLinkEvents, ClientTransport, Link, Signalling } from "@switchyard/core"
-import { channelLink, type DataChannelLike } from "./channelLink.ts"
+import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 
-export { type ChannelEvents, channelLink, type DataChannelLike } from "./channelLink.ts"
+export {
+  type ChannelEvents,
+  channelLink,
+  type DataChannelLike,
+  type LossyChannel,
+  UNRELIABLE_BUFFERED_BYTES,
+  UNRELIABLE_CHANNEL,
+  UNRELIABLE_CHANNEL_ID,
+  UNRELIABLE_CHANNEL_OPTIONS,
+} from "./channelLink.ts"
 
 /** The part of `RTCPeerConnection` the client transport uses. */
 export interface PeerConnectionLike {
-  createDataChannel(label: string, options?: { ordered?: boolean }): DataChannelLike
+  createDataChannel(
+    label: string,
+    options?: { ordered?: boolean; negotiated?: boolean; id?: number; maxRetransmits?: number },
+  ): DataChannelLike
   createOffer(): Promise<{ readonly type: string; readonly sdp?: string | undefined }>
   setLocalDescription(description: { readonly type: string; readonly sdp?: string | undefined }): Promise<void>
   setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
@@ -60,11 +72,18 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       if (!Peer) throw new TypeError("switchyard: no RTCPeerConnection here; pass one in the transport options")
       const peer = new Peer({ iceServers: [...(signalling.offer?.iceServers ?? [])] })
       const channel = peer.createDataChannel(SESSION_CHANNEL, { ordered: true })
+      const lossy = peer.createDataChannel(UNRELIABLE_CHANNEL, { ...UNRELIABLE_CHANNEL_OPTIONS })
       let stopSignals = () => {}
-      const link = channelLink(channel, events, () => {
-        stopSignals()
-        peer.close()
-      })
+      const link = channelLink(
+        channel,
+        events,
+        () => {
+          stopSignals()
+          peer.close()
+        },
+        undefined,
+        { channel: lossy, read: true },
+      )
       // node-datachannel makes its ICE transport after `setLocalDescription` resolves, and refuses the
       // candidates of an answer that comes before it ("Got a remote candidate without ICE transport"): the
       // answer waits for the first local candidate, the sign that the transport is there (at most a second).
