@@ -2,8 +2,11 @@ import { createClient } from "@switchyard/client-browser"
 import { contract, control, FrameType, rpc, type SwitchyardError, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
+import { UNRELIABLE_CHANNEL, webrtcTransport } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
 import * as Schema from "effect/Schema"
 import { EventSource } from "eventsource"
+import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect } from "./support/harnesses.ts"
@@ -240,5 +243,65 @@ describe("unreliable delivery over WebSocket (Node)", () => {
     ])
     expect(frames.find((f) => f[0] === FrameType.RESULT)).toEqual([FrameType.RESULT, 1, 1, "pong"])
     expect(ws.readyState).toBe(WebSocket.OPEN)
+  })
+})
+
+describe("unreliable delivery over WebRTC (Node client, Node server)", () => {
+  it("sends unreliable topic messages on the second data channel, made unordered without retransmits on both ends", async () => {
+    type Options = Parameters<RTCPeerConnection["createDataChannel"]>[1]
+    const made: Array<{ side: "client" | "server"; label: string; options: Options }> = []
+    const onLossy: string[] = []
+    const onSession: string[] = []
+    const spy = (side: "client" | "server") =>
+      class extends RTCPeerConnection {
+        override createDataChannel(label: string, options?: Options) {
+          const channel = super.createDataChannel(label, options)
+          made.push({ side, label, options })
+          if (side === "client") {
+            const seen = label === UNRELIABLE_CHANNEL ? onLossy : onSession
+            channel.addEventListener("message", (event) => seen.push(String((event as MessageEvent).data)))
+          }
+          return channel
+        }
+      }
+    const server = createServer(
+      Game,
+      {
+        rpc: { ping: () => "pong" },
+        streams: { telemetry: async function* () {} },
+        topics: { cursor: { canSubscribe: () => true }, chat: { canSubscribe: () => true } },
+      },
+      { onError: () => {}, webrtc: webrtcServer({ RTCPeerConnection: spy("server") as never }) },
+    )
+    const { url } = await server.listen(0, "127.0.0.1")
+    cleanup.push(() => server.close())
+    const client = createClient(Game, {
+      url,
+      WebSocket,
+      transports: [webrtcTransport({ RTCPeerConnection: spy("client") as never }), "websocket"],
+      reconnect: fastReconnect,
+    })
+    cleanup.push(() => client.close())
+    await waitFor(() => client.transport === "webrtc", 15_000, "the move to WebRTC")
+    const { cursor, chat } = await subscribed(server, client, "k")
+    for (let n = 1; n <= 20; n++) {
+      server.topics.cursor("k").publish({ n, pad: "" })
+      server.topics.chat("k").publish(n)
+      await nextTurn()
+    }
+    await waitFor(() => cursor.includes(20) && chat.length === 20, 5000, "the messages")
+    expect(increasing(cursor)).toBe(true)
+    expect(chat).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    // Both ends made the same negotiated channel: neither relies on the other announcing it.
+    const lossy = made.filter((m) => m.label === UNRELIABLE_CHANNEL)
+    expect(lossy.map((m) => m.side).sort()).toEqual(["client", "server"])
+    for (const m of lossy) expect(m.options).toEqual({ negotiated: true, id: 16, ordered: false, maxRetransmits: 0 })
+    // Every cursor message came on it, and none on the session channel; chat stayed on the session channel.
+    const cursorFrames = (frames: string[]) => frames.filter((f) => f.startsWith(`[${FrameType.UNRELIABLE},`))
+    expect(cursorFrames(onLossy).length).toBe(cursor.length)
+    expect(cursorFrames(onLossy).at(-1)).toMatch(/^\[28,\d+,"cursor","k",\{"n":20,"pad":""\}\]$/)
+    expect(cursorFrames(onSession)).toEqual([])
+    expect(onSession.some((f) => f.startsWith(`[${FrameType.MESSAGE},`))).toBe(true)
+    expect(onLossy.every((f) => f.startsWith(`[${FrameType.UNRELIABLE},`))).toBe(true)
   })
 })
