@@ -153,9 +153,7 @@ export function channelLink(
       if (closed || !lossy?.read || typeof data !== "string" || data.charCodeAt(0) !== 91 /* [ */) return
       events.frame(data)
     }) as never
-    // The session goes on without it: unreliable frames then take the session channel.
-    other.onclose = null
-    other.onerror = null
+    // Its close or failure is no event of the link: unreliable frames then take the session channel.
   }
   return {
     channel,
