@@ -1,3 +1,4 @@
+import { get as httpGet, type IncomingMessage } from "node:http"
 import { createClient } from "@switchyard/client-browser"
 import { contract, control, FrameType, rpc, type SwitchyardError, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
@@ -303,5 +304,75 @@ describe("unreliable delivery over WebRTC (Node client, Node server)", () => {
     expect(cursorFrames(onSession)).toEqual([])
     expect(onSession.some((f) => f.startsWith(`[${FrameType.MESSAGE},`))).toBe(true)
     expect(onLossy.every((f) => f.startsWith(`[${FrameType.UNRELIABLE},`))).toBe(true)
+  })
+})
+
+describe("unreliable delivery over the HTTP transports, seen from the wire", () => {
+  /** Opens a link with HELLO, subscribes to cursor("k") and waits until the server has it. */
+  async function rawLink(transport: "sse" | "long-polling") {
+    const { server, url } = await startServer()
+    const text = { "content-type": "text/plain" }
+    const opened = await fetch(`${url}?transport=${transport}`, {
+      method: "POST",
+      body: control.hello(1, null, 0),
+      headers: text,
+    })
+    const { link } = (await opened.json()) as { link: string }
+    const subscribe = await fetch(`${url}?link=${link}`, {
+      method: "POST",
+      body: JSON.stringify([FrameType.SUBSCRIBE, 1, 1, "cursor", "k"]),
+      headers: text,
+    })
+    expect(subscribe.status).toBe(204)
+    await waitFor(() => server.topics.cursor("k").subscribers === 1, 5000, "the subscription")
+    return { server, url, link }
+  }
+
+  /** `n` of every UNRELIABLE frame in a batch or event stream text. */
+  const unreliableNs = (text: string) => [...text.matchAll(/\[28,(\d+),"cursor","k",/g)].map((m) => Number(m[1]))
+
+  it("long polling: a client that does not poll for a while gets the latest message per key in its next poll", async () => {
+    const { server, url, link } = await rawLink("long-polling")
+    // The first poll takes WELCOME and the RESULT (and maybe an ACK).
+    const first = await (await fetch(`${url}?transport=long-polling&link=${link}`)).text()
+    expect(first).toContain(`[${FrameType.WELCOME},`)
+    for (let n = 1; n <= 50; n++) {
+      server.topics.cursor("k").publish({ n, pad: "" })
+      await nextTurn()
+    }
+    const second = await (await fetch(`${url}?transport=long-polling&link=${link}`)).text()
+    const ns = unreliableNs(second)
+    expect(ns).toHaveLength(1)
+    expect(second).toMatch(/\[28,\d+,"cursor","k",\{"n":50,"pad":""\}\]/)
+  })
+
+  it("SSE: a stream that is not read conflates, never ends as a slow consumer, and ends with the latest", async () => {
+    const { server, url, link } = await rawLink("sse")
+    let received = ""
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      httpGet(`${url}?transport=sse&link=${link}`, resolve).on("error", reject),
+    )
+    response.setEncoding("utf8")
+    response.on("data", (chunk: string) => {
+      received += chunk
+    })
+    await waitFor(() => received.includes(`[${FrameType.WELCOME},`), 5000, "WELCOME")
+    // The reader stops: loopback buffers fill, then the response's own buffer.
+    response.pause()
+    const pad = "x".repeat(64 * 1024)
+    const published = 400
+    for (let n = 1; n <= published; n++) {
+      server.topics.cursor("k").publish({ n, pad })
+      await nextTurn()
+    }
+    response.resume()
+    await waitFor(() => received.includes(`{"n":${published},`), 10_000, "the latest message")
+    const ns = unreliableNs(received)
+    expect(ns.length).toBeLessThan(published)
+    expect(increasing(ns)).toBe(true)
+    // The link lives on: no `gone`, and unreliable frames carry no event id.
+    expect(received).not.toContain("event: gone")
+    expect(received).not.toMatch(/id: \d+\ndata: \[28,/)
+    response.destroy()
   })
 })
