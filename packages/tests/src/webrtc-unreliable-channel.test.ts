@@ -12,7 +12,7 @@ const withoutCandidates = (sdp: string) =>
     .join("\n")
 
 describe("the unreliable data channel in node-datachannel", () => {
-  it("made by the answering (server) end with our options, loses frames on a lossy network where the session channel loses none", async () => {
+  it("made by the answering (server) end with our options, loses messages on a lossy network where the session channel loses none", async () => {
     await using relay = await LossyUdpRelay.start()
     const client = new RTCPeerConnection({ iceServers: [] })
     const server = new RTCPeerConnection({ iceServers: [] })
@@ -49,7 +49,7 @@ describe("the unreliable data channel in node-datachannel", () => {
         "both channels open",
       )
 
-      // One packet in three from the server is lost from now on.
+      // A third of the packets from the server are lost from now on.
       relay.lossy = true
       const count = 300
       for (let i = 1; i <= count; i++) {
@@ -59,10 +59,11 @@ describe("the unreliable data channel in node-datachannel", () => {
       }
       // SCTP retransmits on the session channel until every message is there; never on the other.
       await waitFor(() => onSession.length === count, 20_000, "every message on the session channel")
-      expect(relay.dropped).toBeGreaterThan(0)
+      const seen = { dropped: relay.dropped, lossy: onLossy.length, session: onSession.length }
+      expect(seen.dropped, JSON.stringify(seen)).toBeGreaterThan(0)
       expect(onSession).toEqual(Array.from({ length: count }, (_, i) => i + 1))
-      expect(onLossy.length).toBeGreaterThan(0)
-      expect(onLossy.length).toBeLessThan(count)
+      expect(onLossy.length, JSON.stringify(seen)).toBeGreaterThan(0)
+      expect(onLossy.length, JSON.stringify(seen)).toBeLessThan(count)
       expect(new Set(onLossy).size).toBe(onLossy.length)
     } finally {
       client.close()

@@ -3,21 +3,30 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram"
 /**
  * A UDP relay on 127.0.0.1 between two WebRTC peers, for loss tests: the answering peer's host candidate
  * is rewritten to the relay's port (`candidate()`), so that every packet between the two goes through
- * it. While `lossy` is set, every third packet from the answerer is dropped.
+ * it. While `lossy` is set, a third of the packets from the answerer, picked pseudo-randomly, are dropped.
  */
 export class LossyUdpRelay implements AsyncDisposable {
   lossy = false
   dropped = 0
   private answerer: { address: string; port: number } | undefined
   private offerer: RemoteInfo | undefined
-  private count = 0
+  private seed = 1
+
+  /**
+   * The same pseudo-random sequence on every run (a linear congruential generator). Not a fixed pattern
+   * such as "every third packet", which can line up with the traffic's own period and drop nothing that
+   * matters.
+   */
+  private random(): number {
+    this.seed = (this.seed * 1103515245 + 12345) % 2 ** 31
+    return this.seed / 2 ** 31
+  }
 
   private constructor(private readonly socket: Socket) {
     socket.on("message", (packet, from) => {
       const fromAnswerer = from.port === this.answerer?.port
       if (!fromAnswerer) this.offerer = from
-      this.count++
-      if (this.lossy && fromAnswerer && this.count % 3 === 0) {
+      if (this.lossy && fromAnswerer && this.random() < 1 / 3) {
         this.dropped++
         return
       }
