@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   control,
+  FrameType,
   LatestFrames,
   type Link,
   type ServerLinkEvents,
@@ -91,9 +92,18 @@ export class HttpLink implements Link {
     return this.queue.length > 0 || this.latest.size > 0
   }
 
-  /** Takes every queued frame, then the latest unreliable frame of each slot, as one batch body. */
+  /**
+   * Takes every queued frame and the latest unreliable frame of each slot, as one batch body. The
+   * unreliable frames go first (after a WELCOME, which the client must read before anything), so that the
+   * last item of an unreliable stream comes before its END.
+   */
   drain(): string {
-    if (this.latest.size > 0) this.latest.flush((frame) => this.queue.push(frame))
+    if (this.latest.size > 0) {
+      const unreliable: string[] = []
+      this.latest.flush((frame) => unreliable.push(frame))
+      const head = this.queue[0]?.startsWith(WELCOME_PREFIX) ? 1 : 0
+      this.queue.splice(head, 0, ...unreliable)
+    }
     const body = this.queue.join("\n")
     this.queue = []
     return body
@@ -113,6 +123,8 @@ export class HttpLink implements Link {
     this.onClose(this, code, reason)
   }
 }
+
+const WELCOME_PREFIX = `[${FrameType.WELCOME},`
 
 /** Answers a request with a small JSON body (errors) or nothing. */
 export function answer(response: ServerResponse, status: number, body?: object): void {
