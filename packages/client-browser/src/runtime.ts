@@ -7,6 +7,7 @@ import {
   type ClientTransport,
   type CompiledContract,
   compileContract,
+  type Delivery,
   defaultSessionOptions,
   exceedsBytes,
   exceedsDepth,
@@ -311,7 +312,7 @@ export class ClientRuntime {
     error: PayloadCodec | undefined,
     input: unknown,
     options: StreamCallOptions | undefined,
-    delivery: "reliable" | "unreliable",
+    delivery: Delivery,
   ): AsyncIterator<unknown> {
     const window = Math.max(1, Math.min(Math.floor(options?.window ?? 64) || 64, 1 << 16))
     const id = this.nextId++
