@@ -27,6 +27,7 @@ import {
   switchyardError,
   type TransportId,
   type TransportOffer,
+  type UnreliableFrame,
   unref,
 } from "@switchyard/core"
 import { type BackoffOptions, backoffDelay } from "./backoff.ts"
@@ -77,6 +78,8 @@ export interface ConnectionEvents {
   }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
+  /** An UNRELIABLE frame arrived on the session's link (or its lossy channel), after the handshake. */
+  unreliable(frame: UnreliableFrame): void
   /** The link went down; the session waits for the next one. */
   down(error: SwitchyardError): void
   /**
@@ -301,6 +304,11 @@ export class Connection {
       return
     }
     const f = decoded.frame
+    if (f[0] === FrameType.UNRELIABLE) {
+      // On WebRTC it comes on its own channel and can overtake WELCOME: before the handshake it is dropped.
+      if (this.handshaken) this.events.unreliable(f)
+      return
+    }
     if (!this.handshaken) {
       if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
       if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")

@@ -26,22 +26,32 @@ export interface RpcDefinition<
   readonly error: E
 }
 
+/**
+ * How a stream's items or a topic's messages travel (docs/delivery.md). `"reliable"` (the default):
+ * ordered, acknowledged, replayed after a reconnect. `"unreliable"`: latest value wins; a message may be
+ * skipped (conflated or lost) and is never replayed, but none arrives after a newer one of its channel.
+ */
+export type Delivery = "reliable" | "unreliable"
+
 /** A server→client stream started by a client request. */
 export interface StreamDefinition<
   I extends AnySchema = AnySchema,
   T extends AnySchema = AnySchema,
   E extends AnySchema | undefined = AnySchema | undefined,
+  D extends Delivery = Delivery,
 > {
   readonly kind: "stream"
   readonly input: I
   readonly item: T
   readonly error: E
+  readonly delivery: D
 }
 
-/** A pub/sub topic: every key (`room("lobby")`) is its own ordered channel. */
-export interface TopicDefinition<M extends AnySchema = AnySchema> {
+/** A pub/sub topic: every key (`room("lobby")`) is its own channel, ordered unless declared unreliable. */
+export interface TopicDefinition<M extends AnySchema = AnySchema, D extends Delivery = Delivery> {
   readonly kind: "topic"
   readonly message: M
+  readonly delivery: D
 }
 
 export type RpcMap = { readonly [name: string]: RpcDefinition }
@@ -79,27 +89,54 @@ export function rpc<I extends AnySchema, O extends AnySchema, E extends AnySchem
 }
 
 /**
- * Declares a server→client stream.
+ * Declares a server→client stream. `delivery: "unreliable"` sends its items latest-value-wins, outside
+ * flow control (docs/delivery.md); the default is `"reliable"`.
  *
  * @example
  * const countdown = stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number })
+ * const position = stream({ input: Schema.Struct({ id: Schema.String }), item: Schema.Number, delivery: "unreliable" })
  */
 export function stream<
   I extends AnySchema,
   T extends AnySchema,
   E extends AnySchema | undefined = undefined,
->(definition: { readonly input: I; readonly item: T; readonly error?: E }): StreamDefinition<I, T, E> {
-  return { kind: "stream", input: definition.input, item: definition.item, error: definition.error as E }
+  D extends Delivery = "reliable",
+>(definition: {
+  readonly input: I
+  readonly item: T
+  readonly error?: E
+  readonly delivery?: D
+}): StreamDefinition<I, T, E, NoInfer<D>> {
+  return {
+    kind: "stream",
+    input: definition.input,
+    item: definition.item,
+    error: definition.error as E,
+    delivery: deliveryOf(definition.delivery) as D,
+  }
 }
 
 /**
- * Declares a pub/sub topic.
+ * Declares a pub/sub topic. `delivery: "unreliable"` fans its messages out latest-value-wins per key,
+ * with no history (docs/delivery.md); the default is `"reliable"`.
  *
  * @example
  * const room = topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) })
+ * const cursor = topic({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }), delivery: "unreliable" })
  */
-export function topic<M extends AnySchema>(definition: { readonly message: M }): TopicDefinition<M> {
-  return { kind: "topic", message: definition.message }
+export function topic<M extends AnySchema, D extends Delivery = "reliable">(definition: {
+  readonly message: M
+  readonly delivery?: D
+}): TopicDefinition<M, NoInfer<D>> {
+  return { kind: "topic", message: definition.message, delivery: deliveryOf(definition.delivery) as D }
+}
+
+function deliveryOf(delivery: unknown): Delivery {
+  if (delivery === undefined || delivery === "reliable") return "reliable"
+  if (delivery === "unreliable") return "unreliable"
+  throw new TypeError(
+    `switchyard: delivery must be "reliable" or "unreliable", not ${typeof delivery === "string" ? JSON.stringify(delivery) : typeof delivery}`,
+  )
 }
 
 /**
@@ -134,6 +171,14 @@ function checkChannels<M extends object>(
     if (!channelName.test(name)) throw new TypeError(`switchyard: invalid ${kind} name ${JSON.stringify(name)}`)
     if ((definition as { kind?: unknown } | undefined)?.kind !== kind) {
       throw new TypeError(`switchyard: ${JSON.stringify(name)} must be declared with ${kind}(…)`)
+    }
+    // A definition written by hand (not by `stream()` / `topic()`) is checked here too.
+    if (kind !== "rpc") {
+      try {
+        deliveryOf((definition as { delivery?: unknown }).delivery)
+      } catch (error) {
+        throw new TypeError(`switchyard: ${kind} ${JSON.stringify(name)}: ${(error as Error).message.slice(12)}`)
+      }
     }
     out[name] = definition
   }

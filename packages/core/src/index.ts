@@ -13,6 +13,7 @@ export {
   type AnySchema,
   type Contract,
   contract,
+  type Delivery,
   type EncodedOf,
   type ErrorOf,
   type RpcDefinition,
@@ -41,6 +42,7 @@ export {
   switchyardError,
 } from "./errors.ts"
 export { Heartbeat } from "./heartbeat.ts"
+export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./latest.ts"
 export { type MemoryTransport, memoryTransport } from "./memory.ts"
 export {
   defaultLadder,
@@ -89,6 +91,7 @@ export {
   MAX_SDP_LENGTH,
   peekRequestHeader,
   stringifyPayload,
+  unreliableFrame,
   utf8Length,
 } from "./protocol/codec.ts"
 export * from "./protocol/frames.ts"

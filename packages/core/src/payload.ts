@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import type { AnyContract, AnySchema } from "./contract.ts"
+import type { AnyContract, AnySchema, Delivery } from "./contract.ts"
 import { compileFastChecker, MISS } from "./fastSchema.ts"
 import type { StandardSchemaV1 } from "./standardSchema.ts"
 
@@ -99,11 +99,13 @@ export interface CompiledStream {
   readonly input: PayloadCodec
   readonly item: PayloadCodec
   readonly error: PayloadCodec | undefined
+  readonly delivery: Delivery
 }
 export interface CompiledTopic {
   readonly kind: "topic"
   readonly name: string
   readonly message: PayloadCodec
+  readonly delivery: Delivery
 }
 
 /** A contract's channels by name, in `Map`s so that names like `__proto__` or `toString` find nothing. */
@@ -139,11 +141,26 @@ export function compileContract(contract: AnyContract): CompiledContract {
     streams: new Map(
       Object.entries(contract.streams).map(([name, d]) => [
         name,
-        { kind: "stream", name, input: codec(d.input), item: codec(d.item), error: maybe(d.error) },
+        {
+          kind: "stream",
+          name,
+          input: codec(d.input),
+          item: codec(d.item),
+          error: maybe(d.error),
+          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+        },
       ]),
     ),
     topics: new Map(
-      Object.entries(contract.topics).map(([name, d]) => [name, { kind: "topic", name, message: codec(d.message) }]),
+      Object.entries(contract.topics).map(([name, d]) => [
+        name,
+        {
+          kind: "topic",
+          name,
+          message: codec(d.message),
+          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+        },
+      ]),
     ),
   }
   compiled.set(contract, out)

@@ -30,6 +30,13 @@ export interface ServerLimits extends SessionOptions {
    * resume never trips it by itself.
    */
   readonly maxBufferedBytes: number
+  /**
+   * Unreliable frames (docs/delivery.md) are written only while a connection's send buffer holds at most
+   * this many bytes; above it, the latest frame per stream or topic key waits for the buffer to drain and
+   * older ones are dropped. Far below `maxBufferedBytes`, so that unreliable traffic never makes a slow
+   * consumer.
+   */
+  readonly maxUnreliableBufferedBytes: number
   /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
   readonly maxInvalidFrames: number
   /** How long a long-polling GET is held when there is nothing to send (ms). */
@@ -72,6 +79,7 @@ export const defaultLimits: ServerLimits = {
   maxSessions: 100_000,
   maxConnectionsPerIp: 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
+  maxUnreliableBufferedBytes: 64 * 1024,
   maxInvalidFrames: 16,
   pollTimeoutMs: 25_000,
   sseKeepAliveMs: 10_000,

@@ -84,7 +84,9 @@ export function createServer<C extends AnyContract, A = undefined>(
   const compiled = compileContract(contract)
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const sessions = new Map<string, ServerSession>()
-  const topics = new TopicRegistry()
+  const topics = new TopicRegistry(
+    new Set([...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name)),
+  )
   const reportError = options.onError ?? ((error: unknown) => console.error("[switchyard]", error))
   // A throwing hook must not take the server down nor leave the call it reports unanswered.
   const onError: Runtime["onError"] = (error, context) => {
@@ -218,7 +220,12 @@ export function createServer<C extends AnyContract, A = undefined>(
   const websocket = new WebSocketTransport(gate, accept, limits)
   const downstreams = [
     longPollingDownstream(limits.pollTimeoutMs),
-    sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs, limits.maxBufferedBytes),
+    sseDownstream(
+      limits.sseKeepAliveMs,
+      limits.sseMaxStreamMs,
+      limits.maxBufferedBytes,
+      limits.maxUnreliableBufferedBytes,
+    ),
     pollingDownstream(),
   ].filter((d) => offered.includes(d.id))
   const httpTransports = new HttpTransports(gate, accept, limits, downstreams, offer)

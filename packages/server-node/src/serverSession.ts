@@ -17,6 +17,7 @@ import {
   Session,
   type TopicPosition,
   type TransportId,
+  unreliableFrame,
 } from "@switchyard/core"
 import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
 import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
@@ -49,6 +50,10 @@ export interface Runtime {
 
 interface StreamState {
   readonly ctx: CallContext
+  /** Declared `delivery: "unreliable"`: items go as UNRELIABLE frames, outside credit. */
+  readonly unreliable: boolean
+  /** Items sent so far: `n` of the next UNRELIABLE frame is one more. */
+  sent: number
   credit: number
   wake: (() => void) | undefined
   iterator: AsyncIterator<unknown> | undefined
@@ -197,6 +202,18 @@ export class ServerSession implements Subscriber {
   /** A topic message for this session (Subscriber). */
   deliver(messageBody: string): void {
     this.send(FrameType.MESSAGE, messageBody)
+  }
+
+  /**
+   * An UNRELIABLE frame for this session (a message of an unreliable topic, an item of an unreliable
+   * stream): latest-value-wins on the current link, and dropped when there is none. It is never numbered
+   * nor kept for replay, so it can never overflow the session (docs/delivery.md).
+   */
+  deliverLatest(slot: object, frame: string): void {
+    const link = this.link
+    if (this.ended || !link) return
+    if (link.sendLatest) link.sendLatest(slot, frame)
+    else link.send(frame)
   }
 
   private send(type: number, frameBody: string): void {
@@ -372,6 +389,8 @@ export class ServerSession implements Subscriber {
     if (!admitted) return
     const state: StreamState = {
       ctx: new CallContext(this.id, this.transport, this.auth),
+      unreliable: admitted.channel.delivery === "unreliable",
+      sent: 0,
       credit,
       wake: undefined,
       iterator: undefined,
@@ -380,7 +399,12 @@ export class ServerSession implements Subscriber {
     void this.pump(id, admitted.channel, admitted.input, state)
   }
 
-  /** Pulls items while the client has granted credit; waits for CREDIT frames when it has not. */
+  /**
+   * Pulls items while the client has granted credit; waits for CREDIT frames when it has not. An
+   * unreliable stream ignores credit: it is pulled at the producer's pace, at most one item per turn of
+   * the event loop (so that a producer that never waits cannot starve the server), and its items are
+   * conflated on the link instead of queueing.
+   */
   private async pump(id: number, channel: CompiledStream, input: unknown, state: StreamState): Promise<void> {
     const { ctx } = state
     const live = () => !ctx.aborted && !this.ended
@@ -389,7 +413,7 @@ export class ServerSession implements Subscriber {
       const iterator = streamIterator(handler(input, ctx))
       state.iterator = iterator
       while (live()) {
-        if (state.credit === 0) {
+        if (state.credit === 0 && !state.unreliable) {
           await new Promise<void>((resolve) => {
             state.wake = resolve
           })
@@ -411,6 +435,12 @@ export class ServerSession implements Subscriber {
             channel: channel.name,
           })
           return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid item`)
+        }
+        if (state.unreliable) {
+          this.deliverLatest(state, unreliableFrame(++state.sent, body.item(id, json)))
+          // Also lets the link write this item before an END that may follow.
+          await nextTurn()
+          continue
         }
         state.credit--
         this.send(FrameType.ITEM, body.item(id, json))
@@ -517,4 +547,9 @@ export class ServerSession implements Subscriber {
       this.send(FrameType.RESULT, body.result(id, "null"))
     })
   }
+}
+
+/** Resolves on the next turn of the event loop, after I/O. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }

@@ -1,11 +1,23 @@
 import type { ClientLinkEvents, ClientTransport, Link, Signalling } from "@switchyard/core"
-import { channelLink, type DataChannelLike } from "./channelLink.ts"
+import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 
-export { type ChannelEvents, channelLink, type DataChannelLike } from "./channelLink.ts"
+export {
+  type ChannelEvents,
+  channelLink,
+  type DataChannelLike,
+  type LossyChannel,
+  UNRELIABLE_BUFFERED_BYTES,
+  UNRELIABLE_CHANNEL,
+  UNRELIABLE_CHANNEL_ID,
+  UNRELIABLE_CHANNEL_OPTIONS,
+} from "./channelLink.ts"
 
 /** The part of `RTCPeerConnection` the client transport uses. */
 export interface PeerConnectionLike {
-  createDataChannel(label: string, options?: { ordered?: boolean }): DataChannelLike
+  createDataChannel(
+    label: string,
+    options?: { ordered?: boolean; negotiated?: boolean; id?: number; maxRetransmits?: number },
+  ): DataChannelLike
   createOffer(): Promise<{ readonly type: string; readonly sdp?: string | undefined }>
   setLocalDescription(description: { readonly type: string; readonly sdp?: string | undefined }): Promise<void>
   setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
@@ -70,11 +82,18 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       const { iceTransportPolicy } = options
       const peer = new Peer(iceTransportPolicy ? { iceServers, iceTransportPolicy } : { iceServers })
       const channel = peer.createDataChannel(SESSION_CHANNEL, { ordered: true })
+      const lossy = peer.createDataChannel(UNRELIABLE_CHANNEL, { ...UNRELIABLE_CHANNEL_OPTIONS })
       let stopSignals = () => {}
-      const link = channelLink(channel, events, () => {
-        stopSignals()
-        peer.close()
-      })
+      const link = channelLink(
+        channel,
+        events,
+        () => {
+          stopSignals()
+          peer.close()
+        },
+        undefined,
+        { channel: lossy, read: true },
+      )
       // The offer goes without candidates, and this side's candidates go only once the answer is set. The
       // server cannot reach this peer before this peer knows the server's fingerprint: libdatachannel stores
       // a remote description only after handing it to ICE, so a check that already came in would connect at

@@ -1,7 +1,7 @@
 import type { IceServer, Link, ServerLinkEvents, SignalKind } from "@switchyard/core"
 import type { SignalledServerTransport, SignalSession } from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
-import { channelLink, type DataChannelLike } from "./channelLink.ts"
+import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 import { type IceCandidate, SESSION_CHANNEL } from "./index.ts"
 
 /** The part of `RTCPeerConnection` the server peer uses. */
@@ -10,6 +10,7 @@ interface ServerPeer {
   createAnswer(): Promise<{ readonly type: string; readonly sdp?: string | undefined }>
   setLocalDescription(description: { readonly type: string; readonly sdp?: string | undefined }): Promise<void>
   addIceCandidate(candidate: IceCandidate): Promise<void>
+  createDataChannel(label: string, options: typeof UNRELIABLE_CHANNEL_OPTIONS): DataChannelLike
   readonly localDescription: { readonly type: string; readonly sdp: string } | null
   onicecandidate: ((event: never) => void) | null
   ondatachannel: ((event: never) => void) | null
@@ -99,6 +100,8 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
           : null,
       )
     }) as never
+    /** The unreliable channel, made once the offer is set (before it, making a channel would make an offer). */
+    let lossy: DataChannelLike | undefined
     peer.ondatachannel = ((event: { readonly channel: DataChannelLike & { readonly label: string } }) => {
       const channel = event.channel
       if (channel.label !== SESSION_CHANNEL || attempt.link) return channel.close()
@@ -122,6 +125,9 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
           },
         },
         () => closePeer(peer),
+        undefined,
+        // The server reads nothing there: a client sends only on the session channel.
+        lossy && { channel: lossy, read: false },
       )
       attempt.link = link
       // node-datachannel may report a channel that is already open.
@@ -129,6 +135,8 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     }) as never
     void (async () => {
       await peer.setRemoteDescription(offer)
+      // Negotiated out of band: the server makes its end with the same options as the client.
+      lossy = peer.createDataChannel(UNRELIABLE_CHANNEL, { ...UNRELIABLE_CHANNEL_OPTIONS })
       attempt.answered = true
       const answer = await peer.createAnswer()
       await peer.setLocalDescription(answer)

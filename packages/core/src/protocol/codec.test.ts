@@ -7,8 +7,9 @@ import {
   decodeServerFrame,
   exceedsDepth,
   stringifyPayload,
+  unreliableFrame,
 } from "./codec.ts"
-import { FrameType } from "./frames.ts"
+import { FrameType, isDataFrame } from "./frames.ts"
 
 describe("decodeClientFrame", () => {
   const accepted: Array<[string, string]> = [
@@ -97,5 +98,52 @@ describe("stringifyPayload", () => {
     cycle.self = cycle
     expect(stringifyPayload(cycle)).toBeUndefined()
     expect(stringifyPayload(10n)).toBeUndefined()
+  })
+})
+
+describe("UNRELIABLE frames (28)", () => {
+  it("round-trips a stream item and a topic message, written with the bodies of ITEM and MESSAGE", () => {
+    const item = unreliableFrame(7, body.item(3, '{"x":1}'))
+    const message = unreliableFrame(9, body.message("cursor", "k", '{"x":2}'))
+    expect(item).toBe('[28,7,3,{"x":1}]')
+    expect(message).toBe('[28,9,"cursor","k",{"x":2}]')
+    expect(decodeServerFrame(item)).toEqual({ ok: true, frame: [FrameType.UNRELIABLE, 7, 3, { x: 1 }] })
+    expect(decodeServerFrame(message)).toEqual({ ok: true, frame: [28, 9, "cursor", "k", { x: 2 }] })
+    // The empty key is a key, as for MESSAGE.
+    expect(decodeServerFrame(unreliableFrame(1, body.message("t", "", "null"))).ok).toBe(true)
+  })
+
+  const hostile: Array<[string, string]> = [
+    ["no n", "[28]"],
+    ["n zero", '[28,0,3,"x"]'],
+    ["n fractional", '[28,1.5,3,"x"]'],
+    ["n a string", '[28,"1",3,"x"]'],
+    ["n unsafe", `[28,${2 ** 60},3,"x"]`],
+    ["a stream id of 0", '[28,1,0,"x"]'],
+    ["a stream id that is a string", '[28,1,"3","x"]'],
+    ["a topic name that is a number", '[28,1,5,"k",1]'],
+    ["an empty topic name", '[28,1,"","k",1]'],
+    ["a long topic name", `[28,1,"${"t".repeat(129)}","k",1]`],
+    ["a long key", `[28,1,"t","${"k".repeat(257)}",1]`],
+    ["a key that is null", '[28,1,"t",null,1]'],
+    ["too short", "[28,1,3]"],
+    ["too long", '[28,1,"t","k",1,2]'],
+  ]
+  it.each(hostile)("a client refuses one with %s, without throwing", (_name, text) => {
+    expect(decodeServerFrame(text)).toMatchObject({ ok: false, code: "INVALID_FRAME" })
+  })
+
+  it("is never accepted from a client, whatever it holds", () => {
+    for (const text of ['[28,1,3,"x"]', '[28,1,"room","k",{}]', "[28]"]) {
+      expect(decodeClientFrame(text)).toEqual({
+        ok: false,
+        code: "INVALID_FRAME",
+        message: "UNRELIABLE frames travel from server to client only; publish with PUBLISH",
+      })
+    }
+  })
+
+  it("is a control frame: not sequenced, so never acknowledged nor replayed", () => {
+    expect(isDataFrame(FrameType.UNRELIABLE)).toBe(false)
   })
 })

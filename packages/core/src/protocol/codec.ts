@@ -190,6 +190,8 @@ export function decodeClientFrame(
     case FrameType.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
+    case FrameType.UNRELIABLE:
+      return failure("INVALID_FRAME", "UNRELIABLE frames travel from server to client only; publish with PUBLISH")
     default:
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a client`)
   }
@@ -245,6 +247,10 @@ export function decodeServerFrame(
     case FrameType.NOTICE:
     case FrameType.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
+      break
+    case FrameType.UNRELIABLE:
+      // [28, n, id, item] for a stream, [28, n, topic, key, message] for a topic.
+      valid = isSeq(f[1]) && (f.length === 4 ? isSeq(f[2]) : f.length === 5 && isName(f[2]) && isKey(f[3]))
       break
     default:
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a server`)
@@ -387,6 +393,14 @@ export const body = {
     offset === undefined
       ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
       : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
+}
+
+/**
+ * Frame text of an UNRELIABLE frame: `[28,n,body]`, where `body` is an ITEM body (`body.item`) or a
+ * MESSAGE body without offset (`body.message`), and `n` the frame's place in its slot (docs/delivery.md).
+ */
+export function unreliableFrame(n: number, body: string): string {
+  return `[${FrameType.UNRELIABLE},${n},${body}]`
 }
 
 /** Frame text of control frames. */

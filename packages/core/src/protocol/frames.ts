@@ -1,7 +1,8 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
  * Data frames (types 1–13) carry a per-direction sequence number at index 1 and are kept for replay
- * until acknowledged; control frames (types 20–27) are never sequenced nor replayed.
+ * until acknowledged; control frames (types 20–28) are never sequenced nor replayed. UNRELIABLE (28) is the
+ * control frame that carries the items and messages of channels declared `delivery: "unreliable"`.
  * `docs/protocol.md` is the normative description.
  */
 import type { TransportOffer } from "../negotiation.ts"
@@ -30,6 +31,7 @@ export const FrameType = {
   NOTICE: 25,
   BYE: 26,
   PROBE: 27,
+  UNRELIABLE: 28,
 } as const
 
 // client → server data frames
@@ -85,6 +87,17 @@ export type NoticeFrame = readonly [25, code: string, message: string]
 export type ByeFrame = readonly [26, code: string, message: string]
 /** Before HELLO on a new link, the client asks whether the link carries frames both ways; the server echoes it. */
 export type ProbeFrame = readonly [27, probe: number]
+
+/**
+ * An item of a stream declared `delivery: "unreliable"`: an ITEM without a sequence number. `n` grows
+ * with each item of the stream (not by one: skipped values were conflated or lost); a client delivers a
+ * frame only when its `n` is above the last it delivered for that stream (docs/delivery.md).
+ */
+export type UnreliableItemFrame = readonly [28, n: number, id: number, item: unknown]
+/** A message of a topic declared `delivery: "unreliable"`: a MESSAGE without a sequence number or offset. */
+export type UnreliableMessageFrame = readonly [28, n: number, topic: string, key: string, message: unknown]
+/** What travels latest-value-wins, server to client only: told apart by their length (4 or 5). */
+export type UnreliableFrame = UnreliableItemFrame | UnreliableMessageFrame
 
 /**
  * A position in the stream of one topic key: the offset of the last publication a subscriber has (0 for
@@ -148,7 +161,15 @@ export type ClientDataFrame =
   | SignalFrame
 export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
-export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame | ProbeFrame
+export type ServerFrame =
+  | ServerDataFrame
+  | WelcomeFrame
+  | AckFrame
+  | PingFrame
+  | NoticeFrame
+  | ByeFrame
+  | ProbeFrame
+  | UnreliableFrame
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {

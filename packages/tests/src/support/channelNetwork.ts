@@ -94,6 +94,15 @@ export class ChannelNetwork {
       set onerror(handler: Handler) {
         channel.onerror = handler as never
       },
+      get bufferedAmountLowThreshold() {
+        return channel.bufferedAmountLowThreshold
+      },
+      set bufferedAmountLowThreshold(value: number) {
+        channel.bufferedAmountLowThreshold = value
+      },
+      set onbufferedamountlow(handler: Handler) {
+        channel.onbufferedamountlow = handler as never
+      },
       set onmessage(handler: Handler) {
         onmessage = handler
       },
