@@ -52,6 +52,8 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     const messages: number[] = []
     client.topics.feed("k").subscribe((n) => messages.push(n))
     await waitFor(() => server.topics.feed("k").subscribers === 1, 5000, "the subscription")
+    // The page reports its state to Node asynchronously: wait for the session's id to arrive.
+    await waitFor(() => client.sessionId !== undefined, 5000, "the session id")
     const sessionId = client.sessionId
     let published = 0
     const publisher = setInterval(() => {
