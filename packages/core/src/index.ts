@@ -2,6 +2,11 @@ export type {
   Client,
   ClientEvents,
   ClientState,
+  PeerChannel,
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerPath,
+  Peers,
   RpcCallOptions,
   StreamCallOptions,
   SubscribeOptions,
@@ -15,6 +20,9 @@ export {
   contract,
   type EncodedOf,
   type ErrorOf,
+  type PeerDefinition,
+  type PeerMap,
+  peer,
   type RpcDefinition,
   type RpcMap,
   rpc,
@@ -62,6 +70,7 @@ export {
 } from "./negotiation.ts"
 export {
   type CompiledContract,
+  type CompiledPeer,
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
@@ -72,6 +81,7 @@ export {
 } from "./payload.ts"
 export {
   body,
+  clientPeerDataError,
   control,
   type DecodeOptions,
   type DecodeResult,
@@ -86,6 +96,7 @@ export {
   MAX_CREDIT,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_PEER_ID_LENGTH,
   MAX_SDP_LENGTH,
   peekRequestHeader,
   stringifyPayload,
