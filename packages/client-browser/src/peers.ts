@@ -1,0 +1,397 @@
+import {
+  body,
+  type CompiledContract,
+  type CompiledPeer,
+  type IceServer,
+  isErrorCode,
+  type PeerConnection,
+  type PeerConnectionEvents,
+  type PeerMap,
+  type PeerPath,
+  type Peers,
+  type SwitchyardError,
+  switchyardError,
+} from "@switchyard/core"
+import { type DirectPath, openDirect, type RtcPeerConnectionConstructor } from "./peerDirect.ts"
+import { encodeInput, report } from "./payloads.ts"
+
+/** How `client.peers` behaves; every field has a default in `runtime.ts`. */
+export interface PeerSettings {
+  /** Whether to try a direct data channel at all (the server may still forbid it). */
+  readonly direct: boolean
+  readonly RTCPeerConnection: RtcPeerConnectionConstructor | undefined
+  /** A data channel not open by then is given up; the connection stays on the relay (ms). */
+  readonly directTimeoutMs: number
+  /** Messages one connection may have sent direct and not yet acknowledged, or received out of order. */
+  readonly maxPending: number
+}
+
+/** What the peers need of the client runtime. */
+export interface PeerHost {
+  /** Queues a PEER frame on the session; the error when it was refused (too large, queue full, closed). */
+  send(frameBody: string, payload?: string): SwitchyardError | undefined
+}
+
+/** Messages longer than this (characters) take the relay even when the direct path is open. */
+const MAX_DIRECT_CHARS = 16 * 1024
+
+interface Setup {
+  readonly peer: string
+  readonly iceServers: readonly IceServer[]
+  readonly direct: boolean
+}
+
+type Listener = (...args: never[]) => void
+
+/**
+ * One connection to another client. Every message is numbered per direction (`n`, from 1); the receiver
+ * delivers them in that order, once each, whichever path brought them. The relay is the session's, so
+ * it loses nothing; a message sent direct is kept until the other side acknowledges it on the channel,
+ * and when the channel closes, everything unacknowledged is sent again through the relay. So a switch
+ * either way loses, repeats and reorders nothing (docs/peers.md#paths).
+ */
+class PeerConn {
+  readonly api: PeerConnection<PeerMap>
+  path: PeerPath = "relay"
+  state: "open" | "closed" = "open"
+  private nextOut = 1
+  private expected = 1
+  /** Received ahead of `expected`: a message, or `null` for one the server refused (`skip`). */
+  private readonly held = new Map<number, readonly [string, unknown] | null>()
+  /** Sent direct, not yet acknowledged: the relay body to send it again with. */
+  private readonly unacked = new Map<number, string>()
+  private readonly subscribers = new Map<string, Set<(message: unknown) => void>>()
+  private readonly listeners = new Map<keyof PeerConnectionEvents, Set<Listener>>()
+  private direct: DirectPath | undefined
+  private ackQueued = false
+
+  constructor(
+    private readonly manager: PeerManager,
+    readonly id: number,
+    readonly peerId: string,
+    private readonly caller: boolean,
+    private readonly setup: Setup,
+  ) {
+    const self = this
+    const channels: Record<string, unknown> = Object.create(null)
+    for (const [name, channel] of manager.compiled.peers) {
+      channels[name] = {
+        send: (message: unknown) => this.send(channel, message),
+        subscribe: (listener: (message: unknown) => void) => {
+          let set = this.subscribers.get(name)
+          if (!set) this.subscribers.set(name, (set = new Set()))
+          const own = set
+          own.add(listener)
+          return () => own.delete(listener)
+        },
+      }
+    }
+    this.api = {
+      id,
+      peerId,
+      channels: channels as PeerConnection<PeerMap>["channels"],
+      get path() {
+        return self.path
+      },
+      get state() {
+        return self.state
+      },
+      on: (event, listener) => {
+        let set = this.listeners.get(event)
+        if (!set) this.listeners.set(event, (set = new Set()))
+        const own = set
+        own.add(listener as Listener)
+        return () => own.delete(listener as Listener)
+      },
+      close: () => {
+        if (this.state === "closed") return
+        this.manager.host.send(body.peer(id, "close", JSON.stringify("closed by the peer")))
+        this.end(switchyardError("PEER_CLOSED", "this side closed the connection"))
+      },
+    }
+    if (caller) this.tryDirect()
+  }
+
+  /** A PEER frame about this connection from the server. */
+  handle(op: string, data: unknown): void {
+    switch (op) {
+      case "relay": {
+        const [n, name, message] = data as readonly [number, string, unknown]
+        return this.arrive(n, [name, message], false)
+      }
+      case "skip":
+        return this.arrive(data as number, null, false)
+      case "error": {
+        const { code, message } = data as { code: string; message: string }
+        return this.emit("error", remoteError(code, message))
+      }
+      case "closed": {
+        const { code, message } = data as { code: string; message: string }
+        return this.end(remoteError(code, message))
+      }
+      case "offer":
+        if (!this.caller) this.tryDirect()
+        return this.direct?.signal("offer", data)
+      case "answer":
+      case "candidate":
+        return this.direct?.signal(op, data)
+    }
+  }
+
+  /** Closes without telling the server (it ended the connection, or the session is gone). */
+  end(error: SwitchyardError): void {
+    if (this.state === "closed") return
+    this.state = "closed"
+    this.direct?.close()
+    this.direct = undefined
+    this.held.clear()
+    this.unacked.clear()
+    this.manager.forget(this.id)
+    this.emit("close", error)
+  }
+
+  private send(channel: CompiledPeer, message: unknown): void {
+    if (this.state === "closed") throw switchyardError("PEER_CLOSED", "the peer connection is closed")
+    const json = encodeInput(channel.message, message, channel.name)
+    if (typeof json !== "string") throw json
+    const n = this.nextOut
+    const relayed = `[${n},${JSON.stringify(channel.name)},${json}]`
+    if (
+      this.path === "direct" &&
+      json.length <= MAX_DIRECT_CHARS &&
+      this.unacked.size < this.manager.settings.maxPending &&
+      this.direct?.send(`["m",${relayed.slice(1)}`)
+    ) {
+      this.unacked.set(n, relayed)
+      this.nextOut++
+      return
+    }
+    const refused = this.manager.host.send(body.peer(this.id, "relay", relayed), json)
+    if (refused) throw refused
+    this.nextOut++
+  }
+
+  /** Message `n` arrived (or was skipped): delivered in order, once. */
+  private arrive(n: number, item: readonly [string, unknown] | null, direct: boolean): void {
+    if (this.state === "closed") return
+    if (direct) this.queueAck()
+    if (n < this.expected || this.held.has(n)) return
+    if (this.held.size >= this.manager.settings.maxPending) {
+      this.manager.host.send(body.peer(this.id, "close", JSON.stringify("too many messages out of order")))
+      return this.end(switchyardError("QUEUE_FULL", "too many peer messages arrived out of order"))
+    }
+    this.held.set(n, item)
+    while (this.held.has(this.expected) && this.state === "open") {
+      const next = this.held.get(this.expected)
+      this.held.delete(this.expected)
+      this.expected++
+      if (next) this.deliver(next[0], next[1])
+    }
+  }
+
+  private deliver(name: string, raw: unknown): void {
+    const channel = this.manager.compiled.peers.get(name)
+    if (!channel) return this.emit("error", switchyardError("UNKNOWN_CHANNEL", `no such peer channel: ${name}`))
+    const decoded = channel.message.decode(raw)
+    if (!decoded.ok) {
+      return this.emit("error", switchyardError("INVALID_OUTPUT", `peer channel ${name}: invalid message: ${decoded.error}`))
+    }
+    for (const listener of [...(this.subscribers.get(name) ?? [])]) {
+      try {
+        listener(decoded.value)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  /** One acknowledgement per burst of direct messages: everything delivered so far. */
+  private queueAck(): void {
+    if (this.ackQueued) return
+    this.ackQueued = true
+    queueMicrotask(() => {
+      this.ackQueued = false
+      this.direct?.send(`["a",${this.expected - 1}]`)
+    })
+  }
+
+  private tryDirect(): void {
+    const { settings } = this.manager
+    const Peer = settings.RTCPeerConnection
+    if (this.direct || this.state === "closed" || !settings.direct || !this.setup.direct || !Peer) return
+    let direct: DirectPath | undefined
+    try {
+      direct = openDirect(
+        Peer,
+        this.caller,
+        this.setup.iceServers,
+        settings.directTimeoutMs,
+        (kind, data) => {
+          if (this.direct === direct) this.manager.host.send(body.peer(this.id, kind, JSON.stringify(data)))
+        },
+        {
+          open: () => {
+            if (this.direct !== direct || this.path === "direct") return
+            this.path = "direct"
+            this.emit("path", "direct")
+          },
+          message: (text) => this.directMessage(text),
+          close: () => {
+            if (this.direct === direct) this.directClosed()
+          },
+        },
+      )
+    } catch (error) {
+      // No usable RTCPeerConnection: the relay carries everything.
+      report(error)
+      return
+    }
+    this.direct = direct
+  }
+
+  private directMessage(text: string): void {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      value = undefined
+    }
+    if (Array.isArray(value) && value[0] === "a" && isCount(value[1])) {
+      for (const n of this.unacked.keys()) {
+        if (n > value[1]) break
+        this.unacked.delete(n)
+      }
+      return
+    }
+    if (Array.isArray(value) && value.length === 4 && value[0] === "m" && isCount(value[1]) && value[1] > 0) {
+      if (typeof value[2] === "string") return this.arrive(value[1], [value[2], value[3]], true)
+    }
+    this.emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
+  }
+
+  /** The direct path is gone: back to the relay, sending again what the other side has not confirmed. */
+  private directClosed(): void {
+    this.direct = undefined
+    if (this.state === "closed") return
+    const resend = [...this.unacked.values()]
+    this.unacked.clear()
+    for (const relayed of resend) {
+      const refused = this.manager.host.send(body.peer(this.id, "relay", relayed))
+      if (refused) {
+        return this.end(switchyardError("QUEUE_FULL", "the direct path closed and its messages do not fit the relay"))
+      }
+    }
+    if (this.path === "relay") return
+    this.path = "relay"
+    this.emit("path", "relay")
+  }
+
+  private emit<K extends keyof PeerConnectionEvents>(event: K, ...args: Parameters<PeerConnectionEvents[K]>): void {
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        ;(listener as unknown as (...a: Parameters<PeerConnectionEvents[K]>) => void)(...args)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+}
+
+/** `client.peers`: the peer id, connects, incoming connections, and every open connection. */
+export class PeerManager {
+  id: string | undefined
+  readonly api: Peers<PeerMap>
+  private readonly connections = new Map<number, PeerConn>()
+  private readonly connecting = new Map<
+    number,
+    { readonly resolve: (c: PeerConnection<PeerMap>) => void; readonly reject: (e: SwitchyardError) => void }
+  >()
+  private readonly incoming = new Set<(connection: PeerConnection<PeerMap>) => void>()
+  private nextRef = 1
+
+  constructor(
+    readonly compiled: CompiledContract,
+    readonly settings: PeerSettings,
+    readonly host: PeerHost,
+  ) {
+    const self = this
+    this.api = {
+      get id() {
+        return self.id
+      },
+      connect: (peerId) => this.connect(peerId),
+      onConnection: (listener) => {
+        this.incoming.add(listener)
+        return () => this.incoming.delete(listener)
+      },
+    }
+  }
+
+  /** A PEER frame from the server. */
+  receive(conn: number, op: string, data: unknown): void {
+    switch (op) {
+      case "open": {
+        const setup = data as Setup & { readonly ref?: unknown }
+        const waiting = typeof setup.ref === "number" ? this.connecting.get(setup.ref) : undefined
+        if (!waiting) return void this.host.send(body.peer(conn, "close", JSON.stringify("nobody is waiting")))
+        this.connecting.delete(setup.ref as number)
+        const connection = new PeerConn(this, conn, setup.peer, true, setup)
+        this.connections.set(conn, connection)
+        return waiting.resolve(connection.api)
+      }
+      case "refused": {
+        const waiting = this.connecting.get(conn)
+        if (!waiting) return
+        this.connecting.delete(conn)
+        const { code, message } = data as { code: string; message: string }
+        return waiting.reject(remoteError(code, message))
+      }
+      case "incoming": {
+        const setup = data as Setup
+        if (this.incoming.size === 0) {
+          return void this.host.send(body.peer(conn, "reject", JSON.stringify("no listener for connections")))
+        }
+        this.host.send(body.peer(conn, "accept", "null"))
+        const connection = new PeerConn(this, conn, setup.peer, false, setup)
+        this.connections.set(conn, connection)
+        for (const listener of [...this.incoming]) {
+          try {
+            listener(connection.api)
+          } catch (error) {
+            report(error)
+          }
+        }
+        return
+      }
+      default:
+        return this.connections.get(conn)?.handle(op, data)
+    }
+  }
+
+  forget(conn: number): void {
+    this.connections.delete(conn)
+  }
+
+  /** The session ended (lost, or the client closed): every connection and connect ends with `error`. */
+  endAll(error: SwitchyardError): void {
+    for (const waiting of this.connecting.values()) waiting.reject(error)
+    this.connecting.clear()
+    for (const connection of [...this.connections.values()]) connection.end(error)
+  }
+
+  private connect(peerId: string): Promise<PeerConnection<PeerMap>> {
+    if (typeof peerId !== "string" || peerId.length === 0) {
+      return Promise.reject(switchyardError("INVALID_INPUT", "connect takes a peer id"))
+    }
+    const ref = this.nextRef++
+    const refused = this.host.send(body.peer(ref, "connect", JSON.stringify(peerId)))
+    if (refused) return Promise.reject(refused)
+    return new Promise((resolve, reject) => this.connecting.set(ref, { resolve, reject }))
+  }
+}
+
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+
+function remoteError(code: string, message: string): SwitchyardError {
+  return switchyardError(isErrorCode(code) ? code : "PEER_CLOSED", message)
+}
