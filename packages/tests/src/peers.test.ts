@@ -75,6 +75,18 @@ async function pair(a: Client<TestContract>, b: Client<TestContract>): Promise<[
 
 const allowAll: PeerOptions<Auth> = { authorize: () => true }
 
+/** Waits for both sides to go direct; a timeout says where each RTCPeerConnection got to. */
+async function direct(ab: Conn, ba: Conn, since: number): Promise<void> {
+  try {
+    await waitFor(() => ab.path === "direct" && ba.path === "direct", 10_000, "the direct path")
+  } catch (error) {
+    const states = made
+      .slice(since)
+      .map((pc) => `${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}/${pc.iceGatheringState}`)
+    throw new Error(`${(error as Error).message}: paths ${ab.path}/${ba.path}, peers ${states.join(", ")}`)
+  }
+}
+
 async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
   try {
     await promise
@@ -153,11 +165,12 @@ describe("client.peers (Node clients, Node server)", () => {
     const { url } = await start(allowAll)
     const a = await client(url, "ann")
     const b = await client(url, "bob")
+    const before = made.length
     const [ab, ba] = await pair(a, b)
     const paths: string[] = []
     ab.on("path", (p) => paths.push(`a:${p}`))
     ba.on("path", (p) => paths.push(`b:${p}`))
-    await waitFor(() => ab.path === "direct" && ba.path === "direct", 10_000, "the direct path")
+    await direct(ab, ba, before)
     expect(paths.sort()).toEqual(["a:direct", "b:direct"])
     const atB: unknown[] = []
     const atA: string[] = []
@@ -176,7 +189,7 @@ describe("client.peers (Node clients, Node server)", () => {
     const b = await client(url, "bob")
     const before = made.length
     const [ab, ba] = await pair(a, b)
-    await waitFor(() => ab.path === "direct" && ba.path === "direct", 10_000, "the direct path")
+    await direct(ab, ba, before)
     const paths: string[] = []
     ab.on("path", (p) => paths.push(p))
     const received: number[] = []
