@@ -37,9 +37,15 @@ export interface RtcPeerConnectionLike {
   close(): void
 }
 
-export type RtcPeerConnectionConstructor = new (configuration: {
-  iceServers: IceServer[]
-}) => RtcPeerConnectionLike
+export type RtcPeerConnectionConstructor = new (configuration: { iceServers: IceServer[] }) => RtcPeerConnectionLike
+
+/** An SDP without its candidate lines (they are sent one by one, when the other side may use them). */
+function withoutCandidates(sdp: string): string {
+  return sdp
+    .split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
+    .join("\r\n")
+}
 
 /** The label of a peer connection's data channel. */
 const PEER_CHANNEL = "switchyard-peer"
@@ -119,7 +125,8 @@ export function openDirect(
     iceFound = resolve
     unref(setTimeout(resolve, 1000))
   })
-  let described = false
+  /** Whether local candidates may go out: the callee's after its answer, the caller's after the answer is set. */
+  let trickling = false
   let remoteSet = false
   const localEarly: Array<IceCandidate | null> = []
   const remoteEarly: IceCandidate[] = []
@@ -127,24 +134,36 @@ export function openDirect(
     send(
       "candidate",
       c?.candidate
-        ? { candidate: c.candidate.replace(/^a=/, ""), sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
+        ? {
+            candidate: c.candidate.replace(/^a=/, ""),
+            sdpMid: c.sdpMid ?? null,
+            sdpMLineIndex: c.sdpMLineIndex ?? null,
+          }
         : null,
     )
   peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
     iceFound()
     if (done) return
-    if (described) sendCandidate(event.candidate)
+    if (trickling) sendCandidate(event.candidate)
     else localEarly.push(event.candidate)
   }) as never
-  const announce = (description: Description) => {
-    const sdp = peer.localDescription?.sdp ?? description.sdp
-    if (!sdp) throw new Error("no local description")
-    send(description.type as "offer" | "answer", { type: description.type, sdp })
-    described = true
+  const trickle = () => {
+    trickling = true
     for (const c of localEarly.splice(0)) sendCandidate(c)
+  }
+  const announce = (description: Description) => {
+    const local = peer.localDescription?.sdp ?? description.sdp
+    if (!local) throw new Error("no local description")
+    // The caller's candidates travel only once its answer is set (below), so none may ride in the offer.
+    const sdp = caller ? withoutCandidates(local) : local
+    send(description.type as "offer" | "answer", { type: description.type, sdp })
+    if (!caller) trickle()
   }
   const remoteApplied = async () => {
     remoteSet = true
+    // Only now may the callee reach the caller: a DTLS handshake that reached the caller before its
+    // answer was set would fail its fingerprint check for good (node-datachannel, "unknown CA").
+    if (caller) trickle()
     // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
     for (const c of remoteEarly.splice(0)) await peer.addIceCandidate(c).catch(() => {})
   }

@@ -12,8 +12,8 @@ import {
   type SwitchyardError,
   switchyardError,
 } from "@switchyard/core"
-import { type DirectPath, openDirect, type RtcPeerConnectionConstructor } from "./peerDirect.ts"
 import { encodeInput, report } from "./payloads.ts"
+import { type DirectPath, openDirect, type RtcPeerConnectionConstructor } from "./peerDirect.ts"
 
 /** How `client.peers` behaves; every field has a default in `runtime.ts`. */
 export interface PeerSettings {
@@ -78,9 +78,8 @@ class PeerConn {
       channels[name] = {
         send: (message: unknown) => this.send(channel, message),
         subscribe: (listener: (message: unknown) => void) => {
-          let set = this.subscribers.get(name)
-          if (!set) this.subscribers.set(name, (set = new Set()))
-          const own = set
+          const own = this.subscribers.get(name) ?? new Set()
+          this.subscribers.set(name, own)
           own.add(listener)
           return () => own.delete(listener)
         },
@@ -97,9 +96,8 @@ class PeerConn {
         return self.state
       },
       on: (event, listener) => {
-        let set = this.listeners.get(event)
-        if (!set) this.listeners.set(event, (set = new Set()))
-        const own = set
+        const own = this.listeners.get(event) ?? new Set()
+        this.listeners.set(event, own)
         own.add(listener as Listener)
         return () => own.delete(listener as Listener)
       },
@@ -194,7 +192,10 @@ class PeerConn {
     if (!channel) return this.emit("error", switchyardError("UNKNOWN_CHANNEL", `no such peer channel: ${name}`))
     const decoded = channel.message.decode(raw)
     if (!decoded.ok) {
-      return this.emit("error", switchyardError("INVALID_OUTPUT", `peer channel ${name}: invalid message: ${decoded.error}`))
+      return this.emit(
+        "error",
+        switchyardError("INVALID_OUTPUT", `peer channel ${name}: invalid message: ${decoded.error}`),
+      )
     }
     for (const listener of [...(this.subscribers.get(name) ?? [])]) {
       try {

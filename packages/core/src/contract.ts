@@ -145,12 +145,12 @@ export function contract<
   const S extends StreamMap = { readonly [K in never]: StreamDefinition },
   const T extends TopicMap = { readonly [K in never]: TopicDefinition },
   const P extends PeerMap = { readonly [K in never]: PeerDefinition },
->(definition: { readonly rpc?: R; readonly streams?: S; readonly topics?: T; readonly peers?: P }): Contract<
-  R,
-  S,
-  T,
-  P
-> {
+>(definition: {
+  readonly rpc?: R
+  readonly streams?: S
+  readonly topics?: T
+  readonly peers?: P
+}): Contract<R, S, T, P> {
   const checked = {
     rpc: checkChannels(definition.rpc, "rpc"),
     streams: checkChannels(definition.streams, "stream"),

@@ -154,7 +154,10 @@ export function compileContract(contract: AnyContract): CompiledContract {
     ),
     // A contract object made without `contract()` may lack the section.
     peers: new Map(
-      Object.entries(contract.peers ?? {}).map(([name, d]) => [name, { kind: "peer", name, message: codec(d.message) }]),
+      Object.entries(contract.peers ?? {}).map(([name, d]) => [
+        name,
+        { kind: "peer", name, message: codec(d.message) },
+      ]),
     ),
   }
   compiled.set(contract, out)

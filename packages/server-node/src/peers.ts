@@ -145,7 +145,8 @@ export class PeerHub {
   }
 
   private connect(from: PeerEndpoint, ref: number, target: string): void {
-    const refused = (code: ErrorCode, message: string) => from.sendPeer(body.peer(ref, "refused", problem(code, message)))
+    const refused = (code: ErrorCode, message: string) =>
+      from.sendPeer(body.peer(ref, "refused", problem(code, message)))
     const options = this.options
     if (!options) return refused("PEER_FORBIDDEN", "this server takes no peer connections")
     const to = this.endpoints.get(target)
@@ -244,7 +245,8 @@ export class PeerHub {
     const encoded = channel && decoded?.ok ? encode(channel.message, decoded.value) : undefined
     if (encoded === undefined) {
       other.sendPeer(body.peer(link.id, "skip", String(n)))
-      if (!channel) return this.refuse(side, link.id, "UNKNOWN_CHANNEL", `no such peer channel: ${JSON.stringify(name)}`, n)
+      if (!channel)
+        return this.refuse(side, link.id, "UNKNOWN_CHANNEL", `no such peer channel: ${JSON.stringify(name)}`, n)
       const why = decoded && !decoded.ok ? decoded.error : "the message cannot be encoded"
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: ${why}`, n)
     }

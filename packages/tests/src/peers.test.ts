@@ -7,6 +7,7 @@ import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect } from "./support/harnesses.ts"
+import { TcpProxy } from "./support/tcpProxy.ts"
 
 type Auth = { readonly user: string }
 type Conn = PeerConnection<TestContract["peers"]>
@@ -30,12 +31,16 @@ class LoopbackPeer extends RTCPeerConnection {
 }
 
 async function start(peers: PeerOptions<Auth> | undefined, limits: Partial<ServerLimits> = {}) {
-  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract, Auth>, {
-    onError: () => {},
-    limits,
-    authenticate: (request) => ({ user: new URL(request.url ?? "/", "http://x").searchParams.get("user") ?? "" }),
-    ...(peers ? { peers } : {}),
-  })
+  const server = createServer(
+    TestContract,
+    testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract, Auth>,
+    {
+      onError: () => {},
+      limits,
+      authenticate: (request) => ({ user: new URL(request.url ?? "/", "http://x").searchParams.get("user") ?? "" }),
+      ...(peers ? { peers } : {}),
+    },
+  )
   const { url } = await server.listen(0, "127.0.0.1")
   cleanup.push(() => server.close())
   return { server, url }
@@ -139,6 +144,30 @@ describe("client.peers (Node clients, Node server)", () => {
     expect(a.peers.id).not.toBe(a.sessionId)
   })
 
+  it("keeps the peer id and the connection across a resume, and delivers what was sent meanwhile", async () => {
+    const { url } = await start({ ...allowAll, direct: false })
+    const proxy = await TcpProxy.start(Number(new URL(url).port))
+    cleanup.push(() => proxy[Symbol.asyncDispose]())
+    const a = await client(url.replace(/:\d+\//, `:${proxy.port}/`), "ann")
+    const b = await client(url, "bob")
+    const id = a.peers.id
+    const [ab, ba] = await pair(a, b)
+    const sessions: boolean[] = []
+    a.on("session", (info) => sessions.push(info.recovered))
+    const atA: string[] = []
+    ab.channels.note.subscribe((m) => atA.push(m))
+    proxy.drop()
+    ba.channels.note.send("while ann was away")
+    ab.channels.note.send("queued by ann")
+    const atB: string[] = []
+    ba.channels.note.subscribe((m) => atB.push(m))
+    await waitFor(() => atA.length === 1 && atB.length === 1, 5000, "both notes after the resume")
+    expect(sessions).toEqual([true])
+    expect(a.peers.id).toBe(id)
+    expect([atA, atB]).toEqual([["while ann was away"], ["queued by ann"]])
+    expect([ab.state, ba.state]).toEqual(["open", "open"])
+  })
+
   it("relays contract-typed messages both ways when the server keeps peers on its relay", async () => {
     const { url } = await start({ ...allowAll, direct: false })
     const a = await client(url, "ann")
@@ -158,7 +187,9 @@ describe("client.peers (Node clients, Node server)", () => {
     expect(atA).toEqual(["hello ann"])
     expect([ab.path, ba.path]).toEqual(["relay", "relay"])
     // A message that breaks the contract never leaves the sender.
-    expect(() => ab.channels.cursor.send({ x: "1" } as never)).toThrow(expect.objectContaining({ code: "INVALID_INPUT" }))
+    expect(() => ab.channels.cursor.send({ x: "1" } as never)).toThrow(
+      expect.objectContaining({ code: "INVALID_INPUT" }),
+    )
   })
 
   it("moves to a direct data channel and reports the path on both sides", async () => {
@@ -326,7 +357,8 @@ describe("client.peers: what the server refuses", () => {
     caller.send(conn, "offer", offer)
     caller.send(conn, "answer", { type: "answer", sdp: "v=0\r\n" })
     caller.send(conn, "offer", { type: "offer", sdp: "x".repeat(MAX_SDP_LENGTH + 1) })
-    for (let i = 0; i < 4; i++) caller.send(conn, "candidate", { candidate: `candidate:${i} 1 udp 1 127.0.0.1 9 typ host` })
+    for (let i = 0; i < 4; i++)
+      caller.send(conn, "candidate", { candidate: `candidate:${i} 1 udp 1 127.0.0.1 9 typ host` })
     caller.send(conn, "candidate", { candidate: "c".repeat(2000) })
     await waitFor(() => refusals().length === 5, 5000, "five refusals")
     const messages = refusals().map((f) => (f[4] as { code: string; message: string }).message)

@@ -310,7 +310,9 @@ function isSignalData(kind: unknown, value: unknown): boolean {
         (typeof data === "object" &&
           typeof data.candidate === "string" &&
           data.candidate.length <= MAX_CANDIDATE_LENGTH &&
-          (data.sdpMid === undefined || data.sdpMid === null || (typeof data.sdpMid === "string" && data.sdpMid.length <= 64)) &&
+          (data.sdpMid === undefined ||
+            data.sdpMid === null ||
+            (typeof data.sdpMid === "string" && data.sdpMid.length <= 64)) &&
           (data.sdpMLineIndex === undefined || data.sdpMLineIndex === null || isCount(data.sdpMLineIndex)))
       )
     case "end":

@@ -173,14 +173,7 @@ export type ClientDataFrame =
   | PublishFrame
   | SignalFrame
   | PeerFrame
-export type ServerDataFrame =
-  | ResultFrame
-  | ErrorFrame
-  | ItemFrame
-  | EndFrame
-  | MessageFrame
-  | SignalFrame
-  | PeerFrame
+export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame | PeerFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
 export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame | ProbeFrame
 

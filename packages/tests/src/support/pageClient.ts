@@ -50,8 +50,12 @@ let incomingHandles = 0
 function track(handle: number, conn: Conn): PeerInfoWire {
   peerConns.set(handle, conn)
   conn.on("path", (path) => push({ kind: "peerEvent", conn: handle, event: "path", args: toWire(path) }))
-  conn.on("error", (error) => push({ kind: "peerEvent", conn: handle, event: "error", args: toWire(errorToWire(error)) }))
-  conn.on("close", (error) => push({ kind: "peerEvent", conn: handle, event: "close", args: toWire(errorToWire(error)) }))
+  conn.on("error", (error) =>
+    push({ kind: "peerEvent", conn: handle, event: "error", args: toWire(errorToWire(error)) }),
+  )
+  conn.on("close", (error) =>
+    push({ kind: "peerEvent", conn: handle, event: "close", args: toWire(errorToWire(error)) }),
+  )
   return { id: conn.id, peerId: conn.peerId, path: conn.path }
 }
 const earlyUnsubscribes = new Set<number>()
@@ -225,7 +229,9 @@ const driver: PageDriver = {
 
   peerSend(handle, channel, message) {
     try {
-      const send = (peerConns.get(handle)?.channels as Record<string, { send(m: unknown): void }> | undefined)?.[channel]
+      const send = (peerConns.get(handle)?.channels as Record<string, { send(m: unknown): void }> | undefined)?.[
+        channel
+      ]
       if (!send) throw new Error(`no peer connection ${handle} or channel ${channel}`)
       send.send(fromWire(message))
       return null

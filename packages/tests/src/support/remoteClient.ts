@@ -1,3 +1,4 @@
+import type { PeerConnection, PeerConnectionEvents, PeerMap, PeerPath } from "@switchyard/core"
 import {
   type AnyContract,
   type Client,
@@ -10,7 +11,6 @@ import {
   switchyardError,
   type TransportId,
 } from "@switchyard/core"
-import type { PeerConnection, PeerConnectionEvents, PeerMap, PeerPath } from "@switchyard/core"
 import type { Page } from "playwright-core"
 
 // ---------------------------------------------------------------------------------------------------
@@ -109,7 +109,12 @@ export type Push =
   | { readonly kind: "refused"; readonly sub: number; readonly error: WireError }
   /** A peer connection another client opened to this one; `conn` is the handle the page chose (negative). */
   | { readonly kind: "peer"; readonly client: number; readonly conn: number; readonly info: PeerInfoWire }
-  | { readonly kind: "peerEvent"; readonly conn: number; readonly event: "path" | "close" | "error"; readonly args: Wire }
+  | {
+      readonly kind: "peerEvent"
+      readonly conn: number
+      readonly event: "path" | "close" | "error"
+      readonly args: Wire
+    }
 
 /** A peer connection as it crosses the boundary. */
 export interface PeerInfoWire {
@@ -337,7 +342,6 @@ class RemoteClient {
     this.client = this.build(contract)
   }
 
-
   private build(contract: AnyContract): Client<AnyContract> {
     const self = this
     const rpc: Record<string, unknown> = Object.create(null)
@@ -374,7 +378,8 @@ class RemoteClient {
       },
       onConnection: (listener: (connection: PeerConnection<PeerMap>) => void) => {
         this.peerListeners.add(listener)
-        if (this.peerListeners.size === 1) this.page.fire(this.created.then(() => this.page.op("peerListen", this.id, true)))
+        if (this.peerListeners.size === 1)
+          this.page.fire(this.created.then(() => this.page.op("peerListen", this.id, true)))
         return () => {
           if (this.peerListeners.delete(listener) && this.peerListeners.size === 0) {
             this.page.fire(this.created.then(() => this.page.op("peerListen", this.id, false)))
@@ -519,7 +524,7 @@ class RemotePeerConn {
   private readonly listeners = new Map<keyof PeerConnectionEvents, Set<(...args: never[]) => void>>()
 
   constructor(
-    private readonly page: RemotePage,
+    page: RemotePage,
     readonly handle: number,
     contract: AnyContract,
     info: PeerInfoWire,
