@@ -61,6 +61,9 @@ class PeerConn {
   /** Sent direct, not yet acknowledged: the relay body to send it again with. */
   private readonly unacked = new Map<number, string>()
   private readonly subscribers = new Map<string, Set<(message: unknown) => void>>()
+  /** Messages of channels nobody subscribed to yet (a connection's first messages can beat `await connect`). */
+  private readonly unclaimed = new Map<string, unknown[]>()
+  private unclaimedCount = 0
   private readonly listeners = new Map<keyof PeerConnectionEvents, Set<Listener>>()
   private direct: DirectPath | undefined
   private ackQueued = false
@@ -81,6 +84,11 @@ class PeerConn {
           const own = this.subscribers.get(name) ?? new Set()
           this.subscribers.set(name, own)
           own.add(listener)
+          // What came before anyone listened goes to the first listener, now, ahead of anything newer.
+          const kept = this.unclaimed.get(name) ?? []
+          this.unclaimed.delete(name)
+          this.unclaimedCount -= kept.length
+          for (const message of kept) this.call(listener, message)
           return () => own.delete(listener)
         },
       }
@@ -197,12 +205,28 @@ class PeerConn {
         switchyardError("INVALID_OUTPUT", `peer channel ${name}: invalid message: ${decoded.error}`),
       )
     }
-    for (const listener of [...(this.subscribers.get(name) ?? [])]) {
-      try {
-        listener(decoded.value)
-      } catch (error) {
-        report(error)
+    const listeners = this.subscribers.get(name)
+    if (listeners === undefined) {
+      if (this.unclaimedCount >= this.manager.settings.maxPending) {
+        return this.emit(
+          "error",
+          switchyardError("QUEUE_FULL", `peer channel ${name}: a message nobody listens to was dropped`),
+        )
       }
+      const kept = this.unclaimed.get(name) ?? []
+      kept.push(decoded.value)
+      this.unclaimed.set(name, kept)
+      this.unclaimedCount++
+      return
+    }
+    for (const listener of [...listeners]) this.call(listener, decoded.value)
+  }
+
+  private call(listener: (message: unknown) => void, message: unknown): void {
+    try {
+      listener(message)
+    } catch (error) {
+      report(error)
     }
   }
 

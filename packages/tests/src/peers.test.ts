@@ -192,6 +192,24 @@ describe("client.peers (Node clients, Node server)", () => {
     )
   })
 
+  it("keeps messages that come before the first subscriber for it", async () => {
+    const { url } = await start({ ...allowAll, direct: false })
+    const a = await client(url, "ann")
+    const b = await client(url, "bob")
+    b.peers.onConnection((conn) => {
+      for (const text of ["one", "two", "three"]) conn.channels.note.send(text)
+    })
+    const ab = await a.peers.connect(b.peers.id as string)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const notes: string[] = []
+    ab.channels.note.subscribe((m) => notes.push(m))
+    expect(notes).toEqual(["one", "two", "three"])
+    // Only the first subscriber gets them.
+    const second: string[] = []
+    ab.channels.note.subscribe((m) => second.push(m))
+    expect(second).toEqual([])
+  })
+
   it("moves to a direct data channel and reports the path on both sides", async () => {
     const { url } = await start(allowAll)
     const a = await client(url, "ann")
