@@ -50,8 +50,9 @@ export interface PeerClientOptions {
   /** A data channel not open by then is given up and the connection stays on the relay (ms). Default 15 000. */
   readonly directTimeoutMs?: number
   /**
-   * Messages one connection may have sent direct without acknowledgement, or received ahead of a missing
-   * one. Default 1 024; past it, messages take the relay, and a receiver closes the connection (`QUEUE_FULL`).
+   * Messages one connection may have sent direct without acknowledgement (past it, messages take the
+   * relay), hold ahead of a missing one (past it, the connection closes with `QUEUE_FULL`), and keep for
+   * a channel's first subscriber (past it, they are dropped with a `QUEUE_FULL` error event). Default 1 024.
    */
   readonly maxPending?: number
 }

@@ -173,6 +173,9 @@ export interface PeerChannel<M> {
    * `PEER_CLOSED` after the connection closed and `QUEUE_FULL` when too many wait for delivery.
    */
   send(message: M): void
-  /** Calls `listener` with every message of this channel from the other client. Returns the unsubscribe. */
+  /**
+   * Calls `listener` with every message of this channel from the other client. Messages that came before
+   * the channel's first subscriber are handed to it at once, in order. Returns the unsubscribe.
+   */
   subscribe(listener: (message: M) => void): () => void
 }
