@@ -41,6 +41,11 @@ export interface PeerEndpoint {
   readonly auth: unknown
   /** Sends a PEER frame body over the session (sequenced and replayed like any data frame). */
   sendPeer(frameBody: string): void
+  /**
+   * Whether a relayed message of `size` characters leaves half the session's replay buffer free: a peer
+   * that sends faster than the other reads must not make the other's session overflow.
+   */
+  roomFor(size: number): boolean
 }
 
 export interface PeerLimits {
@@ -250,7 +255,15 @@ export class PeerHub {
       const why = decoded && !decoded.ok ? decoded.error : "the message cannot be encoded"
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: ${why}`, n)
     }
-    other.sendPeer(body.peer(link.id, "relay", `[${n},${JSON.stringify(name)},${encoded}]`))
+    const relayed = body.peer(link.id, "relay", `[${n},${JSON.stringify(name)},${encoded}]`)
+    if (!other.roomFor(relayed.length + 24)) {
+      // The sender outpaces the receiver: the connection ends, the receiver's session does not.
+      this.drop(link)
+      const why = problem("QUEUE_FULL", "the peer is not keeping up with the relayed messages")
+      side.sendPeer(body.peer(link.id, "closed", why))
+      return other.sendPeer(body.peer(link.id, "closed", why))
+    }
+    other.sendPeer(relayed)
   }
 
   private refuse(side: PeerEndpoint, conn: number, code: ErrorCode, message: string, n?: number): void {

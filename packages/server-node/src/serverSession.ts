@@ -210,6 +210,12 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     this.send(FrameType.PEER, frameBody)
   }
 
+  /** Whether a relayed peer message of `size` fits in half the replay buffer (PeerEndpoint). */
+  roomFor(size: number): boolean {
+    const { maxReplayFrames, maxReplayBytes } = this.runtime.limits
+    return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
+  }
+
   private send(type: number, frameBody: string): void {
     if (this.ended) return
     if (this.session.send(type, frameBody) === 0) {

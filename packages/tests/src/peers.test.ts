@@ -168,6 +168,32 @@ describe("client.peers (Node clients, Node server)", () => {
     expect([ab.state, ba.state]).toEqual(["open", "open"])
   })
 
+  it("ends a connection whose sender outpaces its receiver, not the receiver's session", async () => {
+    const { url } = await start({ ...allowAll, direct: false }, { maxReplayFrames: 40 })
+    const proxy = await TcpProxy.start(Number(new URL(url).port))
+    cleanup.push(() => proxy[Symbol.asyncDispose]())
+    const a = await client(url, "ann")
+    const b = await client(url.replace(/:\d+\//, `:${proxy.port}/`), "bob")
+    const [ab, ba] = await pair(a, b)
+    const closed: string[] = []
+    ab.on("close", (e) => closed.push(`a:${e.code}`))
+    ba.on("close", (e) => closed.push(`b:${e.code}`))
+    const sessionId = b.sessionId
+    // Bob stops reading (and acknowledging); Ann keeps sending.
+    proxy.stall(true)
+    let sent = 0
+    while (ab.state === "open" && sent < 200) {
+      ab.channels.note.send(`n${++sent}`)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    await waitFor(() => closed.includes("a:QUEUE_FULL"), 5000, "ann's side to close")
+    expect(sent).toBeLessThan(200)
+    proxy.stall(false)
+    await waitFor(() => closed.includes("b:QUEUE_FULL"), 5000, "bob's side to close")
+    expect(b.sessionId).toBe(sessionId)
+    expect(b.state).toBe("connected")
+  })
+
   it("relays contract-typed messages both ways when the server keeps peers on its relay", async () => {
     const { url } = await start({ ...allowAll, direct: false })
     const a = await client(url, "ann")
