@@ -92,7 +92,11 @@ export class PeerHub {
     private readonly options: PeerOptions<unknown> | undefined,
     private readonly limits: PeerLimits,
     private readonly onError: (error: unknown, context: { readonly sessionId?: string }) => void,
-  ) {}
+  ) {
+    if (options !== undefined && typeof options.authorize !== "function") {
+      throw new TypeError("switchyard: the peers option needs an authorize function")
+    }
+  }
 
   /** A session started: its peer id can be connected to. */
   join(endpoint: PeerEndpoint): void {
