@@ -75,6 +75,8 @@ export interface ConnectionEvents {
     readonly sessionId: string
     readonly resumed: boolean
     readonly reason: TransportReason
+    /** The session's peer id, when the server takes peer connections. */
+    readonly peerId: string | undefined
   }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
@@ -312,7 +314,7 @@ export class Connection {
     if (!this.handshaken) {
       if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
       if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
-      const [, version, token, sessionId, resumed, received, limits, offer] = f
+      const [, version, token, sessionId, resumed, received, limits, offer, peerId] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
         return this.fail(
@@ -351,7 +353,7 @@ export class Connection {
       this.fellBack = false
       this.everConnected = true
       this.remember((memory, now) => rememberSuccess(memory, transport.id, now))
-      this.events.ready({ transport, sessionId, resumed, reason })
+      this.events.ready({ transport, sessionId, resumed, reason, peerId })
       this.scheduleUpgrade(0)
       return
     }

@@ -29,6 +29,7 @@ import type { ClientOptions } from "./client.ts"
 import { Connection, type TransportReason } from "./connection.ts"
 import { transportStore } from "./memory.ts"
 import { encodeInput, noop, remoteError, report } from "./payloads.ts"
+import { PeerManager } from "./peers.ts"
 import { StreamConsumer } from "./streamConsumer.ts"
 import type { FetchLike } from "./transports/http.ts"
 import { longPollingTransport } from "./transports/longPolling.ts"
@@ -101,6 +102,7 @@ export class ClientRuntime {
   private state: ClientState = "connecting"
   private sessionId: string | undefined
   private reissue: Pending[] = []
+  private readonly peers: PeerManager
 
   constructor(contract: AnyContract, options: ClientOptions) {
     this.compiled = compileContract(contract)
@@ -127,7 +129,10 @@ export class ClientRuntime {
         fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
       },
       {
-        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed, info.reason),
+        ready: (info) => {
+          this.peers.id = info.peerId
+          this.ready(info.transport.id, info.sessionId, info.resumed, info.reason)
+        },
         data: (frame) => this.data(frame),
         unreliable: (frame) => this.unreliable(frame),
         down: () => {
@@ -140,6 +145,26 @@ export class ClientRuntime {
         fatal: (error) => {
           this.emit("error", error)
           this.shutdown(error)
+        },
+      },
+    )
+    this.peers = new PeerManager(
+      this.compiled,
+      {
+        direct: options.peers?.direct ?? true,
+        RTCPeerConnection:
+          options.RTCPeerConnection ??
+          (globalThis as { RTCPeerConnection?: ClientOptions["RTCPeerConnection"] }).RTCPeerConnection,
+        directTimeoutMs: options.peers?.directTimeoutMs ?? 15_000,
+        maxPending: options.peers?.maxPending ?? 1024,
+      },
+      {
+        send: (frameBody, payload) => {
+          if (this.state === "closed") return this.closedError()
+          const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
+          if (refused) return refused
+          if (this.sendFrame(FrameType.PEER, frameBody) !== 0) return undefined
+          return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
         },
       },
     )
@@ -173,6 +198,7 @@ export class ClientRuntime {
       rpc,
       streams,
       topics,
+      peers: this.peers.api,
       get transport() {
         return self.transport
       },
@@ -500,6 +526,9 @@ export class ClientRuntime {
   /** The server lost the session: settle what may have reached it, keep what surely did not. */
   private lost(error: SwitchyardError): void {
     this.epoch++
+    // Peer connections belong to the session: the other sides hear it end from the server.
+    this.peers.id = undefined
+    this.peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
     const written = this.connection.session.written
     for (const [id, entry] of this.pending) {
       // Subscriptions are renewed by `fresh` whatever became of their requests.
@@ -560,6 +589,8 @@ export class ClientRuntime {
 
   private data(frame: ServerDataFrame): void {
     switch (frame[0]) {
+      case FrameType.PEER:
+        return this.peers.receive(frame[2], frame[3], frame[4])
       case FrameType.RESULT: {
         const entry = this.pending.get(frame[2])
         if (!entry) return
@@ -662,6 +693,7 @@ export class ClientRuntime {
     this.reissue = []
     this.streams.clear()
     this.subscriptions.clear()
+    this.peers.endAll(error)
   }
 }
 

@@ -54,18 +54,35 @@ export interface TopicDefinition<M extends AnySchema = AnySchema, D extends Deli
   readonly delivery: D
 }
 
+/**
+ * A client↔client channel: messages two clients of the same server send each other over a peer
+ * connection (`client.peers`), directly or relayed by the server (docs/peers.md).
+ */
+export interface PeerDefinition<M extends AnySchema = AnySchema> {
+  readonly kind: "peer"
+  readonly message: M
+}
+
 export type RpcMap = { readonly [name: string]: RpcDefinition }
 export type StreamMap = { readonly [name: string]: StreamDefinition }
 export type TopicMap = { readonly [name: string]: TopicDefinition }
+export type PeerMap = { readonly [name: string]: PeerDefinition }
 
 /** A contract: every channel an app has, shared by server and client. */
-export interface Contract<R extends RpcMap = RpcMap, S extends StreamMap = StreamMap, T extends TopicMap = TopicMap> {
+export interface Contract<
+  R extends RpcMap = RpcMap,
+  S extends StreamMap = StreamMap,
+  T extends TopicMap = TopicMap,
+  P extends PeerMap = PeerMap,
+> {
   readonly rpc: R
   readonly streams: S
   readonly topics: T
+  /** Client↔client channels (docs/peers.md); empty when the contract declares none. */
+  readonly peers: P
 }
 
-export type AnyContract = Contract<RpcMap, StreamMap, TopicMap>
+export type AnyContract = Contract<RpcMap, StreamMap, TopicMap, PeerMap>
 
 /** The typed failure a channel declares, or `never` when it declares none. */
 export type ErrorOf<D extends { readonly error: AnySchema | undefined }> = D["error"] extends AnySchema
@@ -140,6 +157,16 @@ function deliveryOf(delivery: unknown): Delivery {
 }
 
 /**
+ * Declares a client↔client channel, carried over a peer connection between two clients.
+ *
+ * @example
+ * const cursor = peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }) })
+ */
+export function peer<M extends AnySchema>(definition: { readonly message: M }): PeerDefinition<M> {
+  return { kind: "peer", message: definition.message }
+}
+
+/**
  * Declares a contract. Channel names are identifiers (letters, digits, `_`, `$`, `.`, `-`; at most 128).
  *
  * @example
@@ -147,24 +174,32 @@ function deliveryOf(delivery: unknown): Delivery {
  *   rpc: { add: rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number }) },
  *   streams: { countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }) },
  *   topics: { room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) }) },
+ *   peers: { cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }) }) },
  * })
  */
 export function contract<
   const R extends RpcMap = { readonly [K in never]: RpcDefinition },
   const S extends StreamMap = { readonly [K in never]: StreamDefinition },
   const T extends TopicMap = { readonly [K in never]: TopicDefinition },
->(definition: { readonly rpc?: R; readonly streams?: S; readonly topics?: T }): Contract<R, S, T> {
+  const P extends PeerMap = { readonly [K in never]: PeerDefinition },
+>(definition: {
+  readonly rpc?: R
+  readonly streams?: S
+  readonly topics?: T
+  readonly peers?: P
+}): Contract<R, S, T, P> {
   const checked = {
     rpc: checkChannels(definition.rpc, "rpc"),
     streams: checkChannels(definition.streams, "stream"),
     topics: checkChannels(definition.topics, "topic"),
+    peers: checkChannels(definition.peers, "peer"),
   }
-  return Object.freeze(checked) as unknown as Contract<R, S, T>
+  return Object.freeze(checked) as unknown as Contract<R, S, T, P>
 }
 
 function checkChannels<M extends object>(
   channels: M | undefined,
-  kind: "rpc" | "stream" | "topic",
+  kind: "rpc" | "stream" | "topic" | "peer",
 ): Readonly<Record<string, unknown>> {
   const out: Record<string, unknown> = Object.create(null)
   for (const [name, definition] of Object.entries(channels ?? {})) {

@@ -2,6 +2,11 @@ export type {
   Client,
   ClientEvents,
   ClientState,
+  PeerChannel,
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerPath,
+  Peers,
   RpcCallOptions,
   StreamCallOptions,
   SubscribeOptions,
@@ -16,6 +21,9 @@ export {
   type Delivery,
   type EncodedOf,
   type ErrorOf,
+  type PeerDefinition,
+  type PeerMap,
+  peer,
   type RpcDefinition,
   type RpcMap,
   rpc,
@@ -64,6 +72,7 @@ export {
 } from "./negotiation.ts"
 export {
   type CompiledContract,
+  type CompiledPeer,
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
@@ -74,6 +83,7 @@ export {
 } from "./payload.ts"
 export {
   body,
+  clientPeerDataError,
   control,
   type DecodeOptions,
   type DecodeResult,
@@ -88,6 +98,7 @@ export {
   MAX_CREDIT,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_PEER_ID_LENGTH,
   MAX_SDP_LENGTH,
   peekRequestHeader,
   stringifyPayload,

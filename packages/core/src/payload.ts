@@ -108,11 +108,18 @@ export interface CompiledTopic {
   readonly delivery: Delivery
 }
 
+export interface CompiledPeer {
+  readonly kind: "peer"
+  readonly name: string
+  readonly message: PayloadCodec
+}
+
 /** A contract's channels by name, in `Map`s so that names like `__proto__` or `toString` find nothing. */
 export interface CompiledContract {
   readonly rpc: ReadonlyMap<string, CompiledRpc>
   readonly streams: ReadonlyMap<string, CompiledStream>
   readonly topics: ReadonlyMap<string, CompiledTopic>
+  readonly peers: ReadonlyMap<string, CompiledPeer>
 }
 
 const compiled = new WeakMap<AnyContract, CompiledContract>()
@@ -160,6 +167,13 @@ export function compileContract(contract: AnyContract): CompiledContract {
           message: codec(d.message),
           delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
         },
+      ]),
+    ),
+    // A contract object made without `contract()` may lack the section.
+    peers: new Map(
+      Object.entries(contract.peers ?? {}).map(([name, d]) => [
+        name,
+        { kind: "peer", name, message: codec(d.message) },
       ]),
     ),
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import { defaultSessionOptions, type ErrorCode, type SessionOptions, type TransportId } from "@switchyard/core"
+import type { PeerOptions } from "./peers.ts"
 import type { SignalledServerTransport } from "./signalled.ts"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
@@ -64,6 +65,10 @@ export interface ServerLimits extends SessionOptions {
    * left.
    */
   readonly topicHistoryTtlMs: number
+  /** Peer connections one session may have open or being set up at once (`LIMIT_EXCEEDED`). */
+  readonly maxPeerConnections: number
+  /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
+  readonly maxPeerCandidates: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -88,6 +93,9 @@ export const defaultLimits: ServerLimits = {
   // Twice the resume window: a session lost because its client stayed away longer than the window can
   // still be recovered when the client is back within two minutes.
   topicHistoryTtlMs: 120_000,
+  maxPeerConnections: 16,
+  // A host gathers a handful per interface and address family; TURN adds a few more.
+  maxPeerCandidates: 64,
 }
 
 /** Options of `createServer`. */
@@ -104,6 +112,11 @@ export interface ServerOptions<A = undefined> {
    * the ladder and reached by upgrade, signalled over the session already open (docs/webrtc.md).
    */
   readonly webrtc?: SignalledServerTransport
+  /**
+   * Lets clients open connections to each other (`client.peers`, docs/peers.md); `authorize` decides
+   * who may connect to whom. Without it every peer connection is refused with `PEER_FORBIDDEN`.
+   */
+  readonly peers?: PeerOptions<A>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
    * without an `Origin` header (non-browser clients) and same-origin requests are allowed.

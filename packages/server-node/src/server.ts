@@ -28,6 +28,7 @@ import {
 import { ConnectionGate } from "./gate.ts"
 import type { HandlerContext, Handlers } from "./handlers.ts"
 import { defaultLimits, type ServerLimits, type ServerOptions } from "./options.ts"
+import { PeerHub, type PeerOptions } from "./peers.ts"
 import { type Runtime, ServerSession } from "./serverSession.ts"
 import { TopicRegistry } from "./topics.ts"
 import { HttpTransports } from "./transports/http.ts"
@@ -117,6 +118,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     onError,
     signalled: options.webrtc,
     accept: (link, info) => accept(link, info),
+    peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
     forget: (session, reason) => {
       if (sessions.get(session.token) !== session) return
       sessions.delete(session.token)
@@ -186,8 +188,10 @@ export function createServer<C extends AnyContract, A = undefined>(
             randomBytes(9).toString("base64url"),
             randomBytes(18).toString("base64url"),
             info.auth,
+            randomBytes(16).toString("base64url"),
           )
           sessions.set(target.token, target)
+          runtime.peers.join(target)
           hook(options.onSessionStart, { id: target.id, auth: info.auth as A })
         }
         const welcome = control.welcome(
@@ -198,6 +202,7 @@ export function createServer<C extends AnyContract, A = undefined>(
           target.received,
           sessionLimits,
           offer.transports,
+          options.peers ? target.peerId : undefined,
         )
         if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
           // The client's view of the session cannot be reconciled with ours: end it on both sides.

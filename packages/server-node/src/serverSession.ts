@@ -22,6 +22,7 @@ import {
 import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
 import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
 import type { ServerLimits } from "./options.ts"
+import type { PeerEndpoint, PeerHub } from "./peers.ts"
 import type { SignalledServerTransport, SignalSession } from "./signalled.ts"
 import type { Joined, Subscriber, TopicRegistry } from "./topics.ts"
 
@@ -46,6 +47,8 @@ export interface Runtime {
   readonly signalled: SignalledServerTransport | undefined
   /** The server's acceptor, for links a signalled transport opens. */
   readonly accept: Acceptor
+  /** Client↔client connections (docs/peers.md). */
+  readonly peers: PeerHub
 }
 
 interface StreamState {
@@ -64,7 +67,7 @@ interface StreamState {
  * handlers, streams and topics. It outlives its links: while disconnected it keeps running handlers and
  * queueing their results for replay, until the client resumes or the resume window passes.
  */
-export class ServerSession implements Subscriber {
+export class ServerSession implements Subscriber, PeerEndpoint {
   private readonly session: Session
   private readonly heartbeat: Heartbeat
   private link: Link | undefined
@@ -82,6 +85,8 @@ export class ServerSession implements Subscriber {
     readonly id: string,
     readonly token: string,
     readonly auth: unknown,
+    /** The public id other clients connect to (docs/peers.md); never the token. */
+    readonly peerId: string,
   ) {
     const { limits } = runtime
     this.session = new Session(limits)
@@ -183,6 +188,7 @@ export class ServerSession implements Subscriber {
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
     if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
+    this.runtime.peers.leave(this)
     for (const ctx of this.calls.values()) ctx.abort(code)
     for (const stream of this.streams.values()) this.stopStream(stream, code)
     this.calls.clear()
@@ -214,6 +220,17 @@ export class ServerSession implements Subscriber {
     if (this.ended || !link) return
     if (link.sendLatest) link.sendLatest(slot, frame)
     else link.send(frame)
+  }
+
+  /** A PEER frame for this session (PeerEndpoint). */
+  sendPeer(frameBody: string): void {
+    this.send(FrameType.PEER, frameBody)
+  }
+
+  /** Whether a relayed peer message of `size` fits in half the replay buffer (PeerEndpoint). */
+  roomFor(size: number): boolean {
+    const { maxReplayFrames, maxReplayBytes } = this.runtime.limits
+    return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
   }
 
   private send(type: number, frameBody: string): void {
@@ -280,6 +297,8 @@ export class ServerSession implements Subscriber {
         if (!transport) return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
         return transport.signal(this.signalSession, f[2], f[3], f[4])
       }
+      case FrameType.PEER:
+        return this.runtime.peers.receive(this, f[2], f[3], f[4])
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
- * Data frames (types 1–13) carry a per-direction sequence number at index 1 and are kept for replay
+ * Data frames (types 1–14) carry a per-direction sequence number at index 1 and are kept for replay
  * until acknowledged; control frames (types 20–28) are never sequenced nor replayed. UNRELIABLE (28) is the
  * control frame that carries the items and messages of channels declared `delivery: "unreliable"`.
  * `docs/protocol.md` is the normative description.
@@ -23,6 +23,7 @@ export const FrameType = {
   PUBLISH: 11,
   MESSAGE: 12,
   SIGNAL: 13,
+  PEER: 14,
   HELLO: 20,
   WELCOME: 21,
   ACK: 22,
@@ -60,6 +61,29 @@ export type SignalFrame = readonly [13, seq: number, attempt: number, kind: Sign
 /** What a SIGNAL carries. */
 export type SignalKind = "offer" | "answer" | "candidate" | "end"
 
+/**
+ * A client↔client connection (docs/peers.md), in both directions: `conn` is the id the server gave the
+ * connection, except in a client's `connect`, where it is a reference the client picked, and in the
+ * server's `refused` that answers it. What `data` holds depends on `op` (docs/protocol.md#peers).
+ */
+export type PeerFrame = readonly [14, seq: number, conn: number, op: PeerOp, data: unknown]
+
+/** What a client sends about a peer connection. */
+export type ClientPeerOp = "connect" | "accept" | "reject" | "offer" | "answer" | "candidate" | "relay" | "close"
+/** What the server sends about a peer connection. */
+export type ServerPeerOp =
+  | "incoming"
+  | "open"
+  | "refused"
+  | "offer"
+  | "answer"
+  | "candidate"
+  | "relay"
+  | "skip"
+  | "error"
+  | "closed"
+export type PeerOp = ClientPeerOp | ServerPeerOp
+
 // server → client data frames
 export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
 export type ErrorFrame = readonly [3, seq: number, id: number, code: string, message: string, data?: unknown]
@@ -79,6 +103,8 @@ export type WelcomeFrame = readonly [
   received: number,
   limits: SessionLimits,
   transports?: readonly TransportOffer[],
+  /** The session's public peer id, when the server takes peer connections (docs/peers.md). */
+  peerId?: string,
 ]
 export type AckFrame = readonly [22, received: number]
 export type PingFrame = readonly [23, received: number]
@@ -159,7 +185,8 @@ export type ClientDataFrame =
   | UnsubscribeFrame
   | PublishFrame
   | SignalFrame
-export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame
+  | PeerFrame
+export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame | PeerFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
 export type ServerFrame =
   | ServerDataFrame
@@ -173,5 +200,5 @@ export type ServerFrame =
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {
-  return type >= 1 && type <= 13
+  return type >= 1 && type <= 14
 }

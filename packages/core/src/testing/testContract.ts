@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import { contract, rpc, stream, topic } from "../contract.ts"
+import { contract, peer, rpc, stream, topic } from "../contract.ts"
 
 const Pair = Schema.Struct({ a: Schema.Number, b: Schema.Number })
 
@@ -39,6 +39,10 @@ export const TestContract = contract({
     room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String, at: Schema.Date }) }),
     feed: topic({ message: Schema.Number }),
     cursor: topic({ message: Schema.Number, delivery: "unreliable" }),
+  },
+  peers: {
+    cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number, at: Schema.Date }) }),
+    note: peer({ message: Schema.String }),
   },
 })
 
