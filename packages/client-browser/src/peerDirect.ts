@@ -1,4 +1,4 @@
-import { type IceServer, unref } from "@switchyard/core"
+import { candidateToSignal, type IceCandidate, type IceServer, unref, withoutCandidates } from "@switchyard/core"
 
 /** The part of `RTCDataChannel` a direct peer path uses (the browser's, or node-datachannel's polyfill). */
 export interface PeerDataChannelLike {
@@ -9,13 +9,6 @@ export interface PeerDataChannelLike {
   onerror: ((event: never) => void) | null
   send(data: string): void
   close(): void
-}
-
-/** An ICE candidate as it travels in a PEER frame. */
-interface IceCandidate {
-  readonly candidate: string
-  readonly sdpMid?: string | null
-  readonly sdpMLineIndex?: number | null
 }
 
 interface Description {
@@ -32,20 +25,13 @@ export interface RtcPeerConnectionLike {
   setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
   addIceCandidate(candidate: IceCandidate): Promise<void>
   readonly localDescription: { readonly type: string; readonly sdp: string } | null
+  readonly signalingState: string
   onicecandidate: ((event: never) => void) | null
   ondatachannel: ((event: never) => void) | null
   close(): void
 }
 
 export type RtcPeerConnectionConstructor = new (configuration: { iceServers: IceServer[] }) => RtcPeerConnectionLike
-
-/** An SDP without its candidate lines (they are sent one by one, when the other side may use them). */
-function withoutCandidates(sdp: string): string {
-  return sdp
-    .split("\r\n")
-    .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
-    .join("\r\n")
-}
 
 /** The label of a peer connection's data channel. */
 const PEER_CHANNEL = "switchyard-peer"
@@ -120,29 +106,13 @@ export function openDirect(
     c.onerror = () => finish("the data channel failed", true)
   }
 
-  let iceFound: () => void = () => {}
-  const iceReady = new Promise<void>((resolve) => {
-    iceFound = resolve
-    unref(setTimeout(resolve, 1000))
-  })
   /** Whether local candidates may go out: the callee's after its answer, the caller's after the answer is set. */
   let trickling = false
   let remoteSet = false
   const localEarly: Array<IceCandidate | null> = []
   const remoteEarly: IceCandidate[] = []
-  const sendCandidate = (c: IceCandidate | null) =>
-    send(
-      "candidate",
-      c?.candidate
-        ? {
-            candidate: c.candidate.replace(/^a=/, ""),
-            sdpMid: c.sdpMid ?? null,
-            sdpMLineIndex: c.sdpMLineIndex ?? null,
-          }
-        : null,
-    )
+  const sendCandidate = (c: IceCandidate | null) => send("candidate", candidateToSignal(c))
   peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
-    iceFound()
     if (done) return
     if (trickling) sendCandidate(event.candidate)
     else localEarly.push(event.candidate)
@@ -173,7 +143,8 @@ export function openDirect(
     attach(peer.createDataChannel(PEER_CHANNEL, { ordered: true }))
     void (async () => {
       const offer = await peer.createOffer()
-      await peer.setLocalDescription(offer)
+      // node-datachannel has set its offer already (when the channel was made); a browser has not.
+      if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
       if (!done) announce(offer)
     })().catch(failed)
   } else {
@@ -196,11 +167,7 @@ export function openDirect(
       }
       const description = data as { type: string; sdp: string }
       if (kind === "answer" && caller) {
-        void iceReady
-          .then(() => peer.setRemoteDescription(description))
-          // node-datachannel may take the answer and still fail on the candidates written in it; the
-          // same candidates also come one by one, so the answer stands.
-          .then(remoteApplied, remoteApplied)
+        void peer.setRemoteDescription(description).then(remoteApplied).catch(failed)
         return
       }
       if (kind === "offer" && !caller) {

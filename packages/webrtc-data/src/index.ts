@@ -1,6 +1,15 @@
-import type { ClientLinkEvents, ClientTransport, Link, Signalling } from "@switchyard/core"
+import {
+  type ClientLinkEvents,
+  type ClientTransport,
+  candidateToSignal,
+  type IceCandidate,
+  type Link,
+  type Signalling,
+  withoutCandidates,
+} from "@switchyard/core"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 
+export { type IceCandidate, withoutCandidates } from "@switchyard/core"
 export {
   type ChannelEvents,
   channelLink,
@@ -26,13 +35,6 @@ export interface PeerConnectionLike {
   readonly signalingState: string
   onicecandidate: ((event: never) => void) | null
   close(): void
-}
-
-/** An ICE candidate as it travels in a SIGNAL. */
-export interface IceCandidate {
-  readonly candidate: string
-  readonly sdpMid?: string | null
-  readonly sdpMLineIndex?: number | null
 }
 
 export type PeerConnectionConstructor = new (configuration: {
@@ -102,17 +104,7 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       /** The server's candidates that came before the answer, and this side's kept for after it. */
       const early: IceCandidate[] = []
       const local: Array<IceCandidate | null> = []
-      const sendCandidate = (c: IceCandidate | null) =>
-        signalling.send(
-          "candidate",
-          c?.candidate
-            ? {
-                candidate: c.candidate.replace(/^a=/, ""),
-                sdpMid: c.sdpMid ?? null,
-                sdpMLineIndex: c.sdpMLineIndex ?? null,
-              }
-            : null,
-        )
+      const sendCandidate = (c: IceCandidate | null) => signalling.send("candidate", candidateToSignal(c))
       stopSignals = signalling.onSignal((kind, data) => {
         if (kind === "answer") {
           void (async () => {
@@ -143,9 +135,4 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       return link
     },
   }
-}
-
-/** An SDP without its ICE candidate lines: they travel one by one, at the time the other side can use them. */
-export function withoutCandidates(sdp: string): string {
-  return sdp.replace(/^a=(?:candidate:|end-of-candidates).*\r?\n/gm, "")
 }

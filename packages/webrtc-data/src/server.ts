@@ -1,8 +1,15 @@
-import type { IceServer, Link, ServerLinkEvents, SignalKind } from "@switchyard/core"
+import {
+  candidateToSignal,
+  type IceCandidate,
+  type IceServer,
+  type Link,
+  type ServerLinkEvents,
+  type SignalKind,
+} from "@switchyard/core"
 import type { SignalledServerTransport, SignalSession } from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
-import { type IceCandidate, SESSION_CHANNEL } from "./index.ts"
+import { SESSION_CHANNEL } from "./index.ts"
 
 /** The part of `RTCPeerConnection` the server peer uses. */
 interface ServerPeer {
@@ -92,13 +99,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     attempts.set(id, attempt)
     peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
       const c = event.candidate
-      from.reply(
-        id,
-        "candidate",
-        c?.candidate
-          ? { candidate: stripPrefix(c.candidate), sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
-          : null,
-      )
+      from.reply(id, "candidate", candidateToSignal(c))
     }) as never
     /** The unreliable channel, made once the offer is set (before it, making a channel would make an offer). */
     let lossy: DataChannelLike | undefined
@@ -202,9 +203,4 @@ function forNodeDatachannel(server: IceServer): IceServer {
   const { username, credential } = server
   if (username === undefined || credential === undefined) return { ...server }
   return { ...server, username: encodeURIComponent(username), credential: encodeURIComponent(credential) }
-}
-
-/** node-datachannel writes candidates as SDP attribute lines (`a=candidate:…`); browsers want them bare. */
-function stripPrefix(candidate: string): string {
-  return candidate.startsWith("a=") ? candidate.slice(2) : candidate
 }
