@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
-import { renderGoals, renderTables } from "./lib/report.mjs"
+import { renderComparisons, renderGoals, renderTables } from "./lib/report.mjs"
 
 const config = readConfig()
 const cores = os.cpus().length
@@ -45,7 +45,7 @@ const load1 = () => os.loadavg()[0].toFixed(2)
 const facts = [
   `command: ${commandLine()}`,
   `node ${process.version} on ${os.platform()} ${os.release()} ${os.arch()}; ${cores} × ${os.cpus()[0]?.model.trim() ?? "?"}; ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-  `versions: ws ${versionOf("ws")}, socket.io ${versionOf("socket.io")} / socket.io-client ${versionOf("socket.io-client")}, @trpc/server ${versionOf("@trpc/server")} / @trpc/client ${versionOf("@trpc/client")}, effect ${versionOf("effect")}, switchyard tree ${treeRevision()}`,
+  `versions: ws ${versionOf("ws")}, socket.io ${versionOf("socket.io")} / socket.io-client ${versionOf("socket.io-client")}, @trpc/server ${versionOf("@trpc/server")} / @trpc/client ${versionOf("@trpc/client")}, effect ${versionOf("effect")}, node-datachannel ${versionOf("node-datachannel")}, switchyard tree ${treeRevision()}`,
   pin
     ? `pinning: taskset; sequential: server+client on core ${latencyCpu.server}; pipelined and fan-out: server on core ${loadCpu.server}, load generator on core ${loadCpu.client}`
     : `pinning: OFF (${config.pin ? "taskset not found; install util-linux" : "BENCH_PIN=0"}): processes float between cores, expect more noise`,
@@ -102,7 +102,8 @@ async function measureLatencies(systems) {
     const t1 = Date.now()
     for (const run of runs) {
       const message = { type: "latency-warmup", url: run.url, warmup, warmupMaxMs, calls }
-      await step(run, message, "warm", warmupMaxMs + 30_000)
+      // Connecting is part of this step: a WebRTC client may need several tries (lib/webrtc.mjs).
+      await step(run, message, "warm", warmupMaxMs + 60_000)
     }
     const t2 = Date.now()
     for (let cycle = 0; cycle < cycles; cycle++) {
@@ -129,7 +130,7 @@ async function measureLoad(system) {
     const { url } = await server.next("ready", 20_000)
     await client.next("ready", 20_000)
     client.send({ type: "load", url, inflight: config.load.inflight, warmupMs: config.load.warmupMs })
-    await client.next("warm", config.load.warmupMs + 30_000)
+    await client.next("warm", config.load.warmupMs + 60_000)
     // Both windows open (and later close) on one IPC round of this process: the skew between them
     // is IPC latency, tens of µs against a window of seconds.
     server.send({ type: "cpu-start" })
@@ -296,6 +297,8 @@ if (fanout) {
   )
   console.log(fanout)
 }
+const comparisonLines = renderComparisons(results)
+if (comparisonLines) console.log(`\n${comparisonLines}`)
 console.log(`\n${renderGoals(summary, results)}`)
 console.log(`\nload average at end: ${load1()}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s`)
 if (config.json) {

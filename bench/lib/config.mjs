@@ -15,9 +15,11 @@ export const allSystems = [
   { id: "switchyard-long-polling", file: "switchyardLongPolling.mjs", fanout: true },
   { id: "switchyard-sse", file: "switchyardSse.mjs", fanout: true },
   { id: "switchyard-polling", file: "switchyardPolling.mjs", fanout: true },
+  { id: "datachannel", file: "datachannel.mjs" },
+  { id: "switchyard-webrtc", file: "switchyardWebrtc.mjs" },
 ]
 
-// Nine systems, three measurements, three repetitions: sized to finish in about 6.5 minutes on 2 cores.
+// Eleven systems, three measurements, three repetitions: sized to finish in about 7.5 minutes on 2 cores.
 const full = {
   REPS: 3,
   LAT_WARMUP: 2000,

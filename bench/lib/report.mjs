@@ -44,7 +44,7 @@ export function renderTables(systems, results) {
         "fanoutMessages",
       ].map((k) => [k, summarize(reps.map((r) => r[k]))]),
     )
-    for (const key of [...metrics.map((m) => m.key), "fanoutRate", "fanoutCpu"]) {
+    for (const key of [...metrics.map((m) => m.key), "rate", "fanoutRate", "fanoutCpu"]) {
       summary[s.id][`${key}Ratio`] = ratios(results, s.id, "ws", key)
     }
     summary[s.id].errors = reps.reduce((sum, r) => sum + (r.errors ?? 0), 0)
@@ -61,13 +61,22 @@ export function renderTables(systems, results) {
     ]),
   )
   const extra = table(
-    ["system", "sequential calls timed", "pipelined calls/s", "load-gen CPU µs/call", "errors", "failed reps"],
+    [
+      "system",
+      "sequential calls timed",
+      "pipelined calls/s",
+      "calls/s ×ws",
+      "load-gen CPU µs/call",
+      "errors",
+      "failed reps",
+    ],
     systems.map((s) => {
       const x = summary[s.id]
       return [
         s.id,
         x.latencyCalls.count ? `${fmt(x.latencyCalls.min, 0)}–${fmt(x.latencyCalls.max, 0)}` : "–",
         cell(x.rate, 0),
+        cell(x.rateRatio, 2, "×"),
         cell(x.clientCpu, 2),
         String(x.errors),
         String(x.failed),
@@ -108,6 +117,37 @@ export function renderTables(systems, results) {
 /** Per repetition, `results[id][i][key] / results[base][i][key]`, summarised over repetitions. */
 function ratios(results, id, base, key) {
   return summarize((results[id] ?? []).map((r, i) => r[key] / results[base]?.[i]?.[key]))
+}
+
+/** Pairs of rows compared side by side below the tables: the same library on two transports. */
+export const comparisons = [
+  { id: "switchyard-webrtc", base: "switchyard", what: "Switchyard, WebRTC data channel ÷ WebSocket" },
+  { id: "switchyard-webrtc", base: "datachannel", what: "Switchyard over WebRTC ÷ a bare data channel" },
+  { id: "datachannel", base: "ws", what: "bare data channel ÷ bare WebSocket" },
+]
+
+const compared = [
+  { key: "p50", title: "p50" },
+  { key: "p99", title: "p99" },
+  { key: "rate", title: "pipelined calls/s" },
+  { key: "cpu", title: "server CPU/call" },
+]
+
+/**
+ * One line per pair of `comparisons` present in the run: for each of p50, p99, pipelined calls/s and
+ * server CPU per call, the median over repetitions of `id ÷ base` in the same repetition, with min–max.
+ */
+export function renderComparisons(results) {
+  return comparisons
+    .filter((c) => results[c.id] && results[c.base])
+    .map((c) => {
+      const cells = compared.map(({ key, title }) => {
+        const r = summarize((results[c.id] ?? []).map((rep, i) => rep[key] / results[c.base]?.[i]?.[key]))
+        return `${title} ${cell(r, 2, "×")}`
+      })
+      return `${c.what} (${c.id} ÷ ${c.base}, per repetition): ${cells.join(", ")}`
+    })
+    .join("\n")
 }
 
 /** The two goals of issue 3, each as a ratio of per-repetition values with its verdict. */

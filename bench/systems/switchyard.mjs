@@ -33,18 +33,25 @@ async function connected(client) {
 
 /**
  * Server and client of an echo contract, and of the fan-out over `FeedContract`; the adapters differ
- * only in the payload schema and the client's options (transports).
+ * only in the payload schema, the client's options (transports), the server's options (`serverOptions`,
+ * for the WebRTC plug-in) and what "ready to measure" means (`ready`, after `connected`).
  */
-export function switchyardSystem(echoContract, clientOptions = {}) {
+export function switchyardSystem(echoContract, clientOptions = {}, { serverOptions = {}, ready } = {}) {
   return {
     async startServer() {
-      const server = createServer(echoContract, { rpc: { echo: (input) => input } })
+      const server = createServer(echoContract, { rpc: { echo: (input) => input } }, serverOptions)
       const { url } = await server.listen(0, "127.0.0.1")
       return { url, close: () => server.close() }
     },
     async connectClient(url) {
       const client = createClient(echoContract, { url, WebSocket, ...clientOptions })
       await connected(client)
+      try {
+        await ready?.(client)
+      } catch (error) {
+        await client.close()
+        throw error
+      }
       return {
         call: (payload) => client.rpc.echo(payload),
         close: () => client.close(),

@@ -1,6 +1,7 @@
 import type { AnyContract, Client, ClientTransport, SessionOptions, TransportId } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
 import type { StorageLike } from "./memory.ts"
+import type { RtcPeerConnectionConstructor } from "./peerDirect.ts"
 import { ClientRuntime } from "./runtime.ts"
 import type { FetchLike } from "./transports/http.ts"
 import type { EventSourceConstructor } from "./transports/sse.ts"
@@ -25,6 +26,13 @@ export interface ClientOptions {
   readonly EventSource?: EventSourceConstructor
   /** `fetch` for the HTTP transports; defaults to `globalThis.fetch`. */
   readonly fetch?: FetchLike
+  /**
+   * RTCPeerConnection for direct peer channels (`client.peers`); defaults to `globalThis.RTCPeerConnection`
+   * (in Node, pass `node-datachannel/polyfill`'s). Without one, peer connections use the server relay.
+   */
+  readonly RTCPeerConnection?: RtcPeerConnectionConstructor
+  /** Client↔client connections (docs/peers.md#options). */
+  readonly peers?: PeerClientOptions
   /** Reconnection backoff: full jitter, capped. */
   readonly reconnect?: BackoffOptions
   /** A connection attempt without a completed handshake by then is abandoned (ms). Default 10 000. */
@@ -33,6 +41,20 @@ export interface ClientOptions {
   readonly negotiation?: NegotiationOptions
   /** Bounds of the client's replay buffer; calls past it reject with `QUEUE_FULL`. */
   readonly limits?: Partial<SessionOptions> & { readonly maxDepth?: number }
+}
+
+/** Options of `client.peers`; all optional. */
+export interface PeerClientOptions {
+  /** Try a direct data channel to each peer (default true); false keeps every connection on the relay. */
+  readonly direct?: boolean
+  /** A data channel not open by then is given up and the connection stays on the relay (ms). Default 15 000. */
+  readonly directTimeoutMs?: number
+  /**
+   * Messages one connection may have sent direct without acknowledgement (past it, messages take the
+   * relay), hold ahead of a missing one (past it, the connection closes with `QUEUE_FULL`), and keep for
+   * a channel's first subscriber (past it, they are dropped with a `QUEUE_FULL` error event). Default 1 024.
+   */
+  readonly maxPending?: number
 }
 
 /** Options of transport negotiation; all optional. */

@@ -1,4 +1,5 @@
 import {
+  body,
   type ClientLinkEvents,
   type ClientTransport,
   closeCodeOf,
@@ -20,9 +21,13 @@ import {
   Session,
   type SessionLimits,
   type SessionOptions,
+  type SignalKind,
+  type Signalling,
   type SwitchyardError,
   switchyardError,
   type TransportId,
+  type TransportOffer,
+  type UnreliableFrame,
   unref,
 } from "@switchyard/core"
 import { type BackoffOptions, backoffDelay } from "./backoff.ts"
@@ -70,9 +75,13 @@ export interface ConnectionEvents {
     readonly sessionId: string
     readonly resumed: boolean
     readonly reason: TransportReason
+    /** The session's peer id, when the server takes peer connections. */
+    readonly peerId: string | undefined
   }): void
   /** A data frame arrived in order, exactly once. */
   data(frame: ServerDataFrame): void
+  /** An UNRELIABLE frame arrived on the session's link (or its lossy channel), after the handshake. */
+  unreliable(frame: UnreliableFrame): void
   /** The link went down; the session waits for the next one. */
   down(error: SwitchyardError): void
   /**
@@ -119,8 +128,15 @@ export class Connection {
   private switchingFrom: ClientTransport | undefined
   /** Set when the next handshake completes a fallback. */
   private fellBack = false
-  /** The link being probed, if any. */
-  private probe: { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout> } | undefined
+  /** The server's offer in full (ICE servers for WebRTC), once known. */
+  private offerDetails: readonly TransportOffer[] = []
+  /** The link being probed, if any, and its signalling attempt (WebRTC). */
+  private probe:
+    | { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout>; attempt: number }
+    | undefined
+  private signalAttempts = 0
+  /** Where SIGNAL frames from the server go, by attempt. */
+  private readonly signalListeners = new Map<number, (kind: SignalKind, data: unknown) => void>()
   private probeCount = 0
   /** When the current link's handshake completed, and how many links in a row died young. */
   private linkSince = 0
@@ -158,7 +174,7 @@ export class Connection {
     }
     void this.negotiate().then((offer) => {
       if (this.closed) return
-      if (offer) this.offer = offer.transports.map((t) => t.id).filter(isTransportId)
+      if (offer) this.learnOffer(offer.transports)
       const start = this.choose(this.offer)
       if (start === undefined) {
         return this.fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
@@ -206,6 +222,11 @@ export class Connection {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  private learnOffer(transports: readonly TransportOffer[]): void {
+    this.offerDetails = transports
+    this.offer = transports.map((t) => t.id).filter(isTransportId)
   }
 
   /** The plan's start among this client's transports. */
@@ -286,10 +307,15 @@ export class Connection {
       return
     }
     const f = decoded.frame
+    if (f[0] === FrameType.UNRELIABLE) {
+      // On WebRTC it comes on its own channel and can overtake WELCOME: before the handshake it is dropped.
+      if (this.handshaken) this.events.unreliable(f)
+      return
+    }
     if (!this.handshaken) {
       if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
       if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
-      const [, version, token, sessionId, resumed, received, limits, offer] = f
+      const [, version, token, sessionId, resumed, received, limits, offer, peerId] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
         return this.fail(
@@ -300,7 +326,7 @@ export class Connection {
         this.restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
-      if (offer !== undefined) this.offer = offer.map((t) => t.id).filter(isTransportId)
+      if (offer !== undefined) this.learnOffer(offer)
       if (!this.session.attach(link, resumed ? received : 0)) {
         return this.violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
@@ -328,7 +354,7 @@ export class Connection {
       this.fellBack = false
       this.everConnected = true
       this.remember((memory, now) => rememberSuccess(memory, transport.id, now))
-      this.events.ready({ transport, sessionId, resumed, reason })
+      this.events.ready({ transport, sessionId, resumed, reason, peerId })
       this.scheduleUpgrade(0)
       return
     }
@@ -354,7 +380,10 @@ export class Connection {
     const arrival = this.session.arrive(f[1])
     if (arrival === "gap")
       return this.violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
-    if (arrival === "deliver") this.events.data(f)
+    if (arrival !== "deliver") return
+    // Signalling belongs to the connection, not to the app.
+    if (f[0] === FrameType.SIGNAL) return this.signalListeners.get(f[2])?.(f[3], f[4])
+    this.events.data(f)
   }
 
   // --- Upgrades: probe a better transport, then move the session to it. ---
@@ -417,15 +446,31 @@ export class Connection {
         if (link !== undefined && link === this.link) this.linkClosed(code, reason)
       },
     }
+    const attempt = transport.signalled ? ++this.signalAttempts : 0
     try {
-      link = transport.connect(this.options.url, events)
+      link = transport.connect(this.options.url, events, attempt ? this.signalling(transport, attempt) : undefined)
     } catch {
+      this.signalListeners.delete(attempt)
       this.forget(transport)
       return this.scheduleUpgrade(0)
     }
-    const timer = setTimeout(failed, this.options.negotiation.probeTimeoutMs)
+    const timer = setTimeout(failed, transport.probeTimeoutMs ?? this.options.negotiation.probeTimeoutMs)
     unref(timer)
-    this.probe = { link, transport, timer }
+    this.probe = { link, transport, timer, attempt }
+  }
+
+  /** Signalling for one attempt of a signalled transport: SIGNAL frames on the session. */
+  private signalling(transport: ClientTransport, attempt: number): Signalling {
+    return {
+      send: (kind, data) => {
+        this.session.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
+      },
+      onSignal: (listener) => {
+        this.signalListeners.set(attempt, listener)
+        return () => this.signalListeners.delete(attempt)
+      },
+      offer: this.offerDetails.find((t) => t.id === transport.id),
+    }
   }
 
   /** Closes the probe link, if any. */
@@ -435,6 +480,11 @@ export class Connection {
     this.probe = undefined
     clearTimeout(probe.timer)
     probe.link.close(1001, "PROBE_FAILED")
+    if (probe.attempt) {
+      // The server lets go of what it set up for this attempt.
+      this.signalListeners.delete(probe.attempt)
+      this.session.send(FrameType.SIGNAL, body.signal(probe.attempt, "end", "probe failed"))
+    }
   }
 
   /**
@@ -561,6 +611,8 @@ export class Connection {
 
   private retry(fallBack: boolean): void {
     if (this.closed || this.retryTimer !== undefined) return
+    // A signalled transport (WebRTC) cannot open a session: resume below it, then move back up.
+    if (this.transport.signalled) fallBack = true
     if (fallBack && this.options.transports.length > 1) {
       const memory = this.options.negotiation.store.load()
       const ladder = plan(this.planInput(this.offer, memory)).ladder

@@ -2,6 +2,11 @@ export type {
   Client,
   ClientEvents,
   ClientState,
+  PeerChannel,
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerPath,
+  Peers,
   RpcCallOptions,
   StreamCallOptions,
   SubscribeOptions,
@@ -9,9 +14,10 @@ export type {
   TopicRecovery,
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
-export { type ClientOptions, createClient, type NegotiationOptions } from "./client.ts"
+export { type ClientOptions, createClient, type NegotiationOptions, type PeerClientOptions } from "./client.ts"
 export type { TransportReason } from "./connection.ts"
 export { type StorageLike, type TransportStore, transportStore } from "./memory.ts"
+export type { PeerDataChannelLike, RtcPeerConnectionConstructor, RtcPeerConnectionLike } from "./peerDirect.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
 export { type PollingTransportOptions, pollingTransport } from "./transports/polling.ts"

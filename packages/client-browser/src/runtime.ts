@@ -7,6 +7,7 @@ import {
   type ClientTransport,
   type CompiledContract,
   compileContract,
+  type Delivery,
   defaultSessionOptions,
   exceedsBytes,
   exceedsDepth,
@@ -22,11 +23,13 @@ import {
   type TopicHandle,
   type TopicPosition,
   type TransportId,
+  type UnreliableFrame,
 } from "@switchyard/core"
 import type { ClientOptions } from "./client.ts"
 import { Connection, type TransportReason } from "./connection.ts"
 import { transportStore } from "./memory.ts"
 import { encodeInput, noop, remoteError, report } from "./payloads.ts"
+import { PeerManager } from "./peers.ts"
 import { StreamConsumer } from "./streamConsumer.ts"
 import type { FetchLike } from "./transports/http.ts"
 import { longPollingTransport } from "./transports/longPolling.ts"
@@ -57,6 +60,10 @@ interface Subscription {
   readonly topic: string
   readonly key: string
   readonly codec: PayloadCodec
+  /** Declared `delivery: "unreliable"`: no positions, no recovery, latest value wins. */
+  readonly unreliable: boolean
+  /** `n` of the newest UNRELIABLE message delivered in this subscription's current SUBSCRIBE. */
+  newest: number
   readonly listeners: Map<(message: unknown) => void, SubscribeOptions | undefined>
   /** The session epoch its SUBSCRIBE was sent in; a new session re-sends it. */
   sentIn: number
@@ -95,6 +102,7 @@ export class ClientRuntime {
   private state: ClientState = "connecting"
   private sessionId: string | undefined
   private reissue: Pending[] = []
+  private readonly peers: PeerManager
 
   constructor(contract: AnyContract, options: ClientOptions) {
     this.compiled = compileContract(contract)
@@ -121,8 +129,12 @@ export class ClientRuntime {
         fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
       },
       {
-        ready: (info) => this.ready(info.transport.id, info.sessionId, info.resumed, info.reason),
+        ready: (info) => {
+          this.peers.id = info.peerId
+          this.ready(info.transport.id, info.sessionId, info.resumed, info.reason)
+        },
         data: (frame) => this.data(frame),
+        unreliable: (frame) => this.unreliable(frame),
         down: () => {
           this.transport = undefined
           this.setState("reconnecting")
@@ -133,6 +145,26 @@ export class ClientRuntime {
         fatal: (error) => {
           this.emit("error", error)
           this.shutdown(error)
+        },
+      },
+    )
+    this.peers = new PeerManager(
+      this.compiled,
+      {
+        direct: options.peers?.direct ?? true,
+        RTCPeerConnection:
+          options.RTCPeerConnection ??
+          (globalThis as { RTCPeerConnection?: ClientOptions["RTCPeerConnection"] }).RTCPeerConnection,
+        directTimeoutMs: options.peers?.directTimeoutMs ?? 15_000,
+        maxPending: options.peers?.maxPending ?? 1024,
+      },
+      {
+        send: (frameBody, payload) => {
+          if (this.state === "closed") return this.closedError()
+          const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
+          if (refused) return refused
+          if (this.sendFrame(FrameType.PEER, frameBody) !== 0) return undefined
+          return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
         },
       },
     )
@@ -150,14 +182,15 @@ export class ClientRuntime {
     const streams: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of this.compiled.streams) {
       streams[name] = (input: unknown, options?: StreamCallOptions) => ({
-        [Symbol.asyncIterator]: () => this.openStream(name, channel.input, channel.item, channel.error, input, options),
+        [Symbol.asyncIterator]: () =>
+          this.openStream(name, channel.input, channel.item, channel.error, input, options, channel.delivery),
       })
     }
     const topics: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of this.compiled.topics) {
       topics[name] = (key: string) => ({
         subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions) =>
-          this.subscribe(name, key, channel.message, listener, opts),
+          this.subscribe(name, key, channel.message, channel.delivery === "unreliable", listener, opts),
         publish: (message: unknown) => this.publish(name, key, channel.message, message),
       })
     }
@@ -165,6 +198,7 @@ export class ClientRuntime {
       rpc,
       streams,
       topics,
+      peers: this.peers.api,
       get transport() {
         return self.transport
       },
@@ -304,20 +338,28 @@ export class ClientRuntime {
     error: PayloadCodec | undefined,
     input: unknown,
     options: StreamCallOptions | undefined,
+    delivery: Delivery,
   ): AsyncIterator<unknown> {
     const window = Math.max(1, Math.min(Math.floor(options?.window ?? 64) || 64, 1 << 16))
     const id = this.nextId++
     const signal = options?.signal
     const onAbort = () => consumer.abort(switchyardError("CANCELLED", "the stream was aborted"))
-    const consumer = new StreamConsumer(id, item, error, window, {
-      credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n), true),
-      cancel: () => {
-        if (this.streams.get(id) !== consumer) return
-        this.streams.delete(id)
-        this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
+    const consumer = new StreamConsumer(
+      id,
+      item,
+      error,
+      window,
+      {
+        credit: (n) => this.sendFrame(FrameType.CREDIT, body.credit(id, n), true),
+        cancel: () => {
+          if (this.streams.get(id) !== consumer) return
+          this.streams.delete(id)
+          this.sendFrame(FrameType.CANCEL, body.cancel(id), true)
+        },
+        finished: () => signal?.removeEventListener("abort", onAbort),
       },
-      finished: () => signal?.removeEventListener("abort", onAbort),
-    })
+      delivery === "unreliable",
+    )
     const json = encodeInput(inputCodec, input, name)
     if (typeof json !== "string") consumer.fail(json)
     else if (this.state === "closed") consumer.fail(this.closedError())
@@ -342,6 +384,7 @@ export class ClientRuntime {
     topic: string,
     key: string,
     codec: PayloadCodec,
+    unreliable: boolean,
     listener: (message: unknown) => void,
     options: SubscribeOptions | undefined,
   ): () => void {
@@ -356,6 +399,8 @@ export class ClientRuntime {
         topic,
         key,
         codec,
+        unreliable,
+        newest: 0,
         listeners: new Map(),
         sentIn: this.epoch,
         confirmed: false,
@@ -382,9 +427,14 @@ export class ClientRuntime {
    */
   private sendSubscribe(sub: Subscription): void {
     sub.sentIn = this.epoch
+    // A new session may be on another server, whose messages count from 1 again.
+    sub.newest = 0
     const id = this.nextId++
     const since: TopicPosition | null = sub.position ? [sub.position.offset, sub.position.epoch] : null
-    const frameBody = body.subscribe(id, sub.topic, sub.key, since)
+    // An unreliable topic has no positions: the form without `since`.
+    const frameBody = sub.unreliable
+      ? body.subscribe(id, sub.topic, sub.key)
+      : body.subscribe(id, sub.topic, sub.key, since)
     const seq = this.sendFrame(FrameType.SUBSCRIBE, frameBody)
     if (seq === 0) {
       const error = switchyardError("QUEUE_FULL", "too many frames waiting for the server; try again later")
@@ -476,6 +526,9 @@ export class ClientRuntime {
   /** The server lost the session: settle what may have reached it, keep what surely did not. */
   private lost(error: SwitchyardError): void {
     this.epoch++
+    // Peer connections belong to the session: the other sides hear it end from the server.
+    this.peers.id = undefined
+    this.peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
     const written = this.connection.session.written
     for (const [id, entry] of this.pending) {
       // Subscriptions are renewed by `fresh` whatever became of their requests.
@@ -527,14 +580,17 @@ export class ClientRuntime {
     }
     for (const sub of this.subscriptions.values()) {
       if (sub.sentIn === this.epoch) continue
-      // Only a subscription the server had confirmed can have missed something.
-      if (sub.confirmed) sub.recovering = true
+      // Only a subscription the server had confirmed can have missed something; an unreliable one
+      // promises nothing about what it missed, so it is renewed without a recovery report.
+      if (sub.confirmed && !sub.unreliable) sub.recovering = true
       this.sendSubscribe(sub)
     }
   }
 
   private data(frame: ServerDataFrame): void {
     switch (frame[0]) {
+      case FrameType.PEER:
+        return this.peers.receive(frame[2], frame[3], frame[4])
       case FrameType.RESULT: {
         const entry = this.pending.get(frame[2])
         if (!entry) return
@@ -585,20 +641,37 @@ export class ClientRuntime {
           }
           position.offset = offset
         }
-        const decoded = sub.codec.decode(frame[4])
-        if (!decoded.ok) {
-          return this.emit(
-            "error",
-            switchyardError("INVALID_OUTPUT", `topic ${frame[2]}: invalid message: ${decoded.error}`),
-          )
-        }
-        for (const listener of [...sub.listeners.keys()]) {
-          try {
-            listener(decoded.value)
-          } catch (error) {
-            report(error)
-          }
-        }
+        return this.deliver(sub, frame[4])
+      }
+    }
+  }
+
+  /**
+   * An UNRELIABLE frame: a stream item (4 elements) or a topic message (5). Each goes only to a stream or
+   * subscription of that delivery, and only when newer than the last delivered there (docs/delivery.md).
+   */
+  private unreliable(frame: UnreliableFrame): void {
+    if (frame.length === 4) return this.streams.get(frame[2])?.latest(frame[1], frame[3])
+    const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
+    if (!sub?.unreliable || frame[1] <= sub.newest) return
+    sub.newest = frame[1]
+    this.deliver(sub, frame[4])
+  }
+
+  /** Decodes a topic message and hands it to every listener of `sub`; an invalid one is an `error` event. */
+  private deliver(sub: Subscription, raw: unknown): void {
+    const decoded = sub.codec.decode(raw)
+    if (!decoded.ok) {
+      return this.emit(
+        "error",
+        switchyardError("INVALID_OUTPUT", `topic ${sub.topic}: invalid message: ${decoded.error}`),
+      )
+    }
+    for (const listener of [...sub.listeners.keys()]) {
+      try {
+        listener(decoded.value)
+      } catch (error) {
+        report(error)
       }
     }
   }
@@ -620,6 +693,7 @@ export class ClientRuntime {
     this.reissue = []
     this.streams.clear()
     this.subscriptions.clear()
+    this.peers.endAll(error)
   }
 }
 

@@ -3,7 +3,8 @@ import { type PayloadCodec, type SwitchyardError, switchyardError } from "@switc
 /**
  * The client end of one stream: an async iterator over decoded items with credit-based flow control.
  * The server may run `window` items ahead; every `window / 2` consumed items are granted back, so a
- * slow consumer slows the producer instead of filling memory.
+ * slow consumer slows the producer instead of filling memory. An unreliable stream (docs/delivery.md)
+ * has no credit: it keeps only the newest item the caller has not taken yet.
  */
 export class StreamConsumer implements AsyncIterator<unknown> {
   /** Sequence number and body of its STREAM frame, to re-send it in a new session if it never left. */
@@ -15,6 +16,8 @@ export class StreamConsumer implements AsyncIterator<unknown> {
   private finished = false
   private failure: SwitchyardError | undefined
   private waiting: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined
+  /** `n` of the newest UNRELIABLE item delivered: an older one that arrives later is dropped. */
+  private newest = 0
 
   constructor(
     readonly id: number,
@@ -22,6 +25,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     readonly error: PayloadCodec | undefined,
     private readonly window: number,
     private readonly wire: { credit(n: number): void; cancel(): void; finished(): void },
+    private readonly unreliable = false,
   ) {}
 
   /** An ITEM frame's payload. */
@@ -39,6 +43,23 @@ export class StreamConsumer implements AsyncIterator<unknown> {
       return w.resolve({ value: decoded.value, done: false })
     }
     this.items.push(decoded.value)
+  }
+
+  /**
+   * An UNRELIABLE frame's item (`n` its place in the stream): delivered only when newer than every item
+   * before it, and replacing an item the caller has not taken yet.
+   */
+  latest(n: number, raw: unknown): void {
+    if (this.finished || !this.unreliable || n <= this.newest) return
+    this.newest = n
+    if (this.waiting || this.head === this.items.length) return this.push(raw)
+    const decoded = this.item.decode(raw)
+    if (!decoded.ok) {
+      this.wire.cancel()
+      return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
+    }
+    this.items = [decoded.value]
+    this.head = 0
   }
 
   /** END: the stream completed. */
@@ -104,6 +125,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
   }
 
   private took(): void {
+    if (this.unreliable) return
     if (++this.consumed * 2 >= this.window && !this.finished) {
       this.wire.credit(this.consumed)
       this.consumed = 0

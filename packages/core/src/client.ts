@@ -1,4 +1,4 @@
-import type { AnyContract, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
+import type { AnyContract, PeerMap, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
 import type { SwitchyardError } from "./errors.ts"
 import type { TransportId } from "./transport.ts"
 
@@ -13,6 +13,8 @@ export interface Client<C extends AnyContract> {
   readonly streams: StreamProxy<C["streams"]>
   /** `client.topics.room("lobby").subscribe(cb)` / `.publish(msg)`. */
   readonly topics: TopicProxy<C["topics"]>
+  /** Direct channels to other clients of the same server, relayed when direct fails (docs/peers.md). */
+  readonly peers: Peers<C["peers"]>
   /** The transport the session is on now; `undefined` while disconnected. */
   readonly transport: TransportId | undefined
   readonly state: ClientState
@@ -108,4 +110,72 @@ export interface TopicHandle<M> {
   subscribe(listener: (message: M) => void, options?: SubscribeOptions): () => void
   /** Publishes to every subscriber of this key (including this client, when subscribed). */
   publish(message: M): Promise<void>
+}
+
+/**
+ * `client.peers`: connections to other clients of the same server. Each carries the contract's `peers`
+ * channels, directly over a WebRTC data channel when one can be made, else relayed by the server
+ * (docs/peers.md).
+ */
+export interface Peers<P extends PeerMap> {
+  /**
+   * This session's public peer id: what another client passes to `connect`. Random, unrelated to the
+   * session token; the same across resumes, new with a new session. `undefined` before the first
+   * handshake, and when the server does not take peer connections.
+   */
+  readonly id: string | undefined
+  /**
+   * Opens a connection to the client whose peer id is `peerId`. Resolves once the server authorised it
+   * and the other client accepted; rejects with `PEER_NOT_FOUND`, `PEER_FORBIDDEN`, `PEER_REJECTED`,
+   * `LIMIT_EXCEEDED`, `PEER_CLOSED` (the session was lost meanwhile) or `CLIENT_CLOSED`.
+   *
+   * @example
+   * const conn = await client.peers.connect(otherId)
+   * conn.channels.cursor.send({ x: 1, y: 2 })
+   */
+  connect(peerId: string): Promise<PeerConnection<P>>
+  /**
+   * Hears connections other clients open to this one. Without a listener, incoming connections are
+   * refused (`PEER_REJECTED`). Returns the function that removes the listener.
+   */
+  onConnection(listener: (connection: PeerConnection<P>) => void): () => void
+}
+
+/** How a peer connection carries its messages now: over a data channel, or through the server. */
+export type PeerPath = "direct" | "relay"
+
+export interface PeerConnectionEvents {
+  /** The connection moved to `path` (from relay to direct when the data channel opened, or back). */
+  path: (path: PeerPath) => void
+  /** A message that could not be delivered or accepted (`INVALID_INPUT` from the server, say). */
+  error: (error: SwitchyardError) => void
+  /** The connection closed, for good: `PEER_CLOSED` (either side closed it) or the session's end. */
+  close: (error: SwitchyardError) => void
+}
+
+/** One connection between two clients. Messages arrive in the order sent, once each, on either path. */
+export interface PeerConnection<P extends PeerMap> {
+  /** The connection's id, given by the server. */
+  readonly id: number
+  /** The other client's peer id. */
+  readonly peerId: string
+  readonly path: PeerPath
+  readonly state: "open" | "closed"
+  readonly channels: { readonly [K in keyof P]: PeerChannel<TypeOf<P[K]["message"]>> }
+  on<K extends keyof PeerConnectionEvents>(event: K, listener: PeerConnectionEvents[K]): () => void
+  /** Closes the connection on both sides. */
+  close(): void
+}
+
+export interface PeerChannel<M> {
+  /**
+   * Sends one message to the other client. Throws `INVALID_INPUT` when it breaks the contract,
+   * `PEER_CLOSED` after the connection closed and `QUEUE_FULL` when too many wait for delivery.
+   */
+  send(message: M): void
+  /**
+   * Calls `listener` with every message of this channel from the other client. Messages that came before
+   * the channel's first subscriber are handed to it at once, in order. Returns the unsubscribe.
+   */
+  subscribe(listener: (message: M) => void): () => void
 }

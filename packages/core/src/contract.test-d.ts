@@ -1,7 +1,7 @@
 import * as Schema from "effect/Schema"
 import { describe, expectTypeOf, it } from "vitest"
 import type { Client } from "./client.ts"
-import { contract, type ErrorOf, rpc, stream, topic } from "./contract.ts"
+import { contract, type Delivery, type ErrorOf, peer, rpc, stream, topic } from "./contract.ts"
 import type { TransportId } from "./transport.ts"
 
 const Chat = contract({
@@ -40,5 +40,61 @@ describe("client types from a contract", () => {
     expectTypeOf<ErrorOf<typeof Chat.rpc.divide>>().toEqualTypeOf<{ readonly _tag: "DivisionByZero" }>()
     expectTypeOf<ErrorOf<typeof Chat.rpc.add>>().toEqualTypeOf<never>()
     expectTypeOf(client.transport).toEqualTypeOf<TransportId | undefined>()
+  })
+})
+
+describe("delivery", () => {
+  const Game = contract({
+    streams: {
+      ticks: stream({ input: Schema.Null, item: Schema.Number }),
+      position: stream({ input: Schema.Null, item: Schema.Number, delivery: "unreliable" }),
+    },
+    topics: {
+      chat: topic({ message: Schema.String }),
+      cursor: topic({ message: Schema.Struct({ x: Schema.Number }), delivery: "unreliable" }),
+    },
+  })
+  it("carries the declared delivery in the definition types", () => {
+    expectTypeOf(Game.topics.cursor.delivery).toEqualTypeOf<"unreliable">()
+    expectTypeOf(Game.topics.chat.delivery).toEqualTypeOf<"reliable">()
+    expectTypeOf(Game.streams.position.delivery).toEqualTypeOf<"unreliable">()
+    expectTypeOf(Game.streams.ticks.delivery).toEqualTypeOf<"reliable">()
+    expectTypeOf<Delivery>().toEqualTypeOf<"reliable" | "unreliable">()
+    // @ts-expect-error: only "reliable" or "unreliable"
+    topic({ message: Schema.String, delivery: "lossy" })
+  })
+  it("types an unreliable channel's client API like a reliable one", () => {
+    const game = {} as Client<typeof Game>
+    game.topics.cursor("k").subscribe((m) => {
+      expectTypeOf(m).toEqualTypeOf<{ readonly x: number }>()
+    })
+    expectTypeOf(game.streams.position(null)).toEqualTypeOf<AsyncIterable<number>>()
+  })
+})
+
+const Board = contract({
+  peers: { cursor: peer({ message: Schema.Struct({ x: Schema.Number, at: Schema.Date }) }) },
+})
+declare const board: Client<typeof Board>
+
+describe("peer channels from a contract", () => {
+  it("types what a peer connection sends and receives (decoded: Date, not string)", async () => {
+    const conn = await board.peers.connect("peer-id")
+    expectTypeOf(conn.channels.cursor.send).parameter(0).toEqualTypeOf<{ readonly x: number; readonly at: Date }>()
+    conn.channels.cursor.subscribe((m) => {
+      expectTypeOf(m.at).toEqualTypeOf<Date>()
+    })
+    // @ts-expect-error: x must be a number
+    conn.channels.cursor.send({ x: "1", at: new Date() })
+    // @ts-expect-error: no such peer channel
+    void conn.channels.pointer
+    expectTypeOf(conn.path).toEqualTypeOf<"direct" | "relay">()
+    expectTypeOf(board.peers.id).toEqualTypeOf<string | undefined>()
+  })
+  it("gives a contract without peers no peer channels", async () => {
+    const conn = await client.peers.connect("peer-id")
+    // @ts-expect-error: Chat declares no peer channels
+    void conn.channels.cursor
+    expectTypeOf(Chat.peers).toEqualTypeOf<{ readonly [K in never]: never }>()
   })
 })

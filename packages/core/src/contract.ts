@@ -26,36 +26,63 @@ export interface RpcDefinition<
   readonly error: E
 }
 
+/**
+ * How a stream's items or a topic's messages travel (docs/delivery.md). `"reliable"` (the default):
+ * ordered, acknowledged, replayed after a reconnect. `"unreliable"`: latest value wins; a message may be
+ * skipped (conflated or lost) and is never replayed, but none arrives after a newer one of its channel.
+ */
+export type Delivery = "reliable" | "unreliable"
+
 /** A server→client stream started by a client request. */
 export interface StreamDefinition<
   I extends AnySchema = AnySchema,
   T extends AnySchema = AnySchema,
   E extends AnySchema | undefined = AnySchema | undefined,
+  D extends Delivery = Delivery,
 > {
   readonly kind: "stream"
   readonly input: I
   readonly item: T
   readonly error: E
+  readonly delivery: D
 }
 
-/** A pub/sub topic: every key (`room("lobby")`) is its own ordered channel. */
-export interface TopicDefinition<M extends AnySchema = AnySchema> {
+/** A pub/sub topic: every key (`room("lobby")`) is its own channel, ordered unless declared unreliable. */
+export interface TopicDefinition<M extends AnySchema = AnySchema, D extends Delivery = Delivery> {
   readonly kind: "topic"
+  readonly message: M
+  readonly delivery: D
+}
+
+/**
+ * A client↔client channel: messages two clients of the same server send each other over a peer
+ * connection (`client.peers`), directly or relayed by the server (docs/peers.md).
+ */
+export interface PeerDefinition<M extends AnySchema = AnySchema> {
+  readonly kind: "peer"
   readonly message: M
 }
 
 export type RpcMap = { readonly [name: string]: RpcDefinition }
 export type StreamMap = { readonly [name: string]: StreamDefinition }
 export type TopicMap = { readonly [name: string]: TopicDefinition }
+export type PeerMap = { readonly [name: string]: PeerDefinition }
 
 /** A contract: every channel an app has, shared by server and client. */
-export interface Contract<R extends RpcMap = RpcMap, S extends StreamMap = StreamMap, T extends TopicMap = TopicMap> {
+export interface Contract<
+  R extends RpcMap = RpcMap,
+  S extends StreamMap = StreamMap,
+  T extends TopicMap = TopicMap,
+  P extends PeerMap = PeerMap,
+> {
   readonly rpc: R
   readonly streams: S
   readonly topics: T
+  /** Client↔client channels (docs/peers.md); empty when the contract declares none. */
+  readonly peers: P
 }
 
-export type AnyContract = Contract<RpcMap, StreamMap, TopicMap>
+export type AnyContract = Contract<RpcMap, StreamMap, TopicMap, PeerMap>
 
 /** The typed failure a channel declares, or `never` when it declares none. */
 export type ErrorOf<D extends { readonly error: AnySchema | undefined }> = D["error"] extends AnySchema
@@ -79,27 +106,64 @@ export function rpc<I extends AnySchema, O extends AnySchema, E extends AnySchem
 }
 
 /**
- * Declares a server→client stream.
+ * Declares a server→client stream. `delivery: "unreliable"` sends its items latest-value-wins, outside
+ * flow control (docs/delivery.md); the default is `"reliable"`.
  *
  * @example
  * const countdown = stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number })
+ * const position = stream({ input: Schema.Struct({ id: Schema.String }), item: Schema.Number, delivery: "unreliable" })
  */
 export function stream<
   I extends AnySchema,
   T extends AnySchema,
   E extends AnySchema | undefined = undefined,
->(definition: { readonly input: I; readonly item: T; readonly error?: E }): StreamDefinition<I, T, E> {
-  return { kind: "stream", input: definition.input, item: definition.item, error: definition.error as E }
+  D extends Delivery = "reliable",
+>(definition: {
+  readonly input: I
+  readonly item: T
+  readonly error?: E
+  readonly delivery?: D
+}): StreamDefinition<I, T, E, NoInfer<D>> {
+  return {
+    kind: "stream",
+    input: definition.input,
+    item: definition.item,
+    error: definition.error as E,
+    delivery: deliveryOf(definition.delivery) as D,
+  }
 }
 
 /**
- * Declares a pub/sub topic.
+ * Declares a pub/sub topic. `delivery: "unreliable"` fans its messages out latest-value-wins per key,
+ * with no history (docs/delivery.md); the default is `"reliable"`.
  *
  * @example
  * const room = topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) })
+ * const cursor = topic({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }), delivery: "unreliable" })
  */
-export function topic<M extends AnySchema>(definition: { readonly message: M }): TopicDefinition<M> {
-  return { kind: "topic", message: definition.message }
+export function topic<M extends AnySchema, D extends Delivery = "reliable">(definition: {
+  readonly message: M
+  readonly delivery?: D
+}): TopicDefinition<M, NoInfer<D>> {
+  return { kind: "topic", message: definition.message, delivery: deliveryOf(definition.delivery) as D }
+}
+
+function deliveryOf(delivery: unknown): Delivery {
+  if (delivery === undefined || delivery === "reliable") return "reliable"
+  if (delivery === "unreliable") return "unreliable"
+  throw new TypeError(
+    `switchyard: delivery must be "reliable" or "unreliable", not ${typeof delivery === "string" ? JSON.stringify(delivery) : typeof delivery}`,
+  )
+}
+
+/**
+ * Declares a client↔client channel, carried over a peer connection between two clients.
+ *
+ * @example
+ * const cursor = peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }) })
+ */
+export function peer<M extends AnySchema>(definition: { readonly message: M }): PeerDefinition<M> {
+  return { kind: "peer", message: definition.message }
 }
 
 /**
@@ -110,30 +174,46 @@ export function topic<M extends AnySchema>(definition: { readonly message: M }):
  *   rpc: { add: rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number }) },
  *   streams: { countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }) },
  *   topics: { room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) }) },
+ *   peers: { cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }) }) },
  * })
  */
 export function contract<
   const R extends RpcMap = { readonly [K in never]: RpcDefinition },
   const S extends StreamMap = { readonly [K in never]: StreamDefinition },
   const T extends TopicMap = { readonly [K in never]: TopicDefinition },
->(definition: { readonly rpc?: R; readonly streams?: S; readonly topics?: T }): Contract<R, S, T> {
+  const P extends PeerMap = { readonly [K in never]: PeerDefinition },
+>(definition: {
+  readonly rpc?: R
+  readonly streams?: S
+  readonly topics?: T
+  readonly peers?: P
+}): Contract<R, S, T, P> {
   const checked = {
     rpc: checkChannels(definition.rpc, "rpc"),
     streams: checkChannels(definition.streams, "stream"),
     topics: checkChannels(definition.topics, "topic"),
+    peers: checkChannels(definition.peers, "peer"),
   }
-  return Object.freeze(checked) as unknown as Contract<R, S, T>
+  return Object.freeze(checked) as unknown as Contract<R, S, T, P>
 }
 
 function checkChannels<M extends object>(
   channels: M | undefined,
-  kind: "rpc" | "stream" | "topic",
+  kind: "rpc" | "stream" | "topic" | "peer",
 ): Readonly<Record<string, unknown>> {
   const out: Record<string, unknown> = Object.create(null)
   for (const [name, definition] of Object.entries(channels ?? {})) {
     if (!channelName.test(name)) throw new TypeError(`switchyard: invalid ${kind} name ${JSON.stringify(name)}`)
     if ((definition as { kind?: unknown } | undefined)?.kind !== kind) {
       throw new TypeError(`switchyard: ${JSON.stringify(name)} must be declared with ${kind}(…)`)
+    }
+    // A definition written by hand (not by `stream()` / `topic()`) is checked here too.
+    if (kind !== "rpc") {
+      try {
+        deliveryOf((definition as { delivery?: unknown }).delivery)
+      } catch (error) {
+        throw new TypeError(`switchyard: ${kind} ${JSON.stringify(name)}: ${(error as Error).message.slice(12)}`)
+      }
     }
     out[name] = definition
   }

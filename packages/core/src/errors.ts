@@ -21,6 +21,12 @@ export const errorCodes = {
   DUPLICATE_ID: { layer: "contract", close: 4100 },
   FORBIDDEN: { layer: "contract", close: 4100 },
   LIMIT_EXCEEDED: { layer: "contract", close: 4100 },
+  // peers: a client↔client connection was refused, or a frame about one (docs/peers.md); never a close
+  PEER_FORBIDDEN: { layer: "contract", close: 4100 },
+  PEER_NOT_FOUND: { layer: "contract", close: 4100 },
+  PEER_REJECTED: { layer: "contract", close: 4100 },
+  PEER_SIGNAL_REFUSED: { layer: "contract", close: 4100 },
+  PEER_CLOSED: { layer: "session", close: 4207 },
   // session and transport: the connection or the session failed
   SESSION_LOST: { layer: "session", close: 4200 },
   REPLAY_OVERFLOW: { layer: "session", close: 4201 },

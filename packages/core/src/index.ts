@@ -2,6 +2,11 @@ export type {
   Client,
   ClientEvents,
   ClientState,
+  PeerChannel,
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerPath,
+  Peers,
   RpcCallOptions,
   StreamCallOptions,
   SubscribeOptions,
@@ -13,8 +18,12 @@ export {
   type AnySchema,
   type Contract,
   contract,
+  type Delivery,
   type EncodedOf,
   type ErrorOf,
+  type PeerDefinition,
+  type PeerMap,
+  peer,
   type RpcDefinition,
   type RpcMap,
   rpc,
@@ -41,12 +50,15 @@ export {
   switchyardError,
 } from "./errors.ts"
 export { Heartbeat } from "./heartbeat.ts"
+export { candidateToSignal, type IceCandidate, withoutCandidates } from "./ice.ts"
+export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./latest.ts"
 export { type MemoryTransport, memoryTransport } from "./memory.ts"
 export {
   defaultLadder,
   emptyMemory,
   fallback,
   hasFailed,
+  type IceServer,
   isTransportId,
   type Plan,
   type PlanInput,
@@ -61,6 +73,7 @@ export {
 } from "./negotiation.ts"
 export {
   type CompiledContract,
+  type CompiledPeer,
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
@@ -71,6 +84,7 @@ export {
 } from "./payload.ts"
 export {
   body,
+  clientPeerDataError,
   control,
   type DecodeOptions,
   type DecodeResult,
@@ -81,11 +95,15 @@ export {
   exceedsBytes,
   exceedsDepth,
   isAckFrame,
+  MAX_CANDIDATE_LENGTH,
   MAX_CREDIT,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_PEER_ID_LENGTH,
+  MAX_SDP_LENGTH,
   peekRequestHeader,
   stringifyPayload,
+  unreliableFrame,
   utf8Length,
 } from "./protocol/codec.ts"
 export * from "./protocol/frames.ts"
@@ -97,6 +115,7 @@ export type {
   ClientTransport,
   ConnectionInfo,
   ServerLinkEvents,
+  Signalling,
   TransportCapabilities,
   TransportId,
 } from "./transport.ts"

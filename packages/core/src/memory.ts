@@ -1,3 +1,4 @@
+import { latestPerTick } from "./latest.ts"
 import type { Link } from "./session.ts"
 import type { Acceptor, ClientLinkEvents, ClientTransport } from "./transport.ts"
 
@@ -71,8 +72,15 @@ export function memoryTransport(accept: Acceptor): MemoryTransport {
       }
       const cut = () => end(1006, "connection lost", true)
       open.add(cut)
+      // Unreliable frames of one microtask are conflated per slot; the pipe has no buffer to fill.
+      const latest = latestPerTick({
+        write: (frame) => !closed && toClient(frame),
+        congested: () => false,
+        defer: queueMicrotask,
+      })
       const serverLink: Link = {
         send: (frame) => !closed && toClient(frame),
+        sendLatest: (slot, frame) => !closed && latest.send(slot, frame),
         close: (code, reason) => end(code, reason),
       }
       queueMicrotask(() => {

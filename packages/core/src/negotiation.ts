@@ -16,6 +16,15 @@ export interface TransportOffer {
   readonly binary: boolean
   /** Frames arrive in the order they were sent. */
   readonly ordered: boolean
+  /** WebRTC only: the ICE servers (STUN, TURN with credentials) the client should use. */
+  readonly iceServers?: readonly IceServer[]
+}
+
+/** An ICE server as `RTCPeerConnection` takes it. */
+export interface IceServer {
+  readonly urls: string | readonly string[]
+  readonly username?: string
+  readonly credential?: string
 }
 
 /** A server's answer to a negotiate request; also what WELCOME carries (`transports`). */

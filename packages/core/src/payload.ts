@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import type { AnyContract, AnySchema } from "./contract.ts"
+import type { AnyContract, AnySchema, Delivery } from "./contract.ts"
 import { compileFastChecker, MISS } from "./fastSchema.ts"
 import type { StandardSchemaV1 } from "./standardSchema.ts"
 
@@ -99,9 +99,17 @@ export interface CompiledStream {
   readonly input: PayloadCodec
   readonly item: PayloadCodec
   readonly error: PayloadCodec | undefined
+  readonly delivery: Delivery
 }
 export interface CompiledTopic {
   readonly kind: "topic"
+  readonly name: string
+  readonly message: PayloadCodec
+  readonly delivery: Delivery
+}
+
+export interface CompiledPeer {
+  readonly kind: "peer"
   readonly name: string
   readonly message: PayloadCodec
 }
@@ -111,6 +119,7 @@ export interface CompiledContract {
   readonly rpc: ReadonlyMap<string, CompiledRpc>
   readonly streams: ReadonlyMap<string, CompiledStream>
   readonly topics: ReadonlyMap<string, CompiledTopic>
+  readonly peers: ReadonlyMap<string, CompiledPeer>
 }
 
 const compiled = new WeakMap<AnyContract, CompiledContract>()
@@ -139,11 +148,33 @@ export function compileContract(contract: AnyContract): CompiledContract {
     streams: new Map(
       Object.entries(contract.streams).map(([name, d]) => [
         name,
-        { kind: "stream", name, input: codec(d.input), item: codec(d.item), error: maybe(d.error) },
+        {
+          kind: "stream",
+          name,
+          input: codec(d.input),
+          item: codec(d.item),
+          error: maybe(d.error),
+          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+        },
       ]),
     ),
     topics: new Map(
-      Object.entries(contract.topics).map(([name, d]) => [name, { kind: "topic", name, message: codec(d.message) }]),
+      Object.entries(contract.topics).map(([name, d]) => [
+        name,
+        {
+          kind: "topic",
+          name,
+          message: codec(d.message),
+          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+        },
+      ]),
+    ),
+    // A contract object made without `contract()` may lack the section.
+    peers: new Map(
+      Object.entries(contract.peers ?? {}).map(([name, d]) => [
+        name,
+        { kind: "peer", name, message: codec(d.message) },
+      ]),
     ),
   }
   compiled.set(contract, out)

@@ -7,6 +7,14 @@ import { control, dataFrame } from "./protocol/codec.ts"
 export interface Link {
   send(frame: string): void
   close(code: number, reason: string): void
+  /**
+   * Sends an UNRELIABLE frame latest-value-wins (docs/delivery.md): at most one frame waits per `slot`
+   * (one stream, or one topic key, of the session), a newer one replaces it, and what waits is written
+   * when the link can take it (at the end of the tick, while its send buffer is below its bound) or
+   * dropped when the link closes. A link may send it on a lossy channel of its own (WebRTC's second data
+   * channel). Without it, the session sends unreliable frames with `send`, unconflated.
+   */
+  sendLatest?(slot: object, frame: string): void
 }
 
 /** Bounds and pacing of a session's reliability layer. */

@@ -1,3 +1,5 @@
+import type { TransportOffer } from "./negotiation.ts"
+import type { SignalKind } from "./protocol/frames.ts"
 import type { Link } from "./session.ts"
 
 /**
@@ -26,13 +28,31 @@ export interface ClientLinkEvents {
 }
 
 /**
+ * How a signalled transport (WebRTC) sets itself up over the session that is already open: SIGNAL frames,
+ * sequenced and replayed like any data frame, so that signalling survives a switch of the carrying
+ * transport. One `Signalling` serves one attempt.
+ */
+export interface Signalling {
+  /** Sends a signal to the server. */
+  send(kind: SignalKind, data: unknown): void
+  /** Signals from the server for this attempt, in order; returns the unsubscribe function. */
+  onSignal(listener: (kind: SignalKind, data: unknown) => void): () => void
+  /** What the server said of this transport in its offer (ICE servers for WebRTC). */
+  readonly offer: TransportOffer | undefined
+}
+
+/**
  * The client half of a transport: opens links to a server URL. One file per transport in
- * `@switchyard/client-browser` fills this in.
+ * `@switchyard/client-browser` fills this in. A `signalled` transport (WebRTC) cannot open a session:
+ * it is only probed and moved to from a session already open, and gets a `Signalling` to set itself up.
  */
 export interface ClientTransport {
   readonly id: TransportId
   readonly capabilities: TransportCapabilities
-  connect(url: string, events: ClientLinkEvents): Link
+  readonly signalled?: boolean
+  /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */
+  readonly probeTimeoutMs?: number
+  connect(url: string, events: ClientLinkEvents, signalling?: Signalling): Link
 }
 
 /** What a server knows about an incoming connection. */

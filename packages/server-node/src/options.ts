@@ -1,5 +1,7 @@
 import type { IncomingMessage } from "node:http"
 import { defaultSessionOptions, type ErrorCode, type SessionOptions, type TransportId } from "@switchyard/core"
+import type { PeerOptions } from "./peers.ts"
+import type { SignalledServerTransport } from "./signalled.ts"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -29,6 +31,13 @@ export interface ServerLimits extends SessionOptions {
    * resume never trips it by itself.
    */
   readonly maxBufferedBytes: number
+  /**
+   * Unreliable frames (docs/delivery.md) are written only while a connection's send buffer holds at most
+   * this many bytes; above it, the latest frame per stream or topic key waits for the buffer to drain and
+   * older ones are dropped. Far below `maxBufferedBytes`, so that unreliable traffic never makes a slow
+   * consumer.
+   */
+  readonly maxUnreliableBufferedBytes: number
   /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
   readonly maxInvalidFrames: number
   /** How long a long-polling GET is held when there is nothing to send (ms). */
@@ -56,6 +65,10 @@ export interface ServerLimits extends SessionOptions {
    * left.
    */
   readonly topicHistoryTtlMs: number
+  /** Peer connections one session may have open or being set up at once (`LIMIT_EXCEEDED`). */
+  readonly maxPeerConnections: number
+  /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
+  readonly maxPeerCandidates: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -71,6 +84,7 @@ export const defaultLimits: ServerLimits = {
   maxSessions: 100_000,
   maxConnectionsPerIp: 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
+  maxUnreliableBufferedBytes: 64 * 1024,
   maxInvalidFrames: 16,
   pollTimeoutMs: 25_000,
   sseKeepAliveMs: 10_000,
@@ -79,6 +93,9 @@ export const defaultLimits: ServerLimits = {
   // Twice the resume window: a session lost because its client stayed away longer than the window can
   // still be recovered when the client is back within two minutes.
   topicHistoryTtlMs: 120_000,
+  maxPeerConnections: 16,
+  // A host gathers a handful per interface and address family; TURN adds a few more.
+  maxPeerCandidates: 64,
 }
 
 /** Options of `createServer`. */
@@ -90,6 +107,16 @@ export interface ServerOptions<A = undefined> {
    * `["websocket", "sse", "long-polling", "polling"]`; a transport left out is refused.
    */
   readonly transports?: readonly TransportId[]
+  /**
+   * WebRTC data channels (`webrtcServer()` from `@switchyard/webrtc-data/server`): offered at the top of
+   * the ladder and reached by upgrade, signalled over the session already open (docs/webrtc.md).
+   */
+  readonly webrtc?: SignalledServerTransport
+  /**
+   * Lets clients open connections to each other (`client.peers`, docs/peers.md); `authorize` decides
+   * who may connect to whom. Without it every peer connection is refused with `PEER_FORBIDDEN`.
+   */
+  readonly peers?: PeerOptions<A>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
    * without an `Origin` header (non-browser clients) and same-origin requests are allowed.

@@ -28,6 +28,7 @@ import {
 import { ConnectionGate } from "./gate.ts"
 import type { HandlerContext, Handlers } from "./handlers.ts"
 import { defaultLimits, type ServerLimits, type ServerOptions } from "./options.ts"
+import { PeerHub, type PeerOptions } from "./peers.ts"
 import { type Runtime, ServerSession } from "./serverSession.ts"
 import { TopicRegistry } from "./topics.ts"
 import { HttpTransports } from "./transports/http.ts"
@@ -84,7 +85,9 @@ export function createServer<C extends AnyContract, A = undefined>(
   const compiled = compileContract(contract)
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const sessions = new Map<string, ServerSession>()
-  const topics = new TopicRegistry()
+  const topics = new TopicRegistry(
+    new Set([...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name)),
+  )
   const reportError = options.onError ?? ((error: unknown) => console.error("[switchyard]", error))
   // A throwing hook must not take the server down nor leave the call it reports unanswered.
   const onError: Runtime["onError"] = (error, context) => {
@@ -113,6 +116,9 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     topics,
     onError,
+    signalled: options.webrtc,
+    accept: (link, info) => accept(link, info),
+    peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
     forget: (session, reason) => {
       if (sessions.get(session.token) !== session) return
       sessions.delete(session.token)
@@ -128,9 +134,14 @@ export function createServer<C extends AnyContract, A = undefined>(
   }
 
   const offered = offeredTransports(options.transports)
+  // A signalled transport (WebRTC) is offered first: it is the top of the ladder, reached by upgrade.
+  const signalled = options.webrtc
   const offer: ServerOffer = {
     version: PROTOCOL_VERSION,
-    transports: offered.map((id) => ({ id, ...transportTraits[id] })),
+    transports: [
+      ...(signalled ? [{ ...signalled.offer, id: signalled.id }] : []),
+      ...offered.map((id) => ({ id, ...transportTraits[id] })),
+    ],
     limits: sessionLimits,
   }
 
@@ -177,8 +188,10 @@ export function createServer<C extends AnyContract, A = undefined>(
             randomBytes(9).toString("base64url"),
             randomBytes(18).toString("base64url"),
             info.auth,
+            randomBytes(16).toString("base64url"),
           )
           sessions.set(target.token, target)
+          runtime.peers.join(target)
           hook(options.onSessionStart, { id: target.id, auth: info.auth as A })
         }
         const welcome = control.welcome(
@@ -189,6 +202,7 @@ export function createServer<C extends AnyContract, A = undefined>(
           target.received,
           sessionLimits,
           offer.transports,
+          options.peers ? target.peerId : undefined,
         )
         if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
           // The client's view of the session cannot be reconciled with ours: end it on both sides.
@@ -211,7 +225,12 @@ export function createServer<C extends AnyContract, A = undefined>(
   const websocket = new WebSocketTransport(gate, accept, limits)
   const downstreams = [
     longPollingDownstream(limits.pollTimeoutMs),
-    sseDownstream(limits.sseKeepAliveMs, limits.sseMaxStreamMs, limits.maxBufferedBytes),
+    sseDownstream(
+      limits.sseKeepAliveMs,
+      limits.sseMaxStreamMs,
+      limits.maxBufferedBytes,
+      limits.maxUnreliableBufferedBytes,
+    ),
     pollingDownstream(),
   ].filter((d) => offered.includes(d.id))
   const httpTransports = new HttpTransports(gate, accept, limits, downstreams, offer)
@@ -300,7 +319,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     httpTransports.close()
     // Sockets close their handshakes and HTTP links hand over their last frames, within one grace period;
     // only then does the server stop listening.
-    await Promise.all([websocket.close(), httpTransports.drained(1000)])
+    await Promise.all([websocket.close(), httpTransports.drained(1000), options.webrtc?.close()])
     const http = owned
     const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
     for (const attachedServer of attached) attachedServer.off("upgrade", onUpgrade)

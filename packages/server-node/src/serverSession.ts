@@ -1,4 +1,5 @@
 import {
+  type Acceptor,
   body,
   type ClientFrame,
   type CompiledContract,
@@ -16,10 +17,13 @@ import {
   Session,
   type TopicPosition,
   type TransportId,
+  unreliableFrame,
 } from "@switchyard/core"
 import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
 import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
 import type { ServerLimits } from "./options.ts"
+import type { PeerEndpoint, PeerHub } from "./peers.ts"
+import type { SignalledServerTransport, SignalSession } from "./signalled.ts"
 import type { Joined, Subscriber, TopicRegistry } from "./topics.ts"
 
 type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown
@@ -39,10 +43,20 @@ export interface Runtime {
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
   /** The session ended (for `reason`): the server forgets it. */
   forget(session: ServerSession, reason: ErrorCode): void
+  /** The signalled transport (WebRTC), when the server offers one. */
+  readonly signalled: SignalledServerTransport | undefined
+  /** The server's acceptor, for links a signalled transport opens. */
+  readonly accept: Acceptor
+  /** Client↔client connections (docs/peers.md). */
+  readonly peers: PeerHub
 }
 
 interface StreamState {
   readonly ctx: CallContext
+  /** Declared `delivery: "unreliable"`: items go as UNRELIABLE frames, outside credit. */
+  readonly unreliable: boolean
+  /** Items sent so far: `n` of the next UNRELIABLE frame is one more. */
+  sent: number
   credit: number
   wake: (() => void) | undefined
   iterator: AsyncIterator<unknown> | undefined
@@ -53,7 +67,7 @@ interface StreamState {
  * handlers, streams and topics. It outlives its links: while disconnected it keeps running handlers and
  * queueing their results for replay, until the client resumes or the resume window passes.
  */
-export class ServerSession implements Subscriber {
+export class ServerSession implements Subscriber, PeerEndpoint {
   private readonly session: Session
   private readonly heartbeat: Heartbeat
   private link: Link | undefined
@@ -61,6 +75,7 @@ export class ServerSession implements Subscriber {
   private invalidFrames = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   private ended = false
+  private signalling: SignalSession | undefined
   private readonly calls = new Map<number, CallContext>()
   private readonly streams = new Map<number, StreamState>()
   private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
@@ -70,6 +85,8 @@ export class ServerSession implements Subscriber {
     readonly id: string,
     readonly token: string,
     readonly auth: unknown,
+    /** The public id other clients connect to (docs/peers.md); never the token. */
+    readonly peerId: string,
   ) {
     const { limits } = runtime
     this.session = new Session(limits)
@@ -170,6 +187,8 @@ export class ServerSession implements Subscriber {
     this.ended = true
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
+    if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
+    this.runtime.peers.leave(this)
     for (const ctx of this.calls.values()) ctx.abort(code)
     for (const stream of this.streams.values()) this.stopStream(stream, code)
     this.calls.clear()
@@ -189,6 +208,29 @@ export class ServerSession implements Subscriber {
   /** A topic message for this session (Subscriber). */
   deliver(messageBody: string): void {
     this.send(FrameType.MESSAGE, messageBody)
+  }
+
+  /**
+   * An UNRELIABLE frame for this session (a message of an unreliable topic, an item of an unreliable
+   * stream): latest-value-wins on the current link, and dropped when there is none. It is never numbered
+   * nor kept for replay, so it can never overflow the session (docs/delivery.md).
+   */
+  deliverLatest(slot: object, frame: string): void {
+    const link = this.link
+    if (this.ended || !link) return
+    if (link.sendLatest) link.sendLatest(slot, frame)
+    else link.send(frame)
+  }
+
+  /** A PEER frame for this session (PeerEndpoint). */
+  sendPeer(frameBody: string): void {
+    this.send(FrameType.PEER, frameBody)
+  }
+
+  /** Whether a relayed peer message of `size` fits in half the replay buffer (PeerEndpoint). */
+  roomFor(size: number): boolean {
+    const { maxReplayFrames, maxReplayBytes } = this.runtime.limits
+    return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
   }
 
   private send(type: number, frameBody: string): void {
@@ -250,7 +292,30 @@ export class ServerSession implements Subscriber {
         return this.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
         return this.publish(f[2], f[3], f[4], f[5])
+      case FrameType.SIGNAL: {
+        const transport = this.runtime.signalled
+        if (!transport) return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
+        return transport.signal(this.signalSession, f[2], f[3], f[4])
+      }
+      case FrameType.PEER:
+        return this.runtime.peers.receive(this, f[2], f[3], f[4])
     }
+  }
+
+  /** This session as a signalled transport sees it; made on first use. */
+  private get signalSession(): SignalSession {
+    this.signalling ??= {
+      id: this.id,
+      remoteAddress: undefined,
+      reply: (attempt, kind, data) => {
+        if (!this.ended) this.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
+      },
+      accept: (link) => {
+        const transport = this.runtime.signalled?.id ?? "webrtc"
+        return this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth })
+      },
+    }
+    return this.signalling
   }
 
   private fail(id: number, code: ErrorCode, message: string, data?: string): void {
@@ -343,6 +408,8 @@ export class ServerSession implements Subscriber {
     if (!admitted) return
     const state: StreamState = {
       ctx: new CallContext(this.id, this.transport, this.auth),
+      unreliable: admitted.channel.delivery === "unreliable",
+      sent: 0,
       credit,
       wake: undefined,
       iterator: undefined,
@@ -351,7 +418,12 @@ export class ServerSession implements Subscriber {
     void this.pump(id, admitted.channel, admitted.input, state)
   }
 
-  /** Pulls items while the client has granted credit; waits for CREDIT frames when it has not. */
+  /**
+   * Pulls items while the client has granted credit; waits for CREDIT frames when it has not. An
+   * unreliable stream ignores credit: it is pulled at the producer's pace, at most one item per turn of
+   * the event loop (so that a producer that never waits cannot starve the server), and its items are
+   * conflated on the link instead of queueing.
+   */
   private async pump(id: number, channel: CompiledStream, input: unknown, state: StreamState): Promise<void> {
     const { ctx } = state
     const live = () => !ctx.aborted && !this.ended
@@ -360,7 +432,7 @@ export class ServerSession implements Subscriber {
       const iterator = streamIterator(handler(input, ctx))
       state.iterator = iterator
       while (live()) {
-        if (state.credit === 0) {
+        if (state.credit === 0 && !state.unreliable) {
           await new Promise<void>((resolve) => {
             state.wake = resolve
           })
@@ -382,6 +454,12 @@ export class ServerSession implements Subscriber {
             channel: channel.name,
           })
           return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid item`)
+        }
+        if (state.unreliable) {
+          this.deliverLatest(state, unreliableFrame(++state.sent, body.item(id, json)))
+          // Also lets the link write this item before an END that may follow.
+          await nextTurn()
+          continue
         }
         state.credit--
         this.send(FrameType.ITEM, body.item(id, json))
@@ -488,4 +566,9 @@ export class ServerSession implements Subscriber {
       this.send(FrameType.RESULT, body.result(id, "null"))
     })
   }
+}
+
+/** Resolves on the next turn of the event loop, after I/O. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }

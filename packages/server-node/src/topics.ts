@@ -1,9 +1,21 @@
 import { randomBytes } from "node:crypto"
-import { body, type CompiledTopic, ContractError, stringifyPayload, type TopicPosition } from "@switchyard/core"
+import {
+  body,
+  type CompiledTopic,
+  ContractError,
+  stringifyPayload,
+  type TopicPosition,
+  unreliableFrame,
+} from "@switchyard/core"
 
 /** A subscriber as the registry sees it: something that takes one encoded MESSAGE body. */
 export interface Subscriber {
   deliver(messageBody: string): void
+  /**
+   * A message of an unreliable topic: the whole UNRELIABLE frame, the same text for every subscriber,
+   * and its slot (the key, the same object for every message of the key) for latest-value conflation.
+   */
+  deliverLatest(slot: object, frame: string): void
 }
 
 /** The server limits that bound topic history (`docs/limits.md`). */
@@ -108,6 +120,15 @@ interface KeyState {
  */
 export class TopicRegistry {
   private readonly keys = new Map<string, Map<string, KeyState>>()
+  /**
+   * Numbers every message of an unreliable topic, across keys: `n` of its UNRELIABLE frame. One counter
+   * for the registry, so that `n` keeps growing for a key even when its state is forgotten and made again
+   * (a client that resubscribes at once could otherwise see `n` start over and drop newer messages).
+   */
+  private unreliableCount = 0
+
+  /** `unreliable`: the topics declared `delivery: "unreliable"`, which keep no history. */
+  constructor(private readonly unreliable: ReadonlySet<string> = new Set()) {}
 
   /**
    * Adds `subscriber` to a key and tells it where the key's stream stands. `since` is the position it
@@ -129,7 +150,7 @@ export class TopicRegistry {
     }
     let state = byKey.get(key)
     if (!state) {
-      const size = Math.floor(limits.topicHistorySize)
+      const size = this.unreliable.has(topic) ? 0 : Math.floor(limits.topicHistorySize)
       // A TTL that is not a number (NaN) would make the idle timer spin: it counts as 0.
       const ttl = Number.isNaN(limits.topicHistoryTtlMs) ? 0 : Math.max(limits.topicHistoryTtlMs, 0)
       const history = size > 0 ? new History(size, ttl) : undefined
@@ -187,6 +208,12 @@ export class TopicRegistry {
   publishEncoded(topic: string, key: string, json: string): void {
     const state = this.keys.get(topic)?.get(key)
     if (!state) return
+    if (this.unreliable.has(topic)) {
+      // One frame text for every subscriber; the key's state is the conflation slot.
+      const frame = unreliableFrame(++this.unreliableCount, body.message(topic, key, json))
+      for (const subscriber of state.subscribers.keys()) subscriber.deliverLatest(state, frame)
+      return
+    }
     const { history } = state
     let withOffset: string | undefined
     if (history) {

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest"
 import {
   body,
+  clientPeerDataError,
   control,
   dataFrame,
   decodeClientFrame,
   decodeServerFrame,
   exceedsDepth,
   stringifyPayload,
+  unreliableFrame,
 } from "./codec.ts"
-import { FrameType } from "./frames.ts"
+import { FrameType, isDataFrame } from "./frames.ts"
 
 describe("decodeClientFrame", () => {
   const accepted: Array<[string, string]> = [
@@ -97,5 +99,105 @@ describe("stringifyPayload", () => {
     cycle.self = cycle
     expect(stringifyPayload(cycle)).toBeUndefined()
     expect(stringifyPayload(10n)).toBeUndefined()
+  })
+})
+
+describe("UNRELIABLE frames (28)", () => {
+  it("round-trips a stream item and a topic message, written with the bodies of ITEM and MESSAGE", () => {
+    const item = unreliableFrame(7, body.item(3, '{"x":1}'))
+    const message = unreliableFrame(9, body.message("cursor", "k", '{"x":2}'))
+    expect(item).toBe('[28,7,3,{"x":1}]')
+    expect(message).toBe('[28,9,"cursor","k",{"x":2}]')
+    expect(decodeServerFrame(item)).toEqual({ ok: true, frame: [FrameType.UNRELIABLE, 7, 3, { x: 1 }] })
+    expect(decodeServerFrame(message)).toEqual({ ok: true, frame: [28, 9, "cursor", "k", { x: 2 }] })
+    // The empty key is a key, as for MESSAGE.
+    expect(decodeServerFrame(unreliableFrame(1, body.message("t", "", "null"))).ok).toBe(true)
+  })
+
+  const hostile: Array<[string, string]> = [
+    ["no n", "[28]"],
+    ["n zero", '[28,0,3,"x"]'],
+    ["n fractional", '[28,1.5,3,"x"]'],
+    ["n a string", '[28,"1",3,"x"]'],
+    ["n unsafe", `[28,${2 ** 60},3,"x"]`],
+    ["a stream id of 0", '[28,1,0,"x"]'],
+    ["a stream id that is a string", '[28,1,"3","x"]'],
+    ["a topic name that is a number", '[28,1,5,"k",1]'],
+    ["an empty topic name", '[28,1,"","k",1]'],
+    ["a long topic name", `[28,1,"${"t".repeat(129)}","k",1]`],
+    ["a long key", `[28,1,"t","${"k".repeat(257)}",1]`],
+    ["a key that is null", '[28,1,"t",null,1]'],
+    ["too short", "[28,1,3]"],
+    ["too long", '[28,1,"t","k",1,2]'],
+  ]
+  it.each(hostile)("a client refuses one with %s, without throwing", (_name, text) => {
+    expect(decodeServerFrame(text)).toMatchObject({ ok: false, code: "INVALID_FRAME" })
+  })
+
+  it("is never accepted from a client, whatever it holds", () => {
+    for (const text of ['[28,1,3,"x"]', '[28,1,"room","k",{}]', "[28]"]) {
+      expect(decodeClientFrame(text)).toEqual({
+        ok: false,
+        code: "INVALID_FRAME",
+        message: "UNRELIABLE frames travel from server to client only; publish with PUBLISH",
+      })
+    }
+  })
+
+  it("is a control frame: not sequenced, so never acknowledged nor replayed", () => {
+    expect(isDataFrame(FrameType.UNRELIABLE)).toBe(false)
+  })
+})
+
+describe("PEER frames (14)", () => {
+  const peer = (seq: number, conn: number, op: string, data: string) =>
+    dataFrame(FrameType.PEER, seq, body.peer(conn, op, data))
+
+  it("takes a client PEER frame by its head alone, so that the server can answer a bad `data` for its id", () => {
+    expect(decodeClientFrame(peer(1, 3, "offer", '{"type":"offer","sdp":"v=0"}')).ok).toBe(true)
+    expect(decodeClientFrame(peer(2, 3, "anything", "[1,2,3]")).ok).toBe(true)
+    expect(decodeClientFrame('[14,1,0,"offer",null]').ok).toBe(false)
+    expect(decodeClientFrame("[14,1,3,7,null]").ok).toBe(false)
+    expect(decodeClientFrame(`[14,1,3,${JSON.stringify("x".repeat(17))},null]`).ok).toBe(false)
+    expect(decodeClientFrame('[14,1,3,"close"]').ok).toBe(false)
+  })
+
+  it("says which rule a client's `data` breaks, without echoing it", () => {
+    expect(clientPeerDataError("connect", "abc")).toBeUndefined()
+    expect(clientPeerDataError("connect", "x".repeat(65))).toMatch(/peer id/)
+    expect(clientPeerDataError("accept", null)).toBeUndefined()
+    expect(clientPeerDataError("relay", [1, "cursor", { x: 1 }])).toBeUndefined()
+    expect(clientPeerDataError("relay", [0, "cursor", 1])).toMatch(/\[n, channel, message\]/)
+    expect(clientPeerDataError("offer", { type: "offer", sdp: "x".repeat(16 * 1024 + 1) })).toMatch(/SDP is longer/)
+    expect(clientPeerDataError("offer", { type: "answer", sdp: "v=0" })).toMatch(/offer carries/)
+    expect(clientPeerDataError("candidate", null)).toBeUndefined()
+    expect(clientPeerDataError("candidate", { candidate: "c".repeat(1025) })).toMatch(/candidate is longer/)
+    expect(clientPeerDataError("close", "y".repeat(257))).toMatch(/reason/)
+    expect(clientPeerDataError("launch", null)).toMatch(/unknown peer operation/)
+  })
+
+  it("checks a server PEER frame's `data` against its op", () => {
+    const setup = '{"peer":"abc","iceServers":[],"direct":true}'
+    expect(decodeServerFrame(peer(1, 2, "incoming", setup)).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "relay", '[4,"cursor",{"x":1}]')).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "skip", "4")).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "error", '{"code":"INVALID_INPUT","message":"m","n":4}')).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "incoming", '{"peer":"abc"}')).ok).toBe(false)
+    expect(decodeServerFrame(peer(1, 2, "connect", '"abc"')).ok).toBe(false)
+    expect(decodeServerFrame(peer(1, 2, "skip", "0")).ok).toBe(false)
+  })
+
+  it("carries the peer id as WELCOME's last element, after the offer", () => {
+    const limits = {
+      maxMessageBytes: 1,
+      heartbeatIntervalMs: 1,
+      heartbeatTimeoutMs: 1,
+      resumeWindowMs: 1,
+      maxDepth: 64,
+    }
+    const text = control.welcome(1, "tok", "sid", false, 0, limits, [], "peer-id")
+    const decoded = decodeServerFrame(text)
+    expect(decoded.ok && decoded.frame[8]).toBe("peer-id")
+    expect(JSON.parse(control.welcome(1, "tok", "sid", false, 0, limits, undefined, "peer-id"))).toHaveLength(7)
   })
 })

@@ -2,12 +2,15 @@ import type { ErrorCode } from "../errors.ts"
 import type { TransportOffer } from "../negotiation.ts"
 import {
   type ClientFrame,
+  type ClientPeerOp,
   FrameType,
   isEpoch,
   isOffset,
   MAX_EPOCH_LENGTH,
   type ServerFrame,
+  type ServerPeerOp,
   type SessionLimits,
+  type SignalKind,
   type TopicPosition,
 } from "./frames.ts"
 
@@ -170,6 +173,14 @@ export function decodeClientFrame(
     case FrameType.PUBLISH:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       break
+    case FrameType.SIGNAL:
+      valid = isSignal(f)
+      break
+    case FrameType.PEER:
+      // Only the head is checked here: the server judges `data` (clientPeerDataError) and answers a bad
+      // one for its connection, so that the frame still counts in the sequence.
+      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && typeof f[3] === "string" && f[3].length <= 16
+      break
     case FrameType.HELLO:
       valid =
         f.length === 4 &&
@@ -186,6 +197,8 @@ export function decodeClientFrame(
     case FrameType.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
+    case FrameType.UNRELIABLE:
+      return failure("INVALID_FRAME", "UNRELIABLE frames travel from server to client only; publish with PUBLISH")
     default:
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a client`)
   }
@@ -220,9 +233,17 @@ export function decodeServerFrame(
     case FrameType.MESSAGE:
       valid = (f.length === 5 || (f.length === 6 && isSeq(f[5]))) && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
       break
+    case FrameType.SIGNAL:
+      valid = isSignal(f)
+      break
+    case FrameType.PEER:
+      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isServerPeerData(f[3], f[4])
+      break
     case FrameType.WELCOME:
       valid =
-        (f.length === 7 || (f.length === 8 && isOffers(f[7]))) &&
+        (f.length === 7 ||
+          (f.length === 8 && isOffers(f[7])) ||
+          (f.length === 9 && isOffers(f[7]) && isPeerId(f[8]))) &&
         isSeq(f[1]) &&
         typeof f[2] === "string" &&
         typeof f[3] === "string" &&
@@ -238,6 +259,10 @@ export function decodeServerFrame(
     case FrameType.NOTICE:
     case FrameType.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
+      break
+    case FrameType.UNRELIABLE:
+      // [28, n, id, item] for a stream, [28, n, topic, key, message] for a topic.
+      valid = isSeq(f[1]) && (f.length === 4 ? isSeq(f[2]) : f.length === 5 && isName(f[2]) && isKey(f[3]))
       break
     default:
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a server`)
@@ -255,6 +280,148 @@ function positionError(since: unknown): string | undefined {
   if (!isOffset(since[0])) return `since offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`
   if (!isEpoch(since[1])) return `since epoch must be a string of 1 to ${MAX_EPOCH_LENGTH} characters`
   return undefined
+}
+
+/** Longest SDP a SIGNAL may carry (characters); a data-channel-only description takes about 1,000. */
+export const MAX_SDP_LENGTH = 16 * 1024
+/** Longest ICE candidate line a SIGNAL may carry (characters). */
+export const MAX_CANDIDATE_LENGTH = 1024
+
+/**
+ * A SIGNAL frame: `[13, seq, attempt, kind, data]`, where `data` is `{type, sdp}` for an offer or answer,
+ * `{candidate, sdpMid?, sdpMLineIndex?}` or `null` (no more candidates) for a candidate, and a short
+ * reason string for an end. Sizes are capped, so signalling cannot carry arbitrary payloads.
+ */
+function isSignal(f: readonly unknown[]): boolean {
+  if (f.length !== 5 || !isSeq(f[1]) || !isSeq(f[2])) return false
+  return isSignalData(f[3], f[4])
+}
+
+/** The `data` of a SIGNAL (and of a PEER offer, answer or candidate) of kind `kind`. */
+function isSignalData(kind: unknown, value: unknown): boolean {
+  const data = value as Record<string, unknown> | null
+  switch (kind) {
+    case "offer":
+    case "answer":
+      return (
+        typeof data === "object" &&
+        data !== null &&
+        data.type === kind &&
+        typeof data.sdp === "string" &&
+        data.sdp.length <= MAX_SDP_LENGTH
+      )
+    case "candidate":
+      return (
+        data === null ||
+        (typeof data === "object" &&
+          typeof data.candidate === "string" &&
+          data.candidate.length <= MAX_CANDIDATE_LENGTH &&
+          (data.sdpMid === undefined ||
+            data.sdpMid === null ||
+            (typeof data.sdpMid === "string" && data.sdpMid.length <= 64)) &&
+          (data.sdpMLineIndex === undefined || data.sdpMLineIndex === null || isCount(data.sdpMLineIndex)))
+      )
+    case "end":
+      return typeof data === "string" && (data as string).length <= 256
+    default:
+      return false
+  }
+}
+
+/** Longest peer id accepted (characters); the server makes ids of 22. */
+export const MAX_PEER_ID_LENGTH = 64
+/** Longest reason a peer `reject` or `close` may carry (characters). */
+const MAX_REASON_LENGTH = 256
+
+const isPeerId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= MAX_PEER_ID_LENGTH
+const isReason = (v: unknown) => typeof v === "string" && v.length <= MAX_REASON_LENGTH
+/** A relayed peer message: `[n, channel, message]`, `n` counting the connection's messages from 1. */
+const isRelay = (v: unknown) => Array.isArray(v) && v.length === 3 && isSeq(v[0]) && isName(v[1])
+const clientPeerOps: ReadonlySet<string> = new Set<ClientPeerOp>([
+  "connect",
+  "accept",
+  "reject",
+  "offer",
+  "answer",
+  "candidate",
+  "relay",
+  "close",
+])
+
+/**
+ * Why the `data` of a client's PEER frame does not fit its `op` (docs/protocol.md#peers), or `undefined`
+ * when it does. Says which rule broke, never echoes the value.
+ */
+export function clientPeerDataError(op: string, data: unknown): string | undefined {
+  if (!clientPeerOps.has(op)) return `unknown peer operation ${JSON.stringify(op.slice(0, 16))}`
+  switch (op as ClientPeerOp) {
+    case "connect":
+      return isPeerId(data) ? undefined : `a peer id is a string of 1 to ${MAX_PEER_ID_LENGTH} characters`
+    case "accept":
+      return data === null ? undefined : "accept carries null"
+    case "reject":
+    case "close":
+      return isReason(data) ? undefined : `a reason is a string of at most ${MAX_REASON_LENGTH} characters`
+    case "relay":
+      return isRelay(data) ? undefined : "a relayed message is [n, channel, message]"
+    case "offer":
+    case "answer": {
+      const sdp = (data as { sdp?: unknown } | null)?.sdp
+      if (typeof sdp === "string" && sdp.length > MAX_SDP_LENGTH) {
+        return `the SDP is longer than ${MAX_SDP_LENGTH} characters`
+      }
+      return isSignalData(op, data) ? undefined : `${op} carries {type: "${op}", sdp}`
+    }
+    case "candidate": {
+      const candidate = (data as { candidate?: unknown } | null)?.candidate
+      if (typeof candidate === "string" && candidate.length > MAX_CANDIDATE_LENGTH) {
+        return `the candidate is longer than ${MAX_CANDIDATE_LENGTH} characters`
+      }
+      return isSignalData(op, data) ? undefined : "candidate carries {candidate, sdpMid?, sdpMLineIndex?} or null"
+    }
+  }
+}
+
+const isCodeAndMessage = (v: unknown) =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as { code?: unknown }).code === "string" &&
+  typeof (v as { message?: unknown }).message === "string"
+
+/** What `incoming` and `open` tell of a peer connection: the other side, ICE servers, whether to go direct. */
+const isPeerSetup = (v: unknown) => {
+  if (typeof v !== "object" || v === null) return false
+  const d = v as Record<string, unknown>
+  return (
+    isPeerId(d.peer) &&
+    typeof d.direct === "boolean" &&
+    Array.isArray(d.iceServers) &&
+    d.iceServers.length <= 16 &&
+    d.iceServers.every((s) => typeof s === "object" && s !== null)
+  )
+}
+
+/** The `data` of a server's PEER frame for `op` (docs/protocol.md#peers). */
+function isServerPeerData(op: unknown, data: unknown): boolean {
+  switch (op as ServerPeerOp) {
+    case "incoming":
+    case "open":
+      return isPeerSetup(data)
+    case "refused":
+    case "error":
+    case "closed":
+      return isCodeAndMessage(data)
+    case "relay":
+      return isRelay(data)
+    case "skip":
+      return isSeq(data)
+    case "offer":
+    case "answer":
+    case "candidate":
+      return isSignalData(op, data)
+    default:
+      return false
+  }
 }
 
 /** A list of transport offers; entries naming transports this client does not know are allowed. */
@@ -320,6 +487,10 @@ export const body = {
       ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
       : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
   unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  signal: (attempt: number, kind: SignalKind, data: unknown) =>
+    `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`,
+  /** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
+  peer: (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`,
   publish: (id: number, topic: string, key: string, message: string) =>
     `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
   result: (id: number, output: string) => `${id},${output}`,
@@ -339,6 +510,14 @@ export const body = {
       : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
 }
 
+/**
+ * Frame text of an UNRELIABLE frame: `[28,n,body]`, where `body` is an ITEM body (`body.item`) or a
+ * MESSAGE body without offset (`body.message`), and `n` the frame's place in its slot (docs/delivery.md).
+ */
+export function unreliableFrame(n: number, body: string): string {
+  return `[${FrameType.UNRELIABLE},${n},${body}]`
+}
+
 /** Frame text of control frames. */
 export const control = {
   hello: (version: number, token: string | null, received: number) =>
@@ -351,8 +530,9 @@ export const control = {
     received: number,
     limits: SessionLimits,
     transports?: readonly TransportOffer[],
+    peerId?: string,
   ) =>
-    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}]`,
+    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
   ack: (received: number) => `[${FrameType.ACK},${received}]`,
   probe: (probe: number) => `[${FrameType.PROBE},${probe}]`,
   ping: (received: number) => `[${FrameType.PING},${received}]`,

@@ -1,7 +1,8 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
- * Data frames (types 1–12) carry a per-direction sequence number at index 1 and are kept for replay
- * until acknowledged; control frames (types 20–27) are never sequenced nor replayed.
+ * Data frames (types 1–14) carry a per-direction sequence number at index 1 and are kept for replay
+ * until acknowledged; control frames (types 20–28) are never sequenced nor replayed. UNRELIABLE (28) is the
+ * control frame that carries the items and messages of channels declared `delivery: "unreliable"`.
  * `docs/protocol.md` is the normative description.
  */
 import type { TransportOffer } from "../negotiation.ts"
@@ -21,6 +22,8 @@ export const FrameType = {
   UNSUBSCRIBE: 10,
   PUBLISH: 11,
   MESSAGE: 12,
+  SIGNAL: 13,
+  PEER: 14,
   HELLO: 20,
   WELCOME: 21,
   ACK: 22,
@@ -29,6 +32,7 @@ export const FrameType = {
   NOTICE: 25,
   BYE: 26,
   PROBE: 27,
+  UNRELIABLE: 28,
 } as const
 
 // client → server data frames
@@ -47,6 +51,38 @@ export type SubscribeFrame = readonly [
 ]
 export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
 export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
+
+/**
+ * Sets up a signalled transport (WebRTC) over the session already open, in both directions: an offer,
+ * an answer or an ICE candidate for one attempt (`attempt` is chosen by the client), or the end of it.
+ */
+export type SignalFrame = readonly [13, seq: number, attempt: number, kind: SignalKind, data: unknown]
+
+/** What a SIGNAL carries. */
+export type SignalKind = "offer" | "answer" | "candidate" | "end"
+
+/**
+ * A client↔client connection (docs/peers.md), in both directions: `conn` is the id the server gave the
+ * connection, except in a client's `connect`, where it is a reference the client picked, and in the
+ * server's `refused` that answers it. What `data` holds depends on `op` (docs/protocol.md#peers).
+ */
+export type PeerFrame = readonly [14, seq: number, conn: number, op: PeerOp, data: unknown]
+
+/** What a client sends about a peer connection. */
+export type ClientPeerOp = "connect" | "accept" | "reject" | "offer" | "answer" | "candidate" | "relay" | "close"
+/** What the server sends about a peer connection. */
+export type ServerPeerOp =
+  | "incoming"
+  | "open"
+  | "refused"
+  | "offer"
+  | "answer"
+  | "candidate"
+  | "relay"
+  | "skip"
+  | "error"
+  | "closed"
+export type PeerOp = ClientPeerOp | ServerPeerOp
 
 // server → client data frames
 export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
@@ -67,6 +103,8 @@ export type WelcomeFrame = readonly [
   received: number,
   limits: SessionLimits,
   transports?: readonly TransportOffer[],
+  /** The session's public peer id, when the server takes peer connections (docs/peers.md). */
+  peerId?: string,
 ]
 export type AckFrame = readonly [22, received: number]
 export type PingFrame = readonly [23, received: number]
@@ -75,6 +113,17 @@ export type NoticeFrame = readonly [25, code: string, message: string]
 export type ByeFrame = readonly [26, code: string, message: string]
 /** Before HELLO on a new link, the client asks whether the link carries frames both ways; the server echoes it. */
 export type ProbeFrame = readonly [27, probe: number]
+
+/**
+ * An item of a stream declared `delivery: "unreliable"`: an ITEM without a sequence number. `n` grows
+ * with each item of the stream (not by one: skipped values were conflated or lost); a client delivers a
+ * frame only when its `n` is above the last it delivered for that stream (docs/delivery.md).
+ */
+export type UnreliableItemFrame = readonly [28, n: number, id: number, item: unknown]
+/** A message of a topic declared `delivery: "unreliable"`: a MESSAGE without a sequence number or offset. */
+export type UnreliableMessageFrame = readonly [28, n: number, topic: string, key: string, message: unknown]
+/** What travels latest-value-wins, server to client only: told apart by their length (4 or 5). */
+export type UnreliableFrame = UnreliableItemFrame | UnreliableMessageFrame
 
 /**
  * A position in the stream of one topic key: the offset of the last publication a subscriber has (0 for
@@ -135,11 +184,21 @@ export type ClientDataFrame =
   | SubscribeFrame
   | UnsubscribeFrame
   | PublishFrame
-export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame
+  | SignalFrame
+  | PeerFrame
+export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame | PeerFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
-export type ServerFrame = ServerDataFrame | WelcomeFrame | AckFrame | PingFrame | NoticeFrame | ByeFrame | ProbeFrame
+export type ServerFrame =
+  | ServerDataFrame
+  | WelcomeFrame
+  | AckFrame
+  | PingFrame
+  | NoticeFrame
+  | ByeFrame
+  | ProbeFrame
+  | UnreliableFrame
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {
-  return type >= 1 && type <= 12
+  return type >= 1 && type <= 14
 }

@@ -10,9 +10,9 @@ export interface SuiteFixture {
   /** Another client of the same server (for fan-out). */
   createClient(): Promise<Client<TestContract>>
   /** Server-side publish. */
-  publish(topic: "room" | "feed", key: string, message: unknown): void
+  publish(topic: "room" | "feed" | "cursor", key: string, message: unknown): void
   /** Sessions subscribed to a key on the server. */
-  subscribers(topic: "room" | "feed", key: string): number
+  subscribers(topic: "room" | "feed" | "cursor", key: string): number
   readonly state: TestServerState
   /**
    * Cuts every connection abruptly, as a network failure would, and says how many it cut. Whether the
@@ -188,6 +188,28 @@ export function runTransportContractSuite(name: string, harness: SuiteHarness): 
       fixture.publish("feed", "k", 2)
       expect(await fixture.client.rpc.add({ a: 0, b: 0 })).toBe(0)
       expect(got).toEqual([1])
+    })
+
+    it("delivers an unreliable topic latest-value-wins: a burst arrives as its last message", async () => {
+      const fixture = await setup()
+      const got: number[] = []
+      fixture.client.topics.cursor("k").subscribe((n) => got.push(n))
+      await waitFor(() => fixture.subscribers("cursor", "k") === 1, 3000, "the subscription")
+      // One tick on the server: every message waits in the key's slot, and only the last leaves.
+      for (let n = 1; n <= 100; n++) fixture.publish("cursor", "k", n)
+      await waitFor(() => got.includes(100), 5000, "the latest message")
+      fixture.publish("cursor", "k", 101)
+      await waitFor(() => got.includes(101), 5000, "the next message")
+      expect(got).toEqual([100, 101])
+    })
+
+    it("iterates an unreliable stream to its end, never an item older than the one before", async () => {
+      const { client } = await setup()
+      const items: number[] = []
+      for await (const n of client.streams.telemetry({ count: 30 })) items.push(n)
+      expect(items.length).toBeGreaterThan(0)
+      expect(items.every((n, i) => n >= 1 && n <= 30 && (i === 0 || n > (items[i - 1] as number)))).toBe(true)
+      expect(await client.rpc.add({ a: 1, b: 2 })).toBe(3)
     })
 
     it("detects a silent network by heartbeat and resumes the same session", async () => {

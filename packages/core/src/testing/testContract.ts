@@ -1,5 +1,5 @@
 import * as Schema from "effect/Schema"
-import { contract, rpc, stream, topic } from "../contract.ts"
+import { contract, peer, rpc, stream, topic } from "../contract.ts"
 
 const Pair = Schema.Struct({ a: Schema.Number, b: Schema.Number })
 
@@ -28,6 +28,7 @@ export const TestContract = contract({
   streams: {
     countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }),
     ticks: stream({ input: Schema.Struct({ tag: Schema.String, intervalMs: Schema.Number }), item: Schema.Number }),
+    telemetry: stream({ input: Schema.Struct({ count: Schema.Number }), item: Schema.Number, delivery: "unreliable" }),
     breaking: stream({
       input: Schema.Struct({ after: Schema.Number }),
       item: Schema.Number,
@@ -37,6 +38,11 @@ export const TestContract = contract({
   topics: {
     room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String, at: Schema.Date }) }),
     feed: topic({ message: Schema.Number }),
+    cursor: topic({ message: Schema.Number, delivery: "unreliable" }),
+  },
+  peers: {
+    cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number, at: Schema.Date }) }),
+    note: peer({ message: Schema.String }),
   },
 })
 
@@ -100,6 +106,12 @@ export function testHandlers(state: TestServerState) {
         for (let i = 0; !ctx.signal.aborted; i++) {
           yield i
           await sleep(intervalMs, ctx.signal)
+        }
+      },
+      telemetry: async function* ({ count }: { count: number }) {
+        for (let i = 1; i <= count; i++) {
+          await sleep(1)
+          yield i
         }
       },
       breaking: async function* ({ after }: { after: number }, ctx: Ctx) {

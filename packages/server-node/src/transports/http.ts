@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   control,
+  FrameType,
+  LatestFrames,
   type Link,
   type ServerLinkEvents,
   type ServerOffer,
@@ -43,6 +45,11 @@ export class HttpLink implements Link {
   readonly id = randomBytes(16).toString("base64url")
   /** Frames waiting to go downstream, oldest first. */
   queue: string[] = []
+  /**
+   * Unreliable frames waiting, at most one per slot (docs/delivery.md): a poll takes the latest of each,
+   * and an SSE stream writes them when its response is not backed up.
+   */
+  readonly latest = new LatestFrames()
   /** Whatever the transport holds for this link (a held poll, an open event stream). */
   held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
   events: ServerLinkEvents | undefined
@@ -61,6 +68,16 @@ export class HttpLink implements Link {
   send(frame: string): void {
     if (this.isClosed) return
     this.queue.push(frame)
+    this.schedule()
+  }
+
+  sendLatest(slot: object, frame: string): void {
+    if (this.isClosed) return
+    this.latest.put(slot, frame)
+    this.schedule()
+  }
+
+  private schedule(): void {
     if (this.scheduled) return
     // Frames of one tick leave together.
     this.scheduled = true
@@ -70,8 +87,23 @@ export class HttpLink implements Link {
     })
   }
 
-  /** Takes every queued frame, as one batch body. */
+  /** Whether anything waits to go downstream. */
+  get pending(): boolean {
+    return this.queue.length > 0 || this.latest.size > 0
+  }
+
+  /**
+   * Takes every queued frame and the latest unreliable frame of each slot, as one batch body. The
+   * unreliable frames go first (after a WELCOME, which the client must read before anything), so that the
+   * last item of an unreliable stream comes before its END.
+   */
   drain(): string {
+    if (this.latest.size > 0) {
+      const unreliable: string[] = []
+      this.latest.flush((frame) => unreliable.push(frame))
+      const head = this.queue[0]?.startsWith(WELCOME_PREFIX) ? 1 : 0
+      this.queue.splice(head, 0, ...unreliable)
+    }
     const body = this.queue.join("\n")
     this.queue = []
     return body
@@ -85,10 +117,14 @@ export class HttpLink implements Link {
   end(code: number, reason: string): void {
     if (this.isClosed) return
     this.isClosed = true
+    // Unreliable frames are never delivered late: a link that closes drops them.
+    this.latest.clear()
     this.transport.closed(this)
     this.onClose(this, code, reason)
   }
 }
+
+const WELCOME_PREFIX = `[${FrameType.WELCOME},`
 
 /** Answers a request with a small JSON body (errors) or nothing. */
 export function answer(response: ServerResponse, status: number, body?: object): void {

@@ -19,7 +19,7 @@ export function longPollingDownstream(pollTimeoutMs: number): Downstream {
     id: "long-polling",
     get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {
       release(link, 204)
-      if (link.queue.length > 0 || link.isClosed) return answerFrames(response, link.drain())
+      if (link.pending || link.isClosed) return answerFrames(response, link.drain())
       const timer = setTimeout(() => release(link, 200), pollTimeoutMs)
       link.held = { response, timer }
       // A client that gave up on its poll frees the slot (the response closes before it was finished).

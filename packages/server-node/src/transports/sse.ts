@@ -29,9 +29,16 @@ const headers = {
 const retry = "retry: 500\n\n"
 const goneEvent = "event: gone\ndata:\n\n"
 
-export function sseDownstream(keepAliveMs: number, maxStreamMs: number, maxBufferedBytes: number): Downstream {
+export function sseDownstream(
+  keepAliveMs: number,
+  maxStreamMs: number,
+  maxBufferedBytes: number,
+  maxUnreliableBufferedBytes: number,
+): Downstream {
   /** The open stream of each link; `undefined` once a link had a stream and lost it. */
   const streams = new WeakMap<HttpLink, Stream | undefined>()
+  /** Responses with a 'drain' listener that will write the link's waiting unreliable frames. */
+  const waitingForDrain = new WeakSet<ServerResponse>()
 
   const stop = (link: HttpLink): ServerResponse | undefined => {
     const stream = streams.get(link)
@@ -44,7 +51,7 @@ export function sseDownstream(keepAliveMs: number, maxStreamMs: number, maxBuffe
 
   const flush = (link: HttpLink) => {
     const stream = streams.get(link)
-    if (!stream || link.queue.length === 0) return
+    if (!stream || !link.pending) return
     const frames = link.queue
     link.queue = []
     let text = ""
@@ -52,6 +59,23 @@ export function sseDownstream(keepAliveMs: number, maxStreamMs: number, maxBuffe
       const seq = sequenceOf(frame)
       text += seq === 0 ? `data: ${frame}\n\n` : `id: ${seq}\ndata: ${frame}\n\n`
     }
+    // Unreliable frames (no id: they are never replayed) go while the response is not backed up; the
+    // rest wait, one per slot, for its 'drain'.
+    const { response } = stream
+    link.latest.flush(
+      (frame) => {
+        text += `data: ${frame}\n\n`
+      },
+      () => response.writableLength + text.length > maxUnreliableBufferedBytes,
+    )
+    if (link.latest.size > 0 && !waitingForDrain.has(response)) {
+      waitingForDrain.add(response)
+      response.once("drain", () => {
+        waitingForDrain.delete(response)
+        flush(link)
+      })
+    }
+    if (text === "") return
     stream.response.write(text)
     // A client that stops reading: the link ends (the session waits for a resume, as on a WebSocket)
     // rather than the stream buffering without bound.

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { type Acceptor, closeCodeOf, corkPerTick, type Link } from "@switchyard/core"
+import { type Acceptor, closeCodeOf, corkPerTick, type Link, latestPerTick } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
 import type { ConnectionGate } from "../gate.ts"
 import type { ServerLimits } from "../options.ts"
@@ -66,11 +66,23 @@ export class WebSocketTransport {
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     )
+    const send = (frame: string) => {
+      if (ws.readyState !== 1) return
+      cork()
+      ws.send(frame)
+    }
+    // Unreliable frames wait, one per slot, while the socket holds more than their bound, and go when it
+    // drains; they never add to what could make a slow consumer.
+    const latest = latestPerTick({
+      write: send,
+      congested: () => ws.bufferedAmount > this.limits.maxUnreliableBufferedBytes,
+      defer: (flush) => process.nextTick(flush),
+    })
+    raw.on("drain", () => latest.flush())
     const link: Link = {
-      send(frame) {
-        if (ws.readyState !== 1) return
-        cork()
-        ws.send(frame)
+      send,
+      sendLatest(slot, frame) {
+        if (ws.readyState === 1) latest.send(slot, frame)
       },
       close(code, reason) {
         if (ws.readyState === 0 || ws.readyState === 1) ws.close(code, reason)
@@ -81,6 +93,7 @@ export class WebSocketTransport {
     ws.on("error", () => ws.terminate())
     ws.on("message", (data, isBinary) => events.frame(isBinary ? data : data.toString()))
     ws.once("close", (code, reason) => {
+      latest.clear()
       release()
       events.close(code, reason.toString())
     })

@@ -62,6 +62,9 @@ export async function chromiumBrowser(): Promise<Browser> {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // WebRTC to a peer on this host: real host candidates instead of mDNS names, and loopback allowed.
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--allow-loopback-in-peer-connection",
       ],
     })
     return { browser, group: childNamed("chromium") }

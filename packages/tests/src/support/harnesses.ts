@@ -10,9 +10,12 @@ import {
   testHandlers,
   waitFor,
 } from "@switchyard/core/testing"
-import { createServer, type Handlers, type Server } from "@switchyard/server-node"
+import { createServer, type Handlers, type Server, type ServerOptions } from "@switchyard/server-node"
+import { webrtcTransport } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
+import { ChannelNetwork } from "./channelNetwork.ts"
 import { TcpProxy } from "./tcpProxy.ts"
 
 export const fastReconnect = { initialDelayMs: 10, maxDelayMs: 100 }
@@ -29,15 +32,26 @@ export function freshStorage(): StorageLike & { readonly map: Map<string, string
  */
 export const testClientOptions = { reconnect: fastReconnect, connectTimeoutMs: 1000 }
 
-export function startTestServer(options: SuiteSetup, state: TestServerState): Server<TestContract> {
+export function startTestServer(
+  options: SuiteSetup,
+  state: TestServerState,
+  extra: Pick<ServerOptions, "webrtc"> = {},
+): Server<TestContract> {
   return createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
     limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
     onError: () => {},
+    ...extra,
   })
 }
 
 export async function connected<C extends AnyContract>(client: Client<C>): Promise<Client<C>> {
   await waitFor(() => client.state === "connected", 5000, "the client to connect")
+  return client
+}
+
+/** Ready when the session is on the data channel: for harnesses whose clients move there from WebSocket. */
+async function onTheChannel<C extends AnyContract>(client: Client<C>): Promise<Client<C>> {
+  await waitFor(() => client.transport === "webrtc", 10_000, "the move to the data channel")
   return client
 }
 
@@ -51,12 +65,13 @@ async function fixture(
   network: { drop(): number; stall(on: boolean): void },
   newClient: () => Client<TestContract>,
   teardown: () => Promise<void> = async () => {},
+  ready: (client: Client<TestContract>) => Promise<Client<TestContract>> = connected,
 ): Promise<SuiteFixture> {
   const clients: Client<TestContract>[] = []
   const make = () => {
     const client = newClient()
     clients.push(client)
-    return connected(client)
+    return ready(client)
   }
   return {
     client: await make(),
@@ -131,6 +146,57 @@ export const pollingNodeHarness = nodeHarness("polling")
 export const sseNodeFetchHarness = nodeHarness("sse", { fetch: nodeFetch() })
 export const longPollingNodeFetchHarness = nodeHarness("long-polling", { fetch: nodeFetch() })
 
+/**
+ * WebRTC between a Node client and the Node server: the client opens its session on WebSocket (through
+ * the TCP proxy) and moves it to a data channel; every fixture client is on the channel before the
+ * suite uses it. `drop()` and `stall()` act on both networks: the channel's (ChannelNetwork) and the
+ * proxy's, so that after a drop the session resumes on WebSocket and moves back up.
+ */
+export const webrtcNodeHarness: SuiteHarness = {
+  transport: "webrtc",
+  async setup(options) {
+    const state: TestServerState = { aborted: new Set() }
+    const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+      limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
+      onError: () => {},
+      webrtc: webrtcServer(),
+    })
+    const { port } = await server.listen(0, "127.0.0.1")
+    const proxy = await TcpProxy.start(port)
+    const channels = new ChannelNetwork()
+    const url = `http://127.0.0.1:${proxy.port}/switchyard`
+    const network = {
+      drop: () => channels.drop() + proxy.drop(),
+      stall: (on: boolean) => {
+        channels.stall(on)
+        proxy.stall(on)
+      },
+    }
+    return fixture(
+      server,
+      state,
+      network,
+      () => {
+        const memory = new Map<string, string>()
+        return createClient(TestContract, {
+          url,
+          WebSocket,
+          transports: [webrtcTransport({ RTCPeerConnection: channels.RTCPeerConnection as never }), "websocket"],
+          negotiation: {
+            storage: { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => void memory.set(k, v) },
+          },
+          ...testClientOptions,
+        })
+      },
+      async () => {
+        channels.drop()
+        await proxy[Symbol.asyncDispose]()
+      },
+      onTheChannel,
+    )
+  },
+}
+
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
 import { newPage, startPageServer } from "./chromium.ts"
 import { RemotePage } from "./remoteClient.ts"
@@ -142,12 +208,19 @@ import { RemotePage } from "./remoteClient.ts"
  * origin: the server's default Origin check (same origin only, no `allowedOrigins`) stays in force and
  * is exercised by a real browser's Origin header on every connection.
  */
-function chromiumHarness(transport: "websocket" | "sse" | "long-polling" | "polling"): SuiteHarness {
+function chromiumHarness(transport: "websocket" | "sse" | "long-polling" | "polling" | "webrtc"): SuiteHarness {
   return {
     transport,
     async setup(options) {
       const state: TestServerState = { aborted: new Set() }
-      const server = startTestServer(options, state)
+      // WebRTC: the server's peers run on a ChannelNetwork, so that drop() and stall() reach the data
+      // channels too; the page's session opens on WebSocket and moves to the channel.
+      const channels = transport === "webrtc" ? new ChannelNetwork() : undefined
+      const server = startTestServer(
+        options,
+        state,
+        channels ? { webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }) } : {},
+      )
       const cleanup: (() => PromiseLike<void>)[] = [() => server.close()]
       const close = async () => {
         for (const step of cleanup.splice(0).reverse()) await step()
@@ -163,21 +236,31 @@ function chromiumHarness(transport: "websocket" | "sse" | "long-polling" | "poll
         cleanup.push(() => page.close())
         const remote = await RemotePage.open(page, `${origin}/`)
         cleanup.push(() => remote.close())
+        const network = channels
+          ? {
+              drop: () => channels.drop() + proxy.drop(),
+              stall: (on: boolean) => {
+                channels.stall(on)
+                proxy.stall(on)
+              },
+            }
+          : proxy
         // `fixture` closes the clients and the server, then this cleanup closes the page, proxy and site
         // (server.close() again is a no-op); on a failed setup the catch below runs the same cleanup.
         return await fixture(
           server,
           state,
-          proxy,
+          network,
           () =>
             remote.createClient(TestContract, `${origin}/switchyard`, {
               ...testClientOptions,
-              transports: [transport],
+              transports: channels ? ["webrtc", "websocket"] : [transport],
             }),
           async () => {
             await close()
             if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
           },
+          channels ? onTheChannel : connected,
         )
       } catch (error) {
         await close()
@@ -191,3 +274,4 @@ export const websocketChromiumHarness = chromiumHarness("websocket")
 export const longPollingChromiumHarness = chromiumHarness("long-polling")
 export const sseChromiumHarness = chromiumHarness("sse")
 export const pollingChromiumHarness = chromiumHarness("polling")
+export const webrtcChromiumHarness = chromiumHarness("webrtc")

@@ -5,13 +5,15 @@
  * pushed to Node through the exposed `pushBinding`, batched per microtask and numbered.
  */
 import { createClient } from "@switchyard/client-browser"
-import type { Client, SwitchyardError, TopicHandle } from "@switchyard/core"
+import type { Client, PeerConnection, SwitchyardError, TopicHandle } from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
+import { webrtcTransport } from "@switchyard/webrtc-data"
 import {
   errorToWire,
   fromWire,
   type Outcome,
   type PageDriver,
+  type PeerInfoWire,
   type Push,
   pushBinding,
   type SignalState,
@@ -39,12 +41,36 @@ const subscriptions = new Map<number, () => void>()
 // An abort or an unsubscribe from Node may overtake the call it is about (they are separate evaluates).
 // Streams need no such care: Node waits for `open` before anything else about a stream.
 const earlyAborts = new Set<number>()
+type Conn = PeerConnection<TestContract["peers"]>
+/** Peer connections by handle: Node's for those this page opened, negative ones for incoming. */
+const peerConns = new Map<number, Conn>()
+const peerListening = new Map<number, () => void>()
+let incomingHandles = 0
+
+/** Registers a connection under `handle`, pushing its events to Node. */
+function track(handle: number, conn: Conn): PeerInfoWire {
+  peerConns.set(handle, conn)
+  conn.on("path", (path) => push({ kind: "peerEvent", conn: handle, event: "path", args: toWire(path) }))
+  conn.on("error", (error) =>
+    push({ kind: "peerEvent", conn: handle, event: "error", args: toWire(errorToWire(error)) }),
+  )
+  conn.on("close", (error) =>
+    push({ kind: "peerEvent", conn: handle, event: "close", args: toWire(errorToWire(error)) }),
+  )
+  return { id: conn.id, peerId: conn.peerId, path: conn.path }
+}
 const earlyUnsubscribes = new Set<number>()
 
 let version = 0
 function snapshot(id: number): Snapshot {
   const client = clientOf(id)
-  return { n: ++version, state: client.state, transport: client.transport ?? null, sessionId: client.sessionId ?? null }
+  return {
+    n: ++version,
+    state: client.state,
+    transport: client.transport ?? null,
+    sessionId: client.sessionId ?? null,
+    peerId: client.peers.id ?? null,
+  }
 }
 
 function clientOf(id: number): Client<TestContract> {
@@ -87,8 +113,10 @@ async function outcome(client: number, run: () => Promise<{ value: unknown; done
 
 const driver: PageDriver = {
   create(id, url, options) {
-    // The page's own WebSocket: no constructor is passed, so the client takes globalThis.WebSocket.
-    const client = createClient(TestContract, { url, ...options })
+    // The page's own WebSocket and RTCPeerConnection: no constructor is passed, so the client takes
+    // globalThis's. "webrtc" names the data-channel transport, which is a plug-in.
+    const transports = options.transports?.map((id) => (id === "webrtc" ? webrtcTransport() : id))
+    const client = createClient(TestContract, { url, ...options, ...(transports ? { transports } : {}) })
     clients.set(id, client)
     client.on("state", (state) =>
       push({ kind: "event", client: id, snap: snapshot(id), event: "state", args: toWire([state]) }),
@@ -181,6 +209,50 @@ const driver: PageDriver = {
   async close(id) {
     await clientOf(id).close()
     return snapshot(id)
+  },
+
+  async peerConnect(id, handle, peerId) {
+    try {
+      return { ok: true, info: track(handle, await clientOf(id).peers.connect(peerId)) }
+    } catch (error) {
+      return { ok: false, error: errorToWire(error) }
+    }
+  },
+
+  peerListen(id, on) {
+    peerListening.get(id)?.()
+    peerListening.delete(id)
+    if (!on) return
+    const off = clientOf(id).peers.onConnection((conn) => {
+      const handle = --incomingHandles
+      push({ kind: "peer", client: id, conn: handle, info: track(handle, conn) })
+    })
+    peerListening.set(id, off)
+  },
+
+  peerSend(handle, channel, message) {
+    try {
+      const send = (peerConns.get(handle)?.channels as Record<string, { send(m: unknown): void }> | undefined)?.[
+        channel
+      ]
+      if (!send) throw new Error(`no peer connection ${handle} or channel ${channel}`)
+      send.send(fromWire(message))
+      return null
+    } catch (error) {
+      return errorToWire(error)
+    }
+  },
+
+  peerSubscribe(handle, sub, channel) {
+    const target = (
+      peerConns.get(handle)?.channels as Record<string, { subscribe(l: (m: unknown) => void): () => void }> | undefined
+    )?.[channel]
+    if (!target) throw new Error(`no peer connection ${handle} or channel ${channel}`)
+    target.subscribe((message) => push({ kind: "message", sub, value: toWire(message) }))
+  },
+
+  peerClose(handle) {
+    peerConns.get(handle)?.close()
   },
 }
 

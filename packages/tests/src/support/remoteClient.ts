@@ -1,3 +1,4 @@
+import type { PeerConnection, PeerConnectionEvents, PeerMap, PeerPath } from "@switchyard/core"
 import {
   type AnyContract,
   type Client,
@@ -87,6 +88,7 @@ export interface Snapshot {
   readonly state: ClientState
   readonly transport: TransportId | null
   readonly sessionId: string | null
+  readonly peerId: string | null
 }
 
 export type Outcome =
@@ -105,6 +107,25 @@ export type Push =
   | { readonly kind: "error"; readonly client: number; readonly snap: Snapshot; readonly error: WireError }
   | { readonly kind: "message"; readonly sub: number; readonly value: Wire }
   | { readonly kind: "refused"; readonly sub: number; readonly error: WireError }
+  /** A peer connection another client opened to this one; `conn` is the handle the page chose (negative). */
+  | { readonly kind: "peer"; readonly client: number; readonly conn: number; readonly info: PeerInfoWire }
+  | {
+      readonly kind: "peerEvent"
+      readonly conn: number
+      readonly event: "path" | "close" | "error"
+      readonly args: Wire
+    }
+
+/** A peer connection as it crosses the boundary. */
+export interface PeerInfoWire {
+  readonly id: number
+  readonly peerId: string
+  readonly path: PeerPath
+}
+
+export type PeerOutcome =
+  | { readonly ok: true; readonly info: PeerInfoWire }
+  | { readonly ok: false; readonly error: WireError }
 
 /** How an rpc or stream's AbortSignal looks from the page when the call starts. */
 export type SignalState = "none" | "live" | "aborted"
@@ -113,8 +134,10 @@ export type SignalState = "none" | "live" | "aborted"
 export interface RemoteClientOptions {
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number }
   readonly connectTimeoutMs?: number
-  /** Transports by id; the page's own WebSocket, EventSource and fetch are used. */
-  readonly transports?: ReadonlyArray<"websocket" | "sse" | "long-polling" | "polling">
+  /** Transports by id; the page's own WebSocket, EventSource, fetch and RTCPeerConnection are used. */
+  readonly transports?: ReadonlyArray<"websocket" | "sse" | "long-polling" | "polling" | "webrtc">
+  /** `client.peers` options; the page's own RTCPeerConnection is used. */
+  readonly peers?: { readonly direct?: boolean; readonly directTimeoutMs?: number }
 }
 
 /** The driver pageClient.ts installs on the page's `globalThis.switchyard`. Ids are chosen by Node. */
@@ -130,6 +153,14 @@ export interface PageDriver {
   unsubscribe(sub: number): void
   publish(client: number, topic: string, key: string, message: Wire): Promise<Outcome>
   close(client: number): Promise<Snapshot>
+  /** `client.peers.connect`; `conn` is the handle Node chose for the connection. */
+  peerConnect(client: number, conn: number, peerId: string): Promise<PeerOutcome>
+  /** Starts (or stops) pushing the connections other clients open to this one. */
+  peerListen(client: number, on: boolean): void
+  /** Sends one message; a refusal comes back as a WireError. */
+  peerSend(conn: number, channel: string, message: Wire): WireError | null
+  peerSubscribe(conn: number, sub: number, channel: string): void
+  peerClose(conn: number): void
 }
 
 /** The name of the function Node exposes to the page: `(seq, batch) => void`, seq counting from 1. */
@@ -154,6 +185,9 @@ export class RemotePage {
   private readonly early = new Map<number, readonly Push[]>()
   private readonly clients = new Map<number, RemoteClient>()
   private readonly subscriptions = new Map<number, RemoteSubscription>()
+  /** Peer connections by handle; events for a handle not registered yet wait in `earlyPeerEvents`. */
+  private readonly peerConns = new Map<number, RemotePeerConn>()
+  private readonly earlyPeerEvents = new Map<number, Array<Extract<Push, { kind: "peerEvent" }>>>()
   private closing = false
   /** Failures of the harness itself (page errors, failed pushes); the fixture reports them on close. */
   readonly defects: unknown[] = []
@@ -227,6 +261,12 @@ export class RemotePage {
     return this.subscriptions.delete(id)
   }
 
+  registerPeer(conn: RemotePeerConn): void {
+    this.peerConns.set(conn.handle, conn)
+    for (const push of this.earlyPeerEvents.get(conn.handle) ?? []) conn.event(push.event, fromWire(push.args))
+    this.earlyPeerEvents.delete(conn.handle)
+  }
+
   /**
    * Pushes arrive as binding calls; Playwright dispatches them in order today, but nothing promises it,
    * so batches carry a sequence number and are delivered strictly in that order.
@@ -269,6 +309,15 @@ export class RemotePage {
         return this.clients.get(push.client)?.event(push.snap, push.event, fromWire(push.args) as unknown[])
       case "error":
         return this.clients.get(push.client)?.event(push.snap, "error", [errorFromWire(push.error)])
+      case "peer":
+        return this.clients.get(push.client)?.incoming(push.conn, push.info)
+      case "peerEvent": {
+        const conn = this.peerConns.get(push.conn)
+        if (conn) return conn.event(push.event, fromWire(push.args))
+        const early = this.earlyPeerEvents.get(push.conn) ?? []
+        early.push(push)
+        this.earlyPeerEvents.set(push.conn, early)
+      }
     }
   }
 }
@@ -276,7 +325,8 @@ export class RemotePage {
 /** One client in the page; `client` is its `Client<C>` face in Node, with state mirrored from the page. */
 class RemoteClient {
   readonly client: Client<AnyContract>
-  private snap: Snapshot = { n: 0, state: "connecting", transport: null, sessionId: null }
+  private snap: Snapshot = { n: 0, state: "connecting", transport: null, sessionId: null, peerId: null }
+  private readonly peerListeners = new Set<(connection: PeerConnection<PeerMap>) => void>()
   private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
   /** Every operation waits for the client to exist in the page, so none can overtake `create`. */
   private readonly created: Promise<void>
@@ -284,7 +334,7 @@ class RemoteClient {
   constructor(
     private readonly page: RemotePage,
     private readonly id: number,
-    contract: AnyContract,
+    private readonly contract: AnyContract,
     create: Promise<Snapshot>,
   ) {
     this.created = create.then((snap) => this.mirror(snap))
@@ -315,10 +365,33 @@ class RemoteClient {
         },
       })
     }
+    const peers = {
+      get id() {
+        return self.snap.peerId ?? undefined
+      },
+      connect: async (peerId: string) => {
+        const handle = this.page.id()
+        await this.created
+        const outcome = await this.page.op("peerConnect", this.id, handle, peerId)
+        if (!outcome.ok) throw errorFromWire(outcome.error)
+        return new RemotePeerConn(this.page, handle, contract, outcome.info).api
+      },
+      onConnection: (listener: (connection: PeerConnection<PeerMap>) => void) => {
+        this.peerListeners.add(listener)
+        if (this.peerListeners.size === 1)
+          this.page.fire(this.created.then(() => this.page.op("peerListen", this.id, true)))
+        return () => {
+          if (this.peerListeners.delete(listener) && this.peerListeners.size === 0) {
+            this.page.fire(this.created.then(() => this.page.op("peerListen", this.id, false)))
+          }
+        }
+      },
+    }
     return {
       rpc,
       streams,
       topics,
+      peers,
       get transport() {
         return self.snap.transport ?? undefined
       },
@@ -351,6 +424,18 @@ class RemoteClient {
     this.mirror(outcome.snap)
     if (!outcome.ok) throw errorFromWire(outcome.error)
     return fromWire(outcome.value)
+  }
+
+  /** A connection another client opened to this one, accepted in the page. */
+  incoming(handle: number, info: PeerInfoWire): void {
+    const conn = new RemotePeerConn(this.page, handle, this.contract, info)
+    for (const listener of [...this.peerListeners]) {
+      try {
+        listener(conn.api)
+      } catch (error) {
+        console.error(error)
+      }
+    }
   }
 
   event(snap: Snapshot, event: keyof ClientEvents, args: readonly unknown[]): void {
@@ -423,6 +508,77 @@ class RemoteClient {
     // Node stops delivering at once, as the real client does; the page unsubscribes when it hears.
     return () => {
       if (this.page.unsubscribe(subId)) this.page.fire(this.created.then(() => this.page.op("unsubscribe", subId)))
+    }
+  }
+}
+
+/**
+ * A peer connection of a client in the page, seen from Node. Sends are fired at the page in order (a
+ * refusal there is a defect of the test, as the real `send` would have thrown); `path` and `state`
+ * follow the events the page pushes.
+ */
+class RemotePeerConn {
+  readonly api: PeerConnection<PeerMap>
+  private path: PeerPath
+  private state: "open" | "closed" = "open"
+  private readonly listeners = new Map<keyof PeerConnectionEvents, Set<(...args: never[]) => void>>()
+
+  constructor(
+    page: RemotePage,
+    readonly handle: number,
+    contract: AnyContract,
+    info: PeerInfoWire,
+  ) {
+    const self = this
+    this.path = info.path
+    const channels: Record<string, unknown> = Object.create(null)
+    for (const name of Object.keys(contract.peers)) {
+      channels[name] = {
+        send: (message: unknown) =>
+          page.fire(
+            page.op("peerSend", handle, name, toWire(message)).then((refused) => {
+              if (refused) throw errorFromWire(refused)
+            }),
+          ),
+        subscribe: (listener: (m: unknown) => void) => {
+          const sub = page.id()
+          page.subscribe(sub, { listener, onError: undefined })
+          page.fire(page.op("peerSubscribe", handle, sub, name))
+          return () => void page.unsubscribe(sub)
+        },
+      }
+    }
+    this.api = {
+      id: info.id,
+      peerId: info.peerId,
+      channels: channels as PeerConnection<PeerMap>["channels"],
+      get path() {
+        return self.path
+      },
+      get state() {
+        return self.state
+      },
+      on: (event, listener) => {
+        const set = this.listeners.get(event) ?? new Set()
+        this.listeners.set(event, set)
+        set.add(listener as (...args: never[]) => void)
+        return () => set.delete(listener as (...args: never[]) => void)
+      },
+      close: () => page.fire(page.op("peerClose", handle)),
+    }
+    page.registerPeer(this)
+  }
+
+  event(event: keyof PeerConnectionEvents, value: unknown): void {
+    if (event === "path") this.path = value as PeerPath
+    if (event === "close") this.state = "closed"
+    const arg = event === "path" ? value : errorFromWire(value as WireError)
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        ;(listener as (a: unknown) => void)(arg)
+      } catch (error) {
+        console.error(error)
+      }
     }
   }
 }

@@ -1,0 +1,200 @@
+import { candidateToSignal, type IceCandidate, type IceServer, unref, withoutCandidates } from "@switchyard/core"
+
+/** The part of `RTCDataChannel` a direct peer path uses (the browser's, or node-datachannel's polyfill). */
+export interface PeerDataChannelLike {
+  readonly readyState: string
+  onopen: ((event: never) => void) | null
+  onmessage: ((event: never) => void) | null
+  onclose: ((event: never) => void) | null
+  onerror: ((event: never) => void) | null
+  send(data: string): void
+  close(): void
+}
+
+interface Description {
+  readonly type: string
+  readonly sdp?: string | undefined
+}
+
+/** The part of `RTCPeerConnection` a direct peer path uses. */
+export interface RtcPeerConnectionLike {
+  createDataChannel(label: string, options?: { ordered?: boolean }): PeerDataChannelLike
+  createOffer(): Promise<Description>
+  createAnswer(): Promise<Description>
+  setLocalDescription(description: Description): Promise<void>
+  setRemoteDescription(description: { readonly type: string; readonly sdp: string }): Promise<void>
+  addIceCandidate(candidate: IceCandidate): Promise<void>
+  readonly localDescription: { readonly type: string; readonly sdp: string } | null
+  readonly signalingState: string
+  onicecandidate: ((event: never) => void) | null
+  ondatachannel: ((event: never) => void) | null
+  close(): void
+}
+
+export type RtcPeerConnectionConstructor = new (configuration: { iceServers: IceServer[] }) => RtcPeerConnectionLike
+
+/** The label of a peer connection's data channel. */
+const PEER_CHANNEL = "switchyard-peer"
+
+export interface DirectEvents {
+  /** The data channel is open: messages may go direct. */
+  open(): void
+  message(text: string): void
+  /** The channel closed, or could not be made; never called twice, nor after `close()`. */
+  close(why: string): void
+}
+
+/** One attempt at a direct data channel between two clients, signalled over their sessions. */
+export interface DirectPath {
+  /** An offer, answer or candidate from the other client, passed on by the server. */
+  signal(kind: "offer" | "answer" | "candidate", data: unknown): void
+  /** Sends on the open channel; false when the channel refused (it is then closing). */
+  send(text: string): boolean
+  close(): void
+}
+
+/**
+ * Sets up the data channel of a peer connection: the side that connected (`caller`) makes the channel
+ * and the offer, the other answers. Candidates wait for the descriptions they belong to, in both
+ * directions. node-datachannel needs its ICE transport before it can take an answer's candidates, so
+ * the caller applies the answer only after its first local candidate (or a second), as the WebRTC
+ * transport does (docs/webrtc-implementations.md).
+ */
+export function openDirect(
+  Peer: RtcPeerConnectionConstructor,
+  caller: boolean,
+  iceServers: readonly IceServer[],
+  timeoutMs: number,
+  send: (kind: "offer" | "answer" | "candidate", data: unknown) => void,
+  events: DirectEvents,
+): DirectPath {
+  let done = false
+  let channel: PeerDataChannelLike | undefined
+  const peer = new Peer({ iceServers: [...iceServers] })
+  const finish = (why: string, notify: boolean) => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    try {
+      // A channel that never opened keeps node-datachannel's event loop alive unless it is closed too.
+      channel?.close()
+      peer.close()
+    } catch {
+      // already closed
+    }
+    if (notify) events.close(why)
+  }
+  const timer = setTimeout(() => {
+    if (channel?.readyState !== "open") finish(`no data channel within ${timeoutMs} ms`, true)
+  }, timeoutMs)
+  unref(timer)
+
+  const attach = (c: PeerDataChannelLike) => {
+    channel = c
+    c.onopen = () => {
+      if (!done) events.open()
+    }
+    c.onmessage = ((event: { readonly data: unknown }) => {
+      // A throwing handler would be an uncaught exception in node-datachannel.
+      try {
+        if (!done && typeof event.data === "string") events.message(event.data)
+      } catch {
+        // reported by the receiver
+      }
+    }) as never
+    c.onclose = () => finish("the data channel closed", true)
+    c.onerror = () => finish("the data channel failed", true)
+  }
+
+  /** Whether local candidates may go out: the callee's after its answer, the caller's after the answer is set. */
+  let trickling = false
+  let remoteSet = false
+  const localEarly: Array<IceCandidate | null> = []
+  const remoteEarly: IceCandidate[] = []
+  const sendCandidate = (c: IceCandidate | null) => send("candidate", candidateToSignal(c))
+  peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
+    if (done) return
+    if (trickling) sendCandidate(event.candidate)
+    else localEarly.push(event.candidate)
+  }) as never
+  const trickle = () => {
+    trickling = true
+    for (const c of localEarly.splice(0)) sendCandidate(c)
+  }
+  const announce = (description: Description) => {
+    const local = peer.localDescription?.sdp ?? description.sdp
+    if (!local) throw new Error("no local description")
+    // The caller's candidates travel only once its answer is set (below), so none may ride in the offer.
+    const sdp = caller ? withoutCandidates(local) : local
+    send(description.type as "offer" | "answer", { type: description.type, sdp })
+    if (!caller) trickle()
+  }
+  const remoteApplied = async () => {
+    remoteSet = true
+    // Only now may the callee reach the caller: a DTLS handshake that reached the caller before its
+    // answer was set would fail its fingerprint check for good (node-datachannel, "unknown CA").
+    if (caller) trickle()
+    // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
+    for (const c of remoteEarly.splice(0)) await peer.addIceCandidate(c).catch(() => {})
+  }
+  const failed = () => finish("the direct connection could not be set up", true)
+
+  if (caller) {
+    attach(peer.createDataChannel(PEER_CHANNEL, { ordered: true }))
+    void (async () => {
+      const offer = await peer.createOffer()
+      // node-datachannel has set its offer already (when the channel was made); a browser has not.
+      if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
+      if (!done) announce(offer)
+    })().catch(failed)
+  } else {
+    peer.ondatachannel = ((event: { readonly channel: PeerDataChannelLike }) => {
+      if (done) return event.channel.close()
+      attach(event.channel)
+      // The channel may already be open when it is handed over.
+      if (event.channel.readyState === "open") events.open()
+    }) as never
+  }
+
+  return {
+    signal(kind, data) {
+      if (done) return
+      if (kind === "candidate") {
+        if (data === null) return
+        if (remoteSet) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
+        else remoteEarly.push(data as IceCandidate)
+        return
+      }
+      const description = data as { type: string; sdp: string }
+      if (kind === "answer" && caller) {
+        void peer.setRemoteDescription(description).then(remoteApplied).catch(failed)
+        return
+      }
+      if (kind === "offer" && !caller) {
+        void (async () => {
+          await peer.setRemoteDescription(description)
+          const answer = await peer.createAnswer()
+          await peer.setLocalDescription(answer)
+          if (done) return
+          announce(answer)
+          // As the WebRTC server does: the caller's candidates go in once the answer is made.
+          await remoteApplied()
+        })().catch(failed)
+      }
+    },
+    send(text) {
+      if (done || channel?.readyState !== "open") return false
+      try {
+        channel.send(text)
+        return true
+      } catch {
+        // node-datachannel reads "open" for a moment after a close, then throws.
+        finish("the data channel refused a message", true)
+        return false
+      }
+    },
+    close() {
+      finish("closed", false)
+    },
+  }
+}

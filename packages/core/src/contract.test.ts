@@ -1,0 +1,47 @@
+import * as Schema from "effect/Schema"
+import { describe, expect, it } from "vitest"
+import { contract, rpc, stream, topic } from "./contract.ts"
+import { compileContract } from "./payload.ts"
+
+describe("delivery", () => {
+  it("defaults to reliable and keeps an explicit choice", () => {
+    const c = contract({
+      streams: {
+        ticks: stream({ input: Schema.Null, item: Schema.Number }),
+        position: stream({ input: Schema.Null, item: Schema.Number, delivery: "unreliable" }),
+      },
+      topics: {
+        room: topic({ message: Schema.String }),
+        log: topic({ message: Schema.String, delivery: "reliable" }),
+        cursor: topic({ message: Schema.Number, delivery: "unreliable" }),
+      },
+    })
+    expect(c.streams.ticks.delivery).toBe("reliable")
+    expect(c.streams.position.delivery).toBe("unreliable")
+    expect(c.topics.room.delivery).toBe("reliable")
+    expect(c.topics.log.delivery).toBe("reliable")
+    expect(c.topics.cursor.delivery).toBe("unreliable")
+    const compiled = compileContract(c)
+    expect(compiled.streams.get("position")?.delivery).toBe("unreliable")
+    expect(compiled.topics.get("cursor")?.delivery).toBe("unreliable")
+    expect(compiled.topics.get("room")?.delivery).toBe("reliable")
+  })
+
+  it("refuses any other value with a TypeError, from the builders and from contract()", () => {
+    expect(() => topic({ message: Schema.String, delivery: "lossy" as never })).toThrow(
+      new TypeError('switchyard: delivery must be "reliable" or "unreliable", not "lossy"'),
+    )
+    expect(() => stream({ input: Schema.Null, item: Schema.Number, delivery: 1 as never })).toThrow(
+      /delivery must be "reliable" or "unreliable", not number/,
+    )
+    // A definition written by hand, not by topic(): contract() checks it too.
+    const handMade = { kind: "topic", message: Schema.String, delivery: "fast" }
+    expect(() => contract({ topics: { cursor: handMade as never } })).toThrow(
+      new TypeError('switchyard: topic "cursor": delivery must be "reliable" or "unreliable", not "fast"'),
+    )
+    // One without `delivery` at all is reliable.
+    const plain = contract({ topics: { room: { kind: "topic", message: Schema.String } as never } })
+    expect(compileContract(plain).topics.get("room")?.delivery).toBe("reliable")
+    expect(() => contract({ rpc: { add: rpc({ input: Schema.Number, output: Schema.Number }) } })).not.toThrow()
+  })
+})

@@ -1,0 +1,27 @@
+/** An ICE candidate as it travels in a `SIGNAL` or `PEER` frame. */
+export interface IceCandidate {
+  readonly candidate: string
+  readonly sdpMid?: string | null
+  readonly sdpMLineIndex?: number | null
+}
+
+/**
+ * A local candidate as a signal carries it, or `null` (no more candidates). node-datachannel writes a
+ * candidate as an SDP attribute line (`a=candidate:…`); browsers want it bare.
+ */
+export function candidateToSignal(candidate: IceCandidate | null): IceCandidate | null {
+  if (!candidate?.candidate) return null
+  return {
+    candidate: candidate.candidate.startsWith("a=") ? candidate.candidate.slice(2) : candidate.candidate,
+    sdpMid: candidate.sdpMid ?? null,
+    sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+  }
+}
+
+/**
+ * An SDP without its ICE candidate lines: the candidates travel one by one, at the time the other side can
+ * use them (docs/webrtc.md, "The order of the signals").
+ */
+export function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(?:candidate:|end-of-candidates).*\r?\n/gm, "")
+}

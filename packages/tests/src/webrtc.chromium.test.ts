@@ -1,0 +1,101 @@
+import type { TransportId } from "@switchyard/core"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { createServer, type Handlers } from "@switchyard/server-node"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
+import { afterEach, describe, expect, it } from "vitest"
+import { ChannelNetwork } from "./support/channelNetwork.ts"
+import { newPage, startPageServer } from "./support/chromium.ts"
+import { fastReconnect } from "./support/harnesses.ts"
+import { RemotePage } from "./support/remoteClient.ts"
+
+const cleanup: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+/**
+ * A page with the real client bundle, its server's data-channel peers on a ChannelNetwork (so that the
+ * test can close them from the server side), and a client that may use WebRTC and long polling only: it
+ * starts on long polling, which is all a browser needs to open a session, and moves up.
+ */
+async function browserClient() {
+  const channels = new ChannelNetwork()
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
+    onError: () => {},
+    webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }),
+  })
+  cleanup.push(() => server.close())
+  const site = await startPageServer()
+  cleanup.push(async () => await site[Symbol.asyncDispose]())
+  server.attach(site.http)
+  const page = await newPage()
+  cleanup.push(() => page.close())
+  const origin = `http://127.0.0.1:${site.port}`
+  const remote = await RemotePage.open(page, `${origin}/`)
+  cleanup.push(async () => {
+    await remote.close()
+    expect(remote.defects).toEqual([])
+  })
+  const client = remote.createClient(TestContract, `${origin}/switchyard`, {
+    reconnect: fastReconnect,
+    transports: ["webrtc", "long-polling"],
+  })
+  cleanup.push(() => client.close())
+  const switches: Array<[TransportId, string]> = []
+  client.on("transport", (name, reason) => switches.push([name, reason]))
+  return { server, channels, client, switches }
+}
+
+describe("WebRTC data channels (Chromium client, Node server)", () => {
+  it("moves from long polling to a data channel under traffic, and back when the server closes the peer connection: nothing lost or repeated", async () => {
+    const { server, channels, client, switches } = await browserClient()
+    const messages: number[] = []
+    client.topics.feed("k").subscribe((n) => messages.push(n))
+    await waitFor(() => server.topics.feed("k").subscribers === 1, 5000, "the subscription")
+    // The page reports its state to Node asynchronously: wait for the session's id to arrive.
+    await waitFor(() => client.sessionId !== undefined, 5000, "the session id")
+    const sessionId = client.sessionId
+    let published = 0
+    const publisher = setInterval(() => {
+      for (let i = 0; i < 3; i++) server.topics.feed("k").publish(++published)
+    }, 5)
+    cleanup.push(async () => clearInterval(publisher))
+    const results: number[] = []
+    let calling = true
+    const caller = (async () => {
+      for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
+    })()
+
+    await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
+    const upgradedAt = { results: results.length, messages: messages.length }
+    await waitFor(
+      () => results.length > upgradedAt.results + 50 && messages.length > upgradedAt.messages + 150,
+      10_000,
+      "traffic on the data channel",
+    )
+    // The server closes its side of the peer connection: the page sees its channel go, and the session
+    // carries on over long polling.
+    expect(channels.drop()).toBe(1)
+    await waitFor(() => client.transport === "long-polling", 10_000, "the fall back to long polling")
+    const fellBackAt = { results: results.length, messages: messages.length }
+    await waitFor(
+      () => results.length > fellBackAt.results + 20 && messages.length > fellBackAt.messages + 100,
+      10_000,
+      "traffic after the fall back",
+    )
+    clearInterval(publisher)
+    calling = false
+    await caller
+    await waitFor(() => messages.at(-1) === published, 5000, "every message")
+
+    expect(switches.slice(0, 3)).toEqual([
+      ["long-polling", "connected"],
+      ["webrtc", "upgrade"],
+      ["long-polling", "fallback"],
+    ])
+    expect(client.sessionId).toBe(sessionId)
+    expect(results.every((r) => r === 1)).toBe(true)
+    const first = messages[0] ?? 0
+    expect(messages).toEqual(Array.from({ length: published - first + 1 }, (_, i) => first + i))
+  })
+})

@@ -1,0 +1,85 @@
+import { createClient } from "@switchyard/client-browser"
+import type { TransportId } from "@switchyard/core"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { createServer } from "@switchyard/server-node"
+import { webrtcTransport } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
+import { RTCPeerConnection } from "node-datachannel/polyfill"
+import { afterEach, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import { fastReconnect, freshStorage } from "./support/harnesses.ts"
+
+const cleanup: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function start() {
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, {
+    onError: () => {},
+    webrtc: webrtcServer(),
+  })
+  const { url } = await server.listen(0, "127.0.0.1")
+  cleanup.push(() => server.close())
+  return { server, url }
+}
+
+function webrtcClient(url: string) {
+  const client = createClient(TestContract, {
+    url,
+    WebSocket,
+    transports: [webrtcTransport({ RTCPeerConnection: RTCPeerConnection as never }), "websocket"],
+    reconnect: fastReconnect,
+    negotiation: { storage: freshStorage() },
+  })
+  cleanup.push(() => client.close())
+  const switches: Array<[TransportId, string]> = []
+  client.on("transport", (name, reason) => switches.push([name, reason]))
+  return { client, switches }
+}
+
+describe("WebRTC data channels (Node client, Node server)", () => {
+  it("offers WebRTC first, with its ICE servers", async () => {
+    const { url } = await start()
+    const offer = (await (await fetch(`${url}?negotiate=1`)).json()) as { transports: Array<{ id: string }> }
+    expect(offer.transports.map((t) => t.id)).toEqual(["webrtc", "websocket", "sse", "long-polling", "polling"])
+  })
+
+  it("moves a session from WebSocket to a data channel under traffic, nothing lost or repeated", async () => {
+    const { server, url } = await start()
+    let published = 0
+    const publisher = setInterval(() => {
+      for (let i = 0; i < 5; i++) server.topics.feed("k").publish(++published)
+    }, 2)
+    cleanup.push(async () => clearInterval(publisher))
+    const { client, switches } = webrtcClient(url)
+    const messages: number[] = []
+    client.topics.feed("k").subscribe((n) => messages.push(n))
+    const results: number[] = []
+    let calling = true
+    const caller = (async () => {
+      for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
+    })()
+    const created = performance.now()
+    await waitFor(() => client.transport === "webrtc", 10_000, "the upgrade to WebRTC")
+    console.log(`webrtc: on the data channel ${Math.round(performance.now() - created)} ms after createClient`)
+    await waitFor(() => results.length > 300 && messages.length > 300, 10_000, "traffic on the channel")
+    clearInterval(publisher)
+    calling = false
+    await caller
+    await waitFor(() => messages.at(-1) === published, 5000, "every message")
+    expect(switches).toEqual([
+      ["websocket", "connected"],
+      ["webrtc", "upgrade"],
+    ])
+    expect(results.every((r) => r === 1)).toBe(true)
+    const first = messages[0] ?? 0
+    expect(messages).toEqual(Array.from({ length: published - first + 1 }, (_, i) => first + i))
+    // A frame far over a data channel's message size goes in pieces and comes back whole.
+    const big = new Uint8Array(300_000).map((_, i) => i % 251)
+    const echoed = await client.rpc.echoBytes({ bytes: big })
+    expect(echoed.length).toBe(big.length)
+    expect(echoed.bytes).toEqual(big)
+    expect(client.transport).toBe("webrtc")
+  })
+})

@@ -1,0 +1,231 @@
+import { createClient, transportStore } from "@switchyard/client-browser"
+import type { IceServer, TransportId } from "@switchyard/core"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { createServer } from "@switchyard/server-node"
+import { webrtcTransport } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
+import { RTCPeerConnection } from "node-datachannel/polyfill"
+import { afterEach, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import { fastReconnect, freshStorage } from "./support/harnesses.ts"
+import { restCredentials, TurnServer } from "./support/turnServer.ts"
+
+// A session moves to a data channel whose every packet goes through a real coturn on loopback. Both
+// peers are node-datachannel, and node-datachannel's `iceTransportPolicy: "relay"` only keeps non-relay
+// candidates out of the signalling: its ICE agent still checks from its host socket. So both peers are
+// relay-only (the server through its `RTCPeerConnection` option), and coturn relays from 127.0.0.2, an
+// address no peer sends from directly: a host-to-relay check finds no permission and is dropped, and
+// relay to relay is the only pair left (docs/webrtc-turn.md).
+
+const USER = "switchyard"
+const PASSWORD = "turn-test-secret"
+
+const cleanup: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+type PolyfillPeer = InstanceType<typeof RTCPeerConnection>
+type PeerConfiguration = NonNullable<ConstructorParameters<typeof RTCPeerConnection>[0]>
+
+/** node-datachannel's polyfill, keeping every instance for the test to inspect. */
+function recordingPeer(peers: PolyfillPeer[], extra: Partial<PeerConfiguration> = {}) {
+  return class extends RTCPeerConnection {
+    constructor(configuration: PeerConfiguration) {
+      super({ ...configuration, ...extra })
+      peers.push(this)
+    }
+  }
+}
+
+async function startTurn(): Promise<TurnServer> {
+  const turn = await TurnServer.start({ username: USER, password: PASSWORD })
+  cleanup.push(() => turn[Symbol.asyncDispose]())
+  return turn
+}
+
+async function start(iceServers: IceServer[]) {
+  const serverPeers: PolyfillPeer[] = []
+  const errors: unknown[] = []
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, {
+    onError: (error) => void errors.push(error),
+    webrtc: webrtcServer({
+      iceServers,
+      RTCPeerConnection: recordingPeer(serverPeers, { iceTransportPolicy: "relay" }) as never,
+    }),
+  })
+  const { url } = await server.listen(0, "127.0.0.1")
+  cleanup.push(() => server.close())
+  return { server, url, serverPeers, errors }
+}
+
+/** The polyfill with TURN usernames and credentials percent-encoded, as node-datachannel needs them. */
+function encodedTurnPeer(peers: PolyfillPeer[]) {
+  const Recording = recordingPeer(peers)
+  return class extends Recording {
+    constructor(configuration: PeerConfiguration) {
+      const iceServers = (configuration.iceServers ?? []).map((s) =>
+        s.username && typeof s.credential === "string"
+          ? { ...s, username: encodeURIComponent(s.username), credential: encodeURIComponent(s.credential) }
+          : s,
+      )
+      super({ ...configuration, iceServers })
+    }
+  }
+}
+
+function relayClient(url: string, probeTimeoutMs?: number, peerClass = recordingPeer) {
+  const clientPeers: PolyfillPeer[] = []
+  const storage = freshStorage()
+  const transport = webrtcTransport({
+    RTCPeerConnection: peerClass(clientPeers) as never,
+    iceTransportPolicy: "relay",
+    ...(probeTimeoutMs === undefined ? {} : { probeTimeoutMs }),
+  })
+  const client = createClient(TestContract, {
+    url,
+    WebSocket,
+    transports: [transport, "websocket"],
+    reconnect: fastReconnect,
+    negotiation: { storage },
+  })
+  cleanup.push(() => client.close())
+  const switches: Array<[TransportId, string]> = []
+  client.on("transport", (name, reason) => switches.push([name, reason]))
+  return { client, switches, clientPeers, storage }
+}
+
+/** Publishes 5 numbers on `feed("k")` every 2 ms and calls `add` in a loop until stopped. */
+function traffic(
+  server: Awaited<ReturnType<typeof start>>["server"],
+  client: ReturnType<typeof relayClient>["client"],
+) {
+  let published = 0
+  const publisher = setInterval(() => {
+    for (let i = 0; i < 5; i++) server.topics.feed("k").publish(++published)
+  }, 2)
+  cleanup.push(async () => clearInterval(publisher))
+  const messages: number[] = []
+  client.topics.feed("k").subscribe((n) => messages.push(n))
+  const results: number[] = []
+  let calling = true
+  const caller = (async () => {
+    for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
+  })()
+  return {
+    messages,
+    results,
+    /** Stops both, and waits until the client has everything that was published. */
+    async stop() {
+      clearInterval(publisher)
+      calling = false
+      await caller
+      await waitFor(() => messages.at(-1) === published, 5000, "every published message")
+      return published
+    },
+  }
+}
+
+describe("WebRTC through a TURN relay (coturn on loopback, Node client, Node server)", () => {
+  it("moves a session to a data channel relayed by TURN at both ends, nothing lost", async () => {
+    const turn = await startTurn()
+    const { server, url, serverPeers, errors } = await start([{ urls: turn.url, username: USER, credential: PASSWORD }])
+    const created = performance.now()
+    const { client, switches, clientPeers } = relayClient(url)
+    const flow = traffic(server, client)
+    await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC through the relay")
+    console.log(`webrtc via TURN: on the data channel ${Math.round(performance.now() - created)} ms after createClient`)
+    const onChannel = flow.results.length
+    await waitFor(() => flow.results.length > onChannel + 300, 10_000, "calls on the relayed channel")
+    const published = await flow.stop()
+
+    expect(switches).toEqual([
+      ["websocket", "connected"],
+      ["webrtc", "upgrade"],
+    ])
+    expect(flow.results.every((r) => r === 1)).toBe(true)
+    const first = flow.messages[0] ?? 0
+    expect(flow.messages).toEqual(Array.from({ length: published - first + 1 }, (_, i) => first + i))
+
+    // The pair ICE chose is relay to relay on both sides, through coturn's relay address.
+    expect(clientPeers).toHaveLength(1)
+    expect(serverPeers).toHaveLength(1)
+    for (const peer of [clientPeers[0], serverPeers[0]]) {
+      const pair = peer?.selectedCandidatePair()
+      expect(pair?.local).toMatchObject({ type: "relay", address: turn.relayIp })
+      expect(pair?.remote).toMatchObject({ type: "relay", address: turn.relayIp })
+      // Nothing but relay candidates was signalled: the polyfill mapped `urls` + username/credential
+      // to a working TURN server, and the policy kept host candidates out.
+      const local = peer?.ext_localCandidates ?? []
+      expect(local.length).toBeGreaterThan(0)
+      expect(local.every((c) => c.candidate.includes(" typ relay"))).toBe(true)
+    }
+    // One allocation per peer, granted to the test user.
+    expect(await turn.allocations(USER)).toBe(2)
+
+    // A frame far over a data channel's message size goes in pieces through the relay and comes back whole.
+    const big = new Uint8Array(300_000).map((_, i) => i % 251)
+    const echoed = await client.rpc.echoBytes({ bytes: big })
+    expect(echoed.bytes).toEqual(big)
+    expect(client.transport).toBe("webrtc")
+    expect(errors).toEqual([])
+  })
+
+  it("takes short-lived REST credentials, whose username has a colon and credential base64", async () => {
+    const secret = "test-secret"
+    const turn = await TurnServer.start({ authSecret: secret })
+    cleanup.push(() => turn[Symbol.asyncDispose]())
+    // A credential with `+`, `/` or `=` in it, and a username `<expiry>:alice`: both must survive the
+    // trip into node-datachannel's TURN URL.
+    let rest = restCredentials(secret, "alice")
+    for (let i = 0; !/[+/=]/.test(rest.credential); i++) rest = restCredentials(secret, `alice${i}`)
+    const { server, url, serverPeers, errors } = await start([{ urls: turn.url, ...rest }])
+    // A Node client on node-datachannel encodes them itself (docs/webrtc-turn.md); the server does it for
+    // its own peer.
+    const { client, clientPeers } = relayClient(url, undefined, encodedTurnPeer)
+    const flow = traffic(server, client)
+    await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC through the relay")
+    await waitFor(() => flow.results.length > 50, 10_000, "calls on the relayed channel")
+    await flow.stop()
+    for (const peer of [clientPeers[0], serverPeers[0]]) {
+      expect(peer?.selectedCandidatePair()?.local).toMatchObject({ type: "relay", address: turn.relayIp })
+    }
+    expect(await turn.allocations(rest.username)).toBe(2)
+    expect(errors).toEqual([])
+  })
+
+  it("with a wrong TURN credential, the upgrade fails and the session stays on WebSocket, nothing lost", async () => {
+    const turn = await startTurn()
+    const { server, url, serverPeers, errors } = await start([
+      { urls: turn.url, username: USER, credential: "not-the-password" },
+    ])
+    const { client, switches, clientPeers, storage } = relayClient(url, 3000)
+    const flow = traffic(server, client)
+    await waitFor(() => client.state === "connected", 5000, "the WebSocket session")
+    // The client gives up on WebRTC after its probe timeout and remembers the failure.
+    await waitFor(
+      () => (transportStore(url, storage).load().failed.webrtc ?? 0) > Date.now(),
+      10_000,
+      "WebRTC remembered as failed",
+    )
+    const atFailure = flow.results.length
+    await waitFor(() => flow.results.length > atFailure + 100, 5000, "calls after the failed upgrade")
+    const published = await flow.stop()
+
+    expect(client.transport).toBe("websocket")
+    expect(switches).toEqual([["websocket", "connected"]])
+    expect(flow.results.every((r) => r === 1)).toBe(true)
+    const first = flow.messages[0] ?? 0
+    expect(flow.messages).toEqual(Array.from({ length: published - first + 1 }, (_, i) => first + i))
+
+    // coturn refused the credential, so no peer had a candidate to signal, and the attempt was closed.
+    const log = await turn.log()
+    expect(log).toContain(`user ${USER} credentials are incorrect`)
+    expect(await turn.allocations(USER)).toBe(0)
+    expect(clientPeers).toHaveLength(1)
+    expect(clientPeers[0]?.ext_localCandidates).toEqual([])
+    expect(clientPeers[0]?.connectionState).toBe("closed")
+    expect(serverPeers.every((peer) => peer.ext_localCandidates.length === 0)).toBe(true)
+    expect(errors).toEqual([])
+  })
+})

@@ -1,0 +1,362 @@
+import type { Link } from "@switchyard/core"
+import { describe, expect, it } from "vitest"
+import {
+  type ChannelEvents,
+  channelLink,
+  type DataChannelLike,
+  DEFAULT_CHUNK_CHARS,
+  LAST_PIECE,
+  MAX_FRAME_CHARS,
+  MORE_PIECES,
+} from "./channelLink.ts"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/**
+ * One end of an in-memory data channel, reliable and ordered like the session's. A string travels as
+ * UTF-8 and is decoded on the other end, as on a real channel. `close()` moves to "closing" at once and
+ * reports `close` on both ends a macrotask later, as browsers do.
+ */
+class FakeChannel implements DataChannelLike {
+  readyState = "connecting"
+  bufferedAmount = 0
+  onopen: ((event: never) => void) | null = null
+  onmessage: ((event: never) => void) | null = null
+  onclose: ((event: never) => void) | null = null
+  onerror: ((event: never) => void) | null = null
+  /** Every message this end sent, as given to `send`. */
+  readonly sent: string[] = []
+  closeCalls = 0
+  /** Whether `send` throws, as a channel whose transport broke does. */
+  failSends = false
+  other: FakeChannel | undefined
+  /** Resolves once this end has reported `close`. */
+  readonly closedEvent: Promise<void>
+  private reportClosed = () => {}
+
+  constructor() {
+    this.closedEvent = new Promise((resolve) => {
+      this.reportClosed = resolve
+    })
+  }
+
+  static pair(): [FakeChannel, FakeChannel] {
+    const a = new FakeChannel()
+    const b = new FakeChannel()
+    a.other = b
+    b.other = a
+    return [a, b]
+  }
+
+  send(data: string): void {
+    if (this.failSends) throw new Error("the channel broke")
+    if (this.readyState !== "open") throw new Error("InvalidStateError: readyState is not 'open'")
+    this.sent.push(data)
+    this.other?.deliver(decoder.decode(encoder.encode(data)))
+  }
+
+  close(): void {
+    this.closeCalls++
+    if (this.readyState === "closing" || this.readyState === "closed") return
+    this.readyState = "closing"
+    setTimeout(() => {
+      this.closed()
+      this.other?.closed()
+    }, 0)
+  }
+
+  /** A message arrives from the other end (any data, for hostile cases). */
+  deliver(data: unknown): void {
+    ;(this.onmessage as ((event: { data: unknown }) => void) | null)?.({ data })
+  }
+
+  open(): void {
+    this.readyState = "open"
+    ;(this.onopen as (() => void) | null)?.()
+  }
+
+  closed(): void {
+    if (this.readyState === "closed") return
+    this.readyState = "closed"
+    ;(this.onclose as (() => void) | null)?.()
+    this.reportClosed()
+  }
+}
+
+/** A channel link and what it reported. */
+function linked(channel: FakeChannel, chunkChars?: number) {
+  const frames: string[] = []
+  const closes: Array<[number, string]> = []
+  let opens = 0
+  let onCloseCalls = 0
+  const events: ChannelEvents = {
+    open: () => void opens++,
+    frame: (data) => void frames.push(data),
+    close: (code, reason) => void closes.push([code, reason]),
+  }
+  const link: Link = channelLink(channel, events, () => void onCloseCalls++, chunkChars)
+  return {
+    link,
+    frames,
+    closes,
+    get opens() {
+      return opens
+    },
+    get onCloseCalls() {
+      return onCloseCalls
+    },
+  }
+}
+
+/** Two links over an open in-memory channel: `a` sends with `chunkChars`, `b` receives. */
+function openPair(chunkChars?: number) {
+  const [left, right] = FakeChannel.pair()
+  const a = linked(left, chunkChars)
+  const b = linked(right, chunkChars)
+  left.open()
+  right.open()
+  return { left, right, a, b }
+}
+
+/** A small deterministic generator, so that a failing order test can be run again as it was. */
+function seeded(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0
+    return s / 2 ** 32
+  }
+}
+
+/** Frame text of `length` characters that cycles through 1-, 2- and 3-byte UTF-8 characters. */
+function mixedText(length: number, tag: string): string {
+  const alphabet = `${tag}aé€中ß字`
+  let text = "["
+  for (let i = 1; i < length - 1; i++) text += alphabet[i % alphabet.length]
+  return `${text}]`
+}
+
+describe("channelLink sending and receiving", () => {
+  it("reports open once the channel opens", () => {
+    const [channel] = FakeChannel.pair()
+    const side = linked(channel)
+    expect(side.opens).toBe(0)
+    channel.open()
+    expect(side.opens).toBe(1)
+  })
+
+  it("sends a frame of up to chunkChars characters as one unmarked message", () => {
+    const { left, a, b } = openPair(16)
+    const short = "[1]"
+    const exact = mixedText(16, "x")
+    expect(exact.length).toBe(16)
+    a.link.send(short)
+    a.link.send(exact)
+    expect(left.sent).toEqual([short, exact])
+    expect(b.frames).toEqual([short, exact])
+  })
+
+  it("splits a frame of 3 × chunkChars + 1 characters into marked pieces that arrive whole and identical", () => {
+    const chunk = 10
+    const { left, a, b } = openPair(chunk)
+    const frame = mixedText(3 * chunk + 1, "é")
+    a.link.send(frame)
+    expect(left.sent).toEqual([
+      MORE_PIECES + frame.slice(0, chunk),
+      MORE_PIECES + frame.slice(chunk, 2 * chunk),
+      MORE_PIECES + frame.slice(2 * chunk, 3 * chunk),
+      LAST_PIECE + frame.slice(3 * chunk),
+    ])
+    expect(b.frames).toEqual([frame])
+    expect(b.closes).toEqual([])
+  })
+
+  it("keeps every piece of the default chunk size within 64 KiB of UTF-8, even for 3-byte characters", () => {
+    const { left, a, b } = openPair()
+    const frame = `[${"€".repeat(3 * DEFAULT_CHUNK_CHARS - 1)}]`
+    expect(frame.length).toBe(3 * DEFAULT_CHUNK_CHARS + 1)
+    a.link.send(frame)
+    expect(left.sent.length).toBe(4)
+    for (const piece of left.sent) expect(encoder.encode(piece).length).toBeLessThanOrEqual(64 * 1024)
+    expect(b.frames).toEqual([frame])
+  })
+
+  it("keeps a character outside the BMP that falls on a piece boundary", () => {
+    const chunk = 10
+    const { a, b } = openPair(chunk)
+    // "😀" is two UTF-16 code units; here its first one is the last of the first piece.
+    const frame = `[${"a".repeat(chunk - 2)}😀${"b".repeat(chunk)}]`
+    a.link.send(frame)
+    expect(b.frames).toEqual([frame])
+  })
+
+  it("keeps the order of many small and split frames interleaved", () => {
+    const chunk = 8
+    const { a, b } = openPair(chunk)
+    const random = seeded(7)
+    const sent: string[] = []
+    for (let i = 0; i < 300; i++) {
+      // Lengths from 2 to 5 × chunk + 1, so that whole frames, exact multiples and remainders all occur.
+      const frame = mixedText(2 + Math.floor(random() * (5 * chunk)), String(i % 10))
+      sent.push(frame)
+      a.link.send(frame)
+    }
+    expect(sent.some((f) => f.length <= chunk)).toBe(true)
+    expect(sent.some((f) => f.length > 3 * chunk)).toBe(true)
+    expect(b.frames).toEqual(sent)
+    expect(b.closes).toEqual([])
+  })
+
+  it("drops a send on a channel that is not open, without throwing", () => {
+    const [left, right] = FakeChannel.pair()
+    const a = linked(left, 4)
+    const b = linked(right)
+    expect(() => a.link.send("[1]")).not.toThrow()
+    expect(() => a.link.send("[1,2,3,4,5,6]")).not.toThrow()
+    expect(left.sent).toEqual([])
+    left.open()
+    right.open()
+    a.link.send("[2]")
+    // Dropped, not queued: only the frame sent once the channel was open arrives.
+    expect(b.frames).toEqual(["[2]"])
+    expect(a.closes).toEqual([])
+  })
+
+  it("ends the link with 1006 when a send throws, and sends nothing more", () => {
+    const { left, a } = openPair(4)
+    left.failSends = true
+    expect(() => a.link.send("[1,2,3,4,5,6]")).not.toThrow()
+    expect(a.closes).toEqual([[1006, "send failed"]])
+    expect(a.onCloseCalls).toBe(1)
+    left.failSends = false
+    a.link.send("[3]")
+    expect(left.sent).toEqual([])
+    expect(a.closes.length).toBe(1)
+  })
+})
+
+describe("channelLink against a hostile peer", () => {
+  it("closes with 1009 and delivers nothing when pieces add up to more than MAX_FRAME_CHARS", () => {
+    const { right, b } = openPair()
+    const mebi = "x".repeat(1 << 20)
+    const pieces = MAX_FRAME_CHARS / mebi.length
+    expect(Number.isInteger(pieces)).toBe(true)
+    for (let i = 0; i < pieces; i++) right.deliver(MORE_PIECES + mebi)
+    // Exactly MAX_FRAME_CHARS so far is allowed; one more character is not.
+    expect(b.closes).toEqual([])
+    right.deliver(`${LAST_PIECE}]`)
+    expect(b.closes).toEqual([[1009, "frame too large"]])
+    expect(b.onCloseCalls).toBe(1)
+    right.deliver("[1]")
+    expect(b.frames).toEqual([])
+  })
+
+  it("puts together frames of exactly MAX_FRAME_CHARS characters, one after another", () => {
+    const { right, b } = openPair()
+    const mebi = "x".repeat(1 << 20)
+    const pieces = MAX_FRAME_CHARS / mebi.length
+    // The bound is per frame: the second frame starts counting from zero again.
+    for (let frame = 0; frame < 2; frame++) {
+      for (let i = 0; i < pieces - 1; i++) right.deliver(MORE_PIECES + mebi)
+      right.deliver(LAST_PIECE + mebi)
+    }
+    expect(b.closes).toEqual([])
+    expect(b.frames.map((f) => f.length)).toEqual([MAX_FRAME_CHARS, MAX_FRAME_CHARS])
+  })
+
+  it("closes with 1002 when a whole frame comes between the pieces of another", () => {
+    const { right, b } = openPair()
+    right.deliver(`${MORE_PIECES}[1,`)
+    right.deliver("[2]")
+    expect(b.closes).toEqual([[1002, "a frame interrupted a split frame"]])
+    right.deliver(`${LAST_PIECE}2]`)
+    expect(b.frames).toEqual([])
+  })
+
+  it("closes with 1003 on binary data", () => {
+    for (const data of [new Uint8Array([91, 49, 93]), new ArrayBuffer(3), Buffer.from("[1]")]) {
+      const { right, b } = openPair()
+      right.deliver(data)
+      expect(b.closes).toEqual([[1003, "binary data on the session channel"]])
+      expect(b.onCloseCalls).toBe(1)
+      right.deliver("[1]")
+      expect(b.frames).toEqual([])
+    }
+  })
+
+  it("forgets a split frame cut off by binary data", () => {
+    const { right, b } = openPair()
+    right.deliver(`${MORE_PIECES}[1,`)
+    right.deliver(new Uint8Array([1]))
+    right.deliver(`${LAST_PIECE}2]`)
+    expect(b.frames).toEqual([])
+    expect(b.closes).toEqual([[1003, "binary data on the session channel"]])
+  })
+})
+
+describe("channelLink closing", () => {
+  it("reports the requested code and reason once, not the channel's, and sends nothing after", async () => {
+    const { left, right, a, b } = openPair(4)
+    a.link.close(4001, "going away for a test")
+    a.link.close(4002, "a second close is ignored")
+    expect(left.closeCalls).toBe(1)
+    a.link.send("[1,2,3,4,5,6]")
+    a.link.send("[7]")
+    await left.closedEvent
+    await right.closedEvent
+    expect(a.closes).toEqual([[4001, "going away for a test"]])
+    expect(a.onCloseCalls).toBe(1)
+    expect(left.sent).toEqual([])
+    expect(b.frames).toEqual([])
+    // The other end saw its channel go away, with no close of its own requested.
+    expect(b.closes).toEqual([[1006, ""]])
+  })
+
+  it("sends nothing after close(), on a channel that stays open until its close completes", () => {
+    const { left, a } = openPair()
+    // node-datachannel's polyfill: close() leaves readyState "open" until the native close happens.
+    left.close = () => {
+      left.closeCalls++
+      setTimeout(() => left.closed(), 0)
+    }
+    a.link.close(1000, "done")
+    a.link.send("[1]")
+    expect(left.sent).toEqual([])
+  })
+
+  it("reports the requested code when the channel reports its own close at once", () => {
+    const { left, a } = openPair()
+    left.close = () => {
+      left.closeCalls++
+      left.closed()
+    }
+    a.link.close(4003, "closed synchronously")
+    expect(a.closes).toEqual([[4003, "closed synchronously"]])
+    expect(a.onCloseCalls).toBe(1)
+  })
+
+  it("reports the requested close even when the channel never reports its own", async () => {
+    const [channel] = FakeChannel.pair()
+    const side = linked(channel)
+    channel.open()
+    channel.close = () => {
+      throw new Error("already closing")
+    }
+    expect(() => side.link.close(1000, "done")).not.toThrow()
+    // Reported after the caller is done, like a socket's close event.
+    expect(side.closes).toEqual([])
+    await Promise.resolve()
+    expect(side.closes).toEqual([[1000, "done"]])
+    expect(side.onCloseCalls).toBe(1)
+  })
+
+  it("reports the channel's own close or error as 1006, once, and ignores messages after it", () => {
+    const { right, b } = openPair()
+    ;(right.onerror as (() => void) | null)?.()
+    right.closed()
+    expect(b.closes).toEqual([[1006, ""]])
+    expect(b.onCloseCalls).toBe(1)
+    right.deliver("[1]")
+    expect(b.frames).toEqual([])
+  })
+})

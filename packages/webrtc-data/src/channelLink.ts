@@ -1,0 +1,191 @@
+import { FrameType, type Link, latestPerTick } from "@switchyard/core"
+
+/** The part of `RTCDataChannel` a link uses (the browser's, or node-datachannel's polyfill). */
+export interface DataChannelLike {
+  readonly readyState: string
+  readonly bufferedAmount: number
+  onopen: ((event: never) => void) | null
+  onmessage: ((event: never) => void) | null
+  onclose: ((event: never) => void) | null
+  onerror: ((event: never) => void) | null
+  /** Where the channel says it drained below `bufferedAmountLowThreshold`; unreliable frames wait for it. */
+  bufferedAmountLowThreshold?: number
+  onbufferedamountlow?: ((event: never) => void) | null
+  send(data: string): void
+  close(): void
+}
+
+/**
+ * The label of the second channel of a peer connection: unordered and without retransmissions, for
+ * UNRELIABLE frames (docs/delivery.md). Both ends create it themselves (`negotiated`, with the fixed id
+ * `UNRELIABLE_CHANNEL_ID`): an answering node-datachannel peer cannot read a remote channel's options.
+ */
+export const UNRELIABLE_CHANNEL = "switchyard-unreliable"
+/** The SCTP stream id of the unreliable channel; in-band channels (the session's) never take it. */
+export const UNRELIABLE_CHANNEL_ID = 16
+/** The options both ends create the unreliable channel with. */
+export const UNRELIABLE_CHANNEL_OPTIONS = {
+  negotiated: true,
+  id: UNRELIABLE_CHANNEL_ID,
+  ordered: false,
+  maxRetransmits: 0,
+} as const
+
+/**
+ * Unreliable frames are written only while the channel they go on holds at most this many bytes; above
+ * it, the latest per slot waits for `bufferedamountlow` (docs/limits.md).
+ */
+export const UNRELIABLE_BUFFERED_BYTES = 64 * 1024
+
+/** The unreliable channel of a link, and whether frames arriving on it are read (the client's) or ignored. */
+export interface LossyChannel {
+  readonly channel: DataChannelLike
+  readonly read: boolean
+}
+
+/** What a channel link reports: the same three events as any link. */
+export interface ChannelEvents {
+  open(): void
+  frame(data: string): void
+  close(code: number, reason: string): void
+}
+
+/**
+ * Messages above this many characters are split. Data channels refuse messages over the peer's
+ * `maxMessageSize` (64 KiB is the floor every implementation takes; Chromium takes 256 KiB), and a
+ * character takes up to 3 bytes in UTF-8.
+ */
+export const DEFAULT_CHUNK_CHARS = Math.floor((64 * 1024) / 3) - 1
+
+/** How every UNRELIABLE frame starts, as the codec writes it. */
+const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
+
+/** Prefixes of the pieces of a split frame. A frame is a JSON array, so it always starts with `[`. */
+const MORE = "\u0001"
+const LAST = "\u0002"
+
+/**
+ * A session link over a reliable, ordered data channel. A frame longer than `chunkChars` goes as
+ * pieces, each under the channel's message size limit, and is put back together on the other side;
+ * the channel keeps them in order, so no other framing is needed. `close` calls `onClose` (to close the
+ * peer connection) and reports the close once, as the channel's own close would.
+ *
+ * With a `lossy` channel, UNRELIABLE frames (`sendLatest`) go there while it is open, and on the session
+ * channel otherwise, latest-value-wins either way; a frame too long for one message always takes the
+ * session channel, as pieces cannot be put back together from a channel that loses and reorders them.
+ * Frames read from the lossy channel reach `events.frame` like any other, whole messages only.
+ */
+export function channelLink(
+  channel: DataChannelLike,
+  events: ChannelEvents,
+  onClose: () => void,
+  chunkChars = DEFAULT_CHUNK_CHARS,
+  lossy?: LossyChannel,
+): Link & { readonly channel: DataChannelLike } {
+  let closed = false
+  /** The close this side asked for, reported instead of the channel's own. */
+  let requested: [number, string] | undefined
+  let pieces: string[] = []
+  let piecesLength = 0
+  const finish = (code: number, reason: string) => {
+    if (closed) return
+    closed = true
+    pieces = []
+    latest.clear()
+    onClose()
+    events.close(code, reason)
+  }
+  channel.onopen = () => {
+    if (!closed) events.open()
+  }
+  channel.onmessage = ((event: { readonly data: unknown }) => {
+    if (closed) return
+    const data = event.data
+    if (typeof data !== "string") return finish(1003, "binary data on the session channel")
+    const mark = data.charCodeAt(0)
+    if (mark === 1 || mark === 2) {
+      piecesLength += data.length - 1
+      // A peer may not make the other side buffer without bound: a frame is at most a few MiB.
+      if (piecesLength > MAX_FRAME_CHARS) return finish(1009, "frame too large")
+      pieces.push(data.slice(1))
+      if (mark === 1) return
+      const whole = pieces.join("")
+      pieces = []
+      piecesLength = 0
+      return events.frame(whole)
+    }
+    if (pieces.length > 0) return finish(1002, "a frame interrupted a split frame")
+    events.frame(data)
+  }) as never
+  channel.onclose = () => finish(...(requested ?? [1006, ""]))
+  channel.onerror = () => finish(...(requested ?? [1006, ""]))
+  const send = (frame: string) => {
+    // `requested`: node-datachannel's channel stays "open" until its close completes.
+    if (closed || requested || channel.readyState !== "open") return
+    try {
+      if (frame.length <= chunkChars) return channel.send(frame)
+      for (let at = 0; at < frame.length; ) {
+        let end = Math.min(at + chunkChars, frame.length)
+        // A piece travels as UTF-8, which cannot carry half of a surrogate pair: never split one.
+        if (end < frame.length && end - 1 > at && isHighSurrogate(frame.charCodeAt(end - 1))) end--
+        channel.send((end === frame.length ? LAST : MORE) + frame.slice(at, end))
+        at = end
+      }
+    } catch {
+      finish(1006, "send failed")
+    }
+  }
+  const other = lossy?.channel
+  const lossyOpen = () => other !== undefined && other.readyState === "open"
+  const latest = latestPerTick({
+    write(frame) {
+      if (!lossyOpen() || frame.length > chunkChars) return send(frame)
+      try {
+        other?.send(frame)
+      } catch {
+        // The lossy channel failed: this frame is lost, as it may be on that channel anyway.
+      }
+    },
+    congested: () => (lossyOpen() ? (other as DataChannelLike) : channel).bufferedAmount > UNRELIABLE_BUFFERED_BYTES,
+    defer: queueMicrotask,
+  })
+  for (const c of other ? [channel, other] : [channel]) {
+    c.bufferedAmountLowThreshold = UNRELIABLE_BUFFERED_BYTES
+    c.onbufferedamountlow = () => latest.flush()
+  }
+  if (other) {
+    other.onmessage = ((event: { readonly data: unknown }) => {
+      const data = event.data
+      // Only whole UNRELIABLE frames travel there: anything else (binary, pieces, a sequenced frame that
+      // would then bypass the session channel's order) is dropped.
+      if (closed || !lossy?.read || typeof data !== "string" || !data.startsWith(UNRELIABLE_PREFIX)) return
+      events.frame(data)
+    }) as never
+    // Its close or failure is no event of the link: unreliable frames then take the session channel.
+  }
+  return {
+    channel,
+    send,
+    sendLatest(slot, frame) {
+      if (!closed) latest.send(slot, frame)
+    },
+    close(code, reason) {
+      if (closed || requested) return
+      requested = [code, reason]
+      try {
+        channel.close()
+      } catch {
+        // Already closing: the outcome is the same.
+      }
+      // Reported after the caller is done, like a socket's close event.
+      queueMicrotask(() => finish(code, reason))
+    },
+  }
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
+
+/** The largest frame a channel link puts back together (characters): above any server's message cap. */
+export const MAX_FRAME_CHARS = 8 * 1024 * 1024
+
+export { LAST as LAST_PIECE, MORE as MORE_PIECES }
