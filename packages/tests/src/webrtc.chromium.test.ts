@@ -1,6 +1,7 @@
 import type { TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
+import { UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { afterEach, describe, expect, it } from "vitest"
 import { ChannelNetwork } from "./support/channelNetwork.ts"
@@ -47,6 +48,25 @@ async function browserClient() {
 }
 
 describe("WebRTC data channels (Chromium client, Node server)", () => {
+  it("sends an unreliable topic on the second, negotiated data channel, and the page takes it", async () => {
+    const { server, channels, client } = await browserClient()
+    const cursor: number[] = []
+    client.topics.cursor("k").subscribe((n) => cursor.push(n))
+    await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
+    await waitFor(() => server.topics.cursor("k").subscribers === 1, 5000, "the subscription")
+    const before = channels.sent.get(UNRELIABLE_CHANNEL) ?? 0
+    // One per turn of the event loop, so that conflation keeps each: the page must see the last one.
+    for (let n = 1; n <= 50; n++) {
+      server.topics.cursor("k").publish(n)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    await waitFor(() => cursor.at(-1) === 50, 5000, "the last cursor value")
+    expect((channels.sent.get(UNRELIABLE_CHANNEL) ?? 0) - before).toBeGreaterThan(0)
+    // Values never go backwards, whatever the channel reordered or lost.
+    expect(cursor.every((n, i) => i === 0 || n > (cursor[i - 1] ?? 0))).toBe(true)
+    expect(client.transport).toBe("webrtc")
+  })
+
   it("moves from long polling to a data channel under traffic, and back when the server closes the peer connection: nothing lost or repeated", async () => {
     const { server, channels, client, switches } = await browserClient()
     const messages: number[] = []

@@ -12,6 +12,8 @@ type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
 export class ChannelNetwork {
   private readonly peers = new Set<NodePeerConnection>()
   private stalled = false
+  /** Messages sent on this network's channels, by channel label. */
+  readonly sent = new Map<string, number>()
   private held: Array<() => void> = []
   readonly RTCPeerConnection: typeof NodePeerConnection
 
@@ -107,6 +109,7 @@ export class ChannelNetwork {
         onmessage = handler
       },
       send(data: string) {
+        network.sent.set(channel.label, (network.sent.get(channel.label) ?? 0) + 1)
         network.pass(() => channel.send(data))
       },
       close() {
