@@ -109,6 +109,9 @@ function linked(channel: FakeChannel, chunkChars?: number) {
   }
 }
 
+/** Lets the tick end: a link sends what it was given at the end of the tick. */
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
 /** Two links over an open in-memory channel: `a` sends with `chunkChars`, `b` receives. */
 function openPair(chunkChars?: number) {
   const [left, right] = FakeChannel.pair()
@@ -145,15 +148,52 @@ describe("channelLink sending and receiving", () => {
     expect(side.opens).toBe(1)
   })
 
-  it("sends a frame of up to chunkChars characters as one unmarked message", () => {
+  it("sends a frame of up to chunkChars characters as one unmarked message", async () => {
     const { left, a, b } = openPair(16)
     const short = "[1]"
     const exact = mixedText(16, "x")
     expect(exact.length).toBe(16)
     a.link.send(short)
+    await tick()
     a.link.send(exact)
+    await tick()
     expect(left.sent).toEqual([short, exact])
     expect(b.frames).toEqual([short, exact])
+  })
+
+  it("sends the frames of one tick as one message, joined by LF, and delivers them one by one in order", async () => {
+    const { left, a, b } = openPair(64)
+    a.link.send("[1]")
+    a.link.send('[2,"x"]')
+    a.link.send("[3]")
+    // Nothing goes before the end of the tick.
+    expect(left.sent).toEqual([])
+    await tick()
+    expect(left.sent).toEqual(['[1]\n[2,"x"]\n[3]'])
+    expect(b.frames).toEqual(["[1]", '[2,"x"]', "[3]"])
+  })
+
+  it("never makes a message longer than chunkChars, and keeps the order across messages and pieces", async () => {
+    const chunk = 10
+    const { left, a, b } = openPair(chunk)
+    const frames = ["[1111]", "[2222]", "[3]", `[${"4".repeat(25)}]`, "[5]"]
+    for (const frame of frames) a.link.send(frame)
+    await tick()
+    expect(left.sent.every((message) => message.length <= chunk + 1)).toBe(true)
+    // "[1111]" and "[2222]" would make 13 characters: two messages, the second with "[3]" (10 characters);
+    // then the long frame in pieces, and "[5]" after them.
+    expect(left.sent.slice(0, 2)).toEqual(["[1111]", "[2222]\n[3]"])
+    expect(left.sent.at(-1)).toBe("[5]")
+    expect(b.frames).toEqual(frames)
+  })
+
+  it("sends what the tick wrote before closing", async () => {
+    const { left, a, b } = openPair()
+    a.link.send('[26,"CLIENT_CLOSED","bye"]')
+    a.link.close(1000, "done")
+    expect(left.sent).toEqual(['[26,"CLIENT_CLOSED","bye"]'])
+    await tick()
+    expect(b.frames).toEqual(['[26,"CLIENT_CLOSED","bye"]'])
   })
 
   it("splits a frame of 3 × chunkChars + 1 characters into marked pieces that arrive whole and identical", () => {
@@ -207,7 +247,7 @@ describe("channelLink sending and receiving", () => {
     expect(b.closes).toEqual([])
   })
 
-  it("drops a send on a channel that is not open, without throwing", () => {
+  it("drops a send on a channel that is not open, without throwing", async () => {
     const [left, right] = FakeChannel.pair()
     const a = linked(left, 4)
     const b = linked(right)
@@ -217,6 +257,7 @@ describe("channelLink sending and receiving", () => {
     left.open()
     right.open()
     a.link.send("[2]")
+    await tick()
     // Dropped, not queued: only the frame sent once the channel was open arrives.
     expect(b.frames).toEqual(["[2]"])
     expect(a.closes).toEqual([])

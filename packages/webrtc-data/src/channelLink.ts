@@ -63,6 +63,8 @@ const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
 /** Prefixes of the pieces of a split frame. A frame is a JSON array, so it always starts with `[`. */
 const MORE = "\u0001"
 const LAST = "\u0002"
+/** Between the frames of one message. */
+const SEPARATOR = "\n"
 
 /**
  * A session link over a reliable, ordered data channel. A frame longer than `chunkChars` goes as
@@ -91,6 +93,7 @@ export function channelLink(
     if (closed) return
     closed = true
     pieces = []
+    batch = ""
     latest.clear()
     onClose()
     events.close(code, reason)
@@ -115,15 +118,49 @@ export function channelLink(
       return events.frame(whole)
     }
     if (pieces.length > 0) return finish(1002, "a frame interrupted a split frame")
-    events.frame(data)
+    // One message carries the frames of one tick, separated by LF (a frame never holds a raw LF).
+    if (data.indexOf(SEPARATOR) === -1) return events.frame(data)
+    for (const frame of data.split(SEPARATOR)) {
+      if (closed) return
+      if (frame.length > 0) events.frame(frame)
+    }
   }) as never
   channel.onclose = () => finish(...(requested ?? [1006, ""]))
   channel.onerror = () => finish(...(requested ?? [1006, ""]))
+  /**
+   * The frames written in this tick, joined by LF: they go as one message at its end (or sooner, when the
+   * next would make it longer than `chunkChars`). A message costs a crossing into the WebRTC stack and an
+   * SCTP message of its own, whatever its size; pipelined calls send many frames a tick.
+   */
+  let batch = ""
+  let flushQueued = false
+  const flush = () => {
+    flushQueued = false
+    if (batch.length === 0) return
+    const text = batch
+    batch = ""
+    if (closed || channel.readyState !== "open") return
+    try {
+      channel.send(text)
+    } catch {
+      finish(1006, "send failed")
+    }
+  }
   const send = (frame: string) => {
     // `requested`: node-datachannel's channel stays "open" until its close completes.
     if (closed || requested || channel.readyState !== "open") return
+    if (frame.length <= chunkChars) {
+      if (batch.length > 0 && batch.length + 1 + frame.length > chunkChars) flush()
+      batch = batch.length === 0 ? frame : batch + SEPARATOR + frame
+      if (!flushQueued) {
+        flushQueued = true
+        queueMicrotask(flush)
+      }
+      return
+    }
+    // Too long for one message: what waits goes first, then the frame in pieces.
+    flush()
     try {
-      if (frame.length <= chunkChars) return channel.send(frame)
       for (let at = 0; at < frame.length; ) {
         let end = Math.min(at + chunkChars, frame.length)
         // A piece travels as UTF-8, which cannot carry half of a surrogate pair: never split one.
@@ -171,6 +208,8 @@ export function channelLink(
     },
     close(code, reason) {
       if (closed || requested) return
+      // What this tick wrote goes before the close (a BYE, say).
+      flush()
       requested = [code, reason]
       try {
         channel.close()
