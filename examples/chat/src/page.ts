@@ -1,5 +1,6 @@
 import { createClient } from "@switchyard/client-browser"
 import { isFailure, type SwitchyardError } from "@switchyard/core"
+import { webrtcTransport } from "@switchyard/webrtc-data"
 import * as Schema from "effect/Schema"
 import {
   Chat,
@@ -12,7 +13,11 @@ import {
 } from "./contract.ts"
 
 // The transport lives on the server that served this page, so the URL follows the page's own origin.
-const client = createClient(Chat, { url: new URL("/switchyard", location.href).href })
+// Every built-in transport, and WebRTC on top: the session starts on long polling and moves up.
+const client = createClient(Chat, {
+  url: new URL("/switchyard", location.href).href,
+  transports: [webrtcTransport(), "websocket", "sse", "long-polling", "polling"],
+})
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const badge = $<HTMLSpanElement>("badge")

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createServer, type Server, type ServerLimits } from "@switchyard/server-node"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
 import * as Schema from "effect/Schema"
 import { build } from "esbuild"
 import { Chat, RoomName } from "./contract.ts"
@@ -106,6 +107,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       // meanwhile. The default (60 s) would keep a crashed tab's name taken for a minute; 15 s still
       // rides out a network switch. (A tab closed normally says goodbye and leaves at once.)
       limits: { resumeWindowMs: 15_000, ...options.limits },
+      // WebRTC data channels, offered first: the page moves its session to one once it is open. The
+      // server's peer runs in this process (node-datachannel); no STUN or TURN is needed on one machine
+      // or one LAN (docs/webrtc.md).
+      webrtc: webrtcServer(),
     },
   )
 
