@@ -21,7 +21,8 @@ export const errorCodes = {
   DUPLICATE_ID: { layer: "contract", close: 4100 },
   FORBIDDEN: { layer: "contract", close: 4100 },
   LIMIT_EXCEEDED: { layer: "contract", close: 4100 },
-  // peers: a client↔client connection was refused, or a frame about one (docs/peers.md); never a close
+  // peers: a client↔client connection was refused, or a frame about one (docs/peers.md); no connection is
+  // ever closed for one of these (PEER_CLOSED has a close code of its own, by its session layer, unused)
   PEER_FORBIDDEN: { layer: "contract", close: 4100 },
   PEER_NOT_FOUND: { layer: "contract", close: 4100 },
   PEER_REJECTED: { layer: "contract", close: 4100 },

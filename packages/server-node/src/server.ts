@@ -117,7 +117,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     topics,
     onError,
     signalled: options.webrtc,
-    accept: (link, info) => accept(link, info),
+    accept: (link, info, signalledBy) => accept(link, info, signalledBy),
     peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
     forget: (session, reason) => {
       if (sessions.get(session.token) !== session) return
@@ -145,7 +145,12 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits: sessionLimits,
   }
 
-  const accept: Acceptor = (link: Link, info: ConnectionInfo): ServerLinkEvents => {
+  /**
+   * `signalledBy`: for a link a signalled transport (WebRTC) set up, the token of the session that
+   * signalled it. Such a link may carry only that session: it passed no origin check, connection bound
+   * or `authenticate` of its own.
+   */
+  const accept = (link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents => {
     let session: ServerSession | undefined
     let probes = 0
     const handshake = setTimeout(
@@ -180,6 +185,9 @@ export function createServer<C extends AnyContract, A = undefined>(
         }
         let target = token === null ? undefined : sessions.get(token)
         const resumed = target !== undefined && !target.isEnded
+        if (signalledBy !== undefined && (token !== signalledBy || !resumed)) {
+          return refuseLink(link, "HANDSHAKE_REQUIRED", "this link carries only the session that set it up")
+        }
         if (!target || !resumed) {
           if (sessions.size >= limits.maxSessions)
             return refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")

@@ -1,10 +1,10 @@
 import {
-  type Acceptor,
   body,
   type ClientFrame,
   type CompiledContract,
   type CompiledRpc,
   type CompiledStream,
+  type ConnectionInfo,
   closeCodeOf,
   control,
   decodeClientFrame,
@@ -14,6 +14,7 @@ import {
   type Link,
   MAX_CREDIT,
   peekRequestHeader,
+  type ServerLinkEvents,
   Session,
   type TopicPosition,
   type TransportId,
@@ -45,8 +46,8 @@ export interface Runtime {
   forget(session: ServerSession, reason: ErrorCode): void
   /** The signalled transport (WebRTC), when the server offers one. */
   readonly signalled: SignalledServerTransport | undefined
-  /** The server's acceptor, for links a signalled transport opens. */
-  readonly accept: Acceptor
+  /** The server's acceptor, for links a signalled transport opens: bound to the session that signalled. */
+  readonly accept: (link: Link, info: ConnectionInfo, signalledBy: string) => ServerLinkEvents
   /** Client↔client connections (docs/peers.md). */
   readonly peers: PeerHub
 }
@@ -187,7 +188,6 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     this.ended = true
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
-    if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
     this.runtime.peers.leave(this)
     for (const ctx of this.calls.values()) ctx.abort(code)
     for (const stream of this.streams.values()) this.stopStream(stream, code)
@@ -201,6 +201,9 @@ export class ServerSession implements Subscriber, PeerEndpoint {
       link.close(closeCodeOf(code), code)
     }
     this.link = undefined
+    // After the BYE: the link may be one of this session's own attempts, and dropping the attempts
+    // closes it (ATTEMPT_ENDED).
+    if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
     this.session.reset()
     this.runtime.forget(this, code)
   }
@@ -312,7 +315,7 @@ export class ServerSession implements Subscriber, PeerEndpoint {
       },
       accept: (link) => {
         const transport = this.runtime.signalled?.id ?? "webrtc"
-        return this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth })
+        return this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth }, this.token)
       },
     }
     return this.signalling

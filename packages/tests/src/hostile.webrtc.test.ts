@@ -519,3 +519,43 @@ describe("early candidates", () => {
     expect(peers.open).toBe(1)
   })
 })
+
+describe("a data channel carries only the session that set it up", () => {
+  it("refuses a HELLO for a new session on a channel a session signalled", async () => {
+    const started = await start()
+    const other = await bystander(started)
+    const raw = await RawSession.open(started.url)
+    // A real peer on the raw session's signalling, with the signals in the bundled client's order.
+    const peer = new NodePeerConnection({ iceServers: [] })
+    cleanup.push(() => peer.close())
+    const channel = peer.createDataChannel("switchyard", { ordered: true })
+    const received: string[] = []
+    channel.onmessage = (event) => void received.push(String(event.data))
+    const local: unknown[] = []
+    peer.onicecandidate = (event) => {
+      if (event.candidate) local.push({ candidate: event.candidate.candidate.replace(/^a=/, ""), sdpMid: "0" })
+    }
+    const offer = await peer.createOffer()
+    if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
+    raw.signal(1, "offer", { type: "offer", sdp: withoutCandidates(peer.localDescription?.sdp ?? offer.sdp ?? "") })
+    await raw.signalled(1, "answer")
+    await peer.setRemoteDescription(
+      raw.signals(1).find(([kind]) => kind === "answer")?.[1] as { type: "answer"; sdp: string },
+    )
+    for (const [kind, data] of raw.signals(1))
+      if (kind === "candidate" && data) await peer.addIceCandidate(data as never).catch(() => {})
+    for (const candidate of local) raw.signal(1, "candidate", candidate)
+    await waitFor(() => channel.readyState === "open", 5000, "the data channel")
+    // No token would open a new session past the origin check, the connection bound and `authenticate`.
+    channel.send(JSON.stringify([FrameType.HELLO, 1, null, 0]))
+    await waitFor(() => received.length > 0, 3000, "the server's answer")
+    expect(JSON.parse(received[0] ?? "null")).toEqual([
+      FrameType.BYE,
+      "HANDSHAKE_REQUIRED",
+      "this link carries only the session that set it up",
+    ])
+    // The bystander's session and the raw one: no third.
+    expect(started.server.sessionCount).toBe(2)
+    await other.stillFine()
+  })
+})

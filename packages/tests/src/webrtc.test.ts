@@ -14,10 +14,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-async function start() {
+async function start(ended: Array<[string, string]> = []) {
   const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, {
     onError: () => {},
     webrtc: webrtcServer(),
+    onSessionEnd: (session, reason) => void ended.push([session.id, reason]),
   })
   const { url } = await server.listen(0, "127.0.0.1")
   cleanup.push(() => server.close())
@@ -81,5 +82,27 @@ describe("WebRTC data channels (Node client, Node server)", () => {
     expect(echoed.length).toBe(big.length)
     expect(echoed.bytes).toEqual(big)
     expect(client.transport).toBe("webrtc")
+  })
+
+  it("a BYE on the data channel arrives before the channel goes, both ways", async () => {
+    // The server closing: its BYE reaches the client on the channel, and the client reports SERVER_CLOSED.
+    const first = await start()
+    const { client } = webrtcClient(first.url)
+    const errors: string[] = []
+    client.on("error", (error) => void errors.push(error.code))
+    await waitFor(() => client.transport === "webrtc", 10_000, "the upgrade to WebRTC")
+    await first.server.close()
+    await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "SERVER_CLOSED at the client")
+
+    // The client closing: its BYE reaches the server, which ends the session at once rather than keep it
+    // for the resume window.
+    const ended: Array<[string, string]> = []
+    const second = await start(ended)
+    const other = webrtcClient(second.url).client
+    await waitFor(() => other.transport === "webrtc", 10_000, "the upgrade to WebRTC")
+    const id = other.sessionId
+    await other.close()
+    await waitFor(() => ended.length === 1, 1000, "the session's end at the server")
+    expect(ended).toEqual([[id, "CLIENT_CLOSED"]])
   })
 })

@@ -2,6 +2,7 @@ import type { Link } from "@switchyard/core"
 import { describe, expect, it } from "vitest"
 import {
   type ChannelEvents,
+  CLOSE_GRACE_MS,
   channelLink,
   type DataChannelLike,
   DEFAULT_CHUNK_CHARS,
@@ -388,7 +389,57 @@ describe("channelLink closing", () => {
     expect(side.closes).toEqual([])
     await Promise.resolve()
     expect(side.closes).toEqual([[1000, "done"]])
+    // The peer connection waits for the channel's close, which never comes: it goes after the grace period.
+    expect(side.onCloseCalls).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS + 50))
     expect(side.onCloseCalls).toBe(1)
+  })
+
+  it("closes the peer connection only once the channel has closed, so that what it holds goes out first", async () => {
+    const { left, a } = openPair()
+    left.close = () => {
+      left.closeCalls++
+      // The channel closes a while later, as a real one does once its queue has left.
+      setTimeout(() => left.closed(), 20)
+    }
+    a.link.send('[26,"SERVER_CLOSED","bye"]')
+    a.link.close(1001, "SERVER_CLOSED")
+    await Promise.resolve()
+    expect(a.closes).toEqual([[1001, "SERVER_CLOSED"]])
+    expect(a.onCloseCalls).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(a.onCloseCalls).toBe(1)
+  })
+
+  it("stops reading a message's frames once one of them made this side close", () => {
+    const [left, right] = FakeChannel.pair()
+    const frames: string[] = []
+    const link: Link = channelLink(
+      right,
+      {
+        open() {},
+        frame(frame) {
+          frames.push(frame)
+          // The first frame is refused (not a HELLO, say): the link closes.
+          link.close(4002, "HANDSHAKE_REQUIRED")
+        },
+        close() {},
+      },
+      () => {},
+    )
+    left.open()
+    right.open()
+    right.deliver("[22,0]\n[20,1,null,0]")
+    expect(frames).toEqual(["[22,0]"])
+  })
+
+  it("reads nothing more once this side asked to close", () => {
+    const { right, b } = openPair()
+    right.deliver("[22,0]")
+    expect(b.frames).toEqual(["[22,0]"])
+    b.link.close(4002, "HANDSHAKE_REQUIRED")
+    right.deliver("[22,0]\n[20,1,null,0]")
+    expect(b.frames).toEqual(["[22,0]"])
   })
 
   it("reports the channel's own close or error as 1006, once, and ignores messages after it", () => {

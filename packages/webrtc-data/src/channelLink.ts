@@ -89,20 +89,34 @@ export function channelLink(
   let requested: [number, string] | undefined
   let pieces: string[] = []
   let piecesLength = 0
-  const finish = (code: number, reason: string) => {
+  /**
+   * `onClose` (closing the peer connection) waits, after a close this side asked for, until the channel
+   * reports its own close or `CLOSE_GRACE_MS` pass: closing the peer connection at once would drop what
+   * the channel still holds, such as the BYE written just before the close.
+   */
+  let released = false
+  let grace: ReturnType<typeof setTimeout> | undefined
+  const release = () => {
+    if (released) return
+    released = true
+    if (grace !== undefined) clearTimeout(grace)
+    onClose()
+  }
+  const finish = (code: number, reason: string, releaseNow = true) => {
     if (closed) return
     closed = true
     pieces = []
     batch = ""
     latest.clear()
-    onClose()
+    if (releaseNow) release()
     events.close(code, reason)
   }
   channel.onopen = () => {
     if (!closed) events.open()
   }
   channel.onmessage = ((event: { readonly data: unknown }) => {
-    if (closed) return
+    // After a close this side asked for, nothing more is read (a refused link must not open a session).
+    if (closed || requested) return
     const data = event.data
     if (typeof data !== "string") return finish(1003, "binary data on the session channel")
     const mark = data.charCodeAt(0)
@@ -121,12 +135,18 @@ export function channelLink(
     // One message carries the frames of one tick, separated by LF (a frame never holds a raw LF).
     if (data.indexOf(SEPARATOR) === -1) return events.frame(data)
     for (const frame of data.split(SEPARATOR)) {
-      if (closed) return
+      if (closed || requested) return
       if (frame.length > 0) events.frame(frame)
     }
   }) as never
-  channel.onclose = () => finish(...(requested ?? [1006, ""]))
-  channel.onerror = () => finish(...(requested ?? [1006, ""]))
+  channel.onclose = () => {
+    finish(...(requested ?? [1006, ""]))
+    release()
+  }
+  channel.onerror = () => {
+    finish(...(requested ?? [1006, ""]))
+    release()
+  }
   /**
    * The frames written in this tick, joined by LF: they go as one message at its end (or sooner, when the
    * next would make it longer than `chunkChars`). A message costs a crossing into the WebRTC stack and an
@@ -216,11 +236,17 @@ export function channelLink(
       } catch {
         // Already closing: the outcome is the same.
       }
-      // Reported after the caller is done, like a socket's close event.
-      queueMicrotask(() => finish(code, reason))
+      // Reported after the caller is done, like a socket's close event; the peer connection goes when
+      // the channel has closed, or after a grace period.
+      queueMicrotask(() => finish(code, reason, false))
+      grace = setTimeout(release, CLOSE_GRACE_MS)
+      ;(grace as { unref?: () => void }).unref?.()
     },
   }
 }
+
+/** How long a link closed by this side waits for its channel to close before closing the peer connection. */
+export const CLOSE_GRACE_MS = 2000
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
