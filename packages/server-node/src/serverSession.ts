@@ -310,6 +310,7 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     this.signalling ??= {
       id: this.id,
       remoteAddress: undefined,
+      maxMessageBytes: this.runtime.limits.maxMessageBytes,
       reply: (attempt, kind, data) => {
         if (!this.ended) this.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
       },

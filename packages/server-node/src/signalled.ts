@@ -23,6 +23,8 @@ export interface SignalSession {
   /** The session's public id. */
   readonly id: string
   readonly remoteAddress: string | undefined
+  /** The server's `maxMessageBytes`: a transport reading frames in pieces stops well above it. */
+  readonly maxMessageBytes: number
   /** Sends a signal back over the session (sequenced and replayed like any data frame). */
   reply(attempt: number, kind: SignalKind, data: unknown): void
   /** Hands a connection that is open to the server, as any transport does on accepting one. */

@@ -86,7 +86,7 @@ class FakeChannel implements DataChannelLike {
 }
 
 /** A channel link and what it reported. */
-function linked(channel: FakeChannel, chunkChars?: number) {
+function linked(channel: FakeChannel, chunkChars?: number, maxFrameChars?: number) {
   const frames: string[] = []
   const closes: Array<[number, string]> = []
   let opens = 0
@@ -96,7 +96,7 @@ function linked(channel: FakeChannel, chunkChars?: number) {
     frame: (data) => void frames.push(data),
     close: (code, reason) => void closes.push([code, reason]),
   }
-  const link: Link = channelLink(channel, events, () => void onCloseCalls++, chunkChars)
+  const link: Link = channelLink(channel, events, () => void onCloseCalls++, chunkChars, undefined, maxFrameChars)
   return {
     link,
     frames,
@@ -304,6 +304,18 @@ describe("channelLink against a hostile peer", () => {
     }
     expect(b.closes).toEqual([])
     expect(b.frames.map((f) => f.length)).toEqual([MAX_FRAME_CHARS, MAX_FRAME_CHARS])
+  })
+
+  it("takes a lower bound on a frame in pieces (the server's, from maxMessageBytes)", () => {
+    const [left, right] = FakeChannel.pair()
+    const side = linked(right, undefined, 100)
+    left.open()
+    right.open()
+    right.deliver(`${MORE_PIECES}[${"a".repeat(60)}`)
+    expect(side.closes).toEqual([])
+    right.deliver(`${MORE_PIECES}${"b".repeat(60)}`)
+    expect(side.closes).toEqual([[1009, "frame too large"]])
+    expect(side.frames).toEqual([])
   })
 
   it("closes with 1002 when a whole frame comes between the pieces of another", () => {

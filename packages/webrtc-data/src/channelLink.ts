@@ -83,6 +83,7 @@ export function channelLink(
   onClose: () => void,
   chunkChars = DEFAULT_CHUNK_CHARS,
   lossy?: LossyChannel,
+  maxFrameChars = MAX_FRAME_CHARS,
 ): Link & { readonly channel: DataChannelLike } {
   let closed = false
   /** The close this side asked for, reported instead of the channel's own. */
@@ -123,7 +124,7 @@ export function channelLink(
     if (mark === 1 || mark === 2) {
       piecesLength += data.length - 1
       // A peer may not make the other side buffer without bound: a frame is at most a few MiB.
-      if (piecesLength > MAX_FRAME_CHARS) return finish(1009, "frame too large")
+      if (piecesLength > maxFrameChars) return finish(1009, "frame too large")
       pieces.push(data.slice(1))
       if (mark === 1) return
       const whole = pieces.join("")
@@ -250,7 +251,10 @@ export const CLOSE_GRACE_MS = 2000
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
-/** The largest frame a channel link puts back together (characters): above any server's message cap. */
+/**
+ * The largest frame a channel link puts back together by default (characters). The server's links take
+ * its WebSocket cap instead: twice `maxMessageBytes`, at least 1 MiB + 64 KiB.
+ */
 export const MAX_FRAME_CHARS = 8 * 1024 * 1024
 
 export { LAST as LAST_PIECE, MORE as MORE_PIECES }

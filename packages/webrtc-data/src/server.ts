@@ -129,6 +129,8 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
         undefined,
         // The server reads nothing there: a client sends only on the session channel.
         lossy && { channel: lossy, read: false },
+        // As the WebSocket transport's cap: past it, no frame can be useful.
+        Math.max(2 * from.maxMessageBytes, 1024 * 1024 + 64 * 1024),
       )
       attempt.link = link
       // node-datachannel may report a channel that is already open.
