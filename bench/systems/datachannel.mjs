@@ -5,7 +5,7 @@
 // Both peers are node-datachannel's W3C polyfill on a native peer bound to 127.0.0.1, as in
 // `switchyardWebrtc.mjs`; the channel is reliable and ordered, like Switchyard's session channel.
 import { createServer } from "node:http"
-import { withoutCandidates } from "@switchyard/webrtc-data"
+import { localOffer } from "@switchyard/core"
 import WebSocket, { WebSocketServer } from "ws"
 import { LoopbackPeerConnection, withRetries } from "../lib/webrtc.mjs"
 
@@ -138,10 +138,7 @@ async function connectOnce(url) {
     for (const candidate of local.splice(0)) socket.send(JSON.stringify({ candidate }))
   }
   socket.on("message", (data) => void onSignal(JSON.parse(data)).catch(fail))
-  const offer = await pc.createOffer()
-  // node-datachannel has set its offer already, when the channel was made.
-  if (pc.signalingState !== "have-local-offer") await pc.setLocalDescription(offer)
-  socket.send(JSON.stringify({ offer: withoutCandidates(pc.localDescription?.sdp ?? offer.sdp) }))
+  socket.send(JSON.stringify({ offer: await localOffer(pc) }))
   try {
     await opened
   } catch (error) {

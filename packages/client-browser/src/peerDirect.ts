@@ -1,4 +1,4 @@
-import { candidateToSignal, type IceCandidate, type IceServer, unref, withoutCandidates } from "@switchyard/core"
+import { candidateToSignal, type IceCandidate, type IceServer, localOffer, unref } from "@switchyard/core"
 
 /** The part of `RTCDataChannel` a direct peer path uses (the browser's, or node-datachannel's polyfill). */
 export interface PeerDataChannelLike {
@@ -121,13 +121,12 @@ export function openDirect(
     trickling = true
     for (const c of localEarly.splice(0)) sendCandidate(c)
   }
-  const announce = (description: Description) => {
-    const local = peer.localDescription?.sdp ?? description.sdp
-    if (!local) throw new Error("no local description")
-    // The caller's candidates travel only once its answer is set (below), so none may ride in the offer.
-    const sdp = caller ? withoutCandidates(local) : local
-    send(description.type as "offer" | "answer", { type: description.type, sdp })
-    if (!caller) trickle()
+  /** The callee's answer, then its candidates (the caller's offer carries none: they follow the answer). */
+  const answerWith = (description: Description) => {
+    const sdp = peer.localDescription?.sdp ?? description.sdp
+    if (!sdp) throw new Error("no local description")
+    send("answer", { type: "answer", sdp })
+    trickle()
   }
   const remoteApplied = async () => {
     remoteSet = true
@@ -141,12 +140,11 @@ export function openDirect(
 
   if (caller) {
     attach(peer.createDataChannel(PEER_CHANNEL, { ordered: true }))
-    void (async () => {
-      const offer = await peer.createOffer()
-      // node-datachannel has set its offer already (when the channel was made); a browser has not.
-      if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
-      if (!done) announce(offer)
-    })().catch(failed)
+    localOffer(peer)
+      .then((sdp) => {
+        if (!done) send("offer", { type: "offer", sdp })
+      })
+      .catch(failed)
   } else {
     peer.ondatachannel = ((event: { readonly channel: PeerDataChannelLike }) => {
       if (done) return event.channel.close()
@@ -176,7 +174,7 @@ export function openDirect(
           const answer = await peer.createAnswer()
           await peer.setLocalDescription(answer)
           if (done) return
-          announce(answer)
+          answerWith(answer)
           // As the WebRTC server does: the caller's candidates go in once the answer is made.
           await remoteApplied()
         })().catch(failed)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { candidateToSignal, withoutCandidates } from "./ice.ts"
+import { candidateToSignal, localOffer, type OfferingPeer, withoutCandidates } from "./ice.ts"
 
 describe("ICE helpers for signalling", () => {
   it("strips node-datachannel's a= prefix and fills sdpMid and sdpMLineIndex", () => {
@@ -33,5 +33,29 @@ describe("ICE helpers for signalling", () => {
       "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=ice-ufrag:abcd\r\na=fingerprint:sha-256 AB:CD\r\n"
     expect(withoutCandidates(sdp.join("\r\n"))).toBe(kept)
     expect(withoutCandidates(sdp.join("\n"))).toBe(kept.replaceAll("\r\n", "\n"))
+  })
+
+  it("sets a browser's offer once and returns it without candidates; a peer that set its own is left as it is", async () => {
+    const sdp = "v=0\r\na=candidate:1 1 UDP 1 127.0.0.1 5000 typ host\r\na=fingerprint:sha-256 AB\r\n"
+    const peer = (state: string) => {
+      const set: string[] = []
+      const p: OfferingPeer & { set: string[] } = {
+        set,
+        signalingState: state,
+        localDescription: state === "have-local-offer" ? { sdp } : null,
+        createOffer: async () => ({ type: "offer", sdp }),
+        setLocalDescription: async (d) => {
+          set.push(d.type)
+          ;(p as { localDescription: { sdp: string } | null }).localDescription = { sdp: d.sdp ?? "" }
+        },
+      }
+      return p
+    }
+    const browser = peer("stable")
+    expect(await localOffer(browser)).toBe("v=0\r\na=fingerprint:sha-256 AB\r\n")
+    expect(browser.set).toEqual(["offer"])
+    const nodeDatachannel = peer("have-local-offer")
+    expect(await localOffer(nodeDatachannel)).toBe("v=0\r\na=fingerprint:sha-256 AB\r\n")
+    expect(nodeDatachannel.set).toEqual([])
   })
 })

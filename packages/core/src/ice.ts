@@ -25,3 +25,23 @@ export function candidateToSignal(candidate: IceCandidate | null): IceCandidate 
 export function withoutCandidates(sdp: string): string {
   return sdp.replace(/^a=(?:candidate:|end-of-candidates).*\r?\n/gm, "")
 }
+
+/** The part of `RTCPeerConnection` that making an offer uses. */
+export interface OfferingPeer {
+  createOffer(): Promise<{ readonly type: string; readonly sdp?: string | undefined }>
+  setLocalDescription(description: { readonly type: string; readonly sdp?: string | undefined }): Promise<void>
+  readonly signalingState: string
+  readonly localDescription: { readonly sdp: string } | null
+}
+
+/**
+ * Makes and sets this peer's offer, and returns its SDP without candidates (they follow the answer).
+ * node-datachannel has set its offer already, when its first channel was made; a browser has not.
+ */
+export async function localOffer(peer: OfferingPeer): Promise<string> {
+  const offer = await peer.createOffer()
+  if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
+  const sdp = peer.localDescription?.sdp ?? offer.sdp
+  if (!sdp) throw new Error("no local description")
+  return withoutCandidates(sdp)
+}

@@ -1,8 +1,7 @@
 import { createClient } from "@switchyard/client-browser"
-import { control, FrameType, MAX_CANDIDATE_LENGTH, MAX_SDP_LENGTH } from "@switchyard/core"
+import { control, FrameType, localOffer, MAX_CANDIDATE_LENGTH, MAX_SDP_LENGTH } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"
-import { withoutCandidates } from "@switchyard/webrtc-data"
 import { type WebRtcServerOptions, webrtcServer } from "@switchyard/webrtc-data/server"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
@@ -137,12 +136,7 @@ async function realOffer(): Promise<{ type: "offer"; sdp: string }> {
   const peer = new NodePeerConnection({ iceServers: [] })
   cleanup.push(() => peer.close())
   peer.createDataChannel("switchyard", { ordered: true })
-  const offer = await peer.createOffer()
-  // node-datachannel sets its offer when the channel is made.
-  if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
-  const sdp = peer.localDescription?.sdp ?? offer.sdp
-  if (!sdp) throw new Error("no offer")
-  return { type: "offer", sdp: withoutCandidates(sdp) }
+  return { type: "offer", sdp: await localOffer(peer) }
 }
 
 /** `sdp` with an SDP attribute line appended so that it is exactly `length` characters long. */
@@ -535,9 +529,7 @@ describe("a data channel carries only the session that set it up", () => {
     peer.onicecandidate = (event) => {
       if (event.candidate) local.push({ candidate: event.candidate.candidate.replace(/^a=/, ""), sdpMid: "0" })
     }
-    const offer = await peer.createOffer()
-    if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
-    raw.signal(1, "offer", { type: "offer", sdp: withoutCandidates(peer.localDescription?.sdp ?? offer.sdp ?? "") })
+    raw.signal(1, "offer", { type: "offer", sdp: await localOffer(peer) })
     await raw.signalled(1, "answer")
     await peer.setRemoteDescription(
       raw.signals(1).find(([kind]) => kind === "answer")?.[1] as { type: "answer"; sdp: string },

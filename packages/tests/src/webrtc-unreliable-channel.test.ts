@@ -1,15 +1,9 @@
+import { withoutCandidates } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { SESSION_CHANNEL, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "@switchyard/webrtc-data"
 import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { describe, expect, it } from "vitest"
 import { LossyUdpRelay } from "./support/lossyUdpRelay.ts"
-
-/** Leaves the candidates out of a description: the only path is the one through the relay. */
-const withoutCandidates = (sdp: string) =>
-  sdp
-    .split("\n")
-    .filter((line) => !line.startsWith("a=candidate"))
-    .join("\n")
 
 describe("the unreliable data channel in node-datachannel", () => {
   it("made by the answering (server) end with our options, loses messages on a lossy network where the session channel loses none", async () => {
@@ -37,6 +31,7 @@ describe("the unreliable data channel in node-datachannel", () => {
       clientLossy.onmessage = (event) => onLossy.push(Number(event.data))
 
       await client.setLocalDescription(await client.createOffer())
+      // The descriptions go without candidates: the only path is the one through the relay.
       await server.setRemoteDescription({ type: "offer", sdp: withoutCandidates(client.localDescription?.sdp ?? "") })
       await server.setLocalDescription(await server.createAnswer())
       await waitFor(() => relayed !== undefined, 5000, "the server's host candidate")

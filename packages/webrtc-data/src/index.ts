@@ -4,12 +4,12 @@ import {
   candidateToSignal,
   type IceCandidate,
   type Link,
+  localOffer,
   type Signalling,
-  withoutCandidates,
 } from "@switchyard/core"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 
-export { type IceCandidate, withoutCandidates } from "@switchyard/core"
+export type { IceCandidate } from "@switchyard/core"
 export {
   type ChannelEvents,
   channelLink,
@@ -124,14 +124,9 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
         if (answered) sendCandidate(event.candidate)
         else local.push(event.candidate)
       }) as never
-      void (async () => {
-        const offer = await peer.createOffer()
-        // node-datachannel has set its offer already (when the channel was made); a browser has not.
-        if (peer.signalingState !== "have-local-offer") await peer.setLocalDescription(offer)
-        const sdp = peer.localDescription?.sdp ?? offer.sdp
-        if (!sdp) throw new Error("no local description")
-        signalling.send("offer", { type: "offer", sdp: withoutCandidates(sdp) })
-      })().catch(() => link.close(1006, "could not make an offer"))
+      localOffer(peer)
+        .then((sdp) => signalling.send("offer", { type: "offer", sdp }))
+        .catch(() => link.close(1006, "could not make an offer"))
       return link
     },
   }
