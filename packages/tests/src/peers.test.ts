@@ -1,6 +1,6 @@
 import { type Client, createClient, type PeerConnection } from "@switchyard/client-browser"
-import { MAX_SDP_LENGTH, SwitchyardError } from "@switchyard/core"
-import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { MAX_SDP_LENGTH } from "@switchyard/core"
+import { rejection, TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type PeerOptions, type ServerLimits } from "@switchyard/server-node"
 import { PeerConnection as NativePeer } from "node-datachannel"
 import { RTCPeerConnection } from "node-datachannel/polyfill"
@@ -85,16 +85,6 @@ async function direct(ab: Conn, ba: Conn, since: number): Promise<void> {
       .map((pc) => `${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}/${pc.iceGatheringState}`)
     throw new Error(`${(error as Error).message}: paths ${ab.path}/${ba.path}, peers ${states.join(", ")}`)
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(SwitchyardError)
-    return error as SwitchyardError
-  }
-  throw new Error("expected a rejection")
 }
 
 /**

@@ -1,4 +1,5 @@
 export {
+  rejection,
   runTransportContractSuite,
   type SuiteFixture,
   type SuiteHarness,

@@ -45,7 +45,8 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what =
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
+/** What `promise` rejects with, asserted to be a SwitchyardError; fails when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
   try {
     await promise
   } catch (error) {

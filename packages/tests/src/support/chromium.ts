@@ -40,6 +40,22 @@ interface Launched {
   readonly group: number | undefined
 }
 
+/**
+ * The flags every test Chromium runs with: headless, no sandbox (root), and nothing that reaches the
+ * network on its own; for WebRTC, real host candidates instead of mDNS names.
+ */
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
 let launched: Promise<Launched> | undefined
 let context: Promise<BrowserContext> | undefined
 
@@ -53,19 +69,8 @@ export async function chromiumBrowser(): Promise<Browser> {
     const browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        // WebRTC to a peer on this host: real host candidates instead of mDNS names, and loopback allowed.
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--allow-loopback-in-peer-connection",
-      ],
+      // WebRTC to a peer on this host: loopback allowed too.
+      args: [...CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
     })
     return { browser, group: childNamed("chromium") }
   })

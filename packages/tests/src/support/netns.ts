@@ -3,6 +3,7 @@ import { connect, createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
+import { CHROMIUM_FLAGS } from "./chromium.ts"
 
 /**
  * Chromium in a network namespace of its own (Linux, `unshare -n`, as root). With `network: "none"` the
@@ -82,17 +83,8 @@ export async function isolatedChromium(targetPort: number, network: "none" | "la
     browser = await chromium.launch({
       executablePath: launcher,
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-      ],
+      // Without --allow-loopback-in-peer-connection (see above).
+      args: CHROMIUM_FLAGS,
     })
   } catch (error) {
     bridge.close()
