@@ -8,6 +8,7 @@ import { ChannelNetwork } from "./support/channelNetwork.ts"
 import { newPage, startPageServer } from "./support/chromium.ts"
 import { fastReconnect } from "./support/harnesses.ts"
 import { RemotePage } from "./support/remoteClient.ts"
+import { traffic } from "./support/traffic.ts"
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -69,22 +70,10 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
 
   it("moves from long polling to a data channel under traffic, and back when the server closes the peer connection: nothing lost or repeated", async () => {
     const { server, channels, client, switches } = await browserClient()
-    const messages: number[] = []
-    client.topics.feed("k").subscribe((n) => messages.push(n))
-    await waitFor(() => server.topics.feed("k").subscribers === 1, 5000, "the subscription")
+    const { messages, results, stop } = traffic(server, client, cleanup, { perTick: 3, everyMs: 5 })
     // The page reports its state to Node asynchronously: wait for the session's id to arrive.
     await waitFor(() => client.sessionId !== undefined, 5000, "the session id")
     const sessionId = client.sessionId
-    let published = 0
-    const publisher = setInterval(() => {
-      for (let i = 0; i < 3; i++) server.topics.feed("k").publish(++published)
-    }, 5)
-    cleanup.push(async () => clearInterval(publisher))
-    const results: number[] = []
-    let calling = true
-    const caller = (async () => {
-      for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
-    })()
 
     await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
     const upgradedAt = { results: results.length, messages: messages.length }
@@ -103,10 +92,7 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
       10_000,
       "traffic after the fall back",
     )
-    clearInterval(publisher)
-    calling = false
-    await caller
-    await waitFor(() => messages.at(-1) === published, 5000, "every message")
+    const published = await stop()
 
     expect(switches.slice(0, 3)).toEqual([
       ["long-polling", "connected"],

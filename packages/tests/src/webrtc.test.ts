@@ -8,6 +8,7 @@ import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect, freshStorage } from "./support/harnesses.ts"
+import { traffic } from "./support/traffic.ts"
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -48,27 +49,13 @@ describe("WebRTC data channels (Node client, Node server)", () => {
 
   it("moves a session from WebSocket to a data channel under traffic, nothing lost or repeated", async () => {
     const { server, url } = await start()
-    let published = 0
-    const publisher = setInterval(() => {
-      for (let i = 0; i < 5; i++) server.topics.feed("k").publish(++published)
-    }, 2)
-    cleanup.push(async () => clearInterval(publisher))
     const { client, switches } = webrtcClient(url)
-    const messages: number[] = []
-    client.topics.feed("k").subscribe((n) => messages.push(n))
-    const results: number[] = []
-    let calling = true
-    const caller = (async () => {
-      for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
-    })()
+    const { messages, results, stop } = traffic(server, client, cleanup)
     const created = performance.now()
     await waitFor(() => client.transport === "webrtc", 10_000, "the upgrade to WebRTC")
     console.log(`webrtc: on the data channel ${Math.round(performance.now() - created)} ms after createClient`)
     await waitFor(() => results.length > 300 && messages.length > 300, 10_000, "traffic on the channel")
-    clearInterval(publisher)
-    calling = false
-    await caller
-    await waitFor(() => messages.at(-1) === published, 5000, "every message")
+    const published = await stop()
     expect(switches).toEqual([
       ["websocket", "connected"],
       ["webrtc", "upgrade"],

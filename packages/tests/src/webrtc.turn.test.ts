@@ -8,6 +8,7 @@ import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect, freshStorage } from "./support/harnesses.ts"
+import { traffic } from "./support/traffic.ts"
 import { restCredentials, TurnServer } from "./support/turnServer.ts"
 
 // A session moves to a data channel whose every packet goes through a real coturn on loopback. Both
@@ -95,44 +96,13 @@ function relayClient(url: string, probeTimeoutMs?: number, peerClass = recording
   return { client, switches, clientPeers, storage }
 }
 
-/** Publishes 5 numbers on `feed("k")` every 2 ms and calls `add` in a loop until stopped. */
-function traffic(
-  server: Awaited<ReturnType<typeof start>>["server"],
-  client: ReturnType<typeof relayClient>["client"],
-) {
-  let published = 0
-  const publisher = setInterval(() => {
-    for (let i = 0; i < 5; i++) server.topics.feed("k").publish(++published)
-  }, 2)
-  cleanup.push(async () => clearInterval(publisher))
-  const messages: number[] = []
-  client.topics.feed("k").subscribe((n) => messages.push(n))
-  const results: number[] = []
-  let calling = true
-  const caller = (async () => {
-    for (let i = 0; calling; i++) results.push((await client.rpc.add({ a: i, b: 1 })) - i)
-  })()
-  return {
-    messages,
-    results,
-    /** Stops both, and waits until the client has everything that was published. */
-    async stop() {
-      clearInterval(publisher)
-      calling = false
-      await caller
-      await waitFor(() => messages.at(-1) === published, 5000, "every published message")
-      return published
-    },
-  }
-}
-
 describe("WebRTC through a TURN relay (coturn on loopback, Node client, Node server)", () => {
   it("moves a session to a data channel relayed by TURN at both ends, nothing lost", async () => {
     const turn = await startTurn()
     const { server, url, serverPeers, errors } = await start([{ urls: turn.url, username: USER, credential: PASSWORD }])
     const created = performance.now()
     const { client, switches, clientPeers } = relayClient(url)
-    const flow = traffic(server, client)
+    const flow = traffic(server, client, cleanup)
     await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC through the relay")
     console.log(`webrtc via TURN: on the data channel ${Math.round(performance.now() - created)} ms after createClient`)
     const onChannel = flow.results.length
@@ -183,7 +153,7 @@ describe("WebRTC through a TURN relay (coturn on loopback, Node client, Node ser
     // A Node client on node-datachannel encodes them itself (docs/webrtc-turn.md); the server does it for
     // its own peer.
     const { client, clientPeers } = relayClient(url, undefined, encodedTurnPeer)
-    const flow = traffic(server, client)
+    const flow = traffic(server, client, cleanup)
     await waitFor(() => client.transport === "webrtc", 15_000, "the upgrade to WebRTC through the relay")
     await waitFor(() => flow.results.length > 50, 10_000, "calls on the relayed channel")
     await flow.stop()
@@ -200,7 +170,7 @@ describe("WebRTC through a TURN relay (coturn on loopback, Node client, Node ser
       { urls: turn.url, username: USER, credential: "not-the-password" },
     ])
     const { client, switches, clientPeers, storage } = relayClient(url, 3000)
-    const flow = traffic(server, client)
+    const flow = traffic(server, client, cleanup)
     await waitFor(() => client.state === "connected", 5000, "the WebSocket session")
     // The client gives up on WebRTC after its probe timeout and remembers the failure.
     await waitFor(
