@@ -5,7 +5,7 @@
 // Both peers are node-datachannel's W3C polyfill on a native peer bound to 127.0.0.1, as in
 // `switchyardWebrtc.mjs`; the channel is reliable and ordered, like Switchyard's session channel.
 import { createServer } from "node:http"
-import { localOffer } from "@switchyard/core"
+import { localOffer, remoteCandidates } from "@switchyard/core"
 import WebSocket, { WebSocketServer } from "ws"
 import { LoopbackPeerConnection, withRetries } from "../lib/webrtc.mjs"
 
@@ -16,22 +16,6 @@ const loopbackPeer = () => new LoopbackPeerConnection({ iceServers: [] })
 
 /** node-datachannel writes candidates as SDP lines (`a=candidate:…`). */
 const bare = (c) => ({ candidate: c.candidate.replace(/^a=/, ""), sdpMid: c.sdpMid ?? "0" })
-
-/** Remote candidates wait until the remote description is set (node-datachannel throws before that). */
-function candidateQueue(pc) {
-  let ready = false
-  const early = []
-  return {
-    add(candidate) {
-      if (ready) pc.addIceCandidate(candidate).catch(() => {})
-      else early.push(candidate)
-    },
-    async described() {
-      ready = true
-      for (const candidate of early.splice(0)) await pc.addIceCandidate(candidate).catch(() => {})
-    },
-  }
-}
 
 function close(pc, channel) {
   try {
@@ -51,7 +35,7 @@ export async function startServer() {
     const pc = loopbackPeer()
     const entry = { pc, channel: undefined }
     open.add(entry)
-    const queue = candidateQueue(pc)
+    const queue = remoteCandidates(pc)
     pc.onicecandidate = (event) => {
       if (event.candidate) socket.send(JSON.stringify({ candidate: bare(event.candidate) }))
     }
@@ -107,7 +91,7 @@ async function connectOnce(url) {
     pending.delete(reply.n)
     resolve?.(reply)
   }
-  const queue = candidateQueue(pc)
+  const queue = remoteCandidates(pc)
   // As webrtcTransport does (docs/webrtc.md, "The order of the signals"): the offer goes without
   // candidates and this side's follow the answer, so that the server cannot connect to this peer before
   // it knows the server's fingerprint (otherwise DTLS sometimes fails with "unknown CA").

@@ -1,4 +1,11 @@
-import { candidateToSignal, type IceCandidate, type IceServer, localOffer, unref } from "@switchyard/core"
+import {
+  candidateToSignal,
+  type IceCandidate,
+  type IceServer,
+  localOffer,
+  remoteCandidates,
+  unref,
+} from "@switchyard/core"
 
 /** The part of `RTCDataChannel` a direct peer path uses (the browser's, or node-datachannel's polyfill). */
 export interface PeerDataChannelLike {
@@ -108,9 +115,8 @@ export function openDirect(
 
   /** Whether local candidates may go out: the callee's after its answer, the caller's after the answer is set. */
   let trickling = false
-  let remoteSet = false
   const localEarly: Array<IceCandidate | null> = []
-  const remoteEarly: IceCandidate[] = []
+  const remote = remoteCandidates(peer)
   const sendCandidate = (c: IceCandidate | null) => send("candidate", candidateToSignal(c))
   peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {
     if (done) return
@@ -129,12 +135,10 @@ export function openDirect(
     trickle()
   }
   const remoteApplied = async () => {
-    remoteSet = true
     // Only now may the callee reach the caller: a DTLS handshake that reached the caller before its
     // answer was set would fail its fingerprint check for good (node-datachannel, "unknown CA").
     if (caller) trickle()
-    // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
-    for (const c of remoteEarly.splice(0)) await peer.addIceCandidate(c).catch(() => {})
+    await remote.described()
   }
   const failed = () => finish("the direct connection could not be set up", true)
 
@@ -159,8 +163,7 @@ export function openDirect(
       if (done) return
       if (kind === "candidate") {
         if (data === null) return
-        if (remoteSet) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
-        else remoteEarly.push(data as IceCandidate)
+        remote.add(data as IceCandidate)
         return
       }
       const description = data as { type: string; sdp: string }

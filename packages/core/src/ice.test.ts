@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { candidateToSignal, localOffer, type OfferingPeer, withoutCandidates } from "./ice.ts"
+import { candidateToSignal, localOffer, type OfferingPeer, remoteCandidates, withoutCandidates } from "./ice.ts"
 
 describe("ICE helpers for signalling", () => {
   it("strips node-datachannel's a= prefix and fills sdpMid and sdpMLineIndex", () => {
@@ -57,5 +57,24 @@ describe("ICE helpers for signalling", () => {
     const nodeDatachannel = peer("have-local-offer")
     expect(await localOffer(nodeDatachannel)).toBe("v=0\r\na=fingerprint:sha-256 AB\r\n")
     expect(nodeDatachannel.set).toEqual([])
+  })
+
+  it("keeps remote candidates until the description is set, then adds them in order, skipping unusable ones", async () => {
+    const added: string[] = []
+    const candidates = remoteCandidates({
+      addIceCandidate: async (c) => {
+        if (c.candidate === "bad") throw new Error("unusable")
+        added.push(c.candidate)
+      },
+    })
+    candidates.add({ candidate: "one" })
+    candidates.add({ candidate: "bad" })
+    candidates.add({ candidate: "two" })
+    expect(added).toEqual([])
+    await candidates.described()
+    expect(added).toEqual(["one", "two"])
+    candidates.add({ candidate: "three" })
+    await Promise.resolve()
+    expect(added).toEqual(["one", "two", "three"])
   })
 })

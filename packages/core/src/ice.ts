@@ -45,3 +45,24 @@ export async function localOffer(peer: OfferingPeer): Promise<string> {
   if (!sdp) throw new Error("no local description")
   return withoutCandidates(sdp)
 }
+
+/**
+ * The remote candidates of one peer connection: added as they come once the remote description is set,
+ * and kept until then (implementations refuse a candidate before it). A candidate the peer cannot use is
+ * skipped, as ICE skips an unreachable one.
+ */
+export function remoteCandidates(peer: { addIceCandidate(candidate: IceCandidate): Promise<void> }) {
+  let described = false
+  const early: IceCandidate[] = []
+  return {
+    add(candidate: IceCandidate): void {
+      if (described) void peer.addIceCandidate(candidate).catch(() => {})
+      else early.push(candidate)
+    },
+    /** The remote description is set: the candidates kept so far are added, in order. */
+    async described(): Promise<void> {
+      described = true
+      for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
+    },
+  }
+}

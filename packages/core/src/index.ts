@@ -50,7 +50,14 @@ export {
   switchyardError,
 } from "./errors.ts"
 export { Heartbeat } from "./heartbeat.ts"
-export { candidateToSignal, type IceCandidate, localOffer, type OfferingPeer, withoutCandidates } from "./ice.ts"
+export {
+  candidateToSignal,
+  type IceCandidate,
+  localOffer,
+  type OfferingPeer,
+  remoteCandidates,
+  withoutCandidates,
+} from "./ice.ts"
 export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./latest.ts"
 export { type MemoryTransport, memoryTransport } from "./memory.ts"
 export {

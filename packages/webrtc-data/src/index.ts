@@ -5,6 +5,7 @@ import {
   type IceCandidate,
   type Link,
   localOffer,
+  remoteCandidates,
   type Signalling,
 } from "@switchyard/core"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
@@ -101,8 +102,8 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       // a remote description only after handing it to ICE, so a check that already came in would connect at
       // once and fail DTLS ("unknown CA").
       let answered = false
-      /** The server's candidates that came before the answer, and this side's kept for after it. */
-      const early: IceCandidate[] = []
+      const remote = remoteCandidates(peer)
+      /** This side's candidates, kept until the answer is set. */
       const local: Array<IceCandidate | null> = []
       const sendCandidate = (c: IceCandidate | null) => signalling.send("candidate", candidateToSignal(c))
       stopSignals = signalling.onSignal((kind, data) => {
@@ -110,14 +111,11 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
           void (async () => {
             await peer.setRemoteDescription(data as { type: string; sdp: string })
             answered = true
-            // A candidate the peer cannot use is skipped, as ICE skips unreachable ones.
-            for (const candidate of early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
+            await remote.described()
             for (const candidate of local.splice(0)) sendCandidate(candidate)
           })().catch(() => link.close(1006, "bad answer"))
         } else if (kind === "candidate") {
-          if (data === null) return
-          if (answered) void peer.addIceCandidate(data as IceCandidate).catch(() => {})
-          else early.push(data as IceCandidate)
+          if (data !== null) remote.add(data as IceCandidate)
         } else if (kind === "end") link.close(1006, `the server ended the attempt: ${String(data)}`)
       })
       peer.onicecandidate = ((event: { readonly candidate: IceCandidate | null }) => {

@@ -3,6 +3,7 @@ import {
   type IceCandidate,
   type IceServer,
   type Link,
+  remoteCandidates,
   type ServerLinkEvents,
   type SignalKind,
 } from "@switchyard/core"
@@ -43,8 +44,7 @@ export interface WebRtcServerOptions {
 interface Attempt {
   readonly peer: ServerPeer
   candidates: number
-  answered: boolean
-  readonly early: IceCandidate[]
+  readonly remote: ReturnType<typeof remoteCandidates>
   readonly timer: ReturnType<typeof setTimeout>
   link: Link | undefined
 }
@@ -85,8 +85,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     const attempt: Attempt = {
       peer,
       candidates: 0,
-      answered: false,
-      early: [],
+      remote: remoteCandidates(peer),
       link: undefined,
       timer: setTimeout(() => {
         if (attempt.link) return
@@ -140,14 +139,12 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       await peer.setRemoteDescription(offer)
       // Negotiated out of band: the server makes its end with the same options as the client.
       lossy = peer.createDataChannel(UNRELIABLE_CHANNEL, { ...UNRELIABLE_CHANNEL_OPTIONS })
-      attempt.answered = true
       const answer = await peer.createAnswer()
       await peer.setLocalDescription(answer)
       const sdp = peer.localDescription?.sdp ?? answer.sdp
       if (!sdp) throw new Error("no local description")
       from.reply(id, "answer", { type: "answer", sdp })
-      // A candidate the peer cannot use is skipped, as one that comes after the answer is.
-      for (const candidate of attempt.early.splice(0)) await peer.addIceCandidate(candidate).catch(() => {})
+      await attempt.remote.described()
     })().catch(() => {
       from.reply(id, "end", "could not answer the offer")
       drop(from, id)
@@ -166,8 +163,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
         case "candidate": {
           if (!attempt || data === null || ++attempt.candidates > maxCandidates) return
           const candidate = data as IceCandidate
-          if (attempt.answered) void attempt.peer.addIceCandidate(candidate).catch(() => {})
-          else attempt.early.push(candidate)
+          attempt.remote.add(candidate)
           return
         }
         case "end":
