@@ -2,6 +2,7 @@ import { createClient } from "@switchyard/client-browser"
 import { control, FrameType, localOffer, MAX_CANDIDATE_LENGTH, MAX_SDP_LENGTH } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"
+import { CLOSE_GRACE_MS, CLOSING_MESSAGE } from "@switchyard/webrtc-data"
 import { type WebRtcServerOptions, webrtcServer } from "@switchyard/webrtc-data/server"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
@@ -137,6 +138,32 @@ async function realOffer(): Promise<{ type: "offer"; sdp: string }> {
   cleanup.push(() => peer.close())
   peer.createDataChannel("switchyard", { ordered: true })
   return { type: "offer", sdp: await localOffer(peer) }
+}
+
+/**
+ * A real peer on a raw session's signalling, with the signals in the bundled client's order, and its
+ * session channel once open. `received` collects what the server sends on it.
+ */
+async function openChannel(raw: RawSession, attempt: number) {
+  const peer = new NodePeerConnection({ iceServers: [] })
+  cleanup.push(() => peer.close())
+  const channel = peer.createDataChannel("switchyard", { ordered: true })
+  const received: string[] = []
+  channel.onmessage = (event) => void received.push(String(event.data))
+  const local: unknown[] = []
+  peer.onicecandidate = (event) => {
+    if (event.candidate) local.push({ candidate: event.candidate.candidate.replace(/^a=/, ""), sdpMid: "0" })
+  }
+  raw.signal(attempt, "offer", { type: "offer", sdp: await localOffer(peer) })
+  await raw.signalled(attempt, "answer")
+  await peer.setRemoteDescription(
+    raw.signals(attempt).find(([kind]) => kind === "answer")?.[1] as { type: "answer"; sdp: string },
+  )
+  for (const [kind, data] of raw.signals(attempt))
+    if (kind === "candidate" && data) await peer.addIceCandidate(data as never).catch(() => {})
+  for (const candidate of local) raw.signal(attempt, "candidate", candidate)
+  await waitFor(() => channel.readyState === "open", 5000, "the data channel")
+  return { channel, received }
 }
 
 /** `sdp` with an SDP attribute line appended so that it is exactly `length` characters long. */
@@ -519,35 +546,51 @@ describe("a data channel carries only the session that set it up", () => {
     const started = await start()
     const other = await bystander(started)
     const raw = await RawSession.open(started.url)
-    // A real peer on the raw session's signalling, with the signals in the bundled client's order.
-    const peer = new NodePeerConnection({ iceServers: [] })
-    cleanup.push(() => peer.close())
-    const channel = peer.createDataChannel("switchyard", { ordered: true })
-    const received: string[] = []
-    channel.onmessage = (event) => void received.push(String(event.data))
-    const local: unknown[] = []
-    peer.onicecandidate = (event) => {
-      if (event.candidate) local.push({ candidate: event.candidate.candidate.replace(/^a=/, ""), sdpMid: "0" })
-    }
-    raw.signal(1, "offer", { type: "offer", sdp: await localOffer(peer) })
-    await raw.signalled(1, "answer")
-    await peer.setRemoteDescription(
-      raw.signals(1).find(([kind]) => kind === "answer")?.[1] as { type: "answer"; sdp: string },
-    )
-    for (const [kind, data] of raw.signals(1))
-      if (kind === "candidate" && data) await peer.addIceCandidate(data as never).catch(() => {})
-    for (const candidate of local) raw.signal(1, "candidate", candidate)
-    await waitFor(() => channel.readyState === "open", 5000, "the data channel")
+    const { channel, received } = await openChannel(raw, 1)
     // No token would open a new session past the origin check, the connection bound and `authenticate`.
     channel.send(JSON.stringify([FrameType.HELLO, 1, null, 0]))
-    await waitFor(() => received.length > 0, 3000, "the server's answer")
+    await waitFor(() => received.length > 1, 3000, "the server's answer")
     expect(JSON.parse(received[0] ?? "null")).toEqual([
       FrameType.BYE,
       "HANDSHAKE_REQUIRED",
       "this link carries only the session that set it up",
     ])
+    // Then the closing message: the server waits for this side to close the channel.
+    expect(received[1]).toBe(`${CLOSING_MESSAGE}4002 HANDSHAKE_REQUIRED`)
     // The bystander's session and the raw one: no third.
     expect(started.server.sessionCount).toBe(2)
     await other.stillFine()
+  })
+
+  it("counts a closed attempt until the client closes its channel, or for CLOSE_GRACE_MS if it never does", async () => {
+    const started = await start({ webrtc: { maxAttemptsPerSession: 1 } })
+    const raw = await RawSession.open(started.url)
+    // This side reads the closing message and never closes the channel.
+    const { channel, received } = await openChannel(raw, 1)
+    channel.send(JSON.stringify([FrameType.HELLO, 1, null, 0]))
+    await waitFor(() => received.length > 1, 3000, "the closing message")
+    const closedAt = performance.now()
+    // The server's peer connection waits for the channel to close: the attempt still counts.
+    expect(started.peers.open).toBe(1)
+    raw.signal(2, "offer", await realOffer())
+    expect(await raw.signalled(2, "end")).toBe("too many attempts")
+    await waitFor(() => started.peers.open === 0, CLOSE_GRACE_MS + 1000, "the peer connection's release")
+    expect(performance.now() - closedAt).toBeGreaterThanOrEqual(CLOSE_GRACE_MS - 300)
+    raw.signal(3, "offer", await realOffer())
+    await raw.signalled(3, "answer")
+
+    // A client that closes its channel on the closing message frees the attempt at once.
+    const second = await start({ webrtc: { maxAttemptsPerSession: 1 } })
+    const polite = await RawSession.open(second.url)
+    const opened = await openChannel(polite, 1)
+    opened.channel.onmessage = (event) => {
+      if (String(event.data).startsWith(CLOSING_MESSAGE)) opened.channel.close()
+    }
+    opened.channel.send(JSON.stringify([FrameType.HELLO, 1, null, 0]))
+    const sent = performance.now()
+    await waitFor(() => second.peers.open === 0, 1000, "the peer connection's release")
+    expect(performance.now() - sent).toBeLessThan(CLOSE_GRACE_MS / 2)
+    polite.signal(2, "offer", await realOffer())
+    await polite.signalled(2, "answer")
   })
 })

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import {
   type ChannelEvents,
   CLOSE_GRACE_MS,
+  CLOSING_MESSAGE,
   channelLink,
   type DataChannelLike,
   DEFAULT_CHUNK_CHARS,
@@ -31,6 +32,8 @@ class FakeChannel implements DataChannelLike {
   closeCalls = 0
   /** Whether `send` throws, as a channel whose transport broke does. */
   failSends = false
+  /** Whether a message reaches the other end a macrotask later rather than at once. */
+  inFlight = false
   other: FakeChannel | undefined
   /** Resolves once this end has reported `close`. */
   readonly closedEvent: Promise<void>
@@ -54,7 +57,9 @@ class FakeChannel implements DataChannelLike {
     if (this.failSends) throw new Error("the channel broke")
     if (this.readyState !== "open") throw new Error("InvalidStateError: readyState is not 'open'")
     this.sent.push(data)
-    this.other?.deliver(decoder.decode(encoder.encode(data)))
+    const text = decoder.decode(encoder.encode(data))
+    if (this.inFlight) setTimeout(() => this.other?.deliver(text), 0)
+    else this.other?.deliver(text)
   }
 
   close(): void {
@@ -192,7 +197,7 @@ describe("channelLink sending and receiving", () => {
     const { left, a, b } = openPair()
     a.link.send('[26,"CLIENT_CLOSED","bye"]')
     a.link.close(1000, "done")
-    expect(left.sent).toEqual(['[26,"CLIENT_CLOSED","bye"]'])
+    expect(left.sent).toEqual(['[26,"CLIENT_CLOSED","bye"]', `${CLOSING_MESSAGE}1000 done`])
     await tick()
     expect(b.frames).toEqual(['[26,"CLIENT_CLOSED","bye"]'])
   })
@@ -349,78 +354,117 @@ describe("channelLink against a hostile peer", () => {
 })
 
 describe("channelLink closing", () => {
-  it("reports the requested code and reason once, not the channel's, and sends nothing after", async () => {
+  it("closes by handshake: a closing message after the last frames, and the other side closes the channel", async () => {
+    const { left, right, a, b } = openPair()
+    a.link.send('[26,"SERVER_CLOSED","bye"]')
+    a.link.close(1001, "SERVER_CLOSED")
+    // This side leaves the channel open: closing it here could lose what it still holds.
+    expect(left.sent).toEqual(['[26,"SERVER_CLOSED","bye"]', `${CLOSING_MESSAGE}1001 SERVER_CLOSED`])
+    expect(left.closeCalls).toBe(0)
+    // The other side read the frame, then closed the channel and let its peer connection go.
+    expect(b.frames).toEqual(['[26,"SERVER_CLOSED","bye"]'])
+    expect(right.closeCalls).toBe(1)
+    expect(b.closes).toEqual([[1001, "SERVER_CLOSED"]])
+    expect(b.onCloseCalls).toBe(1)
+    // Reported after the caller is done, like a socket's close event.
+    expect(a.closes).toEqual([])
+    await Promise.resolve()
+    expect(a.closes).toEqual([[1001, "SERVER_CLOSED"]])
+    // This side's peer connection goes once the other side's close arrives, not before.
+    expect(a.onCloseCalls).toBe(0)
+    await left.closedEvent
+    expect(a.onCloseCalls).toBe(1)
+    expect(a.closes).toHaveLength(1)
+  })
+
+  it("reports the requested code and reason once, and sends nothing after the closing message", async () => {
     const { left, right, a, b } = openPair(4)
     a.link.close(4001, "going away for a test")
     a.link.close(4002, "a second close is ignored")
-    expect(left.closeCalls).toBe(1)
     a.link.send("[1,2,3,4,5,6]")
     a.link.send("[7]")
     await left.closedEvent
     await right.closedEvent
+    expect(left.sent).toEqual([`${CLOSING_MESSAGE}4001 going away for a test`])
     expect(a.closes).toEqual([[4001, "going away for a test"]])
     expect(a.onCloseCalls).toBe(1)
-    expect(left.sent).toEqual([])
     expect(b.frames).toEqual([])
-    // The other end saw its channel go away, with no close of its own requested.
-    expect(b.closes).toEqual([[1006, ""]])
+    expect(b.closes).toEqual([[4001, "going away for a test"]])
   })
 
-  it("sends nothing after close(), on a channel that stays open until its close completes", () => {
-    const { left, a } = openPair()
-    // node-datachannel's polyfill: close() leaves readyState "open" until the native close happens.
-    left.close = () => {
-      left.closeCalls++
-      setTimeout(() => left.closed(), 0)
-    }
-    a.link.close(1000, "done")
-    a.link.send("[1]")
+  it("lets both sides close at once: each reads the other's closing message and closes the channel", async () => {
+    const { left, right, a, b } = openPair()
+    left.inFlight = true
+    right.inFlight = true
+    a.link.close(1000, "BYE")
+    b.link.close(1001, "SERVER_CLOSED")
+    await left.closedEvent
+    await right.closedEvent
+    // Each reports its own close, and neither waited out the grace period.
+    expect(a.closes).toEqual([[1000, "BYE"]])
+    expect(b.closes).toEqual([[1001, "SERVER_CLOSED"]])
+    expect([a.onCloseCalls, b.onCloseCalls]).toEqual([1, 1])
+    expect(left.sent).toEqual([`${CLOSING_MESSAGE}1000 BYE`])
+    expect(right.sent).toEqual([`${CLOSING_MESSAGE}1001 SERVER_CLOSED`])
+  })
+
+  it("closes the channel itself when it cannot carry a closing message", async () => {
+    const [left] = FakeChannel.pair()
+    const a = linked(left)
+    // Still connecting: nothing can be sent, so the channel is closed at once.
+    a.link.close(1001, "PROBE_FAILED")
     expect(left.sent).toEqual([])
-  })
-
-  it("reports the requested code when the channel reports its own close at once", () => {
-    const { left, a } = openPair()
-    left.close = () => {
-      left.closeCalls++
-      left.closed()
-    }
-    a.link.close(4003, "closed synchronously")
-    expect(a.closes).toEqual([[4003, "closed synchronously"]])
+    expect(left.closeCalls).toBe(1)
+    await left.closedEvent
+    expect(a.closes).toEqual([[1001, "PROBE_FAILED"]])
     expect(a.onCloseCalls).toBe(1)
   })
 
-  it("reports the requested close even when the channel never reports its own", async () => {
+  it("closes the channel itself when sending the closing message throws", async () => {
+    const { left, a } = openPair()
+    left.failSends = true
+    a.link.close(1000, "done")
+    expect(left.closeCalls).toBe(1)
+    await left.closedEvent
+    expect(a.closes).toEqual([[1000, "done"]])
+    expect(a.onCloseCalls).toBe(1)
+  })
+
+  it("reads the code and reason of a closing message, bounded; a malformed code reads as 1005", () => {
+    const cases: Array<[string, [number, string]]> = [
+      [`${CLOSING_MESSAGE}4000 ${"x".repeat(500)}`, [4000, "x".repeat(123)]],
+      [`${CLOSING_MESSAGE}1000`, [1000, ""]],
+      [`${CLOSING_MESSAGE}`, [1005, ""]],
+      [`${CLOSING_MESSAGE}abc why`, [1005, "why"]],
+      [`${CLOSING_MESSAGE}999 too low`, [1005, "too low"]],
+      [`${CLOSING_MESSAGE}1000.5 not whole`, [1005, "not whole"]],
+      [`${CLOSING_MESSAGE}5000 too high`, [1005, "too high"]],
+    ]
+    for (const [message, expected] of cases) {
+      const { right, b } = openPair()
+      right.deliver(`${MORE_PIECES}[1,`)
+      right.deliver(message)
+      expect(b.closes).toEqual([expected])
+      expect(right.closeCalls).toBe(1)
+      // The half-read frame is dropped, and nothing is read after the close.
+      right.deliver("[22,0]")
+      expect(b.frames).toEqual([])
+    }
+  })
+
+  it("closes the peer connection after the grace period when the other side never closes the channel", async () => {
     const [channel] = FakeChannel.pair()
     const side = linked(channel)
     channel.open()
-    channel.close = () => {
-      throw new Error("already closing")
-    }
-    expect(() => side.link.close(1000, "done")).not.toThrow()
-    // Reported after the caller is done, like a socket's close event.
-    expect(side.closes).toEqual([])
+    side.link.close(1000, "done")
+    expect(channel.sent).toEqual([`${CLOSING_MESSAGE}1000 done`])
     await Promise.resolve()
     expect(side.closes).toEqual([[1000, "done"]])
-    // The peer connection waits for the channel's close, which never comes: it goes after the grace period.
     expect(side.onCloseCalls).toBe(0)
-    await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS + 50))
+    await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS - 200))
+    expect(side.onCloseCalls).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 250))
     expect(side.onCloseCalls).toBe(1)
-  })
-
-  it("closes the peer connection only once the channel has closed, so that what it holds goes out first", async () => {
-    const { left, a } = openPair()
-    left.close = () => {
-      left.closeCalls++
-      // The channel closes a while later, as a real one does once its queue has left.
-      setTimeout(() => left.closed(), 20)
-    }
-    a.link.send('[26,"SERVER_CLOSED","bye"]')
-    a.link.close(1001, "SERVER_CLOSED")
-    await Promise.resolve()
-    expect(a.closes).toEqual([[1001, "SERVER_CLOSED"]])
-    expect(a.onCloseCalls).toBe(0)
-    await new Promise((resolve) => setTimeout(resolve, 40))
-    expect(a.onCloseCalls).toBe(1)
   })
 
   it("stops reading a message's frames once one of them made this side close", () => {

@@ -63,6 +63,10 @@ const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
 /** Prefixes of the pieces of a split frame. A frame is a JSON array, so it always starts with `[`. */
 const MORE = "\u0001"
 const LAST = "\u0002"
+/** Prefix of the closing message: the sender is done, and the receiver closes the channel. */
+const CLOSING = "\u0003"
+/** The longest reason a closing message carries, as a WebSocket close frame's. */
+const MAX_REASON_CHARS = 123
 /** Between the frames of one message. */
 const SEPARATOR = "\n"
 
@@ -71,6 +75,12 @@ const SEPARATOR = "\n"
  * pieces, each under the channel's message size limit, and is put back together on the other side;
  * the channel keeps them in order, so no other framing is needed. `close` calls `onClose` (to close the
  * peer connection) and reports the close once, as the channel's own close would.
+ *
+ * Closing is a handshake, as WebSocket's is: the side that closes sends a closing message (`\u0003`, the
+ * code, a space, the reason) after its last frames and leaves the channel open; the other side reads
+ * up to it, then closes the channel. A side that closed the channel itself right after its last
+ * message could lose that message: node-datachannel reports a channel closed by its own side at once,
+ * and a peer connection closed then takes what the channel had not yet sent (docs/webrtc.md).
  *
  * With a `lossy` channel, UNRELIABLE frames (`sendLatest`) go there while it is open, and on the session
  * channel otherwise, latest-value-wins either way; a frame too long for one message always takes the
@@ -91,9 +101,10 @@ export function channelLink(
   let pieces: string[] = []
   let piecesLength = 0
   /**
-   * `onClose` (closing the peer connection) waits, after a close this side asked for, until the channel
-   * reports its own close or `CLOSE_GRACE_MS` pass: closing the peer connection at once would drop what
-   * the channel still holds, such as the BYE written just before the close.
+   * `onClose` (closing the peer connection) waits, after a close this side asked for, until the other side
+   * has closed the channel (its closing message, or the channel's close) or `CLOSE_GRACE_MS` pass: closing
+   * the peer connection at once would drop what the channel still holds, such as the BYE written just
+   * before the close.
    */
   let released = false
   let grace: ReturnType<typeof setTimeout> | undefined
@@ -116,9 +127,11 @@ export function channelLink(
     if (!closed) events.open()
   }
   channel.onmessage = ((event: { readonly data: unknown }) => {
+    const data = event.data
+    // The other side is done: everything it sent has been read, so this side closes the channel.
+    if (typeof data === "string" && data.charCodeAt(0) === 3) return closedByPeer(data)
     // After a close this side asked for, nothing more is read (a refused link must not open a session).
     if (closed || requested) return
-    const data = event.data
     if (typeof data !== "string") return finish(1003, "binary data on the session channel")
     const mark = data.charCodeAt(0)
     if (mark === 1 || mark === 2) {
@@ -140,6 +153,20 @@ export function channelLink(
       if (frame.length > 0) events.frame(frame)
     }
   }) as never
+  const closedByPeer = (message: string) => {
+    // Both sides may close at once: each then reads the other's closing message after its own.
+    if (released) return
+    closeChannel()
+    finish(...(requested ?? closingOf(message)))
+    release()
+  }
+  const closeChannel = () => {
+    try {
+      channel.close()
+    } catch {
+      // Already closing: the outcome is the same.
+    }
+  }
   channel.onclose = () => {
     finish(...(requested ?? [1006, ""]))
     release()
@@ -193,6 +220,16 @@ export function channelLink(
       finish(1006, "send failed")
     }
   }
+  /** Sends the closing message; false when the channel cannot carry it (not open, or broken). */
+  const sendClosing = (code: number, reason: string): boolean => {
+    if (channel.readyState !== "open") return false
+    try {
+      channel.send(`${CLOSING}${code} ${reason.slice(0, MAX_REASON_CHARS)}`)
+      return true
+    } catch {
+      return false
+    }
+  }
   const other = lossy?.channel
   const lossyOpen = () => other !== undefined && other.readyState === "open"
   const latest = latestPerTick({
@@ -232,13 +269,9 @@ export function channelLink(
       // What this tick wrote goes before the close (a BYE, say).
       flush()
       requested = [code, reason]
-      try {
-        channel.close()
-      } catch {
-        // Already closing: the outcome is the same.
-      }
-      // Reported after the caller is done, like a socket's close event; the peer connection goes when
-      // the channel has closed, or after a grace period.
+      if (!sendClosing(code, reason)) closeChannel()
+      // Reported after the caller is done, like a socket's close event. The peer connection goes when the
+      // other side has closed the channel, or after a grace period.
       queueMicrotask(() => finish(code, reason, false))
       grace = setTimeout(release, CLOSE_GRACE_MS)
       ;(grace as { unref?: () => void }).unref?.()
@@ -246,8 +279,19 @@ export function channelLink(
   }
 }
 
-/** How long a link closed by this side waits for its channel to close before closing the peer connection. */
+/**
+ * How long a link closed by this side waits for the other side to close the channel before closing the
+ * peer connection.
+ */
 export const CLOSE_GRACE_MS = 2000
+
+/** The code and reason of a closing message; a code that is not a close code reads as 1005 (none given). */
+function closingOf(message: string): [number, string] {
+  const space = message.indexOf(" ")
+  const code = Number(message.slice(1, space === -1 ? undefined : space))
+  const reason = space === -1 ? "" : message.slice(space + 1, space + 1 + MAX_REASON_CHARS)
+  return [Number.isInteger(code) && code >= 1000 && code <= 4999 ? code : 1005, reason]
+}
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
@@ -257,4 +301,4 @@ const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
  */
 export const MAX_FRAME_CHARS = 8 * 1024 * 1024
 
-export { LAST as LAST_PIECE, MORE as MORE_PIECES }
+export { CLOSING as CLOSING_MESSAGE, LAST as LAST_PIECE, MORE as MORE_PIECES }

@@ -13,6 +13,8 @@ import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANN
 export type { IceCandidate } from "@switchyard/core"
 export {
   type ChannelEvents,
+  CLOSE_GRACE_MS,
+  CLOSING_MESSAGE,
   channelLink,
   type DataChannelLike,
   type LossyChannel,

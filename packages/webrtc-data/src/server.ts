@@ -64,15 +64,25 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
   const sessions = new Map<SignalSession, Map<number, Attempt>>()
   let closed = false
 
-  const drop = (from: SignalSession, id: number) => {
+  /** Lets go of an attempt whose peer connection is closed. */
+  const forget = (from: SignalSession, id: number, attempt: Attempt) => {
     const attempts = sessions.get(from)
-    const attempt = attempts?.get(id)
-    if (!attempts || !attempt) return
+    if (attempts?.get(id) !== attempt) return
     attempts.delete(id)
     if (attempts.size === 0) sessions.delete(from)
     clearTimeout(attempt.timer)
-    if (attempt.link) attempt.link.close(1001, "ATTEMPT_ENDED")
-    else closePeer(attempt.peer)
+  }
+
+  /**
+   * Ends an attempt. One with a link closes it, and counts toward `maxAttemptsPerSession` until its peer
+   * connection is closed too, which may wait for the client to close the channel (up to 2 s).
+   */
+  const drop = (from: SignalSession, id: number) => {
+    const attempt = sessions.get(from)?.get(id)
+    if (!attempt) return
+    if (attempt.link) return attempt.link.close(1001, "ATTEMPT_ENDED")
+    forget(from, id, attempt)
+    closePeer(attempt.peer)
   }
 
   const start = (from: SignalSession, id: number, offer: { type: string; sdp: string }) => {
@@ -87,8 +97,8 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       candidates: 0,
       remote: remoteCandidates(peer),
       link: undefined,
+      // Cleared when the channel is handed over: a channel that came but never opened is dropped too.
       timer: setTimeout(() => {
-        if (attempt.link) return
         // The client hears it at once, rather than when its own probe times out.
         from.reply(id, "end", "the channel did not open in time")
         drop(from, id)
@@ -119,12 +129,12 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
         {
           open: () => void accepted(),
           frame: (data) => accepted().frame(data),
-          close: (code, reason) => {
-            events?.close(code, reason)
-            drop(from, id)
-          },
+          close: (code, reason) => void events?.close(code, reason),
         },
-        () => closePeer(peer),
+        () => {
+          forget(from, id, attempt)
+          closePeer(peer)
+        },
         undefined,
         // The server reads nothing there: a client sends only on the session channel.
         lossy && { channel: lossy, read: false },
