@@ -1,7 +1,7 @@
 import type { TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
-import { UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
+import { CLOSE_GRACE_MS, UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { afterEach, describe, expect, it } from "vitest"
 import { ChannelNetwork } from "./support/channelNetwork.ts"
@@ -20,11 +20,12 @@ afterEach(async () => {
  * test can close them from the server side), and a client that may use WebRTC and long polling only: it
  * starts on long polling, which is all a browser needs to open a session, and moves up.
  */
-async function browserClient() {
+async function browserClient(ended: Array<[string, string]> = []) {
   const channels = new ChannelNetwork()
   const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
     onError: () => {},
     webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }),
+    onSessionEnd: (session, reason) => void ended.push([session.id, reason]),
   })
   cleanup.push(() => server.close())
   const site = await startPageServer()
@@ -66,6 +67,28 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     // Values never go backwards, whatever the channel reordered or lost.
     expect(cursor.every((n, i) => i === 0 || n > (cursor[i - 1] ?? 0))).toBe(true)
     expect(client.transport).toBe("webrtc")
+  })
+
+  it("a BYE on the data channel arrives before the channel goes, both ways", async () => {
+    // The server closing: the page hears SERVER_CLOSED on the channel, and closes it after the closing message.
+    const first = await browserClient()
+    const errors: string[] = []
+    first.client.on("error", (error) => void errors.push(error.code))
+    await waitFor(() => first.client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
+    await first.server.close()
+    await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "SERVER_CLOSED in the page")
+    // The page closed the channel on the closing message: the server's peer connection did not wait out
+    // CLOSE_GRACE_MS.
+    await waitFor(() => first.channels.open === 0, CLOSE_GRACE_MS / 2, "the page's close of the channel")
+
+    // The page closing: its BYE reaches the server, which ends the session at once.
+    const ended: Array<[string, string]> = []
+    const second = await browserClient(ended)
+    await waitFor(() => second.client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
+    const id = second.client.sessionId
+    await second.client.close()
+    await waitFor(() => ended.length === 1, 1000, "the session's end at the server")
+    expect(ended).toEqual([[id, "CLIENT_CLOSED"]])
   })
 
   it("moves from long polling to a data channel under traffic, and back when the server closes the peer connection: nothing lost or repeated", async () => {

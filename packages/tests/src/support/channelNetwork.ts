@@ -44,6 +44,11 @@ export class ChannelNetwork {
     }
   }
 
+  /** Peer connections made and not closed. */
+  get open(): number {
+    return this.peers.size
+  }
+
   /** Closes every peer connection; returns how many. */
   drop(): number {
     const peers = [...this.peers]
