@@ -115,8 +115,9 @@ const driver: PageDriver = {
   create(id, url, options) {
     // The page's own WebSocket and RTCPeerConnection: no constructor is passed, so the client takes
     // globalThis's. "webrtc" names the data-channel transport, which is a plug-in.
-    const transports = options.transports?.map((id) => (id === "webrtc" ? webrtcTransport() : id))
-    const client = createClient(TestContract, { url, ...options, ...(transports ? { transports } : {}) })
+    const { webrtc, ...rest } = options
+    const transports = options.transports?.map((id) => (id === "webrtc" ? webrtcTransport(webrtc) : id))
+    const client = createClient(TestContract, { url, ...rest, ...(transports ? { transports } : {}) })
     clients.set(id, client)
     client.on("state", (state) =>
       push({ kind: "event", client: id, snap: snapshot(id), event: "state", args: toWire([state]) }),

@@ -136,6 +136,8 @@ export interface RemoteClientOptions {
   readonly connectTimeoutMs?: number
   /** Transports by id; the page's own WebSocket, EventSource, fetch and RTCPeerConnection are used. */
   readonly transports?: ReadonlyArray<"websocket" | "sse" | "long-polling" | "polling" | "webrtc">
+  /** `webrtcTransport` options, for `"webrtc"` in `transports`. */
+  readonly webrtc?: { readonly iceTransportPolicy?: "all" | "relay" }
   /** `client.peers` options; the page's own RTCPeerConnection is used. */
   readonly peers?: { readonly direct?: boolean; readonly directTimeoutMs?: number }
 }
