@@ -109,6 +109,11 @@ class RawSession {
     this.ws.send(control.bye("CLIENT_CLOSED", "done"))
   }
 
+  /** The session token from WELCOME, to resume the session on another link. */
+  get token(): string {
+    return this.frames.find((f) => f[0] === FrameType.WELCOME)?.[2] as string
+  }
+
   get notices(): unknown[][] {
     return this.frames.filter((f) => f[0] === FrameType.NOTICE)
   }
@@ -491,6 +496,38 @@ describe("attempts and the session's life", () => {
     expect(started.peers.open).toBe(1)
     await started.server.close()
     expect(started.peers.closed.size).toBe(1)
+  })
+
+  it("waits, when the server closes, until each client has closed its channel, or the grace period ends", async () => {
+    // A client that closes its channel on the closing message: the server is closed once it has.
+    const started = await start()
+    const polite = await RawSession.open(started.url)
+    const opened = await openChannel(polite, 1)
+    opened.channel.send(JSON.stringify([FrameType.HELLO, 1, polite.token, 0]))
+    await waitFor(() => opened.received.length > 0, 3000, "the WELCOME on the channel")
+    opened.channel.onmessage = (event) => {
+      opened.received.push(String(event.data))
+      if (String(event.data).startsWith(CLOSING_MESSAGE)) opened.channel.close()
+    }
+    const closing = performance.now()
+    await started.server.close()
+    expect(performance.now() - closing).toBeLessThan(CLOSE_GRACE_MS / 2)
+    expect(started.peers.open).toBe(0)
+    // The BYE went before the closing message, on the channel.
+    const bye = opened.received.map((m) => (m.startsWith("[") ? (JSON.parse(m) as unknown[]) : m))
+    expect(bye.at(-2)).toEqual([FrameType.BYE, "SERVER_CLOSED", "the server is shutting down"])
+    expect(bye.at(-1)).toBe(`${CLOSING_MESSAGE}1001 SERVER_CLOSED`)
+
+    // A client that never closes its channel: the server waits the grace period, then lets go.
+    const second = await start()
+    const rude = await RawSession.open(second.url)
+    const other = await openChannel(rude, 1)
+    other.channel.send(JSON.stringify([FrameType.HELLO, 1, rude.token, 0]))
+    await waitFor(() => other.received.length > 0, 3000, "the WELCOME on the channel")
+    const started2 = performance.now()
+    await second.server.close()
+    expect(performance.now() - started2).toBeGreaterThanOrEqual(CLOSE_GRACE_MS - 50)
+    expect(second.peers.open).toBe(0)
   })
 })
 

@@ -161,7 +161,7 @@ describe("WebRTC through a TURN relay (coturn on loopback, Chromium client, Node
     expect(serverPeers).toHaveLength(1)
     expectRelayToRelay(serverPeers[0], turn.relayIp)
     // One allocation per peer, granted to the test user: the page's and the server's.
-    expect(await turn.allocations(USER)).toBe(2)
+    expect(await turn.allocations(USER), await turn.sessionLog()).toBe(2)
 
     // A frame far over a data channel's message size goes in pieces through the relay and comes back whole.
     const big = new Uint8Array(300_000).map((_, i) => i % 251)
@@ -186,7 +186,7 @@ describe("WebRTC through a TURN relay (coturn on loopback, Chromium client, Node
     await waitFor(() => flow.results.length > onChannel + 50, 10_000, "calls on the relayed channel")
     await flow.stop()
     expectRelayToRelay(serverPeers[0], turn.relayIp)
-    expect(await turn.allocations(rest.username)).toBe(2)
+    expect(await turn.allocations(rest.username), await turn.sessionLog()).toBe(2)
     expect(errors).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
 import type { Link } from "@switchyard/core"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import {
   type ChannelEvents,
   CLOSE_GRACE_MS,
@@ -8,6 +8,7 @@ import {
   type DataChannelLike,
   DEFAULT_CHUNK_CHARS,
   LAST_PIECE,
+  MAX_CLOSE_WAIT_MS,
   MAX_FRAME_CHARS,
   MORE_PIECES,
 } from "./channelLink.ts"
@@ -450,6 +451,57 @@ describe("channelLink closing", () => {
       right.deliver("[22,0]")
       expect(b.frames).toEqual([])
     }
+  })
+
+  it("counts the grace period from when the channel has sent what it holds, up to MAX_CLOSE_WAIT_MS", () => {
+    vi.useFakeTimers()
+    try {
+      const channel = Object.assign(new FakeChannel(), { bufferedAmountLowThreshold: 1024 })
+      const side = linked(channel)
+      channel.open()
+      // A slow path: the channel still holds data when the link closes, so the grace period waits for it.
+      channel.bufferedAmount = 500_000
+      side.link.close(1001, "SERVER_CLOSED")
+      vi.advanceTimersByTime(CLOSE_GRACE_MS + 1000)
+      expect(side.onCloseCalls).toBe(0)
+      expect(channel.bufferedAmountLowThreshold).toBe(0)
+      channel.bufferedAmount = 0
+      ;(channel.onbufferedamountlow as (() => void) | null)?.()
+      vi.advanceTimersByTime(CLOSE_GRACE_MS - 1)
+      expect(side.onCloseCalls).toBe(0)
+      vi.advanceTimersByTime(1)
+      expect(side.onCloseCalls).toBe(1)
+
+      // A channel that never drains (a peer that stopped reading) is let go after MAX_CLOSE_WAIT_MS.
+      const stuck = new FakeChannel()
+      const other = linked(stuck)
+      stuck.open()
+      stuck.bufferedAmount = 500_000
+      other.link.close(1001, "SERVER_CLOSED")
+      vi.advanceTimersByTime(MAX_CLOSE_WAIT_MS - 1)
+      expect(other.onCloseCalls).toBe(0)
+      vi.advanceTimersByTime(1)
+      expect(other.onCloseCalls).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it("reports the other side's code when its channel reports the close at once, inside close()", () => {
+    const { right, b } = openPair()
+    right.close = () => {
+      right.closeCalls++
+      right.closed()
+    }
+    right.deliver(`${CLOSING_MESSAGE}4002 HANDSHAKE_REQUIRED`)
+    expect(b.closes).toEqual([[4002, "HANDSHAKE_REQUIRED"]])
+    expect(b.onCloseCalls).toBe(1)
+  })
+
+  it("cuts a long reason to 123 characters, never through a surrogate pair", () => {
+    const { left, a } = openPair()
+    a.link.close(4000, `${"a".repeat(122)}😀${"b".repeat(10)}`)
+    expect(left.sent).toEqual([`${CLOSING_MESSAGE}4000 ${"a".repeat(122)}`])
   })
 
   it("closes the peer connection after the grace period when the other side never closes the channel", async () => {

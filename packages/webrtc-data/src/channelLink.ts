@@ -102,16 +102,22 @@ export function channelLink(
   let piecesLength = 0
   /**
    * `onClose` (closing the peer connection) waits, after a close this side asked for, until the other side
-   * has closed the channel (its closing message, or the channel's close) or `CLOSE_GRACE_MS` pass: closing
-   * the peer connection at once would drop what the channel still holds, such as the BYE written just
-   * before the close.
+   * has closed the channel (its closing message, or the channel's close): closing the peer connection at
+   * once would drop what the channel still holds, such as the BYE written just before the close. A side
+   * that never closes it is given `CLOSE_GRACE_MS` from the moment the channel has sent everything, and
+   * `MAX_CLOSE_WAIT_MS` in all.
    */
   let released = false
-  let grace: ReturnType<typeof setTimeout> | undefined
+  const timers: Array<ReturnType<typeof setTimeout>> = []
+  const after = (ms: number) => {
+    const timer = setTimeout(release, ms)
+    ;(timer as { unref?: () => void }).unref?.()
+    timers.push(timer)
+  }
   const release = () => {
     if (released) return
     released = true
-    if (grace !== undefined) clearTimeout(grace)
+    for (const timer of timers) clearTimeout(timer)
     onClose()
   }
   const finish = (code: number, reason: string, releaseNow = true) => {
@@ -156,8 +162,8 @@ export function channelLink(
   const closedByPeer = (message: string) => {
     // Both sides may close at once: each then reads the other's closing message after its own.
     if (released) return
+    finish(...(requested ?? closingOf(message)), false)
     closeChannel()
-    finish(...(requested ?? closingOf(message)))
     release()
   }
   const closeChannel = () => {
@@ -224,7 +230,7 @@ export function channelLink(
   const sendClosing = (code: number, reason: string): boolean => {
     if (channel.readyState !== "open") return false
     try {
-      channel.send(`${CLOSING}${code} ${reason.slice(0, MAX_REASON_CHARS)}`)
+      channel.send(`${CLOSING}${code} ${clip(reason)}`)
       return true
     } catch {
       return false
@@ -271,10 +277,16 @@ export function channelLink(
       requested = [code, reason]
       if (!sendClosing(code, reason)) closeChannel()
       // Reported after the caller is done, like a socket's close event. The peer connection goes when the
-      // other side has closed the channel, or after a grace period.
+      // other side has closed the channel, or after a grace period counted from when the channel has sent
+      // what it holds (a slow path may take longer than the grace period to carry it).
       queueMicrotask(() => finish(code, reason, false))
-      grace = setTimeout(release, CLOSE_GRACE_MS)
-      ;(grace as { unref?: () => void }).unref?.()
+      after(MAX_CLOSE_WAIT_MS)
+      if (channel.bufferedAmount === 0) return after(CLOSE_GRACE_MS)
+      channel.bufferedAmountLowThreshold = 0
+      channel.onbufferedamountlow = () => {
+        channel.onbufferedamountlow = null
+        after(CLOSE_GRACE_MS)
+      }
     },
   }
 }
@@ -285,11 +297,21 @@ export function channelLink(
  */
 export const CLOSE_GRACE_MS = 2000
 
+/** The longest a link closed by this side keeps its peer connection, however slowly the channel drains. */
+export const MAX_CLOSE_WAIT_MS = 10_000
+
+/** A reason cut to `MAX_REASON_CHARS`, never through a surrogate pair. */
+function clip(reason: string): string {
+  if (reason.length <= MAX_REASON_CHARS) return reason
+  const end = isHighSurrogate(reason.charCodeAt(MAX_REASON_CHARS - 1)) ? MAX_REASON_CHARS - 1 : MAX_REASON_CHARS
+  return reason.slice(0, end)
+}
+
 /** The code and reason of a closing message; a code that is not a close code reads as 1005 (none given). */
 function closingOf(message: string): [number, string] {
   const space = message.indexOf(" ")
   const code = Number(message.slice(1, space === -1 ? undefined : space))
-  const reason = space === -1 ? "" : message.slice(space + 1, space + 1 + MAX_REASON_CHARS)
+  const reason = space === -1 ? "" : clip(message.slice(space + 1))
   return [Number.isInteger(code) && code >= 1000 && code <= 4999 ? code : 1005, reason]
 }
 

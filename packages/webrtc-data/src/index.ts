@@ -18,6 +18,7 @@ export {
   channelLink,
   type DataChannelLike,
   type LossyChannel,
+  MAX_CLOSE_WAIT_MS,
   UNRELIABLE_BUFFERED_BYTES,
   UNRELIABLE_CHANNEL,
   UNRELIABLE_CHANNEL_ID,

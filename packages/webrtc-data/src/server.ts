@@ -47,6 +47,9 @@ interface Attempt {
   readonly remote: ReturnType<typeof remoteCandidates>
   readonly timer: ReturnType<typeof setTimeout>
   link: Link | undefined
+  /** Settles when the peer connection is closed and the attempt forgotten. */
+  readonly gone: Promise<void>
+  readonly forgotten: () => void
 }
 
 /**
@@ -66,20 +69,23 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
 
   /** Lets go of an attempt whose peer connection is closed. */
   const forget = (from: SignalSession, id: number, attempt: Attempt) => {
+    clearTimeout(attempt.timer)
+    attempt.forgotten()
     const attempts = sessions.get(from)
     if (attempts?.get(id) !== attempt) return
     attempts.delete(id)
     if (attempts.size === 0) sessions.delete(from)
-    clearTimeout(attempt.timer)
   }
 
   /**
    * Ends an attempt. One with a link closes it, and counts toward `maxAttemptsPerSession` until its peer
-   * connection is closed too, which may wait for the client to close the channel (up to 2 s).
+   * connection is closed too, which waits for the client to close the channel (`CLOSE_GRACE_MS` after the
+   * channel has sent what it holds, `MAX_CLOSE_WAIT_MS` at most).
    */
   const drop = (from: SignalSession, id: number) => {
     const attempt = sessions.get(from)?.get(id)
     if (!attempt) return
+    clearTimeout(attempt.timer)
     if (attempt.link) return attempt.link.close(1001, "ATTEMPT_ENDED")
     forget(from, id, attempt)
     closePeer(attempt.peer)
@@ -92,8 +98,14 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     attempts ??= new Map()
     sessions.set(from, attempts)
     const peer = new Peer({ iceServers: iceServers.map(forNodeDatachannel) })
+    let forgotten = () => {}
+    const gone = new Promise<void>((resolve) => {
+      forgotten = resolve
+    })
     const attempt: Attempt = {
       peer,
+      gone,
+      forgotten,
       candidates: 0,
       remote: remoteCandidates(peer),
       link: undefined,
@@ -188,7 +200,11 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     },
     async close() {
       closed = true
+      // A link's peer connection goes once the client has closed the channel (its BYE read), within
+      // MAX_CLOSE_WAIT_MS: closing the server waits for that, as it waits for WebSocket close handshakes.
+      const gone = [...sessions.values()].flatMap((attempts) => [...attempts.values()].map((a) => a.gone))
       for (const [from, attempts] of [...sessions]) for (const id of [...attempts.keys()]) drop(from, id)
+      await Promise.all(gone)
     },
   }
 }

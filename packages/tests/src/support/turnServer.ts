@@ -101,10 +101,28 @@ export class TurnServer implements AsyncDisposable {
     return readFile(join(this.dir, "turn.log"), "utf8").catch(() => "")
   }
 
-  /** Allocations coturn granted to `username` so far: one per peer connection that gathered a relay. */
+  /** coturn's log lines about TURN sessions (allocations, permissions, refusals), for a failure message. */
+  async sessionLog(): Promise<string> {
+    return (await this.log())
+      .split("\n")
+      .filter((line) => line.includes(": session "))
+      .join("\n")
+  }
+
+  /**
+   * Allocations coturn granted to `username` so far: one per peer connection that gathered a relay. Each
+   * is a TURN session; an ALLOCATE sent again (a client retransmits when the answer is slow) is answered
+   * in the same session and logged again, so sessions are counted, not log lines.
+   */
   async allocations(username: string): Promise<number> {
-    const pattern = `user <${username}>: incoming packet ALLOCATE processed, success`
-    return (await this.log()).split("\n").filter((line) => line.includes(pattern)).length
+    const suffix = `user <${username}>: incoming packet ALLOCATE processed, success`
+    const sessions = new Set<string>()
+    for (const line of (await this.log()).split("\n")) {
+      if (!line.endsWith(suffix)) continue
+      const session = /session (\d+):/.exec(line)?.[1]
+      if (session !== undefined) sessions.add(session)
+    }
+    return sessions.size
   }
 
   private async stop(): Promise<void> {
