@@ -28,6 +28,8 @@ class FakeChannel implements DataChannelLike {
   onmessage: ((event: never) => void) | null = null
   onclose: ((event: never) => void) | null = null
   onerror: ((event: never) => void) | null = null
+  bufferedAmountLowThreshold = 0
+  onbufferedamountlow: ((event: never) => void) | null = null
   /** Every message this end sent, as given to `send`. */
   readonly sent: string[] = []
   closeCalls = 0
@@ -456,7 +458,7 @@ describe("channelLink closing", () => {
   it("counts the grace period from when the channel has sent what it holds, up to MAX_CLOSE_WAIT_MS", () => {
     vi.useFakeTimers()
     try {
-      const channel = Object.assign(new FakeChannel(), { bufferedAmountLowThreshold: 1024 })
+      const channel = new FakeChannel()
       const side = linked(channel)
       channel.open()
       // A slow path: the channel still holds data when the link closes, so the grace period waits for it.
