@@ -3,8 +3,7 @@ import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
 import { type ChaosOptions, ChaosProxy } from "./support/chaosProxy.ts"
-import { newPage, startPageServer } from "./support/chromium.ts"
-import { RemotePage } from "./support/remoteClient.ts"
+import { checkedPage, servePage } from "./support/chromium.ts"
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -21,18 +20,10 @@ async function pageBehind(options: ChaosOptions) {
     onError: () => {},
   })
   cleanup.push(() => server.close())
-  const site = await startPageServer()
-  cleanup.push(async () => await site[Symbol.asyncDispose]())
-  server.attach(site.http)
+  const site = await servePage(server, cleanup)
   const proxy = await ChaosProxy.start(site.port, options)
   cleanup.push(() => proxy[Symbol.asyncDispose]())
-  const page = await newPage()
-  cleanup.push(() => page.close())
-  const remote = await RemotePage.open(page, `${proxy.url}/`)
-  cleanup.push(async () => {
-    await remote.close()
-    expect(remote.defects).toEqual([])
-  })
+  const remote = await checkedPage(`${proxy.url}/`, cleanup)
   const open = () => {
     const client = remote.createClient(TestContract, `${proxy.url}/switchyard`, {
       reconnect: { initialDelayMs: 10, maxDelayMs: 100 },

@@ -2,8 +2,8 @@ import type { Client, PeerConnection } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
-import { newPage, startPageServer } from "./support/chromium.ts"
-import { type RemoteClientOptions, RemotePage } from "./support/remoteClient.ts"
+import { checkedPage, servePage } from "./support/chromium.ts"
+import type { RemoteClientOptions } from "./support/remoteClient.ts"
 
 type Conn = PeerConnection<TestContract["peers"]>
 
@@ -25,19 +25,10 @@ async function twoPages(
     peers: { authorize: () => true, direct },
   })
   cleanup.push(() => server.close())
-  const site = await startPageServer()
-  cleanup.push(async () => await site[Symbol.asyncDispose]())
-  server.attach(site.http)
-  const origin = `http://127.0.0.1:${site.port}`
+  const { origin } = await servePage(server, cleanup)
   const clients: Client<TestContract>[] = []
   for (let i = 0; i < 2; i++) {
-    const page = await newPage()
-    cleanup.push(() => page.close())
-    const remote = await RemotePage.open(page, `${origin}/`)
-    cleanup.push(async () => {
-      await remote.close()
-      expect(remote.defects).toEqual([])
-    })
+    const remote = await checkedPage(`${origin}/`, cleanup)
     const client = remote.createClient(TestContract, `${origin}/switchyard`, {
       transports: ["websocket"],
       ...options[i],

@@ -2,9 +2,8 @@ import type { Client, PeerConnection } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
-import { startPageServer } from "./support/chromium.ts"
+import { checkedPage, servePage } from "./support/chromium.ts"
 import { isolatedChromium } from "./support/netns.ts"
-import { RemotePage } from "./support/remoteClient.ts"
 
 type Conn = PeerConnection<TestContract["peers"]>
 
@@ -23,19 +22,13 @@ async function exchangeIn(network: "none" | "lan"): Promise<[string, string, str
     peers: { authorize: () => true },
   })
   cleanup.push(() => server.close())
-  const site = await startPageServer()
-  cleanup.push(async () => await site[Symbol.asyncDispose]())
-  server.attach(site.http)
+  const site = await servePage(server, cleanup)
   const isolated = await isolatedChromium(site.port, network)
   cleanup.push(async () => await isolated[Symbol.asyncDispose]())
   const context = await isolated.browser.newContext()
   const clients: Client<TestContract>[] = []
   for (let i = 0; i < 2; i++) {
-    const remote = await RemotePage.open(await context.newPage(), `${isolated.origin}/`)
-    cleanup.push(async () => {
-      await remote.close()
-      expect(remote.defects).toEqual([])
-    })
+    const remote = await checkedPage(`${isolated.origin}/`, cleanup, await context.newPage())
     const client = remote.createClient(TestContract, `${isolated.origin}/switchyard`, {
       transports: ["websocket"],
       peers: { directTimeoutMs: 2000 },

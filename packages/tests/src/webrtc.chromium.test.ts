@@ -5,9 +5,8 @@ import { CLOSE_GRACE_MS, UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { afterEach, describe, expect, it } from "vitest"
 import { ChannelNetwork } from "./support/channelNetwork.ts"
-import { newPage, startPageServer } from "./support/chromium.ts"
+import { checkedPage, servePage } from "./support/chromium.ts"
 import { fastReconnect } from "./support/harnesses.ts"
-import { RemotePage } from "./support/remoteClient.ts"
 import { traffic } from "./support/traffic.ts"
 
 const cleanup: Array<() => Promise<void>> = []
@@ -28,17 +27,8 @@ async function browserClient(ended: Array<[string, string]> = []) {
     onSessionEnd: (session, reason) => void ended.push([session.id, reason]),
   })
   cleanup.push(() => server.close())
-  const site = await startPageServer()
-  cleanup.push(async () => await site[Symbol.asyncDispose]())
-  server.attach(site.http)
-  const page = await newPage()
-  cleanup.push(() => page.close())
-  const origin = `http://127.0.0.1:${site.port}`
-  const remote = await RemotePage.open(page, `${origin}/`)
-  cleanup.push(async () => {
-    await remote.close()
-    expect(remote.defects).toEqual([])
-  })
+  const { origin } = await servePage(server, cleanup)
+  const remote = await checkedPage(`${origin}/`, cleanup)
   const client = remote.createClient(TestContract, `${origin}/switchyard`, {
     reconnect: fastReconnect,
     transports: ["webrtc", "long-polling"],

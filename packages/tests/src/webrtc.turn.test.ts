@@ -7,9 +7,8 @@ import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import { newPage, startPageServer } from "./support/chromium.ts"
+import { checkedPage, servePage } from "./support/chromium.ts"
 import { fastReconnect, freshStorage } from "./support/harnesses.ts"
-import { RemotePage } from "./support/remoteClient.ts"
 import { traffic } from "./support/traffic.ts"
 import { restCredentials, TurnServer } from "./support/turnServer.ts"
 
@@ -75,17 +74,8 @@ async function start(iceServers: IceServer[]) {
 /** A relay-only Chromium client of a relay-only server, on the page server's origin. */
 async function startWithPage(iceServers: IceServer[]) {
   const started = relayServer(iceServers)
-  const site = await startPageServer()
-  cleanup.push(async () => await site[Symbol.asyncDispose]())
-  started.server.attach(site.http)
-  const page = await newPage()
-  cleanup.push(() => page.close())
-  const origin = `http://127.0.0.1:${site.port}`
-  const remote = await RemotePage.open(page, `${origin}/`)
-  cleanup.push(async () => {
-    await remote.close()
-    expect(remote.defects).toEqual([])
-  })
+  const { origin } = await servePage(started.server, cleanup)
+  const remote = await checkedPage(`${origin}/`, cleanup)
   const client = remote.createClient(TestContract, `${origin}/switchyard`, {
     reconnect: fastReconnect,
     transports: ["webrtc", "websocket"],

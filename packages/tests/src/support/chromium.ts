@@ -3,7 +3,8 @@ import { createServer, type Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll } from "vitest"
+import { afterAll, expect } from "vitest"
+import { RemotePage } from "./remoteClient.ts"
 
 // esbuild and playwright-core are imported on first use: every test file that imports the harnesses
 // loads this module, and only the Chromium one should pay for them.
@@ -181,4 +182,35 @@ export async function startPageServer(): Promise<PageServer> {
       await new Promise<void>((resolve) => http.close(() => resolve()))
     },
   }
+}
+
+/** Where a test keeps the steps that undo its setup, run in reverse after it. */
+export interface Cleanups {
+  push(step: () => Promise<void>): unknown
+}
+
+/** Serves the page with `server` attached (its requests and WebSocket on the page's origin) until cleanup. */
+export async function servePage(
+  server: { attach(http: HttpServer): unknown },
+  cleanup: Cleanups,
+): Promise<{ readonly origin: string; readonly port: number }> {
+  const site = await startPageServer()
+  cleanup.push(async () => await site[Symbol.asyncDispose]())
+  server.attach(site.http)
+  return { origin: `http://127.0.0.1:${site.port}`, port: site.port }
+}
+
+/**
+ * The page at `url`, driven from Node. At cleanup it is closed, and the test fails if the harness saw a
+ * defect in it. Without `page`, a new one from the shared context, closed at cleanup too.
+ */
+export async function checkedPage(url: string, cleanup: Cleanups, page?: Page): Promise<RemotePage> {
+  const opened = page ?? (await newPage())
+  if (!page) cleanup.push(() => opened.close())
+  const remote = await RemotePage.open(opened, url)
+  cleanup.push(async () => {
+    await remote.close()
+    expect(remote.defects).toEqual([])
+  })
+  return remote
 }
