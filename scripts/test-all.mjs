@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The whole test suite, as the README's test command runs it: typecheck, lint, build, publint and every
 // vitest test (unit, type, contract over each transport in Node and in Chromium, hostile input, examples).
-// Each check counts as one test; vitest tests count one each. Ends with "N passed, N failed".
+// Each check counts as one test; vitest tests count one each. System packages the tests need (Chromium,
+// coturn, iproute2) are installed first when missing (scripts/system-packages.mjs). Ends with "N passed, N failed".
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync } from "node:fs"
-import { ensureChromium } from "./chromium.mjs"
+import { ensureSystemPackages } from "./system-packages.mjs"
 
 const root = new URL("..", import.meta.url).pathname
 let passed = 0
@@ -30,7 +31,7 @@ function check(name, command, args) {
   }
 }
 
-ensureChromium()
+ensureSystemPackages()
 check("typecheck", "pnpm", ["-r", "run", "typecheck"])
 check("lint", "pnpm", ["exec", "biome", "check", "."])
 check("build", "pnpm", ["build"])

@@ -45,6 +45,9 @@ interface Launched {
  * The flags every test Chromium runs with: headless, no sandbox (root), and nothing that reaches the
  * network on its own; for WebRTC, real host candidates instead of mDNS names.
  */
+/** Debian's Chromium, or the one `CHROMIUM_PATH` names (scripts/system-packages.mjs installs Debian's). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+
 export const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -68,7 +71,7 @@ let context: Promise<BrowserContext> | undefined
 export async function chromiumBrowser(): Promise<Browser> {
   launched ??= import("playwright-core").then(async ({ chromium }) => {
     const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM_PATH,
       headless: true,
       // WebRTC to a peer on this host: loopback allowed too.
       args: [...CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],

@@ -3,7 +3,7 @@ import { connect, createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
-import { CHROMIUM_FLAGS } from "./chromium.ts"
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "./chromium.ts"
 
 /**
  * Chromium in a network namespace of its own (Linux, `unshare -n`, as root). With `network: "none"` the
@@ -69,7 +69,7 @@ export async function isolatedChromium(targetPort: number, network: "none" | "la
         : []),
       `"${process.execPath}" "${join(dir, "forwarder.mjs")}" ${port} "${socket}" "${join(dir, "ready")}" 3>&- 4>&- &`,
       `while [ ! -e "${join(dir, "ready")}" ]; do sleep 0.02; done`,
-      'exec /usr/bin/chromium "$@"',
+      `exec "${CHROMIUM_PATH}" "$@"`,
       "",
     ].join("\n"),
   )

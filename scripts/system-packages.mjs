@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// The system packages the test suite needs, in one list, and the one place that installs them: `pnpm test`
+// (scripts/test-all.mjs) calls `ensureSystemPackages()` before anything else, and `.ci/run` only runs
+// `pnpm test`. When something is missing and this process is root on a machine with apt-get, it is
+// installed with Debian's packages; otherwise it prints the exact command to run and stops, so a test that
+// needs a missing tool never fails with a stack trace.
+//
+// Run it alone to install or check: `node scripts/system-packages.mjs`.
+import { execFileSync } from "node:child_process"
+import { accessSync, constants, existsSync } from "node:fs"
+import { delimiter, join } from "node:path"
+
+/** Where a tool is looked for: an absolute path (overridable by an environment variable) or a command on PATH. */
+export const systemPackages = [
+  {
+    package: "chromium",
+    tool: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    why: "the browser tests (packages/tests/src/*.chromium.test.ts), driven by playwright-core",
+  },
+  {
+    package: "coturn",
+    tool: process.env.TURNSERVER_PATH ?? "/usr/bin/turnserver",
+    why: "the TURN relay of packages/tests/src/webrtc.turn.test.ts",
+    // The test starts its own turnserver on loopback: no service listening on every interface.
+    afterInstall: ["systemctl", "disable", "--now", "coturn"],
+  },
+  {
+    package: "iproute2",
+    tool: "ip",
+    why: "the network namespaces of packages/tests/src/peers.netns.chromium.test.ts",
+  },
+  {
+    package: "util-linux",
+    tool: "unshare",
+    why: "the network namespaces of packages/tests/src/peers.netns.chromium.test.ts",
+  },
+]
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** True when the tool is there: an absolute path that is executable, or a command found on PATH. */
+export function hasTool(tool) {
+  if (tool.startsWith("/")) return executable(tool)
+  return (process.env.PATH ?? "").split(delimiter).some((dir) => dir !== "" && executable(join(dir, tool)))
+}
+
+/** The entries of `systemPackages` whose tool is missing. */
+export function missingPackages() {
+  return systemPackages.filter((p) => !hasTool(p.tool))
+}
+
+/**
+ * Installs whatever is missing (as root, with apt-get), or explains what to install and exits 1.
+ * Returns the names it installed.
+ */
+export function ensureSystemPackages() {
+  const missing = missingPackages()
+  if (missing.length === 0) return []
+  const names = missing.map((p) => p.package)
+  const root = typeof process.getuid === "function" && process.getuid() === 0
+  if (!root || !existsSync("/usr/bin/apt-get")) {
+    console.error("The test suite needs system packages that are missing:")
+    for (const p of missing) console.error(`  ${p.package} (${p.tool}): ${p.why}`)
+    console.error(
+      root
+        ? `This machine has no apt-get: install the packages above with its package manager.`
+        : `Install them as root:  apt-get update && apt-get install -y ${names.join(" ")}`,
+    )
+    console.error("(Chromium may also be named by CHROMIUM_PATH, turnserver by TURNSERVER_PATH.)")
+    process.exit(1)
+  }
+  console.log(`Installing ${names.join(", ")} with apt-get…`)
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env })
+  execFileSync("apt-get", ["install", "-y", "-qq", ...names], { stdio: ["ignore", "ignore", "inherit"], env })
+  for (const p of missing) {
+    if (!p.afterInstall) continue
+    try {
+      execFileSync(p.afterInstall[0], p.afterInstall.slice(1), { stdio: "ignore" })
+    } catch {
+      // No systemd (a container): the package started no service to stop.
+    }
+  }
+  const still = missingPackages()
+  if (still.length > 0) {
+    for (const p of still) console.error(`apt-get installed ${p.package}, but ${p.tool} is still missing.`)
+    process.exit(1)
+  }
+  return names
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const installed = ensureSystemPackages()
+  console.log(installed.length === 0 ? "Every system package the tests need is here." : `Installed ${installed.join(", ")}.`)
+}
