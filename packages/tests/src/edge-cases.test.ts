@@ -60,7 +60,7 @@ function start(options: Parameters<typeof createServer<typeof Review, undefined>
   return { server, client, streamsStarted: () => streamsStarted }
 }
 
-describe("issue 2 review fixes", () => {
+describe("calls at the edges: limits before WELCOME, failing handlers and hooks, races, session events", () => {
   it("refuses an oversized or too-deep call before queueing it, instead of replaying it forever", async () => {
     const { client } = start()
     await connected(client)

@@ -29,7 +29,7 @@ async function start() {
   return { url, ended }
 }
 
-describe("issue 3 HTTP review fixes", () => {
+describe("HTTP transports at the edges: batch sizes, polling intervals, BYE and shutdown", () => {
   it("splits upstream batches so that several large requests never make a body the server refuses", async () => {
     const { url } = await start()
     const client = createClient(TestContract, { url, transports: ["long-polling"], ...testClientOptions })
