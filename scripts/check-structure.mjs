@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Structure checks run by `pnpm test` (scripts/test-all.mjs): no import cycle anywhere in the packages,
+// examples or bench (madge, type-only imports included), and no source file in packages/*/src over
+// MAX_LINES lines (tests, type tests, packages/tests and generated files aside). docs/architecture.md says why.
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
+import madge from "madge"
+
+export const MAX_LINES = 400
+const root = new URL("..", import.meta.url).pathname
+const ignored = /(^|\/)(node_modules|dist|\.tmp)(\/|$)/
+
+function files(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    if (ignored.test(path)) continue
+    if (statSync(path).isDirectory()) files(path, out)
+    else out.push(path)
+  }
+  return out
+}
+
+const packages = readdirSync(join(root, "packages")).map((p) => join(root, "packages", p, "src"))
+const examples = readdirSync(join(root, "examples")).map((p) => join(root, "examples", p))
+let ok = true
+
+const graph = await madge([...packages, ...examples, join(root, "bench")], {
+  baseDir: root,
+  fileExtensions: ["ts", "mts", "mjs", "js"],
+  excludeRegExp: [ignored],
+})
+const cycles = graph.circular()
+if (cycles.length > 0) {
+  ok = false
+  console.log(`Import cycles (${cycles.length}):`)
+  for (const cycle of cycles) console.log(`  ${[...cycle, cycle[0]].join(" → ")}`)
+} else console.log(`No import cycle in ${Object.keys(graph.obj()).length} files.`)
+
+const long = []
+// packages/tests is test code throughout (its support/ folder holds fixtures, not product code).
+for (const dir of packages.filter((p) => !p.includes("/packages/tests/"))) {
+  for (const file of files(dir)) {
+    if (!/\.(ts|mts)$/.test(file) || /\.test(-d)?\.ts$/.test(file) || /\.d\.ts$/.test(file)) continue
+    const lines = readFileSync(file, "utf8").split("\n").length - 1
+    if (lines > MAX_LINES) long.push([relative(root, file), lines])
+  }
+}
+if (long.length > 0) {
+  ok = false
+  console.log(`Source files over ${MAX_LINES} lines (split them by concern):`)
+  for (const [file, lines] of long.sort((a, b) => b[1] - a[1])) console.log(`  ${file}: ${lines}`)
+} else console.log(`No source file in packages/*/src over ${MAX_LINES} lines.`)
+
+process.exit(ok ? 0 : 1)
