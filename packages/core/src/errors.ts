@@ -1,13 +1,16 @@
 /**
  * Every error Switchyard raises carries a stable string `code`. The table below is the single source of
  * truth: its layer picks the error class, its close code is what a WebSocket closes with when the error
- * ends a connection. `docs/errors.md` documents each code.
+ * ends a connection, and its `http` status is what a server answers when it refuses a plain HTTP request
+ * or an upgrade for it. Codes of the `http` layer are only ever such answers: they come before any
+ * session, so they are never a `SwitchyardError` (their type is `HttpRefusalCode`, not `ErrorCode`).
+ * `docs/errors.md` documents each code.
  */
 export const errorCodes = {
   // protocol: the bytes on the wire are wrong
-  INVALID_FRAME: { layer: "protocol", close: 4000 },
+  INVALID_FRAME: { layer: "protocol", close: 4000, http: 400 },
   FRAME_TOO_DEEP: { layer: "protocol", close: 4000 },
-  MESSAGE_TOO_LARGE: { layer: "protocol", close: 1009 },
+  MESSAGE_TOO_LARGE: { layer: "protocol", close: 1009, http: 413 },
   UNSUPPORTED_VERSION: { layer: "protocol", close: 4001 },
   HANDSHAKE_REQUIRED: { layer: "protocol", close: 4002 },
   SEQUENCE_GAP: { layer: "protocol", close: 4003 },
@@ -36,15 +39,40 @@ export const errorCodes = {
   CONNECTION_REPLACED: { layer: "session", close: 4204 },
   SLOW_CONSUMER: { layer: "session", close: 4205 },
   CONNECTION_LOST: { layer: "session", close: 1006 },
-  ORIGIN_FORBIDDEN: { layer: "session", close: 1008 },
+  ORIGIN_FORBIDDEN: { layer: "session", close: 1008, http: 403 },
   CLIENT_CLOSED: { layer: "session", close: 1000 },
-  SERVER_CLOSED: { layer: "session", close: 1001 },
+  SERVER_CLOSED: { layer: "session", close: 1001, http: 503 },
   // A renewed subscription could not replay what was published while its session was lost (never a close).
   TOPIC_GAP: { layer: "session", close: 4206 },
-} as const satisfies Record<string, { layer: "protocol" | "contract" | "session"; close: number }>
+  // http: a plain HTTP request or an upgrade refused before any session exists (docs/errors.md#http-refusals)
+  UNAUTHORIZED: { layer: "http", http: 401 },
+  NOT_FOUND: { layer: "http", http: 404 },
+  METHOD_NOT_ALLOWED: { layer: "http", http: 405 },
+  LINK_GONE: { layer: "http", http: 410 },
+  UNKNOWN_TRANSPORT: { layer: "http", http: 400 },
+  UPGRADE_REQUIRED: { layer: "http", http: 426 },
+  TOO_MANY_CONNECTIONS: { layer: "http", http: 429 },
+} as const satisfies Record<string, ErrorEntry>
 
-/** A stable error code; see `docs/errors.md`. */
-export type ErrorCode = keyof typeof errorCodes
+/** One row of `errorCodes`. */
+type ErrorEntry =
+  | { readonly layer: "protocol" | "contract" | "session"; readonly close: number; readonly http?: number }
+  | { readonly layer: "http"; readonly http: number }
+
+type Table = typeof errorCodes
+
+/** A stable code of a `SwitchyardError` (every layer but `http`); see `docs/errors.md`. */
+export type ErrorCode = { [K in keyof Table]: Table[K]["layer"] extends "http" ? never : K }[keyof Table]
+
+/** A code a server answers a refused HTTP request or upgrade with, and never a `SwitchyardError`. */
+export type HttpRefusalCode = Exclude<keyof Table, ErrorCode>
+
+/**
+ * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
+ * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
+ * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`).
+ */
+export type HttpErrorCode = { [K in keyof Table]: Table[K] extends { readonly http: number } ? K : never }[keyof Table]
 
 const closeToCode = new Map<number, ErrorCode>([
   [1000, "CLIENT_CLOSED"],
@@ -64,7 +92,26 @@ const closeToCode = new Map<number, ErrorCode>([
 ])
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && Object.hasOwn(errorCodes, value)
+  return (
+    typeof value === "string" && Object.hasOwn(errorCodes, value) && errorCodes[value as keyof Table].layer !== "http"
+  )
+}
+
+/** Whether `value` is a code of the `http` layer: a refusal that comes before any session. */
+export function isHttpRefusalCode(value: unknown): value is HttpRefusalCode {
+  return (
+    typeof value === "string" && Object.hasOwn(errorCodes, value) && errorCodes[value as keyof Table].layer === "http"
+  )
+}
+
+/**
+ * The HTTP status a server answers with when it refuses a request or an upgrade for `code`.
+ *
+ * @example
+ * answer(response, httpStatusOf("LINK_GONE"), { code: "LINK_GONE", message: "this link is closed" }) // 410
+ */
+export function httpStatusOf(code: HttpErrorCode): number {
+  return errorCodes[code].http
 }
 
 /** The WebSocket close code for an error code. */

@@ -1,18 +1,17 @@
-export type {
-  Client,
-  ClientEvents,
-  ClientState,
-  PeerChannel,
-  PeerConnection,
-  PeerConnectionEvents,
-  PeerPath,
-  Peers,
-  RpcCallOptions,
-  StreamCallOptions,
-  SubscribeOptions,
-  TopicHandle,
-  TopicRecovery,
-} from "./client.ts"
+// The root entry loads no Effect code at run time (type imports only): Effect schemas are compiled by
+// `@switchyard/core/effect`, registered with `registerEffectCodec` or loaded by `prepareContract`.
+
+// contract: builders, payload codecs, the typed client
+export {
+  type CompiledContract,
+  type CompiledPeer,
+  type CompiledRpc,
+  type CompiledStream,
+  type CompiledTopic,
+  compileContract,
+  prepareContract,
+  usesEffectSchemas,
+} from "./contract/compile.ts"
 export {
   type AnyContract,
   type AnySchema,
@@ -34,22 +33,103 @@ export {
   type TopicMap,
   type TypeOf,
   topic,
-} from "./contract.ts"
-export { type Corkable, corkPerTick } from "./cork.ts"
+} from "./contract/contract.ts"
+export {
+  type EffectCodec,
+  hasEffectCodec,
+  isEffectSchema,
+  type Outcome,
+  type PayloadCodec,
+  payloadCodec,
+  registerEffectCodec,
+} from "./contract/payloadCodec.ts"
+export type { StandardSchemaV1 } from "./contract/standardSchema.ts"
+export type {
+  Client,
+  ClientEvents,
+  ClientState,
+  PeerChannel,
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerPath,
+  Peers,
+  RpcCallOptions,
+  StreamCallOptions,
+  SubscribeOptions,
+  TopicHandle,
+  TopicRecovery,
+} from "./contract/typedClient.ts"
+// errors
 export {
   ContractError,
   closeCodeOf,
   codeOfClose,
   type ErrorCode,
   errorCodes,
+  type HttpErrorCode,
+  type HttpRefusalCode,
+  httpStatusOf,
   isErrorCode,
   isFailure,
+  isHttpRefusalCode,
   ProtocolError,
   SessionError,
   SwitchyardError,
   switchyardError,
 } from "./errors.ts"
-export { Heartbeat } from "./heartbeat.ts"
+// negotiation
+export { defaultLadder, fallback, type Plan, type PlanInput, plan } from "./negotiation/plan.ts"
+export {
+  emptyMemory,
+  hasFailed,
+  parseMemory,
+  rememberFailure,
+  rememberSuccess,
+  type TransportMemory,
+} from "./negotiation/transportMemory.ts"
+// protocol: frames and the one codec
+export {
+  type DecodeOptions,
+  type DecodeResult,
+  decodeClientFrame,
+  decodeServerFrame,
+  defaultDecodeOptions,
+  exceedsBytes,
+  exceedsDepth,
+  peekRequestHeader,
+  utf8Length,
+} from "./protocol/codec.ts"
+export {
+  body,
+  control,
+  dataFrame,
+  isAckFrame,
+  isEncodedUnreliable,
+  isEncodedWelcome,
+  stringifyPayload,
+  unreliableFrame,
+} from "./protocol/encode.ts"
+export { MAX_CREDIT, MAX_KEY_LENGTH, MAX_NAME_LENGTH } from "./protocol/fields.ts"
+export * from "./protocol/frames.ts"
+export {
+  clientPeerDataError,
+  MAX_CANDIDATE_LENGTH,
+  MAX_PEER_ID_LENGTH,
+  MAX_SDP_LENGTH,
+} from "./protocol/peerData.ts"
+// session: reliability, limits, liveness
+export { Heartbeat } from "./session/heartbeat.ts"
+export {
+  CAP_SLACK_BYTES,
+  frameCap,
+  httpBodyCap,
+  PRE_WELCOME_MAX_MESSAGE_BYTES,
+  preWelcomeLimits,
+  type SessionLimits,
+} from "./session/limits.ts"
+export { type Arrival, defaultSessionOptions, Session, type SessionOptions, unref } from "./session/session.ts"
+// transport: the words, the in-memory transport, helpers shared by transports
+export { type Corkable, corkPerTick } from "./transport/cork.ts"
 export {
   candidateToSignal,
   type IceCandidate,
@@ -57,72 +137,22 @@ export {
   type OfferingPeer,
   remoteCandidates,
   withoutCandidates,
-} from "./ice.ts"
-export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./latest.ts"
-export { type MemoryTransport, memoryTransport } from "./memory.ts"
-export {
-  defaultLadder,
-  emptyMemory,
-  fallback,
-  hasFailed,
-  type IceServer,
-  isTransportId,
-  type Plan,
-  type PlanInput,
-  parseMemory,
-  plan,
-  rememberFailure,
-  rememberSuccess,
-  type ServerOffer,
-  type TransportMemory,
-  type TransportOffer,
-  transportTraits,
-} from "./negotiation.ts"
-export {
-  type CompiledContract,
-  type CompiledPeer,
-  type CompiledRpc,
-  type CompiledStream,
-  type CompiledTopic,
-  compileContract,
-  type Outcome,
-  type PayloadCodec,
-  payloadCodec,
-} from "./payload.ts"
-export {
-  body,
-  clientPeerDataError,
-  control,
-  type DecodeOptions,
-  type DecodeResult,
-  dataFrame,
-  decodeClientFrame,
-  decodeServerFrame,
-  defaultDecodeOptions,
-  exceedsBytes,
-  exceedsDepth,
-  isAckFrame,
-  MAX_CANDIDATE_LENGTH,
-  MAX_CREDIT,
-  MAX_KEY_LENGTH,
-  MAX_NAME_LENGTH,
-  MAX_PEER_ID_LENGTH,
-  MAX_SDP_LENGTH,
-  peekRequestHeader,
-  stringifyPayload,
-  unreliableFrame,
-  utf8Length,
-} from "./protocol/codec.ts"
-export * from "./protocol/frames.ts"
-export { type Arrival, defaultSessionOptions, type Link, Session, type SessionOptions, unref } from "./session.ts"
-export type { StandardSchemaV1 } from "./standardSchema.ts"
+} from "./transport/ice.ts"
+export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./transport/latest.ts"
+export { type MemoryTransport, memoryTransport } from "./transport/memoryTransport.ts"
+export { isTransportId, transportTraits } from "./transport/traits.ts"
 export type {
   Acceptor,
   ClientLinkEvents,
   ClientTransport,
   ConnectionInfo,
+  IceServer,
+  Link,
   ServerLinkEvents,
+  ServerOffer,
+  SignalKind,
   Signalling,
   TransportCapabilities,
   TransportId,
-} from "./transport.ts"
+  TransportOffer,
+} from "./transport/types.ts"

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest"
-import {
-  body,
-  clientPeerDataError,
-  control,
-  dataFrame,
-  decodeClientFrame,
-  decodeServerFrame,
-  exceedsDepth,
-  stringifyPayload,
-  unreliableFrame,
-} from "./codec.ts"
+import { decodeClientFrame, decodeServerFrame, exceedsDepth } from "./codec.ts"
+import { body, control, dataFrame, stringifyPayload, unreliableFrame } from "./encode.ts"
 import { FrameType, isDataFrame } from "./frames.ts"
+import { clientPeerDataError } from "./peerData.ts"
 
 describe("decodeClientFrame", () => {
   const accepted: Array<[string, string]> = [

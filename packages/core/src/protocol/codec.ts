@@ -1,24 +1,14 @@
 import type { ErrorCode } from "../errors.ts"
-import type { TransportOffer } from "../negotiation.ts"
-import {
-  type ClientFrame,
-  type ClientPeerOp,
-  FrameType,
-  isEpoch,
-  isOffset,
-  MAX_EPOCH_LENGTH,
-  type ServerFrame,
-  type ServerPeerOp,
-  type SessionLimits,
-  type SignalKind,
-  type TopicPosition,
-} from "./frames.ts"
+import type { SessionLimits } from "../session/limits.ts"
+import type { TransportOffer } from "../transport/types.ts"
+import { isCount, isCredit, isKey, isName, isSeq } from "./fields.ts"
+import { type ClientFrame, FrameType, isEpoch, isOffset, MAX_EPOCH_LENGTH, type ServerFrame } from "./frames.ts"
+import { isPeerId, isServerPeerData, isSignal } from "./peerData.ts"
 
 /**
- * The one codec of the JSON text protocol, used by server and client alike. Decoding never throws: hostile
- * bytes come back as a `DecodeFailure` the caller answers with a NOTICE. Encoding builds frame text from
- * payload JSON that the caller stringified once, so a topic message fanned out to many sessions is
- * serialised once and only its sequence number differs per frame.
+ * The decoding half of the one codec of the JSON text protocol (encode.ts is the other), used by server
+ * and client alike. Decoding never throws: hostile bytes come back as a `DecodeFailure` the caller
+ * answers with a NOTICE.
  */
 
 export type DecodeResult<F> =
@@ -43,19 +33,7 @@ export interface DecodeOptions {
 
 export const defaultDecodeOptions: DecodeOptions = { maxDepth: 64 }
 
-/** Longest channel (procedure, stream, topic) name and topic key, in UTF-16 code units. */
-export const MAX_NAME_LENGTH = 128
-export const MAX_KEY_LENGTH = 256
-/** Largest credit one STREAM or CREDIT frame may grant. */
-export const MAX_CREDIT = 1 << 20
-
 const failure = (code: ErrorCode, message: string) => ({ ok: false, code, message }) as const
-
-const isSeq = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0
-const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
-const isName = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= MAX_NAME_LENGTH
-const isKey = (v: unknown): v is string => typeof v === "string" && v.length <= MAX_KEY_LENGTH
-const isCredit = (v: unknown): v is number => isSeq(v) && v <= MAX_CREDIT
 
 /** Whether `text` nests arrays/objects deeper than `max`. Linear, allocation-free, string-aware. */
 export function exceedsDepth(text: string, max: number): boolean {
@@ -282,148 +260,6 @@ function positionError(since: unknown): string | undefined {
   return undefined
 }
 
-/** Longest SDP a SIGNAL may carry (characters); a data-channel-only description takes about 1,000. */
-export const MAX_SDP_LENGTH = 16 * 1024
-/** Longest ICE candidate line a SIGNAL may carry (characters). */
-export const MAX_CANDIDATE_LENGTH = 1024
-
-/**
- * A SIGNAL frame: `[13, seq, attempt, kind, data]`, where `data` is `{type, sdp}` for an offer or answer,
- * `{candidate, sdpMid?, sdpMLineIndex?}` or `null` (no more candidates) for a candidate, and a short
- * reason string for an end. Sizes are capped, so signalling cannot carry arbitrary payloads.
- */
-function isSignal(f: readonly unknown[]): boolean {
-  if (f.length !== 5 || !isSeq(f[1]) || !isSeq(f[2])) return false
-  return isSignalData(f[3], f[4])
-}
-
-/** The `data` of a SIGNAL (and of a PEER offer, answer or candidate) of kind `kind`. */
-function isSignalData(kind: unknown, value: unknown): boolean {
-  const data = value as Record<string, unknown> | null
-  switch (kind) {
-    case "offer":
-    case "answer":
-      return (
-        typeof data === "object" &&
-        data !== null &&
-        data.type === kind &&
-        typeof data.sdp === "string" &&
-        data.sdp.length <= MAX_SDP_LENGTH
-      )
-    case "candidate":
-      return (
-        data === null ||
-        (typeof data === "object" &&
-          typeof data.candidate === "string" &&
-          data.candidate.length <= MAX_CANDIDATE_LENGTH &&
-          (data.sdpMid === undefined ||
-            data.sdpMid === null ||
-            (typeof data.sdpMid === "string" && data.sdpMid.length <= 64)) &&
-          (data.sdpMLineIndex === undefined || data.sdpMLineIndex === null || isCount(data.sdpMLineIndex)))
-      )
-    case "end":
-      return typeof data === "string" && (data as string).length <= 256
-    default:
-      return false
-  }
-}
-
-/** Longest peer id accepted (characters); the server makes ids of 22. */
-export const MAX_PEER_ID_LENGTH = 64
-/** Longest reason a peer `reject` or `close` may carry (characters). */
-const MAX_REASON_LENGTH = 256
-
-const isPeerId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= MAX_PEER_ID_LENGTH
-const isReason = (v: unknown) => typeof v === "string" && v.length <= MAX_REASON_LENGTH
-/** A relayed peer message: `[n, channel, message]`, `n` counting the connection's messages from 1. */
-const isRelay = (v: unknown) => Array.isArray(v) && v.length === 3 && isSeq(v[0]) && isName(v[1])
-const clientPeerOps: ReadonlySet<string> = new Set<ClientPeerOp>([
-  "connect",
-  "accept",
-  "reject",
-  "offer",
-  "answer",
-  "candidate",
-  "relay",
-  "close",
-])
-
-/**
- * Why the `data` of a client's PEER frame does not fit its `op` (docs/protocol.md#peers), or `undefined`
- * when it does. Says which rule broke, never echoes the value.
- */
-export function clientPeerDataError(op: string, data: unknown): string | undefined {
-  if (!clientPeerOps.has(op)) return `unknown peer operation ${JSON.stringify(op.slice(0, 16))}`
-  switch (op as ClientPeerOp) {
-    case "connect":
-      return isPeerId(data) ? undefined : `a peer id is a string of 1 to ${MAX_PEER_ID_LENGTH} characters`
-    case "accept":
-      return data === null ? undefined : "accept carries null"
-    case "reject":
-    case "close":
-      return isReason(data) ? undefined : `a reason is a string of at most ${MAX_REASON_LENGTH} characters`
-    case "relay":
-      return isRelay(data) ? undefined : "a relayed message is [n, channel, message]"
-    case "offer":
-    case "answer": {
-      const sdp = (data as { sdp?: unknown } | null)?.sdp
-      if (typeof sdp === "string" && sdp.length > MAX_SDP_LENGTH) {
-        return `the SDP is longer than ${MAX_SDP_LENGTH} characters`
-      }
-      return isSignalData(op, data) ? undefined : `${op} carries {type: "${op}", sdp}`
-    }
-    case "candidate": {
-      const candidate = (data as { candidate?: unknown } | null)?.candidate
-      if (typeof candidate === "string" && candidate.length > MAX_CANDIDATE_LENGTH) {
-        return `the candidate is longer than ${MAX_CANDIDATE_LENGTH} characters`
-      }
-      return isSignalData(op, data) ? undefined : "candidate carries {candidate, sdpMid?, sdpMLineIndex?} or null"
-    }
-  }
-}
-
-const isCodeAndMessage = (v: unknown) =>
-  typeof v === "object" &&
-  v !== null &&
-  typeof (v as { code?: unknown }).code === "string" &&
-  typeof (v as { message?: unknown }).message === "string"
-
-/** What `incoming` and `open` tell of a peer connection: the other side, ICE servers, whether to go direct. */
-const isPeerSetup = (v: unknown) => {
-  if (typeof v !== "object" || v === null) return false
-  const d = v as Record<string, unknown>
-  return (
-    isPeerId(d.peer) &&
-    typeof d.direct === "boolean" &&
-    Array.isArray(d.iceServers) &&
-    d.iceServers.length <= 16 &&
-    d.iceServers.every((s) => typeof s === "object" && s !== null)
-  )
-}
-
-/** The `data` of a server's PEER frame for `op` (docs/protocol.md#peers). */
-function isServerPeerData(op: unknown, data: unknown): boolean {
-  switch (op as ServerPeerOp) {
-    case "incoming":
-    case "open":
-      return isPeerSetup(data)
-    case "refused":
-    case "error":
-    case "closed":
-      return isCodeAndMessage(data)
-    case "relay":
-      return isRelay(data)
-    case "skip":
-      return isSeq(data)
-    case "offer":
-    case "answer":
-    case "candidate":
-      return isSignalData(op, data)
-    default:
-      return false
-  }
-}
-
 /** A list of transport offers; entries naming transports this client does not know are allowed. */
 function isOffers(v: unknown): v is TransportOffer[] {
   return (
@@ -451,103 +287,4 @@ function isLimits(v: unknown): v is SessionLimits {
     isCount(l.heartbeatTimeoutMs) &&
     isCount(l.resumeWindowMs)
   )
-}
-
-/**
- * Stringifies an encoded payload once. `undefined` travels as `null`; values JSON cannot carry (cycles,
- * BigInt, nesting deep enough to overflow the stack) give `undefined` so that the caller can answer with
- * an error instead of throwing.
- */
-export function stringifyPayload(value: unknown): string | undefined {
-  try {
-    return value === undefined ? "null" : JSON.stringify(value)
-  } catch {
-    return undefined
-  }
-}
-
-/** Frame text of a data frame: `[type,seq,body]`, where `body` is the rest of the frame already encoded. */
-export function dataFrame(type: number, seq: number, body: string): string {
-  return `[${type},${seq},${body}]`
-}
-
-/**
- * Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
- * payload arguments are JSON text from `stringifyPayload`.
- */
-export const body = {
-  call: (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`,
-  stream: (id: number, stream: string, input: string, credit: number) =>
-    `${id},${JSON.stringify(stream)},${input},${credit}`,
-  cancel: (id: number) => `${id}`,
-  credit: (id: number, credit: number) => `${id},${credit}`,
-  /** `since` left out writes the form without positions (docs/protocol.md#topics). */
-  subscribe: (id: number, topic: string, key: string, since?: TopicPosition | null) =>
-    since === undefined
-      ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
-      : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
-  unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
-  signal: (attempt: number, kind: SignalKind, data: unknown) =>
-    `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`,
-  /** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
-  peer: (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`,
-  publish: (id: number, topic: string, key: string, message: string) =>
-    `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
-  result: (id: number, output: string) => `${id},${output}`,
-  /** The RESULT of a SUBSCRIBE that carried `since`: `[offset, epoch, recovered]` as its output. */
-  subscribed: (id: number, offset: number, epoch: string, recovered: boolean) =>
-    `${id},[${offset},${JSON.stringify(epoch)},${recovered}]`,
-  error: (id: number, code: ErrorCode, message: string, data?: string) =>
-    data === undefined
-      ? `${id},${JSON.stringify(code)},${JSON.stringify(message)}`
-      : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
-  item: (id: number, item: string) => `${id},${item}`,
-  end: (id: number) => `${id}`,
-  /** `offset` left out for subscribers without positions. */
-  message: (topic: string, key: string, message: string, offset?: number) =>
-    offset === undefined
-      ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
-      : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
-}
-
-/**
- * Frame text of an UNRELIABLE frame: `[28,n,body]`, where `body` is an ITEM body (`body.item`) or a
- * MESSAGE body without offset (`body.message`), and `n` the frame's place in its slot (docs/delivery.md).
- */
-export function unreliableFrame(n: number, body: string): string {
-  return `[${FrameType.UNRELIABLE},${n},${body}]`
-}
-
-/** Frame text of control frames. */
-export const control = {
-  hello: (version: number, token: string | null, received: number) =>
-    `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`,
-  welcome: (
-    version: number,
-    token: string,
-    sessionId: string,
-    resumed: boolean,
-    received: number,
-    limits: SessionLimits,
-    transports?: readonly TransportOffer[],
-    peerId?: string,
-  ) =>
-    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
-  ack: (received: number) => `[${FrameType.ACK},${received}]`,
-  probe: (probe: number) => `[${FrameType.PROBE},${probe}]`,
-  ping: (received: number) => `[${FrameType.PING},${received}]`,
-  pong: (received: number) => `[${FrameType.PONG},${received}]`,
-  notice: (code: ErrorCode, message: string) =>
-    `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
-  bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
-}
-
-const ACK_PREFIX = `[${FrameType.ACK},`
-
-/**
- * Whether an encoded frame is an ACK (as `control.ack` writes it). The polling transports carry the
- * acknowledgement in each downstream request instead of posting these.
- */
-export function isAckFrame(frame: string): boolean {
-  return frame.startsWith(ACK_PREFIX)
 }

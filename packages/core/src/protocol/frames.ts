@@ -5,7 +5,8 @@
  * control frame that carries the items and messages of channels declared `delivery: "unreliable"`.
  * `docs/protocol.md` is the normative description.
  */
-import type { TransportOffer } from "../negotiation.ts"
+import type { SessionLimits } from "../session/limits.ts"
+import type { SignalKind, TransportOffer } from "../transport/types.ts"
 
 export const PROTOCOL_VERSION = 1
 
@@ -57,9 +58,6 @@ export type PublishFrame = readonly [11, seq: number, id: number, topic: string,
  * an answer or an ICE candidate for one attempt (`attempt` is chosen by the client), or the end of it.
  */
 export type SignalFrame = readonly [13, seq: number, attempt: number, kind: SignalKind, data: unknown]
-
-/** What a SIGNAL carries. */
-export type SignalKind = "offer" | "answer" | "candidate" | "end"
 
 /**
  * A client↔client connection (docs/peers.md), in both directions: `conn` is the id the server gave the
@@ -160,20 +158,6 @@ export function isSubscribed(value: unknown): value is Subscribed {
     isEpoch(value[1]) &&
     typeof value[2] === "boolean"
   )
-}
-
-/** What the server tells a client about the session's limits in its WELCOME frame. */
-export interface SessionLimits {
-  /** Largest frame the server accepts, in bytes. */
-  readonly maxMessageBytes: number
-  /** The server sends a PING at this interval (ms). */
-  readonly heartbeatIntervalMs: number
-  /** A side that hears nothing for interval + timeout considers the connection dead (ms). */
-  readonly heartbeatTimeoutMs: number
-  /** How long the server keeps a disconnected session for resume (ms). */
-  readonly resumeWindowMs: number
-  /** Deepest nesting of arrays and objects the server accepts in one frame, the frame array included. */
-  readonly maxDepth: number
 }
 
 export type ClientDataFrame =

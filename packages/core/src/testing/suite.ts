@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest"
-import type { Client } from "../client.ts"
+import type { Client } from "../contract/typedClient.ts"
 import { SwitchyardError } from "../errors.ts"
-import type { TransportId } from "../transport.ts"
+import type { TransportId } from "../transport/types.ts"
 import type { TestContract, TestServerState } from "./testContract.ts"
 
 /** One server with one connected client, set up by a harness for one test. */

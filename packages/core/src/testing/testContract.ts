@@ -1,5 +1,11 @@
 import * as Schema from "effect/Schema"
-import { contract, peer, rpc, stream, topic } from "../contract.ts"
+import { contract, peer, rpc, stream, topic } from "../contract/contract.ts"
+import { effectCodec } from "../contract/effectCodec.ts"
+import { registerEffectCodec } from "../contract/payloadCodec.ts"
+
+// The test contract is made of Effect schemas and this module loads Effect anyway: whoever compiles it (a
+// server, a client, a Chromium page) finds the Effect codec registered.
+registerEffectCodec(effectCodec)
 
 const Pair = Schema.Struct({ a: Schema.Number, b: Schema.Number })
 

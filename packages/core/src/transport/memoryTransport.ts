@@ -1,6 +1,5 @@
 import { latestPerTick } from "./latest.ts"
-import type { Link } from "./session.ts"
-import type { Acceptor, ClientLinkEvents, ClientTransport } from "./transport.ts"
+import type { Acceptor, ClientLinkEvents, ClientTransport, Link } from "./types.ts"
 
 /** Test controls of the in-memory transport. */
 export interface MemoryTransport extends ClientTransport {

@@ -1,8 +1,8 @@
 import * as Schema from "effect/Schema"
 import { describe, expectTypeOf, it } from "vitest"
-import type { Client } from "./client.ts"
+import type { TransportId } from "../transport/types.ts"
 import { contract, type Delivery, type ErrorOf, peer, rpc, stream, topic } from "./contract.ts"
-import type { TransportId } from "./transport.ts"
+import type { Client } from "./typedClient.ts"
 
 const Chat = contract({
   rpc: {

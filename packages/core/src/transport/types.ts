@@ -1,13 +1,70 @@
-import type { TransportOffer } from "./negotiation.ts"
-import type { SignalKind } from "./protocol/frames.ts"
-import type { Link } from "./session.ts"
+/**
+ * The words every transport, on either side, is written in: transport ids, what a server offers, the
+ * link a session runs over, the client and server halves of a transport, and WebRTC's signalling. Types
+ * only, so that the protocol, the session and negotiation can all use them without importing each other.
+ */
+import type { SessionLimits } from "../session/limits.ts"
 
 /**
- * Transport ids, in the order of preference of DESIGN.md. `"memory"` is the in-process pair used by tests.
+ * Transport ids, best first in the default ranking of docs/negotiation.md. `"memory"` is the in-process
+ * pair used by tests.
  */
 export type TransportId = "webrtc" | "websocket" | "sse" | "long-polling" | "polling" | "memory"
 
-/** What a transport can carry; reported so that negotiation can rank transports. */
+/**
+ * One open connection as a session sees it. Transports fill this in; `send` takes one frame of text and
+ * must keep order; `close` ends the connection (the transport reports the close back on its own).
+ */
+export interface Link {
+  send(frame: string): void
+  close(code: number, reason: string): void
+  /**
+   * Sends an UNRELIABLE frame latest-value-wins (docs/delivery.md): at most one frame waits per `slot`
+   * (one stream, or one topic key, of the session), a newer one replaces it, and what waits is written
+   * when the link can take it (at the end of the tick, while its send buffer is below its bound) or
+   * dropped when the link closes. A link may send it on a lossy channel of its own (WebRTC's second data
+   * channel). Without it, the session sends unreliable frames with `send`, unconflated.
+   */
+  sendLatest?(slot: object, frame: string): void
+}
+
+/** One transport as a server offers it. */
+export interface TransportOffer {
+  readonly id: TransportId
+  /** Both directions on one connection (false: client→server goes over separate requests). */
+  readonly duplex: boolean
+  /** Binary frames on the wire (every transport carries binary payloads, as base64 inside JSON). */
+  readonly binary: boolean
+  /** Frames arrive in the order they were sent. */
+  readonly ordered: boolean
+  /** WebRTC only: the ICE servers (STUN, TURN with credentials) the client should use. */
+  readonly iceServers?: readonly IceServer[]
+}
+
+/** An ICE server as `RTCPeerConnection` takes it. */
+export interface IceServer {
+  readonly urls: string | readonly string[]
+  readonly username?: string
+  readonly credential?: string
+}
+
+/** A server's answer to a negotiate request; also what WELCOME carries (`transports`). */
+export interface ServerOffer {
+  readonly version: number
+  /** In the server's order of preference. */
+  readonly transports: readonly TransportOffer[]
+  readonly limits: SessionLimits
+}
+
+/** What a SIGNAL carries. */
+export type SignalKind = "offer" | "answer" | "candidate" | "end"
+
+/**
+ * What a transport can carry.
+ *
+ * @deprecated Negotiation reads `transportTraits` and the server's `TransportOffer`s instead; nothing
+ * reads this any more.
+ */
 export interface TransportCapabilities {
   /** Both directions on one connection (false: client→server goes over separate requests). */
   readonly duplex: boolean
@@ -48,6 +105,10 @@ export interface Signalling {
  */
 export interface ClientTransport {
   readonly id: TransportId
+  /**
+   * @deprecated Unused: negotiation ranks transports by `transportTraits` and the server's offer. To be
+   * removed.
+   */
   readonly capabilities: TransportCapabilities
   readonly signalled?: boolean
   /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */

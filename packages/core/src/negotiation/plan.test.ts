@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest"
-import {
-  emptyMemory,
-  fallback,
-  type PlanInput,
-  parseMemory,
-  plan,
-  rememberFailure,
-  rememberSuccess,
-  type TransportMemory,
-} from "./negotiation.ts"
-import type { TransportId } from "./transport.ts"
+import type { TransportId } from "../transport/types.ts"
+import { fallback, type PlanInput, plan } from "./plan.ts"
+import { emptyMemory, parseMemory, rememberFailure, rememberSuccess, type TransportMemory } from "./transportMemory.ts"
 
 const all: TransportId[] = ["websocket", "sse", "long-polling", "polling"]
 const now = 1_000_000

@@ -1,7 +1,10 @@
 import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
+import { effectCodec } from "./effectCodec.ts"
 import { compileFastChecker, MISS } from "./fastSchema.ts"
-import { payloadCodec } from "./payload.ts"
+import { payloadCodec, registerEffectCodec } from "./payloadCodec.ts"
+
+registerEffectCodec(effectCodec)
 
 /** Effect Schema alone, the reference the fast path must agree with. */
 function reference(schema: Schema.Top) {

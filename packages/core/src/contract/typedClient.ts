@@ -1,6 +1,6 @@
+import type { SwitchyardError } from "../errors.ts"
+import type { TransportId } from "../transport/types.ts"
 import type { AnyContract, PeerMap, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
-import type { SwitchyardError } from "./errors.ts"
-import type { TransportId } from "./transport.ts"
 
 /**
  * The typed client of a contract, as `createClient` returns it. Declared in core so that the transport

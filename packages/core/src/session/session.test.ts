@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
-import { FrameType } from "./protocol/frames.ts"
-import { type Link, Session } from "./session.ts"
+import { FrameType } from "../protocol/frames.ts"
+import type { Link } from "../transport/types.ts"
+import { Session } from "./session.ts"
 
 const recorder = () => {
   const sent: string[] = []

@@ -1,21 +1,6 @@
-import { control, dataFrame } from "./protocol/codec.ts"
-
-/**
- * One open connection as a session sees it. Transports fill this in; `send` takes one frame of text and
- * must keep order; `close` ends the connection (the transport reports the close back on its own).
- */
-export interface Link {
-  send(frame: string): void
-  close(code: number, reason: string): void
-  /**
-   * Sends an UNRELIABLE frame latest-value-wins (docs/delivery.md): at most one frame waits per `slot`
-   * (one stream, or one topic key, of the session), a newer one replaces it, and what waits is written
-   * when the link can take it (at the end of the tick, while its send buffer is below its bound) or
-   * dropped when the link closes. A link may send it on a lossy channel of its own (WebRTC's second data
-   * channel). Without it, the session sends unreliable frames with `send`, unconflated.
-   */
-  sendLatest?(slot: object, frame: string): void
-}
+import { control, dataFrame } from "../protocol/encode.ts"
+import type { Link } from "../transport/types.ts"
+import { ReplayBuffer } from "./replay.ts"
 
 /** Bounds and pacing of a session's reliability layer. */
 export interface SessionOptions {
@@ -38,42 +23,6 @@ export const defaultSessionOptions: SessionOptions = {
 
 /** What became of an incoming data frame's sequence number. */
 export type Arrival = "deliver" | "duplicate" | "gap"
-
-/** Frames sent but not yet acknowledged, oldest first; frame `i` has sequence number `first + i`. */
-class ReplayBuffer {
-  private frames: string[] = []
-  private head = 0
-  /** Sequence number of `frames[head]`. */
-  first = 1
-  bytes = 0
-
-  get length(): number {
-    return this.frames.length - this.head
-  }
-
-  push(frame: string): void {
-    this.frames.push(frame)
-    this.bytes += frame.length
-  }
-
-  /** Drops every frame with a sequence number up to `seq`. */
-  trimTo(seq: number): void {
-    while (this.first <= seq && this.head < this.frames.length) {
-      this.bytes -= (this.frames[this.head] as string).length
-      this.frames[this.head++] = ""
-      this.first++
-    }
-    // Compact once the dead prefix dominates, so trimming stays O(1) amortised.
-    if (this.head > 1024 && this.head * 2 > this.frames.length) {
-      this.frames = this.frames.slice(this.head)
-      this.head = 0
-    }
-  }
-
-  forEach(fn: (frame: string) => void): void {
-    for (let i = this.head; i < this.frames.length; i++) fn(this.frames[i] as string)
-  }
-}
 
 /**
  * The reliability layer both sides share: numbers outgoing data frames, keeps them until the peer

@@ -1,7 +1,11 @@
 import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
+import { compileContract } from "./compile.ts"
 import { contract, rpc, stream, topic } from "./contract.ts"
-import { compileContract } from "./payload.ts"
+import { effectCodec } from "./effectCodec.ts"
+import { registerEffectCodec } from "./payloadCodec.ts"
+
+registerEffectCodec(effectCodec)
 
 describe("delivery", () => {
   it("defaults to reliable and keeps an explicit choice", () => {

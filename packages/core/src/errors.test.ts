@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest"
+import {
+  closeCodeOf,
+  codeOfClose,
+  errorCodes,
+  httpStatusOf,
+  isErrorCode,
+  isHttpRefusalCode,
+  SessionError,
+  switchyardError,
+} from "./errors.ts"
+
+describe("errorCodes", () => {
+  it("keeps the HTTP refusals apart from the codes of a SwitchyardError", () => {
+    for (const code of ["UNAUTHORIZED", "TOO_MANY_CONNECTIONS", "UNKNOWN_TRANSPORT", "LINK_GONE"]) {
+      expect(isHttpRefusalCode(code)).toBe(true)
+      expect(isErrorCode(code)).toBe(false)
+    }
+    expect(isHttpRefusalCode("SERVER_CLOSED")).toBe(false)
+    expect(isErrorCode("SERVER_CLOSED")).toBe(true)
+    expect(isErrorCode("toString")).toBe(false)
+    expect(isHttpRefusalCode("__proto__")).toBe(false)
+  })
+
+  it("gives each code an HTTP answer has its status", () => {
+    expect(httpStatusOf("UNAUTHORIZED")).toBe(401)
+    expect(httpStatusOf("ORIGIN_FORBIDDEN")).toBe(403)
+    expect(httpStatusOf("NOT_FOUND")).toBe(404)
+    expect(httpStatusOf("METHOD_NOT_ALLOWED")).toBe(405)
+    expect(httpStatusOf("LINK_GONE")).toBe(410)
+    expect(httpStatusOf("MESSAGE_TOO_LARGE")).toBe(413)
+    expect(httpStatusOf("UPGRADE_REQUIRED")).toBe(426)
+    expect(httpStatusOf("TOO_MANY_CONNECTIONS")).toBe(429)
+    expect(httpStatusOf("SERVER_CLOSED")).toBe(503)
+    expect(httpStatusOf("UNKNOWN_TRANSPORT")).toBe(400)
+    expect(httpStatusOf("INVALID_FRAME")).toBe(400)
+  })
+
+  it("maps close codes both ways as before", () => {
+    expect(closeCodeOf("SLOW_CONSUMER")).toBe(4205)
+    expect(codeOfClose(1008)).toBe("ORIGIN_FORBIDDEN")
+    expect(codeOfClose(4999)).toBe("CONNECTION_LOST")
+    expect(switchyardError("SESSION_LOST", "gone")).toBeInstanceOf(SessionError)
+    const layers = new Set(Object.values(errorCodes).map((entry) => entry.layer))
+    expect([...layers].sort()).toEqual(["contract", "http", "protocol", "session"])
+  })
+})

@@ -1,0 +1,134 @@
+import type { ErrorCode } from "../errors.ts"
+import type { SessionLimits } from "../session/limits.ts"
+import type { SignalKind, TransportOffer } from "../transport/types.ts"
+import { FrameType, type TopicPosition } from "./frames.ts"
+
+/**
+ * The encoding half of the one codec of the JSON text protocol (codec.ts decodes), and the predicates
+ * that read an encoded frame's type without parsing it. Encoding builds frame text from payload JSON that
+ * the caller stringified once, so a topic message fanned out to many sessions is serialised once and
+ * only its sequence number differs per frame.
+ */
+
+/**
+ * Stringifies an encoded payload once. `undefined` travels as `null`; values JSON cannot carry (cycles,
+ * BigInt, nesting deep enough to overflow the stack) give `undefined` so that the caller can answer with
+ * an error instead of throwing.
+ */
+export function stringifyPayload(value: unknown): string | undefined {
+  try {
+    return value === undefined ? "null" : JSON.stringify(value)
+  } catch {
+    return undefined
+  }
+}
+
+/** Frame text of a data frame: `[type,seq,body]`, where `body` is the rest of the frame already encoded. */
+export function dataFrame(type: number, seq: number, body: string): string {
+  return `[${type},${seq},${body}]`
+}
+
+/**
+ * Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
+ * payload arguments are JSON text from `stringifyPayload`.
+ */
+export const body = {
+  call: (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`,
+  stream: (id: number, stream: string, input: string, credit: number) =>
+    `${id},${JSON.stringify(stream)},${input},${credit}`,
+  cancel: (id: number) => `${id}`,
+  credit: (id: number, credit: number) => `${id},${credit}`,
+  /** `since` left out writes the form without positions (docs/protocol.md#topics). */
+  subscribe: (id: number, topic: string, key: string, since?: TopicPosition | null) =>
+    since === undefined
+      ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
+      : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
+  unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
+  signal: (attempt: number, kind: SignalKind, data: unknown) =>
+    `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`,
+  /** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
+  peer: (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`,
+  publish: (id: number, topic: string, key: string, message: string) =>
+    `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+  result: (id: number, output: string) => `${id},${output}`,
+  /** The RESULT of a SUBSCRIBE that carried `since`: `[offset, epoch, recovered]` as its output. */
+  subscribed: (id: number, offset: number, epoch: string, recovered: boolean) =>
+    `${id},[${offset},${JSON.stringify(epoch)},${recovered}]`,
+  error: (id: number, code: ErrorCode, message: string, data?: string) =>
+    data === undefined
+      ? `${id},${JSON.stringify(code)},${JSON.stringify(message)}`
+      : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
+  item: (id: number, item: string) => `${id},${item}`,
+  end: (id: number) => `${id}`,
+  /** `offset` left out for subscribers without positions. */
+  message: (topic: string, key: string, message: string, offset?: number) =>
+    offset === undefined
+      ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
+      : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
+}
+
+/**
+ * Frame text of an UNRELIABLE frame: `[28,n,body]`, where `body` is an ITEM body (`body.item`) or a
+ * MESSAGE body without offset (`body.message`), and `n` the frame's place in its slot (docs/delivery.md).
+ */
+export function unreliableFrame(n: number, body: string): string {
+  return `[${FrameType.UNRELIABLE},${n},${body}]`
+}
+
+/** Frame text of control frames. */
+export const control = {
+  hello: (version: number, token: string | null, received: number) =>
+    `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`,
+  welcome: (
+    version: number,
+    token: string,
+    sessionId: string,
+    resumed: boolean,
+    received: number,
+    limits: SessionLimits,
+    transports?: readonly TransportOffer[],
+    peerId?: string,
+  ) =>
+    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
+  ack: (received: number) => `[${FrameType.ACK},${received}]`,
+  probe: (probe: number) => `[${FrameType.PROBE},${probe}]`,
+  ping: (received: number) => `[${FrameType.PING},${received}]`,
+  pong: (received: number) => `[${FrameType.PONG},${received}]`,
+  notice: (code: ErrorCode, message: string) =>
+    `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+  bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+}
+
+const ACK_PREFIX = `[${FrameType.ACK},`
+const WELCOME_PREFIX = `[${FrameType.WELCOME},`
+const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
+
+/**
+ * Whether an encoded frame is an ACK (as `control.ack` writes it). The polling transports carry the
+ * acknowledgement in each downstream request instead of posting these.
+ */
+export function isAckFrame(frame: string): boolean {
+  return frame.startsWith(ACK_PREFIX)
+}
+
+/**
+ * Whether an encoded frame is a WELCOME (as `control.welcome` writes it), without parsing it: a batching
+ * transport keeps it first, because the client must read it before anything else.
+ *
+ * @example
+ * const head = isEncodedWelcome(queue[0] ?? "") ? 1 : 0
+ */
+export function isEncodedWelcome(frame: string): boolean {
+  return frame.startsWith(WELCOME_PREFIX)
+}
+
+/**
+ * Whether an encoded frame is an UNRELIABLE frame (as `unreliableFrame` writes it), without parsing it:
+ * the only kind a lossy channel (WebRTC's second data channel) may carry.
+ *
+ * @example
+ * if (typeof data === "string" && isEncodedUnreliable(data)) deliver(data)
+ */
+export function isEncodedUnreliable(frame: string): boolean {
+  return frame.startsWith(UNRELIABLE_PREFIX)
+}
