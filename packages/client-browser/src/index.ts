@@ -14,10 +14,9 @@ export type {
   TopicRecovery,
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
-export { type ClientOptions, createClient, type NegotiationOptions, type PeerClientOptions } from "./client.ts"
+export { createClient } from "./client.ts"
 export type { TransportReason } from "./connection.ts"
-export { type StorageLike, type TransportStore, transportStore } from "./memory.ts"
-export type { PeerDataChannelLike, RtcPeerConnectionConstructor, RtcPeerConnectionLike } from "./peerDirect.ts"
+export type { ClientOptions, NegotiationOptions, PeersFeature } from "./options.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
 export { type PollingTransportOptions, pollingTransport } from "./transports/polling.ts"
@@ -33,3 +32,4 @@ export {
   type WebSocketTransportOptions,
   websocketTransport,
 } from "./transports/websocket.ts"
+export { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
