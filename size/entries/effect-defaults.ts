@@ -1,5 +1,5 @@
 // Effect Schema contract, the default transports.
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { Chat } from "./contract.effect.ts"
 
 const client = createClient(Chat, { url: "/switchyard" })

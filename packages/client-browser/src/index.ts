@@ -15,8 +15,9 @@ export type {
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { createClient } from "./client.ts"
-export type { TransportReason } from "./connection.ts"
+export type { TransportReason } from "./connectionEvents.ts"
 export type { ClientOptions, NegotiationOptions, PeersFeature } from "./options.ts"
+export { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"
 export { type PollingTransportOptions, pollingTransport } from "./transports/polling.ts"
@@ -32,4 +33,3 @@ export {
   type WebSocketTransportOptions,
   websocketTransport,
 } from "./transports/websocket.ts"
-export { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"

@@ -11,8 +11,8 @@ import {
   type SwitchyardError,
 } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
-import type { FetchLike } from "./transports/http.ts"
 import { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
+import type { FetchLike } from "./transports/http.ts"
 
 /** Options of `createClient`. */
 export interface ClientOptions {

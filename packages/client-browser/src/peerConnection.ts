@@ -13,8 +13,8 @@ import {
 } from "@switchyard/core"
 import { encodeInput } from "./encoding.ts"
 import type { PeerHost } from "./options.ts"
-import { report } from "./report.ts"
 import { type DirectPath, openDirect, type RtcPeerConnectionConstructor } from "./peerDirect.ts"
+import { report } from "./report.ts"
 
 /** How `client.peers` behaves; every field has a default in `options.ts`. */
 export interface PeerSettings {
