@@ -4,7 +4,7 @@
 // hand-written Standard Schema instead, to show what Effect Schema costs on top of the protocol.
 // Fan-out: a `feed` topic of the same payload; the server publishes with `server.topics.feed(key)`, each
 // subscriber is its own client (own session) subscribed with `client.topics.feed(key).subscribe`.
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { contract, rpc, topic } from "@switchyard/core"
 import { createServer } from "@switchyard/server-node"
 import * as Schema from "effect/Schema"

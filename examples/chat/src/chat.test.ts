@@ -1,4 +1,4 @@
-import { createClient, type WebSocketConstructor } from "@switchyard/client-browser"
+import { createClient, type WebSocketConstructor } from "@switchyard/client-browser/all"
 import { type Client, isFailure, SwitchyardError } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"

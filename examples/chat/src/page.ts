@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { isFailure, type SwitchyardError } from "@switchyard/core"
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import * as Schema from "effect/Schema"

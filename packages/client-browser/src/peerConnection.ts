@@ -11,10 +11,12 @@ import {
   type SwitchyardError,
   switchyardError,
 } from "@switchyard/core"
-import { encodeInput, report } from "./payloads.ts"
+import { encodeInput } from "./encoding.ts"
+import type { PeerHost } from "./options.ts"
 import { type DirectPath, openDirect, type RtcPeerConnectionConstructor } from "./peerDirect.ts"
+import { report } from "./report.ts"
 
-/** How `client.peers` behaves; every field has a default in `runtime.ts`. */
+/** How `client.peers` behaves; every field has a default in `options.ts`. */
 export interface PeerSettings {
   /** Whether to try a direct data channel at all (the server may still forbid it). */
   readonly direct: boolean
@@ -23,12 +25,6 @@ export interface PeerSettings {
   readonly directTimeoutMs: number
   /** Messages one connection may have sent direct and not yet acknowledged, or received out of order. */
   readonly maxPending: number
-}
-
-/** What the peers need of the client runtime. */
-export interface PeerHost {
-  /** Queues a PEER frame on the session; the error when it was refused (too large, queue full, closed). */
-  send(frameBody: string, payload?: string): SwitchyardError | undefined
 }
 
 /** Messages longer than this (characters) take the relay even when the direct path is open. */

@@ -7,18 +7,59 @@ import {
   type SwitchyardError,
   switchyardError,
 } from "@switchyard/core"
-import { report } from "./payloads.ts"
-import {
-  PeerConn,
-  type PeerHost,
-  type PeerOwner,
-  type PeerSettings,
-  remoteError,
-  type Setup,
-} from "./peerConnection.ts"
+import { defaultPeerSettings, type PeerHost, type PeerModule, type PeersFeature } from "./options.ts"
+import { PeerConn, type PeerOwner, type PeerSettings, remoteError, type Setup } from "./peerConnection.ts"
+import type { RtcPeerConnectionConstructor } from "./peerDirect.ts"
+import { report } from "./report.ts"
+
+export type { PeerDataChannelLike, RtcPeerConnectionConstructor, RtcPeerConnectionLike } from "./peerDirect.ts"
+
+/** Options of `peers()`; all optional. */
+export interface PeerClientOptions {
+  /** Try a direct data channel to each peer (default true); false keeps every connection on the relay. */
+  readonly direct?: boolean
+  /**
+   * RTCPeerConnection for direct channels; defaults to `globalThis.RTCPeerConnection` (in Node, pass
+   * `node-datachannel/polyfill`'s). Without one, peer connections use the server relay.
+   */
+  readonly RTCPeerConnection?: RtcPeerConnectionConstructor
+  /** A data channel not open by then is given up and the connection stays on the relay (ms). Default 15 000. */
+  readonly directTimeoutMs?: number
+  /**
+   * Messages one connection may have sent direct without acknowledgement (past it, messages take the
+   * relay), hold ahead of a missing one (past it, the connection closes with `QUEUE_FULL`), and keep for
+   * a channel's first subscriber (past it, they are dropped with a `QUEUE_FULL` error event). Default 1 024.
+   */
+  readonly maxPending?: number
+}
+
+/**
+ * Client↔client connections for `createClient` (docs/peers.md): `client.peers.connect(peerId)` and
+ * `client.peers.onConnection(cb)`, direct over a WebRTC data channel when one can be made, relayed by
+ * the server otherwise. A client made without it ships none of this code.
+ *
+ * @example
+ * import { peers } from "@switchyard/client-browser/peers"
+ * const client = createClient(Chat, { url, transports: [websocketTransport()], peers: peers() })
+ * const conn = await client.peers.connect(otherId)
+ */
+export function peers(options: PeerClientOptions = {}): PeersFeature {
+  return (host) =>
+    new PeerManager(
+      {
+        direct: options.direct ?? defaultPeerSettings.direct,
+        RTCPeerConnection:
+          options.RTCPeerConnection ??
+          (globalThis as { RTCPeerConnection?: RtcPeerConnectionConstructor }).RTCPeerConnection,
+        directTimeoutMs: options.directTimeoutMs ?? defaultPeerSettings.directTimeoutMs,
+        maxPending: options.maxPending ?? defaultPeerSettings.maxPending,
+      },
+      host,
+    )
+}
 
 /** `client.peers`: the peer id, connects, incoming connections, and every open connection. */
-export class PeerManager implements PeerOwner {
+export class PeerManager implements PeerOwner, PeerModule {
   id: string | undefined
   readonly api: Peers<PeerMap>
   private readonly connections = new Map<number, PeerConn>()
@@ -30,7 +71,6 @@ export class PeerManager implements PeerOwner {
   private nextRef = 1
 
   constructor(
-    readonly compiled: CompiledContract,
     readonly settings: PeerSettings,
     readonly host: PeerHost,
   ) {
@@ -45,6 +85,10 @@ export class PeerManager implements PeerOwner {
         return () => this.incoming.delete(listener)
       },
     }
+  }
+
+  get compiled(): CompiledContract {
+    return this.host.compiled
   }
 
   /** A PEER frame from the server. */

@@ -1,5 +1,5 @@
 import { get as httpGet, type IncomingMessage } from "node:http"
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { contract, control, FrameType, rpc, type SwitchyardError, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

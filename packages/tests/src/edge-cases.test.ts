@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { contract, FrameType, memoryTransport, rpc, type SwitchyardError, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { contract, memoryTransport, rpc, type SwitchyardError, stream } from "@switchyard/core"
 import { createServer } from "@switchyard/server-node"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { request as httpRequest } from "node:http"
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { control, FrameType } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { control, FrameType, localOffer, MAX_CANDIDATE_LENGTH, MAX_SDP_LENGTH } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"

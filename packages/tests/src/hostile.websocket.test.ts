@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { control, FrameType } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

@@ -1,4 +1,4 @@
-import { createClient, pollingTransport } from "@switchyard/client-browser"
+import { createClient, pollingTransport } from "@switchyard/client-browser/all"
 import { control, type ErrorCode, FrameType } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

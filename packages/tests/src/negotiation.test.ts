@@ -1,4 +1,4 @@
-import { createClient, type StorageLike } from "@switchyard/client-browser"
+import { createClient, type StorageLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import { type Client, control, FrameType, type TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"

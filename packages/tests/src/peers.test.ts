@@ -1,4 +1,5 @@
-import { type Client, createClient, type PeerConnection } from "@switchyard/client-browser"
+import { type Client, createClient, type PeerConnection } from "@switchyard/client-browser/all"
+import { peers as clientPeers } from "@switchyard/client-browser/peers"
 import { MAX_SDP_LENGTH } from "@switchyard/core"
 import { rejection, TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type PeerOptions, type ServerLimits } from "@switchyard/server-node"
@@ -53,8 +54,7 @@ async function client(url: string, user: string, direct = true): Promise<Client<
     transports: ["websocket"],
     reconnect: fastReconnect,
     negotiation: { storage: freshStorage() },
-    RTCPeerConnection: LoopbackPeer as never,
-    peers: { direct },
+    peers: clientPeers({ RTCPeerConnection: LoopbackPeer as never, direct }),
   })
   cleanup.push(() => c.close())
   await waitFor(() => c.state === "connected", 5000, `${user} to connect`)

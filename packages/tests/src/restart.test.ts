@@ -1,4 +1,4 @@
-import { createClient, pollingTransport } from "@switchyard/client-browser"
+import { createClient, pollingTransport } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import type { SwitchyardError } from "@switchyard/core"
 import { TestContract, type TestServerState, waitFor } from "@switchyard/core/testing"

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { type Acceptor, memoryTransport, type SwitchyardError } from "@switchyard/core"
 import { TestContract, type TestServerState, waitFor } from "@switchyard/core/testing"
 import { afterEach, describe, expect, it } from "vitest"

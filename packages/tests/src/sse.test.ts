@@ -5,7 +5,7 @@ import {
   type IncomingMessage,
 } from "node:http"
 import type { AddressInfo } from "node:net"
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { type Client, control, FrameType } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type Server, type ServerLimits } from "@switchyard/server-node"

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import {
   type Client,
   control,

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import type { TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

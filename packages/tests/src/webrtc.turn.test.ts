@@ -1,4 +1,4 @@
-import { createClient, transportStore } from "@switchyard/client-browser"
+import { createClient, transportStore } from "@switchyard/client-browser/all"
 import type { IceServer, TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"

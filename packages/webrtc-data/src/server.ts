@@ -10,7 +10,7 @@ import {
 import type { SignalledServerTransport, SignalSession } from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
-import { SESSION_CHANNEL } from "./index.ts"
+import { SESSION_CHANNEL } from "./client.ts"
 
 /** The part of `RTCPeerConnection` the server peer uses. */
 interface ServerPeer {

@@ -1,4 +1,4 @@
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import type { Client, ClientState, SwitchyardError, TransportId } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"

@@ -1,4 +1,4 @@
-import { createClient, type FetchLike, type StorageLike } from "@switchyard/client-browser"
+import { createClient, type FetchLike, type StorageLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import { type AnyContract, type Client, memoryTransport } from "@switchyard/core"
 import {

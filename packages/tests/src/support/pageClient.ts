@@ -4,7 +4,8 @@
  * calls through `page.evaluate`. Everything the client reports on its own (events, topic messages) is
  * pushed to Node through the exposed `pushBinding`, batched per microtask and numbered.
  */
-import { createClient } from "@switchyard/client-browser"
+import { createClient } from "@switchyard/client-browser/all"
+import { peers } from "@switchyard/client-browser/peers"
 import type { Client, PeerConnection, SwitchyardError, TopicHandle } from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { webrtcTransport } from "@switchyard/webrtc-data"
@@ -115,9 +116,14 @@ const driver: PageDriver = {
   create(id, url, options) {
     // The page's own WebSocket and RTCPeerConnection: no constructor is passed, so the client takes
     // globalThis's. "webrtc" names the data-channel transport, which is a plug-in.
-    const { webrtc, ...rest } = options
+    const { webrtc, peers: peerOptions, ...rest } = options
     const transports = options.transports?.map((id) => (id === "webrtc" ? webrtcTransport(webrtc) : id))
-    const client = createClient(TestContract, { url, ...rest, ...(transports ? { transports } : {}) })
+    const client = createClient(TestContract, {
+      url,
+      ...rest,
+      peers: peers(peerOptions),
+      ...(transports ? { transports } : {}),
+    })
     clients.set(id, client)
     client.on("state", (state) =>
       push({ kind: "event", client: id, snap: snapshot(id), event: "state", args: toWire([state]) }),

@@ -27,11 +27,3 @@ export function remoteError(
   if (!decoded?.ok) return switchyardError("INVALID_OUTPUT", `the server sent an undeclared failure: ${message}`)
   return switchyardError("FAILURE", message, { data: decoded.value })
 }
-
-export function report(error: unknown): void {
-  const reportError = (globalThis as { reportError?: (e: unknown) => void }).reportError
-  if (reportError) reportError(error)
-  else console.error(error)
-}
-
-export function noop(): void {}

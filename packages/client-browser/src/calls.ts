@@ -1,0 +1,211 @@
+import {
+  body,
+  type CompiledRpc,
+  FrameType,
+  type PayloadCodec,
+  type RpcCallOptions,
+  type ServerDataFrame,
+  type SwitchyardError,
+  switchyardError,
+} from "@switchyard/core"
+import { encodeInput, remoteError } from "./encoding.ts"
+import { noop } from "./report.ts"
+import type { StreamConsumer } from "./streamConsumer.ts"
+import { closedError, queueFull, type Wire } from "./wire.ts"
+
+/** A request waiting for its RESULT or ERROR: a call, a publish, or a subscription's SUBSCRIBE. */
+export interface Pending {
+  readonly id: number
+  readonly kind: "rpc" | "subscribe" | "publish"
+  /** Sequence number of its frame in the current session: above `written`, it never left. */
+  seq: number
+  readonly frameType: number
+  readonly frameBody: string
+  readonly output: PayloadCodec | undefined
+  readonly error: PayloadCodec | undefined
+  resolve(value: unknown): void
+  reject(error: SwitchyardError): void
+  /** For a STREAM frame waiting to be sent again: its consumer. */
+  readonly consumer?: StreamConsumer
+}
+
+/**
+ * Everything waiting for the server: requests (calls, publishes, SUBSCRIBEs) and open streams, what
+ * happens to them when the server loses the session, and their answers (RESULT, ERROR, ITEM, END).
+ */
+export class Calls {
+  readonly pending = new Map<number, Pending>()
+  readonly streams = new Map<number, StreamConsumer>()
+  /** Frames that never left a lost session, in the order they were sent, to send first in the next one. */
+  private reissue: Pending[] = []
+
+  constructor(private readonly wire: Wire) {}
+
+  call(name: string, channel: CompiledRpc, input: unknown, options: RpcCallOptions | undefined): Promise<unknown> {
+    const json = encodeInput(channel.input, input, name)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.wire.nextId()
+    const frameBody = body.call(id, name, json)
+    const refused = this.wire.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("rpc", FrameType.CALL, frameBody, id, channel.output, channel.error, options?.signal)
+  }
+
+  publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
+    const json = encodeInput(codec, message, topic)
+    if (typeof json !== "string") return Promise.reject(json)
+    const id = this.wire.nextId()
+    const frameBody = body.publish(id, topic, key, json)
+    const refused = this.wire.oversize(frameBody, json)
+    if (refused) return Promise.reject(refused)
+    return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
+  }
+
+  private request(
+    kind: Pending["kind"],
+    frameType: number,
+    frameBody: string,
+    id: number,
+    output: PayloadCodec | undefined,
+    error: PayloadCodec | undefined,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    if (this.wire.closed) return Promise.reject(closedError())
+    if (signal?.aborted) return Promise.reject(switchyardError("CANCELLED", "aborted before it was sent"))
+    return new Promise((resolve, reject) => {
+      const seq = this.wire.send(frameType, frameBody)
+      if (seq === 0) return reject(queueFull())
+      if (!signal) {
+        this.pending.set(id, { id, kind, seq, frameType, frameBody, output, error, resolve, reject })
+        return
+      }
+      const onAbort = () => {
+        if (this.pending.get(id) !== entry) return
+        this.pending.delete(id)
+        this.wire.send(FrameType.CANCEL, body.cancel(id), true)
+        reject(switchyardError("CANCELLED", "the call was aborted"))
+      }
+      // The listener leaves the caller's signal as soon as the call settles.
+      const settled = () => signal.removeEventListener("abort", onAbort)
+      const entry: Pending = {
+        id,
+        kind,
+        seq,
+        frameType,
+        frameBody,
+        output,
+        error,
+        resolve: (value) => {
+          settled()
+          resolve(value)
+        },
+        reject: (e) => {
+          settled()
+          reject(e)
+        },
+      }
+      this.pending.set(id, entry)
+      signal.addEventListener("abort", onAbort, { once: true })
+    })
+  }
+
+  /**
+   * The server lost the session (`written`: the last frame it may have had): settle what may have
+   * reached it, keep what surely did not. SUBSCRIBEs are dropped here; their subscriptions are renewed.
+   */
+  lost(error: SwitchyardError, written: number): void {
+    for (const [id, entry] of this.pending) {
+      if (entry.kind === "subscribe") {
+        this.pending.delete(id)
+        continue
+      }
+      if (entry.seq > written) {
+        this.reissue.push(entry)
+        continue
+      }
+      this.pending.delete(id)
+      entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
+    }
+    for (const [id, consumer] of this.streams) {
+      if (consumer.seq > written && consumer.frameBody !== undefined) {
+        this.reissue.push({
+          id,
+          kind: "rpc",
+          seq: consumer.seq,
+          frameType: FrameType.STREAM,
+          frameBody: consumer.frameBody,
+          output: undefined,
+          error: undefined,
+          resolve: noop,
+          reject: (e) => consumer.fail(e),
+          consumer,
+        })
+        continue
+      }
+      this.streams.delete(id)
+      consumer.fail(switchyardError("SESSION_LOST", `${error.message}; the stream ended`))
+    }
+    this.reissue.sort((a, b) => a.seq - b.seq)
+  }
+
+  /** The new session is empty: send again, first and in order, what never left. */
+  fresh(): void {
+    const reissue = this.reissue
+    this.reissue = []
+    for (const entry of reissue) {
+      entry.seq = this.wire.send(entry.frameType, entry.frameBody)
+      if (entry.consumer) entry.consumer.seq = entry.seq
+      if (entry.seq !== 0) continue
+      this.pending.delete(entry.id)
+      this.streams.delete(entry.id)
+      entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
+    }
+  }
+
+  /** A RESULT, ERROR, ITEM or END frame. */
+  answer(frame: ServerDataFrame): void {
+    switch (frame[0]) {
+      case FrameType.RESULT: {
+        const entry = this.pending.get(frame[2])
+        if (!entry) return
+        this.pending.delete(frame[2])
+        if (!entry.output) return entry.resolve(undefined)
+        const decoded = entry.output.decode(frame[3])
+        if (decoded.ok) entry.resolve(decoded.value)
+        else entry.reject(switchyardError("INVALID_OUTPUT", `the server sent an invalid result: ${decoded.error}`))
+        return
+      }
+      case FrameType.ERROR: {
+        const entry = this.pending.get(frame[2])
+        if (entry) {
+          this.pending.delete(frame[2])
+          return entry.reject(remoteError(frame[3], frame[4], frame[5], entry.error))
+        }
+        const consumer = this.streams.get(frame[2])
+        if (consumer) {
+          this.streams.delete(frame[2])
+          consumer.fail(remoteError(frame[3], frame[4], frame[5], consumer.error))
+        }
+        return
+      }
+      case FrameType.ITEM:
+        return this.streams.get(frame[2])?.push(frame[3])
+      case FrameType.END: {
+        const consumer = this.streams.get(frame[2])
+        if (!consumer) return
+        this.streams.delete(frame[2])
+        return consumer.end()
+      }
+    }
+  }
+
+  /** Settles everything with `error`. */
+  shutdown(error: SwitchyardError): void {
+    for (const entry of this.pending.values()) entry.reject(error)
+    for (const entry of this.reissue) entry.reject(error)
+    for (const consumer of this.streams.values()) consumer.fail(error)
+    this.pending.clear()
+    this.reissue = []
+    this.streams.clear()
+  }
+}

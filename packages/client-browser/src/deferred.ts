@@ -1,0 +1,75 @@
+import type { AnyContract, SubscribeOptions } from "@switchyard/core"
+
+/** `client.rpc`, `client.streams` and `client.topics`: functions by channel name. */
+export interface Channels {
+  readonly rpc: Record<string, unknown>
+  readonly streams: Record<string, unknown>
+  readonly topics: Record<string, unknown>
+}
+
+type Fn = (...args: never[]) => unknown
+type Topic = (key: string) => {
+  subscribe(listener: (m: unknown) => void, options?: SubscribeOptions): () => void
+  publish(message: unknown): Promise<void>
+}
+
+/**
+ * The channels of `contract` while its codecs are being prepared: each call waits for `ready` (the real
+ * channels), then runs as it would have. Once ready, every function is replaced by the real one, so
+ * calls made later take the direct path.
+ */
+export function waitingChannels(contract: AnyContract, ready: Promise<Channels>): Channels {
+  const rpc: Record<string, unknown> = Object.create(null)
+  for (const name of Object.keys(contract.rpc)) {
+    rpc[name] = (...args: unknown[]) => ready.then((real) => (real.rpc[name] as Fn)(...(args as never[])))
+  }
+  const streams: Record<string, unknown> = Object.create(null)
+  for (const name of Object.keys(contract.streams)) {
+    streams[name] = (...args: unknown[]) => ({
+      [Symbol.asyncIterator]: () =>
+        deferredIterator(
+          ready.then((real) => {
+            const iterable = (real.streams[name] as Fn)(...(args as never[])) as AsyncIterable<unknown>
+            return iterable[Symbol.asyncIterator]()
+          }),
+        ),
+    })
+  }
+  const topics: Record<string, unknown> = Object.create(null)
+  for (const name of Object.keys(contract.topics)) {
+    topics[name] = (key: string) => {
+      const handle = ready.then((real) => (real.topics[name] as Topic)(key))
+      return {
+        subscribe: (listener: (m: unknown) => void, options?: SubscribeOptions) => {
+          let unsubscribe: (() => void) | undefined
+          let cancelled = false
+          void handle.then((h) => {
+            if (!cancelled) unsubscribe = h.subscribe(listener, options)
+          })
+          return () => {
+            cancelled = true
+            unsubscribe?.()
+          }
+        },
+        publish: (message: unknown) => handle.then((h) => h.publish(message)),
+      }
+    }
+  }
+  const waiting = { rpc, streams, topics }
+  void ready.then(
+    (real) => {
+      for (const key of ["rpc", "streams", "topics"] as const) Object.assign(waiting[key], real[key])
+    },
+    () => {},
+  )
+  return waiting
+}
+
+/** An iterator that waits for `iterator` before its first step. */
+function deferredIterator(iterator: Promise<AsyncIterator<unknown>>): AsyncIterator<unknown> {
+  return {
+    next: () => iterator.then((it) => it.next()),
+    return: (value?: unknown) =>
+      iterator.then((it) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })),
+  }
+}

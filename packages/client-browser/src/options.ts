@@ -1,0 +1,185 @@
+import {
+  type AnyContract,
+  type ClientTransport,
+  type CompiledContract,
+  compileContract,
+  defaultSessionOptions,
+  type PeerMap,
+  type Peers,
+  type SessionLimits,
+  type SessionOptions,
+  type SwitchyardError,
+} from "@switchyard/core"
+import type { BackoffOptions } from "./backoff.ts"
+import { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
+import type { FetchLike } from "./transports/http.ts"
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** The server's transport URL, e.g. `"http://localhost:3000/switchyard"`. */
+  readonly url: string
+  /**
+   * The transports this client may use, best first, each from its factory (`websocketTransport()`,
+   * `sseTransport()`, `longPollingTransport()`, `pollingTransport()`, `webrtcTransport()` from
+   * `@switchyard/webrtc-data`): only those end up in the bundle. Negotiation (docs/negotiation.md) picks
+   * among them: the session starts on the one likeliest to connect at once and moves up to better ones as
+   * they prove to work. This order is the ranking; one transport turns negotiation off. `defaultTransports()`
+   * (from `@switchyard/client-browser/all`) is every transport the runtime has, ranked in the server's order.
+   */
+  readonly transports: readonly ClientTransport[]
+  /**
+   * Client↔client connections (`client.peers`, docs/peers.md): `peers()` from
+   * `@switchyard/client-browser/peers`. Without it, `client.peers.connect` rejects and the client turns
+   * down incoming connections.
+   */
+  readonly peers?: PeersFeature
+  /** `fetch` for the negotiate request; defaults to `globalThis.fetch`. Without one, the client plans without the server's offer. */
+  readonly fetch?: FetchLike
+  /** Reconnection backoff: full jitter, capped. */
+  readonly reconnect?: BackoffOptions
+  /** A connection attempt without a completed handshake by then is abandoned (ms). Default 10 000. */
+  readonly connectTimeoutMs?: number
+  /** Negotiation timing and memory (docs/negotiation.md#options). */
+  readonly negotiation?: NegotiationOptions
+  /** Bounds of the client's replay buffer; calls past it reject with `QUEUE_FULL`. */
+  readonly limits?: Partial<SessionOptions> & { readonly maxDepth?: number }
+}
+
+/** Options of transport negotiation; all optional. */
+export interface NegotiationOptions {
+  /** A probe of a better transport that has not answered by then counts as failed (ms). Default 3 000. */
+  readonly probeTimeoutMs?: number
+  /** How long a transport that failed is skipped (ms). Default 300 000 (5 minutes). */
+  readonly rememberFailureMs?: number
+  /** After a fallback, or when every probe failed, try to move up again after this (ms). Default 30 000. */
+  readonly upgradeRetryMs?: number
+  /**
+   * A link that dies sooner than `stableLinkMs` after its handshake counts against its transport; after
+   * `maxShortLinks` such deaths in a row the session falls back. Defaults 5 000 ms and 3: a proxy that cuts
+   * held requests after a fixed time trips it within seconds, while random cuts of a flaky network
+   * (which every transport suffers) rarely do.
+   */
+  readonly stableLinkMs?: number
+  readonly maxShortLinks?: number
+  /**
+   * Where to remember which transports worked and failed for this server. Default `localStorage` where
+   * there is one, else memory shared by this process's clients.
+   */
+  readonly storage?: StorageLike
+}
+
+/** How negotiation behaves (docs/negotiation.md), every field resolved. */
+export interface NegotiationSettings {
+  /** A probe link that has not echoed the PROBE by then counts as failed (ms). */
+  readonly probeTimeoutMs: number
+  /** A transport that failed is skipped for this long, across page loads when there is storage (ms). */
+  readonly rememberFailureMs: number
+  /** After a fallback, or when every probe failed, the client tries to move up again after this (ms). */
+  readonly upgradeRetryMs: number
+  /** A link that dies sooner than this after its handshake counts against its transport (ms). */
+  readonly stableLinkMs: number
+  /** Deaths in a row of short-lived links after which the session falls back to the next transport. */
+  readonly maxShortLinks: number
+  readonly store: TransportStore
+}
+
+/** What the connection runs with: the client options resolved against the defaults below. */
+export interface ConnectionSettings {
+  readonly url: string
+  /** What this client can run, in its order of preference. */
+  readonly transports: readonly ClientTransport[]
+  /** Whose order ranks the transports: the client's when it listed them itself, else the server's. */
+  readonly prefer: "client" | "server"
+  readonly session: SessionOptions
+  readonly maxDepth: number
+  readonly reconnect: BackoffOptions
+  readonly connectTimeoutMs: number
+  readonly negotiation: NegotiationSettings
+  /** For the negotiate request; without one, the client plans without the server's offer. */
+  readonly fetch: FetchLike | undefined
+}
+
+/** What a client assumes of a server before its first WELCOME: the server defaults. */
+export const limitsBeforeWelcome: SessionLimits = {
+  maxMessageBytes: 1024 * 1024,
+  maxDepth: 64,
+  heartbeatIntervalMs: 15_000,
+  heartbeatTimeoutMs: 10_000,
+  resumeWindowMs: 60_000,
+}
+
+/** Items a stream may run ahead of its consumer unless the call says otherwise, and the most it may ask. */
+export const defaultStreamWindow = 64
+export const maxStreamWindow = 1 << 16
+
+/** What `peers()` does unless told otherwise (docs/peers.md#options). */
+export const defaultPeerSettings = { direct: true, directTimeoutMs: 15_000, maxPending: 1024 } as const
+
+/** Lists of transports that the server's order ranks (`defaultTransports()`), not the list's own. */
+const serverRanked = new WeakSet<readonly ClientTransport[]>()
+
+/** Marks `transports` as ranked by the server's order (the default list). */
+export function rankedByServer(transports: readonly ClientTransport[]): readonly ClientTransport[] {
+  serverRanked.add(transports)
+  return transports
+}
+
+/** The connection settings of `options`, every default filled in. */
+export function connectionSettings(options: ClientOptions): ConnectionSettings {
+  const transports = options.transports
+  if (!Array.isArray(transports) || transports.length === 0) {
+    throw new TypeError(
+      "switchyard: no transports given; pass transports: [websocketTransport(), …] (or defaultTransports())",
+    )
+  }
+  const negotiation = options.negotiation ?? {}
+  return {
+    url: options.url,
+    transports,
+    prefer: serverRanked.has(transports) ? "server" : "client",
+    session: { ...defaultSessionOptions, ...options.limits },
+    maxDepth: options.limits?.maxDepth ?? 64,
+    reconnect: options.reconnect ?? {},
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    negotiation: {
+      probeTimeoutMs: negotiation.probeTimeoutMs ?? 3000,
+      rememberFailureMs: negotiation.rememberFailureMs ?? 300_000,
+      upgradeRetryMs: negotiation.upgradeRetryMs ?? 30_000,
+      stableLinkMs: negotiation.stableLinkMs ?? 5000,
+      maxShortLinks: negotiation.maxShortLinks ?? 3,
+      store: transportStore(options.url, negotiation.storage),
+    },
+    fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
+  }
+}
+
+/**
+ * Turns a contract into the codecs the client encodes and decodes with. Everything that touches a
+ * payload waits for it; a preparation that returns a promise (one that loads a schema library's codecs
+ * on demand) makes calls made before it settles wait, and a failed one fails them.
+ */
+export type PrepareContract = (contract: AnyContract) => CompiledContract | PromiseLike<CompiledContract>
+
+/** Today's preparation: core compiles the codecs at once. */
+export const prepareContract: PrepareContract = compileContract
+
+/** What `client.peers` needs of the client: the contract's codecs and a way to send PEER frames. */
+export interface PeerHost {
+  readonly compiled: CompiledContract
+  /** Queues a PEER frame on the session; the error when it was refused (too large, queue full, closed). */
+  send(frameBody: string, payload?: string): SwitchyardError | undefined
+}
+
+/** What the client runtime needs of `client.peers`. */
+export interface PeerModule {
+  readonly api: Peers<PeerMap>
+  /** The session's peer id, from WELCOME; undefined while there is no session. */
+  id: string | undefined
+  /** A PEER frame from the server. */
+  receive(conn: number, op: string, data: unknown): void
+  /** The session ended (lost, or the client closed): every connection and connect ends with `error`. */
+  endAll(error: SwitchyardError): void
+}
+
+/** `peers()` from `@switchyard/client-browser/peers`: makes the peer module of one client. */
+export type PeersFeature = (host: PeerHost) => PeerModule
