@@ -10,6 +10,7 @@ import {
   isErrorCode,
   type Link,
   PROTOCOL_VERSION,
+  preWelcomeLimits,
   Session,
   type SessionLimits,
   type SwitchyardError,
@@ -18,7 +19,7 @@ import {
 } from "@switchyard/core"
 import { backoffDelay } from "./backoff.ts"
 import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
-import { type ConnectionSettings, limitsBeforeWelcome } from "./options.ts"
+import type { ConnectionSettings } from "./options.ts"
 import { noop } from "./report.ts"
 import { type UpgradeHost, Upgrades } from "./upgrades.ts"
 
@@ -52,7 +53,7 @@ export class Connection implements UpgradeHost {
   private shortLinks = 0
   private readonly upgrades: Upgrades
   /** The server's limits from the last WELCOME (what it has by default until then). */
-  limits: SessionLimits = limitsBeforeWelcome
+  limits: SessionLimits = preWelcomeLimits
 
   constructor(
     private readonly options: ConnectionSettings,

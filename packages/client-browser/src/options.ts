@@ -4,11 +4,14 @@ import {
   type CompiledContract,
   compileContract,
   defaultSessionOptions,
+  hasEffectCodec,
+  prepareContract as loadSchemaCodecs,
   type PeerMap,
   type Peers,
   type SessionLimits,
   type SessionOptions,
   type SwitchyardError,
+  usesEffectSchemas,
 } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
 import { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
@@ -99,14 +102,6 @@ export interface ConnectionSettings {
   readonly fetch: FetchLike | undefined
 }
 
-/** What a client assumes of a server before its first WELCOME: the server defaults. */
-export const limitsBeforeWelcome: SessionLimits = {
-  maxMessageBytes: 1024 * 1024,
-  maxDepth: 64,
-  heartbeatIntervalMs: 15_000,
-  heartbeatTimeoutMs: 10_000,
-  resumeWindowMs: 60_000,
-}
 
 /** Items a stream may run ahead of its consumer unless the call says otherwise, and the most it may ask. */
 export const defaultStreamWindow = 64
@@ -160,8 +155,16 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
  */
 export type PrepareContract = (contract: AnyContract) => CompiledContract | PromiseLike<CompiledContract>
 
-/** Today's preparation: core compiles the codecs at once. */
-export const prepareContract: PrepareContract = compileContract
+/**
+ * A Standard Schema contract (or an Effect one whose codec is already registered, as in a process that
+ * also runs the server) compiles at once; an Effect Schema contract first loads core's Effect codec with
+ * `import()`, which bundlers put in a chunk of its own, so a client whose contract has no Effect schema
+ * never ships Effect (docs/performance.md#bundle-size).
+ */
+export const prepareContract: PrepareContract = (contract) =>
+  hasEffectCodec() || !usesEffectSchemas(contract)
+    ? compileContract(contract)
+    : loadSchemaCodecs(contract).then(() => compileContract(contract))
 
 /** What `client.peers` needs of the client: the contract's codecs and a way to send PEER frames. */
 export interface PeerHost {
