@@ -13,6 +13,9 @@ export function answer(response: ServerResponse, status: number, body?: object):
   response.end(text)
 }
 
+/** The body of a 410 for a link that is closed or unknown. */
+export const linkGone = { code: "LINK_GONE", message: "this link is closed or unknown; open a new one" }
+
 /** Answers with a batch of frames, one per line. */
 export function answerFrames(response: ServerResponse, body: string): void {
   response.writeHead(200, {

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import type { ServerOffer } from "@switchyard/core"
 import type { ConnectionGate } from "./gate.ts"
-import { answer, refuseUpgrade } from "./httpAnswers.ts"
+import { answer, linkGone, refuseUpgrade } from "./httpAnswers.ts"
 import type { RunningTransport } from "./transport.ts"
 
 /**
@@ -118,7 +118,7 @@ export class HttpRouting {
     if (method === "POST" && !query.has("link")) {
       return answer(response, 400, { code: "UNKNOWN_TRANSPORT", message: "no such transport" })
     }
-    answer(response, 410, { code: "LINK_GONE", message: "this link is closed or unknown; open a new one" })
+    answer(response, 410, linkGone)
   }
 
   /** Lets an allowed cross-origin page read the answers; never `*`. */

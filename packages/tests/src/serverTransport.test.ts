@@ -54,8 +54,7 @@ function homemadePolling() {
       seen.hosts.push(host)
       const running = inner.start(host)
       return {
-        ...running,
-        request: running.request?.bind(running),
+        request: (request, response, query) => running.request?.(request, response, query) ?? false,
         close: async () => {
           seen.closed++
           await running.close()

@@ -8,7 +8,12 @@ import {
   type SignalKind,
   transportTraits,
 } from "@switchyard/core"
-import type { RunningTransport, ServerTransport, SignalSession } from "@switchyard/server-node"
+import {
+  CLIENT_ASSUMED_MAX_MESSAGE_BYTES,
+  type RunningTransport,
+  type ServerTransport,
+  type SignalSession,
+} from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 import { SESSION_CHANNEL } from "./index.ts"
@@ -155,7 +160,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport
         // The server reads nothing there: a client sends only on the session channel.
         lossy && { channel: lossy, read: false },
         // As the WebSocket transport's cap: past it, no frame can be useful.
-        Math.max(2 * from.maxMessageBytes, 1024 * 1024 + 64 * 1024),
+        Math.max(2 * from.maxMessageBytes, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
       )
       attempt.link = link
       // node-datachannel may report a channel that is already open.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { control, type TransportId, type TransportOffer } from "@switchyard/core"
-import { answer, answerFrames } from "../httpAnswers.ts"
-import type { ServerLimits } from "../limits.ts"
+import { answer, answerFrames, linkGone as gone } from "../httpAnswers.ts"
+import { CLIENT_ASSUMED_MAX_MESSAGE_BYTES, type ServerLimits } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 import { type Downstream, HttpLink } from "./httpLink.ts"
 
@@ -36,7 +36,7 @@ class HttpLinks implements RunningTransport {
   ) {
     // Up to what a client batches before it knows our limits (as for the WebSocket cap): a single request
     // over `maxMessageBytes` inside is answered for its id, and the body is never refused for it.
-    this.maxBodyBytes = Math.max(host.limits.maxMessageBytes, 1024 * 1024) + 64 * 1024
+    this.maxBodyBytes = Math.max(host.limits.maxMessageBytes, CLIENT_ASSUMED_MAX_MESSAGE_BYTES) + 64 * 1024
   }
 
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
@@ -189,9 +189,6 @@ class HttpLinks implements RunningTransport {
     })
   }
 }
-
-/** The answer to a request for a link that is closed or unknown. */
-export const gone = { code: "LINK_GONE", message: "this link is closed or unknown; open a new one" }
 
 /** How long a closed link keeps frames nobody has collected yet (ms). */
 const LINGER_MS = 10_000

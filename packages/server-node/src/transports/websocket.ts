@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream"
 import { closeCodeOf, corkPerTick, type Link, latestPerTick, transportTraits } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
 import { refuseUpgrade } from "../httpAnswers.ts"
+import { CLIENT_ASSUMED_MAX_MESSAGE_BYTES } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
@@ -32,7 +33,7 @@ class WebSocketTransport implements RunningTransport {
       // Frames up to twice the limit, and at least up to what a client assumes before its first WELCOME
       // (1 MiB), are read and answered with MESSAGE_TOO_LARGE for their call, so the session goes on;
       // larger ones close the connection (1009) before they are buffered.
-      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_BYTES + 64 * 1024),
+      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
       perMessageDeflate: false,
       clientTracking: false,
       skipUTF8Validation: false,
@@ -133,6 +134,3 @@ class WebSocketTransport implements RunningTransport {
     this.wss.close()
   }
 }
-
-/** What a client assumes of `maxMessageBytes` until a WELCOME tells it (the server default). */
-const CLIENT_ASSUMED_MAX_BYTES = 1024 * 1024
