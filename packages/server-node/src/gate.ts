@@ -1,15 +1,7 @@
 import type { IncomingMessage } from "node:http"
-import type { ErrorCode } from "@switchyard/core"
-import type { ServerLimits, ServerOptions } from "./options.ts"
-
-export type Admission =
-  | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
-  | {
-      readonly ok: false
-      readonly status: number
-      readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"
-      readonly message: string
-    }
+import type { ServerLimits } from "./limits.ts"
+import type { ServerOptions } from "./options.ts"
+import type { Admission } from "./transport.ts"
 
 /**
  * What every transport checks before a connection may open: the Origin allow-list (against cross-site

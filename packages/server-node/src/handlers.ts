@@ -121,3 +121,28 @@ export function streamIterator(result: unknown): AsyncIterator<unknown> {
 export function streamOutcome(thrown: unknown, signal: AbortSignal): HandlerOutcome {
   return fromThrown(thrown, signal)
 }
+
+/** Whether a handler's result must be awaited; a `then` getter that throws counts as not. */
+export function isAsync(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false
+  try {
+    return typeof (value as PromiseLike<unknown>).then === "function" || Effect.isEffect(value)
+  } catch {
+    return false
+  }
+}
+
+/** The handlers of one section of the contract (`rpc`, `streams`), by name; throws when one is missing. */
+export function functionsOf(
+  section: object | undefined,
+  names: Iterable<string>,
+  label: string,
+): ReadonlyMap<string, (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown> {
+  const out = new Map<string, (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown>()
+  for (const name of names) {
+    const fn = (section as Record<string, unknown> | undefined)?.[name]
+    if (typeof fn !== "function") throw new TypeError(`switchyard: missing handler ${label}.${name}`)
+    out.set(name, fn as (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown)
+  }
+  return out
+}

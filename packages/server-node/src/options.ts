@@ -1,117 +1,27 @@
 import type { IncomingMessage } from "node:http"
-import { defaultSessionOptions, type ErrorCode, type SessionOptions, type TransportId } from "@switchyard/core"
+import type { ErrorCode, TransportId } from "@switchyard/core"
+import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
-import type { SignalledServerTransport } from "./signalled.ts"
-
-/** Every bound the server enforces. Each is documented in `docs/limits.md`. */
-export interface ServerLimits extends SessionOptions {
-  /** Largest incoming frame in bytes; a larger one closes the connection with `MESSAGE_TOO_LARGE`. */
-  readonly maxMessageBytes: number
-  /** Deepest nesting of arrays/objects in one frame (`FRAME_TOO_DEEP`). */
-  readonly maxDepth: number
-  /** How long a disconnected session waits to be resumed before it ends (ms). */
-  readonly resumeWindowMs: number
-  /** The server sends a PING at this interval (ms). */
-  readonly heartbeatIntervalMs: number
-  /** A connection silent for interval + timeout is closed with `HEARTBEAT_TIMEOUT` (ms). */
-  readonly heartbeatTimeoutMs: number
-  /** A connection must send HELLO within this time (ms). */
-  readonly handshakeTimeoutMs: number
-  /** RPCs and streams running at once per session (`LIMIT_EXCEEDED`). */
-  readonly maxInFlight: number
-  /** Topic subscriptions per session (`LIMIT_EXCEEDED`). */
-  readonly maxSubscriptions: number
-  /** Sessions held at once, connected or waiting for resume (a HELLO past it gets BYE `LIMIT_EXCEEDED`). */
-  readonly maxSessions: number
-  /** Open connections per remote IP address (more are refused with 429). */
-  readonly maxConnectionsPerIp: number
-  /**
-   * Bytes queued on one connection's socket before it counts as a slow consumer (`SLOW_CONSUMER`). Kept
-   * above what a full replay can take (`maxReplayBytes` UTF-16 units, up to 3 bytes each), so that a
-   * resume never trips it by itself.
-   */
-  readonly maxBufferedBytes: number
-  /**
-   * Unreliable frames (docs/delivery.md) are written only while a connection's send buffer holds at most
-   * this many bytes; above it, the latest frame per stream or topic key waits for the buffer to drain and
-   * older ones are dropped. Far below `maxBufferedBytes`, so that unreliable traffic never makes a slow
-   * consumer.
-   */
-  readonly maxUnreliableBufferedBytes: number
-  /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
-  readonly maxInvalidFrames: number
-  /** How long a long-polling GET is held when there is nothing to send (ms). */
-  readonly pollTimeoutMs: number
-  /**
-   * An SSE stream carries a comment line at this interval when idle (ms), shorter than common proxy idle
-   * timeouts (often 30–60 s), so that no proxy closes a quiet stream.
-   */
-  readonly sseKeepAliveMs: number
-  /**
-   * An SSE stream is ended by the server after this long (ms); the EventSource reconnects on the same
-   * link with `Last-Event-ID`. This bounds what a buffering proxy can hold back, and makes a proxy's
-   * maximum response time an ordinary reconnect instead of a failure.
-   */
-  readonly sseMaxStreamMs: number
-  /**
-   * Publications kept per topic key, so that a client whose session was lost can be replayed what it
-   * missed (docs/topics.md). `0` keeps no history: a renewed subscription then always reports
-   * `recovered: false`.
-   */
-  readonly topicHistorySize: number
-  /**
-   * How long a publication stays in its key's history (ms). A key without subscribers is forgotten, with
-   * its history and epoch, once this long has passed since its last publication and its last subscriber
-   * left.
-   */
-  readonly topicHistoryTtlMs: number
-  /** Peer connections one session may have open or being set up at once (`LIMIT_EXCEEDED`). */
-  readonly maxPeerConnections: number
-  /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
-  readonly maxPeerCandidates: number
-}
-
-export const defaultLimits: ServerLimits = {
-  ...defaultSessionOptions,
-  maxMessageBytes: 1024 * 1024,
-  maxDepth: 64,
-  resumeWindowMs: 60_000,
-  heartbeatIntervalMs: 15_000,
-  heartbeatTimeoutMs: 10_000,
-  handshakeTimeoutMs: 10_000,
-  maxInFlight: 1024,
-  maxSubscriptions: 1024,
-  maxSessions: 100_000,
-  maxConnectionsPerIp: 1024,
-  maxBufferedBytes: 16 * 1024 * 1024,
-  maxUnreliableBufferedBytes: 64 * 1024,
-  maxInvalidFrames: 16,
-  pollTimeoutMs: 25_000,
-  sseKeepAliveMs: 10_000,
-  sseMaxStreamMs: 5 * 60_000,
-  topicHistorySize: 100,
-  // Twice the resume window: a session lost because its client stayed away longer than the window can
-  // still be recovered when the client is back within two minutes.
-  topicHistoryTtlMs: 120_000,
-  maxPeerConnections: 16,
-  // A host gathers a handful per interface and address family; TURN adds a few more.
-  maxPeerCandidates: 64,
-}
+import type { ServerTransport } from "./transport.ts"
 
 /** Options of `createServer`. */
 export interface ServerOptions<A = undefined> {
   /** URL path the transports live under. Default `"/switchyard"`. */
   readonly path?: string
   /**
-   * The transports offered, in order of preference (docs/negotiation.md). Default
-   * `["websocket", "sse", "long-polling", "polling"]`; a transport left out is refused.
+   * The transports offered, in order of preference (docs/negotiation.md): `ServerTransport`s
+   * (`websocket()`, `sse()`, `longPolling()`, `polling()`, `webrtcServer()` of
+   * `@switchyard/webrtc-data/server`, `memory()`), or the ids of the built-in ones. Default
+   * `defaultTransports()`: `[websocket(), sse(), longPolling(), polling()]`; a transport left out is
+   * refused. A signalled transport (WebRTC) is offered first wherever it is listed: a client reaches it
+   * only by upgrade, from a session already open.
    */
-  readonly transports?: readonly TransportId[]
+  readonly transports?: readonly (TransportId | ServerTransport)[]
   /**
-   * WebRTC data channels (`webrtcServer()` from `@switchyard/webrtc-data/server`): offered at the top of
-   * the ladder and reached by upgrade, signalled over the session already open (docs/webrtc.md).
+   * Another way to add a signalled transport (`webrtcServer()`): the same as listing it in `transports`
+   * (docs/webrtc.md).
    */
-  readonly webrtc?: SignalledServerTransport
+  readonly webrtc?: ServerTransport
   /**
    * Lets clients open connections to each other (`client.peers`, docs/peers.md); `authorize` decides
    * who may connect to whom. Without it every peer connection is refused with `PEER_FORBIDDEN`.

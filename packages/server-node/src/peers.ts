@@ -6,7 +6,8 @@ import {
   type IceServer,
   stringifyPayload,
 } from "@switchyard/core"
-import { decide, encode } from "./callContext.ts"
+import { encodePayload } from "./encodePayload.ts"
+import { decide } from "./policies.ts"
 
 /** One side of a peer connection as `authorize` sees it. */
 export interface PeerInfo<A = unknown> {
@@ -251,7 +252,7 @@ export class PeerHub {
     if (!link.open) return this.refuse(side, link.id, "PEER_CLOSED", "the connection is not open yet", n)
     const channel = this.compiled.peers.get(name)
     const decoded = channel?.message.decode(message)
-    const encoded = channel && decoded?.ok ? encode(channel.message, decoded.value) : undefined
+    const encoded = channel && decoded?.ok ? encodePayload(channel.message, decoded.value) : undefined
     if (encoded === undefined) {
       other.sendPeer(body.peer(link.id, "skip", String(n)))
       if (!channel)

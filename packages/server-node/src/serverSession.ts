@@ -1,10 +1,6 @@
 import {
   body,
   type ClientFrame,
-  type CompiledContract,
-  type CompiledRpc,
-  type CompiledStream,
-  type ConnectionInfo,
   closeCodeOf,
   control,
   decodeClientFrame,
@@ -12,77 +8,37 @@ import {
   FrameType,
   Heartbeat,
   type Link,
-  MAX_CREDIT,
   peekRequestHeader,
-  type ServerLinkEvents,
   Session,
-  type TopicPosition,
   type TransportId,
-  unreliableFrame,
 } from "@switchyard/core"
-import { CallContext, decide, encode, failureMessage, isAsync } from "./callContext.ts"
-import { type HandlerContext, type HandlerOutcome, runRpc, streamIterator, streamOutcome } from "./handlers.ts"
-import type { ServerLimits } from "./options.ts"
-import type { PeerEndpoint, PeerHub } from "./peers.ts"
-import type { SignalledServerTransport, SignalSession } from "./signalled.ts"
-import type { Joined, Subscriber, TopicRegistry } from "./topics.ts"
-
-type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown
-type AnyPolicy = {
-  readonly canSubscribe?: (key: string, ctx: HandlerContext<never, unknown>) => unknown
-  readonly canPublish?: (key: string, message: unknown, ctx: HandlerContext<never, unknown>) => unknown
-}
-
-/** What every session of one server shares. */
-export interface Runtime {
-  readonly compiled: CompiledContract
-  readonly rpc: ReadonlyMap<string, AnyHandler>
-  readonly streams: ReadonlyMap<string, AnyHandler>
-  readonly policies: ReadonlyMap<string, AnyPolicy>
-  readonly limits: ServerLimits
-  readonly topics: TopicRegistry
-  onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
-  /** The session ended (for `reason`): the server forgets it. */
-  forget(session: ServerSession, reason: ErrorCode): void
-  /** The signalled transport (WebRTC), when the server offers one. */
-  readonly signalled: SignalledServerTransport | undefined
-  /** The server's acceptor, for links a signalled transport opens: bound to the session that signalled. */
-  readonly accept: (link: Link, info: ConnectionInfo, signalledBy: string) => ServerLinkEvents
-  /** Client↔client connections (docs/peers.md). */
-  readonly peers: PeerHub
-}
-
-interface StreamState {
-  readonly ctx: CallContext
-  /** Declared `delivery: "unreliable"`: items go as UNRELIABLE frames, outside credit. */
-  readonly unreliable: boolean
-  /** Items sent so far: `n` of the next UNRELIABLE frame is one more. */
-  sent: number
-  credit: number
-  wake: (() => void) | undefined
-  iterator: AsyncIterator<unknown> | undefined
-}
+import { Calls } from "./calls.ts"
+import type { PeerEndpoint } from "./peers.ts"
+import type { Runtime, SessionPort } from "./runtime.ts"
+import { Subscriptions } from "./subscriptions.ts"
+import type { Subscriber } from "./topics.ts"
+import type { SignalSession } from "./transport.ts"
 
 /**
- * One session on the server: the reliability layer (`Session`) plus dispatch of every client frame to
- * handlers, streams and topics. It outlives its links: while disconnected it keeps running handlers and
+ * One session on the server: the reliability layer (`Session`), the heartbeat, and dispatch of every
+ * client frame to its calls and streams (`calls.ts`), its subscriptions (`subscriptions.ts`), its peers
+ * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running handlers and
  * queueing their results for replay, until the client resumes or the resume window passes.
  */
-export class ServerSession implements Subscriber, PeerEndpoint {
+export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   private readonly session: Session
   private readonly heartbeat: Heartbeat
+  private readonly calls = new Calls(this)
+  private readonly subscriptions = new Subscriptions(this, this)
   private link: Link | undefined
-  private transport: TransportId = "memory"
+  private currentTransport: TransportId = "memory"
   private invalidFrames = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   private ended = false
   private signalling: SignalSession | undefined
-  private readonly calls = new Map<number, CallContext>()
-  private readonly streams = new Map<number, StreamState>()
-  private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
 
   constructor(
-    private readonly runtime: Runtime,
+    readonly runtime: Runtime,
     readonly id: string,
     readonly token: string,
     readonly auth: unknown,
@@ -100,6 +56,11 @@ export class ServerSession implements Subscriber, PeerEndpoint {
       },
       () => this.link?.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT"),
     )
+  }
+
+  /** The transport of the current (or last) link: the handlers' `ctx.transport`. */
+  get transport(): TransportId {
+    return this.currentTransport
   }
 
   get isEnded(): boolean {
@@ -123,7 +84,7 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.expiry = undefined
     this.link = link
-    this.transport = transport
+    this.currentTransport = transport
     this.invalidFrames = 0
     link.send(welcome)
     this.session.attach(link, clientReceived)
@@ -189,12 +150,8 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
     this.runtime.peers.leave(this)
-    for (const ctx of this.calls.values()) ctx.abort(code)
-    for (const stream of this.streams.values()) this.stopStream(stream, code)
-    this.calls.clear()
-    this.streams.clear()
-    for (const sub of this.subscriptions.values()) this.runtime.topics.unsubscribe(sub.topic, sub.key, this)
-    this.subscriptions.clear()
+    this.calls.abortAll(code)
+    this.subscriptions.dropAll()
     const link = this.link
     if (link) {
       link.send(control.bye(code, message))
@@ -203,9 +160,9 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     this.link = undefined
     // After the BYE: the link may be one of this session's own attempts, and dropping the attempts
     // closes it (ATTEMPT_ENDED).
-    if (this.signalling) this.runtime.signalled?.sessionEnded(this.signalling)
+    if (this.signalling) this.runtime.signalled?.running.sessionEnded?.(this.signalling)
     this.session.reset()
-    this.runtime.forget(this, code)
+    this.runtime.forget(this.token, code)
   }
 
   /** A topic message for this session (Subscriber). */
@@ -236,7 +193,12 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
   }
 
-  private send(type: number, frameBody: string): void {
+  /** Whether `frames` more data frames of `size` characters fit in the replay buffer (SessionPort). */
+  canTake(frames: number, size: number): boolean {
+    return this.session.pending + frames <= this.runtime.limits.maxReplayFrames && !this.session.wouldOverflow(size)
+  }
+
+  send(type: number, frameBody: string): void {
     if (this.ended) return
     if (this.session.send(type, frameBody) === 0) {
       this.end("REPLAY_OVERFLOW", "the client fell too far behind: the replay buffer is full")
@@ -276,28 +238,24 @@ export class ServerSession implements Subscriber, PeerEndpoint {
   private dispatch(f: ClientFrame): void {
     switch (f[0]) {
       case FrameType.CALL:
-        return this.call(f[2], f[3], f[4])
+        return this.calls.call(f[2], f[3], f[4])
       case FrameType.STREAM:
-        return this.startStream(f[2], f[3], f[4], f[5])
+        return this.calls.stream(f[2], f[3], f[4], f[5])
       case FrameType.CANCEL:
-        return this.cancel(f[2])
-      case FrameType.CREDIT: {
-        const stream = this.streams.get(f[2])
-        if (stream) {
-          stream.credit = Math.min(stream.credit + f[3], MAX_CREDIT)
-          stream.wake?.()
-        }
-        return
-      }
+        return this.calls.cancel(f[2])
+      case FrameType.CREDIT:
+        return this.calls.credit(f[2], f[3])
       case FrameType.SUBSCRIBE:
-        return this.subscribe(f[2], f[3], f[4], f[5])
+        return this.subscriptions.subscribe(f[2], f[3], f[4], f[5])
       case FrameType.UNSUBSCRIBE:
-        return this.unsubscribe(f[2], f[3])
+        return this.subscriptions.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
-        return this.publish(f[2], f[3], f[4], f[5])
+        return this.subscriptions.publish(f[2], f[3], f[4], f[5])
       case FrameType.SIGNAL: {
-        const transport = this.runtime.signalled
-        if (!transport) return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
+        const transport = this.runtime.signalled?.running
+        if (!transport?.signal) {
+          return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
+        }
         return transport.signal(this.signalSession, f[2], f[3], f[4])
       }
       case FrameType.PEER:
@@ -322,257 +280,7 @@ export class ServerSession implements Subscriber, PeerEndpoint {
     return this.signalling
   }
 
-  private fail(id: number, code: ErrorCode, message: string, data?: string): void {
+  fail(id: number, code: ErrorCode, message: string, data?: string): void {
     this.send(FrameType.ERROR, body.error(id, code, message, data))
   }
-
-  /** Common admission of a call or stream: id free, channel known, input valid, capacity left. */
-  private admit<Ch extends CompiledRpc | CompiledStream>(
-    id: number,
-    channel: Ch | undefined,
-    name: string,
-    input: unknown,
-  ): { channel: Ch; input: unknown } | undefined {
-    if (this.calls.has(id) || this.streams.has(id)) return void this.fail(id, "DUPLICATE_ID", `id ${id} is in use`)
-    if (!channel) return void this.fail(id, "UNKNOWN_CHANNEL", `no such channel: ${JSON.stringify(name)}`)
-    if (this.calls.size + this.streams.size >= this.runtime.limits.maxInFlight) {
-      return void this.fail(id, "LIMIT_EXCEEDED", `more than ${this.runtime.limits.maxInFlight} calls in flight`)
-    }
-    const decoded = channel.input.decode(input)
-    if (!decoded.ok) return void this.fail(id, "INVALID_INPUT", `${name}: ${decoded.error}`)
-    return { channel, input: decoded.value }
-  }
-
-  private call(id: number, name: string, rawInput: unknown): void {
-    const admitted = this.admit(id, this.runtime.compiled.rpc.get(name), name, rawInput)
-    if (!admitted) return
-    const { channel, input } = admitted
-    const handler = this.runtime.rpc.get(name) as AnyHandler
-    const ctx = new CallContext(this.id, this.transport, this.auth)
-    // Fast path: a plain synchronous result is answered without a promise.
-    let result: unknown
-    try {
-      result = handler(input, ctx)
-    } catch (thrown) {
-      return this.settle(id, channel, ctx, streamOutcome(thrown, ctx.signal))
-    }
-    if (!isAsync(result)) return this.settle(id, channel, ctx, { _tag: "success", value: result })
-    this.calls.set(id, ctx)
-    void runRpc(() => result, input, ctx).then((outcome) => {
-      if (this.calls.get(id) !== ctx) return
-      this.calls.delete(id)
-      this.settle(id, channel, ctx, outcome)
-    })
-  }
-
-  private settle(id: number, channel: CompiledRpc | CompiledStream, ctx: CallContext, outcome: HandlerOutcome): void {
-    if (ctx.aborted || this.ended) return
-    if (outcome._tag === "success") {
-      if (channel.kind === "stream") return this.send(FrameType.END, body.end(id))
-      const json = encode(channel.output, outcome.value)
-      if (json === undefined) {
-        this.runtime.onError(new Error(`${channel.name} returned a value that does not match its schema`), {
-          sessionId: this.id,
-          channel: channel.name,
-        })
-        return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid result`)
-      }
-      return this.send(FrameType.RESULT, body.result(id, json))
-    }
-    if (outcome._tag === "failure" && channel.error) {
-      const json = encode(channel.error, outcome.error)
-      if (json !== undefined) return this.fail(id, "FAILURE", failureMessage(channel.name, outcome.error), json)
-    }
-    if (outcome._tag === "interrupted") {
-      // The caller did not cancel and the session did not end (both returned above): the handler
-      // interrupted itself, and the caller still needs an answer.
-      return this.fail(id, "CANCELLED", `${channel.name}: the handler was interrupted`)
-    }
-    const cause =
-      outcome._tag === "defect" ? outcome.cause : new Error(`${channel.name} failed with an undeclared error`)
-    this.runtime.onError(cause, { sessionId: this.id, channel: channel.name })
-    this.fail(id, "INTERNAL_ERROR", `${channel.name}: internal error`)
-  }
-
-  private cancel(id: number): void {
-    const ctx = this.calls.get(id)
-    if (ctx) {
-      this.calls.delete(id)
-      ctx.abort("CANCELLED")
-    }
-    const stream = this.streams.get(id)
-    if (stream) {
-      this.streams.delete(id)
-      this.stopStream(stream, "CANCELLED")
-    }
-  }
-
-  private startStream(id: number, name: string, rawInput: unknown, credit: number): void {
-    const admitted = this.admit(id, this.runtime.compiled.streams.get(name), name, rawInput)
-    if (!admitted) return
-    const state: StreamState = {
-      ctx: new CallContext(this.id, this.transport, this.auth),
-      unreliable: admitted.channel.delivery === "unreliable",
-      sent: 0,
-      credit,
-      wake: undefined,
-      iterator: undefined,
-    }
-    this.streams.set(id, state)
-    void this.pump(id, admitted.channel, admitted.input, state)
-  }
-
-  /**
-   * Pulls items while the client has granted credit; waits for CREDIT frames when it has not. An
-   * unreliable stream ignores credit: it is pulled at the producer's pace, at most one item per turn of
-   * the event loop (so that a producer that never waits cannot starve the server), and its items are
-   * conflated on the link instead of queueing.
-   */
-  private async pump(id: number, channel: CompiledStream, input: unknown, state: StreamState): Promise<void> {
-    const { ctx } = state
-    const live = () => !ctx.aborted && !this.ended
-    try {
-      const handler = this.runtime.streams.get(channel.name) as AnyHandler
-      const iterator = streamIterator(handler(input, ctx))
-      state.iterator = iterator
-      while (live()) {
-        if (state.credit === 0 && !state.unreliable) {
-          await new Promise<void>((resolve) => {
-            state.wake = resolve
-          })
-          state.wake = undefined
-          continue
-        }
-        const next = await iterator.next()
-        if (!live()) return
-        if (next.done) {
-          this.streams.delete(id)
-          return this.settle(id, channel, ctx, { _tag: "success", value: undefined })
-        }
-        const json = encode(channel.item, next.value)
-        if (json === undefined) {
-          this.stopStream(state, "INVALID_OUTPUT")
-          this.streams.delete(id)
-          this.runtime.onError(new Error(`${channel.name} yielded an item that does not match its schema`), {
-            sessionId: this.id,
-            channel: channel.name,
-          })
-          return this.fail(id, "INVALID_OUTPUT", `${channel.name}: the server produced an invalid item`)
-        }
-        if (state.unreliable) {
-          this.deliverLatest(state, unreliableFrame(++state.sent, body.item(id, json)))
-          // Also lets the link write this item before an END that may follow.
-          await nextTurn()
-          continue
-        }
-        state.credit--
-        this.send(FrameType.ITEM, body.item(id, json))
-      }
-    } catch (thrown) {
-      if (!live()) return
-      this.streams.delete(id)
-      this.settle(id, channel, ctx, streamOutcome(thrown, ctx.signal))
-    }
-  }
-
-  private stopStream(state: StreamState, reason: ErrorCode): void {
-    state.ctx.abort(reason)
-    state.wake?.()
-    void Promise.resolve()
-      .then(() => state.iterator?.return?.())
-      .catch(() => undefined)
-  }
-
-  private subscribe(id: number, topic: string, key: string, since: TopicPosition | null | undefined): void {
-    if (!this.runtime.compiled.topics.has(topic)) {
-      return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
-    }
-    const ref = `${topic}\u0000${key}`
-    if (this.subscriptions.has(ref)) return this.send(FrameType.RESULT, body.result(id, "null"))
-    if (this.subscriptions.size >= this.runtime.limits.maxSubscriptions) {
-      return this.fail(id, "LIMIT_EXCEEDED", `more than ${this.runtime.limits.maxSubscriptions} subscriptions`)
-    }
-    const sub = { topic, key, active: false }
-    this.subscriptions.set(ref, sub)
-    const policy = this.runtime.policies.get(topic)?.canSubscribe
-    const ctx = new CallContext(this.id, this.transport, this.auth)
-    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (this.ended) return
-      if (this.subscriptions.get(ref) !== sub) {
-        // Unsubscribed while the policy was deciding: the request is answered all the same.
-        return this.send(FrameType.RESULT, body.result(id, "null"))
-      }
-      if (allowed !== true) {
-        this.subscriptions.delete(ref)
-        if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
-        return this.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
-      }
-      sub.active = true
-      this.confirm(id, since, this.runtime.topics.subscribe(topic, key, this, since, this.runtime.limits))
-    })
-  }
-
-  /**
-   * Answers a SUBSCRIBE that has just joined its key, then replays what it missed, all before any live
-   * MESSAGE can follow (the registry delivers synchronously). A replay the replay buffer could not take
-   * whole is not sent: the client is told it was not recovered, rather than the session overflowing on
-   * every renewal.
-   */
-  private confirm(id: number, since: TopicPosition | null | undefined, joined: Joined): void {
-    if (since === undefined || joined.epoch === undefined) return this.send(FrameType.RESULT, body.result(id, "null"))
-    const replay =
-      since !== null && joined.replay !== undefined && this.canTake(joined.replay) ? joined.replay : undefined
-    if (since === null || replay === undefined) {
-      return this.send(FrameType.RESULT, body.subscribed(id, joined.offset, joined.epoch, since === null))
-    }
-    this.send(FrameType.RESULT, body.subscribed(id, since[0], joined.epoch, true))
-    for (const messageBody of replay) this.send(FrameType.MESSAGE, messageBody)
-  }
-
-  /** Whether the replay buffer can take these MESSAGE bodies, and the RESULT before them, without overflowing. */
-  private canTake(bodies: readonly string[]): boolean {
-    if (bodies.length === 0) return true
-    // A frame is its body plus "[12,<seq>," and "]": at most 24 more characters.
-    let size = 64
-    for (const messageBody of bodies) size += messageBody.length + 24
-    return (
-      this.session.pending + bodies.length + 1 <= this.runtime.limits.maxReplayFrames &&
-      !this.session.wouldOverflow(size)
-    )
-  }
-
-  private unsubscribe(topic: string, key: string): void {
-    const ref = `${topic}\u0000${key}`
-    const sub = this.subscriptions.get(ref)
-    if (!sub) return
-    this.subscriptions.delete(ref)
-    if (sub.active) this.runtime.topics.unsubscribe(topic, key, this)
-  }
-
-  private publish(id: number, topic: string, key: string, raw: unknown): void {
-    const channel = this.runtime.compiled.topics.get(topic)
-    if (!channel) return this.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
-    const decoded = channel.message.decode(raw)
-    if (!decoded.ok) return this.fail(id, "INVALID_INPUT", `${topic}: ${decoded.error}`)
-    const policy = this.runtime.policies.get(topic)?.canPublish
-    const ctx = new CallContext(this.id, this.transport, this.auth)
-    // Clients may publish only where a canPublish policy allows it.
-    decide(policy && (() => policy(key, decoded.value, ctx)), false, (allowed) => {
-      if (this.ended) return
-      if (allowed !== true) {
-        if (allowed instanceof Error) this.runtime.onError(allowed, { sessionId: this.id, channel: topic })
-        return this.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
-      }
-      // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
-      const json = encode(channel.message, decoded.value)
-      if (json === undefined) return this.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
-      this.runtime.topics.publishEncoded(topic, key, json)
-      this.send(FrameType.RESULT, body.result(id, "null"))
-    })
-  }
-}
-
-/** Resolves on the next turn of the event loop, after I/O. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
 }

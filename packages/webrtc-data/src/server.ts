@@ -6,8 +6,14 @@ import {
   remoteCandidates,
   type ServerLinkEvents,
   type SignalKind,
+  transportTraits,
 } from "@switchyard/core"
-import type { SignalledServerTransport, SignalSession } from "@switchyard/server-node"
+import {
+  CLIENT_ASSUMED_MAX_MESSAGE_BYTES,
+  type RunningTransport,
+  type ServerTransport,
+  type SignalSession,
+} from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 import { SESSION_CHANNEL } from "./client.ts"
@@ -53,12 +59,15 @@ interface Attempt {
 }
 
 /**
- * The server side of WebRTC data channels, for `createServer(..., { webrtc: webrtcServer() })`: answers
- * the offers sessions send in SIGNAL frames, and hands each session channel that opens to the server as
- * a link (docs/webrtc.md). Only a session can start an attempt, a session has at most
- * `maxAttemptsPerSession` at once, and every signal is size-checked by the protocol codec first.
+ * The server side of WebRTC data channels, a signalled transport: answers the offers sessions send in
+ * SIGNAL frames, and hands each session channel that opens to the server as a link (docs/webrtc.md).
+ * Only a session can start an attempt, a session has at most `maxAttemptsPerSession` at once, and every
+ * signal is size-checked by the protocol codec first.
+ *
+ * @example
+ * createServer(Chat, handlers, { transports: [...defaultTransports(), webrtcServer()] })
  */
-export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServerTransport {
+export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport {
   const Peer = options.RTCPeerConnection ?? (NodePeerConnection as unknown as ServerPeerConstructor)
   const iceServers = [...(options.iceServers ?? [])]
   const maxAttempts = options.maxAttemptsPerSession ?? 2
@@ -151,7 +160,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
         // The server reads nothing there: a client sends only on the session channel.
         lossy && { channel: lossy, read: false },
         // As the WebSocket transport's cap: past it, no frame can be useful.
-        Math.max(2 * from.maxMessageBytes, 1024 * 1024 + 64 * 1024),
+        Math.max(2 * from.maxMessageBytes, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
       )
       attempt.link = link
       // node-datachannel may report a channel that is already open.
@@ -173,9 +182,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
     })
   }
 
-  return {
-    id: "webrtc",
-    offer: { duplex: true, binary: true, ordered: true, iceServers },
+  const running: RunningTransport = {
     signal(from, id, kind: SignalKind, data) {
       if (closed) return from.reply(id, "end", "the server is closing")
       const attempt = sessions.get(from)?.get(id)
@@ -206,6 +213,12 @@ export function webrtcServer(options: WebRtcServerOptions = {}): SignalledServer
       for (const [from, attempts] of [...sessions]) for (const id of [...attempts.keys()]) drop(from, id)
       await Promise.all(gone)
     },
+  }
+  return {
+    id: "webrtc",
+    offer: { ...transportTraits.webrtc, iceServers },
+    reach: "signalled",
+    start: () => running,
   }
 }
 

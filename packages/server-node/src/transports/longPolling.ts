@@ -1,12 +1,23 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { answer, answerFrames, type Downstream, type HttpLink } from "./http.ts"
+import { transportTraits } from "@switchyard/core"
+import { answer, answerFrames } from "../httpAnswers.ts"
+import type { ServerTransport } from "../transport.ts"
+import { httpTransport } from "./http.ts"
+import type { Downstream, HttpLink } from "./httpLink.ts"
+
+/** Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`. */
+export function longPolling(): ServerTransport {
+  return httpTransport("long-polling", transportTraits["long-polling"], (limits) =>
+    longPollingDownstream(limits.pollTimeoutMs),
+  )
+}
 
 /**
  * Long polling: a GET is held until the link has frames, or until `pollTimeoutMs` passes, and is then
  * answered with every queued frame. A poll that arrives while another is held replaces it (the held one
  * gets 204): the client never has two out, so the older one was lost on the way.
  */
-export function longPollingDownstream(pollTimeoutMs: number): Downstream {
+function longPollingDownstream(pollTimeoutMs: number): Downstream {
   const release = (link: HttpLink, status: 200 | 204) => {
     const held = link.held
     if (!held) return

@@ -1,11 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { answerFrames, type Downstream, type HttpLink } from "./http.ts"
+import { transportTraits } from "@switchyard/core"
+import { answerFrames } from "../httpAnswers.ts"
+import type { ServerTransport } from "../transport.ts"
+import { httpTransport } from "./http.ts"
+import type { Downstream, HttpLink } from "./httpLink.ts"
+
+/** Polling (docs/polling.md). */
+export function polling(): ServerTransport {
+  return httpTransport("polling", transportTraits.polling, () => pollingDownstream())
+}
 
 /**
  * Polling: a GET is answered at once with every queued frame, or with an empty body. Nothing is held, so
  * it passes networks that cut held requests; the client decides how often to ask.
  */
-export function pollingDownstream(): Downstream {
+function pollingDownstream(): Downstream {
   return {
     id: "polling",
     get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {

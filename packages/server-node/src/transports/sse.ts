@@ -1,6 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { closeCodeOf, isDataFrame } from "@switchyard/core"
-import type { Downstream, HttpLink } from "./http.ts"
+import { closeCodeOf, isDataFrame, transportTraits } from "@switchyard/core"
+import type { ServerTransport } from "../transport.ts"
+import { httpTransport } from "./http.ts"
+import type { Downstream, HttpLink } from "./httpLink.ts"
+
+/** Server-Sent Events (docs/sse.md), bounded by the `sse*` limits and `maxBufferedBytes`. */
+export function sse(): ServerTransport {
+  return httpTransport("sse", transportTraits.sse, (limits) =>
+    sseDownstream(
+      limits.sseKeepAliveMs,
+      limits.sseMaxStreamMs,
+      limits.maxBufferedBytes,
+      limits.maxUnreliableBufferedBytes,
+    ),
+  )
+}
 
 /**
  * Server-Sent Events: the downstream GET is a `text/event-stream` response that stays open, one event
@@ -29,7 +43,7 @@ const headers = {
 const retry = "retry: 500\n\n"
 const goneEvent = "event: gone\ndata:\n\n"
 
-export function sseDownstream(
+function sseDownstream(
   keepAliveMs: number,
   maxStreamMs: number,
   maxBufferedBytes: number,

@@ -1,42 +1,50 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { type Acceptor, closeCodeOf, corkPerTick, type Link, latestPerTick } from "@switchyard/core"
+import { closeCodeOf, corkPerTick, type Link, latestPerTick, transportTraits } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
-import type { ConnectionGate } from "../gate.ts"
-import type { ServerLimits } from "../options.ts"
+import { refuseUpgrade } from "../httpAnswers.ts"
+import { CLIENT_ASSUMED_MAX_MESSAGE_BYTES } from "../limits.ts"
+import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
+
+/** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
+export function websocket(): ServerTransport {
+  return {
+    id: "websocket",
+    offer: transportTraits.websocket,
+    reach: "request",
+    start: (host) => new WebSocketTransport(host),
+  }
+}
 
 /**
  * The WebSocket transport on `ws`. Limits are set explicitly (ws's default `maxPayload` is 100 MiB);
  * compression is off (CPU and memory cost, and a DoS vector); every socket has an `'error'` listener.
  * Writes are corked per tick so that a burst of frames leaves in one syscall.
  */
-export class WebSocketTransport {
+class WebSocketTransport implements RunningTransport {
   private readonly wss: WebSocketServer
   private readonly sockets = new Set<WebSocket>()
   private closed = false
 
-  constructor(
-    private readonly gate: ConnectionGate,
-    private readonly accept: Acceptor,
-    private readonly limits: ServerLimits,
-  ) {
+  constructor(private readonly host: TransportHost) {
+    const { limits } = host
     this.wss = new WebSocketServer({
       noServer: true,
       // Frames up to twice the limit, and at least up to what a client assumes before its first WELCOME
       // (1 MiB), are read and answered with MESSAGE_TOO_LARGE for their call, so the session goes on;
       // larger ones close the connection (1009) before they are buffered.
-      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_BYTES + 64 * 1024),
+      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
       perMessageDeflate: false,
       clientTracking: false,
       skipUTF8Validation: false,
     })
   }
 
-  /** Handles an HTTP upgrade already matched to the server's path. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** An HTTP upgrade on the server's path: every such upgrade is a WebSocket's. */
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     socket.on("error", () => socket.destroy())
-    void this.gate.admit(request).then((admission) => {
-      if (!admission.ok) return refuse(socket, admission.status, admission.code, admission.message)
+    void this.host.admit(request).then((admission) => {
+      if (!admission.ok) return refuseUpgrade(socket, admission.status, admission.code, admission.message)
       if (socket.destroyed || this.closed) {
         socket.destroy()
         return admission.release()
@@ -52,6 +60,7 @@ export class WebSocketTransport {
         })
       })
     })
+    return true
   }
 
   private open(ws: WebSocket, request: IncomingMessage, auth: unknown, release: () => void): void {
@@ -60,7 +69,7 @@ export class WebSocketTransport {
       () => raw,
       (flush) => process.nextTick(flush),
       () => {
-        if (ws.bufferedAmount <= this.limits.maxBufferedBytes) return
+        if (ws.bufferedAmount <= this.host.limits.maxBufferedBytes) return
         ws.close(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
         // A consumer too slow to take the close frame is cut.
         setTimeout(() => ws.terminate(), 1000).unref()
@@ -75,7 +84,7 @@ export class WebSocketTransport {
     // drains; they never add to what could make a slow consumer.
     const latest = latestPerTick({
       write: send,
-      congested: () => ws.bufferedAmount > this.limits.maxUnreliableBufferedBytes,
+      congested: () => ws.bufferedAmount > this.host.limits.maxUnreliableBufferedBytes,
       defer: (flush) => process.nextTick(flush),
     })
     raw.on("drain", () => latest.flush())
@@ -89,7 +98,7 @@ export class WebSocketTransport {
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
-    const events = this.accept(link, { transport: "websocket", remoteAddress: request.socket.remoteAddress, auth })
+    const events = this.host.accept(link, { transport: "websocket", remoteAddress: request.socket.remoteAddress, auth })
     ws.on("error", () => ws.terminate())
     ws.on("message", (data, isBinary) => events.frame(isBinary ? data : data.toString()))
     ws.once("close", (code, reason) => {
@@ -124,28 +133,4 @@ export class WebSocketTransport {
     this.sockets.clear()
     this.wss.close()
   }
-}
-
-/** What a client assumes of `maxMessageBytes` until a WELCOME tells it (the server default). */
-const CLIENT_ASSUMED_MAX_BYTES = 1024 * 1024
-
-/** Answers an upgrade request with an HTTP error instead of a WebSocket. */
-export function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  if (socket.destroyed) return
-  const text = JSON.stringify({ code, message })
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-  )
-}
-
-function statusText(status: number): string {
-  return (
-    {
-      400: "Bad Request",
-      401: "Unauthorized",
-      403: "Forbidden",
-      429: "Too Many Requests",
-      503: "Service Unavailable",
-    }[status] ?? "Error"
-  )
 }

@@ -10,7 +10,14 @@ import {
   testHandlers,
   waitFor,
 } from "@switchyard/core/testing"
-import { createServer, type Handlers, type Server, type ServerOptions } from "@switchyard/server-node"
+import {
+  createServer,
+  defaultTransports,
+  type Handlers,
+  memory,
+  type Server,
+  type ServerOptions,
+} from "@switchyard/server-node"
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { EventSource } from "eventsource"
@@ -35,7 +42,7 @@ export const testClientOptions = { reconnect: fastReconnect, connectTimeoutMs: 1
 export function startTestServer(
   options: SuiteSetup,
   state: TestServerState,
-  extra: Pick<ServerOptions, "webrtc"> = {},
+  extra: Pick<ServerOptions, "webrtc" | "transports"> = {},
 ): Server<TestContract> {
   return createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
     limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
@@ -89,13 +96,17 @@ async function fixture(
   }
 }
 
-/** The in-memory pair: server and client in one process, no sockets. */
+/**
+ * The in-memory pair: server and client in one process, no sockets. The server half registers as any
+ * transport does, in `transports`.
+ */
 export const memoryHarness: SuiteHarness = {
   transport: "memory",
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
-    const server = startTestServer(options, state)
-    const transport = memoryTransport(server.accept)
+    const inProcess = memory()
+    const server = startTestServer(options, state, { transports: [...defaultTransports(), inProcess] })
+    const transport = memoryTransport(inProcess.accept)
     return fixture(server, state, transport, () =>
       createClient(TestContract, { url: "memory:", transports: [transport], ...testClientOptions }),
     )
@@ -159,7 +170,7 @@ export const webrtcNodeHarness: SuiteHarness = {
     const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
       limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
       onError: () => {},
-      webrtc: webrtcServer(),
+      transports: [...defaultTransports(), webrtcServer()],
     })
     const { port } = await server.listen(0, "127.0.0.1")
     const proxy = await TcpProxy.start(port)

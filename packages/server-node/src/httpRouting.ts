@@ -1,0 +1,188 @@
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
+import type { ServerOffer } from "@switchyard/core"
+import type { ConnectionGate } from "./gate.ts"
+import { answer, linkGone, refuseUpgrade } from "./httpAnswers.ts"
+import type { RunningTransport } from "./transport.ts"
+
+/**
+ * The server's HTTP surface: requests and upgrades on its path go to the transports that claim them
+ * (after the Origin check and CORS, which every HTTP transport shares); a GET naming no transport is
+ * told to upgrade, `?negotiate` gets the offer (docs/negotiation.md), everything else off the path goes
+ * to the listeners the HTTP server already had.
+ */
+export class HttpRouting {
+  /** Set when the server starts shutting down: nothing opens a new link from then on. */
+  closing = false
+  private readonly requestTakers: readonly RunningTransport[]
+  private readonly upgradeTakers: readonly RunningTransport[]
+  private readonly restoreRequestListeners: Array<() => void> = []
+  private readonly attached: HttpServer[] = []
+  private owned: HttpServer | undefined
+
+  constructor(
+    private readonly path: string,
+    private readonly gate: ConnectionGate,
+    transports: readonly RunningTransport[],
+    private readonly offer: ServerOffer,
+  ) {
+    this.requestTakers = transports.filter((t) => t.request !== undefined)
+    this.upgradeTakers = transports.filter((t) => t.upgrade !== undefined)
+  }
+
+  /** Serves the transports on `httpServer`, under the path. */
+  attach(httpServer: HttpServer): void {
+    httpServer.on("upgrade", this.onUpgrade)
+    this.attached.push(httpServer)
+    // Requests on our path are ours; every other request goes to the listeners the server already had.
+    const previous = httpServer.listeners("request") as Array<(q: IncomingMessage, r: ServerResponse) => void>
+    httpServer.removeAllListeners("request")
+    const listener = (request: IncomingMessage, response: ServerResponse) => {
+      if (this.onRequest(request, response)) return
+      for (const fn of previous) fn.call(httpServer, request, response)
+    }
+    httpServer.on("request", listener)
+    this.restoreRequestListeners.push(() => {
+      httpServer.off("request", listener)
+      for (const fn of previous) httpServer.on("request", fn)
+    })
+  }
+
+  /** Starts an HTTP server of its own and attaches to it. */
+  async listen(port: number, host: string | undefined): Promise<{ readonly port: number; readonly url: string }> {
+    if (this.owned) throw new Error("switchyard: listen() was already called")
+    const http = createHttpServer((request, response) => answerPlainRequest(request, response, this.path, 404))
+    this.owned = http
+    http.on("upgrade", this.onForeignUpgrade)
+    this.attach(http)
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject)
+      http.listen(port, host, () => resolve())
+    })
+    const address = http.address() as AddressInfo
+    const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host
+    return { port: address.port, url: `http://${shownHost}:${address.port}${this.path}` }
+  }
+
+  /** Lets go of every HTTP server: the one of its own stops listening, the others get their listeners back. */
+  async detach(): Promise<void> {
+    const http = this.owned
+    const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
+    for (const attachedServer of this.attached) attachedServer.off("upgrade", this.onUpgrade)
+    for (const restore of this.restoreRequestListeners) restore()
+    http?.off("upgrade", this.onForeignUpgrade)
+    http?.closeAllConnections()
+    await stopped
+  }
+
+  /** Requests on our path; false for any other. */
+  private onRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    const url = new URL(request.url ?? "/", "http://x")
+    if (normalizePath(url.pathname) !== this.path) return false
+    // While shutting down, only requests for an existing link still go through: a downstream GET collects
+    // the session's BYE, a DELETE lets the server forget the link without waiting out the grace period,
+    // and a POST is answered 410 (its session has ended). Nothing opens a new link.
+    if (this.closing && !url.searchParams.has("link")) {
+      answerPlainRequest(request, response, this.path, 503)
+      return true
+    }
+    if (request.method === "GET" && !url.searchParams.has("transport") && !url.searchParams.has("negotiate")) {
+      answerPlainRequest(request, response, this.path)
+    } else this.route(request, response, url.searchParams)
+    return true
+  }
+
+  private route(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
+    response.on("error", () => {})
+    if (!this.gate.originAllowed(request)) {
+      return answer(response, 403, { code: "ORIGIN_FORBIDDEN", message: "origin not allowed" })
+    }
+    this.cors(request, response)
+    const method = request.method
+    if (method === "OPTIONS") return answer(response, 204)
+    if (method !== "GET" && method !== "POST" && method !== "DELETE") {
+      response.setHeader("allow", "GET, POST, DELETE, OPTIONS")
+      return answer(response, 405, { code: "METHOD_NOT_ALLOWED", message: "use GET, POST or DELETE" })
+    }
+    // The offer: what a client needs to plan, and no state on the server.
+    if (method === "GET" && !query.has("link") && query.has("negotiate")) return answer(response, 200, this.offer)
+    for (const transport of this.requestTakers) {
+      if (transport.request?.(request, response, query)) return
+    }
+    if (method === "POST" && !query.has("link")) {
+      return answer(response, 400, { code: "UNKNOWN_TRANSPORT", message: "no such transport" })
+    }
+    answer(response, 410, linkGone)
+  }
+
+  /** Lets an allowed cross-origin page read the answers; never `*`. */
+  private cors(request: IncomingMessage, response: ServerResponse): void {
+    const origin = request.headers.origin
+    if (origin === undefined) return
+    response.setHeader("access-control-allow-origin", origin)
+    // With `allowedOrigins: "*"` any origin is reflected, so credentials are never allowed there.
+    if (this.gate.credentialsAllowed) response.setHeader("access-control-allow-credentials", "true")
+    response.setHeader("vary", "Origin")
+    if (request.method === "OPTIONS") {
+      response.setHeader("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
+      response.setHeader("access-control-allow-headers", "content-type")
+      response.setHeader("access-control-max-age", "600")
+    }
+  }
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (pathOf(request) !== this.path) return
+    if (this.closing) return void socket.destroy()
+    for (const transport of this.upgradeTakers) {
+      if (transport.upgrade?.(request, socket, head)) return
+    }
+    socket.on("error", () => socket.destroy())
+    refuseUpgrade(socket, 400, "UNKNOWN_TRANSPORT", "this server does not offer WebSocket")
+  }
+
+  // Only on a server of our own: an upgrade to another path has no other taker, so it gets a 404.
+  private readonly onForeignUpgrade = (request: IncomingMessage, socket: Duplex): void => {
+    if (pathOf(request) === this.path) return
+    socket.on("error", () => socket.destroy())
+    socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+  }
+}
+
+/** `"/switchyard/"` and `"switchyard"` both become `"/switchyard"`. */
+export function normalizePath(path: string): string {
+  const p = path.startsWith("/") ? path : `/${path}`
+  return p.length > 1 ? p.replace(/\/+$/, "") : p
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? "/"
+  const q = url.indexOf("?")
+  return normalizePath(q === -1 ? url : url.slice(0, q))
+}
+
+/**
+ * Plain HTTP answers: 426 for a GET on the transport path that names no transport, 404 elsewhere on a
+ * server made by `listen`, 503 while shutting down.
+ */
+function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string, status?: number): void {
+  const code = status ?? (pathOf(request) === path ? 426 : 404)
+  const body =
+    code === 426
+      ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket, or name an HTTP transport" }
+      : code === 503
+        ? { code: "SERVER_CLOSED", message: "the server is shutting down" }
+        : { code: "NOT_FOUND", message: "not found" }
+  const text = JSON.stringify(body)
+  response.writeHead(code, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...(code === 426 ? { upgrade: "websocket", connection: "Upgrade" } : {}),
+  })
+  response.end(text)
+}

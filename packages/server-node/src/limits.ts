@@ -1,0 +1,103 @@
+import { defaultSessionOptions, type SessionOptions } from "@switchyard/core"
+
+/** Every bound the server enforces. Each is documented in `docs/limits.md`. */
+export interface ServerLimits extends SessionOptions {
+  /** Largest incoming frame in bytes; a larger one closes the connection with `MESSAGE_TOO_LARGE`. */
+  readonly maxMessageBytes: number
+  /** Deepest nesting of arrays/objects in one frame (`FRAME_TOO_DEEP`). */
+  readonly maxDepth: number
+  /** How long a disconnected session waits to be resumed before it ends (ms). */
+  readonly resumeWindowMs: number
+  /** The server sends a PING at this interval (ms). */
+  readonly heartbeatIntervalMs: number
+  /** A connection silent for interval + timeout is closed with `HEARTBEAT_TIMEOUT` (ms). */
+  readonly heartbeatTimeoutMs: number
+  /** A connection must send HELLO within this time (ms). */
+  readonly handshakeTimeoutMs: number
+  /** RPCs and streams running at once per session (`LIMIT_EXCEEDED`). */
+  readonly maxInFlight: number
+  /** Topic subscriptions per session (`LIMIT_EXCEEDED`). */
+  readonly maxSubscriptions: number
+  /** Sessions held at once, connected or waiting for resume (a HELLO past it gets BYE `LIMIT_EXCEEDED`). */
+  readonly maxSessions: number
+  /** Open connections per remote IP address (more are refused with 429). */
+  readonly maxConnectionsPerIp: number
+  /**
+   * Bytes queued on one connection's socket before it counts as a slow consumer (`SLOW_CONSUMER`). Kept
+   * above what a full replay can take (`maxReplayBytes` UTF-16 units, up to 3 bytes each), so that a
+   * resume never trips it by itself.
+   */
+  readonly maxBufferedBytes: number
+  /**
+   * Unreliable frames (docs/delivery.md) are written only while a connection's send buffer holds at most
+   * this many bytes; above it, the latest frame per stream or topic key waits for the buffer to drain and
+   * older ones are dropped. Far below `maxBufferedBytes`, so that unreliable traffic never makes a slow
+   * consumer.
+   */
+  readonly maxUnreliableBufferedBytes: number
+  /** Malformed frames tolerated on one connection, each answered with a NOTICE, before it is closed. */
+  readonly maxInvalidFrames: number
+  /** How long a long-polling GET is held when there is nothing to send (ms). */
+  readonly pollTimeoutMs: number
+  /**
+   * An SSE stream carries a comment line at this interval when idle (ms), shorter than common proxy idle
+   * timeouts (often 30–60 s), so that no proxy closes a quiet stream.
+   */
+  readonly sseKeepAliveMs: number
+  /**
+   * An SSE stream is ended by the server after this long (ms); the EventSource reconnects on the same
+   * link with `Last-Event-ID`. This bounds what a buffering proxy can hold back, and makes a proxy's
+   * maximum response time an ordinary reconnect instead of a failure.
+   */
+  readonly sseMaxStreamMs: number
+  /**
+   * Publications kept per topic key, so that a client whose session was lost can be replayed what it
+   * missed (docs/topics.md). `0` keeps no history: a renewed subscription then always reports
+   * `recovered: false`.
+   */
+  readonly topicHistorySize: number
+  /**
+   * How long a publication stays in its key's history (ms). A key without subscribers is forgotten, with
+   * its history and epoch, once this long has passed since its last publication and its last subscriber
+   * left.
+   */
+  readonly topicHistoryTtlMs: number
+  /** Peer connections one session may have open or being set up at once (`LIMIT_EXCEEDED`). */
+  readonly maxPeerConnections: number
+  /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
+  readonly maxPeerCandidates: number
+}
+
+export const defaultLimits: ServerLimits = {
+  ...defaultSessionOptions,
+  maxMessageBytes: 1024 * 1024,
+  maxDepth: 64,
+  resumeWindowMs: 60_000,
+  heartbeatIntervalMs: 15_000,
+  heartbeatTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  maxInFlight: 1024,
+  maxSubscriptions: 1024,
+  maxSessions: 100_000,
+  maxConnectionsPerIp: 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  maxUnreliableBufferedBytes: 64 * 1024,
+  maxInvalidFrames: 16,
+  pollTimeoutMs: 25_000,
+  sseKeepAliveMs: 10_000,
+  sseMaxStreamMs: 5 * 60_000,
+  topicHistorySize: 100,
+  // Twice the resume window: a session lost because its client stayed away longer than the window can
+  // still be recovered when the client is back within two minutes.
+  topicHistoryTtlMs: 120_000,
+  maxPeerConnections: 16,
+  // A host gathers a handful per interface and address family; TURN adds a few more.
+  maxPeerCandidates: 64,
+}
+
+/**
+ * What a client assumes of `maxMessageBytes` until a WELCOME tells it (the default above). Transports
+ * read frames up to past it, so that a request a client sent before it knew our limit is answered for
+ * its id (`MESSAGE_TOO_LARGE`) instead of cutting the connection.
+ */
+export const CLIENT_ASSUMED_MAX_MESSAGE_BYTES = 1024 * 1024

@@ -1,0 +1,180 @@
+import { randomBytes } from "node:crypto"
+import {
+  type ConnectionInfo,
+  closeCodeOf,
+  control,
+  decodeClientFrame,
+  type ErrorCode,
+  FrameType,
+  type Link,
+  PROTOCOL_VERSION,
+  type ServerLinkEvents,
+  type SessionLimits,
+  type TransportOffer,
+} from "@switchyard/core"
+import type { Runtime } from "./runtime.ts"
+import { ServerSession } from "./serverSession.ts"
+
+/** What the session table needs from the server that holds it. */
+export interface SessionTableOptions {
+  readonly limits: SessionLimits & { readonly handshakeTimeoutMs: number; readonly maxSessions: number }
+  /** The transports the WELCOME frame offers. */
+  readonly offered: readonly TransportOffer[]
+  /** Whether clients may connect to each other: the WELCOME then carries the session's peer id. */
+  readonly peers: boolean
+  /** A new session started (not called on resume). */
+  started(session: ServerSession): void
+  /** A session ended for good. */
+  ended(session: ServerSession, reason: ErrorCode): void
+}
+
+/**
+ * The sessions of one server, by token, and the handshake that puts a link into one of them: PROBEs
+ * echoed, then HELLO starts a session or resumes one (docs/sessions.md, docs/negotiation.md).
+ */
+export class SessionTable {
+  private readonly sessions = new Map<string, ServerSession>()
+  private readonly sessionLimits: SessionLimits
+  /** Set when the server starts shutting down: a link's handshake is then refused. */
+  closing = false
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly options: SessionTableOptions,
+  ) {
+    const { limits } = options
+    this.sessionLimits = {
+      maxMessageBytes: limits.maxMessageBytes,
+      heartbeatIntervalMs: limits.heartbeatIntervalMs,
+      heartbeatTimeoutMs: limits.heartbeatTimeoutMs,
+      resumeWindowMs: limits.resumeWindowMs,
+      maxDepth: limits.maxDepth,
+    }
+  }
+
+  /** Sessions held now, connected or waiting to be resumed. */
+  get size(): number {
+    return this.sessions.size
+  }
+
+  /** The limits a WELCOME (and the offer) tells clients. */
+  get limits(): SessionLimits {
+    return this.sessionLimits
+  }
+
+  /** The session of `token` ended (for `reason`): forget it. */
+  forget(token: string, reason: ErrorCode): void {
+    const session = this.sessions.get(token)
+    if (!session) return
+    this.sessions.delete(token)
+    this.options.ended(session, reason)
+  }
+
+  /** Ends every session (server shutdown): clients get their BYE with `SERVER_CLOSED`. */
+  endAll(): void {
+    for (const session of [...this.sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+  }
+
+  /**
+   * Takes a link that has just opened, until its HELLO names a session. `signalledBy`: for a link a
+   * signalled transport (WebRTC) set up, the token of the session that signalled it. Such a link may
+   * carry only that session: it passed no origin check, connection bound or `authenticate` of its own.
+   */
+  accept(link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents {
+    let session: ServerSession | undefined
+    let probes = 0
+    const handshake = setTimeout(
+      () => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"),
+      this.options.limits.handshakeTimeoutMs,
+    )
+    handshake.unref()
+    return {
+      frame: (data) => {
+        if (session) return session.receive(link, data)
+        if (this.closing) {
+          clearTimeout(handshake)
+          return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+        }
+        const decoded = decodeClientFrame(data, this.options.limits)
+        // A client moving its session here first checks that the link carries frames both ways: each
+        // PROBE is echoed, up to a few, and HELLO must still follow within the handshake timeout.
+        if (decoded.ok && decoded.frame[0] === FrameType.PROBE && ++probes <= MAX_PROBES) {
+          return link.send(control.probe(decoded.frame[1]))
+        }
+        clearTimeout(handshake)
+        if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
+          return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
+        }
+        const [, version, token, received] = decoded.frame
+        session = this.hello(link, info, signalledBy, version, token, received)
+      },
+      close() {
+        clearTimeout(handshake)
+        session?.linkClosed(link)
+      },
+      resume(received) {
+        session?.resume(link, received)
+      },
+    }
+  }
+
+  /** A HELLO: starts or resumes the session it names, or refuses the link. */
+  private hello(
+    link: Link,
+    info: ConnectionInfo,
+    signalledBy: string | undefined,
+    version: number,
+    token: string | null,
+    received: number,
+  ): ServerSession | undefined {
+    if (version !== PROTOCOL_VERSION) {
+      return void refuseLink(
+        link,
+        "UNSUPPORTED_VERSION",
+        `protocol ${version} is not supported; this server speaks ${PROTOCOL_VERSION}`,
+      )
+    }
+    let target = token === null ? undefined : this.sessions.get(token)
+    const resumed = target !== undefined && !target.isEnded
+    if (signalledBy !== undefined && (token !== signalledBy || !resumed)) {
+      return void refuseLink(link, "HANDSHAKE_REQUIRED", "this link carries only the session that set it up")
+    }
+    if (!target || !resumed) {
+      if (this.sessions.size >= this.options.limits.maxSessions)
+        return void refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")
+      target = new ServerSession(
+        this.runtime,
+        randomBytes(9).toString("base64url"),
+        randomBytes(18).toString("base64url"),
+        info.auth,
+        randomBytes(16).toString("base64url"),
+      )
+      this.sessions.set(target.token, target)
+      this.options.started(target)
+    }
+    const welcome = control.welcome(
+      PROTOCOL_VERSION,
+      target.token,
+      target.id,
+      resumed,
+      target.received,
+      this.sessionLimits,
+      this.options.offered,
+      this.options.peers ? target.peerId : undefined,
+    )
+    if (!target.attach(link, info.transport, welcome, resumed ? received : 0)) {
+      // The client's view of the session cannot be reconciled with ours: end it on both sides.
+      target.end("SEQUENCE_GAP", "the client claims frames this session never sent")
+      return void refuseLink(link, "SEQUENCE_GAP", "the client claims frames this session never sent")
+    }
+    return target
+  }
+}
+
+/** PROBE frames a link may carry before its HELLO. */
+const MAX_PROBES = 4
+
+function refuseLink(link: Link, code: ErrorCode, message: string): void {
+  link.send(control.bye(code, message))
+  link.close(closeCodeOf(code), code)
+}

@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Duplex } from "node:stream"
+import type {
+  ConnectionInfo,
+  ErrorCode,
+  Link,
+  ServerLinkEvents,
+  SignalKind,
+  TransportId,
+  TransportOffer,
+} from "@switchyard/core"
+import type { ServerLimits } from "./limits.ts"
+
+/**
+ * The server half of a transport. `createServer` walks the list it is given (`options.transports`),
+ * puts each transport's `offer` in the server's offer, and calls `start` once; what `start` returns says
+ * which requests the transport claims. One file per transport fills this in
+ * (`transports/websocket.ts`, `transports/sse.ts`, `transports/longPolling.ts`, `transports/polling.ts`,
+ * `transports/memory.ts`, and `webrtcServer()` in `@switchyard/webrtc-data/server`).
+ *
+ * @example
+ * createServer(Chat, handlers, { transports: [websocket(), sse(), longPolling(), polling(), webrtcServer()] })
+ */
+export interface ServerTransport {
+  /** The id clients name it by, in the offer and in `ConnectionInfo.transport`. */
+  readonly id: TransportId
+  /** What the server's offer says of this transport: its traits (and the ICE servers for WebRTC). */
+  readonly offer: Omit<TransportOffer, "id">
+  /**
+   * How a client reaches it: `"request"` (HTTP requests or an upgrade on the server's path), `"signalled"`
+   * (set up over a session already open, with SIGNAL frames: offered first, as the client can only
+   * upgrade to it), or `"in-process"` (links handed straight to `accept`, as the in-memory pair).
+   */
+  readonly reach: "request" | "signalled" | "in-process"
+  /** Called once by the server it is registered with. A transport object serves one server. */
+  start(host: TransportHost): RunningTransport
+}
+
+/** A started transport: the entry points it claims, and how it closes. */
+export interface RunningTransport {
+  /**
+   * An HTTP request on the server's path (`query` is its search params). Returns false when the request
+   * is not this transport's (another transport's `?transport=` or link), so that the next one is asked.
+   */
+  request?(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean
+  /** An HTTP upgrade on the server's path. Returns false when it is not this transport's. */
+  upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  /** A SIGNAL frame from a session (signalled transports): the first one of an attempt starts it. */
+  signal?(from: SignalSession, attempt: number, kind: SignalKind, data: unknown): void
+  /** A session ended: drop whatever its signalled attempts hold. */
+  sessionEnded?(from: SignalSession): void
+  /**
+   * The server is closing (its sessions have already sent their BYE): close every link, wait a grace
+   * period for what they still hold to reach the clients, and resolve.
+   */
+  close(): Promise<void>
+}
+
+/** What the server gives each transport it starts. */
+export interface TransportHost {
+  /** The server's limits (`docs/limits.md`). */
+  readonly limits: ServerLimits
+  /**
+   * Hands an open connection to the session table: the link's first frames are the handshake, and the
+   * answer is the events sink the transport feeds.
+   */
+  accept(link: Link, info: ConnectionInfo): ServerLinkEvents
+  /**
+   * Whether a connection from `request` may open: the Origin allow-list, the per-IP connection bound and
+   * the `authenticate` hook. An admitted connection must `release()` when it closes.
+   */
+  admit(request: IncomingMessage): Promise<Admission>
+  /** Whether the request's `Origin` may connect (the first check of `admit`, for requests that open nothing). */
+  originAllowed(request: IncomingMessage): boolean
+  /** The server's `onError` (never throws). */
+  onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
+}
+
+/** The answer of `TransportHost.admit`. */
+export type Admission =
+  | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
+  | {
+      readonly ok: false
+      readonly status: number
+      readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"
+      readonly message: string
+    }
+
+/** What a signalled transport may do with the session that signals to it. */
+export interface SignalSession {
+  /** The session's public id. */
+  readonly id: string
+  readonly remoteAddress: string | undefined
+  /** The server's `maxMessageBytes`: a transport reading frames in pieces stops well above it. */
+  readonly maxMessageBytes: number
+  /** Sends a signal back over the session (sequenced and replayed like any data frame). */
+  reply(attempt: number, kind: SignalKind, data: unknown): void
+  /**
+   * Hands a connection that is open to the server, as `TransportHost.accept` does; the link may carry
+   * only this session (it passed no origin check, connection bound or `authenticate` of its own).
+   */
+  accept(link: Link): ServerLinkEvents
+}

@@ -1,0 +1,113 @@
+import { randomBytes } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { FrameType, LatestFrames, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
+
+/**
+ * One link of an HTTP transport: a virtual connection named by an unguessable id and carried by many
+ * requests (docs/http-transports.md), and the `Downstream` that each HTTP transport fills in to say how
+ * its frames go down. `httpTransport()` (`transports/http.ts`) does the rest.
+ */
+
+/** How one HTTP transport carries frames downstream. */
+export interface Downstream {
+  readonly id: TransportId
+  /** A downstream GET for `link`. */
+  get(link: HttpLink, request: IncomingMessage, response: ServerResponse): void
+  /** The link has frames to deliver (called once per tick at most). */
+  ready(link: HttpLink): void
+  /** The link closed: settle any held response. */
+  closed(link: HttpLink): void
+  /**
+   * A downstream GET for a closed link that still had frames queued (a BYE nobody had collected yet):
+   * deliver them and tell the client the link is over. Default: the frames as a batch body.
+   */
+  drained?(frames: string, response: ServerResponse): void
+  /** Answers a downstream GET for an unknown or closed link, when 410 would not do (SSE). */
+  gone?(response: ServerResponse): void
+}
+
+/** One link: frames the session sent and the transport has not delivered yet, plus transport state. */
+export class HttpLink implements Link {
+  readonly id = randomBytes(16).toString("base64url")
+  /** Frames waiting to go downstream, oldest first. */
+  queue: string[] = []
+  /**
+   * Unreliable frames waiting, at most one per slot (docs/delivery.md): a poll takes the latest of each,
+   * and an SSE stream writes them when its response is not backed up.
+   */
+  readonly latest = new LatestFrames()
+  /** Whatever the transport holds for this link (a held poll, an open event stream). */
+  held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
+  events: ServerLinkEvents | undefined
+  isClosed = false
+  /** The highest `ack` a downstream request carried. */
+  acked = 0
+  /** Set while a closed link lingers for its last frames: removes it from the server's links. */
+  forget: (() => void) | undefined
+  private scheduled = false
+
+  constructor(
+    readonly transport: Downstream,
+    private readonly onClose: (link: HttpLink, code: number, reason: string) => void,
+  ) {}
+
+  send(frame: string): void {
+    if (this.isClosed) return
+    this.queue.push(frame)
+    this.schedule()
+  }
+
+  sendLatest(slot: object, frame: string): void {
+    if (this.isClosed) return
+    this.latest.put(slot, frame)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    // Frames of one tick leave together.
+    this.scheduled = true
+    process.nextTick(() => {
+      this.scheduled = false
+      this.transport.ready(this)
+    })
+  }
+
+  /** Whether anything waits to go downstream. */
+  get pending(): boolean {
+    return this.queue.length > 0 || this.latest.size > 0
+  }
+
+  /**
+   * Takes every queued frame and the latest unreliable frame of each slot, as one batch body. The
+   * unreliable frames go first (after a WELCOME, which the client must read before anything), so that the
+   * last item of an unreliable stream comes before its END.
+   */
+  drain(): string {
+    if (this.latest.size > 0) {
+      const unreliable: string[] = []
+      this.latest.flush((frame) => unreliable.push(frame))
+      const head = this.queue[0]?.startsWith(WELCOME_PREFIX) ? 1 : 0
+      this.queue.splice(head, 0, ...unreliable)
+    }
+    const body = this.queue.join("\n")
+    this.queue = []
+    return body
+  }
+
+  close(code: number, reason: string): void {
+    this.end(code, reason)
+  }
+
+  /** Ends the link once; frames already queued are still delivered to a poll that comes for them. */
+  end(code: number, reason: string): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    // Unreliable frames are never delivered late: a link that closes drops them.
+    this.latest.clear()
+    this.transport.closed(this)
+    this.onClose(this, code, reason)
+  }
+}
+
+const WELCOME_PREFIX = `[${FrameType.WELCOME},`
