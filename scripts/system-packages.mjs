@@ -98,5 +98,7 @@ export function ensureSystemPackages() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const installed = ensureSystemPackages()
-  console.log(installed.length === 0 ? "Every system package the tests need is here." : `Installed ${installed.join(", ")}.`)
+  console.log(
+    installed.length === 0 ? "Every system package the tests need is here." : `Installed ${installed.join(", ")}.`,
+  )
 }

@@ -8,7 +8,6 @@ import {
   prepareContract as loadSchemaCodecs,
   type PeerMap,
   type Peers,
-  type SessionLimits,
   type SessionOptions,
   type SwitchyardError,
   usesEffectSchemas,
@@ -101,7 +100,6 @@ export interface ConnectionSettings {
   /** For the negotiate request; without one, the client plans without the server's offer. */
   readonly fetch: FetchLike | undefined
 }
-
 
 /** Items a stream may run ahead of its consumer unless the call says otherwise, and the most it may ask. */
 export const defaultStreamWindow = 64

@@ -37,7 +37,6 @@ export class ConnectionGate {
     if (!this.originAllowed(request)) {
       return {
         ok: false,
-        status: 403,
         code: "ORIGIN_FORBIDDEN",
         message: `origin ${request.headers.origin} is not allowed`,
       }
@@ -47,7 +46,6 @@ export class ConnectionGate {
     if (open >= this.limits.maxConnectionsPerIp) {
       return {
         ok: false,
-        status: 429,
         code: "TOO_MANY_CONNECTIONS",
         message: `more than ${this.limits.maxConnectionsPerIp} connections from one address`,
       }
@@ -68,7 +66,7 @@ export class ConnectionGate {
         auth = await this.options.authenticate(request)
       } catch {
         release()
-        return { ok: false, status: 401, code: "UNAUTHORIZED", message: "authentication failed" }
+        return { ok: false, code: "UNAUTHORIZED", message: "authentication failed" }
       }
     }
     return { ok: true, auth, release }

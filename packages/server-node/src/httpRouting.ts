@@ -6,9 +6,9 @@ import {
 } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
-import type { ServerOffer } from "@switchyard/core"
+import { type HttpErrorCode, httpStatusOf, type ServerOffer } from "@switchyard/core"
 import type { ConnectionGate } from "./gate.ts"
-import { answer, linkGone, refuseUpgrade } from "./httpAnswers.ts"
+import { answer, refuse, refuseGoneLink, refuseUpgrade } from "./httpAnswers.ts"
 import type { RunningTransport } from "./transport.ts"
 
 /**
@@ -57,7 +57,7 @@ export class HttpRouting {
   /** Starts an HTTP server of its own and attaches to it. */
   async listen(port: number, host: string | undefined): Promise<{ readonly port: number; readonly url: string }> {
     if (this.owned) throw new Error("switchyard: listen() was already called")
-    const http = createHttpServer((request, response) => answerPlainRequest(request, response, this.path, 404))
+    const http = createHttpServer((request, response) => answerPlainRequest(request, response, this.path, "NOT_FOUND"))
     this.owned = http
     http.on("upgrade", this.onForeignUpgrade)
     this.attach(http)
@@ -89,7 +89,7 @@ export class HttpRouting {
     // the session's BYE, a DELETE lets the server forget the link without waiting out the grace period,
     // and a POST is answered 410 (its session has ended). Nothing opens a new link.
     if (this.closing && !url.searchParams.has("link")) {
-      answerPlainRequest(request, response, this.path, 503)
+      answerPlainRequest(request, response, this.path, "SERVER_CLOSED")
       return true
     }
     if (request.method === "GET" && !url.searchParams.has("transport") && !url.searchParams.has("negotiate")) {
@@ -101,14 +101,14 @@ export class HttpRouting {
   private route(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
     response.on("error", () => {})
     if (!this.gate.originAllowed(request)) {
-      return answer(response, 403, { code: "ORIGIN_FORBIDDEN", message: "origin not allowed" })
+      return refuse(response, "ORIGIN_FORBIDDEN", "origin not allowed")
     }
     this.cors(request, response)
     const method = request.method
     if (method === "OPTIONS") return answer(response, 204)
     if (method !== "GET" && method !== "POST" && method !== "DELETE") {
       response.setHeader("allow", "GET, POST, DELETE, OPTIONS")
-      return answer(response, 405, { code: "METHOD_NOT_ALLOWED", message: "use GET, POST or DELETE" })
+      return refuse(response, "METHOD_NOT_ALLOWED", "use GET, POST or DELETE")
     }
     // The offer: what a client needs to plan, and no state on the server.
     if (method === "GET" && !query.has("link") && query.has("negotiate")) return answer(response, 200, this.offer)
@@ -116,9 +116,9 @@ export class HttpRouting {
       if (transport.request?.(request, response, query)) return
     }
     if (method === "POST" && !query.has("link")) {
-      return answer(response, 400, { code: "UNKNOWN_TRANSPORT", message: "no such transport" })
+      return refuse(response, "UNKNOWN_TRANSPORT", "no such transport")
     }
-    answer(response, 410, linkGone)
+    refuseGoneLink(response)
   }
 
   /** Lets an allowed cross-origin page read the answers; never `*`. */
@@ -143,7 +143,7 @@ export class HttpRouting {
       if (transport.upgrade?.(request, socket, head)) return
     }
     socket.on("error", () => socket.destroy())
-    refuseUpgrade(socket, 400, "UNKNOWN_TRANSPORT", "this server does not offer WebSocket")
+    refuseUpgrade(socket, "UNKNOWN_TRANSPORT", "this server does not offer WebSocket")
   }
 
   // Only on a server of our own: an upgrade to another path has no other taker, so it gets a 404.
@@ -170,19 +170,24 @@ function pathOf(request: IncomingMessage): string {
  * Plain HTTP answers: 426 for a GET on the transport path that names no transport, 404 elsewhere on a
  * server made by `listen`, 503 while shutting down.
  */
-function answerPlainRequest(request: IncomingMessage, response: ServerResponse, path: string, status?: number): void {
-  const code = status ?? (pathOf(request) === path ? 426 : 404)
-  const body =
-    code === 426
-      ? { code: "UPGRADE_REQUIRED", message: "connect with a WebSocket, or name an HTTP transport" }
-      : code === 503
-        ? { code: "SERVER_CLOSED", message: "the server is shutting down" }
-        : { code: "NOT_FOUND", message: "not found" }
-  const text = JSON.stringify(body)
-  response.writeHead(code, {
+const plainAnswers = {
+  UPGRADE_REQUIRED: "connect with a WebSocket, or name an HTTP transport",
+  SERVER_CLOSED: "the server is shutting down",
+  NOT_FOUND: "not found",
+} as const satisfies Partial<Record<HttpErrorCode, string>>
+
+function answerPlainRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+  refusal?: "NOT_FOUND" | "SERVER_CLOSED",
+): void {
+  const code: keyof typeof plainAnswers = refusal ?? (pathOf(request) === path ? "UPGRADE_REQUIRED" : "NOT_FOUND")
+  const text = JSON.stringify({ code, message: plainAnswers[code] })
+  response.writeHead(httpStatusOf(code), {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
-    ...(code === 426 ? { upgrade: "websocket", connection: "Upgrade" } : {}),
+    ...(code === "UPGRADE_REQUIRED" ? { upgrade: "websocket", connection: "Upgrade" } : {}),
   })
   response.end(text)
 }

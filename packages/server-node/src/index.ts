@@ -1,6 +1,6 @@
 export type { HandlerContext, Handlers, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
 export { answer, answerFrames, refuseUpgrade } from "./httpAnswers.ts"
-export { CLIENT_ASSUMED_MAX_MESSAGE_BYTES, defaultLimits, type ServerLimits } from "./limits.ts"
+export { defaultLimits, type ServerLimits } from "./limits.ts"
 export type { ServerOptions } from "./options.ts"
 export type { PeerInfo, PeerOptions } from "./peers.ts"
 export { createServer, type Server } from "./server.ts"

@@ -94,10 +94,3 @@ export const defaultLimits: ServerLimits = {
   // A host gathers a handful per interface and address family; TURN adds a few more.
   maxPeerCandidates: 64,
 }
-
-/**
- * What a client assumes of `maxMessageBytes` until a WELCOME tells it (the default above). Transports
- * read frames up to past it, so that a request a client sent before it knew our limit is answered for
- * its id (`MESSAGE_TOO_LARGE`) instead of cutting the connection.
- */
-export const CLIENT_ASSUMED_MAX_MESSAGE_BYTES = 1024 * 1024

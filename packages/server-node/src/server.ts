@@ -4,9 +4,11 @@ import {
   type AnyContract,
   compileContract,
   PROTOCOL_VERSION,
+  registerEffectCodec,
   type ServerOffer,
   type TransportOffer,
 } from "@switchyard/core"
+import { effectCodec } from "@switchyard/core/effect"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
@@ -67,6 +69,8 @@ export function createServer<C extends AnyContract, A = undefined>(
   const limits: ServerLimits = { ...defaultLimits, ...options.limits }
   const path = normalizePath(options.path ?? "/switchyard")
   const transports = resolveTransports(options.transports, options.webrtc)
+  // The server already depends on Effect (Effect handlers), so its codec is loaded at once, not on demand.
+  registerEffectCodec(effectCodec)
   const compiled = compileContract(contract)
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const topics = new TopicRegistry(

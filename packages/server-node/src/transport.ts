@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { Duplex } from "node:stream"
 import type {
   ConnectionInfo,
-  ErrorCode,
+  HttpErrorCode,
   Link,
   ServerLinkEvents,
   SignalKind,
@@ -81,8 +81,8 @@ export type Admission =
   | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
   | {
       readonly ok: false
-      readonly status: number
-      readonly code: ErrorCode | "UNAUTHORIZED" | "TOO_MANY_CONNECTIONS"
+      /** Answered with its HTTP status from core's `errorCodes` (`httpStatusOf`). */
+      readonly code: HttpErrorCode
       readonly message: string
     }
 

@@ -1,4 +1,4 @@
-import { FrameType, type Link, latestPerTick } from "@switchyard/core"
+import { isEncodedUnreliable, type Link, latestPerTick } from "@switchyard/core"
 
 /** The part of `RTCDataChannel` a link uses (the browser's, or node-datachannel's polyfill). */
 export interface DataChannelLike {
@@ -56,9 +56,6 @@ export interface ChannelEvents {
  * character takes up to 3 bytes in UTF-8.
  */
 export const DEFAULT_CHUNK_CHARS = Math.floor((64 * 1024) / 3) - 1
-
-/** How every UNRELIABLE frame starts, as the codec writes it. */
-const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
 
 /** Prefixes of the pieces of a split frame. A frame is a JSON array, so it always starts with `[`. */
 const MORE = "\u0001"
@@ -259,7 +256,7 @@ export function channelLink(
       const data = event.data
       // Only whole UNRELIABLE frames travel there: anything else (binary, pieces, a sequenced frame that
       // would then bypass the session channel's order) is dropped.
-      if (closed || !lossy?.read || typeof data !== "string" || !data.startsWith(UNRELIABLE_PREFIX)) return
+      if (closed || !lossy?.read || typeof data !== "string" || !isEncodedUnreliable(data)) return
       events.frame(data)
     }) as never
     // Its close or failure is no event of the link: unreliable frames then take the session channel.

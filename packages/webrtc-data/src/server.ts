@@ -1,5 +1,6 @@
 import {
   candidateToSignal,
+  frameCap,
   type IceCandidate,
   type IceServer,
   type Link,
@@ -8,12 +9,7 @@ import {
   type SignalKind,
   transportTraits,
 } from "@switchyard/core"
-import {
-  CLIENT_ASSUMED_MAX_MESSAGE_BYTES,
-  type RunningTransport,
-  type ServerTransport,
-  type SignalSession,
-} from "@switchyard/server-node"
+import type { RunningTransport, ServerTransport, SignalSession } from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 import { SESSION_CHANNEL } from "./client.ts"
@@ -160,7 +156,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport
         // The server reads nothing there: a client sends only on the session channel.
         lossy && { channel: lossy, read: false },
         // As the WebSocket transport's cap: past it, no frame can be useful.
-        Math.max(2 * from.maxMessageBytes, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
+        frameCap(from.maxMessageBytes),
       )
       attempt.link = link
       // node-datachannel may report a channel that is already open.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { control, type TransportId, type TransportOffer } from "@switchyard/core"
-import { answer, answerFrames, linkGone as gone } from "../httpAnswers.ts"
-import { CLIENT_ASSUMED_MAX_MESSAGE_BYTES, type ServerLimits } from "../limits.ts"
+import { control, httpBodyCap, type TransportId, type TransportOffer } from "@switchyard/core"
+import { answer, answerFrames, refuse, refuseGoneLink } from "../httpAnswers.ts"
+import type { ServerLimits } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 import { type Downstream, HttpLink } from "./httpLink.ts"
 
@@ -36,7 +36,7 @@ class HttpLinks implements RunningTransport {
   ) {
     // Up to what a client batches before it knows our limits (as for the WebSocket cap): a single request
     // over `maxMessageBytes` inside is answered for its id, and the body is never refused for it.
-    this.maxBodyBytes = Math.max(host.limits.maxMessageBytes, CLIENT_ASSUMED_MAX_MESSAGE_BYTES) + 64 * 1024
+    this.maxBodyBytes = httpBodyCap(host.limits.maxMessageBytes)
   }
 
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
@@ -85,11 +85,11 @@ class HttpLinks implements RunningTransport {
     ack: string | null,
   ): void {
     const link = linkId === null ? undefined : this.links.get(linkId)
-    if (!link) return this.downstream.gone ? this.downstream.gone(response) : answer(response, 410, gone)
+    if (!link) return this.downstream.gone ? this.downstream.gone(response) : refuseGoneLink(response)
     // The acknowledgement first: one of frames never sent ends the session, and this request then
     // collects its BYE like any request for a closed link.
     if (ack !== null && !link.isClosed && !this.acknowledge(link, ack)) {
-      return answer(response, 400, { code: "INVALID_FRAME", message: "ack must be a sequence number" })
+      return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
     }
     if (link.isClosed) {
       // A closed link that lingers for its last frames: hand them over, then forget the link.
@@ -104,7 +104,7 @@ class HttpLinks implements RunningTransport {
     const body = await this.readBody(request, response)
     if (body === undefined) return
     const admission = await this.host.admit(request)
-    if (!admission.ok) return answer(response, admission.status, { code: admission.code, message: admission.message })
+    if (!admission.ok) return refuse(response, admission.code, admission.message)
     const forget = (closed: HttpLink) => {
       if (this.links.get(closed.id) !== closed) return
       this.links.delete(closed.id)
@@ -130,7 +130,7 @@ class HttpLinks implements RunningTransport {
   private upstream(request: IncomingMessage, response: ServerResponse, link: HttpLink): void {
     void this.readBody(request, response).then((body) => {
       if (body === undefined) return
-      if (link.isClosed) return answer(response, 410, gone)
+      if (link.isClosed) return refuseGoneLink(response)
       answer(response, 204)
       this.feed(link, body)
     })
@@ -165,7 +165,7 @@ class HttpLinks implements RunningTransport {
   private readBody(request: IncomingMessage, response: ServerResponse): Promise<string | undefined> {
     const declared = Number(request.headers["content-length"] ?? 0)
     if (declared > this.maxBodyBytes) {
-      answer(response, 413, { code: "MESSAGE_TOO_LARGE", message: `bodies are limited to ${this.maxBodyBytes} bytes` })
+      refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
       request.resume()
       return Promise.resolve(undefined)
     }
@@ -175,10 +175,7 @@ class HttpLinks implements RunningTransport {
       request.on("data", (chunk: Buffer) => {
         size += chunk.length
         if (size > this.maxBodyBytes) {
-          answer(response, 413, {
-            code: "MESSAGE_TOO_LARGE",
-            message: `bodies are limited to ${this.maxBodyBytes} bytes`,
-          })
+          refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
           request.destroy()
           return resolve(undefined)
         }

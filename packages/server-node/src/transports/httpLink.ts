@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { FrameType, LatestFrames, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
+import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
 
 /**
  * One link of an HTTP transport: a virtual connection named by an unguessable id and carried by many
@@ -87,7 +87,7 @@ export class HttpLink implements Link {
     if (this.latest.size > 0) {
       const unreliable: string[] = []
       this.latest.flush((frame) => unreliable.push(frame))
-      const head = this.queue[0]?.startsWith(WELCOME_PREFIX) ? 1 : 0
+      const head = this.queue[0] !== undefined && isEncodedWelcome(this.queue[0]) ? 1 : 0
       this.queue.splice(head, 0, ...unreliable)
     }
     const body = this.queue.join("\n")
@@ -109,5 +109,3 @@ export class HttpLink implements Link {
     this.onClose(this, code, reason)
   }
 }
-
-const WELCOME_PREFIX = `[${FrameType.WELCOME},`

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { closeCodeOf, corkPerTick, type Link, latestPerTick, transportTraits } from "@switchyard/core"
+import { closeCodeOf, corkPerTick, frameCap, type Link, latestPerTick, transportTraits } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
 import { refuseUpgrade } from "../httpAnswers.ts"
-import { CLIENT_ASSUMED_MAX_MESSAGE_BYTES } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
@@ -33,7 +32,7 @@ class WebSocketTransport implements RunningTransport {
       // Frames up to twice the limit, and at least up to what a client assumes before its first WELCOME
       // (1 MiB), are read and answered with MESSAGE_TOO_LARGE for their call, so the session goes on;
       // larger ones close the connection (1009) before they are buffered.
-      maxPayload: Math.max(limits.maxMessageBytes * 2, CLIENT_ASSUMED_MAX_MESSAGE_BYTES + 64 * 1024),
+      maxPayload: frameCap(limits.maxMessageBytes),
       perMessageDeflate: false,
       clientTracking: false,
       skipUTF8Validation: false,
@@ -44,7 +43,7 @@ class WebSocketTransport implements RunningTransport {
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     socket.on("error", () => socket.destroy())
     void this.host.admit(request).then((admission) => {
-      if (!admission.ok) return refuseUpgrade(socket, admission.status, admission.code, admission.message)
+      if (!admission.ok) return refuseUpgrade(socket, admission.code, admission.message)
       if (socket.destroyed || this.closed) {
         socket.destroy()
         return admission.release()
