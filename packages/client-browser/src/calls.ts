@@ -1,6 +1,6 @@
 import {
-  body,
   type CompiledRpc,
+  clientBody,
   FrameType,
   type PayloadCodec,
   type RpcCallOptions,
@@ -45,7 +45,7 @@ export class Calls {
     const json = encodeInput(channel.input, input, name)
     if (typeof json !== "string") return Promise.reject(json)
     const id = this.wire.nextId()
-    const frameBody = body.call(id, name, json)
+    const frameBody = clientBody.call(id, name, json)
     const refused = this.wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
     return this.request("rpc", FrameType.CALL, frameBody, id, channel.output, channel.error, options?.signal)
@@ -55,7 +55,7 @@ export class Calls {
     const json = encodeInput(codec, message, topic)
     if (typeof json !== "string") return Promise.reject(json)
     const id = this.wire.nextId()
-    const frameBody = body.publish(id, topic, key, json)
+    const frameBody = clientBody.publish(id, topic, key, json)
     const refused = this.wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
     return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
@@ -82,7 +82,7 @@ export class Calls {
       const onAbort = () => {
         if (this.pending.get(id) !== entry) return
         this.pending.delete(id)
-        this.wire.send(FrameType.CANCEL, body.cancel(id), true)
+        this.wire.send(FrameType.CANCEL, clientBody.cancel(id), true)
         reject(switchyardError("CANCELLED", "the call was aborted"))
       }
       // The listener leaves the caller's signal as soon as the call settles.

@@ -1,9 +1,9 @@
 import {
   type ClientLinkEvents,
   type ClientTransport,
+  clientControl,
   closeCodeOf,
   codeOfClose,
-  control,
   decodeServerFrame,
   FrameType,
   Heartbeat,
@@ -109,7 +109,7 @@ export class Connection implements UpgradeHost {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     this.upgrades.stop()
     const link = this.link
-    if (link && this.handshaken) link.send(control.bye("CLIENT_CLOSED", "the client closed the session"))
+    if (link && this.handshaken) link.send(clientControl.bye("CLIENT_CLOSED", "the client closed the session"))
     this.abandon()
     link?.close(1000, "CLIENT_CLOSED")
     this.session.reset()
@@ -124,7 +124,7 @@ export class Connection implements UpgradeHost {
     const events: ClientLinkEvents = {
       open: () => {
         if (!current()) return
-        link?.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
+        link?.send(clientControl.hello(PROTOCOL_VERSION, this.token, this.session.received))
       },
       frame: (data: unknown) => {
         if (current()) this.receive(transport, link as Link, data)
@@ -229,7 +229,7 @@ export class Connection implements UpgradeHost {
         return
       case FrameType.PING:
         if (!this.session.acknowledge(f[1])) return this.violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
-        link.send(control.pong(this.session.received))
+        link.send(clientControl.pong(this.session.received))
         this.session.markAcked()
         return
       case FrameType.NOTICE:
@@ -264,7 +264,7 @@ export class Connection implements UpgradeHost {
     this.switchingFrom = from
     this.transport = transport
     this.link = link
-    link.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
+    link.send(clientControl.hello(PROTOCOL_VERSION, this.token, this.session.received))
     this.watchHandshake(transport, link)
     old?.close(1001, "UPGRADE")
   }

@@ -1,10 +1,10 @@
 import {
   type AnyContract,
-  body,
   type Client,
   type ClientEvents,
   type ClientState,
   type CompiledContract,
+  clientBody,
   FrameType,
   type RpcCallOptions,
   type ServerDataFrame,
@@ -274,8 +274,8 @@ function withoutPeers(host: PeerHost): PeerModule {
       },
     },
     receive(conn, op) {
-      if (op === "incoming") host.send(body.peer(conn, "reject", JSON.stringify("no listener for connections")))
-      else if (op === "open") host.send(body.peer(conn, "close", JSON.stringify("nobody is waiting")))
+      if (op === "incoming") host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
+      else if (op === "open") host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
     },
     endAll() {},
   }

@@ -1,6 +1,6 @@
 import {
-  body,
   type CompiledTopic,
+  clientBody,
   FrameType,
   isSubscribed,
   type MessageFrame,
@@ -97,7 +97,7 @@ export class Subscriptions {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
       if (this.subscriptions.get(ref) !== current) return
       this.subscriptions.delete(ref)
-      this.wire.send(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key), true)
+      this.wire.send(FrameType.UNSUBSCRIBE, clientBody.unsubscribe(topic, key), true)
     }
   }
 
@@ -114,8 +114,8 @@ export class Subscriptions {
     const since: TopicPosition | null = sub.position ? [sub.position.offset, sub.position.epoch] : null
     // An unreliable topic has no positions: the form without `since`.
     const frameBody = sub.unreliable
-      ? body.subscribe(id, sub.topic, sub.key)
-      : body.subscribe(id, sub.topic, sub.key, since)
+      ? clientBody.subscribe(id, sub.topic, sub.key)
+      : clientBody.subscribe(id, sub.topic, sub.key, since)
     const seq = this.wire.send(FrameType.SUBSCRIBE, frameBody)
     if (seq === 0) {
       const error = queueFull()

@@ -100,7 +100,10 @@ export {
   utf8Length,
 } from "./protocol/codec.ts"
 export {
+  ackFrame,
   body,
+  clientBody,
+  clientControl,
   control,
   dataFrame,
   isAckFrame,

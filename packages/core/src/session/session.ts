@@ -1,4 +1,4 @@
-import { control, dataFrame } from "../protocol/encode.ts"
+import { ackFrame, dataFrame } from "../protocol/encode.ts"
 import type { Link } from "../transport/types.ts"
 import { ReplayBuffer } from "./replay.ts"
 
@@ -161,7 +161,7 @@ export class Session {
     this.clearAckTimer()
     if (this.link === undefined || this.lastAcked === this.lastReceived) return
     this.lastAcked = this.lastReceived
-    this.link.send(control.ack(this.lastReceived))
+    this.link.send(ackFrame(this.lastReceived))
   }
 
   /** Records that `received` was just told to the peer in a PING or PONG. */
