@@ -4,7 +4,7 @@ import {
   clientControl,
   closeCodeOf,
   codeOfClose,
-  decodeServerFrame,
+  decodeServerFrameWith,
   FrameType,
   Heartbeat,
   isErrorCode,
@@ -57,6 +57,8 @@ export class Connection implements UpgradeHost {
 
   constructor(
     private readonly options: ConnectionSettings,
+    /** How a PEER frame's op and data are checked (by the peer module, which reads them). */
+    private readonly peerData: (op: unknown, data: unknown) => boolean,
     private readonly events: ConnectionEvents,
   ) {
     this.session = new Session(options.session)
@@ -167,7 +169,7 @@ export class Connection implements UpgradeHost {
 
   receive(transport: ClientTransport, link: Link, data: unknown): void {
     this.heartbeat?.heard()
-    const decoded = decodeServerFrame(data, this.decode)
+    const decoded = decodeServerFrameWith(data, this.decode, this.peerData)
     if (!decoded.ok) {
       this.events.notice(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return

@@ -1,6 +1,7 @@
 import {
   type CompiledContract,
   clientBody,
+  isServerPeerData,
   type PeerConnection,
   type PeerMap,
   type Peers,
@@ -69,6 +70,7 @@ export class PeerManager implements PeerOwner, PeerModule {
   >()
   private readonly incoming = new Set<(connection: PeerConnection<PeerMap>) => void>()
   private nextRef = 1
+  readonly accepts = isServerPeerData
 
   constructor(
     readonly settings: PeerSettings,

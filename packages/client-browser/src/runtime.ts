@@ -50,7 +50,20 @@ export class ClientRuntime implements Wire {
   private sessionId: string | undefined
 
   constructor(contract: AnyContract, options: ClientOptions, prepare: PrepareContract) {
-    this.connection = new Connection(connectionSettings(options), {
+    const self = this
+    this.peers = (options.peers ?? withoutPeers)({
+      get compiled() {
+        return self.compiled as CompiledContract
+      },
+      send: (frameBody, payload) => {
+        if (this.state === "closed") return closedError()
+        const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
+        if (refused) return refused
+        if (this.send(FrameType.PEER, frameBody) !== 0) return undefined
+        return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
+      },
+    })
+    this.connection = new Connection(connectionSettings(options), this.peers.accepts, {
       ready: (info) => {
         this.peers.id = info.peerId
         this.ready(info.transport.id, info.sessionId, info.resumed, info.reason)
@@ -74,19 +87,6 @@ export class ClientRuntime implements Wire {
     })
     this.calls = new Calls(this)
     this.subscriptions = new Subscriptions(this, this.calls)
-    const self = this
-    this.peers = (options.peers ?? withoutPeers)({
-      get compiled() {
-        return self.compiled as CompiledContract
-      },
-      send: (frameBody, payload) => {
-        if (this.state === "closed") return closedError()
-        const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
-        if (refused) return refused
-        if (this.send(FrameType.PEER, frameBody) !== 0) return undefined
-        return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
-      },
-    })
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
       const ready = Promise.resolve(prepared).then((compiled) => {
@@ -277,6 +277,8 @@ function withoutPeers(host: PeerHost): PeerModule {
       if (op === "incoming") host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
       else if (op === "open") host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
     },
+    // Only the op is read, to turn the connection down: the data may be anything.
+    accepts: (op) => typeof op === "string",
     endAll() {},
   }
   return module

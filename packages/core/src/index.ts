@@ -93,6 +93,7 @@ export {
   type DecodeResult,
   decodeClientFrame,
   decodeServerFrame,
+  decodeServerFrameWith,
   defaultDecodeOptions,
   exceedsBytes,
   exceedsDepth,
@@ -116,6 +117,7 @@ export { MAX_CREDIT, MAX_KEY_LENGTH, MAX_NAME_LENGTH } from "./protocol/fields.t
 export * from "./protocol/frames.ts"
 export {
   clientPeerDataError,
+  isServerPeerData,
   MAX_CANDIDATE_LENGTH,
   MAX_PEER_ID_LENGTH,
   MAX_SDP_LENGTH,
