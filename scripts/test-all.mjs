@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The whole test suite, as the README's test command runs it: typecheck, lint, structure (scripts/check-structure.mjs),
-// build, publint and every
-// vitest test (unit, type, contract over each transport in Node and in Chromium, hostile input, examples).
+// The whole test suite, as the README's test command runs it: typecheck, lint, structure
+// (scripts/check-structure.mjs), build, publint and every vitest test (unit, type, contract over each
+// transport in Node and in Chromium, hostile input, examples).
 // Each check counts as one test; vitest tests count one each. System packages the tests need (Chromium,
 // coturn, iproute2) are installed first when missing (scripts/system-packages.mjs). Ends with "N passed, N failed".
 import { spawnSync } from "node:child_process"
