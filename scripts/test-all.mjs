@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The whole test suite, as the README's test command runs it: typecheck, lint, build, publint and every
-// vitest test (unit, type, contract over each transport in Node and in Chromium, hostile input, examples).
+// The whole test suite, as the README's test command runs it: typecheck, lint, structure
+// (scripts/check-structure.mjs), build, publint and every vitest test (unit, type, contract over each
+// transport in Node and in Chromium, hostile input, examples).
 // Each check counts as one test; vitest tests count one each. System packages the tests need (Chromium,
 // coturn, iproute2) are installed first when missing (scripts/system-packages.mjs). Ends with "N passed, N failed".
 import { spawnSync } from "node:child_process"
@@ -34,6 +35,7 @@ function check(name, command, args) {
 ensureSystemPackages()
 check("typecheck", "pnpm", ["-r", "run", "typecheck"])
 check("lint", "pnpm", ["exec", "biome", "check", "."])
+check("structure: no import cycle, no source file over 400 lines", "node", ["scripts/check-structure.mjs"])
 check("build", "pnpm", ["build"])
 check("publint", "pnpm", ["publint"])
 

@@ -8,6 +8,7 @@ import {
   FrameType,
   type Link,
   memoryTransport,
+  prepareContract,
   rpc,
   stream,
   topic,
@@ -74,6 +75,7 @@ describe("a contract whose codecs are prepared asynchronously", () => {
     })
     const prepare = async (c: AnyContract) => {
       await loaded
+      await prepareContract(c)
       return compileContract(c)
     }
     const runtime = new ClientRuntime(Api, { url: "memory:", transports: [transport] }, prepare)
@@ -105,7 +107,11 @@ describe("a contract whose codecs are prepared asynchronously", () => {
 
   it("invalid input is refused once the codecs are there", async () => {
     const { transport } = server()
-    const runtime = new ClientRuntime(Api, { url: "memory:", transports: [transport] }, async (c) => compileContract(c))
+    const prepare = async (c: AnyContract) => {
+      await prepareContract(c)
+      return compileContract(c)
+    }
+    const runtime = new ClientRuntime(Api, { url: "memory:", transports: [transport] }, prepare)
     runtimes.push(runtime)
     const client = runtime.client as unknown as { rpc: { double(n: unknown): Promise<number> } }
     await expect(client.rpc.double("x")).rejects.toMatchObject({ code: "INVALID_INPUT" })

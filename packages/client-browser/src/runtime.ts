@@ -44,6 +44,8 @@ export class ClientRuntime implements Wire {
   readonly #listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
   /** The contract's codecs, once prepared; until then everything that touches a payload waits. */
   #compiled: CompiledContract | undefined
+  /** Settles when the codecs are there (at once for a contract compiled synchronously). */
+  #prepared: Promise<unknown> = Promise.resolve()
   #lastId = 0
   #transport: TransportId | undefined
   #state: ClientState = "connecting"
@@ -93,6 +95,7 @@ export class ClientRuntime implements Wire {
         this.#compiled = compiled
         return this.#channels(compiled)
       })
+      this.#prepared = ready
       this.client = this.#buildClient(waitingChannels(contract, ready))
       ready.catch((cause: unknown) => {
         this.#emit("error", switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause }))
@@ -225,8 +228,11 @@ export class ClientRuntime implements Wire {
       case FrameType.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
-        // Codecs still loading: the connection waits for them, in order.
-        return void Promise.resolve().then(() => this.#data(frame))
+        // Codecs still loading: the frame waits for them, behind any earlier one (a failed load closes the client).
+        return void this.#prepared.then(
+          () => this.#data(frame),
+          () => {},
+        )
       }
       default:
         return this.#calls.answer(frame)

@@ -10,9 +10,26 @@ import {
   transportTraits,
 } from "@switchyard/core"
 import type { RunningTransport, ServerTransport, SignalSession } from "@switchyard/server-node"
-import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
 import { SESSION_CHANNEL } from "./client.ts"
+
+/**
+ * node-datachannel is an optional peer dependency (a browser app that only uses `webrtcTransport()` must
+ * not install a native module): loaded here once, and `webrtcServer()` says what to install when it is
+ * missing and no `RTCPeerConnection` is given.
+ */
+const nodeDataChannel: { readonly RTCPeerConnection: unknown } | Error = await import(
+  "node-datachannel/polyfill"
+).catch((cause: unknown) => (cause instanceof Error ? cause : new Error(String(cause))))
+
+function defaultPeerConnection(): ServerPeerConstructor {
+  if (!(nodeDataChannel instanceof Error)) return nodeDataChannel.RTCPeerConnection as ServerPeerConstructor
+  throw new Error(
+    "webrtcServer() needs node-datachannel, which could not be loaded: install it beside @switchyard/webrtc-data " +
+      "(npm i node-datachannel), or pass options.RTCPeerConnection",
+    { cause: nodeDataChannel },
+  )
+}
 
 /** The part of `RTCPeerConnection` the server peer uses. */
 interface ServerPeer {
@@ -64,7 +81,7 @@ interface Attempt {
  * createServer(Chat, handlers, { transports: [...defaultTransports(), webrtcServer()] })
  */
 export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport {
-  const Peer = options.RTCPeerConnection ?? (NodePeerConnection as unknown as ServerPeerConstructor)
+  const Peer = options.RTCPeerConnection ?? defaultPeerConnection()
   const iceServers = [...(options.iceServers ?? [])]
   const maxAttempts = options.maxAttemptsPerSession ?? 2
   const maxCandidates = options.maxCandidates ?? 64
