@@ -1,6 +1,6 @@
 import {
-  body,
   type CompiledRpc,
+  clientBody,
   FrameType,
   type PayloadCodec,
   type RpcCallOptions,
@@ -37,31 +37,35 @@ export class Calls {
   readonly pending = new Map<number, Pending>()
   readonly streams = new Map<number, StreamConsumer>()
   /** Frames that never left a lost session, in the order they were sent, to send first in the next one. */
-  private reissue: Pending[] = []
+  #reissue: Pending[] = []
 
-  constructor(private readonly wire: Wire) {}
+  readonly #wire: Wire
+
+  constructor(wire: Wire) {
+    this.#wire = wire
+  }
 
   call(name: string, channel: CompiledRpc, input: unknown, options: RpcCallOptions | undefined): Promise<unknown> {
     const json = encodeInput(channel.input, input, name)
     if (typeof json !== "string") return Promise.reject(json)
-    const id = this.wire.nextId()
-    const frameBody = body.call(id, name, json)
-    const refused = this.wire.oversize(frameBody, json)
+    const id = this.#wire.nextId()
+    const frameBody = clientBody.call(id, name, json)
+    const refused = this.#wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
-    return this.request("rpc", FrameType.CALL, frameBody, id, channel.output, channel.error, options?.signal)
+    return this.#request("rpc", FrameType.CALL, frameBody, id, channel.output, channel.error, options?.signal)
   }
 
   publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
     const json = encodeInput(codec, message, topic)
     if (typeof json !== "string") return Promise.reject(json)
-    const id = this.wire.nextId()
-    const frameBody = body.publish(id, topic, key, json)
-    const refused = this.wire.oversize(frameBody, json)
+    const id = this.#wire.nextId()
+    const frameBody = clientBody.publish(id, topic, key, json)
+    const refused = this.#wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
-    return this.request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
+    return this.#request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
   }
 
-  private request(
+  #request(
     kind: Pending["kind"],
     frameType: number,
     frameBody: string,
@@ -70,10 +74,10 @@ export class Calls {
     error: PayloadCodec | undefined,
     signal?: AbortSignal,
   ): Promise<unknown> {
-    if (this.wire.closed) return Promise.reject(closedError())
+    if (this.#wire.closed) return Promise.reject(closedError())
     if (signal?.aborted) return Promise.reject(switchyardError("CANCELLED", "aborted before it was sent"))
     return new Promise((resolve, reject) => {
-      const seq = this.wire.send(frameType, frameBody)
+      const seq = this.#wire.send(frameType, frameBody)
       if (seq === 0) return reject(queueFull())
       if (!signal) {
         this.pending.set(id, { id, kind, seq, frameType, frameBody, output, error, resolve, reject })
@@ -82,7 +86,7 @@ export class Calls {
       const onAbort = () => {
         if (this.pending.get(id) !== entry) return
         this.pending.delete(id)
-        this.wire.send(FrameType.CANCEL, body.cancel(id), true)
+        this.#wire.send(FrameType.CANCEL, clientBody.cancel(id), true)
         reject(switchyardError("CANCELLED", "the call was aborted"))
       }
       // The listener leaves the caller's signal as soon as the call settles.
@@ -120,7 +124,7 @@ export class Calls {
         continue
       }
       if (entry.seq > written) {
-        this.reissue.push(entry)
+        this.#reissue.push(entry)
         continue
       }
       this.pending.delete(id)
@@ -128,7 +132,7 @@ export class Calls {
     }
     for (const [id, consumer] of this.streams) {
       if (consumer.seq > written && consumer.frameBody !== undefined) {
-        this.reissue.push({
+        this.#reissue.push({
           id,
           kind: "rpc",
           seq: consumer.seq,
@@ -145,15 +149,15 @@ export class Calls {
       this.streams.delete(id)
       consumer.fail(switchyardError("SESSION_LOST", `${error.message}; the stream ended`))
     }
-    this.reissue.sort((a, b) => a.seq - b.seq)
+    this.#reissue.sort((a, b) => a.seq - b.seq)
   }
 
   /** The new session is empty: send again, first and in order, what never left. */
   fresh(): void {
-    const reissue = this.reissue
-    this.reissue = []
+    const reissue = this.#reissue
+    this.#reissue = []
     for (const entry of reissue) {
-      entry.seq = this.wire.send(entry.frameType, entry.frameBody)
+      entry.seq = this.#wire.send(entry.frameType, entry.frameBody)
       if (entry.consumer) entry.consumer.seq = entry.seq
       if (entry.seq !== 0) continue
       this.pending.delete(entry.id)
@@ -202,10 +206,10 @@ export class Calls {
   /** Settles everything with `error`. */
   shutdown(error: SwitchyardError): void {
     for (const entry of this.pending.values()) entry.reject(error)
-    for (const entry of this.reissue) entry.reject(error)
+    for (const entry of this.#reissue) entry.reject(error)
     for (const consumer of this.streams.values()) consumer.fail(error)
     this.pending.clear()
-    this.reissue = []
+    this.#reissue = []
     this.streams.clear()
   }
 }

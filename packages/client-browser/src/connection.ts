@@ -1,10 +1,10 @@
 import {
   type ClientLinkEvents,
   type ClientTransport,
+  clientControl,
   closeCodeOf,
   codeOfClose,
-  control,
-  decodeServerFrame,
+  decodeServerFrameWith,
   FrameType,
   Heartbeat,
   isErrorCode,
@@ -33,36 +33,45 @@ import { type UpgradeHost, Upgrades } from "./upgrades.ts"
 export class Connection implements UpgradeHost {
   readonly session: Session
   readonly decode: { readonly maxDepth: number }
-  private token: string | null = null
-  private link: Link | undefined
+  #token: string | null = null
+  #link: Link | undefined
   /** The transport of `link` (or of the next link to open). */
   transport: ClientTransport
   handshaken = false
-  private everConnected = false
-  private attempt = 0
+  #everConnected = false
+  #attempt = 0
   closed = false
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
-  private connectTimer: ReturnType<typeof setTimeout> | undefined
-  private heartbeat: Heartbeat | undefined
+  #retryTimer: ReturnType<typeof setTimeout> | undefined
+  #connectTimer: ReturnType<typeof setTimeout> | undefined
+  #heartbeat: Heartbeat | undefined
   /** Set while the session moves to a link that passed its probe; the transport it came from. */
-  private switchingFrom: ClientTransport | undefined
+  #switchingFrom: ClientTransport | undefined
   /** Set when the next handshake completes a fallback. */
-  private fellBack = false
+  #fellBack = false
   /** When the current link's handshake completed, and how many links in a row died young. */
-  private linkSince = 0
-  private shortLinks = 0
-  private readonly upgrades: Upgrades
+  #linkSince = 0
+  #shortLinks = 0
+  readonly #upgrades: Upgrades
   /** The server's limits from the last WELCOME (what it has by default until then). */
   limits: SessionLimits = preWelcomeLimits
 
+  readonly #options: ConnectionSettings
+  /** How a PEER frame's op and data are checked (by the peer module, which reads them). */
+  readonly #peerData: (op: unknown, data: unknown) => boolean
+  readonly #events: ConnectionEvents
+
   constructor(
-    private readonly options: ConnectionSettings,
-    private readonly events: ConnectionEvents,
+    options: ConnectionSettings,
+    peerData: (op: unknown, data: unknown) => boolean,
+    events: ConnectionEvents,
   ) {
+    this.#options = options
+    this.#peerData = peerData
+    this.#events = events
     this.session = new Session(options.session)
     this.decode = { maxDepth: options.maxDepth }
     this.transport = options.transports[0] as ClientTransport
-    this.upgrades = new Upgrades(options, this)
+    this.#upgrades = new Upgrades(options, this)
   }
 
   /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full. */
@@ -76,29 +85,29 @@ export class Connection implements UpgradeHost {
   }
 
   get switching(): boolean {
-    return this.switchingFrom !== undefined
+    return this.#switchingFrom !== undefined
   }
 
   carries(link: Link): boolean {
-    return link === this.link
+    return link === this.#link
   }
 
   /** Picks where to start (negotiating first when nothing is remembered) and connects. */
   start(): void {
-    if (this.options.transports.length === 1) return this.open()
-    const remembered = this.upgrades.remembered()
+    if (this.#options.transports.length === 1) return this.#open()
+    const remembered = this.#upgrades.remembered()
     if (remembered !== undefined) {
       // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
       this.transport = remembered
-      return this.open()
+      return this.#open()
     }
-    void this.upgrades.negotiate().then((start) => {
+    void this.#upgrades.negotiate().then((start) => {
       if (this.closed) return
       if (start === undefined) {
-        return this.fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
+        return this.#fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
       }
       this.transport = start
-      this.open()
+      this.#open()
     })
   }
 
@@ -106,25 +115,25 @@ export class Connection implements UpgradeHost {
   close(): void {
     if (this.closed) return
     this.closed = true
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.upgrades.stop()
-    const link = this.link
-    if (link && this.handshaken) link.send(control.bye("CLIENT_CLOSED", "the client closed the session"))
-    this.abandon()
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#upgrades.stop()
+    const link = this.#link
+    if (link && this.handshaken) link.send(clientControl.bye("CLIENT_CLOSED", "the client closed the session"))
+    this.#abandon()
     link?.close(1000, "CLIENT_CLOSED")
     this.session.reset()
   }
 
   /** Opens a link on `this.transport` and says HELLO on it. */
-  private open(): void {
+  #open(): void {
     if (this.closed) return
     const transport = this.transport
     let link: Link | undefined
-    const current = () => link !== undefined && link === this.link
+    const current = () => link !== undefined && link === this.#link
     const events: ClientLinkEvents = {
       open: () => {
         if (!current()) return
-        link?.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
+        link?.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
       },
       frame: (data: unknown) => {
         if (current()) this.receive(transport, link as Link, data)
@@ -135,120 +144,120 @@ export class Connection implements UpgradeHost {
       },
     }
     try {
-      link = this.link = transport.connect(this.options.url, events)
+      link = this.#link = transport.connect(this.#options.url, events)
     } catch (error) {
-      this.link = undefined
-      this.events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
-      this.upgrades.skip(transport)
-      return this.retry(true)
+      this.#link = undefined
+      this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
+      this.#upgrades.skip(transport)
+      return this.#retry(true)
     }
-    this.watchHandshake(transport, link)
+    this.#watchHandshake(transport, link)
   }
 
   /** The current link closed (from either side): the session goes down and reconnects. */
   linkClosed(code: number, reason: string): void {
     const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
-    this.down(switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`), !this.handshaken)
+    this.#down(switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`), !this.handshaken)
   }
 
   /** Abandons a link whose handshake has not completed within `connectTimeoutMs`. */
-  private watchHandshake(transport: ClientTransport, link: Link): void {
-    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
-    this.connectTimer = setTimeout(() => {
-      if (link !== this.link || this.handshaken) return
+  #watchHandshake(transport: ClientTransport, link: Link): void {
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+    this.#connectTimer = setTimeout(() => {
+      if (link !== this.#link || this.handshaken) return
       link.close(1000, "connect timeout")
-      this.down(
-        switchyardError("CONNECTION_LOST", `${transport.id}: no handshake within ${this.options.connectTimeoutMs} ms`),
+      this.#down(
+        switchyardError("CONNECTION_LOST", `${transport.id}: no handshake within ${this.#options.connectTimeoutMs} ms`),
         true,
       )
-    }, this.options.connectTimeoutMs)
-    unref(this.connectTimer)
+    }, this.#options.connectTimeoutMs)
+    unref(this.#connectTimer)
   }
 
   receive(transport: ClientTransport, link: Link, data: unknown): void {
-    this.heartbeat?.heard()
-    const decoded = decodeServerFrame(data, this.decode)
+    this.#heartbeat?.heard()
+    const decoded = decodeServerFrameWith(data, this.decode, this.#peerData)
     if (!decoded.ok) {
-      this.events.notice(switchyardError(decoded.code, `from the server: ${decoded.message}`))
+      this.#events.notice(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return
     }
     const f = decoded.frame
     if (f[0] === FrameType.UNRELIABLE) {
       // On WebRTC it comes on its own channel and can overtake WELCOME: before the handshake it is dropped.
-      if (this.handshaken) this.events.unreliable(f)
+      if (this.handshaken) this.#events.unreliable(f)
       return
     }
     if (!this.handshaken) {
-      if (f[0] === FrameType.BYE) return this.bye(f[1], f[2])
-      if (f[0] !== FrameType.WELCOME) return this.violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
+      if (f[0] === FrameType.BYE) return this.#bye(f[1], f[2])
+      if (f[0] !== FrameType.WELCOME) return this.#violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
       const [, version, token, sessionId, resumed, received, limits, offer, peerId] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
-        return this.fail(
+        return this.#fail(
           switchyardError("UNSUPPORTED_VERSION", `the server speaks protocol ${version}, not ${PROTOCOL_VERSION}`),
         )
       }
-      if (this.token !== null && !resumed) {
-        this.restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
+      if (this.#token !== null && !resumed) {
+        this.#restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
-      if (offer !== undefined) this.upgrades.learnOffer(offer)
+      if (offer !== undefined) this.#upgrades.learnOffer(offer)
       if (!this.session.attach(link, resumed ? received : 0)) {
-        return this.violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
+        return this.#violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
-      this.token = token
+      this.#token = token
       this.handshaken = true
-      this.attempt = 0
-      this.linkSince = Date.now()
-      if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
-      this.heartbeat = new Heartbeat(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs, noop, () => {
+      this.#attempt = 0
+      this.#linkSince = Date.now()
+      if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+      this.#heartbeat = new Heartbeat(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs, noop, () => {
         link.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
-        this.down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
+        this.#down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
       })
-      this.heartbeat.start()
-      const reason: TransportReason = this.switchingFrom
+      this.#heartbeat.start()
+      const reason: TransportReason = this.#switchingFrom
         ? "upgrade"
-        : !this.everConnected
+        : !this.#everConnected
           ? "connected"
           : !resumed
             ? "new session"
-            : this.fellBack
+            : this.#fellBack
               ? "fallback"
               : "resumed"
-      this.switchingFrom = undefined
-      this.fellBack = false
-      this.everConnected = true
-      this.upgrades.connected(transport)
-      this.events.ready({ transport, sessionId, resumed, reason, peerId })
-      this.upgrades.schedule(0)
+      this.#switchingFrom = undefined
+      this.#fellBack = false
+      this.#everConnected = true
+      this.#upgrades.connected(transport)
+      this.#events.ready({ transport, sessionId, resumed, reason, peerId })
+      this.#upgrades.schedule(0)
       return
     }
     switch (f[0]) {
       case FrameType.ACK:
-        if (!this.session.acknowledge(f[1])) this.violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
+        if (!this.session.acknowledge(f[1])) this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
         return
       case FrameType.PING:
-        if (!this.session.acknowledge(f[1])) return this.violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
-        link.send(control.pong(this.session.received))
+        if (!this.session.acknowledge(f[1])) return this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
+        link.send(clientControl.pong(this.session.received))
         this.session.markAcked()
         return
       case FrameType.NOTICE:
-        this.events.notice(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
+        this.#events.notice(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
         return
       case FrameType.BYE:
-        return this.bye(f[1], f[2])
+        return this.#bye(f[1], f[2])
       case FrameType.WELCOME:
-        return this.violation(link, "INVALID_FRAME", "WELCOME after the handshake")
+        return this.#violation(link, "INVALID_FRAME", "WELCOME after the handshake")
       case FrameType.PROBE:
-        return this.violation(link, "INVALID_FRAME", "PROBE on an established link")
+        return this.#violation(link, "INVALID_FRAME", "PROBE on an established link")
     }
     const arrival = this.session.arrive(f[1])
     if (arrival === "gap")
-      return this.violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
+      return this.#violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival !== "deliver") return
     // Signalling belongs to the connection, not to the app.
-    if (f[0] === FrameType.SIGNAL) return this.upgrades.signal(f[2], f[3], f[4])
-    this.events.data(f)
+    if (f[0] === FrameType.SIGNAL) return this.#upgrades.signal(f[2], f[3], f[4])
+    this.#events.data(f)
   }
 
   /**
@@ -258,118 +267,118 @@ export class Connection implements UpgradeHost {
    */
   switchTo(transport: ClientTransport, link: Link): void {
     if (this.closed || !this.handshaken) return link.close(1001, "PROBE_UNUSED")
-    const old = this.link
+    const old = this.#link
     const from = this.transport
-    this.abandon()
-    this.switchingFrom = from
+    this.#abandon()
+    this.#switchingFrom = from
     this.transport = transport
-    this.link = link
-    link.send(control.hello(PROTOCOL_VERSION, this.token, this.session.received))
-    this.watchHandshake(transport, link)
+    this.#link = link
+    link.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
+    this.#watchHandshake(transport, link)
     old?.close(1001, "UPGRADE")
   }
 
   // --- Failures ---
 
   /** The server ended the session: forget it and start a new one (or stop, when it cannot be had). */
-  private bye(code: string, message: string): void {
+  #bye(code: string, message: string): void {
     const error = switchyardError(isErrorCode(code) ? code : "SESSION_LOST", `the server ended the session: ${message}`)
-    const link = this.link
-    const wasUp = this.handshaken || this.switchingFrom !== undefined
-    this.abandon()
-    this.upgrades.endProbe()
+    const link = this.#link
+    const wasUp = this.handshaken || this.#switchingFrom !== undefined
+    this.#abandon()
+    this.#upgrades.endProbe()
     link?.close(1000, "BYE")
-    if (error.code === "UNSUPPORTED_VERSION") return this.fail(error)
-    if (wasUp) this.events.down(error)
-    this.switchingFrom = undefined
+    if (error.code === "UNSUPPORTED_VERSION") return this.#fail(error)
+    if (wasUp) this.#events.down(error)
+    this.#switchingFrom = undefined
     // Before the handshake, a BYE refuses this connection only (the server is busy, closing, or timed
     // us out) and the session lives on; only SEQUENCE_GAP says the server ended it.
-    if (this.token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
-      this.token = null
-      this.restartSession(error)
-    } else this.events.notice(error)
-    this.retry(false)
+    if (this.#token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
+      this.#token = null
+      this.#restartSession(error)
+    } else this.#events.notice(error)
+    this.#retry(false)
   }
 
   /**
    * The server no longer has the session: the runtime sorts what was in flight (it reads
    * `session.written`), the session forgets everything, and the runtime sends again what never left.
    */
-  private restartSession(error: SwitchyardError): void {
-    this.events.lost(error)
+  #restartSession(error: SwitchyardError): void {
+    this.#events.lost(error)
     this.session.reset()
-    this.events.fresh()
+    this.#events.fresh()
   }
 
   /** Gives up for good. */
-  private fail(error: SwitchyardError): void {
-    this.abandon()
-    this.upgrades.endProbe()
+  #fail(error: SwitchyardError): void {
+    this.#abandon()
+    this.#upgrades.endProbe()
     this.session.reset()
     this.closed = true
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.upgrades.stop()
-    this.events.fatal(error)
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#upgrades.stop()
+    this.#events.fatal(error)
   }
 
-  private violation(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
-    this.events.notice(switchyardError(code, message))
+  #violation(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
+    this.#events.notice(switchyardError(code, message))
     link.close(closeCodeOf(code), code)
-    this.down(switchyardError(code, message), !this.handshaken)
+    this.#down(switchyardError(code, message), !this.handshaken)
   }
 
   /** The link is gone (or abandoned as dead): detach and reconnect. */
-  private down(error: SwitchyardError, failedToConnect: boolean): void {
-    const wasUp = this.handshaken || this.switchingFrom !== undefined
-    const switchedFrom = this.switchingFrom
-    const livedMs = this.handshaken ? Date.now() - this.linkSince : 0
-    this.abandon()
-    this.upgrades.endProbe()
-    this.switchingFrom = undefined
+  #down(error: SwitchyardError, failedToConnect: boolean): void {
+    const wasUp = this.handshaken || this.#switchingFrom !== undefined
+    const switchedFrom = this.#switchingFrom
+    const livedMs = this.handshaken ? Date.now() - this.#linkSince : 0
+    this.#abandon()
+    this.#upgrades.endProbe()
+    this.#switchingFrom = undefined
     if (this.closed) return
-    if (wasUp) this.events.down(error)
+    if (wasUp) this.#events.down(error)
     if (switchedFrom) {
       // The new link failed before its handshake: remember that, and go back where the session was.
-      this.upgrades.forget(this.transport)
+      this.#upgrades.forget(this.transport)
       this.transport = switchedFrom
-      return this.retry(false)
+      return this.#retry(false)
     }
     if (failedToConnect) {
       // Try the next transport; whether this one is blocked or the server is away, the probes tell later.
-      this.upgrades.skip(this.transport)
-      return this.retry(true)
+      this.#upgrades.skip(this.transport)
+      return this.#retry(true)
     }
     // An established link died. A blip resumes on the same transport; links that keep dying young mean
     // the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
-    this.shortLinks = livedMs < this.options.negotiation.stableLinkMs ? this.shortLinks + 1 : 0
-    if (this.shortLinks < this.options.negotiation.maxShortLinks) return this.retry(false)
-    this.shortLinks = 0
-    this.upgrades.forget(this.transport)
-    this.retry(true)
+    this.#shortLinks = livedMs < this.#options.negotiation.stableLinkMs ? this.#shortLinks + 1 : 0
+    if (this.#shortLinks < this.#options.negotiation.maxShortLinks) return this.#retry(false)
+    this.#shortLinks = 0
+    this.#upgrades.forget(this.transport)
+    this.#retry(true)
   }
 
-  private abandon(): void {
-    this.link = undefined
+  #abandon(): void {
+    this.#link = undefined
     this.handshaken = false
-    this.heartbeat?.stop()
-    this.heartbeat = undefined
-    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer)
+    this.#heartbeat?.stop()
+    this.#heartbeat = undefined
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
     this.session.detach()
   }
 
-  private retry(fallBack: boolean): void {
-    if (this.closed || this.retryTimer !== undefined) return
+  #retry(fallBack: boolean): void {
+    if (this.closed || this.#retryTimer !== undefined) return
     // A signalled transport (WebRTC) cannot open a session: resume below it, then move back up.
     if (this.transport.signalled) fallBack = true
-    const lower = fallBack ? this.upgrades.fallBack(this.transport) : undefined
+    const lower = fallBack ? this.#upgrades.fallBack(this.transport) : undefined
     if (lower !== undefined) {
       this.transport = lower
-      this.fellBack = true
+      this.#fellBack = true
     }
-    const delay = backoffDelay(this.attempt++, this.options.reconnect)
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      this.open()
+    const delay = backoffDelay(this.#attempt++, this.#options.reconnect)
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#open()
     }, delay)
   }
 }

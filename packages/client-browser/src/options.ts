@@ -176,6 +176,11 @@ export interface PeerModule {
   readonly api: Peers<PeerMap>
   /** The session's peer id, from WELCOME; undefined while there is no session. */
   id: string | undefined
+  /**
+   * Whether a server's PEER frame with `op` and `data` is well formed (`isServerPeerData` for `peers()`):
+   * one that is not counts as a malformed frame.
+   */
+  accepts(op: unknown, data: unknown): boolean
   /** A PEER frame from the server. */
   receive(conn: number, op: string, data: unknown): void
   /** The session ended (lost, or the client closed): every connection and connect ends with `error`. */

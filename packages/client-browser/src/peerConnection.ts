@@ -1,7 +1,7 @@
 import {
-  body,
   type CompiledContract,
   type CompiledPeer,
+  clientBody,
   type IceServer,
   isErrorCode,
   type PeerConnection,
@@ -116,7 +116,7 @@ export class PeerConn {
       },
       close: () => {
         if (this.state === "closed") return
-        this.manager.host.send(body.peer(id, "close", JSON.stringify("closed by the peer")))
+        this.manager.host.send(clientBody.peer(id, "close", JSON.stringify("closed by the peer")))
         this.end(switchyardError("PEER_CLOSED", "this side closed the connection"))
       },
     }
@@ -177,7 +177,7 @@ export class PeerConn {
       this.nextOut++
       return
     }
-    const refused = this.manager.host.send(body.peer(this.id, "relay", relayed), json)
+    const refused = this.manager.host.send(clientBody.peer(this.id, "relay", relayed), json)
     if (refused) throw refused
     this.nextOut++
   }
@@ -188,7 +188,7 @@ export class PeerConn {
     if (direct) this.queueAck()
     if (n < this.expected || this.held.has(n)) return
     if (this.held.size >= this.manager.settings.maxPending) {
-      this.manager.host.send(body.peer(this.id, "close", JSON.stringify("too many messages out of order")))
+      this.manager.host.send(clientBody.peer(this.id, "close", JSON.stringify("too many messages out of order")))
       return this.end(switchyardError("QUEUE_FULL", "too many peer messages arrived out of order"))
     }
     this.held.set(n, item)
@@ -257,7 +257,7 @@ export class PeerConn {
         this.setup.iceServers,
         settings.directTimeoutMs,
         (kind, data) => {
-          if (this.direct === direct) this.manager.host.send(body.peer(this.id, kind, JSON.stringify(data)))
+          if (this.direct === direct) this.manager.host.send(clientBody.peer(this.id, kind, JSON.stringify(data)))
         },
         {
           open: () => {
@@ -306,7 +306,7 @@ export class PeerConn {
     const resend = [...this.unacked.values()]
     this.unacked.clear()
     for (const relayed of resend) {
-      const refused = this.manager.host.send(body.peer(this.id, "relay", relayed))
+      const refused = this.manager.host.send(clientBody.peer(this.id, "relay", relayed))
       if (refused) {
         return this.end(switchyardError("QUEUE_FULL", "the direct path closed and its messages do not fit the relay"))
       }

@@ -1,6 +1,7 @@
 import {
-  body,
   type CompiledContract,
+  clientBody,
+  isServerPeerData,
   type PeerConnection,
   type PeerMap,
   type Peers,
@@ -69,6 +70,7 @@ export class PeerManager implements PeerOwner, PeerModule {
   >()
   private readonly incoming = new Set<(connection: PeerConnection<PeerMap>) => void>()
   private nextRef = 1
+  readonly accepts = isServerPeerData
 
   constructor(
     readonly settings: PeerSettings,
@@ -97,7 +99,7 @@ export class PeerManager implements PeerOwner, PeerModule {
       case "open": {
         const setup = data as Setup & { readonly ref?: unknown }
         const waiting = typeof setup.ref === "number" ? this.connecting.get(setup.ref) : undefined
-        if (!waiting) return void this.host.send(body.peer(conn, "close", JSON.stringify("nobody is waiting")))
+        if (!waiting) return void this.host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
         this.connecting.delete(setup.ref as number)
         const connection = new PeerConn(this, conn, setup.peer, true, setup)
         this.connections.set(conn, connection)
@@ -113,9 +115,9 @@ export class PeerManager implements PeerOwner, PeerModule {
       case "incoming": {
         const setup = data as Setup
         if (this.incoming.size === 0) {
-          return void this.host.send(body.peer(conn, "reject", JSON.stringify("no listener for connections")))
+          return void this.host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
         }
-        this.host.send(body.peer(conn, "accept", "null"))
+        this.host.send(clientBody.peer(conn, "accept", "null"))
         const connection = new PeerConn(this, conn, setup.peer, false, setup)
         this.connections.set(conn, connection)
         for (const listener of [...this.incoming]) {
@@ -148,7 +150,7 @@ export class PeerManager implements PeerOwner, PeerModule {
       return Promise.reject(switchyardError("INVALID_INPUT", "connect takes a peer id"))
     }
     const ref = this.nextRef++
-    const refused = this.host.send(body.peer(ref, "connect", JSON.stringify(peerId)))
+    const refused = this.host.send(clientBody.peer(ref, "connect", JSON.stringify(peerId)))
     if (refused) return Promise.reject(refused)
     return new Promise((resolve, reject) => this.connecting.set(ref, { resolve, reject }))
   }

@@ -1,10 +1,10 @@
 import {
   type AnyContract,
-  body,
   type Client,
   type ClientEvents,
   type ClientState,
   type CompiledContract,
+  clientBody,
   FrameType,
   type RpcCallOptions,
   type ServerDataFrame,
@@ -37,124 +37,124 @@ import { closedError, oversize, type Wire } from "./wire.ts"
  */
 export class ClientRuntime implements Wire {
   readonly client: Client<AnyContract>
-  private readonly connection: Connection
-  private readonly calls: Calls
-  private readonly subscriptions: Subscriptions
-  private readonly peers: PeerModule
-  private readonly listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
+  readonly #connection: Connection
+  readonly #calls: Calls
+  readonly #subscriptions: Subscriptions
+  readonly #peers: PeerModule
+  readonly #listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
   /** The contract's codecs, once prepared; until then everything that touches a payload waits. */
-  private compiled: CompiledContract | undefined
+  #compiled: CompiledContract | undefined
   /** Settles when the codecs are there (at once for a contract compiled synchronously). */
-  private prepared: Promise<unknown> = Promise.resolve()
-  private lastId = 0
-  private transport: TransportId | undefined
-  private state: ClientState = "connecting"
-  private sessionId: string | undefined
+  #prepared: Promise<unknown> = Promise.resolve()
+  #lastId = 0
+  #transport: TransportId | undefined
+  #state: ClientState = "connecting"
+  #sessionId: string | undefined
 
   constructor(contract: AnyContract, options: ClientOptions, prepare: PrepareContract) {
-    this.connection = new Connection(connectionSettings(options), {
-      ready: (info) => {
-        this.peers.id = info.peerId
-        this.ready(info.transport.id, info.sessionId, info.resumed, info.reason)
-      },
-      data: (frame) => this.data(frame),
-      unreliable: (frame) => this.unreliable(frame),
-      down: () => {
-        this.transport = undefined
-        this.setState("reconnecting")
-      },
-      lost: (error) => this.lost(error),
-      fresh: () => {
-        this.calls.fresh()
-        this.subscriptions.fresh()
-      },
-      notice: (error) => this.emit("error", error),
-      fatal: (error) => {
-        this.emit("error", error)
-        this.shutdown(error)
-      },
-    })
-    this.calls = new Calls(this)
-    this.subscriptions = new Subscriptions(this, this.calls)
     const self = this
-    this.peers = (options.peers ?? withoutPeers)({
+    this.#peers = (options.peers ?? withoutPeers)({
       get compiled() {
-        return self.compiled as CompiledContract
+        return self.#compiled as CompiledContract
       },
       send: (frameBody, payload) => {
-        if (this.state === "closed") return closedError()
+        if (this.#state === "closed") return closedError()
         const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
         if (refused) return refused
         if (this.send(FrameType.PEER, frameBody) !== 0) return undefined
         return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
       },
     })
+    this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, {
+      ready: (info) => {
+        this.#peers.id = info.peerId
+        this.#ready(info.transport.id, info.sessionId, info.resumed, info.reason)
+      },
+      data: (frame) => this.#data(frame),
+      unreliable: (frame) => this.#unreliable(frame),
+      down: () => {
+        this.#transport = undefined
+        this.#setState("reconnecting")
+      },
+      lost: (error) => this.#lost(error),
+      fresh: () => {
+        this.#calls.fresh()
+        this.#subscriptions.fresh()
+      },
+      notice: (error) => this.#emit("error", error),
+      fatal: (error) => {
+        this.#emit("error", error)
+        this.#shutdown(error)
+      },
+    })
+    this.#calls = new Calls(this)
+    this.#subscriptions = new Subscriptions(this, this.#calls)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
       const ready = Promise.resolve(prepared).then((compiled) => {
-        this.compiled = compiled
-        return this.channels(compiled)
+        this.#compiled = compiled
+        return this.#channels(compiled)
       })
-      this.prepared = ready
-      this.client = this.buildClient(waitingChannels(contract, ready))
+      this.#prepared = ready
+      this.client = this.#buildClient(waitingChannels(contract, ready))
       ready.catch((cause: unknown) => {
-        this.emit("error", switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause }))
-        this.close()
+        this.#emit("error", switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause }))
+        this.#close()
       })
     } else {
-      this.compiled = prepared
-      this.client = this.buildClient(this.channels(prepared))
+      this.#compiled = prepared
+      this.client = this.#buildClient(this.#channels(prepared))
     }
-    this.connection.start()
+    this.#connection.start()
   }
 
-  private buildClient({ rpc, streams, topics }: Channels): Client<AnyContract> {
+  #buildClient({ rpc, streams, topics }: Channels): Client<AnyContract> {
     const self = this
     return {
       rpc,
       streams,
       topics,
-      peers: this.peers.api,
+      peers: this.#peers.api,
       get transport() {
-        return self.transport
+        return self.#transport
       },
       get state() {
-        return self.state
+        return self.#state
       },
       get sessionId() {
-        return self.sessionId
+        return self.#sessionId
       },
       on: (event, listener) => {
-        let set = this.listeners.get(event)
+        let set = this.#listeners.get(event)
         if (!set) {
           set = new Set()
-          this.listeners.set(event, set)
+          this.#listeners.set(event, set)
         }
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
-      close: async () => this.close(),
+      close: async () => this.#close(),
     } as Client<AnyContract>
   }
 
   /** `client.rpc`, `client.streams` and `client.topics` over the contract's codecs. */
-  private channels(compiled: CompiledContract): Channels {
+  #channels(compiled: CompiledContract): Channels {
     const rpc: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of compiled.rpc) {
-      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.calls.call(name, channel, input, options)
+      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.#calls.call(name, channel, input, options)
     }
     const streams: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of compiled.streams) {
       streams[name] = (input: unknown, options?: StreamCallOptions) => ({
-        [Symbol.asyncIterator]: () => openStream(this, this.calls, name, channel, input, options),
+        [Symbol.asyncIterator]: () => openStream(this, this.#calls, name, channel, input, options),
       })
     }
     const topics: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of compiled.topics) {
       topics[name] = (key: string) => ({
         subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions) =>
-          this.subscriptions.subscribe(channel, key, listener, opts),
-        publish: (message: unknown) => this.calls.publish(name, key, channel.message, message),
+          this.#subscriptions.subscribe(channel, key, listener, opts),
+        publish: (message: unknown) => this.#calls.publish(name, key, channel.message, message),
       })
     }
     return { rpc, streams, topics }
@@ -163,29 +163,29 @@ export class ClientRuntime implements Wire {
   // --- Wire: what calls, streams and subscriptions use ---
 
   get closed(): boolean {
-    return this.state === "closed"
+    return this.#state === "closed"
   }
 
   send(type: number, frameBody: string, force = false): number {
-    return this.state === "closed" ? 0 : this.connection.send(type, frameBody, force)
+    return this.#state === "closed" ? 0 : this.#connection.send(type, frameBody, force)
   }
 
   oversize(frameBody: string, payload: string): SwitchyardError | undefined {
-    return oversize(this.connection.limits, frameBody, payload)
+    return oversize(this.#connection.limits, frameBody, payload)
   }
 
   nextId(): number {
-    return ++this.lastId
+    return ++this.#lastId
   }
 
   error(error: SwitchyardError): void {
-    this.emit("error", error)
+    this.#emit("error", error)
   }
 
   // --- State and events ---
 
-  private emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
-    const set = this.listeners.get(event)
+  #emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const set = this.#listeners.get(event)
     if (!set) return
     for (const listener of [...set]) {
       try {
@@ -196,46 +196,46 @@ export class ClientRuntime implements Wire {
     }
   }
 
-  private setState(state: ClientState): void {
-    if (this.state === state) return
-    this.state = state
-    this.emit("state", state)
+  #setState(state: ClientState): void {
+    if (this.#state === state) return
+    this.#state = state
+    this.#emit("state", state)
   }
 
-  private ready(transport: TransportId, sessionId: string, resumed: boolean, reason: string): void {
-    this.transport = transport
-    this.sessionId = sessionId
-    this.setState("connected")
+  #ready(transport: TransportId, sessionId: string, resumed: boolean, reason: string): void {
+    this.#transport = transport
+    this.#sessionId = sessionId
+    this.#setState("connected")
     // An upgrade moves the session without a reconnect: no `session` event, only `transport`.
-    if (reason !== "upgrade") this.emit("session", { id: sessionId, recovered: resumed })
-    this.emit("transport", transport, reason as Parameters<ClientEvents["transport"]>[1])
+    if (reason !== "upgrade") this.#emit("session", { id: sessionId, recovered: resumed })
+    this.#emit("transport", transport, reason as Parameters<ClientEvents["transport"]>[1])
   }
 
   /** The server lost the session: settle what may have reached it, keep what surely did not. */
-  private lost(error: SwitchyardError): void {
-    this.subscriptions.lost()
+  #lost(error: SwitchyardError): void {
+    this.#subscriptions.lost()
     // Peer connections belong to the session: the other sides hear it end from the server.
-    this.peers.id = undefined
-    this.peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
-    this.calls.lost(error, this.connection.written)
-    this.emit("error", error)
+    this.#peers.id = undefined
+    this.#peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
+    this.#calls.lost(error, this.#connection.written)
+    this.#emit("error", error)
   }
 
-  private data(frame: ServerDataFrame): void {
+  #data(frame: ServerDataFrame): void {
     switch (frame[0]) {
       case FrameType.MESSAGE:
-        return this.subscriptions.message(frame)
+        return this.#subscriptions.message(frame)
       case FrameType.PEER: {
         const [, , conn, op, data] = frame
-        if (this.compiled) return this.peers.receive(conn, op, data)
+        if (this.#compiled) return this.#peers.receive(conn, op, data)
         // Codecs still loading: the frame waits for them, behind any earlier one (a failed load closes the client).
-        return void this.prepared.then(
-          () => this.data(frame),
+        return void this.#prepared.then(
+          () => this.#data(frame),
           () => {},
         )
       }
       default:
-        return this.calls.answer(frame)
+        return this.#calls.answer(frame)
     }
   }
 
@@ -243,24 +243,24 @@ export class ClientRuntime implements Wire {
    * An UNRELIABLE frame: a stream item (4 elements) or a topic message (5). Each goes only to a stream or
    * subscription of that delivery, and only when newer than the last delivered there (docs/delivery.md).
    */
-  private unreliable(frame: UnreliableFrame): void {
-    if (frame.length === 4) return this.calls.streams.get(frame[2])?.latest(frame[1], frame[3])
-    this.subscriptions.unreliable(frame)
+  #unreliable(frame: UnreliableFrame): void {
+    if (frame.length === 4) return this.#calls.streams.get(frame[2])?.latest(frame[1], frame[3])
+    this.#subscriptions.unreliable(frame)
   }
 
-  private close(): void {
-    this.connection.close()
-    this.shutdown(closedError())
+  #close(): void {
+    this.#connection.close()
+    this.#shutdown(closedError())
   }
 
   /** Settles everything with `error` and stops for good. */
-  private shutdown(error: SwitchyardError): void {
-    if (this.state === "closed") return
-    this.setState("closed")
-    this.transport = undefined
-    this.calls.shutdown(error)
-    this.subscriptions.clear()
-    this.peers.endAll(error)
+  #shutdown(error: SwitchyardError): void {
+    if (this.#state === "closed") return
+    this.#setState("closed")
+    this.#transport = undefined
+    this.#calls.shutdown(error)
+    this.#subscriptions.clear()
+    this.#peers.endAll(error)
   }
 }
 
@@ -280,9 +280,11 @@ function withoutPeers(host: PeerHost): PeerModule {
       },
     },
     receive(conn, op) {
-      if (op === "incoming") host.send(body.peer(conn, "reject", JSON.stringify("no listener for connections")))
-      else if (op === "open") host.send(body.peer(conn, "close", JSON.stringify("nobody is waiting")))
+      if (op === "incoming") host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
+      else if (op === "open") host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
     },
+    // Only the op is read, to turn the connection down: the data may be anything.
+    accepts: (op) => typeof op === "string",
     endAll() {},
   }
   return module

@@ -10,39 +10,49 @@ export class StreamConsumer implements AsyncIterator<unknown> {
   /** Sequence number and body of its STREAM frame, to re-send it in a new session if it never left. */
   seq = 0
   frameBody: string | undefined
-  private items: unknown[] = []
-  private head = 0
-  private consumed = 0
-  private finished = false
-  private failure: SwitchyardError | undefined
-  private waiting: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined
+  #items: unknown[] = []
+  #head = 0
+  #consumed = 0
+  #finished = false
+  #failure: SwitchyardError | undefined
+  #waiting: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined
   /** `n` of the newest UNRELIABLE item delivered: an older one that arrives later is dropped. */
-  private newest = 0
+  #newest = 0
+
+  readonly #item: PayloadCodec
+  readonly #window: number
+  readonly #wire: { credit(n: number): void; cancel(): void; finished(): void }
+  readonly #unreliable: boolean
 
   constructor(
     readonly id: number,
-    private readonly item: PayloadCodec,
+    item: PayloadCodec,
     readonly error: PayloadCodec | undefined,
-    private readonly window: number,
-    private readonly wire: { credit(n: number): void; cancel(): void; finished(): void },
-    private readonly unreliable = false,
-  ) {}
+    window: number,
+    wire: { credit(n: number): void; cancel(): void; finished(): void },
+    unreliable = false,
+  ) {
+    this.#item = item
+    this.#window = window
+    this.#wire = wire
+    this.#unreliable = unreliable
+  }
 
   /** An ITEM frame's payload. */
   push(raw: unknown): void {
-    if (this.finished) return
-    const decoded = this.item.decode(raw)
+    if (this.#finished) return
+    const decoded = this.#item.decode(raw)
     if (!decoded.ok) {
-      this.wire.cancel()
+      this.#wire.cancel()
       return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
     }
-    if (this.waiting) {
-      const w = this.waiting
-      this.waiting = undefined
-      this.took()
+    if (this.#waiting) {
+      const w = this.#waiting
+      this.#waiting = undefined
+      this.#took()
       return w.resolve({ value: decoded.value, done: false })
     }
-    this.items.push(decoded.value)
+    this.#items.push(decoded.value)
   }
 
   /**
@@ -50,95 +60,95 @@ export class StreamConsumer implements AsyncIterator<unknown> {
    * before it, and replacing an item the caller has not taken yet.
    */
   latest(n: number, raw: unknown): void {
-    if (this.finished || !this.unreliable || n <= this.newest) return
-    this.newest = n
-    if (this.waiting || this.head === this.items.length) return this.push(raw)
-    const decoded = this.item.decode(raw)
+    if (this.#finished || !this.#unreliable || n <= this.#newest) return
+    this.#newest = n
+    if (this.#waiting || this.#head === this.#items.length) return this.push(raw)
+    const decoded = this.#item.decode(raw)
     if (!decoded.ok) {
-      this.wire.cancel()
+      this.#wire.cancel()
       return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
     }
-    this.items = [decoded.value]
-    this.head = 0
+    this.#items = [decoded.value]
+    this.#head = 0
   }
 
   /** END: the stream completed. */
   end(): void {
-    if (this.finished) return
-    this.finished = true
-    this.wire.finished()
-    this.settle()
+    if (this.#finished) return
+    this.#finished = true
+    this.#wire.finished()
+    this.#settle()
   }
 
   /** The stream failed (server error, lost session, closed client). */
   fail(error: SwitchyardError): void {
-    if (this.finished) return
-    this.finished = true
-    this.failure = error
-    this.wire.finished()
-    this.settle()
+    if (this.#finished) return
+    this.#finished = true
+    this.#failure = error
+    this.#wire.finished()
+    this.#settle()
   }
 
   /** The caller aborted through its signal. */
   abort(error: SwitchyardError): void {
-    if (this.finished) return
-    this.wire.cancel()
-    this.items = []
-    this.head = 0
+    if (this.#finished) return
+    this.#wire.cancel()
+    this.#items = []
+    this.#head = 0
     this.fail(error)
   }
 
   next(): Promise<IteratorResult<unknown>> {
-    if (this.head < this.items.length) {
-      const value = this.items[this.head++]
-      if (this.head === this.items.length) {
-        this.items = []
-        this.head = 0
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head++]
+      if (this.#head === this.#items.length) {
+        this.#items = []
+        this.#head = 0
       }
-      this.took()
+      this.#took()
       return Promise.resolve({ value, done: false })
     }
-    if (this.finished) {
-      if (this.failure) {
-        const failure = this.failure
+    if (this.#finished) {
+      if (this.#failure) {
+        const failure = this.#failure
         // Report the failure once; later calls see a finished iterator.
-        this.failure = undefined
+        this.#failure = undefined
         return Promise.reject(failure)
       }
       return Promise.resolve({ value: undefined, done: true })
     }
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }))
+    return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }))
   }
 
   /** Leaving a `for await` loop early: cancel on the server. */
   return(): Promise<IteratorResult<unknown>> {
-    if (!this.finished) {
-      this.finished = true
-      this.wire.cancel()
-      this.wire.finished()
+    if (!this.#finished) {
+      this.#finished = true
+      this.#wire.cancel()
+      this.#wire.finished()
     }
-    this.items = []
-    this.head = 0
-    this.failure = undefined
-    this.settle()
+    this.#items = []
+    this.#head = 0
+    this.#failure = undefined
+    this.#settle()
     return Promise.resolve({ value: undefined, done: true })
   }
 
-  private took(): void {
-    if (this.unreliable) return
-    if (++this.consumed * 2 >= this.window && !this.finished) {
-      this.wire.credit(this.consumed)
-      this.consumed = 0
+  #took(): void {
+    if (this.#unreliable) return
+    if (++this.#consumed * 2 >= this.#window && !this.#finished) {
+      this.#wire.credit(this.#consumed)
+      this.#consumed = 0
     }
   }
 
-  private settle(): void {
-    if (!this.waiting || this.head < this.items.length) return
-    const w = this.waiting
-    this.waiting = undefined
-    if (this.failure) {
-      const failure = this.failure
-      this.failure = undefined
+  #settle(): void {
+    if (!this.#waiting || this.#head < this.#items.length) return
+    const w = this.#waiting
+    this.#waiting = undefined
+    if (this.#failure) {
+      const failure = this.#failure
+      this.#failure = undefined
       w.reject(failure)
     } else w.resolve({ value: undefined, done: true })
   }

@@ -1,4 +1,4 @@
-import { body, type CompiledStream, FrameType, type StreamCallOptions, switchyardError } from "@switchyard/core"
+import { type CompiledStream, clientBody, FrameType, type StreamCallOptions, switchyardError } from "@switchyard/core"
 import type { Calls } from "./calls.ts"
 import { encodeInput } from "./encoding.ts"
 import { defaultStreamWindow, maxStreamWindow } from "./options.ts"
@@ -28,11 +28,11 @@ export function openStream(
     channel.error,
     window,
     {
-      credit: (n) => wire.send(FrameType.CREDIT, body.credit(id, n), true),
+      credit: (n) => wire.send(FrameType.CREDIT, clientBody.credit(id, n), true),
       cancel: () => {
         if (calls.streams.get(id) !== consumer) return
         calls.streams.delete(id)
-        wire.send(FrameType.CANCEL, body.cancel(id), true)
+        wire.send(FrameType.CANCEL, clientBody.cancel(id), true)
       },
       finished: () => signal?.removeEventListener("abort", onAbort),
     },
@@ -43,7 +43,7 @@ export function openStream(
   else if (wire.closed) consumer.fail(closedError())
   else if (signal?.aborted) consumer.fail(switchyardError("CANCELLED", "aborted before it was sent"))
   else {
-    const frameBody = body.stream(id, name, json, window)
+    const frameBody = clientBody.stream(id, name, json, window)
     const refused = wire.oversize(frameBody, json)
     consumer.frameBody = frameBody
     consumer.seq = refused ? 0 : wire.send(FrameType.STREAM, frameBody)

@@ -1,6 +1,6 @@
 import {
-  body,
   type CompiledTopic,
+  clientBody,
   FrameType,
   isSubscribed,
   type MessageFrame,
@@ -53,14 +53,17 @@ const confirmation: PayloadCodec = {
  * listeners, renewed from its position in every new session, with gaps and recoveries reported.
  */
 export class Subscriptions {
-  private readonly subscriptions = new Map<string, Subscription>()
+  readonly #subscriptions = new Map<string, Subscription>()
   /** Counts sessions: a subscription sent in an earlier one is renewed. */
-  private epoch = 0
+  #epoch = 0
 
-  constructor(
-    private readonly wire: Wire,
-    private readonly calls: Calls,
-  ) {}
+  readonly #wire: Wire
+  readonly #calls: Calls
+
+  constructor(wire: Wire, calls: Calls) {
+    this.#wire = wire
+    this.#calls = calls
+  }
 
   subscribe(
     channel: CompiledTopic,
@@ -68,13 +71,13 @@ export class Subscriptions {
     listener: (message: unknown) => void,
     options: SubscribeOptions | undefined,
   ): () => void {
-    if (this.wire.closed) {
+    if (this.#wire.closed) {
       options?.onError?.(closedError())
       return () => {}
     }
     const topic = channel.name
     const ref = `${topic}\u0000${key}`
-    let sub = this.subscriptions.get(ref)
+    let sub = this.#subscriptions.get(ref)
     if (!sub) {
       sub = {
         topic,
@@ -83,21 +86,21 @@ export class Subscriptions {
         unreliable: channel.delivery === "unreliable",
         newest: 0,
         listeners: new Map(),
-        sentIn: this.epoch,
+        sentIn: this.#epoch,
         confirmed: false,
         position: undefined,
         recovering: false,
       }
-      this.subscriptions.set(ref, sub)
-      this.send(sub)
+      this.#subscriptions.set(ref, sub)
+      this.#send(sub)
     }
     sub.listeners.set(listener, options)
     const current = sub
     return () => {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
-      if (this.subscriptions.get(ref) !== current) return
-      this.subscriptions.delete(ref)
-      this.wire.send(FrameType.UNSUBSCRIBE, body.unsubscribe(topic, key), true)
+      if (this.#subscriptions.get(ref) !== current) return
+      this.#subscriptions.delete(ref)
+      this.#wire.send(FrameType.UNSUBSCRIBE, clientBody.unsubscribe(topic, key), true)
     }
   }
 
@@ -106,24 +109,24 @@ export class Subscriptions {
    * after a lost session), else from now. Its RESULT is handled as it arrives, not a microtask later, so
    * that the position is set before the MESSAGE frames that follow it in the same batch.
    */
-  private send(sub: Subscription): void {
-    sub.sentIn = this.epoch
+  #send(sub: Subscription): void {
+    sub.sentIn = this.#epoch
     // A new session may be on another server, whose messages count from 1 again.
     sub.newest = 0
-    const id = this.wire.nextId()
+    const id = this.#wire.nextId()
     const since: TopicPosition | null = sub.position ? [sub.position.offset, sub.position.epoch] : null
     // An unreliable topic has no positions: the form without `since`.
     const frameBody = sub.unreliable
-      ? body.subscribe(id, sub.topic, sub.key)
-      : body.subscribe(id, sub.topic, sub.key, since)
-    const seq = this.wire.send(FrameType.SUBSCRIBE, frameBody)
+      ? clientBody.subscribe(id, sub.topic, sub.key)
+      : clientBody.subscribe(id, sub.topic, sub.key, since)
+    const seq = this.#wire.send(FrameType.SUBSCRIBE, frameBody)
     if (seq === 0) {
       const error = queueFull()
       // Refused after `subscribe` has returned, as a request would be.
-      queueMicrotask(() => this.failed(sub, error))
+      queueMicrotask(() => this.#failed(sub, error))
       return
     }
-    this.calls.pending.set(id, {
+    this.#calls.pending.set(id, {
       id,
       kind: "subscribe",
       seq,
@@ -131,17 +134,17 @@ export class Subscriptions {
       frameBody,
       output: confirmation,
       error: undefined,
-      resolve: (output) => this.confirmed(sub, since, output as Subscribed | null),
-      reject: (error) => this.failed(sub, error),
+      resolve: (output) => this.#confirmed(sub, since, output as Subscribed | null),
+      reject: (error) => this.#failed(sub, error),
     })
   }
 
   /** A refused subscription ends; its listeners and the client hear why. */
-  private failed(sub: Subscription, error: SwitchyardError): void {
+  #failed(sub: Subscription, error: SwitchyardError): void {
     // A closed client settles everything at once.
-    if (this.wire.closed) return
+    if (this.#wire.closed) return
     const ref = `${sub.topic}\u0000${sub.key}`
-    if (this.subscriptions.get(ref) === sub) this.subscriptions.delete(ref)
+    if (this.#subscriptions.get(ref) === sub) this.#subscriptions.delete(ref)
     for (const options of [...sub.listeners.values()]) {
       try {
         options?.onError?.(error)
@@ -149,15 +152,15 @@ export class Subscriptions {
         report(thrown)
       }
     }
-    this.wire.error(error)
+    this.#wire.error(error)
   }
 
   /**
    * The server confirmed `sub` (asked from `since`): it now stands at the confirmed position. After a
    * renewal, `onRecover` hears whether anything was missed, and the client an error when it was.
    */
-  private confirmed(sub: Subscription, since: TopicPosition | null, output: Subscribed | null): void {
-    if (this.subscriptions.get(`${sub.topic}\u0000${sub.key}`) !== sub) return
+  #confirmed(sub: Subscription, since: TopicPosition | null, output: Subscribed | null): void {
+    if (this.#subscriptions.get(`${sub.topic}\u0000${sub.key}`) !== sub) return
     sub.position = output === null ? undefined : { offset: output[0], epoch: output[1] }
     sub.confirmed = true
     if (!sub.recovering) return
@@ -176,7 +179,7 @@ export class Subscriptions {
     }
     if (recovered) return
     const what = missed === undefined ? "publications" : `${missed} publication${missed === 1 ? "" : "s"}`
-    this.wire.error(
+    this.#wire.error(
       switchyardError(
         "TOPIC_GAP",
         `${sub.topic}(${JSON.stringify(sub.key)}): ${what} made while the session was lost could not be replayed`,
@@ -186,23 +189,23 @@ export class Subscriptions {
 
   /** The server lost the session: every subscription is renewed in the next one. */
   lost(): void {
-    this.epoch++
+    this.#epoch++
   }
 
   /** The new session is empty: renew every subscription from where it stood. */
   fresh(): void {
-    for (const sub of this.subscriptions.values()) {
-      if (sub.sentIn === this.epoch) continue
+    for (const sub of this.#subscriptions.values()) {
+      if (sub.sentIn === this.#epoch) continue
       // Only a subscription the server had confirmed can have missed something; an unreliable one
       // promises nothing about what it missed, so it is renewed without a recovery report.
       if (sub.confirmed && !sub.unreliable) sub.recovering = true
-      this.send(sub)
+      this.#send(sub)
     }
   }
 
   /** A MESSAGE frame. */
   message(frame: MessageFrame): void {
-    const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
+    const sub = this.#subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
     if (!sub) return
     const offset = frame[5]
     const position = sub.position
@@ -210,7 +213,7 @@ export class Subscriptions {
       // The server sends each offset once, in order; this only guards the promise "never twice".
       if (offset <= position.offset) return
       if (offset !== position.offset + 1) {
-        this.wire.error(
+        this.#wire.error(
           switchyardError(
             "TOPIC_GAP",
             `${frame[2]}(${JSON.stringify(frame[3])}): publications ${position.offset + 1} to ${offset - 1} never arrived`,
@@ -219,22 +222,24 @@ export class Subscriptions {
       }
       position.offset = offset
     }
-    this.deliver(sub, frame[4])
+    this.#deliver(sub, frame[4])
   }
 
   /** A topic message sent unreliably (docs/delivery.md): delivered only when newer than the last. */
   unreliable(frame: UnreliableMessageFrame): void {
-    const sub = this.subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
+    const sub = this.#subscriptions.get(`${frame[2]}\u0000${frame[3]}`)
     if (!sub?.unreliable || frame[1] <= sub.newest) return
     sub.newest = frame[1]
-    this.deliver(sub, frame[4])
+    this.#deliver(sub, frame[4])
   }
 
   /** Decodes a topic message and hands it to every listener of `sub`; an invalid one is an `error` event. */
-  private deliver(sub: Subscription, raw: unknown): void {
+  #deliver(sub: Subscription, raw: unknown): void {
     const decoded = sub.codec.decode(raw)
     if (!decoded.ok) {
-      return this.wire.error(switchyardError("INVALID_OUTPUT", `topic ${sub.topic}: invalid message: ${decoded.error}`))
+      return this.#wire.error(
+        switchyardError("INVALID_OUTPUT", `topic ${sub.topic}: invalid message: ${decoded.error}`),
+      )
     }
     for (const listener of [...sub.listeners.keys()]) {
       try {
@@ -246,6 +251,6 @@ export class Subscriptions {
   }
 
   clear(): void {
-    this.subscriptions.clear()
+    this.#subscriptions.clear()
   }
 }

@@ -1,8 +1,8 @@
 import {
-  body,
   type ClientLinkEvents,
   type ClientTransport,
-  control,
+  clientBody,
+  clientControl,
   type DecodeOptions,
   decodeServerFrame,
   FrameType,
@@ -229,7 +229,7 @@ export class Upgrades {
     }
     const events: ClientLinkEvents = {
       open: () => {
-        if (mine()) link?.send(control.probe(nonce))
+        if (mine()) link?.send(clientControl.probe(nonce))
       },
       frame: (data: unknown) => {
         if (!mine()) {
@@ -274,7 +274,7 @@ export class Upgrades {
   private signalling(transport: ClientTransport, attempt: number): Signalling {
     return {
       send: (kind, data) => {
-        this.host.session.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
+        this.host.session.send(FrameType.SIGNAL, clientBody.signal(attempt, kind, data))
       },
       onSignal: (listener) => {
         this.signalListeners.set(attempt, listener)
@@ -294,7 +294,7 @@ export class Upgrades {
     if (probe.attempt) {
       // The server lets go of what it set up for this attempt.
       this.signalListeners.delete(probe.attempt)
-      this.host.session.send(FrameType.SIGNAL, body.signal(probe.attempt, "end", "probe failed"))
+      this.host.session.send(FrameType.SIGNAL, clientBody.signal(probe.attempt, "end", "probe failed"))
     }
   }
 }

@@ -93,6 +93,7 @@ export {
   type DecodeResult,
   decodeClientFrame,
   decodeServerFrame,
+  decodeServerFrameWith,
   defaultDecodeOptions,
   exceedsBytes,
   exceedsDepth,
@@ -100,7 +101,10 @@ export {
   utf8Length,
 } from "./protocol/codec.ts"
 export {
+  ackFrame,
   body,
+  clientBody,
+  clientControl,
   control,
   dataFrame,
   isAckFrame,
@@ -113,6 +117,7 @@ export { MAX_CREDIT, MAX_KEY_LENGTH, MAX_NAME_LENGTH } from "./protocol/fields.t
 export * from "./protocol/frames.ts"
 export {
   clientPeerDataError,
+  isServerPeerData,
   MAX_CANDIDATE_LENGTH,
   MAX_PEER_ID_LENGTH,
   MAX_SDP_LENGTH,

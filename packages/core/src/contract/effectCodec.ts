@@ -7,7 +7,19 @@
 import * as Schema from "effect/Schema"
 import type { AnySchema } from "./contract.ts"
 import { compileFastChecker, MISS } from "./fastSchema.ts"
-import { type EffectCodec, fail, guarded, type Outcome, ok, type PayloadCodec } from "./payloadCodec.ts"
+import type { EffectCodec, Outcome, PayloadCodec } from "./payloadCodec.ts"
+
+// payloadCodec.ts's `ok`, `fail` and `guarded`, repeated: were this chunk to import them at run time, a
+// bundler would split payloadCodec.ts into a chunk of its own that every client loads (−0.3 KB gz).
+const ok = <T>(value: T): Outcome<T> => ({ ok: true, value })
+const fail = (error: string): Outcome<never> => ({ ok: false, error })
+function guarded(run: () => Outcome<unknown>): Outcome<unknown> {
+  try {
+    return run()
+  } catch (error) {
+    return fail(`the value could not be read: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
 
 /**
  * The codec of one Effect schema: its canonical JSON codec (so `Schema.Date` travels as an ISO string and

@@ -188,6 +188,19 @@ export function decodeServerFrame(
   text: unknown,
   options: DecodeOptions = defaultDecodeOptions,
 ): DecodeResult<ServerFrame> {
+  return decodeServerFrameWith(text, options, isServerPeerData)
+}
+
+/**
+ * `decodeServerFrame` with the check of a PEER frame's `op` and `data` given. The peer rules
+ * (`isServerPeerData`) are what a client with peer connections checks; a client without them only reads
+ * a PEER frame's op to turn the connection down, and so leaves those rules out of its bundle.
+ */
+export function decodeServerFrameWith(
+  text: unknown,
+  options: DecodeOptions,
+  peerData: (op: unknown, data: unknown) => boolean,
+): DecodeResult<ServerFrame> {
   const parsed = parse(text, options)
   if (!parsed.ok) return parsed
   const f = parsed.frame
@@ -215,7 +228,7 @@ export function decodeServerFrame(
       valid = isSignal(f)
       break
     case FrameType.PEER:
-      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isServerPeerData(f[3], f[4])
+      valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && peerData(f[3], f[4])
       break
     case FrameType.WELCOME:
       valid =

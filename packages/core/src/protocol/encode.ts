@@ -28,28 +28,42 @@ export function dataFrame(type: number, seq: number, body: string): string {
   return `[${type},${seq},${body}]`
 }
 
-/**
- * Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
- * payload arguments are JSON text from `stringifyPayload`.
- */
+// Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
+// payload arguments are JSON text from `stringifyPayload`. Each is a function of its own, and the objects
+// below only gather them (listed, not spread: a spread is kept even when unused), so that a client bundle carries the bodies a client writes and not the server's.
+
+const call = (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`
+const stream = (id: number, stream: string, input: string, credit: number) =>
+  `${id},${JSON.stringify(stream)},${input},${credit}`
+const cancel = (id: number) => `${id}`
+const credit = (id: number, credit: number) => `${id},${credit}`
+/** `since` left out writes the form without positions (docs/protocol.md#topics). */
+const subscribe = (id: number, topic: string, key: string, since?: TopicPosition | null) =>
+  since === undefined
+    ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
+    : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`
+const unsubscribe = (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`
+const signal = (attempt: number, kind: SignalKind, data: unknown) =>
+  `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`
+/** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
+const peer = (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`
+const publish = (id: number, topic: string, key: string, message: string) =>
+  `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
+
+/** Bodies of the data frames a client sends (the client's part of `body`). */
+export const clientBody = { call, stream, cancel, credit, subscribe, unsubscribe, signal, peer, publish }
+
+/** Bodies of every data frame, both directions. */
 export const body = {
-  call: (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`,
-  stream: (id: number, stream: string, input: string, credit: number) =>
-    `${id},${JSON.stringify(stream)},${input},${credit}`,
-  cancel: (id: number) => `${id}`,
-  credit: (id: number, credit: number) => `${id},${credit}`,
-  /** `since` left out writes the form without positions (docs/protocol.md#topics). */
-  subscribe: (id: number, topic: string, key: string, since?: TopicPosition | null) =>
-    since === undefined
-      ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
-      : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`,
-  unsubscribe: (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`,
-  signal: (attempt: number, kind: SignalKind, data: unknown) =>
-    `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`,
-  /** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
-  peer: (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`,
-  publish: (id: number, topic: string, key: string, message: string) =>
-    `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`,
+  call,
+  stream,
+  cancel,
+  credit,
+  subscribe,
+  unsubscribe,
+  signal,
+  peer,
+  publish,
   result: (id: number, output: string) => `${id},${output}`,
   /** The RESULT of a SUBSCRIBE that carried `since`: `[offset, epoch, recovered]` as its output. */
   subscribed: (id: number, offset: number, epoch: string, recovered: boolean) =>
@@ -75,10 +89,22 @@ export function unreliableFrame(n: number, body: string): string {
   return `[${FrameType.UNRELIABLE},${n},${body}]`
 }
 
+// Control frames, likewise one function each.
+const hello = (version: number, token: string | null, received: number) =>
+  `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`
+/** An ACK frame: everything up to `received` arrived. */
+export const ackFrame = (received: number) => `[${FrameType.ACK},${received}]`
+const probe = (probe: number) => `[${FrameType.PROBE},${probe}]`
+const pong = (received: number) => `[${FrameType.PONG},${received}]`
+const bye = (code: ErrorCode, message: string) =>
+  `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`
+
+/** Control frames a client sends (the client's part of `control`; ACK is `ackFrame`). */
+export const clientControl = { hello, probe, pong, bye }
+
 /** Frame text of control frames. */
 export const control = {
-  hello: (version: number, token: string | null, received: number) =>
-    `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`,
+  hello,
   welcome: (
     version: number,
     token: string,
@@ -90,13 +116,13 @@ export const control = {
     peerId?: string,
   ) =>
     `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
-  ack: (received: number) => `[${FrameType.ACK},${received}]`,
-  probe: (probe: number) => `[${FrameType.PROBE},${probe}]`,
+  ack: ackFrame,
+  probe,
   ping: (received: number) => `[${FrameType.PING},${received}]`,
-  pong: (received: number) => `[${FrameType.PONG},${received}]`,
+  pong,
   notice: (code: ErrorCode, message: string) =>
     `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
-  bye: (code: ErrorCode, message: string) => `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+  bye,
 }
 
 const ACK_PREFIX = `[${FrameType.ACK},`

@@ -7,43 +7,45 @@ import { unref } from "./session.ts"
  * So a link silent for `intervalMs + timeoutMs` is declared dead within one more interval.
  */
 export class Heartbeat {
-  private timer: ReturnType<typeof setInterval> | undefined
-  private heardSinceTick = false
-  private missed = 0
-  private readonly allowed: number
+  #timer: ReturnType<typeof setInterval> | undefined
+  #heardSinceTick = false
+  #missed = 0
+  readonly #allowed: number
 
-  constructor(
-    private readonly intervalMs: number,
-    timeoutMs: number,
-    private readonly tick: () => void,
-    private readonly dead: () => void,
-  ) {
-    this.allowed = Math.max(1, Math.ceil((intervalMs + timeoutMs) / intervalMs))
+  readonly #intervalMs: number
+  readonly #tick: () => void
+  readonly #dead: () => void
+
+  constructor(intervalMs: number, timeoutMs: number, tick: () => void, dead: () => void) {
+    this.#intervalMs = intervalMs
+    this.#tick = tick
+    this.#dead = dead
+    this.#allowed = Math.max(1, Math.ceil((intervalMs + timeoutMs) / intervalMs))
   }
 
   start(): void {
     this.stop()
-    this.heardSinceTick = false
-    this.missed = 0
-    this.timer = setInterval(() => {
-      if (this.heardSinceTick) this.missed = 0
-      else this.missed++
-      this.heardSinceTick = false
-      if (this.missed >= this.allowed) {
+    this.#heardSinceTick = false
+    this.#missed = 0
+    this.#timer = setInterval(() => {
+      if (this.#heardSinceTick) this.#missed = 0
+      else this.#missed++
+      this.#heardSinceTick = false
+      if (this.#missed >= this.#allowed) {
         this.stop()
-        this.dead()
-      } else this.tick()
-    }, this.intervalMs)
-    unref(this.timer)
+        this.#dead()
+      } else this.#tick()
+    }, this.#intervalMs)
+    unref(this.#timer)
   }
 
   /** Something arrived on the link. */
   heard(): void {
-    this.heardSinceTick = true
+    this.#heardSinceTick = true
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    this.timer = undefined
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
   }
 }

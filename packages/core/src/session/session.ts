@@ -1,4 +1,4 @@
-import { control, dataFrame } from "../protocol/encode.ts"
+import { ackFrame, dataFrame } from "../protocol/encode.ts"
 import type { Link } from "../transport/types.ts"
 import { ReplayBuffer } from "./replay.ts"
 
@@ -30,45 +30,50 @@ export type Arrival = "deliver" | "duplicate" | "gap"
  * of RPCs or topics; the server and client runtimes build on it.
  */
 export class Session {
-  private link: Link | undefined
-  private nextSeq = 1
-  private lastReceived = 0
-  private lastAcked = 0
-  private lastWritten = 0
+  #link: Link | undefined
+  #nextSeq = 1
+  #lastReceived = 0
+  #lastAcked = 0
+  #lastWritten = 0
   /** Ack-ticker ticks left before the delayed ack is due; 0 when none is waiting. */
-  private ackTicksLeft = 0
-  private readonly replay = new ReplayBuffer()
+  #ackTicksLeft = 0
+  readonly #replay = new ReplayBuffer()
 
-  constructor(private readonly options: SessionOptions = defaultSessionOptions) {}
+  readonly #options: SessionOptions
+
+  constructor(options: SessionOptions = defaultSessionOptions) {
+    this.#options = options
+  }
 
   /** Highest sequence number received in order. */
   get received(): number {
-    return this.lastReceived
+    return this.#lastReceived
   }
 
   /** Sequence number the next data frame will carry. */
   get next(): number {
-    return this.nextSeq
+    return this.#nextSeq
   }
 
   get connected(): boolean {
-    return this.link !== undefined
+    return this.#link !== undefined
   }
 
   /** Highest sequence number ever written to a link; frames above it never left this process. */
   get written(): number {
-    return this.lastWritten
+    return this.#lastWritten
   }
 
   /** Frames waiting for an acknowledgement. */
   get pending(): number {
-    return this.replay.length
+    return this.#replay.length
   }
 
   /** Whether one more frame of `size` would pass the replay bounds. */
   wouldOverflow(size: number): boolean {
     return (
-      this.replay.length + 1 > this.options.maxReplayFrames || this.replay.bytes + size > this.options.maxReplayBytes
+      this.#replay.length + 1 > this.#options.maxReplayFrames ||
+      this.#replay.bytes + size > this.#options.maxReplayBytes
     )
   }
 
@@ -80,35 +85,35 @@ export class Session {
    * peer (the client's CANCEL, CREDIT and UNSUBSCRIBE), whose number is bounded by what is open.
    */
   send(type: number, body: string, force = false): number {
-    const seq = this.nextSeq
+    const seq = this.#nextSeq
     const frame = dataFrame(type, seq, body)
     if (!force && this.wouldOverflow(frame.length)) return 0
-    this.nextSeq++
-    this.replay.push(frame)
-    if (this.link) {
-      this.lastWritten = seq
-      this.link.send(frame)
+    this.#nextSeq++
+    this.#replay.push(frame)
+    if (this.#link) {
+      this.#lastWritten = seq
+      this.#link.send(frame)
     }
     return seq
   }
 
   /** Sends a control frame on the current link, if any; control frames are never replayed. */
   sendControl(frame: string): void {
-    this.link?.send(frame)
+    this.#link?.send(frame)
   }
 
   /** Classifies an incoming data frame's sequence number and, when in order, counts it as received. */
   arrive(seq: number): Arrival {
-    if (seq <= this.lastReceived) {
+    if (seq <= this.#lastReceived) {
       // The peer resent what we already have: it may have missed our ack, so acknowledge again.
-      this.lastAcked = Math.min(this.lastAcked, seq - 1)
-      this.scheduleAck()
+      this.#lastAcked = Math.min(this.#lastAcked, seq - 1)
+      this.#scheduleAck()
       return "duplicate"
     }
-    if (seq !== this.lastReceived + 1) return "gap"
-    this.lastReceived = seq
-    if (this.lastReceived - this.lastAcked >= this.options.ackEvery) this.flushAck()
-    else this.scheduleAck()
+    if (seq !== this.#lastReceived + 1) return "gap"
+    this.#lastReceived = seq
+    if (this.#lastReceived - this.#lastAcked >= this.#options.ackEvery) this.flushAck()
+    else this.#scheduleAck()
     return "deliver"
   }
 
@@ -117,8 +122,8 @@ export class Session {
    * sent, a protocol violation.
    */
   acknowledge(received: number): boolean {
-    if (received >= this.nextSeq) return false
-    this.replay.trimTo(received)
+    if (received >= this.#nextSeq) return false
+    this.#replay.trimTo(received)
     return true
   }
 
@@ -128,61 +133,61 @@ export class Session {
    */
   attach(link: Link, peerReceived: number): boolean {
     if (!this.acknowledge(peerReceived)) return false
-    this.link = link
-    this.lastAcked = this.lastReceived
-    this.replay.forEach((frame) => {
+    this.#link = link
+    this.#lastAcked = this.#lastReceived
+    this.#replay.forEach((frame) => {
       link.send(frame)
     })
-    this.lastWritten = this.nextSeq - 1
+    this.#lastWritten = this.#nextSeq - 1
     return true
   }
 
   /** Takes the session off its link (the link is closed or dead); frames keep queueing for replay. */
   detach(): Link | undefined {
-    const link = this.link
-    this.link = undefined
-    this.clearAckTimer()
+    const link = this.#link
+    this.#link = undefined
+    this.#clearAckTimer()
     return link
   }
 
   /** Forgets everything: a session that ended keeps nothing. */
   reset(): void {
     this.detach()
-    this.nextSeq = 1
-    this.lastReceived = 0
-    this.lastAcked = 0
-    this.lastWritten = 0
-    this.replay.trimTo(Number.MAX_SAFE_INTEGER)
-    this.replay.first = 1
+    this.#nextSeq = 1
+    this.#lastReceived = 0
+    this.#lastAcked = 0
+    this.#lastWritten = 0
+    this.#replay.trimTo(Number.MAX_SAFE_INTEGER)
+    this.#replay.first = 1
   }
 
   /** Acknowledges now what was received, if anything is unacknowledged. */
   flushAck(): void {
-    this.clearAckTimer()
-    if (this.link === undefined || this.lastAcked === this.lastReceived) return
-    this.lastAcked = this.lastReceived
-    this.link.send(control.ack(this.lastReceived))
+    this.#clearAckTimer()
+    if (this.#link === undefined || this.#lastAcked === this.#lastReceived) return
+    this.#lastAcked = this.#lastReceived
+    this.#link.send(ackFrame(this.#lastReceived))
   }
 
   /** Records that `received` was just told to the peer in a PING or PONG. */
   markAcked(): void {
-    this.lastAcked = this.lastReceived
+    this.#lastAcked = this.#lastReceived
   }
 
-  private scheduleAck(): void {
-    if (this.ackTicksLeft !== 0 || this.link === undefined) return
-    this.ackTicksLeft = Math.max(1, Math.ceil(this.options.ackDelayMs / ACK_TICK_MS))
+  #scheduleAck(): void {
+    if (this.#ackTicksLeft !== 0 || this.#link === undefined) return
+    this.#ackTicksLeft = Math.max(1, Math.ceil(this.#options.ackDelayMs / ACK_TICK_MS))
     ackTicker.add(this)
   }
 
-  private clearAckTimer(): void {
-    this.ackTicksLeft = 0
+  #clearAckTimer(): void {
+    this.#ackTicksLeft = 0
   }
 
   /** Called by the ack ticker once per tick; true while the session still waits for its turn. */
   tickAck(): boolean {
-    if (this.ackTicksLeft === 0) return false
-    return --this.ackTicksLeft > 0
+    if (this.#ackTicksLeft === 0) return false
+    return --this.#ackTicksLeft > 0
   }
 }
 
