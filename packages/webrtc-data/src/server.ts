@@ -7,7 +7,6 @@ import {
   remoteCandidates,
   type ServerLinkEvents,
   type SignalKind,
-  transportTraits,
 } from "@switchyard/core"
 import type { RunningTransport, ServerTransport, SignalSession } from "@switchyard/server-node"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
@@ -212,7 +211,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport
   }
   return {
     id: "webrtc",
-    offer: { ...transportTraits.webrtc, iceServers },
+    offer: { duplex: true, binary: true, ordered: true, iceServers },
     reach: "signalled",
     start: () => running,
   }
