@@ -152,6 +152,31 @@ describe("plan", () => {
   }
 })
 
+describe("transports of new ids", () => {
+  const base = { prefer: "client", memory: emptyMemory, now } as const
+  it("start by the rank they declare; one that declares none starts after every one that does", () => {
+    expect(plan({ ...base, supported: [...traitsOf(all), { id: "test-fast", startRank: 5 }] }).start).toBe("test-fast")
+    expect(plan({ ...base, supported: [{ id: "test-plain" }, ...traitsOf(["websocket"])] }).start).toBe("websocket")
+    expect(plan({ ...base, supported: [{ id: "test-plain" }] }).start).toBe("test-plain")
+  })
+
+  it("a signalled one is never a start nor a fallback, whatever its id", () => {
+    const supported = [{ id: "test-rtc", signalled: true }, ...traitsOf(["websocket", "sse"])]
+    expect(plan({ ...base, supported, memory: worked("test-rtc") })).toEqual({
+      ladder: ["test-rtc", "websocket", "sse"],
+      start: "sse",
+      upgrades: ["test-rtc", "websocket"],
+    })
+    expect(fallback(supported, "sse", { memory: emptyMemory, now })).toBe("websocket")
+  })
+
+  it("are remembered when the client names them", () => {
+    const memory = rememberSuccess(emptyMemory, "test-fast", now)
+    expect(parseMemory(JSON.stringify(memory)).worked).toBeUndefined()
+    expect(parseMemory(JSON.stringify(memory), ["test-fast"]).worked?.id).toBe("test-fast")
+  })
+})
+
 describe("fallback", () => {
   const cases: Array<[string, TransportId, TransportMemory, TransportId | undefined]> = [
     ["WebSocket fails: SSE", "websocket", emptyMemory, "sse"],
