@@ -140,7 +140,11 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
       upgradeRetryMs: negotiation.upgradeRetryMs ?? 30_000,
       stableLinkMs: negotiation.stableLinkMs ?? 5000,
       maxShortLinks: negotiation.maxShortLinks ?? 3,
-      store: transportStore(options.url, negotiation.storage),
+      store: transportStore(
+        options.url,
+        negotiation.storage,
+        transports.map((t) => t.id),
+      ),
     },
     fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
   }

@@ -1,4 +1,4 @@
-import { parseMemory, type TransportMemory } from "@switchyard/core"
+import { parseMemory, type TransportId, type TransportMemory } from "@switchyard/core"
 
 /** The part of the Web Storage API the client uses (`localStorage` has it). */
 export interface StorageLike {
@@ -15,14 +15,19 @@ export interface TransportStore {
 /**
  * The memory of one server URL in `storage`: by default `localStorage` where there is one (so the next
  * page load skips what failed and starts on what worked), else a map shared by the clients of this
- * process. Storage that throws (private mode, quota) is treated as empty.
+ * process. Storage that throws (private mode, quota) is treated as empty. Besides the built-in
+ * transports, it remembers those of `known` (the client's).
  */
-export function transportStore(url: string, storage: StorageLike | undefined = defaultStorage()): TransportStore {
+export function transportStore(
+  url: string,
+  storage: StorageLike | undefined = defaultStorage(),
+  known?: readonly TransportId[],
+): TransportStore {
   const key = `switchyard:transports:${url.split(/[?#]/)[0]}`
   return {
     load() {
       try {
-        return parseMemory(storage.getItem(key))
+        return parseMemory(storage.getItem(key), known)
       } catch {
         return parseMemory(null)
       }

@@ -125,7 +125,7 @@ export class Upgrades {
 
   private planInput(offer: readonly TransportId[] | undefined, memory = this.options.negotiation.store.load()) {
     return {
-      supported: this.options.transports.map((t) => t.id),
+      supported: this.options.transports,
       offer,
       prefer: this.options.prefer,
       memory,
@@ -170,7 +170,8 @@ export class Upgrades {
     const ladder = plan(this.planInput(this.offer, memory)).ladder
     const failed = { ...memory.failed }
     for (const id of this.skipped) failed[id] = Number.POSITIVE_INFINITY
-    const next = fallback(ladder, from.id, { memory: { ...memory, failed }, now: Date.now() })
+    const transports = ladder.map((id) => this.byId(id)).filter((t) => t !== undefined)
+    const next = fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
     const transport = next === undefined ? undefined : this.byId(next)
     if (transport === undefined || transport === from) return undefined
     if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
@@ -272,9 +273,10 @@ export class Upgrades {
 
   /** Signalling for one attempt of a signalled transport: SIGNAL frames on the session. */
   private signalling(transport: ClientTransport, attempt: number): Signalling {
+    const named = this.signalTarget(transport)
     return {
       send: (kind, data) => {
-        this.host.session.send(FrameType.SIGNAL, clientBody.signal(attempt, kind, data))
+        this.host.session.send(FrameType.SIGNAL, clientBody.signal(attempt, kind, data, named))
       },
       onSignal: (listener) => {
         this.signalListeners.set(attempt, listener)
@@ -282,6 +284,15 @@ export class Upgrades {
       },
       offer: this.offerDetails.find((t) => t.id === transport.id),
     }
+  }
+
+  /**
+   * The transport a SIGNAL names: none when it is the first the server offers (a server offers its
+   * signalled transports first), since a SIGNAL that names none goes there, and servers from before
+   * SIGNAL named a transport refuse one that does.
+   */
+  private signalTarget(transport: ClientTransport): TransportId | undefined {
+    return this.offerDetails[0]?.id === transport.id ? undefined : transport.id
   }
 
   /** Closes the probe link, if any. */
@@ -294,7 +305,8 @@ export class Upgrades {
     if (probe.attempt) {
       // The server lets go of what it set up for this attempt.
       this.signalListeners.delete(probe.attempt)
-      this.host.session.send(FrameType.SIGNAL, clientBody.signal(probe.attempt, "end", "probe failed"))
+      const named = this.signalTarget(probe.transport)
+      this.host.session.send(FrameType.SIGNAL, clientBody.signal(probe.attempt, "end", "probe failed", named))
     }
   }
 }

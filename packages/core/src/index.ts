@@ -78,7 +78,7 @@ export {
   switchyardError,
 } from "./errors.ts"
 // negotiation
-export { defaultLadder, fallback, type Plan, type PlanInput, plan } from "./negotiation/plan.ts"
+export { fallback, type Plan, type PlanInput, plan } from "./negotiation/plan.ts"
 export {
   emptyMemory,
   hasFailed,
@@ -145,19 +145,20 @@ export {
 } from "./transport/ice.ts"
 export { LatestFrames, type LatestOutlet, type LatestSender, latestPerTick } from "./transport/latest.ts"
 export { type MemoryTransport, memoryTransport } from "./transport/memoryTransport.ts"
-export { isTransportId, transportTraits } from "./transport/traits.ts"
+export { isBuiltInTransportId, isTransportId, transportTraits } from "./transport/traits.ts"
 export type {
   Acceptor,
+  BuiltInTransportId,
   ClientLinkEvents,
   ClientTransport,
   ConnectionInfo,
   IceServer,
   Link,
+  NegotiationTraits,
   ServerLinkEvents,
   ServerOffer,
   SignalKind,
   Signalling,
-  TransportCapabilities,
   TransportId,
   TransportOffer,
 } from "./transport/types.ts"

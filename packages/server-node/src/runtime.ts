@@ -22,8 +22,11 @@ export interface Runtime {
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
   /** The session of `token` ended (for `reason`): the server forgets it. */
   forget(token: string, reason: ErrorCode): void
-  /** The signalled transport (WebRTC), once started, when the server offers one. */
-  signalled: { readonly id: TransportId; readonly running: RunningTransport } | undefined
+  /**
+   * The signalled transports (WebRTC), started, by id, in the order they are offered: a SIGNAL goes to
+   * the one it names, or to the first when it names none.
+   */
+  readonly signalled: ReadonlyMap<TransportId, RunningTransport>
   /** The server's acceptor, for links a signalled transport opens: bound to the session that signalled. */
   readonly accept: (link: Link, info: ConnectionInfo, signalledBy: string) => ServerLinkEvents
   /** Client↔client connections (docs/peers.md). */

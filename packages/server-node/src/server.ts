@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   registerEffectCodec,
   type ServerOffer,
+  type TransportId,
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
@@ -86,6 +87,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     }
   }
 
+  const signalled = new Map<TransportId, RunningTransport>()
   const runtime: Runtime = {
     compiled,
     rpc: functionsOf(h.rpc, compiled.rpc.keys(), "rpc"),
@@ -94,7 +96,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     topics,
     onError,
-    signalled: undefined,
+    signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
     peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
     forget: (token, reason) => table.forget(token, reason),
@@ -124,11 +126,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     onError,
   }
   const running: RunningTransport[] = transports.map((transport) => transport.start(host))
-  const signalled = transports.findIndex((t) => t.reach === "signalled")
-  const signalledTransport = transports[signalled]
-  const signalledRunning = running[signalled]
-  if (signalledTransport && signalledRunning)
-    runtime.signalled = { id: signalledTransport.id, running: signalledRunning }
+  transports.forEach((t, i) => {
+    const started = running[i]
+    if (t.reach === "signalled" && started) signalled.set(t.id, started)
+  })
   const routing = new HttpRouting(path, gate, running, offer)
   let closed: Promise<void> | undefined
 

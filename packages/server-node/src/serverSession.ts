@@ -35,7 +35,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   private invalidFrames = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   private ended = false
-  private signalling: SignalSession | undefined
+  /** This session as each signalled transport it signalled to sees it. */
+  private readonly signalling = new Map<TransportId, SignalSession>()
 
   constructor(
     readonly runtime: Runtime,
@@ -160,7 +161,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.link = undefined
     // After the BYE: the link may be one of this session's own attempts, and dropping the attempts
     // closes it (ATTEMPT_ENDED).
-    if (this.signalling) this.runtime.signalled?.running.sessionEnded?.(this.signalling)
+    for (const [id, from] of this.signalling) this.runtime.signalled.get(id)?.sessionEnded?.(from)
     this.session.reset()
     this.runtime.forget(this.token, code)
   }
@@ -252,32 +253,35 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       case FrameType.PUBLISH:
         return this.subscriptions.publish(f[2], f[3], f[4], f[5])
       case FrameType.SIGNAL: {
-        const transport = this.runtime.signalled?.running
-        if (!transport?.signal) {
-          return this.send(FrameType.SIGNAL, body.signal(f[2], "end", "no signalled transport here"))
+        // A SIGNAL that names no transport (clients before SIGNAL named one) goes to the first.
+        const id = f[5] ?? this.runtime.signalled.keys().next().value
+        const transport = id === undefined ? undefined : this.runtime.signalled.get(id)
+        if (id === undefined || !transport?.signal) {
+          const what = f[5] === undefined ? "no signalled transport" : `no signalled transport ${f[5]}`
+          return this.send(FrameType.SIGNAL, body.signal(f[2], "end", `${what} here`))
         }
-        return transport.signal(this.signalSession, f[2], f[3], f[4])
+        return transport.signal(this.signalSession(id), f[2], f[3], f[4])
       }
       case FrameType.PEER:
         return this.runtime.peers.receive(this, f[2], f[3], f[4])
     }
   }
 
-  /** This session as a signalled transport sees it; made on first use. */
-  private get signalSession(): SignalSession {
-    this.signalling ??= {
+  /** This session as the signalled transport `transport` sees it; made on first use. */
+  private signalSession(transport: TransportId): SignalSession {
+    let from = this.signalling.get(transport)
+    if (from) return from
+    from = {
       id: this.id,
       remoteAddress: undefined,
       maxMessageBytes: this.runtime.limits.maxMessageBytes,
       reply: (attempt, kind, data) => {
         if (!this.ended) this.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
       },
-      accept: (link) => {
-        const transport = this.runtime.signalled?.id ?? "webrtc"
-        return this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth }, this.token)
-      },
+      accept: (link) => this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth }, this.token),
     }
-    return this.signalling
+    this.signalling.set(transport, from)
+    return from
   }
 
   fail(id: number, code: ErrorCode, message: string, data?: string): void {

@@ -308,10 +308,11 @@ describe("hostile signalling to a WebRTC server", () => {
       `1,"end"`,
       `1,"end",42`,
       `1,"end",${JSON.stringify("r".repeat(257))}`,
-      // Attempt numbers that are not integers ≥ 1, and an extra element.
+      // Attempt numbers that are not integers ≥ 1, and an extra element (after the transport, which a
+      // SIGNAL may name).
       `0,"end","x"`,
       `"1","offer",${JSON.stringify({ type: "offer", sdp })}`,
-      `1,"offer",${JSON.stringify({ type: "offer", sdp })},"extra"`,
+      `1,"offer",${JSON.stringify({ type: "offer", sdp })},"webrtc","extra"`,
     ]
     for (const [i, rest] of cases.entries()) {
       raw.malformed(rest)

@@ -62,7 +62,6 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
     // ICE, DTLS and SCTP take several round trips, more through TURN; libdatachannel also waits a full
     // second before resending a DTLS handshake packet that arrived too early.
     probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
-    capabilities: { duplex: true, binary: true },
     connect(_url: string, events: ClientLinkEvents, signalling?: Signalling): Link {
       if (!signalling) throw new TypeError("switchyard: WebRTC is reached by upgrade from an open session")
       const Peer =

@@ -7,7 +7,6 @@ import {
   remoteCandidates,
   type ServerLinkEvents,
   type SignalKind,
-  transportTraits,
 } from "@switchyard/core"
 import type { RunningTransport, ServerTransport, SignalSession } from "@switchyard/server-node"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
@@ -229,7 +228,7 @@ export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport
   }
   return {
     id: "webrtc",
-    offer: { ...transportTraits.webrtc, iceServers },
+    offer: { duplex: true, binary: true, ordered: true, iceServers },
     reach: "signalled",
     start: () => running,
   }

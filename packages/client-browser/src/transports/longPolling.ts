@@ -16,7 +16,8 @@ export interface LongPollingTransportOptions {
 export function longPollingTransport(options: LongPollingTransportOptions = {}): ClientTransport {
   return {
     id: "long-polling",
-    capabilities: { duplex: false, binary: false },
+    // Plain requests pass nearly every network: the likeliest to connect at once.
+    startRank: 10,
     connect(url: string, events: ClientLinkEvents): Link {
       return httpLink(url, "long-polling", options.fetch, events, poll, true)
     },

@@ -26,7 +26,8 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
   const maxIntervalMs = Math.max(minIntervalMs, validInterval(options.maxIntervalMs, 1000))
   return {
     id: "polling",
-    capabilities: { duplex: false, binary: false },
+    // Plain requests too, but each answer waits for the next poll.
+    startRank: 20,
     connect(url: string, events: ClientLinkEvents): Link {
       let interval = minIntervalMs
       /** Ends the current wait early (after `minIntervalMs` from now), when one is running. */

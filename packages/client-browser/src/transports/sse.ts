@@ -38,7 +38,8 @@ const CLOSED = 2
 export function sseTransport(options: SseTransportOptions = {}): ClientTransport {
   return {
     id: "sse",
-    capabilities: { duplex: false, binary: false },
+    // A long-lived response: some proxies buffer or cut it.
+    startRank: 30,
     connect(url: string, events: ClientLinkEvents): Link {
       const EventSourceImpl =
         options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource

@@ -35,7 +35,8 @@ export interface WebSocketTransportOptions {
 export function websocketTransport(options: WebSocketTransportOptions = {}): ClientTransport {
   return {
     id: "websocket",
-    capabilities: { duplex: true, binary: true },
+    // An upgrade: some proxies and networks refuse it.
+    startRank: 40,
     connect(url: string, events: ClientLinkEvents): Link {
       const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
       if (!WebSocketImpl) throw new TypeError("switchyard: no WebSocket here; pass one in the client options")

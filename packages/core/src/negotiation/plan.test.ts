@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import type { TransportId } from "../transport/types.ts"
+import type { NegotiationTraits, TransportId } from "../transport/types.ts"
 import { fallback, type PlanInput, plan } from "./plan.ts"
 import { emptyMemory, parseMemory, rememberFailure, rememberSuccess, type TransportMemory } from "./transportMemory.ts"
 
@@ -8,6 +8,15 @@ const now = 1_000_000
 const failed = (...ids: TransportId[]): TransportMemory => ({
   failed: Object.fromEntries(ids.map((id) => [id, now + 60_000])),
 })
+/** What the built-in client transports declare in their own files; the cases name transports by id. */
+const declared: Record<string, Omit<NegotiationTraits, "id">> = {
+  "long-polling": { startRank: 10 },
+  polling: { startRank: 20 },
+  sse: { startRank: 30 },
+  websocket: { startRank: 40 },
+  webrtc: { signalled: true },
+}
+const traitsOf = (ids: readonly TransportId[]): NegotiationTraits[] => ids.map((id) => ({ id, ...declared[id] }))
 const worked = (id: TransportId, memory: TransportMemory = emptyMemory): TransportMemory => ({
   ...memory,
   worked: { id, at: now - 1000 },
@@ -16,7 +25,7 @@ const worked = (id: TransportId, memory: TransportMemory = emptyMemory): Transpo
 describe("plan", () => {
   const cases: Array<{
     name: string
-    input: Partial<PlanInput>
+    input: Partial<Omit<PlanInput, "supported">> & { supported?: TransportId[] }
     ladder: TransportId[]
     start: TransportId | undefined
     upgrades: TransportId[]
@@ -136,10 +145,36 @@ describe("plan", () => {
   ]
   for (const c of cases) {
     it(c.name, () => {
-      const result = plan({ supported: all, prefer: "server", memory: emptyMemory, now, ...c.input })
+      const { supported = all, ...input } = c.input
+      const result = plan({ prefer: "server", memory: emptyMemory, now, ...input, supported: traitsOf(supported) })
       expect(result).toEqual({ ladder: c.ladder, start: c.start, upgrades: c.upgrades })
     })
   }
+})
+
+describe("transports of new ids", () => {
+  const base = { prefer: "client", memory: emptyMemory, now } as const
+  it("start by the rank they declare; one that declares none starts after every one that does", () => {
+    expect(plan({ ...base, supported: [...traitsOf(all), { id: "test-fast", startRank: 5 }] }).start).toBe("test-fast")
+    expect(plan({ ...base, supported: [{ id: "test-plain" }, ...traitsOf(["websocket"])] }).start).toBe("websocket")
+    expect(plan({ ...base, supported: [{ id: "test-plain" }] }).start).toBe("test-plain")
+  })
+
+  it("a signalled one is never a start nor a fallback, whatever its id", () => {
+    const supported = [{ id: "test-rtc", signalled: true }, ...traitsOf(["websocket", "sse"])]
+    expect(plan({ ...base, supported, memory: worked("test-rtc") })).toEqual({
+      ladder: ["test-rtc", "websocket", "sse"],
+      start: "sse",
+      upgrades: ["test-rtc", "websocket"],
+    })
+    expect(fallback(supported, "sse", { memory: emptyMemory, now })).toBe("websocket")
+  })
+
+  it("are remembered when the client names them", () => {
+    const memory = rememberSuccess(emptyMemory, "test-fast", now)
+    expect(parseMemory(JSON.stringify(memory)).worked).toBeUndefined()
+    expect(parseMemory(JSON.stringify(memory), ["test-fast"]).worked?.id).toBe("test-fast")
+  })
 })
 
 describe("fallback", () => {
@@ -154,12 +189,12 @@ describe("fallback", () => {
     ["all known to fail, at the bottom: back to the top", "polling", failed(...all), "websocket"],
   ]
   for (const [name, current, memory, expected] of cases) {
-    it(name, () => expect(fallback(all, current, { memory, now })).toBe(expected))
+    it(name, () => expect(fallback(traitsOf(all), current, { memory, now })).toBe(expected))
   }
 
   it("never falls back to WebRTC, and stays put when there is nothing else", () => {
-    expect(fallback(["webrtc", "websocket"], "websocket", { memory: emptyMemory, now })).toBe("websocket")
-    expect(fallback(["webrtc"], "webrtc", { memory: emptyMemory, now })).toBeUndefined()
+    expect(fallback(traitsOf(["webrtc", "websocket"]), "websocket", { memory: emptyMemory, now })).toBe("websocket")
+    expect(fallback(traitsOf(["webrtc"]), "webrtc", { memory: emptyMemory, now })).toBeUndefined()
   })
 })
 

@@ -1,30 +1,17 @@
-import type { TransportId } from "../transport/types.ts"
+import type { NegotiationTraits, TransportId } from "../transport/types.ts"
 import { hasFailed, type TransportMemory } from "./transportMemory.ts"
 
 /**
  * Transport negotiation as pure functions (docs/negotiation.md): the ranking that decides where a session
  * starts, what it probes to move up to, and where it falls back to, from what the server offers and what
  * the client remembers (transportMemory.ts). The client's connection does the I/O; everything it decides
- * comes from here.
+ * comes from here. What they know of each transport is what it declares (`NegotiationTraits`: where it
+ * ranks as a start, whether it is signalled), never its id.
  */
-
-/**
- * Every transport, best first, as docs/negotiation.md ranks them.
- *
- * @deprecated Unused: the ranking comes from the client's `transports` option or the server's offer.
- */
-export const defaultLadder: readonly TransportId[] = ["webrtc", "websocket", "sse", "long-polling", "polling"]
-
-/**
- * Most likely to connect at once, first: where a session starts when nothing is remembered. Plain
- * requests pass nearly every network; a held request, a stream and an upgrade each fail on some. WebRTC
- * needs a session to signal over, so it is never a start.
- */
-const startOrder: readonly TransportId[] = ["long-polling", "polling", "sse", "websocket", "memory"]
 
 export interface PlanInput {
-  /** What this client can run, in its order (its `transports` option). */
-  readonly supported: readonly TransportId[]
+  /** What this client can run, in its order (its `transports` option): the transports, or their traits. */
+  readonly supported: readonly NegotiationTraits[]
   /** The server's offer, in its order; `undefined` while unknown (every supported one is assumed). */
   readonly offer?: readonly TransportId[] | undefined
   /** Whose order ranks: the client's when it listed `transports` itself, else the server's. */
@@ -44,14 +31,20 @@ export interface Plan {
 
 /** Ranks the transports client and server share, and picks where to start. */
 export function plan(input: PlanInput): Plan {
+  const traits = new Map(input.supported.map((t) => [t.id, t]))
+  const startRank = (id: TransportId) => traits.get(id)?.startRank ?? Number.MAX_SAFE_INTEGER
   const ladder = rank(input)
   const usable = ladder.filter((id) => !hasFailed(input.memory, id, input.now))
+  // Most likely to connect at once first (ties in ladder order); a signalled transport needs a session
+  // to signal over, so it is never a start.
+  const starts = (ids: readonly TransportId[]) =>
+    ids.filter((id) => traits.get(id)?.signalled !== true).sort((a, b) => startRank(a) - startRank(b))
   const worked = input.memory.worked?.id
   let start: TransportId | undefined
-  if (worked !== undefined && worked !== "webrtc" && usable.includes(worked)) start = worked
-  else start = startOrder.find((id) => usable.includes(id))
+  if (worked !== undefined && traits.get(worked)?.signalled !== true && usable.includes(worked)) start = worked
+  else start = starts(usable)[0]
   // Everything failed: memory is only advice, so start where a fresh client would.
-  start ??= startOrder.find((id) => ladder.includes(id))
+  start ??= starts(ladder)[0]
   const rankOfStart = start === undefined ? 0 : ladder.indexOf(start)
   const upgrades = usable.filter((id) => ladder.indexOf(id) < rankOfStart)
   return { ladder, start, upgrades }
@@ -63,11 +56,11 @@ export function plan(input: PlanInput): Plan {
  * `current` (or the top again), because trying something beats giving up.
  */
 export function fallback(
-  ladder: readonly TransportId[],
+  ladder: readonly NegotiationTraits[],
   current: TransportId,
   input: Pick<PlanInput, "memory" | "now">,
 ): TransportId | undefined {
-  const openers: TransportId[] = ladder.filter((id) => id !== "webrtc")
+  const openers: TransportId[] = ladder.filter((t) => t.signalled !== true).map((t) => t.id)
   if (openers.length === 0) return undefined
   const usable = (id: TransportId) => !hasFailed(input.memory, id, input.now)
   const at = openers.indexOf(current)
@@ -82,7 +75,7 @@ export function fallback(
 }
 
 function rank(input: PlanInput): TransportId[] {
-  const supported = dedupe(input.supported)
+  const supported = dedupe(input.supported.map((t) => t.id))
   if (input.offer === undefined) return supported
   const offered = dedupe(input.offer)
   if (input.prefer === "client") return supported.filter((id) => offered.includes(id))

@@ -1,4 +1,4 @@
-import { isTransportId } from "../transport/traits.ts"
+import { isBuiltInTransportId } from "../transport/traits.ts"
 import type { TransportId } from "../transport/types.ts"
 
 /**
@@ -37,19 +37,24 @@ export function rememberSuccess(memory: TransportMemory, id: TransportId, now: n
   return { worked: { id, at: now }, failed }
 }
 
-/** Reads remembered text back; anything malformed is as good as nothing remembered. */
-export function parseMemory(text: string | null | undefined): TransportMemory {
+/**
+ * Reads remembered text back, keeping the built-in transports and those of `known` (the client's own);
+ * anything malformed is as good as nothing remembered.
+ */
+export function parseMemory(text: string | null | undefined, known: readonly TransportId[] = []): TransportMemory {
   if (!text) return emptyMemory
+  const isKnown = (id: unknown): id is TransportId =>
+    isBuiltInTransportId(id) || (typeof id === "string" && known.includes(id))
   try {
     const value = JSON.parse(text) as { worked?: { id?: unknown; at?: unknown }; failed?: unknown }
     const worked =
-      value.worked && isTransportId(value.worked.id) && typeof value.worked.at === "number"
+      value.worked && isKnown(value.worked.id) && typeof value.worked.at === "number"
         ? { id: value.worked.id, at: value.worked.at }
         : undefined
     const failed: Partial<Record<TransportId, number>> = {}
     if (value.failed && typeof value.failed === "object") {
       for (const [id, until] of Object.entries(value.failed)) {
-        if (isTransportId(id) && typeof until === "number" && Number.isFinite(until)) failed[id] = until
+        if (isKnown(id) && typeof until === "number" && Number.isFinite(until)) failed[id] = until
       }
     }
     return { worked, failed }

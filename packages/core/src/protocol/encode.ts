@@ -1,6 +1,6 @@
 import type { ErrorCode } from "../errors.ts"
 import type { SessionLimits } from "../session/limits.ts"
-import type { SignalKind, TransportOffer } from "../transport/types.ts"
+import type { SignalKind, TransportId, TransportOffer } from "../transport/types.ts"
 import { FrameType, type TopicPosition } from "./frames.ts"
 
 /**
@@ -43,8 +43,9 @@ const subscribe = (id: number, topic: string, key: string, since?: TopicPosition
     ? `${id},${JSON.stringify(topic)},${JSON.stringify(key)}`
     : `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${since === null ? "null" : `[${since[0]},${JSON.stringify(since[1])}]`}`
 const unsubscribe = (topic: string, key: string) => `${JSON.stringify(topic)},${JSON.stringify(key)}`
-const signal = (attempt: number, kind: SignalKind, data: unknown) =>
-  `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}`
+/** `transport` left out writes the form without it (docs/protocol.md#webrtc-data-channels). */
+const signal = (attempt: number, kind: SignalKind, data: unknown, transport?: TransportId) =>
+  `${attempt},${JSON.stringify(kind)},${JSON.stringify(data ?? null)}${transport === undefined ? "" : `,${JSON.stringify(transport)}`}`
 /** A PEER frame; `data` is JSON text (a relayed message inside it is already encoded). */
 const peer = (conn: number, op: string, data: string) => `${conn},${JSON.stringify(op)},${data}`
 const publish = (id: number, topic: string, key: string, message: string) =>

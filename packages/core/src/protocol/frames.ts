@@ -6,7 +6,7 @@
  * `docs/protocol.md` is the normative description.
  */
 import type { SessionLimits } from "../session/limits.ts"
-import type { SignalKind, TransportOffer } from "../transport/types.ts"
+import type { SignalKind, TransportId, TransportOffer } from "../transport/types.ts"
 
 export const PROTOCOL_VERSION = 1
 
@@ -56,8 +56,17 @@ export type PublishFrame = readonly [11, seq: number, id: number, topic: string,
 /**
  * Sets up a signalled transport (WebRTC) over the session already open, in both directions: an offer,
  * an answer or an ICE candidate for one attempt (`attempt` is chosen by the client), or the end of it.
+ * `transport` (client→server only) names the signalled transport the attempt is for; without it, the
+ * server's first signalled transport (docs/protocol.md#webrtc-data-channels).
  */
-export type SignalFrame = readonly [13, seq: number, attempt: number, kind: SignalKind, data: unknown]
+export type SignalFrame = readonly [
+  13,
+  seq: number,
+  attempt: number,
+  kind: SignalKind,
+  data: unknown,
+  transport?: TransportId,
+]
 
 /**
  * A client↔client connection (docs/peers.md), in both directions: `conn` is the id the server gave the

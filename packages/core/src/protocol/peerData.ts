@@ -1,3 +1,4 @@
+import { isTransportId } from "../transport/traits.ts"
 import { isCount, isName, isSeq } from "./fields.ts"
 import type { ClientPeerOp, ServerPeerOp } from "./frames.ts"
 
@@ -13,12 +14,14 @@ export const MAX_SDP_LENGTH = 16 * 1024
 export const MAX_CANDIDATE_LENGTH = 1024
 
 /**
- * A SIGNAL frame: `[13, seq, attempt, kind, data]`, where `data` is `{type, sdp}` for an offer or answer,
- * `{candidate, sdpMid?, sdpMLineIndex?}` or `null` (no more candidates) for a candidate, and a short
- * reason string for an end. Sizes are capped, so signalling cannot carry arbitrary payloads.
+ * A SIGNAL frame: `[13, seq, attempt, kind, data, transport?]`, where `data` is `{type, sdp}` for an offer
+ * or answer, `{candidate, sdpMid?, sdpMLineIndex?}` or `null` (no more candidates) for a candidate, and a
+ * short reason string for an end, and `transport` a transport id. Sizes are capped, so signalling cannot
+ * carry arbitrary payloads.
  */
 export function isSignal(f: readonly unknown[]): boolean {
-  if (f.length !== 5 || !isSeq(f[1]) || !isSeq(f[2])) return false
+  if (f.length !== 5 && !(f.length === 6 && isTransportId(f[5]))) return false
+  if (!isSeq(f[1]) || !isSeq(f[2])) return false
   return isSignalData(f[3], f[4])
 }
 

@@ -39,7 +39,6 @@ export function memoryTransport(accept: Acceptor): MemoryTransport {
 
   return {
     id: "memory",
-    capabilities: { duplex: true, binary: false },
     get openLinks() {
       return open.size
     },

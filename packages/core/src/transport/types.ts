@@ -5,11 +5,14 @@
  */
 import type { SessionLimits } from "../session/limits.ts"
 
+/** The ids of the transports Switchyard ships. `"memory"` is the in-process pair used by tests. */
+export type BuiltInTransportId = "webrtc" | "websocket" | "sse" | "long-polling" | "polling" | "memory"
+
 /**
- * Transport ids, best first in the default ranking of docs/negotiation.md. `"memory"` is the in-process
- * pair used by tests.
+ * A transport's id: a built-in one, or any other that `isTransportId` accepts (lower-case letters, digits
+ * and dashes, up to 32 characters), so that a new transport needs no edit here.
  */
-export type TransportId = "webrtc" | "websocket" | "sse" | "long-polling" | "polling" | "memory"
+export type TransportId = BuiltInTransportId | (string & {})
 
 /**
  * One open connection as a session sees it. Transports fill this in; `send` takes one frame of text and
@@ -59,19 +62,6 @@ export interface ServerOffer {
 /** What a SIGNAL carries. */
 export type SignalKind = "offer" | "answer" | "candidate" | "end"
 
-/**
- * What a transport can carry.
- *
- * @deprecated Negotiation reads `transportTraits` and the server's `TransportOffer`s instead; nothing
- * reads this any more.
- */
-export interface TransportCapabilities {
-  /** Both directions on one connection (false: client→server goes over separate requests). */
-  readonly duplex: boolean
-  /** Binary frames on the wire (all transports carry binary payloads inside JSON as base64). */
-  readonly binary: boolean
-}
-
 /** Events a client-side link reports. `close` comes exactly once, also when the link never opened. */
 export interface ClientLinkEvents {
   open(): void
@@ -99,18 +89,29 @@ export interface Signalling {
 }
 
 /**
- * The client half of a transport: opens links to a server URL. One file per transport in
- * `@switchyard/client-browser` fills this in. A `signalled` transport (WebRTC) cannot open a session:
- * it is only probed and moved to from a session already open, and gets a `Signalling` to set itself up.
+ * What negotiation needs to know of a transport (docs/negotiation.md); `ClientTransport` carries it, so
+ * that `plan()` and `fallback()` look nothing up by id.
  */
-export interface ClientTransport {
+export interface NegotiationTraits {
   readonly id: TransportId
   /**
-   * @deprecated Unused: negotiation ranks transports by `transportTraits` and the server's offer. To be
-   * removed.
+   * How likely it connects at once on an unknown network, lower first: where a session starts when
+   * nothing is remembered. The built-ins: long polling 10, polling 20, SSE 30, WebSocket 40. Without one,
+   * it starts only after every transport that has one.
    */
-  readonly capabilities: TransportCapabilities
-  readonly signalled?: boolean
+  readonly startRank?: number | undefined
+  /**
+   * It cannot open a session (WebRTC): it is only probed and moved to from a session already open, and
+   * gets a `Signalling` to set itself up; it is never a start nor a fallback.
+   */
+  readonly signalled?: boolean | undefined
+}
+
+/**
+ * The client half of a transport: opens links to a server URL. One file per transport in
+ * `@switchyard/client-browser` fills this in; one of another package needs nothing else from Switchyard.
+ */
+export interface ClientTransport extends NegotiationTraits {
   /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */
   readonly probeTimeoutMs?: number
   connect(url: string, events: ClientLinkEvents, signalling?: Signalling): Link

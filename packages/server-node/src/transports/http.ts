@@ -12,7 +12,7 @@ import { type Downstream, HttpLink } from "./httpLink.ts"
  * each transport file only says how frames go downstream, as a `Downstream`.
  *
  * @example
- * export const polling = () => httpTransport("polling", transportTraits.polling, () => pollingDownstream())
+ * export const polling = () => httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
  */
 export function httpTransport(
   id: TransportId,

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { transportTraits } from "@switchyard/core"
 import { answer, answerFrames } from "../httpAnswers.ts"
 import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
@@ -7,7 +6,7 @@ import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`. */
 export function longPolling(): ServerTransport {
-  return httpTransport("long-polling", transportTraits["long-polling"], (limits) =>
+  return httpTransport("long-polling", { duplex: false, binary: false, ordered: true }, (limits) =>
     longPollingDownstream(limits.pollTimeoutMs),
   )
 }

@@ -1,4 +1,4 @@
-import { type Acceptor, transportTraits } from "@switchyard/core"
+import type { Acceptor } from "@switchyard/core"
 import type { ServerTransport, TransportHost } from "../transport.ts"
 
 /** The server half of the in-memory pair: `accept` is what the client half connects to. */
@@ -23,7 +23,7 @@ export function memory(): MemoryServerTransport {
   let host: TransportHost | undefined
   return {
     id: "memory",
-    offer: transportTraits.memory,
+    offer: { duplex: true, binary: true, ordered: true },
     reach: "in-process",
     start(started) {
       if (host) throw new Error("switchyard: a memory() transport serves one server")

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { transportTraits } from "@switchyard/core"
 import { answerFrames } from "../httpAnswers.ts"
 import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
@@ -7,7 +6,7 @@ import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Polling (docs/polling.md). */
 export function polling(): ServerTransport {
-  return httpTransport("polling", transportTraits.polling, () => pollingDownstream())
+  return httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { closeCodeOf, isDataFrame, transportTraits } from "@switchyard/core"
+import { closeCodeOf, isDataFrame } from "@switchyard/core"
 import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Server-Sent Events (docs/sse.md), bounded by the `sse*` limits and `maxBufferedBytes`. */
 export function sse(): ServerTransport {
-  return httpTransport("sse", transportTraits.sse, (limits) =>
+  return httpTransport("sse", { duplex: false, binary: false, ordered: true }, (limits) =>
     sseDownstream(
       limits.sseKeepAliveMs,
       limits.sseMaxStreamMs,

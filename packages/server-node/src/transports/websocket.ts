@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { closeCodeOf, corkPerTick, frameCap, type Link, latestPerTick, transportTraits } from "@switchyard/core"
+import { closeCodeOf, corkPerTick, frameCap, type Link, latestPerTick } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
 import { refuseUpgrade } from "../httpAnswers.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
@@ -9,7 +9,7 @@ import type { RunningTransport, ServerTransport, TransportHost } from "../transp
 export function websocket(): ServerTransport {
   return {
     id: "websocket",
-    offer: transportTraits.websocket,
+    offer: { duplex: true, binary: true, ordered: true },
     reach: "request",
     start: (host) => new WebSocketTransport(host),
   }

@@ -24,6 +24,8 @@ import { EventSource } from "eventsource"
 import WebSocket from "ws"
 import { ChannelNetwork } from "./channelNetwork.ts"
 import { TcpProxy } from "./tcpProxy.ts"
+import { testSocketTransport } from "./testSocketClient.ts"
+import { testSocketServer } from "./testSocketServer.ts"
 
 export const fastReconnect = { initialDelayMs: 10, maxDelayMs: 100 }
 
@@ -156,6 +158,29 @@ export const pollingNodeHarness = nodeHarness("polling")
 /** The HTTP transports with `nodeFetch` (node:http) in place of Node's built-in fetch. */
 export const sseNodeFetchHarness = nodeHarness("sse", { fetch: nodeFetch() })
 export const longPollingNodeFetchHarness = nodeHarness("long-polling", { fetch: nodeFetch() })
+
+/**
+ * `"test-socket"`, a transport of an id Switchyard does not know, registered on both sides as a third
+ * party's would be (testSocketServer.ts, testSocketClient.ts), over the same TCP proxy.
+ */
+export const testSocketNodeHarness: SuiteHarness = {
+  transport: "test-socket",
+  async setup(options) {
+    const state: TestServerState = { aborted: new Set() }
+    const server = startTestServer(options, state, { transports: [testSocketServer()] })
+    const { port } = await server.listen(0, "127.0.0.1")
+    const proxy = await TcpProxy.start(port)
+    const url = `http://127.0.0.1:${proxy.port}/switchyard`
+    const transports = [testSocketTransport({ WebSocket })]
+    return fixture(
+      server,
+      state,
+      proxy,
+      () => createClient(TestContract, { url, transports, ...testClientOptions }),
+      () => proxy[Symbol.asyncDispose](),
+    )
+  },
+}
 
 /**
  * WebRTC between a Node client and the Node server: the client opens its session on WebSocket (through
