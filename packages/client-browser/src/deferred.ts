@@ -1,4 +1,4 @@
-import type { AnyContract, SubscribeOptions } from "@switchyard/core"
+import type { AnyContract, SubscribeOptions, SwitchyardError } from "@switchyard/core"
 
 /** `client.rpc`, `client.streams` and `client.topics`: functions by channel name. */
 export interface Channels {
@@ -16,7 +16,8 @@ type Topic = (key: string) => {
 /**
  * The channels of `contract` while its codecs are being prepared: each call waits for `ready` (the real
  * channels), then runs as it would have. Once ready, every function is replaced by the real one, so
- * calls made later take the direct path.
+ * calls made later take the direct path. When `ready` fails, with the client's `SwitchyardError`, what
+ * waited fails with it: calls and streams reject, subscriptions hear it through `onError`.
  */
 export function waitingChannels(contract: AnyContract, ready: Promise<Channels>): Channels {
   const rpc: Record<string, unknown> = Object.create(null)
@@ -39,13 +40,21 @@ export function waitingChannels(contract: AnyContract, ready: Promise<Channels>)
   for (const name of Object.keys(contract.topics)) {
     topics[name] = (key: string) => {
       const handle = ready.then((real) => (real.topics[name] as Topic)(key))
+      // A handle nobody subscribes or publishes through must not leave its failure unhandled.
+      handle.catch(() => {})
       return {
         subscribe: (listener: (m: unknown) => void, options?: SubscribeOptions) => {
           let unsubscribe: (() => void) | undefined
           let cancelled = false
-          void handle.then((h) => {
-            if (!cancelled) unsubscribe = h.subscribe(listener, options)
-          })
+          // A failed load reaches the subscription as a refusal would: through its onError.
+          handle.then(
+            (h) => {
+              if (!cancelled) unsubscribe = h.subscribe(listener, options)
+            },
+            (error: SwitchyardError) => {
+              if (!cancelled) options?.onError?.(error)
+            },
+          )
           return () => {
             cancelled = true
             unsubscribe?.()

@@ -117,3 +117,36 @@ describe("a contract whose codecs are prepared asynchronously", () => {
     await expect(client.rpc.double("x")).rejects.toMatchObject({ code: "INVALID_INPUT" })
   })
 })
+
+describe("a contract whose codecs cannot be loaded", () => {
+  it("tells a subscription made at once through its onError, and leaves no rejection unhandled", async () => {
+    const { transport } = server()
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on("unhandledRejection", onUnhandled)
+    try {
+      const prepare = () => Promise.reject(new Error("the chunk could not be fetched"))
+      const runtime = new ClientRuntime(Api, { url: "memory:", transports: [transport] }, prepare)
+      runtimes.push(runtime)
+      const client = runtime.client as unknown as {
+        on(event: "error", listener: (e: { code: string }) => void): () => void
+        rpc: { double(n: number): Promise<number> }
+        topics: {
+          room(key: string): { subscribe(listener: (m: string) => void, options?: object): () => void }
+        }
+      }
+      const events: string[] = []
+      client.on("error", (e) => events.push(e.code))
+      const subscriptionErrors: string[] = []
+      client.topics.room("k").subscribe(() => {}, { onError: (e: { code: string }) => subscriptionErrors.push(e.code) })
+      client.topics.room("other")
+      await expect(client.rpc.double(1)).rejects.toMatchObject({ code: "INTERNAL_ERROR" })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(events).toEqual(["INTERNAL_ERROR"])
+      expect(subscriptionErrors).toEqual(["INTERNAL_ERROR"])
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off("unhandledRejection", onUnhandled)
+    }
+  })
+})

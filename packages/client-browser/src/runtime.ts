@@ -91,14 +91,20 @@ export class ClientRuntime implements Wire {
     this.#subscriptions = new Subscriptions(this, this.#calls)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
-      const ready = Promise.resolve(prepared).then((compiled) => {
-        this.#compiled = compiled
-        return this.#channels(compiled)
-      })
+      // A failed load fails what waits for it with the error the client reports, not the loader's own.
+      const ready = Promise.resolve(prepared).then(
+        (compiled) => {
+          this.#compiled = compiled
+          return this.#channels(compiled)
+        },
+        (cause: unknown) => {
+          throw switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause })
+        },
+      )
       this.#prepared = ready
       this.client = this.#buildClient(waitingChannels(contract, ready))
-      ready.catch((cause: unknown) => {
-        this.#emit("error", switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause }))
+      ready.catch((error: SwitchyardError) => {
+        this.#emit("error", error)
         this.#close()
       })
     } else {

@@ -34,6 +34,8 @@ export interface SessionTableOptions {
  */
 export class SessionTable {
   private readonly sessions = new Map<string, ServerSession>()
+  /** Links still in their handshake (open, no HELLO yet), with their handshake timer. */
+  private readonly handshaking = new Map<Link, ReturnType<typeof setTimeout>>()
   private readonly sessionLimits: SessionLimits
   /** Set when the server starts shutting down: a link's handshake is then refused. */
   closing = false
@@ -70,9 +72,19 @@ export class SessionTable {
     this.options.ended(session, reason)
   }
 
-  /** Ends every session (server shutdown): clients get their BYE with `SERVER_CLOSED`. */
+  /**
+   * Ends every session (server shutdown): clients get their BYE with `SERVER_CLOSED`, on their session's
+   * link and on every link still in its handshake. A client moving its session to a new link has left the
+   * old one (its BYE is ignored there) and waits for WELCOME on the new one, where the transport's close
+   * would otherwise cut it before its HELLO is answered.
+   */
   endAll(): void {
     for (const session of [...this.sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+    for (const [link, handshake] of [...this.handshaking]) {
+      clearTimeout(handshake)
+      this.handshaking.delete(link)
+      refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+    }
   }
 
   /**
@@ -83,16 +95,21 @@ export class SessionTable {
   accept(link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents {
     let session: ServerSession | undefined
     let probes = 0
-    const handshake = setTimeout(
-      () => refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time"),
-      this.options.limits.handshakeTimeoutMs,
-    )
+    const handshake = setTimeout(() => {
+      this.handshaking.delete(link)
+      refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time")
+    }, this.options.limits.handshakeTimeoutMs)
     handshake.unref()
+    this.handshaking.set(link, handshake)
+    const handshakeOver = () => {
+      clearTimeout(handshake)
+      this.handshaking.delete(link)
+    }
     return {
       frame: (data) => {
         if (session) return session.receive(link, data)
         if (this.closing) {
-          clearTimeout(handshake)
+          handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
         }
         const decoded = decodeClientFrame(data, this.options.limits)
@@ -101,7 +118,7 @@ export class SessionTable {
         if (decoded.ok && decoded.frame[0] === FrameType.PROBE && ++probes <= MAX_PROBES) {
           return link.send(control.probe(decoded.frame[1]))
         }
-        clearTimeout(handshake)
+        handshakeOver()
         if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
           return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
         }
@@ -109,7 +126,7 @@ export class SessionTable {
         session = this.hello(link, info, signalledBy, version, token, received)
       },
       close() {
-        clearTimeout(handshake)
+        handshakeOver()
         session?.linkClosed(link)
       },
       resume(received) {

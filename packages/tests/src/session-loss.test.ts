@@ -1,5 +1,5 @@
 import { createClient } from "@switchyard/client-browser/all"
-import { type Acceptor, memoryTransport, type SwitchyardError } from "@switchyard/core"
+import { type Acceptor, FrameType, memoryTransport, type SwitchyardError } from "@switchyard/core"
 import { TestContract, type TestServerState, waitFor } from "@switchyard/core/testing"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
@@ -108,6 +108,29 @@ describe("when the server loses the session", () => {
     const errors: string[] = []
     client.on("error", (e) => errors.push(e.code))
     await server.close()
+    await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "the BYE to arrive")
+  })
+
+  it("over WebSocket, server.close() tells a client whose move to WebSocket is in its handshake", async () => {
+    const state: TestServerState = { aborted: new Set() }
+    const server = startTestServer({}, state)
+    const { url } = await server.listen(0, "127.0.0.1")
+    // The session starts on long polling and moves to WebSocket once a probe passes. The server closes the
+    // moment the client says HELLO there: the client has left its old link (a BYE there is ignored), and
+    // the HELLO reaches the server only after its WebSocket transport has started closing the socket.
+    let closing: Promise<void> | undefined
+    class ClosesServerOnHello extends WebSocket {
+      override send(data: string): void {
+        super.send(data)
+        if (data.startsWith(`[${FrameType.HELLO},`)) closing ??= server.close()
+      }
+    }
+    const client = createClient(TestContract, { url, WebSocket: ClosesServerOnHello, ...testClientOptions })
+    cleanup.push(() => client.close())
+    const errors: string[] = []
+    client.on("error", (e) => errors.push(e.code))
+    await waitFor(() => closing !== undefined, 5000, "the client's HELLO on WebSocket")
+    await closing
     await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "the BYE to arrive")
   })
 })
