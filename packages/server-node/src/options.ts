@@ -10,9 +10,9 @@ export interface ServerOptions<A = undefined> {
   readonly path?: string
   /**
    * The transports offered, in order of preference (docs/negotiation.md): `ServerTransport`s
-   * (`websocket()`, `sse()`, `longPolling()`, `polling()`, `webrtcServer()` of
-   * `@switchyard/webrtc-data/server`, `memory()`), or the ids of the built-in ones. Default
-   * `defaultTransports()`: `[websocket(), sse(), longPolling(), polling()]`; a transport left out is
+   * (`websocketServer()`, `sseServer()`, `longPollingServer()`, `pollingServer()`, `webrtcServer()` of
+   * `@switchyard/webrtc-data/server`, `memoryServer()`), or the ids of the built-in ones. Default
+   * `defaultTransports()`: `[websocketServer(), sseServer(), longPollingServer(), pollingServer()]`; a transport left out is
    * refused. A signalled transport (WebRTC) is offered first wherever it is listed: a client reaches it
    * only by upgrade, from a session already open.
    */

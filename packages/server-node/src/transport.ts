@@ -19,7 +19,7 @@ import type { ServerLimits } from "./limits.ts"
  * `transports/memory.ts`, and `webrtcServer()` in `@switchyard/webrtc-data/server`).
  *
  * @example
- * createServer(Chat, handlers, { transports: [websocket(), sse(), longPolling(), polling(), webrtcServer()] })
+ * createServer(Chat, handlers, { transports: [websocketServer(), sseServer(), longPollingServer(), pollingServer(), webrtcServer()] })
  */
 export interface ServerTransport {
   /** The id clients name it by, in the offer and in `ConnectionInfo.transport`. */

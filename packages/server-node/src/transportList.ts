@@ -1,29 +1,29 @@
 import type { TransportId } from "@switchyard/core"
 import type { ServerTransport } from "./transport.ts"
-import { longPolling } from "./transports/longPolling.ts"
-import { polling } from "./transports/polling.ts"
-import { sse } from "./transports/sse.ts"
-import { websocket } from "./transports/websocket.ts"
+import { longPollingServer } from "./transports/longPolling.ts"
+import { pollingServer } from "./transports/polling.ts"
+import { sseServer } from "./transports/sse.ts"
+import { websocketServer } from "./transports/websocket.ts"
 
 /**
  * The built-in transports a string id in `options.transports` stands for. A new transport registers on
  * this list only when it should also be named by a bare id; otherwise its factory is all it needs.
  */
 const builtIn: Partial<Record<TransportId, () => ServerTransport>> = {
-  websocket,
-  sse,
-  "long-polling": longPolling,
-  polling,
+  websocket: websocketServer,
+  sse: sseServer,
+  "long-polling": longPollingServer,
+  polling: pollingServer,
 }
 
 /**
  * The transports a server runs when its options do not say, in order of preference.
  *
  * @example
- * createServer(Chat, handlers, { transports: [...defaultTransports(), memory()] })
+ * createServer(Chat, handlers, { transports: [...defaultTransports(), memoryServer()] })
  */
 export function defaultTransports(): ServerTransport[] {
-  return [websocket(), sse(), longPolling(), polling()]
+  return [websocketServer(), sseServer(), longPollingServer(), pollingServer()]
 }
 
 /**

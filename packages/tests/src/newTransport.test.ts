@@ -1,7 +1,7 @@
 import { createClient, longPollingTransport, websocketTransport } from "@switchyard/client-browser"
 import { control, FrameType } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
-import { createServer, memory, type ServerOptions, type ServerTransport } from "@switchyard/server-node"
+import { createServer, memoryServer, type ServerOptions, type ServerTransport } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect, freshStorage } from "./support/harnesses.ts"
@@ -87,7 +87,7 @@ describe("a transport of a new id", () => {
         close: async () => {},
       }),
     })
-    const inProcess = memory()
+    const inProcess = memoryServer()
     serve({ transports: ["websocket", signalled("test-signal-a"), signalled("test-signal-b"), inProcess] })
     const sent: unknown[][] = []
     const events = inProcess.accept(

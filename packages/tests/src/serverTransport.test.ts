@@ -7,7 +7,7 @@ import {
   createServer,
   defaultTransports,
   httpTransport,
-  memory,
+  memoryServer,
   type ServerOptions,
   type ServerTransport,
   type TransportHost,
@@ -92,7 +92,7 @@ describe("ServerTransport registration", () => {
   })
 
   it("registers the in-memory transport like any other, and offers it to no URL client", async () => {
-    const inProcess = memory()
+    const inProcess = memoryServer()
     expect(() =>
       inProcess.accept({ send() {}, close() {} }, { transport: "memory", remoteAddress: undefined, auth: 1 }),
     ).toThrow(/not registered/)
@@ -120,7 +120,7 @@ describe("ServerTransport registration", () => {
 
     expect(() => serve({ transports: [] })).toThrow(/at least one transport/)
     expect(() => serve({ transports: ["memory"] })).toThrow(/cannot offer transport "memory"/)
-    expect(() => serve({ transports: [memory(), memory()] })).toThrow(/listed twice/)
+    expect(() => serve({ transports: [memoryServer(), memoryServer()] })).toThrow(/listed twice/)
     // The same built-in named twice is one transport, as it always was.
     const twice = serve({ transports: ["sse", "sse"] })
     const { url: twiceUrl } = await twice.listen(0, "127.0.0.1")

@@ -5,7 +5,7 @@ import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`. */
-export function longPolling(): ServerTransport {
+export function longPollingServer(): ServerTransport {
   return httpTransport("long-polling", { duplex: false, binary: false, ordered: true }, (limits) =>
     longPollingDownstream(limits.pollTimeoutMs),
   )

@@ -15,24 +15,24 @@ export interface MemoryServerTransport extends ServerTransport {
  * contract suite (`packages/tests/src/contract.memory.test.ts`); it registers like any other transport.
  *
  * @example
- * const inProcess = memory()
- * const server = createServer(Chat, handlers, { transports: [websocket(), inProcess] })
+ * const inProcess = memoryServer()
+ * const server = createServer(Chat, handlers, { transports: [websocketServer(), inProcess] })
  * const client = createClient(Chat, { url: "memory:", transports: [memoryTransport(inProcess.accept)] })
  */
-export function memory(): MemoryServerTransport {
+export function memoryServer(): MemoryServerTransport {
   let host: TransportHost | undefined
   return {
     id: "memory",
     offer: { duplex: true, binary: true, ordered: true },
     reach: "in-process",
     start(started) {
-      if (host) throw new Error("switchyard: a memory() transport serves one server")
+      if (host) throw new Error("switchyard: a memoryServer() transport serves one server")
       host = started
       // Its links close with their sessions, and the client half sees them close: nothing else to do.
       return { close: async () => {} }
     },
     accept(link, info) {
-      if (!host) throw new Error("switchyard: this memory() transport is not registered with a server yet")
+      if (!host) throw new Error("switchyard: this memoryServer() transport is not registered with a server yet")
       return host.accept(link, { ...info, transport: "memory" })
     },
   }

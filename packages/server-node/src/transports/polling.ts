@@ -5,7 +5,7 @@ import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Polling (docs/polling.md). */
-export function polling(): ServerTransport {
+export function pollingServer(): ServerTransport {
   return httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
 }
 

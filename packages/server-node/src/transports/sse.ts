@@ -5,7 +5,7 @@ import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
 /** Server-Sent Events (docs/sse.md), bounded by the `sse*` limits and `maxBufferedBytes`. */
-export function sse(): ServerTransport {
+export function sseServer(): ServerTransport {
   return httpTransport("sse", { duplex: false, binary: false, ordered: true }, (limits) =>
     sseDownstream(
       limits.sseKeepAliveMs,

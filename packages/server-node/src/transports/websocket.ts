@@ -6,7 +6,7 @@ import { refuseUpgrade } from "../httpAnswers.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
-export function websocket(): ServerTransport {
+export function websocketServer(): ServerTransport {
   return {
     id: "websocket",
     offer: { duplex: true, binary: true, ordered: true },

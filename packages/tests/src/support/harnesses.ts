@@ -14,7 +14,7 @@ import {
   createServer,
   defaultTransports,
   type Handlers,
-  memory,
+  memoryServer,
   type Server,
   type ServerOptions,
 } from "@switchyard/server-node"
@@ -106,7 +106,7 @@ export const memoryHarness: SuiteHarness = {
   transport: "memory",
   async setup(options) {
     const state: TestServerState = { aborted: new Set() }
-    const inProcess = memory()
+    const inProcess = memoryServer()
     const server = startTestServer(options, state, { transports: [...defaultTransports(), inProcess] })
     const transport = memoryTransport(inProcess.accept)
     return fixture(server, state, transport, () =>

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http"
-import { type ServerTransport, websocket } from "@switchyard/server-node"
+import { type ServerTransport, websocketServer } from "@switchyard/server-node"
 
 /** The id of the test transport: one this version of Switchyard has never heard of. */
 export const TEST_SOCKET = "test-socket"
@@ -11,7 +11,7 @@ export const TEST_SOCKET = "test-socket"
  * `createServer`'s `transports`; nothing in Switchyard knows its id.
  */
 export function testSocketServer(): ServerTransport {
-  const carrier = websocket()
+  const carrier = websocketServer()
   return {
     id: TEST_SOCKET,
     offer: { duplex: true, binary: true, ordered: true },
