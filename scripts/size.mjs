@@ -16,7 +16,7 @@
 // The entries connect to `/switchyard`, which the static server does not answer: the clients fail to
 // connect and back off, which changes nothing of what they load (every chunk is requested at startup,
 // and the script checks that the page loaded every chunk the entry chunk imports statically).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
