@@ -1,32 +1,53 @@
 #!/usr/bin/env node
 // Bundle sizes of the client against their budgets, beside socket.io-client, @trpc/client and
-// @microsoft/signalr measured the same way: each entry of size/entries is bundled by esbuild (minified,
-// ESM, platform browser, workspace packages from source) and gzipped at level 9. Prints a table and exits
-// non-zero when an entry is over its budget. Bundles are split as a bundler splits them for a page: a
-// chunk loaded by `import()` counts only for entries whose contract makes the client load it (`lazy`), so
-// code a client loads on demand (Effect Schema codecs) is not charged to the clients that never load it.
-// The column "without effect" is the same bundle with `effect` left out: Switchyard's own share.
-// KB = 1024 bytes.
+// @microsoft/signalr measured the same way: what a page really loads at startup. Each entry of
+// size/entries is bundled by esbuild (minified, ESM, platform browser, split into chunks, workspace
+// packages from source), served on 127.0.0.1 by a page that runs it as a module script, and opened in
+// Chromium (Debian's, or CHROMIUM_PATH). The entry's size is the sum of the JS files the page requested
+// until its requests settled, each gzipped at level 9: a chunk counts exactly when the page loads it (the
+// Effect codec for an Effect contract, the negotiation machinery for a client given several transports).
+// "without effect" is the same chunks built with `effect` left out (matched by their other inputs in
+// esbuild's metafile): Switchyard's own share. Prints a table and exits non-zero when an entry is over its
+// budget. KB = 1024 bytes.
 //
 //   node scripts/size.mjs             the table
 //   node scripts/size.mjs --analyze   and, per Switchyard entry, the inputs that weigh most
+//
+// The entries connect to `/switchyard`, which the static server does not answer: the clients fail to
+// connect and back off, which changes nothing of what they load (every chunk is requested at startup,
+// and the script checks that the page loaded every chunk the entry chunk imports statically).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { gzipSync } from "node:zlib"
 
 const root = new URL("..", import.meta.url).pathname
-// esbuild and the libraries compared are dependencies of the private `size` workspace package.
+// esbuild, playwright-core and the libraries compared are dependencies of the private `size` package.
 const require = createRequire(join(root, "size/package.json"))
 const { build } = require("esbuild")
+const { chromium } = require("playwright-core")
 
 const KB = 1024
+/** A page's JS requests have settled when none came for this long (ms)… */
+const QUIET_MS = 500
+/** …and they must settle within this (ms), or the measurement fails. */
+const SETTLE_LIMIT_MS = 10_000
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+// The flags of the tests' Chromium (packages/tests/src/support/chromium.ts): nothing reaches the network.
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+]
 
-/**
- * Each entry: what it measures, its budget in gzipped bytes (none for the comparisons), and whether the
- * chunks it loads on demand count (`lazy`: the contract makes the client load them at start).
- */
+/** Each entry: what it measures, and its budget in gzipped bytes (none for the comparisons). */
 const entries = [
   { file: "websocket.ts", what: "Switchyard: Standard Schema contract, WebSocket only", budget: 8 * KB },
   {
@@ -34,12 +55,7 @@ const entries = [
     what: "Switchyard: Standard Schema contract, the four non-WebRTC transports",
     budget: 11 * KB,
   },
-  {
-    file: "effect-defaults.ts",
-    what: "Switchyard: Effect Schema contract, default transports",
-    budget: 34 * KB,
-    lazy: true,
-  },
+  { file: "effect-defaults.ts", what: "Switchyard: Effect Schema contract, default transports", budget: 34 * KB },
   { file: "peers.ts", what: "Switchyard: Standard Schema contract, WebSocket and peers" },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC" },
   { file: "socketio.ts", what: "socket.io-client" },
@@ -48,56 +64,153 @@ const entries = [
 ]
 
 const analyze = process.argv.includes("--analyze")
+const isEffect = (input) => /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?effect\//.test(input)
 
-/** Bundles one entry; the chunks a page would load for it, their minified and gzipped bytes. */
-async function bundle(entry, external) {
-  const outdir = mkdtempSync(join(tmpdir(), "switchyard-size-"))
-  try {
-    const result = await build({
-      entryPoints: [join(root, "size/entries", entry.file)],
-      outdir,
-      bundle: true,
-      splitting: true,
-      minify: true,
-      format: "esm",
-      platform: "browser",
-      conditions: ["@switchyard/source"],
-      external,
-      metafile: true,
-      logLevel: "silent",
-    })
-    const outputs = result.metafile.outputs
-    const entryChunk = Object.keys(outputs).find((path) => outputs[path].entryPoint !== undefined)
-    const loaded = new Set()
-    const visit = (path) => {
-      if (loaded.has(path)) return
-      loaded.add(path)
-      for (const i of outputs[path].imports) {
-        if (i.external) continue
-        if (i.kind === "import-statement" || (entry.lazy && i.kind === "dynamic-import")) visit(i.path)
+/** Bundles one entry into `outdir`; esbuild's metafile, and the name of the entry's chunk there. */
+async function bundle(entry, outdir, external) {
+  const { metafile } = await build({
+    entryPoints: [join(root, "size/entries", entry.file)],
+    outdir,
+    bundle: true,
+    splitting: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["@switchyard/source"],
+    external,
+    metafile: true,
+    logLevel: "silent",
+  })
+  const source = `size/entries/${entry.file}`
+  const chunk = Object.keys(metafile.outputs).find(
+    (path) =>
+      metafile.outputs[path].entryPoint !== undefined &&
+      relative(root, join(root, metafile.outputs[path].entryPoint)) === source,
+  )
+  if (chunk === undefined) throw new Error(`esbuild produced no chunk for ${source}`)
+  return { metafile, name: (path) => relative(outdir, join(root, relative(root, path))), chunk }
+}
+
+/**
+ * Serves `outdir` on 127.0.0.1 with a page that runs `entryChunk`, opens it in `browser`, and returns the
+ * names of the JS files the page requested once its requests have settled.
+ */
+async function loadedBy(browser, outdir, entryChunk) {
+  const page = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/${entryChunk}"></script>`
+  const http = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname
+    let type = "text/plain"
+    let body = "not found"
+    let status = 404
+    if (path === "/") [type, body, status] = ["text/html", page, 200]
+    else if (/^\/[\w.-]+\.js$/.test(path)) {
+      try {
+        body = readFileSync(join(outdir, path.slice(1)))
+        ;[type, status] = ["text/javascript", 200]
+      } catch {
+        // not a file of this bundle: 404
       }
     }
-    visit(entryChunk)
-    let raw = 0
-    let gzip = 0
-    for (const path of loaded) {
-      const code = readFileSync(join(root, relative(root, path)))
-      raw += code.byteLength
-      gzip += gzipSync(code, { level: 9 }).byteLength
+    response.writeHead(status, { "content-type": `${type}; charset=utf-8`, "cache-control": "no-store" })
+    response.end(body)
+  })
+  await new Promise((resolve, reject) => {
+    http.once("error", reject)
+    http.listen(0, "127.0.0.1", resolve)
+  })
+  const origin = `http://127.0.0.1:${http.address().port}`
+  const context = await browser.newContext()
+  try {
+    const tab = await context.newPage()
+    const requested = new Set()
+    let last = Date.now()
+    tab.on("request", (request) => {
+      const url = new URL(request.url())
+      if (url.origin !== origin || !url.pathname.endsWith(".js")) return
+      requested.add(url.pathname.slice(1))
+      last = Date.now()
+    })
+    await tab.goto(`${origin}/`, { waitUntil: "load" })
+    const started = Date.now()
+    while (Date.now() - last < QUIET_MS) {
+      if (Date.now() - started > SETTLE_LIMIT_MS) {
+        throw new Error(`the page of ${entryChunk} still requests JS after ${SETTLE_LIMIT_MS} ms`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    return { raw, gzip, meta: result.metafile, loaded }
+    return requested
   } finally {
-    rmSync(outdir, { recursive: true, force: true })
+    await context.close()
+    http.closeAllConnections()
+    await new Promise((resolve) => http.close(resolve))
   }
 }
 
-async function measure(entry) {
-  const full = await bundle(entry, [])
-  const own = entry.what.startsWith("Switchyard") ? await bundle(entry, ["effect", "effect/*"]) : undefined
-  return { ...entry, ...full, own: own?.gzip }
+/** The chunks `chunk` imports statically, itself included: what a page must load before running it. */
+function staticClosure(metafile, chunk, seen = new Set()) {
+  if (seen.has(chunk)) return seen
+  seen.add(chunk)
+  for (const i of metafile.outputs[chunk].imports) {
+    if (!i.external && i.kind === "import-statement") staticClosure(metafile, i.path, seen)
+  }
+  return seen
 }
 
-/** Minified bytes per package (or per file of a workspace package) in one bundle, largest first. */
+/** The inputs of an output chunk other than Effect's, as one key. */
+const ownInputs = (output) =>
+  Object.keys(output.inputs)
+    .filter((input) => !isEffect(input))
+    .sort()
+    .join("\n")
+
+async function measure(browser, entry) {
+  const outdir = mkdtempSync(join(tmpdir(), "switchyard-size-"))
+  const ownDir = mkdtempSync(join(tmpdir(), "switchyard-size-own-"))
+  try {
+    const full = await bundle(entry, outdir, [])
+    const requested = await loadedBy(browser, outdir, full.name(full.chunk))
+    const byName = new Map(Object.keys(full.metafile.outputs).map((path) => [full.name(path), path]))
+    const loaded = [...requested].map((name) => {
+      const path = byName.get(name)
+      if (path === undefined)
+        throw new Error(`the page of ${entry.file} requested ${name}, which esbuild did not write`)
+      return path
+    })
+    for (const path of staticClosure(full.metafile, full.chunk)) {
+      if (!loaded.includes(path)) throw new Error(`the page of ${entry.file} did not load ${full.name(path)}`)
+    }
+    const sizes = (dir, paths, name) =>
+      paths.reduce(
+        (sum, path) => {
+          const code = readFileSync(join(dir, name(path)))
+          return { raw: sum.raw + code.byteLength, gzip: sum.gzip + gzipSync(code, { level: 9 }).byteLength }
+        },
+        { raw: 0, gzip: 0 },
+      )
+    const { raw, gzip } = sizes(outdir, loaded, full.name)
+    let own
+    if (entry.what.startsWith("Switchyard")) {
+      // The same chunks without Effect: built again with `effect` external, matched by their other inputs.
+      const bare = await bundle(entry, ownDir, ["effect", "effect/*"])
+      const byInputs = new Map(Object.entries(bare.metafile.outputs).map(([path, o]) => [ownInputs(o), path]))
+      const matched = []
+      for (const path of loaded) {
+        const key = ownInputs(full.metafile.outputs[path])
+        if (key === "") continue
+        const match = byInputs.get(key)
+        if (match === undefined) throw new Error(`no Effect-free twin of ${full.name(path)} (${entry.file})`)
+        matched.push(match)
+      }
+      own = sizes(ownDir, matched, bare.name).gzip
+    }
+    return { ...entry, raw, gzip, own, meta: full.metafile, loaded }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true })
+    rmSync(ownDir, { recursive: true, force: true })
+  }
+}
+
+/** Minified bytes per package (or per file of a workspace package) in the loaded chunks, largest first. */
 function weights(meta, loaded) {
   const by = new Map()
   for (const path of loaded) {
@@ -111,8 +224,13 @@ function weights(meta, loaded) {
 }
 
 const kb = (bytes) => `${(bytes / KB).toFixed(1)} KB`
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS })
 const results = []
-for (const entry of entries) results.push(await measure(entry))
+try {
+  for (const entry of entries) results.push(await measure(browser, entry))
+} finally {
+  await browser.close()
+}
 
 const rows = results.map((r) => [
   r.what,
@@ -122,7 +240,14 @@ const rows = results.map((r) => [
   r.budget === undefined ? "" : kb(r.budget),
   r.budget === undefined ? "" : r.gzip <= r.budget ? "ok" : "OVER",
 ])
-const header = ["bundle (esbuild minify, ESM, browser; gzip -9)", "minified", "gzip", "without effect", "budget", ""]
+const header = [
+  "loaded at startup in Chromium (esbuild minify, ESM, browser; gzip -9)",
+  "minified",
+  "gzip",
+  "without effect",
+  "budget",
+  "",
+]
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
 const line = (cells) =>
   `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`
@@ -132,7 +257,7 @@ for (const row of rows) console.log(line(row))
 
 if (analyze) {
   for (const r of results.filter((r) => r.what.startsWith("Switchyard"))) {
-    console.log(`\n${r.what} (minified bytes by input):`)
+    console.log(`\n${r.what}: ${r.loaded.length} chunk(s) loaded; minified bytes by input:`)
     for (const [input, bytes] of weights(r.meta, r.loaded).slice(0, 25))
       console.log(`  ${String(bytes).padStart(7)}  ${input}`)
   }

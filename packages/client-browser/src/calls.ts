@@ -79,10 +79,9 @@ export class Calls {
     return new Promise((resolve, reject) => {
       const seq = this.#wire.send(frameType, frameBody)
       if (seq === 0) return reject(queueFull())
-      if (!signal) {
-        this.pending.set(id, { id, kind, seq, frameType, frameBody, output, error, resolve, reject })
-        return
-      }
+      const entry: Pending = { id, kind, seq, frameType, frameBody, output, error, resolve, reject }
+      this.pending.set(id, entry)
+      if (!signal) return
       const onAbort = () => {
         if (this.pending.get(id) !== entry) return
         this.pending.delete(id)
@@ -91,24 +90,14 @@ export class Calls {
       }
       // The listener leaves the caller's signal as soon as the call settles.
       const settled = () => signal.removeEventListener("abort", onAbort)
-      const entry: Pending = {
-        id,
-        kind,
-        seq,
-        frameType,
-        frameBody,
-        output,
-        error,
-        resolve: (value) => {
-          settled()
-          resolve(value)
-        },
-        reject: (e) => {
-          settled()
-          reject(e)
-        },
+      entry.resolve = (value) => {
+        settled()
+        resolve(value)
       }
-      this.pending.set(id, entry)
+      entry.reject = (e) => {
+        settled()
+        reject(e)
+      }
       signal.addEventListener("abort", onAbort, { once: true })
     })
   }
@@ -162,7 +151,7 @@ export class Calls {
       if (entry.seq !== 0) continue
       this.pending.delete(entry.id)
       this.streams.delete(entry.id)
-      entry.reject(switchyardError("QUEUE_FULL", "too many frames waiting for the server"))
+      entry.reject(queueFull())
     }
   }
 

@@ -28,7 +28,7 @@ import {
 import { report } from "./report.ts"
 import { openStream } from "./streams.ts"
 import { Subscriptions } from "./subscriptions.ts"
-import { closedError, oversize, type Wire } from "./wire.ts"
+import { closedError, oversize, queueFull, type Wire } from "./wire.ts"
 
 /**
  * One client: its state and events, and what happens when its session is lost. Calls, streams,
@@ -61,8 +61,7 @@ export class ClientRuntime implements Wire {
         if (this.#state === "closed") return closedError()
         const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
         if (refused) return refused
-        if (this.send(FrameType.PEER, frameBody) !== 0) return undefined
-        return switchyardError("QUEUE_FULL", "too many frames waiting for the server")
+        return this.send(FrameType.PEER, frameBody) === 0 ? queueFull() : undefined
       },
     })
     this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, {

@@ -1,107 +1,144 @@
 /**
- * Every error Switchyard raises carries a stable string `code`. The table below is the single source of
- * truth: its layer picks the error class, its close code is what a WebSocket closes with when the error
- * ends a connection, and its `http` status is what a server answers when it refuses a plain HTTP request
- * or an upgrade for it. Codes of the `http` layer are only ever such answers: they come before any
- * session, so they are never a `SwitchyardError` (their type is `HttpRefusalCode`, not `ErrorCode`).
- * `docs/errors.md` documents each code.
+ * Every error Switchyard raises carries a stable string `code`. The tables below are the single source of
+ * truth, one per layer: the layer picks the error class, and each code's number is the close code a
+ * WebSocket closes with when the error ends a connection. `httpStatus` is what a server answers when it
+ * refuses a plain HTTP request or an upgrade for a code. Codes that are only ever such answers (the `http`
+ * layer) come before any session, so they are never a `SwitchyardError` (their type is `HttpRefusalCode`,
+ * not `ErrorCode`). `errorCodes` joins it all, one row per code. A client reads only the three layer
+ * tables, which is why they are apart (docs/performance.md#bundle-size). `docs/errors.md` documents each code.
  */
-export const errorCodes = {
-  // protocol: the bytes on the wire are wrong
-  INVALID_FRAME: { layer: "protocol", close: 4000, http: 400 },
-  FRAME_TOO_DEEP: { layer: "protocol", close: 4000 },
-  MESSAGE_TOO_LARGE: { layer: "protocol", close: 1009, http: 413 },
-  UNSUPPORTED_VERSION: { layer: "protocol", close: 4001 },
-  HANDSHAKE_REQUIRED: { layer: "protocol", close: 4002 },
-  SEQUENCE_GAP: { layer: "protocol", close: 4003 },
-  // contract: the frame is well formed but breaks the contract or fails in a handler
-  UNKNOWN_CHANNEL: { layer: "contract", close: 4100 },
-  INVALID_INPUT: { layer: "contract", close: 4100 },
-  INVALID_OUTPUT: { layer: "contract", close: 4100 },
-  FAILURE: { layer: "contract", close: 4100 },
-  INTERNAL_ERROR: { layer: "contract", close: 1011 },
-  CANCELLED: { layer: "contract", close: 4100 },
-  DUPLICATE_ID: { layer: "contract", close: 4100 },
-  FORBIDDEN: { layer: "contract", close: 4100 },
-  LIMIT_EXCEEDED: { layer: "contract", close: 4100 },
+
+/** protocol: the bytes on the wire are wrong */
+const protocol = {
+  INVALID_FRAME: 4000,
+  FRAME_TOO_DEEP: 4000,
+  MESSAGE_TOO_LARGE: 1009,
+  UNSUPPORTED_VERSION: 4001,
+  HANDSHAKE_REQUIRED: 4002,
+  SEQUENCE_GAP: 4003,
+} as const
+
+/** contract: the frame is well formed but breaks the contract or fails in a handler */
+const contract = {
+  UNKNOWN_CHANNEL: 4100,
+  INVALID_INPUT: 4100,
+  INVALID_OUTPUT: 4100,
+  FAILURE: 4100,
+  INTERNAL_ERROR: 1011,
+  CANCELLED: 4100,
+  DUPLICATE_ID: 4100,
+  FORBIDDEN: 4100,
+  LIMIT_EXCEEDED: 4100,
   // peers: a client↔client connection was refused, or a frame about one (docs/peers.md); no connection is
   // ever closed for one of these (PEER_CLOSED has a close code of its own, by its session layer, unused)
-  PEER_FORBIDDEN: { layer: "contract", close: 4100 },
-  PEER_NOT_FOUND: { layer: "contract", close: 4100 },
-  PEER_REJECTED: { layer: "contract", close: 4100 },
-  PEER_SIGNAL_REFUSED: { layer: "contract", close: 4100 },
-  PEER_CLOSED: { layer: "session", close: 4207 },
-  // session and transport: the connection or the session failed
-  SESSION_LOST: { layer: "session", close: 4200 },
-  REPLAY_OVERFLOW: { layer: "session", close: 4201 },
-  QUEUE_FULL: { layer: "session", close: 4202 },
-  HEARTBEAT_TIMEOUT: { layer: "session", close: 4203 },
-  CONNECTION_REPLACED: { layer: "session", close: 4204 },
-  SLOW_CONSUMER: { layer: "session", close: 4205 },
-  CONNECTION_LOST: { layer: "session", close: 1006 },
-  ORIGIN_FORBIDDEN: { layer: "session", close: 1008, http: 403 },
-  CLIENT_CLOSED: { layer: "session", close: 1000 },
-  SERVER_CLOSED: { layer: "session", close: 1001, http: 503 },
+  PEER_FORBIDDEN: 4100,
+  PEER_NOT_FOUND: 4100,
+  PEER_REJECTED: 4100,
+  PEER_SIGNAL_REFUSED: 4100,
+} as const
+
+/** session and transport: the connection or the session failed */
+const session = {
+  PEER_CLOSED: 4207,
+  SESSION_LOST: 4200,
+  REPLAY_OVERFLOW: 4201,
+  QUEUE_FULL: 4202,
+  HEARTBEAT_TIMEOUT: 4203,
+  CONNECTION_REPLACED: 4204,
+  SLOW_CONSUMER: 4205,
+  CONNECTION_LOST: 1006,
+  ORIGIN_FORBIDDEN: 1008,
+  CLIENT_CLOSED: 1000,
+  SERVER_CLOSED: 1001,
   // A renewed subscription could not replay what was published while its session was lost (never a close).
-  TOPIC_GAP: { layer: "session", close: 4206 },
-  // http: a plain HTTP request or an upgrade refused before any session exists (docs/errors.md#http-refusals)
-  UNAUTHORIZED: { layer: "http", http: 401 },
-  NOT_FOUND: { layer: "http", http: 404 },
-  METHOD_NOT_ALLOWED: { layer: "http", http: 405 },
-  LINK_GONE: { layer: "http", http: 410 },
-  UNKNOWN_TRANSPORT: { layer: "http", http: 400 },
-  UPGRADE_REQUIRED: { layer: "http", http: 426 },
-  TOO_MANY_CONNECTIONS: { layer: "http", http: 429 },
-} as const satisfies Record<string, ErrorEntry>
+  TOPIC_GAP: 4206,
+} as const
 
-/** One row of `errorCodes`. */
-type ErrorEntry =
-  | { readonly layer: "protocol" | "contract" | "session"; readonly close: number; readonly http?: number }
-  | { readonly layer: "http"; readonly http: number }
+/**
+ * The HTTP status of every code a server may answer a refused request or upgrade with: the refusals that
+ * come before any session (docs/errors.md#http-refusals), then four codes of a `SwitchyardError`.
+ */
+const httpStatus = {
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  LINK_GONE: 410,
+  UNKNOWN_TRANSPORT: 400,
+  UPGRADE_REQUIRED: 426,
+  TOO_MANY_CONNECTIONS: 429,
+  INVALID_FRAME: 400,
+  MESSAGE_TOO_LARGE: 413,
+  ORIGIN_FORBIDDEN: 403,
+  SERVER_CLOSED: 503,
+} as const
 
-type Table = typeof errorCodes
+type Layers = {
+  readonly protocol: typeof protocol
+  readonly contract: typeof contract
+  readonly session: typeof session
+}
+type Http = typeof httpStatus
 
 /** A stable code of a `SwitchyardError` (every layer but `http`); see `docs/errors.md`. */
-export type ErrorCode = { [K in keyof Table]: Table[K]["layer"] extends "http" ? never : K }[keyof Table]
+export type ErrorCode = { [L in keyof Layers]: keyof Layers[L] }[keyof Layers]
 
 /** A code a server answers a refused HTTP request or upgrade with, and never a `SwitchyardError`. */
-export type HttpRefusalCode = Exclude<keyof Table, ErrorCode>
+export type HttpRefusalCode = Exclude<keyof Http, ErrorCode>
 
 /**
  * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
  * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
  * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`).
  */
-export type HttpErrorCode = { [K in keyof Table]: Table[K] extends { readonly http: number } ? K : never }[keyof Table]
+export type HttpErrorCode = keyof Http
 
-const closeToCode = new Map<number, ErrorCode>([
-  [1000, "CLIENT_CLOSED"],
-  [1001, "SERVER_CLOSED"],
-  [1008, "ORIGIN_FORBIDDEN"],
-  [1009, "MESSAGE_TOO_LARGE"],
-  [4000, "INVALID_FRAME"],
-  [4001, "UNSUPPORTED_VERSION"],
-  [4002, "HANDSHAKE_REQUIRED"],
-  [4003, "SEQUENCE_GAP"],
-  [4200, "SESSION_LOST"],
-  [4201, "REPLAY_OVERFLOW"],
-  [4202, "QUEUE_FULL"],
-  [4203, "HEARTBEAT_TIMEOUT"],
-  [4204, "CONNECTION_REPLACED"],
-  [4205, "SLOW_CONSUMER"],
-])
+/** One row of `errorCodes`: the layer, the close code (not for `http`), and the HTTP status when there is one. */
+export type ErrorEntry<K extends string = string> = K extends HttpRefusalCode
+  ? { readonly layer: "http"; readonly http: Http[K] }
+  : {
+      [L in keyof Layers]: K extends keyof Layers[L]
+        ? { readonly layer: L; readonly close: Layers[L][K] } & (K extends keyof Http
+            ? { readonly http: Http[K] }
+            : { readonly http?: undefined })
+        : never
+    }[keyof Layers]
+
+/** Every code with its layer, close code and HTTP status, as one table. */
+export const errorCodes = /* @__PURE__ */ joinTables()
+
+function joinTables(): { readonly [K in ErrorCode | HttpRefusalCode]: ErrorEntry<K> } {
+  const rows: Record<string, { layer: string; close?: number; http?: number }> = {}
+  const layers: Layers = { protocol, contract, session }
+  for (const [layer, codes] of Object.entries(layers)) {
+    for (const [code, close] of Object.entries(codes)) rows[code] = { layer, close }
+  }
+  for (const [code, http] of Object.entries(httpStatus)) {
+    const row = rows[code]
+    if (row) row.http = http
+    else rows[code] = { layer: "http", http }
+  }
+  return rows as unknown as ReturnType<typeof joinTables>
+}
+
+/** The layer table that holds `code`, if any. */
+function layerOf(code: unknown): keyof Layers | undefined {
+  if (typeof code !== "string") return undefined
+  return Object.hasOwn(protocol, code)
+    ? "protocol"
+    : Object.hasOwn(contract, code)
+      ? "contract"
+      : Object.hasOwn(session, code)
+        ? "session"
+        : undefined
+}
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return (
-    typeof value === "string" && Object.hasOwn(errorCodes, value) && errorCodes[value as keyof Table].layer !== "http"
-  )
+  return layerOf(value) !== undefined
 }
 
 /** Whether `value` is a code of the `http` layer: a refusal that comes before any session. */
 export function isHttpRefusalCode(value: unknown): value is HttpRefusalCode {
-  return (
-    typeof value === "string" && Object.hasOwn(errorCodes, value) && errorCodes[value as keyof Table].layer === "http"
-  )
+  return typeof value === "string" && Object.hasOwn(httpStatus, value) && layerOf(value) === undefined
 }
 
 /**
@@ -111,18 +148,45 @@ export function isHttpRefusalCode(value: unknown): value is HttpRefusalCode {
  * answer(response, httpStatusOf("LINK_GONE"), { code: "LINK_GONE", message: "this link is closed" }) // 410
  */
 export function httpStatusOf(code: HttpErrorCode): number {
-  return errorCodes[code].http
+  return httpStatus[code]
 }
 
 /** The WebSocket close code for an error code. */
 export function closeCodeOf(code: ErrorCode): number {
-  return errorCodes[code].close
+  const c = code as never
+  return protocol[c] ?? contract[c] ?? session[c]
 }
 
 /** The error code a WebSocket close code stands for (`CONNECTION_LOST` for codes it does not know). */
 export function codeOfClose(close: number): ErrorCode {
+  closeToCode ??= new Map(
+    (
+      [
+        "CLIENT_CLOSED",
+        "SERVER_CLOSED",
+        "ORIGIN_FORBIDDEN",
+        "MESSAGE_TOO_LARGE",
+        "INVALID_FRAME",
+        "UNSUPPORTED_VERSION",
+        "HANDSHAKE_REQUIRED",
+        "SEQUENCE_GAP",
+        "SESSION_LOST",
+        "REPLAY_OVERFLOW",
+        "QUEUE_FULL",
+        "HEARTBEAT_TIMEOUT",
+        "CONNECTION_REPLACED",
+        "SLOW_CONSUMER",
+      ] as const
+    ).map((code) => [closeCodeOf(code), code]),
+  )
   return closeToCode.get(close) ?? "CONNECTION_LOST"
 }
+
+/**
+ * The codes a close code stands for, when it names one code (4100 is every contract error, and a few
+ * codes never close a connection), built on first use.
+ */
+let closeToCode: Map<number, ErrorCode> | undefined
 
 /**
  * The base of every Switchyard error. `code` is stable; `data` holds a channel's declared error when
@@ -169,12 +233,12 @@ export function switchyardError<E = unknown>(
   message: string,
   options?: { readonly data?: E; readonly cause?: unknown },
 ): SwitchyardError<E> {
-  switch (errorCodes[code].layer) {
+  switch (layerOf(code)) {
     case "protocol":
       return new ProtocolError(code, message, options) as SwitchyardError<E>
     case "contract":
       return new ContractError<E>(code, message, options)
-    case "session":
+    default:
       return new SessionError(code, message, options) as SwitchyardError<E>
   }
 }
