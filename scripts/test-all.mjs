@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite, as the README's test command runs it: typecheck, lint, structure
-// (scripts/check-structure.mjs), build, publint and every vitest test (unit, type, contract over each
-// transport in Node and in Chromium, hostile input, examples).
+// (scripts/check-structure.mjs), build, bundle sizes (scripts/size.mjs), publint and every vitest test
+// (unit, type, contract over each transport in Node and in Chromium, hostile input, examples).
 // Each check counts as one test; vitest tests count one each. System packages the tests need (Chromium,
 // coturn, iproute2) are installed first when missing (scripts/system-packages.mjs). Ends with "N passed, N failed".
 import { spawnSync } from "node:child_process"
@@ -37,6 +37,7 @@ check("typecheck", "pnpm", ["-r", "run", "typecheck"])
 check("lint", "pnpm", ["exec", "biome", "check", "."])
 check("structure: no import cycle, no source file over 400 lines", "node", ["scripts/check-structure.mjs"])
 check("build", "pnpm", ["build"])
+check("size: client bundles within their ceilings", "node", ["scripts/size.mjs"])
 check("publint", "pnpm", ["publint"])
 
 mkdirSync(`${root}.tmp`, { recursive: true })
