@@ -283,5 +283,6 @@ if (analyze) {
 const over = results.filter((r) => r.ceiling !== undefined && r.gzip > r.ceiling)
 for (const r of over) console.error(`over its ceiling: ${r.what}: ${kb(r.gzip)} gz > ${kb(r.ceiling)}`)
 const missed = results.filter((r) => r.target !== undefined && r.gzip > r.target)
-if (checkTargets) for (const r of missed) console.error(`over its target: ${r.what}: ${kb(r.gzip)} gz > ${kb(r.target)}`)
+if (checkTargets)
+  for (const r of missed) console.error(`over its target: ${r.what}: ${kb(r.gzip)} gz > ${kb(r.target)}`)
 process.exit(over.length > 0 || (checkTargets && missed.length > 0) ? 1 : 0)
