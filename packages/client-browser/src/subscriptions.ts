@@ -126,7 +126,7 @@ export class Subscriptions {
       queueMicrotask(() => this.#failed(sub, error))
       return
     }
-    this.#calls.pending.set(id, {
+    this.#calls.pending.set({
       id,
       kind: "subscribe",
       seq,
