@@ -29,10 +29,10 @@ export interface Pending {
   readonly consumer?: StreamConsumer
 }
 
-/** Slots of the table: a power of two, well above the requests a client usually has in flight. */
 /**
- * The requests waiting for an answer, by id: request `id` sits in slot `id % 1024`, or, when an older
- * request still holds that slot, in a `Map` on the side. Not a `Map` alone, for the garbage collector's
+ * The requests waiting for an answer, by id: request `id` sits in slot `id % 1024` (a power of two, well
+ * above the requests a client usually has in flight), or, when an older request still holds that slot,
+ * in a `Map` on the side. Not a `Map` alone, for the garbage collector's
  * sake: a `Map` written to on every call replaces its table every few hundred calls, and each replaced
  * table keeps its entries and a pointer to the next one. Once one table has reached the old generation
  * (two scavenges suffice, as while a client waits before its first call), each later table, with the
