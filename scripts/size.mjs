@@ -41,16 +41,7 @@ const QUIET_MS = 500
 const SETTLE_LIMIT_MS = 10_000
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 // The flags of the tests' Chromium (packages/tests/src/support/chromium.ts): nothing reaches the network.
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-]
+const CHROMIUM_FLAGS = JSON.parse(readFileSync(join(root, "scripts/chromium-flags.json"), "utf8"))
 
 /** Each entry: what it measures, and its target and ceiling in gzipped bytes (none for the comparisons). */
 const entries = [

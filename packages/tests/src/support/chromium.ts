@@ -41,22 +41,18 @@ interface Launched {
   readonly group: number | undefined
 }
 
-/**
- * The flags every test Chromium runs with: headless, no sandbox (root), and nothing that reaches the
- * network on its own; for WebRTC, real host candidates instead of mDNS names.
- */
 /** Debian's Chromium, or the one `CHROMIUM_PATH` names (scripts/system-packages.mjs installs Debian's). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 
-export const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+/**
+ * The flags every test Chromium runs with: headless, no sandbox (root), and nothing that reaches the
+ * network on its own (scripts/chromium-flags.json, which scripts/size.mjs uses too); for WebRTC, real
+ * host candidates instead of mDNS names.
+ */
+export const CHROMIUM_FLAGS: readonly string[] = [
+  ...(JSON.parse(
+    readFileSync(new URL("../../../../scripts/chromium-flags.json", import.meta.url), "utf8"),
+  ) as string[]),
   "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 

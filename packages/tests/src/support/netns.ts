@@ -84,7 +84,7 @@ export async function isolatedChromium(targetPort: number, network: "none" | "la
       executablePath: launcher,
       headless: true,
       // Without --allow-loopback-in-peer-connection (see above).
-      args: CHROMIUM_FLAGS,
+      args: [...CHROMIUM_FLAGS],
     })
   } catch (error) {
     bridge.close()
