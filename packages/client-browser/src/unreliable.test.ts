@@ -6,13 +6,14 @@ import {
   FrameType,
   type Link,
   memoryTransport,
+  prepareContract,
   type SwitchyardError,
   stream,
   topic,
   unreliableFrame,
 } from "@switchyard/core"
 import * as Schema from "effect/Schema"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { createClient } from "./client.ts"
 
 const Game = contract({
@@ -57,6 +58,10 @@ function scriptedServer() {
     },
   }
 }
+
+// No server runs in this process to register Effect's codec, so the client would load it on demand and
+// send nothing until then: load it first, so that `settle` measures the frames and not the import.
+beforeAll(() => prepareContract(Game))
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
 const clients: Array<{ close(): Promise<void> }> = []
