@@ -39,7 +39,6 @@ function serve(options: ServerOptions) {
 function homemadePolling() {
   const seen = { started: 0, hosts: [] as TransportHost[], gets: 0, closed: 0 }
   const inner = httpTransport("polling", transportTraits.polling, () => ({
-    id: "polling",
     get(link, _request, response) {
       seen.gets++
       answerFrames(response, link.drain())

@@ -12,14 +12,14 @@ import { type Downstream, HttpLink } from "./httpLink.ts"
  * each transport file only says how frames go downstream, as a `Downstream`.
  *
  * @example
- * export const polling = () => httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
+ * export const pollingServer = () => httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
  */
 export function httpTransport(
   id: TransportId,
   offer: Omit<TransportOffer, "id">,
   downstream: (limits: ServerLimits) => Downstream,
 ): ServerTransport {
-  return { id, offer, reach: "request", start: (host) => new HttpLinks(host, downstream(host.limits)) }
+  return { id, offer, reach: "request", start: (host) => new HttpLinks(id, host, downstream(host.limits)) }
 }
 
 /** A sequence number in a query string: digits only, within the safe integers. */
@@ -31,6 +31,7 @@ class HttpLinks implements RunningTransport {
   private readonly maxBodyBytes: number
 
   constructor(
+    private readonly id: TransportId,
     private readonly host: TransportHost,
     private readonly downstream: Downstream,
   ) {
@@ -41,7 +42,7 @@ class HttpLinks implements RunningTransport {
 
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
     const linkId = query.get("link")
-    const named = query.get("transport") === this.downstream.id
+    const named = query.get("transport") === this.id
     switch (request.method) {
       case "POST": {
         if (linkId === null) {
@@ -119,7 +120,7 @@ class HttpLinks implements RunningTransport {
     })
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {
-      transport: this.downstream.id,
+      transport: this.id,
       remoteAddress: request.socket.remoteAddress,
       auth: admission.auth,
     })

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents, type TransportId } from "@switchyard/core"
+import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents } from "@switchyard/core"
 
 /**
  * One link of an HTTP transport: a virtual connection named by an unguessable id and carried by many
@@ -10,7 +10,6 @@ import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents, type 
 
 /** How one HTTP transport carries frames downstream. */
 export interface Downstream {
-  readonly id: TransportId
   /** A downstream GET for `link`. */
   get(link: HttpLink, request: IncomingMessage, response: ServerResponse): void
   /** The link has frames to deliver (called once per tick at most). */

@@ -26,7 +26,6 @@ function longPollingDownstream(pollTimeoutMs: number): Downstream {
     else answerFrames(held.response, link.drain())
   }
   return {
-    id: "long-polling",
     get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {
       release(link, 204)
       if (link.pending || link.isClosed) return answerFrames(response, link.drain())

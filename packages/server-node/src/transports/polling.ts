@@ -15,7 +15,6 @@ export function pollingServer(): ServerTransport {
  */
 function pollingDownstream(): Downstream {
   return {
-    id: "polling",
     get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {
       answerFrames(response, link.drain())
     },

@@ -100,7 +100,6 @@ function sseDownstream(
   }
 
   return {
-    id: "sse",
     get(link: HttpLink, request: IncomingMessage, response: ServerResponse) {
       const reconnected = streams.has(link)
       // A second stream for the same link means the client lost the first (maybe without our noticing).
