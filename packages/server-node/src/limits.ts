@@ -1,4 +1,4 @@
-import { defaultSessionOptions, type SessionOptions } from "@switchyard/core"
+import { defaultSessionOptions, preWelcomeLimits, type SessionOptions } from "@switchyard/core"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -70,11 +70,9 @@ export interface ServerLimits extends SessionOptions {
 
 export const defaultLimits: ServerLimits = {
   ...defaultSessionOptions,
-  maxMessageBytes: 1024 * 1024,
-  maxDepth: 64,
-  resumeWindowMs: 60_000,
-  heartbeatIntervalMs: 15_000,
-  heartbeatTimeoutMs: 10_000,
+  // maxMessageBytes (1 MiB), maxDepth (64), resumeWindowMs (60 s), heartbeatIntervalMs (15 s) and
+  // heartbeatTimeoutMs (10 s): one source with what a client assumes before a WELCOME tells it.
+  ...preWelcomeLimits,
   handshakeTimeoutMs: 10_000,
   maxInFlight: 1024,
   maxSubscriptions: 1024,
