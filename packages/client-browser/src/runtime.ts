@@ -17,6 +17,7 @@ import {
 } from "@switchyard/core"
 import { Calls } from "./calls.ts"
 import { Connection } from "./connection.ts"
+import type { TransportReason } from "./connectionEvents.ts"
 import { type Channels, waitingChannels } from "./deferred.ts"
 import {
   type ClientOptions,
@@ -207,13 +208,13 @@ export class ClientRuntime implements Wire {
     this.#emit("state", state)
   }
 
-  #ready(transport: TransportId, sessionId: string, resumed: boolean, reason: string): void {
+  #ready(transport: TransportId, sessionId: string, resumed: boolean, reason: TransportReason): void {
     this.#transport = transport
     this.#sessionId = sessionId
     this.#setState("connected")
     // An upgrade moves the session without a reconnect: no `session` event, only `transport`.
     if (reason !== "upgrade") this.#emit("session", { id: sessionId, recovered: resumed })
-    this.#emit("transport", transport, reason as Parameters<ClientEvents["transport"]>[1])
+    this.#emit("transport", transport, reason)
   }
 
   /** The server lost the session: settle what may have reached it, keep what surely did not. */

@@ -42,16 +42,6 @@ export interface Server<C extends AnyContract> {
 }
 
 /**
- * Creates a server for a contract.
- *
- * @example
- * const server = createServer(Chat, {
- *   rpc: { add: ({ a, b }) => a + b },
- *   streams: { countdown: async function* ({ from }) { for (let i = from; i >= 0; i--) yield i } },
- * }, { allowedOrigins: ["http://localhost:5173"] })
- * const { url } = await server.listen(3000)
- */
-/**
  * Creates a server for a contract: starts each transport of `options.transports` with a `TransportHost`
  * of this server, and routes HTTP requests and upgrades on `options.path` to them.
  *

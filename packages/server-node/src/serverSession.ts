@@ -22,8 +22,8 @@ import type { SignalSession } from "./transport.ts"
 /**
  * One session on the server: the reliability layer (`Session`), the heartbeat, and dispatch of every
  * client frame to its calls and streams (`calls.ts`), its subscriptions (`subscriptions.ts`), its peers
- * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running handlers and
- * queueing their results for replay, until the client resumes or the resume window passes.
+ * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running
+ * handlers and queueing their results for replay, until the client resumes or the resume window passes.
  */
 export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   private readonly session: Session

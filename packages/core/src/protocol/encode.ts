@@ -30,7 +30,8 @@ export function dataFrame(type: number, seq: number, body: string): string {
 
 // Bodies of data frames (everything after the sequence number). Names and keys are JSON-quoted here; the
 // payload arguments are JSON text from `stringifyPayload`. Each is a function of its own, and the objects
-// below only gather them (listed, not spread: a spread is kept even when unused), so that a client bundle carries the bodies a client writes and not the server's.
+// below only gather them (listed, not spread: a spread is kept even when unused), so that a client
+// bundle carries the bodies a client writes and not the server's.
 
 const call = (id: number, procedure: string, input: string) => `${id},${JSON.stringify(procedure)},${input}`
 const stream = (id: number, stream: string, input: string, credit: number) =>

@@ -79,9 +79,8 @@ export class Session {
 
   /**
    * Numbers, keeps and (when a link is up) sends one data frame; returns its sequence number, or 0,
-   * sending nothing, when the
-   * replay buffer is full: the caller decides what that means (the server ends the session, the client
-   * rejects the call). `force` passes the bound, for the few small frames whose loss would wedge the
+   * sending nothing, when the replay buffer is full: the caller decides what that means (the server ends
+   * the session, the client rejects the call). `force` passes the bound, for the few small frames whose loss would wedge the
    * peer (the client's CANCEL, CREDIT and UNSUBSCRIBE), whose number is bounded by what is open.
    */
   send(type: number, body: string, force = false): number {
