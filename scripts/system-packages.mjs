@@ -22,7 +22,19 @@ export const systemPackages = [
     tool: process.env.TURNSERVER_PATH ?? "/usr/bin/turnserver",
     why: "the TURN relay of packages/tests/src/webrtc.turn.test.ts",
     // The test starts its own turnserver on loopback: no service listening on every interface.
-    afterInstall: ["systemctl", "disable", "--now", "coturn"],
+    afterInstall: stopService("coturn"),
+  },
+  {
+    package: "redis-server",
+    tool: process.env.REDIS_SERVER_PATH ?? "/usr/bin/redis-server",
+    why: "the many-node tests (packages/redis, packages/tests/src/cluster.*.test.ts): each starts its own redis-server on a free loopback port",
+    afterInstall: stopService("redis-server"),
+  },
+  {
+    package: "nginx",
+    tool: process.env.NGINX_PATH ?? "/usr/sbin/nginx",
+    why: "the round-robin load balancer of packages/tests/src/cluster.nginx.test.ts",
+    afterInstall: stopService("nginx"),
   },
   {
     package: "iproute2",
@@ -35,6 +47,17 @@ export const systemPackages = [
     why: "the network namespaces of packages/tests/src/peers.netns.chromium.test.ts",
   },
 ]
+
+/**
+ * Debian starts a package's service when it is installed; the tests start their own on loopback, so the
+ * service is stopped and disabled (systemd), or stopped (a container without systemd: `service`).
+ */
+function stopService(name) {
+  return [
+    ["systemctl", "disable", "--now", name],
+    ["service", name, "stop"],
+  ]
+}
 
 function executable(path) {
   try {
@@ -73,7 +96,9 @@ export function ensureSystemPackages() {
         ? `This machine has no apt-get: install the packages above with its package manager.`
         : `Install them as root:  apt-get update && apt-get install -y ${names.join(" ")}`,
     )
-    console.error("(Chromium may also be named by CHROMIUM_PATH, turnserver by TURNSERVER_PATH.)")
+    console.error(
+      "(Chromium may also be named by CHROMIUM_PATH, turnserver by TURNSERVER_PATH, redis-server by REDIS_SERVER_PATH, nginx by NGINX_PATH.)",
+    )
     process.exit(1)
   }
   console.log(`Installing ${names.join(", ")} with apt-get…`)
@@ -81,11 +106,13 @@ export function ensureSystemPackages() {
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env })
   execFileSync("apt-get", ["install", "-y", "-qq", ...names], { stdio: ["ignore", "ignore", "inherit"], env })
   for (const p of missing) {
-    if (!p.afterInstall) continue
-    try {
-      execFileSync(p.afterInstall[0], p.afterInstall.slice(1), { stdio: "ignore" })
-    } catch {
-      // No systemd (a container): the package started no service to stop.
+    for (const command of p.afterInstall ?? []) {
+      try {
+        execFileSync(command[0], command.slice(1), { stdio: "ignore" })
+        break
+      } catch {
+        // No systemd (a container): try the next way; none may apply when no service was started.
+      }
     }
   }
   const still = missingPackages()
