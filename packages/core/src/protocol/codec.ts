@@ -223,7 +223,8 @@ export function decodeServerFrameWith(
       break
     case FrameType.MESSAGE:
       valid =
-        (f.length === 5 || (f.length >= 6 && isSeq(f[5]) && (f.length === 6 || (f.length === 7 && isEpoch(f[6]))))) &&
+        // offset and epoch optional (docs/protocol.md#a-new-epoch-mid-subscription)
+        (f.length === 5 || (isSeq(f[5]) && (f.length === 6 || (f.length === 7 && isEpoch(f[6]))))) &&
         isSeq(f[1]) &&
         isName(f[2]) &&
         isKey(f[3])

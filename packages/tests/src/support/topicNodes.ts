@@ -54,6 +54,25 @@ export async function publishRange(node: TopicNode, key: string, from: number, t
   for (let n = from; n <= to; n++) await node.server.topics.feed(key).publish(n)
 }
 
+/**
+ * Waits until every follower's subscription is confirmed: on a remote broker a subscription starts when
+ * the broker answers, so the node publishes 0 until each follower has one (then forgets them).
+ */
+export async function confirmed(node: TopicNode, key: string, followers: ReadonlyArray<{ got: number[] }>) {
+  await waitFor(
+    () => {
+      void node.server.topics.feed(key).publish(0)
+      return followers.every((f) => f.got.includes(0))
+    },
+    5000,
+    "the subscriptions' confirmation",
+  )
+  // Let the last probes arrive, then forget them.
+  await node.server.topics.feed(key).publish(-1)
+  await waitFor(() => followers.every((f) => f.got.includes(-1)), 5000, "the last probe")
+  for (const f of followers) f.got.splice(0)
+}
+
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 /** A hand-written protocol speaker over WebSocket, to subscribe from a chosen position on a chosen node. */
