@@ -2,7 +2,7 @@ import type { SwitchyardError } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { redisBroker } from "@switchyard/redis"
 import type { BrokerEvent } from "@switchyard/server-node"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { RedisServer } from "./support/redisServer.ts"
 import { confirmed, follow, publishRange, RawPeer, range, startNode, type TopicNode } from "./support/topicNodes.ts"
 
@@ -17,8 +17,10 @@ const cleanup: Array<() => unknown> = []
 beforeAll(async () => {
   redis = await RedisServer.start()
 })
-afterAll(async () => {
+afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+afterAll(async () => {
   await redis[Symbol.asyncDispose]()
 })
 
@@ -114,4 +116,104 @@ describe("topics across nodes on Redis", () => {
     }
     console.info(`FLUSHALL: gaps reported ${followers.length} of ${followers.length} subscribers, silent 0`)
   })
+})
+
+describe("Redis faults: detected, re-subscribed, no silent gap", () => {
+  /** Waits until every node has had a `state` event after `since`; when the first and the last came. */
+  async function allSaw(nodes: readonly Watched[], state: "up" | "down", since: number, timeoutMs: number) {
+    const seen = () => nodes.map((n) => n.events.find((e) => e.state === state && e.at >= since)?.at)
+    await waitFor(() => seen().every((at) => at !== undefined), timeoutMs, `every node ${state}`)
+    const at = seen() as number[]
+    return { first: Math.min(...at) - since, last: Math.max(...at) - since }
+  }
+
+  it("CLIENT KILL TYPE pubsub: detected, re-subscribed, what was published meanwhile filled from the Stream", async () => {
+    const nodes = await cluster()
+    const [a] = nodes
+    const followers = nodes.map((node) => follow(node, "k", cleanup))
+    await subscribed(nodes, 1)
+    await confirmed(a, "k", followers)
+    await publishRange(a, "k", 1, 20)
+    const killedAt = Date.now()
+    await redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+    // Published at once, while no node has its pub/sub connection: only the Stream has them.
+    const burst = Promise.all(range(21, 60).map((n) => a.server.topics.feed("k").publish(n)))
+    const detected = await allSaw(nodes, "down", killedAt, 5000)
+    const recovered = await allSaw(nodes, "up", killedAt, 10_000)
+    await burst
+    await publishRange(a, "k", 61, 80)
+    await waitFor(() => followers.every((f) => f.got.length >= 80), 5000, "every publication")
+    for (const f of followers) {
+      expect(check(f.got, range(1, 80), f.errors)).toEqual({ gaps: 0, missing: 0, silent: 0 })
+      expect(f.got).toEqual(range(1, 80))
+    }
+    console.info(
+      `CLIENT KILL TYPE pubsub: detected in ${detected.first}–${detected.last} ms, up again in ${recovered.first}–${recovered.last} ms; ` +
+        "40 publications made while pub/sub was lost, recovered from the Stream by every node; " +
+        "each subscriber got 1…80 once and in order; gaps reported 0, silent 0",
+    )
+  })
+
+  it("redis-server restarted: detected, re-subscribed, the lost history reported as TOPIC_GAP", async () => {
+    const nodes = await cluster()
+    const [a, b] = nodes
+    const followers = nodes.map((node) => follow(node, "k", cleanup))
+    await subscribed(nodes, 1)
+    await confirmed(a, "k", followers)
+    await publishRange(a, "k", 1, 10)
+    await waitFor(() => followers.every((f) => f.got.length === 10), 5000, "the first messages")
+    const stoppedAt = Date.now()
+    await redis.stop()
+    const detected = await allSaw(nodes, "down", stoppedAt, 5000)
+    // A publish while Redis is away waits a little, then fails with a code.
+    await expect(b.server.topics.feed("k").publish(11)).rejects.toMatchObject({ code: "BROKER_UNAVAILABLE" })
+    await redis.start()
+    const startedAt = Date.now()
+    const recovered = await allSaw(nodes, "up", startedAt, 10_000)
+    await publishRange(b, "k", 12, 15)
+    await waitFor(() => followers.every((f) => f.got.length >= 14), 5000, "the messages after the restart")
+    for (const f of followers) {
+      expect(f.got).toEqual([...range(1, 10), ...range(12, 15)])
+      expect(f.recoveries).toEqual([{ recovered: false }])
+      expect(f.errors.map((e) => e.code)).toEqual(["TOPIC_GAP"])
+    }
+    console.info(
+      `redis restart: detected in ${detected.first}–${detected.last} ms, up again ${recovered.first}–${recovered.last} ms after the start; ` +
+        `history lost: gaps reported ${followers.length} of ${followers.length} subscribers, silent 0`,
+    )
+  })
+
+  it("SIGSTOP for 10 s: detected within 5 s, local calls keep working, recovered after SIGCONT", async () => {
+    const nodes = await cluster()
+    const [a, b] = nodes
+    const followers = nodes.map((node) => follow(node, "k", cleanup))
+    await subscribed(nodes, 1)
+    await confirmed(a, "k", followers)
+    await publishRange(a, "k", 1, 10)
+    await waitFor(() => followers.every((f) => f.got.length === 10), 5000, "the first messages")
+    const pausedAt = Date.now()
+    redis.pause()
+    try {
+      const detected = await allSaw(nodes, "down", pausedAt, 5000)
+      expect(detected.last).toBeLessThan(5000)
+      // Each node keeps serving its own clients: calls answer while Redis hangs.
+      for (const f of followers) expect(await f.client.rpc.add({ a: 2, b: 3 })).toBe(5)
+      await expect(b.server.topics.feed("k").publish(11)).rejects.toMatchObject({ code: "BROKER_UNAVAILABLE" })
+      await new Promise((resolve) => setTimeout(resolve, pausedAt + 10_000 - Date.now()))
+      const resumedAt = Date.now()
+      redis.resume()
+      const recovered = await allSaw(nodes, "up", resumedAt, 10_000)
+      await publishRange(b, "k", 12, 15)
+      await waitFor(() => followers.every((f) => f.got.includes(15)), 5000, "the messages after SIGCONT")
+      const sent = [...range(1, 10), ...range(12, 15)]
+      const results = followers.map((f) => check(f.got, sent, f.errors))
+      for (const r of results) expect(r).toMatchObject({ missing: 0, silent: 0 })
+      console.info(
+        `SIGSTOP 10 s: detected in ${detected.first}–${detected.last} ms, up again ${recovered.first}–${recovered.last} ms after SIGCONT; ` +
+          `RPCs answered during the outage; gaps reported ${results.reduce((n, r) => n + r.gaps, 0)}, silent 0`,
+      )
+    } finally {
+      redis.resume()
+    }
+  }, 30_000)
 })
