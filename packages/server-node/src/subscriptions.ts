@@ -53,7 +53,9 @@ export class Subscriptions {
       }
       sub.active = true
       runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
-        if (session.isEnded || this.subscriptions.get(ref) !== sub) return
+        if (session.isEnded) return
+        // Unsubscribed while the broker answered: the request is answered all the same.
+        if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
         if (joined instanceof Error) {
           // The broker could not say where the key's stream stands: the subscription is refused.
           this.subscriptions.delete(ref)

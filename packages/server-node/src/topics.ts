@@ -127,7 +127,8 @@ export class TopicRegistry implements TopicSink {
     state.waiting.set(subscriber, kept)
     const current = state
     const settle = (result: StreamRead | Error) => {
-      if (current.waiting?.get(subscriber) !== kept) return
+      // Left meanwhile: the request is answered all the same, without positions.
+      if (current.waiting?.get(subscriber) !== kept) return joined(noPositions)
       current.waiting.delete(subscriber)
       if (current.waiting.size === 0) current.waiting = undefined
       if (result instanceof Error) return joined(result)

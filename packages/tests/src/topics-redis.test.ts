@@ -98,6 +98,14 @@ describe("topics across nodes on Redis", () => {
     expect((await onB.subscribe("other", [2, epoch]))[2]).toBe(false)
   })
 
+  it("a SUBSCRIBE left (UNSUBSCRIBE) while the node waits for Redis is still answered", async () => {
+    const [a] = await cluster()
+    const peer = await RawPeer.open(a.url, cleanup)
+    // Sent in the same tick: the node is still reading the key's position in Redis when it leaves.
+    expect(await peer.subscribe("fresh", null, () => peer.unsubscribe("fresh"))).toBeNull()
+    expect(a.server.topics.feed("fresh").subscribers).toBe(0)
+  })
+
   it("FLUSHALL: a new epoch, and the subscribers hear TOPIC_GAP (never a silent gap)", async () => {
     const nodes = await cluster()
     const [a, b] = nodes

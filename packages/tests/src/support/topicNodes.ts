@@ -104,14 +104,24 @@ export class RawPeer {
   }
 
   /** Subscribes to `feed(key)` from `since`; the RESULT's output (`[offset, epoch, recovered]`). */
-  async subscribe(key: string, since: readonly [number, string] | null): Promise<[number, string, boolean]> {
+  async subscribe(
+    key: string,
+    since: readonly [number, string] | null,
+    then?: () => void,
+  ): Promise<[number, string, boolean]> {
     const id = this.id++
     this.ws.send(`[${FrameType.SUBSCRIBE},${this.seq++},${id},"feed",${JSON.stringify(key)},${JSON.stringify(since)}]`)
+    then?.()
     const isReply = (f: unknown[]) => (f[0] === FrameType.RESULT || f[0] === FrameType.ERROR) && f[2] === id
     await waitFor(() => this.frames.some(isReply), 5000, `the reply to SUBSCRIBE ${id}`)
     const reply = this.frames.find(isReply) as unknown[]
     if (reply[0] !== FrameType.RESULT) throw new Error(`SUBSCRIBE refused: ${JSON.stringify(reply)}`)
     return reply[3] as [number, string, boolean]
+  }
+
+  /** Sends UNSUBSCRIBE for `feed(key)` (never answered). */
+  unsubscribe(key: string): void {
+    this.ws.send(`[${FrameType.UNSUBSCRIBE},${this.seq++},"feed",${JSON.stringify(key)}]`)
   }
 
   /** The MESSAGE frames of `feed(key)` so far: `[message, offset, epoch?]`. */
