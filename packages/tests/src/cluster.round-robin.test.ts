@@ -1,8 +1,8 @@
-import { EventEmitter, once } from "node:events"
-import { Agent, createServer, get, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { once } from "node:events"
+import { Agent, get, type IncomingMessage, type ServerResponse } from "node:http"
 import { afterEach, describe, expect, it } from "vitest"
-import WebSocket, { WebSocketServer } from "ws"
+import WebSocket from "ws"
+import { plainUpstream, type Upstream } from "./support/cluster/plainUpstream.ts"
 import { RoundRobinProxy } from "./support/cluster/roundRobin.ts"
 import { within } from "./support/fleet.ts"
 
@@ -16,71 +16,9 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-interface Upstream {
-  readonly name: string
-  readonly port: number
-  readonly http: Server
-  /** Responses held open by `/hold` and `/sse`, to write to or end from the test. */
-  readonly held: ServerResponse[]
-  /** Emits `"held"` with each response it holds. */
-  readonly events: EventEmitter
-  /** Held responses whose client went away before they ended. */
-  readonly aborted: number
-  readonly wss: WebSocketServer
-  close(): Promise<void>
-}
-
-async function upstream(name: string): Promise<Upstream> {
-  const held: ServerResponse[] = []
-  const events = new EventEmitter()
-  let aborted = 0
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === "/sse") {
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" })
-      res.write(`data: ${name} 1\n\n`)
-      held.push(res)
-    } else if (req.url === "/hold") {
-      held.push(res)
-    } else {
-      let body = ""
-      req.on("data", (chunk: Buffer) => {
-        body += chunk.toString()
-      })
-      req.on("end", () => res.end(`${name}${body ? ` ${body}` : ""}`))
-      return
-    }
-    res.on("close", () => {
-      if (!res.writableFinished) aborted++
-    })
-    events.emit("held", res)
-  })
-  const wss = new WebSocketServer({ server: http })
-  wss.on("connection", (socket) => socket.send(name))
-  http.listen(0, "127.0.0.1")
-  await once(http, "listening")
-  const result: Upstream = {
-    name,
-    port: (http.address() as AddressInfo).port,
-    http,
-    held,
-    events,
-    wss,
-    get aborted() {
-      return aborted
-    },
-    async close() {
-      for (const client of wss.clients) client.terminate()
-      wss.close()
-      http.closeAllConnections()
-      await new Promise<void>((resolve) => http.close(() => resolve()))
-    },
-  }
-  cleanup.push(() => result.close())
-  return result
-}
-
 async function threeUpstreams(): Promise<{ ups: Upstream[]; proxy: RoundRobinProxy }> {
-  const ups = await Promise.all(["a", "b", "c"].map(upstream))
+  const ups = await Promise.all(["a", "b", "c"].map(plainUpstream))
+  for (const up of ups) cleanup.push(() => up.close())
   const proxy = await RoundRobinProxy.start(ups.map((u) => u.port))
   cleanup.push(() => proxy[Symbol.asyncDispose]())
   return { ups, proxy }
