@@ -12,7 +12,7 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * argv: `--port <n>` (default 0), `--broker <url>` (handed to the broker factory the bundle was built
  * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`.
  *
- * IPC, parent → node: `{ type: "publish", topic, key, message }`; `{ type: "watch", topic, key }`, after
+ * IPC, parent → node: `{ type: "publish", batch: [{ topic, key, message }, …] }`, published in one tick; `{ type: "watch", topic, key }`, after
  * which the node reports `{ type: "subscribers", topic, key, count }` whenever that count changes;
  * Node → parent: `{ type: "listening", port }`, `{ type: "aborted", tag }` (a handler's `ctx.signal`
  * aborted), `{ type: "ran", keys }` (the `add` calls run since the last report, batched per tick, so that
@@ -23,6 +23,7 @@ import { countingHandlers, type Runs } from "../counting.ts"
 export type BrokerFactory = ((url: string) => unknown) | undefined
 
 type Topic = "room" | "feed" | "cursor"
+type Publish = { readonly topic: Topic; readonly key: string; readonly message: unknown }
 type Parent = Pick<NodeJS.Process, "send" | "connected">
 
 export async function main(makeBroker: BrokerFactory): Promise<void> {
@@ -89,9 +90,11 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       tell({ type: "subscribers", topic: w.topic, key: w.key, count })
     }
   }
-  process.on("message", (message: { type: string; topic: Topic; key: string; message: unknown }) => {
-    if (message.type === "publish") server.topics[message.topic](message.key).publish(message.message as never)
-    else if (message.type === "watch") {
+  process.on("message", (message: { type: string; topic: Topic; key: string; batch: Publish[] }) => {
+    // A batch is published in one tick, as the publishes of one tick of the parent were made.
+    if (message.type === "publish") {
+      for (const p of message.batch) server.topics[p.topic](p.key).publish(p.message as never)
+    } else if (message.type === "watch") {
       watched.set(`${message.topic}\0${message.key}`, { topic: message.topic, key: message.key, count: -1 })
       // No event says a topic's subscriber count changed: look every few ms while something is watched.
       watching ??= setInterval(report, 5)

@@ -74,6 +74,7 @@ export class ClusterNode {
   private readonly counts = new Map<string, number>()
   private readonly onExit = () => this.child?.kill("SIGKILL")
   private output = ""
+  private readonly batch: Array<{ topic: Topic; key: string; message: unknown }> = []
   /** Tags of `hang` calls and `ticks` streams whose `ctx.signal` aborted, in any life of this node. */
   readonly aborted = new Set<string>()
   /** The runs of `add` on this node in all its lives, by `"<client>:<call>"` (fleet.ts's countingHandlers). */
@@ -179,7 +180,10 @@ export class ClusterNode {
 
   /** Publishes on this node, as `server.topics[topic](key).publish(message)` there (ordered with other sends). */
   publish(topic: Topic, key: string, message: unknown): void {
-    this.send({ type: "publish", topic, key, message })
+    // The publishes of one tick here are published in one tick there (latest-value topics depend on it).
+    if (this.batch.push({ topic, key, message }) === 1) {
+      queueMicrotask(() => this.send({ type: "publish", batch: this.batch.splice(0) }))
+    }
   }
 
   /** This node's sessions subscribed to a key, as last reported (the first call starts watching it, and says 0). */
