@@ -4,7 +4,7 @@ import type { Client, ClientState, SwitchyardError, TransportId } from "@switchy
 import { TestContract } from "@switchyard/core/testing"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
-import { freshStorage } from "./harnesses.ts"
+import { freshStorage } from "./storage.ts"
 
 /**
  * A fleet of Node clients for the long-running tests (chaos, restart): each client is on one transport

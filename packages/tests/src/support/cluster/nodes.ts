@@ -125,6 +125,7 @@ export class ClusterNode {
       serialization: "advanced",
     })
     this.child = child
+    child.on("error", () => {})
     process.once("exit", this.onExit)
     this.output = ""
     const keep = (chunk: Buffer) => {
@@ -226,7 +227,8 @@ export class ClusterNode {
   }
 
   private send(message: object): void {
-    if (this.child?.connected) this.child.send(message)
+    // A node killed a moment ago may still look connected: what it can no longer take is dropped.
+    if (this.child?.connected) this.child.send(message, () => {})
   }
 }
 
