@@ -6,7 +6,7 @@ import { build, type Plugin } from "esbuild"
 
 /**
  * Bundling TypeScript to run in a child Node process. Node 20 cannot run TypeScript, so, as
- * `examples/chat/start.mjs` does, esbuild bundles the entry with the workspace packages taken from their
+ * `examples/chat/bundle.mjs` does, esbuild bundles the entry with the workspace packages taken from their
  * TypeScript sources (`@switchyard/source`), every other package left external by absolute path, so that
  * Node loads it from node_modules as usual.
  */
