@@ -1,5 +1,5 @@
 import { waitFor } from "@switchyard/core/testing"
-import { type FleetClient, fleetClient, modes, table } from "../fleet.ts"
+import { type FleetClient, fleetClient, modes, table, within } from "../fleet.ts"
 import { RedisServer } from "../redisServer.ts"
 import { Nginx } from "./nginx.ts"
 import { type ClusterNode, ClusterNodes, redisBrokerAvailable } from "./nodes.ts"
@@ -117,7 +117,11 @@ export async function soak(options: SoakOptions): Promise<boolean> {
 
     // The end: no more publishing or calls; let every client catch up, then count.
     const published = publisher.stop()
-    await Promise.all(fleet.map((fc) => fc.stopCalls()))
+    // A call that never settles is a finding, not a reason to hang: it is counted below.
+    await within(Promise.all(fleet.map((fc) => fc.stopCalls())), options.timeoutMs, "the calls in flight").catch(
+      () => {},
+    )
+    const hung = fleet.filter((fc) => fc.calls.pending !== undefined).length
     await waitFor(() => fleet.every((fc) => fc.messages.length >= published), 5000, "the last messages").catch(() => {})
     const runs = cluster.runs()
     let twice = 0
@@ -145,10 +149,11 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         ["RPCs resolved right", resolved],
         ["RPCs resolved wrong", wrong],
         ["RPCs run more than once (server side)", twice],
+        ["RPCs never settled", hung],
         ...[...codes].map(([code, n]): [string, number] => [`RPCs rejected ${code}`, n]),
       ])}`,
     )
-    return clustered ? totals.lost + totals.duplicated + twice + wrong === 0 : true
+    return clustered ? totals.lost + totals.duplicated + twice + wrong + hung === 0 : true
   } finally {
     for (const resource of stack.reverse()) await Promise.resolve(resource[Symbol.asyncDispose]()).catch(() => {})
   }
