@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util"
 import { TestContract, type TestServerState } from "@switchyard/core/testing"
-import { createServer, type Server } from "@switchyard/server-node"
+import { type Broker, createServer, type Server } from "@switchyard/server-node"
 import { countingHandlers, type Runs } from "../counting.ts"
 
 /**
@@ -20,7 +20,7 @@ import { countingHandlers, type Runs } from "../counting.ts"
  */
 
 /** Makes the broker of this node from `--broker`, or none: the bundle's entry passes it (nodes.ts). */
-export type BrokerFactory = ((url: string) => unknown) | undefined
+export type BrokerFactory = ((url: string) => Broker) | undefined
 
 type Topic = "room" | "feed" | "cursor"
 type Publish = { readonly topic: Topic; readonly key: string; readonly message: unknown }
