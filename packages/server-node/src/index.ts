@@ -1,3 +1,6 @@
+export { type MemoryNodeCluster, memoryNodes } from "./broker/memoryNodes.ts"
+export type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
+export type { ClusterOptions } from "./cluster.ts"
 export type { HandlerContext, Handlers, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
 export { answer, answerFrames, refuseUpgrade } from "./httpAnswers.ts"
 export { defaultLimits, type ServerLimits } from "./limits.ts"

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
+import type { ClusterOptions } from "./cluster.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
 import type { ServerTransport } from "./transport.ts"
@@ -37,6 +38,11 @@ export interface ServerOptions<A = undefined> {
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  /**
+   * Makes this server one node of several (docs/scaling.md): sessions move between nodes, and HTTP
+   * requests of a link held by another node are relayed there. Without it the server is alone.
+   */
+  readonly cluster?: ClusterOptions
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
   /**

@@ -10,6 +10,7 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
+import { SessionCluster } from "./cluster.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
@@ -64,9 +65,13 @@ export function createServer<C extends AnyContract, A = undefined>(
   registerEffectCodec(effectCodec)
   const compiled = compileContract(contract)
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
-  const topics = new TopicRegistry(
-    new Set([...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name)),
+  const unreliable = new Set(
+    [...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name),
   )
+  const shared = options.cluster?.sharedTopics
+  const topics = shared?.registry ?? new TopicRegistry(unreliable)
+  if (shared) shared.registry = topics
+  const cluster = options.cluster && new SessionCluster(options.cluster)
   const onError = errorReporter(options.onError)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
     if (!fn) return
@@ -99,6 +104,8 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     offered,
     peers: options.peers !== undefined,
+    cluster,
+    adopted: (session) => runtime.peers.join(session),
     started: (session) => {
       runtime.peers.join(session)
       hook(options.onSessionStart, { id: session.id, auth: session.auth as A })
@@ -106,6 +113,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     ended: (session, reason) => hook(options.onSessionEnd, { id: session.id, auth: session.auth as A }, reason),
   })
   const offer: ServerOffer = { version: PROTOCOL_VERSION, transports: offered, limits: table.limits }
+  const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const host: TransportHost = {
@@ -130,9 +138,12 @@ export function createServer<C extends AnyContract, A = undefined>(
       return table.size
     },
     attach: (httpServer) => routing.attach(httpServer),
-    listen: (port = 0, listenHost) => routing.listen(port, listenHost),
+    listen: async (port = 0, listenHost) => {
+      await joined
+      return routing.listen(port, listenHost)
+    },
     close() {
-      closed ??= shutdown(table, routing, running)
+      closed ??= shutdown(table, routing, running, cluster)
       return closed
     },
   }
@@ -149,12 +160,16 @@ async function shutdown(
   table: SessionTable,
   routing: HttpRouting,
   running: readonly RunningTransport[],
+  cluster: SessionCluster | undefined,
 ): Promise<void> {
   table.closing = true
   routing.closing = true
+  // One node of several hands its sessions over first; only what nobody took ends (docs/scaling.md).
+  await cluster?.leave(table)
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
+  await cluster?.nodes.close()
 }
 
 /** The server's `onError`: a throwing hook must not take the server down nor leave the call it reports unanswered. */

@@ -64,6 +64,26 @@ export class Subscriptions {
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
   }
 
+  /** The subscriptions in force, for a session handed over to another node. */
+  held(): Array<{ readonly topic: string; readonly key: string }> {
+    return [...this.subscriptions.values()].filter((sub) => sub.active)
+  }
+
+  /**
+   * Renews a subscription carried over from another node, from where it stood there (`since`, or
+   * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames. False
+   * when the history no longer covers it.
+   */
+  renew(topic: string, key: string, since: TopicPosition | undefined): boolean {
+    const { runtime } = this.session
+    this.subscriptions.set(`${topic}\u0000${key}`, { topic, key, active: true })
+    const joined = runtime.topics.subscribe(topic, key, this.subscriber, since, runtime.limits)
+    if (since === undefined) return true
+    if (joined.replay === undefined) return false
+    for (const messageBody of joined.replay) this.session.send(FrameType.MESSAGE, messageBody)
+    return true
+  }
+
   publish(id: number, topic: string, key: string, raw: unknown): void {
     const { session } = this
     const { runtime } = session

@@ -1,0 +1,133 @@
+import { createClient } from "@switchyard/client-browser/all"
+import type { Client } from "@switchyard/core"
+import {
+  type SuiteHarness,
+  type SuiteSetup,
+  TestContract,
+  type TestServerState,
+  testHandlers,
+  waitFor,
+} from "@switchyard/core/testing"
+import {
+  type ClusterOptions,
+  createServer,
+  type Handlers,
+  type MemoryNodeCluster,
+  memoryNodes,
+  type Server,
+} from "@switchyard/server-node"
+import { EventSource } from "eventsource"
+import WebSocket from "ws"
+import { testClientOptions } from "./harnesses.ts"
+import { RoundRobin } from "./roundRobin.ts"
+import { TcpProxy } from "./tcpProxy.ts"
+
+type Transport = "websocket" | "sse" | "long-polling" | "polling"
+
+/** One node of a test cluster: its server, its id on the bus and the port it listens on. */
+export interface TestNode {
+  readonly id: string
+  readonly server: Server<TestContract>
+  readonly port: number
+}
+
+/**
+ * `count` servers in one process sharing `memoryNodes()` (and, for now, one topic registry), behind a
+ * round-robin balancer with no affinity, behind a TCP proxy that can cut or stall what the clients have
+ * open. Each new connection and each HTTP request goes to the next node.
+ */
+export class SessionClusterFixture implements AsyncDisposable {
+  private readonly clients: Client<TestContract>[] = []
+
+  private constructor(
+    readonly cluster: MemoryNodeCluster,
+    readonly nodes: TestNode[],
+    readonly balancer: RoundRobin,
+    readonly proxy: TcpProxy,
+    readonly state: TestServerState,
+  ) {}
+
+  static async start(
+    options: { count?: number; serverLimits?: SuiteSetup["serverLimits"]; cluster?: Partial<ClusterOptions> } = {},
+  ): Promise<SessionClusterFixture> {
+    const cluster = memoryNodes()
+    const state: TestServerState = { aborted: new Set() }
+    const sharedTopics = {}
+    const nodes: TestNode[] = []
+    for (let i = 1; i <= (options.count ?? 3); i++) {
+      const id = `n${i}`
+      const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+        limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
+        onError: () => {},
+        cluster: { nodes: cluster.nodes(id), sharedTopics, handOverGraceMs: 3000, ...options.cluster },
+      })
+      const { port } = await server.listen(0, "127.0.0.1")
+      nodes.push({ id, server, port })
+    }
+    const balancer = await RoundRobin.start(nodes.map((n) => n.port))
+    const proxy = await TcpProxy.start(balancer.port)
+    return new SessionClusterFixture(cluster, nodes, balancer, proxy, state)
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.proxy.port}/switchyard`
+  }
+
+  node(id: string): TestNode {
+    return this.nodes.find((n) => n.id === id) as TestNode
+  }
+
+  /** Sessions held by each node (ghost-free count of the session tables). */
+  get sessionCounts(): number[] {
+    return this.nodes.map((n) => n.server.sessionCount)
+  }
+
+  /** A client through the proxy and the balancer, connected. */
+  async client(transport: Transport): Promise<Client<TestContract>> {
+    const client = createClient(TestContract, {
+      url: this.url,
+      transports: [transport],
+      WebSocket,
+      EventSource,
+      ...testClientOptions,
+    })
+    this.clients.push(client)
+    await waitFor(() => client.state === "connected", 5000, "the client to connect")
+    return client
+  }
+
+  /** Node `id` dies: the bus says so, and the balancer cuts what it carried and stops sending it anything. */
+  kill(id: string): void {
+    this.cluster.kill(id)
+    this.balancer.out(this.node(id).port)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()))
+    await Promise.all(this.nodes.map((n) => n.server.close()))
+    await this.proxy[Symbol.asyncDispose]()
+    await this.balancer[Symbol.asyncDispose]()
+  }
+}
+
+/** The transport contract suite's harness over a 3-node cluster: every request may land on any node. */
+export function clusterHarness(transport: Transport): SuiteHarness {
+  return {
+    transport,
+    async setup(options) {
+      const fixture = await SessionClusterFixture.start({ serverLimits: options.serverLimits })
+      const first = fixture.nodes[0] as TestNode
+      const make = () => fixture.client(transport)
+      return {
+        client: await make(),
+        createClient: make,
+        publish: (topic, key, message) => first.server.topics[topic](key).publish(message as never),
+        subscribers: (topic, key) => first.server.topics[topic](key).subscribers,
+        state: fixture.state,
+        drop: async () => fixture.proxy.drop(),
+        stall: async (on) => fixture.proxy.stall(on),
+        close: () => fixture[Symbol.asyncDispose](),
+      }
+    },
+  }
+}
