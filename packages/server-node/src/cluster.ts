@@ -62,6 +62,7 @@ export class SessionCluster {
   private holder: SessionHolder | undefined
   private readonly relays: RelayHandler[] = []
   private readonly goneListeners: Array<(node: string) => void> = []
+  private readonly closers: Array<() => void> = []
 
   constructor(private readonly options: ClusterOptions) {
     this.nodeId = options.nodes.nodeId
@@ -78,10 +79,17 @@ export class SessionCluster {
     return this.nodes.start((from, message) => this.receive(from, message))
   }
 
-  /** Another part of the node that talks over the bus (the HTTP relay) and hears of nodes gone. */
-  use(handler: RelayHandler, gone: (node: string) => void): void {
+  /** Another part of the node that talks over the bus (the HTTP relay), hears of nodes gone, and closes. */
+  use(handler: RelayHandler, gone: (node: string) => void, close: () => void): void {
     this.relays.push(handler)
     this.goneListeners.push(gone)
+    this.closers.push(close)
+  }
+
+  /** Leaves the cluster, last of all (after the transports closed). */
+  async close(): Promise<void> {
+    for (const close of this.closers) close()
+    await this.nodes.close()
   }
 
   /** The directory key of a token: a hash, so that the token itself never leaves the nodes' memory. */

@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from "node:http"
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   type AnyContract,
@@ -13,6 +13,8 @@ import { effectCodec } from "@switchyard/core/effect"
 import { SessionCluster } from "./cluster.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
+import { refuseGoneLink } from "./httpAnswers.ts"
+import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
@@ -122,13 +124,19 @@ export function createServer<C extends AnyContract, A = undefined>(
     admit: (request) => gate.admit(request),
     originAllowed: (request) => gate.originAllowed(request),
     onError,
+    ...(cluster && { nodeId: cluster.nodeId }),
   }
   const running: RunningTransport[] = transports.map((transport) => transport.start(host))
   transports.forEach((t, i) => {
     const started = running[i]
     if (t.reach === "signalled" && started) signalled.set(t.id, started)
   })
-  const routing = new HttpRouting(path, gate, running, offer)
+  // With a cluster, a request of a link another node holds is relayed there first (docs/scaling.md).
+  const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
+    if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
+  }
+  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
   const server: Server<C> = {
@@ -169,7 +177,7 @@ async function shutdown(
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
-  await cluster?.nodes.close()
+  await cluster?.close()
 }
 
 /** The server's `onError`: a throwing hook must not take the server down nor leave the call it reports unanswered. */

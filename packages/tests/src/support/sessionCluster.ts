@@ -59,7 +59,7 @@ export class SessionClusterFixture implements AsyncDisposable {
       const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
         limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
         onError: () => {},
-        cluster: { nodes: cluster.nodes(id), sharedTopics, handOverGraceMs: 3000, ...options.cluster },
+        cluster: { nodes: cluster.nodes(id), sharedTopics, handOverGraceMs: 300, ...options.cluster },
       })
       const { port } = await server.listen(0, "127.0.0.1")
       nodes.push({ id, server, port })
