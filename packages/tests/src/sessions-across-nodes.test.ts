@@ -98,10 +98,12 @@ describe("a node's life", () => {
     client.topics.feed("g").subscribe((n) => void got.push(n))
     await waitFor(() => owner.server.topics.feed("g").subscribers === 1, 3000, "the subscription")
     const results: number[] = []
-    const calls = [1, 2, 3].map((v) => client.rpc.delayed({ ms: 200 + v * 50, value: v }).then((r) => void results.push(r)))
+    const calls = [1, 2, 3].map((v) =>
+      client.rpc.delayed({ ms: 200 + v * 50, value: v }).then((r) => void results.push(r)),
+    )
     await new Promise((resolve) => setTimeout(resolve, 50))
-    const downs: string[] = []
-    client.on("down", (error) => void downs.push(error.code))
+    const recovered: boolean[] = []
+    client.on("session", (session) => void recovered.push(session.recovered))
     cluster.balancer.out(owner.port)
     const closing = owner.server.close()
     owner.server.topics.feed("g").publish(1)
@@ -113,7 +115,7 @@ describe("a node's life", () => {
     expect(got).toEqual([1, 2])
     expect(client.sessionId).toBe(sessionId)
     expect(client.state).toBe("connected")
-    expect(downs).not.toContain("SESSION_LOST")
+    expect(recovered).toEqual([true])
     expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
   })
 
