@@ -39,7 +39,8 @@ export interface ServerOptions<A = undefined> {
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
   /**
-   * What this server shares with the other nodes of a cluster: topics (docs/scaling.md). Default
+   * What this server shares with the other nodes of a cluster: topics, and with a broker that has
+   * `nodes`, its sessions and HTTP links (docs/scaling.md). Default
    * `memoryBroker()`, private to this server. `memoryCluster().broker()` shares within one process,
    * `redisBroker({ url })` of `@switchyard/redis` across processes and machines.
    */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import type { Server as HttpServer } from "node:http"
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   type AnyContract,
@@ -13,8 +13,11 @@ import {
 import { effectCodec } from "@switchyard/core/effect"
 import type { BrokerEvent } from "./broker/broker.ts"
 import { memoryBroker } from "./broker/memoryBroker.ts"
+import { SessionCluster } from "./cluster.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
+import { refuseGoneLink } from "./httpAnswers.ts"
+import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
@@ -79,9 +82,11 @@ export function createServer<C extends AnyContract, A = undefined>(
   )
   const onError = errorReporter(options.onError)
   const broker = options.broker ?? memoryBroker()
+  // With node messages, this server is one node of several: sessions move, requests are relayed.
+  const cluster = broker.nodes && new SessionCluster(broker.nodes, limits)
   const brokerListeners = new Set<(event: BrokerEvent) => void>()
   broker.start({
-    id: randomBytes(6).toString("base64url"),
+    id: broker.nodes?.nodeId ?? randomBytes(6).toString("base64url"),
     topics,
     status: (event) => {
       logBrokerEvent(event)
@@ -120,6 +125,8 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     offered,
     peers: options.peers !== undefined,
+    cluster,
+    adopted: (session) => runtime.peers.join(session),
     started: (session) => {
       runtime.peers.join(session)
       hook(options.onSessionStart, { id: session.id, auth: session.auth as A })
@@ -127,6 +134,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     ended: (session, reason) => hook(options.onSessionEnd, { id: session.id, auth: session.auth as A }, reason),
   })
   const offer: ServerOffer = { version: PROTOCOL_VERSION, transports: offered, limits: table.limits }
+  const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const host: TransportHost = {
@@ -135,13 +143,19 @@ export function createServer<C extends AnyContract, A = undefined>(
     admit: (request) => gate.admit(request),
     originAllowed: (request) => gate.originAllowed(request),
     onError,
+    ...(cluster && { nodeId: cluster.nodeId }),
   }
   const running: RunningTransport[] = transports.map((transport) => transport.start(host))
   transports.forEach((t, i) => {
     const started = running[i]
     if (t.reach === "signalled" && started) signalled.set(t.id, started)
   })
-  const routing = new HttpRouting(path, gate, running, offer)
+  // With a cluster, a request of a link another node holds is relayed there first (docs/scaling.md).
+  const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
+    if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
+  }
+  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
   const server: Server<C> = {
@@ -151,13 +165,16 @@ export function createServer<C extends AnyContract, A = undefined>(
       return table.size
     },
     attach: (httpServer) => routing.attach(httpServer),
-    listen: (port = 0, listenHost) => routing.listen(port, listenHost),
+    listen: async (port = 0, listenHost) => {
+      await joined
+      return routing.listen(port, listenHost)
+    },
     on(_event, listener) {
       brokerListeners.add(listener)
       return () => brokerListeners.delete(listener)
     },
     close() {
-      closed ??= shutdown(table, routing, running).then(() => broker.close())
+      closed ??= shutdown(table, routing, running, cluster).then(() => broker.close())
       return closed
     },
   }
@@ -174,12 +191,16 @@ async function shutdown(
   table: SessionTable,
   routing: HttpRouting,
   running: readonly RunningTransport[],
+  cluster: SessionCluster | undefined,
 ): Promise<void> {
   table.closing = true
   routing.closing = true
+  // One node of several hands its sessions over first; only what nobody took ends (docs/scaling.md).
+  await cluster?.leave(table)
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
+  await cluster?.close()
 }
 
 /** One log line per change of the broker's state. */

@@ -75,6 +75,30 @@ export class Subscriptions {
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
   }
 
+  /** The subscriptions in force, for a session handed over to another node. */
+  held(): Array<{ readonly topic: string; readonly key: string }> {
+    return [...this.subscriptions.values()].filter((sub) => sub.active)
+  }
+
+  /**
+   * Renews a subscription carried over from another node, from where it stood there (`since`, or
+   * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames, before
+   * anything newer. When the history no longer covers it, the subscription goes on with live messages:
+   * the client sees their offsets jump, or their new epoch, and reports `TOPIC_GAP`.
+   */
+  renew(topic: string, key: string, since: TopicPosition | undefined): void {
+    const { session } = this
+    const { runtime } = session
+    const ref = `${topic}\u0000${key}`
+    const sub = { topic, key, active: true }
+    this.subscriptions.set(ref, sub)
+    runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      if (session.isEnded || this.subscriptions.get(ref) !== sub) return
+      if (joined instanceof Error) return runtime.onError(joined, { sessionId: session.id, channel: topic })
+      for (const messageBody of joined.replay ?? []) session.send(FrameType.MESSAGE, messageBody)
+    })
+  }
+
   publish(id: number, topic: string, key: string, raw: unknown): void {
     const { session } = this
     const { runtime } = session

@@ -39,6 +39,8 @@ interface KeyState {
   plain: number
   /** The epoch of the last publication delivered (or of the first read): a delivery in another one is a gap. */
   epoch: string | undefined
+  /** Offset of the last publication delivered here (or of the stream's top at the first read). */
+  last: number
   /**
    * Subscribers whose join waits for the broker's answer (a remote broker), with what was delivered to
    * the key meanwhile: offset and MESSAGE body. They get it after their confirmation and replay.
@@ -106,7 +108,7 @@ export class TopicRegistry implements TopicSink {
     }
     let state = byKey.get(key)
     if (!state) {
-      state = { subscribers: new Map(), plain: 0, epoch: undefined, waiting: undefined }
+      state = { subscribers: new Map(), plain: 0, epoch: undefined, last: 0, waiting: undefined }
       byKey.set(key, state)
       bus.listen(topic, key)
     }
@@ -154,6 +156,17 @@ export class TopicRegistry implements TopicSink {
     this.bus?.unlisten(topic, key)
   }
 
+  /**
+   * Where `subscriber` stands in its key's stream: the offset and epoch of the last publication it was
+   * given, for a session handed over to another node; `null` when the key keeps no history, or while
+   * its join still waits for the broker (it was given nothing yet).
+   */
+  position(topic: string, key: string, subscriber: Subscriber): TopicPosition | null {
+    const state = this.keys.get(topic)?.get(key)
+    if (!state?.subscribers.get(subscriber) || state.waiting?.has(subscriber) || state.epoch === undefined) return null
+    return [state.last, state.epoch]
+  }
+
   /** Subscribers of one key on this node, for tests and metrics. */
   count(topic: string, key: string): number {
     return this.keys.get(topic)?.get(key)?.subscribers.size ?? 0
@@ -194,6 +207,7 @@ export class TopicRegistry implements TopicSink {
       const renewed = epoch !== state.epoch && state.epoch !== undefined
       withOffset = body.message(topic, key, json, offset, renewed ? epoch : undefined)
       state.epoch = epoch
+      state.last = offset
     }
     const plain = state.plain > 0 || withOffset === undefined ? body.message(topic, key, json) : ""
     const { waiting } = state
@@ -207,6 +221,7 @@ export class TopicRegistry implements TopicSink {
 
   private joinedFrom(topic: string, key: string, state: KeyState, read: StreamRead): Joined {
     state.epoch ??= read.epoch
+    if (state.epoch === read.epoch && read.offset > state.last) state.last = read.offset
     const { after } = read
     // `after` holds offsets `since + 1` to `read.offset`.
     const first = read.offset - (after?.length ?? 0) + 1

@@ -1,3 +1,4 @@
+import type { NodeBus } from "./nodeBus.ts"
 import type { TopicBus, TopicSink } from "./topicBus.ts"
 
 /** A change in a broker's connection to what it shares with other nodes, for `server.on("broker", …)`. */
@@ -23,7 +24,8 @@ export interface BrokerNode {
 }
 
 /**
- * What a node shares with the other nodes of a cluster: topics (`topics`, `docs/scaling.md`). One
+ * What a node shares with the other nodes of a cluster: topics (`topics`) and sessions (`nodes`), see
+ * `docs/scaling.md`. One
  * broker serves one server: `createServer(contract, handlers, { broker })`. The default,
  * `memoryBroker()`, is private to its server; `memoryCluster().broker()` and `redisBroker()` of
  * `@switchyard/redis` share topics between servers.
@@ -35,6 +37,12 @@ export interface Broker {
   start(node: BrokerNode): void
   /** Topics across nodes; usable once `start` was called. */
   readonly topics: TopicBus
+  /**
+   * Node messages, the session directory and node liveness (docs/scaling.md#sessions-across-nodes): with
+   * it, sessions move between nodes and HTTP requests are relayed to the node holding their link. Absent
+   * on a broker of one node (`memoryBroker()`): the server is then alone, as before.
+   */
+  readonly nodes?: NodeBus
   /** Leaves the cluster: stops delivering, closes connections. Called by `server.close()`. */
   close(): Promise<void>
 }

@@ -1,17 +1,25 @@
 import type { Broker, BrokerNode } from "./broker.ts"
+import { MemoryNodeCluster } from "./memoryNodes.ts"
 import { MemoryTopics } from "./memoryTopics.ts"
+import type { NodeBus } from "./nodeBus.ts"
 import type { TopicBus } from "./topicBus.ts"
 
-/** Several servers in one process that share topics: each `createServer` gets `cluster.broker()`. */
+/**
+ * Several servers in one process that behave as the nodes of a cluster: each `createServer` gets
+ * `cluster.broker()`.
+ */
 export interface MemoryCluster {
-  /** A broker for one more server of the cluster. */
-  broker(): Broker
+  /** A broker for one more node of the cluster; `id` (default `node-1`, `node-2`, …) is its node id. */
+  broker(id?: string): Broker
+  /** The node messages, directory and liveness the nodes share (`kill(id)`: a node dies abruptly). */
+  readonly nodes: MemoryNodeCluster
 }
 
 /**
- * A cluster inside one process: every broker it gives shares topics (offsets, history, delivery) with
- * the others. For tests and for running several servers in one process; real nodes use a broker on a
- * shared engine (`redisBroker()` of `@switchyard/redis`).
+ * A cluster inside one process: every broker it gives shares topics (offsets, history, delivery), node
+ * messages, the session directory and liveness with the others, so sessions move between its servers
+ * and HTTP requests are relayed as between real nodes. For tests and for running several servers in one
+ * process; real nodes use a broker on a shared engine (`redisBroker()` of `@switchyard/redis`).
  *
  * @example
  * const cluster = memoryCluster()
@@ -21,7 +29,8 @@ export interface MemoryCluster {
  */
 export function memoryCluster(): MemoryCluster {
   const topics = new MemoryTopics()
-  return { broker: () => memoryNode(topics) }
+  const nodes = new MemoryNodeCluster()
+  return { nodes, broker: (id) => memoryNode(topics, nodes.nodes(id)) }
 }
 
 /**
@@ -32,10 +41,11 @@ export function memoryBroker(): Broker {
   return memoryNode(new MemoryTopics())
 }
 
-function memoryNode(shared: MemoryTopics): Broker {
+function memoryNode(shared: MemoryTopics, nodes?: NodeBus): Broker {
   let bus: TopicBus | undefined
   return {
     name: "memory",
+    ...(nodes && { nodes }),
     start(node: BrokerNode) {
       bus = shared.bus(node.topics)
     },
