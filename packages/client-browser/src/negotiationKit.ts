@@ -1,0 +1,36 @@
+import {
+  clientBody,
+  clientControl,
+  decodeServerFrameWith,
+  FrameType,
+  fallback,
+  isTransportId,
+  plan,
+  rememberFailure,
+  rememberSuccess,
+  unref,
+} from "@switchyard/core"
+import { transportStore } from "./transportStore.ts"
+
+/**
+ * What `upgrades.ts` runs of core and of this package, handed to it by the connection. `upgrades.ts` is
+ * loaded with `import()` only by a client given several transports; were it to import any of this
+ * itself, a bundler would move all the code the two share (most of core) to a third chunk, which every
+ * client then loads beside its own, a larger total (docs/performance.md#bundle-size). So it imports types
+ * only, and gets these values from here.
+ */
+export const negotiationKit = {
+  clientBody,
+  clientControl,
+  decodeServerFrameWith,
+  FrameType,
+  fallback,
+  isTransportId,
+  plan,
+  rememberFailure,
+  rememberSuccess,
+  transportStore,
+  unref,
+}
+
+export type NegotiationKit = typeof negotiationKit
