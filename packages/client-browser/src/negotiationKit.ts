@@ -1,16 +1,4 @@
-import {
-  clientBody,
-  clientControl,
-  decodeServerFrameWith,
-  FrameType,
-  fallback,
-  isTransportId,
-  plan,
-  rememberFailure,
-  rememberSuccess,
-  unref,
-} from "@switchyard/core"
-import { transportStore } from "./transportStore.ts"
+import { clientBody, clientControl, decodeServerFrameWith, FrameType, isTransportId, unref } from "@switchyard/core"
 
 /**
  * What `upgrades.ts` runs of core and of this package, handed to it by the connection. `upgrades.ts` is
@@ -24,12 +12,7 @@ export const negotiationKit = {
   clientControl,
   decodeServerFrameWith,
   FrameType,
-  fallback,
   isTransportId,
-  plan,
-  rememberFailure,
-  rememberSuccess,
-  transportStore,
   unref,
 }
 

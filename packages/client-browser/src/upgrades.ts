@@ -11,9 +11,10 @@ import type {
   TransportMemory,
   TransportOffer,
 } from "@switchyard/core"
+import { fallback, plan, rememberFailure, rememberSuccess } from "@switchyard/core/negotiation"
 import type { NegotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
-import type { TransportStore } from "./transportStore.ts"
+import { type TransportStore, transportStore } from "./transportStore.ts"
 
 /** What the negotiation needs of the connection whose transport it chooses. */
 export interface UpgradeHost {
@@ -74,7 +75,7 @@ export class Upgrades {
     this.#options = options
     this.#host = host
     this.#kit = kit
-    this.#store = kit.transportStore(
+    this.#store = transportStore(
       options.url,
       options.negotiation.storage,
       options.transports.map((t) => t.id),
@@ -84,7 +85,7 @@ export class Upgrades {
   /** The transport that worked last time, when the plan starts there: connect straight to it. */
   remembered(): ClientTransport | undefined {
     const memory = this.#store.load()
-    const start = this.#kit.plan(this.#planInput(undefined, memory)).start
+    const start = plan(this.#planInput(undefined, memory)).start
     return start !== undefined && memory.worked?.id === start ? this.#byId(start) : undefined
   }
 
@@ -92,7 +93,7 @@ export class Upgrades {
   async negotiate(): Promise<ClientTransport | undefined> {
     const offer = await this.#fetchOffer()
     if (offer) this.learnOffer(offer.transports)
-    const start = this.#kit.plan(this.#planInput(this.#offer)).start
+    const start = plan(this.#planInput(this.#offer)).start
     return start === undefined ? undefined : this.#byId(start)
   }
 
@@ -144,7 +145,7 @@ export class Upgrades {
   /** A handshake completed on `transport`: remember it worked, forget what merely failed to connect. */
   connected(transport: ClientTransport): void {
     this.#skipped.clear()
-    this.#remember((memory, now) => this.#kit.rememberSuccess(memory, transport.id, now))
+    this.#remember((memory, now) => rememberSuccess(memory, transport.id, now))
   }
 
   /** `transport` failed to connect: skip it when falling back, without remembering it. */
@@ -155,7 +156,7 @@ export class Upgrades {
   /** Remembers that `transport` failed. */
   forget(transport: ClientTransport): void {
     this.#remember((memory, now) =>
-      this.#kit.rememberFailure(memory, transport.id, now, this.#options.negotiation.rememberFailureMs),
+      rememberFailure(memory, transport.id, now, this.#options.negotiation.rememberFailureMs),
     )
   }
 
@@ -171,11 +172,11 @@ export class Upgrades {
   fallBack(from: ClientTransport): ClientTransport | undefined {
     if (this.#options.transports.length === 1) return undefined
     const memory = this.#store.load()
-    const ladder = this.#kit.plan(this.#planInput(this.#offer, memory)).ladder
+    const ladder = plan(this.#planInput(this.#offer, memory)).ladder
     const failed = { ...memory.failed }
     for (const id of this.#skipped) failed[id] = Number.POSITIVE_INFINITY
     const transports = ladder.map((id) => this.#byId(id)).filter((t) => t !== undefined)
-    const next = this.#kit.fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
+    const next = fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
     const transport = next === undefined ? undefined : this.#byId(next)
     if (transport === undefined || transport === from) return undefined
     if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
@@ -207,7 +208,7 @@ export class Upgrades {
   /** Probes the best transport ranked above the current one and not known to fail, if any. */
   #tryUpgrade(): void {
     if (this.#host.closed || !this.#host.handshaken || this.#probe !== undefined || this.#host.switching) return
-    const result = this.#kit.plan(this.#planInput(this.#offer))
+    const result = plan(this.#planInput(this.#offer))
     const rank = result.ladder.indexOf(this.#host.transport.id)
     const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
     const next = better.map((id) => this.#byId(id)).find((t) => t !== undefined)
