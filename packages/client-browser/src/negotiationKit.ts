@@ -11,8 +11,9 @@ export const negotiationKit = {
   clientBody,
   clientControl,
   decodeServerFrameWith,
-  FrameType,
   isTransportId,
+  PROBE: FrameType.PROBE,
+  SIGNAL: FrameType.SIGNAL,
   unref,
 }
 

@@ -244,8 +244,7 @@ export class Upgrades {
         }
         // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
         const decoded = this.#kit.decodeServerFrameWith(data, host.decode, anyPeerData)
-        const { PROBE } = this.#kit.FrameType
-        if (decoded.ok && decoded.frame[0] === PROBE && decoded.frame[1] === nonce) {
+        if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
           return this.#passed(transport, link as Link)
         }
         failed()
@@ -303,7 +302,7 @@ export class Upgrades {
   }
 
   #sendSignal(attempt: number, kind: SignalKind, data: unknown, named: TransportId | undefined): void {
-    this.#host.session.send(this.#kit.FrameType.SIGNAL, this.#kit.clientBody.signal(attempt, kind, data, named))
+    this.#host.session.send(this.#kit.SIGNAL, this.#kit.clientBody.signal(attempt, kind, data, named))
   }
 
   /** Closes the probe link, if any. */
