@@ -159,19 +159,33 @@ export function closeCodeOf(code: ErrorCode): number {
 
 /** The error code a WebSocket close code stands for (`CONNECTION_LOST` for codes it does not know). */
 export function codeOfClose(close: number): ErrorCode {
-  if (!closeToCode) {
-    closeToCode = new Map()
-    for (const [code, n] of Object.entries({ ...protocol, ...session }) as [ErrorCode, number][]) {
-      // The first code of a number names it (INVALID_FRAME, not FRAME_TOO_DEEP); contract errors share
-      // 4100 (or are INTERNAL_ERROR's 1011, which stands for a lost connection), and PEER_CLOSED and
-      // TOPIC_GAP never close one.
-      if (!closeToCode.has(n) && code !== "PEER_CLOSED" && code !== "TOPIC_GAP") closeToCode.set(n, code)
-    }
-  }
+  closeToCode ??= new Map(
+    (
+      [
+        "CLIENT_CLOSED",
+        "SERVER_CLOSED",
+        "ORIGIN_FORBIDDEN",
+        "MESSAGE_TOO_LARGE",
+        "INVALID_FRAME",
+        "UNSUPPORTED_VERSION",
+        "HANDSHAKE_REQUIRED",
+        "SEQUENCE_GAP",
+        "SESSION_LOST",
+        "REPLAY_OVERFLOW",
+        "QUEUE_FULL",
+        "HEARTBEAT_TIMEOUT",
+        "CONNECTION_REPLACED",
+        "SLOW_CONSUMER",
+      ] as const
+    ).map((code) => [closeCodeOf(code), code]),
+  )
   return closeToCode.get(close) ?? "CONNECTION_LOST"
 }
 
-/** The code each close code stands for, when it names one, built on first use. */
+/**
+ * The codes a close code stands for, when it names one code (4100 is every contract error, and a few
+ * codes never close a connection), built on first use.
+ */
 let closeToCode: Map<number, ErrorCode> | undefined
 
 /**
