@@ -8,9 +8,9 @@ import { clientBody, clientControl, decodeServerFrameWith, FrameType, isTranspor
  * only, and gets these values from here.
  */
 export const negotiationKit = {
-  clientBody,
-  clientControl,
-  decodeServerFrameWith,
+  body: clientBody,
+  control: clientControl,
+  decode: decodeServerFrameWith,
   isTransportId,
   PROBE: FrameType.PROBE,
   SIGNAL: FrameType.SIGNAL,

@@ -8,7 +8,6 @@ import type {
   SignalKind,
   Signalling,
   TransportId,
-  TransportMemory,
   TransportOffer,
 } from "@switchyard/core"
 import { fallback, plan, rememberFailure, rememberSuccess } from "@switchyard/core/negotiation"
@@ -145,7 +144,7 @@ export class Upgrades {
   /** A handshake completed on `transport`: remember it worked, forget what merely failed to connect. */
   connected(transport: ClientTransport): void {
     this.#skipped.clear()
-    this.#remember((memory, now) => rememberSuccess(memory, transport.id, now))
+    this.#store.update((memory, now) => rememberSuccess(memory, transport.id, now))
   }
 
   /** `transport` failed to connect: skip it when falling back, without remembering it. */
@@ -155,14 +154,9 @@ export class Upgrades {
 
   /** Remembers that `transport` failed. */
   forget(transport: ClientTransport): void {
-    this.#remember((memory, now) =>
+    this.#store.update((memory, now) =>
       rememberFailure(memory, transport.id, now, this.#options.negotiation.rememberFailureMs),
     )
-  }
-
-  #remember(update: (memory: TransportMemory, now: number) => TransportMemory): void {
-    if (this.#options.transports.length === 1) return
-    this.#store.update(update)
   }
 
   /**
@@ -170,7 +164,6 @@ export class Upgrades {
    * upgrade: once settled lower, the client tries to move back up later.
    */
   fallBack(from: ClientTransport): ClientTransport | undefined {
-    if (this.#options.transports.length === 1) return undefined
     const memory = this.#store.load()
     const ladder = plan(this.#planInput(this.#offer, memory)).ladder
     const failed = { ...memory.failed }
@@ -235,7 +228,7 @@ export class Upgrades {
     }
     const events: ClientLinkEvents = {
       open: () => {
-        if (mine()) link?.send(this.#kit.clientControl.probe(nonce))
+        if (mine()) link?.send(this.#kit.control.probe(nonce))
       },
       frame: (data: unknown) => {
         if (!mine()) {
@@ -243,7 +236,7 @@ export class Upgrades {
           return
         }
         // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
-        const decoded = this.#kit.decodeServerFrameWith(data, host.decode, anyPeerData)
+        const decoded = this.#kit.decode(data, host.decode, anyPeerData)
         if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
           return this.#passed(transport, link as Link)
         }
@@ -302,7 +295,7 @@ export class Upgrades {
   }
 
   #sendSignal(attempt: number, kind: SignalKind, data: unknown, named: TransportId | undefined): void {
-    this.#host.session.send(this.#kit.SIGNAL, this.#kit.clientBody.signal(attempt, kind, data, named))
+    this.#host.session.send(this.#kit.SIGNAL, this.#kit.body.signal(attempt, kind, data, named))
   }
 
   /** Closes the probe link, if any. */

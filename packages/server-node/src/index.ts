@@ -1,3 +1,6 @@
+export type { Broker, BrokerEvent, BrokerNode } from "./broker/broker.ts"
+export { type MemoryCluster, memoryBroker, memoryCluster } from "./broker/memoryBroker.ts"
+export type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "./broker/topicBus.ts"
 export type { HandlerContext, Handlers, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
 export { answer, answerFrames, refuseUpgrade } from "./httpAnswers.ts"
 export { defaultLimits, type ServerLimits } from "./limits.ts"

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
+import type { Broker } from "./broker/broker.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
 import type { ServerTransport } from "./transport.ts"
@@ -37,6 +38,12 @@ export interface ServerOptions<A = undefined> {
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  /**
+   * What this server shares with the other nodes of a cluster: topics (docs/scaling.md). Default
+   * `memoryBroker()`, private to this server. `memoryCluster().broker()` shares within one process,
+   * `redisBroker({ url })` of `@switchyard/redis` across processes and machines.
+   */
+  readonly broker?: Broker
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
   /**

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto"
 import type { Server as HttpServer } from "node:http"
 import {
   type Acceptor,
@@ -10,6 +11,8 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
+import type { BrokerEvent } from "./broker/broker.ts"
+import { memoryBroker } from "./broker/memoryBroker.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
@@ -37,7 +40,13 @@ export interface Server<C extends AnyContract> {
   readonly topics: TopicPublishers<C>
   /** Sessions held now, connected or waiting to be resumed. */
   readonly sessionCount: number
-  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection. */
+  /**
+   * Listens to the broker's state: `"down"` when it lost its engine (Redis), `"up"` when back
+   * (docs/scaling.md#redis-faults). Returns a function that stops listening.
+   * @example server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
+   */
+  on(event: "broker", listener: (event: BrokerEvent) => void): () => void
+  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection, leaves the broker. */
   close(): Promise<void>
 }
 
@@ -66,8 +75,20 @@ export function createServer<C extends AnyContract, A = undefined>(
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const topics = new TopicRegistry(
     new Set([...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name)),
+    limits,
   )
   const onError = errorReporter(options.onError)
+  const broker = options.broker ?? memoryBroker()
+  const brokerListeners = new Set<(event: BrokerEvent) => void>()
+  broker.start({
+    id: randomBytes(6).toString("base64url"),
+    topics,
+    status: (event) => {
+      logBrokerEvent(event)
+      for (const listener of [...brokerListeners]) hook(listener, event)
+    },
+  })
+  topics.attach(broker.topics)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
     if (!fn) return
     try {
@@ -125,14 +146,18 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const server: Server<C> = {
     accept: (link, info) => table.accept(link, info),
-    topics: topicPublishers(contract, compiled, topics),
+    topics: topicPublishers(contract, compiled, topics, onError),
     get sessionCount() {
       return table.size
     },
     attach: (httpServer) => routing.attach(httpServer),
     listen: (port = 0, listenHost) => routing.listen(port, listenHost),
+    on(_event, listener) {
+      brokerListeners.add(listener)
+      return () => brokerListeners.delete(listener)
+    },
     close() {
-      closed ??= shutdown(table, routing, running)
+      closed ??= shutdown(table, routing, running).then(() => broker.close())
       return closed
     },
   }
@@ -155,6 +180,14 @@ async function shutdown(
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
+}
+
+/** One log line per change of the broker's state. */
+function logBrokerEvent(event: BrokerEvent): void {
+  const after = event.downMs === undefined ? "" : ` after ${(event.downMs / 1000).toFixed(1)} s down`
+  const line = `[switchyard] broker ${event.broker} ${event.state}${after}: ${event.reason}`
+  if (event.state === "down") console.warn(line)
+  else console.info(line)
 }
 
 /** The server's `onError`: a throwing hook must not take the server down nor leave the call it reports unanswered. */

@@ -1,4 +1,4 @@
-import { body, FrameType, type TopicPosition } from "@switchyard/core"
+import { body, type ErrorCode, FrameType, SwitchyardError, type TopicPosition } from "@switchyard/core"
 import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
 import { decide } from "./policies.ts"
@@ -52,7 +52,18 @@ export class Subscriptions {
         return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
       sub.active = true
-      this.confirm(id, since, runtime.topics.subscribe(topic, key, this.subscriber, since, runtime.limits))
+      runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+        if (session.isEnded) return
+        // Unsubscribed while the broker answered: the request is answered all the same.
+        if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
+        if (joined instanceof Error) {
+          // The broker could not say where the key's stream stands: the subscription is refused.
+          this.subscriptions.delete(ref)
+          runtime.topics.unsubscribe(topic, key, this.subscriber)
+          return session.fail(id, codeOf(joined), `${topic}(${JSON.stringify(key)}): ${joined.message}`)
+        }
+        this.confirm(id, since, joined)
+      })
     })
   }
 
@@ -83,8 +94,18 @@ export class Subscriptions {
       // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
       const json = encodePayload(channel.message, decoded.value)
       if (json === undefined) return session.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
-      runtime.topics.publishEncoded(topic, key, json)
-      session.send(FrameType.RESULT, body.result(id, "null"))
+      let taken: void | Promise<void>
+      try {
+        taken = runtime.topics.publishEncoded(topic, key, json)
+      } catch (error) {
+        return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
+      }
+      if (taken === undefined) return session.send(FrameType.RESULT, body.result(id, "null"))
+      // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
+      taken.then(
+        () => session.isEnded || session.send(FrameType.RESULT, body.result(id, "null")),
+        (error: unknown) => session.isEnded || session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
+      )
     })
   }
 
@@ -115,4 +136,9 @@ function canTake(session: SessionPort, bodies: readonly string[]): boolean {
   let size = 64
   for (const messageBody of bodies) size += messageBody.length + 24
   return session.canTake(bodies.length + 1, size)
+}
+
+/** The code a broker's failure is answered with: its own when it has one, else `BROKER_UNAVAILABLE`. */
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof SwitchyardError ? error.code : "BROKER_UNAVAILABLE"
 }
