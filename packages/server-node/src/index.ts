@@ -1,5 +1,7 @@
 export type { Broker, BrokerEvent, BrokerNode } from "./broker/broker.ts"
 export { type MemoryCluster, memoryBroker, memoryCluster } from "./broker/memoryBroker.ts"
+export { type MemoryNodeCluster, memoryNodes } from "./broker/memoryNodes.ts"
+export type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
 export type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "./broker/topicBus.ts"
 export type { HandlerContext, Handlers, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
 export { answer, answerFrames, refuseUpgrade } from "./httpAnswers.ts"

@@ -1,3 +1,4 @@
+import type { NodeBus } from "./nodeBus.ts"
 import type { TopicBus, TopicSink } from "./topicBus.ts"
 
 /** A change in a broker's connection to what it shares with other nodes, for `server.on("broker", …)`. */
@@ -35,6 +36,8 @@ export interface Broker {
   start(node: BrokerNode): void
   /** Topics across nodes; usable once `start` was called. */
   readonly topics: TopicBus
+  /** Node messages, the session directory and liveness, for sessions across nodes; none on a broker private to one server. */
+  readonly nodes?: NodeBus
   /** Leaves the cluster: stops delivering, closes connections. Called by `server.close()`. */
   close(): Promise<void>
 }
