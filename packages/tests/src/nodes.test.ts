@@ -1,7 +1,8 @@
 import { setTimeout as pause } from "node:timers/promises"
-import { RedisConnections, RedisNodes } from "@switchyard/redis"
-import { memoryNodes, type NodeBus } from "@switchyard/server-node"
-import { afterAll, beforeAll } from "vitest"
+import { waitFor } from "@switchyard/core/testing"
+import { RedisConnections, RedisNodes, redisBroker } from "@switchyard/redis"
+import { memoryNodes, type NodeBus, type NodeMessage } from "@switchyard/server-node"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runNodeBusSuite } from "./support/nodeBusSuite.ts"
 import { RedisServer } from "./support/redisServer.ts"
 
@@ -92,6 +93,27 @@ runNodeBusSuite(
   },
   { engine: true },
 )
+
+describe("redisBroker().nodes", () => {
+  it("is a node bus on the broker's own connections, with the node id given or a random one", async () => {
+    const a = redisBroker({ url: redis.url, keyPrefix: "broker:", nodeId: "a_1" })
+    const b = redisBroker({ url: redis.url, keyPrefix: "broker:" })
+    const an = a.nodes as NodeBus
+    const bn = b.nodes as NodeBus
+    expect(an.nodeId).toBe("a_1")
+    expect(bn.nodeId).toMatch(/^node-[0-9a-f]{8}$/)
+    const got: Array<[string, NodeMessage]> = []
+    await an.start(() => {})
+    await bn.start((from, message) => got.push([from, message]))
+    await waitFor(() => an.alive(bn.nodeId) && bn.alive("a_1"), 3000, "each alive for the other")
+    an.send(bn.nodeId, { t: "hi", n: 1 })
+    await waitFor(() => got.length === 1, 3000, "the message")
+    expect(got).toEqual([["a_1", { t: "hi", n: 1 }]])
+    await a.close()
+    await waitFor(() => !bn.alive("a_1"), 3000, "a gone")
+    await b.close()
+  })
+})
 
 /** Resolves when `connections` are up (or down), within 5 s. */
 function until(connections: RedisConnections, up: boolean): Promise<void> {
