@@ -112,7 +112,7 @@ export class RedisNodes implements NodeBus {
     const n = (this.#sent.get(to) ?? 0) + 1
     this.#sent.set(to, n)
     const client = this.connections.command.client
-    if (this.#closed || !client || !this.#alive.has(to)) {
+    if (this.#closed || !client || !this.alive(to)) {
       this.counts.dropped++
       return
     }
@@ -230,6 +230,7 @@ export class RedisNodes implements NodeBus {
   }
 
   #heartbeat([existed, ...ids]: Array<number | string>, askedAt: number): void {
+    if (this.#closed) return
     const now = performance.now()
     const { nodeTtlMs } = this.timings
     if (existed !== 1) {
