@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto"
 import type { Broker, BrokerNode, TopicBus } from "@switchyard/server-node"
 import { type ConnectionOptions, RedisConnections } from "./connection.ts"
+import { RedisNodes } from "./nodes.ts"
 import { RedisTopics } from "./topics.ts"
 
 export {
@@ -12,6 +14,7 @@ export {
   unavailable,
   within,
 } from "./connection.ts"
+export { type NodeCounts, type NodeTimings, RedisNodes } from "./nodes.ts"
 export { RedisTopics, type TopicTimings } from "./topics.ts"
 
 /** Options of `redisBroker`. */
@@ -27,6 +30,18 @@ export interface RedisBrokerOptions extends ConnectionOptions {
   readonly unavailableAfterMs?: number
   /** How long a topic key's epoch and newest offset stay in Redis after its last use. Default 24 hours. */
   readonly topicMetaTtlMs?: number
+  /** This node's id in the cluster (letters, digits, `-`, `_`). Default `node-` and 8 random hex digits. */
+  readonly nodeId?: string
+  /**
+   * TTL of a node's liveness key in Redis, refreshed every fifth of it: a node killed without `close()`
+   * is gone for the others within `nodeTtlMs` and a fifth. Default 5000 ms (gone within 6 s).
+   */
+  readonly nodeTtlMs?: number
+  /**
+   * TTL of a session's entry in the directory (which node owns it), refreshed every third of it while
+   * its owner lives: keep it above the sessions' resume window. Default 5 minutes.
+   */
+  readonly sessionOwnerTtlMs?: number
 }
 
 /**
@@ -44,9 +59,15 @@ export interface RedisBrokerOptions extends ConnectionOptions {
 export function redisBroker(options: RedisBrokerOptions): Broker {
   const { url, keyPrefix = "switchyard:", unavailableAfterMs = 2000, topicMetaTtlMs = 24 * 3_600_000 } = options
   const connections = new RedisConnections(url, options)
+  const nodes = new RedisNodes(connections, options.nodeId ?? `node-${randomUUID().slice(0, 8)}`, keyPrefix, {
+    unavailableAfterMs,
+    nodeTtlMs: options.nodeTtlMs ?? 5000,
+    ownerTtlMs: options.sessionOwnerTtlMs ?? 300_000,
+  })
   let topics: RedisTopics | undefined
   return {
     name: "redis",
+    nodes,
     start(node: BrokerNode) {
       connections.onState(({ up, reason, downMs }) =>
         node.status(
@@ -66,6 +87,7 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
       return topics
     },
     async close() {
+      await nodes.close()
       topics?.close()
       await connections.close()
     },
