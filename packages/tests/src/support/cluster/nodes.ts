@@ -71,6 +71,8 @@ export async function redisBrokerAvailable(): Promise<boolean> {
 /** One node process. `port` stays the same across restarts. */
 export class ClusterNode {
   private child: ChildProcess | undefined
+  /** The process told to stop (SIGTERM) and not exited yet. */
+  private stopping: ChildProcess | undefined
   private readonly counts = new Map<string, number>()
   private readonly onExit = () => this.child?.kill("SIGKILL")
   private output = ""
@@ -115,6 +117,14 @@ export class ClusterNode {
 
   get running(): boolean {
     return this.child !== undefined
+  }
+
+  /**
+   * Running and not being stopped: what a rolling deploy still sends work to. A node told to stop exits
+   * once closed, and what the parent sent it over IPC and it had not read by then is gone.
+   */
+  get serving(): boolean {
+    return this.child !== undefined && this.stopping !== this.child
   }
 
   /** Starts the process (again, after a stop or a kill) on this node's port; resolves once it listens. */
@@ -205,6 +215,7 @@ export class ClusterNode {
     const child = this.child
     if (!child) return null
     const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>
+    this.stopping = child
     child.kill("SIGTERM")
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
     const [code] = await exited

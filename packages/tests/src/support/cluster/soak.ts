@@ -126,7 +126,7 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     const runs = cluster.runs()
     let twice = 0
     for (const n of runs.values()) if (n > 1) twice++
-    const totals = delivery(fleet, published)
+    const totals = delivery(fleet, published, publisher.origin)
     console.log(
       `\n${table([["step", "lost sessions", "resumed", "RPCs rejected", "reconnects", "all connected after ms"], ...rows])}`,
     )
@@ -159,8 +159,14 @@ export async function soak(options: SoakOptions): Promise<boolean> {
   }
 }
 
-/** Publishes 1, 2, 3, … on `feed(key)` at `rate` per second, on the running nodes in turn. */
-function publishing(nodes: readonly ClusterNode[], rate: number): { stop(): number } {
+/**
+ * Publishes 1, 2, 3, … on `feed(key)` at `rate` per second, on the serving nodes in turn (not on one
+ * being stopped, as a deploy stops sending work to a node it drains). `origin[n]` is
+ * the node that published n: publications of different nodes race one another to the broker, so order
+ * is only promised among those of one node (the broker gives each key one order for every subscriber).
+ */
+function publishing(nodes: readonly ClusterNode[], rate: number): { readonly origin: number[]; stop(): number } {
+  const origin: number[] = []
   let n = 0
   let turn = 0
   const started = Date.now()
@@ -168,13 +174,15 @@ function publishing(nodes: readonly ClusterNode[], rate: number): { stop(): numb
     // Catch up on the timer's lateness, so that the rate holds under load.
     const due = Math.floor(((Date.now() - started) * rate) / 1000)
     while (n < due) {
-      const running = nodes.filter((node) => node.running)
+      const running = nodes.filter((node) => node.serving)
       const node = running[turn++ % Math.max(running.length, 1)]
       if (!node) return
-      node.publish("feed", key, ++n)
+      origin[++n] = node.index
+      node.publish("feed", key, n)
     }
   }, 5)
   return {
+    origin,
     stop() {
       clearInterval(timer)
       return n
@@ -206,24 +214,40 @@ function row(name: string, fleet: readonly FleetClient[], before: Mark, reconnec
   return [name, lost, resumed, rejected, reconnects, Number.isNaN(reconnectedMs) ? "timed out" : reconnectedMs]
 }
 
-/** Each client's messages against 1..published: lost, repeated, out of order. */
-function delivery(fleet: readonly FleetClient[], published: number) {
+/** Each client's messages against 1..published: lost, repeated, out of order among one node's publications. */
+function delivery(fleet: readonly FleetClient[], published: number, origin: readonly number[]) {
   const totals = { lost: 0, duplicated: 0, outOfOrder: 0, clientsMissing: 0, gaps: 0 }
   for (const fc of fleet) {
     const seen = new Set<number>()
-    let last = 0
+    const last = new Map<number, number>()
     for (const n of fc.messages) {
+      const from = origin[n] ?? -1
       if (seen.has(n)) totals.duplicated++
-      else if (n < last) totals.outOfOrder++
+      else if (n < (last.get(from) ?? 0)) totals.outOfOrder++
       seen.add(n)
-      last = Math.max(last, n)
+      last.set(from, Math.max(last.get(from) ?? 0, n))
     }
     const lost = published - seen.size
     totals.lost += lost
-    if (lost > 0) totals.clientsMissing++
+    if (lost > 0 && totals.clientsMissing++ < 5) {
+      console.log(`client ${fc.index} (${fc.mode}) missed ${missing(seen, published)}`)
+    }
     totals.gaps += fc.errors.filter((e) => e.code === "TOPIC_GAP").length
   }
   return totals
+}
+
+/** The numbers in 1..published not in `seen`, as ranges with the node that published each range's first. */
+function missing(seen: ReadonlySet<number>, published: number): string {
+  const ranges: string[] = []
+  for (let n = 1; n <= published; n++) {
+    if (seen.has(n)) continue
+    let end = n
+    while (end < published && !seen.has(end + 1)) end++
+    ranges.push(n === end ? `${n}` : `${n}-${end}`)
+    n = end
+  }
+  return ranges.length > 8 ? `${ranges.slice(0, 8).join(", ")}, … (${ranges.length} ranges)` : ranges.join(", ")
 }
 
 function pause(ms: number): Promise<void> {
