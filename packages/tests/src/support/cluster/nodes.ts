@@ -81,6 +81,8 @@ export class ClusterNode {
   readonly aborted = new Set<string>()
   /** The runs of `add` on this node in all its lives, by `"<client>:<call>"` (fleet.ts's countingHandlers). */
   readonly runs = new Map<string, number>()
+  /** The messages published here (`publish`) that the broker took, in all this node's lives. */
+  readonly published: unknown[] = []
   /** How many times the process ended (stop, kill, crash). */
   exits = 0
 
@@ -143,10 +145,19 @@ export class ClusterNode {
     }
     child.stdout?.on("data", keep)
     child.stderr?.on("data", keep)
-    type Message = { type: string; tag: string; topic: Topic; key: string; count: number; keys: string[] }
+    type Message = {
+      type: string
+      tag: string
+      topic: Topic
+      key: string
+      count: number
+      keys: string[]
+      messages: unknown[]
+    }
     child.on("message", (message: Message) => {
       if (message.type === "aborted") this.aborted.add(message.tag)
       else if (message.type === "ran") for (const key of message.keys) this.runs.set(key, (this.runs.get(key) ?? 0) + 1)
+      else if (message.type === "published") this.published.push(...message.messages)
       else if (message.type === "subscribers") this.counts.set(`${message.topic}\0${message.key}`, message.count)
     })
     child.once("exit", () => {

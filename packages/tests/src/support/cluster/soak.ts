@@ -90,7 +90,20 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         "every client connected again",
       ).then(
         () => Date.now() - t0,
-        () => Number.NaN,
+        () => {
+          const states = new Map<string, number>()
+          for (const fc of fleet) {
+            const state = `${fc.mode} ${fc.client.state}`
+            states.set(state, (states.get(state) ?? 0) + 1)
+          }
+          console.log(
+            `${name}: not every client connected again: ${[...states].map(([s, n]) => `${n} ${s}`).join(", ")}`,
+          )
+          const stuck = fleet.find((fc) => fc.client.state !== "connected")
+          const last = stuck?.errors.slice(-3).map((e) => `${e.code}: ${e.message}`)
+          if (stuck) console.log(`client ${stuck.index}'s last errors: ${last?.join(" | ")}`)
+          return Number.NaN
+        },
       )
       await pause(options.settleMs)
       rows.push(row(name, fleet, before, reconnected))
@@ -122,11 +135,17 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       () => {},
     )
     const hung = fleet.filter((fc) => fc.calls.pending !== undefined).length
-    await waitFor(() => fleet.every((fc) => fc.messages.length >= published), 5000, "the last messages").catch(() => {})
+    const taken = () => cluster.nodes.reduce((sum, node) => sum + node.published.length, 0)
+    await waitFor(() => fleet.every((fc) => fc.messages.length >= taken()), 5000, "the last messages").catch(() => {})
     const runs = cluster.runs()
     let twice = 0
     for (const n of runs.values()) if (n > 1) twice++
-    const totals = delivery(fleet, published, publisher.origin)
+    // A publication counts once the broker took it (its node said so) or any client got it: what a node
+    // killed with SIGKILL had been handed but never passed on was never published.
+    const due = new Set<number>()
+    for (const node of cluster.nodes) for (const n of node.published) due.add(n as number)
+    for (const fc of fleet) for (const n of fc.messages) due.add(n)
+    const totals = delivery(fleet, due, publisher.origin)
     console.log(
       `\n${table([["step", "lost sessions", "resumed", "RPCs rejected", "reconnects", "all connected after ms"], ...rows])}`,
     )
@@ -140,6 +159,7 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       `\n${table([
         ["what", "count"],
         ["messages published", published],
+        ["  never taken by the broker (their node killed first)", published - due.size],
         ["messages lost (per client, summed)", totals.lost],
         ["messages duplicated", totals.duplicated],
         ["messages out of order", totals.outOfOrder],
@@ -215,7 +235,7 @@ function row(name: string, fleet: readonly FleetClient[], before: Mark, reconnec
 }
 
 /** Each client's messages against 1..published: lost, repeated, out of order among one node's publications. */
-function delivery(fleet: readonly FleetClient[], published: number, origin: readonly number[]) {
+function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>, origin: readonly number[]) {
   const totals = { lost: 0, duplicated: 0, outOfOrder: 0, clientsMissing: 0, gaps: 0 }
   for (const fc of fleet) {
     const seen = new Set<number>()
@@ -227,23 +247,25 @@ function delivery(fleet: readonly FleetClient[], published: number, origin: read
       seen.add(n)
       last.set(from, Math.max(last.get(from) ?? 0, n))
     }
-    const lost = published - seen.size
+    let lost = 0
+    for (const n of due) if (!seen.has(n)) lost++
     totals.lost += lost
     if (lost > 0 && totals.clientsMissing++ < 5) {
-      console.log(`client ${fc.index} (${fc.mode}) missed ${missing(seen, published)}`)
+      console.log(`client ${fc.index} (${fc.mode}, ${fc.client.state}) missed ${missing(seen, due)}`)
     }
     totals.gaps += fc.errors.filter((e) => e.code === "TOPIC_GAP").length
   }
   return totals
 }
 
-/** The numbers in 1..published not in `seen`, as ranges with the node that published each range's first. */
-function missing(seen: ReadonlySet<number>, published: number): string {
+/** The numbers of `due` not in `seen`, as ranges. */
+function missing(seen: ReadonlySet<number>, due: ReadonlySet<number>): string {
   const ranges: string[] = []
-  for (let n = 1; n <= published; n++) {
-    if (seen.has(n)) continue
+  const top = Math.max(0, ...due)
+  for (let n = 1; n <= top; n++) {
+    if (seen.has(n) || !due.has(n)) continue
     let end = n
-    while (end < published && !seen.has(end + 1)) end++
+    while (end < top && !seen.has(end + 1) && due.has(end + 1)) end++
     ranges.push(n === end ? `${n}` : `${n}-${end}`)
     n = end
   }
