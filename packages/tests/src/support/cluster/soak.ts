@@ -1,9 +1,10 @@
 import { waitFor } from "@switchyard/core/testing"
-import { type FleetClient, fleetClient, modes, table, within } from "../fleet.ts"
+import { type FleetClient, fleetClient, modes, within } from "../fleet.ts"
 import { RedisServer } from "../redisServer.ts"
 import { Nginx } from "./nginx.ts"
 import { type ClusterNode, ClusterNodes, redisBrokerAvailable } from "./nodes.ts"
 import { RoundRobinProxy } from "./roundRobin.ts"
+import { delivery, mark, type Publisher, report, type Step, tally } from "./soakReport.ts"
 
 /**
  * The rolling-restart and SIGKILL scenarios of issue 11, as a long run rather than a test (run by
@@ -31,12 +32,6 @@ export interface SoakOptions {
 }
 
 const key = "soak"
-
-interface Mark {
-  readonly sessions: number[]
-  readonly rejected: number[]
-  readonly reconnects: number[]
-}
 
 export async function soak(options: SoakOptions): Promise<boolean> {
   const clustered = await redisBrokerAvailable()
@@ -78,18 +73,21 @@ export async function soak(options: SoakOptions): Promise<boolean> {
 
     const publisher = publishing(cluster.nodes, options.rate)
     for (const fc of fleet) fc.startCalls(options.callPauseMs)
-    const rows: Array<Array<string | number>> = []
-    const step = async (name: string, act: () => Promise<void>) => {
+    const steps: Step[] = []
+    const step = async (name: string, graceful: boolean, act: () => Promise<void>) => {
+      // What is published from here to the next step is this step's.
+      publisher.phase = steps.length
       await pause(options.settleMs)
       const before = mark(fleet)
       const t0 = Date.now()
       await act()
+      const restarted = Date.now()
       const reconnected = await waitFor(
         () => fleet.every((fc) => fc.client.state === "connected"),
         options.timeoutMs,
         "every client connected again",
       ).then(
-        () => Date.now() - t0,
+        () => Date.now() - restarted,
         () => {
           const states = new Map<string, number>()
           for (const fc of fleet) {
@@ -106,13 +104,13 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         },
       )
       await pause(options.settleMs)
-      rows.push(row(name, fleet, before, reconnected))
+      steps.push({ name, graceful, tally: tally(fleet, before), tookMs: restarted - t0, reconnectedMs: reconnected })
       console.log(`${name}: done (${Date.now() - t0} ms)`)
     }
     for (const scenario of options.scenarios) {
       if (scenario === "rolling") {
         for (const node of cluster.nodes) {
-          await step(`graceful restart of node ${node.index}`, async () => {
+          await step(`graceful restart of node ${node.index}`, true, async () => {
             const code = await node.stop(options.timeoutMs)
             if (code !== 0) console.log(`node ${node.index} exited with ${code}: ${node.log}`)
             await node.restart()
@@ -120,7 +118,7 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         }
       } else {
         const node = cluster.nodes[cluster.nodes.length > 1 ? 1 : 0] as ClusterNode
-        await step(`SIGKILL of node ${node.index}, then restart`, async () => {
+        await step(`SIGKILL of node ${node.index}, then restart`, false, async () => {
           await node.kill()
           await pause(options.settleMs)
           await node.restart()
@@ -145,35 +143,8 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     const due = new Set<number>()
     for (const node of cluster.nodes) for (const n of node.published) due.add(n as number)
     for (const fc of fleet) for (const n of fc.messages) due.add(n)
-    const totals = delivery(fleet, due, publisher.origin)
-    console.log(
-      `\n${table([["step", "lost sessions", "resumed", "RPCs rejected", "reconnects", "all connected after ms"], ...rows])}`,
-    )
-    const calls = fleet.reduce((sum, fc) => sum + fc.calls.started, 0)
-    const resolved = fleet.reduce((sum, fc) => sum + fc.calls.resolved, 0)
-    const wrong = fleet.reduce((sum, fc) => sum + fc.calls.wrong.length, 0)
-    const codes = new Map<string, number>()
-    for (const fc of fleet)
-      for (const r of fc.calls.rejected) codes.set(r.error.code, (codes.get(r.error.code) ?? 0) + 1)
-    console.log(
-      `\n${table([
-        ["what", "count"],
-        ["messages published", published],
-        ["  never taken by the broker (their node killed first)", published - due.size],
-        ["messages lost (per client, summed)", totals.lost],
-        ["messages duplicated", totals.duplicated],
-        ["messages out of order", totals.outOfOrder],
-        ["clients that missed any message", totals.clientsMissing],
-        ["TOPIC_GAP reported", totals.gaps],
-        ["RPCs made", calls],
-        ["RPCs resolved right", resolved],
-        ["RPCs resolved wrong", wrong],
-        ["RPCs run more than once (server side)", twice],
-        ["RPCs never settled", hung],
-        ...[...codes].map(([code, n]): [string, number] => [`RPCs rejected ${code}`, n]),
-      ])}`,
-    )
-    return clustered ? totals.lost + totals.duplicated + twice + wrong + hung === 0 : true
+    const totals = delivery(fleet, due, publisher)
+    return report(steps, fleet, totals, { published, due: due.size, twice, hung, clustered })
   } finally {
     for (const resource of stack.reverse()) await Promise.resolve(resource[Symbol.asyncDispose]()).catch(() => {})
   }
@@ -185,8 +156,9 @@ export async function soak(options: SoakOptions): Promise<boolean> {
  * the node that published n: publications of different nodes race one another to the broker, so order
  * is only promised among those of one node (the broker gives each key one order for every subscriber).
  */
-function publishing(nodes: readonly ClusterNode[], rate: number): { readonly origin: number[]; stop(): number } {
+function publishing(nodes: readonly ClusterNode[], rate: number): Publisher & { stop(): number } {
   const origin: number[] = []
+  const phaseOf: number[] = []
   let n = 0
   let turn = 0
   const started = Date.now()
@@ -198,78 +170,20 @@ function publishing(nodes: readonly ClusterNode[], rate: number): { readonly ori
       const node = running[turn++ % Math.max(running.length, 1)]
       if (!node) return
       origin[++n] = node.index
+      phaseOf[n] = publisher.phase
       node.publish("feed", key, n)
     }
   }, 5)
-  return {
+  const publisher = {
     origin,
+    phaseOf,
+    phase: -1,
     stop() {
       clearInterval(timer)
       return n
     },
   }
-}
-
-function mark(fleet: readonly FleetClient[]): Mark {
-  return {
-    sessions: fleet.map((fc) => fc.sessions.length),
-    rejected: fleet.map((fc) => fc.calls.rejected.length),
-    reconnects: fleet.map((fc) => fc.reconnects),
-  }
-}
-
-function row(name: string, fleet: readonly FleetClient[], before: Mark, reconnectedMs: number): Array<string | number> {
-  let lost = 0
-  let resumed = 0
-  let rejected = 0
-  let reconnects = 0
-  fleet.forEach((fc, i) => {
-    for (const s of fc.sessions.slice(before.sessions[i])) {
-      if (s.recovered) resumed++
-      else lost++
-    }
-    rejected += fc.calls.rejected.length - (before.rejected[i] ?? 0)
-    reconnects += fc.reconnects - (before.reconnects[i] ?? 0)
-  })
-  return [name, lost, resumed, rejected, reconnects, Number.isNaN(reconnectedMs) ? "timed out" : reconnectedMs]
-}
-
-/** Each client's messages against 1..published: lost, repeated, out of order among one node's publications. */
-function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>, origin: readonly number[]) {
-  const totals = { lost: 0, duplicated: 0, outOfOrder: 0, clientsMissing: 0, gaps: 0 }
-  for (const fc of fleet) {
-    const seen = new Set<number>()
-    const last = new Map<number, number>()
-    for (const n of fc.messages) {
-      const from = origin[n] ?? -1
-      if (seen.has(n)) totals.duplicated++
-      else if (n < (last.get(from) ?? 0)) totals.outOfOrder++
-      seen.add(n)
-      last.set(from, Math.max(last.get(from) ?? 0, n))
-    }
-    let lost = 0
-    for (const n of due) if (!seen.has(n)) lost++
-    totals.lost += lost
-    if (lost > 0 && totals.clientsMissing++ < 5) {
-      console.log(`client ${fc.index} (${fc.mode}, ${fc.client.state}) missed ${missing(seen, due)}`)
-    }
-    totals.gaps += fc.errors.filter((e) => e.code === "TOPIC_GAP").length
-  }
-  return totals
-}
-
-/** The numbers of `due` not in `seen`, as ranges. */
-function missing(seen: ReadonlySet<number>, due: ReadonlySet<number>): string {
-  const ranges: string[] = []
-  const top = Math.max(0, ...due)
-  for (let n = 1; n <= top; n++) {
-    if (seen.has(n) || !due.has(n)) continue
-    let end = n
-    while (end < top && !seen.has(end + 1) && due.has(end + 1)) end++
-    ranges.push(n === end ? `${n}` : `${n}-${end}`)
-    n = end
-  }
-  return ranges.length > 8 ? `${ranges.slice(0, 8).join(", ")}, … (${ranges.length} ranges)` : ranges.join(", ")
+  return publisher
 }
 
 function pause(ms: number): Promise<void> {
