@@ -99,10 +99,14 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       for (const p of message.batch) {
         server.topics[p.topic](p.key)
           .publish(p.message as never)
-          .then(() => {
-            if (published.push(p.message) === 1)
-              setImmediate(() => tell({ type: "published", messages: published.splice(0) }))
-          })
+          .then(
+            () => {
+              if (published.push(p.message) === 1)
+                setImmediate(() => tell({ type: "published", messages: published.splice(0) }))
+            },
+            // onError has it; a publication the broker did not take is not due to anyone.
+            () => {},
+          )
       }
     } else if (message.type === "watch") {
       watched.set(`${message.topic}\0${message.key}`, { topic: message.topic, key: message.key, count: -1 })
