@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { waitFor } from "@switchyard/core/testing"
 import { type FleetClient, fleetClient, modes, within } from "../fleet.ts"
 import { RedisServer } from "../redisServer.ts"
@@ -79,6 +80,9 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       publisher.phase = steps.length
       await pause(options.settleMs)
       const before = mark(fleet)
+      // The load generator's own event-loop delay: when it lags, its clients miss heartbeats on their own.
+      const lag = monitorEventLoopDelay({ resolution: 10 })
+      lag.enable()
       const t0 = Date.now()
       await act()
       const restarted = Date.now()
@@ -104,7 +108,16 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         },
       )
       await pause(options.settleMs)
-      steps.push({ name, graceful, tally: tally(fleet, before), tookMs: restarted - t0, reconnectedMs: reconnected })
+      lag.disable()
+      const lagMs = { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 }
+      steps.push({
+        name,
+        graceful,
+        tally: tally(fleet, before),
+        tookMs: restarted - t0,
+        reconnectedMs: reconnected,
+        lagMs,
+      })
       console.log(`${name}: done (${Date.now() - t0} ms)`)
     }
     for (const scenario of options.scenarios) {

@@ -18,6 +18,8 @@ export interface Step {
   readonly tookMs: number
   /** From the restart until every client was connected; NaN when they were not within the bound. */
   readonly reconnectedMs: number
+  /** The load generator's event-loop delay during the step (p99 and max). */
+  readonly lagMs: { readonly p99: number; readonly max: number }
 }
 
 interface Tally {
@@ -144,6 +146,7 @@ export function report(
         s.tally.rejected,
         s.tally.reconnects,
         totals.lostIn.get(i) ?? 0,
+        `${Math.round(s.lagMs.p99)}/${Math.round(s.lagMs.max)}`,
       ]),
     ])}`,
   )
