@@ -74,7 +74,6 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
   if (values.broker !== undefined && makeBroker === undefined) {
     throw new Error("--broker given, but this node was built without a broker factory")
   }
-  // The broker option lands with @switchyard/redis; until then a node has none and stands alone.
   const broker = values.broker !== undefined && makeBroker ? { broker: makeBroker(values.broker) } : {}
   const { server, port } = await listen(
     () => createServer(TestContract, countingHandlers(runs, state), { limits, onError: () => {}, ...broker }),

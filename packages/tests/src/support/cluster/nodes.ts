@@ -48,24 +48,11 @@ function bundle(kind: keyof typeof entries): Promise<string> {
   if (!file) {
     file = bundleForNode(`node-${kind}`, entries[kind], here).catch((error: Error) => {
       bundles.delete(kind)
-      if (kind === "redis" && /@switchyard\/redis/.test(String(error.message))) {
-        throw new Error(
-          "@switchyard/redis is not available (not built into this tree yet): nodes need it for a Redis URL",
-        )
-      }
       throw error
     })
     bundles.set(kind, file)
   }
   return file
-}
-
-/** Whether the nodes can take a Redis broker: `@switchyard/redis` is in the tree and resolves. */
-export async function redisBrokerAvailable(): Promise<boolean> {
-  return bundle("redis").then(
-    () => true,
-    () => false,
-  )
 }
 
 /** One node process. `port` stays the same across restarts. */

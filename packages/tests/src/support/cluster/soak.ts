@@ -3,7 +3,7 @@ import { waitFor } from "@switchyard/core/testing"
 import { type FleetClient, fleetClient, modes, within } from "../fleet.ts"
 import { RedisServer } from "../redisServer.ts"
 import { Nginx } from "./nginx.ts"
-import { type ClusterNode, ClusterNodes, redisBrokerAvailable } from "./nodes.ts"
+import { type ClusterNode, ClusterNodes } from "./nodes.ts"
 import { RoundRobinProxy } from "./roundRobin.ts"
 import { delivery, mark, type Publisher, report, type Step, tally } from "./soakReport.ts"
 
@@ -14,9 +14,7 @@ import { delivery, mark, type Publisher, report, type Step, tally } from "./soak
  * published at a steady rate, all making RPCs one after another. Then each node is restarted gracefully
  * in turn, and one is killed and brought back. For each step it prints what the clients saw: messages
  * lost, duplicated and out of order, RPCs rejected (by code) and run twice, sessions resumed and lost,
- * and how long the clients took to be connected again. Written against the public API: without
- * `@switchyard/redis` in the tree it runs the same steps against ONE node without a broker, where a
- * restart loses every session (today's behaviour), and says so.
+ * and how long the clients took to be connected again. Written against the public API.
  */
 
 export interface SoakOptions {
@@ -35,19 +33,14 @@ export interface SoakOptions {
 const key = "soak"
 
 export async function soak(options: SoakOptions): Promise<boolean> {
-  const clustered = await redisBrokerAvailable()
-  const nodeCount = clustered ? options.nodes : 1
-  console.log(
-    clustered
-      ? `${nodeCount} nodes on one redis-server (@switchyard/redis), behind ${options.balancer}`
-      : `@switchyard/redis is not in this tree: ONE node, no broker, behind ${options.balancer}. A restart loses every session, as on a single node today; the numbers are a baseline, not the cluster's.`,
-  )
+  const nodeCount = options.nodes
+  console.log(`${nodeCount} nodes on one redis-server (@switchyard/redis), behind ${options.balancer}`)
   const stack: AsyncDisposable[] = []
   try {
-    const redis = clustered ? await RedisServer.start() : undefined
-    if (redis) stack.push(redis)
+    const redis = await RedisServer.start()
+    stack.push(redis)
     const cluster = await ClusterNodes.start(nodeCount, {
-      ...(redis ? { redisUrl: redis.url } : {}),
+      redisUrl: redis.url,
       startTimeoutMs: 30_000,
     })
     stack.push(cluster)
@@ -157,7 +150,7 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     for (const node of cluster.nodes) for (const n of node.published) due.add(n as number)
     for (const fc of fleet) for (const n of fc.messages) due.add(n)
     const totals = delivery(fleet, due, publisher)
-    return report(steps, fleet, totals, { published, due: due.size, twice, hung, clustered })
+    return report(steps, fleet, totals, { published, due: due.size, twice, hung })
   } finally {
     for (const resource of stack.reverse()) await Promise.resolve(resource[Symbol.asyncDispose]()).catch(() => {})
   }
