@@ -29,7 +29,9 @@ const { startChatServer, RedisServer, RoundRobinProxy, redisBroker } = await imp
 const redis = await RedisServer.start()
 const nodes = []
 for (let i = 0; i < 2; i++)
-  nodes.push(await startChatServer({ root, host: "127.0.0.1", switchyard: { broker: redisBroker({ url: redis.url }) } }))
+  nodes.push(
+    await startChatServer({ root, host: "127.0.0.1", switchyard: { broker: redisBroker({ url: redis.url }) } }),
+  )
 const proxy = await RoundRobinProxy.start(nodes.map((node) => node.port))
 console.log(`redis-server on ${redis.url}; chat nodes on ${nodes.map((n) => n.port).join(" and ")}`)
 console.log("each node has broker: redisBroker({ url }) (@switchyard/redis)")
