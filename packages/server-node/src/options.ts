@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
+import type { PresenceBus } from "./broker/presenceBus.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
 import type { ServerTransport } from "./transport.ts"
@@ -37,6 +38,11 @@ export interface ServerOptions<A = undefined> {
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  /**
+   * Where the members of topic keys are kept (docs/presence.md). Default: a `memoryPresence()` of this
+   * server alone; servers given nodes of one `memoryPresence()` (or of a Redis broker) share them.
+   */
+  readonly presence?: PresenceBus
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
   /**

@@ -10,12 +10,15 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
+import { memoryPresence } from "./broker/memoryPresence.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
+import { presenceHooksOf } from "./policies.ts"
+import { PresenceHub } from "./presence.ts"
 import type { Runtime } from "./runtime.ts"
 import { SessionTable } from "./sessionTable.ts"
 import { type TopicPublishers, topicPublishers } from "./topicPublishers.ts"
@@ -82,9 +85,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     compiled,
     rpc: functionsOf(h.rpc, compiled.rpc.keys(), "rpc"),
     streams: functionsOf(h.streams, compiled.streams.keys(), "streams"),
-    policies: new Map(Object.entries(h.topics ?? {})),
+    policies: presenceHooksOf(compiled, h.topics),
     limits,
     topics,
+    presence: new PresenceHub(options.presence ?? memoryPresence().node(), (error) => onError(error, {})),
     onError,
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
@@ -125,7 +129,7 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const server: Server<C> = {
     accept: (link, info) => table.accept(link, info),
-    topics: topicPublishers(contract, compiled, topics),
+    topics: topicPublishers(contract, compiled, topics, runtime.presence),
     get sessionCount() {
       return table.size
     },

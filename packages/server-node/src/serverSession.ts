@@ -252,6 +252,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
         return this.subscriptions.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
         return this.subscriptions.publish(f[2], f[3], f[4], f[5])
+      case FrameType.PRESENCE:
+        return this.subscriptions.presenceOf(f[2], f[3], f[4], f[5])
       case FrameType.SIGNAL: {
         // A SIGNAL that names no transport (clients before SIGNAL named one) goes to the first.
         const id = f[5] ?? this.runtime.signalled.keys().next().value

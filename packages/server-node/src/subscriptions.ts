@@ -3,40 +3,56 @@ import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
 import { decide } from "./policies.ts"
 import type { SessionPort } from "./runtime.ts"
+import { SessionPresence } from "./sessionPresence.ts"
 import type { Joined, Subscriber } from "./topics.ts"
 
+interface Subscription {
+  readonly topic: string
+  readonly key: string
+  active: boolean
+  /** Listed among the key's members (docs/presence.md). */
+  member: boolean
+}
+
 /**
- * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH): the topic policies, and the
- * replay of what a renewed subscription missed (docs/topics.md).
+ * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PRESENCE): the topic
+ * policies, the replay of what a renewed subscription missed (docs/topics.md), and the session's
+ * presence in the keys it subscribed to (docs/presence.md).
  */
 export class Subscriptions {
-  private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
+  private readonly subscriptions = new Map<string, Subscription>()
+  private readonly presence: SessionPresence
 
   constructor(
     private readonly session: SessionPort,
     /** What the topic registry delivers to: the session. */
     private readonly subscriber: Subscriber,
-  ) {}
+  ) {
+    this.presence = new SessionPresence(session)
+  }
 
   /** Leaves every key (the session ended). */
   dropAll(): void {
     const { topics } = this.session.runtime
-    for (const sub of this.subscriptions.values()) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
+    this.presence.stopAll()
+    for (const sub of this.subscriptions.values()) {
+      if (sub.active) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
+      if (sub.member) this.presence.leave(sub.topic, sub.key)
+    }
     this.subscriptions.clear()
   }
 
   subscribe(id: number, topic: string, key: string, since: TopicPosition | null | undefined): void {
     const { session } = this
     const { runtime } = session
-    if (!runtime.compiled.topics.has(topic)) {
-      return session.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
-    }
+    const channel = runtime.compiled.topics.get(topic)
+    if (!channel) return session.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
     const ref = `${topic}\u0000${key}`
     if (this.subscriptions.has(ref)) return session.send(FrameType.RESULT, body.result(id, "null"))
     if (this.subscriptions.size >= runtime.limits.maxSubscriptions) {
       return session.fail(id, "LIMIT_EXCEEDED", `more than ${runtime.limits.maxSubscriptions} subscriptions`)
     }
-    const sub = { topic, key, active: false }
+    const sub: Subscription = { topic, key, active: false, member: false }
     this.subscriptions.set(ref, sub)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
@@ -48,12 +64,33 @@ export class Subscriptions {
       }
       if (allowed !== true) {
         this.subscriptions.delete(ref)
+        this.presence.unwatch(topic, key)
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
-      sub.active = true
-      this.confirm(id, since, runtime.topics.subscribe(topic, key, this.subscriber, since, runtime.limits))
+      if (!channel.presence) return this.activate(id, sub, since)
+      // A member joins before its subscription is confirmed: the RESULT and the MESSAGEs after it must
+      // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
+      this.presence.join(channel, key, ctx, (outcome) => {
+        const current = !session.isEnded && this.subscriptions.get(ref) === sub
+        if (outcome === "listed" && !current) this.presence.leave(topic, key)
+        if (session.isEnded) return
+        if (!current) return session.send(FrameType.RESULT, body.result(id, "null"))
+        if (typeof outcome === "object") {
+          this.subscriptions.delete(ref)
+          this.presence.unwatch(topic, key)
+          return session.fail(id, outcome.code, outcome.message)
+        }
+        sub.member = outcome === "listed"
+        this.activate(id, sub, since)
+      })
     })
+  }
+
+  private activate(id: number, sub: Subscription, since: TopicPosition | null | undefined): void {
+    const { runtime } = this.session
+    sub.active = true
+    this.confirm(id, since, runtime.topics.subscribe(sub.topic, sub.key, this.subscriber, since, runtime.limits))
   }
 
   unsubscribe(topic: string, key: string): void {
@@ -61,7 +98,39 @@ export class Subscriptions {
     const sub = this.subscriptions.get(ref)
     if (!sub) return
     this.subscriptions.delete(ref)
+    this.presence.unwatch(topic, key)
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
+    if (sub.member) this.presence.leave(topic, key)
+  }
+
+  /**
+   * A PRESENCE request: the members of a key, to whoever may subscribe to it; with `watch`, also its
+   * joins and leaves from now on, to a session subscribed to it (docs/presence.md).
+   */
+  presenceOf(id: number, topic: string, key: string, watch: boolean): void {
+    const { session } = this
+    const { runtime } = session
+    const channel = runtime.compiled.topics.get(topic)
+    if (!channel?.presence) {
+      const what = channel ? "declares no presence" : "does not exist"
+      return session.fail(id, "UNKNOWN_CHANNEL", `topic ${JSON.stringify(topic)} ${what}`)
+    }
+    const policy = runtime.policies.get(topic)?.canSubscribe
+    const ctx = new CallContext(session.id, session.transport, session.auth)
+    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
+      if (session.isEnded) return
+      if (allowed !== true) {
+        if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
+        return session.fail(id, "FORBIDDEN", `not allowed to see who is in ${topic}(${JSON.stringify(key)})`)
+      }
+      if (watch) {
+        if (!this.subscriptions.has(`${topic}\u0000${key}`)) {
+          return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
+        }
+        this.presence.watch(topic, key)
+      }
+      this.presence.list(id, topic, key)
+    })
   }
 
   publish(id: number, topic: string, key: string, raw: unknown): void {
