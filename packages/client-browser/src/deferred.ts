@@ -11,6 +11,7 @@ type Fn = (...args: never[]) => unknown
 type Topic = (key: string) => {
   subscribe(listener: (m: unknown) => void, options?: SubscribeOptions): () => void
   publish(message: unknown): Promise<void>
+  presence(): Promise<unknown>
 }
 
 /**
@@ -61,6 +62,7 @@ export function waitingChannels(contract: AnyContract, ready: Promise<Channels>)
           }
         },
         publish: (message: unknown) => handle.then((h) => h.publish(message)),
+        presence: () => handle.then((h) => h.presence()),
       }
     }
   }

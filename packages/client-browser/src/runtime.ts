@@ -4,8 +4,10 @@ import {
   type ClientEvents,
   type ClientState,
   type CompiledContract,
+  type CompiledTopic,
   clientBody,
   FrameType,
+  type PresenceListeners,
   type RpcCallOptions,
   type ServerDataFrame,
   type StreamCallOptions,
@@ -26,6 +28,7 @@ import {
   type PeerModule,
   type PrepareContract,
 } from "./options.ts"
+import type { ClientPresence } from "./presence.ts"
 import { report } from "./report.ts"
 import { openStream } from "./streams.ts"
 import { Subscriptions } from "./subscriptions.ts"
@@ -51,6 +54,9 @@ export class ClientRuntime implements Wire {
   #transport: TransportId | undefined
   #state: ClientState = "connecting"
   #sessionId: string | undefined
+  /** Presence (docs/presence.md), loaded on first use: most apps never load it. */
+  #presence: ClientPresence | undefined
+  #presenceLoading: Promise<ClientPresence> | undefined
 
   constructor(contract: AnyContract, options: ClientOptions, prepare: PrepareContract) {
     const self = this
@@ -80,6 +86,7 @@ export class ClientRuntime implements Wire {
       fresh: () => {
         this.#calls.fresh()
         this.#subscriptions.fresh()
+        this.#presence?.fresh()
       },
       notice: (error) => this.#emit("error", error),
       fatal: (error) => {
@@ -158,12 +165,36 @@ export class ClientRuntime implements Wire {
     const topics: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of compiled.topics) {
       topics[name] = (key: string) => ({
-        subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions) =>
-          this.#subscriptions.subscribe(channel, key, listener, opts),
+        subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions & WithPresence) => {
+          const off = this.#subscriptions.subscribe(channel, key, listener, opts)
+          return opts?.presence && channel.presence ? this.#watch(channel, key, opts.presence, off) : off
+        },
         publish: (message: unknown) => this.#calls.publish(name, key, channel.message, message),
+        presence: () => this.#loadPresence().then((presence) => presence.list(channel, key)),
       })
     }
     return { rpc, streams, topics }
+  }
+
+  #loadPresence(): Promise<ClientPresence> {
+    this.#presenceLoading ??= import("./presence.ts").then(
+      ({ ClientPresence }) => (this.#presence = new ClientPresence(this, this.#calls)),
+    )
+    return this.#presenceLoading
+  }
+
+  /** Adds join/leave listeners to a subscription, once presence is loaded; `off` ends both. */
+  #watch(channel: CompiledTopic, key: string, listeners: PresenceListeners<unknown>, off: () => void): () => void {
+    let stop: (() => void) | undefined
+    let ended = false
+    this.#loadPresence().then((presence) => {
+      if (!ended && !this.closed) stop = presence.watch(channel, key, listeners)
+    }, report)
+    return () => {
+      ended = true
+      stop?.()
+      off()
+    }
   }
 
   // --- Wire: what calls, streams and subscriptions use ---
@@ -231,6 +262,8 @@ export class ClientRuntime implements Wire {
     switch (frame[0]) {
       case FrameType.MESSAGE:
         return this.#subscriptions.message(frame)
+      case FrameType.PRESENCE_EVENT:
+        return this.#presence?.event(frame)
       case FrameType.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
@@ -266,6 +299,7 @@ export class ClientRuntime implements Wire {
     this.#transport = undefined
     this.#calls.shutdown(error)
     this.#subscriptions.clear()
+    this.#presence?.clear()
     this.#peers.endAll(error)
   }
 }
@@ -295,6 +329,8 @@ function withoutPeers(host: PeerHost): PeerModule {
   }
   return module
 }
+
+type WithPresence = { readonly presence?: PresenceListeners<unknown> }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown }).then === "function"
