@@ -68,14 +68,42 @@ export class SessionPresence {
     this.session.runtime.presence.leave(topic, key, this.session.id)
   }
 
-  /** Starts this session's PRESENCE_EVENT frames for a key (once, however often it asks). */
-  watch(topic: string, key: string): void {
+  /**
+   * Answers request `id` with the members of a key and, with `watch`, starts the session's
+   * PRESENCE_EVENT frames for it (once, however often it asks). The events are watched before the list
+   * is asked for, and held until the RESULT is sent: the client applies the list, then every change
+   * after it (a change the list already shows is told again and ignored by the client), never a list
+   * older than an event it already applied.
+   */
+  list(id: number, topic: string, key: string, watch: boolean): void {
+    const { session } = this
     const ref = `${topic}\u0000${key}`
-    if (this.watching.has(ref)) return
-    const stop = this.session.runtime.presence.watch(topic, key, (_change, frameBody) =>
-      this.session.send(FrameType.PRESENCE_EVENT, frameBody),
+    let held: string[] | undefined
+    if (watch && !this.watching.has(ref)) {
+      const waiting: string[] = []
+      held = waiting
+      const stop = session.runtime.presence.watch(topic, key, (_change, frameBody) => {
+        if (held === waiting) waiting.push(frameBody)
+        else session.send(FrameType.PRESENCE_EVENT, frameBody)
+      })
+      this.watching.set(ref, stop)
+    }
+    const release = () => {
+      const waiting = held ?? []
+      held = undefined
+      for (const frameBody of waiting) session.send(FrameType.PRESENCE_EVENT, frameBody)
+    }
+    session.runtime.presence.list(topic, key).then(
+      (entries) => {
+        session.send(FrameType.RESULT, body.result(id, presenceListJson(entries)))
+        release()
+      },
+      (error: unknown) => {
+        session.runtime.onError(error, { sessionId: session.id, channel: topic })
+        session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`)
+        release()
+      },
     )
-    this.watching.set(ref, stop)
   }
 
   /** Stops the events of a key (the session unsubscribed from it). */
@@ -83,18 +111,6 @@ export class SessionPresence {
     const ref = `${topic}\u0000${key}`
     this.watching.get(ref)?.()
     this.watching.delete(ref)
-  }
-
-  /** Answers request `id` with the members of a key. */
-  list(id: number, topic: string, key: string): void {
-    const { session } = this
-    session.runtime.presence.list(topic, key).then(
-      (entries) => session.send(FrameType.RESULT, body.result(id, presenceListJson(entries))),
-      (error: unknown) => {
-        session.runtime.onError(error, { sessionId: session.id, channel: topic })
-        session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`)
-      },
-    )
   }
 
   /** The session ended: no more events. */

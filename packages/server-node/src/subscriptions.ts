@@ -127,9 +127,8 @@ export class Subscriptions {
         if (!this.subscriptions.has(`${topic}\u0000${key}`)) {
           return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
         }
-        this.presence.watch(topic, key)
       }
-      this.presence.list(id, topic, key)
+      this.presence.list(id, topic, key, watch)
     })
   }
 
