@@ -1,19 +1,35 @@
-import {
-  type CompiledTopic,
-  FrameType,
-  isPresenceList,
-  type PayloadCodec,
-  type PresenceEventFrame,
-  type PresenceList,
-  type PresenceListeners,
-  type PresenceMember,
-  presenceBody,
-  type SwitchyardError,
-  switchyardError,
+// Types only: whatever this module imported from core or the client at run time would be shared with the
+// client's main chunk, and a bundler splitting on `import()` would load that shared chunk at startup.
+import type {
+  CompiledTopic,
+  PayloadCodec,
+  PresenceEventFrame,
+  PresenceList,
+  PresenceListeners,
+  PresenceMember,
+  SwitchyardError,
 } from "@switchyard/core"
-import type { Calls } from "./calls.ts"
-import { report } from "./report.ts"
-import { closedError, queueFull, type Wire } from "./wire.ts"
+
+/** What presence needs of the client runtime (runtime.ts), passed in rather than imported. */
+export interface PresenceHost {
+  /**
+   * Sends a PRESENCE request; `resolve` hears its RESULT's output as it arrives. A watch request of a
+   * lost session is dropped (`fresh` sends it again); a list is settled as a call is.
+   */
+  request(
+    topic: string,
+    key: string,
+    watch: boolean,
+    resolve: (output: unknown) => void,
+    reject: (error: SwitchyardError) => void,
+  ): void
+  /** An `INVALID_OUTPUT` error about `topic`. */
+  invalid(topic: string, why: string): SwitchyardError
+  /** An `error` event of the client. */
+  error(error: SwitchyardError): void
+  /** Reports what a listener threw. */
+  report(thrown: unknown): void
+}
 
 /**
  * The client's presence (docs/presence.md): `presence()` requests, and the join and leave listeners of
@@ -36,21 +52,16 @@ interface Watch {
   readonly listeners: Set<PresenceListeners<unknown>>
 }
 
-/** Passes a PRESENCE request's RESULT through when it is a `PresenceList`. */
-const listOutput: PayloadCodec = {
-  decode: (value) =>
-    isPresenceList(value) ? { ok: true, value } : { ok: false, error: "not a presence list ([[id, data], …])" },
-  encode: (value) => ({ ok: true, value }),
-}
+/** Whether a PRESENCE request's output is a list of `[member id, data]`. */
+const isList = (value: unknown): value is PresenceList =>
+  Array.isArray(value) && value.every((m) => Array.isArray(m) && m.length === 2 && typeof m[0] === "string")
 
 export class ClientPresence {
   readonly #watches = new Map<string, Watch>()
-  readonly #wire: Wire
-  readonly #calls: Calls
+  readonly #host: PresenceHost
 
-  constructor(wire: Wire, calls: Calls) {
-    this.#wire = wire
-    this.#calls = calls
+  constructor(host: PresenceHost) {
+    this.#host = host
   }
 
   /** The members of a key now. */
@@ -61,7 +72,7 @@ export class ClientPresence {
     const out: PresenceMember<unknown>[] = []
     for (const [id, raw] of list) {
       const decoded = (channel.presence as PayloadCodec).decode(raw)
-      if (!decoded.ok) throw invalid(channel.name, decoded.error)
+      if (!decoded.ok) throw this.#host.invalid(channel.name, decoded.error)
       out.push({ id, data: decoded.value })
     }
     return out
@@ -86,7 +97,7 @@ export class ClientPresence {
       this.#watches.set(ref, watch)
       this.#send(watch)
     } else {
-      for (const [id, known] of watch.members) call(entry.join, { id, data: known.data })
+      for (const [id, known] of watch.members) this.#call(entry.join, { id, data: known.data })
     }
     watch.listeners.add(entry)
     const current = watch
@@ -147,7 +158,7 @@ export class ClientPresence {
       (error: SwitchyardError) => {
         // A refused subscription is reported by the subscription; a request of a lost session is sent again.
         if (error.code === "FORBIDDEN" || error.code === "CLIENT_CLOSED") return
-        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) === watch) this.#wire.error(error)
+        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) === watch) this.#host.error(error)
       },
     )
   }
@@ -159,45 +170,31 @@ export class ClientPresence {
     resolve: (list: PresenceList) => void,
     reject: (error: SwitchyardError) => void,
   ): void {
-    if (this.#wire.closed) return reject(closedError())
-    const id = this.#wire.nextId()
-    const frameBody = presenceBody(id, topic, key, watch)
-    const seq = this.#wire.send(FrameType.PRESENCE, frameBody)
-    if (seq === 0) return reject(queueFull())
-    this.#calls.pending.set({
-      id,
-      // A watch of a lost session is dropped (`fresh` sends it again); a list is settled as a call is.
-      kind: watch ? "subscribe" : "rpc",
-      seq,
-      frameType: FrameType.PRESENCE,
-      frameBody,
-      output: listOutput,
-      error: undefined,
-      resolve: resolve as (value: unknown) => void,
+    this.#host.request(
+      topic,
+      key,
+      watch,
+      (output) => (isList(output) ? resolve(output) : reject(this.#host.invalid(topic, "not a list of members"))),
       reject,
-    })
+    )
   }
 
   #decode(watch: Watch, raw: unknown): Known | undefined {
     const decoded = watch.codec.decode(raw)
     if (decoded.ok) return { data: decoded.value, raw: JSON.stringify(raw) }
-    this.#wire.error(invalid(watch.topic, decoded.error))
+    this.#host.error(this.#host.invalid(watch.topic, decoded.error))
     return undefined
   }
 
   #tell(watch: Watch, kind: "join" | "leave", id: string, data: unknown): void {
-    for (const listeners of [...watch.listeners]) call(listeners[kind], { id, data })
+    for (const listeners of [...watch.listeners]) this.#call(listeners[kind], { id, data })
   }
-}
 
-function call(listener: ((member: PresenceMember<unknown>) => void) | undefined, member: PresenceMember<unknown>) {
-  try {
-    listener?.(member)
-  } catch (error) {
-    report(error)
+  #call(listener: ((member: PresenceMember<unknown>) => void) | undefined, member: PresenceMember<unknown>): void {
+    try {
+      listener?.(member)
+    } catch (error) {
+      this.#host.report(error)
+    }
   }
-}
-
-function invalid(topic: string, why: string): SwitchyardError {
-  return switchyardError("INVALID_OUTPUT", `topic ${topic}: invalid presence data: ${why}`)
 }

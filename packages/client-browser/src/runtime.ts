@@ -7,7 +7,9 @@ import {
   type CompiledTopic,
   clientBody,
   FrameType,
+  type PayloadCodec,
   type PresenceListeners,
+  presenceBody,
   type RpcCallOptions,
   type ServerDataFrame,
   type StreamCallOptions,
@@ -178,7 +180,33 @@ export class ClientRuntime implements Wire {
 
   #loadPresence(): Promise<ClientPresence> {
     this.#presenceLoading ??= import("./presence.ts").then(
-      ({ ClientPresence }) => (this.#presence = new ClientPresence(this, this.#calls)),
+      ({ ClientPresence }) =>
+        (this.#presence = new ClientPresence({
+          request: (topic, key, watch, resolve, reject) => {
+            if (this.closed) return reject(closedError())
+            const id = this.nextId()
+            const frameBody = presenceBody(id, topic, key, watch)
+            const seq = this.send(FrameType.PRESENCE, frameBody)
+            if (seq === 0) return reject(queueFull())
+            // A watch of a lost session is dropped (presence sends it again); a list settles as a call.
+            const kind = watch ? "subscribe" : "rpc"
+            const output = passThrough
+            this.#calls.pending.set({
+              id,
+              kind,
+              seq,
+              frameType: FrameType.PRESENCE,
+              frameBody,
+              output,
+              error: undefined,
+              resolve,
+              reject,
+            })
+          },
+          invalid: (topic, why) => switchyardError("INVALID_OUTPUT", `topic ${topic}: invalid presence data: ${why}`),
+          error: (error) => this.error(error),
+          report,
+        })),
     )
     return this.#presenceLoading
   }
@@ -331,6 +359,9 @@ function withoutPeers(host: PeerHost): PeerModule {
 }
 
 type WithPresence = { readonly presence?: PresenceListeners<unknown> }
+
+/** A request's output as it came: presence checks its own. */
+const passThrough: PayloadCodec = { decode: (value) => ({ ok: true, value }), encode: (value) => ({ ok: true, value }) }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown }).then === "function"
