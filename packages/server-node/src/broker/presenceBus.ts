@@ -2,7 +2,7 @@
  * Presence's part of a broker (docs/presence.md): the members of each topic key, on every node, and the
  * changes to them. A node adds and removes only its own sessions; the bus tags each entry with the node
  * that added it, so that the entries of a node that dies can be removed by the others (the memory bus:
- * `MemoryPresence.drop`; Redis: node liveness keys and a sweeper, docs/scaling.md).
+ * `MemoryPresence.drop`; Redis: node liveness keys and a sweeper, docs/presence.md).
  */
 
 /** One member of a key: a session id and its data as JSON text (validated and encoded once, at join). */
