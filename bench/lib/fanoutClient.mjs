@@ -1,6 +1,6 @@
 // Child process: the fan-out's load process, `count` subscribers of one system in one process, each its
 // own connection (and, for Switchyard, its own client and session). argv: <adapter file>. IPC:
-//   ← {type:"subscribe", url, key, count, window} → {type:"subscribed-all"} once every subscriber has
+//   ← {type:"subscribe", url, urls?, key, count, window} → {type:"subscribed-all"} once every subscriber has
 //     connected and asked to subscribe (the server process says when it counts them all);
 //   → {type:"credit", received} whenever the number of messages that *every* subscriber has received
 //     has grown by a quarter of `window` (the runner relays it to the server's publisher);
@@ -64,7 +64,7 @@ function onMessage(i, message) {
 }
 
 const handlers = {
-  async subscribe({ url, key, count, window }) {
+  async subscribe({ url, urls, key, count, window }) {
     if (window >= RING) throw new Error(`window must be below ${RING}`)
     creditStep = Math.max(1, Math.floor(window / 4))
     expected = count
@@ -75,7 +75,9 @@ const handlers = {
     for (let i = 0; i < count; i += 10) {
       const group = []
       for (let j = i; j < Math.min(count, i + 10); j++) {
-        group.push(system.connectSubscriber(url, key, (message) => onMessage(j, message)))
+        // Across nodes (`urls`), subscribers are dealt to the nodes in turn.
+        const target = urls ? urls[j % urls.length] : url
+        group.push(system.connectSubscriber(target, key, (message) => onMessage(j, message)))
       }
       pending.push(...(await Promise.all(group)))
     }

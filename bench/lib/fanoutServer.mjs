@@ -1,5 +1,5 @@
 // Child process: one system's fan-out server, publishing `{ n, s: "hello world" }` (n = 1, 2, …) to every
-// subscriber of one topic key as fast as a window allows. argv: <adapter file in ../systems>. IPC:
+// subscriber of one topic key as fast as a window allows. argv: <adapter file in ../systems> [options as JSON]. IPC:
 //   → {type:"ready", url};
 //   ← {type:"await-subscribers", count, timeoutMs} → {type:"subscribed"} once the server itself counts
 //     `count` subscribers of the key;
@@ -18,8 +18,10 @@ const KEY = "k"
 const S = "hello world"
 
 const file = process.argv[2]
+// Options for the adapter, as JSON (the cross-node run passes `{ redisUrl }`).
+const options = JSON.parse(process.argv[3] ?? "{}")
 const system = await import(new URL(`../systems/${file}`, import.meta.url).href)
-const server = await system.startFanoutServer(KEY)
+const server = await system.startFanoutServer(KEY, options)
 let mark
 const pub = { running: false, parked: false, n: 0, received: 0, burst: 100, window: 1000 }
 

@@ -10,9 +10,9 @@ const metrics = [
 const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : "–")
 const range = (s, digits) => (s.count > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : "")
 /** A summary as `median (min–max)`, `unit` after the median. */
-const cell = (s, digits, unit = "") => (s.count ? `${fmt(s.median, digits)}${unit}${range(s, digits)}` : "–")
+export const cell = (s, digits, unit = "") => (s.count ? `${fmt(s.median, digits)}${unit}${range(s, digits)}` : "–")
 
-function table(header, rows) {
+export function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { createServer, type Server, type ServerLimits } from "@switchyard/server-node"
+import { createServer, type Server, type ServerLimits, type ServerOptions } from "@switchyard/server-node"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import * as Schema from "effect/Schema"
 import { build } from "esbuild"
@@ -23,6 +23,8 @@ export interface ChatServerOptions {
   readonly root?: string
   /** Overrides of the Switchyard server's limits. */
   readonly limits?: Partial<ServerLimits>
+  /** More options of the Switchyard server: `pnpm demo:cluster` (cluster.mjs) passes each node its broker. */
+  readonly switchyard?: Omit<ServerOptions, "path" | "limits" | "webrtc">
 }
 
 /** A running chat: one HTTP server that serves the page and carries the Switchyard transport. */
@@ -111,6 +113,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       // server's peer runs in this process (node-datachannel); no STUN or TURN is needed on one machine
       // or one LAN (docs/webrtc.md).
       webrtc: webrtcServer(),
+      ...options.switchyard,
     },
   )
 

@@ -34,7 +34,7 @@ interface Subscription {
    * Where it is in its key's stream: the offset of the last publication delivered and the stream's
    * epoch. Undefined when the server keeps no history for the key, and before the first confirmation.
    */
-  position: { offset: number; readonly epoch: string } | undefined
+  position: { offset: number; epoch: string } | undefined
   /** A renewal after a lost session awaits its confirmation, which tells `onRecover`. */
   recovering: boolean
 }
@@ -170,6 +170,13 @@ export class Subscriptions {
     const sameStream = since !== null && output !== null && output[1] === since[1] && output[0] > since[0]
     const missed = recovered ? 0 : sameStream ? output[0] - since[0] : undefined
     const info: TopicRecovery = missed === undefined ? { recovered } : { recovered, missed }
+    if (recovered) return this.#recovered(sub, info)
+    const what = missed === undefined ? "publications" : `${missed} publication${missed === 1 ? "" : "s"}`
+    this.#recovered(sub, info, `${what} made while the session was lost could not be replayed`)
+  }
+
+  /** Tells `onRecover` of every listener of `sub`, and the client of a gap when there is one. */
+  #recovered(sub: Subscription, info: TopicRecovery, gap?: string): void {
     for (const options of [...sub.listeners.values()]) {
       try {
         options?.onRecover?.(info)
@@ -177,14 +184,7 @@ export class Subscriptions {
         report(error)
       }
     }
-    if (recovered) return
-    const what = missed === undefined ? "publications" : `${missed} publication${missed === 1 ? "" : "s"}`
-    this.#wire.error(
-      switchyardError(
-        "TOPIC_GAP",
-        `${sub.topic}(${JSON.stringify(sub.key)}): ${what} made while the session was lost could not be replayed`,
-      ),
-    )
+    if (gap) this.#wire.error(switchyardError("TOPIC_GAP", `${sub.topic}(${JSON.stringify(sub.key)}): ${gap}`))
   }
 
   /** The server lost the session: every subscription is renewed in the next one. */
@@ -209,7 +209,12 @@ export class Subscriptions {
     if (!sub) return
     const offset = frame[5]
     const position = sub.position
-    if (offset !== undefined && position !== undefined) {
+    const epoch = frame[6]
+    if (epoch !== undefined && position !== undefined && offset !== undefined && epoch !== position.epoch) {
+      // The key's history was lost mid-subscription (docs/protocol.md#a-new-epoch-mid-subscription).
+      sub.position = { offset, epoch }
+      this.#recovered(sub, { recovered: false }, "history lost (new epoch)")
+    } else if (offset !== undefined && position !== undefined) {
       // The server sends each offset once, in order; this only guards the promise "never twice".
       if (offset <= position.offset) return
       if (offset !== position.offset + 1) {

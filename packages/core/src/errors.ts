@@ -52,6 +52,8 @@ const session = {
   SERVER_CLOSED: 1001,
   // A renewed subscription could not replay what was published while its session was lost (never a close).
   TOPIC_GAP: 4206,
+  // The server's broker (docs/scaling.md) could not take a publish or a subscription in time (never a close).
+  BROKER_UNAVAILABLE: 4208,
 } as const
 
 /**

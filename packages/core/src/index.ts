@@ -136,7 +136,14 @@ export {
   preWelcomeLimits,
   type SessionLimits,
 } from "./session/limits.ts"
-export { type Arrival, defaultSessionOptions, Session, type SessionOptions, unref } from "./session/session.ts"
+export {
+  type Arrival,
+  defaultSessionOptions,
+  Session,
+  type SessionOptions,
+  type SessionSnapshot,
+  unref,
+} from "./session/session.ts"
 // transport: the words, the in-memory transport, helpers shared by transports
 export { type Corkable, corkPerTick } from "./transport/cork.ts"
 export {

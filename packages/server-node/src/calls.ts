@@ -33,6 +33,19 @@ export class Calls {
 
   constructor(private readonly session: SessionPort) {}
 
+  /** Calls and streams running now. */
+  get running(): number {
+    return this.calls.size + this.streams.size
+  }
+
+  /** The ids of the calls and streams running now (a session handed over leaves them running here). */
+  ids(): Array<{ readonly id: number; readonly stream: boolean }> {
+    return [
+      ...[...this.calls.keys()].map((id) => ({ id, stream: false })),
+      ...[...this.streams.keys()].map((id) => ({ id, stream: true })),
+    ]
+  }
+
   /** Aborts every call and stream (the session ended for `code`). */
   abortAll(code: ErrorCode): void {
     for (const ctx of this.calls.values()) ctx.abort(code)

@@ -72,6 +72,16 @@ export interface ServerLimits extends SessionOptions {
   readonly maxPeerConnections: number
   /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
   readonly maxPeerCandidates: number
+  /**
+   * With a broker that has `nodes` (docs/scaling.md): how long a HELLO naming a session another node
+   * owns waits for it to be handed over (ms); past it the connection is refused and the client retries.
+   */
+  readonly takeOverTimeoutMs: number
+  /**
+   * With a broker that has `nodes`: how long `server.close()` lets other nodes take this node's sessions
+   * over before it ends the rest with `SERVER_CLOSED` (ms).
+   */
+  readonly handOverGraceMs: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -99,4 +109,6 @@ export const defaultLimits: ServerLimits = {
   maxPeerConnections: 16,
   // A host gathers a handful per interface and address family; TURN adds a few more.
   maxPeerCandidates: 64,
+  takeOverTimeoutMs: 3_000,
+  handOverGraceMs: 10_000,
 }

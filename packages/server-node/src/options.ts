@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
-import type { PresenceBus } from "./broker/presenceBus.ts"
+import type { Broker } from "./broker/broker.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
 import type { ServerTransport } from "./transport.ts"
@@ -39,10 +39,12 @@ export interface ServerOptions<A = undefined> {
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
   /**
-   * Where the members of topic keys are kept (docs/presence.md). Default: a `memoryPresence()` of this
-   * server alone; servers given nodes of one `memoryPresence()` (or of a Redis broker) share them.
+   * What this server shares with the other nodes of a cluster: topics, and with a broker that has
+   * `nodes`, its sessions and HTTP links (docs/scaling.md). Default
+   * `memoryBroker()`, private to this server. `memoryCluster().broker()` shares within one process,
+   * `redisBroker({ url })` of `@switchyard/redis` across processes and machines.
    */
-  readonly presence?: PresenceBus
+  readonly broker?: Broker
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
   /**

@@ -1,4 +1,5 @@
-import type { Server as HttpServer } from "node:http"
+import { randomBytes } from "node:crypto"
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http"
 import {
   type Acceptor,
   type AnyContract,
@@ -10,9 +11,13 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
-import { memoryPresence } from "./broker/memoryPresence.ts"
+import type { BrokerEvent } from "./broker/broker.ts"
+import { memoryBroker } from "./broker/memoryBroker.ts"
+import { SessionCluster } from "./cluster.ts"
 import { ConnectionGate } from "./gate.ts"
 import { functionsOf, type Handlers } from "./handlers.ts"
+import { refuseGoneLink } from "./httpAnswers.ts"
+import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
@@ -40,7 +45,13 @@ export interface Server<C extends AnyContract> {
   readonly topics: TopicPublishers<C>
   /** Sessions held now, connected or waiting to be resumed. */
   readonly sessionCount: number
-  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection. */
+  /**
+   * Listens to the broker's state: `"down"` when it lost its engine (Redis), `"up"` when back
+   * (docs/scaling.md#redis-faults). Returns a function that stops listening.
+   * @example server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
+   */
+  on(event: "broker", listener: (event: BrokerEvent) => void): () => void
+  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection, leaves the broker. */
   close(): Promise<void>
 }
 
@@ -69,8 +80,22 @@ export function createServer<C extends AnyContract, A = undefined>(
   const h = handlers as { rpc?: object; streams?: object; topics?: object }
   const topics = new TopicRegistry(
     new Set([...compiled.topics.values()].filter((t) => t.delivery === "unreliable").map((t) => t.name)),
+    limits,
   )
   const onError = errorReporter(options.onError)
+  const broker = options.broker ?? memoryBroker()
+  // With node messages, this server is one node of several: sessions move, requests are relayed.
+  const cluster = broker.nodes && new SessionCluster(broker.nodes, limits)
+  const brokerListeners = new Set<(event: BrokerEvent) => void>()
+  broker.start({
+    id: broker.nodes?.nodeId ?? randomBytes(6).toString("base64url"),
+    topics,
+    status: (event) => {
+      logBrokerEvent(event)
+      for (const listener of [...brokerListeners]) hook(listener, event)
+    },
+  })
+  topics.attach(broker.topics)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
     if (!fn) return
     try {
@@ -88,7 +113,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     policies: presenceHooksOf(compiled, h.topics),
     limits,
     topics,
-    presence: new PresenceHub(options.presence ?? memoryPresence().node(), (error) => onError(error, {})),
+    presence: new PresenceHub(broker.presence, (error) => onError(error, {})),
     onError,
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
@@ -103,6 +128,8 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     offered,
     peers: options.peers !== undefined,
+    cluster,
+    adopted: (session) => runtime.peers.join(session),
     started: (session) => {
       runtime.peers.join(session)
       hook(options.onSessionStart, { id: session.id, auth: session.auth as A })
@@ -110,6 +137,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     ended: (session, reason) => hook(options.onSessionEnd, { id: session.id, auth: session.auth as A }, reason),
   })
   const offer: ServerOffer = { version: PROTOCOL_VERSION, transports: offered, limits: table.limits }
+  const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
   const host: TransportHost = {
@@ -118,25 +146,38 @@ export function createServer<C extends AnyContract, A = undefined>(
     admit: (request) => gate.admit(request),
     originAllowed: (request) => gate.originAllowed(request),
     onError,
+    ...(cluster && { nodeId: cluster.nodeId }),
   }
   const running: RunningTransport[] = transports.map((transport) => transport.start(host))
   transports.forEach((t, i) => {
     const started = running[i]
     if (t.reach === "signalled" && started) signalled.set(t.id, started)
   })
-  const routing = new HttpRouting(path, gate, running, offer)
+  // With a cluster, a request of a link another node holds is relayed there first (docs/scaling.md).
+  const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
+    if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
+  }
+  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
   const server: Server<C> = {
     accept: (link, info) => table.accept(link, info),
-    topics: topicPublishers(contract, compiled, topics, runtime.presence),
+    topics: topicPublishers(contract, compiled, topics, runtime.presence, onError),
     get sessionCount() {
       return table.size
     },
     attach: (httpServer) => routing.attach(httpServer),
-    listen: (port = 0, listenHost) => routing.listen(port, listenHost),
+    listen: async (port = 0, listenHost) => {
+      await joined
+      return routing.listen(port, listenHost)
+    },
+    on(_event, listener) {
+      brokerListeners.add(listener)
+      return () => brokerListeners.delete(listener)
+    },
     close() {
-      closed ??= shutdown(table, routing, running)
+      closed ??= shutdown(table, routing, running, cluster).then(() => broker.close())
       return closed
     },
   }
@@ -153,12 +194,24 @@ async function shutdown(
   table: SessionTable,
   routing: HttpRouting,
   running: readonly RunningTransport[],
+  cluster: SessionCluster | undefined,
 ): Promise<void> {
   table.closing = true
   routing.closing = true
+  // One node of several hands its sessions over first; only what nobody took ends (docs/scaling.md).
+  await cluster?.leave(table)
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
+  await cluster?.close()
+}
+
+/** One log line per change of the broker's state. */
+function logBrokerEvent(event: BrokerEvent): void {
+  const after = event.downMs === undefined ? "" : ` after ${(event.downMs / 1000).toFixed(1)} s down`
+  const line = `[switchyard] broker ${event.broker} ${event.state}${after}: ${event.reason}`
+  if (event.state === "down") console.warn(line)
+  else console.info(line)
 }
 
 /** The server's `onError`: a throwing hook must not take the server down nor leave the call it reports unanswered. */

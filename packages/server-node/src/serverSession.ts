@@ -12,9 +12,11 @@ import {
   Session,
   type TransportId,
 } from "@switchyard/core"
+import type { Json } from "./broker/nodeBus.ts"
 import { Calls } from "./calls.ts"
 import type { PeerEndpoint } from "./peers.ts"
 import type { Runtime, SessionPort } from "./runtime.ts"
+import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 import { Subscriptions } from "./subscriptions.ts"
 import type { Subscriber } from "./topics.ts"
 import type { SignalSession } from "./transport.ts"
@@ -25,6 +27,12 @@ import type { SignalSession } from "./transport.ts"
  * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running
  * handlers and queueing their results for replay, until the client resumes or the resume window passes.
  */
+/** Where the frames of a ghost (work left running on a node that handed its session over) go. */
+export interface GhostOutlet {
+  frame(type: number, frameBody: string): void
+  latest(slot: object, frame: string): void
+}
+
 export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   private readonly session: Session
   private readonly heartbeat: Heartbeat
@@ -37,6 +45,10 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   private ended = false
   /** This session as each signalled transport it signalled to sees it. */
   private readonly signalling = new Map<TransportId, SignalSession>()
+  /** Set once the session was handed to another node: its work still running here forwards frames there. */
+  private ghost: GhostOutlet | undefined
+  /** Its calls and streams still running on other nodes (with a cluster, after a take-over). */
+  remote: RemoteWork | undefined
 
   constructor(
     readonly runtime: Runtime,
@@ -107,7 +119,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   }
 
   /** The transport reports that `link` closed. */
-  linkClosed(link: Link): void {
+  linkClosed(link: Link | undefined): void {
     if (link !== this.link) return
     this.link = undefined
     this.session.detach()
@@ -152,6 +164,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.heartbeat.stop()
     this.runtime.peers.leave(this)
     this.calls.abortAll(code)
+    this.remote?.abortAll()
     this.subscriptions.dropAll()
     const link = this.link
     if (link) {
@@ -177,6 +190,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
    * nor kept for replay, so it can never overflow the session (docs/delivery.md).
    */
   deliverLatest(slot: object, frame: string): void {
+    if (this.ghost) return this.ghost.latest(slot, frame)
     const link = this.link
     if (this.ended || !link) return
     if (link.sendLatest) link.sendLatest(slot, frame)
@@ -201,9 +215,100 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
 
   send(type: number, frameBody: string): void {
     if (this.ended) return
+    if (this.ghost) return this.ghost.frame(type, frameBody)
     if (this.session.send(type, frameBody) === 0) {
       this.end("REPLAY_OVERFLOW", "the client fell too far behind: the replay buffer is full")
     }
+  }
+
+  // --- Across nodes (docs/scaling.md#sessions-across-nodes) ---
+
+  /** Carries on a session another node handed over; it waits for its client's link, as after a drop. */
+  static restore(runtime: Runtime, snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
+    const session = new ServerSession(runtime, snapshot.id, snapshot.token, snapshot.auth, snapshot.peerId)
+    session.session.restore(snapshot.session)
+    session.currentTransport = snapshot.transport
+    for (const ghost of snapshot.ghosts) remote.add(ghost)
+    session.remote = remote
+    for (const { topic, key, since, member } of snapshot.subscriptions) {
+      session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]], member)
+    }
+    for (const { topic, key } of snapshot.watching ?? []) session.subscriptions.rewatch(topic, key)
+    session.linkClosed(undefined)
+    return session
+  }
+
+  /**
+   * Hands the session to another node: its link closes (the client has moved), and what it holds is
+   * returned. Calls and streams still running stay here as a ghost whose frames go to `outlet`; `running`
+   * tells when none is left.
+   */
+  handOver(nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
+    const { topics } = this.runtime
+    const snapshot: ServerSessionSnapshot = {
+      id: this.id,
+      token: this.token,
+      peerId: this.peerId,
+      auth: this.auth as Json,
+      transport: this.currentTransport,
+      session: this.session.snapshot(),
+      subscriptions: this.subscriptions.held().map(({ topic, key, member }) => ({
+        topic,
+        key,
+        since: topics.position(topic, key, this),
+        ...(member !== undefined && { member }),
+      })),
+      watching: this.subscriptions.watched(),
+      ghosts: [
+        ...(this.remote?.list() ?? []),
+        ...this.calls.ids().map(({ id, stream }) => ({ id, node: nodeId, stream })),
+      ],
+    }
+    this.ghost = outlet
+    this.remote = undefined
+    if (this.expiry !== undefined) clearTimeout(this.expiry)
+    this.heartbeat.stop()
+    this.runtime.peers.leave(this)
+    this.subscriptions.dropAll(true)
+    const link = this.link
+    this.link = undefined
+    this.session.reset()
+    link?.close(closeCodeOf("CONNECTION_REPLACED"), "CONNECTION_REPLACED")
+    return snapshot
+  }
+
+  /** Closes the link without ending the session: the client reconnects at once and resumes (elsewhere). */
+  closeLink(code: ErrorCode): void {
+    this.link?.close(closeCodeOf(code), code)
+  }
+
+  /** Calls and streams running on this node. */
+  get running(): number {
+    return this.calls.running
+  }
+
+  /** A frame of this session's work on another node (a ghost): sequenced here like any other. */
+  remoteFrame(type: number, frameBody: string): void {
+    this.remote?.arrived(type, frameBody)
+    this.send(type, frameBody)
+  }
+
+  /** Ghost side: the owner forwarded the client's CANCEL or CREDIT, or ended the session (`abort`). */
+  ghostCancel(id: number): void {
+    this.calls.cancel(id)
+  }
+
+  ghostCredit(id: number, credit: number): void {
+    this.calls.credit(id, credit)
+  }
+
+  ghostAbort(): void {
+    this.calls.abortAll("SESSION_LOST")
+  }
+
+  /** Where this ghost's frames go; swapped when the session moved on again. */
+  get outlet(): GhostOutlet | undefined {
+    return this.ghost
   }
 
   /**
@@ -243,9 +348,9 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       case FrameType.STREAM:
         return this.calls.stream(f[2], f[3], f[4], f[5])
       case FrameType.CANCEL:
-        return this.calls.cancel(f[2])
+        return this.remote?.has(f[2]) ? this.remote.cancel(f[2]) : this.calls.cancel(f[2])
       case FrameType.CREDIT:
-        return this.calls.credit(f[2], f[3])
+        return this.remote?.has(f[2]) ? this.remote.credit(f[2], f[3]) : this.calls.credit(f[2], f[3])
       case FrameType.SUBSCRIBE:
         return this.subscriptions.subscribe(f[2], f[3], f[4], f[5])
       case FrameType.UNSUBSCRIBE:

@@ -1,11 +1,18 @@
 import { body, type CompiledTopic, type ErrorCode, FrameType, stringifyPayload } from "@switchyard/core"
+import type { PresenceEntry } from "./broker/presenceBus.ts"
 import type { CallContext } from "./callContext.ts"
 import { isAsync } from "./handlers.ts"
 import { presenceListJson } from "./presence.ts"
 import type { SessionPort } from "./runtime.ts"
 
-/** How a join ended: listed, subscribed but not listed (the key is full), or refused with an error. */
-export type JoinOutcome = "listed" | "unlisted" | { readonly code: ErrorCode; readonly message: string }
+/**
+ * How a join ended: listed (with the data it was listed with, as JSON text), subscribed but not listed
+ * (the key is full), or refused with an error.
+ */
+export type JoinOutcome =
+  | { readonly data: string }
+  | "unlisted"
+  | { readonly code: ErrorCode; readonly message: string }
 
 /**
  * The presence of one session (docs/presence.md): its data for the keys it joins, computed by the
@@ -13,7 +20,7 @@ export type JoinOutcome = "listed" | "unlisted" | { readonly code: ErrorCode; re
  */
 export class SessionPresence {
   /** The keys this session watches, with the function that stops each. */
-  private readonly watching = new Map<string, () => void>()
+  private readonly watching = new Map<string, { readonly topic: string; readonly key: string; stop(): void }>()
 
   constructor(private readonly session: SessionPort) {}
 
@@ -42,7 +49,7 @@ export class SessionPresence {
         )
       }
       runtime.presence.join(channel.name, key, { id: session.id, data: json }, runtime.limits.maxPresencePerKey).then(
-        (listed) => then(listed ? "listed" : "unlisted"),
+        (listed) => then(listed ? { data: json } : "unlisted"),
         (error: unknown) => failed(error, "INTERNAL_ERROR", "internal error"),
       )
     }
@@ -77,6 +84,40 @@ export class SessionPresence {
    */
   list(id: number, topic: string, key: string, watch: boolean): void {
     const { session } = this
+    this.listThen(topic, key, watch, {
+      answer: (entries) => session.send(FrameType.RESULT, body.result(id, presenceListJson(entries))),
+      fail: () => session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`),
+    })
+  }
+
+  /**
+   * Carries on the events of a key for a session taken over from another node: watches it again, then
+   * tells every member as a join (the client ignores those it knows), so that one who joined while the
+   * session moved is not missed.
+   */
+  rewatch(topic: string, key: string): void {
+    const { session } = this
+    this.listThen(topic, key, true, {
+      answer: (entries) => {
+        for (const e of entries)
+          session.send(FrameType.PRESENCE_EVENT, body.presenceEvent(topic, key, "join", e.id, e.data))
+      },
+      fail: () => {},
+    })
+  }
+
+  /** The keys this session watches, for a session handed over to another node. */
+  watched(): Array<{ readonly topic: string; readonly key: string }> {
+    return [...this.watching.values()].map(({ topic, key }) => ({ topic, key }))
+  }
+
+  private listThen(
+    topic: string,
+    key: string,
+    watch: boolean,
+    then: { answer(entries: readonly PresenceEntry[]): void; fail(): void },
+  ): void {
+    const { session } = this
     const ref = `${topic}\u0000${key}`
     let held: string[] | undefined
     if (watch && !this.watching.has(ref)) {
@@ -86,7 +127,7 @@ export class SessionPresence {
         if (held === waiting) waiting.push(frameBody)
         else session.send(FrameType.PRESENCE_EVENT, frameBody)
       })
-      this.watching.set(ref, stop)
+      this.watching.set(ref, { topic, key, stop })
     }
     const release = () => {
       const waiting = held ?? []
@@ -95,12 +136,14 @@ export class SessionPresence {
     }
     session.runtime.presence.list(topic, key).then(
       (entries) => {
-        session.send(FrameType.RESULT, body.result(id, presenceListJson(entries)))
+        if (session.isEnded) return
+        then.answer(entries)
         release()
       },
       (error: unknown) => {
         session.runtime.onError(error, { sessionId: session.id, channel: topic })
-        session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`)
+        if (session.isEnded) return
+        then.fail()
         release()
       },
     )
@@ -109,13 +152,13 @@ export class SessionPresence {
   /** Stops the events of a key (the session unsubscribed from it). */
   unwatch(topic: string, key: string): void {
     const ref = `${topic}\u0000${key}`
-    this.watching.get(ref)?.()
+    this.watching.get(ref)?.stop()
     this.watching.delete(ref)
   }
 
   /** The session ended: no more events. */
   stopAll(): void {
-    for (const stop of this.watching.values()) stop()
+    for (const watched of this.watching.values()) watched.stop()
     this.watching.clear()
   }
 }

@@ -12,8 +12,10 @@ import {
   type SessionLimits,
   type TransportOffer,
 } from "@switchyard/core"
+import type { SessionCluster } from "./cluster.ts"
 import type { Runtime } from "./runtime.ts"
 import { ServerSession } from "./serverSession.ts"
+import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
 /** What the session table needs from the server that holds it. */
 export interface SessionTableOptions {
@@ -24,6 +26,10 @@ export interface SessionTableOptions {
   readonly peers: boolean
   /** A new session started (not called on resume). */
   started(session: ServerSession): void
+  /** A session another node handed over is now held here. */
+  adopted(session: ServerSession): void
+  /** With a cluster: the other nodes, the directory, take-overs (docs/scaling.md). */
+  readonly cluster?: SessionCluster | undefined
   /** A session ended for good. */
   ended(session: ServerSession, reason: ErrorCode): void
 }
@@ -69,7 +75,31 @@ export class SessionTable {
     const session = this.sessions.get(token)
     if (!session) return
     this.sessions.delete(token)
+    this.options.cluster?.release(session)
     this.options.ended(session, reason)
+  }
+
+  /** Takes the live session of `token` out of the table for another node, without ending it. */
+  handOut(token: string): ServerSession | undefined {
+    const session = this.sessions.get(token)
+    if (!session || session.isEnded) return undefined
+    this.sessions.delete(token)
+    return session
+  }
+
+  /** Holds a session another node handed over; it waits for its client's link. */
+  adopt(snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
+    const session = ServerSession.restore(this.runtime, snapshot, remote)
+    this.sessions.get(session.token)?.end("CONNECTION_REPLACED", "the session moved to another node")
+    this.sessions.set(session.token, session)
+    this.options.cluster?.claim(session)
+    this.options.adopted(session)
+    return session
+  }
+
+  /** Every session held, for a node handing them over as it leaves. */
+  held(): ServerSession[] {
+    return [...this.sessions.values()]
   }
 
   /**
@@ -94,6 +124,9 @@ export class SessionTable {
    */
   accept(link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents {
     let session: ServerSession | undefined
+    /** Frames that came while another node hands the session over; `undefined` when none is under way. */
+    let held: unknown[] | undefined
+    let closed = false
     let probes = 0
     const handshake = setTimeout(() => {
       this.handshaking.delete(link)
@@ -108,6 +141,7 @@ export class SessionTable {
     return {
       frame: (data) => {
         if (session) return session.receive(link, data)
+        if (held) return void held.push(data)
         if (this.closing) {
           handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
@@ -123,9 +157,30 @@ export class SessionTable {
           return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
         }
         const [, version, token, received] = decoded.frame
-        session = this.hello(link, info, signalledBy, version, token, received)
+        const { cluster } = this.options
+        if (!cluster || token === null || version !== PROTOCOL_VERSION || this.sessions.has(token)) {
+          session = this.hello(link, info, signalledBy, version, token, received)
+          return
+        }
+        // Another node may own it: ask, then answer the HELLO as usual (docs/scaling.md#take-over).
+        held = []
+        cluster.takeOver(token, (outcome) => {
+          const frames = held ?? []
+          held = undefined
+          if (closed) return
+          if (outcome.kind === "timeout") {
+            return refuseLink(
+              link,
+              "CONNECTION_LOST",
+              "the node holding this session did not hand it over in time; retry",
+            )
+          }
+          session = this.hello(link, info, signalledBy, version, token, received)
+          for (const frame of frames) session?.receive(link, frame)
+        })
       },
       close() {
+        closed = true
         handshakeOver()
         session?.linkClosed(link)
       },
@@ -167,6 +222,7 @@ export class SessionTable {
         randomBytes(16).toString("base64url"),
       )
       this.sessions.set(target.token, target)
+      this.options.cluster?.claim(target)
       this.options.started(target)
     }
     const welcome = control.welcome(

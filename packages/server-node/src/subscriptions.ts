@@ -1,4 +1,4 @@
-import { body, FrameType, type TopicPosition } from "@switchyard/core"
+import { body, type ErrorCode, FrameType, SwitchyardError, type TopicPosition } from "@switchyard/core"
 import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
 import { decide } from "./policies.ts"
@@ -10,8 +10,8 @@ interface Subscription {
   readonly topic: string
   readonly key: string
   active: boolean
-  /** Listed among the key's members (docs/presence.md). */
-  member: boolean
+  /** Its data as JSON text when listed among the key's members (docs/presence.md). */
+  member: string | undefined
 }
 
 /**
@@ -31,13 +31,16 @@ export class Subscriptions {
     this.presence = new SessionPresence(session)
   }
 
-  /** Leaves every key (the session ended). */
-  dropAll(): void {
+  /**
+   * Leaves every key: the session ended, or (`handedOver`) moved to another node, which lists it in the
+   * same keys in its place, so that nobody is told it left.
+   */
+  dropAll(handedOver = false): void {
     const { topics } = this.session.runtime
     this.presence.stopAll()
     for (const sub of this.subscriptions.values()) {
       if (sub.active) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
-      if (sub.member) this.presence.leave(sub.topic, sub.key)
+      if (sub.member !== undefined && !handedOver) this.presence.leave(sub.topic, sub.key)
     }
     this.subscriptions.clear()
   }
@@ -52,7 +55,7 @@ export class Subscriptions {
     if (this.subscriptions.size >= runtime.limits.maxSubscriptions) {
       return session.fail(id, "LIMIT_EXCEEDED", `more than ${runtime.limits.maxSubscriptions} subscriptions`)
     }
-    const sub: Subscription = { topic, key, active: false, member: false }
+    const sub: Subscription = { topic, key, active: false, member: undefined }
     this.subscriptions.set(ref, sub)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
@@ -73,24 +76,38 @@ export class Subscriptions {
       // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
       this.presence.join(channel, key, ctx, (outcome) => {
         const current = !session.isEnded && this.subscriptions.get(ref) === sub
-        if (outcome === "listed" && !current) this.presence.leave(topic, key)
+        const listed = typeof outcome === "object" && "data" in outcome
+        if (listed && !current) this.presence.leave(topic, key)
         if (session.isEnded) return
         if (!current) return session.send(FrameType.RESULT, body.result(id, "null"))
-        if (typeof outcome === "object") {
+        if (typeof outcome === "object" && "code" in outcome) {
           this.subscriptions.delete(ref)
           this.presence.unwatch(topic, key)
           return session.fail(id, outcome.code, outcome.message)
         }
-        sub.member = outcome === "listed"
+        if (listed) sub.member = outcome.data
         this.activate(id, sub, since)
       })
     })
   }
 
   private activate(id: number, sub: Subscription, since: TopicPosition | null | undefined): void {
-    const { runtime } = this.session
+    const { session } = this
+    const { runtime } = session
+    const { topic, key } = sub
+    const ref = `${topic}\u0000${key}`
     sub.active = true
-    this.confirm(id, since, runtime.topics.subscribe(sub.topic, sub.key, this.subscriber, since, runtime.limits))
+    runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      if (session.isEnded) return
+      // Unsubscribed while the broker answered: the request is answered all the same.
+      if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
+      if (joined instanceof Error) {
+        // The broker could not say where the key's stream stands: the subscription is refused.
+        this.unsubscribe(topic, key)
+        return session.fail(id, codeOf(joined), `${topic}(${JSON.stringify(key)}): ${joined.message}`)
+      }
+      this.confirm(id, since, joined)
+    })
   }
 
   unsubscribe(topic: string, key: string): void {
@@ -100,7 +117,7 @@ export class Subscriptions {
     this.subscriptions.delete(ref)
     this.presence.unwatch(topic, key)
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
-    if (sub.member) this.presence.leave(topic, key)
+    if (sub.member !== undefined) this.presence.leave(topic, key)
   }
 
   /**
@@ -132,6 +149,54 @@ export class Subscriptions {
     })
   }
 
+  /** The subscriptions in force (with the session's data where it is a member), for a hand-over. */
+  held(): Array<{ readonly topic: string; readonly key: string; readonly member: string | undefined }> {
+    return [...this.subscriptions.values()].filter((sub) => sub.active)
+  }
+
+  /** The keys whose joins and leaves the session gets, for a hand-over. */
+  watched(): Array<{ readonly topic: string; readonly key: string }> {
+    return this.presence.watched()
+  }
+
+  /** Carries on the joins and leaves of a key for a session taken over from another node. */
+  rewatch(topic: string, key: string): void {
+    this.presence.rewatch(topic, key)
+  }
+
+  /**
+   * Renews a subscription carried over from another node, from where it stood there (`since`, or
+   * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames, before
+   * anything newer. When the history no longer covers it, the subscription goes on with live messages:
+   * the client sees their offsets jump, or their new epoch, and reports `TOPIC_GAP`. A member (`member`:
+   * its data) is listed again as it was, tagged with this node: the others hear no leave and no join.
+   */
+  renew(topic: string, key: string, since: TopicPosition | undefined, member: string | undefined): void {
+    const { session } = this
+    const { runtime } = session
+    const ref = `${topic}\u0000${key}`
+    const sub: Subscription = { topic, key, active: true, member }
+    this.subscriptions.set(ref, sub)
+    // Joined at once, before anything the client sends next (an UNSUBSCRIBE's leave then follows it).
+    if (member !== undefined) {
+      const entry = { id: session.id, data: member }
+      runtime.presence.join(topic, key, entry, runtime.limits.maxPresencePerKey).then(
+        (listed) => {
+          if (!listed) sub.member = undefined
+        },
+        (error: unknown) => {
+          sub.member = undefined
+          runtime.onError(error, { sessionId: session.id, channel: topic })
+        },
+      )
+    }
+    runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      if (session.isEnded || this.subscriptions.get(ref) !== sub) return
+      if (joined instanceof Error) return runtime.onError(joined, { sessionId: session.id, channel: topic })
+      for (const messageBody of joined.replay ?? []) session.send(FrameType.MESSAGE, messageBody)
+    })
+  }
+
   publish(id: number, topic: string, key: string, raw: unknown): void {
     const { session } = this
     const { runtime } = session
@@ -151,8 +216,18 @@ export class Subscriptions {
       // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
       const json = encodePayload(channel.message, decoded.value)
       if (json === undefined) return session.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
-      runtime.topics.publishEncoded(topic, key, json)
-      session.send(FrameType.RESULT, body.result(id, "null"))
+      let taken: void | Promise<void>
+      try {
+        taken = runtime.topics.publishEncoded(topic, key, json)
+      } catch (error) {
+        return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
+      }
+      if (taken === undefined) return session.send(FrameType.RESULT, body.result(id, "null"))
+      // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
+      taken.then(
+        () => session.isEnded || session.send(FrameType.RESULT, body.result(id, "null")),
+        (error: unknown) => session.isEnded || session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
+      )
     })
   }
 
@@ -183,4 +258,9 @@ function canTake(session: SessionPort, bodies: readonly string[]): boolean {
   let size = 64
   for (const messageBody of bodies) size += messageBody.length + 24
   return session.canTake(bodies.length + 1, size)
+}
+
+/** The code a broker's failure is answered with: its own when it has one, else `BROKER_UNAVAILABLE`. */
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof SwitchyardError ? error.code : "BROKER_UNAVAILABLE"
 }

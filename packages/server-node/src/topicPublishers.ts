@@ -1,11 +1,20 @@
 import type { AnyContract, AnySchema, CompiledContract, PresenceMember, TypeOf } from "@switchyard/core"
 import type { PresenceHub } from "./presence.ts"
+import type { Runtime } from "./runtime.ts"
 import type { TopicRegistry } from "./topics.ts"
+
+// One promise for every publish the broker took at once: the memory broker's path allocates nothing.
+const taken = Promise.resolve()
 
 /** The server's handle of one topic key. */
 export interface TopicPublisher<M> {
-  /** Validates and fans out one message to every subscriber of this key. Throws `INVALID_INPUT`. */
-  publish(message: M): void
+  /**
+   * Validates and publishes one message to every subscriber of this key, on every node. Throws
+   * `INVALID_INPUT`. On the default broker it is delivered before `publish` returns; the promise says
+   * when a cluster broker took it, and rejects with `BROKER_UNAVAILABLE` when it could not (the
+   * rejection is also reported to `onError`, so an unawaited one is never lost nor unhandled).
+   */
+  publish(message: M): Promise<void>
   /** Sessions subscribed to this key on this server. */
   readonly subscribers: number
 }
@@ -45,6 +54,7 @@ export function topicPublishers<C extends AnyContract>(
   compiled: CompiledContract,
   topics: TopicRegistry,
   presence: PresenceHub,
+  onError: Runtime["onError"],
 ): TopicPublishers<C> {
   const out: Record<string, unknown> = {}
   for (const name of Object.keys(contract.topics)) {
@@ -57,7 +67,12 @@ export function topicPublishers<C extends AnyContract>(
       return { id, data: decoded?.ok ? decoded.value : undefined }
     }
     out[name] = (key: string) => ({
-      publish: (message: unknown) => topics.publish(channel, key, message),
+      publish: (message: unknown) => {
+        const pending = topics.publish(channel, key, message)
+        if (pending === undefined) return taken
+        pending.catch((error: unknown) => onError(error, { channel: name }))
+        return pending
+      },
       get subscribers() {
         return topics.count(name, key)
       },

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto"
 import {
   body,
   type CompiledTopic,
@@ -7,6 +6,7 @@ import {
   type TopicPosition,
   unreliableFrame,
 } from "@switchyard/core"
+import type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "./broker/topicBus.ts"
 
 /** A subscriber as the registry sees it: something that takes one encoded MESSAGE body. */
 export interface Subscriber {
@@ -18,15 +18,9 @@ export interface Subscriber {
   deliverLatest(slot: object, frame: string): void
 }
 
-/** The server limits that bound topic history (`docs/limits.md`). */
-export interface HistoryLimits {
-  readonly topicHistorySize: number
-  readonly topicHistoryTtlMs: number
-}
-
 /** What a new subscription learns about its key's stream, at the instant it joins. */
 export interface Joined {
-  /** The stream's epoch; `undefined` when the server keeps no history. */
+  /** The stream's epoch; `undefined` when the server keeps no history, or the subscriber asked for no positions. */
   readonly epoch: string | undefined
   /** Offset of the key's newest publication (0 before the first). */
   readonly offset: number
@@ -38,87 +32,37 @@ export interface Joined {
   readonly replay: readonly string[] | undefined
 }
 
-// Node caps timers at 2^31 − 1 ms; a longer wait is re-armed.
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * The recent publications of one key: a ring of MESSAGE bodies (the text every subscriber was sent, with
- * its offset) and their publish times. Offsets are contiguous, so they are not stored: the newest entry
- * has offset `top`, the one before `top - 1`, and so on.
- */
-class History {
-  /** Made when the key's history starts; a new History, and so a new epoch, after it is lost. */
-  readonly epoch = randomBytes(9).toString("base64url")
-  /** Offset of the newest publication; 0 before the first. */
-  top = 0
-  // Both grow with the publications, up to `size` (the ring fills index 0, 1, 2, … before it wraps), so
-  // that the many keys that see few publications cost little.
-  private readonly bodies: Array<string | undefined> = []
-  private readonly times: number[] = []
-  /** Ring index of the oldest entry kept. */
-  private start = 0
-  private count = 0
-
-  constructor(
-    private readonly size: number,
-    readonly ttlMs: number,
-  ) {}
-
-  /** Appends the MESSAGE body of publication `top + 1`. The oldest entry makes room when the ring is full. */
-  push(text: string, now: number): void {
-    this.top++
-    const at = (this.start + this.count) % this.size
-    this.bodies[at] = text
-    this.times[at] = now
-    if (this.count < this.size) this.count++
-    else this.start = (this.start + 1) % this.size
-  }
-
-  /** Drops entries older than the TTL, oldest first. */
-  expire(now: number): void {
-    while (this.count > 0 && (this.times[this.start] as number) + this.ttlMs <= now) {
-      this.bodies[this.start] = undefined
-      this.start = (this.start + 1) % this.size
-      this.count--
-    }
-  }
-
-  /** The bodies of every publication after `offset`, or `undefined` when some are no longer kept. */
-  after(offset: number, now: number): string[] | undefined {
-    if (offset > this.top) return undefined
-    if (offset === this.top) return []
-    this.expire(now)
-    const oldest = this.top - this.count + 1
-    if (offset + 1 < oldest) return undefined
-    const out: string[] = []
-    for (let o = offset + 1; o <= this.top; o++) out.push(this.bodies[(this.start + o - oldest) % this.size] as string)
-    return out
-  }
-}
-
 interface KeyState {
   /** Each subscriber, and whether its MESSAGE frames carry offsets (it asked for positions). */
   readonly subscribers: Map<Subscriber, boolean>
   /** Subscribers without offsets, so that their MESSAGE body is built only when one exists. */
   plain: number
-  readonly history: History | undefined
-  /** Last publication, or the moment the last subscriber left: an idle key is forgotten a TTL after it. */
-  touched: number
-  idle: ReturnType<typeof setTimeout> | undefined
+  /** The epoch of the last publication delivered (or of the first read): a delivery in another one is a gap. */
+  epoch: string | undefined
+  /** Offset of the last publication delivered here (or of the stream's top at the first read). */
+  last: number
+  /**
+   * Subscribers whose join waits for the broker's answer (a remote broker), with what was delivered to
+   * the key meanwhile: offset and MESSAGE body. They get it after their confirmation and replay.
+   */
+  waiting: Map<Subscriber, Array<readonly [number, string]>> | undefined
 }
 
+const noPositions: Joined = { epoch: undefined, offset: 0, replay: undefined }
+
 /**
- * Local fan-out of topic messages, with a bounded history per key. A message is validated and serialised
- * once per publish; its MESSAGE body (with its offset) is built once, kept in the key's history and sent
- * as is to every subscriber, which only adds its own sequence number. Delivery is synchronous and in
- * publish order, so every subscriber of a key sees one order, and a subscription that joins (and is
- * replayed its missed publications) can never overlap or miss a publication made at the same time.
+ * This node's topic subscribers, and the local fan-out of what the broker delivers. A message is
+ * validated and serialised once per publish, by the node that publishes; the broker numbers it and hands
+ * it to every node listening to its key; each node builds its MESSAGE body (with the offset) once and
+ * sends it as is to every local subscriber, which only adds its own sequence number. The broker delivers
+ * a key's publications in one order to every node, so every subscriber of a key sees that order.
  *
- * A key's state (subscribers, history, epoch) exists from its first subscription until it has had no
- * subscriber, and no publication, for `topicHistoryTtlMs`. Publishing to a key nobody subscribed to in
- * that time keeps nothing: no client can hold a position in a stream that does not exist.
+ * On the memory broker everything is synchronous: a subscription that joins (and is replayed what it
+ * missed) can never overlap or miss a publication made at the same time. On a remote broker a joining
+ * subscription waits for the broker's answer, and what the key delivers meanwhile is kept for it and
+ * sent after its replay, by offset, so that nothing is missed or sent twice either.
  */
-export class TopicRegistry {
+export class TopicRegistry implements TopicSink {
   private readonly keys = new Map<string, Map<string, KeyState>>()
   /**
    * Numbers every message of an unreliable topic, across keys: `n` of its UNRELIABLE frame. One counter
@@ -126,23 +70,37 @@ export class TopicRegistry {
    * (a client that resubscribes at once could otherwise see `n` start over and drop newer messages).
    */
   private unreliableCount = 0
+  private bus: TopicBus | undefined
 
   /** `unreliable`: the topics declared `delivery: "unreliable"`, which keep no history. */
-  constructor(private readonly unreliable: ReadonlySet<string> = new Set()) {}
+  constructor(
+    private readonly unreliable: ReadonlySet<string>,
+    private readonly limits: HistoryLimits,
+  ) {}
+
+  /** Connects the registry to its broker's topics (once, when the server starts its broker). */
+  attach(bus: TopicBus): void {
+    this.bus = bus
+  }
+
+  history(topic: string): HistoryLimits | undefined {
+    return this.unreliable.has(topic) || !(this.limits.topicHistorySize >= 1) ? undefined : this.limits
+  }
 
   /**
-   * Adds `subscriber` to a key and tells it where the key's stream stands. `since` is the position it
-   * asks to resume from, `null` for none, or `undefined` for a subscriber without positions (its MESSAGE
-   * frames carry no offset). The history bounds come with each subscription because history starts with
-   * a key's first subscription.
+   * Adds `subscriber` to a key and tells `joined` where the key's stream stands: at once on the memory
+   * broker, when the broker answers on a remote one (an `Error` if it cannot). `since` is the position
+   * it asks to resume from, `null` for none, or `undefined` for a subscriber without positions (its
+   * MESSAGE frames carry no offset).
    */
   subscribe(
     topic: string,
     key: string,
     subscriber: Subscriber,
     since: TopicPosition | null | undefined,
-    limits: HistoryLimits,
-  ): Joined {
+    joined: (joined: Joined | Error) => void,
+  ): void {
+    const bus = this.started()
     let byKey = this.keys.get(topic)
     if (!byKey) {
       byKey = new Map()
@@ -150,25 +108,37 @@ export class TopicRegistry {
     }
     let state = byKey.get(key)
     if (!state) {
-      const size = this.unreliable.has(topic) ? 0 : Math.floor(limits.topicHistorySize)
-      // A TTL that is not a number (NaN) would make the idle timer spin: it counts as 0.
-      const ttl = Number.isNaN(limits.topicHistoryTtlMs) ? 0 : Math.max(limits.topicHistoryTtlMs, 0)
-      const history = size > 0 ? new History(size, ttl) : undefined
-      state = { subscribers: new Map(), plain: 0, history, touched: 0, idle: undefined }
+      state = { subscribers: new Map(), plain: 0, epoch: undefined, last: 0, waiting: undefined }
       byKey.set(key, state)
+      bus.listen(topic, key)
     }
-    if (state.idle !== undefined) {
-      clearTimeout(state.idle)
-      state.idle = undefined
-    }
-    const { history } = state
-    const positions = since !== undefined && history !== undefined
+    const positions = since !== undefined && this.history(topic) !== undefined
     if (state.subscribers.get(subscriber) === false) state.plain--
     if (!positions) state.plain++
     state.subscribers.set(subscriber, positions)
-    if (!history) return { epoch: undefined, offset: 0, replay: undefined }
-    const replay = since && since[1] === history.epoch ? history.after(since[0], Date.now()) : undefined
-    return { epoch: history.epoch, offset: history.top, replay }
+    if (!positions) return joined(noPositions)
+    let read: StreamRead | Promise<StreamRead>
+    try {
+      read = bus.read(topic, key, since)
+    } catch (error) {
+      return joined(error as Error)
+    }
+    if (!(read instanceof Promise)) return joined(this.joinedFrom(topic, key, state, read))
+    const kept: Array<readonly [number, string]> = []
+    state.waiting ??= new Map()
+    state.waiting.set(subscriber, kept)
+    const current = state
+    const settle = (result: StreamRead | Error) => {
+      // Left meanwhile: the request is answered all the same, without positions.
+      if (current.waiting?.get(subscriber) !== kept) return joined(noPositions)
+      current.waiting.delete(subscriber)
+      if (current.waiting.size === 0) current.waiting = undefined
+      if (result instanceof Error) return joined(result)
+      joined(this.joinedFrom(topic, key, current, result))
+      // What the key delivered while the read was under way, after what the read already covers.
+      for (const [offset, messageBody] of kept) if (offset > result.offset) subscriber.deliver(messageBody)
+    }
+    read.then(settle, (error: unknown) => settle(error instanceof Error ? error : new Error(String(error))))
   }
 
   unsubscribe(topic: string, key: string, subscriber: Subscriber): void {
@@ -178,34 +148,51 @@ export class TopicRegistry {
     const positions = state.subscribers.get(subscriber)
     if (positions === undefined) return
     state.subscribers.delete(subscriber)
+    state.waiting?.delete(subscriber)
     if (!positions) state.plain--
     if (state.subscribers.size > 0) return
-    if (!state.history) return this.forget(topic, key, state)
-    state.touched = Date.now()
-    this.watchIdle(topic, key, state)
+    byKey.delete(key)
+    if (byKey.size === 0) this.keys.delete(topic)
+    this.bus?.unlisten(topic, key)
   }
 
-  /** Subscribers of one key, for tests and metrics. */
+  /**
+   * Where `subscriber` stands in its key's stream: the offset and epoch of the last publication it was
+   * given, for a session handed over to another node; `null` when the key keeps no history, or while
+   * its join still waits for the broker (it was given nothing yet).
+   */
+  position(topic: string, key: string, subscriber: Subscriber): TopicPosition | null {
+    const state = this.keys.get(topic)?.get(key)
+    if (!state?.subscribers.get(subscriber) || state.waiting?.has(subscriber) || state.epoch === undefined) return null
+    return [state.last, state.epoch]
+  }
+
+  /** Subscribers of one key on this node, for tests and metrics. */
   count(topic: string, key: string): number {
     return this.keys.get(topic)?.get(key)?.subscribers.size ?? 0
   }
 
   /**
-   * Validates, encodes once and fans out. Throws `INVALID_INPUT` when the message does not match the
-   * topic's schema.
+   * Validates, encodes once and publishes through the broker. Throws `INVALID_INPUT` when the message
+   * does not match the topic's schema; what the broker returns tells when it was taken.
    */
-  publish(channel: CompiledTopic, key: string, message: unknown): void {
+  publish(channel: CompiledTopic, key: string, message: unknown): void | Promise<void> {
     const encoded = channel.message.encode(message)
     const json = encoded.ok ? stringifyPayload(encoded.value) : undefined
     if (json === undefined) {
       const why = encoded.ok ? "it cannot be serialised as JSON" : encoded.error
       throw new ContractError("INVALID_INPUT", `topic ${channel.name}: invalid message: ${why}`)
     }
-    this.publishEncoded(channel.name, key, json)
+    return this.publishEncoded(channel.name, key, json)
   }
 
-  /** Keeps (when the key has history) and fans out a message already validated and serialised. */
-  publishEncoded(topic: string, key: string, json: string): void {
+  /** Publishes a message already validated and serialised. */
+  publishEncoded(topic: string, key: string, json: string): void | Promise<void> {
+    return this.started().publish(topic, key, json)
+  }
+
+  /** One publication from the broker: fanned out to this node's subscribers of the key. */
+  deliver(topic: string, key: string, json: string, offset: number, epoch: string | undefined): void {
     const state = this.keys.get(topic)?.get(key)
     if (!state) return
     if (this.unreliable.has(topic)) {
@@ -214,40 +201,36 @@ export class TopicRegistry {
       for (const subscriber of state.subscribers.keys()) subscriber.deliverLatest(state, frame)
       return
     }
-    const { history } = state
     let withOffset: string | undefined
-    if (history) {
-      const now = Date.now()
-      withOffset = body.message(topic, key, json, history.top + 1)
-      history.push(withOffset, now)
-      history.expire(now)
-      state.touched = now
+    if (offset > 0) {
+      // A new epoch in the middle of a subscription: the key's history was lost, and the MESSAGE says so.
+      const renewed = epoch !== state.epoch && state.epoch !== undefined
+      withOffset = body.message(topic, key, json, offset, renewed ? epoch : undefined)
+      state.epoch = epoch
+      state.last = offset
     }
-    if (state.subscribers.size === 0) return
     const plain = state.plain > 0 || withOffset === undefined ? body.message(topic, key, json) : ""
+    const { waiting } = state
     for (const [subscriber, positions] of state.subscribers) {
-      subscriber.deliver(positions && withOffset !== undefined ? withOffset : plain)
+      const messageBody = positions && withOffset !== undefined ? withOffset : plain
+      const kept = waiting?.get(subscriber)
+      if (kept) kept.push([offset, messageBody])
+      else subscriber.deliver(messageBody)
     }
   }
 
-  /** Forgets a key that has no subscribers once a TTL has passed since it was last touched. */
-  private watchIdle(topic: string, key: string, state: KeyState): void {
-    const wait = state.touched + (state.history?.ttlMs ?? 0) - Date.now()
-    if (wait <= 0) return this.forget(topic, key, state)
-    state.idle = setTimeout(
-      () => {
-        state.idle = undefined
-        if (state.subscribers.size === 0) this.watchIdle(topic, key, state)
-      },
-      Math.min(wait, MAX_TIMER_MS),
-    )
-    state.idle.unref()
+  private joinedFrom(topic: string, key: string, state: KeyState, read: StreamRead): Joined {
+    state.epoch ??= read.epoch
+    if (state.epoch === read.epoch && read.offset > state.last) state.last = read.offset
+    const { after } = read
+    // `after` holds offsets `since + 1` to `read.offset`.
+    const first = read.offset - (after?.length ?? 0) + 1
+    const replay = after?.map((json, i) => body.message(topic, key, json, first + i))
+    return { epoch: read.epoch, offset: read.offset, replay }
   }
 
-  private forget(topic: string, key: string, state: KeyState): void {
-    const byKey = this.keys.get(topic)
-    if (byKey?.get(key) !== state) return
-    byKey.delete(key)
-    if (byKey.size === 0) this.keys.delete(topic)
+  private started(): TopicBus {
+    if (!this.bus) throw new Error("the topic registry has no broker")
+    return this.bus
   }
 }

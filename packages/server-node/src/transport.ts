@@ -74,6 +74,11 @@ export interface TransportHost {
   originAllowed(request: IncomingMessage): boolean
   /** The server's `onError` (never throws). */
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
+  /**
+   * With a cluster, this node's id: an HTTP transport starts each link id with it and a dot
+   * (`<nodeId>.<random>`), so that another node relays the link's requests here (docs/scaling.md).
+   */
+  readonly nodeId?: string
 }
 
 /** The answer of `TransportHost.admit`. */

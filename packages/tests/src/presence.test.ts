@@ -4,8 +4,8 @@ import { TestContract, type TestServerState, testHandlers, waitFor } from "@swit
 import {
   createServer,
   type Handlers,
-  type MemoryPresence,
-  memoryPresence,
+  type MemoryCluster,
+  memoryCluster,
   type PresenceEvent,
   type Server,
   type ServerLimits,
@@ -15,10 +15,10 @@ import WebSocket from "ws"
 import { connected, testClientOptions } from "./support/harnesses.ts"
 
 /**
- * Presence across nodes (docs/presence.md): three servers in one process sharing one in-process
- * presence bus (`memoryPresence()`), as three nodes share Redis. Members of every node are listed
- * everywhere, joins and leaves reach subscribers on every node, and the members of a node that dies are
- * gone within the bound (here: at once, when the test drops the node's entries).
+ * Presence across nodes (docs/presence.md): three servers in one process, nodes of one
+ * `memoryCluster()` (which shares one in-process presence bus), as three nodes share Redis. Members of
+ * every node are listed everywhere, joins and leaves reach subscribers on every node, and the members of
+ * a node that dies are gone within the bound (here: as soon as the others hear it is gone).
  */
 
 type Lobby = Client<TestContract>
@@ -36,7 +36,7 @@ interface Node {
 }
 
 async function startNode(
-  presence: MemoryPresence,
+  cluster: MemoryCluster,
   nodeId: string,
   limits: Partial<ServerLimits> = {},
   handlers: Handlers<TestContract> = testHandlers({ aborted: new Set() } satisfies TestServerState) as never,
@@ -44,8 +44,9 @@ async function startNode(
 ): Promise<Node> {
   const errors: unknown[] = []
   const server = createServer(TestContract, handlers, {
-    presence: presence.node(nodeId),
-    limits,
+    broker: cluster.broker(nodeId),
+    // A node's close hands its sessions over for handOverGraceMs, then ends those nobody took.
+    limits: { handOverGraceMs: 100, ...limits },
     onError: (error) => errors.push(error),
   })
   const listening = await server.listen(port, "127.0.0.1")
@@ -83,7 +84,7 @@ const ids = (members: readonly Member[]) => members.map((m) => m.id).sort()
 
 describe("presence across three nodes sharing one presence bus", () => {
   it("lists every node's members everywhere and tells joins and leaves on every node", async () => {
-    const bus = memoryPresence()
+    const bus = memoryCluster()
     const [n1, n2, n3] = await Promise.all([startNode(bus, "n1"), startNode(bus, "n2"), startNode(bus, "n3")])
     if (!n1 || !n2 || !n3) throw new Error("three nodes")
     const [a, b, c] = await Promise.all([clientOf(n1), clientOf(n2), clientOf(n3)])
@@ -124,7 +125,7 @@ describe("presence across three nodes sharing one presence bus", () => {
   })
 
   it("removes the members of a node that died, and tells their leaves on the other nodes", async () => {
-    const bus = memoryPresence()
+    const bus = memoryCluster()
     const [n1, n2, n3] = await Promise.all([startNode(bus, "n1"), startNode(bus, "n2"), startNode(bus, "n3")])
     if (!n1 || !n2 || !n3) throw new Error("three nodes")
     const [a, b1, b2, c] = await Promise.all([clientOf(n1), clientOf(n2), clientOf(n2), clientOf(n3)])
@@ -136,9 +137,9 @@ describe("presence across three nodes sharing one presence bus", () => {
     c.topics.lobby("k").subscribe(() => {})
     await waitFor(() => events.length === 4, 5000, "four joins")
 
-    // n2 dies: the in-process bus drops its entries as Redis's sweeper does once n2's liveness key expires.
+    // n2 dies: the others hear it is gone (on Redis: once its liveness key expired) and drop its entries.
     const died = Date.now()
-    expect(bus.drop("n2")).toBe(2)
+    bus.nodes.kill("n2")
     await waitFor(() => events.length === 6, 5000, "the leaves of n2's members")
     expect(Date.now() - died).toBeLessThan(1000)
     expect(events.slice(4).sort()).toEqual([`leave ${b1.sessionId}`, `leave ${b2.sessionId}`].sort())
@@ -149,7 +150,7 @@ describe("presence across three nodes sharing one presence bus", () => {
 
 describe("presence limits and hooks", () => {
   it("subscribes past maxPresencePerKey without listing: messages arrive, no join, no leave", async () => {
-    const bus = memoryPresence()
+    const bus = memoryCluster()
     const node = await startNode(bus, "n1", { maxPresencePerKey: 2 })
     const [a, b, c] = await Promise.all([clientOf(node), clientOf(node), clientOf(node)])
     if (!a || !b || !c) throw new Error("three clients")
@@ -171,7 +172,7 @@ describe("presence limits and hooks", () => {
   })
 
   it("refuses the subscription when the presence hook fails or its data breaks the schema", async () => {
-    const bus = memoryPresence()
+    const bus = memoryCluster()
     const base = testHandlers({ aborted: new Set() })
     const handlers = {
       ...base,
@@ -204,7 +205,7 @@ describe("presence limits and hooks", () => {
   })
 
   it("tells a subscriber what changed while its session was lost, as joins and leaves", async () => {
-    const bus = memoryPresence()
+    const bus = memoryCluster()
     const n1 = await startNode(bus, "n1")
     const n2 = await startNode(bus, "n2")
     const a = await clientOf(n1)

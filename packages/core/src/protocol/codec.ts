@@ -233,7 +233,12 @@ export function decodeServerFrameWith(
       valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
       break
     case FrameType.MESSAGE:
-      valid = (f.length === 5 || (f.length === 6 && isSeq(f[5]))) && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
+      valid =
+        // offset and epoch optional (docs/protocol.md#a-new-epoch-mid-subscription)
+        (f.length === 5 || (isSeq(f[5]) && (f.length === 6 || (f.length === 7 && isEpoch(f[6]))))) &&
+        isSeq(f[1]) &&
+        isName(f[2]) &&
+        isKey(f[3])
       break
     case FrameType.PRESENCE_EVENT:
       valid =

@@ -87,11 +87,16 @@ export const body = {
       : `${id},${JSON.stringify(code)},${JSON.stringify(message)},${data}`,
   item: (id: number, item: string) => `${id},${item}`,
   end: (id: number) => `${id}`,
-  /** `offset` left out for subscribers without positions. */
-  message: (topic: string, key: string, message: string, offset?: number) =>
+  /**
+   * `offset` left out for subscribers without positions; `epoch` only on the first MESSAGE of a key whose
+   * history was lost mid-subscription (docs/protocol.md#a-new-epoch-mid-subscription).
+   */
+  message: (topic: string, key: string, message: string, offset?: number, epoch?: string) =>
     offset === undefined
       ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
-      : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`,
+      : epoch === undefined
+        ? `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset}`
+        : `${JSON.stringify(topic)},${JSON.stringify(key)},${message},${offset},${JSON.stringify(epoch)}`,
 }
 
 /**

@@ -105,7 +105,16 @@ export type ErrorFrame = readonly [3, seq: number, id: number, code: string, mes
 export type ItemFrame = readonly [5, seq: number, id: number, item: unknown]
 export type EndFrame = readonly [6, seq: number, id: number]
 /** `offset` is present when the subscriber asked for positions and the server keeps history for the key. */
-export type MessageFrame = readonly [12, seq: number, topic: string, key: string, message: unknown, offset?: number]
+export type MessageFrame = readonly [
+  12,
+  seq: number,
+  topic: string,
+  key: string,
+  message: unknown,
+  offset?: number,
+  /** Only when the key's history was lost mid-subscription: its new epoch (offsets start again). */
+  epoch?: string,
+]
 /** A session joined or left a topic key this session watches (docs/presence.md); `data` is the member's data. */
 export type PresenceEventFrame = readonly [
   16,

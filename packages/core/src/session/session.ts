@@ -21,6 +21,19 @@ export const defaultSessionOptions: SessionOptions = {
   ackDelayMs: 20,
 }
 
+/**
+ * What a session's reliability layer holds, as JSON: enough to carry it on in another process (a session
+ * handed over to another node, docs/scaling.md).
+ */
+export interface SessionSnapshot {
+  /** Sequence number the next data frame will carry. */
+  readonly next: number
+  /** Highest sequence number received in order. */
+  readonly received: number
+  /** The frames kept for replay, oldest first; the first has sequence number `next - frames.length`. */
+  readonly frames: readonly string[]
+}
+
 /** What became of an incoming data frame's sequence number. */
 export type Arrival = "deliver" | "duplicate" | "gap"
 
@@ -147,6 +160,25 @@ export class Session {
     this.#link = undefined
     this.#clearAckTimer()
     return link
+  }
+
+  /** What this session holds (no link), for `restore` elsewhere. */
+  snapshot(): SessionSnapshot {
+    const frames: string[] = []
+    this.#replay.forEach((frame) => {
+      frames.push(frame)
+    })
+    return { next: this.#nextSeq, received: this.#lastReceived, frames }
+  }
+
+  /** Takes over what `snapshot()` gave, on a session that has carried nothing yet. */
+  restore(snapshot: SessionSnapshot): void {
+    this.reset()
+    this.#nextSeq = snapshot.next
+    this.#lastReceived = this.#lastAcked = snapshot.received
+    this.#lastWritten = snapshot.next - 1
+    this.#replay.first = snapshot.next - snapshot.frames.length
+    for (const frame of snapshot.frames) this.#replay.push(frame)
   }
 
   /** Forgets everything: a session that ended keeps nothing. */

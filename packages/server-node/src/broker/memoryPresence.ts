@@ -1,3 +1,4 @@
+import type { NodeBus } from "./nodeBus.ts"
 import type { PresenceBus, PresenceChange, PresenceEntry } from "./presenceBus.ts"
 
 interface Member {
@@ -12,18 +13,21 @@ interface KeyMembers {
 
 /**
  * An in-process presence bus: the members of every key in one `Map`, shared by every node made with
- * `node()`. One server uses one privately (the default); several servers of one process given nodes of
- * the same `MemoryPresence` share their members as nodes of a cluster would, so that cluster behaviour
- * is tested without Redis. Changes reach the watchers synchronously, in the order they were made.
+ * `node()`. `memoryBroker()` uses one privately; the brokers of one `memoryCluster()` share one, so
+ * that cluster behaviour is tested without Redis. Changes reach the watchers synchronously, in the
+ * order they were made.
  *
  * @example
  * const presence = memoryPresence()
- * const a = createServer(C, handlers, { presence: presence.node() })
- * const b = createServer(C, handlers, { presence: presence.node() })
+ * const a = presence.node("a")
+ * a.join("room", "lobby", { id: "s1", data: '{"name":"Ada"}' }, 100)
  */
 export interface MemoryPresence {
-  /** A node's bus, tagged `nodeId` (or a new id). */
-  node(nodeId?: string): PresenceBus
+  /**
+   * A node's bus, tagged `nodeId` (or a new id). With `liveness` (the node's `NodeBus`), the entries of
+   * every node it hears is gone are dropped, as `redisPresence` does.
+   */
+  node(nodeId?: string, liveness?: Pick<NodeBus, "onNodeGone">): PresenceBus
   /**
    * Removes every entry of a node as if it died (each watcher hears a leave), and ignores what the node
    * sends afterwards: the test hook for a killed node. Returns how many entries it removed.
@@ -60,8 +64,10 @@ export function memoryPresence(): MemoryPresence {
     for (const watcher of [...members.watchers]) watcher(change)
   }
 
-  return {
-    node(nodeId = `memory-${++nodes}`) {
+  const presence: MemoryPresence = {
+    node(nodeId = `memory-${++nodes}`, liveness) {
+      // Every node hears of a death; the first to drop the dead node's entries tells their leaves.
+      liveness?.onNodeGone((gone) => presence.drop(gone))
       return {
         nodeId,
         join(topic, key, entry, max) {
@@ -111,4 +117,5 @@ export function memoryPresence(): MemoryPresence {
       return removed
     },
   }
+  return presence
 }

@@ -111,13 +111,18 @@ class HttpLinks implements RunningTransport {
       this.links.delete(closed.id)
       admission.release()
     }
-    const link = new HttpLink(this.downstream, (closed, code, reason) => {
-      closed.events?.close(code, reason)
-      if (closed.queue.length === 0) return forget(closed)
-      // Frames queued with the close (a BYE) wait for the next downstream request, for a while.
-      closed.forget = () => forget(closed)
-      setTimeout(closed.forget, LINGER_MS).unref()
-    })
+    const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`
+    const link = new HttpLink(
+      this.downstream,
+      (closed, code, reason) => {
+        closed.events?.close(code, reason)
+        if (closed.queue.length === 0) return forget(closed)
+        // Frames queued with the close (a BYE) wait for the next downstream request, for a while.
+        closed.forget = () => forget(closed)
+        setTimeout(closed.forget, LINGER_MS).unref()
+      },
+      prefix,
+    )
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {
       transport: this.id,

@@ -27,7 +27,7 @@ export interface Downstream {
 
 /** One link: frames the session sent and the transport has not delivered yet, plus transport state. */
 export class HttpLink implements Link {
-  readonly id = randomBytes(16).toString("base64url")
+  readonly id: string
   /** Frames waiting to go downstream, oldest first. */
   queue: string[] = []
   /**
@@ -48,7 +48,11 @@ export class HttpLink implements Link {
   constructor(
     readonly transport: Downstream,
     private readonly onClose: (link: HttpLink, code: number, reason: string) => void,
-  ) {}
+    /** What the id starts with: the node's id and a dot, with a cluster. */
+    prefix = "",
+  ) {
+    this.id = prefix + randomBytes(16).toString("base64url")
+  }
 
   send(frame: string): void {
     if (this.isClosed) return

@@ -296,7 +296,7 @@ export class ChaosProxy implements AsyncDisposable {
 }
 
 /** What every {@link Lane} of one proxy shares: the stall switch, the delay, and the lanes themselves. */
-interface Gate {
+export interface Gate {
   stalled: boolean
   delayMs: number
   readonly lanes: Set<Lane>
@@ -306,7 +306,7 @@ interface Gate {
  * One direction of one exchange: its forwarding steps run in order, each no earlier than `delayMs` after it
  * arrived and never while the proxy is stalled. With no delay, no stall and nothing queued, a step runs at once.
  */
-class Lane {
+export class Lane {
   private readonly steps: Array<{ due: number; run: () => void }> = []
   private timer: NodeJS.Timeout | undefined
   private disposed = false
@@ -363,7 +363,7 @@ const HOP_BY_HOP = new Set([
 ])
 
 /** The headers a proxy forwards: all but the hop-by-hop ones, including those the `Connection` header names. */
-function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = new Set(
     (headers.connection ?? "")
       .toLowerCase()
@@ -383,21 +383,21 @@ function isStream(headers: IncomingHttpHeaders): boolean {
 }
 
 /** The upgrade request as it came, to replay on the upstream socket (header values are Latin-1 in Node). */
-function upgradeHead(req: IncomingMessage): string {
+export function upgradeHead(req: IncomingMessage): string {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`]
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`)
   return `${lines.join("\r\n")}\r\n\r\n`
 }
 
 /** Writes a chunk on, pausing the source while the destination is full. */
-function forward(from: Readable, to: Writable, chunk: Buffer): void {
+export function forward(from: Readable, to: Writable, chunk: Buffer): void {
   if (to.write(chunk) || from.isPaused()) return
   from.pause()
   to.once("drain", () => from.resume())
 }
 
 /** Cuts a connection as a broken network does: with a TCP reset where the platform can send one. */
-function abort(socket: Socket | null | undefined): void {
+export function abort(socket: Socket | null | undefined): void {
   if (!socket || socket.destroyed) return
   if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy()
   else socket.destroy()

@@ -1,11 +1,10 @@
 import { createClient } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import type { Client, ClientState, SwitchyardError, TransportId } from "@switchyard/core"
-import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
-import type { Handlers } from "@switchyard/server-node"
+import { TestContract } from "@switchyard/core/testing"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
-import { freshStorage } from "./harnesses.ts"
+import { freshStorage } from "./storage.ts"
 
 /**
  * A fleet of Node clients for the long-running tests (chaos, restart): each client is on one transport
@@ -18,25 +17,7 @@ export type Mode = "websocket" | "sse" | "long-polling" | "polling" | "negotiati
 
 export const modes: readonly Mode[] = ["websocket", "sse", "long-polling", "polling", "negotiating"]
 
-/** The `add` calls the server ran, by `"<client>:<call>"`: each must run exactly once. */
-export type Runs = Map<string, number>
-
-/** The test contract's handlers, with `add` counting its runs (client index in `b`, call index in `a`). */
-export function countingHandlers(runs: Runs, state: TestServerState = { aborted: new Set() }): Handlers<TestContract> {
-  const base = testHandlers(state)
-  const handlers = {
-    ...base,
-    rpc: {
-      ...base.rpc,
-      add: ({ a, b }: { a: number; b: number }) => {
-        const key = `${b}:${a}`
-        runs.set(key, (runs.get(key) ?? 0) + 1)
-        return a + b
-      },
-    },
-  }
-  return handlers as unknown as Handlers<TestContract>
-}
+export { countingHandlers, type Runs } from "./counting.ts"
 
 /** A deterministic `() => number` in [0, 1) (mulberry32), so that a failing run can be replayed. */
 export function seededRandom(seed: number): () => number {

@@ -1,4 +1,4 @@
-import { createClient, type FetchLike, type StorageLike } from "@switchyard/client-browser/all"
+import { createClient, type FetchLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import { type AnyContract, type Client, memoryTransport } from "@switchyard/core"
 import {
@@ -29,11 +29,7 @@ import { testSocketServer } from "./testSocketServer.ts"
 
 export const fastReconnect = { initialDelayMs: 10, maxDelayMs: 100 }
 
-/** A storage of its own for one client's negotiation memory, so that no test sees what another remembered. */
-export function freshStorage(): StorageLike & { readonly map: Map<string, string> } {
-  const map = new Map<string, string>()
-  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v) }
-}
+export { freshStorage } from "./storage.ts"
 
 /**
  * Client options of every harness: quick reconnects, and a short connect timeout so that an attempt whose

@@ -1,0 +1,75 @@
+import { type Broker, type BrokerNode, memoryPresence, type TopicBus } from "@switchyard/server-node"
+import { type ConnectionOptions, RedisConnections } from "./connection.ts"
+import { RedisTopics } from "./topics.ts"
+
+export {
+  type ConnectionOptions,
+  type ConnectionsListener,
+  type RedisClient,
+  RedisConnection,
+  RedisConnections,
+  type StateListener,
+  unavailable,
+  within,
+} from "./connection.ts"
+export { RedisTopics, type TopicTimings } from "./topics.ts"
+
+/** Options of `redisBroker`. */
+export interface RedisBrokerOptions extends ConnectionOptions {
+  /** `redis://[[user]:password@]host[:port][/db]`. */
+  readonly url: string
+  /** Put before every Redis key and channel of this cluster, so that several share one Redis. Default `"switchyard:"`. */
+  readonly keyPrefix?: string
+  /**
+   * How long a publish (and a new subscription) waits for a Redis that is down before it fails with
+   * `BROKER_UNAVAILABLE`. Default 2000 ms.
+   */
+  readonly unavailableAfterMs?: number
+  /** How long a topic key's epoch and newest offset stay in Redis after its last use. Default 24 hours. */
+  readonly topicMetaTtlMs?: number
+}
+
+/**
+ * A broker on Redis: topics across every node of the cluster that uses the same Redis and `keyPrefix`,
+ * with their history in Redis Streams (docs/scaling.md). Each node holds two connections, watched by a
+ * PING every second and made again when lost; `server.on("broker", …)` hears when Redis goes and comes
+ * back. While Redis is down a node keeps serving its clients' calls and streams; publishes fail with
+ * `BROKER_UNAVAILABLE` after `unavailableAfterMs`.
+ *
+ * @example
+ * import { redisBroker } from "@switchyard/redis"
+ * const server = createServer(Chat, handlers, { broker: redisBroker({ url: "redis://127.0.0.1:6379" }) })
+ * server.on("broker", (event) => console.log(event.state, event.reason))
+ */
+export function redisBroker(options: RedisBrokerOptions): Broker {
+  const { url, keyPrefix = "switchyard:", unavailableAfterMs = 2000, topicMetaTtlMs = 24 * 3_600_000 } = options
+  const connections = new RedisConnections(url, options)
+  let topics: RedisTopics | undefined
+  return {
+    name: "redis",
+    // Interim: this node's members only, until presence over Redis (presence.ts).
+    presence: memoryPresence().node(),
+    start(node: BrokerNode) {
+      connections.onState(({ up, reason, downMs }) =>
+        node.status(
+          downMs === undefined
+            ? { state: up ? "up" : "down", broker: "redis", reason }
+            : { state: up ? "up" : "down", broker: "redis", reason, downMs },
+        ),
+      )
+      topics = new RedisTopics(connections, node.topics, node.id, keyPrefix, {
+        unavailableAfterMs,
+        metaTtlMs: topicMetaTtlMs,
+      })
+      connections.start()
+    },
+    get topics(): TopicBus {
+      if (!topics) throw new Error("the broker was not started: pass it to createServer")
+      return topics
+    },
+    async close() {
+      topics?.close()
+      await connections.close()
+    },
+  }
+}

@@ -1,0 +1,139 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { freePort } from "../redisServer.ts"
+
+export const NGINX = process.env.NGINX_PATH ?? "/usr/sbin/nginx"
+
+/**
+ * The configuration of a round-robin load balancer (no `ip_hash`, no affinity) over `127.0.0.1:<port>` for
+ * each upstream, as a deployment in front of Switchyard nodes would have it: WebSocket upgrades passed on,
+ * no response buffering (event streams, long polls) and read timeouts long enough for held requests.
+ * Every path nginx writes to is inside `dir`.
+ */
+export function nginxConfig(dir: string, port: number, upstreams: readonly number[]): string {
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  map $http_upgrade $connection_upgrade { default upgrade; "" ""; }
+  upstream switchyard {
+${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://switchyard;
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_cache off;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+      proxy_next_upstream error timeout;
+    }
+  }
+}
+`
+}
+
+/**
+ * Debian's nginx as a round-robin load balancer on a free loopback port, in front of the given upstream
+ * ports (see {@link nginxConfig}): not a daemon, its config, pid, logs and temporary files in a temporary
+ * directory, stopped (and the directory removed) on dispose or when the test process exits.
+ *
+ * @example
+ * await using nginx = await Nginx.start([a.port, b.port])
+ * const client = createClient(Contract, { url: `${nginx.url}/switchyard` })
+ */
+export class Nginx implements AsyncDisposable {
+  private readonly onExit = () => this.child.kill("SIGKILL")
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {
+    process.once("exit", this.onExit)
+  }
+
+  /** `http://127.0.0.1:<port>`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`
+  }
+
+  static async start(upstreams: readonly number[]): Promise<Nginx> {
+    if (!existsSync(NGINX)) throw new Error(`${NGINX} not found: install Debian's nginx (pnpm test does it when root)`)
+    const dir = await mkdtemp(join(tmpdir(), "switchyard-nginx-"))
+    // Run as root, nginx's workers switch to an unprivileged user, which must reach its temporary paths.
+    await chmod(dir, 0o755)
+    const port = await freePort()
+    const config = join(dir, "nginx.conf")
+    await writeFile(config, nginxConfig(dir, port, upstreams))
+    const child = spawn(NGINX, ["-p", dir, "-c", config, "-e", join(dir, "error.log")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    })
+    let stderr = ""
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const nginx = new Nginx(port, dir, child)
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      if (child.exitCode !== null) {
+        const log = await readFile(join(dir, "error.log"), "utf8").catch(() => "")
+        await nginx[Symbol.asyncDispose]()
+        throw new Error(`nginx exited (${child.exitCode}): ${stderr}${log}`)
+      }
+      if (await accepts(port)) return nginx
+      if (Date.now() > deadline) {
+        await nginx[Symbol.asyncDispose]()
+        throw new Error(`nginx did not listen on ${port}: ${stderr}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  /** Stops nginx (SIGTERM: fast shutdown, every connection closed) and removes its directory. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    process.off("exit", this.onExit)
+    const { child } = this
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      await exited
+      clearTimeout(killer)
+    }
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Whether something accepts TCP connections on `127.0.0.1:<port>`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+}

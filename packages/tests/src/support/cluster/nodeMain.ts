@@ -1,0 +1,136 @@
+import { parseArgs } from "node:util"
+import { TestContract, type TestServerState } from "@switchyard/core/testing"
+import { type Broker, createServer, type Server } from "@switchyard/server-node"
+import { countingHandlers, type Runs } from "../counting.ts"
+
+/**
+ * One Switchyard node as its own Node process (nodes.ts bundles this file with esbuild and runs it): the
+ * test contract with the tests' handlers (`add` counting its runs), on 127.0.0.1, on the port given or a
+ * free one. It prints `switchyard node listening on <port>` once listening (and says so over IPC when
+ * there is a channel); SIGTERM closes the server gracefully, then the process exits.
+ *
+ * argv: `--port <n>` (default 0), `--broker <url>` (handed to the broker factory the bundle was built
+ * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`.
+ *
+ * IPC, parent → node: `{ type: "publish", batch: [{ topic, key, message }, …] }`, published in one tick; `{ type: "watch", topic, key }`, after
+ * which the node reports `{ type: "subscribers", topic, key, count }` whenever that count changes;
+ * Node → parent: `{ type: "listening", port }`, `{ type: "aborted", tag }` (a handler's `ctx.signal`
+ * aborted), `{ type: "ran", keys }` (the `add` calls run since the last report, batched per tick, so that
+ * a node killed with SIGKILL has reported nearly all it ran).
+ */
+
+/** Makes the broker of this node from `--broker`, or none: the bundle's entry passes it (nodes.ts). */
+export type BrokerFactory = ((url: string) => Broker) | undefined
+
+type Topic = "room" | "feed" | "cursor"
+type Publish = { readonly topic: Topic; readonly key: string; readonly message: unknown }
+type Parent = Pick<NodeJS.Process, "send" | "connected">
+
+export async function main(makeBroker: BrokerFactory): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "0" },
+      broker: { type: "string" },
+      "heartbeat-interval-ms": { type: "string" },
+      "heartbeat-timeout-ms": { type: "string" },
+      "resume-window-ms": { type: "string", default: "10000" },
+    },
+  })
+  const parent: Parent | undefined = process.send ? process : undefined
+  const tell = (message: object) => {
+    if (parent?.connected) parent.send?.(message)
+  }
+
+  const aborted = new Set<string>()
+  const state: TestServerState = {
+    aborted: new Proxy(aborted, {
+      get(target, name) {
+        if (name === "add") {
+          return (tag: string) => {
+            tell({ type: "aborted", tag })
+            return target.add(tag)
+          }
+        }
+        const value = Reflect.get(target, name, target)
+        return typeof value === "function" ? value.bind(target) : value
+      },
+    }),
+  }
+  const ran: string[] = []
+  const runs: Runs = new (class extends Map<string, number> {
+    override set(key: string, value: number) {
+      if (ran.push(key) === 1) setImmediate(() => tell({ type: "ran", keys: ran.splice(0) }))
+      return super.set(key, value)
+    }
+  })()
+  const limits = {
+    resumeWindowMs: Number(values["resume-window-ms"]),
+    ...(values["heartbeat-interval-ms"] ? { heartbeatIntervalMs: Number(values["heartbeat-interval-ms"]) } : {}),
+    ...(values["heartbeat-timeout-ms"] ? { heartbeatTimeoutMs: Number(values["heartbeat-timeout-ms"]) } : {}),
+  }
+  if (values.broker !== undefined && makeBroker === undefined) {
+    throw new Error("--broker given, but this node was built without a broker factory")
+  }
+  // The broker option lands with @switchyard/redis; until then a node has none and stands alone.
+  const broker = values.broker !== undefined && makeBroker ? { broker: makeBroker(values.broker) } : {}
+  const { server, port } = await listen(
+    () => createServer(TestContract, countingHandlers(runs, state), { limits, onError: () => {}, ...broker }),
+    Number(values.port),
+  )
+  console.log(`switchyard node listening on ${port}`)
+  tell({ type: "listening", port })
+
+  const watched = new Map<string, { topic: Topic; key: string; count: number }>()
+  let watching: NodeJS.Timeout | undefined
+  const report = () => {
+    for (const w of watched.values()) {
+      const count = server.topics[w.topic](w.key).subscribers
+      if (count === w.count) continue
+      w.count = count
+      tell({ type: "subscribers", topic: w.topic, key: w.key, count })
+    }
+  }
+  process.on("message", (message: { type: string; topic: Topic; key: string; batch: Publish[] }) => {
+    // A batch is published in one tick, as the publishes of one tick of the parent were made.
+    if (message.type === "publish") {
+      for (const p of message.batch) server.topics[p.topic](p.key).publish(p.message as never)
+    } else if (message.type === "watch") {
+      watched.set(`${message.topic}\0${message.key}`, { topic: message.topic, key: message.key, count: -1 })
+      // No event says a topic's subscriber count changed: look every few ms while something is watched.
+      watching ??= setInterval(report, 5)
+      report()
+    }
+  })
+  process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
+  process.once("SIGTERM", () => {
+    clearInterval(watching)
+    void server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error)
+        process.exit(1)
+      },
+    )
+  })
+}
+
+/**
+ * A server listening on `port`, retrying for a while when a node that used it before has not released it
+ * yet (a server listens once, so each attempt is a new one).
+ */
+async function listen(
+  create: () => Server<TestContract>,
+  port: number,
+): Promise<{ server: Server<TestContract>; port: number }> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const server = create()
+    try {
+      return { server, port: (await server.listen(port, "127.0.0.1")).port }
+    } catch (error) {
+      await server.close()
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+}
