@@ -19,9 +19,10 @@ import {
 } from "@switchyard/core"
 import { backoffDelay } from "./backoff.ts"
 import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
+import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
 import { noop } from "./report.ts"
-import { type UpgradeHost, Upgrades } from "./upgrades.ts"
+import type { UpgradeHost, Upgrades } from "./upgrades.ts"
 
 /**
  * Keeps one session connected: opens a link, runs the HELLO/WELCOME handshake, watches the heartbeat,
@@ -51,7 +52,11 @@ export class Connection implements UpgradeHost {
   /** When the current link's handshake completed, and how many links in a row died young. */
   #linkSince = 0
   #shortLinks = 0
-  readonly #upgrades: Upgrades
+  /**
+   * Negotiation (docs/negotiation.md), loaded with `import()` when the client was given several
+   * transports: a client given one never loads that code, and has nothing to negotiate.
+   */
+  #upgrades: Upgrades | undefined
   /** The server's limits from the last WELCOME (what it has by default until then). */
   limits: SessionLimits = preWelcomeLimits
 
@@ -71,7 +76,6 @@ export class Connection implements UpgradeHost {
     this.session = new Session(options.session)
     this.decode = { maxDepth: options.maxDepth }
     this.transport = options.transports[0] as ClientTransport
-    this.#upgrades = new Upgrades(options, this)
   }
 
   /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full. */
@@ -95,20 +99,30 @@ export class Connection implements UpgradeHost {
   /** Picks where to start (negotiating first when nothing is remembered) and connects. */
   start(): void {
     if (this.#options.transports.length === 1) return this.#open()
-    const remembered = this.#upgrades.remembered()
-    if (remembered !== undefined) {
-      // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
-      this.transport = remembered
-      return this.#open()
-    }
-    void this.#upgrades.negotiate().then((start) => {
-      if (this.closed) return
-      if (start === undefined) {
-        return this.#fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
-      }
-      this.transport = start
-      this.#open()
-    })
+    import("./upgrades.ts").then(
+      ({ Upgrades }) => {
+        if (this.closed) return
+        const upgrades = new Upgrades(this.#options, this, negotiationKit)
+        this.#upgrades = upgrades
+        const remembered = upgrades.remembered()
+        if (remembered !== undefined) {
+          // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
+          this.transport = remembered
+          return this.#open()
+        }
+        void upgrades.negotiate().then((start) => {
+          if (this.closed) return
+          if (start === undefined) {
+            return this.#fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
+          }
+          this.transport = start
+          this.#open()
+        })
+      },
+      (cause: unknown) => {
+        if (!this.closed) this.#fail(switchyardError("CONNECTION_LOST", "negotiation could not load", { cause }))
+      },
+    )
   }
 
   /** Ends the session: tells the server (BYE) when connected, and stops reconnecting. */
@@ -116,7 +130,7 @@ export class Connection implements UpgradeHost {
     if (this.closed) return
     this.closed = true
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
-    this.#upgrades.stop()
+    this.#upgrades?.stop()
     const link = this.#link
     if (link && this.handshaken) link.send(clientControl.bye("CLIENT_CLOSED", "the client closed the session"))
     this.#abandon()
@@ -148,7 +162,7 @@ export class Connection implements UpgradeHost {
     } catch (error) {
       this.#link = undefined
       this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
-      this.#upgrades.skip(transport)
+      this.#upgrades?.skip(transport)
       return this.#retry(true)
     }
     this.#watchHandshake(transport, link)
@@ -201,7 +215,7 @@ export class Connection implements UpgradeHost {
         this.#restartSession(switchyardError("SESSION_LOST", "the server no longer has this session"))
       }
       this.limits = limits
-      if (offer !== undefined) this.#upgrades.learnOffer(offer)
+      if (offer !== undefined) this.#upgrades?.learnOffer(offer)
       if (!this.session.attach(link, resumed ? received : 0)) {
         return this.#violation(link, "SEQUENCE_GAP", "the server claims frames this client never sent")
       }
@@ -227,9 +241,9 @@ export class Connection implements UpgradeHost {
       this.#switchingFrom = undefined
       this.#fellBack = false
       this.#everConnected = true
-      this.#upgrades.connected(transport)
+      this.#upgrades?.connected(transport)
       this.#events.ready({ transport, sessionId, resumed, reason, peerId })
-      this.#upgrades.schedule(0)
+      this.#upgrades?.schedule(0)
       return
     }
     switch (f[0]) {
@@ -256,7 +270,7 @@ export class Connection implements UpgradeHost {
       return this.#violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival !== "deliver") return
     // Signalling belongs to the connection, not to the app.
-    if (f[0] === FrameType.SIGNAL) return this.#upgrades.signal(f[2], f[3], f[4])
+    if (f[0] === FrameType.SIGNAL) return this.#upgrades?.signal(f[2], f[3], f[4])
     this.#events.data(f)
   }
 
@@ -286,7 +300,7 @@ export class Connection implements UpgradeHost {
     const link = this.#link
     const wasUp = this.handshaken || this.#switchingFrom !== undefined
     this.#abandon()
-    this.#upgrades.endProbe()
+    this.#upgrades?.endProbe()
     link?.close(1000, "BYE")
     if (error.code === "UNSUPPORTED_VERSION") return this.#fail(error)
     if (wasUp) this.#events.down(error)
@@ -313,11 +327,11 @@ export class Connection implements UpgradeHost {
   /** Gives up for good. */
   #fail(error: SwitchyardError): void {
     this.#abandon()
-    this.#upgrades.endProbe()
+    this.#upgrades?.endProbe()
     this.session.reset()
     this.closed = true
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
-    this.#upgrades.stop()
+    this.#upgrades?.stop()
     this.#events.fatal(error)
   }
 
@@ -333,19 +347,19 @@ export class Connection implements UpgradeHost {
     const switchedFrom = this.#switchingFrom
     const livedMs = this.handshaken ? Date.now() - this.#linkSince : 0
     this.#abandon()
-    this.#upgrades.endProbe()
+    this.#upgrades?.endProbe()
     this.#switchingFrom = undefined
     if (this.closed) return
     if (wasUp) this.#events.down(error)
     if (switchedFrom) {
       // The new link failed before its handshake: remember that, and go back where the session was.
-      this.#upgrades.forget(this.transport)
+      this.#upgrades?.forget(this.transport)
       this.transport = switchedFrom
       return this.#retry(false)
     }
     if (failedToConnect) {
       // Try the next transport; whether this one is blocked or the server is away, the probes tell later.
-      this.#upgrades.skip(this.transport)
+      this.#upgrades?.skip(this.transport)
       return this.#retry(true)
     }
     // An established link died. A blip resumes on the same transport; links that keep dying young mean
@@ -353,7 +367,7 @@ export class Connection implements UpgradeHost {
     this.#shortLinks = livedMs < this.#options.negotiation.stableLinkMs ? this.#shortLinks + 1 : 0
     if (this.#shortLinks < this.#options.negotiation.maxShortLinks) return this.#retry(false)
     this.#shortLinks = 0
-    this.#upgrades.forget(this.transport)
+    this.#upgrades?.forget(this.transport)
     this.#retry(true)
   }
 
@@ -370,7 +384,7 @@ export class Connection implements UpgradeHost {
     if (this.closed || this.#retryTimer !== undefined) return
     // A signalled transport (WebRTC) cannot open a session: resume below it, then move back up.
     if (this.transport.signalled) fallBack = true
-    const lower = fallBack ? this.#upgrades.fallBack(this.transport) : undefined
+    const lower = fallBack ? this.#upgrades?.fallBack(this.transport) : undefined
     if (lower !== undefined) {
       this.transport = lower
       this.#fellBack = true

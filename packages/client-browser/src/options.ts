@@ -13,7 +13,7 @@ import {
   usesEffectSchemas,
 } from "@switchyard/core"
 import type { BackoffOptions } from "./backoff.ts"
-import { type StorageLike, type TransportStore, transportStore } from "./transportStore.ts"
+import type { StorageLike } from "./transportStore.ts"
 import type { FetchLike } from "./transports/http.ts"
 
 /** Options of `createClient`. */
@@ -82,7 +82,8 @@ export interface NegotiationSettings {
   readonly stableLinkMs: number
   /** Deaths in a row of short-lived links after which the session falls back to the next transport. */
   readonly maxShortLinks: number
-  readonly store: TransportStore
+  /** Where the transport store keeps what worked and failed (the default storage when undefined). */
+  readonly storage: StorageLike | undefined
 }
 
 /** What the connection runs with: the client options resolved against the defaults below. */
@@ -140,11 +141,7 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
       upgradeRetryMs: negotiation.upgradeRetryMs ?? 30_000,
       stableLinkMs: negotiation.stableLinkMs ?? 5000,
       maxShortLinks: negotiation.maxShortLinks ?? 3,
-      store: transportStore(
-        options.url,
-        negotiation.storage,
-        transports.map((t) => t.id),
-      ),
+      storage: negotiation.storage,
     },
     fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
   }

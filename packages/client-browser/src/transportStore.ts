@@ -1,4 +1,11 @@
-import { parseMemory, type TransportId, type TransportMemory } from "@switchyard/core"
+import type { TransportId, TransportMemory } from "@switchyard/core"
+import { parseMemory } from "@switchyard/core/negotiation"
+
+/*
+ * `@switchyard/client-browser/transport-store`, not the root entry point: a client reaches the store only
+ * through negotiation, which it loads on demand (upgrades.ts), and whatever the root entry point reaches
+ * goes to the chunk that every client loads (docs/performance.md#bundle-size).
+ */
 
 /** The part of the Web Storage API the client uses (`localStorage` has it). */
 export interface StorageLike {

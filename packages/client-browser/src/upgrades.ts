@@ -1,27 +1,19 @@
-import {
-  type ClientLinkEvents,
-  type ClientTransport,
-  clientBody,
-  clientControl,
-  type DecodeOptions,
-  decodeServerFrame,
-  FrameType,
-  fallback,
-  isTransportId,
-  type Link,
-  plan,
-  rememberFailure,
-  rememberSuccess,
-  type ServerOffer,
-  type Session,
-  type SignalKind,
-  type Signalling,
-  type TransportId,
-  type TransportMemory,
-  type TransportOffer,
-  unref,
+import type {
+  ClientLinkEvents,
+  ClientTransport,
+  DecodeOptions,
+  Link,
+  ServerOffer,
+  Session,
+  SignalKind,
+  Signalling,
+  TransportId,
+  TransportOffer,
 } from "@switchyard/core"
+import { fallback, plan, rememberFailure, rememberSuccess } from "@switchyard/core/negotiation"
+import type { NegotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
+import { type TransportStore, transportStore } from "./transportStore.ts"
 
 /** What the negotiation needs of the connection whose transport it chooses. */
 export interface UpgradeHost {
@@ -49,60 +41,72 @@ export interface UpgradeHost {
  * Which transport carries the session (docs/negotiation.md): where to start (from memory, or the
  * server's offer), probing better transports in the background and handing the first that passes to the
  * connection, and where to fall back when the current one keeps failing. What worked and what failed is
- * remembered in the transport store.
+ * remembered in the transport store. The connection loads this module with `import()`, and only when
+ * the client was given several transports; it imports types only (`negotiationKit.ts` says why).
  */
 export class Upgrades {
   /** The server's offer, once a negotiate answer or a WELCOME carried it. */
-  private offer: readonly TransportId[] | undefined
+  #offer: readonly TransportId[] | undefined
   /** The server's offer in full (ICE servers for WebRTC), once known. */
-  private offerDetails: readonly TransportOffer[] = []
+  #offerDetails: readonly TransportOffer[] = []
   /** The link being probed, if any, and its signalling attempt (WebRTC). */
-  private probe:
-    | { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout>; attempt: number }
-    | undefined
-  private signalAttempts = 0
+  #probe: { link: Link; transport: ClientTransport; timer: ReturnType<typeof setTimeout>; attempt: number } | undefined
+  #signalAttempts = 0
   /** Where SIGNAL frames from the server go, by attempt. */
-  private readonly signalListeners = new Map<number, (kind: SignalKind, data: unknown) => void>()
-  private probeCount = 0
-  private upgradeTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #signalListeners = new Map<number, (kind: SignalKind, data: unknown) => void>()
+  #probeCount = 0
+  #upgradeTimer: ReturnType<typeof setTimeout> | undefined
   /**
    * Transports that failed to connect since the last handshake. They are skipped when falling back but
    * not remembered: a server that is down fails every transport. Once one connects, the probes find out
    * which of those above it really fail.
    */
-  private readonly skipped = new Set<TransportId>()
+  readonly #skipped = new Set<TransportId>()
+  /** What worked and failed for this server, across page loads when there is storage. */
+  readonly #store: TransportStore
 
-  constructor(
-    private readonly options: ConnectionSettings,
-    private readonly host: UpgradeHost,
-  ) {}
+  readonly #kit: NegotiationKit
+
+  readonly #options: ConnectionSettings
+  readonly #host: UpgradeHost
+
+  constructor(options: ConnectionSettings, host: UpgradeHost, kit: NegotiationKit) {
+    this.#options = options
+    this.#host = host
+    this.#kit = kit
+    this.#store = transportStore(
+      options.url,
+      options.negotiation.storage,
+      options.transports.map((t) => t.id),
+    )
+  }
 
   /** The transport that worked last time, when the plan starts there: connect straight to it. */
   remembered(): ClientTransport | undefined {
-    const memory = this.options.negotiation.store.load()
-    const start = plan(this.planInput(undefined, memory)).start
-    return start !== undefined && memory.worked?.id === start ? this.byId(start) : undefined
+    const memory = this.#store.load()
+    const start = plan(this.#planInput(undefined, memory)).start
+    return start !== undefined && memory.worked?.id === start ? this.#byId(start) : undefined
   }
 
   /** Asks the server what it offers, then plans: where to start, or undefined when nothing fits. */
   async negotiate(): Promise<ClientTransport | undefined> {
-    const offer = await this.fetchOffer()
+    const offer = await this.#fetchOffer()
     if (offer) this.learnOffer(offer.transports)
-    const start = plan(this.planInput(this.offer)).start
-    return start === undefined ? undefined : this.byId(start)
+    const start = plan(this.#planInput(this.#offer)).start
+    return start === undefined ? undefined : this.#byId(start)
   }
 
   /**
    * One negotiate request; `undefined` when it fails or takes longer than a probe may (the client then
    * plans without the offer, and WELCOME brings it).
    */
-  private async fetchOffer(): Promise<ServerOffer | undefined> {
-    const fetchImpl = this.options.fetch
+  async #fetchOffer(): Promise<ServerOffer | undefined> {
+    const fetchImpl = this.#options.fetch
     if (!fetchImpl) return undefined
-    const url = this.options.url.replace(/^ws(s?):/, "http$1:")
+    const url = this.#options.url.replace(/^ws(s?):/, "http$1:")
     const abort = new AbortController()
-    const timer = setTimeout(() => abort.abort(), this.options.negotiation.probeTimeoutMs)
-    unref(timer)
+    const timer = setTimeout(() => abort.abort(), this.#options.negotiation.probeTimeoutMs)
+    this.#kit.unref(timer)
     try {
       const response = await fetchImpl(`${url}${url.includes("?") ? "&" : "?"}negotiate=1`, {
         cache: "no-store",
@@ -119,45 +123,40 @@ export class Upgrades {
   }
 
   learnOffer(transports: readonly TransportOffer[]): void {
-    this.offerDetails = transports
-    this.offer = transports.map((t) => t.id).filter(isTransportId)
+    this.#offerDetails = transports
+    this.#offer = transports.map((t) => t.id).filter(this.#kit.isTransportId)
   }
 
-  private planInput(offer: readonly TransportId[] | undefined, memory = this.options.negotiation.store.load()) {
+  #planInput(offer: readonly TransportId[] | undefined, memory = this.#store.load()) {
     return {
-      supported: this.options.transports,
+      supported: this.#options.transports,
       offer,
-      prefer: this.options.prefer,
+      prefer: this.#options.prefer,
       memory,
       now: Date.now(),
     }
   }
 
-  private byId(id: TransportId): ClientTransport | undefined {
-    return this.options.transports.find((t) => t.id === id)
+  #byId(id: TransportId): ClientTransport | undefined {
+    return this.#options.transports.find((t) => t.id === id)
   }
 
   /** A handshake completed on `transport`: remember it worked, forget what merely failed to connect. */
   connected(transport: ClientTransport): void {
-    this.skipped.clear()
-    this.remember((memory, now) => rememberSuccess(memory, transport.id, now))
+    this.#skipped.clear()
+    this.#store.update((memory, now) => rememberSuccess(memory, transport.id, now))
   }
 
   /** `transport` failed to connect: skip it when falling back, without remembering it. */
   skip(transport: ClientTransport): void {
-    this.skipped.add(transport.id)
+    this.#skipped.add(transport.id)
   }
 
   /** Remembers that `transport` failed. */
   forget(transport: ClientTransport): void {
-    this.remember((memory, now) =>
-      rememberFailure(memory, transport.id, now, this.options.negotiation.rememberFailureMs),
+    this.#store.update((memory, now) =>
+      rememberFailure(memory, transport.id, now, this.#options.negotiation.rememberFailureMs),
     )
-  }
-
-  private remember(update: (memory: TransportMemory, now: number) => TransportMemory): void {
-    if (this.options.transports.length === 1) return
-    this.options.negotiation.store.update(update)
   }
 
   /**
@@ -165,61 +164,60 @@ export class Upgrades {
    * upgrade: once settled lower, the client tries to move back up later.
    */
   fallBack(from: ClientTransport): ClientTransport | undefined {
-    if (this.options.transports.length === 1) return undefined
-    const memory = this.options.negotiation.store.load()
-    const ladder = plan(this.planInput(this.offer, memory)).ladder
+    const memory = this.#store.load()
+    const ladder = plan(this.#planInput(this.#offer, memory)).ladder
     const failed = { ...memory.failed }
-    for (const id of this.skipped) failed[id] = Number.POSITIVE_INFINITY
-    const transports = ladder.map((id) => this.byId(id)).filter((t) => t !== undefined)
+    for (const id of this.#skipped) failed[id] = Number.POSITIVE_INFINITY
+    const transports = ladder.map((id) => this.#byId(id)).filter((t) => t !== undefined)
     const next = fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
-    const transport = next === undefined ? undefined : this.byId(next)
+    const transport = next === undefined ? undefined : this.#byId(next)
     if (transport === undefined || transport === from) return undefined
-    if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
-    this.upgradeTimer = undefined
+    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
+    this.#upgradeTimer = undefined
     return transport
   }
 
   /** Stops for good: no more probes or planned upgrades. */
   stop(): void {
-    if (this.upgradeTimer !== undefined) clearTimeout(this.upgradeTimer)
+    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
     this.endProbe()
   }
 
   /** A SIGNAL frame from the server, for the attempt it names. */
   signal(attempt: number, kind: SignalKind, data: unknown): void {
-    this.signalListeners.get(attempt)?.(kind, data)
+    this.#signalListeners.get(attempt)?.(kind, data)
   }
 
   /** Plans the next upgrade attempt `delayMs` from now (one at a time). */
   schedule(delayMs: number): void {
-    if (this.host.closed || this.upgradeTimer !== undefined || this.probe !== undefined) return
-    this.upgradeTimer = setTimeout(() => {
-      this.upgradeTimer = undefined
-      this.tryUpgrade()
+    if (this.#host.closed || this.#upgradeTimer !== undefined || this.#probe !== undefined) return
+    this.#upgradeTimer = setTimeout(() => {
+      this.#upgradeTimer = undefined
+      this.#tryUpgrade()
     }, delayMs)
-    unref(this.upgradeTimer)
+    this.#kit.unref(this.#upgradeTimer)
   }
 
   /** Probes the best transport ranked above the current one and not known to fail, if any. */
-  private tryUpgrade(): void {
-    if (this.host.closed || !this.host.handshaken || this.probe !== undefined || this.host.switching) return
-    const result = plan(this.planInput(this.offer))
-    const rank = result.ladder.indexOf(this.host.transport.id)
+  #tryUpgrade(): void {
+    if (this.#host.closed || !this.#host.handshaken || this.#probe !== undefined || this.#host.switching) return
+    const result = plan(this.#planInput(this.#offer))
+    const rank = result.ladder.indexOf(this.#host.transport.id)
     const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
-    const next = better.map((id) => this.byId(id)).find((t) => t !== undefined)
+    const next = better.map((id) => this.#byId(id)).find((t) => t !== undefined)
     if (next === undefined) {
       // Nothing to try now; failures expire, so look again later if something is better than here.
-      if (rank > 0) this.schedule(this.options.negotiation.upgradeRetryMs)
+      if (rank > 0) this.schedule(this.#options.negotiation.upgradeRetryMs)
       return
     }
-    this.startProbe(next)
+    this.#startProbe(next)
   }
 
-  private startProbe(transport: ClientTransport): void {
-    const nonce = ++this.probeCount
-    const host = this.host
+  #startProbe(transport: ClientTransport): void {
+    const nonce = ++this.#probeCount
+    const host = this.#host
     let link: Link | undefined
-    const mine = () => link !== undefined && this.probe?.link === link
+    const mine = () => link !== undefined && this.#probe?.link === link
     // A failed probe (closed, a wrong answer, or no answer in time) is remembered, not reported as an
     // error: the session never left its link.
     const failed = () => {
@@ -230,16 +228,17 @@ export class Upgrades {
     }
     const events: ClientLinkEvents = {
       open: () => {
-        if (mine()) link?.send(clientControl.probe(nonce))
+        if (mine()) link?.send(this.#kit.control.probe(nonce))
       },
       frame: (data: unknown) => {
         if (!mine()) {
           if (link !== undefined && host.carries(link)) host.receive(transport, link, data)
           return
         }
-        const decoded = decodeServerFrame(data, host.decode)
-        if (decoded.ok && decoded.frame[0] === FrameType.PROBE && decoded.frame[1] === nonce) {
-          return this.passed(transport, link as Link)
+        // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
+        const decoded = this.#kit.decode(data, host.decode, anyPeerData)
+        if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
+          return this.#passed(transport, link as Link)
         }
         failed()
       },
@@ -249,40 +248,40 @@ export class Upgrades {
         if (link !== undefined && host.carries(link)) host.linkClosed(code, reason)
       },
     }
-    const attempt = transport.signalled ? ++this.signalAttempts : 0
+    const attempt = transport.signalled ? ++this.#signalAttempts : 0
     try {
-      link = transport.connect(this.options.url, events, attempt ? this.signalling(transport, attempt) : undefined)
+      link = transport.connect(this.#options.url, events, attempt ? this.#signalling(transport, attempt) : undefined)
     } catch {
-      this.signalListeners.delete(attempt)
+      this.#signalListeners.delete(attempt)
       this.forget(transport)
       return this.schedule(0)
     }
-    const timer = setTimeout(failed, transport.probeTimeoutMs ?? this.options.negotiation.probeTimeoutMs)
-    unref(timer)
-    this.probe = { link, transport, timer, attempt }
+    const timer = setTimeout(failed, transport.probeTimeoutMs ?? this.#options.negotiation.probeTimeoutMs)
+    this.#kit.unref(timer)
+    this.#probe = { link, transport, timer, attempt }
   }
 
   /** The probe on `link` passed: the connection moves the session there. */
-  private passed(transport: ClientTransport, link: Link): void {
-    const probe = this.probe
+  #passed(transport: ClientTransport, link: Link): void {
+    const probe = this.#probe
     if (!probe || probe.link !== link) return
     clearTimeout(probe.timer)
-    this.probe = undefined
-    this.host.switchTo(transport, link)
+    this.#probe = undefined
+    this.#host.switchTo(transport, link)
   }
 
   /** Signalling for one attempt of a signalled transport: SIGNAL frames on the session. */
-  private signalling(transport: ClientTransport, attempt: number): Signalling {
-    const named = this.signalTarget(transport)
+  #signalling(transport: ClientTransport, attempt: number): Signalling {
+    const named = this.#signalTarget(transport)
     return {
       send: (kind, data) => {
-        this.host.session.send(FrameType.SIGNAL, clientBody.signal(attempt, kind, data, named))
+        this.#sendSignal(attempt, kind, data, named)
       },
       onSignal: (listener) => {
-        this.signalListeners.set(attempt, listener)
-        return () => this.signalListeners.delete(attempt)
+        this.#signalListeners.set(attempt, listener)
+        return () => this.#signalListeners.delete(attempt)
       },
-      offer: this.offerDetails.find((t) => t.id === transport.id),
+      offer: this.#offerDetails.find((t) => t.id === transport.id),
     }
   }
 
@@ -291,22 +290,29 @@ export class Upgrades {
    * signalled transports first), since a SIGNAL that names none goes there, and servers from before
    * SIGNAL named a transport refuse one that does.
    */
-  private signalTarget(transport: ClientTransport): TransportId | undefined {
-    return this.offerDetails[0]?.id === transport.id ? undefined : transport.id
+  #signalTarget(transport: ClientTransport): TransportId | undefined {
+    return this.#offerDetails[0]?.id === transport.id ? undefined : transport.id
+  }
+
+  #sendSignal(attempt: number, kind: SignalKind, data: unknown, named: TransportId | undefined): void {
+    this.#host.session.send(this.#kit.SIGNAL, this.#kit.body.signal(attempt, kind, data, named))
   }
 
   /** Closes the probe link, if any. */
   endProbe(): void {
-    const probe = this.probe
+    const probe = this.#probe
     if (!probe) return
-    this.probe = undefined
+    this.#probe = undefined
     clearTimeout(probe.timer)
     probe.link.close(1001, "PROBE_FAILED")
     if (probe.attempt) {
       // The server lets go of what it set up for this attempt.
-      this.signalListeners.delete(probe.attempt)
-      const named = this.signalTarget(probe.transport)
-      this.host.session.send(FrameType.SIGNAL, clientBody.signal(probe.attempt, "end", "probe failed", named))
+      this.#signalListeners.delete(probe.attempt)
+      const named = this.#signalTarget(probe.transport)
+      this.#sendSignal(probe.attempt, "end", "probe failed", named)
     }
   }
 }
+
+/** A probe link answers with its PROBE echo or fails: what a PEER frame on it carries does not matter. */
+const anyPeerData = () => true

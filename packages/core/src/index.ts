@@ -80,16 +80,9 @@ export {
   SwitchyardError,
   switchyardError,
 } from "./errors.ts"
-// negotiation
-export { fallback, type Plan, type PlanInput, plan } from "./negotiation/plan.ts"
-export {
-  emptyMemory,
-  hasFailed,
-  parseMemory,
-  rememberFailure,
-  rememberSuccess,
-  type TransportMemory,
-} from "./negotiation/transportMemory.ts"
+// negotiation: the functions are at `@switchyard/core/negotiation` (negotiation/index.ts says why)
+export type { Plan, PlanInput } from "./negotiation/plan.ts"
+export type { TransportMemory } from "./negotiation/transportMemory.ts"
 // protocol: frames and the one codec
 export {
   type DecodeOptions,

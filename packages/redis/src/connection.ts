@@ -62,6 +62,14 @@ export class RedisConnection {
     return this.#up
   }
 
+  /**
+   * The client while the connection is up, else `undefined`: for commands that must leave in the order
+   * they are made (node messages), which a `ready()` wait could reorder.
+   */
+  get client(): RedisClient | undefined {
+    return this.#up ? this.#client : undefined
+  }
+
   /** Listens to its state: called on every change. Returns a function that stops listening. */
   onState(listener: StateListener): () => void {
     this.#listeners.add(listener)

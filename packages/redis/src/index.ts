@@ -1,5 +1,8 @@
-import { type Broker, type BrokerNode, memoryPresence, type TopicBus } from "@switchyard/server-node"
+import { randomUUID } from "node:crypto"
+import type { Broker, BrokerNode, TopicBus } from "@switchyard/server-node"
 import { type ConnectionOptions, RedisConnections } from "./connection.ts"
+import { RedisNodes } from "./nodes.ts"
+import { RedisPresence } from "./presence.ts"
 import { RedisTopics } from "./topics.ts"
 
 export {
@@ -12,6 +15,8 @@ export {
   unavailable,
   within,
 } from "./connection.ts"
+export { type NodeCounts, type NodeTimings, RedisNodes } from "./nodes.ts"
+export { RedisPresence } from "./presence.ts"
 export { RedisTopics, type TopicTimings } from "./topics.ts"
 
 /** Options of `redisBroker`. */
@@ -27,6 +32,18 @@ export interface RedisBrokerOptions extends ConnectionOptions {
   readonly unavailableAfterMs?: number
   /** How long a topic key's epoch and newest offset stay in Redis after its last use. Default 24 hours. */
   readonly topicMetaTtlMs?: number
+  /** This node's id in the cluster (letters, digits, `-`, `_`). Default `node-` and 8 random hex digits. */
+  readonly nodeId?: string
+  /**
+   * TTL of a node's liveness key in Redis, refreshed every fifth of it: a node killed without `close()`
+   * is gone for the others within `nodeTtlMs` and a fifth. Default 5000 ms (gone within 6 s).
+   */
+  readonly nodeTtlMs?: number
+  /**
+   * TTL of a session's entry in the directory (which node owns it), refreshed every third of it while
+   * its owner lives: keep it above the sessions' resume window. Default 5 minutes.
+   */
+  readonly sessionOwnerTtlMs?: number
 }
 
 /**
@@ -44,11 +61,18 @@ export interface RedisBrokerOptions extends ConnectionOptions {
 export function redisBroker(options: RedisBrokerOptions): Broker {
   const { url, keyPrefix = "switchyard:", unavailableAfterMs = 2000, topicMetaTtlMs = 24 * 3_600_000 } = options
   const connections = new RedisConnections(url, options)
+  const nodes = new RedisNodes(connections, options.nodeId ?? `node-${randomUUID().slice(0, 8)}`, keyPrefix, {
+    unavailableAfterMs,
+    nodeTtlMs: options.nodeTtlMs ?? 5000,
+    ownerTtlMs: options.sessionOwnerTtlMs ?? 300_000,
+  })
+  // A gone node's members are swept as soon as this node hears it is gone (docs/presence.md#across-nodes).
+  const presence = new RedisPresence(connections, nodes.nodeId, keyPrefix, unavailableAfterMs, nodes)
   let topics: RedisTopics | undefined
   return {
     name: "redis",
-    // Interim: this node's members only, until presence over Redis (presence.ts).
-    presence: memoryPresence().node(),
+    nodes,
+    presence,
     start(node: BrokerNode) {
       connections.onState(({ up, reason, downMs }) =>
         node.status(
@@ -68,6 +92,8 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
       return topics
     },
     async close() {
+      presence.close()
+      await nodes.close()
       topics?.close()
       await connections.close()
     },

@@ -1,6 +1,7 @@
 import { createClient, type StorageLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
-import { parseMemory, type TransportId } from "@switchyard/core"
+import type { TransportId } from "@switchyard/core"
+import { parseMemory } from "@switchyard/core/negotiation"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
 import { EventSource } from "eventsource"

@@ -1,4 +1,5 @@
-import { createClient, transportStore } from "@switchyard/client-browser/all"
+import { createClient } from "@switchyard/client-browser/all"
+import { transportStore } from "@switchyard/client-browser/transport-store"
 import type { IceServer, TransportId } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
