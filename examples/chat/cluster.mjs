@@ -4,9 +4,9 @@
 // every request and every WebSocket to the next node in turn, with no affinity. Open the printed URL in
 // two windows: each request of a page may reach either node.
 //
-// The seam: each node's Switchyard options come from `nodeOptions` below. Until @switchyard/redis lands
-// they are empty and the two nodes share nothing (a message said on one node reaches only that node's
-// clients); with it, each node gets `broker: redisBroker({ url })` and the two behave as one.
+// The seam: each node's Switchyard options come from `nodeOptions` below: `broker: redisBroker({ url })`,
+// so the two nodes share topics, sessions and presence: who is online lists the members of both nodes,
+// and a page whose session moves to the other node stays listed, with no "left" and "joined" lines.
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { importBundled } from "./bundle.mjs"
@@ -23,12 +23,9 @@ const { startChatServer, RedisServer, RoundRobinProxy, nodeOptions, brokerName }
       export { startChatServer } from "./src/server.ts"
       export { RedisServer } from ${JSON.stringify(join(support, "redisServer.ts"))}
       export { RoundRobinProxy } from ${JSON.stringify(join(support, "cluster/roundRobin.ts"))}
-      // When @switchyard/redis lands (and is a dependency of this example), these two lines become:
-      //   import { redisBroker } from "@switchyard/redis"
-      //   export const nodeOptions = (url: string) => ({ broker: redisBroker({ url }) })
-      //   export const brokerName = "redis"
-      export const nodeOptions = (_url: string) => ({})
-      export const brokerName = undefined
+      import { redisBroker } from "@switchyard/redis"
+      export const nodeOptions = (url: string) => ({ broker: redisBroker({ url }) })
+      export const brokerName = "redis"
     `,
   },
 })
