@@ -3,8 +3,9 @@
 // and Switchyard server) and, in front of them, the round-robin proxy of the many-node tests, which deals
 // every request and every WebSocket to the next node in turn, with no affinity. Open the printed URL in
 // two windows: each request of a page may reach either node. Each node gets `broker: redisBroker({ url })`
-// from @switchyard/redis: a message said on one node reaches the room on both, and a session moves to
-// whichever node its next connection lands on.
+// from @switchyard/redis, so the two share topics, sessions and presence: a message said on one node
+// reaches the room on both, who is online lists the members of both nodes, and a page whose session moves
+// to the other node stays listed, with no "left" and "joined" lines.
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { importBundled } from "./bundle.mjs"

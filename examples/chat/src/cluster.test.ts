@@ -55,8 +55,16 @@ it("on two nodes behind the round robin, what one user says reaches a user on th
     5000,
     "bob's subscription",
   )
-  const seat = ann.streams.join({ room: "lobby", user: "ann" })[Symbol.asyncIterator]()
-  expect((await seat.next()).value).toEqual(["ann"])
+  // Ann joins the room: she claims her name and is listed in the room's presence, on every node.
+  expect(await ann.rpc.join({ room: "lobby", user: "ann" })).toEqual([])
+  ann.topics.online("lobby").subscribe(() => {})
+  let listed: string[] = []
+  for (let i = 0; listed.length === 0 && i < 50; i++) {
+    listed = (await bob.topics.online("lobby").presence()).map((m) => m.data.user)
+    if (listed.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  // Bob, on the other node, sees ann in the room.
+  expect(listed).toEqual(["ann"])
   // Bob's subscription counts on its node before Redis has answered it (nothing says when it has): ann
   // speaks until bob hears, then once more, which bob hears right after.
   for (let i = 0; heard.length === 0 && i < 50; i++) {

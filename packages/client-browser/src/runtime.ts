@@ -7,8 +7,8 @@ import {
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
-  clientBody,
   FrameType,
+  type PresenceListeners,
   type RpcCallOptions,
   type ServerDataFrame,
   type StreamCallOptions,
@@ -22,16 +22,12 @@ import { Calls } from "./calls.ts"
 import { Connection } from "./connection.ts"
 import type { TransportReason } from "./connectionEvents.ts"
 import { featureKit } from "./featureKit.ts"
-import {
-  type ClientOptions,
-  connectionSettings,
-  type PeerHost,
-  type PeerModule,
-  type PrepareContract,
-} from "./options.ts"
-import { noop, report } from "./report.ts"
+import { type ClientOptions, connectionSettings, type PeerModule, type PrepareContract } from "./options.ts"
+import { PresenceLoader } from "./presenceLoader.ts"
+import { deferredIterator, isPromiseLike, noop, report } from "./report.ts"
 import type { Subscriptions } from "./subscriptions.ts"
 import { closedError, oversize, queueFull, type Wire } from "./wire.ts"
+import { withoutPeers } from "./withoutPeers.ts"
 
 /**
  * One client: its state and events, and what happens when its session is lost. Calls, streams,
@@ -47,6 +43,7 @@ export class ClientRuntime implements Wire {
   readonly #connection: Connection
   readonly #calls: Calls
   #subscriptions: Subscriptions | undefined
+  readonly #presence: PresenceLoader
   readonly #peers: PeerModule
   readonly #listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
   /** The contract's codecs, once prepared; until then everything that touches a payload waits. */
@@ -94,6 +91,7 @@ export class ClientRuntime implements Wire {
       fresh: () => {
         this.#calls.fresh()
         this.#subscriptions?.fresh()
+        this.#presence.fresh()
       },
       notice: (error) => this.#emit("error", error),
       fatal: (error) => {
@@ -102,6 +100,15 @@ export class ClientRuntime implements Wire {
       },
     })
     this.#calls = new Calls(this)
+    this.#presence = new PresenceLoader({
+      get closed() {
+        return self.closed
+      },
+      nextId: () => this.nextId(),
+      send: (type, frameBody, force) => this.send(type, frameBody, force),
+      error: (error) => this.error(error),
+      pending: { set: (pending) => this.#calls.pending.set(pending) },
+    })
     this.client = this.#buildClient(contract)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
@@ -181,37 +188,56 @@ export class ClientRuntime implements Wire {
     const topics: Record<string, unknown> = Object.create(null)
     for (const name of Object.keys(contract.topics)) {
       topics[name] = (key: string) => ({
-        subscribe: (listener: (m: unknown) => void, options?: SubscribeOptions) => {
-          const subscribe = () => {
-            if (!this.#subscriptions) throw this.#loadFailure
-            return this.#subscriptions.subscribe(compiled().topics.get(name) as CompiledTopic, key, listener, options)
-          }
-          if (this.#waiting === undefined && this.#subscriptions) return subscribe()
-          if (this.#state === "closed" && !this.#failure) {
-            options?.onError?.(closedError())
-            return noop
-          }
-          this.#load("topics")
-          let unsubscribe: (() => void) | undefined
-          let cancelled = false
-          // A failed load reaches the subscription as a refusal would: through its onError.
-          this.#after(async () => {
-            if (!cancelled) unsubscribe = subscribe()
-          }).catch((error: SwitchyardError) => {
-            if (!cancelled) options?.onError?.(error)
-          })
-          return () => {
-            cancelled = true
-            unsubscribe?.()
-          }
+        subscribe: (listener: (m: unknown) => void, options?: SubscribeOptions & WithPresence) => {
+          const off = this.#subscribe(compiled, name, key, listener, options)
+          if (!options?.presence) return off
+          const channel = this.#after(async () => compiled().topics.get(name))
+          return this.#presence.watch(channel, key, options.presence, off)
         },
         publish: (message: unknown) =>
           this.#after(() =>
             this.#calls.publish(name, key, (compiled().topics.get(name) as CompiledTopic).message, message),
           ),
+        presence: () =>
+          this.#after(async () => {
+            const presence = await this.#presence.load()
+            return presence.list(compiled().topics.get(name) as CompiledTopic, key)
+          }),
       })
     }
     return { rpc, streams, topics }
+  }
+
+  /** Subscribes to a topic key, at once or once the topics module (or the codecs) are there. */
+  #subscribe(
+    compiled: () => CompiledContract,
+    name: string,
+    key: string,
+    listener: (m: unknown) => void,
+    options: SubscribeOptions | undefined,
+  ): () => void {
+    const subscribe = () => {
+      if (!this.#subscriptions) throw this.#loadFailure
+      return this.#subscriptions.subscribe(compiled().topics.get(name) as CompiledTopic, key, listener, options)
+    }
+    if (this.#waiting === undefined && this.#subscriptions) return subscribe()
+    if (this.#state === "closed" && !this.#failure) {
+      options?.onError?.(closedError())
+      return noop
+    }
+    this.#load("topics")
+    let unsubscribe: (() => void) | undefined
+    let cancelled = false
+    // A failed load reaches the subscription as a refusal would: through its onError.
+    this.#after(async () => {
+      if (!cancelled) unsubscribe = subscribe()
+    }).catch((error: SwitchyardError) => {
+      if (!cancelled) options?.onError?.(error)
+    })
+    return () => {
+      cancelled = true
+      unsubscribe?.()
+    }
   }
 
   /**
@@ -320,6 +346,8 @@ export class ClientRuntime implements Wire {
     switch (frame[0]) {
       case FrameType.MESSAGE:
         return this.#subscriptions?.message(frame)
+      case FrameType.PRESENCE_EVENT:
+        return this.#presence.event(frame)
       case FrameType.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
@@ -355,45 +383,9 @@ export class ClientRuntime implements Wire {
     this.#transport = undefined
     this.#calls.shutdown(error)
     this.#subscriptions?.clear()
+    this.#presence.clear()
     this.#peers.endAll(error)
   }
 }
 
-/** `client.peers` of a client made without `peers()`: connects fail, incoming connections are turned down. */
-function withoutPeers(host: PeerHost): PeerModule {
-  const missing = () =>
-    new TypeError("switchyard: client.peers needs `peers: peers()` (from @switchyard/client-browser/peers)")
-  const module: PeerModule = {
-    id: undefined,
-    api: {
-      get id() {
-        return module.id
-      },
-      connect: () => Promise.reject(missing()),
-      onConnection: () => {
-        throw missing()
-      },
-    },
-    receive(conn, op) {
-      if (op === "incoming") host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
-      else if (op === "open") host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
-    },
-    // Only the op is read, to turn the connection down: the data may be anything.
-    accepts: (op) => typeof op === "string",
-    endAll() {},
-  }
-  return module
-}
-
-/** An iterator that waits for `iterator` before its first step. */
-function deferredIterator(iterator: Promise<AsyncIterator<unknown>>): AsyncIterator<unknown> {
-  return {
-    next: () => iterator.then((it) => it.next()),
-    return: (value?: unknown) =>
-      iterator.then((it) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })),
-  }
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown }).then === "function"
-}
+type WithPresence = { readonly presence?: PresenceListeners<unknown> }
