@@ -42,6 +42,11 @@ export class HttpRelay implements RunningTransport {
     )
   }
 
+  /** Relayed requests this node serves for others now. */
+  get servingCount(): number {
+    return this.incoming.size
+  }
+
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
     const link = query.get("link")
     const dot = link === null ? -1 : link.indexOf(".")
@@ -86,7 +91,7 @@ export class HttpRelay implements RunningTransport {
         this.serve(from, m)
         return true
       case "http-abort":
-        this.incoming.get(`${from}\u0000${m.rid}`)?.abort()
+        this.abortIncoming(`${from}\u0000${m.rid}`)
         return true
       case "http-head":
       case "http-chunk":
@@ -139,7 +144,18 @@ export class HttpRelay implements RunningTransport {
       if (outgoing.response.headersSent) outgoing.response.end()
       else this.serveLocal(outgoing.request, outgoing.response, outgoing.query)
     }
-    for (const [name, request] of [...this.incoming]) if (name.startsWith(`${node}\u0000`)) request.abort()
+    for (const name of [...this.incoming.keys()]) if (name.startsWith(`${node}\u0000`)) this.abortIncoming(name)
+  }
+
+  /**
+   * The client of a relayed request went away: forgotten here at once, as an aborted response is
+   * finished and its later `end()` (which would have forgotten it) sends nothing.
+   */
+  private abortIncoming(name: string): void {
+    const request = this.incoming.get(name)
+    if (!request) return
+    this.incoming.delete(name)
+    request.abort()
   }
 
   /** Nothing to do when the transports close: the relay stops with the cluster (`closeAll`). */
@@ -149,7 +165,7 @@ export class HttpRelay implements RunningTransport {
   private closeAll(): void {
     for (const outgoing of this.outgoing.values()) outgoing.response.destroy()
     this.outgoing.clear()
-    for (const request of this.incoming.values()) request.abort()
+    for (const name of [...this.incoming.keys()]) this.abortIncoming(name)
   }
 }
 
