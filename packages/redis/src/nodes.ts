@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto"
 import type { NodeBus, NodeMessage } from "@switchyard/server-node"
 import { type RedisConnections, within } from "./connection.ts"
 import { heartbeatScript, keepScript, leaveScript, releaseScript } from "./nodeScripts.ts"
@@ -26,6 +27,18 @@ export interface NodeCounts {
   received: number
   /** Times a sender's numbering jumped: its messages were lost on the way (a Redis outage). */
   gaps: number
+  /** Messages for an earlier process under this node's id (sent before the sender heard of this one): dropped. */
+  stale: number
+}
+
+/** What this node knows of another (or of itself): which process it is, and the numbers between them. */
+interface Peer {
+  /** The incarnation of the process: random per process, so that one restarted under the same id is new. */
+  readonly incarnation: string
+  /** The last number sent to this incarnation. */
+  sent: number
+  /** The last number heard from it; `-1` after it was declared gone: take the next one as it comes. */
+  heard: number
 }
 
 /**
@@ -44,17 +57,27 @@ export interface NodeCounts {
  * nodes.send("node-b", { t: "hello" })
  */
 export class RedisNodes implements NodeBus {
-  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0 }
+  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0 }
+  /**
+   * This process's random id. Every message carries its sender's and its receiver's: a node restarted
+   * under the same id (within `nodeTtlMs`, its old liveness key still there) is a new node, the old
+   * process gone for the others, and the numbering between the two starts again.
+   */
+  readonly incarnation = randomBytes(6).toString("base64url")
   #receive: ((from: string, message: NodeMessage) => void) | undefined
   #closed = false
   readonly #listeners = new Set<(nodeId: string) => void>()
   /** The other nodes alive, as last heard, with when that was (performance.now()). */
   readonly #alive = new Map<string, number>()
-  /** Nodes that said goodbye, and when: a heartbeat answered before their goodbye must not revive them. */
-  readonly #departed = new Map<string, number>()
-  /** The last number sent to each node, and heard from each (`-1`: take the next one as it comes). */
-  readonly #sent = new Map<string, number>()
-  readonly #heard = new Map<string, number>()
+  /**
+   * Nodes that said goodbye, with when and which incarnation: a heartbeat answered before their goodbye
+   * must not revive them (a new process under the same id is another matter).
+   */
+  readonly #departed = new Map<string, { readonly at: number; readonly incarnation: string }>()
+  /** Each node heard of, this one included: its incarnation and the numbers between the two. */
+  readonly #peers = new Map<string, Peer>()
+  /** Incarnations replaced by a newer one, per node: late messages from them are dropped. */
+  readonly #former = new Map<string, string[]>()
   /** Directory keys this node claimed, each with the number of its claim (a later claim wins a race). */
   readonly #owned = new Map<string, number>()
   readonly #pending = new Map<string, "claim" | "release">()
@@ -73,6 +96,7 @@ export class RedisNodes implements NodeBus {
     private readonly timings: NodeTimings,
   ) {
     if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`a node id is letters, digits, - and _: ${nodeId}`)
+    this.#peers.set(nodeId, { incarnation: this.incarnation, sent: 0, heard: 0 })
   }
 
   async start(receive: (from: string, message: NodeMessage) => void): Promise<void> {
@@ -108,21 +132,20 @@ export class RedisNodes implements NodeBus {
   }
 
   send(to: string, message: NodeMessage): void {
+    const peer = this.#peers.get(to)
     // Numbered even when dropped, so that the receiver sees the jump at the next message.
-    const n = (this.#sent.get(to) ?? 0) + 1
-    this.#sent.set(to, n)
+    const n = peer ? ++peer.sent : 0
     const client = this.connections.command.client
-    if (this.#closed || !client || !this.alive(to)) {
+    if (this.#closed || !client || !peer || !this.alive(to)) {
       this.counts.dropped++
       return
     }
     this.counts.sent++
+    const header = `${this.nodeId} ${this.incarnation} ${peer.incarnation} ${n}`
     // Not awaited: one connection writes its commands in call order, so messages leave in send order.
-    client
-      .sendCommand(["PUBLISH", `${this.prefix}n:${to}`, `${this.nodeId} ${n} ${JSON.stringify(message)}`])
-      .catch(() => {
-        this.counts.dropped++
-      })
+    client.sendCommand(["PUBLISH", `${this.prefix}n:${to}`, `${header} ${JSON.stringify(message)}`]).catch(() => {
+      this.counts.dropped++
+    })
   }
 
   async claim(key: string): Promise<void> {
@@ -166,7 +189,7 @@ export class RedisNodes implements NodeBus {
         client,
         leaveScript,
         [this.#nodeKey(this.nodeId), `${this.prefix}nodes`],
-        [this.nodeId, `${this.prefix}node-events`],
+        [this.nodeId, `${this.prefix}node-events`, this.incarnation],
       )
       await within(leave, this.timings.unavailableAfterMs, "leave").catch(() => {})
     }
@@ -216,7 +239,7 @@ export class RedisNodes implements NodeBus {
           client,
           heartbeatScript,
           [this.#nodeKey(this.nodeId), `${this.prefix}nodes`],
-          [this.nodeId, String(nodeTtlMs), this.#nodeKey(""), `${this.prefix}node-events`],
+          [this.nodeId, String(nodeTtlMs), this.#nodeKey(""), `${this.prefix}node-events`, this.incarnation],
         ),
         unavailableAfterMs,
         "heartbeat",
@@ -229,7 +252,7 @@ export class RedisNodes implements NodeBus {
     }
   }
 
-  #heartbeat([existed, ...ids]: Array<number | string>, askedAt: number): void {
+  #heartbeat([existed, ...pairs]: Array<number | string>, askedAt: number): void {
     if (this.#closed) return
     const now = performance.now()
     const { nodeTtlMs } = this.timings
@@ -240,37 +263,72 @@ export class RedisNodes implements NodeBus {
       this.#graceUntil = now + nodeTtlMs
       void this.#keep(true)
     }
-    for (const [id, at] of this.#departed) if (now - at > 2 * nodeTtlMs) this.#departed.delete(id)
-    for (const id of ids) {
-      if (typeof id === "string" && id !== this.nodeId && !this.#departed.has(id)) this.#alive.set(id, now)
+    for (const [id, { at }] of this.#departed) if (now - at > 2 * nodeTtlMs) this.#departed.delete(id)
+    const live = new Set<string>()
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const [id, incarnation] = [String(pairs[i]), String(pairs[i + 1])]
+      live.add(id)
+      if (id === this.nodeId || this.#departed.get(id)?.incarnation === incarnation) continue
+      if (!this.#learn(id, incarnation)) continue
+      this.#alive.set(id, now)
     }
     if (askedAt < this.#graceUntil) return
-    const live = new Set(ids)
     for (const [id, at] of [...this.#alive]) if (!live.has(id) && at < askedAt) this.#gone(id)
   }
 
-  /** A join (`+id`) or a leave (`-id`) announced on `<prefix>node-events`. */
+  /** A join (`+<id> <incarnation>`) or a leave (`-<id> <incarnation>`) announced on `<prefix>node-events`. */
   #event(text: string): void {
-    const id = text.slice(1)
+    const [id = "", incarnation = ""] = text.slice(1).split(" ")
     if (id === this.nodeId || this.#closed) return
     if (text.startsWith("+")) {
+      if (!this.#learn(id, incarnation)) return
       this.#departed.delete(id)
       this.#alive.set(id, performance.now())
-    } else {
-      this.#departed.set(id, performance.now())
+    } else if (this.#peers.get(id)?.incarnation === incarnation) {
+      // The goodbye of the process this node knows (an earlier one's goodbye changes nothing).
+      this.#departed.set(id, { at: performance.now(), incarnation })
       this.#gone(id)
     }
   }
 
+  /**
+   * What is known of node `id`, which a message, a heartbeat or a join names as `incarnation`: a new one
+   * is a new process under that id (restarted), and the one this node knew is gone. `undefined` for an
+   * incarnation already replaced (a late message of an earlier process).
+   */
+  #learn(id: string, incarnation: string): Peer | undefined {
+    const known = this.#peers.get(id)
+    if (known?.incarnation === incarnation) return known
+    const former = this.#former.get(id) ?? []
+    if (former.includes(incarnation)) return undefined
+    const peer: Peer = { incarnation, sent: 0, heard: 0 }
+    this.#peers.set(id, peer)
+    if (known) {
+      // A few are enough: a process restarted many times over sends nothing late from the early ones.
+      this.#former.set(id, [...former.slice(-3), known.incarnation])
+      if (known.heard !== -1) {
+        this.#alive.delete(id)
+        this.#tellGone(id)
+      }
+    }
+    return peer
+  }
+
   #message(text: string): void {
-    const a = text.indexOf(" ")
-    const b = text.indexOf(" ", a + 1)
-    const from = text.slice(0, a)
-    const n = Number(text.slice(a + 1, b))
-    const last = this.#heard.get(from) ?? 0
+    if (this.#closed) return
+    const [from = "", incarnation = "", to = "", number = ""] = text.split(" ", 4)
+    const n = Number(number)
+    const json = text.slice(from.length + incarnation.length + to.length + number.length + 4)
+    if (to !== this.incarnation) {
+      // Sent to an earlier process under this node's id, before the sender heard of this one.
+      this.counts.stale++
+      return
+    }
+    const peer = this.#learn(from, incarnation)
+    const last = peer?.heard ?? 0
     // Older than one already delivered: it came late on a connection that died; counted lost already.
-    if (this.#closed || (last >= 0 && n <= last)) return
-    this.#heard.set(from, n)
+    if (!peer || (last >= 0 && n <= last)) return
+    peer.heard = n
     if (!this.#departed.has(from)) this.#alive.set(from, performance.now())
     if (last >= 0 && n !== last + 1) {
       this.counts.gaps++
@@ -278,7 +336,7 @@ export class RedisNodes implements NodeBus {
     }
     this.counts.received++
     try {
-      this.#receive?.(from, JSON.parse(text.slice(b + 1)) as NodeMessage)
+      this.#receive?.(from, JSON.parse(json) as NodeMessage)
     } catch (error) {
       // Not into node-redis's reader: thrown on a turn of its own, as an uncaught error.
       setImmediate(() => {
@@ -290,7 +348,8 @@ export class RedisNodes implements NodeBus {
   /** Node `id` died or left: forget it, take its next message as it comes, and tell the listeners. */
   #gone(id: string): void {
     if (!this.#alive.delete(id)) return
-    this.#heard.set(id, -1)
+    const peer = this.#peers.get(id)
+    if (peer) peer.heard = -1
     this.#tellGone(id)
   }
 

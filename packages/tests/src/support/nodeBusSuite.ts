@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from "vitest"
 
 /** What the node bus suite needs of one implementation: a fresh cluster per test. */
 export interface NodeBusHarness {
-  /** A new node of this cluster, not started. */
-  node(): NodeBus
+  /** A new node of this cluster, not started; `id` to start one under the id of a node killed before. */
+  node(id?: string): NodeBus
   /** Kills `node` as SIGKILL would: no goodbye, its connections gone. */
   kill(node: NodeBus): Promise<void>
   /** Within this a killed node is gone for the others (the implementation's documented bound). */
@@ -177,6 +177,33 @@ export function runNodeBusSuite(
       expect(performance.now() - killed).toBeLessThan(within)
       expect([a.bus.alive(c.id), b.bus.alive(c.id), a.bus.alive(b.id)]).toEqual([false, false, true])
       expect([a.gone, b.gone]).toEqual([[c.id], [c.id]])
+    })
+
+    it("a node restarted under the same id is a new node: the others hear the old one gone, then all it sends", async () => {
+      const [a, b] = (await cluster(2)) as [Listening, Listening]
+      const h = harness as NodeBusHarness
+      for (let i = 0; i < 5; i++) a.bus.send(b.id, { t: "old", i })
+      await b.until(() => b.from(a.id).length === 5, 3000, "the old process's messages")
+      // As a process killed and started again at once, well within the liveness TTL.
+      await h.kill(a.bus)
+      const again = await new Listening(h.node(a.id)).start()
+      await waitFor(() => again.bus.alive(b.id), 3000, "the new process sees b")
+      for (let i = 0; i < 3; i++) again.bus.send(b.id, { t: "new", i })
+      await b.until(() => b.from(a.id).length === 8, 3000, "the new process's messages")
+      expect(b.from(a.id).map((m) => `${m.t}${m.i}`)).toEqual([
+        "old0",
+        "old1",
+        "old2",
+        "old3",
+        "old4",
+        "new0",
+        "new1",
+        "new2",
+      ])
+      // The old process is gone for b (what was in flight with it is settled), once, before the new one's messages.
+      expect(b.gone).toEqual([a.id])
+      expect(b.log.findIndex((heard) => "gone" in heard)).toBe(5)
+      expect(b.bus.alive(a.id)).toBe(true)
     })
 
     // Only where there is an engine to restart: the memory bus has none (no test that cannot fail).
