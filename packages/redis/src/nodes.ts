@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto"
 import type { NodeBus, NodeMessage } from "@switchyard/server-node"
 import { type RedisConnections, within } from "./connection.ts"
-import { heartbeatScript, keepScript, leaveScript, releaseScript } from "./nodeScripts.ts"
+import { NodeDirectory } from "./nodeDirectory.ts"
+import { heartbeatScript, leaveScript } from "./nodeScripts.ts"
+import { formatNodeMessage, parseNodeMessage } from "./nodeWire.ts"
 import { runScript } from "./scripts.ts"
 
 /** Bounds of the Redis node bus. */
@@ -29,6 +31,8 @@ export interface NodeCounts {
   gaps: number
   /** Messages for an earlier process under this node's id (sent before the sender heard of this one): dropped. */
   stale: number
+  /** Resets sent and received: messages were lost between two nodes, and both ends were told the other gone. */
+  resets: number
 }
 
 /** What this node knows of another (or of itself): which process it is, and the numbers between them. */
@@ -39,17 +43,22 @@ interface Peer {
   sent: number
   /** The last number heard from it; `-1` after it was declared gone: take the next one as it comes. */
   heard: number
+  /** A message to it was lost: this node owes it a reset (sent once Redis takes messages again). */
+  owed: boolean
+  /** Its listeners were told it gone for messages lost, until a reset reaches it: told once per loss. */
+  told: boolean
 }
 
 /**
  * The node bus on Redis (docs/scaling.md#node-messages-and-the-directory-on-redis), on the broker's two
- * connections. Messages: a channel per node, `<prefix>n:<id>`, each message `<from> <n> <json>` where
- * `n` counts per sender→receiver: one connection publishes them in call order and one delivers them, so
- * they arrive in order; a jump in `n` (lost during an outage) is told as the sender gone, so that what
- * was in flight between the two ends (`SESSION_LOST`, relays answered) rather than silently missing a part.
+ * connections. Messages: a channel per node, `<prefix>n:<id>`, each numbered per sender→receiver
+ * (`nodeWire.ts`): one connection publishes them in call order and one delivers them, so they arrive in
+ * order. A message lost (dropped while Redis was down, or published to nobody) or a jump in the numbers
+ * is told on **both** sides by a reset: each end tells its listeners the other is gone, so that what was
+ * in flight between them ends (`SESSION_LOST`, relays answered) rather than silently missing a part.
  * Liveness: `<prefix>node:<id>` with a TTL, refreshed by a heartbeat that also lists the live members of
  * `<prefix>nodes`; joins and leaves are announced on `<prefix>node-events` so that they are seen at once.
- * The directory: `<prefix>own:<key>` holds the owner's id, its TTL refreshed while the node owns it.
+ * The directory: `nodeDirectory.ts`.
  *
  * @example
  * const nodes = new RedisNodes(connections, "node-a", "switchyard:", timings)
@@ -57,7 +66,7 @@ interface Peer {
  * nodes.send("node-b", { t: "hello" })
  */
 export class RedisNodes implements NodeBus {
-  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0 }
+  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0, resets: 0 }
   /**
    * This process's random id. Every message carries its sender's and its receiver's: a node restarted
    * under the same id (within `nodeTtlMs`, its old liveness key still there) is a new node, the old
@@ -78,16 +87,12 @@ export class RedisNodes implements NodeBus {
   readonly #peers = new Map<string, Peer>()
   /** Incarnations replaced by a newer one, per node: late messages from them are dropped. */
   readonly #former = new Map<string, string[]>()
-  /** Directory keys this node claimed, each with the number of its claim (a later claim wins a race). */
-  readonly #owned = new Map<string, number>()
-  readonly #pending = new Map<string, "claim" | "release">()
-  #claims = 0
   /** Until then, a node missing from a heartbeat is not declared gone: Redis lost the keys, or this node was away. */
   #graceUntil = 0
   #beating = false
-  #keeping = false
   readonly #timers: Array<ReturnType<typeof setInterval>> = []
   #offState: (() => void) | undefined
+  readonly #directory: NodeDirectory
 
   constructor(
     private readonly connections: RedisConnections,
@@ -96,7 +101,8 @@ export class RedisNodes implements NodeBus {
     private readonly timings: NodeTimings,
   ) {
     if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`a node id is letters, digits, - and _: ${nodeId}`)
-    this.#peers.set(nodeId, { incarnation: this.incarnation, sent: 0, heard: 0 })
+    this.#directory = new NodeDirectory(connections, nodeId, prefix, timings)
+    this.#peers.set(nodeId, { incarnation: this.incarnation, sent: 0, heard: 0, owed: false, told: false })
   }
 
   async start(receive: (from: string, message: NodeMessage) => void): Promise<void> {
@@ -110,8 +116,9 @@ export class RedisNodes implements NodeBus {
     ])
     this.#offState = this.connections.onState(({ up }) => {
       if (!up) return
+      this.#payResets()
       void this.#beat()
-      this.#flush()
+      this.#directory.flush()
     })
     this.connections.start()
     const every = (ms: number, task: () => void) => {
@@ -119,8 +126,11 @@ export class RedisNodes implements NodeBus {
       timer.unref()
       this.#timers.push(timer)
     }
-    every(this.timings.nodeTtlMs / 5, () => void this.#beat())
-    every(this.timings.ownerTtlMs / 3, () => void this.#keep(false))
+    every(this.timings.nodeTtlMs / 5, () => {
+      this.#payResets()
+      void this.#beat()
+    })
+    every(this.timings.ownerTtlMs / 3, () => void this.#directory.keep(false))
     await subscribed
     const wait = this.timings.unavailableAfterMs
     try {
@@ -132,39 +142,70 @@ export class RedisNodes implements NodeBus {
   }
 
   send(to: string, message: NodeMessage): void {
+    this.#publish(to, "m", JSON.stringify(message))
+  }
+
+  /**
+   * Publishes a message (`m`) or a reset (`r`) to `to`. One lost on the way (Redis down, the PUBLISH
+   * failed, or it reached no subscriber: the receiver's pub/sub was down) is owed as a reset, so that the
+   * receiver learns of it even when nothing follows it.
+   */
+  #publish(to: string, kind: "m" | "r", body: string): void {
     const peer = this.#peers.get(to)
     // Numbered even when dropped, so that the receiver sees the jump at the next message.
     const n = peer ? ++peer.sent : 0
     const client = this.connections.command.client
-    if (this.#closed || !client || !peer || !this.alive(to)) {
+    if (this.#closed || !peer || !this.alive(to)) {
       this.counts.dropped++
       return
     }
-    this.counts.sent++
-    const header = `${this.nodeId} ${this.incarnation} ${peer.incarnation} ${n}`
-    // Not awaited: one connection writes its commands in call order, so messages leave in send order.
-    client.sendCommand(["PUBLISH", `${this.prefix}n:${to}`, `${header} ${JSON.stringify(message)}`]).catch(() => {
+    const lost = () => {
       this.counts.dropped++
+      if (this.#peers.get(to) === peer && !this.#closed) peer.owed = true
+    }
+    if (!client) return lost()
+    this.counts.sent++
+    const text = formatNodeMessage({
+      from: this.nodeId,
+      incarnation: this.incarnation,
+      to: peer.incarnation,
+      n,
+      kind,
+      body,
     })
+    // Not awaited: one connection writes its commands in call order, so messages leave in send order.
+    client.sendCommand(["PUBLISH", `${this.prefix}n:${to}`, text]).then((receivers) => {
+      if (Number(receivers) === 0) lost()
+      else if (kind === "r") peer.told = false
+    }, lost)
   }
 
-  async claim(key: string): Promise<void> {
-    this.#owned.set(key, ++this.#claims)
-    this.#pending.delete(key)
-    await this.#write(key, "claim")
+  /**
+   * Pays the resets owed (Redis takes messages again): each node that lost a message from this one is
+   * told gone here, and sent a reset so that it tells its own listeners this one is gone.
+   */
+  #payResets(): void {
+    if (!this.connections.command.client || !this.connections.up) return
+    for (const [id, peer] of this.#peers) {
+      if (!peer.owed || !this.alive(id) || id === this.nodeId) continue
+      peer.owed = false
+      this.counts.resets++
+      if (!peer.told) this.#tellGone(id)
+      peer.told = true
+      this.#publish(id, "r", "")
+    }
   }
 
-  async lookup(key: string): Promise<string | undefined> {
-    const wait = this.timings.unavailableAfterMs
-    const client = await this.connections.command.ready(wait)
-    const owner = await within(client.sendCommand(["GET", this.#ownKey(key)]), wait, "GET")
-    return typeof owner === "string" ? owner : undefined
+  claim(key: string): Promise<void> {
+    return this.#directory.claim(key)
   }
 
-  async release(key: string): Promise<void> {
-    if (!this.#owned.delete(key)) return
-    this.#pending.delete(key)
-    await this.#write(key, "release")
+  lookup(key: string): Promise<string | undefined> {
+    return this.#directory.lookup(key)
+  }
+
+  release(key: string): Promise<void> {
+    return this.#directory.release(key)
   }
 
   alive(nodeId: string): boolean {
@@ -182,6 +223,7 @@ export class RedisNodes implements NodeBus {
     this.#closed = true
     for (const timer of this.#timers) clearInterval(timer)
     this.#offState?.()
+    this.#directory.close()
     const client = this.connections.command.client
     if (client && this.#receive) {
       // After every message this node sent (same connection): the others hear them, then the goodbye.
@@ -198,32 +240,8 @@ export class RedisNodes implements NodeBus {
     this.#alive.clear()
   }
 
-  #ownKey(key: string): string {
-    return `${this.prefix}own:${key}`
-  }
-
   #nodeKey(nodeId: string): string {
     return `${this.prefix}node:${nodeId}`
-  }
-
-  /** Writes a claim or a release; while Redis is down it waits in `#pending` for the connection to be back. */
-  async #write(key: string, what: "claim" | "release"): Promise<void> {
-    const client = this.connections.command.client
-    try {
-      if (!client) throw new Error("down")
-      const ownKey = this.#ownKey(key)
-      if (what === "claim")
-        await client.sendCommand(["SET", ownKey, this.nodeId, "PX", String(this.timings.ownerTtlMs)])
-      else await runScript(client, releaseScript, [ownKey], [this.nodeId])
-    } catch {
-      if (!this.#closed && !this.#pending.has(key)) this.#pending.set(key, what)
-    }
-  }
-
-  #flush(): void {
-    const pending = [...this.#pending]
-    this.#pending.clear()
-    for (const [key, what] of pending) void this.#write(key, what)
   }
 
   /** Refreshes this node's liveness key and learns who else is alive; declares gone who is not. */
@@ -261,7 +279,7 @@ export class RedisNodes implements NodeBus {
       // cut off longer than the TTL. The others may not have refreshed theirs yet: wait a TTL before
       // judging them, and write back the directory entries Redis lost.
       this.#graceUntil = now + nodeTtlMs
-      void this.#keep(true)
+      void this.#directory.keep(true)
     }
     for (const [id, { at }] of this.#departed) if (now - at > 2 * nodeTtlMs) this.#departed.delete(id)
     const live = new Set<string>()
@@ -301,7 +319,7 @@ export class RedisNodes implements NodeBus {
     if (known?.incarnation === incarnation) return known
     const former = this.#former.get(id) ?? []
     if (former.includes(incarnation)) return undefined
-    const peer: Peer = { incarnation, sent: 0, heard: 0 }
+    const peer: Peer = { incarnation, sent: 0, heard: 0, owed: false, told: false }
     this.#peers.set(id, peer)
     if (known) {
       // A few are enough: a process restarted many times over sends nothing late from the early ones.
@@ -316,9 +334,9 @@ export class RedisNodes implements NodeBus {
 
   #message(text: string): void {
     if (this.#closed) return
-    const [from = "", incarnation = "", to = "", number = ""] = text.split(" ", 4)
-    const n = Number(number)
-    const json = text.slice(from.length + incarnation.length + to.length + number.length + 4)
+    const message = parseNodeMessage(text)
+    if (!message) return
+    const { from, incarnation, to, n, kind } = message
     if (to !== this.incarnation) {
       // Sent to an earlier process under this node's id, before the sender heard of this one.
       this.counts.stale++
@@ -330,13 +348,21 @@ export class RedisNodes implements NodeBus {
     if (!peer || (last >= 0 && n <= last)) return
     peer.heard = n
     if (!this.#departed.has(from)) this.#alive.set(from, performance.now())
-    if (last >= 0 && n !== last + 1) {
-      this.counts.gaps++
-      this.#tellGone(from)
+    const gap = last >= 0 && n !== last + 1
+    if (gap) this.counts.gaps++
+    if (gap || kind === "r") {
+      // Messages were lost between the two: what was in flight ends on both sides. A reset answers a
+      // gap (and pays one owed); a reset received needs none back.
+      if (kind === "r") this.counts.resets++
+      peer.owed = false
+      if (!peer.told) this.#tellGone(from)
+      peer.told = kind === "m" && from !== this.nodeId
+      if (peer.told) this.#publish(from, "r", "")
     }
+    if (kind === "r") return
     this.counts.received++
     try {
-      this.#receive?.(from, JSON.parse(json) as NodeMessage)
+      this.#receive?.(from, JSON.parse(message.body) as NodeMessage)
     } catch (error) {
       // Not into node-redis's reader: thrown on a turn of its own, as an uncaught error.
       setImmediate(() => {
@@ -355,35 +381,5 @@ export class RedisNodes implements NodeBus {
 
   #tellGone(id: string): void {
     for (const listener of [...this.#listeners]) listener(id)
-  }
-
-  /**
-   * Extends the TTL of the directory entries this node still owns and forgets the others (handed over
-   * or released elsewhere); `restore` writes back those Redis lost.
-   */
-  async #keep(restore: boolean): Promise<void> {
-    const client = this.connections.command.client
-    if (this.#keeping || this.#closed || !client || this.#owned.size === 0) return
-    this.#keeping = true
-    const owned = [...this.#owned]
-    const args = [this.nodeId, String(this.timings.ownerTtlMs), restore ? "1" : "0"]
-    try {
-      for (let i = 0; i < owned.length; i += 500) {
-        const batch = owned.slice(i, i + 500)
-        const keys = batch.map(([key]) => this.#ownKey(key))
-        const reply = (await within(
-          runScript(client, keepScript, keys, args),
-          this.timings.unavailableAfterMs,
-          "keep",
-        )) as number[] | undefined
-        batch.forEach(([key, claim], j) => {
-          if (reply?.[j] === 0 && this.#owned.get(key) === claim) this.#owned.delete(key)
-        })
-      }
-    } catch {
-      // Redis is down: the next round (or the next heartbeat after it is back) does it.
-    } finally {
-      this.#keeping = false
-    }
   }
 }

@@ -213,7 +213,7 @@ export function runNodeBusSuite(
         const h = harness as NodeBusHarness
         if (!h.restart) throw new Error("this harness has no engine to restart")
         await a.bus.claim("k")
-        // Sent while the engine is down: dropped, and a's next message shows b the gap.
+        // Sent while the engine is down: dropped, and a tells b once the engine is back.
         await h.restart(() => a.bus.send(b.id, { t: "lost" }))
         for (const n of [a, b, c]) for (const m of [a, b, c]) expect(n.bus.alive(m.id)).toBe(true)
         a.bus.send(b.id, { t: "after" })
@@ -225,12 +225,32 @@ export function runNodeBusSuite(
           a.until(() => a.from(c.id).length === 1, 3000, "c's message"),
         ])
         expect(b.from(a.id)).toEqual([{ t: "after" }])
-        // The lost message is told as a gone (what was in flight from a is lost); nobody else is.
-        expect([a.gone, b.gone, c.gone]).toEqual([[], [a.id], []])
+        // The lost message is told as a gone on both sides (what was in flight between a and b ends);
+        // nobody else is.
+        expect([a.gone, b.gone, c.gone]).toEqual([[b.id], [a.id], []])
         // The directory entry a owned is written back by a (Redis kept nothing) after its first heartbeat.
         const deadline = performance.now() + 3000
         while ((await b.bus.lookup("k")) !== a.id && performance.now() < deadline) await pause(20)
         expect(await b.bus.lookup("k")).toBe(a.id)
+      })
+
+    if (options.engine)
+      it("a message lost with nothing after it is told on both sides once the engine is back", async () => {
+        const [a, b, c] = (await cluster(3)) as [Listening, Listening, Listening]
+        const h = harness as NodeBusHarness
+        if (!h.restart) throw new Error("this harness has no engine to restart")
+        // A ghost's last RESULT, say: nothing follows it, so no later message shows b the gap.
+        await h.restart(() => a.bus.send(b.id, { t: "last" }))
+        await Promise.all([
+          a.until(() => a.gone.includes(b.id), 3000, "b gone for a"),
+          b.until(() => b.gone.includes(a.id), 3000, "a gone for b"),
+        ])
+        expect([a.gone, b.gone, c.gone]).toEqual([[b.id], [a.id], []])
+        expect(b.from(a.id)).toEqual([])
+        // Both still talk afterwards.
+        a.bus.send(b.id, { t: "next" })
+        await b.until(() => b.from(a.id).length === 1, 3000, "a's next message")
+        expect(b.gone).toEqual([a.id])
       })
   })
 }
