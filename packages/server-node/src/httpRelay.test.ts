@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http"
+import { createServer, get, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import type { NodeMessage } from "./broker/nodeBus.ts"
 import type { SessionCluster } from "./cluster.ts"
@@ -33,7 +34,7 @@ const sseLike: ServeLocal = (request: IncomingMessage, response: ServerResponse)
 describe("HttpRelay", () => {
   it("forgets a relayed request the client aborted (no entry left per closed SSE stream or long poll)", async () => {
     const owner = fakeCluster("a")
-    const relay = new HttpRelay(owner.cluster, defaultLimits.maxMessageBytes, sseLike)
+    const relay = new HttpRelay(owner.cluster, defaultLimits, sseLike)
     for (let rid = 1; rid <= 1000; rid++) {
       owner.deliver("b", {
         t: "http",
@@ -49,5 +50,48 @@ describe("HttpRelay", () => {
     expect(relay.servingCount).toBe(0)
     // The owner answered each request's head and nothing after the abort.
     expect(owner.sent.filter(({ m }) => m.t === "http-end")).toHaveLength(0)
+  })
+
+  it("answers a relayed request as a gone link when the owner sends no first reply in time", async () => {
+    // The owner never answers: its node is stuck, or the request was lost on the bus.
+    const relaying = fakeCluster("b")
+    const goneLink: ServeLocal = (_request, response) => {
+      response.writeHead(410)
+      response.end("gone")
+    }
+    const relay = new HttpRelay(relaying.cluster, { ...defaultLimits, takeOverTimeoutMs: 200 }, goneLink)
+    const server = createServer((request, response) => {
+      relay.request(request, response, new URL(request.url ?? "/", "http://x").searchParams)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const started = performance.now()
+      const status = await new Promise<number | string>((resolve) => {
+        const hang = setTimeout(() => resolve("no answer within 2 s"), 2000)
+        get(`http://127.0.0.1:${port}/switchyard?transport=long-polling&link=a.x`, (response) => {
+          clearTimeout(hang)
+          response.resume()
+          resolve(response.statusCode ?? 0)
+        })
+      })
+      expect(status).toBe(410)
+      expect(performance.now() - started).toBeGreaterThanOrEqual(190)
+      // The owner is told to drop the request, should it come late.
+      expect(relaying.sent.map(({ to, m }) => [to, m.t])).toEqual([
+        ["a", "http"],
+        ["a", "http-abort"],
+      ])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it("acknowledges a relayed request at once, before a transport that holds its answer replies", () => {
+    const owner = fakeCluster("a")
+    new HttpRelay(owner.cluster, defaultLimits, () => {})
+    owner.deliver("b", { t: "http", rid: 7, method: "GET", url: "/switchyard?link=a.x", headers: {}, body: "" })
+    expect(owner.sent).toEqual([{ to: "b", m: { t: "http-ack", rid: 7 } }])
   })
 })

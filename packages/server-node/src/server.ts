@@ -154,7 +154,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
     if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
   }
-  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const relay = cluster && new HttpRelay(cluster, limits, serveLocal)
   const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
