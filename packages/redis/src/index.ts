@@ -15,6 +15,7 @@ export {
   within,
 } from "./connection.ts"
 export { type NodeCounts, type NodeTimings, RedisNodes } from "./nodes.ts"
+export { NODE_PROTOCOL, NodeMessageError } from "./nodeWire.ts"
 export { RedisTopics, type TopicTimings } from "./topics.ts"
 
 /** Options of `redisBroker`. */
@@ -69,6 +70,7 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
     name: "redis",
     nodes,
     start(node: BrokerNode) {
+      nodes.onError((error) => node.report(error))
       connections.onState(({ up, reason, downMs }) =>
         node.status(
           downMs === undefined

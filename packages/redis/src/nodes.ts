@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto"
 import type { NodeBus, NodeMessage } from "@switchyard/server-node"
 import { type RedisConnections, within } from "./connection.ts"
 import { NodeDirectory } from "./nodeDirectory.ts"
+import { type Peer, Peers } from "./nodePeers.ts"
 import { heartbeatScript, leaveScript } from "./nodeScripts.ts"
-import { formatNodeMessage, parseNodeMessage } from "./nodeWire.ts"
+import { formatNodeMessage, NodeMessageError, NodeMessageReports, parseNodeMessage } from "./nodeWire.ts"
 import { runScript } from "./scripts.ts"
 
 /** Bounds of the Redis node bus. */
@@ -33,20 +34,8 @@ export interface NodeCounts {
   stale: number
   /** Resets sent and received: messages were lost between two nodes, and both ends were told the other gone. */
   resets: number
-}
-
-/** What this node knows of another (or of itself): which process it is, and the numbers between them. */
-interface Peer {
-  /** The incarnation of the process: random per process, so that one restarted under the same id is new. */
-  readonly incarnation: string
-  /** The last number sent to this incarnation. */
-  sent: number
-  /** The last number heard from it; `-1` after it was declared gone: take the next one as it comes. */
-  heard: number
-  /** A message to it was lost: this node owes it a reset (sent once Redis takes messages again). */
-  owed: boolean
-  /** Its listeners were told it gone for messages lost, until a reset reaches it: told once per loss. */
-  told: boolean
+  /** Messages refused (not node messages, another version) or whose handling threw, each reported. */
+  refused: number
 }
 
 /**
@@ -66,7 +55,7 @@ interface Peer {
  * nodes.send("node-b", { t: "hello" })
  */
 export class RedisNodes implements NodeBus {
-  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0, resets: 0 }
+  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0, resets: 0, refused: 0 }
   /**
    * This process's random id. Every message carries its sender's and its receiver's: a node restarted
    * under the same id (within `nodeTtlMs`, its old liveness key still there) is a new node, the old
@@ -76,6 +65,7 @@ export class RedisNodes implements NodeBus {
   #receive: ((from: string, message: NodeMessage) => void) | undefined
   #closed = false
   readonly #listeners = new Set<(nodeId: string) => void>()
+  readonly #reports = new NodeMessageReports()
   /** The other nodes alive, as last heard, with when that was (performance.now()). */
   readonly #alive = new Map<string, number>()
   /**
@@ -84,9 +74,7 @@ export class RedisNodes implements NodeBus {
    */
   readonly #departed = new Map<string, { readonly at: number; readonly incarnation: string }>()
   /** Each node heard of, this one included: its incarnation and the numbers between the two. */
-  readonly #peers = new Map<string, Peer>()
-  /** Incarnations replaced by a newer one, per node: late messages from them are dropped. */
-  readonly #former = new Map<string, string[]>()
+  readonly #peers = new Peers()
   /** Until then, a node missing from a heartbeat is not declared gone: Redis lost the keys, or this node was away. */
   #graceUntil = 0
   #beating = false
@@ -102,7 +90,7 @@ export class RedisNodes implements NodeBus {
   ) {
     if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`a node id is letters, digits, - and _: ${nodeId}`)
     this.#directory = new NodeDirectory(connections, nodeId, prefix, timings)
-    this.#peers.set(nodeId, { incarnation: this.incarnation, sent: 0, heard: 0, owed: false, told: false })
+    this.#peers.learn(nodeId, this.incarnation)
   }
 
   async start(receive: (from: string, message: NodeMessage) => void): Promise<void> {
@@ -186,7 +174,7 @@ export class RedisNodes implements NodeBus {
    */
   #payResets(): void {
     if (!this.connections.command.client || !this.connections.up) return
-    for (const [id, peer] of this.#peers) {
+    for (const [id, peer] of this.#peers.all()) {
       if (!peer.owed || !this.alive(id) || id === this.nodeId) continue
       peer.owed = false
       this.counts.resets++
@@ -216,6 +204,14 @@ export class RedisNodes implements NodeBus {
   onNodeGone(listener: (nodeId: string) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Calls `listener` with each message this node refuses or fails to handle (`redisBroker()` reports them
+   * to the server's `onError`); without a listener each is logged. The node goes on either way.
+   */
+  onError(listener: (error: NodeMessageError) => void): () => void {
+    return this.#reports.listen(listener)
   }
 
   async close(): Promise<void> {
@@ -297,6 +293,10 @@ export class RedisNodes implements NodeBus {
   /** A join (`+<id> <incarnation>`) or a leave (`-<id> <incarnation>`) announced on `<prefix>node-events`. */
   #event(text: string): void {
     const [id = "", incarnation = ""] = text.slice(1).split(" ")
+    if (!/^[+-][A-Za-z0-9_-]+ [A-Za-z0-9_-]+$/.test(text))
+      return this.#refuse(
+        new NodeMessageError("NODE_MESSAGE_REFUSED", `not a node event: ${JSON.stringify(text.slice(0, 80))}`),
+      )
     if (id === this.nodeId || this.#closed) return
     if (text.startsWith("+")) {
       if (!this.#learn(id, incarnation)) return
@@ -315,19 +315,10 @@ export class RedisNodes implements NodeBus {
    * incarnation already replaced (a late message of an earlier process).
    */
   #learn(id: string, incarnation: string): Peer | undefined {
-    const known = this.#peers.get(id)
-    if (known?.incarnation === incarnation) return known
-    const former = this.#former.get(id) ?? []
-    if (former.includes(incarnation)) return undefined
-    const peer: Peer = { incarnation, sent: 0, heard: 0, owed: false, told: false }
-    this.#peers.set(id, peer)
-    if (known) {
-      // A few are enough: a process restarted many times over sends nothing late from the early ones.
-      this.#former.set(id, [...former.slice(-3), known.incarnation])
-      if (known.heard !== -1) {
-        this.#alive.delete(id)
-        this.#tellGone(id)
-      }
+    const { peer, replaced } = this.#peers.learn(id, incarnation)
+    if (replaced && replaced.heard !== -1) {
+      this.#alive.delete(id)
+      this.#tellGone(id)
     }
     return peer
   }
@@ -335,7 +326,7 @@ export class RedisNodes implements NodeBus {
   #message(text: string): void {
     if (this.#closed) return
     const message = parseNodeMessage(text)
-    if (!message) return
+    if (message instanceof NodeMessageError) return this.#refuse(message)
     const { from, incarnation, to, n, kind } = message
     if (to !== this.incarnation) {
       // Sent to an earlier process under this node's id, before the sender heard of this one.
@@ -360,15 +351,30 @@ export class RedisNodes implements NodeBus {
       if (peer.told) this.#publish(from, "r", "")
     }
     if (kind === "r") return
+    let parsed: NodeMessage
+    try {
+      parsed = JSON.parse(message.body) as NodeMessage
+    } catch {
+      return this.#refuse(new NodeMessageError("NODE_MESSAGE_REFUSED", `a node message from ${from} is not JSON`))
+    }
     this.counts.received++
     try {
-      this.#receive?.(from, JSON.parse(message.body) as NodeMessage)
+      this.#receive?.(from, parsed)
     } catch (error) {
-      // Not into node-redis's reader: thrown on a turn of its own, as an uncaught error.
-      setImmediate(() => {
-        throw error
-      })
+      // Not thrown into node-redis's reader (nor as an uncaught error): one bad message must not take
+      // the process down (a snapshot of a newer shape in a rolling upgrade, a bug).
+      const reason = error instanceof Error ? error.message : String(error)
+      this.#refuse(
+        new NodeMessageError("NODE_MESSAGE_FAILED", `node message ${parsed.t} from ${from} failed: ${reason}`, {
+          cause: error,
+        }),
+      )
     }
+  }
+
+  #refuse(error: NodeMessageError): void {
+    this.counts.refused++
+    this.#reports.report(error)
   }
 
   /** Node `id` died or left: forget it, take its next message as it comes, and tell the listeners. */

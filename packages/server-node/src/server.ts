@@ -92,6 +92,7 @@ export function createServer<C extends AnyContract, A = undefined>(
       logBrokerEvent(event)
       for (const listener of [...brokerListeners]) hook(listener, event)
     },
+    report: (error) => onError(error, {}),
   })
   topics.attach(broker.topics)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
