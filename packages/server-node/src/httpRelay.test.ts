@@ -1,5 +1,6 @@
 import { createServer, get, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, connect } from "node:net"
+import { setTimeout as pause } from "node:timers/promises"
 import { describe, expect, it } from "vitest"
 import type { NodeMessage } from "./broker/nodeBus.ts"
 import type { SessionCluster } from "./cluster.ts"
@@ -93,5 +94,41 @@ describe("HttpRelay", () => {
     new HttpRelay(owner.cluster, defaultLimits, () => {})
     owner.deliver("b", { t: "http", rid: 7, method: "GET", url: "/switchyard?link=a.x", headers: {}, body: "" })
     expect(owner.sent).toEqual([{ to: "b", m: { t: "http-ack", rid: 7 } }])
+  })
+
+  it("cuts a relayed stream whose client does not read once maxBufferedBytes pile up, and tells the owner", async () => {
+    const relaying = fakeCluster("b")
+    const relay = new HttpRelay(relaying.cluster, { ...defaultLimits, maxBufferedBytes: 64 * 1024 }, () => {})
+    const server = createServer((request, response) => {
+      relay.request(request, response, new URL(request.url ?? "/", "http://x").searchParams)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    // A client that sends its request and never reads a byte.
+    const socket = connect(port, "127.0.0.1")
+    socket.pause()
+    socket.on("error", () => {})
+    socket.write("GET /switchyard?transport=sse&link=a.x HTTP/1.1\r\nhost: x\r\n\r\n")
+    try {
+      const deadline = performance.now() + 3000
+      while (!relaying.sent.some(({ m }) => m.t === "http") && performance.now() < deadline) await pause(5)
+      const rid = relaying.sent.find(({ m }) => m.t === "http")?.m.rid as number
+      relaying.deliver("a", { t: "http-ack", rid })
+      relaying.deliver("a", { t: "http-head", rid, status: 200, headers: { "content-type": "text/event-stream" } })
+      const chunk = `data: ${"x".repeat(64 * 1024)}\n\n`
+      // Up to 64 MiB, far more than the sockets' buffers hold, unless the relay cuts the stream first.
+      for (let i = 0; i < 1024 && !relaying.sent.some(({ m }) => m.t === "http-abort"); i++) {
+        relaying.deliver("a", { t: "http-chunk", rid, data: chunk })
+        await pause(0)
+      }
+      expect(relaying.sent.filter(({ m }) => m.t === "http-abort")).toEqual([{ to: "a", m: { t: "http-abort", rid } }])
+      // Later chunks of that stream are dropped here.
+      relaying.deliver("a", { t: "http-chunk", rid, data: chunk })
+      expect(relaying.sent.filter(({ m }) => m.t === "http-abort")).toHaveLength(1)
+    } finally {
+      socket.destroy()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })

@@ -114,8 +114,17 @@ export class HttpRelay implements RunningTransport {
         const { response } = outgoing
         if (m.t === "http-ack") return true
         if (m.t === "http-head") response.writeHead(m.status as number, m.headers as Record<string, string>)
-        else if (m.t === "http-chunk") response.write(m.data as string)
-        else {
+        else if (m.t === "http-chunk") {
+          response.write(m.data as string)
+          // A client that stops reading (an SSE stream): the bytes pile up here, not on the link's node,
+          // whose relayed response buffers nothing. Past the limit the request is cut and the owner told,
+          // as when the client goes away; the client reconnects and resumes.
+          if (response.writableLength > this.limits.maxBufferedBytes) {
+            this.outgoing.delete(m.rid as number)
+            this.cluster.nodes.send(from, { t: "http-abort", rid: m.rid as number })
+            response.destroy()
+          }
+        } else {
           this.outgoing.delete(m.rid as number)
           response.end(m.data as string)
         }
@@ -191,10 +200,11 @@ export class HttpRelay implements RunningTransport {
 }
 
 /**
- * What the relay is bounded by: the body it carries (`maxMessageBytes`), and how long it waits for the
- * owner's first reply to a request (`takeOverTimeoutMs`, the bound on any answer from another node).
+ * What the relay is bounded by: the body it carries (`maxMessageBytes`), what it buffers for a client
+ * that does not read (`maxBufferedBytes`, as a direct SSE stream), and how long it waits for the owner's
+ * first reply to a request (`takeOverTimeoutMs`, the bound on any answer from another node).
  */
-export type RelayLimits = Pick<ServerLimits, "maxMessageBytes" | "takeOverTimeoutMs">
+export type RelayLimits = Pick<ServerLimits, "maxMessageBytes" | "maxBufferedBytes" | "takeOverTimeoutMs">
 
 interface Outgoing {
   readonly timer: ReturnType<typeof setTimeout>
