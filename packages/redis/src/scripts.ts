@@ -75,6 +75,18 @@ if first == since + 1 then out[3] = 1 end
 return out
 `
 
+/**
+ * KEYS: metas of keys a node listens to. ARGV: the history TTL (ms) of each. Extends the TTL of each meta
+ * of a key nobody published on yet (it lives for the history TTL, see `readScript`), so that the epoch
+ * its subscribers hold stays while they are there, however quiet the key.
+ */
+export const touchScript = `
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'n') == '0' then redis.call('PEXPIRE', key, ARGV[i]) end
+end
+return 1
+`
+
 const shas = new Map<string, string>()
 
 /** Runs a script by its SHA1, loading it when Redis does not have it (a restart, `SCRIPT FLUSH`). */

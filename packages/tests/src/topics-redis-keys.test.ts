@@ -1,3 +1,4 @@
+import { setTimeout as pause } from "node:timers/promises"
 import { RedisConnections, RedisTopics } from "@switchyard/redis"
 import type { TopicSink } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -49,6 +50,35 @@ describe("topic keys in Redis", () => {
       await topics.publish("feed", "used", "1")
       await topics.read("feed", "used", null)
       expect(Number(await redis.command("PTTL", meta("used")))).toBeGreaterThan(HISTORY_TTL_MS)
+    } finally {
+      topics.close()
+      await connections.close()
+    }
+  })
+
+  it("a key nobody published on keeps its meta while a node listens to it, however quiet", async () => {
+    const connections = new RedisConnections(redis.url, {
+      pingIntervalMs: 200,
+      pingTimeoutMs: 1000,
+      backoffMs: [20, 100],
+    })
+    const sink = {
+      history: () => ({ topicHistorySize: 100, topicHistoryTtlMs: 600 }),
+      deliver: () => {},
+    } as unknown as TopicSink
+    const topics = new RedisTopics(connections, sink, "n1", "keys2:", {
+      unavailableAfterMs: 1000,
+      metaTtlMs: META_TTL_MS,
+    })
+    connections.start()
+    try {
+      await connections.command.ready(3000)
+      topics.listen("feed", "quiet")
+      const { epoch } = await topics.read("feed", "quiet", null)
+      // Three history TTLs without a publication: the subscribers' epoch must still be the key's.
+      await pause(1800)
+      expect(await redis.command("HGET", "keys2:topic:4:feed:quiet:meta", "e")).toBe(epoch)
+      topics.unlisten("feed", "quiet")
     } finally {
       topics.close()
       await connections.close()
