@@ -22,8 +22,16 @@ export class MemoryNodeCluster {
   private readonly members = new Map<string, MemoryNode>()
   private count = 0
 
-  /** A new node of this cluster (`id` defaults to `node-1`, `node-2`, …). */
+  /**
+   * A new node of this cluster (`id` defaults to `node-1`, `node-2`, …): letters, digits, `-` and `_`, as
+   * on Redis, since it starts the id of each HTTP link the node holds (`<nodeId>.<random>`, cut at the
+   * first `.` to relay a request there).
+   */
   nodes(id = `node-${++this.count}`): NodeBus {
+    if (!/^[A-Za-z0-9_-]+$/.test(id))
+      throw new Error(
+        `a node id is letters, digits, - and _ (it starts each HTTP link id, before a "."): ${JSON.stringify(id)}`,
+      )
     return new MemoryNode(this, id)
   }
 
