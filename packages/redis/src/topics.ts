@@ -142,7 +142,12 @@ export class RedisTopics implements TopicBus {
     })
     const read = await this.#read(state, since)
     await this.#caughtUp(state, read.epoch, read.offset)
-    return { epoch: read.epoch, offset: read.offset, after: read.covered ? read.entries.map((e) => e[1]) : undefined }
+    // The node may not have delivered up to there yet (its catch-up gave up waiting after 2 s): it answers
+    // where it stands, so that no subscriber's position runs ahead of what it was sent (a session moved
+    // meanwhile would renew past the rest). The rest comes to every subscriber live, in order.
+    const offset = state.epoch === read.epoch ? Math.min(read.offset, state.last) : read.offset
+    const after = read.covered ? read.entries.filter(([o]) => o <= offset).map((e) => e[1]) : undefined
+    return { epoch: read.epoch, offset, after }
   }
 
   /** Closes: no more deliveries. */

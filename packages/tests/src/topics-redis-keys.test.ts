@@ -1,4 +1,5 @@
 import { setTimeout as pause } from "node:timers/promises"
+import { waitFor } from "@switchyard/core/testing"
 import { RedisConnections, RedisTopics } from "@switchyard/redis"
 import type { TopicSink } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -82,6 +83,46 @@ describe("topic keys in Redis", () => {
     } finally {
       topics.close()
       await connections.close()
+    }
+  })
+
+  it("a read answers where the node stands when its delivery lags behind Redis, not the stream's top", async () => {
+    const [c1, c2] = [1, 2].map(
+      () => new RedisConnections(redis.url, { pingIntervalMs: 200, pingTimeoutMs: 1000, backoffMs: [20, 100] }),
+    ) as [RedisConnections, RedisConnections]
+    const delivered: number[] = []
+    const sink = (into: number[]) =>
+      ({
+        history: () => ({ topicHistorySize: 100, topicHistoryTtlMs: 60_000 }),
+        deliver: (_t: string, _k: string, _json: string, offset: number) => void into.push(offset),
+      }) as unknown as TopicSink
+    const timings = { unavailableAfterMs: 1000, metaTtlMs: META_TTL_MS }
+    const lagging = new RedisTopics(c1, sink(delivered), "n1", "keys3:", timings)
+    const other = new RedisTopics(c2, sink([]), "n2", "keys3:", timings)
+    c1.start()
+    c2.start()
+    try {
+      await Promise.all([c1.command.ready(3000), c1.subscriber.ready(3000), c2.command.ready(3000)])
+      lagging.listen("feed", "k")
+      const { epoch } = await lagging.read("feed", "k", null)
+      await other.publish("feed", "k", "1")
+      await waitFor(() => delivered.length === 1, 3000, "the first publication")
+      // The node stops hearing the key's channel (its delivery lags): two more are published meanwhile.
+      c1.subscriber.unsubscribe("keys3:topic:4:feed:k")
+      const deadline = performance.now() + 3000
+      const listeners = async () => ((await redis.command("PUBSUB", "NUMSUB", "keys3:topic:4:feed:k")) as unknown[])[1]
+      while (Number(await listeners()) !== 0 && performance.now() < deadline) await pause(10)
+      await other.publish("feed", "k", "2")
+      await other.publish("feed", "k", "3")
+      const read = await lagging.read("feed", "k", [1, epoch])
+      // Given up after 2 s: the node delivered offset 1 only, and a subscriber joining now stands there.
+      expect(delivered).toEqual([1])
+      expect([read.offset, read.after]).toEqual([1, []])
+    } finally {
+      lagging.close()
+      other.close()
+      await c1.close()
+      await c2.close()
     }
   })
 })
