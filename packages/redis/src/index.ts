@@ -16,6 +16,7 @@ export {
   within,
 } from "./connection.ts"
 export { type NodeCounts, type NodeTimings, RedisNodes } from "./nodes.ts"
+export { NODE_PROTOCOL, NodeMessageError } from "./nodeWire.ts"
 export { RedisPresence } from "./presence.ts"
 export { RedisTopics, type TopicTimings } from "./topics.ts"
 
@@ -74,6 +75,7 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
     nodes,
     presence,
     start(node: BrokerNode) {
+      nodes.onError((error) => node.report(error))
       connections.onState(({ up, reason, downMs }) =>
         node.status(
           downMs === undefined

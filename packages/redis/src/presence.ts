@@ -40,7 +40,13 @@ export class RedisPresence implements PresenceBus {
     private readonly unavailableAfterMs: number,
     liveness: Pick<NodeBus, "onNodeGone"> | undefined,
   ) {
-    if (liveness) this.#offs.push(liveness.onNodeGone((gone) => void this.sweep(gone).catch(() => {})))
+    // A node that is only out of touch ("lost": messages between the two were lost) keeps its members.
+    if (liveness)
+      this.#offs.push(
+        liveness.onNodeGone((node, why) => {
+          if (why === "gone") void this.sweep(node).catch(() => {})
+        }),
+      )
     this.#offs.push(
       connections.subscriber.onState((up) => {
         if (up) for (const watched of this.#watched.values()) this.#relist(watched)

@@ -46,13 +46,15 @@ return {n, e}
 
 /**
  * KEYS: meta, log. ARGV: node id, since offset (-1: none), since epoch, history TTL (ms), meta TTL (ms).
- * Returns `{epoch, offset, covered, o1, m1, o2, m2, …}`: the publications after `since` that the history
+ * The meta lives for the meta TTL once the key has publications, else for the history TTL. Returns `{epoch, offset, covered, o1, m1, o2, m2, …}`: the publications after `since` that the history
  * still holds, oldest first, and `covered` 1 when they are all of them.
  */
 export const readScript = `${epochOf}
 local e = epoch()
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- A key nobody published on (a read made its meta: any key a client names) lives as its history would,
+-- not for the meta TTL; one with publications keeps its epoch for the meta TTL.
+if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 local since = tonumber(ARGV[2])
 if since < 0 or ARGV[3] ~= e or since > n then return {e, n, 0} end
 if since == n then return {e, n, 1} end
@@ -71,6 +73,18 @@ for i = #entries, 1, -1 do
 end
 if first == since + 1 then out[3] = 1 end
 return out
+`
+
+/**
+ * KEYS: metas of keys a node listens to. ARGV: the history TTL (ms) of each. Extends the TTL of each meta
+ * of a key nobody published on yet (it lives for the history TTL, see `readScript`), so that the epoch
+ * its subscribers hold stays while they are there, however quiet the key.
+ */
+export const touchScript = `
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'n') == '0' then redis.call('PEXPIRE', key, ARGV[i]) end
+end
+return 1
 `
 
 const shas = new Map<string, string>()

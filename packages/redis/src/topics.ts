@@ -1,7 +1,7 @@
 import type { TopicPosition } from "@switchyard/core"
 import type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "@switchyard/server-node"
 import { type RedisConnections, unavailable, within } from "./connection.ts"
-import { publishScript, readScript, runScript } from "./scripts.ts"
+import { publishScript, readScript, runScript, touchScript } from "./scripts.ts"
 
 /** Bounds of the Redis topics. */
 export interface TopicTimings {
@@ -46,6 +46,8 @@ const MAX_HELD = 10_000
  */
 export class RedisTopics implements TopicBus {
   readonly #keys = new Map<string, Listened>()
+  #touching: ReturnType<typeof setTimeout> | undefined
+  #touchAt = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly connections: RedisConnections,
@@ -89,6 +91,7 @@ export class RedisTopics implements TopicBus {
       markSynced()
     }
     this.#keys.set(ref, state)
+    if (state.history) this.#touchWithin(state.history.topicHistoryTtlMs)
     this.connections.subscriber
       .subscribe(name, (message) => this.#arrived(state, message))
       .then(() => this.#sync(state))
@@ -139,12 +142,54 @@ export class RedisTopics implements TopicBus {
     })
     const read = await this.#read(state, since)
     await this.#caughtUp(state, read.epoch, read.offset)
-    return { epoch: read.epoch, offset: read.offset, after: read.covered ? read.entries.map((e) => e[1]) : undefined }
+    // The node may not have delivered up to there yet (its catch-up gave up waiting after 2 s): it answers
+    // where it stands, so that no subscriber's position runs ahead of what it was sent (a session moved
+    // meanwhile would renew past the rest). The rest comes to every subscriber live, in order.
+    const offset = state.epoch === read.epoch ? Math.min(read.offset, state.last) : read.offset
+    const after = read.covered ? read.entries.filter(([o]) => o <= offset).map((e) => e[1]) : undefined
+    return { epoch: read.epoch, offset, after }
   }
 
   /** Closes: no more deliveries. */
   close(): void {
     for (const state of [...this.#keys.values()]) this.unlisten(state.topic, state.key)
+    clearTimeout(this.#touching)
+    this.#touching = undefined
+  }
+
+  /** Touches the listened keys' metas within a third of `ttlMs` (and of every shorter one). */
+  #touchWithin(ttlMs: number): void {
+    const at = performance.now() + Math.min(60_000, Math.max(250, ttlMs / 3))
+    if (at >= this.#touchAt) return
+    clearTimeout(this.#touching)
+    this.#touchAt = at
+    this.#touching = setTimeout(() => this.#touch(), at - performance.now())
+    this.#touching.unref()
+  }
+
+  /**
+   * Keeps alive the meta of each listened key nobody published on yet, which lives only for the history
+   * TTL (so that made-up keys cost Redis nothing for long): its subscribers' epoch stays valid.
+   */
+  #touch(): void {
+    this.#touching = undefined
+    this.#touchAt = Number.POSITIVE_INFINITY
+    const listened = [...this.#keys.values()].flatMap((s) => (s.history ? [[s.keys[0], s.history] as const] : []))
+    if (listened.length === 0) return
+    for (const [, history] of listened) this.#touchWithin(history.topicHistoryTtlMs)
+    const client = this.connections.command.client
+    for (let i = 0; client && i < listened.length; i += 500) {
+      const batch = listened.slice(i, i + 500)
+      const ttls = batch.map(([, history]) => String(Math.max(1, Math.floor(history.topicHistoryTtlMs))))
+      runScript(
+        client,
+        touchScript,
+        batch.map(([meta]) => meta ?? ""),
+        ttls,
+      ).catch(() => {
+        // Redis is down: the next round does it (a meta lost meanwhile is a new epoch, as after any loss).
+      })
+    }
   }
 
   async #read(state: Listened, since: TopicPosition | null) {

@@ -94,6 +94,7 @@ export function createServer<C extends AnyContract, A = undefined>(
       logBrokerEvent(event)
       for (const listener of [...brokerListeners]) hook(listener, event)
     },
+    report: (error) => onError(error, {}),
   })
   topics.attach(broker.topics)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
@@ -157,7 +158,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
     if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
   }
-  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const relay = cluster && new HttpRelay(cluster, limits, serveLocal)
   const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 

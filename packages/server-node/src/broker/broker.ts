@@ -22,6 +22,11 @@ export interface BrokerNode {
   readonly topics: TopicSink
   /** The broker's engine went down or came back. The server logs one line and tells `server.on("broker")`. */
   status(event: BrokerEvent): void
+  /**
+   * Something the broker received could not be handled (a node message refused or failing): the server
+   * reports it to its `onError`. The broker goes on.
+   */
+  report(error: unknown): void
 }
 
 /**

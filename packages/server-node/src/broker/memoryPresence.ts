@@ -67,7 +67,7 @@ export function memoryPresence(): MemoryPresence {
   const presence: MemoryPresence = {
     node(nodeId = `memory-${++nodes}`, liveness) {
       // Every node hears of a death; the first to drop the dead node's entries tells their leaves.
-      liveness?.onNodeGone((gone) => presence.drop(gone))
+      liveness?.onNodeGone((node, why) => why === "gone" && presence.drop(node))
       return {
         nodeId,
         join(topic, key, entry, max) {
