@@ -89,8 +89,23 @@ return 1
 
 const shas = new Map<string, string>()
 
-/** Runs a script by its SHA1, loading it when Redis does not have it (a restart, `SCRIPT FLUSH`). */
-export async function runScript(
+/** One script on one connection: its calls not yet answered, and the gate of a `NOSCRIPT` recovery. */
+interface OnConnection {
+  sent: number
+  gate: Promise<void> | undefined
+  open: (() => void) | undefined
+}
+// Per connection: a new connection (after a restart) loads its scripts again.
+const connections = new WeakMap<RedisClient, Map<string, OnConnection>>()
+
+/**
+ * Runs a script by its SHA1, keeping the calls in the order they were made (publications not awaited
+ * reach subscribers in that order). The first call on a connection sends `SCRIPT LOAD` ahead of its
+ * `EVALSHA`, on the same connection, so that Redis has it. A `NOSCRIPT` all the same (`SCRIPT FLUSH` on
+ * a live connection) is retried with `EVAL`; the calls made meanwhile wait until every call already sent
+ * has run, so that none that finds the script loaded again overtakes one still being retried.
+ */
+export function runScript(
   client: RedisClient,
   script: string,
   keys: readonly string[],
@@ -101,11 +116,40 @@ export async function runScript(
     sha = createHash("sha1").update(script).digest("hex")
     shas.set(script, sha)
   }
-  const tail = [String(keys.length), ...keys, ...args]
-  try {
-    return await client.sendCommand(["EVALSHA", sha, ...tail])
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error
-    return await client.sendCommand(["EVAL", script, ...tail])
+  let scripts = connections.get(client)
+  if (!scripts) {
+    scripts = new Map()
+    connections.set(client, scripts)
   }
+  let state = scripts.get(sha)
+  if (!state) {
+    state = { sent: 0, gate: undefined, open: undefined }
+    scripts.set(sha, state)
+    // A failed load shows as NOSCRIPT below.
+    client.sendCommand(["SCRIPT", "LOAD", script]).catch(() => {})
+  }
+  const call = [sha, String(keys.length), ...keys, ...args]
+  const on = state
+  if (on.gate) return on.gate.then(() => send(client, on, script, call))
+  return send(client, on, script, call)
+}
+
+function send(client: RedisClient, state: OnConnection, script: string, call: readonly string[]): Promise<unknown> {
+  state.sent++
+  return client
+    .sendCommand(["EVALSHA", ...call])
+    .catch((error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error
+      state.gate ??= new Promise((resolve) => {
+        state.open = resolve
+      })
+      return client.sendCommand(["EVAL", script, ...call.slice(1)])
+    })
+    .finally(() => {
+      if (--state.sent > 0 || !state.open) return
+      const open = state.open
+      state.gate = undefined
+      state.open = undefined
+      open()
+    })
 }
