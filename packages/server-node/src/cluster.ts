@@ -16,8 +16,11 @@ export interface SessionHolder {
   /** Takes the live session of `token` out of the table, without ending it; `undefined` if none. */
   handOut(token: string): ServerSession | undefined
   /** Puts a session another node handed over into the table, waiting for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession
 }
+
+/** How long a take-over that timed out still adopts its snapshot, should it come (ms). */
+const LATE_SNAPSHOT_MS = 60_000
 
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
@@ -48,6 +51,8 @@ export class SessionCluster {
     number,
     { readonly owner: string; settle(snapshot?: ServerSessionSnapshot): void }
   >()
+  /** Take-overs that timed out, by request: the token a late snapshot is adopted with (the bus never carries it). */
+  private readonly late = new Map<number, string>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
   private holder: SessionHolder | undefined
@@ -116,6 +121,8 @@ export class SessionCluster {
         const timer = setTimeout(() => {
           // The session may still come, late: `receive` adopts it then, for the client's next attempt.
           this.waiting.delete(rid)
+          this.late.set(rid, token)
+          setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
           done({ kind: "timeout" })
         }, this.limits.takeOverTimeoutMs)
         timer.unref()
@@ -124,19 +131,22 @@ export class SessionCluster {
           settle: (snapshot) => {
             clearTimeout(timer)
             this.waiting.delete(rid)
-            if (snapshot) this.adopt(snapshot)
+            if (snapshot) this.adopt(snapshot, token)
             done(snapshot ? { kind: "taken" } : { kind: "none" })
           },
         })
-        this.nodes.send(owner, { t: "take", rid, key, token })
+        // By key: the token itself never crosses the bus (a Redis client could read it there).
+        this.nodes.send(owner, { t: "take", rid, key })
       },
       () => done({ kind: "timeout" }),
     )
   }
 
-  private adopt(snapshot: ServerSessionSnapshot): void {
-    const key = this.keyOf(snapshot.token)
-    this.holder?.adopt(snapshot, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
+  /** Adopts a snapshot for the client whose HELLO carried `token`, if the token is the session's. */
+  private adopt(snapshot: ServerSessionSnapshot, token: string): void {
+    const key = this.keyOf(token)
+    if (snapshot.key !== key) return
+    this.holder?.adopt(snapshot, token, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
   }
 
   /** Sessions handed over whose work still runs here. */
@@ -165,11 +175,16 @@ export class SessionCluster {
   private receive(from: string, m: NodeMessage): void {
     switch (m.t) {
       case "take":
-        return this.handOut(from, m.rid as number, m.key as string, m.token as string)
+        return this.handOut(from, m.rid as number, m.key as string)
       case "taken": {
         const snapshot = m.snapshot as unknown as ServerSessionSnapshot
-        const waiting = this.waiting.get(m.rid as number)
-        return waiting ? waiting.settle(snapshot) : this.adopt(snapshot)
+        const rid = m.rid as number
+        const waiting = this.waiting.get(rid)
+        if (waiting) return waiting.settle(snapshot)
+        const token = this.late.get(rid)
+        this.late.delete(rid)
+        if (token !== undefined) this.adopt(snapshot, token)
+        return
       }
       case "none":
         return this.waiting.get(m.rid as number)?.settle()
@@ -185,13 +200,14 @@ export class SessionCluster {
   }
 
   /** The owner of the session a node asks for: hand it over, leaving its running work here as a ghost. */
-  private handOut(from: string, rid: number, key: string, token: string): void {
-    const session = this.holder?.handOut(token)
+  private handOut(from: string, rid: number, key: string): void {
+    const owned = this.owned.get(key)
+    const session = owned && this.holder?.handOut(owned.token)
     if (!session) return this.nodes.send(from, { t: "none", rid })
     this.owned.delete(key)
     this.moved.set(key, from)
     const ghost: Ghost = { session, target: from, slots: new Map() }
-    const snapshot = session.handOver(this.nodeId, this.outlet(key, ghost))
+    const snapshot = session.handOver(key, this.nodeId, this.outlet(key, ghost))
     if (session.running > 0) this.ghosts.set(key, [...(this.ghosts.get(key) ?? []), ghost])
     this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
   }

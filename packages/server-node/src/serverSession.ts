@@ -224,8 +224,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   // --- Across nodes (docs/scaling.md#sessions-across-nodes) ---
 
   /** Carries on a session another node handed over; it waits for its client's link, as after a drop. */
-  static restore(runtime: Runtime, snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
-    const session = new ServerSession(runtime, snapshot.id, snapshot.token, snapshot.auth, snapshot.peerId)
+  static restore(runtime: Runtime, snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+    const session = new ServerSession(runtime, snapshot.id, token, snapshot.auth, snapshot.peerId)
     session.session.restore(snapshot.session)
     session.currentTransport = snapshot.transport
     for (const ghost of snapshot.ghosts) remote.add(ghost)
@@ -242,11 +242,11 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
    * returned. Calls and streams still running stay here as a ghost whose frames go to `outlet`; `running`
    * tells when none is left.
    */
-  handOver(nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
+  handOver(key: string, nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
     const { topics } = this.runtime
     const snapshot: ServerSessionSnapshot = {
       id: this.id,
-      token: this.token,
+      key,
       peerId: this.peerId,
       auth: this.auth as Json,
       transport: this.currentTransport,

@@ -3,11 +3,14 @@ import type { Json, NodeMessage } from "./broker/nodeBus.ts"
 
 /**
  * A session as one node hands it to another (docs/scaling.md#sessions-across-nodes): everything the new
- * owner needs to carry it on, as JSON. `auth` goes with it, so with a cluster it must be JSON too.
+ * owner needs to carry it on, as JSON. `auth` goes with it, so with a cluster it must be JSON too. The
+ * token does not: it would cross the bus (Redis) in plain text. The new owner has it from its client's
+ * HELLO, and adopts the snapshot only if that token hashes to `key`.
  */
 export interface ServerSessionSnapshot {
   readonly id: string
-  readonly token: string
+  /** The directory key of the session: the SHA-256 of its token. */
+  readonly key: string
   readonly peerId: string
   readonly auth: Json
   readonly transport: TransportId

@@ -88,8 +88,8 @@ export class SessionTable {
   }
 
   /** Holds a session another node handed over; it waits for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
-    const session = ServerSession.restore(this.runtime, snapshot, remote)
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+    const session = ServerSession.restore(this.runtime, snapshot, token, remote)
     this.sessions.get(session.token)?.end("CONNECTION_REPLACED", "the session moved to another node")
     this.sessions.set(session.token, session)
     this.options.cluster?.claim(session)

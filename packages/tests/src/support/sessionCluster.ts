@@ -38,30 +38,45 @@ export class SessionClusterFixture implements AsyncDisposable {
     readonly balancer: RoundRobin,
     readonly proxy: TcpProxy,
     readonly state: TestServerState,
+    /** Every node message sent, as the JSON the bus carries: what a Redis client on the bus could read. */
+    readonly messages: Array<{ readonly from: string; readonly to: string; readonly json: string }>,
   ) {}
 
   static async start(
     options: {
       count?: number
       serverLimits?: (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number }) | undefined
+      /** The handlers of every node (default: the test contract's `testHandlers`). */
+      handlers?: ((state: TestServerState) => object) | undefined
     } = {},
   ): Promise<SessionClusterFixture> {
     const cluster = memoryCluster()
     const state: TestServerState = { aborted: new Set() }
     const nodes: TestNode[] = []
+    const messages: SessionClusterFixture["messages"] = []
+    const handlers = options.handlers?.(state) ?? testHandlers(state)
     for (let i = 1; i <= (options.count ?? 3); i++) {
       const id = `n${i}`
-      const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+      const broker = cluster.broker(id)
+      const bus = broker.nodes
+      if (bus) {
+        const send = bus.send.bind(bus)
+        bus.send = (to, message) => {
+          messages.push({ from: id, to, json: JSON.stringify(message) })
+          send(to, message)
+        }
+      }
+      const server = createServer(TestContract, handlers as unknown as Handlers<TestContract>, {
         limits: { handOverGraceMs: 300, ...options.serverLimits, resumeWindowMs: 10_000 },
         onError: () => {},
-        broker: cluster.broker(id),
+        broker,
       })
       const { port } = await server.listen(0, "127.0.0.1")
       nodes.push({ id, server, port })
     }
     const balancer = await RoundRobin.start(nodes.map((n) => n.port))
     const proxy = await TcpProxy.start(balancer.port)
-    return new SessionClusterFixture(cluster, nodes, balancer, proxy, state)
+    return new SessionClusterFixture(cluster, nodes, balancer, proxy, state, messages)
   }
 
   get url(): string {
@@ -78,11 +93,11 @@ export class SessionClusterFixture implements AsyncDisposable {
   }
 
   /** A client through the proxy and the balancer, connected. */
-  async client(transport: Transport): Promise<Client<TestContract>> {
+  async client(transport: Transport, socket: typeof WebSocket = WebSocket): Promise<Client<TestContract>> {
     const client = createClient(TestContract, {
       url: this.url,
       transports: [transport],
-      WebSocket,
+      WebSocket: socket,
       EventSource,
       ...testClientOptions,
     })
