@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto"
 import type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
-import type { GhostOutlet, ServerSession } from "./serverSession.ts"
-import { isTerminal, RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
+import { GhostRoutes } from "./ghostRoutes.ts"
+import { Ghosts } from "./ghosts.ts"
+import type { ServerSession } from "./serverSession.ts"
+import { RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
 /** The limits a node of a cluster uses (`ServerLimits`, docs/limits.md). */
 export interface ClusterLimits {
@@ -25,13 +27,6 @@ const LATE_SNAPSHOT_MS = 60_000
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
 
-/** A session's work left running on this node after its hand-over, and where its frames go. */
-interface Ghost {
-  readonly session: ServerSession
-  target: string
-  readonly slots: Map<object, number>
-}
-
 /** A message handler for the HTTP relay (`httpRelay.ts`), which shares the bus. */
 export type RelayHandler = (from: string, message: NodeMessage) => boolean
 
@@ -44,15 +39,14 @@ export type RelayHandler = (from: string, message: NodeMessage) => boolean
 export class SessionCluster {
   readonly nodeId: string
   private readonly owned = new Map<string, ServerSession>()
-  private readonly ghosts = new Map<string, Ghost[]>()
-  /** Where each session this node handed over went: frames of ghosts that still send here follow it. */
-  private readonly moved = new Map<string, string>()
+  private readonly ghosts: Ghosts
+  private readonly routes: GhostRoutes
   private readonly waiting = new Map<
     number,
     { readonly owner: string; settle(snapshot?: ServerSessionSnapshot): void }
   >()
   /** Take-overs that timed out, by request: the token a late snapshot is adopted with (the bus never carries it). */
-  private readonly late = new Map<number, string>()
+  private readonly late = new Map<number, { readonly token: string; readonly owner: string }>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
   private holder: SessionHolder | undefined
@@ -65,6 +59,8 @@ export class SessionCluster {
     private readonly limits: ClusterLimits,
   ) {
     this.nodeId = nodes.nodeId
+    this.ghosts = new Ghosts(nodes)
+    this.routes = new GhostRoutes(nodes, (from, message) => this.ghostFrame(from, message))
   }
 
   /** Joins the cluster. */
@@ -96,7 +92,6 @@ export class SessionCluster {
   claim(session: ServerSession): void {
     const key = this.keyOf(session.token)
     this.owned.set(key, session)
-    this.moved.delete(key)
     void this.nodes.claim(key)
   }
 
@@ -121,7 +116,7 @@ export class SessionCluster {
         const timer = setTimeout(() => {
           // The session may still come, late: `receive` adopts it then, for the client's next attempt.
           this.waiting.delete(rid)
-          this.late.set(rid, token)
+          this.late.set(rid, { token, owner })
           setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
           done({ kind: "timeout" })
         }, this.limits.takeOverTimeoutMs)
@@ -131,7 +126,7 @@ export class SessionCluster {
           settle: (snapshot) => {
             clearTimeout(timer)
             this.waiting.delete(rid)
-            if (snapshot) this.adopt(snapshot, token)
+            if (snapshot) this.adopt(snapshot, token, owner)
             done(snapshot ? { kind: "taken" } : { kind: "none" })
           },
         })
@@ -143,17 +138,16 @@ export class SessionCluster {
   }
 
   /** Adopts a snapshot for the client whose HELLO carried `token`, if the token is the session's. */
-  private adopt(snapshot: ServerSessionSnapshot, token: string): void {
+  private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): void {
     const key = this.keyOf(token)
-    if (snapshot.key !== key) return
-    this.holder?.adopt(snapshot, token, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
+    if (snapshot.key !== key || !this.holder) return
+    this.routes.adopted(key, from, new Set(snapshot.ghosts.map((ghost) => ghost.node)))
+    this.holder.adopt(snapshot, token, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
   }
 
   /** Sessions handed over whose work still runs here. */
   get ghostCount(): number {
-    let count = 0
-    for (const list of this.ghosts.values()) count += list.length
-    return count
+    return this.ghosts.count
   }
 
   /**
@@ -165,11 +159,11 @@ export class SessionCluster {
   async leave(sessions: { held(): ServerSession[]; readonly size: number }): Promise<void> {
     for (const session of sessions.held()) session.closeLink("SERVER_CLOSED")
     const deadline = Date.now() + this.limits.handOverGraceMs
-    while ((sessions.size > 0 || this.ghosts.size > 0) && Date.now() < deadline) {
+    // Also until the ghost nodes of sessions handed on confirmed they send to the new owner.
+    while ((sessions.size > 0 || this.ghosts.count > 0 || this.routes.pending > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    for (const list of this.ghosts.values()) for (const ghost of list) ghost.session.ghostAbort()
-    this.ghosts.clear()
+    this.ghosts.abortAll()
   }
 
   private receive(from: string, m: NodeMessage): void {
@@ -181,9 +175,9 @@ export class SessionCluster {
         const rid = m.rid as number
         const waiting = this.waiting.get(rid)
         if (waiting) return waiting.settle(snapshot)
-        const token = this.late.get(rid)
+        const late = this.late.get(rid)
         this.late.delete(rid)
-        if (token !== undefined) this.adopt(snapshot, token)
+        if (late) this.adopt(snapshot, late.token, late.owner)
         return
       }
       case "none":
@@ -194,7 +188,14 @@ export class SessionCluster {
       case "ghost-cancel":
       case "ghost-credit":
       case "ghost-abort":
-        return this.toGhosts(m)
+        return this.ghosts.control(m)
+      case "ghost-retarget":
+        this.ghosts.retarget(m.key as string, m.to as string)
+        return this.nodes.send(from, { t: "ghost-retargeted", key: m.key as string })
+      case "ghost-retargeted":
+        return this.routes.retargeted(from, m.key as string)
+      case "ghost-switched":
+        return this.routes.switched(m.key as string, m.node as string)
     }
     for (const relay of this.relays) if (relay(from, m)) return
   }
@@ -205,47 +206,18 @@ export class SessionCluster {
     const session = owned && this.holder?.handOut(owned.token)
     if (!session) return this.nodes.send(from, { t: "none", rid })
     this.owned.delete(key)
-    this.moved.set(key, from)
-    const ghost: Ghost = { session, target: from, slots: new Map() }
-    const snapshot = session.handOver(key, this.nodeId, this.outlet(key, ghost))
-    if (session.running > 0) this.ghosts.set(key, [...(this.ghosts.get(key) ?? []), ghost])
+    // Work of this session running on other nodes now sends straight to its new owner.
+    this.routes.handedOn(key, from, new Set(session.remote?.list().map((ghost) => ghost.node)))
+    const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
     this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
-  }
-
-  private outlet(key: string, ghost: Ghost): GhostOutlet {
-    return {
-      frame: (type, body) => {
-        this.nodes.send(ghost.target, { t: "ghost-frame", key, type, body })
-        if (isTerminal(type)) this.idle(key, ghost)
-      },
-      latest: (slot, frame) => {
-        let n = ghost.slots.get(slot)
-        if (n === undefined) {
-          n = ghost.slots.size
-          ghost.slots.set(slot, n)
-        }
-        this.nodes.send(ghost.target, { t: "ghost-latest", key, slot: n, frame })
-      },
-    }
-  }
-
-  /** A ghost with nothing left running is dropped. */
-  private idle(key: string, ghost: Ghost): void {
-    if (ghost.session.running > 0) return
-    const rest = (this.ghosts.get(key) ?? []).filter((g) => g !== ghost)
-    if (rest.length > 0) this.ghosts.set(key, rest)
-    else this.ghosts.delete(key)
   }
 
   /** A ghost's frame: the owner sequences it; a node that handed the session on passes it along. */
   private ghostFrame(from: string, m: NodeMessage): void {
     const key = m.key as string
     const session = this.owned.get(key)
-    if (!session) {
-      const next = this.moved.get(key)
-      if (next !== undefined) this.nodes.send(next, m)
-      return
-    }
+    if (!session) return this.routes.forward(m)
+    if (this.routes.hold(from, m)) return
     if (m.t === "ghost-frame") return session.remoteFrame(m.type as number, m.body as string)
     const slots = this.latestSlots.get(session) ?? new Map<string, object>()
     this.latestSlots.set(session, slots)
@@ -255,37 +227,29 @@ export class SessionCluster {
     session.deliverLatest(slot, m.frame as string)
   }
 
-  /** The owner forwarded a CANCEL or CREDIT for a ghost's work, or ended the session. */
-  private toGhosts(m: NodeMessage): void {
-    const key = m.key as string
-    for (const ghost of this.ghosts.get(key) ?? []) {
-      if (m.t === "ghost-abort") ghost.session.ghostAbort()
-      else if (m.t === "ghost-cancel") ghost.session.ghostCancel(m.id as number)
-      else ghost.session.ghostCredit(m.id as number, m.credit as number)
-      this.idle(key, ghost)
-    }
-  }
-
   /** Node `node` died or left: what it ran for sessions here is lost, and so is what runs here for it. */
   private gone(node: string): void {
     for (const waiting of [...this.waiting.values()]) if (waiting.owner === node) waiting.settle()
-    for (const session of this.owned.values()) {
-      for (const lost of session.remote?.lost(node) ?? []) {
-        session.fail(
-          lost.id,
-          "SESSION_LOST",
-          lost.stream
-            ? "the node running this stream is gone: the stream ended early"
-            : "the node running this call is gone: it may or may not have run",
-        )
-      }
-    }
-    for (const [key, list] of [...this.ghosts]) {
-      for (const ghost of list) if (ghost.target === node) ghost.session.ghostAbort()
-      const rest = list.filter((ghost) => ghost.target !== node)
-      if (rest.length > 0) this.ghosts.set(key, rest)
-      else this.ghosts.delete(key)
-    }
+    // Frames a node was passing on from ghosts may be gone with it: that work is lost too.
+    for (const { key, node: ghostNode } of this.routes.gone(node)) this.lost(this.owned.get(key), ghostNode, true)
+    for (const session of this.owned.values()) this.lost(session, node, false)
+    this.ghosts.gone(node)
     for (const listener of this.goneListeners) listener(node)
+  }
+
+  /** What node `node` ran for `session` is lost: answered `SESSION_LOST`, and stopped there when `stop`. */
+  private lost(session: ServerSession | undefined, node: string, stop: boolean): void {
+    const lost = session?.remote?.lost(node) ?? []
+    if (!session || lost.length === 0) return
+    if (stop) this.nodes.send(node, { t: "ghost-abort", key: this.keyOf(session.token) })
+    for (const work of lost) {
+      session.fail(
+        work.id,
+        "SESSION_LOST",
+        work.stream
+          ? "the node running this stream is gone: the stream ended early"
+          : "the node running this call is gone: it may or may not have run",
+      )
+    }
   }
 }

@@ -286,8 +286,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
 
   /** A frame of this session's work on another node (a ghost): sequenced here like any other. */
   remoteFrame(type: number, frameBody: string): void {
-    this.remote?.arrived(type, frameBody)
-    this.send(type, frameBody)
+    // Work already answered here (its node was declared gone) stays answered once.
+    if (this.remote?.arrived(type, frameBody)) this.send(type, frameBody)
   }
 
   /** Ghost side: the owner forwarded the client's CANCEL or CREDIT, or ended the session (`abort`). */
@@ -303,9 +303,11 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.calls.abortAll("SESSION_LOST")
   }
 
-  /** Where this ghost's frames go; swapped when the session moved on again. */
-  get outlet(): GhostOutlet | undefined {
-    return this.ghost
+  /** Ghost side: the owner is gone; what runs here stops, and is returned to be answered by the next one. */
+  abandon(): Array<{ readonly id: number; readonly stream: boolean }> {
+    const ids = this.calls.ids()
+    this.ghostAbort()
+    return ids
   }
 
   /**

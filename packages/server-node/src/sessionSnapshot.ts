@@ -67,9 +67,12 @@ export class RemoteWork {
     return [...this.work.values()]
   }
 
-  /** A ghost's frame arrived: a settling one ends its work. */
-  arrived(type: number, frameBody: string): void {
-    if (terminal.has(type)) this.work.delete(idOf(frameBody))
+  /** A ghost's frame arrived: a settling one ends its work. False when its work is not (or no longer) known. */
+  arrived(type: number, frameBody: string): boolean {
+    const id = idOf(frameBody)
+    if (!this.work.has(id)) return false
+    if (terminal.has(type)) this.work.delete(id)
+    return true
   }
 
   cancel(id: number): void {

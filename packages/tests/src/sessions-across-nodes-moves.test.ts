@@ -1,8 +1,39 @@
+import type { Client } from "@switchyard/core"
 import { FrameType } from "@switchyard/core"
+import type { TestContract } from "@switchyard/core/testing"
 import { waitFor } from "@switchyard/core/testing"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import { SessionClusterFixture } from "./support/sessionCluster.ts"
+import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
+
+/** The node holding the client's session. */
+function ownerOf(cluster: SessionClusterFixture): TestNode | undefined {
+  return cluster.nodes.find((n) => n.server.sessionCount === 1)
+}
+
+/** Cuts the client's connection until its session is taken over by a node that `wanted` accepts. */
+async function moveSession(
+  cluster: SessionClusterFixture,
+  client: Client<TestContract>,
+  wanted: (node: TestNode) => boolean,
+): Promise<TestNode> {
+  const reached = () => {
+    const owner = ownerOf(cluster)
+    return client.state === "connected" && owner !== undefined && wanted(owner)
+  }
+  for (let attempt = 0; attempt < 6; attempt++) {
+    cluster.proxy.drop()
+    // The balancer deals the new connection to the next node: not always the one wanted.
+    if (
+      await waitFor(reached, 1500, "the take-over").then(
+        () => true,
+        () => false,
+      )
+    )
+      return ownerOf(cluster) as TestNode
+  }
+  throw new Error("the session never reached the node wanted")
+}
 
 describe("what crosses the bus when a session moves", () => {
   it("never the session token: take-overs ask by its hash and the snapshot leaves it out", async () => {
@@ -18,10 +49,10 @@ describe("what crosses the bus when a session moves", () => {
     const client = await cluster.client("websocket", Recording)
     const sessionId = client.sessionId
     for (let move = 0; move < 2; move++) {
-      const owner = cluster.sessionCounts.findIndex((n) => n === 1)
+      const owner = cluster.sessionCounts.indexOf(1)
       cluster.proxy.drop()
       await waitFor(
-        () => client.state === "connected" && cluster.sessionCounts.findIndex((n) => n === 1) !== owner,
+        () => client.state === "connected" && cluster.sessionCounts.indexOf(1) !== owner,
         5000,
         "the take-over",
       )
@@ -33,5 +64,58 @@ describe("what crosses the bus when a session moves", () => {
     const token = hellos.at(-1)?.[2]
     expect(typeof token).toBe("string")
     for (const m of cluster.messages) expect(m.json).not.toContain(token as string)
+  })
+})
+
+describe("a call left running as a ghost when a node in the middle of its session's way goes", () => {
+  /** The call's outcome, or "unanswered" if it has none 3 s after it was due. */
+  const outcomeOf = (call: Promise<number>) =>
+    Promise.race([
+      call.then(
+        (v) => `ok:${v}`,
+        (e: { code?: string }) => `error:${e.code}`,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5500, "unanswered")),
+    ])
+
+  it("n1 → n2 → n3, then n2 closes: n1's result reaches n3", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { handOverGraceMs: 5000 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 9 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n !== first && n !== second)
+    cluster.balancer.out(second.port)
+    await second.server.close()
+    expect(await outcome).toBe("ok:9")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("n1 → n2 → n1, then n2 dies: n1's result reaches its own session", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 5 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n === first)
+    cluster.kill(second.id)
+    expect(await outcome).toBe("ok:5")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("n1 → n2 → n3, then n2 dies: n1's result reaches n3", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 3 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n !== first && n !== second)
+    cluster.kill(second.id)
+    expect(await outcome).toBe("ok:3")
   })
 })
