@@ -233,6 +233,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     for (const { topic, key, since } of snapshot.subscriptions) {
       session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]])
     }
+    for (const { id, topic, key, since } of snapshot.subscribing) session.subscriptions.subscribe(id, topic, key, since)
     session.linkClosed(undefined)
     return session
   }
@@ -243,7 +244,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
    * tells when none is left.
    */
   handOver(key: string, nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
-    const { topics } = this.runtime
+    const subscriptions = this.subscriptions.handOver()
     const snapshot: ServerSessionSnapshot = {
       id: this.id,
       key,
@@ -251,11 +252,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       auth: this.auth as Json,
       transport: this.currentTransport,
       session: this.session.snapshot(),
-      subscriptions: this.subscriptions.held().map(({ topic, key }) => ({
-        topic,
-        key,
-        since: topics.position(topic, key, this),
-      })),
+      subscriptions: subscriptions.held,
+      subscribing: subscriptions.pending,
       ghosts: [
         ...(this.remote?.list() ?? []),
         ...this.calls.ids().map(({ id, stream }) => ({ id, node: nodeId, stream })),
@@ -266,7 +264,6 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
     this.runtime.peers.leave(this)
-    this.subscriptions.dropAll()
     const link = this.link
     this.link = undefined
     this.session.reset()

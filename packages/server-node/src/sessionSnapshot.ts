@@ -1,5 +1,6 @@
 import { FrameType, type SessionSnapshot, type TransportId } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
+import type { HeldSubscription, PendingSubscribe } from "./subscriptions.ts"
 
 /**
  * A session as one node hands it to another (docs/scaling.md#sessions-across-nodes): everything the new
@@ -16,12 +17,12 @@ export interface ServerSessionSnapshot {
   readonly transport: TransportId
   readonly session: SessionSnapshot
   /** Each subscription, and where it stood: `null` for a topic without positions (unreliable). */
-  readonly subscriptions: ReadonlyArray<{ readonly topic: string; readonly key: string; readonly since: Position }>
+  readonly subscriptions: readonly HeldSubscription[]
+  /** SUBSCRIBE requests not answered yet: the new owner runs them again, and answers them. */
+  readonly subscribing: readonly PendingSubscribe[]
   /** Calls and streams still running on some node (ghosts), whose frames the new owner sequences. */
   readonly ghosts: readonly GhostWork[]
 }
-
-type Position = readonly [number, string] | null
 
 /** A call or stream of a session running on a node that no longer owns it. */
 export interface GhostWork {

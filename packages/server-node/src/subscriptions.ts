@@ -9,8 +9,34 @@ import type { Joined, Subscriber } from "./topics.ts"
  * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH): the topic policies, and the
  * replay of what a renewed subscription missed (docs/topics.md).
  */
+/** A SUBSCRIBE not answered yet (its policy or the broker still deciding): what a hand-over carries on. */
+export interface PendingSubscribe {
+  readonly id: number
+  readonly topic: string
+  readonly key: string
+  /** As the client asked: a position, `null` for none yet, absent for a subscriber without positions. */
+  readonly since?: TopicPosition | null
+}
+
+/** A subscription as a hand-over carries it: where it stood, `null` for a topic without positions. */
+export interface HeldSubscription {
+  readonly topic: string
+  readonly key: string
+  readonly since: TopicPosition | null
+}
+
+interface Subscription {
+  readonly topic: string
+  readonly key: string
+  active: boolean
+  /** A subscription renewed after a hand-over, while its broker read is under way: where it stood. */
+  renewing?: TopicPosition | undefined
+}
+
 export class Subscriptions {
-  private readonly subscriptions = new Map<string, { readonly topic: string; readonly key: string; active: boolean }>()
+  private readonly subscriptions = new Map<string, Subscription>()
+  /** SUBSCRIBE requests not answered yet, by request id. */
+  private readonly pending = new Map<number, PendingSubscribe>()
 
   constructor(
     private readonly session: SessionPort,
@@ -36,24 +62,30 @@ export class Subscriptions {
     if (this.subscriptions.size >= runtime.limits.maxSubscriptions) {
       return session.fail(id, "LIMIT_EXCEEDED", `more than ${runtime.limits.maxSubscriptions} subscriptions`)
     }
-    const sub = { topic, key, active: false }
+    const sub: Subscription = { topic, key, active: false }
     this.subscriptions.set(ref, sub)
+    const request: PendingSubscribe = since === undefined ? { id, topic, key } : { id, topic, key, since }
+    this.pending.set(id, request)
+    // False once the request is answered, or carried to another node with its session (`handOver`).
+    const answering = () => this.pending.get(id) === request && this.pending.delete(id)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
     decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (session.isEnded) return
+      if (session.isEnded || this.pending.get(id) !== request) return
       if (this.subscriptions.get(ref) !== sub) {
+        this.pending.delete(id)
         // Unsubscribed while the policy was deciding: the request is answered all the same.
         return session.send(FrameType.RESULT, body.result(id, "null"))
       }
       if (allowed !== true) {
+        this.pending.delete(id)
         this.subscriptions.delete(ref)
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
       sub.active = true
       runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
-        if (session.isEnded) return
+        if (session.isEnded || !answering()) return
         // Unsubscribed while the broker answered: the request is answered all the same.
         if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
         if (joined instanceof Error) {
@@ -75,9 +107,25 @@ export class Subscriptions {
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
   }
 
-  /** The subscriptions in force, for a session handed over to another node. */
-  held(): Array<{ readonly topic: string; readonly key: string }> {
-    return [...this.subscriptions.values()].filter((sub) => sub.active)
+  /**
+   * Hands the subscriptions over to another node: those in force, and the SUBSCRIBE requests not answered
+   * yet, which the new owner runs again (they are answered there, not here). Drops them all here.
+   */
+  handOver(): { held: HeldSubscription[]; pending: PendingSubscribe[] } {
+    const { topics } = this.session.runtime
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    const asked = new Set(pending.map((request) => `${request.topic}\u0000${request.key}`))
+    // Where each stood: a renewal still reading from the broker stands where it was renewed from.
+    const held = [...this.subscriptions]
+      .filter(([ref, sub]) => sub.active && !asked.has(ref))
+      .map(([, { topic, key, renewing }]) => ({
+        topic,
+        key,
+        since: topics.position(topic, key, this.subscriber) ?? renewing ?? null,
+      }))
+    this.dropAll()
+    return { held, pending }
   }
 
   /**
@@ -90,9 +138,10 @@ export class Subscriptions {
     const { session } = this
     const { runtime } = session
     const ref = `${topic}\u0000${key}`
-    const sub = { topic, key, active: true }
+    const sub: Subscription = { topic, key, active: true, renewing: since }
     this.subscriptions.set(ref, sub)
     runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      sub.renewing = undefined
       if (session.isEnded || this.subscriptions.get(ref) !== sub) return
       if (joined instanceof Error) return runtime.onError(joined, { sessionId: session.id, channel: topic })
       for (const messageBody of joined.replay ?? []) session.send(FrameType.MESSAGE, messageBody)

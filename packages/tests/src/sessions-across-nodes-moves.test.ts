@@ -1,7 +1,6 @@
 import type { Client } from "@switchyard/core"
 import { FrameType } from "@switchyard/core"
-import type { TestContract } from "@switchyard/core/testing"
-import { waitFor } from "@switchyard/core/testing"
+import { type TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
@@ -117,5 +116,34 @@ describe("a call left running as a ghost when a node in the middle of its sessio
     await moveSession(cluster, client, (n) => n !== first && n !== second)
     cluster.kill(second.id)
     expect(await outcome).toBe("ok:3")
+  })
+})
+
+describe("a SUBSCRIBE still being decided when its session moves", () => {
+  it("is run again by the new owner: the subscription is in force there, answered once", async () => {
+    await using cluster = await SessionClusterFixture.start({
+      handlers: (state) => {
+        const base = testHandlers(state)
+        const canSubscribe = () => new Promise<boolean>((resolve) => setTimeout(resolve, 300, true))
+        return { ...base, topics: { ...base.topics, feed: { canSubscribe } } }
+      },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const errors: string[] = []
+    const got: number[] = []
+    client.topics.feed("k").subscribe((n) => void got.push(n), { onError: (e) => void errors.push(e.code) })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const owner = await moveSession(cluster, client, (n) => n !== first)
+    await waitFor(() => owner.server.topics.feed("k").subscribers === 1, 3000, "the subscription on the new owner")
+    first.server.topics.feed("k").publish(1)
+    await waitFor(() => got.length === 1, 3000, "the message")
+    expect(got).toEqual([1])
+    expect(errors).toEqual([])
+    expect(client.sessionId).toBe(sessionId)
+    expect(cluster.nodes.map((n) => n.server.topics.feed("k").subscribers)).toEqual(
+      cluster.nodes.map((n) => (n === owner ? 1 : 0)),
+    )
   })
 })
