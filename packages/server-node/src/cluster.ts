@@ -248,7 +248,9 @@ export class SessionCluster {
         "SESSION_LOST",
         work.stream
           ? "the node running this stream is gone: the stream ended early"
-          : "the node running this call is gone: it may or may not have run",
+          : work.publish
+            ? "the node publishing this message is gone: it may or may not have been published"
+            : "the node running this call is gone: it may or may not have run",
       )
     }
   }

@@ -82,8 +82,12 @@ export class Ghosts {
       this.nodes.lookup(key).then(
         (owner) => {
           if (owner === undefined || !this.nodes.alive(owner)) return
-          for (const { id, stream } of lost) {
-            const why = stream ? "the stream ended early" : "it may or may not have run"
+          for (const { id, stream, publish } of lost) {
+            const why = stream
+              ? "the stream ended early"
+              : publish
+                ? "it may or may not have been published"
+                : "it may or may not have run"
             const frameBody = body.error(id, "SESSION_LOST", `the session moved while this ran: ${why}`)
             this.nodes.send(owner, { t: "ghost-frame", key, type: FrameType.ERROR, body: frameBody })
           }

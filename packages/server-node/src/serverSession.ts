@@ -16,7 +16,7 @@ import type { Json } from "./broker/nodeBus.ts"
 import { Calls } from "./calls.ts"
 import type { PeerEndpoint } from "./peers.ts"
 import type { Runtime, SessionPort } from "./runtime.ts"
-import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
+import type { GhostWork, RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 import { Subscriptions } from "./subscriptions.ts"
 import type { Subscriber } from "./topics.ts"
 import type { SignalSession } from "./transport.ts"
@@ -254,10 +254,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       session: this.session.snapshot(),
       subscriptions: subscriptions.held,
       subscribing: subscriptions.pending,
-      ghosts: [
-        ...(this.remote?.list() ?? []),
-        ...this.calls.ids().map(({ id, stream }) => ({ id, node: nodeId, stream })),
-      ],
+      ghosts: [...(this.remote?.list() ?? []), ...this.work().map((work) => ({ ...work, node: nodeId }))],
     }
     this.ghost = outlet
     this.remote = undefined
@@ -276,9 +273,14 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.link?.close(closeCodeOf(code), code)
   }
 
-  /** Calls and streams running on this node. */
+  /** Calls, streams and client publications running on this node. */
   get running(): number {
-    return this.calls.running
+    return this.calls.running + this.subscriptions.publishes().length
+  }
+
+  /** What runs here, as a hand-over lists it: calls, streams, and PUBLISH requests not answered yet. */
+  private work(): Array<Omit<GhostWork, "node">> {
+    return [...this.calls.ids(), ...this.subscriptions.publishes().map((id) => ({ id, stream: false, publish: true }))]
   }
 
   /** A frame of this session's work on another node (a ghost): sequenced here like any other. */
@@ -301,10 +303,10 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   }
 
   /** Ghost side: the owner is gone; what runs here stops, and is returned to be answered by the next one. */
-  abandon(): Array<{ readonly id: number; readonly stream: boolean }> {
-    const ids = this.calls.ids()
+  abandon(): Array<Omit<GhostWork, "node">> {
+    const work = this.work()
     this.ghostAbort()
-    return ids
+    return work
   }
 
   /**

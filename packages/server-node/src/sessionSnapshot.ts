@@ -24,11 +24,13 @@ export interface ServerSessionSnapshot {
   readonly ghosts: readonly GhostWork[]
 }
 
-/** A call or stream of a session running on a node that no longer owns it. */
+/** A call, stream or client publication of a session running on a node that no longer owns it. */
 export interface GhostWork {
   readonly id: number
   readonly node: string
   readonly stream: boolean
+  /** A client's PUBLISH waiting for its policy or the broker. */
+  readonly publish?: true
 }
 
 /** Frame types that settle a request: a ghost's call or stream is over once one of them went for its id. */

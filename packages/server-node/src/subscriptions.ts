@@ -37,12 +37,19 @@ export class Subscriptions {
   private readonly subscriptions = new Map<string, Subscription>()
   /** SUBSCRIBE requests not answered yet, by request id. */
   private readonly pending = new Map<number, PendingSubscribe>()
+  /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
+  private readonly publishing = new Set<number>()
 
   constructor(
     private readonly session: SessionPort,
     /** What the topic registry delivers to: the session. */
     private readonly subscriber: Subscriber,
   ) {}
+
+  /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
+  publishes(): number[] {
+    return [...this.publishing]
+  }
 
   /** Leaves every key (the session ended). */
   dropAll(): void {
@@ -157,27 +164,35 @@ export class Subscriptions {
     if (!decoded.ok) return session.fail(id, "INVALID_INPUT", `${topic}: ${decoded.error}`)
     const policy = runtime.policies.get(topic)?.canPublish
     const ctx = new CallContext(session.id, session.transport, session.auth)
+    this.publishing.add(id)
+    const answered = () => this.publishing.delete(id)
     // Clients may publish only where a canPublish policy allows it.
     decide(policy && (() => policy(key, decoded.value, ctx)), false, (allowed) => {
-      if (session.isEnded) return
+      if (session.isEnded) return void answered()
       if (allowed !== true) {
+        answered()
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
       }
       // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
       const json = encodePayload(channel.message, decoded.value)
-      if (json === undefined) return session.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
       let taken: void | Promise<void>
       try {
+        if (json === undefined) throw new SwitchyardError("INVALID_INPUT", "the message cannot be encoded")
         taken = runtime.topics.publishEncoded(topic, key, json)
       } catch (error) {
+        answered()
         return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
       }
-      if (taken === undefined) return session.send(FrameType.RESULT, body.result(id, "null"))
+      if (taken === undefined) {
+        answered()
+        return session.send(FrameType.RESULT, body.result(id, "null"))
+      }
       // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
       taken.then(
-        () => session.isEnded || session.send(FrameType.RESULT, body.result(id, "null")),
-        (error: unknown) => session.isEnded || session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
+        () => answered() && !session.isEnded && session.send(FrameType.RESULT, body.result(id, "null")),
+        (error: unknown) =>
+          answered() && !session.isEnded && session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
       )
     })
   }

@@ -1,6 +1,6 @@
 import type { Client } from "@switchyard/core"
 import { FrameType } from "@switchyard/core"
-import { type TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
+import { type TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
@@ -145,5 +145,50 @@ describe("a SUBSCRIBE still being decided when its session moves", () => {
     expect(cluster.nodes.map((n) => n.server.topics.feed("k").subscribers)).toEqual(
       cluster.nodes.map((n) => (n === owner ? 1 : 0)),
     )
+  })
+})
+
+describe("a client PUBLISH still being decided on a node its session leaves", () => {
+  const slowPublisher = (state: TestServerState) => {
+    const base = testHandlers(state)
+    const canPublish = () => new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
+    return { ...base, topics: { ...base.topics, room: { canPublish } } }
+  }
+  const message = { user: "u", text: "t", at: new Date() }
+  const outcomeOf = (publishing: Promise<void>) =>
+    Promise.race([
+      publishing.then(
+        () => "ok",
+        (e: { code?: string }) => `error:${e.code}`,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 4000, "unanswered")),
+    ])
+
+  it("the node closing gracefully waits for it, and its answer reaches the client through the new owner", async () => {
+    await using cluster = await SessionClusterFixture.start({
+      handlers: slowPublisher,
+      serverLimits: { handOverGraceMs: 5000 },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const owner = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.topics.room("r").publish(message))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    cluster.balancer.out(owner.port)
+    await owner.server.close()
+    expect(await outcome).toBe("ok")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("the node dying: the new owner answers it SESSION_LOST, once", async () => {
+    await using cluster = await SessionClusterFixture.start({ handlers: slowPublisher })
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.topics.room("r").publish(message))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    cluster.kill(first.id)
+    expect(await outcome).toBe("error:SESSION_LOST")
+    expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
   })
 })

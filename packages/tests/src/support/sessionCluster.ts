@@ -8,7 +8,14 @@ import {
   testHandlers,
   waitFor,
 } from "@switchyard/core/testing"
-import { createServer, type Handlers, type MemoryCluster, memoryCluster, type Server } from "@switchyard/server-node"
+import {
+  type Broker,
+  createServer,
+  type Handlers,
+  type MemoryCluster,
+  memoryCluster,
+  type Server,
+} from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
 import { testClientOptions } from "./harnesses.ts"
@@ -48,6 +55,8 @@ export class SessionClusterFixture implements AsyncDisposable {
       serverLimits?: (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number }) | undefined
       /** The handlers of every node (default: the test contract's `testHandlers`). */
       handlers?: ((state: TestServerState) => object) | undefined
+      /** The broker of node `id` (default: the `memoryCluster()`'s); `kill` then needs the memory one. */
+      broker?: ((id: string) => Broker) | undefined
     } = {},
   ): Promise<SessionClusterFixture> {
     const cluster = memoryCluster()
@@ -57,7 +66,7 @@ export class SessionClusterFixture implements AsyncDisposable {
     const handlers = options.handlers?.(state) ?? testHandlers(state)
     for (let i = 1; i <= (options.count ?? 3); i++) {
       const id = `n${i}`
-      const broker = cluster.broker(id)
+      const broker = options.broker?.(id) ?? cluster.broker(id)
       const bus = broker.nodes
       if (bus) {
         const send = bus.send.bind(bus)
