@@ -18,6 +18,12 @@ interface Ghost {
  */
 export class Ghosts {
   private readonly ghosts = new Map<string, Ghost[]>()
+  /**
+   * Numbers the latest-value slots of every ghost of this node. The owner keys slots by (node, number):
+   * numbered per ghost, two ghosts of one session here (moved away, back, and away again) would share
+   * slots, and one stream's items would overwrite another's.
+   */
+  private slots = 0
 
   constructor(private readonly nodes: NodeBus) {}
 
@@ -34,7 +40,7 @@ export class Ghosts {
    */
   leave<T>(key: string, session: ServerSession, target: string, handOver: (outlet: GhostOutlet) => T): T {
     const ghost: Ghost = { session, target }
-    const slots = new Map<object, number>()
+    const slots = new WeakMap<object, number>()
     const handed = handOver({
       frame: (type, frameBody) => {
         this.nodes.send(ghost.target, { t: "ghost-frame", key, type, body: frameBody })
@@ -43,7 +49,7 @@ export class Ghosts {
       latest: (slot, frame) => {
         let n = slots.get(slot)
         if (n === undefined) {
-          n = slots.size
+          n = ++this.slots
           slots.set(slot, n)
         }
         this.nodes.send(ghost.target, { t: "ghost-latest", key, slot: n, frame })

@@ -192,3 +192,37 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
     expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
   })
 })
+
+describe("unreliable items of ghosts", () => {
+  it("two ghosts of one session on one node never share a latest-value slot", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const consume = async (stream: AsyncIterable<number>) => {
+      for await (const _ of stream) if (client.state === "closed") return
+    }
+    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n === first)
+    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const sent = cluster.messages.length
+    await moveSession(cluster, client, (n) => n !== first)
+    const streams = () => [...streamsBySlot(cluster.messages.slice(sent), first.id).values()]
+    await waitFor(() => new Set(streams().flatMap((ids) => [...ids])).size === 2, 3000, "both ghosts' items")
+    for (const ids of streams()) expect(ids.size).toBe(1)
+  })
+})
+
+/** The stream ids whose unreliable items each latest-value slot of node `from`'s ghosts carried. */
+function streamsBySlot(messages: SessionClusterFixture["messages"], from: string): Map<number, Set<number>> {
+  const slots = new Map<number, Set<number>>()
+  for (const m of messages) {
+    if (m.from !== from || !m.json.startsWith('{"t":"ghost-latest"')) continue
+    const { slot, frame } = JSON.parse(m.json) as { slot: number; frame: string }
+    const stream = (JSON.parse(frame) as number[])[2] as number
+    slots.set(slot, (slots.get(slot) ?? new Set()).add(stream))
+  }
+  return slots
+}
