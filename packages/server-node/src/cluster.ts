@@ -50,6 +50,9 @@ export class SessionCluster {
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
   private holder: SessionHolder | undefined
+  /** Settles once this node has joined: until then it knows no node alive, and could take over nothing. */
+  private joined: Promise<void> = Promise.resolve()
+  private isJoined = false
   private readonly relays: RelayHandler[] = []
   private readonly goneListeners: Array<(node: string) => void> = []
   private readonly closers: Array<() => void> = []
@@ -67,7 +70,14 @@ export class SessionCluster {
   start(holder: SessionHolder): Promise<void> {
     this.holder = holder
     this.nodes.onNodeGone((node) => this.gone(node))
-    return this.nodes.start((from, message) => this.receive(from, message))
+    this.joined = this.nodes.start((from, message) => this.receive(from, message))
+    this.joined.then(
+      () => {
+        this.isJoined = true
+      },
+      () => {},
+    )
+    return this.joined
   }
 
   /** Another part of the node that talks over the bus (the HTTP relay), hears of nodes gone, and closes. */
@@ -109,35 +119,53 @@ export class SessionCluster {
    */
   takeOver(token: string, done: (outcome: TakeOver) => void): void {
     const key = this.keyOf(token)
-    this.nodes.lookup(key).then(
-      (owner) => {
-        if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
-        const rid = ++this.rid
-        const timer = setTimeout(() => {
-          // The session may still come, late: `receive` adopts it then, for the client's next attempt.
-          this.waiting.delete(rid)
-          this.late.set(rid, { token, owner })
-          setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
-          done({ kind: "timeout" })
-        }, this.limits.takeOverTimeoutMs)
-        timer.unref()
-        this.waiting.set(rid, {
-          owner,
-          settle: (snapshot) => {
-            clearTimeout(timer)
+    this.whenJoined()
+      .then(() => this.nodes.lookup(key))
+      .then(
+        (owner) => {
+          if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
+          const rid = ++this.rid
+          const timer = setTimeout(() => {
+            // The session may still come, late: `receive` adopts it then, for the client's next attempt.
             this.waiting.delete(rid)
-            if (snapshot) this.adopt(snapshot, token, owner)
-            done(snapshot ? { kind: "taken" } : { kind: "none" })
-          },
-        })
-        // By key: the token itself never crosses the bus (a Redis client could read it there).
-        this.nodes.send(owner, { t: "take", rid, key })
-      },
-      () => done({ kind: "timeout" }),
-    )
+            this.late.set(rid, { token, owner })
+            setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
+            done({ kind: "timeout" })
+          }, this.limits.takeOverTimeoutMs)
+          timer.unref()
+          this.waiting.set(rid, {
+            owner,
+            settle: (snapshot) => {
+              clearTimeout(timer)
+              this.waiting.delete(rid)
+              if (snapshot) this.adopt(snapshot, token, owner)
+              done(snapshot ? { kind: "taken" } : { kind: "none" })
+            },
+          })
+          // By key: the token itself never crosses the bus (a Redis client could read it there).
+          this.nodes.send(owner, { t: "take", rid, key })
+        },
+        () => done({ kind: "timeout" }),
+      )
   }
 
   /** Adopts a snapshot for the client whose HELLO carried `token`, if the token is the session's. */
+  /**
+   * Settles once this node has joined, within `takeOverTimeoutMs`. A server attached to an HTTP server
+   * serves before it joined (`listen()` waits), when it knows no node alive: its HELLOs wait instead.
+   */
+  private whenJoined(): Promise<void> {
+    if (this.isJoined) return Promise.resolve()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the node has not joined its cluster yet")),
+        this.limits.takeOverTimeoutMs,
+      )
+    })
+    return Promise.race([this.joined, late]).finally(() => clearTimeout(timer))
+  }
+
   private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): void {
     const key = this.keyOf(token)
     if (snapshot.key !== key || !this.holder) return

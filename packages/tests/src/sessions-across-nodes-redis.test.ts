@@ -1,7 +1,12 @@
-import type { TestServerState } from "@switchyard/core/testing"
-import { testHandlers } from "@switchyard/core/testing"
+import { createServer as createHttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { createClient } from "@switchyard/client-browser/all"
+import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { redisBroker } from "@switchyard/redis"
+import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import { testClientOptions } from "./support/harnesses.ts"
 import { RedisServer } from "./support/redisServer.ts"
 import { SessionClusterFixture } from "./support/sessionCluster.ts"
 
@@ -57,5 +62,61 @@ describe("sessions across nodes on Redis", () => {
     await owner.server.close()
     expect(await outcome).toBe("ok")
     expect(client.sessionId).toBe(sessionId)
+  })
+})
+
+describe("a node attached to an HTTP server", () => {
+  it("takes a session over from its first HELLO, before its first heartbeat", async () => {
+    const keyPrefix = `s${++prefixes}:`
+    const state: TestServerState = { aborted: new Set() }
+    /** A node whose joining takes `joinMs` more (a slow link to Redis): until then it knows no node alive. */
+    const start = (nodeId: string, joinMs = 0) => {
+      const broker = redisBroker({ url: redis.url, keyPrefix, nodeId })
+      const bus = broker.nodes
+      if (bus && joinMs > 0) {
+        const join = bus.start.bind(bus)
+        bus.start = (receive) => new Promise((resolve) => setTimeout(resolve, joinMs)).then(() => join(receive))
+      }
+      return createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+        limits: { resumeWindowMs: 10_000, handOverGraceMs: 300 },
+        onError: () => {},
+        broker,
+      })
+    }
+    const first = start("a1")
+    const { port } = await first.listen(0, "127.0.0.1")
+    let target = port
+    let socket: WebSocket | undefined
+    /** Connects wherever `target` says, and remembers the socket to cut it. */
+    class Steered extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(String(url).replace(/:\d+\//, `:${target}/`), protocols)
+        socket = this
+      }
+    }
+    const client = createClient(TestContract, {
+      url: `http://127.0.0.1:${port}/switchyard`,
+      transports: ["websocket"],
+      WebSocket: Steered,
+      ...testClientOptions,
+    })
+    const http = createHttpServer()
+    const second = start("a2", 800)
+    try {
+      await waitFor(() => client.state === "connected", 5000, "the client")
+      const sessionId = client.sessionId
+      second.attach(http)
+      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+      target = (http.address() as AddressInfo).port
+      socket?.terminate()
+      await waitFor(() => client.state === "connected" && second.sessionCount === 1, 5000, "the new link")
+      expect(client.sessionId).toBe(sessionId)
+      expect(first.sessionCount).toBe(0)
+    } finally {
+      await client.close()
+      await second.close()
+      await first.close()
+      await new Promise((resolve) => http.close(resolve))
+    }
   })
 })
