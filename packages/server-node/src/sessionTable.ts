@@ -141,7 +141,13 @@ export class SessionTable {
     return {
       frame: (data) => {
         if (session) return session.receive(link, data)
-        if (held) return void held.push(data)
+        if (held) {
+          // A client sends nothing before its WELCOME but PROBEs: more than a few frames is not one.
+          if (held.length < MAX_HELD_FRAMES) return void held.push(data)
+          held = undefined
+          closed = true
+          return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
+        }
         if (this.closing) {
           handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
@@ -246,6 +252,9 @@ export class SessionTable {
 
 /** PROBE frames a link may carry before its HELLO. */
 const MAX_PROBES = 4
+
+/** Frames a link may send after its HELLO while another node hands its session over (docs/limits.md). */
+const MAX_HELD_FRAMES = 8
 
 function refuseLink(link: Link, code: ErrorCode, message: string): void {
   link.send(control.bye(code, message))

@@ -1,5 +1,5 @@
 import type { Client } from "@switchyard/core"
-import { FrameType } from "@switchyard/core"
+import { FrameType, PROTOCOL_VERSION } from "@switchyard/core"
 import { type TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
@@ -226,3 +226,34 @@ function streamsBySlot(messages: SessionClusterFixture["messages"], from: string
   }
   return slots
 }
+
+describe("a link whose session another node is handing over", () => {
+  it("is refused when it sends more than a few frames before its WELCOME", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const [n1, n2] = cluster.nodes as [TestNode, TestNode]
+    const open = async (node: TestNode) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${node.port}/switchyard`)
+      const frames: unknown[][] = []
+      socket.on("message", (data) => void frames.push(JSON.parse(String(data)) as unknown[]))
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject))
+      return { socket, frames }
+    }
+    const first = await open(n1)
+    first.socket.send(JSON.stringify([FrameType.HELLO, PROTOCOL_VERSION, null, 0]))
+    await waitFor(() => first.frames.length > 0, 3000, "the WELCOME")
+    const token = first.frames[0]?.[2]
+    const second = await open(n2)
+    const closed = new Promise((resolve) => {
+      second.socket.once("close", resolve)
+      setTimeout(resolve, 3000)
+    })
+    second.socket.send(JSON.stringify([FrameType.HELLO, PROTOCOL_VERSION, token, 0]))
+    for (let seq = 1; seq <= 50; seq++) {
+      second.socket.send(JSON.stringify([FrameType.CALL, seq, seq, "add", { a: seq, b: 0 }]))
+    }
+    await closed
+    expect(second.frames.map((frame) => frame[0])).toEqual([FrameType.BYE])
+    expect(second.frames[0]?.[1]).toBe("HANDSHAKE_REQUIRED")
+    first.socket.close()
+  })
+})
