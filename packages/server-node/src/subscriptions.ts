@@ -138,8 +138,9 @@ export class Subscriptions {
   /**
    * Renews a subscription carried over from another node, from where it stood there (`since`, or
    * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames, before
-   * anything newer. When the history no longer covers it, the subscription goes on with live messages:
-   * the client sees their offsets jump, or their new epoch, and reports `TOPIC_GAP`.
+   * anything newer. When the history no longer covers it, or the replay buffer cannot take it, the
+   * subscription goes on with live messages: the client sees their offsets jump, or their new epoch, and
+   * reports `TOPIC_GAP`.
    */
   renew(topic: string, key: string, since: TopicPosition | undefined): void {
     const { session } = this
@@ -151,7 +152,9 @@ export class Subscriptions {
       sub.renewing = undefined
       if (session.isEnded || this.subscriptions.get(ref) !== sub) return
       if (joined instanceof Error) return runtime.onError(joined, { sessionId: session.id, channel: topic })
-      for (const messageBody of joined.replay ?? []) session.send(FrameType.MESSAGE, messageBody)
+      // A replay the buffer cannot take whole is skipped, as a SUBSCRIBE's is: the jump shows as TOPIC_GAP.
+      if (!joined.replay || !canTake(session, joined.replay)) return
+      for (const messageBody of joined.replay) session.send(FrameType.MESSAGE, messageBody)
     })
   }
 

@@ -257,3 +257,29 @@ describe("a link whose session another node is handing over", () => {
     first.socket.close()
   })
 })
+
+describe("the renewal of a subscription after a take-over", () => {
+  it("larger than the replay buffer takes: goes on with live messages and TOPIC_GAP, the session kept", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { maxReplayFrames: 20 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const errors: string[] = []
+    client.on("error", (e) => void errors.push(e.code))
+    const got: number[] = []
+    client.topics.feed("burst").subscribe((n) => void got.push(n))
+    await waitFor(() => first.server.topics.feed("burst").subscribers === 1, 3000, "the subscription")
+    // A burst between the snapshot and its renewal: it comes from the history, more than the buffer takes.
+    cluster.onMessage = (from, _to, message) => {
+      if (from !== first.id || message.t !== "taken") return
+      cluster.onMessage = undefined
+      for (let i = 0; i < 40; i++) first.server.topics.feed("burst").publish(i)
+    }
+    const owner = await moveSession(cluster, client, (n) => n !== first)
+    owner.server.topics.feed("burst").publish(100)
+    await waitFor(() => got.includes(100), 3000, "the live message")
+    expect(client.sessionId).toBe(sessionId)
+    expect(errors).toContain("TOPIC_GAP")
+    expect(errors).not.toContain("REPLAY_OVERFLOW")
+  })
+})

@@ -14,6 +14,7 @@ import {
   type Handlers,
   type MemoryCluster,
   memoryCluster,
+  type NodeMessage,
   type Server,
 } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
@@ -38,6 +39,8 @@ export interface TestNode {
  */
 export class SessionClusterFixture implements AsyncDisposable {
   private readonly clients: Client<TestContract>[] = []
+  /** Called after each node message is sent: a test acts at a precise point of a hand-over. */
+  onMessage: ((from: string, to: string, message: NodeMessage) => void) | undefined
 
   private constructor(
     readonly cluster: MemoryCluster,
@@ -52,7 +55,9 @@ export class SessionClusterFixture implements AsyncDisposable {
   static async start(
     options: {
       count?: number
-      serverLimits?: (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number }) | undefined
+      serverLimits?:
+        | (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number; readonly maxReplayFrames?: number })
+        | undefined
       /** The handlers of every node (default: the test contract's `testHandlers`). */
       handlers?: ((state: TestServerState) => object) | undefined
       /** The broker of node `id` (default: the `memoryCluster()`'s); `kill` then needs the memory one. */
@@ -63,6 +68,7 @@ export class SessionClusterFixture implements AsyncDisposable {
     const state: TestServerState = { aborted: new Set() }
     const nodes: TestNode[] = []
     const messages: SessionClusterFixture["messages"] = []
+    let fixture: SessionClusterFixture | undefined
     const handlers = options.handlers?.(state) ?? testHandlers(state)
     for (let i = 1; i <= (options.count ?? 3); i++) {
       const id = `n${i}`
@@ -73,6 +79,7 @@ export class SessionClusterFixture implements AsyncDisposable {
         bus.send = (to, message) => {
           messages.push({ from: id, to, json: JSON.stringify(message) })
           send(to, message)
+          fixture?.onMessage?.(id, to, message)
         }
       }
       const server = createServer(TestContract, handlers as unknown as Handlers<TestContract>, {
@@ -85,7 +92,8 @@ export class SessionClusterFixture implements AsyncDisposable {
     }
     const balancer = await RoundRobin.start(nodes.map((n) => n.port))
     const proxy = await TcpProxy.start(balancer.port)
-    return new SessionClusterFixture(cluster, nodes, balancer, proxy, state, messages)
+    fixture = new SessionClusterFixture(cluster, nodes, balancer, proxy, state, messages)
+    return fixture
   }
 
   get url(): string {
