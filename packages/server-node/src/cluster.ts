@@ -24,6 +24,12 @@ export interface SessionHolder {
 /** How long a take-over that timed out still adopts its snapshot, should it come (ms). */
 const LATE_SNAPSHOT_MS = 60_000
 
+/** How long a node remembers where it handed a session, for take-overs that asked it too early (ms). */
+const HANDED_TO_MS = 10_000
+
+/** How many times a take-over follows a session that was handed on before it asked. */
+const MAX_HOPS = 2
+
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
 
@@ -43,8 +49,10 @@ export class SessionCluster {
   private readonly routes: GhostRoutes
   private readonly waiting = new Map<
     number,
-    { readonly owner: string; settle(snapshot?: ServerSessionSnapshot): void }
+    { owner: string; hops: number; settle(snapshot?: ServerSessionSnapshot): void }
   >()
+  /** Where sessions handed on lately went, for a take-over that asks here before the directory says so. */
+  private readonly handedTo = new Map<string, string>()
   /** Take-overs that timed out, by request: the token a late snapshot is adopted with (the bus never carries it). */
   private readonly late = new Map<number, { readonly token: string; readonly owner: string }>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
@@ -128,20 +136,22 @@ export class SessionCluster {
           const timer = setTimeout(() => {
             // The session may still come, late: `receive` adopts it then, for the client's next attempt.
             this.waiting.delete(rid)
-            this.late.set(rid, { token, owner })
+            this.late.set(rid, { token, owner: asking.owner })
             setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
             done({ kind: "timeout" })
           }, this.limits.takeOverTimeoutMs)
           timer.unref()
-          this.waiting.set(rid, {
+          const asking = {
             owner,
-            settle: (snapshot) => {
+            hops: 0,
+            settle: (snapshot?: ServerSessionSnapshot) => {
               clearTimeout(timer)
               this.waiting.delete(rid)
-              if (snapshot) this.adopt(snapshot, token, owner)
+              if (snapshot) this.adopt(snapshot, token, asking.owner)
               done(snapshot ? { kind: "taken" } : { kind: "none" })
             },
-          })
+          }
+          this.waiting.set(rid, asking)
           // By key: the token itself never crosses the bus (a Redis client could read it there).
           this.nodes.send(owner, { t: "take", rid, key })
         },
@@ -210,6 +220,8 @@ export class SessionCluster {
       }
       case "none":
         return this.waiting.get(m.rid as number)?.settle()
+      case "moved":
+        return this.follow(m.rid as number, m.key as string, m.to as string)
       case "ghost-frame":
       case "ghost-latest":
         return this.ghostFrame(from, m)
@@ -232,12 +244,28 @@ export class SessionCluster {
   private handOut(from: string, rid: number, key: string): void {
     const owned = this.owned.get(key)
     const session = owned && this.holder?.handOut(owned.token)
-    if (!session) return this.nodes.send(from, { t: "none", rid })
+    if (!session) {
+      // Handed on a moment ago, and the new owner's claim may not be in the directory yet: say where.
+      const to = this.handedTo.get(key)
+      return this.nodes.send(from, to === undefined ? { t: "none", rid } : { t: "moved", rid, key, to })
+    }
     this.owned.delete(key)
+    this.handedTo.set(key, from)
+    setTimeout(() => this.handedTo.get(key) === from && this.handedTo.delete(key), HANDED_TO_MS).unref()
     // Work of this session running on other nodes now sends straight to its new owner.
     this.routes.handedOn(key, from, new Set(session.remote?.list().map((ghost) => ghost.node)))
     const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
     this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
+  }
+
+  /** The node asked for a session had handed it on to `to`: ask there, at most twice. */
+  private follow(rid: number, key: string, to: string): void {
+    const waiting = this.waiting.get(rid)
+    if (!waiting) return
+    if (waiting.hops >= MAX_HOPS || to === this.nodeId || !this.nodes.alive(to)) return waiting.settle()
+    waiting.hops++
+    waiting.owner = to
+    this.nodes.send(to, { t: "take", rid, key })
   }
 
   /** A ghost's frame: the owner sequences it; a node that handed the session on passes it along. */

@@ -1,6 +1,7 @@
 import type { Client } from "@switchyard/core"
 import { FrameType, PROTOCOL_VERSION } from "@switchyard/core"
 import { type TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
+import { memoryCluster } from "@switchyard/server-node"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
@@ -281,5 +282,32 @@ describe("the renewal of a subscription after a take-over", () => {
     expect(client.sessionId).toBe(sessionId)
     expect(errors).toContain("TOPIC_GAP")
     expect(errors).not.toContain("REPLAY_OVERFLOW")
+  })
+})
+
+describe("a take-over that asks the previous owner before the directory names the new one", () => {
+  it("follows the session to the node it was handed to, rather than starting a new one", async () => {
+    // Claims that take a while to reach the directory, as a SET to Redis does.
+    const shared = memoryCluster()
+    await using cluster = await SessionClusterFixture.start({
+      broker: (id) => {
+        const broker = shared.broker(id)
+        const bus = broker.nodes
+        if (bus) {
+          const claim = bus.claim.bind(bus)
+          bus.claim = (key) => new Promise((resolve) => setTimeout(resolve, 400)).then(() => claim(key))
+        }
+        return broker
+      },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    await waitFor(() => shared.nodes.directory.size === 1, 3000, "the first claim")
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    // At once, before the second node's claim is in: the next node finds the first one in the directory.
+    await moveSession(cluster, client, (n) => n !== second)
+    expect(client.sessionId).toBe(sessionId)
+    expect(await client.rpc.add({ a: 2, b: 3 })).toBe(5)
   })
 })
