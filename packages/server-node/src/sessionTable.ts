@@ -175,10 +175,12 @@ export class SessionTable {
           held = undefined
           if (closed) return
           if (outcome.kind === "timeout") {
+            // CONNECTION_LOST's close code (1006) cannot be sent: 1013 is "try again later".
             return refuseLink(
               link,
               "CONNECTION_LOST",
               "the node holding this session did not hand it over in time; retry",
+              TRY_AGAIN_LATER,
             )
           }
           session = this.hello(link, info, signalledBy, version, token, received)
@@ -256,7 +258,10 @@ const MAX_PROBES = 4
 /** Frames a link may send after its HELLO while another node hands its session over (docs/limits.md). */
 const MAX_HELD_FRAMES = 8
 
-function refuseLink(link: Link, code: ErrorCode, message: string): void {
+/** The WebSocket close code for "try again later" (RFC 6455 registry). */
+const TRY_AGAIN_LATER = 1013
+
+function refuseLink(link: Link, code: ErrorCode, message: string, closeCode = closeCodeOf(code)): void {
   link.send(control.bye(code, message))
-  link.close(closeCodeOf(code), code)
+  link.close(closeCode, code)
 }
