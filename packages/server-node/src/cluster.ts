@@ -11,6 +11,8 @@ export interface ClusterLimits {
   readonly takeOverTimeoutMs: number
   /** How long `close()` lets other nodes take this node's sessions over before ending the rest (ms). */
   readonly handOverGraceMs: number
+  /** The largest snapshot handed to another node (JSON characters). */
+  readonly maxSnapshotChars: number
 }
 
 /** What the cluster needs of the session table. */
@@ -21,9 +23,6 @@ export interface SessionHolder {
   adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession
 }
 
-/** How long a take-over that timed out still adopts its snapshot, should it come (ms). */
-const LATE_SNAPSHOT_MS = 60_000
-
 /** How long a node remembers where it handed a session, for take-overs that asked it too early (ms). */
 const HANDED_TO_MS = 10_000
 
@@ -32,6 +31,20 @@ const MAX_HOPS = 2
 
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
+
+/** A session handed to another node that has not confirmed it yet: what it takes to put it back. */
+interface HandOut {
+  readonly key: string
+  readonly to: string
+  readonly token: string
+  readonly snapshot: ServerSessionSnapshot
+  /** The other nodes running work for the session, told of the new owner once it confirmed. */
+  readonly ghostNodes: ReadonlySet<string>
+  /** Ghost frames that came for the session meanwhile, and take-overs other nodes asked for. */
+  readonly limbo: Array<readonly [string, NodeMessage]>
+  readonly askers: Array<readonly [string, number]>
+  timer?: ReturnType<typeof setTimeout>
+}
 
 /** A message handler for the HTTP relay (`httpRelay.ts`), which shares the bus. */
 export type RelayHandler = (from: string, message: NodeMessage) => boolean
@@ -49,12 +62,12 @@ export class SessionCluster {
   private readonly routes: GhostRoutes
   private readonly waiting = new Map<
     number,
-    { owner: string; hops: number; settle(snapshot?: ServerSessionSnapshot): void }
+    { owner: string; hops: number; settle(snapshot?: ServerSessionSnapshot): boolean }
   >()
   /** Where sessions handed on lately went, for a take-over that asks here before the directory says so. */
   private readonly handedTo = new Map<string, string>()
-  /** Take-overs that timed out, by request: the token a late snapshot is adopted with (the bus never carries it). */
-  private readonly late = new Map<number, { readonly token: string; readonly owner: string }>()
+  /** Sessions handed out and not confirmed yet, by key: put back if the snapshot does not arrive. */
+  private readonly unconfirmed = new Map<string, HandOut>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
   private holder: SessionHolder | undefined
@@ -134,10 +147,8 @@ export class SessionCluster {
           if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
           const rid = ++this.rid
           const timer = setTimeout(() => {
-            // The session may still come, late: `receive` adopts it then, for the client's next attempt.
+            // A snapshot that comes later is refused: its owner puts the session back, for the client's retry.
             this.waiting.delete(rid)
-            this.late.set(rid, { token, owner: asking.owner })
-            setTimeout(() => this.late.delete(rid), LATE_SNAPSHOT_MS).unref()
             done({ kind: "timeout" })
           }, this.limits.takeOverTimeoutMs)
           timer.unref()
@@ -147,8 +158,9 @@ export class SessionCluster {
             settle: (snapshot?: ServerSessionSnapshot) => {
               clearTimeout(timer)
               this.waiting.delete(rid)
-              if (snapshot) this.adopt(snapshot, token, asking.owner)
-              done(snapshot ? { kind: "taken" } : { kind: "none" })
+              const adopted = snapshot !== undefined && this.adopt(snapshot, token, asking.owner)
+              done(adopted ? { kind: "taken" } : { kind: "none" })
+              return adopted
             },
           }
           this.waiting.set(rid, asking)
@@ -176,11 +188,12 @@ export class SessionCluster {
     return Promise.race([this.joined, late]).finally(() => clearTimeout(timer))
   }
 
-  private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): void {
+  private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): boolean {
     const key = this.keyOf(token)
-    if (snapshot.key !== key || !this.holder) return
+    if (snapshot.key !== key || !this.holder) return false
     this.routes.adopted(key, from, new Set(snapshot.ghosts.map((ghost) => ghost.node)))
     this.holder.adopt(snapshot, token, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
+    return true
   }
 
   /** Sessions handed over whose work still runs here. */
@@ -198,7 +211,8 @@ export class SessionCluster {
     for (const session of sessions.held()) session.closeLink("SERVER_CLOSED")
     const deadline = Date.now() + this.limits.handOverGraceMs
     // Also until the ghost nodes of sessions handed on confirmed they send to the new owner.
-    while ((sessions.size > 0 || this.ghosts.count > 0 || this.routes.pending > 0) && Date.now() < deadline) {
+    const busy = () => sessions.size + this.ghosts.count + this.routes.pending + this.unconfirmed.size > 0
+    while (busy() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     this.ghosts.abortAll()
@@ -210,16 +224,19 @@ export class SessionCluster {
         return this.handOut(from, m.rid as number, m.key as string)
       case "taken": {
         const snapshot = m.snapshot as unknown as ServerSessionSnapshot
-        const rid = m.rid as number
-        const waiting = this.waiting.get(rid)
-        if (waiting) return waiting.settle(snapshot)
-        const late = this.late.get(rid)
-        this.late.delete(rid)
-        if (late) this.adopt(snapshot, late.token, late.owner)
+        const adopted = this.waiting.get(m.rid as number)?.settle(snapshot) === true
+        // The node that handed it out keeps the session until it hears which.
+        return this.nodes.send(from, { t: adopted ? "adopted" : "refused", key: snapshot.key })
+      }
+      case "adopted":
+        return this.confirmed(from, m.key as string)
+      case "refused": {
+        const handOut = this.unconfirmed.get(m.key as string)
+        if (handOut?.to === from) this.putBack(handOut)
         return
       }
       case "none":
-        return this.waiting.get(m.rid as number)?.settle()
+        return void this.waiting.get(m.rid as number)?.settle()
       case "moved":
         return this.follow(m.rid as number, m.key as string, m.to as string)
       case "ghost-frame":
@@ -242,27 +259,66 @@ export class SessionCluster {
 
   /** The owner of the session a node asks for: hand it over, leaving its running work here as a ghost. */
   private handOut(from: string, rid: number, key: string): void {
+    const pending = this.unconfirmed.get(key)
+    if (pending && pending.to !== from) return void pending.askers.push([from, rid])
+    // The node it was handed to asks again: what it was sent was lost; it is sent anew.
+    if (pending) this.putBack(pending)
     const owned = this.owned.get(key)
     const session = owned && this.holder?.handOut(owned.token)
-    if (!session) {
+    if (!owned || !session) {
       // Handed on a moment ago, and the new owner's claim may not be in the directory yet: say where.
       const to = this.handedTo.get(key)
       return this.nodes.send(from, to === undefined ? { t: "none", rid } : { t: "moved", rid, key, to })
     }
     this.owned.delete(key)
+    const ghostNodes = new Set(session.remote?.list().map((ghost) => ghost.node))
+    const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
+    const handOut: HandOut = { key, to: from, token: owned.token, snapshot, ghostNodes, limbo: [], askers: [] }
+    const size = JSON.stringify(snapshot).length
+    if (size > this.limits.maxSnapshotChars) {
+      // Sent, it could cut the receiver's pub/sub connection (Redis's output buffer limit): it ends here.
+      const why = `the session is too large to move to another node (${size} characters of snapshot)`
+      this.putBack(handOut)?.end("REPLAY_OVERFLOW", why)
+      return this.nodes.send(from, { t: "none", rid })
+    }
+    handOut.timer = setTimeout(() => this.putBack(handOut), this.limits.takeOverTimeoutMs)
+    handOut.timer.unref()
+    this.unconfirmed.set(key, handOut)
+    this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
+  }
+
+  /** The node a session was handed to has it: its ghosts and what came meanwhile go there. */
+  private confirmed(from: string, key: string): void {
+    const handOut = this.unconfirmed.get(key)
+    if (handOut?.to !== from) return
+    clearTimeout(handOut.timer)
+    this.unconfirmed.delete(key)
     this.handedTo.set(key, from)
     setTimeout(() => this.handedTo.get(key) === from && this.handedTo.delete(key), HANDED_TO_MS).unref()
     // Work of this session running on other nodes now sends straight to its new owner.
-    this.routes.handedOn(key, from, new Set(session.remote?.list().map((ghost) => ghost.node)))
-    const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
-    this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
+    this.routes.handedOn(key, from, handOut.ghostNodes)
+    for (const [, m] of handOut.limbo) this.nodes.send(from, m)
+    this.ghosts.confirm(key)
+    for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)
+  }
+
+  /** A hand-over not confirmed (lost in transit, refused, the node gone): the session is held here again. */
+  private putBack(handOut: HandOut): ServerSession | undefined {
+    if (this.unconfirmed.get(handOut.key) === handOut) this.unconfirmed.delete(handOut.key)
+    clearTimeout(handOut.timer)
+    const { key, snapshot, token } = handOut
+    const session = this.holder?.adopt(snapshot, token, new RemoteWork(key, (node, m) => this.nodes.send(node, m)))
+    this.ghosts.retarget(key, this.nodeId)
+    for (const [from, m] of handOut.limbo) this.ghostFrame(from, m)
+    for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)
+    return session
   }
 
   /** The node asked for a session had handed it on to `to`: ask there, at most twice. */
   private follow(rid: number, key: string, to: string): void {
     const waiting = this.waiting.get(rid)
     if (!waiting) return
-    if (waiting.hops >= MAX_HOPS || to === this.nodeId || !this.nodes.alive(to)) return waiting.settle()
+    if (waiting.hops >= MAX_HOPS || to === this.nodeId || !this.nodes.alive(to)) return void waiting.settle()
     waiting.hops++
     waiting.owner = to
     this.nodes.send(to, { t: "take", rid, key })
@@ -272,6 +328,8 @@ export class SessionCluster {
   private ghostFrame(from: string, m: NodeMessage): void {
     const key = m.key as string
     const session = this.owned.get(key)
+    const pending = session ? undefined : this.unconfirmed.get(key)
+    if (pending) return void pending.limbo.push([from, m])
     if (!session) return this.routes.forward(m)
     if (this.routes.hold(from, m)) return
     if (m.t === "ghost-frame") return session.remoteFrame(m.type as number, m.body as string)
@@ -286,6 +344,7 @@ export class SessionCluster {
   /** Node `node` died or left: what it ran for sessions here is lost, and so is what runs here for it. */
   private gone(node: string): void {
     for (const waiting of [...this.waiting.values()]) if (waiting.owner === node) waiting.settle()
+    for (const handOut of [...this.unconfirmed.values()]) if (handOut.to === node) this.putBack(handOut)
     // Frames a node was passing on from ghosts may be gone with it: that work is lost too.
     for (const { key, node: ghostNode } of this.routes.gone(node)) this.lost(this.owned.get(key), ghostNode, true)
     for (const session of this.owned.values()) this.lost(session, node, false)

@@ -7,6 +7,8 @@ import { isTerminal } from "./sessionSnapshot.ts"
 interface Ghost {
   readonly session: ServerSession
   target: string
+  /** Frames kept here until the new owner confirmed it has the session (`confirm`), or it came back. */
+  held: NodeMessage[] | undefined
 }
 
 /**
@@ -39,11 +41,12 @@ export class Ghosts {
    * through, and the session is kept as a ghost while it has work running.
    */
   leave<T>(key: string, session: ServerSession, target: string, handOver: (outlet: GhostOutlet) => T): T {
-    const ghost: Ghost = { session, target }
+    const ghost: Ghost = { session, target, held: [] }
+    const send = (m: NodeMessage) => (ghost.held ? ghost.held.push(m) : this.nodes.send(ghost.target, m))
     const slots = new WeakMap<object, number>()
     const handed = handOver({
       frame: (type, frameBody) => {
-        this.nodes.send(ghost.target, { t: "ghost-frame", key, type, body: frameBody })
+        send({ t: "ghost-frame", key, type, body: frameBody })
         if (isTerminal(type)) this.idle(key, ghost)
       },
       latest: (slot, frame) => {
@@ -52,16 +55,32 @@ export class Ghosts {
           n = ++this.slots
           slots.set(slot, n)
         }
-        this.nodes.send(ghost.target, { t: "ghost-latest", key, slot: n, frame })
+        send({ t: "ghost-latest", key, slot: n, frame })
       },
     })
     if (session.running > 0) this.ghosts.set(key, [...(this.ghosts.get(key) ?? []), ghost])
+    else ghost.held = undefined
     return handed
   }
 
-  /** The session of `key` moved on to `to`: its ghosts here send there from now on. */
+  /** The session of `key` moved on to `to` (or came back here): its ghosts here send there from now on. */
   retarget(key: string, to: string): void {
-    for (const ghost of this.ghosts.get(key) ?? []) ghost.target = to
+    for (const ghost of this.ghosts.get(key) ?? []) {
+      ghost.target = to
+      this.flush(key, ghost)
+    }
+  }
+
+  /** The node the session of `key` was handed to has it: what its ghosts kept meanwhile goes there. */
+  confirm(key: string): void {
+    for (const ghost of this.ghosts.get(key) ?? []) this.flush(key, ghost)
+  }
+
+  private flush(key: string, ghost: Ghost): void {
+    const held = ghost.held
+    ghost.held = undefined
+    for (const m of held ?? []) this.nodes.send(ghost.target, m)
+    this.idle(key, ghost)
   }
 
   /** The owner forwarded a CANCEL or CREDIT for a ghost's work, or ended the session (`ghost-abort`). */
@@ -111,7 +130,7 @@ export class Ghosts {
 
   /** A ghost with nothing left running is dropped. */
   private idle(key: string, ghost: Ghost): void {
-    if (ghost.session.running === 0) this.drop(key, [ghost])
+    if (ghost.session.running === 0 && !ghost.held?.length) this.drop(key, [ghost])
   }
 
   private drop(key: string, gone: readonly Ghost[]): void {

@@ -311,3 +311,32 @@ describe("a take-over that asks the previous owner before the directory names th
     expect(await client.rpc.add({ a: 2, b: 3 })).toBe(5)
   })
 })
+
+describe("a hand-over that does not arrive", () => {
+  it("lost on the way: the owner keeps the session and hands it over again to the client's retry", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { takeOverTimeoutMs: 500 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const pending = client.rpc.delayed({ ms: 1500, value: 8 })
+    let lost = 0
+    cluster.drop = (from, _to, message) => from === first.id && message.t === "taken" && ++lost === 1
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    expect(lost).toBeGreaterThanOrEqual(1)
+    expect(client.sessionId).toBe(sessionId)
+    expect(await pending).toBe(8)
+  })
+
+  it("too large to send: the session ends on its node, and its client gets a new one elsewhere", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { maxSnapshotChars: 100 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    cluster.proxy.drop()
+    await waitFor(() => client.state === "connected" && client.sessionId !== sessionId, 5000, "a new session")
+    expect(first.server.sessionCount).toBe(0)
+    expect(cluster.messages.some((m) => m.json.startsWith('{"t":"taken"'))).toBe(false)
+    expect(await client.rpc.add({ a: 1, b: 2 })).toBe(3)
+  })
+})

@@ -41,6 +41,8 @@ export class SessionClusterFixture implements AsyncDisposable {
   private readonly clients: Client<TestContract>[] = []
   /** Called after each node message is sent: a test acts at a precise point of a hand-over. */
   onMessage: ((from: string, to: string, message: NodeMessage) => void) | undefined
+  /** Whether a node message is lost instead of sent. */
+  drop: ((from: string, to: string, message: NodeMessage) => boolean) | undefined
 
   private constructor(
     readonly cluster: MemoryCluster,
@@ -56,7 +58,12 @@ export class SessionClusterFixture implements AsyncDisposable {
     options: {
       count?: number
       serverLimits?:
-        | (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number; readonly maxReplayFrames?: number })
+        | (SuiteSetup["serverLimits"] & {
+            readonly handOverGraceMs?: number
+            readonly maxReplayFrames?: number
+            readonly takeOverTimeoutMs?: number
+            readonly maxSnapshotChars?: number
+          })
         | undefined
       /** The handlers of every node (default: the test contract's `testHandlers`). */
       handlers?: ((state: TestServerState) => object) | undefined
@@ -78,6 +85,8 @@ export class SessionClusterFixture implements AsyncDisposable {
         const send = bus.send.bind(bus)
         bus.send = (to, message) => {
           messages.push({ from: id, to, json: JSON.stringify(message) })
+          // Lost on the way, as while Redis is down.
+          if (fixture?.drop?.(id, to, message)) return
           send(to, message)
           fixture?.onMessage?.(id, to, message)
         }
