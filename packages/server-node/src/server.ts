@@ -22,8 +22,10 @@ import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
+import { PresenceHub } from "./presence.ts"
 import type { Runtime } from "./runtime.ts"
 import { SessionTable } from "./sessionTable.ts"
+import { presenceHooksOf } from "./topicPolicies.ts"
 import { type TopicPublishers, topicPublishers } from "./topicPublishers.ts"
 import { TopicRegistry } from "./topics.ts"
 import type { RunningTransport, TransportHost } from "./transport.ts"
@@ -108,9 +110,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     compiled,
     rpc: functionsOf(h.rpc, compiled.rpc.keys(), "rpc"),
     streams: functionsOf(h.streams, compiled.streams.keys(), "streams"),
-    policies: new Map(Object.entries(h.topics ?? {})),
+    policies: presenceHooksOf(compiled, h.topics),
     limits,
     topics,
+    presence: new PresenceHub(broker.presence, (error) => onError(error, {})),
     onError,
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
@@ -160,7 +163,7 @@ export function createServer<C extends AnyContract, A = undefined>(
 
   const server: Server<C> = {
     accept: (link, info) => table.accept(link, info),
-    topics: topicPublishers(contract, compiled, topics, onError),
+    topics: topicPublishers(contract, compiled, topics, runtime.presence, onError),
     get sessionCount() {
       return table.size
     },

@@ -230,9 +230,10 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     session.currentTransport = snapshot.transport
     for (const ghost of snapshot.ghosts) remote.add(ghost)
     session.remote = remote
-    for (const { topic, key, since } of snapshot.subscriptions) {
-      session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]])
+    for (const { topic, key, since, member } of snapshot.subscriptions) {
+      session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]], member)
     }
+    for (const { topic, key } of snapshot.watching ?? []) session.subscriptions.rewatch(topic, key)
     for (const { id, topic, key, since } of snapshot.subscribing) session.subscriptions.subscribe(id, topic, key, since)
     session.linkClosed(undefined)
     return session
@@ -254,6 +255,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       session: this.session.snapshot(),
       subscriptions: subscriptions.held,
       subscribing: subscriptions.pending,
+      watching: subscriptions.watching,
       ghosts: [...(this.remote?.list() ?? []), ...this.work().map((work) => ({ ...work, node: nodeId }))],
     }
     this.ghost = outlet
@@ -355,6 +357,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
         return this.subscriptions.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
         return this.subscriptions.publish(f[2], f[3], f[4], f[5])
+      case FrameType.PRESENCE:
+        return this.subscriptions.presenceOf(f[2], f[3], f[4], f[5])
       case FrameType.SIGNAL: {
         // A SIGNAL that names no transport (clients before SIGNAL named one) goes to the first.
         const id = f[5] ?? this.runtime.signalled.keys().next().value

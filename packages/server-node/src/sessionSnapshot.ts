@@ -16,10 +16,12 @@ export interface ServerSessionSnapshot {
   readonly auth: Json
   readonly transport: TransportId
   readonly session: SessionSnapshot
-  /** Each subscription, and where it stood: `null` for a topic without positions (unreliable). */
+  /** Each subscription, and where it stood (with the session's presence data where it is a member). */
   readonly subscriptions: readonly HeldSubscription[]
   /** SUBSCRIBE requests not answered yet: the new owner runs them again, and answers them. */
   readonly subscribing: readonly PendingSubscribe[]
+  /** The keys whose joins and leaves the session gets (docs/presence.md). */
+  readonly watching?: ReadonlyArray<{ readonly topic: string; readonly key: string }>
   /** Calls and streams still running on some node (ghosts), whose frames the new owner sequences. */
   readonly ghosts: readonly GhostWork[]
 }

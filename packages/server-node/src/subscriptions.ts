@@ -3,12 +3,9 @@ import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
 import { decide } from "./policies.ts"
 import type { SessionPort } from "./runtime.ts"
+import { SessionPresence } from "./sessionPresence.ts"
 import type { Joined, Subscriber } from "./topics.ts"
 
-/**
- * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH): the topic policies, and the
- * replay of what a renewed subscription missed (docs/topics.md).
- */
 /** A SUBSCRIBE not answered yet (its policy or the broker still deciding): what a hand-over carries on. */
 export interface PendingSubscribe {
   readonly id: number
@@ -18,23 +15,35 @@ export interface PendingSubscribe {
   readonly since?: TopicPosition | null
 }
 
-/** A subscription as a hand-over carries it: where it stood, `null` for a topic without positions. */
+/**
+ * A subscription as a hand-over carries it: where it stood (`null` for a topic without positions), and
+ * `member`: the session's presence data (JSON text) where it is listed in the key (docs/presence.md).
+ */
 export interface HeldSubscription {
   readonly topic: string
   readonly key: string
   readonly since: TopicPosition | null
+  readonly member?: string
 }
 
 interface Subscription {
   readonly topic: string
   readonly key: string
   active: boolean
+  /** Its data as JSON text when listed among the key's members (docs/presence.md). */
+  member: string | undefined
   /** A subscription renewed after a hand-over, while its broker read is under way: where it stood. */
   renewing?: TopicPosition | undefined
 }
 
+/**
+ * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PRESENCE): the topic
+ * policies, the replay of what a renewed subscription missed (docs/topics.md), and the session's
+ * presence in the keys it subscribed to (docs/presence.md).
+ */
 export class Subscriptions {
   private readonly subscriptions = new Map<string, Subscription>()
+  private readonly presence: SessionPresence
   /** SUBSCRIBE requests not answered yet, by request id. */
   private readonly pending = new Map<number, PendingSubscribe>()
   /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
@@ -44,32 +53,40 @@ export class Subscriptions {
     private readonly session: SessionPort,
     /** What the topic registry delivers to: the session. */
     private readonly subscriber: Subscriber,
-  ) {}
+  ) {
+    this.presence = new SessionPresence(session)
+  }
 
   /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
   publishes(): number[] {
     return [...this.publishing]
   }
 
-  /** Leaves every key (the session ended). */
-  dropAll(): void {
+  /**
+   * Leaves every key: the session ended, or (`handedOver`) moved to another node, which lists it in the
+   * same keys in its place, so that nobody is told it left.
+   */
+  dropAll(handedOver = false): void {
     const { topics } = this.session.runtime
-    for (const sub of this.subscriptions.values()) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
+    this.presence.stopAll()
+    for (const sub of this.subscriptions.values()) {
+      if (sub.active) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
+      if (sub.member !== undefined && !handedOver) this.presence.leave(sub.topic, sub.key)
+    }
     this.subscriptions.clear()
   }
 
   subscribe(id: number, topic: string, key: string, since: TopicPosition | null | undefined): void {
     const { session } = this
     const { runtime } = session
-    if (!runtime.compiled.topics.has(topic)) {
-      return session.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
-    }
+    const channel = runtime.compiled.topics.get(topic)
+    if (!channel) return session.fail(id, "UNKNOWN_CHANNEL", `no such topic: ${JSON.stringify(topic)}`)
     const ref = `${topic}\u0000${key}`
     if (this.subscriptions.has(ref)) return session.send(FrameType.RESULT, body.result(id, "null"))
     if (this.subscriptions.size >= runtime.limits.maxSubscriptions) {
       return session.fail(id, "LIMIT_EXCEEDED", `more than ${runtime.limits.maxSubscriptions} subscriptions`)
     }
-    const sub: Subscription = { topic, key, active: false }
+    const sub: Subscription = { topic, key, active: false, member: undefined }
     this.subscriptions.set(ref, sub)
     const request: PendingSubscribe = since === undefined ? { id, topic, key } : { id, topic, key, since }
     this.pending.set(id, request)
@@ -80,29 +97,62 @@ export class Subscriptions {
     decide(policy && (() => policy(key, ctx)), true, (allowed) => {
       if (session.isEnded || this.pending.get(id) !== request) return
       if (this.subscriptions.get(ref) !== sub) {
-        this.pending.delete(id)
         // Unsubscribed while the policy was deciding: the request is answered all the same.
+        answering()
         return session.send(FrameType.RESULT, body.result(id, "null"))
       }
       if (allowed !== true) {
-        this.pending.delete(id)
+        answering()
         this.subscriptions.delete(ref)
+        this.presence.unwatch(topic, key)
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
-      sub.active = true
-      runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
-        if (session.isEnded || !answering()) return
-        // Unsubscribed while the broker answered: the request is answered all the same.
-        if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
-        if (joined instanceof Error) {
-          // The broker could not say where the key's stream stands: the subscription is refused.
-          this.subscriptions.delete(ref)
-          runtime.topics.unsubscribe(topic, key, this.subscriber)
-          return session.fail(id, codeOf(joined), `${topic}(${JSON.stringify(key)}): ${joined.message}`)
+      if (!channel.presence) return this.activate(id, sub, since, answering)
+      // A member joins before its subscription is confirmed: the RESULT and the MESSAGEs after it must
+      // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
+      this.presence.join(channel, key, ctx, (outcome) => {
+        const current = !session.isEnded && this.subscriptions.get(ref) === sub
+        const listed = typeof outcome === "object" && "data" in outcome
+        if (listed && !current) this.presence.leave(topic, key)
+        if (session.isEnded || this.pending.get(id) !== request) return
+        if (!current) {
+          answering()
+          return session.send(FrameType.RESULT, body.result(id, "null"))
         }
-        this.confirm(id, since, joined)
+        if (typeof outcome === "object" && "code" in outcome) {
+          answering()
+          this.subscriptions.delete(ref)
+          this.presence.unwatch(topic, key)
+          return session.fail(id, outcome.code, outcome.message)
+        }
+        if (listed) sub.member = outcome.data
+        this.activate(id, sub, since, answering)
       })
+    })
+  }
+
+  private activate(
+    id: number,
+    sub: Subscription,
+    since: TopicPosition | null | undefined,
+    answering: () => boolean,
+  ): void {
+    const { session } = this
+    const { runtime } = session
+    const { topic, key } = sub
+    const ref = `${topic}\u0000${key}`
+    sub.active = true
+    runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      if (session.isEnded || !answering()) return
+      // Unsubscribed while the broker answered: the request is answered all the same.
+      if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
+      if (joined instanceof Error) {
+        // The broker could not say where the key's stream stands: the subscription is refused.
+        this.unsubscribe(topic, key)
+        return session.fail(id, codeOf(joined), `${topic}(${JSON.stringify(key)}): ${joined.message}`)
+      }
+      this.confirm(id, since, joined)
     })
   }
 
@@ -111,14 +161,50 @@ export class Subscriptions {
     const sub = this.subscriptions.get(ref)
     if (!sub) return
     this.subscriptions.delete(ref)
+    this.presence.unwatch(topic, key)
     if (sub.active) this.session.runtime.topics.unsubscribe(topic, key, this.subscriber)
+    if (sub.member !== undefined) this.presence.leave(topic, key)
   }
 
   /**
-   * Hands the subscriptions over to another node: those in force, and the SUBSCRIBE requests not answered
-   * yet, which the new owner runs again (they are answered there, not here). Drops them all here.
+   * A PRESENCE request: the members of a key, to whoever may subscribe to it; with `watch`, also its
+   * joins and leaves from now on, to a session subscribed to it (docs/presence.md).
    */
-  handOver(): { held: HeldSubscription[]; pending: PendingSubscribe[] } {
+  presenceOf(id: number, topic: string, key: string, watch: boolean): void {
+    const { session } = this
+    const { runtime } = session
+    const channel = runtime.compiled.topics.get(topic)
+    if (!channel?.presence) {
+      const what = channel ? "declares no presence" : "does not exist"
+      return session.fail(id, "UNKNOWN_CHANNEL", `topic ${JSON.stringify(topic)} ${what}`)
+    }
+    const policy = runtime.policies.get(topic)?.canSubscribe
+    const ctx = new CallContext(session.id, session.transport, session.auth)
+    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
+      if (session.isEnded) return
+      if (allowed !== true) {
+        if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
+        return session.fail(id, "FORBIDDEN", `not allowed to see who is in ${topic}(${JSON.stringify(key)})`)
+      }
+      if (watch) {
+        if (!this.subscriptions.has(`${topic}\u0000${key}`)) {
+          return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
+        }
+      }
+      this.presence.list(id, topic, key, watch)
+    })
+  }
+
+  /**
+   * Hands the subscriptions over to another node: those in force (with the session's data where it is
+   * a member), the keys whose joins and leaves it gets, and the SUBSCRIBE requests not answered yet,
+   * which the new owner runs again (they are answered there, not here). Drops them all here.
+   */
+  handOver(): {
+    held: HeldSubscription[]
+    watching: Array<{ readonly topic: string; readonly key: string }>
+    pending: PendingSubscribe[]
+  } {
     const { topics } = this.session.runtime
     const pending = [...this.pending.values()]
     this.pending.clear()
@@ -126,13 +212,20 @@ export class Subscriptions {
     // Where each stood: a renewal still reading from the broker stands where it was renewed from.
     const held = [...this.subscriptions]
       .filter(([ref, sub]) => sub.active && !asked.has(ref))
-      .map(([, { topic, key, renewing }]) => ({
+      .map(([, { topic, key, renewing, member }]) => ({
         topic,
         key,
         since: topics.position(topic, key, this.subscriber) ?? renewing ?? null,
+        ...(member !== undefined && { member }),
       }))
-    this.dropAll()
-    return { held, pending }
+    const watching = this.presence.watched()
+    this.dropAll(true)
+    return { held, watching, pending }
+  }
+
+  /** Carries on the joins and leaves of a key for a session taken over from another node. */
+  rewatch(topic: string, key: string): void {
+    this.presence.rewatch(topic, key)
   }
 
   /**
@@ -140,14 +233,28 @@ export class Subscriptions {
    * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames, before
    * anything newer. When the history no longer covers it, or the replay buffer cannot take it, the
    * subscription goes on with live messages: the client sees their offsets jump, or their new epoch, and
-   * reports `TOPIC_GAP`.
+   * reports `TOPIC_GAP`. A member (`member`:
+   * its data) is listed again as it was, tagged with this node: the others hear no leave and no join.
    */
-  renew(topic: string, key: string, since: TopicPosition | undefined): void {
+  renew(topic: string, key: string, since: TopicPosition | undefined, member: string | undefined): void {
     const { session } = this
     const { runtime } = session
     const ref = `${topic}\u0000${key}`
-    const sub: Subscription = { topic, key, active: true, renewing: since }
+    const sub: Subscription = { topic, key, active: true, member, renewing: since }
     this.subscriptions.set(ref, sub)
+    // Joined at once, before anything the client sends next (an UNSUBSCRIBE's leave then follows it).
+    if (member !== undefined) {
+      const entry = { id: session.id, data: member }
+      runtime.presence.join(topic, key, entry, runtime.limits.maxPresencePerKey).then(
+        (listed) => {
+          if (!listed) sub.member = undefined
+        },
+        (error: unknown) => {
+          sub.member = undefined
+          runtime.onError(error, { sessionId: session.id, channel: topic })
+        },
+      )
+    }
     runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
       sub.renewing = undefined
       if (session.isEnded || this.subscriptions.get(ref) !== sub) return
