@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto"
 import type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
-import type { GhostOutlet, ServerSession } from "./serverSession.ts"
-import { isTerminal, RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
+import { GhostRoutes } from "./ghostRoutes.ts"
+import { Ghosts } from "./ghosts.ts"
+import type { ServerSession } from "./serverSession.ts"
+import { RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
 /** The limits a node of a cluster uses (`ServerLimits`, docs/limits.md). */
 export interface ClusterLimits {
@@ -9,6 +11,8 @@ export interface ClusterLimits {
   readonly takeOverTimeoutMs: number
   /** How long `close()` lets other nodes take this node's sessions over before ending the rest (ms). */
   readonly handOverGraceMs: number
+  /** The largest snapshot handed to another node (JSON characters). */
+  readonly maxSnapshotChars: number
 }
 
 /** What the cluster needs of the session table. */
@@ -16,17 +20,30 @@ export interface SessionHolder {
   /** Takes the live session of `token` out of the table, without ending it; `undefined` if none. */
   handOut(token: string): ServerSession | undefined
   /** Puts a session another node handed over into the table, waiting for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession
 }
+
+/** How long a node remembers where it handed a session, for take-overs that asked it too early (ms). */
+const HANDED_TO_MS = 10_000
+
+/** How many times a take-over follows a session that was handed on before it asked. */
+const MAX_HOPS = 2
 
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
 
-/** A session's work left running on this node after its hand-over, and where its frames go. */
-interface Ghost {
-  readonly session: ServerSession
-  target: string
-  readonly slots: Map<object, number>
+/** A session handed to another node that has not confirmed it yet: what it takes to put it back. */
+interface HandOut {
+  readonly key: string
+  readonly to: string
+  readonly token: string
+  readonly snapshot: ServerSessionSnapshot
+  /** The other nodes running work for the session, told of the new owner once it confirmed. */
+  readonly ghostNodes: ReadonlySet<string>
+  /** Ghost frames that came for the session meanwhile, and take-overs other nodes asked for. */
+  readonly limbo: Array<readonly [string, NodeMessage]>
+  readonly askers: Array<readonly [string, number]>
+  timer?: ReturnType<typeof setTimeout>
 }
 
 /** A message handler for the HTTP relay (`httpRelay.ts`), which shares the bus. */
@@ -41,16 +58,22 @@ export type RelayHandler = (from: string, message: NodeMessage) => boolean
 export class SessionCluster {
   readonly nodeId: string
   private readonly owned = new Map<string, ServerSession>()
-  private readonly ghosts = new Map<string, Ghost[]>()
-  /** Where each session this node handed over went: frames of ghosts that still send here follow it. */
-  private readonly moved = new Map<string, string>()
+  private readonly ghosts: Ghosts
+  private readonly routes: GhostRoutes
   private readonly waiting = new Map<
     number,
-    { readonly owner: string; settle(snapshot?: ServerSessionSnapshot): void }
+    { owner: string; hops: number; settle(snapshot?: ServerSessionSnapshot): boolean }
   >()
+  /** Where sessions handed on lately went, for a take-over that asks here before the directory says so. */
+  private readonly handedTo = new Map<string, string>()
+  /** Sessions handed out and not confirmed yet, by key: put back if the snapshot does not arrive. */
+  private readonly unconfirmed = new Map<string, HandOut>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
   private holder: SessionHolder | undefined
+  /** Settles once this node has joined: until then it knows no node alive, and could take over nothing. */
+  private joined: Promise<void> = Promise.resolve()
+  private isJoined = false
   private readonly relays: RelayHandler[] = []
   private readonly goneListeners: Array<(node: string) => void> = []
   private readonly closers: Array<() => void> = []
@@ -60,13 +83,22 @@ export class SessionCluster {
     private readonly limits: ClusterLimits,
   ) {
     this.nodeId = nodes.nodeId
+    this.ghosts = new Ghosts(nodes)
+    this.routes = new GhostRoutes(nodes, (from, message) => this.ghostFrame(from, message))
   }
 
   /** Joins the cluster. */
   start(holder: SessionHolder): Promise<void> {
     this.holder = holder
     this.nodes.onNodeGone((node) => this.gone(node))
-    return this.nodes.start((from, message) => this.receive(from, message))
+    this.joined = this.nodes.start((from, message) => this.receive(from, message))
+    this.joined.then(
+      () => {
+        this.isJoined = true
+      },
+      () => {},
+    )
+    return this.joined
   }
 
   /** Another part of the node that talks over the bus (the HTTP relay), hears of nodes gone, and closes. */
@@ -91,7 +123,6 @@ export class SessionCluster {
   claim(session: ServerSession): void {
     const key = this.keyOf(session.token)
     this.owned.set(key, session)
-    this.moved.delete(key)
     void this.nodes.claim(key)
   }
 
@@ -109,48 +140,73 @@ export class SessionCluster {
    */
   takeOver(token: string, done: (outcome: TakeOver) => void): void {
     const key = this.keyOf(token)
-    this.nodes.lookup(key).then(
-      (owner) => {
-        if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
-        const rid = ++this.rid
-        const timer = setTimeout(() => {
-          // The session may still come, late: `receive` adopts it then, for the client's next attempt.
-          this.waiting.delete(rid)
-          done({ kind: "timeout" })
-        }, this.limits.takeOverTimeoutMs)
-        timer.unref()
-        this.waiting.set(rid, {
-          owner,
-          settle: (snapshot) => {
-            clearTimeout(timer)
+    this.whenJoined()
+      .then(() => this.nodes.lookup(key))
+      .then(
+        (owner) => {
+          if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
+          const rid = ++this.rid
+          const timer = setTimeout(() => {
+            // A snapshot that comes later is refused: its owner puts the session back, for the client's retry.
             this.waiting.delete(rid)
-            try {
-              if (snapshot) this.adopt(snapshot)
-            } catch (error) {
-              // A snapshot this node cannot restore (another shape, in a rolling upgrade): a new session,
-              // not a HELLO left waiting; the bus reports the error.
-              done({ kind: "none" })
-              throw error
-            }
-            done(snapshot ? { kind: "taken" } : { kind: "none" })
-          },
-        })
-        this.nodes.send(owner, { t: "take", rid, key, token })
-      },
-      () => done({ kind: "timeout" }),
-    )
+            done({ kind: "timeout" })
+          }, this.limits.takeOverTimeoutMs)
+          timer.unref()
+          const asking = {
+            owner,
+            hops: 0,
+            settle: (snapshot?: ServerSessionSnapshot) => {
+              clearTimeout(timer)
+              this.waiting.delete(rid)
+              let adopted: boolean
+              try {
+                adopted = snapshot !== undefined && this.adopt(snapshot, token, asking.owner)
+              } catch (error) {
+                // A snapshot this node cannot restore (another shape, in a rolling upgrade): a new session,
+                // not a HELLO left waiting; the bus reports the error.
+                done({ kind: "none" })
+                throw error
+              }
+              done(adopted ? { kind: "taken" } : { kind: "none" })
+              return adopted
+            },
+          }
+          this.waiting.set(rid, asking)
+          // By key: the token itself never crosses the bus (a Redis client could read it there).
+          this.nodes.send(owner, { t: "take", rid, key })
+        },
+        () => done({ kind: "timeout" }),
+      )
   }
 
-  private adopt(snapshot: ServerSessionSnapshot): void {
-    const key = this.keyOf(snapshot.token)
-    this.holder?.adopt(snapshot, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
+  /** Adopts a snapshot for the client whose HELLO carried `token`, if the token is the session's. */
+  /**
+   * Settles once this node has joined, within `takeOverTimeoutMs`. A server attached to an HTTP server
+   * serves before it joined (`listen()` waits), when it knows no node alive: its HELLOs wait instead.
+   */
+  private whenJoined(): Promise<void> {
+    if (this.isJoined) return Promise.resolve()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the node has not joined its cluster yet")),
+        this.limits.takeOverTimeoutMs,
+      )
+    })
+    return Promise.race([this.joined, late]).finally(() => clearTimeout(timer))
+  }
+
+  private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): boolean {
+    const key = this.keyOf(token)
+    if (snapshot.key !== key || !this.holder) return false
+    this.routes.adopted(key, from, new Set(snapshot.ghosts.map((ghost) => ghost.node)))
+    this.holder.adopt(snapshot, token, new RemoteWork(key, (node, message) => this.nodes.send(node, message)))
+    return true
   }
 
   /** Sessions handed over whose work still runs here. */
   get ghostCount(): number {
-    let count = 0
-    for (const list of this.ghosts.values()) count += list.length
-    return count
+    return this.ghosts.count
   }
 
   /**
@@ -162,18 +218,19 @@ export class SessionCluster {
   async leave(sessions: { held(): ServerSession[]; readonly size: number }): Promise<void> {
     for (const session of sessions.held()) session.closeLink("SERVER_CLOSED")
     const deadline = Date.now() + this.limits.handOverGraceMs
-    while ((sessions.size > 0 || this.ghosts.size > 0) && Date.now() < deadline) {
+    // Also until the ghost nodes of sessions handed on confirmed they send to the new owner.
+    const busy = () => sessions.size + this.ghosts.count + this.routes.pending + this.unconfirmed.size > 0
+    while (busy() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    for (const list of this.ghosts.values()) for (const ghost of list) ghost.session.ghostAbort()
-    this.ghosts.clear()
+    this.ghosts.abortAll()
   }
 
   private receive(from: string, m: NodeMessage): void {
     switch (m.t) {
       case "take":
         try {
-          return this.handOut(from, m.rid as number, m.key as string, m.token as string)
+          return this.handOut(from, m.rid as number, m.key as string)
         } catch (error) {
           // Answered even so, so that the asking node does not wait for its timeout; the bus reports it.
           this.nodes.send(from, { t: "none", rid: m.rid as number })
@@ -181,68 +238,114 @@ export class SessionCluster {
         }
       case "taken": {
         const snapshot = m.snapshot as unknown as ServerSessionSnapshot
-        const waiting = this.waiting.get(m.rid as number)
-        return waiting ? waiting.settle(snapshot) : this.adopt(snapshot)
+        const adopted = this.waiting.get(m.rid as number)?.settle(snapshot) === true
+        // The node that handed it out keeps the session until it hears which.
+        return this.nodes.send(from, { t: adopted ? "adopted" : "refused", key: snapshot.key })
+      }
+      case "adopted":
+        return this.confirmed(from, m.key as string)
+      case "refused": {
+        const handOut = this.unconfirmed.get(m.key as string)
+        if (handOut?.to === from) this.putBack(handOut)
+        return
       }
       case "none":
-        return this.waiting.get(m.rid as number)?.settle()
+        return void this.waiting.get(m.rid as number)?.settle()
+      case "moved":
+        return this.follow(m.rid as number, m.key as string, m.to as string)
       case "ghost-frame":
       case "ghost-latest":
         return this.ghostFrame(from, m)
       case "ghost-cancel":
       case "ghost-credit":
       case "ghost-abort":
-        return this.toGhosts(m)
+        return this.ghosts.control(m)
+      case "ghost-retarget":
+        this.ghosts.retarget(m.key as string, m.to as string)
+        return this.nodes.send(from, { t: "ghost-retargeted", key: m.key as string })
+      case "ghost-retargeted":
+        return this.routes.retargeted(from, m.key as string)
+      case "ghost-switched":
+        return this.routes.switched(m.key as string, m.node as string)
     }
     for (const relay of this.relays) if (relay(from, m)) return
   }
 
   /** The owner of the session a node asks for: hand it over, leaving its running work here as a ghost. */
-  private handOut(from: string, rid: number, key: string, token: string): void {
-    const session = this.holder?.handOut(token)
-    if (!session) return this.nodes.send(from, { t: "none", rid })
+  private handOut(from: string, rid: number, key: string): void {
+    const pending = this.unconfirmed.get(key)
+    if (pending && pending.to !== from) return void pending.askers.push([from, rid])
+    // The node it was handed to asks again: what it was sent was lost; it is sent anew.
+    if (pending) this.putBack(pending)
+    const owned = this.owned.get(key)
+    const session = owned && this.holder?.handOut(owned.token)
+    if (!owned || !session) {
+      // Handed on a moment ago, and the new owner's claim may not be in the directory yet: say where.
+      const to = this.handedTo.get(key)
+      return this.nodes.send(from, to === undefined ? { t: "none", rid } : { t: "moved", rid, key, to })
+    }
     this.owned.delete(key)
-    this.moved.set(key, from)
-    const ghost: Ghost = { session, target: from, slots: new Map() }
-    const snapshot = session.handOver(this.nodeId, this.outlet(key, ghost))
-    if (session.running > 0) this.ghosts.set(key, [...(this.ghosts.get(key) ?? []), ghost])
+    const ghostNodes = new Set(session.remote?.list().map((ghost) => ghost.node))
+    const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
+    const handOut: HandOut = { key, to: from, token: owned.token, snapshot, ghostNodes, limbo: [], askers: [] }
+    const size = JSON.stringify(snapshot).length
+    if (size > this.limits.maxSnapshotChars) {
+      // Sent, it could cut the receiver's pub/sub connection (Redis's output buffer limit): it ends here.
+      const why = `the session is too large to move to another node (${size} characters of snapshot)`
+      this.putBack(handOut)?.end("REPLAY_OVERFLOW", why)
+      return this.nodes.send(from, { t: "none", rid })
+    }
+    handOut.timer = setTimeout(() => this.putBack(handOut), this.limits.takeOverTimeoutMs)
+    handOut.timer.unref()
+    this.unconfirmed.set(key, handOut)
     this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
   }
 
-  private outlet(key: string, ghost: Ghost): GhostOutlet {
-    return {
-      frame: (type, body) => {
-        this.nodes.send(ghost.target, { t: "ghost-frame", key, type, body })
-        if (isTerminal(type)) this.idle(key, ghost)
-      },
-      latest: (slot, frame) => {
-        let n = ghost.slots.get(slot)
-        if (n === undefined) {
-          n = ghost.slots.size
-          ghost.slots.set(slot, n)
-        }
-        this.nodes.send(ghost.target, { t: "ghost-latest", key, slot: n, frame })
-      },
-    }
+  /** The node a session was handed to has it: its ghosts and what came meanwhile go there. */
+  private confirmed(from: string, key: string): void {
+    const handOut = this.unconfirmed.get(key)
+    if (handOut?.to !== from) return
+    clearTimeout(handOut.timer)
+    this.unconfirmed.delete(key)
+    this.handedTo.set(key, from)
+    setTimeout(() => this.handedTo.get(key) === from && this.handedTo.delete(key), HANDED_TO_MS).unref()
+    // Work of this session running on other nodes now sends straight to its new owner.
+    this.routes.handedOn(key, from, handOut.ghostNodes)
+    for (const [, m] of handOut.limbo) this.nodes.send(from, m)
+    this.ghosts.confirm(key)
+    for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)
   }
 
-  /** A ghost with nothing left running is dropped. */
-  private idle(key: string, ghost: Ghost): void {
-    if (ghost.session.running > 0) return
-    const rest = (this.ghosts.get(key) ?? []).filter((g) => g !== ghost)
-    if (rest.length > 0) this.ghosts.set(key, rest)
-    else this.ghosts.delete(key)
+  /** A hand-over not confirmed (lost in transit, refused, the node gone): the session is held here again. */
+  private putBack(handOut: HandOut): ServerSession | undefined {
+    if (this.unconfirmed.get(handOut.key) === handOut) this.unconfirmed.delete(handOut.key)
+    clearTimeout(handOut.timer)
+    const { key, snapshot, token } = handOut
+    const session = this.holder?.adopt(snapshot, token, new RemoteWork(key, (node, m) => this.nodes.send(node, m)))
+    this.ghosts.retarget(key, this.nodeId)
+    for (const [from, m] of handOut.limbo) this.ghostFrame(from, m)
+    for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)
+    return session
+  }
+
+  /** The node asked for a session had handed it on to `to`: ask there, at most twice. */
+  private follow(rid: number, key: string, to: string): void {
+    const waiting = this.waiting.get(rid)
+    if (!waiting) return
+    if (waiting.hops >= MAX_HOPS || to === this.nodeId || !this.nodes.alive(to)) return void waiting.settle()
+    waiting.hops++
+    waiting.owner = to
+    this.nodes.send(to, { t: "take", rid, key })
   }
 
   /** A ghost's frame: the owner sequences it; a node that handed the session on passes it along. */
   private ghostFrame(from: string, m: NodeMessage): void {
     const key = m.key as string
     const session = this.owned.get(key)
-    if (!session) {
-      const next = this.moved.get(key)
-      if (next !== undefined) this.nodes.send(next, m)
-      return
-    }
+    const pending = session ? undefined : this.unconfirmed.get(key)
+    if (pending) return void pending.limbo.push([from, m])
+    if (!session) return this.routes.forward(m)
+    if (this.routes.hold(from, m)) return
     if (m.t === "ghost-frame") return session.remoteFrame(m.type as number, m.body as string)
     const slots = this.latestSlots.get(session) ?? new Map<string, object>()
     this.latestSlots.set(session, slots)
@@ -252,37 +355,32 @@ export class SessionCluster {
     session.deliverLatest(slot, m.frame as string)
   }
 
-  /** The owner forwarded a CANCEL or CREDIT for a ghost's work, or ended the session. */
-  private toGhosts(m: NodeMessage): void {
-    const key = m.key as string
-    for (const ghost of this.ghosts.get(key) ?? []) {
-      if (m.t === "ghost-abort") ghost.session.ghostAbort()
-      else if (m.t === "ghost-cancel") ghost.session.ghostCancel(m.id as number)
-      else ghost.session.ghostCredit(m.id as number, m.credit as number)
-      this.idle(key, ghost)
-    }
-  }
-
   /** Node `node` died or left: what it ran for sessions here is lost, and so is what runs here for it. */
   private gone(node: string): void {
     for (const waiting of [...this.waiting.values()]) if (waiting.owner === node) waiting.settle()
-    for (const session of this.owned.values()) {
-      for (const lost of session.remote?.lost(node) ?? []) {
-        session.fail(
-          lost.id,
-          "SESSION_LOST",
-          lost.stream
-            ? "the node running this stream is gone: the stream ended early"
-            : "the node running this call is gone: it may or may not have run",
-        )
-      }
-    }
-    for (const [key, list] of [...this.ghosts]) {
-      for (const ghost of list) if (ghost.target === node) ghost.session.ghostAbort()
-      const rest = list.filter((ghost) => ghost.target !== node)
-      if (rest.length > 0) this.ghosts.set(key, rest)
-      else this.ghosts.delete(key)
-    }
+    for (const handOut of [...this.unconfirmed.values()]) if (handOut.to === node) this.putBack(handOut)
+    // Frames a node was passing on from ghosts may be gone with it: that work is lost too.
+    for (const { key, node: ghostNode } of this.routes.gone(node)) this.lost(this.owned.get(key), ghostNode, true)
+    for (const session of this.owned.values()) this.lost(session, node, false)
+    this.ghosts.gone(node)
     for (const listener of this.goneListeners) listener(node)
+  }
+
+  /** What node `node` ran for `session` is lost: answered `SESSION_LOST`, and stopped there when `stop`. */
+  private lost(session: ServerSession | undefined, node: string, stop: boolean): void {
+    const lost = session?.remote?.lost(node) ?? []
+    if (!session || lost.length === 0) return
+    if (stop) this.nodes.send(node, { t: "ghost-abort", key: this.keyOf(session.token) })
+    for (const work of lost) {
+      session.fail(
+        work.id,
+        "SESSION_LOST",
+        work.stream
+          ? "the node running this stream is gone: the stream ended early"
+          : work.publish
+            ? "the node publishing this message is gone: it may or may not have been published"
+            : "the node running this call is gone: it may or may not have run",
+      )
+    }
   }
 }

@@ -82,6 +82,11 @@ export interface ServerLimits extends SessionOptions {
    * over before it ends the rest with `SERVER_CLOSED` (ms).
    */
   readonly handOverGraceMs: number
+  /**
+   * With a broker that has `nodes`: the largest session snapshot (JSON characters) a node hands to
+   * another; a larger session is ended with `REPLAY_OVERFLOW` rather than sent (docs/limits.md).
+   */
+  readonly maxSnapshotChars: number
 }
 
 export const defaultLimits: ServerLimits = {
@@ -111,4 +116,6 @@ export const defaultLimits: ServerLimits = {
   maxPeerCandidates: 64,
   takeOverTimeoutMs: 3_000,
   handOverGraceMs: 10_000,
+  // Under Redis's default pub/sub output buffer soft limit (8 MB), so that one snapshot never cuts a node off.
+  maxSnapshotChars: 6 * 1024 * 1024,
 }

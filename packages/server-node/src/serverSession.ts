@@ -16,7 +16,7 @@ import type { Json } from "./broker/nodeBus.ts"
 import { Calls } from "./calls.ts"
 import type { PeerEndpoint } from "./peers.ts"
 import type { Runtime, SessionPort } from "./runtime.ts"
-import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
+import type { GhostWork, RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 import { Subscriptions } from "./subscriptions.ts"
 import type { Subscriber } from "./topics.ts"
 import type { SignalSession } from "./transport.ts"
@@ -224,8 +224,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   // --- Across nodes (docs/scaling.md#sessions-across-nodes) ---
 
   /** Carries on a session another node handed over; it waits for its client's link, as after a drop. */
-  static restore(runtime: Runtime, snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
-    const session = new ServerSession(runtime, snapshot.id, snapshot.token, snapshot.auth, snapshot.peerId)
+  static restore(runtime: Runtime, snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+    const session = new ServerSession(runtime, snapshot.id, token, snapshot.auth, snapshot.peerId)
     session.session.restore(snapshot.session)
     session.currentTransport = snapshot.transport
     for (const ghost of snapshot.ghosts) remote.add(ghost)
@@ -234,6 +234,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]], member)
     }
     for (const { topic, key } of snapshot.watching ?? []) session.subscriptions.rewatch(topic, key)
+    for (const { id, topic, key, since } of snapshot.subscribing) session.subscriptions.subscribe(id, topic, key, since)
     session.linkClosed(undefined)
     return session
   }
@@ -243,33 +244,25 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
    * returned. Calls and streams still running stay here as a ghost whose frames go to `outlet`; `running`
    * tells when none is left.
    */
-  handOver(nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
-    const { topics } = this.runtime
+  handOver(key: string, nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
+    const subscriptions = this.subscriptions.handOver()
     const snapshot: ServerSessionSnapshot = {
       id: this.id,
-      token: this.token,
+      key,
       peerId: this.peerId,
       auth: this.auth as Json,
       transport: this.currentTransport,
       session: this.session.snapshot(),
-      subscriptions: this.subscriptions.held().map(({ topic, key, member }) => ({
-        topic,
-        key,
-        since: topics.position(topic, key, this),
-        ...(member !== undefined && { member }),
-      })),
-      watching: this.subscriptions.watched(),
-      ghosts: [
-        ...(this.remote?.list() ?? []),
-        ...this.calls.ids().map(({ id, stream }) => ({ id, node: nodeId, stream })),
-      ],
+      subscriptions: subscriptions.held,
+      subscribing: subscriptions.pending,
+      watching: subscriptions.watching,
+      ghosts: [...(this.remote?.list() ?? []), ...this.work().map((work) => ({ ...work, node: nodeId }))],
     }
     this.ghost = outlet
     this.remote = undefined
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
     this.runtime.peers.leave(this)
-    this.subscriptions.dropAll(true)
     const link = this.link
     this.link = undefined
     this.session.reset()
@@ -282,15 +275,20 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.link?.close(closeCodeOf(code), code)
   }
 
-  /** Calls and streams running on this node. */
+  /** Calls, streams and client publications running on this node. */
   get running(): number {
-    return this.calls.running
+    return this.calls.running + this.subscriptions.publishes().length
+  }
+
+  /** What runs here, as a hand-over lists it: calls, streams, and PUBLISH requests not answered yet. */
+  private work(): Array<Omit<GhostWork, "node">> {
+    return [...this.calls.ids(), ...this.subscriptions.publishes().map((id) => ({ id, stream: false, publish: true }))]
   }
 
   /** A frame of this session's work on another node (a ghost): sequenced here like any other. */
   remoteFrame(type: number, frameBody: string): void {
-    this.remote?.arrived(type, frameBody)
-    this.send(type, frameBody)
+    // Work already answered here (its node was declared gone) stays answered once.
+    if (this.remote?.arrived(type, frameBody)) this.send(type, frameBody)
   }
 
   /** Ghost side: the owner forwarded the client's CANCEL or CREDIT, or ended the session (`abort`). */
@@ -306,9 +304,11 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.calls.abortAll("SESSION_LOST")
   }
 
-  /** Where this ghost's frames go; swapped when the session moved on again. */
-  get outlet(): GhostOutlet | undefined {
-    return this.ghost
+  /** Ghost side: the owner is gone; what runs here stops, and is returned to be answered by the next one. */
+  abandon(): Array<Omit<GhostWork, "node">> {
+    const work = this.work()
+    this.ghostAbort()
+    return work
   }
 
   /**

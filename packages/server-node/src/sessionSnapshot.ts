@@ -1,40 +1,38 @@
 import { FrameType, type SessionSnapshot, type TransportId } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
+import type { HeldSubscription, PendingSubscribe } from "./subscriptions.ts"
 
 /**
  * A session as one node hands it to another (docs/scaling.md#sessions-across-nodes): everything the new
- * owner needs to carry it on, as JSON. `auth` goes with it, so with a cluster it must be JSON too.
+ * owner needs to carry it on, as JSON. `auth` goes with it, so with a cluster it must be JSON too. The
+ * token does not: it would cross the bus (Redis) in plain text. The new owner has it from its client's
+ * HELLO, and adopts the snapshot only if that token hashes to `key`.
  */
 export interface ServerSessionSnapshot {
   readonly id: string
-  readonly token: string
+  /** The directory key of the session: the SHA-256 of its token. */
+  readonly key: string
   readonly peerId: string
   readonly auth: Json
   readonly transport: TransportId
   readonly session: SessionSnapshot
-  /**
-   * Each subscription, and where it stood: `null` for a topic without positions (unreliable); `member`:
-   * the session's presence data (JSON text) where it is listed in the key (docs/presence.md).
-   */
-  readonly subscriptions: ReadonlyArray<{
-    readonly topic: string
-    readonly key: string
-    readonly since: Position
-    readonly member?: string
-  }>
+  /** Each subscription, and where it stood (with the session's presence data where it is a member). */
+  readonly subscriptions: readonly HeldSubscription[]
+  /** SUBSCRIBE requests not answered yet: the new owner runs them again, and answers them. */
+  readonly subscribing: readonly PendingSubscribe[]
   /** The keys whose joins and leaves the session gets (docs/presence.md). */
   readonly watching?: ReadonlyArray<{ readonly topic: string; readonly key: string }>
   /** Calls and streams still running on some node (ghosts), whose frames the new owner sequences. */
   readonly ghosts: readonly GhostWork[]
 }
 
-type Position = readonly [number, string] | null
-
-/** A call or stream of a session running on a node that no longer owns it. */
+/** A call, stream or client publication of a session running on a node that no longer owns it. */
 export interface GhostWork {
   readonly id: number
   readonly node: string
   readonly stream: boolean
+  /** A client's PUBLISH waiting for its policy or the broker. */
+  readonly publish?: true
 }
 
 /** Frame types that settle a request: a ghost's call or stream is over once one of them went for its id. */
@@ -74,9 +72,12 @@ export class RemoteWork {
     return [...this.work.values()]
   }
 
-  /** A ghost's frame arrived: a settling one ends its work. */
-  arrived(type: number, frameBody: string): void {
-    if (terminal.has(type)) this.work.delete(idOf(frameBody))
+  /** A ghost's frame arrived: a settling one ends its work. False when its work is not (or no longer) known. */
+  arrived(type: number, frameBody: string): boolean {
+    const id = idOf(frameBody)
+    if (!this.work.has(id)) return false
+    if (terminal.has(type)) this.work.delete(id)
+    return true
   }
 
   cancel(id: number): void {

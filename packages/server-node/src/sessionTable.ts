@@ -88,8 +88,8 @@ export class SessionTable {
   }
 
   /** Holds a session another node handed over; it waits for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, remote: RemoteWork): ServerSession {
-    const session = ServerSession.restore(this.runtime, snapshot, remote)
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+    const session = ServerSession.restore(this.runtime, snapshot, token, remote)
     this.sessions.get(session.token)?.end("CONNECTION_REPLACED", "the session moved to another node")
     this.sessions.set(session.token, session)
     this.options.cluster?.claim(session)
@@ -141,7 +141,13 @@ export class SessionTable {
     return {
       frame: (data) => {
         if (session) return session.receive(link, data)
-        if (held) return void held.push(data)
+        if (held) {
+          // A client sends nothing before its WELCOME but PROBEs: more than a few frames is not one.
+          if (held.length < MAX_HELD_FRAMES) return void held.push(data)
+          held = undefined
+          closed = true
+          return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
+        }
         if (this.closing) {
           handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
@@ -169,10 +175,12 @@ export class SessionTable {
           held = undefined
           if (closed) return
           if (outcome.kind === "timeout") {
+            // CONNECTION_LOST's close code (1006) cannot be sent: 1013 is "try again later".
             return refuseLink(
               link,
               "CONNECTION_LOST",
               "the node holding this session did not hand it over in time; retry",
+              TRY_AGAIN_LATER,
             )
           }
           session = this.hello(link, info, signalledBy, version, token, received)
@@ -247,7 +255,13 @@ export class SessionTable {
 /** PROBE frames a link may carry before its HELLO. */
 const MAX_PROBES = 4
 
-function refuseLink(link: Link, code: ErrorCode, message: string): void {
+/** Frames a link may send after its HELLO while another node hands its session over (docs/limits.md). */
+const MAX_HELD_FRAMES = 8
+
+/** The WebSocket close code for "try again later" (RFC 6455 registry). */
+const TRY_AGAIN_LATER = 1013
+
+function refuseLink(link: Link, code: ErrorCode, message: string, closeCode = closeCodeOf(code)): void {
   link.send(control.bye(code, message))
-  link.close(closeCodeOf(code), code)
+  link.close(closeCode, code)
 }

@@ -6,12 +6,34 @@ import type { SessionPort } from "./runtime.ts"
 import { SessionPresence } from "./sessionPresence.ts"
 import type { Joined, Subscriber } from "./topics.ts"
 
+/** A SUBSCRIBE not answered yet (its policy or the broker still deciding): what a hand-over carries on. */
+export interface PendingSubscribe {
+  readonly id: number
+  readonly topic: string
+  readonly key: string
+  /** As the client asked: a position, `null` for none yet, absent for a subscriber without positions. */
+  readonly since?: TopicPosition | null
+}
+
+/**
+ * A subscription as a hand-over carries it: where it stood (`null` for a topic without positions), and
+ * `member`: the session's presence data (JSON text) where it is listed in the key (docs/presence.md).
+ */
+export interface HeldSubscription {
+  readonly topic: string
+  readonly key: string
+  readonly since: TopicPosition | null
+  readonly member?: string
+}
+
 interface Subscription {
   readonly topic: string
   readonly key: string
   active: boolean
   /** Its data as JSON text when listed among the key's members (docs/presence.md). */
   member: string | undefined
+  /** A subscription renewed after a hand-over, while its broker read is under way: where it stood. */
+  renewing?: TopicPosition | undefined
 }
 
 /**
@@ -22,6 +44,10 @@ interface Subscription {
 export class Subscriptions {
   private readonly subscriptions = new Map<string, Subscription>()
   private readonly presence: SessionPresence
+  /** SUBSCRIBE requests not answered yet, by request id. */
+  private readonly pending = new Map<number, PendingSubscribe>()
+  /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
+  private readonly publishing = new Set<number>()
 
   constructor(
     private readonly session: SessionPort,
@@ -29,6 +55,11 @@ export class Subscriptions {
     private readonly subscriber: Subscriber,
   ) {
     this.presence = new SessionPresence(session)
+  }
+
+  /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
+  publishes(): number[] {
+    return [...this.publishing]
   }
 
   /**
@@ -57,48 +88,63 @@ export class Subscriptions {
     }
     const sub: Subscription = { topic, key, active: false, member: undefined }
     this.subscriptions.set(ref, sub)
+    const request: PendingSubscribe = since === undefined ? { id, topic, key } : { id, topic, key, since }
+    this.pending.set(id, request)
+    // False once the request is answered, or carried to another node with its session (`handOver`).
+    const answering = () => this.pending.get(id) === request && this.pending.delete(id)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
     decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (session.isEnded) return
+      if (session.isEnded || this.pending.get(id) !== request) return
       if (this.subscriptions.get(ref) !== sub) {
         // Unsubscribed while the policy was deciding: the request is answered all the same.
+        answering()
         return session.send(FrameType.RESULT, body.result(id, "null"))
       }
       if (allowed !== true) {
+        answering()
         this.subscriptions.delete(ref)
         this.presence.unwatch(topic, key)
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
       }
-      if (!channel.presence) return this.activate(id, sub, since)
+      if (!channel.presence) return this.activate(id, sub, since, answering)
       // A member joins before its subscription is confirmed: the RESULT and the MESSAGEs after it must
       // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
       this.presence.join(channel, key, ctx, (outcome) => {
         const current = !session.isEnded && this.subscriptions.get(ref) === sub
         const listed = typeof outcome === "object" && "data" in outcome
         if (listed && !current) this.presence.leave(topic, key)
-        if (session.isEnded) return
-        if (!current) return session.send(FrameType.RESULT, body.result(id, "null"))
+        if (session.isEnded || this.pending.get(id) !== request) return
+        if (!current) {
+          answering()
+          return session.send(FrameType.RESULT, body.result(id, "null"))
+        }
         if (typeof outcome === "object" && "code" in outcome) {
+          answering()
           this.subscriptions.delete(ref)
           this.presence.unwatch(topic, key)
           return session.fail(id, outcome.code, outcome.message)
         }
         if (listed) sub.member = outcome.data
-        this.activate(id, sub, since)
+        this.activate(id, sub, since, answering)
       })
     })
   }
 
-  private activate(id: number, sub: Subscription, since: TopicPosition | null | undefined): void {
+  private activate(
+    id: number,
+    sub: Subscription,
+    since: TopicPosition | null | undefined,
+    answering: () => boolean,
+  ): void {
     const { session } = this
     const { runtime } = session
     const { topic, key } = sub
     const ref = `${topic}\u0000${key}`
     sub.active = true
     runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
-      if (session.isEnded) return
+      if (session.isEnded || !answering()) return
       // Unsubscribed while the broker answered: the request is answered all the same.
       if (this.subscriptions.get(ref) !== sub) return session.send(FrameType.RESULT, body.result(id, "null"))
       if (joined instanceof Error) {
@@ -149,14 +195,32 @@ export class Subscriptions {
     })
   }
 
-  /** The subscriptions in force (with the session's data where it is a member), for a hand-over. */
-  held(): Array<{ readonly topic: string; readonly key: string; readonly member: string | undefined }> {
-    return [...this.subscriptions.values()].filter((sub) => sub.active)
-  }
-
-  /** The keys whose joins and leaves the session gets, for a hand-over. */
-  watched(): Array<{ readonly topic: string; readonly key: string }> {
-    return this.presence.watched()
+  /**
+   * Hands the subscriptions over to another node: those in force (with the session's data where it is
+   * a member), the keys whose joins and leaves it gets, and the SUBSCRIBE requests not answered yet,
+   * which the new owner runs again (they are answered there, not here). Drops them all here.
+   */
+  handOver(): {
+    held: HeldSubscription[]
+    watching: Array<{ readonly topic: string; readonly key: string }>
+    pending: PendingSubscribe[]
+  } {
+    const { topics } = this.session.runtime
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    const asked = new Set(pending.map((request) => `${request.topic}\u0000${request.key}`))
+    // Where each stood: a renewal still reading from the broker stands where it was renewed from.
+    const held = [...this.subscriptions]
+      .filter(([ref, sub]) => sub.active && !asked.has(ref))
+      .map(([, { topic, key, renewing, member }]) => ({
+        topic,
+        key,
+        since: topics.position(topic, key, this.subscriber) ?? renewing ?? null,
+        ...(member !== undefined && { member }),
+      }))
+    const watching = this.presence.watched()
+    this.dropAll(true)
+    return { held, watching, pending }
   }
 
   /** Carries on the joins and leaves of a key for a session taken over from another node. */
@@ -167,15 +231,16 @@ export class Subscriptions {
   /**
    * Renews a subscription carried over from another node, from where it stood there (`since`, or
    * `undefined` for a topic without positions); what it missed since follows as MESSAGE frames, before
-   * anything newer. When the history no longer covers it, the subscription goes on with live messages:
-   * the client sees their offsets jump, or their new epoch, and reports `TOPIC_GAP`. A member (`member`:
+   * anything newer. When the history no longer covers it, or the replay buffer cannot take it, the
+   * subscription goes on with live messages: the client sees their offsets jump, or their new epoch, and
+   * reports `TOPIC_GAP`. A member (`member`:
    * its data) is listed again as it was, tagged with this node: the others hear no leave and no join.
    */
   renew(topic: string, key: string, since: TopicPosition | undefined, member: string | undefined): void {
     const { session } = this
     const { runtime } = session
     const ref = `${topic}\u0000${key}`
-    const sub: Subscription = { topic, key, active: true, member }
+    const sub: Subscription = { topic, key, active: true, member, renewing: since }
     this.subscriptions.set(ref, sub)
     // Joined at once, before anything the client sends next (an UNSUBSCRIBE's leave then follows it).
     if (member !== undefined) {
@@ -191,9 +256,12 @@ export class Subscriptions {
       )
     }
     runtime.topics.subscribe(topic, key, this.subscriber, since, (joined) => {
+      sub.renewing = undefined
       if (session.isEnded || this.subscriptions.get(ref) !== sub) return
       if (joined instanceof Error) return runtime.onError(joined, { sessionId: session.id, channel: topic })
-      for (const messageBody of joined.replay ?? []) session.send(FrameType.MESSAGE, messageBody)
+      // A replay the buffer cannot take whole is skipped, as a SUBSCRIBE's is: the jump shows as TOPIC_GAP.
+      if (!joined.replay || !canTake(session, joined.replay)) return
+      for (const messageBody of joined.replay) session.send(FrameType.MESSAGE, messageBody)
     })
   }
 
@@ -206,27 +274,35 @@ export class Subscriptions {
     if (!decoded.ok) return session.fail(id, "INVALID_INPUT", `${topic}: ${decoded.error}`)
     const policy = runtime.policies.get(topic)?.canPublish
     const ctx = new CallContext(session.id, session.transport, session.auth)
+    this.publishing.add(id)
+    const answered = () => this.publishing.delete(id)
     // Clients may publish only where a canPublish policy allows it.
     decide(policy && (() => policy(key, decoded.value, ctx)), false, (allowed) => {
-      if (session.isEnded) return
+      if (session.isEnded) return void answered()
       if (allowed !== true) {
+        answered()
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
       }
       // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
       const json = encodePayload(channel.message, decoded.value)
-      if (json === undefined) return session.fail(id, "INVALID_INPUT", `${topic}: the message cannot be encoded`)
       let taken: void | Promise<void>
       try {
+        if (json === undefined) throw new SwitchyardError("INVALID_INPUT", "the message cannot be encoded")
         taken = runtime.topics.publishEncoded(topic, key, json)
       } catch (error) {
+        answered()
         return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
       }
-      if (taken === undefined) return session.send(FrameType.RESULT, body.result(id, "null"))
+      if (taken === undefined) {
+        answered()
+        return session.send(FrameType.RESULT, body.result(id, "null"))
+      }
       // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
       taken.then(
-        () => session.isEnded || session.send(FrameType.RESULT, body.result(id, "null")),
-        (error: unknown) => session.isEnded || session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
+        () => answered() && !session.isEnded && session.send(FrameType.RESULT, body.result(id, "null")),
+        (error: unknown) =>
+          answered() && !session.isEnded && session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
       )
     })
   }

@@ -8,7 +8,15 @@ import {
   testHandlers,
   waitFor,
 } from "@switchyard/core/testing"
-import { createServer, type Handlers, type MemoryCluster, memoryCluster, type Server } from "@switchyard/server-node"
+import {
+  type Broker,
+  createServer,
+  type Handlers,
+  type MemoryCluster,
+  memoryCluster,
+  type NodeMessage,
+  type Server,
+} from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
 import { testClientOptions } from "./harnesses.ts"
@@ -31,6 +39,10 @@ export interface TestNode {
  */
 export class SessionClusterFixture implements AsyncDisposable {
   private readonly clients: Client<TestContract>[] = []
+  /** Called after each node message is sent: a test acts at a precise point of a hand-over. */
+  onMessage: ((from: string, to: string, message: NodeMessage) => void) | undefined
+  /** Whether a node message is lost instead of sent. */
+  drop: ((from: string, to: string, message: NodeMessage) => boolean) | undefined
 
   private constructor(
     readonly cluster: MemoryCluster,
@@ -38,30 +50,59 @@ export class SessionClusterFixture implements AsyncDisposable {
     readonly balancer: RoundRobin,
     readonly proxy: TcpProxy,
     readonly state: TestServerState,
+    /** Every node message sent, as the JSON the bus carries: what a Redis client on the bus could read. */
+    readonly messages: Array<{ readonly from: string; readonly to: string; readonly json: string }>,
   ) {}
 
   static async start(
     options: {
       count?: number
-      serverLimits?: (SuiteSetup["serverLimits"] & { readonly handOverGraceMs?: number }) | undefined
+      serverLimits?:
+        | (SuiteSetup["serverLimits"] & {
+            readonly handOverGraceMs?: number
+            readonly maxReplayFrames?: number
+            readonly takeOverTimeoutMs?: number
+            readonly maxSnapshotChars?: number
+          })
+        | undefined
+      /** The handlers of every node (default: the test contract's `testHandlers`). */
+      handlers?: ((state: TestServerState) => object) | undefined
+      /** The broker of node `id` (default: the `memoryCluster()`'s); `kill` then needs the memory one. */
+      broker?: ((id: string) => Broker) | undefined
     } = {},
   ): Promise<SessionClusterFixture> {
     const cluster = memoryCluster()
     const state: TestServerState = { aborted: new Set() }
     const nodes: TestNode[] = []
+    const messages: SessionClusterFixture["messages"] = []
+    let fixture: SessionClusterFixture | undefined
+    const handlers = options.handlers?.(state) ?? testHandlers(state)
     for (let i = 1; i <= (options.count ?? 3); i++) {
       const id = `n${i}`
-      const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+      const broker = options.broker?.(id) ?? cluster.broker(id)
+      const bus = broker.nodes
+      if (bus) {
+        const send = bus.send.bind(bus)
+        bus.send = (to, message) => {
+          messages.push({ from: id, to, json: JSON.stringify(message) })
+          // Lost on the way, as while Redis is down.
+          if (fixture?.drop?.(id, to, message)) return
+          send(to, message)
+          fixture?.onMessage?.(id, to, message)
+        }
+      }
+      const server = createServer(TestContract, handlers as unknown as Handlers<TestContract>, {
         limits: { handOverGraceMs: 300, ...options.serverLimits, resumeWindowMs: 10_000 },
         onError: () => {},
-        broker: cluster.broker(id),
+        broker,
       })
       const { port } = await server.listen(0, "127.0.0.1")
       nodes.push({ id, server, port })
     }
     const balancer = await RoundRobin.start(nodes.map((n) => n.port))
     const proxy = await TcpProxy.start(balancer.port)
-    return new SessionClusterFixture(cluster, nodes, balancer, proxy, state)
+    fixture = new SessionClusterFixture(cluster, nodes, balancer, proxy, state, messages)
+    return fixture
   }
 
   get url(): string {
@@ -78,11 +119,11 @@ export class SessionClusterFixture implements AsyncDisposable {
   }
 
   /** A client through the proxy and the balancer, connected. */
-  async client(transport: Transport): Promise<Client<TestContract>> {
+  async client(transport: Transport, socket: typeof WebSocket = WebSocket): Promise<Client<TestContract>> {
     const client = createClient(TestContract, {
       url: this.url,
       transports: [transport],
-      WebSocket,
+      WebSocket: socket,
       EventSource,
       ...testClientOptions,
     })

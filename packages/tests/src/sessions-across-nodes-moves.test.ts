@@ -1,0 +1,342 @@
+import type { Client } from "@switchyard/core"
+import { FrameType, PROTOCOL_VERSION } from "@switchyard/core"
+import { type TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
+import { memoryCluster } from "@switchyard/server-node"
+import { describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
+
+/** The node holding the client's session. */
+function ownerOf(cluster: SessionClusterFixture): TestNode | undefined {
+  return cluster.nodes.find((n) => n.server.sessionCount === 1)
+}
+
+/** Cuts the client's connection until its session is taken over by a node that `wanted` accepts. */
+async function moveSession(
+  cluster: SessionClusterFixture,
+  client: Client<TestContract>,
+  wanted: (node: TestNode) => boolean,
+): Promise<TestNode> {
+  const reached = () => {
+    const owner = ownerOf(cluster)
+    return client.state === "connected" && owner !== undefined && wanted(owner)
+  }
+  for (let attempt = 0; attempt < 6; attempt++) {
+    cluster.proxy.drop()
+    // The balancer deals the new connection to the next node: not always the one wanted.
+    if (
+      await waitFor(reached, 1500, "the take-over").then(
+        () => true,
+        () => false,
+      )
+    )
+      return ownerOf(cluster) as TestNode
+  }
+  throw new Error("the session never reached the node wanted")
+}
+
+describe("what crosses the bus when a session moves", () => {
+  it("never the session token: take-overs ask by its hash and the snapshot leaves it out", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const hellos: unknown[][] = []
+    class Recording extends WebSocket {
+      override send(data: unknown, ...rest: unknown[]): void {
+        const frame = JSON.parse(String(data)) as unknown[]
+        if (frame[0] === FrameType.HELLO) hellos.push(frame)
+        ;(super.send as (...args: unknown[]) => void)(data, ...rest)
+      }
+    }
+    const client = await cluster.client("websocket", Recording)
+    const sessionId = client.sessionId
+    for (let move = 0; move < 2; move++) {
+      const owner = cluster.sessionCounts.indexOf(1)
+      cluster.proxy.drop()
+      await waitFor(
+        () => client.state === "connected" && cluster.sessionCounts.indexOf(1) !== owner,
+        5000,
+        "the take-over",
+      )
+    }
+    expect(client.sessionId).toBe(sessionId)
+    const takes = cluster.messages.filter((m) => m.json.startsWith('{"t":"take"'))
+    expect(takes.length).toBeGreaterThanOrEqual(2)
+    expect(cluster.messages.some((m) => m.json.startsWith('{"t":"taken"'))).toBe(true)
+    const token = hellos.at(-1)?.[2]
+    expect(typeof token).toBe("string")
+    for (const m of cluster.messages) expect(m.json).not.toContain(token as string)
+  })
+})
+
+describe("a call left running as a ghost when a node in the middle of its session's way goes", () => {
+  /** The call's outcome, or "unanswered" if it has none 3 s after it was due. */
+  const outcomeOf = (call: Promise<number>) =>
+    Promise.race([
+      call.then(
+        (v) => `ok:${v}`,
+        (e: { code?: string }) => `error:${e.code}`,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5500, "unanswered")),
+    ])
+
+  it("n1 → n2 → n3, then n2 closes: n1's result reaches n3", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { handOverGraceMs: 5000 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 9 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n !== first && n !== second)
+    cluster.balancer.out(second.port)
+    await second.server.close()
+    expect(await outcome).toBe("ok:9")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("n1 → n2 → n1, then n2 dies: n1's result reaches its own session", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 5 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n === first)
+    cluster.kill(second.id)
+    expect(await outcome).toBe("ok:5")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("n1 → n2 → n3, then n2 dies: n1's result reaches n3", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 3 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n !== first && n !== second)
+    cluster.kill(second.id)
+    expect(await outcome).toBe("ok:3")
+  })
+})
+
+describe("a SUBSCRIBE still being decided when its session moves", () => {
+  it("is run again by the new owner: the subscription is in force there, answered once", async () => {
+    await using cluster = await SessionClusterFixture.start({
+      handlers: (state) => {
+        const base = testHandlers(state)
+        const canSubscribe = () => new Promise<boolean>((resolve) => setTimeout(resolve, 300, true))
+        return { ...base, topics: { ...base.topics, feed: { canSubscribe } } }
+      },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const errors: string[] = []
+    const got: number[] = []
+    client.topics.feed("k").subscribe((n) => void got.push(n), { onError: (e) => void errors.push(e.code) })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const owner = await moveSession(cluster, client, (n) => n !== first)
+    await waitFor(() => owner.server.topics.feed("k").subscribers === 1, 3000, "the subscription on the new owner")
+    first.server.topics.feed("k").publish(1)
+    await waitFor(() => got.length === 1, 3000, "the message")
+    expect(got).toEqual([1])
+    expect(errors).toEqual([])
+    expect(client.sessionId).toBe(sessionId)
+    expect(cluster.nodes.map((n) => n.server.topics.feed("k").subscribers)).toEqual(
+      cluster.nodes.map((n) => (n === owner ? 1 : 0)),
+    )
+  })
+})
+
+describe("a client PUBLISH still being decided on a node its session leaves", () => {
+  const slowPublisher = (state: TestServerState) => {
+    const base = testHandlers(state)
+    const canPublish = () => new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
+    return { ...base, topics: { ...base.topics, room: { canPublish } } }
+  }
+  const message = { user: "u", text: "t", at: new Date() }
+  const outcomeOf = (publishing: Promise<void>) =>
+    Promise.race([
+      publishing.then(
+        () => "ok",
+        (e: { code?: string }) => `error:${e.code}`,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 4000, "unanswered")),
+    ])
+
+  it("the node closing gracefully waits for it, and its answer reaches the client through the new owner", async () => {
+    await using cluster = await SessionClusterFixture.start({
+      handlers: slowPublisher,
+      serverLimits: { handOverGraceMs: 5000 },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const owner = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.topics.room("r").publish(message))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    cluster.balancer.out(owner.port)
+    await owner.server.close()
+    expect(await outcome).toBe("ok")
+    expect(client.sessionId).toBe(sessionId)
+  })
+
+  it("the node dying: the new owner answers it SESSION_LOST, once", async () => {
+    await using cluster = await SessionClusterFixture.start({ handlers: slowPublisher })
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const outcome = outcomeOf(client.topics.room("r").publish(message))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    cluster.kill(first.id)
+    expect(await outcome).toBe("error:SESSION_LOST")
+    expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
+  })
+})
+
+describe("unreliable items of ghosts", () => {
+  it("two ghosts of one session on one node never share a latest-value slot", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const client = await cluster.client("websocket")
+    const first = ownerOf(cluster) as TestNode
+    const consume = async (stream: AsyncIterable<number>) => {
+      for await (const _ of stream) if (client.state === "closed") return
+    }
+    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    await moveSession(cluster, client, (n) => n === first)
+    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const sent = cluster.messages.length
+    await moveSession(cluster, client, (n) => n !== first)
+    const streams = () => [...streamsBySlot(cluster.messages.slice(sent), first.id).values()]
+    await waitFor(() => new Set(streams().flatMap((ids) => [...ids])).size === 2, 3000, "both ghosts' items")
+    for (const ids of streams()) expect(ids.size).toBe(1)
+  })
+})
+
+/** The stream ids whose unreliable items each latest-value slot of node `from`'s ghosts carried. */
+function streamsBySlot(messages: SessionClusterFixture["messages"], from: string): Map<number, Set<number>> {
+  const slots = new Map<number, Set<number>>()
+  for (const m of messages) {
+    if (m.from !== from || !m.json.startsWith('{"t":"ghost-latest"')) continue
+    const { slot, frame } = JSON.parse(m.json) as { slot: number; frame: string }
+    const stream = (JSON.parse(frame) as number[])[2] as number
+    slots.set(slot, (slots.get(slot) ?? new Set()).add(stream))
+  }
+  return slots
+}
+
+describe("a link whose session another node is handing over", () => {
+  it("is refused when it sends more than a few frames before its WELCOME", async () => {
+    await using cluster = await SessionClusterFixture.start()
+    const [n1, n2] = cluster.nodes as [TestNode, TestNode]
+    const open = async (node: TestNode) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${node.port}/switchyard`)
+      const frames: unknown[][] = []
+      socket.on("message", (data) => void frames.push(JSON.parse(String(data)) as unknown[]))
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject))
+      return { socket, frames }
+    }
+    const first = await open(n1)
+    first.socket.send(JSON.stringify([FrameType.HELLO, PROTOCOL_VERSION, null, 0]))
+    await waitFor(() => first.frames.length > 0, 3000, "the WELCOME")
+    const token = first.frames[0]?.[2]
+    const second = await open(n2)
+    const closed = new Promise((resolve) => {
+      second.socket.once("close", resolve)
+      setTimeout(resolve, 3000)
+    })
+    second.socket.send(JSON.stringify([FrameType.HELLO, PROTOCOL_VERSION, token, 0]))
+    for (let seq = 1; seq <= 50; seq++) {
+      second.socket.send(JSON.stringify([FrameType.CALL, seq, seq, "add", { a: seq, b: 0 }]))
+    }
+    await closed
+    expect(second.frames.map((frame) => frame[0])).toEqual([FrameType.BYE])
+    expect(second.frames[0]?.[1]).toBe("HANDSHAKE_REQUIRED")
+    first.socket.close()
+  })
+})
+
+describe("the renewal of a subscription after a take-over", () => {
+  it("larger than the replay buffer takes: goes on with live messages and TOPIC_GAP, the session kept", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { maxReplayFrames: 20 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const errors: string[] = []
+    client.on("error", (e) => void errors.push(e.code))
+    const got: number[] = []
+    client.topics.feed("burst").subscribe((n) => void got.push(n))
+    await waitFor(() => first.server.topics.feed("burst").subscribers === 1, 3000, "the subscription")
+    // A burst between the snapshot and its renewal: it comes from the history, more than the buffer takes.
+    cluster.onMessage = (from, _to, message) => {
+      if (from !== first.id || message.t !== "taken") return
+      cluster.onMessage = undefined
+      for (let i = 0; i < 40; i++) first.server.topics.feed("burst").publish(i)
+    }
+    const owner = await moveSession(cluster, client, (n) => n !== first)
+    owner.server.topics.feed("burst").publish(100)
+    await waitFor(() => got.includes(100), 3000, "the live message")
+    expect(client.sessionId).toBe(sessionId)
+    expect(errors).toContain("TOPIC_GAP")
+    expect(errors).not.toContain("REPLAY_OVERFLOW")
+  })
+})
+
+describe("a take-over that asks the previous owner before the directory names the new one", () => {
+  it("follows the session to the node it was handed to, rather than starting a new one", async () => {
+    // Claims that take a while to reach the directory, as a SET to Redis does.
+    const shared = memoryCluster()
+    await using cluster = await SessionClusterFixture.start({
+      broker: (id) => {
+        const broker = shared.broker(id)
+        const bus = broker.nodes
+        if (bus) {
+          const claim = bus.claim.bind(bus)
+          bus.claim = (key) => new Promise((resolve) => setTimeout(resolve, 400)).then(() => claim(key))
+        }
+        return broker
+      },
+    })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    await waitFor(() => shared.nodes.directory.size === 1, 3000, "the first claim")
+    const second = await moveSession(cluster, client, (n) => n !== first)
+    // At once, before the second node's claim is in: the next node finds the first one in the directory.
+    await moveSession(cluster, client, (n) => n !== second)
+    expect(client.sessionId).toBe(sessionId)
+    expect(await client.rpc.add({ a: 2, b: 3 })).toBe(5)
+  })
+})
+
+describe("a hand-over that does not arrive", () => {
+  it("lost on the way: the owner keeps the session and hands it over again to the client's retry", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { takeOverTimeoutMs: 500 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    const pending = client.rpc.delayed({ ms: 1500, value: 8 })
+    let lost = 0
+    cluster.drop = (from, _to, message) => from === first.id && message.t === "taken" && ++lost === 1
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await moveSession(cluster, client, (n) => n !== first)
+    expect(lost).toBeGreaterThanOrEqual(1)
+    expect(client.sessionId).toBe(sessionId)
+    expect(await pending).toBe(8)
+  })
+
+  it("too large to send: the session ends on its node, and its client gets a new one elsewhere", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { maxSnapshotChars: 100 } })
+    const client = await cluster.client("websocket")
+    const sessionId = client.sessionId
+    const first = ownerOf(cluster) as TestNode
+    cluster.proxy.drop()
+    await waitFor(() => client.state === "connected" && client.sessionId !== sessionId, 5000, "a new session")
+    expect(first.server.sessionCount).toBe(0)
+    expect(cluster.messages.some((m) => m.json.startsWith('{"t":"taken"'))).toBe(false)
+    expect(await client.rpc.add({ a: 1, b: 2 })).toBe(3)
+  })
+})
