@@ -74,8 +74,16 @@ return out
 `
 
 const shas = new Map<string, string>()
+/** The scripts each connection has sent whole: Redis has them from then on (until a restart or `SCRIPT FLUSH`). */
+const loaded = new WeakMap<RedisClient, Set<string>>()
 
-/** Runs a script by its SHA1, loading it when Redis does not have it (a restart, `SCRIPT FLUSH`). */
+/**
+ * Runs a script by its SHA1. Its first run on a connection sends it whole (`EVAL`, which loads it), so a
+ * script is never missing on a fresh Redis: an `EVALSHA` refused with `NOSCRIPT` and sent again after its
+ * answer would land behind commands sent meanwhile, and the publishes of one node would take their
+ * offsets out of order. Commands of one connection run in the order sent, so every `EVALSHA` sent after
+ * that `EVAL` finds the script. Only a `SCRIPT FLUSH` on a live connection falls back to `EVAL` late.
+ */
 export async function runScript(
   client: RedisClient,
   script: string,
@@ -88,6 +96,15 @@ export async function runScript(
     shas.set(script, sha)
   }
   const tail = [String(keys.length), ...keys, ...args]
+  let sent = loaded.get(client)
+  if (!sent) {
+    sent = new Set()
+    loaded.set(client, sent)
+  }
+  if (!sent.has(sha)) {
+    sent.add(sha)
+    return await client.sendCommand(["EVAL", script, ...tail])
+  }
   try {
     return await client.sendCommand(["EVALSHA", sha, ...tail])
   } catch (error) {
