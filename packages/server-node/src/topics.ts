@@ -167,9 +167,14 @@ export class TopicRegistry implements TopicSink {
     return [state.last, state.epoch]
   }
 
-  /** Subscribers of one key on this node, for tests and metrics. */
+  /**
+   * Subscribers of one key on this node whose subscription has started, for tests and metrics: one still
+   * waiting for a remote broker's answer counts once it has it, so that a publish made after the count
+   * says so reaches it, as on one node.
+   */
   count(topic: string, key: string): number {
-    return this.keys.get(topic)?.get(key)?.subscribers.size ?? 0
+    const state = this.keys.get(topic)?.get(key)
+    return state ? state.subscribers.size - (state.waiting?.size ?? 0) : 0
   }
 
   /**

@@ -50,4 +50,27 @@ describe("issue 11: ordering on Redis", () => {
     expect(follower.got).toEqual(range(1, 200))
     expect(follower.errors).toEqual([])
   })
+
+  it("`subscribers` counts a subscription once it has started, so a publish after it is delivered", async () => {
+    // It counted a subscription as soon as the SUBSCRIBE came, while the node still asked Redis where the
+    // key's stream stood: a publish from another node in between came before the subscription's start.
+    const broker = cluster()
+    const node = await startNode(broker(), cleanup)
+    const publisher = await startNode(broker(), cleanup)
+    const follower = follow(node, "warm-up", cleanup)
+    await waitFor(() => node.server.topics.feed("warm-up").subscribers === 1, 5000, "the client")
+    redis.pause()
+    cleanup.push(() => redis.resume())
+    const got: number[] = []
+    follower.client.topics.feed("k").subscribe((n) => got.push(n))
+    // Frames of one connection are taken in order: once this call is answered, the SUBSCRIBE was.
+    expect(await follower.client.rpc.add({ a: 1, b: 1 })).toBe(2)
+    expect(node.server.topics.feed("k").subscribers).toBe(0)
+    redis.resume()
+    await waitFor(() => node.server.topics.feed("k").subscribers === 1, 5000, "the subscription")
+    await publisher.server.topics.feed("k").publish(1)
+    await waitFor(() => got.length === 1, 5000, "the publication")
+    expect(got).toEqual([1])
+    expect(follower.errors).toEqual([])
+  })
 })
