@@ -60,9 +60,10 @@ export class RedisTopics implements TopicBus {
     })
   }
 
-  listen(topic: string, key: string): void {
+  /** Resolves once Redis confirmed the SUBSCRIBE to the key's channel: from then on its publications come here. */
+  listen(topic: string, key: string): Promise<void> {
     const ref = refOf(topic, key)
-    if (this.#keys.has(ref)) return
+    if (this.#keys.has(ref)) return Promise.resolve()
     let markSynced = () => {}
     const synced = new Promise<void>((resolve) => {
       markSynced = resolve
@@ -89,9 +90,9 @@ export class RedisTopics implements TopicBus {
       markSynced()
     }
     this.#keys.set(ref, state)
-    this.connections.subscriber
-      .subscribe(name, (message) => this.#arrived(state, message))
-      .then(() => this.#sync(state))
+    const subscribed = this.connections.subscriber.subscribe(name, (message) => this.#arrived(state, message))
+    void subscribed.then(() => this.#sync(state))
+    return subscribed
   }
 
   unlisten(topic: string, key: string): void {

@@ -73,4 +73,25 @@ describe("issue 11: ordering on Redis", () => {
     expect(got).toEqual([1])
     expect(follower.errors).toEqual([])
   })
+
+  it("a subscription without positions (an unreliable topic) counts once the node listens to its key", async () => {
+    // It was answered and counted at once, while the node's SUBSCRIBE to the key's channel was still on
+    // its way to Redis: a publish in between was never delivered to it.
+    const broker = cluster()
+    const node = await startNode(broker(), cleanup)
+    const publisher = await startNode(broker(), cleanup)
+    const follower = follow(node, "warm-up", cleanup)
+    await waitFor(() => node.server.topics.feed("warm-up").subscribers === 1, 5000, "the client")
+    redis.pause()
+    cleanup.push(() => redis.resume())
+    const got: number[] = []
+    follower.client.topics.cursor("k").subscribe((n) => got.push(n))
+    expect(await follower.client.rpc.add({ a: 1, b: 1 })).toBe(2)
+    expect(node.server.topics.cursor("k").subscribers).toBe(0)
+    redis.resume()
+    await waitFor(() => node.server.topics.cursor("k").subscribers === 1, 5000, "the subscription")
+    await publisher.server.topics.cursor("k").publish(1)
+    await waitFor(() => got.length === 1, 5000, "the publication")
+    expect(got).toEqual([1])
+  })
 })
