@@ -14,7 +14,7 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * there is a channel); SIGTERM closes the server gracefully, then the process exits.
  *
  * argv: `--port <n>` (default 0), `--broker <url>` (handed to the broker factory the bundle was built
- * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`, `--site <dir>` (the
+ * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`, `--topic-history-size`, `--site <dir>` (the
  * node also serves `<dir>/index.html` at `/` and `<dir>/client.js`, so that a page and its endpoint
  * share an origin behind a balancer: the Chromium tests).
  *
@@ -42,6 +42,7 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       broker: { type: "string" },
       "heartbeat-interval-ms": { type: "string" },
       "heartbeat-timeout-ms": { type: "string" },
+      "topic-history-size": { type: "string" },
       "resume-window-ms": { type: "string", default: "10000" },
       site: { type: "string" },
     },
@@ -77,6 +78,7 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
     resumeWindowMs: Number(values["resume-window-ms"]),
     ...(values["heartbeat-interval-ms"] ? { heartbeatIntervalMs: Number(values["heartbeat-interval-ms"]) } : {}),
     ...(values["heartbeat-timeout-ms"] ? { heartbeatTimeoutMs: Number(values["heartbeat-timeout-ms"]) } : {}),
+    ...(values["topic-history-size"] ? { topicHistorySize: Number(values["topic-history-size"]) } : {}),
   }
   if (values.broker !== undefined && makeBroker === undefined) {
     throw new Error("--broker given, but this node was built without a broker factory")

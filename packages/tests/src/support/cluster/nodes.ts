@@ -21,6 +21,7 @@ export interface NodeOptions {
   readonly limits?: {
     readonly heartbeatIntervalMs?: number
     readonly heartbeatTimeoutMs?: number
+    readonly topicHistorySize?: number
     readonly resumeWindowMs?: number
   }
   /** A folder with `index.html` and `client.js` each node also serves (at `/`), for a page on the nodes' origin. */
@@ -101,6 +102,7 @@ export class ClusterNode {
       ...(options.redisUrl === undefined ? [] : ["--broker", options.redisUrl]),
       ...(limits.heartbeatIntervalMs === undefined ? [] : ["--heartbeat-interval-ms", `${limits.heartbeatIntervalMs}`]),
       ...(limits.heartbeatTimeoutMs === undefined ? [] : ["--heartbeat-timeout-ms", `${limits.heartbeatTimeoutMs}`]),
+      ...(limits.topicHistorySize === undefined ? [] : ["--topic-history-size", `${limits.topicHistorySize}`]),
       ...(limits.resumeWindowMs === undefined ? [] : ["--resume-window-ms", `${limits.resumeWindowMs}`]),
       ...(options.siteDir === undefined ? [] : ["--site", options.siteDir]),
     ]
