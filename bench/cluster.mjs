@@ -4,7 +4,6 @@
 // @socket.io/redis-adapter, on the same redis-server, in the same run, taking turns. Deliveries/s over the
 // measured window, and the CPU of BOTH server processes per delivery. Usage: `pnpm bench:cluster` in bench/
 // (or `node cluster.mjs`); the fan-out variables of README.md apply (BENCH_REPS, BENCH_FANOUT_*, BENCH_QUICK).
-// A system whose adapter is unavailable (Switchyard before @switchyard/redis lands) gets a row saying why.
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
@@ -80,8 +79,6 @@ async function measure(system, redisUrl) {
   }
 }
 
-const adapters = new Map()
-for (const system of systems) adapters.set(system.id, await import(`./systems/${system.file}`))
 const redis = await startRedis()
 const results = Object.fromEntries(systems.map((s) => [s.id, []]))
 let failed = false
@@ -91,11 +88,6 @@ try {
     for (const system of order) {
       const entry = { rate: Number.NaN, cpu: Number.NaN, clientCpu: Number.NaN }
       results[system.id][rep] = entry
-      const unavailable = adapters.get(system.id).unavailable
-      if (unavailable) {
-        entry.skipped = unavailable
-        continue
-      }
       let line = `[rep ${rep + 1}/${config.reps}] ${system.id.padEnd(17)}`
       try {
         const run = await measure(system, redis.url)
@@ -126,8 +118,6 @@ try {
 const ratio = (id, key) => summarize(results[id].map((r, i) => r[key] / results[baseline][i]?.[key]))
 const rows = systems.map(({ id }) => {
   const reps = results[id]
-  const skipped = reps.find((r) => r.skipped)?.skipped
-  if (skipped) return [id, `not run: ${skipped}`, "", "", "", "", ""]
   const s = (key) => summarize(reps.map((r) => r[key]))
   return [
     id,

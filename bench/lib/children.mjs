@@ -16,10 +16,15 @@ export function hasTaskset() {
  */
 export function startChild(script, args, cpu) {
   const entry = `${libDir}${script}`
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each fan-out server process in that directory.
+  const prof =
+    script === "fanoutServer.mjs" && process.env.BENCH_CPU_PROF
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : []
   const child =
     cpu === undefined
-      ? spawn(process.execPath, [entry, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-      : spawn("taskset", ["-c", String(cpu), process.execPath, entry, ...args], {
+      ? spawn(process.execPath, [...prof, entry, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+      : spawn("taskset", ["-c", String(cpu), process.execPath, ...prof, entry, ...args], {
           stdio: ["ignore", "inherit", "inherit", "ipc"],
         })
   const queue = []

@@ -2,11 +2,10 @@
 // its own (a free loopback port, no persistence), two chat nodes in this process (each its own HTTP server
 // and Switchyard server) and, in front of them, the round-robin proxy of the many-node tests, which deals
 // every request and every WebSocket to the next node in turn, with no affinity. Open the printed URL in
-// two windows: each request of a page may reach either node.
-//
-// The seam: each node's Switchyard options come from `nodeOptions` below. Until @switchyard/redis lands
-// they are empty and the two nodes share nothing (a message said on one node reaches only that node's
-// clients); with it, each node gets `broker: redisBroker({ url })` and the two behave as one.
+// two windows: each request of a page may reach either node. Each node gets `broker: redisBroker({ url })`
+// from @switchyard/redis, so the two share topics, sessions and presence: a message said on one node
+// reaches the room on both, who is online lists the members of both nodes, and a page whose session moves
+// to the other node stays listed, with no "left" and "joined" lines.
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { importBundled } from "./bundle.mjs"
@@ -14,7 +13,7 @@ import { importBundled } from "./bundle.mjs"
 const root = dirname(fileURLToPath(import.meta.url))
 const support = join(root, "../../packages/tests/src/support")
 
-const { startChatServer, RedisServer, RoundRobinProxy, nodeOptions, brokerName } = await importBundled({
+const { startChatServer, RedisServer, RoundRobinProxy, redisBroker } = await importBundled({
   stdin: {
     resolveDir: root,
     loader: "ts",
@@ -23,12 +22,7 @@ const { startChatServer, RedisServer, RoundRobinProxy, nodeOptions, brokerName }
       export { startChatServer } from "./src/server.ts"
       export { RedisServer } from ${JSON.stringify(join(support, "redisServer.ts"))}
       export { RoundRobinProxy } from ${JSON.stringify(join(support, "cluster/roundRobin.ts"))}
-      // When @switchyard/redis lands (and is a dependency of this example), these two lines become:
-      //   import { redisBroker } from "@switchyard/redis"
-      //   export const nodeOptions = (url: string) => ({ broker: redisBroker({ url }) })
-      //   export const brokerName = "redis"
-      export const nodeOptions = (_url: string) => ({})
-      export const brokerName = undefined
+      export { redisBroker } from "@switchyard/redis"
     `,
   },
 })
@@ -36,14 +30,12 @@ const { startChatServer, RedisServer, RoundRobinProxy, nodeOptions, brokerName }
 const redis = await RedisServer.start()
 const nodes = []
 for (let i = 0; i < 2; i++)
-  nodes.push(await startChatServer({ root, host: "127.0.0.1", switchyard: nodeOptions(redis.url) }))
+  nodes.push(
+    await startChatServer({ root, host: "127.0.0.1", switchyard: { broker: redisBroker({ url: redis.url }) } }),
+  )
 const proxy = await RoundRobinProxy.start(nodes.map((node) => node.port))
 console.log(`redis-server on ${redis.url}; chat nodes on ${nodes.map((n) => n.port).join(" and ")}`)
-console.log(
-  brokerName
-    ? `each node has broker: ${brokerName}`
-    : "no broker yet (@switchyard/redis is not wired): the two nodes share nothing; see the seam in examples/chat/cluster.mjs",
-)
+console.log("each node has broker: redisBroker({ url }) (@switchyard/redis)")
 console.log(`Switchyard chat, 2 nodes behind a round-robin proxy: open ${proxy.url}/`)
 
 let stopping = false

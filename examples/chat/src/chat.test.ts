@@ -3,7 +3,7 @@ import { type Client, isFailure, SwitchyardError } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import { Chat, type JoinRefused, type Message, type PresenceEvent } from "./contract.ts"
+import { Chat, type JoinRefused, type Message } from "./contract.ts"
 import { type ChatServer, SWITCHYARD_PATH, startChatServer } from "./server.ts"
 
 let chat: ChatServer
@@ -28,8 +28,22 @@ function connect(): Client<Chat> {
   return client
 }
 
-function join(client: Client<Chat>, room: string, user: string): AsyncIterator<readonly string[]> {
-  return client.streams.join({ room, user })[Symbol.asyncIterator]()
+interface InRoom {
+  /** Who was online when the name was claimed. */
+  readonly before: readonly string[]
+  /** `<user> joined` / `<user> left`, as this client hears them (the members already there first). */
+  readonly events: string[]
+  leave(): void
+}
+
+/** Claims the name, then subscribes to `online(room)`: being listed there is being in the room. */
+async function join(client: Client<Chat>, room: string, user: string): Promise<InRoom> {
+  const before = await client.rpc.join({ room, user })
+  const events: string[] = []
+  const leave = client.topics.online(room).subscribe(() => {}, {
+    presence: { join: (m) => events.push(`${m.data.user} joined`), leave: (m) => events.push(`${m.data.user} left`) },
+  })
+  return { before, events, leave }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
@@ -73,22 +87,19 @@ describe("chat example", () => {
     const ann = connect()
     const bob = connect()
 
-    const annIn = join(ann, "lobby", "ann")
-    expect((await annIn.next()).value).toEqual(["ann"])
+    const annIn = await join(ann, "lobby", "ann")
+    expect(annIn.before).toEqual([])
+    await waitFor(() => annIn.events.length === 1, 5000, "ann listed")
+    expect(await ann.rpc.who({ room: "lobby" })).toEqual(["ann"])
 
     const bobHeard: Message[] = []
-    const presence: PresenceEvent[] = []
     bob.topics.room("lobby").subscribe((message) => bobHeard.push(message))
-    bob.topics.presence("lobby").subscribe((event) => presence.push(event))
-    await waitFor(
-      () =>
-        chat.switchyard.topics.room("lobby").subscribers === 1 &&
-        chat.switchyard.topics.presence("lobby").subscribers === 1,
-    )
+    await waitFor(() => chat.switchyard.topics.room("lobby").subscribers === 1)
 
-    const bobIn = join(bob, "lobby", "bob")
-    expect((await bobIn.next()).value).toEqual(["ann", "bob"])
-    expect((await annIn.next()).value).toEqual(["ann", "bob"])
+    const bobIn = await join(bob, "lobby", "bob")
+    expect(bobIn.before).toEqual(["ann"])
+    await waitFor(() => annIn.events.length === 2, 5000, "ann hears bob")
+    expect(annIn.events).toEqual(["ann joined", "bob joined"])
     expect(await ann.rpc.who({ room: "lobby" })).toEqual(["ann", "bob"])
 
     const sent = await ann.rpc.say({ room: "lobby", text: "hi bob" })
@@ -98,28 +109,28 @@ describe("chat example", () => {
     expect(bobHeard[0]).toEqual(sent)
     expect(await bob.rpc.history({ room: "lobby" })).toEqual([sent])
 
-    // Ending the stream is leaving the room.
-    await annIn.return?.()
-    expect((await bobIn.next()).value).toEqual(["bob"])
+    // Unsubscribing is leaving the room.
+    annIn.leave()
+    await waitFor(() => bobIn.events.length === 3, 5000, "bob hears ann leave")
+    expect(bobIn.events).toEqual(["ann joined", "bob joined", "ann left"])
     expect(await bob.rpc.who({ room: "lobby" })).toEqual(["bob"])
-    await waitFor(() => presence.length === 2)
-    expect(presence.map((e) => `${e.user} ${e.kind}`)).toEqual(["bob joined", "ann left"])
-    expect(presence[0]?.at).toBeInstanceOf(Date)
   })
 
   it("refuses taken names, outsiders' messages and invalid input; a closed session frees its seat", async () => {
     const dave = connect()
     const eve = connect()
 
-    // Leaving and coming back under the same name at once works: the seat is freed on the CANCEL itself.
-    const first = join(dave, "kitchen", "dave")
-    expect((await first.next()).value).toEqual(["dave"])
-    await first.return?.()
-    const daveIn = join(dave, "kitchen", "dave")
-    expect((await daveIn.next()).value).toEqual(["dave"])
+    // Leaving and coming back under the same name at once works: the UNSUBSCRIBE comes before the join.
+    const first = await join(dave, "kitchen", "dave")
+    await waitFor(() => first.events.length === 1, 5000, "dave listed")
+    first.leave()
+    const daveIn = await join(dave, "kitchen", "dave")
+    await waitFor(() => daveIn.events.length === 1, 5000, "dave listed again")
 
-    const taken = await rejection(join(eve, "kitchen", "dave").next())
+    const taken = await rejection(eve.rpc.join({ room: "kitchen", user: "dave" }))
     expect(isFailure<JoinRefused>(taken) && taken.data).toEqual({ _tag: "NameTaken", user: "dave" })
+    const twice = await rejection(dave.rpc.join({ room: "kitchen", user: "david" }))
+    expect(isFailure<JoinRefused>(twice) && twice.data).toEqual({ _tag: "AlreadyJoined", user: "dave" })
 
     const outsider = await rejection(eve.rpc.say({ room: "kitchen", text: "let me in" }))
     expect(isFailure(outsider) && outsider.data).toEqual({ _tag: "NotJoined", room: "kitchen" })
@@ -127,15 +138,18 @@ describe("chat example", () => {
     expect((await rejection(dave.rpc.say({ room: "kitchen", text: "   " }))).code).toBe("INVALID_INPUT")
     expect((await rejection(dave.rpc.say({ room: "kitchen", text: "x".repeat(501) }))).code).toBe("INVALID_INPUT")
     expect((await rejection(eve.rpc.who({ room: "Not A Room" }))).code).toBe("INVALID_INPUT")
-    expect((await rejection(join(eve, "kitchen", " eve").next())).code).toBe("INVALID_INPUT")
+    expect((await rejection(eve.rpc.join({ room: "kitchen", user: " eve" }))).code).toBe("INVALID_INPUT")
 
     // Only the server publishes on the topics.
     const forged = { id: 1, user: "dave", text: "forged", at: new Date() }
     expect((await rejection(eve.topics.room("kitchen").publish(forged))).code).toBe("FORBIDDEN")
 
+    const left: string[] = []
+    chat.switchyard.topics.online("kitchen").onPresence((e) => e.kind === "leave" && left.push(e.member.data.user))
     await dave.close()
-    await waitFor(() => chat.rooms.who("kitchen").length === 0, 2000, "dave's seat to be freed")
-    const eveIn = join(eve, "kitchen", "dave")
-    expect((await eveIn.next()).value).toEqual(["dave"])
+    await waitFor(() => left.length === 1, 2000, "dave's seat to be freed")
+    expect(await eve.rpc.who({ room: "kitchen" })).toEqual([])
+    const eveIn = await join(eve, "kitchen", "dave")
+    expect(eveIn.before).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-import { contract, rpc, stream, topic } from "@switchyard/core"
+import { contract, rpc, topic } from "@switchyard/core"
 // The Schema module alone: the `effect` barrel would pull all of Effect into the page bundle.
 import * as Schema from "effect/Schema"
 
@@ -31,12 +31,9 @@ export const Message = Schema.Struct({
 })
 export type Message = typeof Message.Type
 
-export const PresenceEvent = Schema.Struct({
-  kind: Schema.Literals(["joined", "left"]),
-  user: UserName,
-  at: Schema.Date,
-})
-export type PresenceEvent = typeof PresenceEvent.Type
+/** What each member of a room is listed with (the room's presence, docs/presence.md). */
+export const Member = Schema.Struct({ user: UserName })
+export type Member = typeof Member.Type
 
 /** Why `join` refused: the name is held by someone else, or this session already sits in the room. */
 export const JoinRefused = Schema.Union([
@@ -50,29 +47,29 @@ export const NotJoined = Schema.TaggedStruct("NotJoined", { room: RoomName })
 /**
  * The chat's contract, shared by `server.ts` and `page.ts`.
  *
- * - `streams.join` is how a user is in a room: the server keeps the user online for as long as the
- *   stream is open, and sends the room's online list at once and again on every change. Ending the
- *   stream (leaving the loop, aborting it, closing the client, or the session ending) is leaving.
+ * - Being in a room is being subscribed to `topics.online(room)`, whose presence lists each member with
+ *   its name, on every node (docs/presence.md): `rpc.join` claims the name for this session first, then
+ *   the subscription lists the member under it. Unsubscribing (or the session ending) is leaving; every
+ *   subscriber hears joins and leaves with `subscribe(l, { presence: { join, leave } })`.
  * - `rpc.say` posts a message; the server stamps the author and the time and fans it out on
  *   `topics.room(room)`. Clients only subscribe to the topics; they cannot publish on them.
- * - `topics.presence(room)` carries "joined" / "left" events for the message log.
  */
 export const Chat = contract({
   rpc: {
+    /** Claims `user` in `room` for this session; answers who is online there already. */
+    join: rpc({
+      input: Schema.Struct({ room: RoomName, user: UserName }),
+      output: Schema.Array(UserName),
+      error: JoinRefused,
+    }),
     say: rpc({ input: Schema.Struct({ room: RoomName, text: MessageText }), output: Message, error: NotJoined }),
     who: rpc({ input: Schema.Struct({ room: RoomName }), output: Schema.Array(UserName) }),
     history: rpc({ input: Schema.Struct({ room: RoomName }), output: Schema.Array(Message) }),
   },
-  streams: {
-    join: stream({
-      input: Schema.Struct({ room: RoomName, user: UserName }),
-      item: Schema.Array(UserName),
-      error: JoinRefused,
-    }),
-  },
   topics: {
     room: topic({ message: Message }),
-    presence: topic({ message: PresenceEvent }),
+    // Nothing is published on it: it is there for its members.
+    online: topic({ message: Schema.Null, presence: Member }),
   },
 })
 export type Chat = typeof Chat

@@ -2,15 +2,7 @@ import { createClient } from "@switchyard/client-browser/all"
 import { isFailure, type SwitchyardError } from "@switchyard/core"
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import * as Schema from "effect/Schema"
-import {
-  Chat,
-  type JoinRefused,
-  type Message,
-  MessageText,
-  type PresenceEvent,
-  RoomName,
-  UserName,
-} from "./contract.ts"
+import { Chat, type JoinRefused, type Message, MessageText, RoomName, UserName } from "./contract.ts"
 
 // The transport lives on the server that served this page, so the URL follows the page's own origin.
 // Every built-in transport, and WebRTC on top: the session starts on long polling and moves up.
@@ -61,8 +53,8 @@ addEventListener("pageshow", (event) => {
 interface Membership {
   readonly room: string
   readonly user: string
-  /** Aborting ends the `join` stream, which is leaving the room. */
-  readonly stop: AbortController
+  /** Who is online: session id → name, from the room's presence (every node's members). */
+  readonly members: Map<string, string>
   readonly unsubscribe: Array<() => void>
 }
 
@@ -70,65 +62,77 @@ let current: Membership | undefined
 
 function enter(room: string, user: string): void {
   leave()
-  const membership: Membership = { room, user, stop: new AbortController(), unsubscribe: [] }
+  const membership: Membership = { room, user, members: new Map(), unsubscribe: [] }
   current = membership
   messages.replaceChildren()
-  renderOnline([])
+  renderOnline()
   roomTitle.textContent = `#${room}`
   history.replaceState(null, "", `#${room}`)
   localStorage.setItem("switchyard-chat:name", user)
-  membership.unsubscribe.push(
-    client.topics.room(room).subscribe((message) => addMessages([message])),
-    client.topics.presence(room).subscribe((event) => addPresence(event)),
-  )
+  membership.unsubscribe.push(client.topics.room(room).subscribe((message) => addMessages([message])))
   void stayIn(membership)
 }
 
 /**
- * Keeps the `join` stream open for as long as we are in the room. Each item is the room's online list.
- * If the session is lost (the server restarted, or we were away past its resume window), the stream
- * fails: join again at once, in the client's new session, so that a message sent next finds us in the
- * room (the server handles one session's frames in order). Topic subscriptions the client renews itself.
+ * Claims the name (`join`), then subscribes to `online(room)`: being listed there is being in the room,
+ * on whichever node our session lives. If the session is lost (the server restarted, or we were away
+ * past its resume window), the renewed subscription is refused (the new session claimed nothing): claim
+ * again and subscribe again. Joins and leaves keep the online list; the members already there arrive as
+ * joins at once, and only later ones are written in the log.
  */
-async function stayIn(membership: Membership): Promise<void> {
-  const { room, user, stop } = membership
-  for (let attempt = 0; current === membership; attempt++) {
-    if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 2), 5000)))
+async function stayIn(membership: Membership, attempt = 0): Promise<void> {
+  const { room, user, members } = membership
+  if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 2), 5000)))
+  if (current !== membership) return
+  // Messages sent while we had no session are not replayed by the topic; the room's history has them.
+  void client.rpc.history({ room }).then((list) => current === membership && addMessages(list), noop)
+  try {
+    await client.rpc.join({ room, user })
+  } catch (error) {
     if (current !== membership) return
-    // Messages sent while we had no session are not replayed by the topic; the room's history has them.
-    void client.rpc.history({ room }).then((list) => current === membership && addMessages(list), noop)
-    try {
-      for await (const users of client.streams.join({ room, user }, { signal: stop.signal })) {
-        if (current !== membership) return
-        showChat()
-        renderOnline(users)
-        attempt = 0
-      }
-    } catch (error) {
-      if (current !== membership) return
-      if (isFailure<JoinRefused>(error)) {
-        leave()
-        return showJoinForm(
-          error.data._tag === "NameTaken"
-            ? `“${error.data.user}” is already in #${room}; pick another name.`
-            : `You are already in #${room} as “${error.data.user}”.`,
-        )
-      }
-      if ((error as SwitchyardError).code !== "SESSION_LOST") {
-        leave()
-        return showJoinForm(`Could not join: ${(error as Error).message}`)
-      }
+    if (isFailure<JoinRefused>(error)) {
+      leave()
+      return showJoinForm(
+        error.data._tag === "NameTaken"
+          ? `“${error.data.user}” is already in #${room}; pick another name.`
+          : `You are already in #${room} as “${error.data.user}”.`,
+      )
     }
-    // Until the next list arrives, the one shown may be out of date.
     online.classList.add("stale")
+    return stayIn(membership, attempt + 1)
   }
+  if (current !== membership) return
+  let live = false
+  const off = client.topics.online(room).subscribe(noop, {
+    presence: {
+      join: (member) => {
+        members.set(member.id, member.data.user)
+        renderOnline()
+        if (live) addPresence(member.data.user, "joined")
+        // The members already there are told in one go, as the list arrives.
+        else queueMicrotask(() => (live = true))
+      },
+      leave: (member) => {
+        members.delete(member.id)
+        renderOnline()
+        addPresence(member.data.user, "left")
+      },
+    },
+    onError: () => {
+      if (current !== membership) return
+      membership.unsubscribe.splice(membership.unsubscribe.indexOf(off), 1)
+      online.classList.add("stale")
+      void stayIn(membership, attempt + 1)
+    },
+  })
+  membership.unsubscribe.push(off)
+  showChat()
 }
 
 function leave(): void {
   const membership = current
   if (!membership) return
   current = undefined
-  membership.stop.abort()
   for (const off of membership.unsubscribe) off()
 }
 
@@ -153,10 +157,10 @@ function addMessages(list: readonly Message[]): void {
   if (stick) messages.scrollTop = messages.scrollHeight
 }
 
-function addPresence(event: PresenceEvent): void {
+function addPresence(user: string, kind: "joined" | "left"): void {
   const stick = nearBottom()
-  const li = line("presence", event.at)
-  li.append(el("span", `${event.user} ${event.kind === "joined" ? "joined" : "left"}`))
+  const li = line("presence", new Date())
+  li.append(el("span", `${user} ${kind}`))
   messages.append(li)
   if (stick) messages.scrollTop = messages.scrollHeight
 }
@@ -170,7 +174,8 @@ function line(kind: string, at: Date): HTMLLIElement {
   return li
 }
 
-function renderOnline(users: readonly string[]): void {
+function renderOnline(): void {
+  const users = [...(current?.members.values() ?? [])].sort((a, b) => a.localeCompare(b))
   online.classList.remove("stale")
   online.replaceChildren(
     ...users.map((user) => {

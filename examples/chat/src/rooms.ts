@@ -1,110 +1,46 @@
 import type { Message } from "./contract.ts"
 
-/** One user's place in one room, held by one session; `leave` is safe to call any number of times. */
-export interface Seat {
-  readonly room: string
-  readonly user: string
-  readonly sessionId: string
-  leave(): void
-}
-
-export type JoinResult =
-  | { readonly ok: true; readonly seat: Seat }
-  | { readonly ok: false; readonly reason: "NameTaken" | "AlreadyJoined"; readonly user: string }
-
 export interface RoomsOptions {
   /** Messages kept per room for `history`. */
   readonly historyLength?: number
   /** Rooms whose history is kept; past it the least recently active room's history is dropped. */
   readonly maxRooms?: number
-  /** Told when a user arrives in or leaves a room (the server publishes it on `topics.presence`). */
-  readonly onPresence?: (room: string, kind: "joined" | "left", user: string) => void
-}
-
-interface RoomState {
-  /** user → the seat holding that name. */
-  readonly seats: Map<string, Seat>
-  /** Bumped on every join and leave, so a watcher that looked at version n knows whether it missed one. */
-  version: number
-  readonly waiters: Set<() => void>
+  /** How long a claimed name waits for its session's subscription to `online(room)`. Default 30 s. */
+  readonly claimTtlMs?: number
 }
 
 /**
- * Who is online in each room, and each room's recent messages. All in memory: one server process.
- * A name is unique within a room; a session holds at most one seat per room.
+ * Each room's recent messages, and the names sessions claimed (`rpc.join`) until their subscription
+ * to `online(room)` lists them. Who is online is not kept here: it is the topic's presence, shared by
+ * every node (docs/presence.md). History is this process's memory.
  */
 export class Rooms {
-  private readonly rooms = new Map<string, RoomState>()
   private readonly histories = new Map<string, Message[]>()
+  /** `<sessionId> <room>` → the name that session claimed there. */
+  private readonly claims = new Map<string, { readonly user: string }>()
   private nextId = 1
   private readonly historyLength: number
   private readonly maxRooms: number
+  private readonly claimTtlMs: number
 
-  constructor(private readonly options: RoomsOptions = {}) {
+  constructor(options: RoomsOptions = {}) {
     this.historyLength = options.historyLength ?? 100
     this.maxRooms = options.maxRooms ?? 1000
+    this.claimTtlMs = options.claimTtlMs ?? 30_000
   }
 
-  join(room: string, user: string, sessionId: string): JoinResult {
-    const state = this.state(room)
-    const holder = state.seats.get(user)
-    if (holder) return { ok: false, reason: holder.sessionId === sessionId ? "AlreadyJoined" : "NameTaken", user }
-    const mine = this.seatOf(room, sessionId)
-    if (mine) return { ok: false, reason: "AlreadyJoined", user: mine.user }
-    const seat: Seat = {
-      room,
-      user,
-      sessionId,
-      leave: () => {
-        if (state.seats.get(user) !== seat) return
-        state.seats.delete(user)
-        this.changed(state)
-        this.prune(room, state)
-        this.options.onPresence?.(room, "left", user)
-      },
-    }
-    state.seats.set(user, seat)
-    this.changed(state)
-    this.options.onPresence?.(room, "joined", user)
-    return { ok: true, seat }
+  /** Records that `sessionId` is about to be listed in `room` as `user`. */
+  claim(room: string, user: string, sessionId: string): void {
+    const key = `${sessionId} ${room}`
+    const claim = { user }
+    this.claims.set(key, claim)
+    // The subscription follows at once; a claim nobody used is forgotten.
+    setTimeout(() => this.claims.get(key) === claim && this.claims.delete(key), this.claimTtlMs).unref()
   }
 
-  /** The names online in a room, sorted. */
-  who(room: string): string[] {
-    return [...(this.rooms.get(room)?.seats.keys() ?? [])].sort((a, b) => a.localeCompare(b))
-  }
-
-  /** The seat a session holds in a room, if any. */
-  seatOf(room: string, sessionId: string): Seat | undefined {
-    for (const seat of this.rooms.get(room)?.seats.values() ?? []) if (seat.sessionId === sessionId) return seat
-    return undefined
-  }
-
-  /** The room's version now; pass it to `changedSince` to wait for the next join or leave. */
-  version(room: string): number {
-    return this.rooms.get(room)?.version ?? 0
-  }
-
-  /**
-   * Resolves true once the room's version differs from `seen` (at once if it already does), or false
-   * when `signal` aborts. Changes that happen while nobody waits are not lost: the version moved.
-   */
-  changedSince(room: string, seen: number, signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted) return Promise.resolve(false)
-    const state = this.state(room)
-    if (state.version !== seen) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      const done = (changed: boolean) => {
-        state.waiters.delete(wake)
-        signal.removeEventListener("abort", stop)
-        this.prune(room, state)
-        resolve(changed)
-      }
-      const wake = () => done(true)
-      const stop = () => done(false)
-      state.waiters.add(wake)
-      signal.addEventListener("abort", stop, { once: true })
-    })
+  /** The name `sessionId` claimed in `room`, if it did. */
+  claimed(room: string, sessionId: string): string | undefined {
+    return this.claims.get(`${sessionId} ${room}`)?.user
   }
 
   /** Stamps and stores a message; the caller publishes it. */
@@ -123,23 +59,5 @@ export class Rooms {
 
   history(room: string): readonly Message[] {
     return this.histories.get(room) ?? []
-  }
-
-  private state(room: string): RoomState {
-    const existing = this.rooms.get(room)
-    if (existing) return existing
-    const state: RoomState = { seats: new Map(), version: 0, waiters: new Set() }
-    this.rooms.set(room, state)
-    return state
-  }
-
-  /** Forgets a room nobody sits in or waits on. */
-  private prune(room: string, state: RoomState): void {
-    if (state.seats.size === 0 && state.waiters.size === 0 && this.rooms.get(room) === state) this.rooms.delete(room)
-  }
-
-  private changed(state: RoomState): void {
-    state.version++
-    for (const wake of [...state.waiters]) wake()
   }
 }

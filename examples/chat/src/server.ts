@@ -52,54 +52,52 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const root = options.root ?? fileURLToPath(new URL("..", import.meta.url))
   const assets = await buildAssets(root)
 
-  const rooms = new Rooms({
-    onPresence: (room, kind, user) => switchyard.topics.presence(room).publish({ kind, user, at: new Date() }),
-  })
+  const rooms = new Rooms()
   const isRoomName = Schema.is(RoomName)
+  /** Who is online in a room, on every node: the members of `online(room)`. */
+  const members = (room: string) => switchyard.topics.online(room).presence()
 
   const switchyard: Server<Chat> = createServer(
     Chat,
     {
       rpc: {
-        say: ({ room, text }, ctx) => {
-          const seat = rooms.seatOf(room, ctx.sessionId)
-          if (!seat) return ctx.fail({ _tag: "NotJoined", room })
-          const message = rooms.record(room, seat.user, text)
+        // A name is unique in a room: checked against the members on every node. Two sessions claiming
+        // one name at the same instant on two nodes could both get it; the demo accepts that.
+        join: async ({ room, user }, ctx) => {
+          const listed = await members(room)
+          const mine = listed.find((m) => m.id === ctx.sessionId)
+          if (mine) return ctx.fail({ _tag: "AlreadyJoined", user: mine.data.user })
+          if (listed.some((m) => m.data.user === user)) return ctx.fail({ _tag: "NameTaken", user })
+          rooms.claim(room, user, ctx.sessionId)
+          return names(listed)
+        },
+        say: async ({ room, text }, ctx) => {
+          const member = (await members(room)).find((m) => m.id === ctx.sessionId)
+          if (!member) return ctx.fail({ _tag: "NotJoined", room })
+          const message = rooms.record(room, member.data.user, text)
           switchyard.topics.room(room).publish(message)
           return message
         },
-        who: ({ room }) => rooms.who(room),
+        who: async ({ room }) => names(await members(room)),
         history: ({ room }) => rooms.history(room),
-      },
-      streams: {
-        // Presence is the lifetime of this stream. Switchyard has no "session ended" hook, but it aborts
-        // `ctx.signal` when the caller cancels the stream, when the session ends (the client closed it,
-        // or it did not come back within the resume window) and when the server closes, so the seat is
-        // given up on exactly the events that mean "this user left". A dropped connection that resumes
-        // in time keeps the stream, and the user stays online through it.
-        join: async function* ({ room, user }, ctx) {
-          const joined = rooms.join(room, user, ctx.sessionId)
-          if (!joined.ok) return ctx.fail({ _tag: joined.reason, user: joined.user })
-          const { seat } = joined
-          // Leave at the abort itself: the generator may be parked at a `yield`, and its `finally`
-          // would run a tick later, after a CANCEL + re-join of the same name had already been refused.
-          ctx.signal.addEventListener("abort", seat.leave, { once: true })
-          try {
-            while (!ctx.signal.aborted) {
-              const seen = rooms.version(room)
-              yield rooms.who(room)
-              if (!(await rooms.changedSince(room, seen, ctx.signal))) return
-            }
-          } finally {
-            seat.leave()
-          }
-        },
       },
       topics: {
         // Only the server publishes: `say` stamps the author and the time, which a publish policy
         // (accept or refuse, nothing else) could not do.
         room: { canSubscribe: (key) => isRoomName(key), canPublish: () => false },
-        presence: { canSubscribe: (key) => isRoomName(key), canPublish: () => false },
+        // Subscribing is being in the room, under the name this session claimed with `join`. The member
+        // leaves when it unsubscribes or its session ends (a dropped connection that resumes in time,
+        // here or on another node, keeps it listed).
+        online: {
+          canSubscribe: (key) => isRoomName(key),
+          canPublish: () => false,
+          presence: (room, ctx) => {
+            const user = rooms.claimed(room, ctx.sessionId)
+            if (user === undefined)
+              throw new Error(`session ${ctx.sessionId} subscribed to online(${room}) without join`)
+            return { user }
+          },
+        },
       },
     },
     {
@@ -203,4 +201,9 @@ function servePage(request: IncomingMessage, response: ServerResponse, assets: R
 function pageUrl(host: string, port: number): string {
   const shown = host === "" || host === "0.0.0.0" || host === "::" ? "localhost" : host
   return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}/`
+}
+
+/** The names of a room's members, sorted. */
+function names(members: readonly { readonly data: { readonly user: string } }[]): string[] {
+  return members.map((m) => m.data.user).sort((a, b) => a.localeCompare(b))
 }

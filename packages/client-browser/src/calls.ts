@@ -9,25 +9,10 @@ import {
   switchyardError,
 } from "@switchyard/core"
 import { encodeInput, remoteError } from "./encoding.ts"
-import { noop } from "./report.ts"
-import type { StreamConsumer } from "./streamConsumer.ts"
-import { closedError, queueFull, type Wire } from "./wire.ts"
+import type { Streams } from "./streams.ts"
+import { closedError, type Pending, queueFull, type Wire } from "./wire.ts"
 
-/** A request waiting for its RESULT or ERROR: a call, a publish, or a subscription's SUBSCRIBE. */
-export interface Pending {
-  readonly id: number
-  readonly kind: "rpc" | "subscribe" | "publish"
-  /** Sequence number of its frame in the current session: above `written`, it never left. */
-  seq: number
-  readonly frameType: number
-  readonly frameBody: string
-  readonly output: PayloadCodec | undefined
-  readonly error: PayloadCodec | undefined
-  resolve(value: unknown): void
-  reject(error: SwitchyardError): void
-  /** For a STREAM frame waiting to be sent again: its consumer. */
-  readonly consumer?: StreamConsumer
-}
+export type { Pending } from "./wire.ts"
 
 /**
  * The requests waiting for an answer, by id: request `id` sits in slot `id % 1024` (a power of two, well
@@ -73,7 +58,8 @@ export class PendingTable {
  */
 export class Calls {
   pending = new PendingTable()
-  readonly streams = new Map<number, StreamConsumer>()
+  /** The open streams, once the app has opened one (`streams.ts` is loaded on first use). */
+  streams: Streams | undefined
   /** Frames that never left a lost session, in the order they were sent, to send first in the next one. */
   #reissue: Pending[] = []
 
@@ -157,25 +143,7 @@ export class Calls {
       this.pending.delete(entry.id)
       entry.reject(switchyardError("SESSION_LOST", `${error.message}; the call may or may not have run`))
     }
-    for (const [id, consumer] of this.streams) {
-      if (consumer.seq > written && consumer.frameBody !== undefined) {
-        this.#reissue.push({
-          id,
-          kind: "rpc",
-          seq: consumer.seq,
-          frameType: FrameType.STREAM,
-          frameBody: consumer.frameBody,
-          output: undefined,
-          error: undefined,
-          resolve: noop,
-          reject: (e) => consumer.fail(e),
-          consumer,
-        })
-        continue
-      }
-      this.streams.delete(id)
-      consumer.fail(switchyardError("SESSION_LOST", `${error.message}; the stream ended`))
-    }
+    if (this.streams) this.#reissue.push(...this.streams.lost(error, written))
     this.#reissue.sort((a, b) => a.seq - b.seq)
   }
 
@@ -185,10 +153,9 @@ export class Calls {
     this.#reissue = []
     for (const entry of reissue) {
       entry.seq = this.#wire.send(entry.frameType, entry.frameBody)
-      if (entry.consumer) entry.consumer.seq = entry.seq
+      entry.resent?.(entry.seq)
       if (entry.seq !== 0) continue
       this.pending.delete(entry.id)
-      this.streams.delete(entry.id)
       entry.reject(queueFull())
     }
   }
@@ -212,21 +179,11 @@ export class Calls {
           this.pending.delete(frame[2])
           return entry.reject(remoteError(frame[3], frame[4], frame[5], entry.error))
         }
-        const consumer = this.streams.get(frame[2])
-        if (consumer) {
-          this.streams.delete(frame[2])
-          consumer.fail(remoteError(frame[3], frame[4], frame[5], consumer.error))
-        }
-        return
+        return this.streams?.answer(frame)
       }
       case FrameType.ITEM:
-        return this.streams.get(frame[2])?.push(frame[3])
-      case FrameType.END: {
-        const consumer = this.streams.get(frame[2])
-        if (!consumer) return
-        this.streams.delete(frame[2])
-        return consumer.end()
-      }
+      case FrameType.END:
+        return this.streams?.answer(frame)
     }
   }
 
@@ -234,9 +191,8 @@ export class Calls {
   shutdown(error: SwitchyardError): void {
     for (const entry of this.pending.list()) entry.reject(error)
     for (const entry of this.#reissue) entry.reject(error)
-    for (const consumer of this.streams.values()) consumer.fail(error)
+    this.streams?.shutdown(error)
     this.pending = new PendingTable()
     this.#reissue = []
-    this.streams.clear()
   }
 }

@@ -150,3 +150,42 @@ describe("a contract whose codecs cannot be loaded", () => {
     }
   })
 })
+
+describe("streams and subscriptions, loaded on first use", () => {
+  it("sends what was made while their modules load in the order it was made, then takes the direct path", async () => {
+    await prepareContract(Api)
+    const { transport, received } = server()
+    const runtime = new ClientRuntime(Api, { url: "memory:", transports: [transport] }, compileContract)
+    runtimes.push(runtime)
+    const client = runtime.client as unknown as {
+      rpc: { double(n: number): Promise<number> }
+      streams: { count(n: number): AsyncIterable<number> }
+      topics: { room(key: string): { subscribe(listener: (m: string) => void): () => void } }
+    }
+    const messages: string[] = []
+    client.topics.room("k").subscribe((m) => messages.push(m))
+    const doubled = client.rpc.double(1)
+    const items: number[] = []
+    const counted = (async () => {
+      for await (const n of client.streams.count(2)) items.push(n)
+    })()
+    const again = client.rpc.double(2)
+    expect(await doubled).toBe(2)
+    expect(await again).toBe(4)
+    await counted
+    expect(items).toEqual([1, 2])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(messages).toEqual(["hello"])
+    const types = (frames: unknown[][]) =>
+      frames.filter((f) => f[0] !== FrameType.HELLO && f[0] !== FrameType.ACK).map((f) => f[0])
+    expect(types(received)).toEqual([FrameType.SUBSCRIBE, FrameType.CALL, FrameType.STREAM, FrameType.CALL])
+    // Both modules are there now: streams and subscriptions keep their order with calls.
+    received.length = 0
+    const iterator = client.streams.count(1)[Symbol.asyncIterator]()
+    client.topics.room("other").subscribe(() => {})
+    const call = client.rpc.double(3)
+    expect(await call).toBe(6)
+    expect(types(received)).toEqual([FrameType.STREAM, FrameType.SUBSCRIBE, FrameType.CALL])
+    await iterator.return?.()
+  })
+})

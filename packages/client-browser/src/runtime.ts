@@ -4,8 +4,11 @@ import {
   type ClientEvents,
   type ClientState,
   type CompiledContract,
-  clientBody,
+  type CompiledRpc,
+  type CompiledStream,
+  type CompiledTopic,
   FrameType,
+  type PresenceListeners,
   type RpcCallOptions,
   type ServerDataFrame,
   type StreamCallOptions,
@@ -18,35 +21,43 @@ import {
 import { Calls } from "./calls.ts"
 import { Connection } from "./connection.ts"
 import type { TransportReason } from "./connectionEvents.ts"
-import { type Channels, waitingChannels } from "./deferred.ts"
-import {
-  type ClientOptions,
-  connectionSettings,
-  type PeerHost,
-  type PeerModule,
-  type PrepareContract,
-} from "./options.ts"
-import { report } from "./report.ts"
-import { openStream } from "./streams.ts"
-import { Subscriptions } from "./subscriptions.ts"
+import { featureKit } from "./featureKit.ts"
+import { type ClientOptions, connectionSettings, type PeerModule, type PrepareContract } from "./options.ts"
+import { PresenceLoader } from "./presenceLoader.ts"
+import { deferredIterator, isPromiseLike, noop, report } from "./report.ts"
+import type { Subscriptions } from "./subscriptions.ts"
 import { closedError, oversize, queueFull, type Wire } from "./wire.ts"
+import { withoutPeers } from "./withoutPeers.ts"
 
 /**
  * One client: its state and events, and what happens when its session is lost. Calls, streams,
  * subscriptions and the connection (with its negotiation) are each their own module; this one wires
  * them together and builds the typed `Client`.
+ *
+ * Streams and subscriptions are loaded with `import()` when the app first opens a stream or subscribes,
+ * so a page that only makes calls never loads them. While a module (or an Effect contract's codec) loads,
+ * every operation made meanwhile waits for it, and they run in the order they were made.
  */
 export class ClientRuntime implements Wire {
   readonly client: Client<AnyContract>
   readonly #connection: Connection
   readonly #calls: Calls
-  readonly #subscriptions: Subscriptions
+  #subscriptions: Subscriptions | undefined
+  readonly #presence: PresenceLoader
   readonly #peers: PeerModule
   readonly #listeners = new Map<keyof ClientEvents, Set<(...args: never[]) => void>>()
   /** The contract's codecs, once prepared; until then everything that touches a payload waits. */
   #compiled: CompiledContract | undefined
   /** Settles when the codecs are there (at once for a contract compiled synchronously). */
   #prepared: Promise<unknown> = Promise.resolve()
+  /** What operations made now wait for (codecs, a feature's module), never rejecting; undefined when nothing. */
+  #waiting: Promise<unknown> | undefined
+  /** The error every operation fails with once the contract's codecs failed to load. */
+  #failure: SwitchyardError | undefined
+  /** Feature modules loading or loaded (a failed load is tried again on next use). */
+  #loading: { streams?: Promise<void> | undefined; topics?: Promise<void> | undefined } = {}
+  /** Why a feature's module is missing: the error of its last load. */
+  #loadFailure: SwitchyardError | undefined
   #lastId = 0
   #transport: TransportId | undefined
   #state: ClientState = "connecting"
@@ -79,7 +90,8 @@ export class ClientRuntime implements Wire {
       lost: (error) => this.#lost(error),
       fresh: () => {
         this.#calls.fresh()
-        this.#subscriptions.fresh()
+        this.#subscriptions?.fresh()
+        this.#presence.fresh()
       },
       notice: (error) => this.#emit("error", error),
       fatal: (error) => {
@@ -88,34 +100,39 @@ export class ClientRuntime implements Wire {
       },
     })
     this.#calls = new Calls(this)
-    this.#subscriptions = new Subscriptions(this, this.#calls)
+    this.#presence = new PresenceLoader({
+      get closed() {
+        return self.closed
+      },
+      nextId: () => this.nextId(),
+      send: (type, frameBody, force) => this.send(type, frameBody, force),
+      error: (error) => this.error(error),
+      pending: { set: (pending) => this.#calls.pending.set(pending) },
+    })
+    this.client = this.#buildClient(contract)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
       // A failed load fails what waits for it with the error the client reports, not the loader's own.
-      const ready = Promise.resolve(prepared).then(
+      this.#prepared = Promise.resolve(prepared).then(
         (compiled) => {
           this.#compiled = compiled
-          return this.#channels(compiled)
         },
         (cause: unknown) => {
-          throw switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause })
+          const error = switchyardError("INTERNAL_ERROR", "the contract's codecs could not be loaded", { cause })
+          this.#failure = error
+          this.#emit("error", error)
+          this.#close()
+          throw error
         },
       )
-      this.#prepared = ready
-      this.client = this.#buildClient(waitingChannels(contract, ready))
-      ready.catch((error: SwitchyardError) => {
-        this.#emit("error", error)
-        this.#close()
-      })
-    } else {
-      this.#compiled = prepared
-      this.client = this.#buildClient(this.#channels(prepared))
-    }
+      this.#wait(this.#prepared.catch(noop))
+    } else this.#compiled = prepared
     this.#connection.start()
   }
 
-  #buildClient({ rpc, streams, topics }: Channels): Client<AnyContract> {
+  #buildClient(contract: AnyContract): Client<AnyContract> {
     const self = this
+    const { rpc, streams, topics } = this.#channels(contract)
     return {
       rpc,
       streams,
@@ -143,27 +160,125 @@ export class ClientRuntime implements Wire {
     } as Client<AnyContract>
   }
 
-  /** `client.rpc`, `client.streams` and `client.topics` over the contract's codecs. */
-  #channels(compiled: CompiledContract): Channels {
+  /**
+   * `client.rpc`, `client.streams` and `client.topics`, by the contract's channel names. Each runs at
+   * once when nothing is loading, else after what it waits for (`#after`).
+   */
+  #channels(contract: AnyContract) {
+    const compiled = () => this.#compiled as CompiledContract
     const rpc: Record<string, unknown> = Object.create(null)
-    for (const [name, channel] of compiled.rpc) {
-      rpc[name] = (input: unknown, options?: RpcCallOptions) => this.#calls.call(name, channel, input, options)
+    for (const name of Object.keys(contract.rpc)) {
+      rpc[name] = (input: unknown, options?: RpcCallOptions) =>
+        this.#after(() => this.#calls.call(name, compiled().rpc.get(name) as CompiledRpc, input, options))
     }
     const streams: Record<string, unknown> = Object.create(null)
-    for (const [name, channel] of compiled.streams) {
+    for (const name of Object.keys(contract.streams)) {
       streams[name] = (input: unknown, options?: StreamCallOptions) => ({
-        [Symbol.asyncIterator]: () => openStream(this, this.#calls, name, channel, input, options),
+        [Symbol.asyncIterator]: (): AsyncIterator<unknown> => {
+          const open = () => {
+            if (!this.#calls.streams) throw this.#loadFailure
+            return this.#calls.streams.open(name, compiled().streams.get(name) as CompiledStream, input, options)
+          }
+          if (this.#waiting === undefined && this.#calls.streams) return open()
+          this.#load("streams")
+          return deferredIterator(this.#after(async () => open()))
+        },
       })
     }
     const topics: Record<string, unknown> = Object.create(null)
-    for (const [name, channel] of compiled.topics) {
+    for (const name of Object.keys(contract.topics)) {
       topics[name] = (key: string) => ({
-        subscribe: (listener: (m: unknown) => void, opts?: SubscribeOptions) =>
-          this.#subscriptions.subscribe(channel, key, listener, opts),
-        publish: (message: unknown) => this.#calls.publish(name, key, channel.message, message),
+        subscribe: (listener: (m: unknown) => void, options?: SubscribeOptions & WithPresence) => {
+          const off = this.#subscribe(compiled, name, key, listener, options)
+          if (!options?.presence) return off
+          const channel = this.#after(async () => compiled().topics.get(name))
+          return this.#presence.watch(channel, key, options.presence, off)
+        },
+        publish: (message: unknown) =>
+          this.#after(() =>
+            this.#calls.publish(name, key, (compiled().topics.get(name) as CompiledTopic).message, message),
+          ),
+        presence: () =>
+          this.#after(async () => {
+            const presence = await this.#presence.load()
+            return presence.list(compiled().topics.get(name) as CompiledTopic, key)
+          }),
       })
     }
     return { rpc, streams, topics }
+  }
+
+  /** Subscribes to a topic key, at once or once the topics module (or the codecs) are there. */
+  #subscribe(
+    compiled: () => CompiledContract,
+    name: string,
+    key: string,
+    listener: (m: unknown) => void,
+    options: SubscribeOptions | undefined,
+  ): () => void {
+    const subscribe = () => {
+      if (!this.#subscriptions) throw this.#loadFailure
+      return this.#subscriptions.subscribe(compiled().topics.get(name) as CompiledTopic, key, listener, options)
+    }
+    if (this.#waiting === undefined && this.#subscriptions) return subscribe()
+    if (this.#state === "closed" && !this.#failure) {
+      options?.onError?.(closedError())
+      return noop
+    }
+    this.#load("topics")
+    let unsubscribe: (() => void) | undefined
+    let cancelled = false
+    // A failed load reaches the subscription as a refusal would: through its onError.
+    this.#after(async () => {
+      if (!cancelled) unsubscribe = subscribe()
+    }).catch((error: SwitchyardError) => {
+      if (!cancelled) options?.onError?.(error)
+    })
+    return () => {
+      cancelled = true
+      unsubscribe?.()
+    }
+  }
+
+  /**
+   * Runs `operation` at once when nothing is loading; else once everything it waits for is there, after
+   * the operations made before it. Rejects with the codecs' failure, or a feature's failed load.
+   */
+  #after<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    if (this.#waiting === undefined) return operation()
+    return this.#waiting.then(() => (this.#failure ? Promise.reject(this.#failure) : operation()))
+  }
+
+  /** Makes operations made from now on wait for `promise` too (which never rejects), behind what they waited for. */
+  #wait(promise: Promise<unknown>): void {
+    const waiting = this.#waiting ? Promise.all([this.#waiting, promise]) : promise
+    this.#waiting = waiting
+    void waiting.then(() => {
+      if (this.#waiting === waiting) this.#waiting = undefined
+    })
+  }
+
+  /** Loads a feature's module on its first use: what is made meanwhile waits for it. */
+  #load(feature: "streams" | "topics"): void {
+    if (this.#loading[feature]) return
+    const loaded =
+      feature === "streams"
+        ? import("./streams.ts").then(({ Streams }) => {
+            this.#calls.streams = new Streams(this, featureKit)
+          })
+        : import("./subscriptions.ts").then(({ Subscriptions }) => {
+            this.#subscriptions = new Subscriptions(this, () => this.#calls.pending, featureKit)
+          })
+    const settled = loaded.catch((cause: unknown) => {
+      this.#loading[feature] = undefined
+      this.#loadFailure = switchyardError("INTERNAL_ERROR", `the client's ${feature} module could not be loaded`, {
+        cause,
+      })
+      this.#emit("error", this.#loadFailure)
+    })
+    this.#loading[feature] = settled
+    this.#wait(settled)
   }
 
   // --- Wire: what calls, streams and subscriptions use ---
@@ -219,7 +334,7 @@ export class ClientRuntime implements Wire {
 
   /** The server lost the session: settle what may have reached it, keep what surely did not. */
   #lost(error: SwitchyardError): void {
-    this.#subscriptions.lost()
+    this.#subscriptions?.lost()
     // Peer connections belong to the session: the other sides hear it end from the server.
     this.#peers.id = undefined
     this.#peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
@@ -230,7 +345,9 @@ export class ClientRuntime implements Wire {
   #data(frame: ServerDataFrame): void {
     switch (frame[0]) {
       case FrameType.MESSAGE:
-        return this.#subscriptions.message(frame)
+        return this.#subscriptions?.message(frame)
+      case FrameType.PRESENCE_EVENT:
+        return this.#presence.event(frame)
       case FrameType.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
@@ -250,8 +367,8 @@ export class ClientRuntime implements Wire {
    * subscription of that delivery, and only when newer than the last delivered there (docs/delivery.md).
    */
   #unreliable(frame: UnreliableFrame): void {
-    if (frame.length === 4) return this.#calls.streams.get(frame[2])?.latest(frame[1], frame[3])
-    this.#subscriptions.unreliable(frame)
+    if (frame.length === 4) return this.#calls.streams?.latest(frame)
+    this.#subscriptions?.unreliable(frame)
   }
 
   #close(): void {
@@ -265,37 +382,10 @@ export class ClientRuntime implements Wire {
     this.#setState("closed")
     this.#transport = undefined
     this.#calls.shutdown(error)
-    this.#subscriptions.clear()
+    this.#subscriptions?.clear()
+    this.#presence.clear()
     this.#peers.endAll(error)
   }
 }
 
-/** `client.peers` of a client made without `peers()`: connects fail, incoming connections are turned down. */
-function withoutPeers(host: PeerHost): PeerModule {
-  const missing = () =>
-    new TypeError("switchyard: client.peers needs `peers: peers()` (from @switchyard/client-browser/peers)")
-  const module: PeerModule = {
-    id: undefined,
-    api: {
-      get id() {
-        return module.id
-      },
-      connect: () => Promise.reject(missing()),
-      onConnection: () => {
-        throw missing()
-      },
-    },
-    receive(conn, op) {
-      if (op === "incoming") host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
-      else if (op === "open") host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
-    },
-    // Only the op is read, to turn the connection down: the data may be anything.
-    accepts: (op) => typeof op === "string",
-    endAll() {},
-  }
-  return module
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown }).then === "function"
-}
+type WithPresence = { readonly presence?: PresenceListeners<unknown> }

@@ -1,10 +1,20 @@
-import { type PayloadCodec, type SwitchyardError, switchyardError } from "@switchyard/core"
+import type { PayloadCodec, SwitchyardError } from "@switchyard/core"
+
+/** What a stream consumer needs of its stream: flow control, cancellation, and the errors it fails with. */
+export interface StreamWire {
+  credit(n: number): void
+  cancel(): void
+  finished(): void
+  /** The error of an item the codec refused. */
+  invalid(error: string): SwitchyardError
+}
 
 /**
  * The client end of one stream: an async iterator over decoded items with credit-based flow control.
  * The server may run `window` items ahead; every `window / 2` consumed items are granted back, so a
  * slow consumer slows the producer instead of filling memory. An unreliable stream (docs/delivery.md)
- * has no credit: it keeps only the newest item the caller has not taken yet.
+ * has no credit: it keeps only the newest item the caller has not taken yet. Part of the streams feature,
+ * loaded on first use: it imports types only (`featureKit.ts` says why).
  */
 export class StreamConsumer implements AsyncIterator<unknown> {
   /** Sequence number and body of its STREAM frame, to re-send it in a new session if it never left. */
@@ -21,7 +31,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
 
   readonly #item: PayloadCodec
   readonly #window: number
-  readonly #wire: { credit(n: number): void; cancel(): void; finished(): void }
+  readonly #wire: StreamWire
   readonly #unreliable: boolean
 
   constructor(
@@ -29,7 +39,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     item: PayloadCodec,
     readonly error: PayloadCodec | undefined,
     window: number,
-    wire: { credit(n: number): void; cancel(): void; finished(): void },
+    wire: StreamWire,
     unreliable = false,
   ) {
     this.#item = item
@@ -44,7 +54,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     const decoded = this.#item.decode(raw)
     if (!decoded.ok) {
       this.#wire.cancel()
-      return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
+      return this.fail(this.#wire.invalid(decoded.error))
     }
     if (this.#waiting) {
       const w = this.#waiting
@@ -66,7 +76,7 @@ export class StreamConsumer implements AsyncIterator<unknown> {
     const decoded = this.#item.decode(raw)
     if (!decoded.ok) {
       this.#wire.cancel()
-      return this.fail(switchyardError("INVALID_OUTPUT", `the server sent an invalid item: ${decoded.error}`))
+      return this.fail(this.#wire.invalid(decoded.error))
     }
     this.#items = [decoded.value]
     this.#head = 0

@@ -1,21 +1,23 @@
-import {
-  type CompiledTopic,
-  clientBody,
+import type {
+  CompiledTopic,
   FrameType,
-  isSubscribed,
-  type MessageFrame,
-  type PayloadCodec,
-  type Subscribed,
-  type SubscribeOptions,
-  type SwitchyardError,
-  switchyardError,
-  type TopicPosition,
-  type TopicRecovery,
-  type UnreliableMessageFrame,
+  MessageFrame,
+  PayloadCodec,
+  Subscribed,
+  SubscribeOptions,
+  SwitchyardError,
+  TopicPosition,
+  TopicRecovery,
+  UnreliableMessageFrame,
 } from "@switchyard/core"
-import type { Calls } from "./calls.ts"
-import { report } from "./report.ts"
-import { closedError, queueFull, type Wire } from "./wire.ts"
+import type { PendingTable } from "./calls.ts"
+import type { FeatureKit } from "./featureKit.ts"
+import type { Wire } from "./wire.ts"
+
+// Frame types as typed literals: importing `FrameType`, a value, would put core in a chunk shared with
+// the root entry point (`featureKit.ts` says why); the types check each number against the enum.
+const SUBSCRIBE: FrameType.SUBSCRIBE = 9
+const UNSUBSCRIBE: FrameType.UNSUBSCRIBE = 10
 
 interface Subscription {
   readonly topic: string
@@ -39,18 +41,12 @@ interface Subscription {
   recovering: boolean
 }
 
-/** Passes a SUBSCRIBE's RESULT through: `null` (no history), or a valid `Subscribed`. */
-const confirmation: PayloadCodec = {
-  decode: (value) =>
-    value === null || isSubscribed(value)
-      ? { ok: true, value }
-      : { ok: false, error: "not a subscription confirmation ([offset, epoch, recovered] or null)" },
-  encode: (value) => ({ ok: true, value }),
-}
-
 /**
  * The client's topic subscriptions (docs/topics.md): one SUBSCRIBE per topic and key however many
  * listeners, renewed from its position in every new session, with gaps and recoveries reported.
+ * Loaded with `import()` when the app first subscribes (the runtime holds later operations back until it
+ * is there; no MESSAGE can come for a topic before its SUBSCRIBE), so it imports types only and gets what
+ * it runs of core from `kit` (`featureKit.ts` says why).
  */
 export class Subscriptions {
   readonly #subscriptions = new Map<string, Subscription>()
@@ -58,11 +54,23 @@ export class Subscriptions {
   #epoch = 0
 
   readonly #wire: Wire
-  readonly #calls: Calls
+  /** The client's requests: a SUBSCRIBE waits there for its RESULT. */
+  readonly #pending: () => PendingTable
+  readonly #kit: FeatureKit
+  /** Passes a SUBSCRIBE's RESULT through: `null` (no history), or a valid `Subscribed`. */
+  readonly #confirmation: PayloadCodec
 
-  constructor(wire: Wire, calls: Calls) {
+  constructor(wire: Wire, pending: () => PendingTable, kit: FeatureKit) {
     this.#wire = wire
-    this.#calls = calls
+    this.#pending = pending
+    this.#kit = kit
+    this.#confirmation = {
+      decode: (value) =>
+        value === null || kit.isSubscribed(value)
+          ? { ok: true, value }
+          : { ok: false, error: "not a subscription confirmation ([offset, epoch, recovered] or null)" },
+      encode: (value) => ({ ok: true, value }),
+    }
   }
 
   subscribe(
@@ -72,7 +80,7 @@ export class Subscriptions {
     options: SubscribeOptions | undefined,
   ): () => void {
     if (this.#wire.closed) {
-      options?.onError?.(closedError())
+      options?.onError?.(this.#kit.closedError())
       return () => {}
     }
     const topic = channel.name
@@ -100,7 +108,7 @@ export class Subscriptions {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
       if (this.#subscriptions.get(ref) !== current) return
       this.#subscriptions.delete(ref)
-      this.#wire.send(FrameType.UNSUBSCRIBE, clientBody.unsubscribe(topic, key), true)
+      this.#wire.send(UNSUBSCRIBE, this.#kit.body.unsubscribe(topic, key), true)
     }
   }
 
@@ -117,22 +125,22 @@ export class Subscriptions {
     const since: TopicPosition | null = sub.position ? [sub.position.offset, sub.position.epoch] : null
     // An unreliable topic has no positions: the form without `since`.
     const frameBody = sub.unreliable
-      ? clientBody.subscribe(id, sub.topic, sub.key)
-      : clientBody.subscribe(id, sub.topic, sub.key, since)
-    const seq = this.#wire.send(FrameType.SUBSCRIBE, frameBody)
+      ? this.#kit.body.subscribe(id, sub.topic, sub.key)
+      : this.#kit.body.subscribe(id, sub.topic, sub.key, since)
+    const seq = this.#wire.send(SUBSCRIBE, frameBody)
     if (seq === 0) {
-      const error = queueFull()
+      const error = this.#kit.queueFull()
       // Refused after `subscribe` has returned, as a request would be.
       queueMicrotask(() => this.#failed(sub, error))
       return
     }
-    this.#calls.pending.set({
+    this.#pending().set({
       id,
       kind: "subscribe",
       seq,
-      frameType: FrameType.SUBSCRIBE,
+      frameType: SUBSCRIBE,
       frameBody,
-      output: confirmation,
+      output: this.#confirmation,
       error: undefined,
       resolve: (output) => this.#confirmed(sub, since, output as Subscribed | null),
       reject: (error) => this.#failed(sub, error),
@@ -149,7 +157,7 @@ export class Subscriptions {
       try {
         options?.onError?.(error)
       } catch (thrown) {
-        report(thrown)
+        this.#kit.report(thrown)
       }
     }
     this.#wire.error(error)
@@ -181,10 +189,10 @@ export class Subscriptions {
       try {
         options?.onRecover?.(info)
       } catch (error) {
-        report(error)
+        this.#kit.report(error)
       }
     }
-    if (gap) this.#wire.error(switchyardError("TOPIC_GAP", `${sub.topic}(${JSON.stringify(sub.key)}): ${gap}`))
+    if (gap) this.#wire.error(this.#kit.error("TOPIC_GAP", `${sub.topic}(${JSON.stringify(sub.key)}): ${gap}`))
   }
 
   /** The server lost the session: every subscription is renewed in the next one. */
@@ -219,7 +227,7 @@ export class Subscriptions {
       if (offset <= position.offset) return
       if (offset !== position.offset + 1) {
         this.#wire.error(
-          switchyardError(
+          this.#kit.error(
             "TOPIC_GAP",
             `${frame[2]}(${JSON.stringify(frame[3])}): publications ${position.offset + 1} to ${offset - 1} never arrived`,
           ),
@@ -243,14 +251,14 @@ export class Subscriptions {
     const decoded = sub.codec.decode(raw)
     if (!decoded.ok) {
       return this.#wire.error(
-        switchyardError("INVALID_OUTPUT", `topic ${sub.topic}: invalid message: ${decoded.error}`),
+        this.#kit.error("INVALID_OUTPUT", `topic ${sub.topic}: invalid message: ${decoded.error}`),
       )
     }
     for (const listener of [...sub.listeners.keys()]) {
       try {
         listener(decoded.value)
       } catch (error) {
-        report(error)
+        this.#kit.report(error)
       }
     }
   }

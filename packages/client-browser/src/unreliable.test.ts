@@ -60,8 +60,12 @@ function scriptedServer() {
 }
 
 // No server runs in this process to register Effect's codec, so the client would load it on demand and
-// send nothing until then: load it first, so that `settle` measures the frames and not the import.
-beforeAll(() => prepareContract(Game))
+// send nothing until then; the same for the client's topics and streams modules, loaded on first use.
+// Load them first, so that `settle` measures the frames and not the imports.
+beforeAll(async () => {
+  await prepareContract(Game)
+  await Promise.all([import("./subscriptions.ts"), import("./streams.ts")])
+})
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10))
 const clients: Array<{ close(): Promise<void> }> = []

@@ -1,4 +1,11 @@
-import { exceedsBytes, exceedsDepth, type SessionLimits, type SwitchyardError, switchyardError } from "@switchyard/core"
+import {
+  exceedsBytes,
+  exceedsDepth,
+  type PayloadCodec,
+  type SessionLimits,
+  type SwitchyardError,
+  switchyardError,
+} from "@switchyard/core"
 
 /** What calls, streams and subscriptions need of the client runtime to put frames on the session. */
 export interface Wire {
@@ -12,6 +19,22 @@ export interface Wire {
   nextId(): number
   /** An `error` event of the client. */
   error(error: SwitchyardError): void
+}
+
+/** A request waiting for its RESULT or ERROR: a call, a publish, or a subscription's SUBSCRIBE. */
+export interface Pending {
+  readonly id: number
+  readonly kind: "rpc" | "subscribe" | "publish"
+  /** Sequence number of its frame in the current session: above `written`, it never left. */
+  seq: number
+  readonly frameType: number
+  readonly frameBody: string
+  readonly output: PayloadCodec | undefined
+  readonly error: PayloadCodec | undefined
+  resolve(value: unknown): void
+  reject(error: SwitchyardError): void
+  /** For a STREAM frame waiting to be sent again: told its new sequence number once it is. */
+  readonly resent?: (seq: number) => void
 }
 
 /**

@@ -53,6 +53,9 @@ export type {
   PeerConnectionEvents,
   PeerPath,
   Peers,
+  PresenceListeners,
+  PresenceMember,
+  PresenceTopicHandle,
   RpcCallOptions,
   StreamCallOptions,
   SubscribeOptions,
@@ -103,6 +106,7 @@ export {
   isAckFrame,
   isEncodedUnreliable,
   isEncodedWelcome,
+  presenceBody,
   stringifyPayload,
   unreliableFrame,
 } from "./protocol/encode.ts"

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto"
 import type { Broker, BrokerNode, TopicBus } from "@switchyard/server-node"
 import { type ConnectionOptions, RedisConnections } from "./connection.ts"
 import { RedisNodes } from "./nodes.ts"
+import { RedisPresence } from "./presence.ts"
 import { RedisTopics } from "./topics.ts"
 
 export {
@@ -15,6 +16,8 @@ export {
   within,
 } from "./connection.ts"
 export { type NodeCounts, type NodeTimings, RedisNodes } from "./nodes.ts"
+export { NODE_PROTOCOL, NodeMessageError } from "./nodeWire.ts"
+export { RedisPresence } from "./presence.ts"
 export { RedisTopics, type TopicTimings } from "./topics.ts"
 
 /** Options of `redisBroker`. */
@@ -64,11 +67,15 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
     nodeTtlMs: options.nodeTtlMs ?? 5000,
     ownerTtlMs: options.sessionOwnerTtlMs ?? 300_000,
   })
+  // A gone node's members are swept as soon as this node hears it is gone (docs/presence.md#across-nodes).
+  const presence = new RedisPresence(connections, nodes.nodeId, keyPrefix, unavailableAfterMs, nodes)
   let topics: RedisTopics | undefined
   return {
     name: "redis",
     nodes,
+    presence,
     start(node: BrokerNode) {
+      nodes.onError((error) => node.report(error))
       connections.onState(({ up, reason, downMs }) =>
         node.status(
           downMs === undefined
@@ -87,6 +94,7 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
       return topics
     },
     async close() {
+      presence.close()
       await nodes.close()
       topics?.close()
       await connections.close()

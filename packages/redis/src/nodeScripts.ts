@@ -2,34 +2,46 @@
  * The Lua scripts of node liveness and the session directory (docs/scaling.md#node-messages-and-the-directory-on-redis).
  * Each runs atomically, so that a node's liveness key and the members set never disagree for long.
  *
- * Liveness: `node:<id>` (its value the id, a TTL refreshed by each heartbeat) and `nodes`, the set of
- * ids that had one. The directory: `own:<key>`, the id of the node that owns a session.
+ * Liveness: `node:<id>` (its value the incarnation of the process, a random id; a TTL refreshed by each
+ * heartbeat) and `nodes`, the set of ids that had one. The directory: `own:<key>`, the id of the node that owns a session.
  */
 
 /**
  * KEYS: this node's liveness key, the members set. ARGV: node id, TTL (ms), liveness key prefix, notice
- * channel. Refreshes this node's key and returns `{existed, id1, id2, …}`: whether its key was still
- * there (else it is announced on the notice channel: Redis lost it, or this is the first heartbeat) and
- * the nodes whose key is there. Members whose key lapsed leave the set.
+ * channel, incarnation (a random id per process). Refreshes this node's key (its value the incarnation)
+ * and returns `{existed, id1, incarnation1, id2, incarnation2, …}`: whether its key was there with this
+ * incarnation (else it is announced on the notice channel, `+<id> <incarnation>`: Redis lost it, this is
+ * the first heartbeat, or a process restarted under the same id before the old key lapsed) and the nodes
+ * whose key is there, each with its incarnation. Members whose key lapsed leave the set.
  */
 export const heartbeatScript = `
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local old = redis.call('GET', KEYS[1])
+local existed = 0
+if old == ARGV[5] then existed = 1 end
+redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
-if existed == 0 then redis.call('PUBLISH', ARGV[4], '+' .. ARGV[1]) end
+if existed == 0 then redis.call('PUBLISH', ARGV[4], '+' .. ARGV[1] .. ' ' .. ARGV[5]) end
 local out = {existed}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[3] .. id) == 1 then out[#out + 1] = id
+  local v = redis.call('GET', ARGV[3] .. id)
+  if v then
+    out[#out + 1] = id
+    out[#out + 1] = v
   else redis.call('SREM', KEYS[2], id) end
 end
 return out
 `
 
-/** KEYS: this node's liveness key, the members set. ARGV: node id, notice channel. Leaves at once. */
+/**
+ * KEYS: this node's liveness key, the members set. ARGV: node id, notice channel, incarnation. Leaves at
+ * once, unless a newer process under the same id holds the key already (then that one stays).
+ */
 export const leaveScript = `
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[2], '-' .. ARGV[1])
+if redis.call('GET', KEYS[1]) == ARGV[3] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[2], '-' .. ARGV[1] .. ' ' .. ARGV[3])
 return 1
 `
 

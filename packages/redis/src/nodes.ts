@@ -1,6 +1,10 @@
-import type { NodeBus, NodeMessage } from "@switchyard/server-node"
+import { randomBytes } from "node:crypto"
+import type { NodeBus, NodeGone, NodeMessage } from "@switchyard/server-node"
 import { type RedisConnections, within } from "./connection.ts"
-import { heartbeatScript, keepScript, leaveScript, releaseScript } from "./nodeScripts.ts"
+import { NodeDirectory } from "./nodeDirectory.ts"
+import { type Peer, Peers } from "./nodePeers.ts"
+import { heartbeatScript, leaveScript } from "./nodeScripts.ts"
+import { formatNodeMessage, NodeMessageError, NodeMessageReports, parseNodeMessage } from "./nodeWire.ts"
 import { runScript } from "./scripts.ts"
 
 /** Bounds of the Redis node bus. */
@@ -26,17 +30,24 @@ export interface NodeCounts {
   received: number
   /** Times a sender's numbering jumped: its messages were lost on the way (a Redis outage). */
   gaps: number
+  /** Messages for an earlier process under this node's id (sent before the sender heard of this one): dropped. */
+  stale: number
+  /** Resets sent and received: messages were lost between two nodes, and both ends were told the other gone. */
+  resets: number
+  /** Messages refused (not node messages, another version) or whose handling threw, each reported. */
+  refused: number
 }
 
 /**
  * The node bus on Redis (docs/scaling.md#node-messages-and-the-directory-on-redis), on the broker's two
- * connections. Messages: a channel per node, `<prefix>n:<id>`, each message `<from> <n> <json>` where
- * `n` counts per sender→receiver: one connection publishes them in call order and one delivers them, so
- * they arrive in order; a jump in `n` (lost during an outage) is told as the sender gone, so that what
- * was in flight between the two ends (`SESSION_LOST`, relays answered) rather than silently missing a part.
+ * connections. Messages: a channel per node, `<prefix>n:<id>`, each numbered per sender→receiver
+ * (`nodeWire.ts`): one connection publishes them in call order and one delivers them, so they arrive in
+ * order. A message lost (dropped while Redis was down, or published to nobody) or a jump in the numbers
+ * is told on **both** sides by a reset: each end tells its listeners the other is gone, so that what was
+ * in flight between them ends (`SESSION_LOST`, relays answered) rather than silently missing a part.
  * Liveness: `<prefix>node:<id>` with a TTL, refreshed by a heartbeat that also lists the live members of
  * `<prefix>nodes`; joins and leaves are announced on `<prefix>node-events` so that they are seen at once.
- * The directory: `<prefix>own:<key>` holds the owner's id, its TTL refreshed while the node owns it.
+ * The directory: `nodeDirectory.ts`.
  *
  * @example
  * const nodes = new RedisNodes(connections, "node-a", "switchyard:", timings)
@@ -44,27 +55,32 @@ export interface NodeCounts {
  * nodes.send("node-b", { t: "hello" })
  */
 export class RedisNodes implements NodeBus {
-  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0 }
+  readonly counts: NodeCounts = { sent: 0, dropped: 0, received: 0, gaps: 0, stale: 0, resets: 0, refused: 0 }
+  /**
+   * This process's random id. Every message carries its sender's and its receiver's: a node restarted
+   * under the same id (within `nodeTtlMs`, its old liveness key still there) is a new node, the old
+   * process gone for the others, and the numbering between the two starts again.
+   */
+  readonly incarnation = randomBytes(6).toString("base64url")
   #receive: ((from: string, message: NodeMessage) => void) | undefined
   #closed = false
-  readonly #listeners = new Set<(nodeId: string) => void>()
+  readonly #listeners = new Set<(nodeId: string, why: NodeGone) => void>()
+  readonly #reports = new NodeMessageReports()
   /** The other nodes alive, as last heard, with when that was (performance.now()). */
   readonly #alive = new Map<string, number>()
-  /** Nodes that said goodbye, and when: a heartbeat answered before their goodbye must not revive them. */
-  readonly #departed = new Map<string, number>()
-  /** The last number sent to each node, and heard from each (`-1`: take the next one as it comes). */
-  readonly #sent = new Map<string, number>()
-  readonly #heard = new Map<string, number>()
-  /** Directory keys this node claimed, each with the number of its claim (a later claim wins a race). */
-  readonly #owned = new Map<string, number>()
-  readonly #pending = new Map<string, "claim" | "release">()
-  #claims = 0
+  /**
+   * Nodes that said goodbye, with when and which incarnation: a heartbeat answered before their goodbye
+   * must not revive them (a new process under the same id is another matter).
+   */
+  readonly #departed = new Map<string, { readonly at: number; readonly incarnation: string }>()
+  /** Each node heard of, this one included: its incarnation and the numbers between the two. */
+  readonly #peers = new Peers()
   /** Until then, a node missing from a heartbeat is not declared gone: Redis lost the keys, or this node was away. */
   #graceUntil = 0
   #beating = false
-  #keeping = false
   readonly #timers: Array<ReturnType<typeof setInterval>> = []
   #offState: (() => void) | undefined
+  readonly #directory: NodeDirectory
 
   constructor(
     private readonly connections: RedisConnections,
@@ -73,6 +89,8 @@ export class RedisNodes implements NodeBus {
     private readonly timings: NodeTimings,
   ) {
     if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`a node id is letters, digits, - and _: ${nodeId}`)
+    this.#directory = new NodeDirectory(connections, nodeId, prefix, timings)
+    this.#peers.learn(nodeId, this.incarnation)
   }
 
   async start(receive: (from: string, message: NodeMessage) => void): Promise<void> {
@@ -86,8 +104,9 @@ export class RedisNodes implements NodeBus {
     ])
     this.#offState = this.connections.onState(({ up }) => {
       if (!up) return
+      this.#payResets()
       void this.#beat()
-      this.#flush()
+      this.#directory.flush()
     })
     this.connections.start()
     const every = (ms: number, task: () => void) => {
@@ -95,8 +114,11 @@ export class RedisNodes implements NodeBus {
       timer.unref()
       this.#timers.push(timer)
     }
-    every(this.timings.nodeTtlMs / 5, () => void this.#beat())
-    every(this.timings.ownerTtlMs / 3, () => void this.#keep(false))
+    every(this.timings.nodeTtlMs / 5, () => {
+      this.#payResets()
+      void this.#beat()
+    })
+    every(this.timings.ownerTtlMs / 3, () => void this.#directory.keep(false))
     await subscribed
     const wait = this.timings.unavailableAfterMs
     try {
@@ -108,40 +130,70 @@ export class RedisNodes implements NodeBus {
   }
 
   send(to: string, message: NodeMessage): void {
+    this.#publish(to, "m", JSON.stringify(message))
+  }
+
+  /**
+   * Publishes a message (`m`) or a reset (`r`) to `to`. One lost on the way (Redis down, the PUBLISH
+   * failed, or it reached no subscriber: the receiver's pub/sub was down) is owed as a reset, so that the
+   * receiver learns of it even when nothing follows it.
+   */
+  #publish(to: string, kind: "m" | "r", body: string): void {
+    const peer = this.#peers.get(to)
     // Numbered even when dropped, so that the receiver sees the jump at the next message.
-    const n = (this.#sent.get(to) ?? 0) + 1
-    this.#sent.set(to, n)
+    const n = peer ? ++peer.sent : 0
     const client = this.connections.command.client
-    if (this.#closed || !client || !this.alive(to)) {
+    if (this.#closed || !peer || !this.alive(to)) {
       this.counts.dropped++
       return
     }
+    const lost = () => {
+      this.counts.dropped++
+      if (this.#peers.get(to) === peer && !this.#closed) peer.owed = true
+    }
+    if (!client) return lost()
     this.counts.sent++
+    const text = formatNodeMessage({
+      from: this.nodeId,
+      incarnation: this.incarnation,
+      to: peer.incarnation,
+      n,
+      kind,
+      body,
+    })
     // Not awaited: one connection writes its commands in call order, so messages leave in send order.
-    client
-      .sendCommand(["PUBLISH", `${this.prefix}n:${to}`, `${this.nodeId} ${n} ${JSON.stringify(message)}`])
-      .catch(() => {
-        this.counts.dropped++
-      })
+    client.sendCommand(["PUBLISH", `${this.prefix}n:${to}`, text]).then((receivers) => {
+      if (Number(receivers) === 0) lost()
+      else if (kind === "r") peer.told = false
+    }, lost)
   }
 
-  async claim(key: string): Promise<void> {
-    this.#owned.set(key, ++this.#claims)
-    this.#pending.delete(key)
-    await this.#write(key, "claim")
+  /**
+   * Pays the resets owed (Redis takes messages again): each node that lost a message from this one is
+   * told gone here, and sent a reset so that it tells its own listeners this one is gone.
+   */
+  #payResets(): void {
+    if (!this.connections.command.client || !this.connections.up) return
+    for (const [id, peer] of this.#peers.all()) {
+      if (!peer.owed || !this.alive(id) || id === this.nodeId) continue
+      peer.owed = false
+      this.counts.resets++
+      if (!peer.told) this.#tellGone(id, "lost")
+      peer.told = true
+      this.#publish(id, "r", "")
+    }
   }
 
-  async lookup(key: string): Promise<string | undefined> {
-    const wait = this.timings.unavailableAfterMs
-    const client = await this.connections.command.ready(wait)
-    const owner = await within(client.sendCommand(["GET", this.#ownKey(key)]), wait, "GET")
-    return typeof owner === "string" ? owner : undefined
+  claim(key: string): Promise<void> {
+    return this.#directory.claim(key)
   }
 
-  async release(key: string): Promise<void> {
-    if (!this.#owned.delete(key)) return
-    this.#pending.delete(key)
-    await this.#write(key, "release")
+  lookup(key: string): Promise<string | undefined> {
+    return this.#directory.lookup(key)
+  }
+
+  release(key: string): Promise<void> {
+    return this.#directory.release(key)
   }
 
   alive(nodeId: string): boolean {
@@ -149,9 +201,17 @@ export class RedisNodes implements NodeBus {
     return this.#alive.has(nodeId)
   }
 
-  onNodeGone(listener: (nodeId: string) => void): () => void {
+  onNodeGone(listener: (nodeId: string, why: NodeGone) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Calls `listener` with each message this node refuses or fails to handle (`redisBroker()` reports them
+   * to the server's `onError`); without a listener each is logged. The node goes on either way.
+   */
+  onError(listener: (error: NodeMessageError) => void): () => void {
+    return this.#reports.listen(listener)
   }
 
   async close(): Promise<void> {
@@ -159,6 +219,7 @@ export class RedisNodes implements NodeBus {
     this.#closed = true
     for (const timer of this.#timers) clearInterval(timer)
     this.#offState?.()
+    this.#directory.close()
     const client = this.connections.command.client
     if (client && this.#receive) {
       // After every message this node sent (same connection): the others hear them, then the goodbye.
@@ -166,7 +227,7 @@ export class RedisNodes implements NodeBus {
         client,
         leaveScript,
         [this.#nodeKey(this.nodeId), `${this.prefix}nodes`],
-        [this.nodeId, `${this.prefix}node-events`],
+        [this.nodeId, `${this.prefix}node-events`, this.incarnation],
       )
       await within(leave, this.timings.unavailableAfterMs, "leave").catch(() => {})
     }
@@ -175,32 +236,8 @@ export class RedisNodes implements NodeBus {
     this.#alive.clear()
   }
 
-  #ownKey(key: string): string {
-    return `${this.prefix}own:${key}`
-  }
-
   #nodeKey(nodeId: string): string {
     return `${this.prefix}node:${nodeId}`
-  }
-
-  /** Writes a claim or a release; while Redis is down it waits in `#pending` for the connection to be back. */
-  async #write(key: string, what: "claim" | "release"): Promise<void> {
-    const client = this.connections.command.client
-    try {
-      if (!client) throw new Error("down")
-      const ownKey = this.#ownKey(key)
-      if (what === "claim")
-        await client.sendCommand(["SET", ownKey, this.nodeId, "PX", String(this.timings.ownerTtlMs)])
-      else await runScript(client, releaseScript, [ownKey], [this.nodeId])
-    } catch {
-      if (!this.#closed && !this.#pending.has(key)) this.#pending.set(key, what)
-    }
-  }
-
-  #flush(): void {
-    const pending = [...this.#pending]
-    this.#pending.clear()
-    for (const [key, what] of pending) void this.#write(key, what)
   }
 
   /** Refreshes this node's liveness key and learns who else is alive; declares gone who is not. */
@@ -216,7 +253,7 @@ export class RedisNodes implements NodeBus {
           client,
           heartbeatScript,
           [this.#nodeKey(this.nodeId), `${this.prefix}nodes`],
-          [this.nodeId, String(nodeTtlMs), this.#nodeKey(""), `${this.prefix}node-events`],
+          [this.nodeId, String(nodeTtlMs), this.#nodeKey(""), `${this.prefix}node-events`, this.incarnation],
         ),
         unavailableAfterMs,
         "heartbeat",
@@ -229,7 +266,7 @@ export class RedisNodes implements NodeBus {
     }
   }
 
-  #heartbeat([existed, ...ids]: Array<number | string>, askedAt: number): void {
+  #heartbeat([existed, ...pairs]: Array<number | string>, askedAt: number): void {
     if (this.#closed) return
     const now = performance.now()
     const { nodeTtlMs } = this.timings
@@ -238,93 +275,117 @@ export class RedisNodes implements NodeBus {
       // cut off longer than the TTL. The others may not have refreshed theirs yet: wait a TTL before
       // judging them, and write back the directory entries Redis lost.
       this.#graceUntil = now + nodeTtlMs
-      void this.#keep(true)
+      void this.#directory.keep(true)
     }
-    for (const [id, at] of this.#departed) if (now - at > 2 * nodeTtlMs) this.#departed.delete(id)
-    for (const id of ids) {
-      if (typeof id === "string" && id !== this.nodeId && !this.#departed.has(id)) this.#alive.set(id, now)
+    for (const [id, { at }] of this.#departed) if (now - at > 2 * nodeTtlMs) this.#departed.delete(id)
+    const live = new Set<string>()
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const [id, incarnation] = [String(pairs[i]), String(pairs[i + 1])]
+      live.add(id)
+      if (id === this.nodeId || this.#departed.get(id)?.incarnation === incarnation) continue
+      if (!this.#learn(id, incarnation)) continue
+      this.#alive.set(id, now)
     }
     if (askedAt < this.#graceUntil) return
-    const live = new Set(ids)
     for (const [id, at] of [...this.#alive]) if (!live.has(id) && at < askedAt) this.#gone(id)
   }
 
-  /** A join (`+id`) or a leave (`-id`) announced on `<prefix>node-events`. */
+  /** A join (`+<id> <incarnation>`) or a leave (`-<id> <incarnation>`) announced on `<prefix>node-events`. */
   #event(text: string): void {
-    const id = text.slice(1)
+    const [id = "", incarnation = ""] = text.slice(1).split(" ")
+    if (!/^[+-][A-Za-z0-9_-]+ [A-Za-z0-9_-]+$/.test(text))
+      return this.#refuse(
+        new NodeMessageError("NODE_MESSAGE_REFUSED", `not a node event: ${JSON.stringify(text.slice(0, 80))}`),
+      )
     if (id === this.nodeId || this.#closed) return
     if (text.startsWith("+")) {
+      if (!this.#learn(id, incarnation)) return
       this.#departed.delete(id)
       this.#alive.set(id, performance.now())
-    } else {
-      this.#departed.set(id, performance.now())
+    } else if (this.#peers.get(id)?.incarnation === incarnation) {
+      // The goodbye of the process this node knows (an earlier one's goodbye changes nothing).
+      this.#departed.set(id, { at: performance.now(), incarnation })
       this.#gone(id)
     }
   }
 
+  /**
+   * What is known of node `id`, which a message, a heartbeat or a join names as `incarnation`: a new one
+   * is a new process under that id (restarted), and the one this node knew is gone. `undefined` for an
+   * incarnation already replaced (a late message of an earlier process).
+   */
+  #learn(id: string, incarnation: string): Peer | undefined {
+    const { peer, replaced } = this.#peers.learn(id, incarnation)
+    if (replaced && replaced.heard !== -1) {
+      this.#alive.delete(id)
+      this.#tellGone(id, "gone")
+    }
+    return peer
+  }
+
   #message(text: string): void {
-    const a = text.indexOf(" ")
-    const b = text.indexOf(" ", a + 1)
-    const from = text.slice(0, a)
-    const n = Number(text.slice(a + 1, b))
-    const last = this.#heard.get(from) ?? 0
+    if (this.#closed) return
+    const message = parseNodeMessage(text)
+    if (message instanceof NodeMessageError) return this.#refuse(message)
+    const { from, incarnation, to, n, kind } = message
+    if (to !== this.incarnation) {
+      // Sent to an earlier process under this node's id, before the sender heard of this one.
+      this.counts.stale++
+      return
+    }
+    const peer = this.#learn(from, incarnation)
+    const last = peer?.heard ?? 0
     // Older than one already delivered: it came late on a connection that died; counted lost already.
-    if (this.#closed || (last >= 0 && n <= last)) return
-    this.#heard.set(from, n)
+    if (!peer || (last >= 0 && n <= last)) return
+    peer.heard = n
     if (!this.#departed.has(from)) this.#alive.set(from, performance.now())
-    if (last >= 0 && n !== last + 1) {
-      this.counts.gaps++
-      this.#tellGone(from)
+    const gap = last >= 0 && n !== last + 1
+    if (gap) this.counts.gaps++
+    if (gap || kind === "r") {
+      // Messages were lost between the two: what was in flight ends on both sides. A reset answers a
+      // gap (and pays one owed); a reset received needs none back.
+      if (kind === "r") this.counts.resets++
+      peer.owed = false
+      if (!peer.told) this.#tellGone(from, "lost")
+      peer.told = kind === "m" && from !== this.nodeId
+      if (peer.told) this.#publish(from, "r", "")
+    }
+    if (kind === "r") return
+    let parsed: NodeMessage
+    try {
+      parsed = JSON.parse(message.body) as NodeMessage
+    } catch {
+      return this.#refuse(new NodeMessageError("NODE_MESSAGE_REFUSED", `a node message from ${from} is not JSON`))
     }
     this.counts.received++
     try {
-      this.#receive?.(from, JSON.parse(text.slice(b + 1)) as NodeMessage)
+      this.#receive?.(from, parsed)
     } catch (error) {
-      // Not into node-redis's reader: thrown on a turn of its own, as an uncaught error.
-      setImmediate(() => {
-        throw error
-      })
+      // Not thrown into node-redis's reader (nor as an uncaught error): one bad message must not take
+      // the process down (a snapshot of a newer shape in a rolling upgrade, a bug).
+      const reason = error instanceof Error ? error.message : String(error)
+      this.#refuse(
+        new NodeMessageError("NODE_MESSAGE_FAILED", `node message ${parsed.t} from ${from} failed: ${reason}`, {
+          cause: error,
+        }),
+      )
     }
+  }
+
+  #refuse(error: NodeMessageError): void {
+    this.counts.refused++
+    this.#reports.report(error)
   }
 
   /** Node `id` died or left: forget it, take its next message as it comes, and tell the listeners. */
   #gone(id: string): void {
     if (!this.#alive.delete(id)) return
-    this.#heard.set(id, -1)
-    this.#tellGone(id)
+    const peer = this.#peers.get(id)
+    if (peer) peer.heard = -1
+    this.#tellGone(id, "gone")
   }
 
-  #tellGone(id: string): void {
-    for (const listener of [...this.#listeners]) listener(id)
-  }
-
-  /**
-   * Extends the TTL of the directory entries this node still owns and forgets the others (handed over
-   * or released elsewhere); `restore` writes back those Redis lost.
-   */
-  async #keep(restore: boolean): Promise<void> {
-    const client = this.connections.command.client
-    if (this.#keeping || this.#closed || !client || this.#owned.size === 0) return
-    this.#keeping = true
-    const owned = [...this.#owned]
-    const args = [this.nodeId, String(this.timings.ownerTtlMs), restore ? "1" : "0"]
-    try {
-      for (let i = 0; i < owned.length; i += 500) {
-        const batch = owned.slice(i, i + 500)
-        const keys = batch.map(([key]) => this.#ownKey(key))
-        const reply = (await within(
-          runScript(client, keepScript, keys, args),
-          this.timings.unavailableAfterMs,
-          "keep",
-        )) as number[] | undefined
-        batch.forEach(([key, claim], j) => {
-          if (reply?.[j] === 0 && this.#owned.get(key) === claim) this.#owned.delete(key)
-        })
-      }
-    } catch {
-      // Redis is down: the next round (or the next heartbeat after it is back) does it.
-    } finally {
-      this.#keeping = false
-    }
+  #tellGone(id: string, why: NodeGone): void {
+    for (const listener of [...this.#listeners]) listener(id, why)
   }
 }

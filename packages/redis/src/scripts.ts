@@ -46,13 +46,15 @@ return {n, e}
 
 /**
  * KEYS: meta, log. ARGV: node id, since offset (-1: none), since epoch, history TTL (ms), meta TTL (ms).
- * Returns `{epoch, offset, covered, o1, m1, o2, m2, …}`: the publications after `since` that the history
+ * The meta lives for the meta TTL once the key has publications, else for the history TTL. Returns `{epoch, offset, covered, o1, m1, o2, m2, …}`: the publications after `since` that the history
  * still holds, oldest first, and `covered` 1 when they are all of them.
  */
 export const readScript = `${epochOf}
 local e = epoch()
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- A key nobody published on (a read made its meta: any key a client names) lives as its history would,
+-- not for the meta TTL; one with publications keeps its epoch for the meta TTL.
+if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 local since = tonumber(ARGV[2])
 if since < 0 or ARGV[3] ~= e or since > n then return {e, n, 0} end
 if since == n then return {e, n, 1} end
@@ -73,18 +75,37 @@ if first == since + 1 then out[3] = 1 end
 return out
 `
 
+/**
+ * KEYS: metas of keys a node listens to. ARGV: the history TTL (ms) of each. Extends the TTL of each meta
+ * of a key nobody published on yet (it lives for the history TTL, see `readScript`), so that the epoch
+ * its subscribers hold stays while they are there, however quiet the key.
+ */
+export const touchScript = `
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'n') == '0' then redis.call('PEXPIRE', key, ARGV[i]) end
+end
+return 1
+`
+
 const shas = new Map<string, string>()
-/** The scripts each connection has sent whole: Redis has them from then on (until a restart or `SCRIPT FLUSH`). */
-const loaded = new WeakMap<RedisClient, Set<string>>()
+
+/** One script on one connection: its calls not yet answered, and the gate of a `NOSCRIPT` recovery. */
+interface OnConnection {
+  sent: number
+  gate: Promise<void> | undefined
+  open: (() => void) | undefined
+}
+// Per connection: a new connection (after a restart) loads its scripts again.
+const connections = new WeakMap<RedisClient, Map<string, OnConnection>>()
 
 /**
- * Runs a script by its SHA1. Its first run on a connection sends it whole (`EVAL`, which loads it), so a
- * script is never missing on a fresh Redis: an `EVALSHA` refused with `NOSCRIPT` and sent again after its
- * answer would land behind commands sent meanwhile, and the publishes of one node would take their
- * offsets out of order. Commands of one connection run in the order sent, so every `EVALSHA` sent after
- * that `EVAL` finds the script. Only a `SCRIPT FLUSH` on a live connection falls back to `EVAL` late.
+ * Runs a script by its SHA1, keeping the calls in the order they were made (publications not awaited
+ * reach subscribers in that order). The first call on a connection sends `SCRIPT LOAD` ahead of its
+ * `EVALSHA`, on the same connection, so that Redis has it. A `NOSCRIPT` all the same (`SCRIPT FLUSH` on
+ * a live connection) is retried with `EVAL`; the calls made meanwhile wait until every call already sent
+ * has run, so that none that finds the script loaded again overtakes one still being retried.
  */
-export async function runScript(
+export function runScript(
   client: RedisClient,
   script: string,
   keys: readonly string[],
@@ -95,20 +116,40 @@ export async function runScript(
     sha = createHash("sha1").update(script).digest("hex")
     shas.set(script, sha)
   }
-  const tail = [String(keys.length), ...keys, ...args]
-  let sent = loaded.get(client)
-  if (!sent) {
-    sent = new Set()
-    loaded.set(client, sent)
+  let scripts = connections.get(client)
+  if (!scripts) {
+    scripts = new Map()
+    connections.set(client, scripts)
   }
-  if (!sent.has(sha)) {
-    sent.add(sha)
-    return await client.sendCommand(["EVAL", script, ...tail])
+  let state = scripts.get(sha)
+  if (!state) {
+    state = { sent: 0, gate: undefined, open: undefined }
+    scripts.set(sha, state)
+    // A failed load shows as NOSCRIPT below.
+    client.sendCommand(["SCRIPT", "LOAD", script]).catch(() => {})
   }
-  try {
-    return await client.sendCommand(["EVALSHA", sha, ...tail])
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error
-    return await client.sendCommand(["EVAL", script, ...tail])
-  }
+  const call = [sha, String(keys.length), ...keys, ...args]
+  const on = state
+  if (on.gate) return on.gate.then(() => send(client, on, script, call))
+  return send(client, on, script, call)
+}
+
+function send(client: RedisClient, state: OnConnection, script: string, call: readonly string[]): Promise<unknown> {
+  state.sent++
+  return client
+    .sendCommand(["EVALSHA", ...call])
+    .catch((error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error
+      state.gate ??= new Promise((resolve) => {
+        state.open = resolve
+      })
+      return client.sendCommand(["EVAL", script, ...call.slice(1)])
+    })
+    .finally(() => {
+      if (--state.sent > 0 || !state.open) return
+      const open = state.open
+      state.gate = undefined
+      state.open = undefined
+      open()
+    })
 }

@@ -1,7 +1,7 @@
 import type { TopicPosition } from "@switchyard/core"
 import type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "@switchyard/server-node"
 import { type RedisConnections, unavailable, within } from "./connection.ts"
-import { publishScript, readScript, runScript } from "./scripts.ts"
+import { publishScript, readScript, runScript, touchScript } from "./scripts.ts"
 
 /** Bounds of the Redis topics. */
 export interface TopicTimings {
@@ -12,6 +12,13 @@ export interface TopicTimings {
 }
 
 /** A key this node listens to. */
+interface Waiter {
+  readonly epoch: string
+  readonly offset: number
+  readonly deadline: number
+  readonly resolve: () => void
+}
+
 interface Listened {
   readonly ref: string
   readonly topic: string
@@ -24,8 +31,12 @@ interface Listened {
   last: number
   /** Publications that arrived while the node fills a gap from the history (or before its first sync). */
   held: Array<readonly [offset: number, epoch: string, json: string]> | undefined
-  /** Publishes and reads that wait for the node to have delivered up to an offset. */
-  readonly waiters: Set<() => void>
+  /**
+   * Publishes and reads that wait for the node to have delivered up to an offset, in the order Redis
+   * answered them (so by offset: the first is the first done), and the timer of the first one's deadline.
+   */
+  readonly waiters: Waiter[]
+  timer: ReturnType<typeof setTimeout> | undefined
   /** A sync is under way; `again`: another was asked for meanwhile. */
   syncing: boolean
   again: boolean
@@ -46,6 +57,8 @@ const MAX_HELD = 10_000
  */
 export class RedisTopics implements TopicBus {
   readonly #keys = new Map<string, Listened>()
+  #touching: ReturnType<typeof setTimeout> | undefined
+  #touchAt = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly connections: RedisConnections,
@@ -79,7 +92,8 @@ export class RedisTopics implements TopicBus {
       epoch: undefined,
       last: 0,
       held: [],
-      waiters: new Set(),
+      waiters: [],
+      timer: undefined,
       syncing: false,
       again: false,
       synced,
@@ -90,6 +104,7 @@ export class RedisTopics implements TopicBus {
       markSynced()
     }
     this.#keys.set(ref, state)
+    if (state.history) this.#touchWithin(state.history.topicHistoryTtlMs)
     const subscribed = this.connections.subscriber.subscribe(name, (message) => this.#arrived(state, message))
     void subscribed.then(() => this.#sync(state))
     return subscribed
@@ -101,35 +116,36 @@ export class RedisTopics implements TopicBus {
     if (!state) return
     this.#keys.delete(ref)
     this.connections.subscriber.unsubscribe(state.channel)
-    for (const wake of state.waiters) wake()
+    this.#wake(state)
     state.markSynced()
   }
 
-  async publish(topic: string, key: string, json: string): Promise<void> {
-    const client = await this.connections.command.ready(this.timings.unavailableAfterMs)
-    const history = this.sink.history(topic)
-    const ref = refOf(topic, key)
-    const name = `${this.prefix}topic:${ref}`
-    if (!history) {
-      await client.publish(name, `0::${json}`).catch(failed)
-      return
+  publish(topic: string, key: string, json: string): Promise<void> {
+    // Sent at once when the connection is up (no promise turn), so that publications keep their order.
+    const client = this.connections.command.client
+    if (!client) {
+      return this.connections.command.ready(this.timings.unavailableAfterMs).then(() => this.publish(topic, key, json))
     }
-    const reply = (await runScript(
-      client,
-      publishScript,
-      [`${name}:meta`, `${name}:log`],
-      [
-        this.nodeId,
-        name,
-        json,
-        String(Math.max(1, Math.floor(history.topicHistorySize))),
-        String(Math.max(1, Math.floor(history.topicHistoryTtlMs))),
-        String(this.timings.metaTtlMs),
-      ],
-    ).catch(failed)) as [number, string]
-    // A subscribed publisher gets its own message before its publish is answered, as on one node.
-    const state = this.#keys.get(ref)
-    if (state) await this.#caughtUp(state, String(reply[1]), Number(reply[0]))
+    const ref = refOf(topic, key)
+    const listened = this.#keys.get(ref)
+    const name = listened?.channel ?? `${this.prefix}topic:${ref}`
+    const history = this.sink.history(topic)
+    if (!history) return client.publish(name, `0::${json}`).then(() => {}, failed)
+    const args = [
+      this.nodeId,
+      name,
+      json,
+      String(Math.max(1, Math.floor(history.topicHistorySize))),
+      String(Math.max(1, Math.floor(history.topicHistoryTtlMs))),
+      String(this.timings.metaTtlMs),
+    ]
+    const keys = listened?.keys ?? [`${name}:meta`, `${name}:log`]
+    return runScript(client, publishScript, keys, args).then((reply) => {
+      // A subscribed publisher gets its own message before its publish is answered, as on one node.
+      const state = this.#keys.get(ref)
+      const [offset, epoch] = reply as [number, string]
+      if (state) return this.#caughtUp(state, String(epoch), Number(offset))
+    }, failed)
   }
 
   async read(topic: string, key: string, since: TopicPosition | null): Promise<StreamRead> {
@@ -140,12 +156,54 @@ export class RedisTopics implements TopicBus {
     })
     const read = await this.#read(state, since)
     await this.#caughtUp(state, read.epoch, read.offset)
-    return { epoch: read.epoch, offset: read.offset, after: read.covered ? read.entries.map((e) => e[1]) : undefined }
+    // The node may not have delivered up to there yet (its catch-up gave up waiting after 2 s): it answers
+    // where it stands, so that no subscriber's position runs ahead of what it was sent (a session moved
+    // meanwhile would renew past the rest). The rest comes to every subscriber live, in order.
+    const offset = state.epoch === read.epoch ? Math.min(read.offset, state.last) : read.offset
+    const after = read.covered ? read.entries.filter(([o]) => o <= offset).map((e) => e[1]) : undefined
+    return { epoch: read.epoch, offset, after }
   }
 
   /** Closes: no more deliveries. */
   close(): void {
     for (const state of [...this.#keys.values()]) this.unlisten(state.topic, state.key)
+    clearTimeout(this.#touching)
+    this.#touching = undefined
+  }
+
+  /** Touches the listened keys' metas within a third of `ttlMs` (and of every shorter one). */
+  #touchWithin(ttlMs: number): void {
+    const at = performance.now() + Math.min(60_000, Math.max(250, ttlMs / 3))
+    if (at >= this.#touchAt) return
+    clearTimeout(this.#touching)
+    this.#touchAt = at
+    this.#touching = setTimeout(() => this.#touch(), at - performance.now())
+    this.#touching.unref()
+  }
+
+  /**
+   * Keeps alive the meta of each listened key nobody published on yet, which lives only for the history
+   * TTL (so that made-up keys cost Redis nothing for long): its subscribers' epoch stays valid.
+   */
+  #touch(): void {
+    this.#touching = undefined
+    this.#touchAt = Number.POSITIVE_INFINITY
+    const listened = [...this.#keys.values()].flatMap((s) => (s.history ? [[s.keys[0], s.history] as const] : []))
+    if (listened.length === 0) return
+    for (const [, history] of listened) this.#touchWithin(history.topicHistoryTtlMs)
+    const client = this.connections.command.client
+    for (let i = 0; client && i < listened.length; i += 500) {
+      const batch = listened.slice(i, i + 500)
+      const ttls = batch.map(([, history]) => String(Math.max(1, Math.floor(history.topicHistoryTtlMs))))
+      runScript(
+        client,
+        touchScript,
+        batch.map(([meta]) => meta ?? ""),
+        ttls,
+      ).catch(() => {
+        // Redis is down: the next round does it (a meta lost meanwhile is a new epoch, as after any loss).
+      })
+    }
   }
 
   async #read(state: Listened, since: TopicPosition | null) {
@@ -196,7 +254,7 @@ export class RedisTopics implements TopicBus {
     state.epoch = epoch
     state.last = offset
     this.sink.deliver(state.topic, state.key, json, offset, epoch)
-    for (const wake of state.waiters) wake()
+    if (state.waiters.length > 0) this.#wake(state)
   }
 
   /**
@@ -261,23 +319,44 @@ export class RedisTopics implements TopicBus {
     state.last = read.offset
   }
 
-  /** Waits (a little) until the node has delivered `offset` of `epoch`. */
+  /** Waits (a little, 2 s at most) until the node has delivered `offset` of `epoch`. */
   #caughtUp(state: Listened, epoch: string, offset: number): Promise<void> {
-    const done = () => state.epoch !== epoch || state.last >= offset || this.#keys.get(state.ref) !== state
-    if (done()) return Promise.resolve()
+    if (this.#done(state, epoch, offset)) return Promise.resolve()
     return new Promise((resolve) => {
-      const wake = () => {
-        if (!done()) return
-        clearTimeout(timer)
-        state.waiters.delete(wake)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        state.waiters.delete(wake)
-        resolve()
-      }, 2000)
-      state.waiters.add(wake)
+      // Nearly always the last: Redis answers a node's publishes and reads in offset order.
+      let at = state.waiters.length
+      while (at > 0 && (state.waiters[at - 1] as Waiter).offset > offset) at--
+      state.waiters.splice(at, 0, { epoch, offset, deadline: Date.now() + 2000, resolve })
+      state.timer ??= setTimeout(() => this.#expire(state), 2000)
     })
+  }
+
+  #done(state: Listened, epoch: string, offset: number): boolean {
+    return state.epoch !== epoch || state.last >= offset || this.#keys.get(state.ref) !== state
+  }
+
+  /** Answers the waiters the node has caught up with: the first ones, as they are in offset order. */
+  #wake(state: Listened): void {
+    const { waiters } = state
+    let n = 0
+    while (n < waiters.length && this.#done(state, (waiters[n] as Waiter).epoch, (waiters[n] as Waiter).offset)) n++
+    for (const waiter of waiters.splice(0, n)) waiter.resolve()
+    if (waiters.length === 0 && state.timer !== undefined) {
+      clearTimeout(state.timer)
+      state.timer = undefined
+    }
+  }
+
+  /** The first waiter's deadline: it and every other one past its own are answered all the same. */
+  #expire(state: Listened): void {
+    state.timer = undefined
+    const now = Date.now()
+    const { waiters } = state
+    let n = 0
+    while (n < waiters.length && (waiters[n] as Waiter).deadline <= now) n++
+    for (const waiter of waiters.splice(0, n)) waiter.resolve()
+    const first = waiters[0]
+    if (first) state.timer = setTimeout(() => this.#expire(state), Math.max(1, first.deadline - now))
   }
 }
 

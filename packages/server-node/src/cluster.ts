@@ -124,7 +124,14 @@ export class SessionCluster {
           settle: (snapshot) => {
             clearTimeout(timer)
             this.waiting.delete(rid)
-            if (snapshot) this.adopt(snapshot)
+            try {
+              if (snapshot) this.adopt(snapshot)
+            } catch (error) {
+              // A snapshot this node cannot restore (another shape, in a rolling upgrade): a new session,
+              // not a HELLO left waiting; the bus reports the error.
+              done({ kind: "none" })
+              throw error
+            }
             done(snapshot ? { kind: "taken" } : { kind: "none" })
           },
         })
@@ -165,7 +172,13 @@ export class SessionCluster {
   private receive(from: string, m: NodeMessage): void {
     switch (m.t) {
       case "take":
-        return this.handOut(from, m.rid as number, m.key as string, m.token as string)
+        try {
+          return this.handOut(from, m.rid as number, m.key as string, m.token as string)
+        } catch (error) {
+          // Answered even so, so that the asking node does not wait for its timeout; the bus reports it.
+          this.nodes.send(from, { t: "none", rid: m.rid as number })
+          throw error
+        }
       case "taken": {
         const snapshot = m.snapshot as unknown as ServerSessionSnapshot
         const waiting = this.waiting.get(m.rid as number)

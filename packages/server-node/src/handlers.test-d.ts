@@ -62,3 +62,25 @@ describe("server handler types from a contract", () => {
     expectTypeOf(server.topics.room("k").publish).parameter(0).toEqualTypeOf<{ readonly text: string }>()
   })
 })
+
+const Lobby = contract({
+  topics: {
+    room: topic({ message: Schema.String, presence: Schema.Struct({ name: Schema.String }) }),
+    feed: topic({ message: Schema.Number }),
+  },
+})
+
+describe("presence handler types", () => {
+  it("requires the presence hook of a topic that declares presence, typed by its schema", () => {
+    const server = createServer(Lobby, { topics: { room: { presence: (key) => ({ name: key }) } } })
+    expectTypeOf(server.topics.room("k").presence).returns.resolves.toEqualTypeOf<
+      readonly { readonly id: string; readonly data: { readonly name: string } }[]
+    >()
+    // @ts-expect-error the hook is required
+    createServer(Lobby, { topics: { room: {} } })
+    // @ts-expect-error the data must match the schema
+    createServer(Lobby, { topics: { room: { presence: () => ({ name: 1 }) } } })
+    // @ts-expect-error a topic without presence has no presence()
+    server.topics.feed("k").presence()
+  })
+})

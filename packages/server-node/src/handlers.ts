@@ -1,5 +1,6 @@
 import type {
   AnyContract,
+  AnySchema,
   ErrorOf,
   RpcDefinition,
   StreamDefinition,
@@ -42,16 +43,38 @@ export type StreamHandler<D extends StreamDefinition, A = unknown> = (
 
 /**
  * Who may subscribe to and publish on a topic. Subscribing is allowed by default; clients may publish
- * only where `canPublish` allows it (the server itself always may).
+ * only where `canPublish` allows it (the server itself always may). A topic that declares presence also
+ * needs `presence`: the data each subscriber of a key is listed with (docs/presence.md).
  */
-export interface TopicPolicy<D extends TopicDefinition, A = unknown> {
+export type TopicPolicy<D extends TopicDefinition, A = unknown> = {
   readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Awaitable<boolean>
   readonly canPublish?: (
     key: string,
     message: TypeOf<D["message"]>,
     ctx: HandlerContext<never, A>,
   ) => Awaitable<boolean>
-}
+} & (D["presence"] extends AnySchema ? { readonly presence: PresenceHook<TypeOf<D["presence"]>, A> } : unknown)
+
+/**
+ * Computes a session's data as a member of a key, from its context, when its subscription is
+ * confirmed; checked against the topic's presence schema.
+ *
+ * @example
+ * topics: { room: { presence: (key, ctx) => ({ name: ctx.auth.name }) } }
+ */
+export type PresenceHook<P, A = unknown> = (key: string, ctx: HandlerContext<never, A>) => Awaitable<P>
+
+/** The topics of a contract that declare presence. */
+type PresenceTopics<T> = { [K in keyof T]: T[K] extends { readonly presence: AnySchema } ? K : never }[keyof T]
+
+/** The topic policies: optional, except for the topics that declare presence (their `presence` hook). */
+type TopicsSection<T extends AnyContract["topics"], A> = [PresenceTopics<T>] extends [never]
+  ? { readonly topics?: { readonly [K in keyof T]?: TopicPolicy<T[K], A> } }
+  : {
+      readonly topics: { readonly [K in PresenceTopics<T>]: TopicPolicy<T[K], A> } & {
+        readonly [K in Exclude<keyof T, PresenceTopics<T>>]?: TopicPolicy<T[K], A>
+      }
+    }
 
 type Section<M, V> = keyof M extends never ? { readonly [K in keyof M]?: V } : V
 
@@ -61,9 +84,8 @@ export type Handlers<C extends AnyContract, A = unknown> = (keyof C["rpc"] exten
   : { readonly rpc: { readonly [K in keyof C["rpc"]]: RpcHandler<C["rpc"][K], A> } }) &
   (keyof C["streams"] extends never
     ? { readonly streams?: Section<C["streams"], never> }
-    : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A> } }) & {
-    readonly topics?: { readonly [K in keyof C["topics"]]?: TopicPolicy<C["topics"][K], A> }
-  }
+    : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A> } }) &
+  TopicsSection<C["topics"], A>
 
 /** Thrown by `ctx.fail`; carries the declared error to the runtime. */
 export class HandlerFailure {

@@ -3,6 +3,7 @@ import { httpBodyCap } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
 import type { SessionCluster } from "./cluster.ts"
 import { refuse } from "./httpAnswers.ts"
+import type { ServerLimits } from "./limits.ts"
 import { RelayedRequest, RelayedResponse } from "./relayedRequest.ts"
 import type { RunningTransport } from "./transport.ts"
 
@@ -31,15 +32,20 @@ export class HttpRelay implements RunningTransport {
 
   constructor(
     private readonly cluster: SessionCluster,
-    maxMessageBytes: number,
+    private readonly limits: RelayLimits,
     private readonly serveLocal: ServeLocal,
   ) {
-    this.maxBodyBytes = httpBodyCap(maxMessageBytes)
+    this.maxBodyBytes = httpBodyCap(limits.maxMessageBytes)
     cluster.use(
       (from, message) => this.receive(from, message),
       (node) => this.gone(node),
       () => this.closeAll(),
     )
+  }
+
+  /** Relayed requests this node serves for others now. */
+  get servingCount(): number {
+    return this.incoming.size
   }
 
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
@@ -58,7 +64,16 @@ export class HttpRelay implements RunningTransport {
     if (body === undefined)
       return refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
     const rid = ++this.rid
-    const outgoing: Outgoing = { node, request, response, query }
+    // No first reply in time (the owner is stuck, or the message was lost): the link is answered here as
+    // one that is gone, and the client opens a new one (its session moves on its next HELLO).
+    const timer = setTimeout(() => {
+      if (this.outgoing.get(rid) !== outgoing) return
+      this.outgoing.delete(rid)
+      this.cluster.nodes.send(node, { t: "http-abort", rid })
+      this.serveLocal(request, response, query)
+    }, this.limits.takeOverTimeoutMs)
+    timer.unref()
+    const outgoing: Outgoing = { node, request, response, query, timer }
     this.outgoing.set(rid, outgoing)
     const headers: Record<string, string> = {}
     for (const name of RELAYED_HEADERS) {
@@ -66,6 +81,7 @@ export class HttpRelay implements RunningTransport {
       if (typeof value === "string") headers[name] = value
     }
     response.once("close", () => {
+      clearTimeout(timer)
       if (this.outgoing.get(rid) !== outgoing) return
       this.outgoing.delete(rid)
       this.cluster.nodes.send(node, { t: "http-abort", rid })
@@ -86,17 +102,29 @@ export class HttpRelay implements RunningTransport {
         this.serve(from, m)
         return true
       case "http-abort":
-        this.incoming.get(`${from}\u0000${m.rid}`)?.abort()
+        this.abortIncoming(`${from}\u0000${m.rid}`)
         return true
+      case "http-ack":
       case "http-head":
       case "http-chunk":
       case "http-end": {
         const outgoing = this.outgoing.get(m.rid as number)
         if (!outgoing || outgoing.node !== from) return true
+        clearTimeout(outgoing.timer)
         const { response } = outgoing
+        if (m.t === "http-ack") return true
         if (m.t === "http-head") response.writeHead(m.status as number, m.headers as Record<string, string>)
-        else if (m.t === "http-chunk") response.write(m.data as string)
-        else {
+        else if (m.t === "http-chunk") {
+          response.write(m.data as string)
+          // A client that stops reading (an SSE stream): the bytes pile up here, not on the link's node,
+          // whose relayed response buffers nothing. Past the limit the request is cut and the owner told,
+          // as when the client goes away; the client reconnects and resumes.
+          if (response.writableLength > this.limits.maxBufferedBytes) {
+            this.outgoing.delete(m.rid as number)
+            this.cluster.nodes.send(from, { t: "http-abort", rid: m.rid as number })
+            response.destroy()
+          }
+        } else {
           this.outgoing.delete(m.rid as number)
           response.end(m.data as string)
         }
@@ -111,6 +139,9 @@ export class HttpRelay implements RunningTransport {
     const name = `${from}\u0000${m.rid}`
     const rid = m.rid as number
     const send = (message: NodeMessage) => this.cluster.nodes.send(from, message)
+    // The first reply, at once: a transport may hold the answer (a long poll), the relaying node must not
+    // take that for a lost request.
+    send({ t: "http-ack", rid })
     const request = new RelayedRequest(
       m.method as string,
       m.url as string,
@@ -135,11 +166,23 @@ export class HttpRelay implements RunningTransport {
   private gone(node: string): void {
     for (const [rid, outgoing] of [...this.outgoing]) {
       if (outgoing.node !== node) continue
+      clearTimeout(outgoing.timer)
       this.outgoing.delete(rid)
       if (outgoing.response.headersSent) outgoing.response.end()
       else this.serveLocal(outgoing.request, outgoing.response, outgoing.query)
     }
-    for (const [name, request] of [...this.incoming]) if (name.startsWith(`${node}\u0000`)) request.abort()
+    for (const name of [...this.incoming.keys()]) if (name.startsWith(`${node}\u0000`)) this.abortIncoming(name)
+  }
+
+  /**
+   * The client of a relayed request went away: forgotten here at once, as an aborted response is
+   * finished and its later `end()` (which would have forgotten it) sends nothing.
+   */
+  private abortIncoming(name: string): void {
+    const request = this.incoming.get(name)
+    if (!request) return
+    this.incoming.delete(name)
+    request.abort()
   }
 
   /** Nothing to do when the transports close: the relay stops with the cluster (`closeAll`). */
@@ -147,13 +190,24 @@ export class HttpRelay implements RunningTransport {
 
   /** The node leaves: what it relays is cut (the clients retry), what it serves for others is ended. */
   private closeAll(): void {
-    for (const outgoing of this.outgoing.values()) outgoing.response.destroy()
+    for (const outgoing of this.outgoing.values()) {
+      clearTimeout(outgoing.timer)
+      outgoing.response.destroy()
+    }
     this.outgoing.clear()
-    for (const request of this.incoming.values()) request.abort()
+    for (const name of [...this.incoming.keys()]) this.abortIncoming(name)
   }
 }
 
+/**
+ * What the relay is bounded by: the body it carries (`maxMessageBytes`), what it buffers for a client
+ * that does not read (`maxBufferedBytes`, as a direct SSE stream), and how long it waits for the owner's
+ * first reply to a request (`takeOverTimeoutMs`, the bound on any answer from another node).
+ */
+export type RelayLimits = Pick<ServerLimits, "maxMessageBytes" | "maxBufferedBytes" | "takeOverTimeoutMs">
+
 interface Outgoing {
+  readonly timer: ReturnType<typeof setTimeout>
   readonly node: string
   readonly request: IncomingMessage
   readonly response: ServerResponse

@@ -62,6 +62,12 @@ export interface ServerLimits extends SessionOptions {
    * left.
    */
   readonly topicHistoryTtlMs: number
+  /**
+   * Members listed per topic key, on all nodes together (docs/presence.md). A session that subscribes to
+   * a full key is subscribed but not listed: it gets the messages, is in no list and causes no join or
+   * leave event.
+   */
+  readonly maxPresencePerKey: number
   /** Peer connections one session may have open or being set up at once (`LIMIT_EXCEEDED`). */
   readonly maxPeerConnections: number
   /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
@@ -98,6 +104,8 @@ export const defaultLimits: ServerLimits = {
   // Twice the resume window: a session lost because its client stayed away longer than the window can
   // still be recovered when the client is back within two minutes.
   topicHistoryTtlMs: 120_000,
+  // A list of 1,000 members with ~100 bytes of data each is a ~120 KB RESULT, well within maxMessageBytes.
+  maxPresencePerKey: 1000,
   maxPeerConnections: 16,
   // A host gathers a handful per interface and address family; TURN adds a few more.
   maxPeerCandidates: 64,

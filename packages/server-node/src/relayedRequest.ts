@@ -38,8 +38,9 @@ export interface RelayedAnswer {
 
 /**
  * The answer to a relayed request, as the transports see a `ServerResponse`: `writeHead`, `write` and
- * `end` go over the bus. Nothing is buffered here, so `writableLength` is 0: the relaying node's own
- * response carries the back-pressure that reaches the client.
+ * `end` go over the bus. Nothing is buffered here, so `writableLength` is 0 and a transport's own check
+ * never fires: the node that relays the request enforces `maxBufferedBytes` on the client's real
+ * response, cutting it and sending `http-abort` back (`httpRelay.ts`).
  */
 export class RelayedResponse extends EventEmitter {
   headersSent = false

@@ -2,6 +2,7 @@ import type { CompiledContract, ConnectionInfo, ErrorCode, Link, ServerLinkEvent
 import type { HandlerContext } from "./handlers.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerHub } from "./peers.ts"
+import type { PresenceHub } from "./presence.ts"
 import type { TopicRegistry } from "./topics.ts"
 import type { RunningTransport } from "./transport.ts"
 
@@ -9,6 +10,7 @@ export type AnyHandler = (input: unknown, ctx: HandlerContext<unknown, unknown>)
 export type AnyPolicy = {
   readonly canSubscribe?: (key: string, ctx: HandlerContext<never, unknown>) => unknown
   readonly canPublish?: (key: string, message: unknown, ctx: HandlerContext<never, unknown>) => unknown
+  readonly presence?: (key: string, ctx: HandlerContext<never, unknown>) => unknown
 }
 
 /** What every session of one server shares. */
@@ -19,6 +21,8 @@ export interface Runtime {
   readonly policies: ReadonlyMap<string, AnyPolicy>
   readonly limits: ServerLimits
   readonly topics: TopicRegistry
+  /** Who is subscribed to each key of the topics that declare presence, on every node (docs/presence.md). */
+  readonly presence: PresenceHub
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
   /** The session of `token` ended (for `reason`): the server forgets it. */
   forget(token: string, reason: ErrorCode): void

@@ -22,8 +22,10 @@ import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { defaultLimits, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
+import { PresenceHub } from "./presence.ts"
 import type { Runtime } from "./runtime.ts"
 import { SessionTable } from "./sessionTable.ts"
+import { presenceHooksOf } from "./topicPolicies.ts"
 import { type TopicPublishers, topicPublishers } from "./topicPublishers.ts"
 import { TopicRegistry } from "./topics.ts"
 import type { RunningTransport, TransportHost } from "./transport.ts"
@@ -92,6 +94,7 @@ export function createServer<C extends AnyContract, A = undefined>(
       logBrokerEvent(event)
       for (const listener of [...brokerListeners]) hook(listener, event)
     },
+    report: (error) => onError(error, {}),
   })
   topics.attach(broker.topics)
   const hook = <T extends unknown[]>(fn: ((...args: T) => void) | undefined, ...args: T) => {
@@ -108,9 +111,10 @@ export function createServer<C extends AnyContract, A = undefined>(
     compiled,
     rpc: functionsOf(h.rpc, compiled.rpc.keys(), "rpc"),
     streams: functionsOf(h.streams, compiled.streams.keys(), "streams"),
-    policies: new Map(Object.entries(h.topics ?? {})),
+    policies: presenceHooksOf(compiled, h.topics),
     limits,
     topics,
+    presence: new PresenceHub(broker.presence, (error) => onError(error, {})),
     onError,
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
@@ -154,13 +158,13 @@ export function createServer<C extends AnyContract, A = undefined>(
   const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
     if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
   }
-  const relay = cluster && new HttpRelay(cluster, limits.maxMessageBytes, serveLocal)
+  const relay = cluster && new HttpRelay(cluster, limits, serveLocal)
   const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
   const server: Server<C> = {
     accept: (link, info) => table.accept(link, info),
-    topics: topicPublishers(contract, compiled, topics, onError),
+    topics: topicPublishers(contract, compiled, topics, runtime.presence, onError),
     get sessionCount() {
       return table.size
     },

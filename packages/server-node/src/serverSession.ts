@@ -230,9 +230,10 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     session.currentTransport = snapshot.transport
     for (const ghost of snapshot.ghosts) remote.add(ghost)
     session.remote = remote
-    for (const { topic, key, since } of snapshot.subscriptions) {
-      session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]])
+    for (const { topic, key, since, member } of snapshot.subscriptions) {
+      session.subscriptions.renew(topic, key, since === null ? undefined : [since[0], since[1]], member)
     }
+    for (const { topic, key } of snapshot.watching ?? []) session.subscriptions.rewatch(topic, key)
     session.linkClosed(undefined)
     return session
   }
@@ -251,11 +252,13 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       auth: this.auth as Json,
       transport: this.currentTransport,
       session: this.session.snapshot(),
-      subscriptions: this.subscriptions.held().map(({ topic, key }) => ({
+      subscriptions: this.subscriptions.held().map(({ topic, key, member }) => ({
         topic,
         key,
         since: topics.position(topic, key, this),
+        ...(member !== undefined && { member }),
       })),
+      watching: this.subscriptions.watched(),
       ghosts: [
         ...(this.remote?.list() ?? []),
         ...this.calls.ids().map(({ id, stream }) => ({ id, node: nodeId, stream })),
@@ -266,7 +269,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.heartbeat.stop()
     this.runtime.peers.leave(this)
-    this.subscriptions.dropAll()
+    this.subscriptions.dropAll(true)
     const link = this.link
     this.link = undefined
     this.session.reset()
@@ -354,6 +357,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
         return this.subscriptions.unsubscribe(f[2], f[3])
       case FrameType.PUBLISH:
         return this.subscriptions.publish(f[2], f[3], f[4], f[5])
+      case FrameType.PRESENCE:
+        return this.subscriptions.presenceOf(f[2], f[3], f[4], f[5])
       case FrameType.SIGNAL: {
         // A SIGNAL that names no transport (clients before SIGNAL named one) goes to the first.
         const id = f[5] ?? this.runtime.signalled.keys().next().value

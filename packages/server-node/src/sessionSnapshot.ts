@@ -12,8 +12,18 @@ export interface ServerSessionSnapshot {
   readonly auth: Json
   readonly transport: TransportId
   readonly session: SessionSnapshot
-  /** Each subscription, and where it stood: `null` for a topic without positions (unreliable). */
-  readonly subscriptions: ReadonlyArray<{ readonly topic: string; readonly key: string; readonly since: Position }>
+  /**
+   * Each subscription, and where it stood: `null` for a topic without positions (unreliable); `member`:
+   * the session's presence data (JSON text) where it is listed in the key (docs/presence.md).
+   */
+  readonly subscriptions: ReadonlyArray<{
+    readonly topic: string
+    readonly key: string
+    readonly since: Position
+    readonly member?: string
+  }>
+  /** The keys whose joins and leaves the session gets (docs/presence.md). */
+  readonly watching?: ReadonlyArray<{ readonly topic: string; readonly key: string }>
   /** Calls and streams still running on some node (ghosts), whose frames the new owner sequences. */
   readonly ghosts: readonly GhostWork[]
 }

@@ -1,7 +1,7 @@
 import { setTimeout as pause } from "node:timers/promises"
-import { waitFor } from "@switchyard/core/testing"
-import { RedisConnections, RedisNodes, redisBroker } from "@switchyard/redis"
-import { memoryNodes, type NodeBus, type NodeMessage } from "@switchyard/server-node"
+import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
+import { type NodeMessageError, RedisConnections, RedisNodes, redisBroker } from "@switchyard/redis"
+import { createServer, type Handlers, memoryNodes, type NodeBus, type NodeMessage } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runNodeBusSuite } from "./support/nodeBusSuite.ts"
 import { RedisServer } from "./support/redisServer.ts"
@@ -19,8 +19,8 @@ runNodeBusSuite(
     const cluster = memoryNodes()
     const nodes: NodeBus[] = []
     return {
-      node: () => {
-        const node = cluster.nodes()
+      node: (id) => {
+        const node = cluster.nodes(id)
         nodes.push(node)
         return node
       },
@@ -52,13 +52,14 @@ runNodeBusSuite(
     const nodes = new Map<NodeBus, RedisConnections>()
     let count = 0
     return {
-      node: () => {
+      node: (id) => {
+        // A PING waits behind a burst's 18,000 messages on a loaded machine: 1 s, not 0.5 s, before it counts as lost.
         const connections = new RedisConnections(redis.url, {
           pingIntervalMs: 200,
-          pingTimeoutMs: 500,
+          pingTimeoutMs: 1000,
           backoffMs: [20, 100],
         })
-        const node = new RedisNodes(connections, `n${++count}`, keyPrefix, {
+        const node = new RedisNodes(connections, id ?? `n${++count}`, keyPrefix, {
           unavailableAfterMs: 1000,
           nodeTtlMs: NODE_TTL_MS,
           ownerTtlMs: 60_000,
@@ -112,6 +113,69 @@ describe("redisBroker().nodes", () => {
     await a.close()
     await waitFor(() => !bn.alive("a_1"), 3000, "a gone")
     await b.close()
+  })
+})
+
+describe("bad node messages on Redis", () => {
+  const connections = () =>
+    new RedisConnections(redis.url, { pingIntervalMs: 200, pingTimeoutMs: 1000, backoffMs: [20, 100] })
+  const timings = { unavailableAfterMs: 1000, nodeTtlMs: 1000, ownerTtlMs: 60_000 }
+
+  it("are refused or reported, never thrown: a stray publisher, another version, a handler that throws", async () => {
+    const [ca, cb] = [connections(), connections()]
+    const a = new RedisNodes(ca, "a", "bad1:", timings)
+    const b = new RedisNodes(cb, "b", "bad1:", timings)
+    const got: NodeMessage[] = []
+    const errors: NodeMessageError[] = []
+    b.onError((error) => errors.push(error))
+    await b.start((_from, message) => {
+      if (message.t === "boom") throw new Error("a snapshot of another shape")
+      got.push(message)
+    })
+    await a.start(() => {})
+    await waitFor(() => a.alive("b") && b.alive("a"), 3000, "each alive for the other")
+    // Something else publishing on the key prefix, and a node of a later version of the node protocol.
+    await redis.command("PUBLISH", "bad1:n:b", "hello")
+    await redis.command("PUBLISH", "bad1:node-events", "+")
+    await redis.command("PUBLISH", "bad1:n:b", "v2 c x y 1 m {}")
+    await redis.command("PUBLISH", "bad1:n:b", "v2 c x y 2 m {}")
+    a.send("b", { t: "boom" })
+    a.send("b", { t: "ok" })
+    await waitFor(() => got.length === 1, 3000, "the good message after the bad ones")
+    expect(got).toEqual([{ t: "ok" }])
+    expect(errors.map((e) => e.code)).toEqual([
+      "NODE_MESSAGE_REFUSED",
+      "NODE_MESSAGE_REFUSED",
+      "NODE_MESSAGE_REFUSED",
+      "NODE_MESSAGE_FAILED",
+    ])
+    expect(errors[2]?.message).toContain("version v2 from c; this node speaks v1")
+    expect(errors[3]?.message).toBe("node message boom from a failed: a snapshot of another shape")
+    expect([b.counts.refused, b.alive("a")]).toEqual([5, true])
+    await a.close()
+    await b.close()
+    await ca.close()
+    await cb.close()
+  })
+
+  it("reach the server's onError through redisBroker()", async () => {
+    const reported: unknown[] = []
+    const state: TestServerState = { aborted: new Set() }
+    const server = createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
+      broker: redisBroker({ url: redis.url, keyPrefix: "bad2:", nodeId: "s1" }),
+      onError: (error) => void reported.push(error),
+    })
+    try {
+      // Once the node listens on its channel.
+      const deadline = performance.now() + 3000
+      const subscribers = async () => ((await redis.command("PUBSUB", "NUMSUB", "bad2:n:s1")) as unknown[])[1]
+      while (Number(await subscribers()) !== 1 && performance.now() < deadline) await pause(20)
+      await redis.command("PUBLISH", "bad2:n:s1", "not a node message")
+      await waitFor(() => reported.length === 1, 3000, "the error reported")
+      expect((reported[0] as NodeMessageError).code).toBe("NODE_MESSAGE_REFUSED")
+    } finally {
+      await server.close()
+    }
   })
 })
 

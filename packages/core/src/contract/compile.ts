@@ -22,6 +22,8 @@ export interface CompiledTopic {
   readonly name: string
   readonly message: PayloadCodec
   readonly delivery: Delivery
+  /** The codec of its members' data, when the topic declares presence (docs/presence.md). */
+  readonly presence: PayloadCodec | undefined
 }
 
 export interface CompiledPeer {
@@ -90,6 +92,8 @@ export function compileContract(contract: AnyContract): CompiledContract {
           name,
           message: codec(d.message),
           delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+          // A definition written before presence may lack the field.
+          presence: maybe(d.presence ?? undefined),
         },
       ]),
     ),
@@ -111,7 +115,7 @@ function schemasOf(contract: AnyContract): AnySchema[] {
   const add = (schema: AnySchema | undefined) => schema !== undefined && out.push(schema)
   for (const d of Object.values(contract.rpc)) [d.input, d.output, d.error].forEach(add)
   for (const d of Object.values(contract.streams)) [d.input, d.item, d.error].forEach(add)
-  for (const d of Object.values(contract.topics)) add(d.message)
+  for (const d of Object.values(contract.topics)) [d.message, d.presence ?? undefined].forEach(add)
   for (const d of Object.values(contract.peers ?? {})) add(d.message)
   return out
 }

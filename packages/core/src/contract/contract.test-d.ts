@@ -98,3 +98,23 @@ describe("peer channels from a contract", () => {
     expectTypeOf(Chat.peers).toEqualTypeOf<{ readonly [K in never]: never }>()
   })
 })
+
+const Room = contract({
+  topics: {
+    room: topic({ message: Schema.String, presence: Schema.Struct({ name: Schema.String }) }),
+    feed: topic({ message: Schema.Number }),
+  },
+})
+
+describe("presence types", () => {
+  const c = {} as Client<typeof Room>
+
+  it("types presence() and the join/leave listeners from the schema, only where it is declared", () => {
+    expectTypeOf(c.topics.room("k").presence).returns.resolves.toEqualTypeOf<
+      readonly { readonly id: string; readonly data: { readonly name: string } }[]
+    >()
+    c.topics.room("k").subscribe(() => {}, { presence: { join: (m) => expectTypeOf(m.data.name).toBeString() } })
+    // @ts-expect-error a topic without presence has no presence()
+    c.topics.feed("k").presence()
+  })
+})

@@ -49,3 +49,22 @@ describe("delivery", () => {
     expect(() => contract({ rpc: { add: rpc({ input: Schema.Number, output: Schema.Number }) } })).not.toThrow()
   })
 })
+
+describe("presence", () => {
+  it("keeps a topic's presence schema and compiles its codec, which validates", () => {
+    const Member = Schema.Struct({ name: Schema.String, since: Schema.Date })
+    const c = contract({
+      topics: { room: topic({ message: Schema.String, presence: Member }), feed: topic({ message: Schema.Number }) },
+    })
+    expect(c.topics.room.presence).toBe(Member)
+    expect(c.topics.feed.presence).toBeUndefined()
+    const compiled = compileContract(c)
+    expect(compiled.topics.get("feed")?.presence).toBeUndefined()
+    const codec = compiled.topics.get("room")?.presence
+    expect(codec?.encode({ name: "ann", since: new Date(0) })).toEqual({
+      ok: true,
+      value: { name: "ann", since: "1970-01-01T00:00:00.000Z" },
+    })
+    expect(codec?.decode({ name: 1, since: "x" }).ok).toBe(false)
+  })
+})

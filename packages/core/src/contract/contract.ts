@@ -47,11 +47,20 @@ export interface StreamDefinition<
   readonly delivery: D
 }
 
-/** A pub/sub topic: every key (`room("lobby")`) is its own channel, ordered unless declared unreliable. */
-export interface TopicDefinition<M extends AnySchema = AnySchema, D extends Delivery = Delivery> {
+/**
+ * A pub/sub topic: every key (`room("lobby")`) is its own channel, ordered unless declared unreliable.
+ * `presence`, when declared, is the schema of what each subscriber of a key is listed with
+ * (docs/presence.md); `undefined` for a topic without presence.
+ */
+export interface TopicDefinition<
+  M extends AnySchema = AnySchema,
+  D extends Delivery = Delivery,
+  P extends AnySchema | undefined = AnySchema | undefined,
+> {
   readonly kind: "topic"
   readonly message: M
   readonly delivery: D
+  readonly presence: P
 }
 
 /**
@@ -135,17 +144,29 @@ export function stream<
 
 /**
  * Declares a pub/sub topic. `delivery: "unreliable"` fans its messages out latest-value-wins per key,
- * with no history (docs/delivery.md); the default is `"reliable"`.
+ * with no history (docs/delivery.md); the default is `"reliable"`. `presence` lists who is subscribed to
+ * each key, each with data of that schema that the server computes (docs/presence.md).
  *
  * @example
  * const room = topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String }) })
  * const cursor = topic({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }), delivery: "unreliable" })
+ * const lobby = topic({ message: Schema.String, presence: Schema.Struct({ name: Schema.String }) })
  */
-export function topic<M extends AnySchema, D extends Delivery = "reliable">(definition: {
+export function topic<
+  M extends AnySchema,
+  D extends Delivery = "reliable",
+  P extends AnySchema | undefined = undefined,
+>(definition: {
   readonly message: M
   readonly delivery?: D
-}): TopicDefinition<M, NoInfer<D>> {
-  return { kind: "topic", message: definition.message, delivery: deliveryOf(definition.delivery) as D }
+  readonly presence?: P
+}): TopicDefinition<M, NoInfer<D>, P> {
+  return {
+    kind: "topic",
+    message: definition.message,
+    delivery: deliveryOf(definition.delivery) as D,
+    presence: definition.presence as P,
+  }
 }
 
 function deliveryOf(delivery: unknown): Delivery {

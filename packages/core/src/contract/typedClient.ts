@@ -1,6 +1,6 @@
 import type { SwitchyardError } from "../errors.ts"
 import type { TransportId } from "../transport/types.ts"
-import type { AnyContract, PeerMap, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
+import type { AnyContract, AnySchema, PeerMap, RpcMap, StreamMap, TopicMap, TypeOf } from "./contract.ts"
 
 /**
  * The typed client of a contract, as `createClient` returns it. Declared in core so that the transport
@@ -91,7 +91,51 @@ export interface TopicRecovery {
 }
 
 export type TopicProxy<T extends TopicMap> = {
-  readonly [K in keyof T]: (key: string) => TopicHandle<TypeOf<T[K]["message"]>>
+  readonly [K in keyof T]: (
+    key: string,
+  ) => T[K]["presence"] extends AnySchema
+    ? PresenceTopicHandle<TypeOf<T[K]["message"]>, TypeOf<T[K]["presence"]>>
+    : TopicHandle<TypeOf<T[K]["message"]>>
+}
+
+/** One member of a topic key (docs/presence.md): a session subscribed to it, with its data. */
+export interface PresenceMember<P> {
+  /** The member's session id (`ctx.sessionId` on the server, `client.sessionId` on its client). */
+  readonly id: string
+  /** What the server's `presence` hook computed for it, of the topic's presence schema. */
+  readonly data: P
+}
+
+/**
+ * Join and leave listeners of one subscription (docs/presence.md). `join` first hears every member
+ * already there, then each one who joins; after a lost session, the differences are told the same way.
+ */
+export interface PresenceListeners<P> {
+  readonly join?: (member: PresenceMember<P>) => void
+  readonly leave?: (member: PresenceMember<P>) => void
+}
+
+/** The handle of a key of a topic that declares presence. */
+export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
+  /**
+   * As `TopicHandle.subscribe`; with `presence`, the listeners also hear who joins and leaves the key.
+   *
+   * @example
+   * client.topics.room("lobby").subscribe(show, {
+   *   presence: { join: (m) => online.set(m.id, m.data), leave: (m) => online.delete(m.id) },
+   * })
+   */
+  subscribe(
+    listener: (message: M) => void,
+    options?: SubscribeOptions & { readonly presence?: PresenceListeners<P> },
+  ): () => void
+  /**
+   * The members of this key now, on every node. Allowed to whoever may subscribe to the key.
+   *
+   * @example
+   * const members = await client.topics.room("lobby").presence()
+   */
+  presence(): Promise<readonly PresenceMember<P>[]>
 }
 
 export interface TopicHandle<M> {

@@ -2,7 +2,15 @@ import type { ErrorCode } from "../errors.ts"
 import type { SessionLimits } from "../session/limits.ts"
 import type { TransportOffer } from "../transport/types.ts"
 import { isCount, isCredit, isKey, isName, isSeq } from "./fields.ts"
-import { type ClientFrame, FrameType, isEpoch, isOffset, MAX_EPOCH_LENGTH, type ServerFrame } from "./frames.ts"
+import {
+  type ClientFrame,
+  FrameType,
+  isEpoch,
+  isMemberId,
+  isOffset,
+  MAX_EPOCH_LENGTH,
+  type ServerFrame,
+} from "./frames.ts"
 import { isPeerId, isServerPeerData, isSignal } from "./peerData.ts"
 
 /**
@@ -151,6 +159,9 @@ export function decodeClientFrame(
     case FrameType.PUBLISH:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       break
+    case FrameType.PRESENCE:
+      valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4]) && typeof f[5] === "boolean"
+      break
     case FrameType.SIGNAL:
       valid = isSignal(f)
       break
@@ -228,6 +239,15 @@ export function decodeServerFrameWith(
         isSeq(f[1]) &&
         isName(f[2]) &&
         isKey(f[3])
+      break
+    case FrameType.PRESENCE_EVENT:
+      valid =
+        f.length === 7 &&
+        isSeq(f[1]) &&
+        isName(f[2]) &&
+        isKey(f[3]) &&
+        (f[4] === "join" || f[4] === "leave") &&
+        isMemberId(f[5])
       break
     case FrameType.SIGNAL:
       valid = isSignal(f)

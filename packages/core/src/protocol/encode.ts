@@ -52,6 +52,13 @@ const peer = (conn: number, op: string, data: string) => `${conn},${JSON.stringi
 const publish = (id: number, topic: string, key: string, message: string) =>
   `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${message}`
 
+/**
+ * The body of a PRESENCE request (docs/presence.md). Not in `clientBody`: only a client that uses
+ * presence imports it, so that the others do not carry it.
+ */
+export const presenceBody = (id: number, topic: string, key: string, watch: boolean) =>
+  `${id},${JSON.stringify(topic)},${JSON.stringify(key)},${watch}`
+
 /** Bodies of the data frames a client sends (the client's part of `body`). */
 export const clientBody = { call, stream, cancel, credit, subscribe, unsubscribe, signal, peer, publish }
 
@@ -66,6 +73,10 @@ export const body = {
   signal,
   peer,
   publish,
+  presence: presenceBody,
+  /** A PRESENCE_EVENT body; `data` is the member's data as JSON text. */
+  presenceEvent: (topic: string, key: string, event: "join" | "leave", member: string, data: string) =>
+    `${JSON.stringify(topic)},${JSON.stringify(key)},"${event}",${JSON.stringify(member)},${data}`,
   result: (id: number, output: string) => `${id},${output}`,
   /** The RESULT of a SUBSCRIBE that carried `since`: `[offset, epoch, recovered]` as its output. */
   subscribed: (id: number, offset: number, epoch: string, recovered: boolean) =>

@@ -1,6 +1,6 @@
 /**
  * Frame layout of protocol version 1. Every frame is one JSON array whose first element is its type.
- * Data frames (types 1–14) carry a per-direction sequence number at index 1 and are kept for replay
+ * Data frames (types 1–16) carry a per-direction sequence number at index 1 and are kept for replay
  * until acknowledged; control frames (types 20–28) are never sequenced nor replayed. UNRELIABLE (28) is the
  * control frame that carries the items and messages of channels declared `delivery: "unreliable"`.
  * `docs/protocol.md` is the normative description.
@@ -30,6 +30,8 @@ export enum FrameType {
   MESSAGE = 12,
   SIGNAL = 13,
   PEER = 14,
+  PRESENCE = 15,
+  PRESENCE_EVENT = 16,
   HELLO = 20,
   WELCOME = 21,
   ACK = 22,
@@ -57,6 +59,12 @@ export type SubscribeFrame = readonly [
 ]
 export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
 export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
+/**
+ * Asks for the members of a topic key (docs/presence.md), answered by a RESULT whose output is
+ * `PresenceList`. `watch` true also starts PRESENCE_EVENT frames for the key, until UNSUBSCRIBE (the
+ * session must be subscribed to it).
+ */
+export type PresenceFrame = readonly [15, seq: number, id: number, topic: string, key: string, watch: boolean]
 
 /**
  * Sets up a signalled transport (WebRTC) over the session already open, in both directions: an offer,
@@ -112,6 +120,30 @@ export type MessageFrame = readonly [
   /** Only when the key's history was lost mid-subscription: its new epoch (offsets start again). */
   epoch?: string,
 ]
+/** A session joined or left a topic key this session watches (docs/presence.md); `data` is the member's data. */
+export type PresenceEventFrame = readonly [
+  16,
+  seq: number,
+  topic: string,
+  key: string,
+  event: PresenceChangeKind,
+  member: string,
+  data: unknown,
+]
+/** What a PRESENCE_EVENT says happened. */
+export type PresenceChangeKind = "join" | "leave"
+/** The output of a PRESENCE request's RESULT: each member's session id and data. */
+export type PresenceList = readonly (readonly [member: string, data: unknown])[]
+
+/** Whether a RESULT's output is a `PresenceList` (the data is checked by the topic's schema). */
+export function isPresenceList(value: unknown): value is PresenceList {
+  return Array.isArray(value) && value.every((m) => Array.isArray(m) && m.length === 2 && isMemberId(m[0]))
+}
+
+/** A member id (a session id): a string of 1 to 128 characters. */
+export function isMemberId(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 128
+}
 
 // control frames
 export type HelloFrame = readonly [20, version: number, token: string | null, received: number]
@@ -193,7 +225,16 @@ export type ClientDataFrame =
   | PublishFrame
   | SignalFrame
   | PeerFrame
-export type ServerDataFrame = ResultFrame | ErrorFrame | ItemFrame | EndFrame | MessageFrame | SignalFrame | PeerFrame
+  | PresenceFrame
+export type ServerDataFrame =
+  | ResultFrame
+  | ErrorFrame
+  | ItemFrame
+  | EndFrame
+  | MessageFrame
+  | SignalFrame
+  | PeerFrame
+  | PresenceEventFrame
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
 export type ServerFrame =
   | ServerDataFrame
@@ -207,5 +248,5 @@ export type ServerFrame =
 
 /** True for data frames: sequenced, acknowledged and replayed. */
 export function isDataFrame(type: number): boolean {
-  return type >= 1 && type <= 14
+  return type >= 1 && type <= 16
 }

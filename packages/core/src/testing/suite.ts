@@ -191,6 +191,33 @@ export function runTransportContractSuite(name: string, harness: SuiteHarness): 
       expect(got).toEqual([1])
     })
 
+    it("lists a key's members and tells joins and leaves to a subscriber that asked (presence)", async () => {
+      const fixture = await setup()
+      const { client } = fixture
+      const events: string[] = []
+      const name = (id: string | undefined) => (id === client.sessionId ? "me" : "other")
+      client.topics.lobby("k").subscribe(() => {}, {
+        presence: {
+          join: (m) => events.push(`join ${name(m.id)} ${m.data.name === `k:${m.id}`} ${m.data.since.getTime()}`),
+          leave: (m) => events.push(`leave ${name(m.id)}`),
+        },
+      })
+      await waitFor(() => events.length === 1, 5000, "this client's own join")
+      const other = await fixture.createClient()
+      const off = other.topics.lobby("k").subscribe(() => {})
+      await waitFor(() => events.length === 2, 5000, "the other client's join")
+      const members = await other.topics.lobby("k").presence()
+      expect(members.map((m) => name(m.id)).sort()).toEqual(["me", "other"])
+      expect(members.every((m) => m.data.since instanceof Date)).toBe(true)
+      // A dropped connection that resumes is still a member: nobody leaves.
+      expect(await fixture.drop()).toBeGreaterThanOrEqual(1)
+      expect((await client.topics.lobby("k").presence()).length).toBe(2)
+      off()
+      await waitFor(() => events.length === 3, 5000, "the other client's leave")
+      expect(events).toEqual(["join me true 0", "join other true 0", "leave other"])
+      expect((await client.topics.lobby("k").presence()).map((m) => name(m.id))).toEqual(["me"])
+    })
+
     it("delivers an unreliable topic latest-value-wins: a burst arrives as its last message", async () => {
       const fixture = await setup()
       const got: number[] = []

@@ -45,6 +45,11 @@ export const TestContract = contract({
     room: topic({ message: Schema.Struct({ user: Schema.String, text: Schema.String, at: Schema.Date }) }),
     feed: topic({ message: Schema.Number }),
     cursor: topic({ message: Schema.Number, delivery: "unreliable" }),
+    // Who is subscribed, listed with data the server computes (docs/presence.md); a Date checks its codec.
+    lobby: topic({
+      message: Schema.String,
+      presence: Schema.Struct({ name: Schema.String, since: Schema.Date }),
+    }),
   },
   peers: {
     cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number, at: Schema.Date }) }),
@@ -126,6 +131,14 @@ export function testHandlers(state: TestServerState) {
       },
     },
     // Clients may publish to `room`; `feed` is server-only (the default).
-    topics: { room: { canPublish: () => true } },
+    topics: {
+      room: { canPublish: () => true },
+      lobby: {
+        presence: (key: string, ctx: { sessionId: string }) => ({
+          name: `${key}:${ctx.sessionId}`,
+          since: new Date(0),
+        }),
+      },
+    },
   }
 }

@@ -1,4 +1,5 @@
 import type { NodeBus } from "./nodeBus.ts"
+import type { PresenceBus } from "./presenceBus.ts"
 import type { TopicBus, TopicSink } from "./topicBus.ts"
 
 /** A change in a broker's connection to what it shares with other nodes, for `server.on("broker", …)`. */
@@ -21,6 +22,11 @@ export interface BrokerNode {
   readonly topics: TopicSink
   /** The broker's engine went down or came back. The server logs one line and tells `server.on("broker")`. */
   status(event: BrokerEvent): void
+  /**
+   * Something the broker received could not be handled (a node message refused or failing): the server
+   * reports it to its `onError`. The broker goes on.
+   */
+  report(error: unknown): void
 }
 
 /**
@@ -43,6 +49,12 @@ export interface Broker {
    * on a broker of one node (`memoryBroker()`): the server is then alone, as before.
    */
   readonly nodes?: NodeBus
+  /**
+   * Who is subscribed to each key of the topics that declare presence, on every node
+   * (docs/presence.md); usable once `start` was called. A broker with `nodes` removes the entries of a
+   * node that is gone (its `onNodeGone`).
+   */
+  readonly presence: PresenceBus
   /** Leaves the cluster: stops delivering, closes connections. Called by `server.close()`. */
   close(): Promise<void>
 }

@@ -1,7 +1,9 @@
 import type { Broker, BrokerNode } from "./broker.ts"
 import { MemoryNodeCluster } from "./memoryNodes.ts"
+import { type MemoryPresence, memoryPresence } from "./memoryPresence.ts"
 import { MemoryTopics } from "./memoryTopics.ts"
 import type { NodeBus } from "./nodeBus.ts"
+import type { PresenceBus } from "./presenceBus.ts"
 import type { TopicBus } from "./topicBus.ts"
 
 /**
@@ -11,8 +13,13 @@ import type { TopicBus } from "./topicBus.ts"
 export interface MemoryCluster {
   /** A broker for one more node of the cluster; `id` (default `node-1`, `node-2`, …) is its node id. */
   broker(id?: string): Broker
-  /** The node messages, directory and liveness the nodes share (`kill(id)`: a node dies abruptly). */
+  /**
+   * The node messages, directory and liveness the nodes share (`kill(id)`: a node dies abruptly, and its
+   * presence entries are removed as the others hear it is gone).
+   */
   readonly nodes: MemoryNodeCluster
+  /** The presence the nodes share. */
+  readonly presence: MemoryPresence
 }
 
 /**
@@ -30,7 +37,15 @@ export interface MemoryCluster {
 export function memoryCluster(): MemoryCluster {
   const topics = new MemoryTopics()
   const nodes = new MemoryNodeCluster()
-  return { nodes, broker: (id) => memoryNode(topics, nodes.nodes(id)) }
+  const presence = memoryPresence()
+  return {
+    nodes,
+    presence,
+    broker(id) {
+      const bus = nodes.nodes(id)
+      return memoryNode(topics, presence.node(bus.nodeId, bus), bus)
+    },
+  }
 }
 
 /**
@@ -38,14 +53,15 @@ export function memoryCluster(): MemoryCluster {
  * synchronous, exactly as without a broker.
  */
 export function memoryBroker(): Broker {
-  return memoryNode(new MemoryTopics())
+  return memoryNode(new MemoryTopics(), memoryPresence().node())
 }
 
-function memoryNode(shared: MemoryTopics, nodes?: NodeBus): Broker {
+function memoryNode(shared: MemoryTopics, presence: PresenceBus, nodes?: NodeBus): Broker {
   let bus: TopicBus | undefined
   return {
     name: "memory",
     ...(nodes && { nodes }),
+    presence,
     start(node: BrokerNode) {
       bus = shared.bus(node.topics)
     },

@@ -1,4 +1,4 @@
-import type { NodeBus, NodeMessage } from "./nodeBus.ts"
+import type { NodeBus, NodeGone, NodeMessage } from "./nodeBus.ts"
 
 /**
  * Node messages, a session directory and liveness for several servers in one process: each server gets
@@ -22,8 +22,16 @@ export class MemoryNodeCluster {
   private readonly members = new Map<string, MemoryNode>()
   private count = 0
 
-  /** A new node of this cluster (`id` defaults to `node-1`, `node-2`, …). */
+  /**
+   * A new node of this cluster (`id` defaults to `node-1`, `node-2`, …): letters, digits, `-` and `_`, as
+   * on Redis, since it starts the id of each HTTP link the node holds (`<nodeId>.<random>`, cut at the
+   * first `.` to relay a request there).
+   */
   nodes(id = `node-${++this.count}`): NodeBus {
+    if (!/^[A-Za-z0-9_-]+$/.test(id))
+      throw new Error(
+        `a node id is letters, digits, - and _ (it starts each HTTP link id, before a "."): ${JSON.stringify(id)}`,
+      )
     return new MemoryNode(this, id)
   }
 
@@ -67,7 +75,7 @@ export class MemoryNodeCluster {
 class MemoryNode implements NodeBus {
   dead = false
   private receive: ((from: string, message: NodeMessage) => void) | undefined
-  private readonly listeners = new Set<(nodeId: string) => void>()
+  private readonly listeners = new Set<(nodeId: string, why: NodeGone) => void>()
   /** Messages for this node not yet delivered, in the order they were sent. */
   private inbox: Array<[string, string | null]> = []
   private scheduled = false
@@ -106,7 +114,7 @@ class MemoryNode implements NodeBus {
     this.inbox = []
     for (const [from, text] of inbox) {
       if (this.dead) return
-      if (text === null) for (const listener of [...this.listeners]) listener(from)
+      if (text === null) for (const listener of [...this.listeners]) listener(from, "gone")
       else this.receive?.(from, JSON.parse(text) as NodeMessage)
     }
   }
@@ -127,7 +135,7 @@ class MemoryNode implements NodeBus {
     return this.cluster.member(nodeId) !== undefined
   }
 
-  onNodeGone(listener: (nodeId: string) => void): () => void {
+  onNodeGone(listener: (nodeId: string, why: NodeGone) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }

@@ -29,13 +29,18 @@ export interface NodeBus {
   /** Whether node `nodeId` is alive, as this node last heard. */
   alive(nodeId: string): boolean
   /**
-   * Calls `listener` when a node dies (its liveness lapsed) or leaves (`close()`): whatever it held is
-   * gone. Returns a function that removes the listener.
+   * Calls `listener` when what this node shared with node `nodeId` is gone: `"gone"` when it died (its
+   * liveness lapsed), left (`close()`) or was replaced by a new process under its id; `"lost"` when it is
+   * alive but messages between the two were lost (a Redis outage), so whatever was in flight between them
+   * ends on both sides. Returns a function that removes the listener.
    */
-  onNodeGone(listener: (nodeId: string) => void): () => void
+  onNodeGone(listener: (nodeId: string, why: NodeGone) => void): () => void
   /** Leaves the cluster (messages already sent are still delivered); other nodes see this node gone. */
   close(): Promise<void>
 }
+
+/** Why `onNodeGone` is called: the node itself is gone, or only messages between the two were lost. */
+export type NodeGone = "gone" | "lost"
 
 /** A JSON value: what node messages are made of. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json }

@@ -93,7 +93,12 @@ class WebSocketTransport implements RunningTransport {
         if (ws.readyState === 1) latest.send(slot, frame)
       },
       close(code, reason) {
-        if (ws.readyState === 0 || ws.readyState === 1) ws.close(code, reason)
+        // 1005, 1006 and 1015 (CONNECTION_LOST) say that no code came and may not be sent (ws throws): such a
+        // close goes without one, which the client reads as CONNECTION_LOST as well.
+        if (ws.readyState === 0 || ws.readyState === 1) {
+          if (sendable(code)) ws.close(code, reason)
+          else ws.close()
+        }
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
@@ -132,4 +137,9 @@ class WebSocketTransport implements RunningTransport {
     this.sockets.clear()
     this.wss.close()
   }
+}
+
+/** Whether a close frame may carry `code` (RFC 6455 §7.4): 1000–1014 but 1004–1006, and 3000–4999. */
+function sendable(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999)
 }

@@ -1,6 +1,6 @@
 import { createClient } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
-import type { Client, ClientState, SwitchyardError, TransportId } from "@switchyard/core"
+import type { Client, ClientState, SwitchyardError, TopicRecovery, TransportId } from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
@@ -52,6 +52,8 @@ export interface FleetClient {
   readonly sessions: Array<{ readonly id: string; readonly recovered: boolean }>
   readonly transports: Array<{ readonly name: TransportId; readonly reason: string }>
   readonly errors: SwitchyardError[]
+  /** What each renewal of the `feed` subscription after a lost session recovered (`onRecover`). */
+  readonly recoveries: TopicRecovery[]
   /** `state` events to `"reconnecting"`. */
   reconnects: number
   readonly calls: CallStats
@@ -91,6 +93,7 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
     sessions: [],
     transports: [],
     errors: [],
+    recoveries: [],
     reconnects: 0,
     calls: { started: 0, resolved: 0, wrong: [], rejected: [], pending: undefined },
     startCalls(pauseMs) {
@@ -126,7 +129,9 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
   client.on("session", (s) => fc.sessions.push(s))
   client.on("transport", (name, reason) => fc.transports.push({ name, reason }))
   client.on("error", (error) => fc.errors.push(error))
-  client.topics.feed(options.key).subscribe((n) => fc.messages.push(n))
+  client.topics.feed(options.key).subscribe((n) => fc.messages.push(n), {
+    onRecover: (recovery) => fc.recoveries.push(recovery),
+  })
   return fc
 }
 

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from "vitest"
 
 /** What the node bus suite needs of one implementation: a fresh cluster per test. */
 export interface NodeBusHarness {
-  /** A new node of this cluster, not started. */
-  node(): NodeBus
+  /** A new node of this cluster, not started; `id` to start one under the id of a node killed before. */
+  node(id?: string): NodeBus
   /** Kills `node` as SIGKILL would: no goodbye, its connections gone. */
   kill(node: NodeBus): Promise<void>
   /** Within this a killed node is gone for the others (the implementation's documented bound). */
@@ -179,6 +179,33 @@ export function runNodeBusSuite(
       expect([a.gone, b.gone]).toEqual([[c.id], [c.id]])
     })
 
+    it("a node restarted under the same id is a new node: the others hear the old one gone, then all it sends", async () => {
+      const [a, b] = (await cluster(2)) as [Listening, Listening]
+      const h = harness as NodeBusHarness
+      for (let i = 0; i < 5; i++) a.bus.send(b.id, { t: "old", i })
+      await b.until(() => b.from(a.id).length === 5, 3000, "the old process's messages")
+      // As a process killed and started again at once, well within the liveness TTL.
+      await h.kill(a.bus)
+      const again = await new Listening(h.node(a.id)).start()
+      await waitFor(() => again.bus.alive(b.id), 3000, "the new process sees b")
+      for (let i = 0; i < 3; i++) again.bus.send(b.id, { t: "new", i })
+      await b.until(() => b.from(a.id).length === 8, 3000, "the new process's messages")
+      expect(b.from(a.id).map((m) => `${m.t}${m.i}`)).toEqual([
+        "old0",
+        "old1",
+        "old2",
+        "old3",
+        "old4",
+        "new0",
+        "new1",
+        "new2",
+      ])
+      // The old process is gone for b (what was in flight with it is settled), once, before the new one's messages.
+      expect(b.gone).toEqual([a.id])
+      expect(b.log.findIndex((heard) => "gone" in heard)).toBe(5)
+      expect(b.bus.alive(a.id)).toBe(true)
+    })
+
     // Only where there is an engine to restart: the memory bus has none (no test that cannot fail).
     if (options.engine)
       it("after the engine restarts, nodes announce themselves again and talk; none is declared dead", async () => {
@@ -186,7 +213,7 @@ export function runNodeBusSuite(
         const h = harness as NodeBusHarness
         if (!h.restart) throw new Error("this harness has no engine to restart")
         await a.bus.claim("k")
-        // Sent while the engine is down: dropped, and a's next message shows b the gap.
+        // Sent while the engine is down: dropped, and a tells b once the engine is back.
         await h.restart(() => a.bus.send(b.id, { t: "lost" }))
         for (const n of [a, b, c]) for (const m of [a, b, c]) expect(n.bus.alive(m.id)).toBe(true)
         a.bus.send(b.id, { t: "after" })
@@ -198,12 +225,32 @@ export function runNodeBusSuite(
           a.until(() => a.from(c.id).length === 1, 3000, "c's message"),
         ])
         expect(b.from(a.id)).toEqual([{ t: "after" }])
-        // The lost message is told as a gone (what was in flight from a is lost); nobody else is.
-        expect([a.gone, b.gone, c.gone]).toEqual([[], [a.id], []])
+        // The lost message is told as a gone on both sides (what was in flight between a and b ends);
+        // nobody else is.
+        expect([a.gone, b.gone, c.gone]).toEqual([[b.id], [a.id], []])
         // The directory entry a owned is written back by a (Redis kept nothing) after its first heartbeat.
         const deadline = performance.now() + 3000
         while ((await b.bus.lookup("k")) !== a.id && performance.now() < deadline) await pause(20)
         expect(await b.bus.lookup("k")).toBe(a.id)
+      })
+
+    if (options.engine)
+      it("a message lost with nothing after it is told on both sides once the engine is back", async () => {
+        const [a, b, c] = (await cluster(3)) as [Listening, Listening, Listening]
+        const h = harness as NodeBusHarness
+        if (!h.restart) throw new Error("this harness has no engine to restart")
+        // A ghost's last RESULT, say: nothing follows it, so no later message shows b the gap.
+        await h.restart(() => a.bus.send(b.id, { t: "last" }))
+        await Promise.all([
+          a.until(() => a.gone.includes(b.id), 3000, "b gone for a"),
+          b.until(() => b.gone.includes(a.id), 3000, "a gone for b"),
+        ])
+        expect([a.gone, b.gone, c.gone]).toEqual([[b.id], [a.id], []])
+        expect(b.from(a.id)).toEqual([])
+        // Both still talk afterwards.
+        a.bus.send(b.id, { t: "next" })
+        await b.until(() => b.from(a.id).length === 1, 3000, "a's next message")
+        expect(b.gone).toEqual([a.id])
       })
   })
 }

@@ -6,7 +6,14 @@
  */
 import { createClient } from "@switchyard/client-browser/all"
 import { peers } from "@switchyard/client-browser/peers"
-import type { Client, PeerConnection, SwitchyardError, TopicHandle } from "@switchyard/core"
+import type {
+  Client,
+  PeerConnection,
+  PresenceMember,
+  PresenceTopicHandle,
+  SwitchyardError,
+  TopicHandle,
+} from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import {
@@ -188,12 +195,15 @@ const driver: PageDriver = {
     streams.get(streamId)?.abort?.abort()
   },
 
-  subscribe(id, subId, topic, key) {
+  subscribe(id, subId, topic, key, presence) {
     if (earlyUnsubscribes.delete(subId)) return
-    const handle = loose(id).topics[topic]?.(key)
+    const handle = loose(id).topics[topic]?.(key) as PresenceTopicHandle<unknown, unknown> | undefined
     if (!handle) throw new Error(`no topic ${topic}`)
+    const told = (event: "join" | "leave") => (member: PresenceMember<unknown>) =>
+      push({ kind: "presence", sub: subId, event, member: toWire(member) })
     const off = handle.subscribe((message) => push({ kind: "message", sub: subId, value: toWire(message) }), {
       onError: (error: SwitchyardError) => push({ kind: "refused", sub: subId, error: errorToWire(error) }),
+      ...(presence && { presence: { join: told("join"), leave: told("leave") } }),
     })
     subscriptions.set(subId, off)
   },
@@ -210,6 +220,14 @@ const driver: PageDriver = {
       const handle = loose(id).topics[topic]?.(key)
       if (!handle) throw new Error(`no topic ${topic}`)
       return { value: await handle.publish(fromWire(message)) }
+    })
+  },
+
+  presence(id, topic, key) {
+    return outcome(id, async () => {
+      const handle = loose(id).topics[topic]?.(key) as PresenceTopicHandle<unknown, unknown> | undefined
+      if (!handle) throw new Error(`no topic ${topic}`)
+      return { value: await handle.presence() }
     })
   },
 

@@ -1,4 +1,11 @@
-import type { PeerConnection, PeerConnectionEvents, PeerMap, PeerPath } from "@switchyard/core"
+import type {
+  PeerConnection,
+  PeerConnectionEvents,
+  PeerMap,
+  PeerPath,
+  PresenceListeners,
+  PresenceMember,
+} from "@switchyard/core"
 import {
   type AnyContract,
   type Client,
@@ -107,6 +114,8 @@ export type Push =
   | { readonly kind: "error"; readonly client: number; readonly snap: Snapshot; readonly error: WireError }
   | { readonly kind: "message"; readonly sub: number; readonly value: Wire }
   | { readonly kind: "refused"; readonly sub: number; readonly error: WireError }
+  /** A join or leave heard by a subscription that asked for them (docs/presence.md). */
+  | { readonly kind: "presence"; readonly sub: number; readonly event: "join" | "leave"; readonly member: Wire }
   /** A peer connection another client opened to this one; `conn` is the handle the page chose (negative). */
   | { readonly kind: "peer"; readonly client: number; readonly conn: number; readonly info: PeerInfoWire }
   | {
@@ -151,9 +160,12 @@ export interface PageDriver {
   next(client: number, stream: number): Promise<Outcome>
   cancel(stream: number): Promise<void>
   abortStream(stream: number): void
-  subscribe(client: number, sub: number, topic: string, key: string): void
+  /** `presence`: the subscription asks for joins and leaves. */
+  subscribe(client: number, sub: number, topic: string, key: string, presence: boolean): void
   unsubscribe(sub: number): void
   publish(client: number, topic: string, key: string, message: Wire): Promise<Outcome>
+  /** `client.topics[topic](key).presence()`. */
+  presence(client: number, topic: string, key: string): Promise<Outcome>
   close(client: number): Promise<Snapshot>
   /** `client.peers.connect`; `conn` is the handle Node chose for the connection. */
   peerConnect(client: number, conn: number, peerId: string): Promise<PeerOutcome>
@@ -175,6 +187,7 @@ export const pushBinding = "__switchyardPush"
 interface RemoteSubscription {
   readonly listener: (message: unknown) => void
   readonly onError: ((error: SwitchyardError) => void) | undefined
+  readonly presence?: PresenceListeners<unknown> | undefined
 }
 
 /**
@@ -300,6 +313,11 @@ export class RemotePage {
         }
         return
       }
+      case "presence": {
+        const listener = this.subscriptions.get(push.sub)?.presence?.[push.event]
+        listener?.(fromWire(push.member) as PresenceMember<unknown>)
+        return
+      }
       case "refused": {
         const sub = this.subscriptions.get(push.sub)
         if (!sub) return
@@ -359,11 +377,17 @@ class RemoteClient {
     const topics: Record<string, unknown> = Object.create(null)
     for (const name of Object.keys(contract.topics)) {
       topics[name] = (key: string) => ({
-        subscribe: (listener: (m: unknown) => void, opts?: { onError?: (e: SwitchyardError) => void }) =>
-          this.subscribe(name, key, listener, opts?.onError),
+        subscribe: (
+          listener: (m: unknown) => void,
+          opts?: { onError?: (e: SwitchyardError) => void; presence?: PresenceListeners<unknown> },
+        ) => this.subscribe(name, key, listener, opts?.onError, opts?.presence),
         publish: async (message: unknown) => {
           await this.created
           this.settle(await this.page.op("publish", this.id, name, key, toWire(message)))
+        },
+        presence: async () => {
+          await this.created
+          return this.settle(await this.page.op("presence", this.id, name, key))
         },
       })
     }
@@ -503,10 +527,13 @@ class RemoteClient {
     key: string,
     listener: (m: unknown) => void,
     onError: ((e: SwitchyardError) => void) | undefined,
+    presence?: PresenceListeners<unknown>,
   ): () => void {
     const subId = this.page.id()
-    this.page.subscribe(subId, { listener, onError })
-    this.page.fire(this.created.then(() => this.page.op("subscribe", this.id, subId, topic, key)))
+    this.page.subscribe(subId, { listener, onError, presence })
+    this.page.fire(
+      this.created.then(() => this.page.op("subscribe", this.id, subId, topic, key, presence !== undefined)),
+    )
     // Node stops delivering at once, as the real client does; the page unsubscribes when it hears.
     return () => {
       if (this.page.unsubscribe(subId)) this.page.fire(this.created.then(() => this.page.op("unsubscribe", subId)))

@@ -22,7 +22,8 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * which the node reports `{ type: "subscribers", topic, key, count }` whenever that count changes;
  * Node → parent: `{ type: "listening", port }`, `{ type: "aborted", tag }` (a handler's `ctx.signal`
  * aborted), `{ type: "ran", keys }` (the `add` calls run since the last report, batched per tick, so that
- * a node killed with SIGKILL has reported nearly all it ran).
+ * a node killed with SIGKILL has reported nearly all it ran), `{ type: "published", messages }` (the
+ * publications the broker took since the last report, batched the same way).
  * `{ type: "ask", id, what }` is answered `{ type: "answer", id, value }`: `"reset"` forgets the aborted
  * tags (a cluster shared by the tests of a file starts each test clean), `"sessions"` is the count of
  * sessions the node holds.
@@ -68,6 +69,8 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
     }),
   }
   const ran: string[] = []
+  // Publications the broker took (their promise resolved), reported in batches like `ran`.
+  const published: unknown[] = []
   const runs: Runs = new (class extends Map<string, number> {
     override set(key: string, value: number) {
       if (ran.push(key) === 1) setImmediate(() => tell({ type: "ran", keys: ran.splice(0) }))
@@ -83,7 +86,6 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
   if (values.broker !== undefined && makeBroker === undefined) {
     throw new Error("--broker given, but this node was built without a broker factory")
   }
-  // The broker option lands with @switchyard/redis; until then a node has none and stands alone.
   const broker = values.broker !== undefined && makeBroker ? { broker: makeBroker(values.broker) } : {}
   const { server, port, site } = await listen(
     () => createServer(TestContract, countingHandlers(runs, state), { limits, onError: () => {}, ...broker }),
@@ -112,7 +114,18 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
     }
     // A batch is published in one tick, as the publishes of one tick of the parent were made.
     if (message.type === "publish") {
-      for (const p of message.batch) server.topics[p.topic](p.key).publish(p.message as never)
+      for (const p of message.batch) {
+        server.topics[p.topic](p.key)
+          .publish(p.message as never)
+          .then(
+            () => {
+              if (published.push(p.message) === 1)
+                setImmediate(() => tell({ type: "published", messages: published.splice(0) }))
+            },
+            // onError has it; a publication the broker did not take is not due to anyone.
+            () => {},
+          )
+      }
     } else if (message.type === "watch") {
       watched.set(`${message.topic}\0${message.key}`, { topic: message.topic, key: message.key, count: -1 })
       // No event says a topic's subscriber count changed: look every few ms while something is watched.

@@ -51,11 +51,6 @@ function bundle(kind: keyof typeof entries): Promise<string> {
   if (!file) {
     file = bundleForNode(`node-${kind}`, entries[kind], here).catch((error: Error) => {
       bundles.delete(kind)
-      if (kind === "redis" && /@switchyard\/redis/.test(String(error.message))) {
-        throw new Error(
-          "@switchyard/redis is not available (not built into this tree yet): nodes need it for a Redis URL",
-        )
-      }
       throw error
     })
     bundles.set(kind, file)
@@ -63,17 +58,11 @@ function bundle(kind: keyof typeof entries): Promise<string> {
   return file
 }
 
-/** Whether the nodes can take a Redis broker: `@switchyard/redis` is in the tree and resolves. */
-export async function redisBrokerAvailable(): Promise<boolean> {
-  return bundle("redis").then(
-    () => true,
-    () => false,
-  )
-}
-
 /** One node process. `port` stays the same across restarts. */
 export class ClusterNode {
   private child: ChildProcess | undefined
+  /** The process told to stop (SIGTERM) and not exited yet. */
+  private stopping: ChildProcess | undefined
   private readonly counts = new Map<string, number>()
   private readonly onExit = () => this.child?.kill("SIGKILL")
   private output = ""
@@ -84,6 +73,8 @@ export class ClusterNode {
   readonly aborted = new Set<string>()
   /** The runs of `add` on this node in all its lives, by `"<client>:<call>"` (fleet.ts's countingHandlers). */
   readonly runs = new Map<string, number>()
+  /** The messages published here (`publish`) that the broker took, in all this node's lives. */
+  readonly published: unknown[] = []
   /** How many times the process ended (stop, kill, crash). */
   exits = 0
 
@@ -124,6 +115,14 @@ export class ClusterNode {
     return this.child !== undefined
   }
 
+  /**
+   * Running and not being stopped: what a rolling deploy still sends work to. A node told to stop exits
+   * once closed, and what the parent sent it over IPC and it had not read by then is gone.
+   */
+  get serving(): boolean {
+    return this.child !== undefined && this.stopping !== this.child
+  }
+
   /** Starts the process (again, after a stop or a kill) on this node's port; resolves once it listens. */
   async restart(): Promise<void> {
     if (this.child) return
@@ -149,11 +148,13 @@ export class ClusterNode {
       keys: string[]
       id: number
       value: unknown
+      messages: unknown[]
     }
     child.on("message", (message: Message) => {
       if (message.type === "answer") this.asked.get(message.id)?.(message.value)
       else if (message.type === "aborted") this.aborted.add(message.tag)
       else if (message.type === "ran") for (const key of message.keys) this.runs.set(key, (this.runs.get(key) ?? 0) + 1)
+      else if (message.type === "published") this.published.push(...message.messages)
       else if (message.type === "subscribers") this.counts.set(`${message.topic}\0${message.key}`, message.count)
     })
     child.once("exit", () => {
@@ -222,6 +223,7 @@ export class ClusterNode {
     const child = this.child
     if (!child) return null
     const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>
+    this.stopping = child
     child.kill("SIGTERM")
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
     const [code] = await exited

@@ -1,0 +1,200 @@
+// Types only: whatever this module imported from core or the client at run time would be shared with the
+// client's main chunk, and a bundler splitting on `import()` would load that shared chunk at startup.
+import type {
+  CompiledTopic,
+  PayloadCodec,
+  PresenceEventFrame,
+  PresenceList,
+  PresenceListeners,
+  PresenceMember,
+  SwitchyardError,
+} from "@switchyard/core"
+
+/** What presence needs of the client runtime (runtime.ts), passed in rather than imported. */
+export interface PresenceHost {
+  /**
+   * Sends a PRESENCE request; `resolve` hears its RESULT's output as it arrives. A watch request of a
+   * lost session is dropped (`fresh` sends it again); a list is settled as a call is.
+   */
+  request(
+    topic: string,
+    key: string,
+    watch: boolean,
+    resolve: (output: unknown) => void,
+    reject: (error: SwitchyardError) => void,
+  ): void
+  /** An `INVALID_OUTPUT` error about `topic`. */
+  invalid(topic: string, why: string): SwitchyardError
+  /** An `error` event of the client. */
+  error(error: SwitchyardError): void
+  /** Reports what a listener threw. */
+  report(thrown: unknown): void
+}
+
+/**
+ * The client's presence (docs/presence.md): `presence()` requests, and the join and leave listeners of
+ * subscriptions that asked for them. Loaded with `import()` on first use, so that an app that never
+ * uses presence does not carry it.
+ */
+
+interface Known {
+  readonly data: unknown
+  /** The data as the server sent it, to tell a change of data from the same member again. */
+  readonly raw: string
+}
+
+interface Watch {
+  readonly topic: string
+  readonly key: string
+  readonly codec: PayloadCodec
+  /** The members as this client knows them: the last list, with the events since applied. */
+  members: Map<string, Known>
+  readonly listeners: Set<PresenceListeners<unknown>>
+}
+
+/** Whether a PRESENCE request's output is a list of `[member id, data]`. */
+const isList = (value: unknown): value is PresenceList =>
+  Array.isArray(value) && value.every((m) => Array.isArray(m) && m.length === 2 && typeof m[0] === "string")
+
+export class ClientPresence {
+  readonly #watches = new Map<string, Watch>()
+  readonly #host: PresenceHost
+
+  constructor(host: PresenceHost) {
+    this.#host = host
+  }
+
+  /** The members of a key now. */
+  async list(channel: CompiledTopic, key: string): Promise<PresenceMember<unknown>[]> {
+    const list = await new Promise<PresenceList>((resolve, reject) =>
+      this.#request(channel.name, key, false, resolve, reject),
+    )
+    const out: PresenceMember<unknown>[] = []
+    for (const [id, raw] of list) {
+      const decoded = (channel.presence as PayloadCodec).decode(raw)
+      if (!decoded.ok) throw this.#host.invalid(channel.name, decoded.error)
+      out.push({ id, data: decoded.value })
+    }
+    return out
+  }
+
+  /**
+   * Adds join/leave listeners to a key the client subscribes to. The first listeners of a key ask the
+   * server for its members and its events; later ones hear the members known so far as joins at once.
+   */
+  watch(channel: CompiledTopic, key: string, listeners: PresenceListeners<unknown>): () => void {
+    const ref = `${channel.name}\u0000${key}`
+    const entry = { ...listeners }
+    let watch = this.#watches.get(ref)
+    if (!watch) {
+      watch = {
+        topic: channel.name,
+        key,
+        codec: channel.presence as PayloadCodec,
+        members: new Map(),
+        listeners: new Set(),
+      }
+      this.#watches.set(ref, watch)
+      this.#send(watch)
+    } else {
+      for (const [id, known] of watch.members) this.#call(entry.join, { id, data: known.data })
+    }
+    watch.listeners.add(entry)
+    const current = watch
+    return () => {
+      if (!current.listeners.delete(entry) || current.listeners.size > 0) return
+      if (this.#watches.get(ref) === current) this.#watches.delete(ref)
+    }
+  }
+
+  /** A PRESENCE_EVENT frame. */
+  event(frame: PresenceEventFrame): void {
+    const watch = this.#watches.get(`${frame[2]}\u0000${frame[3]}`)
+    if (!watch) return
+    const [, , , , kind, id, raw] = frame
+    const held = watch.members.get(id)
+    if (kind === "leave") {
+      if (!held) return
+      watch.members.delete(id)
+      return this.#tell(watch, "leave", id, held.data)
+    }
+    const known = this.#decode(watch, raw)
+    if (!known || held?.raw === known.raw) return
+    watch.members.set(id, known)
+    this.#tell(watch, "join", id, known.data)
+  }
+
+  /** A new session: ask again for each watched key; what changed meanwhile is told as joins and leaves. */
+  fresh(): void {
+    for (const watch of this.#watches.values()) this.#send(watch)
+  }
+
+  clear(): void {
+    this.#watches.clear()
+  }
+
+  /**
+   * Asks for a key's members and events, and applies the list: members gone leave, new ones join. The
+   * list is applied as its RESULT arrives, not a microtask later, so that the events that follow it in
+   * the same batch apply after it.
+   */
+  #send(watch: Watch): void {
+    this.#request(
+      watch.topic,
+      watch.key,
+      true,
+      (list) => {
+        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) !== watch) return
+        const next = new Map<string, Known>()
+        for (const [id, raw] of list) {
+          const known = this.#decode(watch, raw)
+          if (known) next.set(id, known)
+        }
+        const before = watch.members
+        watch.members = next
+        for (const [id, held] of before) if (!next.has(id)) this.#tell(watch, "leave", id, held.data)
+        for (const [id, known] of next) if (before.get(id)?.raw !== known.raw) this.#tell(watch, "join", id, known.data)
+      },
+      (error: SwitchyardError) => {
+        // A refused subscription is reported by the subscription; a request of a lost session is sent again.
+        if (error.code === "FORBIDDEN" || error.code === "CLIENT_CLOSED") return
+        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) === watch) this.#host.error(error)
+      },
+    )
+  }
+
+  #request(
+    topic: string,
+    key: string,
+    watch: boolean,
+    resolve: (list: PresenceList) => void,
+    reject: (error: SwitchyardError) => void,
+  ): void {
+    this.#host.request(
+      topic,
+      key,
+      watch,
+      (output) => (isList(output) ? resolve(output) : reject(this.#host.invalid(topic, "not a list of members"))),
+      reject,
+    )
+  }
+
+  #decode(watch: Watch, raw: unknown): Known | undefined {
+    const decoded = watch.codec.decode(raw)
+    if (decoded.ok) return { data: decoded.value, raw: JSON.stringify(raw) }
+    this.#host.error(this.#host.invalid(watch.topic, decoded.error))
+    return undefined
+  }
+
+  #tell(watch: Watch, kind: "join" | "leave", id: string, data: unknown): void {
+    for (const listeners of [...watch.listeners]) this.#call(listeners[kind], { id, data })
+  }
+
+  #call(listener: ((member: PresenceMember<unknown>) => void) | undefined, member: PresenceMember<unknown>): void {
+    try {
+      listener?.(member)
+    } catch (error) {
+      this.#host.report(error)
+    }
+  }
+}
