@@ -73,9 +73,10 @@ export class RedisTopics implements TopicBus {
     })
   }
 
-  listen(topic: string, key: string): void {
+  /** Resolves once Redis confirmed the SUBSCRIBE to the key's channel: from then on its publications come here. */
+  listen(topic: string, key: string): Promise<void> {
     const ref = refOf(topic, key)
-    if (this.#keys.has(ref)) return
+    if (this.#keys.has(ref)) return Promise.resolve()
     let markSynced = () => {}
     const synced = new Promise<void>((resolve) => {
       markSynced = resolve
@@ -104,9 +105,9 @@ export class RedisTopics implements TopicBus {
     }
     this.#keys.set(ref, state)
     if (state.history) this.#touchWithin(state.history.topicHistoryTtlMs)
-    this.connections.subscriber
-      .subscribe(name, (message) => this.#arrived(state, message))
-      .then(() => this.#sync(state))
+    const subscribed = this.connections.subscriber.subscribe(name, (message) => this.#arrived(state, message))
+    void subscribed.then(() => this.#sync(state))
+    return subscribed
   }
 
   unlisten(topic: string, key: string): void {

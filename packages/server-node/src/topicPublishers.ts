@@ -15,7 +15,10 @@ export interface TopicPublisher<M> {
    * rejection is also reported to `onError`, so an unawaited one is never lost nor unhandled).
    */
   publish(message: M): Promise<void>
-  /** Sessions subscribed to this key on this server. */
+  /**
+   * Sessions subscribed to this key on this server. On a cluster broker a subscription counts once the
+   * broker has answered it: a publish made after that reaches it.
+   */
   readonly subscribers: number
 }
 

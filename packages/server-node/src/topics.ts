@@ -46,6 +46,12 @@ interface KeyState {
    * the key meanwhile: offset and MESSAGE body. They get it after their confirmation and replay.
    */
   waiting: Map<Subscriber, Array<readonly [number, string]>> | undefined
+  /**
+   * While a remote broker starts delivering the key to this node: resolved once it does. Subscribers
+   * without positions wait for it (in `unheard`) before their confirmation, as nothing reaches them before.
+   */
+  listening: Promise<void> | undefined
+  unheard: Set<Subscriber> | undefined
 }
 
 const noPositions: Joined = { epoch: undefined, offset: 0, replay: undefined }
@@ -108,15 +114,30 @@ export class TopicRegistry implements TopicSink {
     }
     let state = byKey.get(key)
     if (!state) {
-      state = { subscribers: new Map(), plain: 0, epoch: undefined, last: 0, waiting: undefined }
-      byKey.set(key, state)
-      bus.listen(topic, key)
+      const made: KeyState = {
+        subscribers: new Map(),
+        plain: 0,
+        epoch: undefined,
+        last: 0,
+        waiting: undefined,
+        listening: undefined,
+        unheard: undefined,
+      }
+      state = made
+      byKey.set(key, made)
+      const listened = bus.listen(topic, key)
+      if (listened instanceof Promise) {
+        const heard = () => {
+          made.listening = undefined
+        }
+        made.listening = listened.then(heard, heard)
+      }
     }
     const positions = since !== undefined && this.history(topic) !== undefined
     if (state.subscribers.get(subscriber) === false) state.plain--
     if (!positions) state.plain++
     state.subscribers.set(subscriber, positions)
-    if (!positions) return joined(noPositions)
+    if (!positions) return this.joinPlain(state, subscriber, joined)
     let read: StreamRead | Promise<StreamRead>
     try {
       read = bus.read(topic, key, since)
@@ -149,6 +170,7 @@ export class TopicRegistry implements TopicSink {
     if (positions === undefined) return
     state.subscribers.delete(subscriber)
     state.waiting?.delete(subscriber)
+    state.unheard?.delete(subscriber)
     if (!positions) state.plain--
     if (state.subscribers.size > 0) return
     byKey.delete(key)
@@ -167,9 +189,27 @@ export class TopicRegistry implements TopicSink {
     return [state.last, state.epoch]
   }
 
-  /** Subscribers of one key on this node, for tests and metrics. */
+  /**
+   * Subscribers of one key on this node whose subscription has started, for tests and metrics: one still
+   * waiting for a remote broker's answer counts once it has it, so that a publish made after the count
+   * says so reaches it, as on one node.
+   */
   count(topic: string, key: string): number {
-    return this.keys.get(topic)?.get(key)?.subscribers.size ?? 0
+    const state = this.keys.get(topic)?.get(key)
+    return state ? state.subscribers.size - (state.waiting?.size ?? 0) - (state.unheard?.size ?? 0) : 0
+  }
+
+  /** A subscriber without positions: confirmed at once, or once the broker delivers its key here. */
+  private joinPlain(state: KeyState, subscriber: Subscriber, joined: (joined: Joined | Error) => void): void {
+    const listening = state.listening
+    if (!listening) return joined(noPositions)
+    state.unheard ??= new Set()
+    state.unheard.add(subscriber)
+    void listening.then(() => {
+      state.unheard?.delete(subscriber)
+      if (state.unheard?.size === 0) state.unheard = undefined
+      joined(noPositions)
+    })
   }
 
   /**

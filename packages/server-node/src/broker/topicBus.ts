@@ -42,8 +42,11 @@ export interface TopicSink {
  * values, so that one node stays synchronous; a remote one returns promises.
  */
 export interface TopicBus {
-  /** From now on, deliver the key's publications to this node (its first local subscriber). */
-  listen(topic: string, key: string): void
+  /**
+   * From now on, deliver the key's publications to this node (its first local subscriber). A remote
+   * broker returns a promise, resolved once the node receives what is published to the key.
+   */
+  listen(topic: string, key: string): void | Promise<void>
   /** Stop delivering them (its last local subscriber left). */
   unlisten(topic: string, key: string): void
   /**

@@ -146,6 +146,10 @@ export async function newPage(): Promise<Page> {
   return (await context).newPage()
 }
 
+/** The test page: it loads the bundle from `/client.js`. */
+export const pageHtml =
+  '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>switchyard</title><script src="/client.js"></script>'
+
 /** A throwaway HTTP server on 127.0.0.1 that serves the page at `/` and its bundle at `/client.js`. */
 export interface PageServer extends AsyncDisposable {
   readonly http: HttpServer
@@ -154,8 +158,7 @@ export interface PageServer extends AsyncDisposable {
 
 export async function startPageServer(): Promise<PageServer> {
   const script = await pageBundle()
-  const html =
-    '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>switchyard</title><script src="/client.js"></script>'
+  const html = pageHtml
   const http = createServer((request, response) => {
     const [type, body] =
       request.url === "/"

@@ -1,3 +1,7 @@
+import { readFileSync } from "node:fs"
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { TestContract, type TestServerState } from "@switchyard/core/testing"
 import { type Broker, createServer, type Server } from "@switchyard/server-node"
@@ -10,7 +14,9 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * there is a channel); SIGTERM closes the server gracefully, then the process exits.
  *
  * argv: `--port <n>` (default 0), `--broker <url>` (handed to the broker factory the bundle was built
- * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`.
+ * with), `--heartbeat-interval-ms`, `--heartbeat-timeout-ms`, `--resume-window-ms`, `--topic-history-size`, `--site <dir>` (the
+ * node also serves `<dir>/index.html` at `/` and `<dir>/client.js`, so that a page and its endpoint
+ * share an origin behind a balancer: the Chromium tests).
  *
  * IPC, parent → node: `{ type: "publish", batch: [{ topic, key, message }, …] }`, published in one tick; `{ type: "watch", topic, key }`, after
  * which the node reports `{ type: "subscribers", topic, key, count }` whenever that count changes;
@@ -18,6 +24,9 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * aborted), `{ type: "ran", keys }` (the `add` calls run since the last report, batched per tick, so that
  * a node killed with SIGKILL has reported nearly all it ran), `{ type: "published", messages }` (the
  * publications the broker took since the last report, batched the same way).
+ * `{ type: "ask", id, what }` is answered `{ type: "answer", id, value }`: `"reset"` forgets the aborted
+ * tags (a cluster shared by the tests of a file starts each test clean), `"sessions"` is the count of
+ * sessions the node holds.
  */
 
 /** Makes the broker of this node from `--broker`, or none: the bundle's entry passes it (nodes.ts). */
@@ -34,7 +43,9 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       broker: { type: "string" },
       "heartbeat-interval-ms": { type: "string" },
       "heartbeat-timeout-ms": { type: "string" },
+      "topic-history-size": { type: "string" },
       "resume-window-ms": { type: "string", default: "10000" },
+      site: { type: "string" },
     },
   })
   const parent: Parent | undefined = process.send ? process : undefined
@@ -70,14 +81,16 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
     resumeWindowMs: Number(values["resume-window-ms"]),
     ...(values["heartbeat-interval-ms"] ? { heartbeatIntervalMs: Number(values["heartbeat-interval-ms"]) } : {}),
     ...(values["heartbeat-timeout-ms"] ? { heartbeatTimeoutMs: Number(values["heartbeat-timeout-ms"]) } : {}),
+    ...(values["topic-history-size"] ? { topicHistorySize: Number(values["topic-history-size"]) } : {}),
   }
   if (values.broker !== undefined && makeBroker === undefined) {
     throw new Error("--broker given, but this node was built without a broker factory")
   }
   const broker = values.broker !== undefined && makeBroker ? { broker: makeBroker(values.broker) } : {}
-  const { server, port } = await listen(
+  const { server, port, site } = await listen(
     () => createServer(TestContract, countingHandlers(runs, state), { limits, onError: () => {}, ...broker }),
     Number(values.port),
+    values.site,
   )
   console.log(`switchyard node listening on ${port}`)
   tell({ type: "listening", port })
@@ -92,7 +105,13 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       tell({ type: "subscribers", topic: w.topic, key: w.key, count })
     }
   }
-  process.on("message", (message: { type: string; topic: Topic; key: string; batch: Publish[] }) => {
+  type Message = { type: string; topic: Topic; key: string; batch: Publish[]; id: number; what: string }
+  process.on("message", (message: Message) => {
+    if (message.type === "ask") {
+      if (message.what === "reset") aborted.clear()
+      const value = message.what === "sessions" ? server.sessionCount : null
+      return tell({ type: "answer", id: message.id, value })
+    }
     // A batch is published in one tick, as the publishes of one tick of the parent were made.
     if (message.type === "publish") {
       for (const p of message.batch) {
@@ -118,7 +137,10 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
   process.once("SIGTERM", () => {
     clearInterval(watching)
     void server.close().then(
-      () => process.exit(0),
+      () => {
+        site?.closeAllConnections()
+        process.exit(0)
+      },
       (error: unknown) => {
         console.error(error)
         process.exit(1)
@@ -129,21 +151,46 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
 
 /**
  * A server listening on `port`, retrying for a while when a node that used it before has not released it
- * yet (a server listens once, so each attempt is a new one).
+ * yet (a server listens once, so each attempt is a new one). With `siteDir`, on an HTTP server that also
+ * serves the page.
  */
 async function listen(
   create: () => Server<TestContract>,
   port: number,
-): Promise<{ server: Server<TestContract>; port: number }> {
+  siteDir: string | undefined,
+): Promise<{ server: Server<TestContract>; port: number; site: HttpServer | undefined }> {
   const deadline = Date.now() + 5000
   for (;;) {
     const server = create()
+    const site = siteDir === undefined ? undefined : pageServer(siteDir)
     try {
-      return { server, port: (await server.listen(port, "127.0.0.1")).port }
+      if (!site) return { server, port: (await server.listen(port, "127.0.0.1")).port, site }
+      server.attach(site)
+      await new Promise<void>((resolve, reject) => {
+        site.once("error", reject)
+        site.listen(port, "127.0.0.1", resolve)
+      })
+      return { server, port: (site.address() as AddressInfo).port, site }
     } catch (error) {
       await server.close()
       if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || Date.now() > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
+}
+
+/** An HTTP server that serves the page of `dir` (`/` and `/client.js`), 404 elsewhere. */
+function pageServer(dir: string): HttpServer {
+  const files = new Map([
+    ["/", { type: "text/html", body: readFileSync(join(dir, "index.html")) }],
+    ["/client.js", { type: "text/javascript", body: readFileSync(join(dir, "client.js")) }],
+  ])
+  return createHttpServer((request, response) => {
+    const file = files.get(request.url ?? "/")
+    response.writeHead(file ? 200 : 404, {
+      "content-type": `${file?.type ?? "text/plain"}; charset=utf-8`,
+      "cache-control": "no-store",
+    })
+    response.end(file?.body ?? "not found")
+  })
 }

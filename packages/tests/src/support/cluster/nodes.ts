@@ -21,8 +21,11 @@ export interface NodeOptions {
   readonly limits?: {
     readonly heartbeatIntervalMs?: number
     readonly heartbeatTimeoutMs?: number
+    readonly topicHistorySize?: number
     readonly resumeWindowMs?: number
   }
+  /** A folder with `index.html` and `client.js` each node also serves (at `/`), for a page on the nodes' origin. */
+  readonly siteDir?: string
   /** How long a node may take to start listening. Default 20 s. */
   readonly startTimeoutMs?: number
 }
@@ -64,6 +67,8 @@ export class ClusterNode {
   private readonly onExit = () => this.child?.kill("SIGKILL")
   private output = ""
   private readonly batch: Array<{ topic: Topic; key: string; message: unknown }> = []
+  private readonly asked = new Map<number, (value: unknown) => void>()
+  private asks = 0
   /** Tags of `hang` calls and `ticks` streams whose `ctx.signal` aborted, in any life of this node. */
   readonly aborted = new Set<string>()
   /** The runs of `add` on this node in all its lives, by `"<client>:<call>"` (fleet.ts's countingHandlers). */
@@ -88,7 +93,9 @@ export class ClusterNode {
       ...(options.redisUrl === undefined ? [] : ["--broker", options.redisUrl]),
       ...(limits.heartbeatIntervalMs === undefined ? [] : ["--heartbeat-interval-ms", `${limits.heartbeatIntervalMs}`]),
       ...(limits.heartbeatTimeoutMs === undefined ? [] : ["--heartbeat-timeout-ms", `${limits.heartbeatTimeoutMs}`]),
+      ...(limits.topicHistorySize === undefined ? [] : ["--topic-history-size", `${limits.topicHistorySize}`]),
       ...(limits.resumeWindowMs === undefined ? [] : ["--resume-window-ms", `${limits.resumeWindowMs}`]),
+      ...(options.siteDir === undefined ? [] : ["--site", options.siteDir]),
     ]
     const node = new ClusterNode(index, script, args, options, port)
     await node.restart()
@@ -139,10 +146,13 @@ export class ClusterNode {
       key: string
       count: number
       keys: string[]
+      id: number
+      value: unknown
       messages: unknown[]
     }
     child.on("message", (message: Message) => {
-      if (message.type === "aborted") this.aborted.add(message.tag)
+      if (message.type === "answer") this.asked.get(message.id)?.(message.value)
+      else if (message.type === "aborted") this.aborted.add(message.tag)
       else if (message.type === "ran") for (const key of message.keys) this.runs.set(key, (this.runs.get(key) ?? 0) + 1)
       else if (message.type === "published") this.published.push(...message.messages)
       else if (message.type === "subscribers") this.counts.set(`${message.topic}\0${message.key}`, message.count)
@@ -228,6 +238,36 @@ export class ClusterNode {
     const exited = once(child, "exit")
     child.kill("SIGKILL")
     await exited
+  }
+
+  /**
+   * Forgets the aborted tags, here and in the node, and resolves once the node has: a cluster shared by
+   * the tests of a file starts each test with none.
+   */
+  async reset(): Promise<void> {
+    this.aborted.clear()
+    await this.ask("reset")
+  }
+
+  /** How many sessions the node holds now. */
+  sessions(): Promise<number> {
+    return this.ask("sessions") as Promise<number>
+  }
+
+  private ask(what: "reset" | "sessions", timeoutMs = 5000): Promise<unknown> {
+    const id = ++this.asks
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asked.delete(id)
+        reject(new Error(`node ${this.index} did not answer "${what}" within ${timeoutMs} ms: ${this.output}`))
+      }, timeoutMs)
+      this.asked.set(id, (value) => {
+        clearTimeout(timer)
+        this.asked.delete(id)
+        resolve(value)
+      })
+      this.send({ type: "ask", id, what })
+    })
   }
 
   /** What the node printed lately (stdout and stderr), for failure messages. */
