@@ -4,8 +4,8 @@ import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, memoryCluster, type NodeBus } from "@switchyard/server-node"
 import { expect, it } from "vitest"
 import WebSocket from "ws"
+import { RoundRobinProxy } from "./support/cluster/roundRobin.ts"
 import { testClientOptions } from "./support/harnesses.ts"
-import { RoundRobin } from "./support/roundRobin.ts"
 import { TcpProxy } from "./support/tcpProxy.ts"
 
 /**
@@ -28,7 +28,7 @@ it("a WebSocket HELLO whose owner does not hand the session over in time is refu
     })
   })
   const ports = await Promise.all(servers.map(async (s) => (await s.listen(0, "127.0.0.1")).port))
-  await using balancer = await RoundRobin.start(ports)
+  await using balancer = await RoundRobinProxy.start(ports)
   await using proxy = await TcpProxy.start(balancer.port)
   const client = createClient(TestContract, {
     url: `http://127.0.0.1:${proxy.port}/switchyard`,

@@ -5,9 +5,9 @@ import { RedisConnections, RedisNodes, RedisPresence, redisBroker } from "@switc
 import { createServer, type Handlers, type Server } from "@switchyard/server-node"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { RoundRobinProxy } from "./support/cluster/roundRobin.ts"
 import { connected, testClientOptions } from "./support/harnesses.ts"
 import { RedisServer } from "./support/redisServer.ts"
-import { RoundRobin } from "./support/roundRobin.ts"
 import { TcpProxy } from "./support/tcpProxy.ts"
 
 /**
@@ -128,7 +128,7 @@ describe("presence on Redis", () => {
 
   it("a member whose WebSocket reconnects to another node stays listed once, with no leave and no join", async () => {
     const { nodes } = await startNodes(2)
-    const balancer = await RoundRobin.start(nodes.map((n) => n.port))
+    const balancer = await RoundRobinProxy.start(nodes.map((n) => n.port))
     cleanup.push(() => balancer[Symbol.asyncDispose]())
     const proxy = await TcpProxy.start(balancer.port)
     cleanup.push(() => proxy[Symbol.asyncDispose]())

@@ -19,8 +19,8 @@ import {
 } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import WebSocket from "ws"
+import { RoundRobinProxy } from "./cluster/roundRobin.ts"
 import { testClientOptions } from "./harnesses.ts"
-import { RoundRobin } from "./roundRobin.ts"
 import { TcpProxy } from "./tcpProxy.ts"
 
 type Transport = "websocket" | "sse" | "long-polling" | "polling"
@@ -47,7 +47,7 @@ export class SessionClusterFixture implements AsyncDisposable {
   private constructor(
     readonly cluster: MemoryCluster,
     readonly nodes: TestNode[],
-    readonly balancer: RoundRobin,
+    readonly balancer: RoundRobinProxy,
     readonly proxy: TcpProxy,
     readonly state: TestServerState,
     /** Every node message sent, as the JSON the bus carries: what a Redis client on the bus could read. */
@@ -99,7 +99,7 @@ export class SessionClusterFixture implements AsyncDisposable {
       const { port } = await server.listen(0, "127.0.0.1")
       nodes.push({ id, server, port })
     }
-    const balancer = await RoundRobin.start(nodes.map((n) => n.port))
+    const balancer = await RoundRobinProxy.start(nodes.map((n) => n.port))
     const proxy = await TcpProxy.start(balancer.port)
     fixture = new SessionClusterFixture(cluster, nodes, balancer, proxy, state, messages)
     return fixture

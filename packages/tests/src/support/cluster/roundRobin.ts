@@ -46,6 +46,8 @@ export class RoundRobinProxy implements AsyncDisposable {
   private turn = 0
   /** Each open client-side socket, with the resets of the upstream connections it is using right now. */
   private readonly clients = new Map<Socket, Set<() => void>>()
+  /** What each upstream carries now, as the resets that cut it (for `out`). */
+  private readonly carrying = new Map<number, Set<() => void>>()
   private readonly gate: Gate = { stalled: false, delayMs: 0, lanes: new Set() }
   /** Client connections accepted so far. */
   connectionsAccepted = 0
@@ -89,6 +91,15 @@ export class RoundRobinProxy implements AsyncDisposable {
   remove(port: number): void {
     const i = this.rotation.indexOf(port)
     if (i !== -1) this.rotation.splice(i, 1)
+  }
+
+  /**
+   * Takes an upstream out of the rotation and cuts what it carries (RST), as a balancer does for a dead
+   * node: the clients of those requests and WebSockets see their connection fail and come back elsewhere.
+   */
+  out(port: number): void {
+    this.remove(port)
+    for (const reset of [...(this.carrying.get(port) ?? [])]) reset()
   }
 
   /** A snapshot of what was dealt to each upstream ever in the rotation. */
@@ -140,6 +151,14 @@ export class RoundRobinProxy implements AsyncDisposable {
     return dealt
   }
 
+  /** Records that `port` carries what `reset` cuts, until `done` says it is over. */
+  private carry(port: number, reset: () => void): () => void {
+    const set = this.carrying.get(port) ?? new Set()
+    this.carrying.set(port, set)
+    set.add(reset)
+    return () => set.delete(reset)
+  }
+
   private track(socket: Socket): void {
     this.connectionsAccepted++
     socket.setNoDelay(true)
@@ -184,7 +203,11 @@ export class RoundRobinProxy implements AsyncDisposable {
         upstream.destroy()
       }
       resets?.add(reset)
-      upstream.on("close", () => resets?.delete(reset))
+      const carried = this.carry(port, reset)
+      upstream.on("close", () => {
+        resets?.delete(reset)
+        carried()
+      })
       for (const chunk of body) lane.push(() => upstream.write(chunk))
       if (ended) lane.push(() => upstream.end())
       upstream.on("socket", (socket: Socket) => socket.setNoDelay(true))
@@ -257,6 +280,7 @@ export class RoundRobinProxy implements AsyncDisposable {
       current = { upstream, lane }
       const reset = () => abort(upstream)
       resets?.add(reset)
+      const carried = this.carry(port, reset)
       for (const chunk of sent) lane.push(() => upstream.write(chunk))
       upstream.on("data", (chunk: Buffer) => {
         answered = true
@@ -277,6 +301,7 @@ export class RoundRobinProxy implements AsyncDisposable {
       })
       upstream.on("close", () => {
         resets?.delete(reset)
+        carried()
         if (current?.upstream === upstream && answered) {
           lane.dispose()
           toClient.push(() => client.end())
