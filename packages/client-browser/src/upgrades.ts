@@ -214,17 +214,14 @@ export class Upgrades {
     if (this.#host.closed || !this.#host.handshaken || this.#probe !== undefined || this.#host.switching) return
     const result = plan(this.#planInput(this.#offer))
     const rank = result.ladder.indexOf(this.#host.transport.id)
-    const now = Date.now()
-    const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
-    const next = better
-      .filter((id) => (this.#held.get(id) ?? 0) <= now)
-      .map((id) => this.#byId(id))
-      .find((t) => t !== undefined)
+    const better = result.upgrades.filter(
+      (id) => (rank === -1 || result.ladder.indexOf(id) < rank) && (this.#held.get(id) ?? 0) <= Date.now(),
+    )
+    const next = better.map((id) => this.#byId(id)).find((t) => t !== undefined)
     if (next === undefined) {
-      // Nothing to try now; failures expire, so look again later if something is better than here (at the
-      // latest when a transport lost a while ago may be probed again).
-      const waits = better.map((id) => (this.#held.get(id) ?? 0) - now).filter((ms) => ms > 0)
-      if (rank > 0) this.schedule(Math.min(this.#options.negotiation.upgradeRetryMs, ...waits))
+      // Nothing to try now; failures expire (and a lost transport's hold), so look again later if
+      // something is better than here.
+      if (rank > 0) this.schedule(this.#options.negotiation.upgradeRetryMs)
       return
     }
     this.#startProbe(next)

@@ -81,7 +81,9 @@ describe("issue 12 (7): after WebRTC is lost, the session stays below it for upg
     // Once upgradeRetryMs has passed since the channel was lost, it moves up again.
     await waitFor(() => client.transport === "webrtc", retryMs + 10_000, "the upgrade to WebRTC again")
     const upgradedAgainAt = (switches.at(-1) as [TransportId, string, number])[2]
-    console.log(`webrtc: back up ${Math.round(upgradedAgainAt - droppedAt)} ms after the drop (upgradeRetryMs ${retryMs})`)
+    console.log(
+      `webrtc: back up ${Math.round(upgradedAgainAt - droppedAt)} ms after the drop (upgradeRetryMs ${retryMs})`,
+    )
     expect(upgradedAgainAt - droppedAt).toBeGreaterThanOrEqual(retryMs)
     expect(channels.made).toBe(attempts + 1)
     expect(await client.rpc.add({ a: 2, b: 2 })).toBe(4)

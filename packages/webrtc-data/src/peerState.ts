@@ -24,37 +24,24 @@ export function watchPeer(
   disconnectedTimeoutMs: number,
 ): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined
-  let done = false
-  const clear = () => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
-  }
   const stop = () => {
-    done = true
-    clear()
-    peer.onconnectionstatechange = null
-    peer.oniceconnectionstatechange = null
+    clearTimeout(timer)
+    peer.onconnectionstatechange = peer.oniceconnectionstatechange = null
   }
   const lose = (reason: string) => {
-    if (done) return
     stop()
-    lost(reason)
+    lost(`the peer connection ${reason}`)
   }
   const check = () => {
-    if (done) return
-    const states = [peer.connectionState, peer.iceConnectionState]
-    const ended = states.find((state) => state === "failed" || state === "closed")
-    if (ended !== undefined) return lose(`the peer connection ${ended === "failed" ? "failed" : "closed"}`)
+    const states = `${peer.connectionState} ${peer.iceConnectionState}`
+    if (/failed|closed/.test(states)) lose("failed")
     // Disconnected can pass (a moment without packets); past the bound, the session is better off below.
-    if (!states.includes("disconnected")) return clear()
-    if (timer !== undefined) return
-    timer = setTimeout(
-      () => lose(`the peer connection stayed disconnected for ${disconnectedTimeoutMs} ms`),
-      disconnectedTimeoutMs,
-    )
-    unref(timer)
+    else if (!states.includes("disconnected")) timer = void clearTimeout(timer)
+    else if (timer === undefined) {
+      timer = setTimeout(lose, disconnectedTimeoutMs, "stayed disconnected")
+      unref(timer)
+    }
   }
-  peer.onconnectionstatechange = check
-  peer.oniceconnectionstatechange = check
+  peer.onconnectionstatechange = peer.oniceconnectionstatechange = check
   return stop
 }
