@@ -362,8 +362,10 @@ export class Connection implements UpgradeHost {
       this.#upgrades?.skip(this.transport)
       return this.#retry(true)
     }
-    // An established link died. A blip resumes on the same transport; links that keep dying young mean
-    // the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
+    // An established link died. A signalled transport (WebRTC) cannot resume a session: it falls back, and
+    // is not probed again for upgradeRetryMs. A blip resumes on the same transport; links that keep dying
+    // young mean the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
+    if (this.transport.signalled) this.#upgrades?.lost(this.transport)
     this.#shortLinks = livedMs < this.#options.negotiation.stableLinkMs ? this.#shortLinks + 1 : 0
     if (this.#shortLinks < this.#options.negotiation.maxShortLinks) return this.#retry(false)
     this.#shortLinks = 0

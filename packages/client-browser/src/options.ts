@@ -53,7 +53,10 @@ export interface NegotiationOptions {
   readonly probeTimeoutMs?: number
   /** How long a transport that failed is skipped (ms). Default 300 000 (5 minutes). */
   readonly rememberFailureMs?: number
-  /** After a fallback, or when every probe failed, try to move up again after this (ms). Default 30 000. */
+  /**
+   * A transport whose link was lost (WebRTC) is not probed again for this long after the loss; when every
+   * probe failed, the client tries to move up again after this (ms). Default 30 000.
+   */
   readonly upgradeRetryMs?: number
   /**
    * A link that dies sooner than `stableLinkMs` after its handshake counts against its transport; after

@@ -62,6 +62,12 @@ export class Upgrades {
    * which of those above it really fail.
    */
   readonly #skipped = new Set<TransportId>()
+  /**
+   * Transports whose established link was lost and that the session fell back from (WebRTC's channel
+   * going), with when they may be probed again: `upgradeRetryMs` later. They are not remembered as failed
+   * (one loss says little about the network), but probing one at once would mostly find it lost again.
+   */
+  readonly #held = new Map<TransportId, number>()
   /** What worked and failed for this server, across page loads when there is storage. */
   readonly #store: TransportStore
 
@@ -152,6 +158,11 @@ export class Upgrades {
     this.#skipped.add(transport.id)
   }
 
+  /** The session's established link on `transport` was lost, and it falls back: no probe of it for `upgradeRetryMs`. */
+  lost(transport: ClientTransport): void {
+    this.#held.set(transport.id, Date.now() + this.#options.negotiation.upgradeRetryMs)
+  }
+
   /** Remembers that `transport` failed. */
   forget(transport: ClientTransport): void {
     this.#store.update((memory, now) =>
@@ -203,10 +214,13 @@ export class Upgrades {
     if (this.#host.closed || !this.#host.handshaken || this.#probe !== undefined || this.#host.switching) return
     const result = plan(this.#planInput(this.#offer))
     const rank = result.ladder.indexOf(this.#host.transport.id)
-    const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
+    const better = result.upgrades.filter(
+      (id) => (rank === -1 || result.ladder.indexOf(id) < rank) && (this.#held.get(id) ?? 0) <= Date.now(),
+    )
     const next = better.map((id) => this.#byId(id)).find((t) => t !== undefined)
     if (next === undefined) {
-      // Nothing to try now; failures expire, so look again later if something is better than here.
+      // Nothing to try now; failures expire (and a lost transport's hold), so look again later if
+      // something is better than here.
       if (rank > 0) this.schedule(this.#options.negotiation.upgradeRetryMs)
       return
     }
