@@ -83,7 +83,13 @@ export interface TransportHost {
 
 /** The answer of `TransportHost.admit`. */
 export type Admission =
-  | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
+  | {
+      readonly ok: true
+      readonly auth: unknown
+      readonly release: () => void
+      /** The client's address, behind trusted proxies too (docs/limits.md#the-clients-address). */
+      readonly address: string | undefined
+    }
   | {
       readonly ok: false
       /** Answered with its HTTP status from core's `errorCodes` (`httpStatusOf`). */

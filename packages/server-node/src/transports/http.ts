@@ -1,5 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { control, httpBodyCap, type TransportId, type TransportOffer } from "@switchyard/core"
+import {
+  control,
+  decodeServerFrame,
+  errorCodes,
+  FrameType,
+  type HttpErrorCode,
+  httpBodyCap,
+  type TransportId,
+  type TransportOffer,
+} from "@switchyard/core"
 import { answer, answerFrames, refuse, refuseGoneLink } from "../httpAnswers.ts"
 import type { ServerLimits } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
@@ -126,11 +135,18 @@ class HttpLinks implements RunningTransport {
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {
       transport: this.id,
-      remoteAddress: request.socket.remoteAddress,
+      remoteAddress: admission.address,
       auth: admission.auth,
     })
-    answer(response, 200, { link: link.id })
+    // The HELLO first: a new session it was refused (too many, too fast) is answered with a status the
+    // client can see, not a 200 whose BYE waits for a downstream request (docs/limits.md#sessions).
     this.feed(link, body)
+    const refusal = link.isClosed ? refusalOf(link.queue) : undefined
+    if (refusal) {
+      link.forget?.()
+      return refuse(response, refusal.code, refusal.message)
+    }
+    answer(response, 200, { link: link.id })
   }
 
   private upstream(request: IncomingMessage, response: ServerResponse, link: HttpLink): void {
@@ -198,3 +214,12 @@ const LINGER_MS = 10_000
 
 /** How long closing the server waits for closed links to hand over their last frames (ms). */
 const CLOSE_GRACE_MS = 1000
+
+/** The code and message of the BYE a link was refused with at its opening, when that code has an HTTP status. */
+function refusalOf(queue: readonly string[]): { code: HttpErrorCode; message: string } | undefined {
+  const decoded = decodeServerFrame(queue[queue.length - 1])
+  if (!decoded.ok || decoded.frame[0] !== FrameType.BYE) return undefined
+  const [, code, message] = decoded.frame
+  const entry: { readonly http?: number } | undefined = errorCodes[code as HttpErrorCode]
+  return entry?.http === undefined ? undefined : { code: code as HttpErrorCode, message }
+}
