@@ -52,6 +52,7 @@ export class ClientAddresses {
  */
 export function addressKey(address: string | undefined, ipv6PrefixBits: number): string {
   if (address === undefined) return "unknown"
+  address = plain(address) ?? address
   if (isIP(address) !== 6 || ipv6PrefixBits >= 128) return address
   const groups = expand(address)
   if (!groups) return address
