@@ -35,6 +35,12 @@ export interface ServerLimits extends SessionOptions {
   /** New sessions one client address may start at once before `newSessionsPerSecondPerIp` applies. */
   readonly newSessionBurstPerIp: number
   /**
+   * How long the answer to a HELLO refused a new session (`LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`,
+   * `RATE_LIMITED`) is held (ms): a client that loops on refused HELLOs gets one answer per connection and
+   * delay. The connection counts toward `maxConnectionsPerIp` meanwhile.
+   */
+  readonly refusalDelayMs: number
+  /**
    * IPv6 addresses are counted per prefix of this many bits by every per-address bound (a host is
    * usually given a whole /64). 128 counts each address on its own.
    */
@@ -134,6 +140,9 @@ export const defaultLimits: ServerLimits = {
   // 1,000 clients behind one NAT all needing a new session (a restart) are in within 16 s.
   newSessionsPerSecondPerIp: 50,
   newSessionBurstPerIp: 200,
+  // A flood that waits for its answers is slowed to one HELLO per connection a second; a client the
+  // bounds refuse retries with backoff anyway.
+  refusalDelayMs: 1000,
   ipv6PrefixBits: 64,
   // Far above interactive use (60 Hz on dozens of channels); the burst covers a client's whole replay
   // (its maxReplayFrames, 10,000) twice over, so that a resume never trips it.

@@ -148,6 +148,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     accept: (link, info) => table.accept(link, info),
     admit: (request) => gate.admit(request),
+    refusing: (link) => table.isRefusing(link),
     originAllowed: (request) => gate.originAllowed(request),
     onError,
     ...(cluster && { nodeId: cluster.nodeId }),

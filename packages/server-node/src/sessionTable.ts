@@ -49,6 +49,8 @@ export class SessionTable {
   private readonly sessions = new Map<string, ServerSession>()
   /** Links still in their handshake (open, no HELLO yet), with their handshake timer. */
   private readonly handshaking = new Map<Link, ReturnType<typeof setTimeout>>()
+  /** Links whose HELLO was refused a new session, until their answer goes (`refusalDelayMs`). */
+  private readonly refusing = new Map<Link, ReturnType<typeof setTimeout>>()
   private readonly sessionLimits: SessionLimits
   /** Set when the server starts shutting down: a link's handshake is then refused. */
   closing = false
@@ -119,6 +121,11 @@ export class SessionTable {
    */
   endAll(): void {
     for (const session of [...this.sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+    for (const [link, timer] of [...this.refusing]) {
+      clearTimeout(timer)
+      this.refusing.delete(link)
+      refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+    }
     for (const [link, handshake] of [...this.handshaking]) {
       clearTimeout(handshake)
       this.handshaking.delete(link)
@@ -169,6 +176,8 @@ export class SessionTable {
           closed = true
           return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
         }
+        // Its HELLO was refused; the answer is on its way.
+        if (this.refusing.has(link)) return
         if (this.closing) {
           handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
@@ -208,15 +217,39 @@ export class SessionTable {
           for (const frame of frames) session?.receive(link, frame)
         })
       },
-      close() {
+      close: () => {
         closed = true
         handshakeOver()
+        clearTimeout(this.refusing.get(link))
+        this.refusing.delete(link)
         session?.linkClosed(link)
       },
       resume(received) {
         session?.resume(link, received)
       },
     }
+  }
+
+  /** Whether `link`'s HELLO was refused a new session and waits for its answer (`refusalDelayMs`). */
+  isRefusing(link: Link): boolean {
+    return this.refusing.has(link)
+  }
+
+  /**
+   * Refuses a new session after `refusalDelayMs`: a client that loops on refused HELLOs gets one answer
+   * per connection and delay, and its refusals cost the server little (docs/limits.md#sessions). The
+   * connection keeps counting toward `maxConnectionsPerIp` meanwhile; frames it sends are ignored.
+   */
+  private refuseLater(link: Link, code: ErrorCode, message: string): void {
+    const fire = () => {
+      this.refusing.delete(link)
+      refuseLink(link, code, message)
+    }
+    const delay = this.options.limits.refusalDelayMs
+    if (!(delay > 0)) return fire()
+    const timer = setTimeout(fire, delay)
+    timer.unref()
+    this.refusing.set(link, timer)
   }
 
   /** A HELLO: starts or resumes the session it names, or refuses the link. */
@@ -246,7 +279,7 @@ export class SessionTable {
         this.sessions.size >= this.options.limits.maxSessions
           ? { code: "LIMIT_EXCEEDED" as const, message: "the server holds too many sessions" }
           : this.options.quota?.admit(info.remoteAddress, identity)
-      if (refusal) return void refuseLink(link, refusal.code, refusal.message)
+      if (refusal) return void this.refuseLater(link, refusal.code, refusal.message)
       target = new ServerSession(
         this.runtime,
         randomBytes(9).toString("base64url"),

@@ -86,10 +86,12 @@ class Raw {
 let server: Server<TestContract> | undefined
 const sockets: Raw[] = []
 
+/** A server; refusals are answered at once unless the test sets `refusalDelayMs`. */
 async function start(options: ServerOptions<unknown>): Promise<string> {
   server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
     onError: () => {},
     ...options,
+    limits: { refusalDelayMs: 0, ...options.limits },
   } as ServerOptions<undefined>)
   return (await server.listen(0, "127.0.0.1")).url
 }
@@ -153,6 +155,46 @@ describe("sessions per address and per identity", () => {
     await sleep(300)
     expect((await hello(url, "127.0.0.1")).welcomed).toBe(true)
     expect(await (await hello(url, "127.0.0.1")).refusal()).toEqual({ code: "RATE_LIMITED", close: 4210 })
+  })
+})
+
+describe("the answer to a refused HELLO", () => {
+  it("is held for refusalDelayMs, frames sent meanwhile are ignored, and server.close() answers it at once", async () => {
+    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 } })
+    expect((await hello(url, "127.0.0.1")).welcomed).toBe(true)
+    const ws = new WebSocket(url.replace(/^http/, "ws"))
+    const frames: unknown[][] = []
+    ws.on("message", (data) => frames.push(JSON.parse(String(data)) as unknown[]))
+    await new Promise((resolve) => ws.once("open", resolve))
+    const sent = performance.now()
+    ws.send(control.hello(PROTOCOL_VERSION, null, 0))
+    ws.send(control.hello(PROTOCOL_VERSION, null, 0))
+    await waitFor(() => frames.length > 0, 3000, "the refusal")
+    expect(performance.now() - sent).toBeGreaterThan(700)
+    expect(frames).toEqual([[FrameType.BYE, "RATE_LIMITED", expect.any(String)]])
+    ws.terminate()
+    // A refusal under way when the server closes is answered at once.
+    const last = new WebSocket(url.replace(/^http/, "ws"))
+    const lastFrames: unknown[][] = []
+    last.on("message", (data) => lastFrames.push(JSON.parse(String(data)) as unknown[]))
+    await new Promise((resolve) => last.once("open", resolve))
+    last.send(control.hello(PROTOCOL_VERSION, null, 0))
+    await sleep(100)
+    const closing = performance.now()
+    await server?.close()
+    expect(lastFrames[0]?.slice(0, 2)).toEqual([FrameType.BYE, "SERVER_CLOSED"])
+    expect(performance.now() - closing).toBeLessThan(700)
+  })
+
+  it("on an HTTP link's opening POST, comes as the status after refusalDelayMs", async () => {
+    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 } })
+    const post = () => fetch(`${url}?transport=long-polling`, { method: "POST", body: control.hello(PROTOCOL_VERSION, null, 0) })
+    expect((await post()).status).toBe(200)
+    const sent = performance.now()
+    const refused = await post()
+    expect(performance.now() - sent).toBeGreaterThan(700)
+    expect(refused.status).toBe(429)
+    expect(((await refused.json()) as { code: string }).code).toBe("RATE_LIMITED")
   })
 })
 

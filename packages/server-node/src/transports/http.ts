@@ -121,14 +121,30 @@ class HttpLinks implements RunningTransport {
       admission.release()
     }
     const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`
+    /** The opening POST, until it is answered. */
+    let opening: ServerResponse | undefined = response
     const link = new HttpLink(
       this.downstream,
       (closed, code, reason) => {
         closed.events?.close(code, reason)
+        // Its HELLO was refused a new session (too many, too fast): the client sees the status, not a 200
+        // whose BYE would wait for a downstream request (docs/limits.md#sessions); no link is kept.
+        const refusal = opening && refusalOf(closed.queue)
+        if (opening && refusal) {
+          forget(closed)
+          refuse(opening, refusal.code, refusal.message)
+          opening = undefined
+          return
+        }
         if (closed.queue.length === 0) return forget(closed)
-        // Frames queued with the close (a BYE) wait for the next downstream request, for a while.
-        closed.forget = () => forget(closed)
-        setTimeout(closed.forget, LINGER_MS).unref()
+        // Frames queued with the close (a BYE) wait for the next downstream request, for a while. A link
+        // forgotten sooner clears its timer, which would otherwise hold it (and its session's closures).
+        const linger = setTimeout(() => forget(closed), LINGER_MS)
+        linger.unref()
+        closed.forget = () => {
+          clearTimeout(linger)
+          forget(closed)
+        }
       },
       prefix,
     )
@@ -138,14 +154,11 @@ class HttpLinks implements RunningTransport {
       remoteAddress: admission.address,
       auth: admission.auth,
     })
-    // The HELLO first: a new session it was refused (too many, too fast) is answered with a status the
-    // client can see, not a 200 whose BYE waits for a downstream request (docs/limits.md#sessions).
+    // The HELLO first: a refused one is answered when its refusal comes (above), now or after
+    // refusalDelayMs, and the link counts toward maxConnectionsPerIp until then.
     this.feed(link, body)
-    const refusal = link.isClosed ? refusalOf(link.queue) : undefined
-    if (refusal) {
-      link.forget?.()
-      return refuse(response, refusal.code, refusal.message)
-    }
+    if (opening === undefined || this.host.refusing?.(link)) return
+    opening = undefined
     answer(response, 200, { link: link.id })
   }
 

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url"
 import { bundleForNode } from "../cluster/bundle.ts"
 import type { FloodCounts } from "./flooder.ts"
 
-const here = dirname(fileURLToPath(import.meta.url))
+/** The folder of flooderMain.ts and serverMain.ts; scripts/attack-flood.mjs, bundled elsewhere, names it. */
+const here = process.env.SWITCHYARD_FLOOD_DIR ?? dirname(fileURLToPath(import.meta.url))
 
 /** A flood running in a child process: its counts once it has stopped. */
 export interface FloodProcess {
@@ -45,4 +46,45 @@ export async function floodProcess(
   // Awaited by the caller later: a child that fails early must not count as an unhandled rejection meanwhile.
   done.catch(() => {})
   return { done, stop: () => child.stdin.end() }
+}
+
+/** A Switchyard server in a child process (`serverMain.ts`, default limits), for `scripts/attack-flood.mjs`. */
+export interface ServerProcess {
+  readonly url: string
+  readonly pid: number
+  /** Sessions it held at its last report (every 250 ms). */
+  readonly sessions: () => number
+  stop(): Promise<void>
+}
+
+export async function serverProcess(): Promise<ServerProcess> {
+  const main = await bundleForNode("flood-server-main", 'import "./serverMain.ts"', here)
+  const child = spawn(process.execPath, [main], { stdio: ["pipe", "pipe", "inherit"] })
+  let sessions = 0
+  let buffered = ""
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`the server exited with ${code}`)))
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString()
+      let end = buffered.indexOf("\n")
+      while (end !== -1) {
+        const [kind, value = ""] = buffered.slice(0, end).split(" ")
+        buffered = buffered.slice(end + 1)
+        if (kind === "url") resolve(value)
+        if (kind === "sessions") sessions = Number(value)
+        end = buffered.indexOf("\n")
+      }
+    })
+  })
+  return {
+    url,
+    pid: child.pid ?? 0,
+    sessions: () => sessions,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve())
+        child.stdin.end()
+      }),
+  }
 }

@@ -1,0 +1,19 @@
+import { TestContract, testHandlers } from "@switchyard/core/testing"
+import { createServer, type Handlers } from "@switchyard/server-node"
+
+/**
+ * A server with the default limits in a process of its own (bundled by `serverProcess`): prints
+ * `url <url>`, then `sessions <n>` every 250 ms, and closes when its stdin ends.
+ */
+const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
+  onError: () => {},
+})
+const { url } = await server.listen(0, "127.0.0.1")
+process.stdout.write(`url ${url}\n`)
+const report = setInterval(() => process.stdout.write(`sessions ${server.sessionCount}\n`), 250)
+process.stdin.on("end", async () => {
+  clearInterval(report)
+  await server.close()
+  process.exit(0)
+})
+process.stdin.resume()
