@@ -24,7 +24,10 @@ export const FeedContract = contract({ topics: { feed: topic({ message: Payload 
  * per-address session bounds stay at their defaults (every load client is on 127.0.0.1: the fan-out's 100
  * subscribers are within the new-session burst).
  */
-const benchLimits = { connectionFramesPerSecond: Number.POSITIVE_INFINITY, connectionBytesPerSecond: Number.POSITIVE_INFINITY }
+const benchLimits = {
+  connectionFramesPerSecond: Number.POSITIVE_INFINITY,
+  connectionBytesPerSecond: Number.POSITIVE_INFINITY,
+}
 
 /** Resolves once `client` is connected (a client starts connecting when created). */
 async function connected(client) {

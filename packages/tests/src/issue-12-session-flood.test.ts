@@ -56,7 +56,8 @@ describe("issue 12: a flood of new sessions from one address", () => {
       // What it got is what its address may have: the burst, and the rate over the run (with room for a
       // slow run), far from maxSessions.
       const given = (ws.welcomed ?? 0) + (lp.welcomed ?? 0)
-      const allowed = defaultLimits.newSessionBurstPerIp + (defaultLimits.newSessionsPerSecondPerIp * (floodMs + 5_000)) / 1000
+      const allowed =
+        defaultLimits.newSessionBurstPerIp + (defaultLimits.newSessionsPerSecondPerIp * (floodMs + 5_000)) / 1000
       expect(given).toBeLessThanOrEqual(allowed)
       expect(server.sessionCount).toBeLessThan(1_000)
     } finally {

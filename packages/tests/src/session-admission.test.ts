@@ -88,11 +88,15 @@ const sockets: Raw[] = []
 
 /** A server; refusals are answered at once unless the test sets `refusalDelayMs`. */
 async function start(options: ServerOptions<unknown>): Promise<string> {
-  server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
-    onError: () => {},
-    ...options,
-    limits: { refusalDelayMs: 0, ...options.limits },
-  } as ServerOptions<undefined>)
+  server = createServer(
+    TestContract,
+    testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>,
+    {
+      onError: () => {},
+      ...options,
+      limits: { refusalDelayMs: 0, ...options.limits },
+    } as ServerOptions<undefined>,
+  )
   return (await server.listen(0, "127.0.0.1")).url
 }
 
@@ -160,7 +164,9 @@ describe("sessions per address and per identity", () => {
 
 describe("the answer to a refused HELLO", () => {
   it("is held for refusalDelayMs, frames sent meanwhile are ignored, and server.close() answers it at once", async () => {
-    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 } })
+    const url = await start({
+      limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 },
+    })
     expect((await hello(url, "127.0.0.1")).welcomed).toBe(true)
     const ws = new WebSocket(url.replace(/^http/, "ws"))
     const frames: unknown[][] = []
@@ -187,8 +193,11 @@ describe("the answer to a refused HELLO", () => {
   })
 
   it("on an HTTP link's opening POST, comes as the status after refusalDelayMs", async () => {
-    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 } })
-    const post = () => fetch(`${url}?transport=long-polling`, { method: "POST", body: control.hello(PROTOCOL_VERSION, null, 0) })
+    const url = await start({
+      limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, refusalDelayMs: 800 },
+    })
+    const post = () =>
+      fetch(`${url}?transport=long-polling`, { method: "POST", body: control.hello(PROTOCOL_VERSION, null, 0) })
     expect((await post()).status).toBe(200)
     const sent = performance.now()
     const refused = await post()
@@ -205,7 +214,9 @@ describe("a refused HELLO on an HTTP link's opening POST", () => {
   }
 
   it("is answered with its status and code (429 RATE_LIMITED), on long polling, polling and SSE; the link is not kept", async () => {
-    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, maxConnectionsPerIp: 4 } })
+    const url = await start({
+      limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.001, maxConnectionsPerIp: 4 },
+    })
     const opened = await open(url, "long-polling")
     expect(opened.status).toBe(200)
     for (const transport of ["long-polling", "polling", "sse", "long-polling", "polling", "sse"]) {

@@ -77,7 +77,9 @@ export async function attackFlood(options: {
       `median ${fmt(sorted[Math.floor(sorted.length / 2)])}, max ${fmt(sorted[sorted.length - 1])}`,
   )
   for (const h of honest) {
-    console.log(`  t=${h.at.toFixed(1).padStart(5)} s  ${h.transport.padEnd(12)} from ${h.from.padEnd(10)} ${fmt(h.ms)}`)
+    console.log(
+      `  t=${h.at.toFixed(1).padStart(5)} s  ${h.transport.padEnd(12)} from ${h.from.padEnd(10)} ${fmt(h.ms)}`,
+    )
   }
   const ok = honest.length > 0 && under === honest.length
   console.log(ok ? "PASS: every honest client got its first RPC within 1 s" : "FAIL")

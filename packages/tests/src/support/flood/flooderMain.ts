@@ -5,7 +5,11 @@ import { flood } from "./flooder.ts"
  * for `ms`, or until its stdin closes, then prints its counts as one JSON line and exits.
  */
 const [url = "", transport = "websocket", loops = "64", ms = "5000"] = process.argv.slice(2)
-const running = flood({ url, transport: transport === "long-polling" ? "long-polling" : "websocket", loops: Number(loops) })
+const running = flood({
+  url,
+  transport: transport === "long-polling" ? "long-polling" : "websocket",
+  loops: Number(loops),
+})
 let ended = false
 const end = async () => {
   if (ended) return
