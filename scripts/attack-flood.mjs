@@ -11,41 +11,22 @@
 //
 // FLOOD_SECONDS (30), FLOOD_LOOPS per process (64), FLOOD_HONEST_EVERY_MS (1000).
 //
-// Node 20 cannot run TypeScript: esbuild bundles support/flood/attack.ts (the workspace packages from their
-// sources) into packages/tests/.tmp, where Node resolves the other packages from packages/tests/node_modules.
-import { mkdirSync } from "node:fs"
+// Node 20 cannot run TypeScript: support/flood/attack.ts is bundled by scripts/lib/nodeBundle.mjs into
+// packages/tests/.tmp.
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { bundleForNode } from "./lib/nodeBundle.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const tests = join(root, "packages/tests")
 const floodDir = join(tests, "src/support/flood")
 const { build } = createRequire(join(tests, "package.json"))("esbuild")
-
-const out = join(tests, ".tmp/attack-flood.mjs")
-mkdirSync(join(tests, ".tmp"), { recursive: true })
-await build({
-  entryPoints: [join(floodDir, "attack.ts")],
-  outfile: out,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  conditions: ["@switchyard/source"],
-  logLevel: "warning",
-  plugins: [
-    {
-      // Bundle the workspace packages (from source) and relative imports; leave the rest to Node.
-      name: "external-packages",
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@switchyard/") ? undefined : { path: args.path, external: true },
-        )
-      },
-    },
-  ],
-})
+const out = await bundleForNode(
+  build,
+  { entryPoints: [join(floodDir, "attack.ts")] },
+  join(tests, ".tmp/attack-flood.mjs"),
+)
 
 // processes.ts finds flooderMain.ts and serverMain.ts beside itself; bundled here, it is told where that is.
 process.env.SWITCHYARD_FLOOD_DIR = floodDir
