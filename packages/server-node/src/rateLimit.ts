@@ -53,27 +53,38 @@ export type RateVerdict = "ok" | "over" | "cut"
 
 /**
  * The per-connection rate limit on client frames and their size (docs/limits.md#connections-and-messages):
- * two token buckets. A frame past either is `over` (a request is refused with `RATE_LIMITED`); a connection
- * that goes on sending until it owes a whole burst more is `cut`.
+ * two token buckets, kept flat in one small object since every connection has one. A frame past either is
+ * `over` (a request is refused with `RATE_LIMITED`); a connection that goes on sending until it owes a
+ * whole burst more is `cut`.
  */
 export class ConnectionRate {
-  private readonly frames: TokenBucket
-  private readonly chars: TokenBucket
+  private frames: number
+  private chars: number
+  private at = performance.now()
 
   constructor(private readonly limits: ServerLimits) {
-    this.frames = new TokenBucket(limits.connectionFramesPerSecond, limits.connectionFrameBurst)
-    this.chars = new TokenBucket(limits.connectionBytesPerSecond, limits.connectionByteBurst)
+    this.frames = limits.connectionFrameBurst
+    this.chars = limits.connectionByteBurst
   }
 
   /** Counts one frame of `size` (characters of its text, or bytes of a binary frame). */
   take(size: number): RateVerdict {
+    const { connectionFramesPerSecond, connectionFrameBurst, connectionBytesPerSecond, connectionByteBurst } =
+      this.limits
     const now = performance.now()
-    const frames = this.frames.take(1, now)
-    const chars = this.chars.take(size, now)
-    if (frames >= 0 && chars >= 0) return "ok"
-    const { connectionFrameBurst, connectionByteBurst } = this.limits
-    return frames < -connectionFrameBurst || chars < -connectionByteBurst ? "cut" : "over"
+    const elapsed = now - this.at
+    this.at = now
+    this.frames = refill(this.frames, elapsed, connectionFramesPerSecond, connectionFrameBurst) - 1
+    this.chars = refill(this.chars, elapsed, connectionBytesPerSecond, connectionByteBurst) - size
+    if (this.frames >= 0 && this.chars >= 0) return "ok"
+    return this.frames < -connectionFrameBurst || this.chars < -connectionByteBurst ? "cut" : "over"
   }
+}
+
+/** A bucket's level after `elapsed` ms at `rate` a second, up to `burst`; infinite when either is. */
+function refill(level: number, elapsed: number, rate: number, burst: number): number {
+  if (rate === Number.POSITIVE_INFINITY || burst === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY
+  return elapsed > 0 ? Math.min(burst, level + (elapsed * rate) / 1000) : level
 }
 
 /** The size a frame counts for: the characters of its text, or the bytes of a binary frame. */
