@@ -47,6 +47,7 @@ export async function attackFlood(options: {
   const [ws, lp] = (await Promise.all(floods.map((f) => f.done))) as [FloodCounts, FloodCounts]
   const elapsed = (performance.now() - started) / 1000
   const sessions = server.sessions()
+  const lag = server.lag()
   clearInterval(sampler)
   peakRss = Math.max(peakRss, rss(), kib(server.pid, "VmHWM"))
   await server.stop()
@@ -71,6 +72,7 @@ export async function attackFlood(options: {
   line("refused in all", `${refused(ws) + refused(lp)}`)
   line("sessions held at the end", `${sessions}`)
   line("server RSS", `${mib(startRss)} MiB at the start, ${mib(peakRss)} MiB at the peak`)
+  line("server event-loop delay", `p99 ${lag.p99} ms, max ${lag.max} ms`)
   line(
     "honest clients' first RPC (ms)",
     `${times.length} of ${honest.length} answered, ${under} under 1 s; min ${fmt(sorted[0])}, ` +

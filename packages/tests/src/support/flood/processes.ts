@@ -54,6 +54,8 @@ export interface ServerProcess {
   readonly pid: number
   /** Sessions it held at its last report (every 250 ms). */
   readonly sessions: () => number
+  /** Its event loop's delay so far at its last report, in ms: 99th percentile and maximum. */
+  readonly lag: () => { readonly p99: number; readonly max: number }
   stop(): Promise<void>
 }
 
@@ -61,6 +63,7 @@ export async function serverProcess(): Promise<ServerProcess> {
   const main = await bundleForNode("flood-server-main", 'import "./serverMain.ts"', here)
   const child = spawn(process.execPath, [main], { stdio: ["pipe", "pipe", "inherit"] })
   let sessions = 0
+  let lag = { p99: 0, max: 0 }
   let buffered = ""
   const url = await new Promise<string>((resolve, reject) => {
     child.once("error", reject)
@@ -69,10 +72,11 @@ export async function serverProcess(): Promise<ServerProcess> {
       buffered += chunk.toString()
       let end = buffered.indexOf("\n")
       while (end !== -1) {
-        const [kind, value = ""] = buffered.slice(0, end).split(" ")
+        const [kind, value = "", more = ""] = buffered.slice(0, end).split(" ")
         buffered = buffered.slice(end + 1)
         if (kind === "url") resolve(value)
         if (kind === "sessions") sessions = Number(value)
+        if (kind === "lag") lag = { p99: Number(value), max: Number(more) }
         end = buffered.indexOf("\n")
       }
     })
@@ -81,6 +85,7 @@ export async function serverProcess(): Promise<ServerProcess> {
     url,
     pid: child.pid ?? 0,
     sessions: () => sessions,
+    lag: () => lag,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once("exit", () => resolve())
