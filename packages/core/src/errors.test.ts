@@ -44,4 +44,17 @@ describe("errorCodes", () => {
     const layers = new Set(Object.values(errorCodes).map((entry) => entry.layer))
     expect([...layers].sort()).toEqual(["contract", "http", "protocol", "session"])
   })
+
+  it("gives the refusals of a HELLO a close code and the status of a refused opening POST", () => {
+    expect(closeCodeOf("TOO_MANY_SESSIONS")).toBe(4209)
+    expect(closeCodeOf("RATE_LIMITED")).toBe(4210)
+    expect(codeOfClose(4209)).toBe("TOO_MANY_SESSIONS")
+    expect(codeOfClose(4210)).toBe("RATE_LIMITED")
+    expect(httpStatusOf("TOO_MANY_SESSIONS")).toBe(429)
+    expect(httpStatusOf("RATE_LIMITED")).toBe(429)
+    expect(httpStatusOf("LIMIT_EXCEEDED")).toBe(503)
+    expect(isErrorCode("RATE_LIMITED")).toBe(true)
+    expect(isHttpRefusalCode("TOO_MANY_SESSIONS")).toBe(false)
+    expect(switchyardError("RATE_LIMITED", "slow down")).toBeInstanceOf(SessionError)
+  })
 })

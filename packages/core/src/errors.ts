@@ -54,11 +54,16 @@ const session = {
   TOPIC_GAP: 4206,
   // The server's broker (docs/scaling.md) could not take a publish or a subscription in time (never a close).
   BROKER_UNAVAILABLE: 4208,
+  // A new session was refused: its address or identity holds too many (docs/limits.md#sessions).
+  TOO_MANY_SESSIONS: 4209,
+  // Too many new sessions from one address, or frames on one connection, in too short a time.
+  RATE_LIMITED: 4210,
 } as const
 
 /**
  * The HTTP status of every code a server may answer a refused request or upgrade with: the refusals that
- * come before any session (docs/errors.md#http-refusals), then four codes of a `SwitchyardError`.
+ * come before any session (docs/errors.md#http-refusals), then the codes of a `SwitchyardError` that may
+ * refuse a request or a link's opening POST.
  */
 const httpStatus = {
   UNAUTHORIZED: 401,
@@ -72,6 +77,10 @@ const httpStatus = {
   MESSAGE_TOO_LARGE: 413,
   ORIGIN_FORBIDDEN: 403,
   SERVER_CLOSED: 503,
+  // A HELLO refused on a long-polling, polling or SSE link's opening POST (docs/limits.md#sessions).
+  LIMIT_EXCEEDED: 503,
+  TOO_MANY_SESSIONS: 429,
+  RATE_LIMITED: 429,
 } as const
 
 type Layers = {
@@ -90,7 +99,8 @@ export type HttpRefusalCode = Exclude<keyof Http, ErrorCode>
 /**
  * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
  * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
- * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`).
+ * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, and the refusals of a HELLO: `LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`,
+ * `RATE_LIMITED`).
  */
 export type HttpErrorCode = keyof Http
 
@@ -178,6 +188,8 @@ export function codeOfClose(close: number): ErrorCode {
         "HEARTBEAT_TIMEOUT",
         "CONNECTION_REPLACED",
         "SLOW_CONSUMER",
+        "TOO_MANY_SESSIONS",
+        "RATE_LIMITED",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )

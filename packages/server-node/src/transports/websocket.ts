@@ -53,7 +53,7 @@ class WebSocketTransport implements RunningTransport {
       socket.once("close", admission.release)
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         this.sockets.add(ws)
-        this.open(ws, request, admission.auth, () => {
+        this.open(ws, admission.address, admission.auth, () => {
           this.sockets.delete(ws)
           admission.release()
         })
@@ -62,7 +62,7 @@ class WebSocketTransport implements RunningTransport {
     return true
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, auth: unknown, release: () => void): void {
+  private open(ws: WebSocket, address: string | undefined, auth: unknown, release: () => void): void {
     const raw = (ws as unknown as { _socket: import("node:net").Socket })._socket
     const cork = corkPerTick(
       () => raw,
@@ -102,7 +102,7 @@ class WebSocketTransport implements RunningTransport {
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
-    const events = this.host.accept(link, { transport: "websocket", remoteAddress: request.socket.remoteAddress, auth })
+    const events = this.host.accept(link, { transport: "websocket", remoteAddress: address, auth })
     ws.on("error", () => ws.terminate())
     ws.on("message", (data, isBinary) => events.frame(isBinary ? data : data.toString()))
     ws.once("close", (code, reason) => {
