@@ -1,4 +1,5 @@
 import {
+  type ClientCredentials,
   type ClientLinkEvents,
   type ClientTransport,
   clientControl,
@@ -9,6 +10,7 @@ import {
   Heartbeat,
   isErrorCode,
   type Link,
+  type LinkHeaders,
   PROTOCOL_VERSION,
   preWelcomeLimits,
   Session,
@@ -19,10 +21,12 @@ import {
 } from "@switchyard/core"
 import { backoffDelay } from "./backoff.ts"
 import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
+import type { Credentials, CredentialsHost } from "./credentials.ts"
 import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
 import { noop } from "./report.ts"
-import type { UpgradeHost, Upgrades } from "./upgrades.ts"
+import type { Upgrades } from "./upgrades.ts"
+import { closedError } from "./wire.ts"
 
 /**
  * Keeps one session connected: opens a link, runs the HELLO/WELCOME handshake, watches the heartbeat,
@@ -31,7 +35,7 @@ import type { UpgradeHost, Upgrades } from "./upgrades.ts"
  * session starts where it is likeliest to connect at once, probes better transports in the background
  * and moves to the first that passes, and falls back down the ladder when its transport keeps failing.
  */
-export class Connection implements UpgradeHost {
+export class Connection implements CredentialsHost {
   readonly session: Session
   readonly decode: { readonly maxDepth: number }
   #token: string | null = null
@@ -47,6 +51,15 @@ export class Connection implements UpgradeHost {
   #heartbeat: Heartbeat | undefined
   /** Set while the session moves to a link that passed its probe; the transport it came from. */
   #switchingFrom: ClientTransport | undefined
+  /** Why the session moves to that link: an upgrade, or `reauthenticate()`. */
+  #switchReason: TransportReason = "upgrade"
+  /**
+   * The credentials each connection sends (docs/sessions.md#credentials), loaded with `import()` when the
+   * client was given `auth` or the app first calls `reauthenticate()`: a client that has neither never
+   * loads that code.
+   */
+  #auth: Promise<Credentials> | undefined
+  #credentials: Credentials | undefined
   /** Set when the next handshake completes a fallback. */
   #fellBack = false
   /** When the current link's handshake completed, and how many links in a row died young. */
@@ -76,6 +89,46 @@ export class Connection implements UpgradeHost {
     this.session = new Session(options.session)
     this.decode = { maxDepth: options.maxDepth }
     this.transport = options.transports[0] as ClientTransport
+    if (options.auth) this.#loadCredentials()
+  }
+
+  /** The URL a connection opens, with the credentials' query parameters. */
+  get url(): string {
+    return this.#credentials?.url ?? this.#options.url
+  }
+
+  /** The credentials' request headers, for the requests that open a connection. */
+  get headers(): LinkHeaders | undefined {
+    return this.#credentials?.headers
+  }
+
+  #loadCredentials(): Promise<Credentials> {
+    const options = this.#options
+    this.#auth ??= import("./credentials.ts").then(
+      ({ Credentials }) =>
+        (this.#credentials = new Credentials(
+          options.url,
+          options.auth,
+          options.connectTimeoutMs,
+          options.transports,
+          this,
+          negotiationKit,
+        )),
+    )
+    return this.#auth
+  }
+
+  /** `client.reauthenticate(credentials?)` (docs/sessions.md#credentials). */
+  reauthenticate(credentials?: ClientCredentials): Promise<void> {
+    return this.#loadCredentials().then((loaded) => loaded.reauthenticate(credentials))
+  }
+
+  /** Opens the next connection now when the session waits out a backoff delay. */
+  hurry(): void {
+    if (this.#retryTimer === undefined) return
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    this.#open()
   }
 
   /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full. */
@@ -136,10 +189,27 @@ export class Connection implements UpgradeHost {
     this.#abandon()
     link?.close(1000, "CLIENT_CLOSED")
     this.session.reset()
+    this.#credentials?.close(closedError())
+  }
+
+  /** Asks for the credentials, when there are any, then opens a link. */
+  #open(): void {
+    if (this.closed) return
+    if (!this.#auth) return this.#connect()
+    this.#auth
+      .then((credentials) => credentials.update())
+      .then(
+        () => this.#connect(),
+        (error: SwitchyardError) =>
+          this.#down(
+            error.code ? error : switchyardError("CONNECTION_LOST", "auth could not load", { cause: error }),
+            true,
+          ),
+      )
   }
 
   /** Opens a link on `this.transport` and says HELLO on it. */
-  #open(): void {
+  #connect(): void {
     if (this.closed) return
     const transport = this.transport
     let link: Link | undefined
@@ -158,7 +228,7 @@ export class Connection implements UpgradeHost {
       },
     }
     try {
-      link = this.#link = transport.connect(this.#options.url, events)
+      link = this.#link = transport.connect(this.url, events, undefined, this.headers)
     } catch (error) {
       this.#link = undefined
       this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
@@ -230,7 +300,7 @@ export class Connection implements UpgradeHost {
       })
       this.#heartbeat.start()
       const reason: TransportReason = this.#switchingFrom
-        ? "upgrade"
+        ? this.#switchReason
         : !this.#everConnected
           ? "connected"
           : !resumed
@@ -243,6 +313,7 @@ export class Connection implements UpgradeHost {
       this.#everConnected = true
       this.#upgrades?.connected(transport)
       this.#events.ready({ transport, sessionId, resumed, reason, peerId })
+      this.#credentials?.connected()
       this.#upgrades?.schedule(0)
       return
     }
@@ -279,12 +350,13 @@ export class Connection implements UpgradeHost {
    * drop (HELLO with what it has received; the server replays the rest there and closes the old link).
    * Frames still arriving on the old link are ignored from now on, so none is delivered twice.
    */
-  switchTo(transport: ClientTransport, link: Link): void {
+  switchTo(transport: ClientTransport, link: Link, reason: TransportReason = "upgrade"): void {
     if (this.closed || !this.handshaken) return link.close(1001, "PROBE_UNUSED")
     const old = this.#link
     const from = this.transport
     this.#abandon()
     this.#switchingFrom = from
+    this.#switchReason = reason
     this.transport = transport
     this.#link = link
     link.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
@@ -352,9 +424,15 @@ export class Connection implements UpgradeHost {
     if (this.closed) return
     if (wasUp) this.#events.down(error)
     if (switchedFrom) {
-      // The new link failed before its handshake: remember that, and go back where the session was.
-      this.#upgrades?.forget(this.transport)
+      // The new link failed before its handshake: remember that (an upgrade's), go back where the session was.
+      if (this.#switchReason === "upgrade") this.#upgrades?.forget(this.transport)
       this.transport = switchedFrom
+      return this.#retry(false)
+    }
+    if (error.code === "AUTH_REFUSED") {
+      // The credentials failed, not the transport: say so, and try again with what `auth` gives then.
+      this.#events.notice(error)
+      this.#credentials?.refused(error)
       return this.#retry(false)
     }
     if (failedToConnect) {

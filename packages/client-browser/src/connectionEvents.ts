@@ -35,4 +35,4 @@ export interface ConnectionEvents {
 }
 
 /** Why the session is on its transport, as `client.on("transport", (name, reason) => …)` reports it. */
-export type TransportReason = "connected" | "resumed" | "new session" | "upgrade" | "fallback"
+export type TransportReason = "connected" | "resumed" | "new session" | "upgrade" | "fallback" | "reauthenticated"

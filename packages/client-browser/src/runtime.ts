@@ -15,6 +15,7 @@ import {
   type SubscribeOptions,
   type SwitchyardError,
   switchyardError,
+  type TopicSubscription,
   type TransportId,
   type UnreliableFrame,
 } from "@switchyard/core"
@@ -156,6 +157,8 @@ export class ClientRuntime implements Wire {
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
+      reauthenticate: (credentials) =>
+        this.#state === "closed" ? Promise.reject(closedError()) : this.#connection.reauthenticate(credentials),
       close: async () => this.#close(),
     } as Client<AnyContract>
   }
@@ -192,7 +195,7 @@ export class ClientRuntime implements Wire {
           const off = this.#subscribe(compiled, name, key, listener, options)
           if (!options?.presence) return off
           const channel = this.#after(async () => compiled().topics.get(name))
-          return this.#presence.watch(channel, key, options.presence, off)
+          return Object.assign(this.#presence.watch(channel, key, options.presence, off), { ready: off.ready })
         },
         publish: (message: unknown) =>
           this.#after(() =>
@@ -215,29 +218,39 @@ export class ClientRuntime implements Wire {
     key: string,
     listener: (m: unknown) => void,
     options: SubscribeOptions | undefined,
-  ): () => void {
+  ): TopicSubscription {
     const subscribe = () => {
       if (!this.#subscriptions) throw this.#loadFailure
       return this.#subscriptions.subscribe(compiled().topics.get(name) as CompiledTopic, key, listener, options)
     }
     if (this.#waiting === undefined && this.#subscriptions) return subscribe()
-    if (this.#state === "closed" && !this.#failure) {
-      options?.onError?.(closedError())
-      return noop
-    }
-    this.#load("topics")
-    let unsubscribe: (() => void) | undefined
+    let unsubscribe: TopicSubscription | undefined
     let cancelled = false
-    // A failed load reaches the subscription as a refusal would: through its onError.
-    this.#after(async () => {
-      if (!cancelled) unsubscribe = subscribe()
-    }).catch((error: SwitchyardError) => {
-      if (!cancelled) options?.onError?.(error)
-    })
-    return () => {
-      cancelled = true
-      unsubscribe?.()
+    let ready: Promise<void>
+    if (this.#state === "closed" && !this.#failure) {
+      ready = Promise.reject(closedError())
+      ready.catch(noop)
+      options?.onError?.(closedError())
+    } else {
+      this.#load("topics")
+      // Unsubscribed before the module came: nothing was sent, nothing to wait for.
+      ready = this.#after(async () => {
+        if (cancelled) return
+        unsubscribe = subscribe()
+        return unsubscribe.ready
+      })
+      // A failed load reaches the subscription as a refusal would: through its onError (a refusal did already).
+      ready.catch((error: SwitchyardError) => {
+        if (!cancelled && !unsubscribe) options?.onError?.(error)
+      })
     }
+    return Object.assign(
+      () => {
+        cancelled = true
+        unsubscribe?.()
+      },
+      { ready },
+    )
   }
 
   /**
@@ -327,8 +340,9 @@ export class ClientRuntime implements Wire {
     this.#transport = transport
     this.#sessionId = sessionId
     this.#setState("connected")
-    // An upgrade moves the session without a reconnect: no `session` event, only `transport`.
-    if (reason !== "upgrade") this.#emit("session", { id: sessionId, recovered: resumed })
+    // An upgrade or a reauthentication moves the session without a reconnect: no `session` event, only `transport`.
+    if (reason !== "upgrade" && reason !== "reauthenticated")
+      this.#emit("session", { id: sessionId, recovered: resumed })
     this.#emit("transport", transport, reason)
   }
 

@@ -3,6 +3,7 @@ import type {
   ClientTransport,
   DecodeOptions,
   Link,
+  LinkHeaders,
   ServerOffer,
   Session,
   SignalKind,
@@ -33,8 +34,11 @@ export interface UpgradeHost {
   receive(transport: ClientTransport, link: Link, data: unknown): void
   /** The session's link closed. */
   linkClosed(code: number, reason: string): void
-  /** A probe passed: move the session to `link`. */
-  switchTo(transport: ClientTransport, link: Link): void
+  /** A probe passed: move the session to `link` (for an upgrade, or to `reauthenticate()`). */
+  switchTo(transport: ClientTransport, link: Link, reason?: "upgrade" | "reauthenticated"): void
+  /** The URL and headers a connection opens with: the client's credentials (docs/sessions.md#credentials). */
+  readonly url: string
+  readonly headers: LinkHeaders | undefined
 }
 
 /**
@@ -250,7 +254,8 @@ export class Upgrades {
     }
     const attempt = transport.signalled ? ++this.#signalAttempts : 0
     try {
-      link = transport.connect(this.#options.url, events, attempt ? this.#signalling(transport, attempt) : undefined)
+      const signalling = attempt ? this.#signalling(transport, attempt) : undefined
+      link = transport.connect(this.#host.url, events, signalling, this.#host.headers)
     } catch {
       this.#signalListeners.delete(attempt)
       this.forget(transport)

@@ -54,6 +54,9 @@ const session = {
   TOPIC_GAP: 4206,
   // The server's broker (docs/scaling.md) could not take a publish or a subscription in time (never a close).
   BROKER_UNAVAILABLE: 4208,
+  // The server's `authenticate` refused the client's credentials (its connection was answered 401), or the
+  // client's `auth` option failed to give any (docs/sessions.md#credentials).
+  AUTH_REFUSED: 4209,
 } as const
 
 /**
@@ -178,6 +181,7 @@ export function codeOfClose(close: number): ErrorCode {
         "HEARTBEAT_TIMEOUT",
         "CONNECTION_REPLACED",
         "SLOW_CONSUMER",
+        "AUTH_REFUSED",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )

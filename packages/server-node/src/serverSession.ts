@@ -54,7 +54,11 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     readonly runtime: Runtime,
     readonly id: string,
     readonly token: string,
-    readonly auth: unknown,
+    /**
+     * What `authenticate` returned for the connection that created or last resumed the session: each
+     * call, stream and policy check takes it as `ctx.auth` when it starts (docs/sessions.md#credentials).
+     */
+    public auth: unknown,
     /** The public id other clients connect to (docs/peers.md); never the token. */
     readonly peerId: string,
   ) {

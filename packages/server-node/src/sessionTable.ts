@@ -232,6 +232,10 @@ export class SessionTable {
       this.sessions.set(target.token, target)
       this.options.cluster?.claim(target)
       this.options.started(target)
+    } else {
+      // A resume: `authenticate` ran again for this connection (or, on a link the session signalled, it
+      // carries the session's own), and the session takes its result from now on.
+      target.auth = info.auth
     }
     const welcome = control.welcome(
       PROTOCOL_VERSION,
