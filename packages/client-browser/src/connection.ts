@@ -10,7 +10,6 @@ import {
   Heartbeat,
   isErrorCode,
   type Link,
-  type LinkHeaders,
   PROTOCOL_VERSION,
   preWelcomeLimits,
   Session,
@@ -26,7 +25,6 @@ import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
 import { noop } from "./report.ts"
 import type { Upgrades } from "./upgrades.ts"
-import { closedError } from "./wire.ts"
 
 /**
  * Keeps one session connected: opens a link, runs the HELLO/WELCOME handshake, watches the heartbeat,
@@ -59,7 +57,7 @@ export class Connection implements CredentialsHost {
    * loads that code.
    */
   #auth: Promise<Credentials> | undefined
-  #credentials: Credentials | undefined
+  credentials: Credentials | undefined
   /** Set when the next handshake completes a fallback. */
   #fellBack = false
   /** When the current link's handshake completed, and how many links in a row died young. */
@@ -92,28 +90,9 @@ export class Connection implements CredentialsHost {
     if (options.auth) this.#loadCredentials()
   }
 
-  /** The URL a connection opens, with the credentials' query parameters. */
-  get url(): string {
-    return this.#credentials?.url ?? this.#options.url
-  }
-
-  /** The credentials' request headers, for the requests that open a connection. */
-  get headers(): LinkHeaders | undefined {
-    return this.#credentials?.headers
-  }
-
   #loadCredentials(): Promise<Credentials> {
-    const options = this.#options
     this.#auth ??= import("./credentials.ts").then(
-      ({ Credentials }) =>
-        (this.#credentials = new Credentials(
-          options.url,
-          options.auth,
-          options.connectTimeoutMs,
-          options.transports,
-          this,
-          negotiationKit,
-        )),
+      ({ Credentials }) => (this.credentials = new Credentials(this.#options, this, negotiationKit)),
     )
     return this.#auth
   }
@@ -189,22 +168,19 @@ export class Connection implements CredentialsHost {
     this.#abandon()
     link?.close(1000, "CLIENT_CLOSED")
     this.session.reset()
-    this.#credentials?.close(closedError())
+    this.credentials?.close()
   }
 
   /** Asks for the credentials, when there are any, then opens a link. */
   #open(): void {
     if (this.closed) return
     if (!this.#auth) return this.#connect()
+    // A module that could not load fails this attempt as a network failure would (it has no code).
     this.#auth
       .then((credentials) => credentials.update())
       .then(
         () => this.#connect(),
-        (error: SwitchyardError) =>
-          this.#down(
-            error.code ? error : switchyardError("CONNECTION_LOST", "auth could not load", { cause: error }),
-            true,
-          ),
+        (error: SwitchyardError) => this.#down(error, true),
       )
   }
 
@@ -228,7 +204,13 @@ export class Connection implements CredentialsHost {
       },
     }
     try {
-      link = this.#link = transport.connect(this.url, events, undefined, this.headers)
+      const credentials = this.credentials
+      link = this.#link = transport.connect(
+        credentials?.url ?? this.#options.url,
+        events,
+        undefined,
+        credentials?.headers,
+      )
     } catch (error) {
       this.#link = undefined
       this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
@@ -313,7 +295,7 @@ export class Connection implements CredentialsHost {
       this.#everConnected = true
       this.#upgrades?.connected(transport)
       this.#events.ready({ transport, sessionId, resumed, reason, peerId })
-      this.#credentials?.connected()
+      this.credentials?.connected()
       this.#upgrades?.schedule(0)
       return
     }
@@ -432,7 +414,7 @@ export class Connection implements CredentialsHost {
     if (error.code === "AUTH_REFUSED") {
       // The credentials failed, not the transport: say so, and try again with what `auth` gives then.
       this.#events.notice(error)
-      this.#credentials?.refused(error)
+      this.credentials?.refused(error)
       return this.#retry(false)
     }
     if (failedToConnect) {

@@ -7,7 +7,7 @@ import type {
   SwitchyardError,
 } from "@switchyard/core"
 import type { NegotiationKit } from "./negotiationKit.ts"
-import type { AuthOption } from "./options.ts"
+import type { AuthOption, ConnectionSettings } from "./options.ts"
 import type { UpgradeHost } from "./upgrades.ts"
 
 /** What the credentials need of the connection they authenticate. */
@@ -36,6 +36,11 @@ export class Credentials {
   url: string
   headers: LinkHeaders | undefined
   #source: AuthOption | undefined
+  readonly #base: string
+  /** The transports this client runs, best first: a refresh on a signalled one opens on another. */
+  readonly #transports: readonly ClientTransport[]
+  /** A refresh connection not admitted by then has failed (ms). */
+  readonly #timeoutMs: number
   /** Counts `reauthenticate()` calls, and which of them the current credentials were asked after. */
   #asked = 0
   #current = 0
@@ -45,16 +50,14 @@ export class Credentials {
   #probe: { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> } | undefined
 
   constructor(
-    readonly base: string,
-    source: AuthOption | undefined,
-    private readonly timeoutMs: number,
-    /** The transports this client runs, best first: a refresh on a signalled one opens on another. */
-    private readonly transports: readonly ClientTransport[],
+    options: ConnectionSettings,
     private readonly host: CredentialsHost,
     private readonly kit: NegotiationKit,
   ) {
-    this.url = base
-    this.#source = source
+    this.url = this.#base = options.url
+    this.#source = options.auth
+    this.#transports = options.transports
+    this.#timeoutMs = options.connectTimeoutMs
   }
 
   /** Asks the `auth` option for the next connection's credentials. Rejects with `AUTH_REFUSED` when it fails. */
@@ -70,14 +73,15 @@ export class Credentials {
     const params = Object.entries(credentials?.params ?? {})
     this.url =
       params.length === 0
-        ? this.base
-        : `${this.base}${this.base.includes("?") ? "&" : "?"}${new URLSearchParams(params).toString()}`
+        ? this.#base
+        : `${this.#base}${this.#base.includes("?") ? "&" : "?"}${new URLSearchParams(params).toString()}`
     this.headers = credentials?.headers
     this.#current = asked
   }
 
   /** `client.reauthenticate(credentials?)`. */
   reauthenticate(credentials: ClientCredentials | undefined): Promise<void> {
+    if (this.host.closed) return Promise.reject(this.#closed())
     if (credentials !== undefined) this.#source = credentials
     const asked = ++this.#asked
     const settled = new Promise<void>((resolve, reject) => this.#waiters.push({ asked, resolve, reject }))
@@ -99,10 +103,14 @@ export class Credentials {
   }
 
   /** The client closed: every call rejects. */
-  close(error: SwitchyardError): void {
+  close(): void {
     this.#current = this.#asked
-    this.#settle(error)
+    this.#settle(this.#closed())
     this.#end()
+  }
+
+  #closed(): SwitchyardError {
+    return this.kit.error("CLIENT_CLOSED", "the client was closed")
   }
 
   #settle(error: SwitchyardError | undefined): void {
@@ -127,7 +135,7 @@ export class Credentials {
     }
     if (host.closed || this.#probe !== undefined) return
     if (!host.handshaken || host.switching) return host.hurry()
-    const transport = host.transport.signalled ? this.transports.find((t) => !t.signalled) : host.transport
+    const transport = host.transport.signalled ? this.#transports.find((t) => !t.signalled) : host.transport
     if (transport === undefined)
       return this.refused(this.kit.error("CONNECTION_LOST", "no transport to reauthenticate on"))
     const nonce = ++this.#probes
@@ -171,8 +179,8 @@ export class Credentials {
       return this.refused(this.kit.error("CONNECTION_LOST", `${transport.id} could not connect`, { cause }))
     }
     const timer = setTimeout(
-      () => failed(this.kit.error("CONNECTION_LOST", `no answer within ${this.timeoutMs} ms`)),
-      this.timeoutMs,
+      () => failed(this.kit.error("CONNECTION_LOST", `no answer within ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
     )
     this.kit.unref(timer)
     this.#probe = { link, timer }

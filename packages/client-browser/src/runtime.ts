@@ -157,8 +157,7 @@ export class ClientRuntime implements Wire {
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
-      reauthenticate: (credentials) =>
-        this.#state === "closed" ? Promise.reject(closedError()) : this.#connection.reauthenticate(credentials),
+      reauthenticate: (credentials) => this.#connection.reauthenticate(credentials),
       close: async () => this.#close(),
     } as Client<AnyContract>
   }
@@ -226,24 +225,19 @@ export class ClientRuntime implements Wire {
     if (this.#waiting === undefined && this.#subscriptions) return subscribe()
     let unsubscribe: TopicSubscription | undefined
     let cancelled = false
-    let ready: Promise<void>
-    if (this.#state === "closed" && !this.#failure) {
-      ready = Promise.reject(closedError())
-      ready.catch(noop)
-      options?.onError?.(closedError())
-    } else {
-      this.#load("topics")
-      // Unsubscribed before the module came: nothing was sent, nothing to wait for.
-      ready = this.#after(async () => {
-        if (cancelled) return
-        unsubscribe = subscribe()
-        return unsubscribe.ready
-      })
-      // A failed load reaches the subscription as a refusal would: through its onError (a refusal did already).
-      ready.catch((error: SwitchyardError) => {
-        if (!cancelled && !unsubscribe) options?.onError?.(error)
-      })
-    }
+    const closed = this.#state === "closed" && !this.#failure
+    if (!closed) this.#load("topics")
+    // Unsubscribed before the module came: nothing was sent, nothing to wait for.
+    const ready = closed
+      ? Promise.reject(closedError())
+      : this.#after(async () => {
+          if (!cancelled) return (unsubscribe = subscribe()).ready
+        })
+    // A closed client, or a failed load, reaches the subscription as a refusal would: through its onError
+    // (which a refusal has called already).
+    ready.catch((error: SwitchyardError) => {
+      if (!cancelled && !unsubscribe) options?.onError?.(error)
+    })
     return Object.assign(
       () => {
         cancelled = true

@@ -36,9 +36,8 @@ export interface UpgradeHost {
   linkClosed(code: number, reason: string): void
   /** A probe passed: move the session to `link` (for an upgrade, or to `reauthenticate()`). */
   switchTo(transport: ClientTransport, link: Link, reason?: "upgrade" | "reauthenticated"): void
-  /** The URL and headers a connection opens with: the client's credentials (docs/sessions.md#credentials). */
-  readonly url: string
-  readonly headers: LinkHeaders | undefined
+  /** What a connection opens with: the client's credentials, once loaded (docs/sessions.md#credentials). */
+  readonly credentials: { readonly url: string; readonly headers: LinkHeaders | undefined } | undefined
 }
 
 /**
@@ -255,7 +254,8 @@ export class Upgrades {
     const attempt = transport.signalled ? ++this.#signalAttempts : 0
     try {
       const signalling = attempt ? this.#signalling(transport, attempt) : undefined
-      link = transport.connect(this.#host.url, events, signalling, this.#host.headers)
+      const credentials = this.#host.credentials
+      link = transport.connect(credentials?.url ?? this.#options.url, events, signalling, credentials?.headers)
     } catch {
       this.#signalListeners.delete(attempt)
       this.forget(transport)
