@@ -1,6 +1,4 @@
 import {
-  type ClientCredentials,
-  type ClientLinkEvents,
   type ClientTransport,
   clientControl,
   closeCodeOf,
@@ -19,7 +17,7 @@ import {
   unref,
 } from "@switchyard/core"
 import { backoffDelay } from "./backoff.ts"
-import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
+import { type ConnectionEvents, linkEvents, type TransportReason, transportReason } from "./connectionEvents.ts"
 import type { Credentials, CredentialsHost } from "./credentials.ts"
 import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
@@ -47,15 +45,10 @@ export class Connection implements CredentialsHost {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   #connectTimer: ReturnType<typeof setTimeout> | undefined
   #heartbeat: Heartbeat | undefined
-  /** Set while the session moves to a link that passed its probe; the transport it came from. */
+  /** Set while the session moves to a link that passed its probe: where from, and why (upgrade, reauthentication). */
   #switchingFrom: ClientTransport | undefined
-  /** Why the session moves to that link: an upgrade, or `reauthenticate()`. */
   #switchReason: TransportReason = "upgrade"
-  /**
-   * The credentials each connection sends (docs/sessions.md#credentials), loaded with `import()` when the
-   * client was given `auth` or the app first calls `reauthenticate()`: a client that has neither never
-   * loads that code.
-   */
+  /** What each connection sends `authenticate`, loaded when the client has `auth` or on `reauthenticate()`. */
   #auth: Promise<Credentials> | undefined
   credentials: Credentials | undefined
   /** Set when the next handshake completes a fallback. */
@@ -63,10 +56,7 @@ export class Connection implements CredentialsHost {
   /** When the current link's handshake completed, and how many links in a row died young. */
   #linkSince = 0
   #shortLinks = 0
-  /**
-   * Negotiation (docs/negotiation.md), loaded with `import()` when the client was given several
-   * transports: a client given one never loads that code, and has nothing to negotiate.
-   */
+  /** Negotiation (docs/negotiation.md), loaded with `import()` only by a client given several transports. */
   #upgrades: Upgrades | undefined
   /** The server's limits from the last WELCOME (what it has by default until then). */
   limits: SessionLimits = preWelcomeLimits
@@ -87,37 +77,19 @@ export class Connection implements CredentialsHost {
     this.session = new Session(options.session)
     this.decode = { maxDepth: options.maxDepth }
     this.transport = options.transports[0] as ClientTransport
-    if (options.auth) this.#loadCredentials()
+    if (options.auth) this.loadCredentials()
   }
 
-  #loadCredentials(): Promise<Credentials> {
-    this.#auth ??= import("./credentials.ts").then(
-      ({ Credentials }) => (this.credentials = new Credentials(this.#options, this, negotiationKit)),
-    )
+  /** The credentials' module, loaded on first use (docs/sessions.md#credentials: `client.reauthenticate()`). */
+  loadCredentials(): Promise<Credentials> {
+    const load = () => import("./credentials.ts")
+    this.#auth ??= load().then((m) => (this.credentials = new m.Credentials(this.#options, this, negotiationKit)))
     return this.#auth
-  }
-
-  /** `client.reauthenticate(credentials?)` (docs/sessions.md#credentials). */
-  reauthenticate(credentials?: ClientCredentials): Promise<void> {
-    return this.#loadCredentials().then((loaded) => loaded.reauthenticate(credentials))
   }
 
   /** Opens the next connection now when the session waits out a backoff delay. */
   hurry(): void {
-    if (this.#retryTimer === undefined) return
-    clearTimeout(this.#retryTimer)
-    this.#retryTimer = undefined
-    this.#open()
-  }
-
-  /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full. */
-  send(type: number, frameBody: string, force = false): number {
-    return this.session.send(type, frameBody, force)
-  }
-
-  /** The highest sequence number written to a link: frames above it surely never reached the server. */
-  get written(): number {
-    return this.session.written
+    if (this.#retryTimer !== undefined) this.#open()
   }
 
   get switching(): boolean {
@@ -131,29 +103,20 @@ export class Connection implements CredentialsHost {
   /** Picks where to start (negotiating first when nothing is remembered) and connects. */
   start(): void {
     if (this.#options.transports.length === 1) return this.#open()
+    const fail = (message: string, cause?: unknown) =>
+      this.closed || this.#fail(switchyardError("CONNECTION_LOST", message, { cause }))
     import("./upgrades.ts").then(
       ({ Upgrades }) => {
         if (this.closed) return
-        const upgrades = new Upgrades(this.#options, this, negotiationKit)
-        this.#upgrades = upgrades
-        const remembered = upgrades.remembered()
-        if (remembered !== undefined) {
-          // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
-          this.transport = remembered
-          return this.#open()
-        }
-        void upgrades.negotiate().then((start) => {
+        this.#upgrades = new Upgrades(this.#options, this, negotiationKit)
+        return this.#upgrades.begin().then((start) => {
+          if (start === undefined) return fail("the server offers none of this client's transports")
           if (this.closed) return
-          if (start === undefined) {
-            return this.#fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
-          }
           this.transport = start
           this.#open()
         })
       },
-      (cause: unknown) => {
-        if (!this.closed) this.#fail(switchyardError("CONNECTION_LOST", "negotiation could not load", { cause }))
-      },
+      (cause: unknown) => fail("negotiation could not load", cause),
     )
   }
 
@@ -171,17 +134,14 @@ export class Connection implements CredentialsHost {
     this.credentials?.close()
   }
 
-  /** Asks for the credentials, when there are any, then opens a link. */
+  /** Asks for the credentials, if any, then opens a link (a module that did not load fails it, codeless). */
   #open(): void {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
     if (this.closed) return
     if (!this.#auth) return this.#connect()
-    // A module that could not load fails this attempt as a network failure would (it has no code).
-    this.#auth
-      .then((credentials) => credentials.update())
-      .then(
-        () => this.#connect(),
-        (error: SwitchyardError) => this.#down(error, true),
-      )
+    const connected = () => this.#connect()
+    this.#auth.then((c) => c.update()).then(connected, (error: SwitchyardError) => this.#down(error, true))
   }
 
   /** Opens a link on `this.transport` and says HELLO on it. */
@@ -189,28 +149,11 @@ export class Connection implements CredentialsHost {
     if (this.closed) return
     const transport = this.transport
     let link: Link | undefined
-    const current = () => link !== undefined && link === this.#link
-    const events: ClientLinkEvents = {
-      open: () => {
-        if (!current()) return
-        link?.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
-      },
-      frame: (data: unknown) => {
-        if (current()) this.receive(transport, link as Link, data)
-      },
-      received: () => (current() && this.handshaken ? this.session.received : 0),
-      close: (code: number, reason: string) => {
-        if (current()) this.linkClosed(code, reason)
-      },
-    }
+    const hello = () => link === this.#link && link?.send(this.#hello())
+    const events = linkEvents(this, transport, () => link, { open: hello })
+    const auth = this.credentials
     try {
-      const credentials = this.credentials
-      link = this.#link = transport.connect(
-        credentials?.url ?? this.#options.url,
-        events,
-        undefined,
-        credentials?.headers,
-      )
+      link = this.#link = transport.connect(auth?.url ?? this.#options.url, events, undefined, auth?.headers)
     } catch (error) {
       this.#link = undefined
       this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
@@ -281,15 +224,12 @@ export class Connection implements CredentialsHost {
         this.#down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
       })
       this.#heartbeat.start()
-      const reason: TransportReason = this.#switchingFrom
-        ? this.#switchReason
-        : !this.#everConnected
-          ? "connected"
-          : !resumed
-            ? "new session"
-            : this.#fellBack
-              ? "fallback"
-              : "resumed"
+      const reason = transportReason(
+        this.#switchingFrom && this.#switchReason,
+        this.#everConnected,
+        resumed,
+        this.#fellBack,
+      )
       this.#switchingFrom = undefined
       this.#fellBack = false
       this.#everConnected = true
@@ -328,9 +268,8 @@ export class Connection implements CredentialsHost {
   }
 
   /**
-   * The probe passed: the session leaves its link for the probed one, exactly as it would resume after a
-   * drop (HELLO with what it has received; the server replays the rest there and closes the old link).
-   * Frames still arriving on the old link are ignored from now on, so none is delivered twice.
+   * The probe passed: the session leaves its link for the probed one, as it would resume after a drop (the
+   * server replays the rest there); frames still arriving on the old link are ignored, so none comes twice.
    */
   switchTo(transport: ClientTransport, link: Link, reason: TransportReason = "upgrade"): void {
     if (this.closed || !this.handshaken) return link.close(1001, "PROBE_UNUSED")
@@ -341,9 +280,13 @@ export class Connection implements CredentialsHost {
     this.#switchReason = reason
     this.transport = transport
     this.#link = link
-    link.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
+    link.send(this.#hello())
     this.#watchHandshake(transport, link)
     old?.close(1001, "UPGRADE")
+  }
+
+  #hello(): string {
+    return clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received)
   }
 
   // --- Failures ---
@@ -369,8 +312,8 @@ export class Connection implements CredentialsHost {
   }
 
   /**
-   * The server no longer has the session: the runtime sorts what was in flight (it reads
-   * `session.written`), the session forgets everything, and the runtime sends again what never left.
+   * The server no longer has the session: the runtime sorts what was in flight (by `session.written`),
+   * the session forgets everything, and the runtime sends again what never left.
    */
   #restartSession(error: SwitchyardError): void {
     this.#events.lost(error)
@@ -450,9 +393,6 @@ export class Connection implements CredentialsHost {
       this.#fellBack = true
     }
     const delay = backoffDelay(this.#attempt++, this.#options.reconnect)
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined
-      this.#open()
-    }, delay)
+    this.#retryTimer = setTimeout(() => this.#open(), delay)
   }
 }

@@ -1,11 +1,4 @@
-import type {
-  ClientCredentials,
-  ClientLinkEvents,
-  ClientTransport,
-  Link,
-  LinkHeaders,
-  SwitchyardError,
-} from "@switchyard/core"
+import type { ClientCredentials, ClientTransport, Link, LinkHeaders, SwitchyardError } from "@switchyard/core"
 import type { NegotiationKit } from "./negotiationKit.ts"
 import type { AuthOption, ConnectionSettings } from "./options.ts"
 import type { UpgradeHost } from "./upgrades.ts"
@@ -146,12 +139,12 @@ export class Credentials {
       this.#end()
       this.refused(error)
     }
-    const events: ClientLinkEvents = {
+    const events = this.kit.linkEvents(host, transport, () => link, {
       open: () => {
         if (probing()) link?.send(this.kit.control.probe(nonce))
       },
       frame: (data: unknown) => {
-        if (!probing()) return link !== undefined && host.carries(link) && host.receive(transport, link, data)
+        if (!probing()) return
         const decoded = this.kit.decode(data, host.decode, () => true)
         if (!decoded.ok || decoded.frame[0] !== this.kit.PROBE || decoded.frame[1] !== nonce) {
           return failed(this.kit.error("CONNECTION_LOST", "the new connection did not answer its probe"))
@@ -160,9 +153,7 @@ export class Credentials {
         this.#probe = undefined
         host.switchTo(transport, link as Link, "reauthenticated")
       },
-      received: () => (link !== undefined && host.carries(link) && host.handshaken ? host.session.received : 0),
-      close: (code: number, reason: string) => {
-        if (link !== undefined && host.carries(link)) return host.linkClosed(code, reason)
+      close: (code: number, reason: string) =>
         failed(
           this.kit.error(
             reason === "AUTH_REFUSED" ? "AUTH_REFUSED" : "CONNECTION_LOST",
@@ -170,9 +161,8 @@ export class Credentials {
               ? "the server refused the new credentials"
               : `the new connection closed (${code}${reason ? ` ${reason}` : ""})`,
           ),
-        )
-      },
-    }
+        ),
+    })
     try {
       link = transport.connect(this.url, events, undefined, this.headers)
     } catch (cause) {

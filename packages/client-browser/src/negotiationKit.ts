@@ -7,6 +7,7 @@ import {
   switchyardError,
   unref,
 } from "@switchyard/core"
+import { linkEvents } from "./connectionEvents.ts"
 
 /**
  * What `upgrades.ts` and `credentials.ts` run of core and of this package, handed to it by the connection. `upgrades.ts` is
@@ -21,6 +22,7 @@ export const negotiationKit = {
   decode: decodeServerFrameWith,
   error: switchyardError,
   isTransportId,
+  linkEvents,
   PROBE: FrameType.PROBE,
   SIGNAL: FrameType.SIGNAL,
   unref,

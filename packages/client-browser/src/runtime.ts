@@ -157,7 +157,8 @@ export class ClientRuntime implements Wire {
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
-      reauthenticate: (credentials) => this.#connection.reauthenticate(credentials),
+      reauthenticate: (credentials) =>
+        this.#connection.loadCredentials().then((loaded) => loaded.reauthenticate(credentials)),
       close: async () => this.#close(),
     } as Client<AnyContract>
   }
@@ -228,23 +229,22 @@ export class ClientRuntime implements Wire {
     const closed = this.#state === "closed" && !this.#failure
     if (!closed) this.#load("topics")
     // Unsubscribed before the module came: nothing was sent, nothing to wait for.
-    const ready = closed
-      ? Promise.reject(closedError())
-      : this.#after(async () => {
-          if (!cancelled) return (unsubscribe = subscribe()).ready
-        })
+    const start = async () => {
+      if (cancelled) return
+      unsubscribe = subscribe()
+      return unsubscribe.ready
+    }
+    const ready = closed ? Promise.reject(closedError()) : this.#after(start)
     // A closed client, or a failed load, reaches the subscription as a refusal would: through its onError
     // (which a refusal has called already).
     ready.catch((error: SwitchyardError) => {
       if (!cancelled && !unsubscribe) options?.onError?.(error)
     })
-    return Object.assign(
-      () => {
-        cancelled = true
-        unsubscribe?.()
-      },
-      { ready },
-    )
+    const off = () => {
+      cancelled = true
+      unsubscribe?.()
+    }
+    return Object.assign(off, { ready })
   }
 
   /**
@@ -295,7 +295,7 @@ export class ClientRuntime implements Wire {
   }
 
   send(type: number, frameBody: string, force = false): number {
-    return this.#state === "closed" ? 0 : this.#connection.send(type, frameBody, force)
+    return this.#state === "closed" ? 0 : this.#connection.session.send(type, frameBody, force)
   }
 
   oversize(frameBody: string, payload: string): SwitchyardError | undefined {
@@ -346,7 +346,8 @@ export class ClientRuntime implements Wire {
     // Peer connections belong to the session: the other sides hear it end from the server.
     this.#peers.id = undefined
     this.#peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
-    this.#calls.lost(error, this.#connection.written)
+    // Frames above what was written to a link surely never reached the server.
+    this.#calls.lost(error, this.#connection.session.written)
     this.#emit("error", error)
   }
 

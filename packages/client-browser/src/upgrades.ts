@@ -1,5 +1,4 @@
 import type {
-  ClientLinkEvents,
   ClientTransport,
   DecodeOptions,
   Link,
@@ -84,15 +83,23 @@ export class Upgrades {
     )
   }
 
+  /**
+   * Where the session starts: the transport that worked last time when the plan starts there (no round
+   * trip; WELCOME brings the offer), else what the server's offer plans; undefined when nothing fits.
+   */
+  async begin(): Promise<ClientTransport | undefined> {
+    return this.#remembered() ?? (await this.#negotiate())
+  }
+
   /** The transport that worked last time, when the plan starts there: connect straight to it. */
-  remembered(): ClientTransport | undefined {
+  #remembered(): ClientTransport | undefined {
     const memory = this.#store.load()
     const start = plan(this.#planInput(undefined, memory)).start
     return start !== undefined && memory.worked?.id === start ? this.#byId(start) : undefined
   }
 
   /** Asks the server what it offers, then plans: where to start, or undefined when nothing fits. */
-  async negotiate(): Promise<ClientTransport | undefined> {
+  async #negotiate(): Promise<ClientTransport | undefined> {
     const offer = await this.#fetchOffer()
     if (offer) this.learnOffer(offer.transports)
     const start = plan(this.#planInput(this.#offer)).start
@@ -229,15 +236,12 @@ export class Upgrades {
       this.forget(transport)
       this.schedule(0)
     }
-    const events: ClientLinkEvents = {
+    const events = this.#kit.linkEvents(host, transport, () => link, {
       open: () => {
         if (mine()) link?.send(this.#kit.control.probe(nonce))
       },
       frame: (data: unknown) => {
-        if (!mine()) {
-          if (link !== undefined && host.carries(link)) host.receive(transport, link, data)
-          return
-        }
+        if (!mine()) return
         // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
         const decoded = this.#kit.decode(data, host.decode, anyPeerData)
         if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
@@ -245,12 +249,8 @@ export class Upgrades {
         }
         failed()
       },
-      received: () => (link !== undefined && host.carries(link) && host.handshaken ? host.session.received : 0),
-      close: (code: number, reason: string) => {
-        if (mine()) return failed()
-        if (link !== undefined && host.carries(link)) host.linkClosed(code, reason)
-      },
-    }
+      close: failed,
+    })
     const attempt = transport.signalled ? ++this.#signalAttempts : 0
     try {
       const signalling = attempt ? this.#signalling(transport, attempt) : undefined

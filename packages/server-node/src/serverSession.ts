@@ -54,10 +54,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     readonly runtime: Runtime,
     readonly id: string,
     readonly token: string,
-    /**
-     * What `authenticate` returned for the connection that created or last resumed the session: each
-     * call, stream and policy check takes it as `ctx.auth` when it starts (docs/sessions.md#credentials).
-     */
+    /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
     public auth: unknown,
     /** The public id other clients connect to (docs/peers.md); never the token. */
     readonly peerId: string,

@@ -60,7 +60,7 @@ function startServer(
     {
       authenticate: authenticate(accepted),
       onError: () => {},
-      broker: more.broker,
+      ...(more.broker && { broker: more.broker }),
       limits: { resumeWindowMs: 10_000, ...more.limits },
     },
   )
