@@ -39,6 +39,8 @@ export class Credentials {
   #current = 0
   #waiters: Waiter[] = []
   #probes = 0
+  /** Set while a refresh asks for its credentials and opens its connection, before `#probe` is set. */
+  #refreshing = false
   /** The refresh connection until the server echoes its PROBE (it was admitted), and its timer. */
   #probe: { readonly link: Link; readonly timer: ReturnType<typeof setTimeout> } | undefined
 
@@ -61,6 +63,8 @@ export class Credentials {
       const source = this.#source
       credentials = typeof source === "function" ? await source() : source
     } catch (cause) {
+      // The failure answers the calls made before it was asked.
+      this.#current = asked
       throw this.kit.error("AUTH_REFUSED", "the auth option gave no credentials", { cause })
     }
     const params = Object.entries(credentials?.params ?? {})
@@ -86,8 +90,6 @@ export class Credentials {
   /** A handshake completed: the calls made before the credentials it used were asked for are done. */
   connected(): void {
     this.#settle(undefined)
-    // Some came while its connection was being made, with what the credentials were before them.
-    if (this.#waiters.length > 0 && this.#probe === undefined) void this.#refresh()
   }
 
   /** The server refused the credentials (or none could be had): the calls they answer reject. */
@@ -110,6 +112,8 @@ export class Credentials {
     const done = this.#waiters.filter((waiter) => waiter.asked <= this.#current)
     this.#waiters = this.#waiters.filter((waiter) => waiter.asked > this.#current)
     for (const waiter of done) error ? waiter.reject(error) : waiter.resolve()
+    // Calls that came while these credentials were in use need newer ones: another refresh.
+    if (this.#waiters.length > 0 && this.host.handshaken && !this.host.switching) void this.#refresh()
   }
 
   /**
@@ -119,15 +123,26 @@ export class Credentials {
    * A signalled transport (WebRTC) runs no `authenticate`: the refresh uses the best one that does.
    */
   async #refresh(): Promise<void> {
+    if (this.#refreshing || this.#probe !== undefined || this.host.closed) return
+    this.#refreshing = true
+    try {
+      await this.#open()
+    } finally {
+      this.#refreshing = false
+    }
+    // A failure before the probe began answered only the calls made before it; later ones try again.
+    if (this.#probe === undefined && this.#waiters.length > 0 && this.host.handshaken) void this.#refresh()
+  }
+
+  async #open(): Promise<void> {
     const host = this.host
-    if (this.#probe !== undefined) return
     try {
       await this.update()
     } catch (error) {
       return this.refused(error as SwitchyardError)
     }
-    if (host.closed || this.#probe !== undefined) return
-    if (!host.handshaken || host.switching) return host.hurry()
+    // Gone down meanwhile: the next connection asks for the credentials again, and its handshake answers.
+    if (host.closed || !host.handshaken || host.switching) return host.hurry()
     const transport = host.transport.signalled ? this.#transports.find((t) => !t.signalled) : host.transport
     if (transport === undefined)
       return this.refused(this.kit.error("CONNECTION_LOST", "no transport to reauthenticate on"))

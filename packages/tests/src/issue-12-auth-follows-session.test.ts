@@ -96,6 +96,7 @@ async function setup(transport: "websocket" | "long-polling") {
     auth: async (): Promise<ClientCredentials> => {
       calls++
       await Promise.resolve()
+      if (token === "throw") throw new Error("the token service is down")
       return { params: { token } }
     },
   })
@@ -201,6 +202,24 @@ for (const transport of ["websocket", "long-polling"] as const) {
       expect(client.state).toBe("connected")
       expect(states).toEqual(["connected"])
       expect(await client.rpc.whoami({})).toBe("alice")
+    })
+
+    it("an auth option that throws refuses; calls made while a refresh is under way wait for a later one", async () => {
+      const { client, setToken, states, errors } = await setup(transport)
+      setToken("throw")
+      const refused = (await client.reauthenticate().catch((e: SwitchyardError) => e)) as SwitchyardError
+      expect(refused.code).toBe("AUTH_REFUSED")
+      expect((refused.cause as Error).message).toBe("the token service is down")
+      expect(await client.rpc.whoami({})).toBe("alice")
+      setToken("alice-2")
+      const first = client.reauthenticate()
+      // Asked while the first refresh is asking for its credentials: a second refresh follows it.
+      const second = client.reauthenticate({ params: { token: "alice-3" } })
+      await Promise.all([first, second])
+      expect(await client.rpc.whoami({})).toBe("alice-3")
+      expect(client.state).toBe("connected")
+      expect(states).toEqual(["connected"])
+      expect(errors).toEqual([])
     })
   })
 }
