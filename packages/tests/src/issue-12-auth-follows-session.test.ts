@@ -74,7 +74,7 @@ afterEach(async () => {
 
 type WhoClient = Client<typeof Who>
 
-async function setup(transport: "websocket" | "long-polling") {
+async function setup(transport: "websocket" | "long-polling" | "sse" | "polling") {
   const accepted = new Set(["alice", "alice-2", "alice-3"])
   // Long polling notices a cut network by its heartbeat (a held GET cut mid-way may be sent again on a
   // new socket, and the link lives on); WebSocket sees the close at once.
@@ -223,6 +223,22 @@ for (const transport of ["websocket", "long-polling"] as const) {
     })
   })
 }
+
+// SSE and polling send the credentials' headers on the opening POST of each link, as long polling does.
+describe.each(["sse", "polling"] as const)("reauthenticate() on %s (Node)", (transport) => {
+  it("applies new credentials (headers), and a refused refresh changes nothing", async () => {
+    const { client, states } = await setup(transport)
+    expect(await client.rpc.whoami({})).toBe("alice")
+    await client.reauthenticate({ headers: { authorization: "Bearer alice-2" } })
+    expect(await client.rpc.whoami({})).toBe("alice-2")
+    const refused = (await client
+      .reauthenticate({ headers: { authorization: "Bearer mallory" } })
+      .catch((e: SwitchyardError) => e)) as SwitchyardError
+    expect(refused.code).toBe("AUTH_REFUSED")
+    expect(await client.rpc.whoami({})).toBe("alice-2")
+    expect(states).toEqual(["connected"])
+  })
+})
 
 describe("auth follows the session across nodes", () => {
   it("a session taken over by another node takes what that node's authenticate returns", async () => {
