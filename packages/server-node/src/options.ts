@@ -34,7 +34,8 @@ export interface ServerOptions<A = undefined> {
    */
   readonly allowedOrigins?: readonly string[] | "*"
   /**
-   * Runs once per connection, before the handshake. Its result becomes `ctx.auth`; throwing (or
+   * Runs once per connection (every reconnect too), before the handshake. Its result becomes `ctx.auth` of
+   * the session the connection creates or resumes (docs/sessions.md#credentials); throwing (or
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>

@@ -128,7 +128,7 @@ export type LinkHeaders = Readonly<Record<string, string>>
 export interface ConnectionInfo {
   readonly transport: TransportId
   readonly remoteAddress: string | undefined
-  /** The `authenticate` hook's result; it becomes the handlers' `ctx.auth`. */
+  /** The `authenticate` hook's result: the handlers' `ctx.auth` in the session this connection creates or resumes. */
   readonly auth: unknown
 }
 
