@@ -30,7 +30,9 @@ export interface ServerOptions<A = undefined> {
   readonly peers?: PeerOptions<A>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
-   * without an `Origin` header (non-browser clients) and same-origin requests are allowed.
+   * without an `Origin` header (non-browser clients) and same-origin requests are allowed; that rule
+   * compares `Origin` with `Host`, which does not stop DNS rebinding: list your origins in production
+   * (docs/limits.md#origin-allow-list).
    */
   readonly allowedOrigins?: readonly string[] | "*"
   /**
