@@ -58,6 +58,9 @@ const session = {
   TOO_MANY_SESSIONS: 4209,
   // Too many new sessions from one address, or frames on one connection, in too short a time.
   RATE_LIMITED: 4210,
+  // The server's `authenticate` refused the client's credentials (its connection was answered 401), or the
+  // client's `auth` option failed to give any (docs/sessions.md#credentials).
+  AUTH_REFUSED: 4211,
 } as const
 
 /**
@@ -190,6 +193,7 @@ export function codeOfClose(close: number): ErrorCode {
         "SLOW_CONSUMER",
         "TOO_MANY_SESSIONS",
         "RATE_LIMITED",
+        "AUTH_REFUSED",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )

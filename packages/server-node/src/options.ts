@@ -30,11 +30,14 @@ export interface ServerOptions<A = undefined> {
   readonly peers?: PeerOptions<A>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
-   * without an `Origin` header (non-browser clients) and same-origin requests are allowed.
+   * without an `Origin` header (non-browser clients) and same-origin requests are allowed; that rule
+   * compares `Origin` with `Host`, which does not stop DNS rebinding: list your origins in production
+   * (docs/limits.md#origin-allow-list).
    */
   readonly allowedOrigins?: readonly string[] | "*"
   /**
-   * Runs once per connection, before the handshake. Its result becomes `ctx.auth`; throwing (or
+   * Runs once per connection (every reconnect too), before the handshake. Its result becomes `ctx.auth` of
+   * the session the connection creates or resumes (docs/sessions.md#credentials); throwing (or
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>

@@ -54,7 +54,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     readonly runtime: Runtime,
     readonly id: string,
     readonly token: string,
-    readonly auth: unknown,
+    /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
+    public auth: unknown,
     /** The public id other clients connect to (docs/peers.md); never the token. */
     readonly peerId: string,
   ) {

@@ -291,6 +291,10 @@ export class SessionTable {
       this.options.quota?.hold(target, info.remoteAddress, identity)
       this.options.cluster?.claim(target)
       this.options.started(target)
+    } else {
+      // A resume: `authenticate` ran again for this connection (or, on a link the session signalled, it
+      // carries the session's own), and the session takes its result from now on.
+      target.auth = info.auth
     }
     const welcome = control.welcome(
       PROTOCOL_VERSION,
