@@ -56,7 +56,7 @@ const entries = [
     file: "all-http.ts",
     what: "Switchyard: Standard Schema contract, the four non-WebRTC transports",
     target: 11 * KB,
-    ceiling: 14.9 * KB,
+    ceiling: 15.0 * KB,
   },
   {
     file: "effect-defaults.ts",
