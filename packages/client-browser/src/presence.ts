@@ -11,13 +11,8 @@ import type {
   SwitchyardError,
 } from "@switchyard/core"
 import type { FeatureKit } from "./featureKit.ts"
-import type { Pending, Wire } from "./wire.ts"
-
-/** What presence needs of the client runtime (runtime.ts), passed in rather than imported. */
-export interface PresenceWire extends Pick<Wire, "closed" | "nextId" | "send" | "error"> {
-  /** The pending requests, where a PRESENCE request waits for its RESULT like a call. */
-  readonly pending: { set(pending: Pending): void }
-}
+import type { PendingTable } from "./calls.ts"
+import type { Wire } from "./wire.ts"
 
 /** `FrameType.PRESENCE`, as a literal: importing the enum would share core with the main chunk. */
 const PRESENCE: 15 = 15
@@ -52,11 +47,14 @@ const isList = (value: unknown): value is PresenceList =>
 
 export class ClientPresence {
   readonly #watches = new Map<string, Watch>()
-  readonly #wire: PresenceWire
+  readonly #wire: Wire
+  /** The pending requests, where a PRESENCE request waits for its RESULT like a call. */
+  readonly #pending: () => PendingTable
   readonly #kit: FeatureKit
 
-  constructor(wire: PresenceWire, kit: FeatureKit) {
+  constructor(wire: Wire, pending: () => PendingTable, kit: FeatureKit) {
     this.#wire = wire
+    this.#pending = pending
     this.#kit = kit
   }
 
@@ -176,7 +174,7 @@ export class ClientPresence {
     const frameBody = this.#kit.presenceBody(id, topic, key, watch)
     const seq = wire.send(PRESENCE, frameBody)
     if (seq === 0) return reject(this.#kit.queueFull())
-    wire.pending.set({
+    this.#pending().set({
       id,
       kind: watch ? "subscribe" : "rpc",
       seq,

@@ -1,7 +1,9 @@
 import type { CompiledTopic, PresenceEventFrame, PresenceListeners } from "@switchyard/core"
 import { featureKit } from "./featureKit.ts"
-import type { ClientPresence, PresenceWire } from "./presence.ts"
+import type { PendingTable } from "./calls.ts"
+import type { ClientPresence } from "./presence.ts"
 import { report } from "./report.ts"
+import type { Wire } from "./wire.ts"
 
 /**
  * The client's presence (docs/presence.md), loaded with `import()` on first use: most apps never load
@@ -11,15 +13,17 @@ import { report } from "./report.ts"
 export class PresenceLoader {
   #presence: ClientPresence | undefined
   #loading: Promise<ClientPresence> | undefined
-  readonly #wire: PresenceWire
+  readonly #wire: Wire
+  readonly #pending: () => PendingTable
 
-  constructor(wire: PresenceWire) {
+  constructor(wire: Wire, pending: () => PendingTable) {
     this.#wire = wire
+    this.#pending = pending
   }
 
   load(): Promise<ClientPresence> {
     this.#loading ??= import("./presence.ts").then(
-      ({ ClientPresence }) => (this.#presence = new ClientPresence(this.#wire, featureKit)),
+      ({ ClientPresence }) => (this.#presence = new ClientPresence(this.#wire, this.#pending, featureKit)),
     )
     return this.#loading
   }

@@ -100,15 +100,7 @@ export class ClientRuntime implements Wire {
       },
     })
     this.#calls = new Calls(this)
-    this.#presence = new PresenceLoader({
-      get closed() {
-        return self.closed
-      },
-      nextId: () => this.nextId(),
-      send: (type, frameBody, force) => this.send(type, frameBody, force),
-      error: (error) => this.error(error),
-      pending: { set: (pending) => this.#calls.pending.set(pending) },
-    })
+    this.#presence = new PresenceLoader(this, () => this.#calls.pending)
     this.client = this.#buildClient(contract)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
