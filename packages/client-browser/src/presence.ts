@@ -10,8 +10,8 @@ import type {
   PresenceMember,
   SwitchyardError,
 } from "@switchyard/core"
-import type { FeatureKit } from "./featureKit.ts"
 import type { PendingTable } from "./calls.ts"
+import type { FeatureKit } from "./featureKit.ts"
 import type { Wire } from "./wire.ts"
 
 /** `FrameType.PRESENCE`, as a literal: importing the enum would share core with the main chunk. */

@@ -1,6 +1,6 @@
 import type { CompiledTopic, PresenceEventFrame, PresenceListeners } from "@switchyard/core"
-import { featureKit } from "./featureKit.ts"
 import type { PendingTable } from "./calls.ts"
+import { featureKit } from "./featureKit.ts"
 import type { ClientPresence } from "./presence.ts"
 import { report } from "./report.ts"
 import type { Wire } from "./wire.ts"
