@@ -5,7 +5,6 @@ import {
   closeCodeOf,
   codeOfClose,
   decodeServerFrameWith,
-  FrameType,
   Heartbeat,
   isErrorCode,
   type Link,
@@ -17,6 +16,7 @@ import {
   switchyardError,
   unref,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { backoffDelay } from "./backoff.ts"
 import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
 import { negotiationKit } from "./negotiationKit.ts"
@@ -196,14 +196,14 @@ export class Connection implements UpgradeHost {
       return
     }
     const f = decoded.frame
-    if (f[0] === FrameType.UNRELIABLE) {
+    if (f[0] === Frame.UNRELIABLE) {
       // On WebRTC it comes on its own channel and can overtake WELCOME: before the handshake it is dropped.
       if (this.handshaken) this.#events.unreliable(f)
       return
     }
     if (!this.handshaken) {
-      if (f[0] === FrameType.BYE) return this.#bye(f[1], f[2])
-      if (f[0] !== FrameType.WELCOME) return this.#violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
+      if (f[0] === Frame.BYE) return this.#bye(f[1], f[2])
+      if (f[0] !== Frame.WELCOME) return this.#violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
       const [, version, token, sessionId, resumed, received, limits, offer, peerId] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
@@ -247,22 +247,22 @@ export class Connection implements UpgradeHost {
       return
     }
     switch (f[0]) {
-      case FrameType.ACK:
+      case Frame.ACK:
         if (!this.session.acknowledge(f[1])) this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
         return
-      case FrameType.PING:
+      case Frame.PING:
         if (!this.session.acknowledge(f[1])) return this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
         link.send(clientControl.pong(this.session.received))
         this.session.markAcked()
         return
-      case FrameType.NOTICE:
+      case Frame.NOTICE:
         this.#events.notice(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
         return
-      case FrameType.BYE:
+      case Frame.BYE:
         return this.#bye(f[1], f[2])
-      case FrameType.WELCOME:
+      case Frame.WELCOME:
         return this.#violation(link, "INVALID_FRAME", "WELCOME after the handshake")
-      case FrameType.PROBE:
+      case Frame.PROBE:
         return this.#violation(link, "INVALID_FRAME", "PROBE on an established link")
     }
     const arrival = this.session.arrive(f[1])
@@ -270,7 +270,7 @@ export class Connection implements UpgradeHost {
       return this.#violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival !== "deliver") return
     // Signalling belongs to the connection, not to the app.
-    if (f[0] === FrameType.SIGNAL) return this.#upgrades?.signal(f[2], f[3], f[4])
+    if (f[0] === Frame.SIGNAL) return this.#upgrades?.signal(f[2], f[3], f[4])
     this.#events.data(f)
   }
 

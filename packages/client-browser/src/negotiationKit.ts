@@ -1,4 +1,5 @@
-import { clientBody, clientControl, decodeServerFrameWith, FrameType, isTransportId, unref } from "@switchyard/core"
+import { clientBody, clientControl, decodeServerFrameWith, isTransportId, unref } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 
 /**
  * What `upgrades.ts` runs of core and of this package, handed to it by the connection. `upgrades.ts` is
@@ -12,8 +13,8 @@ export const negotiationKit = {
   control: clientControl,
   decode: decodeServerFrameWith,
   isTransportId,
-  PROBE: FrameType.PROBE,
-  SIGNAL: FrameType.SIGNAL,
+  PROBE: Frame.PROBE,
+  SIGNAL: Frame.SIGNAL,
   unref,
 }
 

@@ -7,7 +7,6 @@ import {
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
-  FrameType,
   type PresenceListeners,
   type RpcCallOptions,
   type ServerDataFrame,
@@ -18,6 +17,7 @@ import {
   type TransportId,
   type UnreliableFrame,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { Calls } from "./calls.ts"
 import { Connection } from "./connection.ts"
 import type { TransportReason } from "./connectionEvents.ts"
@@ -73,7 +73,7 @@ export class ClientRuntime implements Wire {
         if (this.#state === "closed") return closedError()
         const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
         if (refused) return refused
-        return this.send(FrameType.PEER, frameBody) === 0 ? queueFull() : undefined
+        return this.send(Frame.PEER, frameBody) === 0 ? queueFull() : undefined
       },
     })
     this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, {
@@ -336,11 +336,11 @@ export class ClientRuntime implements Wire {
 
   #data(frame: ServerDataFrame): void {
     switch (frame[0]) {
-      case FrameType.MESSAGE:
+      case Frame.MESSAGE:
         return this.#subscriptions?.message(frame)
-      case FrameType.PRESENCE_EVENT:
+      case Frame.PRESENCE_EVENT:
         return this.#presence.event(frame)
-      case FrameType.PEER: {
+      case Frame.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
         // Codecs still loading: the frame waits for them, behind any earlier one (a failed load closes the client).
