@@ -3,9 +3,10 @@ import type { FrameType } from "./frameType.ts"
 /**
  * `@switchyard/core/frame-numbers`: each frame type's number as a plain constant, typed by its `FrameType`
  * member so that the two cannot drift. What runs in a client reads these rather than `FrameType.X`
- * (`import * as Frame from …`, then `Frame.ACK`): bundlers inline a constant exported by a module,
- * from the sources and from the compiled `dist` alike, while `FrameType` compiles to an object that a
- * bundle keeps whole and reads at run time (docs/performance.md#bundle-size).
+ * (`import * as Frame from …`, then `Frame.ACK`): esbuild inlines a constant exported by a module, from
+ * the sources and from the compiled `dist` alike (other bundlers keep one short `const`), while
+ * `FrameType` compiles to an object that a bundle keeps whole and reads at run time
+ * (docs/performance.md#bundle-size).
  */
 export const CALL: FrameType.CALL = 1
 export const RESULT: FrameType.RESULT = 2

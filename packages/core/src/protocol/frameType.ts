@@ -3,7 +3,8 @@
  * normative). In a module of its own, apart from what runs in a client: a TypeScript enum compiles to an
  * object that bundlers keep whenever its module is in the bundle, used or not, and they cannot inline its
  * members from the compiled `dist`. Code that runs in the client uses frameNumbers.ts, whose plain
- * constants every bundler inlines, and this enum only as a type (docs/performance.md#bundle-size).
+ * constants a bundler inlines (or keeps as one short `const` each), and this enum only as a type
+ * (docs/performance.md#bundle-size).
  */
 export enum FrameType {
   CALL = 1,
