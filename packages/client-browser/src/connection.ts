@@ -161,7 +161,7 @@ export class Connection implements UpgradeHost {
       link = this.#link = transport.connect(this.#options.url, events)
     } catch (error) {
       this.#link = undefined
-      this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
+      this.#events.error(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
       this.#upgrades?.skip(transport)
       return this.#retry(true)
     }
@@ -192,7 +192,7 @@ export class Connection implements UpgradeHost {
     this.#heartbeat?.heard()
     const decoded = decodeServerFrameWith(data, this.decode, this.#peerData)
     if (!decoded.ok) {
-      this.#events.notice(switchyardError(decoded.code, `from the server: ${decoded.message}`))
+      this.#events.error(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return
     }
     const f = decoded.frame
@@ -256,7 +256,7 @@ export class Connection implements UpgradeHost {
         this.session.markAcked()
         return
       case Frame.NOTICE:
-        this.#events.notice(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
+        this.#events.error(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
         return
       case Frame.BYE:
         return this.#bye(f[1], f[2])
@@ -310,7 +310,7 @@ export class Connection implements UpgradeHost {
     if (this.#token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
       this.#token = null
       this.#restartSession(error)
-    } else this.#events.notice(error)
+    } else this.#events.error(error)
     this.#retry(false)
   }
 
@@ -336,7 +336,7 @@ export class Connection implements UpgradeHost {
   }
 
   #violation(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
-    this.#events.notice(switchyardError(code, message))
+    this.#events.error(switchyardError(code, message))
     link.close(closeCodeOf(code), code)
     this.#down(switchyardError(code, message), !this.handshaken)
   }
