@@ -1,13 +1,13 @@
 import {
   type CompiledRpc,
   clientBody,
-  FrameType,
   type PayloadCodec,
   type RpcCallOptions,
   type ServerDataFrame,
   type SwitchyardError,
   switchyardError,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { encodeInput, remoteError } from "./encoding.ts"
 import type { Streams } from "./streams.ts"
 import { closedError, type Pending, queueFull, type Wire } from "./wire.ts"
@@ -76,7 +76,7 @@ export class Calls {
     const frameBody = clientBody.call(id, name, json)
     const refused = this.#wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
-    return this.#request("rpc", FrameType.CALL, frameBody, id, channel.output, channel.error, options?.signal)
+    return this.#request("rpc", Frame.CALL, frameBody, id, channel.output, channel.error, options?.signal)
   }
 
   publish(topic: string, key: string, codec: PayloadCodec, message: unknown): Promise<void> {
@@ -86,7 +86,7 @@ export class Calls {
     const frameBody = clientBody.publish(id, topic, key, json)
     const refused = this.#wire.oversize(frameBody, json)
     if (refused) return Promise.reject(refused)
-    return this.#request("publish", FrameType.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
+    return this.#request("publish", Frame.PUBLISH, frameBody, id, undefined, undefined) as Promise<void>
   }
 
   #request(
@@ -109,7 +109,7 @@ export class Calls {
       const onAbort = () => {
         if (this.pending.get(id) !== entry) return
         this.pending.delete(id)
-        this.#wire.send(FrameType.CANCEL, clientBody.cancel(id), true)
+        this.#wire.send(Frame.CANCEL, clientBody.cancel(id), true)
         reject(switchyardError("CANCELLED", "the call was aborted"))
       }
       // The listener leaves the caller's signal as soon as the call settles.
@@ -163,7 +163,7 @@ export class Calls {
   /** A RESULT, ERROR, ITEM or END frame. */
   answer(frame: ServerDataFrame): void {
     switch (frame[0]) {
-      case FrameType.RESULT: {
+      case Frame.RESULT: {
         const entry = this.pending.get(frame[2])
         if (!entry) return
         this.pending.delete(frame[2])
@@ -173,7 +173,7 @@ export class Calls {
         else entry.reject(switchyardError("INVALID_OUTPUT", `the server sent an invalid result: ${decoded.error}`))
         return
       }
-      case FrameType.ERROR: {
+      case Frame.ERROR: {
         const entry = this.pending.get(frame[2])
         if (entry) {
           this.pending.delete(frame[2])
@@ -181,8 +181,8 @@ export class Calls {
         }
         return this.streams?.answer(frame)
       }
-      case FrameType.ITEM:
-      case FrameType.END:
+      case Frame.ITEM:
+      case Frame.END:
         return this.streams?.answer(frame)
     }
   }

@@ -4,7 +4,6 @@ import {
   closeCodeOf,
   codeOfClose,
   decodeServerFrameWith,
-  FrameType,
   Heartbeat,
   isErrorCode,
   type Link,
@@ -16,6 +15,7 @@ import {
   switchyardError,
   unref,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { backoffDelay } from "./backoff.ts"
 import { type ConnectionEvents, linkEvents, type TransportReason, transportReason } from "./connectionEvents.ts"
 import type { Credentials, CredentialsHost } from "./credentials.ts"
@@ -156,7 +156,7 @@ export class Connection implements CredentialsHost {
       link = this.#link = transport.connect(auth?.url ?? this.#options.url, events, undefined, auth?.headers)
     } catch (error) {
       this.#link = undefined
-      this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
+      this.#events.error(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
       this.#upgrades?.skip(transport)
       return this.#retry(true)
     }
@@ -187,18 +187,18 @@ export class Connection implements CredentialsHost {
     this.#heartbeat?.heard()
     const decoded = decodeServerFrameWith(data, this.decode, this.#peerData)
     if (!decoded.ok) {
-      this.#events.notice(switchyardError(decoded.code, `from the server: ${decoded.message}`))
+      this.#events.error(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return
     }
     const f = decoded.frame
-    if (f[0] === FrameType.UNRELIABLE) {
+    if (f[0] === Frame.UNRELIABLE) {
       // On WebRTC it comes on its own channel and can overtake WELCOME: before the handshake it is dropped.
       if (this.handshaken) this.#events.unreliable(f)
       return
     }
     if (!this.handshaken) {
-      if (f[0] === FrameType.BYE) return this.#bye(f[1], f[2])
-      if (f[0] !== FrameType.WELCOME) return this.#violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
+      if (f[0] === Frame.BYE) return this.#bye(f[1], f[2])
+      if (f[0] !== Frame.WELCOME) return this.#violation(link, "HANDSHAKE_REQUIRED", "expected WELCOME")
       const [, version, token, sessionId, resumed, received, limits, offer, peerId] = f
       if (version !== PROTOCOL_VERSION) {
         link.close(1000, "UNSUPPORTED_VERSION")
@@ -240,22 +240,22 @@ export class Connection implements CredentialsHost {
       return
     }
     switch (f[0]) {
-      case FrameType.ACK:
+      case Frame.ACK:
         if (!this.session.acknowledge(f[1])) this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
         return
-      case FrameType.PING:
+      case Frame.PING:
         if (!this.session.acknowledge(f[1])) return this.#violation(link, "SEQUENCE_GAP", "ack of a frame never sent")
         link.send(clientControl.pong(this.session.received))
         this.session.markAcked()
         return
-      case FrameType.NOTICE:
-        this.#events.notice(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
+      case Frame.NOTICE:
+        this.#events.error(switchyardError(isErrorCode(f[1]) ? f[1] : "INVALID_FRAME", `server notice: ${f[2]}`))
         return
-      case FrameType.BYE:
+      case Frame.BYE:
         return this.#bye(f[1], f[2])
-      case FrameType.WELCOME:
+      case Frame.WELCOME:
         return this.#violation(link, "INVALID_FRAME", "WELCOME after the handshake")
-      case FrameType.PROBE:
+      case Frame.PROBE:
         return this.#violation(link, "INVALID_FRAME", "PROBE on an established link")
     }
     const arrival = this.session.arrive(f[1])
@@ -263,7 +263,7 @@ export class Connection implements CredentialsHost {
       return this.#violation(link, "SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${f[1]}`)
     if (arrival !== "deliver") return
     // Signalling belongs to the connection, not to the app.
-    if (f[0] === FrameType.SIGNAL) return this.#upgrades?.signal(f[2], f[3], f[4])
+    if (f[0] === Frame.SIGNAL) return this.#upgrades?.signal(f[2], f[3], f[4])
     this.#events.data(f)
   }
 
@@ -307,7 +307,7 @@ export class Connection implements CredentialsHost {
     if (this.#token !== null && (wasUp || error.code === "SEQUENCE_GAP")) {
       this.#token = null
       this.#restartSession(error)
-    } else this.#events.notice(error)
+    } else this.#events.error(error)
     this.#retry(false)
   }
 
@@ -333,7 +333,7 @@ export class Connection implements CredentialsHost {
   }
 
   #violation(link: Link, code: Parameters<typeof closeCodeOf>[0], message: string): void {
-    this.#events.notice(switchyardError(code, message))
+    this.#events.error(switchyardError(code, message))
     link.close(closeCodeOf(code), code)
     this.#down(switchyardError(code, message), !this.handshaken)
   }

@@ -37,8 +37,8 @@ export interface ConnectionEvents {
   fresh(): void
   /** The server refused us for good (an unsupported protocol version): no more reconnecting. */
   fatal(error: SwitchyardError): void
-  /** A NOTICE or a protocol violation worth reporting. */
-  notice(error: SwitchyardError): void
+  /** A NOTICE or a protocol violation worth reporting: an `error` event of the client. */
+  error(error: SwitchyardError): void
 }
 
 /**

@@ -2,11 +2,11 @@ import {
   clientBody,
   clientControl,
   decodeServerFrameWith,
-  FrameType,
   isTransportId,
   switchyardError,
   unref,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { linkEvents } from "./connectionEvents.ts"
 
 /**
@@ -23,8 +23,8 @@ export const negotiationKit = {
   error: switchyardError,
   isTransportId,
   linkEvents,
-  PROBE: FrameType.PROBE,
-  SIGNAL: FrameType.SIGNAL,
+  PROBE: Frame.PROBE,
+  SIGNAL: Frame.SIGNAL,
   unref,
 }
 

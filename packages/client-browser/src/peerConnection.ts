@@ -59,41 +59,47 @@ export class PeerConn {
   readonly api: PeerConnection<PeerMap>
   path: PeerPath = "relay"
   state: "open" | "closed" = "open"
-  private nextOut = 1
-  private expected = 1
+  #nextOut = 1
+  #expected = 1
   /** Received ahead of `expected`: a message, or `null` for one the server refused (`skip`). */
-  private readonly held = new Map<number, readonly [string, unknown] | null>()
+  readonly #held = new Map<number, readonly [string, unknown] | null>()
   /** Sent direct, not yet acknowledged: the relay body to send it again with. */
-  private readonly unacked = new Map<number, string>()
-  private readonly subscribers = new Map<string, Set<(message: unknown) => void>>()
+  readonly #unacked = new Map<number, string>()
+  readonly #subscribers = new Map<string, Set<(message: unknown) => void>>()
   /** Messages of channels nobody subscribed to yet (a connection's first messages can beat `await connect`). */
-  private readonly unclaimed = new Map<string, unknown[]>()
-  private unclaimedCount = 0
-  private readonly listeners = new Map<keyof PeerConnectionEvents, Set<Listener>>()
-  private direct: DirectPath | undefined
-  private ackQueued = false
+  readonly #unclaimed = new Map<string, unknown[]>()
+  #unclaimedCount = 0
+  readonly #listeners = new Map<keyof PeerConnectionEvents, Set<Listener>>()
+  #direct: DirectPath | undefined
+  #ackQueued = false
+  readonly #manager: PeerOwner
+  readonly #caller: boolean
+  readonly #setup: Setup
 
   constructor(
-    private readonly manager: PeerOwner,
+    manager: PeerOwner,
     readonly id: number,
     readonly peerId: string,
-    private readonly caller: boolean,
-    private readonly setup: Setup,
+    caller: boolean,
+    setup: Setup,
   ) {
+    this.#manager = manager
+    this.#caller = caller
+    this.#setup = setup
     const self = this
     const channels: Record<string, unknown> = Object.create(null)
     for (const [name, channel] of manager.compiled.peers) {
       channels[name] = {
-        send: (message: unknown) => this.send(channel, message),
+        send: (message: unknown) => this.#send(channel, message),
         subscribe: (listener: (message: unknown) => void) => {
-          const own = this.subscribers.get(name) ?? new Set()
-          this.subscribers.set(name, own)
+          const own = this.#subscribers.get(name) ?? new Set()
+          this.#subscribers.set(name, own)
           own.add(listener)
           // What came before anyone listened goes to the first listener, now, ahead of anything newer.
-          const kept = this.unclaimed.get(name) ?? []
-          this.unclaimed.delete(name)
-          this.unclaimedCount -= kept.length
-          for (const message of kept) this.call(listener, message)
+          const kept = this.#unclaimed.get(name) ?? []
+          this.#unclaimed.delete(name)
+          this.#unclaimedCount -= kept.length
+          for (const message of kept) this.#call(listener, message)
           return () => own.delete(listener)
         },
       }
@@ -109,18 +115,18 @@ export class PeerConn {
         return self.state
       },
       on: (event, listener) => {
-        const own = this.listeners.get(event) ?? new Set()
-        this.listeners.set(event, own)
+        const own = this.#listeners.get(event) ?? new Set()
+        this.#listeners.set(event, own)
         own.add(listener as Listener)
         return () => own.delete(listener as Listener)
       },
       close: () => {
         if (this.state === "closed") return
-        this.manager.host.send(clientBody.peer(id, "close", JSON.stringify("closed by the peer")))
+        this.#manager.host.send(clientBody.peer(id, "close", JSON.stringify("closed by the peer")))
         this.end(switchyardError("PEER_CLOSED", "this side closed the connection"))
       },
     }
-    if (caller) this.tryDirect()
+    if (caller) this.#tryDirect()
   }
 
   /** A PEER frame about this connection from the server. */
@@ -128,24 +134,24 @@ export class PeerConn {
     switch (op) {
       case "relay": {
         const [n, name, message] = data as readonly [number, string, unknown]
-        return this.arrive(n, [name, message], false)
+        return this.#arrive(n, [name, message], false)
       }
       case "skip":
-        return this.arrive(data as number, null, false)
+        return this.#arrive(data as number, null, false)
       case "error": {
         const { code, message } = data as { code: string; message: string }
-        return this.emit("error", remoteError(code, message))
+        return this.#emit("error", remoteError(code, message))
       }
       case "closed": {
         const { code, message } = data as { code: string; message: string }
         return this.end(remoteError(code, message))
       }
       case "offer":
-        if (!this.caller) this.tryDirect()
-        return this.direct?.signal("offer", data)
+        if (!this.#caller) this.#tryDirect()
+        return this.#direct?.signal("offer", data)
       case "answer":
       case "candidate":
-        return this.direct?.signal(op, data)
+        return this.#direct?.signal(op, data)
     }
   }
 
@@ -153,81 +159,81 @@ export class PeerConn {
   end(error: SwitchyardError): void {
     if (this.state === "closed") return
     this.state = "closed"
-    this.direct?.close()
-    this.direct = undefined
-    this.held.clear()
-    this.unacked.clear()
-    this.manager.forget(this.id)
-    this.emit("close", error)
+    this.#direct?.close()
+    this.#direct = undefined
+    this.#held.clear()
+    this.#unacked.clear()
+    this.#manager.forget(this.id)
+    this.#emit("close", error)
   }
 
-  private send(channel: CompiledPeer, message: unknown): void {
+  #send(channel: CompiledPeer, message: unknown): void {
     if (this.state === "closed") throw switchyardError("PEER_CLOSED", "the peer connection is closed")
     const json = encodeInput(channel.message, message, channel.name)
     if (typeof json !== "string") throw json
-    const n = this.nextOut
+    const n = this.#nextOut
     const relayed = `[${n},${JSON.stringify(channel.name)},${json}]`
     if (
       this.path === "direct" &&
       json.length <= MAX_DIRECT_CHARS &&
-      this.unacked.size < this.manager.settings.maxPending &&
-      this.direct?.send(`["m",${relayed.slice(1)}`)
+      this.#unacked.size < this.#manager.settings.maxPending &&
+      this.#direct?.send(`["m",${relayed.slice(1)}`)
     ) {
-      this.unacked.set(n, relayed)
-      this.nextOut++
+      this.#unacked.set(n, relayed)
+      this.#nextOut++
       return
     }
-    const refused = this.manager.host.send(clientBody.peer(this.id, "relay", relayed), json)
+    const refused = this.#manager.host.send(clientBody.peer(this.id, "relay", relayed), json)
     if (refused) throw refused
-    this.nextOut++
+    this.#nextOut++
   }
 
   /** Message `n` arrived (or was skipped): delivered in order, once. */
-  private arrive(n: number, item: readonly [string, unknown] | null, direct: boolean): void {
+  #arrive(n: number, item: readonly [string, unknown] | null, direct: boolean): void {
     if (this.state === "closed") return
-    if (direct) this.queueAck()
-    if (n < this.expected || this.held.has(n)) return
-    if (this.held.size >= this.manager.settings.maxPending) {
-      this.manager.host.send(clientBody.peer(this.id, "close", JSON.stringify("too many messages out of order")))
+    if (direct) this.#queueAck()
+    if (n < this.#expected || this.#held.has(n)) return
+    if (this.#held.size >= this.#manager.settings.maxPending) {
+      this.#manager.host.send(clientBody.peer(this.id, "close", JSON.stringify("too many messages out of order")))
       return this.end(switchyardError("QUEUE_FULL", "too many peer messages arrived out of order"))
     }
-    this.held.set(n, item)
-    while (this.held.has(this.expected) && this.state === "open") {
-      const next = this.held.get(this.expected)
-      this.held.delete(this.expected)
-      this.expected++
-      if (next) this.deliver(next[0], next[1])
+    this.#held.set(n, item)
+    while (this.#held.has(this.#expected) && this.state === "open") {
+      const next = this.#held.get(this.#expected)
+      this.#held.delete(this.#expected)
+      this.#expected++
+      if (next) this.#deliver(next[0], next[1])
     }
   }
 
-  private deliver(name: string, raw: unknown): void {
-    const channel = this.manager.compiled.peers.get(name)
-    if (!channel) return this.emit("error", switchyardError("UNKNOWN_CHANNEL", `no such peer channel: ${name}`))
+  #deliver(name: string, raw: unknown): void {
+    const channel = this.#manager.compiled.peers.get(name)
+    if (!channel) return this.#emit("error", switchyardError("UNKNOWN_CHANNEL", `no such peer channel: ${name}`))
     const decoded = channel.message.decode(raw)
     if (!decoded.ok) {
-      return this.emit(
+      return this.#emit(
         "error",
         switchyardError("INVALID_OUTPUT", `peer channel ${name}: invalid message: ${decoded.error}`),
       )
     }
-    const listeners = this.subscribers.get(name)
+    const listeners = this.#subscribers.get(name)
     if (listeners === undefined) {
-      if (this.unclaimedCount >= this.manager.settings.maxPending) {
-        return this.emit(
+      if (this.#unclaimedCount >= this.#manager.settings.maxPending) {
+        return this.#emit(
           "error",
           switchyardError("QUEUE_FULL", `peer channel ${name}: a message nobody listens to was dropped`),
         )
       }
-      const kept = this.unclaimed.get(name) ?? []
+      const kept = this.#unclaimed.get(name) ?? []
       kept.push(decoded.value)
-      this.unclaimed.set(name, kept)
-      this.unclaimedCount++
+      this.#unclaimed.set(name, kept)
+      this.#unclaimedCount++
       return
     }
-    for (const listener of [...listeners]) this.call(listener, decoded.value)
+    for (const listener of [...listeners]) this.#call(listener, decoded.value)
   }
 
-  private call(listener: (message: unknown) => void, message: unknown): void {
+  #call(listener: (message: unknown) => void, message: unknown): void {
     try {
       listener(message)
     } catch (error) {
@@ -236,38 +242,38 @@ export class PeerConn {
   }
 
   /** One acknowledgement per burst of direct messages: everything delivered so far. */
-  private queueAck(): void {
-    if (this.ackQueued) return
-    this.ackQueued = true
+  #queueAck(): void {
+    if (this.#ackQueued) return
+    this.#ackQueued = true
     queueMicrotask(() => {
-      this.ackQueued = false
-      this.direct?.send(`["a",${this.expected - 1}]`)
+      this.#ackQueued = false
+      this.#direct?.send(`["a",${this.#expected - 1}]`)
     })
   }
 
-  private tryDirect(): void {
-    const { settings } = this.manager
+  #tryDirect(): void {
+    const { settings } = this.#manager
     const Peer = settings.RTCPeerConnection
-    if (this.direct || this.state === "closed" || !settings.direct || !this.setup.direct || !Peer) return
+    if (this.#direct || this.state === "closed" || !settings.direct || !this.#setup.direct || !Peer) return
     let direct: DirectPath | undefined
     try {
       direct = openDirect(
         Peer,
-        this.caller,
-        this.setup.iceServers,
+        this.#caller,
+        this.#setup.iceServers,
         settings.directTimeoutMs,
         (kind, data) => {
-          if (this.direct === direct) this.manager.host.send(clientBody.peer(this.id, kind, JSON.stringify(data)))
+          if (this.#direct === direct) this.#manager.host.send(clientBody.peer(this.id, kind, JSON.stringify(data)))
         },
         {
           open: () => {
-            if (this.direct !== direct || this.path === "direct") return
+            if (this.#direct !== direct || this.path === "direct") return
             this.path = "direct"
-            this.emit("path", "direct")
+            this.#emit("path", "direct")
           },
-          message: (text) => this.directMessage(text),
+          message: (text) => this.#directMessage(text),
           close: () => {
-            if (this.direct === direct) this.directClosed()
+            if (this.#direct === direct) this.#directClosed()
           },
         },
       )
@@ -276,10 +282,10 @@ export class PeerConn {
       report(error)
       return
     }
-    this.direct = direct
+    this.#direct = direct
   }
 
-  private directMessage(text: string): void {
+  #directMessage(text: string): void {
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -287,37 +293,37 @@ export class PeerConn {
       value = undefined
     }
     if (Array.isArray(value) && value[0] === "a" && isCount(value[1])) {
-      for (const n of this.unacked.keys()) {
+      for (const n of this.#unacked.keys()) {
         if (n > value[1]) break
-        this.unacked.delete(n)
+        this.#unacked.delete(n)
       }
       return
     }
     if (Array.isArray(value) && value.length === 4 && value[0] === "m" && isCount(value[1]) && value[1] > 0) {
-      if (typeof value[2] === "string") return this.arrive(value[1], [value[2], value[3]], true)
+      if (typeof value[2] === "string") return this.#arrive(value[1], [value[2], value[3]], true)
     }
-    this.emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
+    this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
   }
 
   /** The direct path is gone: back to the relay, sending again what the other side has not confirmed. */
-  private directClosed(): void {
-    this.direct = undefined
+  #directClosed(): void {
+    this.#direct = undefined
     if (this.state === "closed") return
-    const resend = [...this.unacked.values()]
-    this.unacked.clear()
+    const resend = [...this.#unacked.values()]
+    this.#unacked.clear()
     for (const relayed of resend) {
-      const refused = this.manager.host.send(clientBody.peer(this.id, "relay", relayed))
+      const refused = this.#manager.host.send(clientBody.peer(this.id, "relay", relayed))
       if (refused) {
         return this.end(switchyardError("QUEUE_FULL", "the direct path closed and its messages do not fit the relay"))
       }
     }
     if (this.path === "relay") return
     this.path = "relay"
-    this.emit("path", "relay")
+    this.#emit("path", "relay")
   }
 
-  private emit<K extends keyof PeerConnectionEvents>(event: K, ...args: Parameters<PeerConnectionEvents[K]>): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+  #emit<K extends keyof PeerConnectionEvents>(event: K, ...args: Parameters<PeerConnectionEvents[K]>): void {
+    for (const listener of [...(this.#listeners.get(event) ?? [])]) {
       try {
         ;(listener as unknown as (...a: Parameters<PeerConnectionEvents[K]>) => void)(...args)
       } catch (error) {

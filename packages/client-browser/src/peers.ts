@@ -63,13 +63,13 @@ export function peers(options: PeerClientOptions = {}): PeersFeature {
 export class PeerManager implements PeerOwner, PeerModule {
   id: string | undefined
   readonly api: Peers<PeerMap>
-  private readonly connections = new Map<number, PeerConn>()
-  private readonly connecting = new Map<
+  readonly #connections = new Map<number, PeerConn>()
+  readonly #connecting = new Map<
     number,
     { readonly resolve: (c: PeerConnection<PeerMap>) => void; readonly reject: (e: SwitchyardError) => void }
   >()
-  private readonly incoming = new Set<(connection: PeerConnection<PeerMap>) => void>()
-  private nextRef = 1
+  readonly #incoming = new Set<(connection: PeerConnection<PeerMap>) => void>()
+  #nextRef = 1
   readonly accepts = isServerPeerData
 
   constructor(
@@ -81,10 +81,10 @@ export class PeerManager implements PeerOwner, PeerModule {
       get id() {
         return self.id
       },
-      connect: (peerId) => this.connect(peerId),
+      connect: (peerId) => this.#connect(peerId),
       onConnection: (listener) => {
-        this.incoming.add(listener)
-        return () => this.incoming.delete(listener)
+        this.#incoming.add(listener)
+        return () => this.#incoming.delete(listener)
       },
     }
   }
@@ -98,29 +98,29 @@ export class PeerManager implements PeerOwner, PeerModule {
     switch (op) {
       case "open": {
         const setup = data as Setup & { readonly ref?: unknown }
-        const waiting = typeof setup.ref === "number" ? this.connecting.get(setup.ref) : undefined
+        const waiting = typeof setup.ref === "number" ? this.#connecting.get(setup.ref) : undefined
         if (!waiting) return void this.host.send(clientBody.peer(conn, "close", JSON.stringify("nobody is waiting")))
-        this.connecting.delete(setup.ref as number)
+        this.#connecting.delete(setup.ref as number)
         const connection = new PeerConn(this, conn, setup.peer, true, setup)
-        this.connections.set(conn, connection)
+        this.#connections.set(conn, connection)
         return waiting.resolve(connection.api)
       }
       case "refused": {
-        const waiting = this.connecting.get(conn)
+        const waiting = this.#connecting.get(conn)
         if (!waiting) return
-        this.connecting.delete(conn)
+        this.#connecting.delete(conn)
         const { code, message } = data as { code: string; message: string }
         return waiting.reject(remoteError(code, message))
       }
       case "incoming": {
         const setup = data as Setup
-        if (this.incoming.size === 0) {
+        if (this.#incoming.size === 0) {
           return void this.host.send(clientBody.peer(conn, "reject", JSON.stringify("no listener for connections")))
         }
         this.host.send(clientBody.peer(conn, "accept", "null"))
         const connection = new PeerConn(this, conn, setup.peer, false, setup)
-        this.connections.set(conn, connection)
-        for (const listener of [...this.incoming]) {
+        this.#connections.set(conn, connection)
+        for (const listener of [...this.#incoming]) {
           try {
             listener(connection.api)
           } catch (error) {
@@ -130,28 +130,28 @@ export class PeerManager implements PeerOwner, PeerModule {
         return
       }
       default:
-        return this.connections.get(conn)?.handle(op, data)
+        return this.#connections.get(conn)?.handle(op, data)
     }
   }
 
   forget(conn: number): void {
-    this.connections.delete(conn)
+    this.#connections.delete(conn)
   }
 
   /** The session ended (lost, or the client closed): every connection and connect ends with `error`. */
   endAll(error: SwitchyardError): void {
-    for (const waiting of this.connecting.values()) waiting.reject(error)
-    this.connecting.clear()
-    for (const connection of [...this.connections.values()]) connection.end(error)
+    for (const waiting of this.#connecting.values()) waiting.reject(error)
+    this.#connecting.clear()
+    for (const connection of [...this.#connections.values()]) connection.end(error)
   }
 
-  private connect(peerId: string): Promise<PeerConnection<PeerMap>> {
+  #connect(peerId: string): Promise<PeerConnection<PeerMap>> {
     if (typeof peerId !== "string" || peerId.length === 0) {
       return Promise.reject(switchyardError("INVALID_INPUT", "connect takes a peer id"))
     }
-    const ref = this.nextRef++
+    const ref = this.#nextRef++
     const refused = this.host.send(clientBody.peer(ref, "connect", JSON.stringify(peerId)))
     if (refused) return Promise.reject(refused)
-    return new Promise((resolve, reject) => this.connecting.set(ref, { resolve, reject }))
+    return new Promise((resolve, reject) => this.#connecting.set(ref, { resolve, reject }))
   }
 }

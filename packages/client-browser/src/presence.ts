@@ -1,5 +1,6 @@
 // Types only: whatever this module imported from core or the client at run time would be shared with the
-// client's main chunk, and a bundler splitting on `import()` would load that shared chunk at startup.
+// client's main chunk, and a bundler splitting on `import()` would load that shared chunk at startup. What
+// it runs of them comes in `kit` (featureKit.ts).
 import type {
   CompiledTopic,
   PayloadCodec,
@@ -9,27 +10,15 @@ import type {
   PresenceMember,
   SwitchyardError,
 } from "@switchyard/core"
+import type { PendingTable } from "./calls.ts"
+import type { FeatureKit } from "./featureKit.ts"
+import type { Wire } from "./wire.ts"
 
-/** What presence needs of the client runtime (runtime.ts), passed in rather than imported. */
-export interface PresenceHost {
-  /**
-   * Sends a PRESENCE request; `resolve` hears its RESULT's output as it arrives. A watch request of a
-   * lost session is dropped (`fresh` sends it again); a list is settled as a call is.
-   */
-  request(
-    topic: string,
-    key: string,
-    watch: boolean,
-    resolve: (output: unknown) => void,
-    reject: (error: SwitchyardError) => void,
-  ): void
-  /** An `INVALID_OUTPUT` error about `topic`. */
-  invalid(topic: string, why: string): SwitchyardError
-  /** An `error` event of the client. */
-  error(error: SwitchyardError): void
-  /** Reports what a listener threw. */
-  report(thrown: unknown): void
-}
+/** `FrameType.PRESENCE`, as a literal: importing the enum would share core with the main chunk. */
+const PRESENCE: 15 = 15
+
+/** A request's output as it came: presence checks its own. */
+const passThrough: PayloadCodec = { decode: (value) => ({ ok: true, value }), encode: (value) => ({ ok: true, value }) }
 
 /**
  * The client's presence (docs/presence.md): `presence()` requests, and the join and leave listeners of
@@ -58,10 +47,15 @@ const isList = (value: unknown): value is PresenceList =>
 
 export class ClientPresence {
   readonly #watches = new Map<string, Watch>()
-  readonly #host: PresenceHost
+  readonly #wire: Wire
+  /** The pending requests, where a PRESENCE request waits for its RESULT like a call. */
+  readonly #pending: () => PendingTable
+  readonly #kit: FeatureKit
 
-  constructor(host: PresenceHost) {
-    this.#host = host
+  constructor(wire: Wire, pending: () => PendingTable, kit: FeatureKit) {
+    this.#wire = wire
+    this.#pending = pending
+    this.#kit = kit
   }
 
   /** The members of a key now. */
@@ -72,7 +66,7 @@ export class ClientPresence {
     const out: PresenceMember<unknown>[] = []
     for (const [id, raw] of list) {
       const decoded = (channel.presence as PayloadCodec).decode(raw)
-      if (!decoded.ok) throw this.#host.invalid(channel.name, decoded.error)
+      if (!decoded.ok) throw this.#invalid(channel.name, decoded.error)
       out.push({ id, data: decoded.value })
     }
     return out
@@ -158,11 +152,15 @@ export class ClientPresence {
       (error: SwitchyardError) => {
         // A refused subscription is reported by the subscription; a request of a lost session is sent again.
         if (error.code === "FORBIDDEN" || error.code === "CLIENT_CLOSED") return
-        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) === watch) this.#host.error(error)
+        if (this.#watches.get(`${watch.topic}\u0000${watch.key}`) === watch) this.#wire.error(error)
       },
     )
   }
 
+  /**
+   * Sends a PRESENCE request, which waits for its RESULT among the pending requests like a call. A watch
+   * request of a lost session is dropped (`fresh` sends it again); a list is settled as a call is.
+   */
   #request(
     topic: string,
     key: string,
@@ -170,19 +168,34 @@ export class ClientPresence {
     resolve: (list: PresenceList) => void,
     reject: (error: SwitchyardError) => void,
   ): void {
-    this.#host.request(
-      topic,
-      key,
-      watch,
-      (output) => (isList(output) ? resolve(output) : reject(this.#host.invalid(topic, "not a list of members"))),
+    const wire = this.#wire
+    if (wire.closed) return reject(this.#kit.closedError())
+    const id = wire.nextId()
+    const frameBody = this.#kit.presenceBody(id, topic, key, watch)
+    const seq = wire.send(PRESENCE, frameBody)
+    if (seq === 0) return reject(this.#kit.queueFull())
+    this.#pending().set({
+      id,
+      kind: watch ? "subscribe" : "rpc",
+      seq,
+      frameType: PRESENCE,
+      frameBody,
+      output: passThrough,
+      error: undefined,
+      resolve: (output) => (isList(output) ? resolve(output) : reject(this.#invalid(topic, "not a list of members"))),
       reject,
-    )
+    })
+  }
+
+  /** An `INVALID_OUTPUT` error about `topic`. */
+  #invalid(topic: string, why: string): SwitchyardError {
+    return this.#kit.error("INVALID_OUTPUT", `topic ${topic}: invalid presence data: ${why}`)
   }
 
   #decode(watch: Watch, raw: unknown): Known | undefined {
     const decoded = watch.codec.decode(raw)
     if (decoded.ok) return { data: decoded.value, raw: JSON.stringify(raw) }
-    this.#host.error(this.#host.invalid(watch.topic, decoded.error))
+    this.#wire.error(this.#invalid(watch.topic, decoded.error))
     return undefined
   }
 
@@ -194,7 +207,7 @@ export class ClientPresence {
     try {
       listener?.(member)
     } catch (error) {
-      this.#host.report(error)
+      this.#kit.report(error)
     }
   }
 }

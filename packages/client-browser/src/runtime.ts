@@ -7,7 +7,6 @@ import {
   type CompiledRpc,
   type CompiledStream,
   type CompiledTopic,
-  FrameType,
   type PresenceListeners,
   type RpcCallOptions,
   type ServerDataFrame,
@@ -19,9 +18,10 @@ import {
   type TransportId,
   type UnreliableFrame,
 } from "@switchyard/core"
+import * as Frame from "@switchyard/core/frame-numbers"
 import { Calls } from "./calls.ts"
 import { Connection } from "./connection.ts"
-import type { TransportReason } from "./connectionEvents.ts"
+import type { ConnectionEvents } from "./connectionEvents.ts"
 import { featureKit } from "./featureKit.ts"
 import { type ClientOptions, connectionSettings, type PeerModule, type PrepareContract } from "./options.ts"
 import { PresenceLoader } from "./presenceLoader.ts"
@@ -39,7 +39,7 @@ import { withoutPeers } from "./withoutPeers.ts"
  * so a page that only makes calls never loads them. While a module (or an Effect contract's codec) loads,
  * every operation made meanwhile waits for it, and they run in the order they were made.
  */
-export class ClientRuntime implements Wire {
+export class ClientRuntime implements Wire, ConnectionEvents {
   readonly client: Client<AnyContract>
   readonly #connection: Connection
   readonly #calls: Calls
@@ -74,42 +74,12 @@ export class ClientRuntime implements Wire {
         if (this.#state === "closed") return closedError()
         const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)
         if (refused) return refused
-        return this.send(FrameType.PEER, frameBody) === 0 ? queueFull() : undefined
+        return this.send(Frame.PEER, frameBody) === 0 ? queueFull() : undefined
       },
     })
-    this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, {
-      ready: (info) => {
-        this.#peers.id = info.peerId
-        this.#ready(info.transport.id, info.sessionId, info.resumed, info.reason)
-      },
-      data: (frame) => this.#data(frame),
-      unreliable: (frame) => this.#unreliable(frame),
-      down: () => {
-        this.#transport = undefined
-        this.#setState("reconnecting")
-      },
-      lost: (error) => this.#lost(error),
-      fresh: () => {
-        this.#calls.fresh()
-        this.#subscriptions?.fresh()
-        this.#presence.fresh()
-      },
-      notice: (error) => this.#emit("error", error),
-      fatal: (error) => {
-        this.#emit("error", error)
-        this.#shutdown(error)
-      },
-    })
+    this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, this)
     this.#calls = new Calls(this)
-    this.#presence = new PresenceLoader({
-      get closed() {
-        return self.closed
-      },
-      nextId: () => this.nextId(),
-      send: (type, frameBody, force) => this.send(type, frameBody, force),
-      error: (error) => this.error(error),
-      pending: { set: (pending) => this.#calls.pending.set(pending) },
-    })
+    this.#presence = new PresenceLoader(this, () => this.#calls.pending)
     this.client = this.#buildClient(contract)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {
@@ -330,7 +300,12 @@ export class ClientRuntime implements Wire {
     this.#emit("state", state)
   }
 
-  #ready(transport: TransportId, sessionId: string, resumed: boolean, reason: TransportReason): void {
+  // --- ConnectionEvents: what the connection tells the client ---
+
+  ready(info: Parameters<ConnectionEvents["ready"]>[0]): void {
+    const { sessionId, resumed, reason } = info
+    const transport = info.transport.id
+    this.#peers.id = info.peerId
     this.#transport = transport
     this.#sessionId = sessionId
     this.#setState("connected")
@@ -340,8 +315,13 @@ export class ClientRuntime implements Wire {
     this.#emit("transport", transport, reason)
   }
 
+  down(): void {
+    this.#transport = undefined
+    this.#setState("reconnecting")
+  }
+
   /** The server lost the session: settle what may have reached it, keep what surely did not. */
-  #lost(error: SwitchyardError): void {
+  lost(error: SwitchyardError): void {
     this.#subscriptions?.lost()
     // Peer connections belong to the session: the other sides hear it end from the server.
     this.#peers.id = undefined
@@ -351,18 +331,30 @@ export class ClientRuntime implements Wire {
     this.#emit("error", error)
   }
 
-  #data(frame: ServerDataFrame): void {
+  /** The new session is empty: what never left is sent again, watches and subscriptions renewed. */
+  fresh(): void {
+    this.#calls.fresh()
+    this.#subscriptions?.fresh()
+    this.#presence.fresh()
+  }
+
+  fatal(error: SwitchyardError): void {
+    this.#emit("error", error)
+    this.#shutdown(error)
+  }
+
+  data(frame: ServerDataFrame): void {
     switch (frame[0]) {
-      case FrameType.MESSAGE:
+      case Frame.MESSAGE:
         return this.#subscriptions?.message(frame)
-      case FrameType.PRESENCE_EVENT:
+      case Frame.PRESENCE_EVENT:
         return this.#presence.event(frame)
-      case FrameType.PEER: {
+      case Frame.PEER: {
         const [, , conn, op, data] = frame
         if (this.#compiled) return this.#peers.receive(conn, op, data)
         // Codecs still loading: the frame waits for them, behind any earlier one (a failed load closes the client).
         return void this.#prepared.then(
-          () => this.#data(frame),
+          () => this.data(frame),
           () => {},
         )
       }
@@ -375,7 +367,7 @@ export class ClientRuntime implements Wire {
    * An UNRELIABLE frame: a stream item (4 elements) or a topic message (5). Each goes only to a stream or
    * subscription of that delivery, and only when newer than the last delivered there (docs/delivery.md).
    */
-  #unreliable(frame: UnreliableFrame): void {
+  unreliable(frame: UnreliableFrame): void {
     if (frame.length === 4) return this.#calls.streams?.latest(frame)
     this.#subscriptions?.unreliable(frame)
   }

@@ -2,15 +2,8 @@ import type { ErrorCode } from "../errors.ts"
 import type { SessionLimits } from "../session/limits.ts"
 import type { TransportOffer } from "../transport/types.ts"
 import { isCount, isCredit, isKey, isName, isSeq } from "./fields.ts"
-import {
-  type ClientFrame,
-  FrameType,
-  isEpoch,
-  isMemberId,
-  isOffset,
-  MAX_EPOCH_LENGTH,
-  type ServerFrame,
-} from "./frames.ts"
+import * as Frame from "./frameNumbers.ts"
+import { type ClientFrame, isEpoch, isMemberId, isOffset, MAX_EPOCH_LENGTH, type ServerFrame } from "./frames.ts"
 import { isPeerId, isServerPeerData, isSignal } from "./peerData.ts"
 
 /**
@@ -130,19 +123,19 @@ export function decodeClientFrame(
   const f = parsed.frame
   let valid: boolean
   switch (f[0]) {
-    case FrameType.CALL:
+    case Frame.CALL:
       valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3])
       break
-    case FrameType.STREAM:
+    case Frame.STREAM:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isCredit(f[5])
       break
-    case FrameType.CANCEL:
+    case Frame.CANCEL:
       valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
       break
-    case FrameType.CREDIT:
+    case Frame.CREDIT:
       valid = f.length === 4 && isSeq(f[1]) && isSeq(f[2]) && isCredit(f[3])
       break
-    case FrameType.SUBSCRIBE: {
+    case Frame.SUBSCRIBE: {
       valid = (f.length === 5 || f.length === 6) && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       const why = valid && f.length === 6 ? positionError(f[5]) : undefined
       if (why !== undefined) {
@@ -153,40 +146,40 @@ export function decodeClientFrame(
       }
       break
     }
-    case FrameType.UNSUBSCRIBE:
+    case Frame.UNSUBSCRIBE:
       valid = f.length === 4 && isSeq(f[1]) && isName(f[2]) && isKey(f[3])
       break
-    case FrameType.PUBLISH:
+    case Frame.PUBLISH:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4])
       break
-    case FrameType.PRESENCE:
+    case Frame.PRESENCE:
       valid = f.length === 6 && isSeq(f[1]) && isSeq(f[2]) && isName(f[3]) && isKey(f[4]) && typeof f[5] === "boolean"
       break
-    case FrameType.SIGNAL:
+    case Frame.SIGNAL:
       valid = isSignal(f)
       break
-    case FrameType.PEER:
+    case Frame.PEER:
       // Only the head is checked here: the server judges `data` (clientPeerDataError) and answers a bad
       // one for its connection, so that the frame still counts in the sequence.
       valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && typeof f[3] === "string" && f[3].length <= 16
       break
-    case FrameType.HELLO:
+    case Frame.HELLO:
       valid =
         f.length === 4 &&
         isSeq(f[1]) &&
         (f[2] === null || (typeof f[2] === "string" && f[2].length <= 256)) &&
         isCount(f[3])
       break
-    case FrameType.ACK:
-    case FrameType.PONG:
-    case FrameType.PROBE:
+    case Frame.ACK:
+    case Frame.PONG:
+    case Frame.PROBE:
       valid = f.length === 2 && isCount(f[1])
       break
-    case FrameType.NOTICE:
-    case FrameType.BYE:
+    case Frame.NOTICE:
+    case Frame.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
-    case FrameType.UNRELIABLE:
+    case Frame.UNRELIABLE:
       return failure("INVALID_FRAME", "UNRELIABLE frames travel from server to client only; publish with PUBLISH")
     default:
       return failure("INVALID_FRAME", `unknown frame type ${shown(f[0])} from a client`)
@@ -217,11 +210,11 @@ export function decodeServerFrameWith(
   const f = parsed.frame
   let valid: boolean
   switch (f[0]) {
-    case FrameType.RESULT:
-    case FrameType.ITEM:
+    case Frame.RESULT:
+    case Frame.ITEM:
       valid = f.length === 4 && isSeq(f[1]) && isSeq(f[2])
       break
-    case FrameType.ERROR:
+    case Frame.ERROR:
       valid =
         (f.length === 5 || f.length === 6) &&
         isSeq(f[1]) &&
@@ -229,10 +222,10 @@ export function decodeServerFrameWith(
         typeof f[3] === "string" &&
         typeof f[4] === "string"
       break
-    case FrameType.END:
+    case Frame.END:
       valid = f.length === 3 && isSeq(f[1]) && isSeq(f[2])
       break
-    case FrameType.MESSAGE:
+    case Frame.MESSAGE:
       valid =
         // offset and epoch optional (docs/protocol.md#a-new-epoch-mid-subscription)
         (f.length === 5 || (isSeq(f[5]) && (f.length === 6 || (f.length === 7 && isEpoch(f[6]))))) &&
@@ -240,7 +233,7 @@ export function decodeServerFrameWith(
         isName(f[2]) &&
         isKey(f[3])
       break
-    case FrameType.PRESENCE_EVENT:
+    case Frame.PRESENCE_EVENT:
       valid =
         f.length === 7 &&
         isSeq(f[1]) &&
@@ -249,13 +242,13 @@ export function decodeServerFrameWith(
         (f[4] === "join" || f[4] === "leave") &&
         isMemberId(f[5])
       break
-    case FrameType.SIGNAL:
+    case Frame.SIGNAL:
       valid = isSignal(f)
       break
-    case FrameType.PEER:
+    case Frame.PEER:
       valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && peerData(f[3], f[4])
       break
-    case FrameType.WELCOME:
+    case Frame.WELCOME:
       valid =
         (f.length === 7 ||
           (f.length === 8 && isOffers(f[7])) ||
@@ -267,16 +260,16 @@ export function decodeServerFrameWith(
         isCount(f[5]) &&
         isLimits(f[6])
       break
-    case FrameType.ACK:
-    case FrameType.PING:
-    case FrameType.PROBE:
+    case Frame.ACK:
+    case Frame.PING:
+    case Frame.PROBE:
       valid = f.length === 2 && isCount(f[1])
       break
-    case FrameType.NOTICE:
-    case FrameType.BYE:
+    case Frame.NOTICE:
+    case Frame.BYE:
       valid = f.length === 3 && typeof f[1] === "string" && typeof f[2] === "string"
       break
-    case FrameType.UNRELIABLE:
+    case Frame.UNRELIABLE:
       // [28, n, id, item] for a stream, [28, n, topic, key, message] for a topic.
       valid = isSeq(f[1]) && (f.length === 4 ? isSeq(f[2]) : f.length === 5 && isName(f[2]) && isKey(f[3]))
       break

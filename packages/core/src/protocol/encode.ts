@@ -1,7 +1,8 @@
 import type { ErrorCode } from "../errors.ts"
 import type { SessionLimits } from "../session/limits.ts"
 import type { SignalKind, TransportId, TransportOffer } from "../transport/types.ts"
-import { FrameType, type TopicPosition } from "./frames.ts"
+import * as Frame from "./frameNumbers.ts"
+import type { TopicPosition } from "./frames.ts"
 
 /**
  * The encoding half of the one codec of the JSON text protocol (codec.ts decodes), and the predicates
@@ -104,18 +105,17 @@ export const body = {
  * MESSAGE body without offset (`body.message`), and `n` the frame's place in its slot (docs/delivery.md).
  */
 export function unreliableFrame(n: number, body: string): string {
-  return `[${FrameType.UNRELIABLE},${n},${body}]`
+  return `[${Frame.UNRELIABLE},${n},${body}]`
 }
 
 // Control frames, likewise one function each.
 const hello = (version: number, token: string | null, received: number) =>
-  `[${FrameType.HELLO},${version},${JSON.stringify(token)},${received}]`
+  `[${Frame.HELLO},${version},${JSON.stringify(token)},${received}]`
 /** An ACK frame: everything up to `received` arrived. */
-export const ackFrame = (received: number) => `[${FrameType.ACK},${received}]`
-const probe = (probe: number) => `[${FrameType.PROBE},${probe}]`
-const pong = (received: number) => `[${FrameType.PONG},${received}]`
-const bye = (code: ErrorCode, message: string) =>
-  `[${FrameType.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`
+export const ackFrame = (received: number) => `[${Frame.ACK},${received}]`
+const probe = (probe: number) => `[${Frame.PROBE},${probe}]`
+const pong = (received: number) => `[${Frame.PONG},${received}]`
+const bye = (code: ErrorCode, message: string) => `[${Frame.BYE},${JSON.stringify(code)},${JSON.stringify(message)}]`
 
 /** Control frames a client sends (the client's part of `control`; ACK is `ackFrame`). */
 export const clientControl = { hello, probe, pong, bye }
@@ -133,19 +133,18 @@ export const control = {
     transports?: readonly TransportOffer[],
     peerId?: string,
   ) =>
-    `[${FrameType.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
+    `[${Frame.WELCOME},${version},${JSON.stringify(token)},${JSON.stringify(sessionId)},${resumed},${received},${JSON.stringify(limits)}${transports === undefined ? "" : `,${JSON.stringify(transports)}`}${transports !== undefined && peerId !== undefined ? `,${JSON.stringify(peerId)}` : ""}]`,
   ack: ackFrame,
   probe,
-  ping: (received: number) => `[${FrameType.PING},${received}]`,
+  ping: (received: number) => `[${Frame.PING},${received}]`,
   pong,
-  notice: (code: ErrorCode, message: string) =>
-    `[${FrameType.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
+  notice: (code: ErrorCode, message: string) => `[${Frame.NOTICE},${JSON.stringify(code)},${JSON.stringify(message)}]`,
   bye,
 }
 
-const ACK_PREFIX = `[${FrameType.ACK},`
-const WELCOME_PREFIX = `[${FrameType.WELCOME},`
-const UNRELIABLE_PREFIX = `[${FrameType.UNRELIABLE},`
+const ACK_PREFIX = `[${Frame.ACK},`
+const WELCOME_PREFIX = `[${Frame.WELCOME},`
+const UNRELIABLE_PREFIX = `[${Frame.UNRELIABLE},`
 
 /**
  * Whether an encoded frame is an ACK (as `control.ack` writes it). The polling transports carry the

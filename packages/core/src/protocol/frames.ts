@@ -10,38 +10,7 @@ import type { SignalKind, TransportId, TransportOffer } from "../transport/types
 
 export const PROTOCOL_VERSION = 1
 
-/**
- * A TypeScript enum, not an `as const` object, for the bundle's sake: bundlers (esbuild, and TypeScript
- * itself within a file) replace `FrameType.ACK` with `22` where it is used, while an object's properties
- * are read at run time, each use spelling its name (docs/performance.md#bundle-size).
- */
-export enum FrameType {
-  CALL = 1,
-  RESULT = 2,
-  ERROR = 3,
-  STREAM = 4,
-  ITEM = 5,
-  END = 6,
-  CANCEL = 7,
-  CREDIT = 8,
-  SUBSCRIBE = 9,
-  UNSUBSCRIBE = 10,
-  PUBLISH = 11,
-  MESSAGE = 12,
-  SIGNAL = 13,
-  PEER = 14,
-  PRESENCE = 15,
-  PRESENCE_EVENT = 16,
-  HELLO = 20,
-  WELCOME = 21,
-  ACK = 22,
-  PING = 23,
-  PONG = 24,
-  NOTICE = 25,
-  BYE = 26,
-  PROBE = 27,
-  UNRELIABLE = 28,
-}
+export { FrameType } from "./frameType.ts"
 
 // client → server data frames
 export type CallFrame = readonly [1, seq: number, id: number, procedure: string, input: unknown]

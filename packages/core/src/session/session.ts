@@ -208,7 +208,7 @@ export class Session {
   #scheduleAck(): void {
     if (this.#ackTicksLeft !== 0 || this.#link === undefined) return
     this.#ackTicksLeft = Math.max(1, Math.ceil(this.#options.ackDelayMs / ACK_TICK_MS))
-    ackTicker.add(this)
+    waitForAckTick(this)
   }
 
   #clearAckTimer(): void {
@@ -231,27 +231,28 @@ export function unref(timer: unknown): void {
  * One timer for the delayed acknowledgements of every session in the process, instead of a timer per
  * session per ack window: an arriving frame costs a flag and a Set insertion, not a timer.
  */
-const ackTicker = {
-  sessions: new Set<Session>(),
-  timer: undefined as ReturnType<typeof setInterval> | undefined,
-  add(session: Session): void {
-    this.sessions.add(session)
-    if (this.timer !== undefined) return
-    this.timer = setInterval(() => this.tick(), ACK_TICK_MS)
-    unref(this.timer)
-  },
-  tick(): void {
-    for (const session of this.sessions) {
-      if (session.tickAck()) continue
-      // Removed before flushing, so that a flush that schedules again (a synchronous transport) re-adds it.
-      this.sessions.delete(session)
-      session.flushAck()
-    }
-    if (this.sessions.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer)
-      this.timer = undefined
-    }
-  },
+const ackWaiting = new Set<Session>()
+let ackTimer: ReturnType<typeof setInterval> | undefined
+
+/** Puts `session` on the ack ticker, starting its timer when it was idle. */
+function waitForAckTick(session: Session): void {
+  ackWaiting.add(session)
+  if (ackTimer !== undefined) return
+  ackTimer = setInterval(ackTick, ACK_TICK_MS)
+  unref(ackTimer)
+}
+
+function ackTick(): void {
+  for (const session of ackWaiting) {
+    if (session.tickAck()) continue
+    // Removed before flushing, so that a flush that schedules again (a synchronous transport) re-adds it.
+    ackWaiting.delete(session)
+    session.flushAck()
+  }
+  if (ackWaiting.size === 0 && ackTimer !== undefined) {
+    clearInterval(ackTimer)
+    ackTimer = undefined
+  }
 }
 
 /** Granularity of delayed acknowledgements (ms). */
