@@ -356,7 +356,7 @@ export class Connection implements CredentialsHost {
     }
     if (error.code === "AUTH_REFUSED") {
       // The credentials failed, not the transport: say so, and try again with what `auth` gives then.
-      this.#events.notice(error)
+      this.#events.error(error)
       this.credentials?.refused(error)
       return this.#retry(false)
     }
