@@ -54,11 +54,17 @@ const session = {
   TOPIC_GAP: 4206,
   // The server's broker (docs/scaling.md) could not take a publish or a subscription in time (never a close).
   BROKER_UNAVAILABLE: 4208,
+  // The server holds as many bytes of unfinished bodies and messages as it allows, from the sender's address
+  // or in all (docs/limits.md#bodies-and-messages-being-read): 1013 is "try again later".
+  SERVER_BUSY: 1013,
+  // A body or a message was not finished within readTimeoutMs (docs/limits.md#bodies-and-messages-being-read).
+  READ_TIMEOUT: 4211,
 } as const
 
 /**
  * The HTTP status of every code a server may answer a refused request or upgrade with: the refusals that
- * come before any session (docs/errors.md#http-refusals), then four codes of a `SwitchyardError`.
+ * come before any session (docs/errors.md#http-refusals), then the codes of a `SwitchyardError` that also
+ * refuse a request.
  */
 const httpStatus = {
   UNAUTHORIZED: 401,
@@ -72,6 +78,10 @@ const httpStatus = {
   MESSAGE_TOO_LARGE: 413,
   ORIGIN_FORBIDDEN: 403,
   SERVER_CLOSED: 503,
+  // A second upstream POST on a link while the first one's body is being read.
+  LINK_BUSY: 409,
+  SERVER_BUSY: 503,
+  READ_TIMEOUT: 408,
 } as const
 
 type Layers = {
@@ -90,7 +100,7 @@ export type HttpRefusalCode = Exclude<keyof Http, ErrorCode>
 /**
  * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
  * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
- * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`).
+ * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, `SERVER_BUSY`, `READ_TIMEOUT`).
  */
 export type HttpErrorCode = keyof Http
 
@@ -178,6 +188,7 @@ export function codeOfClose(close: number): ErrorCode {
         "HEARTBEAT_TIMEOUT",
         "CONNECTION_REPLACED",
         "SLOW_CONSUMER",
+        "READ_TIMEOUT",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )
