@@ -52,6 +52,11 @@ export interface Server<C extends AnyContract> {
   /** Sessions held now, connected or waiting to be resumed. */
   readonly sessionCount: number
   /**
+   * Bytes of HTTP request bodies being read and of unfinished WebSocket messages held now, from every
+   * address (bounded by `maxIncompleteBytes`; docs/limits.md#bodies-and-messages-being-read).
+   */
+  readonly incompleteBytes: number
+  /**
    * Listens to the broker's state: `"down"` when it lost its engine (Redis), `"up"` when back
    * (docs/scaling.md#redis-faults). Returns a function that stops listening.
    * @example server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
@@ -175,6 +180,9 @@ export function createServer<C extends AnyContract, A = undefined>(
     topics: topicPublishers(contract, compiled, topics, runtime.presence, onError),
     get sessionCount() {
       return table.size
+    },
+    get incompleteBytes() {
+      return incoming.held()
     },
     attach: (httpServer) => routing.attach(httpServer),
     listen: async (port = 0, listenHost, listenOptions) => {
