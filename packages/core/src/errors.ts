@@ -188,7 +188,6 @@ export function codeOfClose(close: number): ErrorCode {
         "HEARTBEAT_TIMEOUT",
         "CONNECTION_REPLACED",
         "SLOW_CONSUMER",
-        "READ_TIMEOUT",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )
