@@ -207,6 +207,8 @@ async function unfinishedMessage(target) {
   header[1] = 0x80 | 127
   header.writeBigUInt64BE(BigInt(MESSAGE_BYTES), 2)
   conn.socket.write(Buffer.concat([maskedText("[20,1,null,0]"), header]))
+  // The message's time starts with its first byte.
+  conn.startedAt = Date.now()
   conn.socket.write(MESSAGE_PART)
   conn.socket.on("data", () => {
     const at = conn.received.indexOf("\r\n\r\n")

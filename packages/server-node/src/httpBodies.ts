@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { HttpErrorCode } from "@switchyard/core"
 import { refuseUnread } from "./httpAnswers.ts"
-import type { IncomingBytes } from "./incomingBytes.ts"
+import type { IncompleteBytes } from "./incompleteBytes.ts"
 
-/** What one body may take: its size, its time, and its share of the bytes being received (`IncomingBytes`). */
+/** What one body may take: its size, its time, and its share of the bytes being received (`IncompleteBytes`). */
 export interface BodyBounds {
   /** Largest body (`httpBodyCap(maxMessageBytes)`); past it, 413 `MESSAGE_TOO_LARGE`. */
   readonly maxBodyBytes: number
   /** Time from the start of reading to the end of the body (`readTimeoutMs`); past it, 408 `READ_TIMEOUT`. */
   readonly readTimeoutMs: number
-  readonly incoming: IncomingBytes
+  readonly incomplete: IncompleteBytes
 }
 
 /**
@@ -45,7 +45,7 @@ export function readBody(
       request.off("end", onEnd)
       request.off("error", onGone)
       request.off("close", onGone)
-      bounds.incoming.give(address, size)
+      bounds.incomplete.give(address, size)
       resolve(body)
     }
     const stop = (code: HttpErrorCode, message: string) => {
@@ -54,8 +54,8 @@ export function readBody(
     }
     const onData = (chunk: Buffer) => {
       if (size + chunk.length > bounds.maxBodyBytes) return stop("MESSAGE_TOO_LARGE", tooLarge)
-      const refused = bounds.incoming.take(address, chunk.length)
-      if (refused) return stop("SERVER_BUSY", bounds.incoming.refusalMessage(refused))
+      const refused = bounds.incomplete.take(address, chunk.length)
+      if (refused) return stop("SERVER_BUSY", bounds.incomplete.refusalMessage(refused))
       size += chunk.length
       chunks.push(chunk)
     }
@@ -77,6 +77,6 @@ export function readBody(
  * The address a request's bytes are counted for (`maxIncompleteBytesPerIp`); `undefined` for a request
  * relayed from another node, whose sender that node counted.
  */
-export function addressOf(request: IncomingMessage): string | undefined {
+function addressOf(request: IncomingMessage): string | undefined {
   return request.socket.remoteAddress
 }

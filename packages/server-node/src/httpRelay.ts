@@ -3,7 +3,7 @@ import { httpBodyCap } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
 import type { SessionCluster } from "./cluster.ts"
 import { type BodyBounds, readBody } from "./httpBodies.ts"
-import { IncomingBytes } from "./incomingBytes.ts"
+import { IncompleteBytes } from "./incompleteBytes.ts"
 import type { ServerLimits } from "./limits.ts"
 import { RelayedRequest, RelayedResponse } from "./relayedRequest.ts"
 import type { RunningTransport } from "./transport.ts"
@@ -35,13 +35,13 @@ export class HttpRelay implements RunningTransport {
     private readonly cluster: SessionCluster,
     private readonly limits: RelayLimits,
     private readonly serveLocal: ServeLocal,
-    incomingBytes: IncomingBytes = new IncomingBytes(limits),
+    incompleteBytes: IncompleteBytes = new IncompleteBytes(limits),
   ) {
     // The body is read here, within the same bounds as on the link's node (docs/limits.md).
     this.bodies = {
       maxBodyBytes: httpBodyCap(limits.maxMessageBytes),
       readTimeoutMs: limits.readTimeoutMs,
-      incoming: incomingBytes,
+      incomplete: incompleteBytes,
     }
     cluster.use(
       (from, message) => this.receive(from, message),

@@ -7,7 +7,7 @@ export type { PresenceBus, PresenceChange, PresenceEntry } from "./broker/presen
 export type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "./broker/topicBus.ts"
 export type { HandlerContext, Handlers, PresenceHook, RpcHandler, StreamHandler, TopicPolicy } from "./handlers.ts"
 export { answer, answerFrames, refuseUpgrade } from "./httpAnswers.ts"
-export type { IncomingBytes, IncomingRefusal } from "./incomingBytes.ts"
+export type { IncompleteBytes, IncompleteRefusal } from "./incompleteBytes.ts"
 export { defaultLimits, defaultListenOptions, type ListenOptions, type ServerLimits } from "./limits.ts"
 export type { ServerOptions } from "./options.ts"
 export type { PeerInfo, PeerOptions } from "./peers.ts"

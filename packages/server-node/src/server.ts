@@ -19,7 +19,7 @@ import { functionsOf, type Handlers } from "./handlers.ts"
 import { refuseGoneLink } from "./httpAnswers.ts"
 import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
-import { IncomingBytes } from "./incomingBytes.ts"
+import { IncompleteBytes } from "./incompleteBytes.ts"
 import { defaultLimits, type ListenOptions, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
@@ -152,10 +152,10 @@ export function createServer<C extends AnyContract, A = undefined>(
   const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
-  const incoming = new IncomingBytes(limits)
+  const incomplete = new IncompleteBytes(limits)
   const host: TransportHost = {
     limits,
-    incoming,
+    incomplete,
     accept: (link, info) => table.accept(link, info),
     admit: (request) => gate.admit(request),
     originAllowed: (request) => gate.originAllowed(request),
@@ -171,7 +171,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
     if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
   }
-  const relay = cluster && new HttpRelay(cluster, limits, serveLocal, incoming)
+  const relay = cluster && new HttpRelay(cluster, limits, serveLocal, incomplete)
   const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
@@ -182,7 +182,7 @@ export function createServer<C extends AnyContract, A = undefined>(
       return table.size
     },
     get incompleteBytes() {
-      return incoming.held()
+      return incomplete.held()
     },
     attach: (httpServer) => routing.attach(httpServer),
     listen: async (port = 0, listenHost, listenOptions) => {

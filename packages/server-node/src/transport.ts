@@ -9,7 +9,7 @@ import type {
   TransportId,
   TransportOffer,
 } from "@switchyard/core"
-import type { IncomingBytes } from "./incomingBytes.ts"
+import type { IncompleteBytes } from "./incompleteBytes.ts"
 import type { ServerLimits } from "./limits.ts"
 
 /**
@@ -75,7 +75,7 @@ export interface TransportHost {
    * The bytes of request bodies and WebSocket messages being received, per address and in all: a transport
    * takes what it holds of an unfinished body or message here, and gives it back (docs/limits.md).
    */
-  readonly incoming: IncomingBytes
+  readonly incomplete: IncompleteBytes
   /** Whether the request's `Origin` may connect (the first check of `admit`, for requests that open nothing). */
   originAllowed(request: IncomingMessage): boolean
   /** The server's `onError` (never throws). */

@@ -43,7 +43,7 @@ class HttpLinks implements RunningTransport {
     this.bodies = {
       maxBodyBytes: httpBodyCap(host.limits.maxMessageBytes),
       readTimeoutMs: host.limits.readTimeoutMs,
-      incoming: host.incoming,
+      incomplete: host.incomplete,
     }
   }
 

@@ -1,12 +1,12 @@
 import type { Socket } from "node:net"
-import type { IncomingBytes } from "../incomingBytes.ts"
+import type { IncompleteBytes } from "../incompleteBytes.ts"
 
 /**
  * Bounds what unfinished WebSocket messages hold (docs/limits.md#bodies-and-messages-being-read). `ws`
  * keeps a message's bytes until its last frame arrives, up to `maxPayload`; nothing in its API says how much
  * it holds. So the bytes are counted on the raw socket before `ws` sees them: a small reader of frame
  * headers follows the client's frames and knows, after each chunk, how many bytes belong to a data message
- * not finished yet. That many are taken from the server's `IncomingBytes` (a message that ends within the
+ * not finished yet. That many are taken from the server's `IncompleteBytes` (a message that ends within the
  * chunk it started in takes nothing), and given back as the message ends. A chunk that would pass the
  * address's or the server's bound never reaches `ws`: the connection is refused with `SERVER_BUSY`; a
  * message not finished within `readTimeoutMs` of its first byte, with `READ_TIMEOUT`.
@@ -18,8 +18,8 @@ export interface UnfinishedMessages {
   release(): void
 }
 
-/** Why a connection is refused by `watchUnfinishedMessages`. */
-export type UnfinishedRefusal = { readonly code: "SERVER_BUSY" | "READ_TIMEOUT"; readonly message: string }
+/** Why a connection is refused by `watchUnfinishedMessages`: past a bound of `IncompleteBytes`, or too slow. */
+export type UnfinishedRefusal = "SERVER_BUSY" | "READ_TIMEOUT"
 
 /**
  * Puts itself between `socket` and its `'data'` listeners (`ws`'s), which then see only the chunks it lets
@@ -29,7 +29,7 @@ export type UnfinishedRefusal = { readonly code: "SERVER_BUSY" | "READ_TIMEOUT";
 export function watchUnfinishedMessages(
   socket: Socket,
   address: string | undefined,
-  incoming: IncomingBytes,
+  incomplete: IncompleteBytes,
   readTimeoutMs: number,
   refuse: (refusal: UnfinishedRefusal) => void,
 ): UnfinishedMessages {
@@ -57,21 +57,17 @@ export function watchUnfinishedMessages(
     const ended = frames.messagesEnded
     const after = frames.read(chunk)
     if (after > before) {
-      const refusal = incoming.take(address, after - before)
-      if (refusal) {
-        stop({ code: "SERVER_BUSY", message: incoming.refusalMessage(refusal) })
+      if (incomplete.take(address, after - before)) {
+        stop("SERVER_BUSY")
         return false
       }
-    } else incoming.give(address, before - after)
+    } else incomplete.give(address, before - after)
     held = after
     if (after === 0) stopTimer()
     else if (timer === undefined || frames.messagesEnded !== ended) {
       // A new message started in this chunk: its own time starts.
       stopTimer()
-      timer = setTimeout(
-        () => stop({ code: "READ_TIMEOUT", message: `a message must arrive within ${readTimeoutMs} ms` }),
-        readTimeoutMs,
-      )
+      timer = setTimeout(() => stop("READ_TIMEOUT"), readTimeoutMs)
     }
     return true
   }
@@ -94,7 +90,7 @@ export function watchUnfinishedMessages(
     },
     release() {
       stopTimer()
-      incoming.give(address, held)
+      incomplete.give(address, held)
       held = 0
     },
   }

@@ -108,9 +108,9 @@ class WebSocketTransport implements RunningTransport {
     const unfinished = watchUnfinishedMessages(
       raw,
       address,
-      this.host.incoming,
+      this.host.incomplete,
       this.host.limits.readTimeoutMs,
-      ({ code }) => {
+      (code) => {
         if (ws.readyState !== 1) return ws.terminate()
         ws.close(closeCodeOf(code), code)
         // The close frame goes, then the end of our side; the client's answer is not read (what it still

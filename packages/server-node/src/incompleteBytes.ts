@@ -1,7 +1,7 @@
 import type { ServerLimits } from "./limits.ts"
 
 /** Why bytes were refused: the sender's address holds its share, or the server holds all it allows. */
-export type IncomingRefusal = "address" | "server"
+export type IncompleteRefusal = "address" | "server"
 
 /**
  * The bytes the server holds of what is still being received: HTTP request bodies being read and
@@ -11,10 +11,10 @@ export type IncomingRefusal = "address" | "server"
  * whatever the number of connections holding them.
  *
  * @example
- * const refused = incoming.take(address, chunk.length)
- * if (refused) return refuse(response, "SERVER_BUSY", incoming.refusalMessage(refused))
+ * const refused = incomplete.take(address, chunk.length)
+ * if (refused) return refuse(response, "SERVER_BUSY", incomplete.refusalMessage(refused))
  */
-export class IncomingBytes {
+export class IncompleteBytes {
   private readonly perAddress = new Map<string, number>()
   private total = 0
 
@@ -29,7 +29,7 @@ export class IncomingBytes {
    * Takes `bytes` for `address` (`undefined`: a request relayed from another node, which counts in the
    * total only). Returns why it cannot, or `undefined` when they are taken.
    */
-  take(address: string | undefined, bytes: number): IncomingRefusal | undefined {
+  take(address: string | undefined, bytes: number): IncompleteRefusal | undefined {
     if (bytes <= 0) return undefined
     if (this.total + bytes > this.limits.maxIncompleteBytes) return "server"
     if (address !== undefined) {
@@ -52,7 +52,7 @@ export class IncomingBytes {
   }
 
   /** The message of a `SERVER_BUSY` refusal. */
-  refusalMessage(refusal: IncomingRefusal): string {
+  refusalMessage(refusal: IncompleteRefusal): string {
     return refusal === "address"
       ? `this address already sends ${this.limits.maxIncompleteBytesPerIp} bytes of unfinished bodies and messages; try again later`
       : `the server already holds ${this.limits.maxIncompleteBytes} bytes of unfinished bodies and messages; try again later`
