@@ -9,7 +9,7 @@ import { type UnfinishedBody, unfinishedBody } from "./support/unfinishedBody.ts
 const KiB = 1024
 /** The closing wait after a refusal (CLOSE_WAIT_MS), and room for a busy machine. */
 const CLOSE_WAIT_MS = 1000
-const SLACK_MS = 700
+const SLACK_MS = 1500
 
 /**
  * Issue 12, item 1: unfinished HTTP bodies. Admission comes before any byte of a body is read; what bodies
@@ -138,20 +138,22 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
 
   it("holds at most the per-address bound however many connections send unfinished bodies, and closes them all", async () => {
     const readTimeoutMs = 1000
-    const { server, url } = await start({ maxIncompleteBytesPerIp: 512 * KiB, readTimeoutMs })
+    // Room for five of the 10 KiB pieces below (each arrives in one read), not six.
+    const bound = 52 * KiB
+    const { server, url } = await start({ maxIncompleteBytesPerIp: bound, readTimeoutMs })
     let peak = 0
     const sampler = setInterval(() => {
       peak = Math.max(peak, server.incompleteBytes)
     }, 5)
     const attack = await Promise.all(
-      Array.from({ length: 40 }, () => hold(`${url}?transport=long-polling`, 1024 * KiB, 100 * KiB)),
+      Array.from({ length: 40 }, () => hold(`${url}?transport=long-polling`, 1024 * KiB, 10 * KiB)),
     )
     const answers = await Promise.all(attack.map((body) => body.answer))
     clearInterval(sampler)
-    expect(peak).toBeLessThanOrEqual(512 * KiB)
+    expect(peak).toBeLessThanOrEqual(bound)
     const statuses = answers.map((answer) => answer?.status)
-    // At most five bodies fit (fewer when chunks of many interleave); every other one is refused at once,
-    // and those that fit end after readTimeoutMs.
+    // Five bodies fit (fewer if a piece came in two reads); every other one is refused at once, and those
+    // that fit end after readTimeoutMs.
     expect(statuses.every((s) => s === 408 || s === 503)).toBe(true)
     expect(statuses.filter((s) => s === 408).length).toBeGreaterThan(0)
     expect(statuses.filter((s) => s === 408).length).toBeLessThanOrEqual(5)
