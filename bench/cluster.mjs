@@ -7,6 +7,7 @@
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
+import { publishFor as publishWindow } from "./lib/publishFor.mjs"
 import { startRedis } from "./lib/redis.mjs"
 import { cell, table } from "./lib/report.mjs"
 import { summarize } from "./lib/stats.mjs"
@@ -47,17 +48,7 @@ async function measure(system, redisUrl) {
       server.send({ type: "await-subscribers", count: share, timeoutMs: 10_000 })
       await server.next("subscribed", 15_000)
     }
-    const publishFor = async (ms) => {
-      publisher.send({ type: "publish", burst, window })
-      await publisher.next("publishing", 10_000)
-      await new Promise((resolve) => setTimeout(resolve, ms))
-      publisher.send({ type: "pause" })
-      const { total } = await publisher.next("paused", 10_000)
-      client.send({ type: "drain", total, timeoutMs: 10_000 })
-      const drained = await client.next("drained", 20_000)
-      if (!drained.complete) drained.failedSubscribers ||= subscribers
-      return drained
-    }
+    const publishFor = (ms) => publishWindow(publisher, client, { burst, window, subscribers }, ms)
     const warm = await publishFor(warmupMs)
     if (warm.errors || warm.failedSubscribers) return warm
     client.send({ type: "mark" })

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { hasTaskset, startChild } from "./lib/children.mjs"
 import { commandLine, readConfig } from "./lib/config.mjs"
+import { publishFor as publishWindow } from "./lib/publishFor.mjs"
 import { renderComparisons, renderGoals, renderTables } from "./lib/report.mjs"
 
 const config = readConfig()
@@ -168,18 +169,7 @@ async function measureFanout(system) {
     await client.next("subscribed-all", 60_000)
     server.send({ type: "await-subscribers", count: subscribers, timeoutMs: 10_000 })
     await server.next("subscribed", 15_000)
-    /** Publishes for `ms`, pauses, and waits until every subscriber has every message. */
-    const publishFor = async (ms) => {
-      server.send({ type: "publish", burst, window })
-      await server.next("publishing", 10_000)
-      await new Promise((resolve) => setTimeout(resolve, ms))
-      server.send({ type: "pause" })
-      const { total } = await server.next("paused", 10_000)
-      client.send({ type: "drain", total, timeoutMs: 10_000 })
-      const drained = await client.next("drained", 20_000)
-      if (!drained.complete) drained.failedSubscribers ||= subscribers
-      return drained
-    }
+    const publishFor = (ms) => publishWindow(server, client, { burst, window, subscribers }, ms)
     const warm = await publishFor(warmupMs)
     if (warm.errors || warm.failedSubscribers) return warm
     client.send({ type: "mark" })

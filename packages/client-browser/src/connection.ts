@@ -1,5 +1,4 @@
 import {
-  type ClientLinkEvents,
   type ClientTransport,
   clientControl,
   closeCodeOf,
@@ -18,11 +17,12 @@ import {
   unref,
 } from "@switchyard/core"
 import { backoffDelay } from "./backoff.ts"
-import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
+import { type ConnectionEvents, linkEvents, type TransportReason, transportReason } from "./connectionEvents.ts"
+import type { Credentials, CredentialsHost } from "./credentials.ts"
 import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
 import { noop } from "./report.ts"
-import type { UpgradeHost, Upgrades } from "./upgrades.ts"
+import type { Upgrades } from "./upgrades.ts"
 
 /**
  * Keeps one session connected: opens a link, runs the HELLO/WELCOME handshake, watches the heartbeat,
@@ -31,7 +31,7 @@ import type { UpgradeHost, Upgrades } from "./upgrades.ts"
  * session starts where it is likeliest to connect at once, probes better transports in the background
  * and moves to the first that passes, and falls back down the ladder when its transport keeps failing.
  */
-export class Connection implements UpgradeHost {
+export class Connection implements CredentialsHost {
   readonly session: Session
   readonly decode: { readonly maxDepth: number }
   #token: string | null = null
@@ -45,17 +45,18 @@ export class Connection implements UpgradeHost {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   #connectTimer: ReturnType<typeof setTimeout> | undefined
   #heartbeat: Heartbeat | undefined
-  /** Set while the session moves to a link that passed its probe; the transport it came from. */
+  /** Set while the session moves to a link that passed its probe: where from, and why (upgrade, reauthentication). */
   #switchingFrom: ClientTransport | undefined
+  #switchReason: TransportReason = "upgrade"
+  /** What each connection sends `authenticate`, loaded when the client has `auth` or on `reauthenticate()`. */
+  #auth: Promise<Credentials> | undefined
+  credentials: Credentials | undefined
   /** Set when the next handshake completes a fallback. */
   #fellBack = false
   /** When the current link's handshake completed, and how many links in a row died young. */
   #linkSince = 0
   #shortLinks = 0
-  /**
-   * Negotiation (docs/negotiation.md), loaded with `import()` when the client was given several
-   * transports: a client given one never loads that code, and has nothing to negotiate.
-   */
+  /** Negotiation (docs/negotiation.md), loaded with `import()` only by a client given several transports. */
   #upgrades: Upgrades | undefined
   /** The server's limits from the last WELCOME (what it has by default until then). */
   limits: SessionLimits = preWelcomeLimits
@@ -76,16 +77,19 @@ export class Connection implements UpgradeHost {
     this.session = new Session(options.session)
     this.decode = { maxDepth: options.maxDepth }
     this.transport = options.transports[0] as ClientTransport
+    if (options.auth) this.loadCredentials()
   }
 
-  /** Numbers and queues a data frame: its sequence number, or 0 when the replay buffer is full. */
-  send(type: number, frameBody: string, force = false): number {
-    return this.session.send(type, frameBody, force)
+  /** The credentials' module, loaded on first use (docs/sessions.md#credentials: `client.reauthenticate()`). */
+  loadCredentials(): Promise<Credentials> {
+    const load = () => import("./credentials.ts")
+    this.#auth ??= load().then((m) => (this.credentials = new m.Credentials(this.#options, this, negotiationKit)))
+    return this.#auth
   }
 
-  /** The highest sequence number written to a link: frames above it surely never reached the server. */
-  get written(): number {
-    return this.session.written
+  /** Opens the next connection now when the session waits out a backoff delay. */
+  hurry(): void {
+    if (this.#retryTimer !== undefined) this.#open()
   }
 
   get switching(): boolean {
@@ -99,29 +103,20 @@ export class Connection implements UpgradeHost {
   /** Picks where to start (negotiating first when nothing is remembered) and connects. */
   start(): void {
     if (this.#options.transports.length === 1) return this.#open()
+    const fail = (message: string, cause?: unknown) =>
+      this.closed || this.#fail(switchyardError("CONNECTION_LOST", message, { cause }))
     import("./upgrades.ts").then(
       ({ Upgrades }) => {
         if (this.closed) return
-        const upgrades = new Upgrades(this.#options, this, negotiationKit)
-        this.#upgrades = upgrades
-        const remembered = upgrades.remembered()
-        if (remembered !== undefined) {
-          // It worked before: connect straight to it, no round trip; WELCOME brings the offer.
-          this.transport = remembered
-          return this.#open()
-        }
-        void upgrades.negotiate().then((start) => {
+        this.#upgrades = new Upgrades(this.#options, this, negotiationKit)
+        return this.#upgrades.begin().then((start) => {
+          if (start === undefined) return fail("the server offers none of this client's transports")
           if (this.closed) return
-          if (start === undefined) {
-            return this.#fail(switchyardError("CONNECTION_LOST", "the server offers none of this client's transports"))
-          }
           this.transport = start
           this.#open()
         })
       },
-      (cause: unknown) => {
-        if (!this.closed) this.#fail(switchyardError("CONNECTION_LOST", "negotiation could not load", { cause }))
-      },
+      (cause: unknown) => fail("negotiation could not load", cause),
     )
   }
 
@@ -136,29 +131,29 @@ export class Connection implements UpgradeHost {
     this.#abandon()
     link?.close(1000, "CLIENT_CLOSED")
     this.session.reset()
+    this.credentials?.close()
+  }
+
+  /** Asks for the credentials, if any, then opens a link (a module that did not load fails it, codeless). */
+  #open(): void {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    if (this.closed) return
+    if (!this.#auth) return this.#connect()
+    const connected = () => this.#connect()
+    this.#auth.then((c) => c.update()).then(connected, (error: SwitchyardError) => this.#down(error, true))
   }
 
   /** Opens a link on `this.transport` and says HELLO on it. */
-  #open(): void {
+  #connect(): void {
     if (this.closed) return
     const transport = this.transport
     let link: Link | undefined
-    const current = () => link !== undefined && link === this.#link
-    const events: ClientLinkEvents = {
-      open: () => {
-        if (!current()) return
-        link?.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
-      },
-      frame: (data: unknown) => {
-        if (current()) this.receive(transport, link as Link, data)
-      },
-      received: () => (current() && this.handshaken ? this.session.received : 0),
-      close: (code: number, reason: string) => {
-        if (current()) this.linkClosed(code, reason)
-      },
-    }
+    const hello = () => link === this.#link && link?.send(this.#hello())
+    const events = linkEvents(this, transport, () => link, { open: hello })
+    const auth = this.credentials
     try {
-      link = this.#link = transport.connect(this.#options.url, events)
+      link = this.#link = transport.connect(auth?.url ?? this.#options.url, events, undefined, auth?.headers)
     } catch (error) {
       this.#link = undefined
       this.#events.notice(switchyardError("CONNECTION_LOST", `${transport.id} could not connect`, { cause: error }))
@@ -229,20 +224,18 @@ export class Connection implements UpgradeHost {
         this.#down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
       })
       this.#heartbeat.start()
-      const reason: TransportReason = this.#switchingFrom
-        ? "upgrade"
-        : !this.#everConnected
-          ? "connected"
-          : !resumed
-            ? "new session"
-            : this.#fellBack
-              ? "fallback"
-              : "resumed"
+      const reason = transportReason(
+        this.#switchingFrom && this.#switchReason,
+        this.#everConnected,
+        resumed,
+        this.#fellBack,
+      )
       this.#switchingFrom = undefined
       this.#fellBack = false
       this.#everConnected = true
       this.#upgrades?.connected(transport)
       this.#events.ready({ transport, sessionId, resumed, reason, peerId })
+      this.credentials?.connected()
       this.#upgrades?.schedule(0)
       return
     }
@@ -275,21 +268,25 @@ export class Connection implements UpgradeHost {
   }
 
   /**
-   * The probe passed: the session leaves its link for the probed one, exactly as it would resume after a
-   * drop (HELLO with what it has received; the server replays the rest there and closes the old link).
-   * Frames still arriving on the old link are ignored from now on, so none is delivered twice.
+   * The probe passed: the session leaves its link for the probed one, as it would resume after a drop (the
+   * server replays the rest there); frames still arriving on the old link are ignored, so none comes twice.
    */
-  switchTo(transport: ClientTransport, link: Link): void {
+  switchTo(transport: ClientTransport, link: Link, reason: TransportReason = "upgrade"): void {
     if (this.closed || !this.handshaken) return link.close(1001, "PROBE_UNUSED")
     const old = this.#link
     const from = this.transport
     this.#abandon()
     this.#switchingFrom = from
+    this.#switchReason = reason
     this.transport = transport
     this.#link = link
-    link.send(clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received))
+    link.send(this.#hello())
     this.#watchHandshake(transport, link)
     old?.close(1001, "UPGRADE")
+  }
+
+  #hello(): string {
+    return clientControl.hello(PROTOCOL_VERSION, this.#token, this.session.received)
   }
 
   // --- Failures ---
@@ -315,8 +312,8 @@ export class Connection implements UpgradeHost {
   }
 
   /**
-   * The server no longer has the session: the runtime sorts what was in flight (it reads
-   * `session.written`), the session forgets everything, and the runtime sends again what never left.
+   * The server no longer has the session: the runtime sorts what was in flight (by `session.written`),
+   * the session forgets everything, and the runtime sends again what never left.
    */
   #restartSession(error: SwitchyardError): void {
     this.#events.lost(error)
@@ -352,9 +349,15 @@ export class Connection implements UpgradeHost {
     if (this.closed) return
     if (wasUp) this.#events.down(error)
     if (switchedFrom) {
-      // The new link failed before its handshake: remember that, and go back where the session was.
-      this.#upgrades?.forget(this.transport)
+      // The new link failed before its handshake: remember that (an upgrade's), go back where the session was.
+      if (this.#switchReason === "upgrade") this.#upgrades?.forget(this.transport)
       this.transport = switchedFrom
+      return this.#retry(false)
+    }
+    if (error.code === "AUTH_REFUSED") {
+      // The credentials failed, not the transport: say so, and try again with what `auth` gives then.
+      this.#events.notice(error)
+      this.credentials?.refused(error)
       return this.#retry(false)
     }
     if (failedToConnect) {
@@ -362,8 +365,10 @@ export class Connection implements UpgradeHost {
       this.#upgrades?.skip(this.transport)
       return this.#retry(true)
     }
-    // An established link died. A blip resumes on the same transport; links that keep dying young mean
-    // the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
+    // An established link died. A signalled transport (WebRTC) cannot resume a session: it falls back, and
+    // is not probed again for upgradeRetryMs. A blip resumes on the same transport; links that keep dying
+    // young mean the network breaks this transport (a proxy cutting held requests, say): remember it, fall back.
+    if (this.transport.signalled) this.#upgrades?.lost(this.transport)
     this.#shortLinks = livedMs < this.#options.negotiation.stableLinkMs ? this.#shortLinks + 1 : 0
     if (this.#shortLinks < this.#options.negotiation.maxShortLinks) return this.#retry(false)
     this.#shortLinks = 0
@@ -390,9 +395,6 @@ export class Connection implements UpgradeHost {
       this.#fellBack = true
     }
     const delay = backoffDelay(this.#attempt++, this.#options.reconnect)
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined
-      this.#open()
-    }, delay)
+    this.#retryTimer = setTimeout(() => this.#open(), delay)
   }
 }

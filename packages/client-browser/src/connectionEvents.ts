@@ -1,4 +1,11 @@
-import type { ClientTransport, ServerDataFrame, SwitchyardError, UnreliableFrame } from "@switchyard/core"
+import type {
+  ClientLinkEvents,
+  ClientTransport,
+  Link,
+  ServerDataFrame,
+  SwitchyardError,
+  UnreliableFrame,
+} from "@switchyard/core"
 
 /** What the connection tells the client runtime. */
 export interface ConnectionEvents {
@@ -34,5 +41,57 @@ export interface ConnectionEvents {
   notice(error: SwitchyardError): void
 }
 
+/**
+ * Why a handshake put the session on its transport: the move under way (`switching`: an upgrade or a
+ * reauthentication), else the first connection, a new session, a fallback or a plain resume.
+ */
+export function transportReason(
+  switching: TransportReason | undefined,
+  everConnected: boolean,
+  resumed: boolean,
+  fellBack: boolean,
+): TransportReason {
+  return switching ?? (!everConnected ? "connected" : !resumed ? "new session" : fellBack ? "fallback" : "resumed")
+}
+
 /** Why the session is on its transport, as `client.on("transport", (name, reason) => …)` reports it. */
-export type TransportReason = "connected" | "resumed" | "new session" | "upgrade" | "fallback"
+export type TransportReason = "connected" | "resumed" | "new session" | "upgrade" | "fallback" | "reauthenticated"
+
+/** What a link's events need of the connection whose session the link may carry. */
+export interface LinkHost {
+  readonly handshaken: boolean
+  readonly session: { readonly received: number }
+  carries(link: Link): boolean
+  receive(transport: ClientTransport, link: Link, data: unknown): void
+  linkClosed(code: number, reason: string): void
+}
+
+/** What the opener of a link hears while the link does not carry the session (a probe: its echo, its failure). */
+export interface OwnLinkEvents {
+  open(): void
+  frame?(data: unknown): void
+  close?(code: number, reason: string): void
+}
+
+/**
+ * The events of a link that the connection, a probe (`upgrades.ts`) or a reauthentication
+ * (`credentials.ts`) opens: while the link carries the session, its frames and its close go to the
+ * connection; until then, to whoever opened it.
+ */
+export function linkEvents(
+  host: LinkHost,
+  transport: ClientTransport,
+  link: () => Link | undefined,
+  own: OwnLinkEvents,
+): ClientLinkEvents {
+  const carried = () => {
+    const current = link()
+    return current !== undefined && host.carries(current)
+  }
+  return {
+    open: own.open,
+    frame: (data) => (carried() ? host.receive(transport, link() as Link, data) : own.frame?.(data)),
+    received: () => (carried() && host.handshaken ? host.session.received : 0),
+    close: (code, reason) => (carried() ? host.linkClosed(code, reason) : own.close?.(code, reason)),
+  }
+}

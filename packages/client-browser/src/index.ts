@@ -1,5 +1,6 @@
 export type {
   Client,
+  ClientCredentials,
   ClientEvents,
   ClientState,
   PeerChannel,
@@ -12,11 +13,12 @@ export type {
   SubscribeOptions,
   TopicHandle,
   TopicRecovery,
+  TopicSubscription,
 } from "@switchyard/core"
 export { type BackoffOptions, backoffDelay } from "./backoff.ts"
 export { createClient } from "./client.ts"
 export type { TransportReason } from "./connectionEvents.ts"
-export type { ClientOptions, NegotiationOptions, PeersFeature } from "./options.ts"
+export type { AuthOption, ClientOptions, NegotiationOptions, PeersFeature } from "./options.ts"
 export type { StorageLike, TransportStore } from "./transportStore.ts"
 export type { FetchLike } from "./transports/http.ts"
 export { type LongPollingTransportOptions, longPollingTransport } from "./transports/longPolling.ts"

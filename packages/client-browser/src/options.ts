@@ -1,5 +1,6 @@
 import {
   type AnyContract,
+  type ClientCredentials,
   type ClientTransport,
   type CompiledContract,
   compileContract,
@@ -45,7 +46,19 @@ export interface ClientOptions {
   readonly negotiation?: NegotiationOptions
   /** Bounds of the client's replay buffer; calls past it reject with `QUEUE_FULL`. */
   readonly limits?: Partial<SessionOptions> & { readonly maxDepth?: number }
+  /**
+   * What each connection sends the server's `authenticate` (docs/sessions.md#credentials): query
+   * parameters and headers, or a function (sync or async) the client calls before every connection, so
+   * that a reconnect sends a fresh token. `client.reauthenticate()` applies new ones mid-session.
+   *
+   * @example
+   * auth: async () => ({ params: { token: await getToken() } })
+   */
+  readonly auth?: AuthOption
 }
+
+/** The `auth` option: credentials, or a function that gives them for each connection. */
+export type AuthOption = ClientCredentials | (() => ClientCredentials | PromiseLike<ClientCredentials>)
 
 /** Options of transport negotiation; all optional. */
 export interface NegotiationOptions {
@@ -53,7 +66,10 @@ export interface NegotiationOptions {
   readonly probeTimeoutMs?: number
   /** How long a transport that failed is skipped (ms). Default 300 000 (5 minutes). */
   readonly rememberFailureMs?: number
-  /** After a fallback, or when every probe failed, try to move up again after this (ms). Default 30 000. */
+  /**
+   * A transport whose link was lost (WebRTC) is not probed again for this long after the loss; when every
+   * probe failed, the client tries to move up again after this (ms). Default 30 000.
+   */
   readonly upgradeRetryMs?: number
   /**
    * A link that dies sooner than `stableLinkMs` after its handshake counts against its transport; after
@@ -100,6 +116,7 @@ export interface ConnectionSettings {
   readonly negotiation: NegotiationSettings
   /** For the negotiate request; without one, the client plans without the server's offer. */
   readonly fetch: FetchLike | undefined
+  readonly auth: AuthOption | undefined
 }
 
 /** Items a stream may run ahead of its consumer unless the call says otherwise, and the most it may ask. */
@@ -144,6 +161,7 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
       storage: negotiation.storage,
     },
     fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
+    auth: options.auth,
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type SubscribeOptions,
   type SwitchyardError,
   switchyardError,
+  type TopicSubscription,
   type TransportId,
   type UnreliableFrame,
 } from "@switchyard/core"
@@ -156,6 +157,8 @@ export class ClientRuntime implements Wire {
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
+      reauthenticate: (credentials) =>
+        this.#connection.loadCredentials().then((loaded) => loaded.reauthenticate(credentials)),
       close: async () => this.#close(),
     } as Client<AnyContract>
   }
@@ -192,7 +195,7 @@ export class ClientRuntime implements Wire {
           const off = this.#subscribe(compiled, name, key, listener, options)
           if (!options?.presence) return off
           const channel = this.#after(async () => compiled().topics.get(name))
-          return this.#presence.watch(channel, key, options.presence, off)
+          return Object.assign(this.#presence.watch(channel, key, options.presence, off), { ready: off.ready })
         },
         publish: (message: unknown) =>
           this.#after(() =>
@@ -215,29 +218,33 @@ export class ClientRuntime implements Wire {
     key: string,
     listener: (m: unknown) => void,
     options: SubscribeOptions | undefined,
-  ): () => void {
+  ): TopicSubscription {
     const subscribe = () => {
       if (!this.#subscriptions) throw this.#loadFailure
       return this.#subscriptions.subscribe(compiled().topics.get(name) as CompiledTopic, key, listener, options)
     }
     if (this.#waiting === undefined && this.#subscriptions) return subscribe()
-    if (this.#state === "closed" && !this.#failure) {
-      options?.onError?.(closedError())
-      return noop
-    }
-    this.#load("topics")
-    let unsubscribe: (() => void) | undefined
+    let unsubscribe: TopicSubscription | undefined
     let cancelled = false
-    // A failed load reaches the subscription as a refusal would: through its onError.
-    this.#after(async () => {
-      if (!cancelled) unsubscribe = subscribe()
-    }).catch((error: SwitchyardError) => {
-      if (!cancelled) options?.onError?.(error)
+    const closed = this.#state === "closed" && !this.#failure
+    if (!closed) this.#load("topics")
+    // Unsubscribed before the module came: nothing was sent, nothing to wait for.
+    const start = async () => {
+      if (cancelled) return
+      unsubscribe = subscribe()
+      return unsubscribe.ready
+    }
+    const ready = closed ? Promise.reject(closedError()) : this.#after(start)
+    // A closed client, or a failed load, reaches the subscription as a refusal would: through its onError
+    // (which a refusal has called already).
+    ready.catch((error: SwitchyardError) => {
+      if (!cancelled && !unsubscribe) options?.onError?.(error)
     })
-    return () => {
+    const off = () => {
       cancelled = true
       unsubscribe?.()
     }
+    return Object.assign(off, { ready })
   }
 
   /**
@@ -288,7 +295,7 @@ export class ClientRuntime implements Wire {
   }
 
   send(type: number, frameBody: string, force = false): number {
-    return this.#state === "closed" ? 0 : this.#connection.send(type, frameBody, force)
+    return this.#state === "closed" ? 0 : this.#connection.session.send(type, frameBody, force)
   }
 
   oversize(frameBody: string, payload: string): SwitchyardError | undefined {
@@ -327,8 +334,9 @@ export class ClientRuntime implements Wire {
     this.#transport = transport
     this.#sessionId = sessionId
     this.#setState("connected")
-    // An upgrade moves the session without a reconnect: no `session` event, only `transport`.
-    if (reason !== "upgrade") this.#emit("session", { id: sessionId, recovered: resumed })
+    // An upgrade or a reauthentication moves the session without a reconnect: no `session` event, only `transport`.
+    if (reason !== "upgrade" && reason !== "reauthenticated")
+      this.#emit("session", { id: sessionId, recovered: resumed })
     this.#emit("transport", transport, reason)
   }
 
@@ -338,7 +346,8 @@ export class ClientRuntime implements Wire {
     // Peer connections belong to the session: the other sides hear it end from the server.
     this.#peers.id = undefined
     this.#peers.endAll(switchyardError("PEER_CLOSED", `${error.message}; the peer connection closed`))
-    this.#calls.lost(error, this.#connection.written)
+    // Frames above what was written to a link surely never reached the server.
+    this.#calls.lost(error, this.#connection.session.written)
     this.#emit("error", error)
   }
 

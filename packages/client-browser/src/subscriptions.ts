@@ -8,6 +8,7 @@ import type {
   SwitchyardError,
   TopicPosition,
   TopicRecovery,
+  TopicSubscription,
   UnreliableMessageFrame,
 } from "@switchyard/core"
 import type { PendingTable } from "./calls.ts"
@@ -39,6 +40,8 @@ interface Subscription {
   position: { offset: number; epoch: string } | undefined
   /** A renewal after a lost session awaits its confirmation, which tells `onRecover`. */
   recovering: boolean
+  /** The `ready` promises waiting for the server's first answer. */
+  waiting: Array<readonly [() => void, (error: SwitchyardError) => void]>
 }
 
 /**
@@ -78,10 +81,11 @@ export class Subscriptions {
     key: string,
     listener: (message: unknown) => void,
     options: SubscribeOptions | undefined,
-  ): () => void {
+  ): TopicSubscription {
     if (this.#wire.closed) {
-      options?.onError?.(this.#kit.closedError())
-      return () => {}
+      const error = this.#kit.closedError()
+      options?.onError?.(error)
+      return subscription(() => {}, Promise.reject(error))
     }
     const topic = channel.name
     const ref = `${topic}\u0000${key}`
@@ -98,18 +102,23 @@ export class Subscriptions {
         confirmed: false,
         position: undefined,
         recovering: false,
+        waiting: [],
       }
       this.#subscriptions.set(ref, sub)
       this.#send(sub)
     }
     sub.listeners.set(listener, options)
     const current = sub
-    return () => {
+    // A key this client already holds is confirmed at once; else the server's first answer tells.
+    const ready = current.confirmed
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => current.waiting.push([resolve, reject]))
+    return subscription(() => {
       if (!current.listeners.delete(listener) || current.listeners.size > 0) return
       if (this.#subscriptions.get(ref) !== current) return
       this.#subscriptions.delete(ref)
       this.#wire.send(UNSUBSCRIBE, this.#kit.body.unsubscribe(topic, key), true)
-    }
+    }, ready)
   }
 
   /**
@@ -149,6 +158,7 @@ export class Subscriptions {
 
   /** A refused subscription ends; its listeners and the client hear why. */
   #failed(sub: Subscription, error: SwitchyardError): void {
+    for (const [, reject] of sub.waiting.splice(0)) reject(error)
     // A closed client settles everything at once.
     if (this.#wire.closed) return
     const ref = `${sub.topic}\u0000${sub.key}`
@@ -168,6 +178,8 @@ export class Subscriptions {
    * renewal, `onRecover` hears whether anything was missed, and the client an error when it was.
    */
   #confirmed(sub: Subscription, since: TopicPosition | null, output: Subscribed | null): void {
+    // Unsubscribed meanwhile or not, `ready` tells the server's answer.
+    for (const [resolve] of sub.waiting.splice(0)) resolve()
     if (this.#subscriptions.get(`${sub.topic}\u0000${sub.key}`) !== sub) return
     sub.position = output === null ? undefined : { offset: output[0], epoch: output[1] }
     sub.confirmed = true
@@ -266,4 +278,10 @@ export class Subscriptions {
   clear(): void {
     this.#subscriptions.clear()
   }
+}
+
+/** The unsubscribe function with its `ready` promise, whose rejection is never reported as unhandled. */
+function subscription(off: () => void, ready: Promise<void>): TopicSubscription {
+  ready.catch(() => {})
+  return Object.assign(off, { ready })
 }

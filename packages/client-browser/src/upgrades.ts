@@ -1,8 +1,8 @@
 import type {
-  ClientLinkEvents,
   ClientTransport,
   DecodeOptions,
   Link,
+  LinkHeaders,
   ServerOffer,
   Session,
   SignalKind,
@@ -33,8 +33,10 @@ export interface UpgradeHost {
   receive(transport: ClientTransport, link: Link, data: unknown): void
   /** The session's link closed. */
   linkClosed(code: number, reason: string): void
-  /** A probe passed: move the session to `link`. */
-  switchTo(transport: ClientTransport, link: Link): void
+  /** A probe passed: move the session to `link` (for an upgrade, or to `reauthenticate()`). */
+  switchTo(transport: ClientTransport, link: Link, reason?: "upgrade" | "reauthenticated"): void
+  /** What a connection opens with: the client's credentials, once loaded (docs/sessions.md#credentials). */
+  readonly credentials: { readonly url: string; readonly headers: LinkHeaders | undefined } | undefined
 }
 
 /**
@@ -62,6 +64,12 @@ export class Upgrades {
    * which of those above it really fail.
    */
   readonly #skipped = new Set<TransportId>()
+  /**
+   * Transports whose established link was lost and that the session fell back from (WebRTC's channel
+   * going), with when they may be probed again: `upgradeRetryMs` later. They are not remembered as failed
+   * (one loss says little about the network), but probing one at once would mostly find it lost again.
+   */
+  readonly #held = new Map<TransportId, number>()
   /** What worked and failed for this server, across page loads when there is storage. */
   readonly #store: TransportStore
 
@@ -81,15 +89,23 @@ export class Upgrades {
     )
   }
 
+  /**
+   * Where the session starts: the transport that worked last time when the plan starts there (no round
+   * trip; WELCOME brings the offer), else what the server's offer plans; undefined when nothing fits.
+   */
+  async begin(): Promise<ClientTransport | undefined> {
+    return this.#remembered() ?? (await this.#negotiate())
+  }
+
   /** The transport that worked last time, when the plan starts there: connect straight to it. */
-  remembered(): ClientTransport | undefined {
+  #remembered(): ClientTransport | undefined {
     const memory = this.#store.load()
     const start = plan(this.#planInput(undefined, memory)).start
     return start !== undefined && memory.worked?.id === start ? this.#byId(start) : undefined
   }
 
   /** Asks the server what it offers, then plans: where to start, or undefined when nothing fits. */
-  async negotiate(): Promise<ClientTransport | undefined> {
+  async #negotiate(): Promise<ClientTransport | undefined> {
     const offer = await this.#fetchOffer()
     if (offer) this.learnOffer(offer.transports)
     const start = plan(this.#planInput(this.#offer)).start
@@ -152,6 +168,11 @@ export class Upgrades {
     this.#skipped.add(transport.id)
   }
 
+  /** The session's established link on `transport` was lost, and it falls back: no probe of it for `upgradeRetryMs`. */
+  lost(transport: ClientTransport): void {
+    this.#held.set(transport.id, Date.now() + this.#options.negotiation.upgradeRetryMs)
+  }
+
   /** Remembers that `transport` failed. */
   forget(transport: ClientTransport): void {
     this.#store.update((memory, now) =>
@@ -203,10 +224,13 @@ export class Upgrades {
     if (this.#host.closed || !this.#host.handshaken || this.#probe !== undefined || this.#host.switching) return
     const result = plan(this.#planInput(this.#offer))
     const rank = result.ladder.indexOf(this.#host.transport.id)
-    const better = result.upgrades.filter((id) => rank === -1 || result.ladder.indexOf(id) < rank)
+    const better = result.upgrades.filter(
+      (id) => (rank === -1 || result.ladder.indexOf(id) < rank) && (this.#held.get(id) ?? 0) <= Date.now(),
+    )
     const next = better.map((id) => this.#byId(id)).find((t) => t !== undefined)
     if (next === undefined) {
-      // Nothing to try now; failures expire, so look again later if something is better than here.
+      // Nothing to try now; failures expire (and a lost transport's hold), so look again later if
+      // something is better than here.
       if (rank > 0) this.schedule(this.#options.negotiation.upgradeRetryMs)
       return
     }
@@ -226,15 +250,12 @@ export class Upgrades {
       this.forget(transport)
       this.schedule(0)
     }
-    const events: ClientLinkEvents = {
+    const events = this.#kit.linkEvents(host, transport, () => link, {
       open: () => {
         if (mine()) link?.send(this.#kit.control.probe(nonce))
       },
       frame: (data: unknown) => {
-        if (!mine()) {
-          if (link !== undefined && host.carries(link)) host.receive(transport, link, data)
-          return
-        }
+        if (!mine()) return
         // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
         const decoded = this.#kit.decode(data, host.decode, anyPeerData)
         if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
@@ -242,15 +263,13 @@ export class Upgrades {
         }
         failed()
       },
-      received: () => (link !== undefined && host.carries(link) && host.handshaken ? host.session.received : 0),
-      close: (code: number, reason: string) => {
-        if (mine()) return failed()
-        if (link !== undefined && host.carries(link)) host.linkClosed(code, reason)
-      },
-    }
+      close: failed,
+    })
     const attempt = transport.signalled ? ++this.#signalAttempts : 0
     try {
-      link = transport.connect(this.#options.url, events, attempt ? this.#signalling(transport, attempt) : undefined)
+      const signalling = attempt ? this.#signalling(transport, attempt) : undefined
+      const credentials = this.#host.credentials
+      link = transport.connect(credentials?.url ?? this.#options.url, events, signalling, credentials?.headers)
     } catch {
       this.#signalListeners.delete(attempt)
       this.forget(transport)

@@ -41,10 +41,10 @@ describe("errorCodes", () => {
 
   it("gives the bounds on what is being read a close code, and keeps LINK_BUSY an HTTP refusal", () => {
     expect(closeCodeOf("SERVER_BUSY")).toBe(1013)
-    expect(closeCodeOf("READ_TIMEOUT")).toBe(4211)
+    expect(closeCodeOf("READ_TIMEOUT")).toBe(4212)
     expect(isErrorCode("SERVER_BUSY")).toBe(true)
     expect(isHttpRefusalCode("LINK_BUSY")).toBe(true)
-    expect(errorCodes.READ_TIMEOUT).toEqual({ layer: "session", close: 4211, http: 408 })
+    expect(errorCodes.READ_TIMEOUT).toEqual({ layer: "session", close: 4212, http: 408 })
   })
 
   it("maps close codes both ways as before", () => {
@@ -54,5 +54,18 @@ describe("errorCodes", () => {
     expect(switchyardError("SESSION_LOST", "gone")).toBeInstanceOf(SessionError)
     const layers = new Set(Object.values(errorCodes).map((entry) => entry.layer))
     expect([...layers].sort()).toEqual(["contract", "http", "protocol", "session"])
+  })
+
+  it("gives the refusals of a HELLO a close code and the status of a refused opening POST", () => {
+    expect(closeCodeOf("TOO_MANY_SESSIONS")).toBe(4209)
+    expect(closeCodeOf("RATE_LIMITED")).toBe(4210)
+    expect(codeOfClose(4209)).toBe("TOO_MANY_SESSIONS")
+    expect(codeOfClose(4210)).toBe("RATE_LIMITED")
+    expect(httpStatusOf("TOO_MANY_SESSIONS")).toBe(429)
+    expect(httpStatusOf("RATE_LIMITED")).toBe(429)
+    expect(httpStatusOf("LIMIT_EXCEEDED")).toBe(503)
+    expect(isErrorCode("RATE_LIMITED")).toBe(true)
+    expect(isHttpRefusalCode("TOO_MANY_SESSIONS")).toBe(false)
+    expect(switchyardError("RATE_LIMITED", "slow down")).toBeInstanceOf(SessionError)
   })
 })

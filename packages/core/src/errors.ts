@@ -54,17 +54,24 @@ const session = {
   TOPIC_GAP: 4206,
   // The server's broker (docs/scaling.md) could not take a publish or a subscription in time (never a close).
   BROKER_UNAVAILABLE: 4208,
+  // A new session was refused: its address or identity holds too many (docs/limits.md#sessions).
+  TOO_MANY_SESSIONS: 4209,
+  // Too many new sessions from one address, or frames on one connection, in too short a time.
+  RATE_LIMITED: 4210,
+  // The server's `authenticate` refused the client's credentials (its connection was answered 401), or the
+  // client's `auth` option failed to give any (docs/sessions.md#credentials).
+  AUTH_REFUSED: 4211,
   // The server holds as many bytes of unfinished bodies and messages as it allows, from the sender's address
   // or in all (docs/limits.md#bodies-and-messages-being-read): 1013 is "try again later".
   SERVER_BUSY: 1013,
   // A body or a message was not finished within readTimeoutMs (docs/limits.md#bodies-and-messages-being-read).
-  READ_TIMEOUT: 4211,
+  READ_TIMEOUT: 4212,
 } as const
 
 /**
  * The HTTP status of every code a server may answer a refused request or upgrade with: the refusals that
- * come before any session (docs/errors.md#http-refusals), then the codes of a `SwitchyardError` that also
- * refuse a request.
+ * come before any session (docs/errors.md#http-refusals), then the codes of a `SwitchyardError` that may
+ * refuse a request or a link's opening POST.
  */
 const httpStatus = {
   UNAUTHORIZED: 401,
@@ -78,6 +85,10 @@ const httpStatus = {
   MESSAGE_TOO_LARGE: 413,
   ORIGIN_FORBIDDEN: 403,
   SERVER_CLOSED: 503,
+  // A HELLO refused on a long-polling, polling or SSE link's opening POST (docs/limits.md#sessions).
+  LIMIT_EXCEEDED: 503,
+  TOO_MANY_SESSIONS: 429,
+  RATE_LIMITED: 429,
   // A second upstream POST on a link while the first one's body is being read.
   LINK_BUSY: 409,
   SERVER_BUSY: 503,
@@ -100,7 +111,8 @@ export type HttpRefusalCode = Exclude<keyof Http, ErrorCode>
 /**
  * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
  * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
- * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, `SERVER_BUSY`, `READ_TIMEOUT`).
+ * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, `SERVER_BUSY`, `READ_TIMEOUT`, and the refusals of a HELLO:
+ * `LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`, `RATE_LIMITED`).
  */
 export type HttpErrorCode = keyof Http
 
@@ -188,6 +200,9 @@ export function codeOfClose(close: number): ErrorCode {
         "HEARTBEAT_TIMEOUT",
         "CONNECTION_REPLACED",
         "SLOW_CONSUMER",
+        "TOO_MANY_SESSIONS",
+        "RATE_LIMITED",
+        "AUTH_REFUSED",
       ] as const
     ).map((code) => [closeCodeOf(code), code]),
   )

@@ -46,6 +46,7 @@ export {
 export type { StandardSchemaV1 } from "./contract/standardSchema.ts"
 export type {
   Client,
+  ClientCredentials,
   ClientEvents,
   ClientState,
   PeerChannel,
@@ -61,6 +62,7 @@ export type {
   SubscribeOptions,
   TopicHandle,
   TopicRecovery,
+  TopicSubscription,
 } from "./contract/typedClient.ts"
 // errors
 export {
@@ -158,6 +160,7 @@ export type {
   ConnectionInfo,
   IceServer,
   Link,
+  LinkHeaders,
   NegotiationTraits,
   ServerLinkEvents,
   ServerOffer,

@@ -1,15 +1,18 @@
 import type { IncomingMessage } from "node:http"
+import { addressKey, ClientAddresses } from "./clientAddress.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import type { Admission } from "./transport.ts"
 
 /**
  * What every transport checks before a connection may open: the Origin allow-list (against cross-site
- * WebSocket hijacking), the per-IP connection bound, and the `authenticate` hook.
+ * WebSocket hijacking), the per-address connection bound (the client's address, behind trusted proxies
+ * too), and the `authenticate` hook.
  */
 export class ConnectionGate {
   private readonly perIp = new Map<string, number>()
   private readonly origins: ReadonlySet<string> | "*" | undefined
+  private readonly addresses: ClientAddresses
 
   constructor(
     private readonly options: ServerOptions<unknown>,
@@ -17,11 +20,17 @@ export class ConnectionGate {
   ) {
     const allowed = options.allowedOrigins
     this.origins = allowed === "*" ? "*" : allowed === undefined ? undefined : new Set(allowed.map(normalizeOrigin))
+    this.addresses = new ClientAddresses(options.trustedProxies)
   }
 
   /** Whether answers may let a cross-origin page send credentials: only with an explicit allow-list. */
   get credentialsAllowed(): boolean {
     return this.origins !== "*"
+  }
+
+  /** The client's address of `request`, behind trusted proxies too (`undefined` for a relayed request). */
+  clientAddress(request: IncomingMessage): string | undefined {
+    return this.addresses.of(request)
   }
 
   /** Whether the request's Origin may connect. */
@@ -41,7 +50,8 @@ export class ConnectionGate {
         message: `origin ${request.headers.origin} is not allowed`,
       }
     }
-    const ip = request.socket.remoteAddress ?? "unknown"
+    const address = this.clientAddress(request)
+    const ip = addressKey(address, this.limits.ipv6PrefixBits)
     const open = this.perIp.get(ip) ?? 0
     if (open >= this.limits.maxConnectionsPerIp) {
       return {
@@ -69,7 +79,7 @@ export class ConnectionGate {
         return { ok: false, code: "UNAUTHORIZED", message: "authentication failed" }
       }
     }
-    return { ok: true, auth, release }
+    return { ok: true, auth, release, address }
   }
 }
 

@@ -84,3 +84,20 @@ describe("presence handler types", () => {
     server.topics.feed("k").presence()
   })
 })
+
+describe("identify", () => {
+  it("is given what authenticate returned, and names an identity or none", () => {
+    const handlers = { rpc: { add: () => 1, divide: () => 1 }, streams: { countdown: async function* () {} } }
+    createServer(Chat, handlers, {
+      authenticate: () => ({ userId: "u1", tenant: 7 }),
+      identify: (auth) => {
+        expectTypeOf(auth).toEqualTypeOf<{ userId: string; tenant: number }>()
+        return auth.userId
+      },
+      trustedProxies: ["10.0.0.0/8", "::1"],
+    })
+    createServer(Chat, handlers, { authenticate: () => ({ userId: "u1" }), identify: () => undefined })
+    // @ts-expect-error an identity is a string
+    createServer(Chat, handlers, { authenticate: () => ({ userId: 1 }), identify: (auth) => auth.userId })
+  })
+})

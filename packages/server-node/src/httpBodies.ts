@@ -32,7 +32,7 @@ export function readBody(
     refuseUnread(request, response, "MESSAGE_TOO_LARGE", tooLarge)
     return Promise.resolve(undefined)
   }
-  const address = addressOf(request)
+  const address = bounds.incomplete.addressOf(request)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -71,12 +71,4 @@ export function readBody(
     request.once("error", onGone)
     request.once("close", onGone)
   })
-}
-
-/**
- * The address a request's bytes are counted for (`maxIncompleteBytesPerIp`); `undefined` for a request
- * relayed from another node, whose sender that node counted.
- */
-function addressOf(request: IncomingMessage): string | undefined {
-  return request.socket.remoteAddress
 }

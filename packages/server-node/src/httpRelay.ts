@@ -219,6 +219,7 @@ export type RelayLimits = Pick<
   | "readTimeoutMs"
   | "maxIncompleteBytesPerIp"
   | "maxIncompleteBytes"
+  | "ipv6PrefixBits"
 >
 
 interface Outgoing {

@@ -150,7 +150,7 @@ export class HttpRouting {
     response.setHeader("vary", "Origin")
     if (request.method === "OPTIONS") {
       response.setHeader("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
-      response.setHeader("access-control-allow-headers", "content-type")
+      response.setHeader("access-control-allow-headers", "content-type, authorization")
       response.setHeader("access-control-max-age", "600")
     }
   }

@@ -20,11 +20,45 @@ export interface ServerLimits extends SessionOptions {
   readonly maxSubscriptions: number
   /** Sessions held at once, connected or waiting for resume (a HELLO past it gets BYE `LIMIT_EXCEEDED`). */
   readonly maxSessions: number
-  /** Open connections per remote IP address (more are refused with 429). */
+  /** Open connections per client address (more are refused with 429). */
   readonly maxConnectionsPerIp: number
   /**
+   * Sessions held at once, connected or waiting for resume, per client address (a HELLO past it gets BYE
+   * `TOO_MANY_SESSIONS`; an HTTP link's opening POST 429). Far below `maxSessions`, so that one address
+   * cannot fill the server's table.
+   */
+  readonly maxSessionsPerIp: number
+  /** Sessions held at once per identity, as the server's `identify(auth)` names it (`TOO_MANY_SESSIONS`). */
+  readonly maxSessionsPerIdentity: number
+  /** New sessions a second per client address, on average (a token bucket; `RATE_LIMITED`). */
+  readonly newSessionsPerSecondPerIp: number
+  /** New sessions one client address may start at once before `newSessionsPerSecondPerIp` applies. */
+  readonly newSessionBurstPerIp: number
+  /**
+   * How long the answer to a HELLO refused a new session (`LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`,
+   * `RATE_LIMITED`) is held (ms): a client that loops on refused HELLOs gets one answer per connection and
+   * delay. The connection counts toward `maxConnectionsPerIp` meanwhile.
+   */
+  readonly refusalDelayMs: number
+  /**
+   * IPv6 addresses are counted per prefix of this many bits by every per-address bound (a host is
+   * usually given a whole /64). 128 counts each address on its own.
+   */
+  readonly ipv6PrefixBits: number
+  /**
+   * Client frames a second one connection may send, on average (a token bucket). A request past it is
+   * answered `ERROR RATE_LIMITED`; a connection that goes on until it is another burst over is closed.
+   */
+  readonly connectionFramesPerSecond: number
+  /** Client frames one connection may send at once before `connectionFramesPerSecond` applies. */
+  readonly connectionFrameBurst: number
+  /** Characters of frame text (bytes of a binary frame) a second one connection may send, on average. */
+  readonly connectionBytesPerSecond: number
+  /** Characters one connection may send at once before `connectionBytesPerSecond` applies. */
+  readonly connectionByteBurst: number
+  /**
    * Bytes of HTTP request bodies being read and of unfinished WebSocket messages held at once for one
-   * remote address. A body or message that would pass it is refused (`SERVER_BUSY`: HTTP 503, close 1013).
+   * client address. A body or message that would pass it is refused (`SERVER_BUSY`: HTTP 503, close 1013).
    */
   readonly maxIncompleteBytesPerIp: number
   /** The same, for every address together (`SERVER_BUSY`). */
@@ -32,7 +66,7 @@ export interface ServerLimits extends SessionOptions {
   /**
    * Time to receive one HTTP request body (from the start of reading it to its end) or one WebSocket
    * message (from its first byte to its last) (ms); past it the request is answered 408, the WebSocket
-   * closed with 4211 (`READ_TIMEOUT`).
+   * closed with 4212 (`READ_TIMEOUT`).
    */
   readonly readTimeoutMs: number
   /**
@@ -112,6 +146,24 @@ export const defaultLimits: ServerLimits = {
   maxSubscriptions: 1024,
   maxSessions: 100_000,
   maxConnectionsPerIp: 1024,
+  // Every connection an address may have, and as many sessions again waiting to be resumed.
+  maxSessionsPerIp: 2048,
+  // A user's tabs and devices, with the sessions their reloads leave waiting for resumeWindowMs.
+  maxSessionsPerIdentity: 256,
+  // 1,000 clients behind one NAT all needing a new session (a restart) are in within 16 s.
+  newSessionsPerSecondPerIp: 50,
+  newSessionBurstPerIp: 200,
+  // A flood that waits for its answers is slowed to one HELLO per connection a second; a client the
+  // bounds refuse retries with backoff anyway.
+  refusalDelayMs: 1000,
+  ipv6PrefixBits: 64,
+  // Far above interactive use (60 Hz on dozens of channels); the burst covers a client's whole replay
+  // (its maxReplayFrames, 10,000) twice over, so that a resume never trips it.
+  connectionFramesPerSecond: 2_000,
+  connectionFrameBurst: 20_000,
+  // Four 1 MiB messages a second; the burst holds a full client replay (maxReplayBytes, 4 Mi) four times.
+  connectionBytesPerSecond: 4 * 1024 * 1024,
+  connectionByteBurst: 16 * 1024 * 1024,
   // Fifteen bodies or messages of the largest size a client sends before WELCOME (1 MiB + 64 KiB) from one
   // address, sixty in all: far above what honest clients hold unfinished at once, and bounded memory.
   maxIncompleteBytesPerIp: 16 * 1024 * 1024,

@@ -30,14 +30,32 @@ export interface ServerOptions<A = undefined> {
   readonly peers?: PeerOptions<A>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
-   * without an `Origin` header (non-browser clients) and same-origin requests are allowed.
+   * without an `Origin` header (non-browser clients) and same-origin requests are allowed; that rule
+   * compares `Origin` with `Host`, which does not stop DNS rebinding: list your origins in production
+   * (docs/limits.md#origin-allow-list).
    */
   readonly allowedOrigins?: readonly string[] | "*"
   /**
-   * Runs once per connection, before the handshake. Its result becomes `ctx.auth`; throwing (or
+   * Runs once per connection (every reconnect too), before the handshake. Its result becomes `ctx.auth` of
+   * the session the connection creates or resumes (docs/sessions.md#credentials); throwing (or
    * rejecting) refuses the connection with 401.
    */
   readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  /**
+   * The identity a new session counts against for `maxSessionsPerIdentity` (docs/limits.md#sessions):
+   * a user id, an API key's id, a tenant. Called with `authenticate`'s result when a HELLO needs a new
+   * session; `undefined` counts against no identity (anonymous clients are bounded per address only).
+   * @example identify: (auth) => auth.userId
+   */
+  readonly identify?: (auth: A) => string | undefined
+  /**
+   * The reverse proxies in front of this server, as addresses (`"10.0.0.7"`) or subnets (`"10.0.0.0/8"`,
+   * `"fd00::/8"`). A request whose peer is one of them is counted under the address that proxy wrote in
+   * `X-Forwarded-For` (read from the right, one hop per trusted proxy), for every per-address bound and
+   * `ConnectionInfo.remoteAddress` (docs/limits.md#the-clients-address). Default: none; the socket's peer
+   * is the client, and `X-Forwarded-For` is never read.
+   */
+  readonly trustedProxies?: readonly string[]
   /**
    * What this server shares with the other nodes of a cluster: topics, and with a broker that has
    * `nodes`, its sessions and HTTP links (docs/scaling.md). Default

@@ -25,6 +25,7 @@ import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
 import { PresenceHub } from "./presence.ts"
 import type { Runtime } from "./runtime.ts"
+import { SessionQuota } from "./sessionQuota.ts"
 import { SessionTable } from "./sessionTable.ts"
 import { presenceHooksOf } from "./topicPolicies.ts"
 import { type TopicPublishers, topicPublishers } from "./topicPublishers.ts"
@@ -147,17 +148,20 @@ export function createServer<C extends AnyContract, A = undefined>(
       hook(options.onSessionStart, { id: session.id, auth: session.auth as A })
     },
     ended: (session, reason) => hook(options.onSessionEnd, { id: session.id, auth: session.auth as A }, reason),
+    quota: new SessionQuota(limits),
+    identify: identifier(options.identify as ((auth: unknown) => string | undefined) | undefined, onError),
   })
   const offer: ServerOffer = { version: PROTOCOL_VERSION, transports: offered, limits: table.limits }
   const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
-  const incomplete = new IncompleteBytes(limits)
+  const incomplete = new IncompleteBytes(limits, (request) => gate.clientAddress(request))
   const host: TransportHost = {
     limits,
     incomplete,
     accept: (link, info) => table.accept(link, info),
     admit: (request) => gate.admit(request),
+    refusing: (link) => table.isRefusing(link),
     originAllowed: (request) => gate.originAllowed(request),
     onError,
     ...(cluster && { nodeId: cluster.nodeId }),
@@ -221,6 +225,23 @@ async function shutdown(
   await Promise.all(running.map((transport) => transport.close()))
   await routing.detach()
   await cluster?.close()
+}
+
+/** The server's `identify`, made safe: one that throws (or returns a non-string) counts against no identity. */
+function identifier(
+  identify: ((auth: unknown) => string | undefined) | undefined,
+  onError: Runtime["onError"],
+): ((auth: unknown) => string | undefined) | undefined {
+  if (!identify) return undefined
+  return (auth) => {
+    try {
+      const identity = identify(auth)
+      return typeof identity === "string" ? identity : undefined
+    } catch (error) {
+      onError(error, {})
+      return undefined
+    }
+  }
 }
 
 /** One log line per change of the broker's state. */

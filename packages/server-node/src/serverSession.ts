@@ -54,7 +54,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     readonly runtime: Runtime,
     readonly id: string,
     readonly token: string,
-    readonly auth: unknown,
+    /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
+    public auth: unknown,
     /** The public id other clients connect to (docs/peers.md); never the token. */
     readonly peerId: string,
   ) {
@@ -129,10 +130,12 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.expiry.unref()
   }
 
-  /** One frame arrived on `link`. Never throws. */
-  receive(link: Link, data: unknown): void {
+  /** One frame arrived on `link`; past its rate (`overRate`), a request is refused for its id. Never throws. */
+  receive(link: Link, data: unknown, overRate = false): void {
     if (link !== this.link || this.ended) return
     this.heartbeat.heard()
+    const head = overRate && typeof data === "string" ? peekRequestHeader(data) : undefined
+    if (head) return this.refused(data, "RATE_LIMITED", "past this connection's rate limit; retry later", head)
     const decoded = decodeClientFrame(data, this.runtime.limits)
     if (!decoded.ok) return this.refused(data, decoded.code, decoded.message, decoded.request)
     const f = decoded.frame

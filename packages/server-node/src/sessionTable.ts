@@ -13,13 +13,16 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import type { SessionCluster } from "./cluster.ts"
+import type { ServerLimits } from "./limits.ts"
+import { ConnectionRate, frameSize } from "./rateLimit.ts"
 import type { Runtime } from "./runtime.ts"
 import { ServerSession } from "./serverSession.ts"
+import type { SessionQuota } from "./sessionQuota.ts"
 import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
 /** What the session table needs from the server that holds it. */
 export interface SessionTableOptions {
-  readonly limits: SessionLimits & { readonly handshakeTimeoutMs: number; readonly maxSessions: number }
+  readonly limits: ServerLimits
   /** The transports the WELCOME frame offers. */
   readonly offered: readonly TransportOffer[]
   /** Whether clients may connect to each other: the WELCOME then carries the session's peer id. */
@@ -32,6 +35,10 @@ export interface SessionTableOptions {
   readonly cluster?: SessionCluster | undefined
   /** A session ended for good. */
   ended(session: ServerSession, reason: ErrorCode): void
+  /** Sessions per address and identity, new sessions per address over time (docs/limits.md#sessions). */
+  readonly quota?: SessionQuota | undefined
+  /** The identity a new session counts against (the server's `identify`; never throws). */
+  readonly identify?: ((auth: unknown) => string | undefined) | undefined
 }
 
 /**
@@ -42,6 +49,8 @@ export class SessionTable {
   private readonly sessions = new Map<string, ServerSession>()
   /** Links still in their handshake (open, no HELLO yet), with their handshake timer. */
   private readonly handshaking = new Map<Link, ReturnType<typeof setTimeout>>()
+  /** Links whose HELLO was refused a new session, until their answer goes (`refusalDelayMs`). */
+  private readonly refusing = new Map<Link, ReturnType<typeof setTimeout>>()
   private readonly sessionLimits: SessionLimits
   /** Set when the server starts shutting down: a link's handshake is then refused. */
   closing = false
@@ -75,6 +84,7 @@ export class SessionTable {
     const session = this.sessions.get(token)
     if (!session) return
     this.sessions.delete(token)
+    this.options.quota?.release(session)
     this.options.cluster?.release(session)
     this.options.ended(session, reason)
   }
@@ -84,6 +94,7 @@ export class SessionTable {
     const session = this.sessions.get(token)
     if (!session || session.isEnded) return undefined
     this.sessions.delete(token)
+    this.options.quota?.release(session)
     return session
   }
 
@@ -110,6 +121,11 @@ export class SessionTable {
    */
   endAll(): void {
     for (const session of [...this.sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
+    for (const [link, timer] of [...this.refusing]) {
+      clearTimeout(timer)
+      this.refusing.delete(link)
+      refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
+    }
     for (const [link, handshake] of [...this.handshaking]) {
       clearTimeout(handshake)
       this.handshaking.delete(link)
@@ -124,6 +140,9 @@ export class SessionTable {
    */
   accept(link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents {
     let session: ServerSession | undefined
+    /** This connection's frame rate (docs/limits.md#connections-and-messages), from its HELLO on. */
+    let rate: ConnectionRate | undefined
+    let cut = false
     /** Frames that came while another node hands the session over; `undefined` when none is under way. */
     let held: unknown[] | undefined
     let closed = false
@@ -140,7 +159,16 @@ export class SessionTable {
     }
     return {
       frame: (data) => {
-        if (session) return session.receive(link, data)
+        if (session) {
+          if (cut) return
+          rate ??= new ConnectionRate(this.options.limits)
+          const verdict = rate.take(frameSize(data))
+          if (verdict !== "cut") return session.receive(link, data, verdict === "over")
+          // It kept sending past the refusals: the connection goes, the session stays for a resume.
+          cut = true
+          link.send(control.notice("RATE_LIMITED", "too many frames past this connection's rate limit"))
+          return link.close(closeCodeOf("RATE_LIMITED"), "RATE_LIMITED")
+        }
         if (held) {
           // A client sends nothing before its WELCOME but PROBEs: more than a few frames is not one.
           if (held.length < MAX_HELD_FRAMES) return void held.push(data)
@@ -148,6 +176,8 @@ export class SessionTable {
           closed = true
           return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
         }
+        // Its HELLO was refused; the answer is on its way.
+        if (this.refusing.has(link)) return
         if (this.closing) {
           handshakeOver()
           return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
@@ -187,15 +217,39 @@ export class SessionTable {
           for (const frame of frames) session?.receive(link, frame)
         })
       },
-      close() {
+      close: () => {
         closed = true
         handshakeOver()
+        clearTimeout(this.refusing.get(link))
+        this.refusing.delete(link)
         session?.linkClosed(link)
       },
       resume(received) {
         session?.resume(link, received)
       },
     }
+  }
+
+  /** Whether `link`'s HELLO was refused a new session and waits for its answer (`refusalDelayMs`). */
+  isRefusing(link: Link): boolean {
+    return this.refusing.has(link)
+  }
+
+  /**
+   * Refuses a new session after `refusalDelayMs`: a client that loops on refused HELLOs gets one answer
+   * per connection and delay, and its refusals cost the server little (docs/limits.md#sessions). The
+   * connection keeps counting toward `maxConnectionsPerIp` meanwhile; frames it sends are ignored.
+   */
+  private refuseLater(link: Link, code: ErrorCode, message: string): void {
+    const fire = () => {
+      this.refusing.delete(link)
+      refuseLink(link, code, message)
+    }
+    const delay = this.options.limits.refusalDelayMs
+    if (!(delay > 0)) return fire()
+    const timer = setTimeout(fire, delay)
+    timer.unref()
+    this.refusing.set(link, timer)
   }
 
   /** A HELLO: starts or resumes the session it names, or refuses the link. */
@@ -220,8 +274,12 @@ export class SessionTable {
       return void refuseLink(link, "HANDSHAKE_REQUIRED", "this link carries only the session that set it up")
     }
     if (!target || !resumed) {
-      if (this.sessions.size >= this.options.limits.maxSessions)
-        return void refuseLink(link, "LIMIT_EXCEEDED", "the server holds too many sessions")
+      const identity = this.options.identify?.(info.auth)
+      const refusal =
+        this.sessions.size >= this.options.limits.maxSessions
+          ? { code: "LIMIT_EXCEEDED" as const, message: "the server holds too many sessions" }
+          : this.options.quota?.admit(info.remoteAddress, identity)
+      if (refusal) return void this.refuseLater(link, refusal.code, refusal.message)
       target = new ServerSession(
         this.runtime,
         randomBytes(9).toString("base64url"),
@@ -230,8 +288,13 @@ export class SessionTable {
         randomBytes(16).toString("base64url"),
       )
       this.sessions.set(target.token, target)
+      this.options.quota?.hold(target, info.remoteAddress, identity)
       this.options.cluster?.claim(target)
       this.options.started(target)
+    } else {
+      // A resume: `authenticate` ran again for this connection (or, on a link the session signalled, it
+      // carries the session's own), and the session takes its result from now on.
+      target.auth = info.auth
     }
     const welcome = control.welcome(
       PROTOCOL_VERSION,

@@ -76,6 +76,11 @@ export interface TransportHost {
    * takes what it holds of an unfinished body or message here, and gives it back (docs/limits.md).
    */
   readonly incomplete: IncompleteBytes
+  /**
+   * Whether the HELLO `link` carried was refused a new session, its answer held for `refusalDelayMs`: the
+   * link is then closed with the refusal's BYE. An HTTP transport answers the opening POST at that moment.
+   */
+  refusing?(link: Link): boolean
   /** Whether the request's `Origin` may connect (the first check of `admit`, for requests that open nothing). */
   originAllowed(request: IncomingMessage): boolean
   /** The server's `onError` (never throws). */
@@ -89,7 +94,13 @@ export interface TransportHost {
 
 /** The answer of `TransportHost.admit`. */
 export type Admission =
-  | { readonly ok: true; readonly auth: unknown; readonly release: () => void }
+  | {
+      readonly ok: true
+      readonly auth: unknown
+      readonly release: () => void
+      /** The client's address, behind trusted proxies too (docs/limits.md#the-clients-address). */
+      readonly address: string | undefined
+    }
   | {
       readonly ok: false
       /** Answered with its HTTP status from core's `errorCodes` (`httpStatusOf`). */

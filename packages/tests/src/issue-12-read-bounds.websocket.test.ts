@@ -22,7 +22,7 @@ interface Peer {
 /**
  * Issue 12, item 2: unfinished WebSocket messages. What they hold is bounded per address and in all
  * (`SERVER_BUSY`, close 1013), and a message has `readTimeoutMs` from its first byte to its last
- * (`READ_TIMEOUT`, close 4211). The full-size attack is `scripts/attack-bodies.mjs`.
+ * (`READ_TIMEOUT`, close 4212). The full-size attack is `scripts/attack-bodies.mjs`.
  */
 describe("unfinished WebSocket messages (issue 12, item 2)", () => {
   const servers: Server<TestContract>[] = []
@@ -62,7 +62,7 @@ describe("unfinished WebSocket messages (issue 12, item 2)", () => {
   const startMessage = (peer: Peer, bytes: number) =>
     new Promise<number>((resolve) => peer.ws.send("x".repeat(bytes), { fin: false }, () => resolve(Date.now())))
 
-  it("bounds the bytes of unfinished messages per address (1013 SERVER_BUSY) and ends held ones after readTimeoutMs (4211)", async () => {
+  it("bounds the bytes of unfinished messages per address (1013 SERVER_BUSY) and ends held ones after readTimeoutMs (4212)", async () => {
     const readTimeoutMs = 1500
     const { server, url } = await start({ maxIncompleteBytesPerIp: 256 * KiB, readTimeoutMs })
     const bystander = createClient(TestContract, { url, WebSocket, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } })
@@ -91,7 +91,7 @@ describe("unfinished WebSocket messages (issue 12, item 2)", () => {
       [other, otherStarted],
     ] as const) {
       const closed = await peer.closed
-      expect(closed).toMatchObject({ code: 4211, reason: "READ_TIMEOUT" })
+      expect(closed).toMatchObject({ code: 4212, reason: "READ_TIMEOUT" })
       expect(closed.at - started).toBeGreaterThanOrEqual(readTimeoutMs - 50)
       expect(closed.at - started).toBeLessThan(readTimeoutMs + CLOSE_WAIT_MS + SLACK_MS)
     }
@@ -155,8 +155,8 @@ describe("unfinished WebSocket messages (issue 12, item 2)", () => {
     const closes = await Promise.all(attack.map((peer) => peer.closed))
     clearInterval(sampler)
     expect(peak).toBeLessThanOrEqual(bound)
-    expect(closes.every((c) => c.code === 1013 || c.code === 4211)).toBe(true)
-    const timedOut = closes.filter((c) => c.code === 4211).length
+    expect(closes.every((c) => c.code === 1013 || c.code === 4212)).toBe(true)
+    const timedOut = closes.filter((c) => c.code === 4212).length
     expect(timedOut).toBeGreaterThan(0)
     expect(timedOut).toBeLessThanOrEqual(5)
     expect(Math.max(...closes.map((c) => c.at - started))).toBeLessThan(readTimeoutMs + CLOSE_WAIT_MS + SLACK_MS)

@@ -104,7 +104,7 @@ function linked(channel: FakeChannel, chunkChars?: number, maxFrameChars?: numbe
     frame: (data) => void frames.push(data),
     close: (code, reason) => void closes.push([code, reason]),
   }
-  const link: Link = channelLink(channel, events, () => void onCloseCalls++, chunkChars, undefined, maxFrameChars)
+  const link = channelLink(channel, events, () => void onCloseCalls++, chunkChars, undefined, maxFrameChars)
   return {
     link,
     frames,
@@ -550,6 +550,59 @@ describe("channelLink closing", () => {
     b.link.close(4002, "HANDSHAKE_REQUIRED")
     right.deliver("[22,0]\n[20,1,null,0]")
     expect(b.frames).toEqual(["[22,0]"])
+  })
+
+  it("ends at once when the path under the channel is lost: 1006 with the reason, the peer connection let go, nothing sent", async () => {
+    const { left, right, a, b } = openPair()
+    a.link.send("[1]")
+    a.link.lost("the peer connection failed")
+    expect(a.closes).toEqual([[1006, "the peer connection failed"]])
+    expect(a.onCloseCalls).toBe(1)
+    await tick()
+    // No closing message: nothing could carry it. The frame of the tick is dropped with the link.
+    expect(left.sent).toEqual([])
+    expect(b.frames).toEqual([])
+    a.link.lost("again")
+    a.link.send("[2]")
+    expect(a.closes.length).toBe(1)
+    expect(a.onCloseCalls).toBe(1)
+    expect(right.sent).toEqual([])
+  })
+
+  it("lets the peer connection go at once when the path is lost during a close it asked for", async () => {
+    vi.useFakeTimers()
+    try {
+      // The other end reads nothing, so this side waits for a channel close that never comes.
+      const [left, right] = FakeChannel.pair()
+      const a = linked(left)
+      left.open()
+      right.open()
+      a.link.close(1000, "CLIENT_CLOSED")
+      await vi.advanceTimersByTimeAsync(0)
+      expect(a.closes).toEqual([[1000, "CLIENT_CLOSED"]])
+      expect(a.onCloseCalls).toBe(0)
+      a.link.lost("the peer connection failed")
+      expect(a.onCloseCalls).toBe(1)
+      expect(a.closes).toEqual([[1000, "CLIENT_CLOSED"]])
+      await vi.advanceTimersByTimeAsync(MAX_CLOSE_WAIT_MS)
+      expect(a.onCloseCalls).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it("ends the link when a frame finds its channel closing or closed, although no event said so", async () => {
+    for (const state of ["closing", "closed"]) {
+      const { left, a } = openPair()
+      a.link.send("[1]")
+      left.readyState = state
+      await tick()
+      expect(a.closes).toEqual([[1006, "the data channel closed"]])
+      expect(a.onCloseCalls).toBe(1)
+      a.link.send("[2]")
+      expect(a.closes.length).toBe(1)
+      expect(left.sent).toEqual([])
+    }
   })
 
   it("reports the channel's own close or error as 1006, once, and ignores messages after it", () => {

@@ -83,6 +83,10 @@ const SEPARATOR = "\n"
  * channel otherwise, latest-value-wins either way; a frame too long for one message always takes the
  * session channel, as pieces cannot be put back together from a channel that loses and reorders them.
  * Frames read from the lossy channel reach `events.frame` like any other, whole messages only.
+ *
+ * `lost(reason)` ends the link when the path under the channel is gone (its peer connection failed):
+ * reported at once with 1006, and `onClose` called at once, with no closing message, since nothing could
+ * carry it. A channel found closing or closed when a frame is written ends the link the same way.
  */
 export function channelLink(
   channel: DataChannelLike,
@@ -91,7 +95,7 @@ export function channelLink(
   chunkChars = DEFAULT_CHUNK_CHARS,
   lossy?: LossyChannel,
   maxFrameChars = MAX_FRAME_CHARS,
-): Link & { readonly channel: DataChannelLike } {
+): Link & { readonly channel: DataChannelLike; lost(reason: string): void } {
   let closed = false
   /** The close this side asked for, reported instead of the channel's own. */
   let requested: [number, string] | undefined
@@ -170,13 +174,19 @@ export function channelLink(
       // Already closing: the outcome is the same.
     }
   }
-  channel.onclose = () => {
-    finish(...(requested ?? [1006, ""]))
+  /** The channel or the path under it is gone: the link ends now, and nothing waits for a handshake. */
+  const lost = (reason: string) => {
+    finish(...(requested ?? [1006, reason]))
     release()
   }
-  channel.onerror = () => {
-    finish(...(requested ?? [1006, ""]))
-    release()
+  channel.onclose = () => lost("")
+  channel.onerror = () => lost("")
+  /** Whether the channel is gone although no event said so; then the link ends (frames would vanish). */
+  const gone = () => {
+    const state = channel.readyState
+    if (state !== "closing" && state !== "closed") return false
+    lost("the data channel closed")
+    return true
   }
   /**
    * The frames written in this tick, joined by LF: they go as one message at its end (or sooner, when the
@@ -190,7 +200,7 @@ export function channelLink(
     if (batch.length === 0) return
     const text = batch
     batch = ""
-    if (closed || channel.readyState !== "open") return
+    if (closed || gone() || channel.readyState !== "open") return
     try {
       channel.send(text)
     } catch {
@@ -199,7 +209,7 @@ export function channelLink(
   }
   const send = (frame: string) => {
     // `requested`: node-datachannel's channel stays "open" until its close completes.
-    if (closed || requested || channel.readyState !== "open") return
+    if (closed || requested || gone() || channel.readyState !== "open") return
     if (frame.length <= chunkChars) {
       if (batch.length > 0 && batch.length + 1 + frame.length > chunkChars) flush()
       batch = batch.length === 0 ? frame : batch + SEPARATOR + frame
@@ -263,6 +273,7 @@ export function channelLink(
   }
   return {
     channel,
+    lost,
     send,
     sendLatest(slot, frame) {
       if (!closed) latest.send(slot, frame)

@@ -9,6 +9,7 @@ import {
   type Signalling,
 } from "@switchyard/core"
 import { channelLink, type DataChannelLike, UNRELIABLE_CHANNEL, UNRELIABLE_CHANNEL_OPTIONS } from "./channelLink.ts"
+import { watchPeer } from "./peerState.ts"
 
 /** The part of `RTCPeerConnection` the client transport uses. */
 export interface PeerConnectionLike {
@@ -24,6 +25,11 @@ export interface PeerConnectionLike {
   readonly signalingState: string
   onicecandidate: ((event: never) => void) | null
   close(): void
+  /** Watched when present (docs/webrtc.md): a failed peer connection ends the link at once. */
+  readonly connectionState?: string
+  readonly iceConnectionState?: string
+  onconnectionstatechange?: ((event: never) => void) | null
+  oniceconnectionstatechange?: ((event: never) => void) | null
 }
 
 export type PeerConnectionConstructor = new (configuration: {
@@ -41,7 +47,15 @@ export interface WebRtcTransportOptions {
    * node-datachannel only keeps its other candidates out of the signalling (docs/webrtc-turn.md).
    */
   readonly iceTransportPolicy?: "all" | "relay"
+  /**
+   * How long the peer connection may stay `disconnected` before the link ends and the session falls back
+   * (ms). Default 2 000. A `failed` peer connection ends the link at once.
+   */
+  readonly disconnectedTimeoutMs?: number
 }
+
+/** How long a client's peer connection may stay `disconnected` before its link ends, by default (ms). */
+export const DISCONNECTED_TIMEOUT_MS = 2000
 
 /** The label of the session's channel: reliable and ordered. */
 export const SESSION_CHANNEL = "switchyard"
@@ -74,16 +88,20 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
       const channel = peer.createDataChannel(SESSION_CHANNEL, { ordered: true })
       const lossy = peer.createDataChannel(UNRELIABLE_CHANNEL, { ...UNRELIABLE_CHANNEL_OPTIONS })
       let stopSignals = () => {}
+      let stopWatching = () => {}
       const link = channelLink(
         channel,
         events,
         () => {
+          stopWatching()
           stopSignals()
           peer.close()
         },
         undefined,
         { channel: lossy, read: true },
       )
+      // A path that goes silent closes no channel: only the peer connection's state tells.
+      stopWatching = watchPeer(peer, link.lost, options.disconnectedTimeoutMs ?? DISCONNECTED_TIMEOUT_MS)
       // The offer goes without candidates, and this side's candidates go only once the answer is set. The
       // server cannot reach this peer before this peer knows the server's fingerprint: libdatachannel stores
       // a remote description only after handing it to ICE, so a check that already came in would connect at

@@ -16,6 +16,7 @@ export {
 } from "./channelLink.ts"
 
 export {
+  DISCONNECTED_TIMEOUT_MS,
   type PeerConnectionConstructor,
   type PeerConnectionLike,
   SESSION_CHANNEL,

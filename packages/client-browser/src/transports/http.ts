@@ -1,4 +1,4 @@
-import { type ClientLinkEvents, isAckFrame, type Link, type TransportId } from "@switchyard/core"
+import { type ClientLinkEvents, isAckFrame, type Link, type LinkHeaders, type TransportId } from "@switchyard/core"
 
 /** The `fetch` the HTTP transports use: the platform's, or one passed in. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
@@ -10,7 +10,7 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
  *
  * With `ackInDownstream` (long polling, polling) the link posts no ACK frames: every downstream request
  * carries the session's cumulative acknowledgement instead (`&ack=`), and such requests keep coming while
- * the link lives.
+ * the link lives. `headers` (the client's credentials) go with the opening POST, where `authenticate` runs.
  */
 export function httpLink(
   url: string,
@@ -19,6 +19,7 @@ export function httpLink(
   events: ClientLinkEvents,
   downstream: (link: HttpLinkState) => Promise<void>,
   ackInDownstream = false,
+  headers?: LinkHeaders,
 ): Link {
   const platformFetch = fetchImpl ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined)
   if (!platformFetch) throw new TypeError("switchyard: no fetch here; pass one in the client options")
@@ -82,10 +83,12 @@ export function httpLink(
       const response = await request(target, {
         method: "POST",
         body: batch,
-        headers: plainText,
+        headers: opening ? { ...headers, ...plainText } : plainText,
       })
       if (!response.ok) {
         await response.body?.cancel()
+        // `authenticate` refused the credentials: not the transport's fault (docs/sessions.md#credentials).
+        if (response.status === 401) return end(1006, "AUTH_REFUSED")
         // The server closed this link. What it queued with the close (a BYE) waits for one more
         // downstream request: collect it first, or the end of the session would go unnoticed.
         if (response.status === 410 && !opening && state.received !== undefined) return void collectThenEnd()

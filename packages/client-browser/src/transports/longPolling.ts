@@ -1,4 +1,4 @@
-import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+import type { ClientLinkEvents, ClientTransport, Link, LinkHeaders } from "@switchyard/core"
 import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
 export interface LongPollingTransportOptions {
@@ -18,8 +18,8 @@ export function longPollingTransport(options: LongPollingTransportOptions = {}):
     id: "long-polling",
     // Plain requests pass nearly every network: the likeliest to connect at once.
     startRank: 10,
-    connect(url: string, events: ClientLinkEvents): Link {
-      return httpLink(url, "long-polling", options.fetch, events, poll, true)
+    connect(url: string, events: ClientLinkEvents, _signalling?: unknown, headers?: LinkHeaders): Link {
+      return httpLink(url, "long-polling", options.fetch, events, poll, true, headers)
     },
   }
 }

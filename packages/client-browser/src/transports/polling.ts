@@ -1,4 +1,4 @@
-import { type ClientLinkEvents, type ClientTransport, isAckFrame, type Link } from "@switchyard/core"
+import { type ClientLinkEvents, type ClientTransport, isAckFrame, type Link, type LinkHeaders } from "@switchyard/core"
 import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
 export interface PollingTransportOptions {
@@ -28,7 +28,7 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
     id: "polling",
     // Plain requests too, but each answer waits for the next poll.
     startRank: 20,
-    connect(url: string, events: ClientLinkEvents): Link {
+    connect(url: string, events: ClientLinkEvents, _signalling?: unknown, headers?: LinkHeaders): Link {
       let interval = minIntervalMs
       /** Ends the current wait early (after `minIntervalMs` from now), when one is running. */
       let hurry: (() => void) | undefined
@@ -67,7 +67,7 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
         })
       }
 
-      const link = httpLink(url, "polling", options.fetch, events, poll, true)
+      const link = httpLink(url, "polling", options.fetch, events, poll, true, headers)
       return {
         send(frame) {
           link.send(frame)

@@ -1,4 +1,4 @@
-import type { ClientLinkEvents, ClientTransport, Link } from "@switchyard/core"
+import type { ClientLinkEvents, ClientTransport, Link, LinkHeaders } from "@switchyard/core"
 import { downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
 /**
@@ -40,14 +40,20 @@ export function sseTransport(options: SseTransportOptions = {}): ClientTransport
     id: "sse",
     // A long-lived response: some proxies buffer or cut it.
     startRank: 30,
-    connect(url: string, events: ClientLinkEvents): Link {
+    connect(url: string, events: ClientLinkEvents, _signalling?: unknown, headers?: LinkHeaders): Link {
       const EventSourceImpl =
         options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource
       if (!EventSourceImpl) throw new TypeError("switchyard: no EventSource here; pass one in the client options")
       const open = EventSourceImpl as unknown as new (url: string, init?: { fetch: FetchLike }) => EventSourceLike
       const init = options.fetch === undefined ? undefined : { fetch: options.fetch }
-      return httpLink(url, "sse", options.fetch, events, (link) =>
-        stream(link, () => new open(downstreamUrl(link), init)),
+      return httpLink(
+        url,
+        "sse",
+        options.fetch,
+        events,
+        (link) => stream(link, () => new open(downstreamUrl(link), init)),
+        false,
+        headers,
       )
     },
   }

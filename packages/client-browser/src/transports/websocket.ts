@@ -1,4 +1,11 @@
-import { type ClientLinkEvents, type ClientTransport, type Corkable, corkPerTick, type Link } from "@switchyard/core"
+import {
+  type ClientLinkEvents,
+  type ClientTransport,
+  type Corkable,
+  corkPerTick,
+  type Link,
+  type LinkHeaders,
+} from "@switchyard/core"
 
 /**
  * The part of the WebSocket API the transport uses: the browser's, or the `ws` package's in Node. Event
@@ -37,20 +44,27 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
     id: "websocket",
     // An upgrade: some proxies and networks refuse it.
     startRank: 40,
-    connect(url: string, events: ClientLinkEvents): Link {
+    connect(url: string, events: ClientLinkEvents, _signalling?: unknown, headers?: LinkHeaders): Link {
       const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
       if (!WebSocketImpl) throw new TypeError("switchyard: no WebSocket here; pass one in the client options")
-      const ws = new (WebSocketImpl as unknown as new (url: string) => WebSocketLike)(
+      // Node's `ws` takes headers as a third argument; a browser's WebSocket ignores it.
+      const ws = new (WebSocketImpl as unknown as new (url: string, p?: [], o?: object) => WebSocketLike)(
         url.replace(/^http(s?):/i, "ws$1:"),
+        [],
+        { headers },
       )
       let closed = false
+      let refused = false
       ws.onopen = () => events.open()
       ws.onmessage = (event: { readonly data: unknown }) => events.frame(event.data)
-      ws.onerror = () => {}
+      // `ws` tells the status of a refused upgrade (a browser does not): 401 is `authenticate` refusing.
+      ws.onerror = (event: { readonly message?: string }) => {
+        refused = / 401$/.test(event.message ?? "")
+      }
       ws.onclose = (event: { readonly code: number; readonly reason: string }) => {
         if (closed) return
         closed = true
-        events.close(event.code, event.reason)
+        events.close(event.code, refused ? "AUTH_REFUSED" : event.reason)
       }
       // In Node, `ws` exposes its net.Socket: cork it for the rest of the tick so that a burst of frames
       // leaves in one write. Browsers batch on their own and expose nothing.

@@ -21,8 +21,37 @@ export interface Client<C extends AnyContract> {
   /** The current session's public id. */
   readonly sessionId: string | undefined
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void
+  /**
+   * Applies new credentials to the session without ending it (docs/sessions.md#credentials): `credentials`
+   * (which then replace the `auth` option) or, without them, what the `auth` option gives now. The client
+   * opens a new connection with them; once the server's `authenticate` accepts it, the session moves
+   * there and the promise resolves: calls made from then on see the new `ctx.auth`. Rejects with
+   * `AUTH_REFUSED` when `authenticate` refuses them (the session stays as it was, on its connection),
+   * with `CONNECTION_LOST` when the new connection fails otherwise, and with `CLIENT_CLOSED` once closed.
+   *
+   * @example
+   * await client.reauthenticate({ params: { token: await refreshToken() } })
+   */
+  reauthenticate(credentials?: ClientCredentials): Promise<void>
   /** Ends the session: pending calls reject with `CLIENT_CLOSED`; the server is told at once. */
   close(): Promise<void>
+}
+
+/**
+ * What a client sends the server's `authenticate` with each connection (docs/sessions.md#credentials).
+ */
+export interface ClientCredentials {
+  /**
+   * Query parameters added to the URL of every request that opens a connection (the WebSocket upgrade,
+   * the opening POST of SSE, long polling and polling). Every transport can send them; they tend to end up
+   * in server and proxy logs.
+   */
+  readonly params?: Readonly<Record<string, string>>
+  /**
+   * Request headers (`authorization`): sent with the opening POST of the HTTP transports, and with the
+   * upgrade by Node's `ws`. A browser's WebSocket cannot send headers: use `params` or a cookie there.
+   */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
@@ -32,7 +61,8 @@ export interface ClientEvents {
    * The session is on a transport, and why: `"connected"` (the first handshake), `"resumed"` (after a
    * drop, same session), `"new session"` (the server had lost it), `"upgrade"` (moved up to a better
    * transport that passed its probe, with nothing lost) or `"fallback"` (moved down after its transport
-   * kept failing). See docs/negotiation.md.
+   * kept failing), or `"reauthenticated"` (moved to a new connection by `reauthenticate()`). See
+   * docs/negotiation.md.
    */
   transport: (name: TransportId, reason: string) => void
   state: (state: ClientState) => void
@@ -76,6 +106,22 @@ export interface SubscribeOptions {
    * (the client also emits an `error` event with `TOPIC_GAP`): reload what this key keeps up to date.
    */
   readonly onRecover?: (info: TopicRecovery) => void
+}
+
+/**
+ * What `subscribe` returns: call it to unsubscribe (as before); `ready` tells the server's answer
+ * (docs/topics.md#waiting-for-the-confirmation).
+ */
+export interface TopicSubscription {
+  (): void
+  /**
+   * Resolves once the server has confirmed the subscription (at once when this client already holds it):
+   * messages published from then on reach the listener. Rejects with the refusal (`FORBIDDEN`,
+   * `LIMIT_EXCEEDED`, `QUEUE_FULL`, …; `onError` hears it too) or `CLIENT_CLOSED`. Unsubscribing first
+   * does not settle it: it still tells the server's answer. Not awaiting it is safe: a rejection nobody
+   * waits for is not reported as unhandled.
+   */
+  readonly ready: Promise<void>
 }
 
 /** The outcome of renewing a subscription after a lost session. */
@@ -128,7 +174,7 @@ export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
   subscribe(
     listener: (message: M) => void,
     options?: SubscribeOptions & { readonly presence?: PresenceListeners<P> },
-  ): () => void
+  ): TopicSubscription
   /**
    * The members of this key now, on every node. Allowed to whoever may subscribe to the key.
    *
@@ -141,7 +187,8 @@ export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
 export interface TopicHandle<M> {
   /**
    * Calls `listener` with every message of this key, in order, from the moment the server confirms the
-   * subscription. Returns the function that unsubscribes. When a session is lost, the subscription is
+   * subscription. Returns the function that unsubscribes, whose `ready` promise settles with the
+   * server's answer. When a session is lost, the subscription is
    * renewed in the new one and the messages published meanwhile are replayed (through `listener`, in
    * order, once each) as far as the server's topic history allows; `onRecover` says whether anything
    * was missed (docs/topics.md).
@@ -150,8 +197,9 @@ export interface TopicHandle<M> {
    * const off = client.topics.room("lobby").subscribe((m) => show(m), {
    *   onRecover: ({ recovered }) => { if (!recovered) void reloadRoom() },
    * })
+   * await off.ready // rejects with FORBIDDEN when canSubscribe refuses
    */
-  subscribe(listener: (message: M) => void, options?: SubscribeOptions): () => void
+  subscribe(listener: (message: M) => void, options?: SubscribeOptions): TopicSubscription
   /** Publishes to every subscriber of this key (including this client, when subscribed). */
   publish(message: M): Promise<void>
 }

@@ -114,14 +114,21 @@ export interface NegotiationTraits {
 export interface ClientTransport extends NegotiationTraits {
   /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */
   readonly probeTimeoutMs?: number
-  connect(url: string, events: ClientLinkEvents, signalling?: Signalling): Link
+  /**
+   * Opens a link. `headers`: request headers the client's `auth` option gives (docs/sessions.md#credentials),
+   * for the requests that open the link; a transport that cannot send headers (a browser's WebSocket) ignores them.
+   */
+  connect(url: string, events: ClientLinkEvents, signalling?: Signalling, headers?: LinkHeaders): Link
 }
+
+/** Request headers a link sends when it opens (the client's `auth` option). */
+export type LinkHeaders = Readonly<Record<string, string>>
 
 /** What a server knows about an incoming connection. */
 export interface ConnectionInfo {
   readonly transport: TransportId
   readonly remoteAddress: string | undefined
-  /** The `authenticate` hook's result; it becomes the handlers' `ctx.auth`. */
+  /** The `authenticate` hook's result: the handlers' `ctx.auth` in the session this connection creates or resumes. */
   readonly auth: unknown
 }
 

@@ -1,5 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { control, httpBodyCap, type TransportId, type TransportOffer } from "@switchyard/core"
+import {
+  control,
+  decodeServerFrame,
+  errorCodes,
+  FrameType,
+  type HttpErrorCode,
+  httpBodyCap,
+  type TransportId,
+  type TransportOffer,
+} from "@switchyard/core"
 import { answer, answerFrames, refuse, refuseGoneLink, refuseUnread } from "../httpAnswers.ts"
 import { type BodyBounds, readBody } from "../httpBodies.ts"
 import type { ServerLimits } from "../limits.ts"
@@ -121,25 +130,45 @@ class HttpLinks implements RunningTransport {
       admission.release()
     }
     const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`
+    /** The opening POST, until it is answered. */
+    let opening: ServerResponse | undefined = response
     const link = new HttpLink(
       this.downstream,
       (closed, code, reason) => {
         closed.events?.close(code, reason)
+        // Its HELLO was refused a new session (too many, too fast): the client sees the status, not a 200
+        // whose BYE would wait for a downstream request (docs/limits.md#sessions); no link is kept.
+        const refusal = opening && refusalOf(closed.queue)
+        if (opening && refusal) {
+          forget(closed)
+          refuse(opening, refusal.code, refusal.message)
+          opening = undefined
+          return
+        }
         if (closed.queue.length === 0) return forget(closed)
-        // Frames queued with the close (a BYE) wait for the next downstream request, for a while.
-        closed.forget = () => forget(closed)
-        setTimeout(closed.forget, LINGER_MS).unref()
+        // Frames queued with the close (a BYE) wait for the next downstream request, for a while. A link
+        // forgotten sooner clears its timer, which would otherwise hold it (and its session's closures).
+        const linger = setTimeout(() => forget(closed), LINGER_MS)
+        linger.unref()
+        closed.forget = () => {
+          clearTimeout(linger)
+          forget(closed)
+        }
       },
       prefix,
     )
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {
       transport: this.id,
-      remoteAddress: request.socket.remoteAddress,
+      remoteAddress: admission.address,
       auth: admission.auth,
     })
-    answer(response, 200, { link: link.id })
+    // The HELLO first: a refused one is answered when its refusal comes (above), now or after
+    // refusalDelayMs, and the link counts toward maxConnectionsPerIp until then.
     this.feed(link, body)
+    if (opening === undefined || this.host.refusing?.(link)) return
+    opening = undefined
+    answer(response, 200, { link: link.id })
   }
 
   private upstream(request: IncomingMessage, response: ServerResponse, link: HttpLink): void {
@@ -188,3 +217,12 @@ const LINGER_MS = 10_000
 
 /** How long closing the server waits for closed links to hand over their last frames (ms). */
 const CLOSE_GRACE_MS = 1000
+
+/** The code and message of the BYE a link was refused with at its opening, when that code has an HTTP status. */
+function refusalOf(queue: readonly string[]): { code: HttpErrorCode; message: string } | undefined {
+  const decoded = decodeServerFrame(queue[queue.length - 1])
+  if (!decoded.ok || decoded.frame[0] !== FrameType.BYE) return undefined
+  const [, code, message] = decoded.frame
+  const entry: { readonly http?: number } | undefined = errorCodes[code as HttpErrorCode]
+  return entry?.http === undefined ? undefined : { code: code as HttpErrorCode, message }
+}

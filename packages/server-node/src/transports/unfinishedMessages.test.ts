@@ -61,7 +61,7 @@ describe("FrameReader", () => {
 
 describe("IncompleteBytes", () => {
   it("takes per address and in all, refuses past either bound, and gives back", () => {
-    const bytes = new IncompleteBytes({ maxIncompleteBytesPerIp: 100, maxIncompleteBytes: 150 })
+    const bytes = new IncompleteBytes({ maxIncompleteBytesPerIp: 100, maxIncompleteBytes: 150, ipv6PrefixBits: 64 })
     expect(bytes.take("a", 80)).toBeUndefined()
     expect(bytes.take("a", 30)).toBe("address")
     expect(bytes.take("b", 80)).toBe("server")
@@ -73,5 +73,13 @@ describe("IncompleteBytes", () => {
     expect(bytes.take(undefined, 50)).toBeUndefined()
     expect([bytes.held(), bytes.held("a")]).toEqual([120, 0])
     expect(bytes.refusalMessage("address")).toContain("100 bytes")
+  })
+
+  it("counts the IPv6 addresses of one /64 as one address", () => {
+    const bytes = new IncompleteBytes({ maxIncompleteBytesPerIp: 100, maxIncompleteBytes: 1000, ipv6PrefixBits: 64 })
+    expect(bytes.take("2001:db8:1:2::1", 60)).toBeUndefined()
+    expect(bytes.take("2001:db8:1:2:aaaa::9", 60)).toBe("address")
+    expect(bytes.take("2001:db8:1:3::1", 60)).toBeUndefined()
+    expect(bytes.held("2001:db8:1:2::5")).toBe(60)
   })
 })

@@ -54,7 +54,7 @@ class WebSocketTransport implements RunningTransport {
       socket.once("close", admission.release)
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         this.sockets.add(ws)
-        this.open(ws, request, admission.auth, () => {
+        this.open(ws, admission.address, admission.auth, () => {
           this.sockets.delete(ws)
           admission.release()
         })
@@ -63,7 +63,7 @@ class WebSocketTransport implements RunningTransport {
     return true
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, auth: unknown, release: () => void): void {
+  private open(ws: WebSocket, address: string | undefined, auth: unknown, release: () => void): void {
     const raw = (ws as unknown as { _socket: import("node:net").Socket })._socket
     const cork = corkPerTick(
       () => raw,
@@ -103,7 +103,6 @@ class WebSocketTransport implements RunningTransport {
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
-    const address = request.socket.remoteAddress
     // Unfinished messages hold at most their share of maxIncompleteBytes*, for at most readTimeoutMs.
     const unfinished = watchUnfinishedMessages(
       raw,

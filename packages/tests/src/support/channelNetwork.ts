@@ -1,4 +1,6 @@
+import { withoutCandidates } from "@switchyard/core"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
+import { LossyUdpRelay } from "./lossyUdpRelay.ts"
 
 type Handler = ((event: unknown) => void) | null
 type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
@@ -8,21 +10,34 @@ type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
  * `RTCPeerConnection` is node-datachannel's, with every data channel it makes or receives wrapped so that `stall(true)` holds messages both
  * ways (as a network that stopped delivering would) and `stall(false)` lets them through in order;
  * `drop()` closes every peer connection at once, which both ends see as the channel going away.
+ *
+ * With `relayed`, made for the answering (server) side: each peer connection's packets go through a UDP
+ * relay of its own (`LossyUdpRelay`): its one host candidate is rewritten to the relay's port, its
+ * description goes without candidates and the other side's candidates are ignored, so the other side
+ * can reach it only through the relay. `cut()` then stops every packet either way, as a network that
+ * fails does: a peer connection closed after that says nothing to the other side.
  */
-export class ChannelNetwork {
+export class ChannelNetwork implements AsyncDisposable {
   private readonly peers = new Set<NodePeerConnection>()
+  private readonly relays: Array<Promise<LossyUdpRelay>> = []
+  private readonly bound: LossyUdpRelay[] = []
+  private isCut = false
+  /** Peer connections made so far (one per attempt, on the server's side). */
+  made = 0
   private stalled = false
   /** Messages sent on this network's channels, by channel label. */
   readonly sent = new Map<string, number>()
   private held: Array<() => void> = []
   readonly RTCPeerConnection: typeof NodePeerConnection
 
-  constructor() {
+  constructor({ relayed = false } = {}) {
     const network = this
     this.RTCPeerConnection = class extends NodePeerConnection {
       constructor(configuration?: ConstructorParameters<typeof NodePeerConnection>[0]) {
         super(configuration)
         network.peers.add(this)
+        network.made++
+        if (relayed) network.relay(this)
         // The answering side gets its channels from `ondatachannel`: they are wrapped on the way.
         let ondatachannel: Handler = null
         Object.defineProperty(this, "ondatachannel", {
@@ -42,6 +57,52 @@ export class ChannelNetwork {
         super.close()
       }
     }
+  }
+
+  /** Routes `peer` through a relay of its own (see the class). */
+  private relay(peer: NodePeerConnection): void {
+    const relay = LossyUdpRelay.start().then((bound) => {
+      bound.cut = this.isCut
+      this.bound.push(bound)
+      return bound
+    })
+    this.relays.push(relay)
+    let onicecandidate: Handler = null
+    /** Candidates go out in order, each once the relay is bound. */
+    let queue = Promise.resolve()
+    const rewritten = (event: { readonly candidate: RTCIceCandidate | null }) => {
+      queue = queue.then(async () => {
+        const c = event.candidate
+        if (!c?.candidate) return onicecandidate?.(event)
+        const line = (await relay).candidate(c.candidate)
+        if (line) onicecandidate?.({ candidate: { candidate: line, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } })
+      })
+    }
+    // node-datachannel's polyfill calls `this.onicecandidate` for each candidate: it gets the rewritten one.
+    Object.defineProperty(peer, "onicecandidate", {
+      get: () => onicecandidate && rewritten,
+      set: (handler: Handler) => {
+        onicecandidate = handler
+      },
+    })
+    const described = Object.getOwnPropertyDescriptor(NodePeerConnection.prototype, "localDescription")
+    Object.defineProperty(peer, "localDescription", {
+      get: () => {
+        const description = described?.get?.call(peer) as RTCSessionDescription | null
+        return description && { type: description.type, sdp: withoutCandidates(description.sdp) }
+      },
+    })
+    peer.addIceCandidate = async () => {}
+  }
+
+  /** Stops every packet on every relay, from now on (only with `relayed`). */
+  cut(): void {
+    this.isCut = true
+    for (const relay of this.bound) relay.cut = true
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const relay of await Promise.all(this.relays.splice(0))) await relay[Symbol.asyncDispose]()
   }
 
   /** Peer connections made and not closed. */

@@ -3,10 +3,12 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram"
 /**
  * A UDP relay on 127.0.0.1 between two WebRTC peers, for loss tests: the answering peer's host candidate
  * is rewritten to the relay's port (`candidate()`), so that every packet between the two goes through
- * it. While `lossy` is set, a third of the packets from the answerer, picked pseudo-randomly, are dropped.
+ * it. While `lossy` is set, a third of the packets from the answerer, picked pseudo-randomly, are dropped;
+ * while `cut` is set, every packet either way is (a network that stopped carrying anything between them).
  */
 export class LossyUdpRelay implements AsyncDisposable {
   lossy = false
+  cut = false
   dropped = 0
   private answerer: { address: string; port: number } | undefined
   private offerer: RemoteInfo | undefined
@@ -25,6 +27,10 @@ export class LossyUdpRelay implements AsyncDisposable {
   private constructor(private readonly socket: Socket) {
     socket.on("message", (packet, from) => {
       const fromAnswerer = from.port === this.answerer?.port
+      if (this.cut) {
+        this.dropped++
+        return
+      }
       if (!fromAnswerer) this.offerer = from
       if (this.lossy && fromAnswerer && this.random() < 1 / 3) {
         this.dropped++

@@ -195,8 +195,8 @@ const driver: PageDriver = {
     streams.get(streamId)?.abort?.abort()
   },
 
-  subscribe(id, subId, topic, key, presence) {
-    if (earlyUnsubscribes.delete(subId)) return
+  async subscribe(id, subId, topic, key, presence) {
+    if (earlyUnsubscribes.delete(subId)) return outcome(id, async () => ({ value: undefined }))
     const handle = loose(id).topics[topic]?.(key) as PresenceTopicHandle<unknown, unknown> | undefined
     if (!handle) throw new Error(`no topic ${topic}`)
     const told = (event: "join" | "leave") => (member: PresenceMember<unknown>) =>
@@ -206,6 +206,7 @@ const driver: PageDriver = {
       ...(presence && { presence: { join: told("join"), leave: told("leave") } }),
     })
     subscriptions.set(subId, off)
+    return outcome(id, async () => ({ value: await off.ready }))
   },
 
   unsubscribe(subId) {
@@ -234,6 +235,10 @@ const driver: PageDriver = {
   async close(id) {
     await clientOf(id).close()
     return snapshot(id)
+  },
+
+  reauthenticate(id, credentials) {
+    return outcome(id, async () => ({ value: await clientOf(id).reauthenticate(credentials ?? undefined) }))
   },
 
   async peerConnect(id, handle, peerId) {

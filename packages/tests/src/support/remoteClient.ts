@@ -9,6 +9,7 @@ import type {
 import {
   type AnyContract,
   type Client,
+  type ClientCredentials,
   type ClientEvents,
   type ClientState,
   isErrorCode,
@@ -16,6 +17,7 @@ import {
   type StreamCallOptions,
   SwitchyardError,
   switchyardError,
+  type TopicSubscription,
   type TransportId,
 } from "@switchyard/core"
 import type { Page } from "playwright-core"
@@ -149,6 +151,8 @@ export interface RemoteClientOptions {
   readonly webrtc?: { readonly iceTransportPolicy?: "all" | "relay" }
   /** `client.peers` options; the page's own RTCPeerConnection is used. */
   readonly peers?: { readonly direct?: boolean; readonly directTimeoutMs?: number }
+  /** The `auth` option, as credentials (a function cannot cross the boundary). */
+  readonly auth?: ClientCredentials
 }
 
 /** The driver pageClient.ts installs on the page's `globalThis.switchyard`. Ids are chosen by Node. */
@@ -160,13 +164,15 @@ export interface PageDriver {
   next(client: number, stream: number): Promise<Outcome>
   cancel(stream: number): Promise<void>
   abortStream(stream: number): void
-  /** `presence`: the subscription asks for joins and leaves. */
-  subscribe(client: number, sub: number, topic: string, key: string, presence: boolean): void
+  /** `presence`: the subscription asks for joins and leaves. Settles as its `ready` does. */
+  subscribe(client: number, sub: number, topic: string, key: string, presence: boolean): Promise<Outcome>
   unsubscribe(sub: number): void
   publish(client: number, topic: string, key: string, message: Wire): Promise<Outcome>
   /** `client.topics[topic](key).presence()`. */
   presence(client: number, topic: string, key: string): Promise<Outcome>
   close(client: number): Promise<Snapshot>
+  /** `client.reauthenticate(credentials)`. */
+  reauthenticate(client: number, credentials: ClientCredentials | null): Promise<Outcome>
   /** `client.peers.connect`; `conn` is the handle Node chose for the connection. */
   peerConnect(client: number, conn: number, peerId: string): Promise<PeerOutcome>
   /** Starts (or stops) pushing the connections other clients open to this one. */
@@ -433,6 +439,10 @@ class RemoteClient {
         set.add(listener as (...args: never[]) => void)
         return () => set.delete(listener as (...args: never[]) => void)
       },
+      reauthenticate: async (credentials?: ClientCredentials) => {
+        await this.created
+        this.settle(await this.page.op("reauthenticate", this.id, credentials ?? null))
+      },
       close: async () => {
         await this.created
         this.mirror(await this.page.op("close", this.id))
@@ -528,16 +538,21 @@ class RemoteClient {
     listener: (m: unknown) => void,
     onError: ((e: SwitchyardError) => void) | undefined,
     presence?: PresenceListeners<unknown>,
-  ): () => void {
+  ): TopicSubscription {
     const subId = this.page.id()
     this.page.subscribe(subId, { listener, onError, presence })
-    this.page.fire(
-      this.created.then(() => this.page.op("subscribe", this.id, subId, topic, key, presence !== undefined)),
+    const answered = this.created.then(() =>
+      this.page.op("subscribe", this.id, subId, topic, key, presence !== undefined),
     )
+    this.page.fire(answered)
+    const ready = answered.then((outcome) => void this.settle(outcome))
+    // As the real client's: a rejection nobody awaits is not unhandled.
+    ready.catch(() => {})
     // Node stops delivering at once, as the real client does; the page unsubscribes when it hears.
-    return () => {
+    const off = () => {
       if (this.page.unsubscribe(subId)) this.page.fire(this.created.then(() => this.page.op("unsubscribe", subId)))
     }
+    return Object.assign(off, { ready })
   }
 }
 
