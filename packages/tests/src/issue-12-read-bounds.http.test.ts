@@ -36,8 +36,14 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     const { url } = await server.listen(0, "127.0.0.1")
     return { server, url }
   }
-  const hold = async (target: string, declared: number, bytes: number, from?: string) => {
-    const body = await unfinishedBody(target, declared, bytes, from)
+  const hold = async (
+    target: string,
+    declared: number,
+    bytes: number,
+    from?: string,
+    headers?: Record<string, string>,
+  ) => {
+    const body = await unfinishedBody(target, declared, bytes, from, headers)
     bodies.push(body)
     return body
   }
@@ -101,6 +107,19 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     const again = await hold(`${url}?transport=long-polling`, 200 * KiB, 200 * KiB - 1)
     await again.send(1)
     expect((await again.answer)?.status).toBe(200)
+  })
+
+  it("counts the client's address behind a trusted proxy, as every per-address bound does", async () => {
+    const { server, url } = await start({ maxIncompleteBytesPerIp: 256 * KiB }, { trustedProxies: ["127.0.0.1"] })
+    const via = (client: string) => ({ "x-forwarded-for": client })
+    await hold(`${url}?transport=long-polling`, 1024 * KiB, 200 * KiB, "127.0.0.1", via("203.0.113.5"))
+    await waitFor(() => server.incompleteBytes === 200 * KiB, 2000, "the first client's bytes")
+    // Another client behind the same proxy has its own share; the first one has none left.
+    const other = await hold(`${url}?transport=sse`, 1024 * KiB, 200 * KiB, "127.0.0.1", via("203.0.113.6"))
+    await waitFor(() => server.incompleteBytes === 400 * KiB, 2000, "the other client's bytes")
+    const same = await hold(`${url}?transport=polling`, 1024 * KiB, 100 * KiB, "127.0.0.1", via("203.0.113.5"))
+    expect(await same.answer).toMatchObject({ status: 503, code: "SERVER_BUSY" })
+    expect(other.socket.destroyed).toBe(false)
   })
 
   it("bounds the bytes of unfinished bodies from every address together", async () => {

@@ -19,15 +19,16 @@ export interface UnfinishedBody {
 }
 
 /**
- * Sends the headers of a POST announcing `declared` bytes (`Content-Length`), then `bytes` of its body,
- * from `localAddress`. The client side never ends by itself: it keeps its side open after the server ends
- * its own, as a client still sending would.
+ * Sends the headers of a POST announcing `declared` bytes (`Content-Length`) and any `headers`, then
+ * `bytes` of its body, from `localAddress`. The client side never ends by itself: it keeps its side open
+ * after the server ends its own, as a client still sending would.
  */
 export async function unfinishedBody(
   target: string,
   declared: number,
   bytes: number,
   localAddress = "127.0.0.1",
+  headers: Record<string, string> = {},
 ): Promise<UnfinishedBody> {
   const url = new URL(target)
   const socket = connect({ host: url.hostname, port: Number(url.port), localAddress, allowHalfOpen: true })
@@ -70,7 +71,9 @@ export async function unfinishedBody(
     })
   socket.write(
     `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${declared}\r\n\r\n`,
+      `Content-Length: ${declared}\r\n${Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join("")}\r\n`,
   )
   await send(bytes)
   return { socket, startedAt, answer, ended, closed, send }
