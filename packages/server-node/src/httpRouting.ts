@@ -4,7 +4,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, isIPv6 } from "node:net"
 import type { Duplex } from "node:stream"
 import { type HttpErrorCode, httpStatusOf, type ServerOffer } from "@switchyard/core"
 import type { ConnectionGate } from "./gate.ts"
@@ -84,8 +84,7 @@ export class HttpRouting {
       http.listen(port, host, () => resolve())
     })
     const address = http.address() as AddressInfo
-    const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host
-    return { port: address.port, url: `http://${shownHost}:${address.port}${this.path}` }
+    return { port: address.port, url: `http://${urlHost(host)}:${address.port}${this.path}` }
   }
 
   /** Lets go of every HTTP server: the one of its own stops listening, the others get their listeners back. */
@@ -171,6 +170,12 @@ export class HttpRouting {
     socket.on("error", () => socket.destroy())
     socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
   }
+}
+
+/** The host of `listen()`'s URL: `localhost` for every interface, an IPv6 address in brackets. */
+function urlHost(host: string | undefined): string {
+  if (host === undefined || host === "" || host === "0.0.0.0" || host === "::") return "localhost"
+  return isIPv6(host) ? `[${host}]` : host
 }
 
 /** `"/switchyard/"` and `"switchyard"` both become `"/switchyard"`. */

@@ -102,11 +102,15 @@ class HttpLinks implements RunningTransport {
     ack: string | null,
   ): void {
     const link = linkId === null ? undefined : this.links.get(linkId)
+    // An unknown link is over whatever its `ack` says (410 before 400), and a closed one is not read.
     if (!link) return this.downstream.gone ? this.downstream.gone(response) : refuseGoneLink(response)
-    // The acknowledgement first: one of frames never sent ends the session, and this request then
-    // collects its BYE like any request for a closed link.
-    if (ack !== null && !link.isClosed && !this.acknowledge(link, ack)) {
-      return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
+    if (!link.isClosed && ack !== null) {
+      // A refused request changes nothing: a poll held for the link stays held.
+      if (!SEQUENCE.test(ack)) return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
+      // This request replaces the held poll before its ack is read, so that what the ack causes (an ack of
+      // frames never sent: NOTICE SEQUENCE_GAP, and the link closes) is collected by this request.
+      this.downstream.superseded?.(link)
+      this.acknowledge(link, Number(ack))
     }
     if (link.isClosed) {
       // A closed link that lingers for its last frames: hand them over, then forget the link.
@@ -188,16 +192,12 @@ class HttpLinks implements RunningTransport {
 
   /**
    * A downstream request's `ack` (long polling, polling): the client's cumulative acknowledgement, handed
-   * to the session as the ACK frame it stands for, once per new value. False when it is not a number.
+   * to the session as the ACK frame it stands for, once per new value (0 and repeats change nothing).
    */
-  private acknowledge(link: HttpLink, ack: string): boolean {
-    if (!SEQUENCE.test(ack)) return false
-    const received = Number(ack)
-    if (received > link.acked) {
-      link.acked = received
-      link.events?.frame(control.ack(received))
-    }
-    return true
+  private acknowledge(link: HttpLink, received: number): void {
+    if (received <= link.acked) return
+    link.acked = received
+    link.events?.frame(control.ack(received))
   }
 
   /** Hands each frame of a batch to the session runtime, in order. */
