@@ -36,9 +36,11 @@ import { resolveTransports } from "./transportList.ts"
 /** A running Switchyard server. */
 export interface Server<C extends AnyContract> {
   /**
-   * Starts an HTTP server of its own. Port 0 picks a free port; the real one is returned. `options` sets
-   * its header, request and keep-alive timeouts (docs/limits.md#http-server-timeouts).
-   * @example const { port, url } = await server.listen(0, "127.0.0.1", { headersTimeoutMs: 5_000 })
+   * Starts an HTTP server of its own on `port` (0, the default, picks a free one) and `host` (default:
+   * every interface). Resolves to the real port and the URL a client connects to,
+   * `http://<host>:<port><path>`: `localhost` for every interface, an IPv6 address in brackets. `options`
+   * sets its header, request and keep-alive timeouts (docs/limits.md#http-server-timeouts).
+   * @example const { port, url } = await server.listen(0, "127.0.0.1") // url: "http://127.0.0.1:<port>/switchyard"
    */
   listen(
     port?: number,

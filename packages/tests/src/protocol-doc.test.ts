@@ -26,7 +26,7 @@ const Chat = contract({
 const text = { "content-type": "text/plain;charset=UTF-8" }
 const HELLO = "[20,1,null,0]"
 
-let servers: Array<Server<typeof Chat>> = []
+const servers: Array<Server<typeof Chat>> = []
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close()
 })
@@ -315,18 +315,32 @@ describe("after the client's own BYE", () => {
 
 describe("listen(port, host)", () => {
   it("returns the port it got and the URL a client connects to", async () => {
-    const server = createServer(Chat, { rpc: { add: ({ a, b }) => a + b }, streams: { countdown: async function* () {} } }, {
-      path: "rt/",
-    })
+    const server = createServer(
+      Chat,
+      { rpc: { add: ({ a, b }) => a + b }, streams: { countdown: async function* () {} } },
+      {
+        path: "rt/",
+      },
+    )
     servers.push(server)
     const { port, url } = await server.listen(0, "127.0.0.1")
     expect(port).toBeGreaterThan(0)
     expect(url).toBe(`http://127.0.0.1:${port}/rt`)
     expect((await fetch(`${url}?negotiate=1`)).status).toBe(200)
+    await expect(server.listen(0, "127.0.0.1")).rejects.toThrow(/already called/)
+    const taken = createServer(Chat, {
+      rpc: { add: ({ a, b }) => a + b },
+      streams: { countdown: async function* () {} },
+    })
+    servers.push(taken)
+    await expect(taken.listen(port, "127.0.0.1")).rejects.toMatchObject({ code: "EADDRINUSE" })
   })
 
   it("names every interface localhost, and an IPv6 address in brackets", async () => {
-    const handlers = { rpc: { add: ({ a, b }: { a: number; b: number }) => a + b }, streams: { countdown: async function* () {} } }
+    const handlers = {
+      rpc: { add: ({ a, b }: { a: number; b: number }) => a + b },
+      streams: { countdown: async function* () {} },
+    }
     const everywhere = createServer(Chat, handlers)
     const v6 = createServer(Chat, handlers)
     servers.push(everywhere, v6)
@@ -428,11 +442,102 @@ describe("the worked example", () => {
       frame: r.frame.replace(JSON.stringify(offer.transports), "T").replace(/,\{"maxMessageBytes"[^}]*\}/, ",L"),
     }))
     // For the page, when it must be written again: the transcript as rows.
-    if (process.env.PRINT_WORKED_EXAMPLE) console.log(shown.map((r, i) => `| ${i + 1} | ${r.dir} | \`${r.frame}\` |`).join("\n"))
+    if (process.env.PRINT_WORKED_EXAMPLE)
+      console.log(shown.map((r, i) => `| ${i + 1} | ${r.dir} | \`${r.frame}\` |`).join("\n"))
     const expected = pageRows()
     expect(normalize(expected.rows)).toEqual(normalize(shown))
     const welcome = JSON.parse(transcript[1]?.frame ?? "[]") as unknown[]
     expect(expected.L).toBe(JSON.stringify(welcome[6]))
     expect(expected.T).toBe(JSON.stringify(offer.transports))
+  })
+})
+
+describe("the worked example over long polling", () => {
+  type Exchange = { readonly request: string; readonly body: string; readonly answer: string }
+
+  function pageExchanges(): Exchange[] {
+    const section = /### The same over long polling\n([\s\S]*?)\n## /.exec(page())?.[1] ?? ""
+    return [...section.matchAll(/^\| \d+ \| `([^`]+)` \| (?:`([^`]*)`|—) \| `([^`]+)` \|/gm)].map((m) => ({
+      request: m[1] as string,
+      body: m[2] ?? "",
+      answer: m[3] as string,
+    }))
+  }
+
+  /** Link ids, the token and the session id become names, in order of appearance. */
+  function normalize(exchanges: readonly Exchange[]): Exchange[] {
+    const names = new Map<string, string>()
+    for (const { answer } of exchanges) {
+      const link = /^200 \{"link":"([^"]+)"\}$/.exec(answer)?.[1]
+      if (link && !names.has(link)) names.set(link, `<link ${names.size + 1}>`)
+      const welcome = /^200 \[21,1,"([^"]+)","([^"]+)"/.exec(answer)
+      if (welcome?.[1] && welcome[2]) {
+        names.set(welcome[1], "<token>")
+        names.set(welcome[2], "<id>")
+      }
+    }
+    const rename = (s: string) => [...names].reduce((acc, [from, to]) => acc.replaceAll(from, to), s)
+    return exchanges.map((e) => ({ request: rename(e.request), body: rename(e.body), answer: rename(e.answer) }))
+  }
+
+  it("is what the real server answers, request by request", async () => {
+    const server = createServer(
+      Chat,
+      { rpc: { add: ({ a, b }) => a + b }, streams: { countdown: async function* () {} } },
+      { path: "/rt" },
+    )
+    servers.push(server)
+    const { url } = await server.listen(0, "127.0.0.1")
+    const offer = (await (await fetch(`${url}?negotiate=1`)).json()) as { transports: unknown }
+    const origin = new URL(url).origin
+    const exchanges: Exchange[] = []
+    /** Sends a request and returns its answer once it comes, recorded in the order the requests were sent. */
+    const send = (method: string, target: string, body?: string) => {
+      const index = exchanges.push({ request: `${method} ${target}`, body: body ?? "", answer: "" }) - 1
+      return fetch(`${origin}${target}`, body === undefined ? { method } : { method, body, headers: text }).then(
+        async (response) => {
+          const answer = `${response.status}${(await response.text()).replace(/^(?=.)/, " ")}`
+          exchanges[index] = { ...(exchanges[index] as Exchange), answer }
+          return answer
+        },
+      )
+    }
+    const held = () => new Promise((resolve) => setTimeout(resolve, 100))
+    const linkOf = (answer: string) => (JSON.parse(answer.slice(4)) as { link: string }).link
+
+    const first = linkOf(await send("POST", "/rt?transport=long-polling", HELLO))
+    const poll = (query = "") => send("GET", `/rt?transport=long-polling&link=${first}${query}`)
+    const welcome = JSON.parse((await poll()).slice(4)) as unknown[]
+    const result = poll("&ack=0")
+    await held()
+    await send("POST", `/rt?link=${first}`, '[1,1,1,"add",{"a":1,"b":2}]')
+    await result
+    await poll("&ack=1")
+    const replaced = poll("&ack=1")
+    await held()
+    const replacing = poll("&ack=1")
+    await replaced
+    await held()
+    await poll("&ack=5")
+    await replacing
+    await poll("&ack=1")
+    const second = linkOf(await send("POST", "/rt?transport=long-polling", `[20,1,${JSON.stringify(welcome[2])},1]`))
+    await send("GET", `/rt?transport=long-polling&link=${second}`)
+    await send("POST", `/rt?link=${second}`, '[26,"CLIENT_CLOSED","bye"]')
+    await send("GET", `/rt?transport=long-polling&link=${second}&ack=1`)
+    await send("DELETE", `/rt?link=${second}`)
+
+    const shown = exchanges.map((e) => ({
+      ...e,
+      answer: e.answer.replace(JSON.stringify(offer.transports), "T").replace(/,\{"maxMessageBytes"[^}]*\}/, ",L"),
+    }))
+    if (process.env.PRINT_WORKED_EXAMPLE) {
+      console.log(
+        shown
+          .map((e, i) => `| ${i + 1} | \`${e.request}\` | ${e.body ? `\`${e.body}\`` : "—"} | \`${e.answer}\` |`)
+          .join("\n"),
+      )
+    }
+    expect(normalize(pageExchanges())).toEqual(normalize(shown))
   })
 })
