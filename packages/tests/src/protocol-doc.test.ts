@@ -108,9 +108,21 @@ async function openLink(url: string, transport: "long-polling" | "polling", hell
     const response = await fetch(`${url}?transport=${transport}&link=${link}${query}`)
     return { status: response.status, body: await response.text() }
   }
+  /** The first downstream frames: the WELCOME (a poll may come before the HELLO is handled). */
+  const welcome = async () => {
+    for (let i = 0; i < 50; i++) {
+      const got = await get()
+      expect(got.status).toBe(200)
+      const frame = lines(got.body)[0]
+      if (frame !== undefined) return JSON.parse(frame) as unknown[]
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error("no WELCOME")
+  }
   return {
     link,
     get,
+    welcome,
     post: (body: string) => fetch(`${url}?link=${link}`, { method: "POST", body, headers: text }),
     remove: () => fetch(`${url}?link=${link}`, { method: "DELETE" }),
   }
@@ -152,7 +164,7 @@ describe("ack= on a poll", () => {
     it(`${transport}: an ack of frames never sent gets NOTICE SEQUENCE_GAP on that GET, closes the link and keeps the session`, async () => {
       const { url, ended } = await start()
       const link = await openLink(url, transport)
-      const welcome = JSON.parse(lines((await link.get()).body)[0] as string) as unknown[]
+      const welcome = await link.welcome()
       const token = welcome[2] as string
       const forged = await link.get("&ack=5")
       expect(forged.status).toBe(200)
@@ -160,7 +172,7 @@ describe("ack= on a poll", () => {
       expect((await link.get()).status).toBe(410)
       // The session is kept: a new link resumes it.
       const again = await openLink(url, transport, `[20,1,${JSON.stringify(token)},0]`)
-      const resumed = JSON.parse(lines((await again.get()).body)[0] as string) as unknown[]
+      const resumed = await again.welcome()
       expect(resumed.slice(0, 5)).toEqual([21, 1, token, welcome[3], true])
       expect(ended).toEqual([])
     })
@@ -169,7 +181,7 @@ describe("ack= on a poll", () => {
       // A long poll with nothing to send is answered empty after pollTimeoutMs.
       const { url } = await start({ pollTimeoutMs: 200 })
       const link = await openLink(url, transport)
-      await link.get()
+      await link.welcome()
       expect(await link.get("&ack=0")).toEqual({ status: 200, body: "" })
       await link.post('[1,1,1,"add",{"a":1,"b":2}]')
       const answer = async () => {
@@ -191,7 +203,7 @@ describe("ack= on a poll", () => {
       expect(unknown.status).toBe(410)
       expect(await unknown.json()).toMatchObject({ code: "LINK_GONE" })
       const link = await openLink(url, transport)
-      await link.get()
+      await link.welcome()
       const bad = await link.get("&ack=abc")
       expect(bad.status).toBe(400)
       expect(JSON.parse(bad.body)).toMatchObject({ code: "INVALID_FRAME" })
@@ -212,7 +224,7 @@ describe("ack= on a poll", () => {
   it("long-polling: a closed link's last frames go to the next GET, whatever its ack", async () => {
     const { url } = await start()
     const link = await openLink(url, "long-polling")
-    await link.get()
+    await link.welcome()
     await link.post('[26,"CLIENT_CLOSED","bye"]')
     const last = await link.get("&ack=abc")
     expect(last.status).toBe(200)
@@ -223,7 +235,7 @@ describe("ack= on a poll", () => {
   it("long-polling: a held poll replaced by one whose ack is bad gets 204; the new one collects the NOTICE", async () => {
     const { url } = await start()
     const link = await openLink(url, "long-polling")
-    await link.get()
+    await link.welcome()
     const held = link.get()
     // The first poll is held by now: a 400 leaves it held.
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -238,7 +250,7 @@ describe("ack= on a poll", () => {
   it("long-polling: a held poll replaced by a plain one gets 204, and the new one is held", async () => {
     const { url } = await start()
     const link = await openLink(url, "long-polling")
-    await link.get()
+    await link.welcome()
     const held = link.get()
     await new Promise((resolve) => setTimeout(resolve, 100))
     const replacing = link.get("&ack=0")
@@ -304,7 +316,7 @@ describe("after the client's own BYE", () => {
   it("HTTP: the POST of the BYE gets 204 once the session has ended; the DELETE after it gets 204, then 410", async () => {
     const { url, ended } = await start()
     const link = await openLink(url, "long-polling")
-    await link.get()
+    await link.welcome()
     expect((await link.post('[26,"CLIENT_CLOSED","bye"]')).status).toBe(204)
     expect(ended).toEqual(["CLIENT_CLOSED"])
     expect((await link.remove()).status).toBe(204)
