@@ -195,19 +195,29 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
 })
 
 describe("unreliable items of ghosts", () => {
+  /** Opens an unreliable stream and reads it until the client closes; `got[0]` counts its items. */
+  const open = (client: Client<TestContract>) => {
+    const got = [0]
+    const reading = async () => {
+      for await (const _ of client.streams.telemetry({ count: 100_000 })) {
+        got[0] = (got[0] as number) + 1
+        if (client.state === "closed") return
+      }
+    }
+    void reading().catch(() => {})
+    return got
+  }
+  /** Waits until the stream's items come: its CALL has reached the session's node and runs there. */
+  const running = (got: number[]) => waitFor(() => (got[0] as number) > 0, 3000, "the stream's first item")
+
   it("two ghosts of one session on one node never share a latest-value slot", async () => {
     await using cluster = await SessionClusterFixture.start()
     const client = await cluster.client("websocket")
     const first = ownerOf(cluster) as TestNode
-    const consume = async (stream: AsyncIterable<number>) => {
-      for await (const _ of stream) if (client.state === "closed") return
-    }
-    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running(open(client))
     await moveSession(cluster, client, (n) => n !== first)
     await moveSession(cluster, client, (n) => n === first)
-    void consume(client.streams.telemetry({ count: 100_000 })).catch(() => {})
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running(open(client))
     const sent = cluster.messages.length
     await moveSession(cluster, client, (n) => n !== first)
     const streams = () => [...streamsBySlot(cluster.messages.slice(sent), first.id).values()]
@@ -216,14 +226,19 @@ describe("unreliable items of ghosts", () => {
   })
 })
 
+/** The stream id of a `ghost-latest` message's unreliable item. */
+function streamOf(json: string): number {
+  const { frame } = JSON.parse(json) as { frame: string }
+  return (JSON.parse(frame) as number[])[2] as number
+}
+
 /** The stream ids whose unreliable items each latest-value slot of node `from`'s ghosts carried. */
 function streamsBySlot(messages: SessionClusterFixture["messages"], from: string): Map<number, Set<number>> {
   const slots = new Map<number, Set<number>>()
   for (const m of messages) {
     if (m.from !== from || !m.json.startsWith('{"t":"ghost-latest"')) continue
-    const { slot, frame } = JSON.parse(m.json) as { slot: number; frame: string }
-    const stream = (JSON.parse(frame) as number[])[2] as number
-    slots.set(slot, (slots.get(slot) ?? new Set()).add(stream))
+    const { slot } = JSON.parse(m.json) as { slot: number }
+    slots.set(slot, (slots.get(slot) ?? new Set()).add(streamOf(m.json)))
   }
   return slots
 }
