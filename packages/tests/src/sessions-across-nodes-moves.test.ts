@@ -77,14 +77,28 @@ describe("a call left running as a ghost when a node in the middle of its sessio
       ),
       new Promise((resolve) => setTimeout(resolve, 5500, "unanswered")),
     ])
+  /** Handlers that count the `delayed` calls started: one has reached the node of its session. */
+  const counting = () => {
+    const started = [0]
+    const handlers = (state: TestServerState) => {
+      const base = testHandlers(state)
+      const delayed = (input: { ms: number; value: number }) => {
+        started[0] = (started[0] as number) + 1
+        return base.rpc.delayed(input)
+      }
+      return { ...base, rpc: { ...base.rpc, delayed } }
+    }
+    return { handlers, running: () => waitFor(() => started[0] === 1, 3000, "the call to start") }
+  }
 
   it("n1 → n2 → n3, then n2 closes: n1's result reaches n3", async () => {
-    await using cluster = await SessionClusterFixture.start({ serverLimits: { handOverGraceMs: 5000 } })
+    const { handlers, running } = counting()
+    await using cluster = await SessionClusterFixture.start({ handlers, serverLimits: { handOverGraceMs: 5000 } })
     const client = await cluster.client("websocket")
     const sessionId = client.sessionId
     const first = ownerOf(cluster) as TestNode
     const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 9 }))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
     await moveSession(cluster, client, (n) => n !== first && n !== second)
     cluster.balancer.out(second.port)
@@ -94,12 +108,13 @@ describe("a call left running as a ghost when a node in the middle of its sessio
   })
 
   it("n1 → n2 → n1, then n2 dies: n1's result reaches its own session", async () => {
-    await using cluster = await SessionClusterFixture.start()
+    const { handlers, running } = counting()
+    await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const sessionId = client.sessionId
     const first = ownerOf(cluster) as TestNode
     const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 5 }))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
     await moveSession(cluster, client, (n) => n === first)
     cluster.kill(second.id)
@@ -108,11 +123,12 @@ describe("a call left running as a ghost when a node in the middle of its sessio
   })
 
   it("n1 → n2 → n3, then n2 dies: n1's result reaches n3", async () => {
-    await using cluster = await SessionClusterFixture.start()
+    const { handlers, running } = counting()
+    await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const first = ownerOf(cluster) as TestNode
     const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 3 }))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
     await moveSession(cluster, client, (n) => n !== first && n !== second)
     cluster.kill(second.id)
@@ -150,10 +166,18 @@ describe("a SUBSCRIBE still being decided when its session moves", () => {
 })
 
 describe("a client PUBLISH still being decided on a node its session leaves", () => {
-  const slowPublisher = (state: TestServerState) => {
-    const base = testHandlers(state)
-    const canPublish = () => new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
-    return { ...base, topics: { ...base.topics, room: { canPublish } } }
+  /** Handlers whose `canPublish` takes 600 ms; `running` waits until one has reached its session's node. */
+  const slowPublisher = () => {
+    let deciding = 0
+    const handlers = (state: TestServerState) => {
+      const base = testHandlers(state)
+      const canPublish = () => {
+        deciding++
+        return new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
+      }
+      return { ...base, topics: { ...base.topics, room: { canPublish } } }
+    }
+    return { handlers, running: () => waitFor(() => deciding === 1, 3000, "the PUBLISH to be decided") }
   }
   const message = { user: "u", text: "t", at: new Date() }
   const outcomeOf = (publishing: Promise<void>) =>
@@ -166,15 +190,16 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
     ])
 
   it("the node closing gracefully waits for it, and its answer reaches the client through the new owner", async () => {
+    const { handlers, running } = slowPublisher()
     await using cluster = await SessionClusterFixture.start({
-      handlers: slowPublisher,
+      handlers,
       serverLimits: { handOverGraceMs: 5000 },
     })
     const client = await cluster.client("websocket")
     const sessionId = client.sessionId
     const owner = ownerOf(cluster) as TestNode
     const outcome = outcomeOf(client.topics.room("r").publish(message))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running()
     cluster.balancer.out(owner.port)
     await owner.server.close()
     expect(await outcome).toBe("ok")
@@ -182,11 +207,12 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
   })
 
   it("the node dying: the new owner answers it SESSION_LOST, once", async () => {
-    await using cluster = await SessionClusterFixture.start({ handlers: slowPublisher })
+    const { handlers, running } = slowPublisher()
+    await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const first = ownerOf(cluster) as TestNode
     const outcome = outcomeOf(client.topics.room("r").publish(message))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await running()
     await moveSession(cluster, client, (n) => n !== first)
     cluster.kill(first.id)
     expect(await outcome).toBe("error:SESSION_LOST")
