@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
-import { GhostRoutes } from "./ghostRoutes.ts"
+import { GhostRoutes, passedOn } from "./ghostRoutes.ts"
 import { Ghosts } from "./ghosts.ts"
 import type { ServerSession } from "./serverSession.ts"
 import { RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
@@ -343,13 +343,14 @@ export class SessionCluster {
     const key = m.key as string
     const session = this.owned.get(key)
     const pending = session ? undefined : this.unconfirmed.get(key)
-    if (pending) return void pending.limbo.push([from, m])
-    if (!session) return this.routes.forward(m)
+    if (pending) return void pending.limbo.push([from, passedOn(from, m)])
+    if (!session) return this.routes.forward(passedOn(from, m))
     if (this.routes.hold(from, m)) return
     if (m.t === "ghost-frame") return session.remoteFrame(m.type as number, m.body as string)
     const slots = this.latestSlots.get(session) ?? new Map<string, object>()
     this.latestSlots.set(session, slots)
-    const name = `${from}\u0000${m.slot}`
+    // Numbered by the node running the ghost, which a frame passed on names.
+    const name = `${(m.node as string | undefined) ?? from}\u0000${m.slot}`
     const slot = slots.get(name) ?? {}
     slots.set(name, slot)
     session.deliverLatest(slot, m.frame as string)

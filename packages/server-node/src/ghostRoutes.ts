@@ -1,6 +1,15 @@
 import type { NodeBus, NodeMessage } from "./broker/nodeBus.ts"
 
 /**
+ * A ghost's frame from node `from`, as another node passes it on. The owner keys a ghost's latest-value
+ * slots by the node that numbered them, which is the sender only until a node passes them on: an
+ * unreliable item then names that node (`node`), so that it never shares a slot with the passer's own.
+ */
+export function passedOn(from: string, m: NodeMessage): NodeMessage {
+  return m.t !== "ghost-latest" || m.node !== undefined ? m : { ...m, node: from }
+}
+
+/**
  * The moment a session's ghosts switch to its new owner (docs/scaling.md#sessions-across-nodes). When node
  * B hands on a session whose work runs on node A, B tells A the new owner C (`ghost-retarget`); A sends
  * there from then on and confirms to B (`ghost-retargeted`). Frames A sent before that reach B, which
@@ -29,7 +38,7 @@ export class GhostRoutes {
   handedOn(key: string, to: string, ghostNodes: ReadonlySet<string>): void {
     const holding = this.holding.get(key)
     this.holding.delete(key)
-    for (const held of holding?.nodes.values() ?? []) for (const m of held) this.nodes.send(to, m)
+    for (const [node, held] of holding?.nodes ?? []) for (const m of held) this.nodes.send(to, passedOn(node, m))
     if (ghostNodes.size === 0) return void this.forwarding.delete(key)
     this.forwarding.set(key, { to, waiting: new Set(ghostNodes) })
     for (const node of ghostNodes) this.nodes.send(node, { t: "ghost-retarget", key, to })
