@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { contract, type ErrorCode, rpc, stream, topic } from "@switchyard/core"
+import { closeCodeOf, contract, type ErrorCode, rpc, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { createServer, type Server } from "@switchyard/server-node"
 import * as Schema from "effect/Schema"
@@ -156,6 +156,31 @@ describe("WELCOME has two optional trailing elements", () => {
     }
     const handshake = /## Handshake[\s\S]*?```\n([\s\S]*?)```/.exec(page())?.[1] ?? ""
     expect(handshake).toContain("[, transports[, peerId]]]")
+  })
+
+  it("the table of close codes has a row for every close code a server sends, with its code", () => {
+    const table = /\| close \| code \| sent by \|[\s\S]*?\n\n/.exec(page())?.[0] ?? ""
+    const sent: ErrorCode[] = [
+      "CLIENT_CLOSED",
+      "SERVER_CLOSED",
+      "MESSAGE_TOO_LARGE",
+      "SERVER_BUSY",
+      "INVALID_FRAME",
+      "UNSUPPORTED_VERSION",
+      "HANDSHAKE_REQUIRED",
+      "SEQUENCE_GAP",
+      "LIMIT_EXCEEDED",
+      "REPLAY_OVERFLOW",
+      "HEARTBEAT_TIMEOUT",
+      "CONNECTION_REPLACED",
+      "SLOW_CONSUMER",
+      "TOO_MANY_SESSIONS",
+      "RATE_LIMITED",
+      "READ_TIMEOUT",
+    ]
+    for (const code of sent) expect(table, code).toContain(`| ${closeCodeOf(code)} | \`${code}\``)
+    // A take-over that timed out: CONNECTION_LOST's own close (1006) cannot be sent.
+    expect(table).toContain("| 1013 | `CONNECTION_LOST`")
   })
 })
 
