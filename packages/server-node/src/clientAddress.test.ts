@@ -30,6 +30,16 @@ describe("ClientAddresses", () => {
     expect(addresses.of(request("10.1.2.3"))).toBe("10.1.2.3")
   })
 
+  it("reads a hop written with its port, or an IPv6 hop in brackets, as the address alone", () => {
+    const addresses = new ClientAddresses(["10.0.0.0/8"])
+    expect(addresses.of(request("10.1.2.3", "203.0.113.9:51234"))).toBe("203.0.113.9")
+    expect(addresses.of(request("10.1.2.3", "[2001:db8::1]:443"))).toBe("2001:db8::1")
+    expect(addresses.of(request("10.1.2.3", "[2001:db8::1]"))).toBe("2001:db8::1")
+    expect(addresses.of(request("10.1.2.3", "6.6.6.6, 203.0.113.9:1, 10.0.0.2:8080"))).toBe("203.0.113.9")
+    // A port on something that is not an address is still not an address.
+    expect(addresses.of(request("10.1.2.3", "proxy.internal:80"))).toBe("10.1.2.3")
+  })
+
   it("refuses a trusted proxy that is not an address or a subnet", () => {
     expect(() => new ClientAddresses(["proxy.internal"])).toThrow(TypeError)
     expect(() => new ClientAddresses(["10.0.0.0/33"])).toThrow(TypeError)

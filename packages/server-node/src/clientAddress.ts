@@ -30,7 +30,7 @@ export class ClientAddresses {
     while (this.isTrusted(address)) {
       const next = hops.pop()
       if (next === undefined) break
-      const hop = plain(next.trim())
+      const hop = plain(withoutPort(next.trim()))
       // A proxy we trust wrote something that is not an address: count the proxy itself.
       if (hop === undefined || isIP(hop) === 0) break
       address = hop
@@ -64,6 +64,18 @@ export function addressKey(address: string | undefined, ipv6PrefixBits: number):
     return group & (0xffff << (16 - (bits - from)))
   })
   return `${kept.map((g) => g.toString(16)).join(":")}/${bits}`
+}
+
+/**
+ * A hop as some proxies write it, with the client's port (`203.0.113.9:51234`, `[2001:db8::1]:443`, as
+ * Azure Application Gateway does) or an IPv6 address in brackets, as the address alone. Without this, every
+ * client behind such a proxy would be counted as the proxy, and share one address's bounds.
+ */
+function withoutPort(hop: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(hop)
+  if (bracketed?.[1]) return bracketed[1]
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(hop)
+  return v4?.[1] ?? hop
 }
 
 /** An IPv4 address written as IPv6 (`::ffff:127.0.0.1`, as a dual-stack socket reports it) as IPv4. */

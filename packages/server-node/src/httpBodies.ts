@@ -32,6 +32,9 @@ export function readBody(
     refuseUnread(request, response, "MESSAGE_TOO_LARGE", tooLarge)
     return Promise.resolve(undefined)
   }
+  // The client went away before reading began (while `authenticate` ran): its `close` has been emitted
+  // already, and no `end` will come; waiting would hold its admission until `readTimeoutMs`.
+  if (request.destroyed) return Promise.resolve(undefined)
   const address = bounds.incomplete.addressOf(request)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []

@@ -1,5 +1,5 @@
 import { createClient } from "@switchyard/client-browser/all"
-import { control, FrameType } from "@switchyard/core"
+import { control, FrameType, PROTOCOL_VERSION } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Server, type ServerLimits, type ServerOptions } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
@@ -77,6 +77,28 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     const third = await hold(`${url}?transport=polling`, 1024 * KiB, 64 * KiB)
     expect(await third.answer).toMatchObject({ status: 429, code: "TOO_MANY_CONNECTIONS" })
     for (const body of held) expect(body.socket.destroyed).toBe(false)
+  })
+
+  it("lets go of an opening POST whose client left while authenticate ran, before readTimeoutMs", async () => {
+    const { url } = await start(
+      { maxConnectionsPerIp: 1, readTimeoutMs: 10_000 },
+      { authenticate: () => new Promise((resolve) => setTimeout(resolve, 200)) },
+    )
+    const gone = await hold(`${url}?transport=long-polling`, 1024 * KiB, 1 * KiB)
+    gone.socket.destroy()
+    // Its place in maxConnectionsPerIp is free as soon as authenticate has answered, not after readTimeoutMs.
+    const startedAt = Date.now()
+    let status = 0
+    while (status !== 200 && Date.now() - startedAt < 5000) {
+      const response = await fetch(`${url}?transport=long-polling`, {
+        method: "POST",
+        body: control.hello(PROTOCOL_VERSION, null, 0),
+      })
+      status = response.status
+      await response.body?.cancel()
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(status).toBe(200)
   })
 
   it("bounds the bytes of unfinished bodies per address (503 SERVER_BUSY) and ends held ones after readTimeoutMs (408)", async () => {

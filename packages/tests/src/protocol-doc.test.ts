@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs"
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
-import { contract, type ErrorCode, rpc, stream, topic } from "@switchyard/core"
+import { closeCodeOf, contract, type ErrorCode, rpc, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
 import { createServer, type Server } from "@switchyard/server-node"
 import * as Schema from "effect/Schema"
@@ -156,6 +158,31 @@ describe("WELCOME has two optional trailing elements", () => {
     }
     const handshake = /## Handshake[\s\S]*?```\n([\s\S]*?)```/.exec(page())?.[1] ?? ""
     expect(handshake).toContain("[, transports[, peerId]]]")
+  })
+
+  it("the table of close codes has a row for every close code a server sends, with its code", () => {
+    const table = /\| close \| code \| sent by \|[\s\S]*?\n\n/.exec(page())?.[0] ?? ""
+    const sent: ErrorCode[] = [
+      "CLIENT_CLOSED",
+      "SERVER_CLOSED",
+      "MESSAGE_TOO_LARGE",
+      "SERVER_BUSY",
+      "INVALID_FRAME",
+      "UNSUPPORTED_VERSION",
+      "HANDSHAKE_REQUIRED",
+      "SEQUENCE_GAP",
+      "LIMIT_EXCEEDED",
+      "REPLAY_OVERFLOW",
+      "HEARTBEAT_TIMEOUT",
+      "CONNECTION_REPLACED",
+      "SLOW_CONSUMER",
+      "TOO_MANY_SESSIONS",
+      "RATE_LIMITED",
+      "READ_TIMEOUT",
+    ]
+    for (const code of sent) expect(table, code).toContain(`| ${closeCodeOf(code)} | \`${code}\``)
+    // A take-over that timed out: CONNECTION_LOST's own close (1006) cannot be sent.
+    expect(table).toContain("| 1013 | `CONNECTION_LOST`")
   })
 })
 
@@ -465,6 +492,13 @@ describe("the worked example", () => {
 })
 
 describe("the worked example over long polling", () => {
+  const cleanupHttp: HttpServer[] = []
+  afterEach(async () => {
+    for (const http of cleanupHttp.splice(0)) {
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    }
+  })
   type Exchange = { readonly request: string; readonly body: string; readonly answer: string }
 
   function pageExchanges(): Exchange[] {
@@ -499,10 +533,19 @@ describe("the worked example over long polling", () => {
       { path: "/rt" },
     )
     servers.push(server)
-    const { url } = await server.listen(0, "127.0.0.1")
+    // An HTTP server of the test's own, which counts the requests the server has taken: a held poll is
+    // held once the server has seen it, however slow the machine (a fixed pause could be too short).
+    const http = createHttpServer()
+    server.attach(http)
+    let taken = 0
+    http.on("request", () => taken++)
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    cleanupHttp.push(http)
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/rt`
     const offer = (await (await fetch(`${url}?negotiate=1`)).json()) as { transports: unknown }
     const origin = new URL(url).origin
     const exchanges: Exchange[] = []
+    const before = taken
     /** Sends a request and returns its answer once it comes, recorded in the order the requests were sent. */
     const send = (method: string, target: string, body?: string) => {
       const index = exchanges.push({ request: `${method} ${target}`, body: body ?? "", answer: "" }) - 1
@@ -514,7 +557,7 @@ describe("the worked example over long polling", () => {
         },
       )
     }
-    const held = () => new Promise((resolve) => setTimeout(resolve, 100))
+    const held = () => waitFor(() => taken - before === exchanges.length, 5000, "the server took every request")
     const linkOf = (answer: string) => (JSON.parse(answer.slice(4)) as { link: string }).link
 
     const first = linkOf(await send("POST", "/rt?transport=long-polling", HELLO))
