@@ -1,0 +1,76 @@
+import { createServer, type Server, type ServerOptions } from "@switchyard/server-node"
+import type { AnyRouter, inferRouterContext } from "@trpc/server"
+import { type TrpcContract, trpcContract } from "./contract.ts"
+import {
+  callHandler,
+  type ProcedureRunner,
+  subscriptionHandler,
+  type TrpcContextOptions,
+  type TrpcErrorInfo,
+} from "./procedures.ts"
+
+export {
+  MAX_PATH_LENGTH,
+  type TrpcContract,
+  type TrpcRequest,
+  type TrpcSubscriptionItem,
+  trpcContract,
+} from "./contract.ts"
+export type { TrpcContextOptions, TrpcErrorInfo } from "./procedures.ts"
+
+type Awaitable<T> = T | PromiseLike<T>
+
+/** Options of `createTrpcServer`: `createServer`'s, and tRPC's `createContext` and `onError`. */
+export type TrpcServerOptions<TRouter extends AnyRouter, A = undefined> = ServerOptions<A> & {
+  /**
+   * Makes the router's context for each call, from the session's side of it: `auth` (what `authenticate`
+   * returned for the connection that created or last resumed the session, so a resume with a fresh token
+   * reaches it: docs/trpc.md#context-and-credentials), `sessionId`, `transport`, `signal`, `info`.
+   * Without it, procedures get `{}` as their context.
+   */
+  readonly createContext?: (options: TrpcContextOptions<NoInfer<A>>) => Awaitable<inferRouterContext<TRouter>>
+  /**
+   * Hears every error a procedure call ends with (a `TRPCError`, or what a procedure threw, wrapped),
+   * as `onError` of tRPC's own adapters does. `onError` keeps its `createServer` meaning: defects and
+   * what a hook throws.
+   */
+  readonly onProcedureError?: (info: TrpcErrorInfo<NoInfer<A>>) => void
+}
+
+/**
+ * Serves a tRPC v11 router over Switchyard: every transport `createServer` offers, the same limits,
+ * origin checks and `authenticate`, whose result reaches `createContext` as `auth`. Queries, mutations
+ * and subscriptions get the session's guarantees: a call in flight when the connection drops is answered
+ * once after the resume, and a subscription continues with nothing missed or repeated.
+ *
+ * @example
+ * const server = createTrpcServer(appRouter, {
+ *   authenticate: (request) => verify(new URL(request.url ?? "", "http://x").searchParams.get("token")),
+ *   createContext: ({ auth }) => ({ user: auth.user }),
+ * })
+ * const { url } = await server.listen(3000)
+ */
+export function createTrpcServer<TRouter extends AnyRouter, A = undefined>(
+  router: TRouter,
+  options: TrpcServerOptions<TRouter, A>,
+): Server<TrpcContract> {
+  const { createContext, onProcedureError, ...serverOptions } = options as TrpcServerOptions<AnyRouter, A> & {
+    readonly createContext?: (options: TrpcContextOptions<A>) => unknown
+  }
+  const report = (error: unknown, path: string) => {
+    try {
+      ;(options.onError ?? ((e: unknown) => console.error("[switchyard/trpc]", e)))(error, { channel: path })
+    } catch (hookError) {
+      console.error("[switchyard/trpc] onError threw", hookError)
+    }
+  }
+  const runner: ProcedureRunner<A> = { router, createContext, onProcedureError, report }
+  return createServer(
+    trpcContract,
+    {
+      rpc: { "trpc.query": callHandler(runner, "query"), "trpc.mutation": callHandler(runner, "mutation") },
+      streams: { "trpc.subscription": subscriptionHandler(runner) },
+    },
+    serverOptions as ServerOptions<A>,
+  )
+}
