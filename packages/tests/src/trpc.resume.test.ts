@@ -20,6 +20,7 @@ import { TcpProxy } from "./support/tcpProxy.ts"
 
 const MUTATIONS = 100
 const ITEMS = 200
+const HELD_AT = 30
 
 /** The server's side of one run: how often each mutation ran, and the gate that holds them all in flight. */
 function createResumeRouter() {
@@ -35,9 +36,11 @@ function createResumeRouter() {
       await gate
       return input.i * 2
     }),
-    // No lastEventId handling: after a restart it starts again from 0.
+    // No lastEventId handling: after a restart it starts again from 0. It holds at item 30 until the
+    // mutations are let go, so that it is open across the cut.
     feed: t.procedure.subscription(async function* () {
       for (let n = 0; n < ITEMS; n++) {
+        if (n === HELD_AT) await gate
         yield tracked(String(n), n)
         await new Promise((resolve) => setTimeout(resolve, 2))
       }
@@ -85,10 +88,13 @@ async function dropAndResume(
       () => "rejected",
     )
   const calls = Array.from({ length: MUTATIONS / 2 }, (_, i) => settle(i))
-  await vi.waitFor(() => {
-    expect(server.runs.size).toBe(MUTATIONS / 2)
-    expect(items.length).toBeGreaterThan(20)
-  })
+  await vi.waitFor(
+    () => {
+      expect(server.runs.size).toBe(MUTATIONS / 2)
+      expect(items.length).toBe(HELD_AT)
+    },
+    { timeout: 10_000 },
+  )
   expect(proxy.drop()).toBeGreaterThan(0)
   for (let i = MUTATIONS / 2; i < MUTATIONS; i++) calls.push(settle(i))
   setTimeout(server.open, 50)

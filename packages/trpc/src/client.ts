@@ -118,7 +118,11 @@ function call(
       results.next({ result: { type: "data", data } })
       results.complete()
     },
-    (error: unknown) => results.error(clientError(error, transformer, signal)),
+    (error: unknown) => {
+      // Unsubscribed (not aborted by the caller's signal): nobody listens any more.
+      if (signal.aborted && !op.signal?.aborted) return
+      results.error(clientError(error, transformer, signal))
+    },
   )
 }
 
@@ -148,6 +152,7 @@ function subscribe(
       const input = lastEventId === undefined ? request : { ...request, lastEventId }
       try {
         for await (const item of client.streams["trpc.subscription"](input, { signal })) {
+          if (signal.aborted) return
           if (item.type === "started") {
             if (!started) results.next({ result: { type: "started" } })
             started = true
