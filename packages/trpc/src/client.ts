@@ -65,7 +65,20 @@ export function switchyardLink<TRouter extends AnyRouter>(
     () =>
     ({ op }) =>
       observable((observer) => {
-        const results = observer as unknown as Results
+        const out = observer as unknown as Results
+        // Ended: the teardown that follows need not abort (an abort builds a DOMException, a cost per call).
+        let ended = false
+        const results: Results = {
+          next: (value) => out.next(value),
+          error: (error) => {
+            ended = true
+            out.error(error)
+          },
+          complete: () => {
+            ended = true
+            out.complete()
+          },
+        }
         const controller = new AbortController()
         const onAbort = () => controller.abort(op.signal?.reason)
         if (op.signal?.aborted) onAbort()
@@ -75,7 +88,7 @@ export function switchyardLink<TRouter extends AnyRouter>(
         else call(client, transformer, op, request, controller.signal, results)
         return () => {
           op.signal?.removeEventListener("abort", onAbort)
-          controller.abort()
+          if (!ended) controller.abort()
         }
       })
   return Object.assign(link, { client })
