@@ -20,15 +20,27 @@ export type { TrpcContextOptions, TrpcErrorInfo } from "./procedures.ts"
 
 type Awaitable<T> = T | PromiseLike<T>
 
+type CreateContext<TRouter extends AnyRouter, A> = (
+  options: TrpcContextOptions<NoInfer<A>>,
+) => Awaitable<inferRouterContext<TRouter>>
+
+/**
+ * `createContext` is required when the router's context has required fields, as tRPC's adapters
+ * require it: without it, procedures would get `{}`.
+ */
+type RequiredContext<TRouter extends AnyRouter> = object extends inferRouterContext<TRouter>
+  ? unknown
+  : { readonly createContext: (...args: never[]) => unknown }
+
 /** Options of `createTrpcServer`: `createServer`'s, and tRPC's `createContext` and `onError`. */
 export type TrpcServerOptions<TRouter extends AnyRouter, A = undefined> = ServerOptions<A> & {
   /**
    * Makes the router's context for each call, from the session's side of it: `auth` (what `authenticate`
    * returned for the connection that created or last resumed the session, so a resume with a fresh token
    * reaches it: docs/trpc.md#context-and-credentials), `sessionId`, `transport`, `signal`, `info`.
-   * Without it, procedures get `{}` as their context.
+   * Required when the router's context has required fields; without it, procedures get `{}`.
    */
-  readonly createContext?: (options: TrpcContextOptions<NoInfer<A>>) => Awaitable<inferRouterContext<TRouter>>
+  readonly createContext?: CreateContext<TRouter, A>
   /**
    * Hears every error a procedure call ends with (a `TRPCError`, or what a procedure threw, wrapped),
    * as `onError` of tRPC's own adapters does. `onError` keeps its `createServer` meaning: defects and
@@ -52,7 +64,7 @@ export type TrpcServerOptions<TRouter extends AnyRouter, A = undefined> = Server
  */
 export function createTrpcServer<TRouter extends AnyRouter, A = undefined>(
   router: TRouter,
-  options: TrpcServerOptions<TRouter, A>,
+  options: TrpcServerOptions<TRouter, A> & RequiredContext<TRouter>,
 ): Server<TrpcContract> {
   const { createContext, onProcedureError, ...serverOptions } = options as TrpcServerOptions<AnyRouter, A> & {
     readonly createContext?: (options: TrpcContextOptions<A>) => unknown
