@@ -28,9 +28,8 @@ type CreateContext<TRouter extends AnyRouter, A> = (
  * `createContext` is required when the router's context has required fields, as tRPC's adapters
  * require it: without it, procedures would get `{}`.
  */
-type RequiredContext<TRouter extends AnyRouter> = object extends inferRouterContext<TRouter>
-  ? unknown
-  : { readonly createContext: (...args: never[]) => unknown }
+type RequiredContext<TRouter extends AnyRouter> =
+  object extends inferRouterContext<TRouter> ? unknown : { readonly createContext: (...args: never[]) => unknown }
 
 /** Options of `createTrpcServer`: `createServer`'s, and tRPC's `createContext` and `onError`. */
 export type TrpcServerOptions<TRouter extends AnyRouter, A = undefined> = ServerOptions<A> & {
