@@ -14,6 +14,8 @@ export {
   type TrpcRequest,
   type TrpcSubscriptionItem,
   trpcContract,
+  type WithTrpc,
+  withTrpc,
 } from "./contract.ts"
 
 /** A Switchyard client of `trpcContract`, as `switchyardLink` uses (and makes). */

@@ -2,7 +2,7 @@
 // a call carries its path, and its input and output as the router's transformer serialised them, so one
 // contract serves any router, and the session's guarantees (exactly-once resume, replay, fallback) apply
 // to every procedure without a per-procedure declaration. The procedure validates its own input.
-import { contract, rpc, type StandardSchemaV1, stream } from "@switchyard/core"
+import { type AnyContract, type Contract, contract, rpc, type StandardSchemaV1, stream } from "@switchyard/core"
 
 /** The longest procedure path a call may name (characters). */
 export const MAX_PATH_LENGTH = 1024
@@ -82,3 +82,36 @@ export const trpcContract = contract({
 
 /** The type of `trpcContract`. */
 export type TrpcContract = typeof trpcContract
+
+/** `contract` with the tRPC channels added: what `withTrpc` returns. */
+export type WithTrpc<C extends AnyContract> = Contract<
+  C["rpc"] & TrpcContract["rpc"],
+  C["streams"] & TrpcContract["streams"],
+  C["topics"],
+  C["peers"]
+>
+
+/**
+ * An app's contract with the tRPC channels added, to serve a tRPC router and the app's own channels from
+ * one server (`trpcHandlers`) and call both over one session: `client.rpc.*` for the contract, and
+ * `switchyardLink({ client })` for the router. Throws when the contract already has a channel of that name.
+ *
+ * @example
+ * const Api = withTrpc(Chat)
+ * const client = createClient(Api, { url, transports: [websocketTransport()] })
+ * const trpc = createTRPCClient<AppRouter>({ links: [switchyardLink({ client })] })
+ */
+export function withTrpc<C extends AnyContract>(app: C): WithTrpc<C> {
+  const taken = (names: readonly string[]) =>
+    names.filter((name) => name in trpcContract.rpc || name in trpcContract.streams)
+  const clash = taken([...Object.keys(app.rpc), ...Object.keys(app.streams)])
+  if (clash.length > 0) {
+    throw new TypeError(`switchyard: ${JSON.stringify(clash[0])} is a channel of tRPC's; rename it in the contract`)
+  }
+  return contract({
+    rpc: { ...app.rpc, ...trpcContract.rpc },
+    streams: { ...app.streams, ...trpcContract.streams },
+    topics: app.topics,
+    peers: app.peers,
+  }) as unknown as WithTrpc<C>
+}

@@ -6,4 +6,6 @@ export {
   type TrpcRequest,
   type TrpcSubscriptionItem,
   trpcContract,
+  type WithTrpc,
+  withTrpc,
 } from "./contract.ts"

@@ -1,4 +1,10 @@
-import { createServer, type Server, type ServerOptions } from "@switchyard/server-node"
+import {
+  createServer,
+  type RpcHandler,
+  type Server,
+  type ServerOptions,
+  type StreamHandler,
+} from "@switchyard/server-node"
 import type { AnyRouter, inferRouterContext } from "@trpc/server"
 import { type TrpcContract, trpcContract } from "./contract.ts"
 import {
@@ -15,6 +21,8 @@ export {
   type TrpcRequest,
   type TrpcSubscriptionItem,
   trpcContract,
+  type WithTrpc,
+  withTrpc,
 } from "./contract.ts"
 export type { TrpcContextOptions, TrpcErrorInfo } from "./procedures.ts"
 
@@ -65,23 +73,62 @@ export function createTrpcServer<TRouter extends AnyRouter, A = undefined>(
   router: TRouter,
   options: TrpcServerOptions<TRouter, A> & RequiredContext<TRouter>,
 ): Server<TrpcContract> {
-  const { createContext, onProcedureError, ...serverOptions } = options as TrpcServerOptions<AnyRouter, A> & {
-    readonly createContext?: (options: TrpcContextOptions<A>) => unknown
+  const { createContext, onProcedureError, ...serverOptions } = options
+  const handlers = trpcHandlers<AnyRouter, A>(router, {
+    ...(createContext && { createContext }),
+    ...(onProcedureError && { onProcedureError }),
+    ...(options.onError && { onError: options.onError }),
+  } as TrpcHandlersOptions<AnyRouter, A>)
+  return createServer(trpcContract, handlers, serverOptions as ServerOptions<A>)
+}
+
+/** The handlers of the tRPC channels, as `trpcHandlers` returns them. */
+export interface TrpcHandlers<A = undefined> {
+  readonly rpc: {
+    readonly "trpc.query": RpcHandler<TrpcContract["rpc"]["trpc.query"], A>
+    readonly "trpc.mutation": RpcHandler<TrpcContract["rpc"]["trpc.mutation"], A>
   }
+  readonly streams: { readonly "trpc.subscription": StreamHandler<TrpcContract["streams"]["trpc.subscription"], A> }
+}
+
+/** Options of `trpcHandlers`: `createContext`, `onProcedureError`, and where failures of those go. */
+export type TrpcHandlersOptions<TRouter extends AnyRouter, A = undefined> = Pick<
+  TrpcServerOptions<TRouter, A>,
+  "createContext" | "onProcedureError" | "onError"
+>
+
+/**
+ * The handlers of the tRPC channels, to serve a router beside an app's own contract from one server:
+ * merge them into the app's handlers and serve `withTrpc(contract)`. `A` is the type the server's
+ * `authenticate` returns (`ctx.auth`), which these handlers cannot see: give it with the router's type.
+ *
+ * @example
+ * const trpc = trpcHandlers<AppRouter, User>(appRouter, { createContext: ({ auth }) => ({ user: auth }) })
+ * const server = createServer(withTrpc(Chat), {
+ *   rpc: { ...chatRpc, ...trpc.rpc },
+ *   streams: { ...chatStreams, ...trpc.streams },
+ * }, { authenticate })
+ */
+export function trpcHandlers<TRouter extends AnyRouter, A = undefined>(
+  router: TRouter,
+  options: TrpcHandlersOptions<TRouter, A> & RequiredContext<TRouter>,
+): TrpcHandlers<A> {
+  const onError = options.onError ?? ((error: unknown) => console.error("[switchyard/trpc]", error))
   const report = (error: unknown, path: string) => {
     try {
-      ;(options.onError ?? ((e: unknown) => console.error("[switchyard/trpc]", e)))(error, { channel: path })
+      onError(error, { channel: path })
     } catch (hookError) {
       console.error("[switchyard/trpc] onError threw", hookError)
     }
   }
-  const runner: ProcedureRunner<A> = { router, createContext, onProcedureError, report }
-  return createServer(
-    trpcContract,
-    {
-      rpc: { "trpc.query": callHandler(runner, "query"), "trpc.mutation": callHandler(runner, "mutation") },
-      streams: { "trpc.subscription": subscriptionHandler(runner) },
-    },
-    serverOptions as ServerOptions<A>,
-  )
+  const runner: ProcedureRunner<A> = {
+    router,
+    createContext: options.createContext as ProcedureRunner<A>["createContext"],
+    onProcedureError: options.onProcedureError,
+    report,
+  }
+  return {
+    rpc: { "trpc.query": callHandler(runner, "query"), "trpc.mutation": callHandler(runner, "mutation") },
+    streams: { "trpc.subscription": subscriptionHandler(runner) },
+  }
 }
