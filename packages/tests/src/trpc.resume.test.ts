@@ -8,8 +8,18 @@ import { longPollingTransport, pollingTransport, sseTransport, websocketTranspor
 import type { ClientTransport } from "@switchyard/core"
 import { switchyardLink } from "@switchyard/trpc/client"
 import { createTrpcServer } from "@switchyard/trpc/server"
-import { createTRPCClient, createWSClient, type TRPCClient, type TRPCLink, wsLink } from "@trpc/client"
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+  wsLink,
+} from "@trpc/client"
 import { initTRPC, tracked } from "@trpc/server"
+import { createHTTPServer } from "@trpc/server/adapters/standalone"
 import { applyWSSHandler } from "@trpc/server/adapters/ws"
 import { EventSource } from "eventsource"
 import { describe, expect, it, vi } from "vitest"
@@ -158,6 +168,44 @@ describe("tRPC over Switchyard: a dropped connection under 100 mutations and a s
   )
 })
 
+/** Prints what a link of tRPC's own lost in the cut (docs/trpc.md#guarantees has the figures). */
+function report(link: string, outcome: Outcome): void {
+  const inOrder = outcome.items.every((n, k) => k === 0 || n > (outcome.items[k - 1] as number))
+  console.log(
+    `${link} after a cut: ${outcome.resolved} of ${MUTATIONS} mutations resolved, ${outcome.rejected} rejected, ` +
+      `${outcome.ranTwice} ran twice, ${outcome.neverRan} never ran; subscription: ${outcome.items.length} items ` +
+      `for ${ITEMS} sent, ${new Set(outcome.items).size} distinct, ${inOrder ? "in order" : "out of order"}` +
+      (outcome.subscriptionError ? `, error ${outcome.subscriptionError}` : ""),
+  )
+}
+
+describe("tRPC's httpBatchLink + httpSubscriptionLink under the same cut (measured, not asserted)", () => {
+  it("reports what they lose", async () => {
+    const resume = createResumeRouter()
+    const http = createHTTPServer({ router: resume.router })
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    await using proxy = await TcpProxy.start((http.address() as AddressInfo).port)
+    const url = `http://127.0.0.1:${proxy.port}`
+    const trpc = createTRPCClient<ResumeRouter>({
+      links: [
+        splitLink({
+          condition: (op) => op.type === "subscription",
+          true: httpSubscriptionLink({ url, EventSource }),
+          false: httpBatchLink({ url }),
+        }),
+      ],
+    })
+    try {
+      const outcome = await dropAndResume(trpc, resume, proxy)
+      report("httpBatchLink + httpSubscriptionLink", outcome)
+      expect(outcome.resolved + outcome.rejected + outcome.wrong).toBe(MUTATIONS)
+    } finally {
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    }
+  })
+})
+
 describe("tRPC's wsLink under the same cut (measured, not asserted)", () => {
   it("reports what it loses", async () => {
     const resume = createResumeRouter()
@@ -174,13 +222,7 @@ describe("tRPC's wsLink under the same cut (measured, not asserted)", () => {
     const trpc = createTRPCClient<ResumeRouter>({ links: [wsLink({ client: wsClient })] })
     try {
       const outcome = await dropAndResume(trpc, resume, proxy)
-      const inOrder = outcome.items.every((n, k) => k === 0 || n > (outcome.items[k - 1] as number))
-      console.log(
-        `wsLink after a cut: ${outcome.resolved} of ${MUTATIONS} mutations resolved, ${outcome.rejected} rejected, ` +
-          `${outcome.ranTwice} ran twice, ${outcome.neverRan} never ran; subscription: ${outcome.items.length} items ` +
-          `for ${ITEMS} sent, ${new Set(outcome.items).size} distinct, ${inOrder ? "in order" : "out of order"}` +
-          (outcome.subscriptionError ? `, error ${outcome.subscriptionError}` : ""),
-      )
+      report("wsLink", outcome)
       expect(outcome.resolved + outcome.rejected + outcome.wrong).toBe(MUTATIONS)
     } finally {
       await wsClient.close()
