@@ -34,6 +34,17 @@ describe("errorCodes", () => {
     expect(httpStatusOf("SERVER_CLOSED")).toBe(503)
     expect(httpStatusOf("UNKNOWN_TRANSPORT")).toBe(400)
     expect(httpStatusOf("INVALID_FRAME")).toBe(400)
+    expect(httpStatusOf("LINK_BUSY")).toBe(409)
+    expect(httpStatusOf("SERVER_BUSY")).toBe(503)
+    expect(httpStatusOf("READ_TIMEOUT")).toBe(408)
+  })
+
+  it("gives the bounds on what is being read a close code, and keeps LINK_BUSY an HTTP refusal", () => {
+    expect(closeCodeOf("SERVER_BUSY")).toBe(1013)
+    expect(closeCodeOf("READ_TIMEOUT")).toBe(4212)
+    expect(isErrorCode("SERVER_BUSY")).toBe(true)
+    expect(isHttpRefusalCode("LINK_BUSY")).toBe(true)
+    expect(errorCodes.READ_TIMEOUT).toEqual({ layer: "session", close: 4212, http: 408 })
   })
 
   it("maps close codes both ways as before", () => {

@@ -61,6 +61,11 @@ const session = {
   // The server's `authenticate` refused the client's credentials (its connection was answered 401), or the
   // client's `auth` option failed to give any (docs/sessions.md#credentials).
   AUTH_REFUSED: 4211,
+  // The server holds as many bytes of unfinished bodies and messages as it allows, from the sender's address
+  // or in all (docs/limits.md#bodies-and-messages-being-read): 1013 is "try again later".
+  SERVER_BUSY: 1013,
+  // A body or a message was not finished within readTimeoutMs (docs/limits.md#bodies-and-messages-being-read).
+  READ_TIMEOUT: 4212,
 } as const
 
 /**
@@ -84,6 +89,10 @@ const httpStatus = {
   LIMIT_EXCEEDED: 503,
   TOO_MANY_SESSIONS: 429,
   RATE_LIMITED: 429,
+  // A second upstream POST on a link while the first one's body is being read.
+  LINK_BUSY: 409,
+  SERVER_BUSY: 503,
+  READ_TIMEOUT: 408,
 } as const
 
 type Layers = {
@@ -102,8 +111,8 @@ export type HttpRefusalCode = Exclude<keyof Http, ErrorCode>
 /**
  * Every code that may stand in the `{"code", "message"}` body of an HTTP error answer: the refusals, and
  * the `SwitchyardError` codes that have an HTTP status (`INVALID_FRAME`, `MESSAGE_TOO_LARGE`,
- * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, and the refusals of a HELLO: `LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`,
- * `RATE_LIMITED`).
+ * `ORIGIN_FORBIDDEN`, `SERVER_CLOSED`, `SERVER_BUSY`, `READ_TIMEOUT`, and the refusals of a HELLO:
+ * `LIMIT_EXCEEDED`, `TOO_MANY_SESSIONS`, `RATE_LIMITED`).
  */
 export type HttpErrorCode = keyof Http
 

@@ -28,6 +28,11 @@ export class ConnectionGate {
     return this.origins !== "*"
   }
 
+  /** The client's address of `request`, behind trusted proxies too (`undefined` for a relayed request). */
+  clientAddress(request: IncomingMessage): string | undefined {
+    return this.addresses.of(request)
+  }
+
   /** Whether the request's Origin may connect. */
   originAllowed(request: IncomingMessage): boolean {
     const origin = request.headers.origin
@@ -45,7 +50,7 @@ export class ConnectionGate {
         message: `origin ${request.headers.origin} is not allowed`,
       }
     }
-    const address = this.addresses.of(request)
+    const address = this.clientAddress(request)
     const ip = addressKey(address, this.limits.ipv6PrefixBits)
     const open = this.perIp.get(ip) ?? 0
     if (open >= this.limits.maxConnectionsPerIp) {

@@ -1,4 +1,5 @@
-import type { ServerResponse } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import { type HttpErrorCode, httpStatusOf } from "@switchyard/core"
 
@@ -22,9 +23,52 @@ export function refuse(response: ServerResponse, code: HttpErrorCode, message: s
   answer(response, httpStatusOf(code), { code, message })
 }
 
-/** Answers 410 for a link that is closed or unknown. */
-export function refuseGoneLink(response: ServerResponse): void {
-  refuse(response, "LINK_GONE", "this link is closed or unknown; open a new one")
+/**
+ * Answers 410 for a link that is closed or unknown; given the request, as `refuseUnread` (a POST whose
+ * body is still coming).
+ */
+export function refuseGoneLink(response: ServerResponse, request?: IncomingMessage): void {
+  const message = "this link is closed or unknown; open a new one"
+  if (request) refuseUnread(request, response, "LINK_GONE", message)
+  else refuse(response, "LINK_GONE", message)
+}
+
+/**
+ * How long a connection refused in the middle of a body is kept reading (and dropping) what its client
+ * still sends, after the answer has gone, before it is cut (ms). Cutting at once would reset the client's
+ * writes, and a client that reads its answer only after sending its body would never see it.
+ */
+export const CLOSE_WAIT_MS = 1000
+
+/**
+ * Refuses a request whose body may not have arrived in full (`refuse`). What still comes is dropped, not
+ * kept. Once the answer has gone, a request whose body is all in keeps its connection, as any; otherwise
+ * the connection is closed: its sending side first, so that the client reads the answer instead of a
+ * reset, then, after `CLOSE_WAIT_MS`, all of it.
+ */
+export function refuseUnread(
+  request: IncomingMessage,
+  response: ServerResponse,
+  code: HttpErrorCode,
+  message: string,
+): void {
+  refuse(response, code, message)
+  const socket = request.socket
+  // A request relayed from another node has its whole body already, and no socket of its own.
+  if (!(socket instanceof Socket)) return
+  request.resume()
+  response.once("finish", () => {
+    if (!request.complete) closeGently(socket)
+  })
+}
+
+/** Ends a socket's sending side, keeps dropping what arrives, and cuts it after `CLOSE_WAIT_MS`. */
+function closeGently(socket: Socket): void {
+  if (socket.destroyed) return
+  socket.end()
+  const cut = setTimeout(() => socket.destroy(), CLOSE_WAIT_MS)
+  cut.unref()
+  socket.once("close", () => clearTimeout(cut))
 }
 
 /** Answers with a batch of frames, one per line. */

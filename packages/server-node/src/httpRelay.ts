@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { httpBodyCap } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
 import type { SessionCluster } from "./cluster.ts"
-import { refuse } from "./httpAnswers.ts"
+import { type BodyBounds, readBody } from "./httpBodies.ts"
+import { IncompleteBytes } from "./incompleteBytes.ts"
 import type { ServerLimits } from "./limits.ts"
 import { RelayedRequest, RelayedResponse } from "./relayedRequest.ts"
 import type { RunningTransport } from "./transport.ts"
@@ -28,14 +29,20 @@ export class HttpRelay implements RunningTransport {
   private readonly outgoing = new Map<number, Outgoing>()
   /** Relayed requests this node serves, by sender and id. */
   private readonly incoming = new Map<string, RelayedRequest>()
-  private readonly maxBodyBytes: number
+  private readonly bodies: BodyBounds
 
   constructor(
     private readonly cluster: SessionCluster,
     private readonly limits: RelayLimits,
     private readonly serveLocal: ServeLocal,
+    incompleteBytes: IncompleteBytes = new IncompleteBytes(limits),
   ) {
-    this.maxBodyBytes = httpBodyCap(limits.maxMessageBytes)
+    // The body is read here, within the same bounds as on the link's node (docs/limits.md).
+    this.bodies = {
+      maxBodyBytes: httpBodyCap(limits.maxMessageBytes),
+      readTimeoutMs: limits.readTimeoutMs,
+      incomplete: incompleteBytes,
+    }
     cluster.use(
       (from, message) => this.receive(from, message),
       (node) => this.gone(node),
@@ -60,9 +67,8 @@ export class HttpRelay implements RunningTransport {
   }
 
   private async relay(request: IncomingMessage, response: ServerResponse, query: URLSearchParams, node: string) {
-    const body = await readBody(request, this.maxBodyBytes)
-    if (body === undefined)
-      return refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
+    const body = await readBody(request, response, this.bodies)
+    if (body === undefined) return
     const rid = ++this.rid
     // No first reply in time (the owner is stuck, or the message was lost): the link is answered here as
     // one that is gone, and the client opens a new one (its session moves on its next HELLO).
@@ -200,11 +206,21 @@ export class HttpRelay implements RunningTransport {
 }
 
 /**
- * What the relay is bounded by: the body it carries (`maxMessageBytes`), what it buffers for a client
+ * What the relay is bounded by: the body it carries (`maxMessageBytes`, `readTimeoutMs`, and the bytes
+ * being received from one address and in all, shared with the transports), what it buffers for a client
  * that does not read (`maxBufferedBytes`, as a direct SSE stream), and how long it waits for the owner's
  * first reply to a request (`takeOverTimeoutMs`, the bound on any answer from another node).
  */
-export type RelayLimits = Pick<ServerLimits, "maxMessageBytes" | "maxBufferedBytes" | "takeOverTimeoutMs">
+export type RelayLimits = Pick<
+  ServerLimits,
+  | "maxMessageBytes"
+  | "maxBufferedBytes"
+  | "takeOverTimeoutMs"
+  | "readTimeoutMs"
+  | "maxIncompleteBytesPerIp"
+  | "maxIncompleteBytes"
+  | "ipv6PrefixBits"
+>
 
 interface Outgoing {
   readonly timer: ReturnType<typeof setTimeout>
@@ -212,18 +228,4 @@ interface Outgoing {
   readonly request: IncomingMessage
   readonly response: ServerResponse
   readonly query: URLSearchParams
-}
-
-/** The whole body as text, or `undefined` past `max` bytes. */
-function readBody(request: IncomingMessage, max: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= max) chunks.push(chunk)
-    })
-    request.on("end", () => resolve(size > max ? undefined : Buffer.concat(chunks).toString("utf8")))
-    request.on("error", () => resolve(undefined))
-  })
 }

@@ -4,11 +4,12 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, isIPv6 } from "node:net"
 import type { Duplex } from "node:stream"
 import { type HttpErrorCode, httpStatusOf, type ServerOffer } from "@switchyard/core"
 import type { ConnectionGate } from "./gate.ts"
-import { answer, refuse, refuseGoneLink, refuseUpgrade } from "./httpAnswers.ts"
+import { answer, refuseGoneLink, refuseUnread, refuseUpgrade } from "./httpAnswers.ts"
+import { defaultListenOptions, type ListenOptions, TIMEOUT_CHECK_INTERVAL_MS } from "./limits.ts"
 import type { RunningTransport } from "./transport.ts"
 
 /**
@@ -54,10 +55,27 @@ export class HttpRouting {
     })
   }
 
-  /** Starts an HTTP server of its own and attaches to it. */
-  async listen(port: number, host: string | undefined): Promise<{ readonly port: number; readonly url: string }> {
+  /** Starts an HTTP server of its own, with the timeouts of `options`, and attaches to it. */
+  async listen(
+    port: number,
+    host: string | undefined,
+    options: ListenOptions = {},
+  ): Promise<{ readonly port: number; readonly url: string }> {
     if (this.owned) throw new Error("switchyard: listen() was already called")
-    const http = createHttpServer((request, response) => answerPlainRequest(request, response, this.path, "NOT_FOUND"))
+    const timeouts = { ...defaultListenOptions, ...options }
+    const http = createHttpServer(
+      {
+        headersTimeout: timeouts.headersTimeoutMs,
+        // Node requires a request timeout of at least the headers timeout (0 turns it off).
+        requestTimeout:
+          timeouts.requestTimeoutMs === 0 ? 0 : Math.max(timeouts.requestTimeoutMs, timeouts.headersTimeoutMs),
+        keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+        // Node checks both timeouts every 30 s by default, so that a 10 s bound would end a slow request
+        // after up to 40 s.
+        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      },
+      (request, response) => answerPlainRequest(request, response, this.path, "NOT_FOUND"),
+    )
     this.owned = http
     http.on("upgrade", this.onForeignUpgrade)
     this.attach(http)
@@ -66,8 +84,7 @@ export class HttpRouting {
       http.listen(port, host, () => resolve())
     })
     const address = http.address() as AddressInfo
-    const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host
-    return { port: address.port, url: `http://${shownHost}:${address.port}${this.path}` }
+    return { port: address.port, url: `http://${urlHost(host)}:${address.port}${this.path}` }
   }
 
   /** Lets go of every HTTP server: the one of its own stops listening, the others get their listeners back. */
@@ -100,15 +117,16 @@ export class HttpRouting {
 
   private route(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
     response.on("error", () => {})
+    // Refusals drop a body still coming and close its connection rather than reading it to its end.
     if (!this.gate.originAllowed(request)) {
-      return refuse(response, "ORIGIN_FORBIDDEN", "origin not allowed")
+      return refuseUnread(request, response, "ORIGIN_FORBIDDEN", "origin not allowed")
     }
     this.cors(request, response)
     const method = request.method
     if (method === "OPTIONS") return answer(response, 204)
     if (method !== "GET" && method !== "POST" && method !== "DELETE") {
       response.setHeader("allow", "GET, POST, DELETE, OPTIONS")
-      return refuse(response, "METHOD_NOT_ALLOWED", "use GET, POST or DELETE")
+      return refuseUnread(request, response, "METHOD_NOT_ALLOWED", "use GET, POST or DELETE")
     }
     // The offer: what a client needs to plan, and no state on the server.
     if (method === "GET" && !query.has("link") && query.has("negotiate")) return answer(response, 200, this.offer)
@@ -116,9 +134,9 @@ export class HttpRouting {
       if (transport.request?.(request, response, query)) return
     }
     if (method === "POST" && !query.has("link")) {
-      return refuse(response, "UNKNOWN_TRANSPORT", "no such transport")
+      return refuseUnread(request, response, "UNKNOWN_TRANSPORT", "no such transport")
     }
-    refuseGoneLink(response)
+    refuseGoneLink(response, request)
   }
 
   /** Lets an allowed cross-origin page read the answers; never `*`. */
@@ -152,6 +170,12 @@ export class HttpRouting {
     socket.on("error", () => socket.destroy())
     socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
   }
+}
+
+/** The host of `listen()`'s URL: `localhost` for every interface, an IPv6 address in brackets. */
+function urlHost(host: string | undefined): string {
+  if (host === undefined || host === "" || host === "0.0.0.0" || host === "::") return "localhost"
+  return isIPv6(host) ? `[${host}]` : host
 }
 
 /** `"/switchyard/"` and `"switchyard"` both become `"/switchyard"`. */

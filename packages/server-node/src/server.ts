@@ -19,7 +19,8 @@ import { functionsOf, type Handlers } from "./handlers.ts"
 import { refuseGoneLink } from "./httpAnswers.ts"
 import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
-import { defaultLimits, type ServerLimits } from "./limits.ts"
+import { IncompleteBytes } from "./incompleteBytes.ts"
+import { defaultLimits, type ListenOptions, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
 import { PresenceHub } from "./presence.ts"
@@ -35,10 +36,17 @@ import { resolveTransports } from "./transportList.ts"
 /** A running Switchyard server. */
 export interface Server<C extends AnyContract> {
   /**
-   * Starts an HTTP server of its own. Port 0 picks a free port; the real one is returned.
-   * @example const { port, url } = await server.listen(0, "127.0.0.1")
+   * Starts an HTTP server of its own on `port` (0, the default, picks a free one) and `host` (default:
+   * every interface). Resolves to the real port and the URL a client connects to,
+   * `http://<host>:<port><path>`: `localhost` for every interface, an IPv6 address in brackets. `options`
+   * sets its header, request and keep-alive timeouts (docs/limits.md#http-server-timeouts).
+   * @example const { port, url } = await server.listen(0, "127.0.0.1") // url: "http://127.0.0.1:<port>/switchyard"
    */
-  listen(port?: number, host?: string): Promise<{ readonly port: number; readonly url: string }>
+  listen(
+    port?: number,
+    host?: string,
+    options?: ListenOptions,
+  ): Promise<{ readonly port: number; readonly url: string }>
   /** Serves the transports on an existing HTTP server, under `options.path`. */
   attach(httpServer: HttpServer): void
   /** Hands a connection to the session runtime; for custom and in-memory transports. */
@@ -46,6 +54,11 @@ export interface Server<C extends AnyContract> {
   readonly topics: TopicPublishers<C>
   /** Sessions held now, connected or waiting to be resumed. */
   readonly sessionCount: number
+  /**
+   * Bytes of HTTP request bodies being read and of unfinished WebSocket messages held now, from every
+   * address (bounded by `maxIncompleteBytes`; docs/limits.md#bodies-and-messages-being-read).
+   */
+  readonly incompleteBytes: number
   /**
    * Listens to the broker's state: `"down"` when it lost its engine (Redis), `"up"` when back
    * (docs/scaling.md#redis-faults). Returns a function that stops listening.
@@ -144,8 +157,10 @@ export function createServer<C extends AnyContract, A = undefined>(
   const joined = cluster?.start(table)
 
   const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
+  const incomplete = new IncompleteBytes(limits, (request) => gate.clientAddress(request))
   const host: TransportHost = {
     limits,
+    incomplete,
     accept: (link, info) => table.accept(link, info),
     admit: (request) => gate.admit(request),
     refusing: (link) => table.isRefusing(link),
@@ -162,7 +177,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   const serveLocal = (request: IncomingMessage, response: ServerResponse, query: URLSearchParams) => {
     if (!running.some((transport) => transport.request?.(request, response, query))) refuseGoneLink(response)
   }
-  const relay = cluster && new HttpRelay(cluster, limits, serveLocal)
+  const relay = cluster && new HttpRelay(cluster, limits, serveLocal, incomplete)
   const routing = new HttpRouting(path, gate, relay ? [relay, ...running] : running, offer)
   let closed: Promise<void> | undefined
 
@@ -172,10 +187,13 @@ export function createServer<C extends AnyContract, A = undefined>(
     get sessionCount() {
       return table.size
     },
+    get incompleteBytes() {
+      return incomplete.held()
+    },
     attach: (httpServer) => routing.attach(httpServer),
-    listen: async (port = 0, listenHost) => {
+    listen: async (port = 0, listenHost, listenOptions) => {
       await joined
-      return routing.listen(port, listenHost)
+      return routing.listen(port, listenHost, listenOptions)
     },
     on(_event, listener) {
       brokerListeners.add(listener)

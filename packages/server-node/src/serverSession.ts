@@ -87,9 +87,8 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   }
 
   /**
-   * Moves the session onto `link` (a new connection or a resume), replacing any link it had. Sends
-   * WELCOME, then replays what the client has not acknowledged. Returns false when the client claims
-   * frames this session never sent.
+   * Moves the session onto `link` (a new connection or a resume), replacing any link it had: WELCOME, then
+   * what the client has not acknowledged. False when the client claims frames this session never sent.
    */
   attach(link: Link, transport: TransportId, welcome: string, clientReceived: number): boolean {
     if (clientReceived >= this.session.next) return false
@@ -333,9 +332,10 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${head.seq}`)
   }
 
+  /** One NOTICE per invalid frame; the one past `maxInvalidFrames` says so, and the link closes. */
   private invalid(code: ErrorCode, message: string): void {
-    this.link?.send(control.notice(code, message))
-    if (++this.invalidFrames > this.runtime.limits.maxInvalidFrames) this.violation(code, "too many invalid frames")
+    if (++this.invalidFrames <= this.runtime.limits.maxInvalidFrames) this.link?.send(control.notice(code, message))
+    else this.violation(code, `too many invalid frames; the last: ${message}`)
   }
 
   /** A violation that breaks the sequence: close the link; the client resumes from what was acknowledged. */

@@ -9,6 +9,7 @@ import type {
   TransportId,
   TransportOffer,
 } from "@switchyard/core"
+import type { IncompleteBytes } from "./incompleteBytes.ts"
 import type { ServerLimits } from "./limits.ts"
 
 /**
@@ -70,6 +71,11 @@ export interface TransportHost {
    * the `authenticate` hook. An admitted connection must `release()` when it closes.
    */
   admit(request: IncomingMessage): Promise<Admission>
+  /**
+   * The bytes of request bodies and WebSocket messages being received, per address and in all: a transport
+   * takes what it holds of an unfinished body or message here, and gives it back (docs/limits.md).
+   */
+  readonly incomplete: IncompleteBytes
   /**
    * Whether the HELLO `link` carried was refused a new session, its answer held for `refusalDelayMs`: the
    * link is then closed with the refusal's BYE. An HTTP transport answers the opening POST at that moment.

@@ -9,7 +9,8 @@ import {
   type TransportId,
   type TransportOffer,
 } from "@switchyard/core"
-import { answer, answerFrames, refuse, refuseGoneLink } from "../httpAnswers.ts"
+import { answer, answerFrames, refuse, refuseGoneLink, refuseUnread } from "../httpAnswers.ts"
+import { type BodyBounds, readBody } from "../httpBodies.ts"
 import type { ServerLimits } from "../limits.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 import { type Downstream, HttpLink } from "./httpLink.ts"
@@ -37,7 +38,9 @@ const SEQUENCE = /^\d{1,15}$/
 /** The links of one HTTP transport on one server. */
 class HttpLinks implements RunningTransport {
   private readonly links = new Map<string, HttpLink>()
-  private readonly maxBodyBytes: number
+  private readonly bodies: BodyBounds
+  /** Links whose upstream POST is being read: at most one at a time per link. */
+  private readonly reading = new WeakSet<HttpLink>()
 
   constructor(
     private readonly id: TransportId,
@@ -46,7 +49,11 @@ class HttpLinks implements RunningTransport {
   ) {
     // Up to what a client batches before it knows our limits (as for the WebSocket cap): a single request
     // over `maxMessageBytes` inside is answered for its id, and the body is never refused for it.
-    this.maxBodyBytes = httpBodyCap(host.limits.maxMessageBytes)
+    this.bodies = {
+      maxBodyBytes: httpBodyCap(host.limits.maxMessageBytes),
+      readTimeoutMs: host.limits.readTimeoutMs,
+      incomplete: host.incomplete,
+    }
   }
 
   request(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): boolean {
@@ -95,11 +102,15 @@ class HttpLinks implements RunningTransport {
     ack: string | null,
   ): void {
     const link = linkId === null ? undefined : this.links.get(linkId)
+    // An unknown link is over whatever its `ack` says (410 before 400), and a closed one is not read.
     if (!link) return this.downstream.gone ? this.downstream.gone(response) : refuseGoneLink(response)
-    // The acknowledgement first: one of frames never sent ends the session, and this request then
-    // collects its BYE like any request for a closed link.
-    if (ack !== null && !link.isClosed && !this.acknowledge(link, ack)) {
-      return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
+    if (!link.isClosed && ack !== null) {
+      // A refused request changes nothing: a poll held for the link stays held.
+      if (!SEQUENCE.test(ack)) return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
+      // This request replaces the held poll before its ack is read, so that what the ack causes (an ack of
+      // frames never sent: NOTICE SEQUENCE_GAP, and the link closes) is collected by this request.
+      this.downstream.superseded?.(link)
+      this.acknowledge(link, Number(ack))
     }
     if (link.isClosed) {
       // A closed link that lingers for its last frames: hand them over, then forget the link.
@@ -111,10 +122,12 @@ class HttpLinks implements RunningTransport {
   }
 
   private async open(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = await this.readBody(request, response)
-    if (body === undefined) return
+    // Admission first (the Origin, the per-address bound, `authenticate`): a client that may not open a
+    // link gets no byte of its body read.
     const admission = await this.host.admit(request)
-    if (!admission.ok) return refuse(response, admission.code, admission.message)
+    if (!admission.ok) return refuseUnread(request, response, admission.code, admission.message)
+    const body = await readBody(request, response, this.bodies)
+    if (body === undefined) return admission.release()
     const forget = (closed: HttpLink) => {
       if (this.links.get(closed.id) !== closed) return
       this.links.delete(closed.id)
@@ -163,7 +176,13 @@ class HttpLinks implements RunningTransport {
   }
 
   private upstream(request: IncomingMessage, response: ServerResponse, link: HttpLink): void {
-    void this.readBody(request, response).then((body) => {
+    // The bundled client posts one batch at a time; more at once only pile bodies up in memory.
+    if (this.reading.has(link)) {
+      return refuseUnread(request, response, "LINK_BUSY", "this link is already reading a POST; send one at a time")
+    }
+    this.reading.add(link)
+    void readBody(request, response, this.bodies).then((body) => {
+      this.reading.delete(link)
       if (body === undefined) return
       if (link.isClosed) return refuseGoneLink(response)
       answer(response, 204)
@@ -173,16 +192,12 @@ class HttpLinks implements RunningTransport {
 
   /**
    * A downstream request's `ack` (long polling, polling): the client's cumulative acknowledgement, handed
-   * to the session as the ACK frame it stands for, once per new value. False when it is not a number.
+   * to the session as the ACK frame it stands for, once per new value (0 and repeats change nothing).
    */
-  private acknowledge(link: HttpLink, ack: string): boolean {
-    if (!SEQUENCE.test(ack)) return false
-    const received = Number(ack)
-    if (received > link.acked) {
-      link.acked = received
-      link.events?.frame(control.ack(received))
-    }
-    return true
+  private acknowledge(link: HttpLink, received: number): void {
+    if (received <= link.acked) return
+    link.acked = received
+    link.events?.frame(control.ack(received))
   }
 
   /** Hands each frame of a batch to the session runtime, in order. */
@@ -194,31 +209,6 @@ class HttpLinks implements RunningTransport {
       if (end > start) link.events?.frame(body.slice(start, end))
       start = end + 1
     }
-  }
-
-  /** Reads a request body up to the bound; answers 413 past it (without reading the rest). */
-  private readBody(request: IncomingMessage, response: ServerResponse): Promise<string | undefined> {
-    const declared = Number(request.headers["content-length"] ?? 0)
-    if (declared > this.maxBodyBytes) {
-      refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
-      request.resume()
-      return Promise.resolve(undefined)
-    }
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      request.on("data", (chunk: Buffer) => {
-        size += chunk.length
-        if (size > this.maxBodyBytes) {
-          refuse(response, "MESSAGE_TOO_LARGE", `bodies are limited to ${this.maxBodyBytes} bytes`)
-          request.destroy()
-          return resolve(undefined)
-        }
-        chunks.push(chunk)
-      })
-      request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-      request.on("error", () => resolve(undefined))
-    })
   }
 }
 

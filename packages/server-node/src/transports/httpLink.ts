@@ -12,6 +12,8 @@ import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents } from
 export interface Downstream {
   /** A downstream GET for `link`. */
   get(link: HttpLink, request: IncomingMessage, response: ServerResponse): void
+  /** A newer downstream GET came for `link`: let go of the one held for it (long polling answers it 204). */
+  superseded?(link: HttpLink): void
   /** The link has frames to deliver (called once per tick at most). */
   ready(link: HttpLink): void
   /** The link closed: settle any held response. */

@@ -38,6 +38,9 @@ function longPollingDownstream(pollTimeoutMs: number): Downstream {
         link.held = undefined
       })
     },
+    superseded(link: HttpLink) {
+      release(link, 204)
+    },
     ready(link: HttpLink) {
       release(link, 200)
     },

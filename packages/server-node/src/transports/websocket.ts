@@ -2,8 +2,9 @@ import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
 import { closeCodeOf, corkPerTick, frameCap, type Link, latestPerTick } from "@switchyard/core"
 import { type WebSocket, WebSocketServer } from "ws"
-import { refuseUpgrade } from "../httpAnswers.ts"
+import { CLOSE_WAIT_MS, refuseUpgrade } from "../httpAnswers.ts"
 import type { RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
+import { watchUnfinishedMessages } from "./unfinishedMessages.ts"
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
 export function websocketServer(): ServerTransport {
@@ -102,11 +103,30 @@ class WebSocketTransport implements RunningTransport {
         setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
+    // Unfinished messages hold at most their share of maxIncompleteBytes*, for at most readTimeoutMs.
+    const unfinished = watchUnfinishedMessages(
+      raw,
+      address,
+      this.host.incomplete,
+      this.host.limits.readTimeoutMs,
+      (code) => {
+        if (ws.readyState !== 1) return ws.terminate()
+        ws.close(closeCodeOf(code), code)
+        // The close frame goes, then the end of our side; the client's answer is not read (what it still
+        // sends is dropped). Cut after the closing wait if the client does not close its side.
+        raw.end()
+        setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref()
+      },
+    )
     const events = this.host.accept(link, { transport: "websocket", remoteAddress: address, auth })
-    ws.on("error", () => ws.terminate())
+    // A frame over maxPayload or bad UTF-8: ws has sent its close frame (1009, 1007) and ended our side,
+    // and drops what still comes. Cutting at once would often lose the close frame (the client's writes
+    // reset it): the client gets the closing wait to read it and close.
+    ws.on("error", () => setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref())
     ws.on("message", (data, isBinary) => events.frame(isBinary ? data : data.toString()))
     ws.once("close", (code, reason) => {
       latest.clear()
+      unfinished.release()
       release()
       events.close(code, reason.toString())
     })
