@@ -67,8 +67,14 @@ const entries = [
   },
   { file: "peers.ts", what: "Switchyard: Standard Schema contract, WebSocket and peers", ceiling: 13.7 * KB },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC", ceiling: 15.5 * KB },
+  {
+    file: "trpc-link.ts",
+    what: "Switchyard: @trpc/client with switchyardLink, WebSocket only",
+    ceiling: 16.1 * KB,
+  },
   { file: "socketio.ts", what: "socket.io-client" },
   { file: "trpc.ts", what: "@trpc/client (all links)" },
+  { file: "trpc-wslink.ts", what: "@trpc/client with wsLink only" },
   { file: "signalr.ts", what: "@microsoft/signalr" },
 ]
 
@@ -77,7 +83,7 @@ const entries = [
  * bundles): TypeScript's output, where an enum is an object a bundler keeps and reads at run time, can
  * weigh more than the sources bundled directly (docs/performance.md#bundle-size).
  */
-const workspacePackages = ["core", "client-browser", "webrtc-data"]
+const workspacePackages = ["core", "client-browser", "webrtc-data", "trpc"]
 
 /** Newest modification time of the files under `dir` that pass `keep`, 0 when there are none. */
 function newest(dir, keep) {

@@ -19,7 +19,7 @@ const echoInput = (value) => {
   return { n: value.n, s: value.s }
 }
 
-const router = t.router({
+export const router = t.router({
   echo: t.procedure.input(echoInput).mutation(({ input }) => input),
 })
 
