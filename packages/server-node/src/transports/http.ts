@@ -92,6 +92,8 @@ class HttpLinks implements RunningTransport {
     if (ack !== null && !link.isClosed && !this.acknowledge(link, ack)) {
       return refuse(response, "INVALID_FRAME", "ack must be a sequence number")
     }
+    // What an earlier response carried past the ack never reached the client: it goes again.
+    if (ack !== null) link.resendAfter(Number(ack))
     if (link.isClosed) {
       // A closed link that lingers for its last frames: hand them over, then forget the link.
       const frames = link.drain()
