@@ -4,11 +4,11 @@ import { describe, expect, it } from "vitest"
 import { within } from "./support/fleet.ts"
 import { SessionClusterFixture } from "./support/sessionCluster.ts"
 
-// Issue 11: the presence case of the Chromium cluster contract file once timed out at 30 s. A PRESENCE
-// request (the members of a key) waits for the bus's list; a session handed over to another node
-// meanwhile left its answer behind, where nobody would ever send it: the client's `presence()` never
-// settled. The request now moves with the session, as a SUBSCRIBE still waiting does, and is answered
-// by the new owner.
+// Issue 11: a PRESENCE request (the members of a key) waits for its policy and for the bus's list; a
+// session handed over to another node meanwhile left its answer behind, where the session had no link
+// any more, and the client's `presence()` never settled. The request now moves with the session, as a
+// SUBSCRIBE still waiting does, and is answered by the new owner. (Found while chasing the flaky presence
+// case of the Chromium cluster contract file, whose cause was another: issue-11-lost-poll-response.)
 describe("a PRESENCE request in flight when its session moves to another node", () => {
   it("is answered once, by the node the session moved to", async () => {
     const cluster = memoryCluster()
