@@ -26,6 +26,7 @@ export class HttpRouting {
   private readonly restoreRequestListeners: Array<() => void> = []
   private readonly attached: HttpServer[] = []
   private owned: HttpServer | undefined
+  private stopped: Promise<void> | undefined
 
   constructor(
     private readonly path: string,
@@ -87,10 +88,22 @@ export class HttpRouting {
     return { port: address.port, url: `http://${urlHost(host)}:${address.port}${this.path}` }
   }
 
+  /**
+   * The HTTP server of its own (`listen()`) takes no new connection from now on; those open go on. A
+   * node of a cluster that hands its sessions over calls it first, so that a balancer deals every new
+   * connection to the other nodes at once (refused, it tries the next) instead of to a node that would
+   * only turn it away.
+   */
+  stopListening(): Promise<void> {
+    const http = this.owned
+    this.stopped ??= http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
+    return this.stopped
+  }
+
   /** Lets go of every HTTP server: the one of its own stops listening, the others get their listeners back. */
   async detach(): Promise<void> {
     const http = this.owned
-    const stopped = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
+    const stopped = this.stopListening()
     for (const attachedServer of this.attached) attachedServer.off("upgrade", this.onUpgrade)
     for (const restore of this.restoreRequestListeners) restore()
     http?.off("upgrade", this.onForeignUpgrade)

@@ -222,6 +222,8 @@ async function shutdown(
   table.closing = true
   routing.closing = true
   // One node of several hands its sessions over first; only what nobody took ends (docs/scaling.md).
+  // Its own HTTP server stops listening meanwhile: a balancer deals new connections to the others.
+  if (cluster) void routing.stopListening()
   await cluster?.leave(table)
   table.endAll()
   await Promise.all(running.map((transport) => transport.close()))

@@ -237,6 +237,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     }
     for (const { topic, key } of snapshot.watching ?? []) session.subscriptions.rewatch(topic, key)
     for (const { id, topic, key, since } of snapshot.subscribing) session.subscriptions.subscribe(id, topic, key, since)
+    for (const p of snapshot.listing ?? []) session.subscriptions.presenceOf(p.id, p.topic, p.key, p.watch)
     session.linkClosed(undefined)
     return session
   }
@@ -257,6 +258,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
       session: this.session.snapshot(),
       subscriptions: subscriptions.held,
       subscribing: subscriptions.pending,
+      listing: subscriptions.listing,
       watching: subscriptions.watching,
       ghosts: [...(this.remote?.list() ?? []), ...this.work().map((work) => ({ ...work, node: nodeId }))],
     }

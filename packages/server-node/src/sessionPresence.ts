@@ -80,13 +80,15 @@ export class SessionPresence {
    * PRESENCE_EVENT frames for it (once, however often it asks). The events are watched before the list
    * is asked for, and held until the RESULT is sent: the client applies the list, then every change
    * after it (a change the list already shows is told again and ignored by the client), never a list
-   * older than an event it already applied.
+   * older than an event it already applied. `answering` is false when the request moved to another
+   * node with the session meanwhile (it is answered there).
    */
-  list(id: number, topic: string, key: string, watch: boolean): void {
+  list(id: number, topic: string, key: string, watch: boolean, answering: () => boolean): void {
     const { session } = this
+    // `answering`: false when the request moved to another node with the session meanwhile.
     this.listThen(topic, key, watch, {
-      answer: (entries) => session.send(FrameType.RESULT, body.result(id, presenceListJson(entries))),
-      fail: () => session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`),
+      answer: (entries) => answering() && session.send(FrameType.RESULT, body.result(id, presenceListJson(entries))),
+      fail: () => answering() && session.fail(id, "INTERNAL_ERROR", `${topic}: internal error`),
     })
   }
 

@@ -1,6 +1,6 @@
 import { FrameType, type SessionSnapshot, type TransportId } from "@switchyard/core"
 import type { Json, NodeMessage } from "./broker/nodeBus.ts"
-import type { HeldSubscription, PendingSubscribe } from "./subscriptions.ts"
+import type { HeldSubscription, PendingPresence, PendingSubscribe } from "./subscriptions.ts"
 
 /**
  * A session as one node hands it to another (docs/scaling.md#sessions-across-nodes): everything the new
@@ -20,6 +20,8 @@ export interface ServerSessionSnapshot {
   readonly subscriptions: readonly HeldSubscription[]
   /** SUBSCRIBE requests not answered yet: the new owner runs them again, and answers them. */
   readonly subscribing: readonly PendingSubscribe[]
+  /** PRESENCE requests not answered yet: the same (absent from a node that predates them). */
+  readonly listing?: readonly PendingPresence[]
   /** The keys whose joins and leaves the session gets (docs/presence.md). */
   readonly watching?: ReadonlyArray<{ readonly topic: string; readonly key: string }>
   /** Calls and streams still running on some node (ghosts), whose frames the new owner sequences. */

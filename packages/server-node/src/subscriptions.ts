@@ -36,6 +36,14 @@ interface Subscription {
   renewing?: TopicPosition | undefined
 }
 
+/** A PRESENCE request not answered yet (its policy or the bus's list deciding): it moves with its session. */
+export interface PendingPresence {
+  readonly id: number
+  readonly topic: string
+  readonly key: string
+  readonly watch: boolean
+}
+
 /**
  * The topic subscriptions of one session (SUBSCRIBE, UNSUBSCRIBE, PUBLISH, PRESENCE): the topic
  * policies, the replay of what a renewed subscription missed (docs/topics.md), and the session's
@@ -46,6 +54,8 @@ export class Subscriptions {
   private readonly presence: SessionPresence
   /** SUBSCRIBE requests not answered yet, by request id. */
   private readonly pending = new Map<number, PendingSubscribe>()
+  /** PRESENCE requests not answered yet, by request id. */
+  private readonly listing = new Map<number, PendingPresence>()
   /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
   private readonly publishing = new Set<number>()
 
@@ -178,36 +188,43 @@ export class Subscriptions {
       const what = channel ? "declares no presence" : "does not exist"
       return session.fail(id, "UNKNOWN_CHANNEL", `topic ${JSON.stringify(topic)} ${what}`)
     }
+    const request: PendingPresence = { id, topic, key, watch }
+    this.listing.set(id, request)
+    // False once the request is answered, or carried to another node with its session (`handOver`).
+    const answering = () => this.listing.get(id) === request && this.listing.delete(id)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
     decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (session.isEnded) return
+      if (session.isEnded || this.listing.get(id) !== request) return
       if (allowed !== true) {
+        answering()
         if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
         return session.fail(id, "FORBIDDEN", `not allowed to see who is in ${topic}(${JSON.stringify(key)})`)
       }
-      if (watch) {
-        if (!this.subscriptions.has(`${topic}\u0000${key}`)) {
-          return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
-        }
+      if (watch && !this.subscriptions.has(`${topic}\u0000${key}`)) {
+        answering()
+        return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
       }
-      this.presence.list(id, topic, key, watch)
+      this.presence.list(id, topic, key, watch, answering)
     })
   }
 
   /**
    * Hands the subscriptions over to another node: those in force (with the session's data where it is
-   * a member), the keys whose joins and leaves it gets, and the SUBSCRIBE requests not answered yet,
-   * which the new owner runs again (they are answered there, not here). Drops them all here.
+   * a member), the keys whose joins and leaves it gets, and the SUBSCRIBE and PRESENCE requests not
+   * answered yet, which the new owner runs again (they are answered there, not here). Drops them all here.
    */
   handOver(): {
     held: HeldSubscription[]
     watching: Array<{ readonly topic: string; readonly key: string }>
     pending: PendingSubscribe[]
+    listing: PendingPresence[]
   } {
     const { topics } = this.session.runtime
     const pending = [...this.pending.values()]
     this.pending.clear()
+    const listing = [...this.listing.values()]
+    this.listing.clear()
     const asked = new Set(pending.map((request) => `${request.topic}\u0000${request.key}`))
     // Where each stood: a renewal still reading from the broker stands where it was renewed from.
     const held = [...this.subscriptions]
@@ -220,7 +237,7 @@ export class Subscriptions {
       }))
     const watching = this.presence.watched()
     this.dropAll(true)
-    return { held, watching, pending }
+    return { held, watching, pending, listing }
   }
 
   /** Carries on the joins and leaves of a key for a session taken over from another node. */

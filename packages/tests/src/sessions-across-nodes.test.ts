@@ -1,3 +1,4 @@
+import { connect } from "node:net"
 import { waitFor } from "@switchyard/core/testing"
 import { describe, expect, it } from "vitest"
 import { SessionClusterFixture } from "./support/sessionCluster.ts"
@@ -120,6 +121,33 @@ describe("a node's life", () => {
     expect(client.state).toBe("connected")
     expect(recovered).toEqual([true])
     expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
+  })
+
+  it("closed gracefully: it stops listening at once, so that a balancer deals new connections to the others meanwhile", async () => {
+    await using cluster = await SessionClusterFixture.start({ serverLimits: { handOverGraceMs: 5000 } })
+    const client = await cluster.client("websocket")
+    const owner = cluster.nodes.find((n) => n.server.sessionCount === 1)
+    if (!owner) throw new Error("no owner")
+    // A call that runs on the closing node as a ghost for a while keeps it handing over.
+    const pending = client.rpc.delayed({ ms: 1000, value: 5 })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    let closed = false
+    const closing = owner.server.close().then(() => {
+      closed = true
+    })
+    await waitFor(() => client.state === "connected" && owner.server.sessionCount === 0, 3000, "the session moved")
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect(owner.port, "127.0.0.1")
+      socket.once("connect", () => {
+        socket.destroy()
+        resolve("connected")
+      })
+      socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    })
+    expect(closed).toBe(false)
+    expect(refused).toBe("ECONNREFUSED")
+    expect(await pending).toBe(5)
+    await closing
   })
 
   it("killed abruptly: calls it was running reject SESSION_LOST once, and the client gets a new session elsewhere", async () => {

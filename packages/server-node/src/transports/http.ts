@@ -112,6 +112,8 @@ class HttpLinks implements RunningTransport {
       this.downstream.superseded?.(link)
       this.acknowledge(link, Number(ack))
     }
+    // What an earlier response carried past the ack never reached the client: it goes again.
+    if (ack !== null) link.resendAfter(Number(ack))
     if (link.isClosed) {
       // A closed link that lingers for its last frames: hand them over, then forget the link.
       const frames = link.drain()

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents } from "@switchyard/core"
+import { isDataFrame, isEncodedWelcome, LatestFrames, type Link, type ServerLinkEvents } from "@switchyard/core"
 
 /**
  * One link of an HTTP transport: a virtual connection named by an unguessable id and carried by many
@@ -43,6 +43,11 @@ export class HttpLink implements Link {
   isClosed = false
   /** The highest `ack` a downstream request carried. */
   acked = 0
+  /**
+   * Data frames handed to downstream responses that no `ack` has covered yet, oldest first: kept only
+   * once a downstream request carried an `ack` (long polling, polling), and given back by `resendAfter`.
+   */
+  private unconfirmed: string[] | undefined
   /** Set while a closed link lingers for its last frames: removes it from the server's links. */
   forget: (() => void) | undefined
   private scheduled = false
@@ -95,9 +100,24 @@ export class HttpLink implements Link {
       const head = this.queue[0] !== undefined && isEncodedWelcome(this.queue[0]) ? 1 : 0
       this.queue.splice(head, 0, ...unreliable)
     }
+    if (this.unconfirmed) for (const frame of this.queue) if (seqOf(frame) !== undefined) this.unconfirmed.push(frame)
     const body = this.queue.join("\n")
     this.queue = []
     return body
+  }
+
+  /**
+   * A downstream request says the client has every data frame up to `ack`: forgets those, and queues
+   * again, first, those an earlier response carried past it. That response was lost on the way (a
+   * browser retries a poll whose connection was reset; a relayed poll's client may be gone) and the
+   * client, polling on the same link, would otherwise never get them: the session replays only on a new
+   * link. A frame that did arrive and comes twice is dropped by the client's session.
+   */
+  resendAfter(ack: number): void {
+    const unconfirmed = this.unconfirmed ?? []
+    this.unconfirmed = []
+    const lost = unconfirmed.filter((frame) => (seqOf(frame) as number) > ack)
+    if (lost.length > 0) this.queue.unshift(...lost)
   }
 
   close(code: number, reason: string): void {
@@ -114,3 +134,11 @@ export class HttpLink implements Link {
     this.onClose(this, code, reason)
   }
 }
+
+/** The sequence number of a data frame (`[type, seq, …]`), undefined for a control frame. */
+function seqOf(frame: string): number | undefined {
+  const match = DATA_FRAME.exec(frame)
+  return match && isDataFrame(Number(match[1])) ? Number(match[2]) : undefined
+}
+
+const DATA_FRAME = /^\[(\d+),(\d+)/

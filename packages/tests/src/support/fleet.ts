@@ -56,6 +56,8 @@ export interface FleetClient {
   readonly recoveries: TopicRecovery[]
   /** `state` events to `"reconnecting"`. */
   reconnects: number
+  /** How long each reconnect took (ms), from `"reconnecting"` to `"connected"` again. */
+  readonly outages: number[]
   readonly calls: CallStats
   /** Starts the RPC loop: one `add` at a time, `pauseMs` apart. */
   startCalls(pauseMs: number): void
@@ -95,6 +97,7 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
     errors: [],
     recoveries: [],
     reconnects: 0,
+    outages: [],
     calls: { started: 0, resolved: 0, wrong: [], rejected: [], pending: undefined },
     startCalls(pauseMs) {
       if (calling) return
@@ -123,8 +126,15 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
       calling = undefined
     },
   }
+  let down: number | undefined
   client.on("state", (state) => {
-    if (state === "reconnecting") fc.reconnects++
+    if (state === "reconnecting") {
+      fc.reconnects++
+      down ??= performance.now()
+    } else if (state === "connected" && down !== undefined) {
+      fc.outages.push(performance.now() - down)
+      down = undefined
+    }
   })
   client.on("session", (s) => fc.sessions.push(s))
   client.on("transport", (name, reason) => fc.transports.push({ name, reason }))

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs"
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { TestContract, type TestServerState } from "@switchyard/core/testing"
 import { type Broker, createServer, type Server } from "@switchyard/server-node"
@@ -26,8 +27,15 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * publications the broker took since the last report, batched the same way).
  * `{ type: "ask", id, what }` is answered `{ type: "answer", id, value }`: `"reset"` forgets the aborted
  * tags (a cluster shared by the tests of a file starts each test clean), `"sessions"` is the count of
- * sessions the node holds.
+ * sessions the node holds, `"load"` its {@link NodeLoad} since the last such ask (the soak's figures).
  */
+
+/** A node's CPU (cores used, 1 = one core busy) and event-loop delay since it was last asked. */
+export interface NodeLoad {
+  readonly cpu: number
+  readonly lagP99Ms: number
+  readonly lagMaxMs: number
+}
 
 /** Makes the broker of this node from `--broker`, or none: the bundle's entry passes it (nodes.ts). */
 export type BrokerFactory = ((url: string) => Broker) | undefined
@@ -109,11 +117,29 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
       tell({ type: "subscribers", topic: w.topic, key: w.key, count })
     }
   }
+  // What this process spent since the last "load" ask: the soak's per-step figures of each node.
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  let cpu = process.cpuUsage()
+  let since = performance.now()
+  const load = (): NodeLoad => {
+    const used = process.cpuUsage(cpu)
+    const now = performance.now()
+    const value = {
+      cpu: (used.user + used.system) / 1000 / (now - since),
+      lagP99Ms: lag.percentile(99) / 1e6,
+      lagMaxMs: lag.max / 1e6,
+    }
+    cpu = process.cpuUsage()
+    since = now
+    lag.reset()
+    return value
+  }
   type Message = { type: string; topic: Topic; key: string; batch: Publish[]; id: number; what: string }
   process.on("message", (message: Message) => {
     if (message.type === "ask") {
       if (message.what === "reset") aborted.clear()
-      const value = message.what === "sessions" ? server.sessionCount : null
+      const value = message.what === "sessions" ? server.sessionCount : message.what === "load" ? load() : null
       return tell({ type: "answer", id: message.id, value })
     }
     // A batch is published in one tick, as the publishes of one tick of the parent were made.

@@ -3,6 +3,7 @@ import { once } from "node:events"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { bundleForNode } from "./bundle.ts"
+import type { NodeLoad } from "./nodeMain.ts"
 
 /**
  * Switchyard nodes as separate Node processes (nodeMain.ts), for many-node tests and the soak script:
@@ -28,6 +29,8 @@ export interface NodeOptions {
   readonly siteDir?: string
   /** How long a node may take to start listening. Default 20 s. */
   readonly startTimeoutMs?: number
+  /** Node's own options for each node process, e.g. `--cpu-prof` (written when the node stops, not when killed). */
+  readonly execArgv?: readonly string[]
 }
 
 type Topic = "room" | "feed" | "cursor"
@@ -126,10 +129,14 @@ export class ClusterNode {
   /** Starts the process (again, after a stop or a kill) on this node's port; resolves once it listens. */
   async restart(): Promise<void> {
     if (this.child) return
-    const child = spawn(process.execPath, [this.script, "--port", `${this.port}`, ...this.args], {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "advanced",
-    })
+    const child = spawn(
+      process.execPath,
+      [...(this.options.execArgv ?? []), this.script, "--port", `${this.port}`, ...this.args],
+      {
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        serialization: "advanced",
+      },
+    )
     this.child = child
     child.on("error", () => {})
     process.once("exit", this.onExit)
@@ -254,7 +261,12 @@ export class ClusterNode {
     return this.ask("sessions") as Promise<number>
   }
 
-  private ask(what: "reset" | "sessions", timeoutMs = 5000): Promise<unknown> {
+  /** Its CPU and event-loop delay since the last call (the first: since it started). */
+  load(): Promise<NodeLoad> {
+    return this.ask("load") as Promise<NodeLoad>
+  }
+
+  private ask(what: "reset" | "sessions" | "load", timeoutMs = 5000): Promise<unknown> {
     const id = ++this.asks
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -4,6 +4,7 @@ import { type FleetClient, fleetClient, modes, within } from "../fleet.ts"
 import { RedisServer } from "../redisServer.ts"
 import { Nginx } from "./nginx.ts"
 import { type ClusterNode, ClusterNodes } from "./nodes.ts"
+import { ProxyProcess } from "./proxyProcess.ts"
 import { RoundRobinProxy } from "./roundRobin.ts"
 import { delivery, mark, type Publisher, report, type Step, tally } from "./soakReport.ts"
 
@@ -23,18 +24,32 @@ export interface SoakOptions {
   readonly rate: number
   readonly callPauseMs: number
   readonly scenarios: ReadonlyArray<"rolling" | "kill">
-  readonly balancer: "proxy" | "nginx"
+  /**
+   * What stands in front of the nodes: the round-robin proxy in a process of its own, nginx, or the proxy
+   * inside the load generator's process (as the soak ran before: the generator's clients and the balancer
+   * then share one event loop, which is what a comparison with it measures).
+   */
+  readonly balancer: "proxy" | "nginx" | "proxy-in-process"
   /** How long to keep traffic going before and after each step. */
   readonly settleMs: number
   /** The bound on every wait for the clients to be connected again. */
   readonly timeoutMs: number
+  /**
+   * Each node's `topicHistorySize`: what a session that moves can be replayed of what it missed during the
+   * move (docs/scaling.md: the busiest key's rate times the longest move expected).
+   */
+  readonly history: number
+  /** A folder for a CPU profile of each node process (`--cpu-prof`), written as each life of a node ends. */
+  readonly cpuProfDir?: string
 }
 
 const key = "soak"
 
 export async function soak(options: SoakOptions): Promise<boolean> {
   const nodeCount = options.nodes
-  console.log(`${nodeCount} nodes on one redis-server (@switchyard/redis), behind ${options.balancer}`)
+  console.log(
+    `${nodeCount} nodes on one redis-server (@switchyard/redis), behind ${options.balancer}, topicHistorySize ${options.history}`,
+  )
   const stack: AsyncDisposable[] = []
   try {
     const redis = await RedisServer.start()
@@ -42,10 +57,16 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     const cluster = await ClusterNodes.start(nodeCount, {
       redisUrl: redis.url,
       startTimeoutMs: 30_000,
+      limits: { topicHistorySize: options.history },
+      execArgv: profile(options.cpuProfDir),
     })
     stack.push(cluster)
     const balancer =
-      options.balancer === "nginx" ? await Nginx.start(cluster.ports) : await RoundRobinProxy.start(cluster.ports)
+      options.balancer === "nginx"
+        ? await Nginx.start(cluster.ports)
+        : options.balancer === "proxy-in-process"
+          ? await RoundRobinProxy.start(cluster.ports)
+          : await ProxyProcess.start(cluster.ports, profile(options.cpuProfDir))
     stack.push(balancer)
     const url = `${balancer.url}/switchyard`
 
@@ -76,6 +97,9 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       // The load generator's own event-loop delay: when it lags, its clients miss heartbeats on their own.
       const lag = monitorEventLoopDelay({ resolution: 10 })
       lag.enable()
+      // Each node's CPU and event-loop delay, and the load generator's CPU, over the step.
+      await Promise.all(cluster.nodes.map((node) => node.running && node.load().catch(() => undefined)))
+      const genCpu = process.cpuUsage()
       const t0 = Date.now()
       await act()
       const restarted = Date.now()
@@ -103,6 +127,8 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       await pause(options.settleMs)
       lag.disable()
       const lagMs = { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 }
+      const used = process.cpuUsage(genCpu)
+      const nodes = await Promise.all(cluster.nodes.map((node) => node.load().catch(() => undefined)))
       steps.push({
         name,
         graceful,
@@ -110,6 +136,8 @@ export async function soak(options: SoakOptions): Promise<boolean> {
         tookMs: restarted - t0,
         reconnectedMs: reconnected,
         lagMs,
+        genCpu: (used.user + used.system) / 1000 / (Date.now() - t0),
+        nodes,
       })
       console.log(`${name}: done (${Date.now() - t0} ms)`)
     }
@@ -140,7 +168,13 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     )
     const hung = fleet.filter((fc) => fc.calls.pending !== undefined).length
     const taken = () => cluster.nodes.reduce((sum, node) => sum + node.published.length, 0)
-    await waitFor(() => fleet.every((fc) => fc.messages.length >= taken()), 5000, "the last messages").catch(() => {})
+    // Every client connected again and caught up, within the bound: what a client still reconnecting has
+    // not been sent yet is not lost (it is counted apart), so that only a connected client can lose silently.
+    await waitFor(
+      () => fleet.every((fc) => fc.client.state === "connected" && fc.messages.length >= taken()),
+      options.timeoutMs,
+      "the last messages",
+    ).catch(() => {})
     const runs = cluster.runs()
     let twice = 0
     for (const n of runs.values()) if (n > 1) twice++
@@ -150,6 +184,8 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     for (const node of cluster.nodes) for (const n of node.published) due.add(n as number)
     for (const fc of fleet) for (const n of fc.messages) due.add(n)
     const totals = delivery(fleet, due, publisher)
+    // A profile is written when its process exits by itself: stop the nodes rather than kill them.
+    if (options.cpuProfDir !== undefined) await Promise.all(cluster.nodes.map((node) => node.stop(options.timeoutMs)))
     return report(steps, fleet, totals, { published, due: due.size, twice, hung })
   } finally {
     for (const resource of stack.reverse()) await Promise.resolve(resource[Symbol.asyncDispose]()).catch(() => {})
@@ -190,6 +226,11 @@ function publishing(nodes: readonly ClusterNode[], rate: number): Publisher & { 
     },
   }
   return publisher
+}
+
+/** Node's options to write a CPU profile into `dir` when the process ends (none without a folder). */
+function profile(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`]
 }
 
 function pause(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { type FleetClient, table } from "../fleet.ts"
+import type { NodeLoad } from "./nodeMain.ts"
 
 /** What the soak's publisher recorded of each publication n: the node that published it, and the step. */
 export interface Publisher {
@@ -20,6 +21,10 @@ export interface Step {
   readonly reconnectedMs: number
   /** The load generator's event-loop delay during the step (p99 and max). */
   readonly lagMs: { readonly p99: number; readonly max: number }
+  /** The load generator's CPU over the step, in cores (1: one core busy; it has one thread of JavaScript). */
+  readonly genCpu: number
+  /** Each node's CPU and event-loop delay over the step (a restarted node: since it started). */
+  readonly nodes: ReadonlyArray<NodeLoad | undefined>
 }
 
 interface Tally {
@@ -27,12 +32,15 @@ interface Tally {
   readonly resumed: number
   readonly rejected: number
   readonly reconnects: number
+  /** How long the step's reconnects took, from "reconnecting" to "connected" (ms). */
+  readonly outageMs: { readonly p50: number; readonly p99: number; readonly max: number }
 }
 
 interface Mark {
   readonly sessions: number[]
   readonly rejected: number[]
   readonly reconnects: number[]
+  readonly outages: number[]
 }
 
 export function mark(fleet: readonly FleetClient[]): Mark {
@@ -40,6 +48,7 @@ export function mark(fleet: readonly FleetClient[]): Mark {
     sessions: fleet.map((fc) => fc.sessions.length),
     rejected: fleet.map((fc) => fc.calls.rejected.length),
     reconnects: fleet.map((fc) => fc.reconnects),
+    outages: fleet.map((fc) => fc.outages.length),
   }
 }
 
@@ -49,7 +58,9 @@ export function tally(fleet: readonly FleetClient[], before: Mark): Tally {
   let resumed = 0
   let rejected = 0
   let reconnects = 0
+  const outages: number[] = []
   fleet.forEach((fc, i) => {
+    outages.push(...fc.outages.slice(before.outages[i]))
     for (const s of fc.sessions.slice(before.sessions[i])) {
       if (s.recovered) resumed++
       else lostSessions++
@@ -57,7 +68,9 @@ export function tally(fleet: readonly FleetClient[], before: Mark): Tally {
     rejected += fc.calls.rejected.length - (before.rejected[i] ?? 0)
     reconnects += fc.reconnects - (before.reconnects[i] ?? 0)
   })
-  return { lostSessions, resumed, rejected, reconnects }
+  outages.sort((a, b) => a - b)
+  const at = (q: number) => outages[Math.min(outages.length - 1, Math.floor(q * outages.length))] ?? 0
+  return { lostSessions, resumed, rejected, reconnects, outageMs: { p50: at(0.5), p99: at(0.99), max: at(1) } }
 }
 
 export interface Delivery {
@@ -70,12 +83,17 @@ export interface Delivery {
   gaps: number
   /** Messages lost, by the step in which they were published (index -1: before the first step). */
   readonly lostIn: Map<number, number>
+  /** Clients still reconnecting when counted (the run's bound passed), and what they had not been sent yet. */
+  away: number
+  notYetSent: number
 }
 
 /**
  * Each client's messages against what was due (every publication the broker took): lost, repeated, out
  * of order among one node's publications (those of different nodes race one another to the broker), and
- * lost silently: more than the client's gap reports say it missed.
+ * lost silently: more than the client's gap reports say it missed (a renewal's `onRecover` with `missed`,
+ * or a TOPIC_GAP for offsets that jumped), by a client connected at the end; one still reconnecting then
+ * has not been sent the rest yet, and is counted apart.
  */
 export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>, publisher: Publisher): Delivery {
   const totals: Delivery = {
@@ -86,7 +104,10 @@ export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>
     clientsMissing: 0,
     gaps: 0,
     lostIn: new Map(),
+    away: 0,
+    notYetSent: 0,
   }
+  let silentShown = 0
   for (const fc of fleet) {
     const seen = new Set<number>()
     const last = new Map<number, number>()
@@ -108,7 +129,25 @@ export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>
     // A gap report without `missed` (a new epoch) covers any number.
     let reported = 0
     for (const r of fc.recoveries) if (!r.recovered) reported += r.missed ?? Number.POSITIVE_INFINITY
-    totals.silent += Math.max(0, lost - reported)
+    // A gap seen live (a session renewed on another node past what the history held: its offsets jump)
+    // is reported as TOPIC_GAP only, not to onRecover; its message names the offsets it lacks.
+    for (const e of fc.errors) {
+      const live = e.code === "TOPIC_GAP" ? LIVE_GAP.exec(e.message) : null
+      if (live) reported += Number(live[2]) - Number(live[1]) + 1
+    }
+    const unreported = Math.max(0, lost - reported)
+    if (fc.client.state !== "connected") {
+      totals.away++
+      totals.notYetSent += unreported
+    } else {
+      totals.silent += unreported
+      if (unreported > 0 && silentShown++ < 3) {
+        const reports = fc.errors.filter((e) => e.code === "TOPIC_GAP").map((e) => e.message)
+        console.log(
+          `client ${fc.index} (${fc.mode}) lost ${unreported} silently; its gap reports: ${reports.join(" | ")}`,
+        )
+      }
+    }
     if (lost > 0 && totals.clientsMissing++ < 3) {
       console.log(`client ${fc.index} (${fc.mode}) missed ${missing(seen, due)}`)
     }
@@ -116,6 +155,9 @@ export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>
   }
   return totals
 }
+
+/** The client's TOPIC_GAP for offsets that jumped (client-browser's subscriptions.ts). */
+const LIVE_GAP = /publications (\d+) to (\d+) never arrived/
 
 /** Prints the tables; true when the run met the bar of issue 11. */
 export function report(
@@ -136,7 +178,11 @@ export function report(
         "RPCs rejected",
         "reconnects",
         "messages lost",
+        "reconnect p50/p99/max ms",
         "load-gen lag p99/max ms",
+        "load-gen CPU",
+        "nodes CPU",
+        "nodes lag p99 ms",
       ],
       ...steps.map((s, i) => [
         s.name,
@@ -147,7 +193,11 @@ export function report(
         s.tally.rejected,
         s.tally.reconnects,
         totals.lostIn.get(i) ?? 0,
+        [s.tally.outageMs.p50, s.tally.outageMs.p99, s.tally.outageMs.max].map(Math.round).join("/"),
         `${Math.round(s.lagMs.p99)}/${Math.round(s.lagMs.max)}`,
+        s.genCpu.toFixed(2),
+        s.nodes.map((n) => (n ? n.cpu.toFixed(2) : "-")).join(" "),
+        s.nodes.map((n) => (n ? Math.round(n.lagP99Ms) : "-")).join(" "),
       ]),
     ])}`,
   )
@@ -163,6 +213,8 @@ export function report(
       ["  never taken by the broker (their node killed first)", run.published - run.due],
       ["messages lost (per client, summed)", totals.lost],
       ["  lost silently (no TOPIC_GAP covering them)", totals.silent],
+      ["clients still reconnecting at the end", totals.away],
+      ["  what they had not been sent yet, gaps not reported", totals.notYetSent],
       ["messages duplicated", totals.duplicated],
       ["messages out of order", totals.outOfOrder],
       ["clients that missed any message", totals.clientsMissing],
@@ -178,6 +230,7 @@ export function report(
   const failures: string[] = []
   const add = (bad: boolean, what: string) => bad && failures.push(what)
   add(totals.silent > 0, "messages lost silently")
+  add(totals.away > 0, "clients not connected again by the end")
   add(totals.duplicated + totals.outOfOrder > 0, "messages duplicated or out of order")
   add(wrong + run.twice + run.hung > 0, "RPCs answered wrong, run twice or never settled")
   steps.forEach((s, i) => {
