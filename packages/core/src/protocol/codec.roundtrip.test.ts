@@ -67,7 +67,7 @@ const signalData = fc.oneof(
 const sent = (v: unknown) => JSON.parse(text(v)) as unknown
 
 /** Client frames as the encoder writes them, each with the frame it must decode to. */
-const clientFrames: fc.Arbitrary<[string, Frame]> = fc.oneof(
+const clientFrames = fc.oneof<fc.Arbitrary<[string, Frame]>[]>(
   fc
     .tuple(seq, seq, name, payload)
     .map(([s, id, p, i]) => [dataFrame(1, s, body.call(id, p, text(i))), [1, s, id, p, sent(i)]]),
@@ -110,7 +110,7 @@ const clientFrames: fc.Arbitrary<[string, Frame]> = fc.oneof(
 )
 
 /** Server frames as the encoder writes them, each with the frame it must decode to. */
-const serverFrames: fc.Arbitrary<[string, Frame]> = fc.oneof(
+const serverFrames = fc.oneof<fc.Arbitrary<[string, Frame]>[]>(
   fc.tuple(seq, seq, payload).map(([s, id, o]) => [dataFrame(2, s, body.result(id, text(o))), [2, s, id, sent(o)]]),
   fc
     .tuple(seq, seq, fc.string(), fc.option(payload, { nil: undefined }))

@@ -159,6 +159,8 @@ export async function bystanders(
       seen.calls++
     }
   })
+  // Handles the callers' rejections from the start: closing mid-call (a failed test's cleanup) rejects one.
+  const settled = Promise.allSettled(callers)
   return {
     async check() {
       clearInterval(publisher)
@@ -183,6 +185,7 @@ export async function bystanders(
       clearInterval(publisher)
       calling = false
       await Promise.all(clients.map((c) => c.client.close()))
+      await settled
     },
   }
 }
