@@ -8,6 +8,13 @@ import { freePort } from "./redisServer.ts"
 
 export const SQUID = process.env.SQUID_PATH ?? "/usr/sbin/squid"
 
+export interface SquidOptions {
+  /** Pass WebSocket upgrades on plain forwarded requests. Default false, as squid's own default. */
+  readonly websocket?: boolean
+  /** Allow CONNECT tunnels (to any port). Default true; false refuses every CONNECT with 403. */
+  readonly tunnels?: boolean
+}
+
 /**
  * A forward proxy for clients on loopback, caching nothing: plain requests by absolute URI, and CONNECT
  * tunnels to any port (a default squid allows CONNECT to 443 only; the servers here listen elsewhere).
@@ -15,7 +22,7 @@ export const SQUID = process.env.SQUID_PATH ?? "/usr/sbin/squid"
  * squid drops the `Upgrade` header by default, as most forward proxies do). Squid compares the protocol
  * name case-sensitively: `WebSocket`, as its own documentation spells it, matches nothing a client sends.
  */
-export function squidConfig(dir: string, port: number, options: { websocket?: boolean } = {}): string {
+export function squidConfig(dir: string, port: number, options: SquidOptions = {}): string {
   return `http_port 127.0.0.1:${port}
 pid_filename ${dir}/squid.pid
 cache_log ${dir}/cache.log
@@ -29,7 +36,7 @@ htcp_port 0
 pinger_enable off
 max_filedescriptors 4096
 acl local src 127.0.0.1/32
-http_access allow local
+${options.tunnels === false ? "acl tunnel method CONNECT\nhttp_access deny tunnel\n" : ""}http_access allow local
 http_access deny all
 ${options.websocket ? "http_upgrade_request_protocols websocket allow all" : ""}
 `
@@ -60,7 +67,7 @@ export class Squid implements AsyncDisposable {
     return `http://127.0.0.1:${this.port}`
   }
 
-  static async start(options: { websocket?: boolean } = {}): Promise<Squid> {
+  static async start(options: SquidOptions = {}): Promise<Squid> {
     if (!existsSync(SQUID)) throw new Error(`${SQUID} not found: install Debian's squid (pnpm test does it when root)`)
     const dir = await mkdtemp(join(tmpdir(), "switchyard-squid-"))
     // Run as root, squid switches to the `proxy` user, which must write its logs here.
