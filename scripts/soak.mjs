@@ -38,7 +38,7 @@ function fuzz(name, files, runs, timeLimitMs) {
       ...(timeLimitMs ? { FUZZ_TIME_LIMIT_MS: String(timeLimitMs) } : {}),
     },
   })
-  const output = `${result.stdout}${result.stderr}`.replace(/\x1b\[[0-9;]*m/g, "")
+  const output = `${result.stdout}${result.stderr}`
   for (const line of output.split("\n")) {
     if (/^\s+[✓×]|Counterexample|Tests\s+\d|AssertionError|Error:/.test(line)) console.log(line)
   }
