@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm soak`: the fuzzers for longer, then a reconnect storm, churn and a chaos run against one server
-// process, with their figures (docs/limits.md#soak). Not part of CI; takes about 6 to 8 minutes on a shared
+// process, with their figures (docs/fuzzing.md). Not part of CI; takes about 6 to 8 minutes on a shared
 // 2-core machine with the defaults. Exit code 0 when everything held, 1 otherwise.
 //
 //   pnpm soak
