@@ -38,7 +38,11 @@ function fuzz(name, files, runs, timeLimitMs) {
       ...(timeLimitMs ? { FUZZ_TIME_LIMIT_MS: String(timeLimitMs) } : {}),
     },
   })
-  const output = `${result.stdout}${result.stderr}`
+  // vitest colours its output whatever the environment says; the colour codes are taken out.
+  const output = `${result.stdout}${result.stderr}`.replace(
+    new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"),
+    "",
+  )
   for (const line of output.split("\n")) {
     if (/^\s+[✓×]|Counterexample|Tests\s+\d|AssertionError|Error:/.test(line)) console.log(line)
   }

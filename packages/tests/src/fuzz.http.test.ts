@@ -2,7 +2,15 @@ import { closeCodeOf, type ErrorCode, errorCodes, FrameType } from "@switchyard/
 import { type TestServerState, waitFor } from "@switchyard/core/testing"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bystanders, fuzzParams, garbage, maxInvalidFrames, refusalOf, watchUncaught } from "./support/fuzz.ts"
+import {
+  bystanders,
+  fuzzParams,
+  fuzzTestTimeoutMs,
+  garbage,
+  maxInvalidFrames,
+  refusalOf,
+  watchUncaught,
+} from "./support/fuzz.ts"
 import { startTestServer } from "./support/harnesses.ts"
 import { HttpPeer } from "./support/httpPeer.ts"
 
@@ -71,70 +79,75 @@ describe("fuzzed HTTP bodies and requests to a live server", () => {
         fuzzParams(20, 4000),
       )
     },
+    fuzzTestTimeoutMs(),
   )
 
-  it("answers requests of random methods, query strings, headers and bodies with a documented status", async () => {
-    const live = await HttpPeer.open(url, "long-polling")
-    peers.add(live)
-    const statuses = new Set<number>()
-    const request = fc.record({
-      method: fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"),
-      transport: fc.option(fc.constantFrom("sse", "long-polling", "polling", "websocket", "", "x", "SSE")),
-      link: fc.option(fc.oneof(fc.constant(live.link), fc.string({ maxLength: 30 }), fc.base64String())),
-      ack: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.nat().map(String))),
-      negotiate: fc.boolean(),
-      lastEventId: fc.option(fc.string({ maxLength: 20 })),
-      body: fc.option(fc.oneof(garbage({ binary: false }) as fc.Arbitrary<string>, fc.string())),
-    })
-    await fc.assert(
-      fc.asyncProperty(request, async (r) => {
-        const query = new URLSearchParams()
-        if (r.transport !== null) query.set("transport", r.transport)
-        if (r.link !== null) query.set("link", r.link)
-        if (r.ack !== null) query.set("ack", r.ack)
-        if (r.negotiate) query.set("negotiate", "1")
-        const headers: Record<string, string> = {}
-        if (r.lastEventId !== null) headers["last-event-id"] = r.lastEventId.replace(/[^\x20-\x7e]/g, "")
-        const withBody = r.method !== "GET" && r.body !== null
-        let response: Response
-        try {
-          response = await fetch(`${url}?${query}`, {
-            method: r.method,
-            headers,
-            ...(withBody ? { body: r.body as string } : {}),
-            // A long poll on the live link is held: that is its answer.
-            signal: AbortSignal.timeout(500),
-          })
-        } catch (e) {
-          expect((e as Error).name).toBe("TimeoutError")
-          expect(r.method === "GET" && r.link === live.link).toBe(true)
-          return
-        }
-        expect(documentedStatuses.has(response.status), `${r.method} ${query} → ${response.status}`).toBe(true)
-        statuses.add(response.status)
-        const type = response.headers.get("content-type") ?? ""
-        if (response.status >= 400) {
-          const refusal = (await response.json()) as { code: string; message: string }
-          expect(Object.hasOwn(errorCodes, refusal.code), refusal.code).toBe(true)
-          expect(typeof refusal.message).toBe("string")
-        } else if (type.startsWith("text/event-stream")) {
-          await response.body?.cancel()
-        } else {
-          const body = await response.text()
-          // A link opened by a fuzzed POST: closed again, so that links do not pile up toward the bound.
-          if (r.method === "POST" && response.status === 200 && body.startsWith('{"link"')) {
-            const { link } = JSON.parse(body) as { link: string }
-            await (await fetch(`${url}?link=${link}`, { method: "DELETE" })).arrayBuffer()
+  it(
+    "answers requests of random methods, query strings, headers and bodies with a documented status",
+    async () => {
+      const live = await HttpPeer.open(url, "long-polling")
+      peers.add(live)
+      const statuses = new Set<number>()
+      const request = fc.record({
+        method: fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"),
+        transport: fc.option(fc.constantFrom("sse", "long-polling", "polling", "websocket", "", "x", "SSE")),
+        link: fc.option(fc.oneof(fc.constant(live.link), fc.string({ maxLength: 30 }), fc.base64String())),
+        ack: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.nat().map(String))),
+        negotiate: fc.boolean(),
+        lastEventId: fc.option(fc.string({ maxLength: 20 })),
+        body: fc.option(fc.oneof(garbage({ binary: false }) as fc.Arbitrary<string>, fc.string())),
+      })
+      await fc.assert(
+        fc.asyncProperty(request, async (r) => {
+          const query = new URLSearchParams()
+          if (r.transport !== null) query.set("transport", r.transport)
+          if (r.link !== null) query.set("link", r.link)
+          if (r.ack !== null) query.set("ack", r.ack)
+          if (r.negotiate) query.set("negotiate", "1")
+          const headers: Record<string, string> = {}
+          if (r.lastEventId !== null) headers["last-event-id"] = r.lastEventId.replace(/[^\x20-\x7e]/g, "")
+          const withBody = r.method !== "GET" && r.body !== null
+          let response: Response
+          try {
+            response = await fetch(`${url}?${query}`, {
+              method: r.method,
+              headers,
+              ...(withBody ? { body: r.body as string } : {}),
+              // A long poll on the live link is held: that is its answer.
+              signal: AbortSignal.timeout(500),
+            })
+          } catch (e) {
+            expect((e as Error).name).toBe("TimeoutError")
+            expect(r.method === "GET" && r.link === live.link).toBe(true)
+            return
           }
-        }
-      }),
-      fuzzParams(150),
-    )
-    await live.close()
-    peers.delete(live)
-    // The requests reached the routes that matter: links opened, refusals, gone links, preflights.
-    expect([...statuses].sort()).toEqual(expect.arrayContaining([200, 204, 400, 405, 410]))
-  })
+          expect(documentedStatuses.has(response.status), `${r.method} ${query} → ${response.status}`).toBe(true)
+          statuses.add(response.status)
+          const type = response.headers.get("content-type") ?? ""
+          if (response.status >= 400) {
+            const refusal = (await response.json()) as { code: string; message: string }
+            expect(Object.hasOwn(errorCodes, refusal.code), refusal.code).toBe(true)
+            expect(typeof refusal.message).toBe("string")
+          } else if (type.startsWith("text/event-stream")) {
+            await response.body?.cancel()
+          } else {
+            const body = await response.text()
+            // A link opened by a fuzzed POST: closed again, so that links do not pile up toward the bound.
+            if (r.method === "POST" && response.status === 200 && body.startsWith('{"link"')) {
+              const { link } = JSON.parse(body) as { link: string }
+              await (await fetch(`${url}?link=${link}`, { method: "DELETE" })).arrayBuffer()
+            }
+          }
+        }),
+        fuzzParams(150),
+      )
+      await live.close()
+      peers.delete(live)
+      // The requests reached the routes that matter: links opened, refusals, gone links, preflights.
+      expect([...statuses].sort()).toEqual(expect.arrayContaining([200, 204, 400, 405, 410]))
+    },
+    fuzzTestTimeoutMs(),
+  )
 
   it("leaves no uncaught exception, and the honest clients on every transport saw nothing", async () => {
     const { published, calls } = await honest.check()

@@ -6,6 +6,7 @@ import WebSocket from "ws"
 import {
   bystanders,
   fuzzParams,
+  fuzzTestTimeoutMs,
   garbage,
   maxInvalidFrames,
   refusalOf,
@@ -85,59 +86,67 @@ describe("fuzzed WebSocket messages to a live server", () => {
     await server.close()
   })
 
-  it("answers each refused message with the NOTICE the codec names, and closes on the one past the bound", async () => {
-    let messages = 0
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(garbage({ binary: true }), { minLength: 1, maxLength: maxInvalidFrames + 1 }),
-        async (batch) => {
+  it(
+    "answers each refused message with the NOTICE the codec names, and closes on the one past the bound",
+    async () => {
+      let messages = 0
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(garbage({ binary: true }), { minLength: 1, maxLength: maxInvalidFrames + 1 }),
+          async (batch) => {
+            const socket = await open()
+            for (const message of batch) socket.ws.send(message)
+            messages += batch.length
+            const codes = batch.map((m) => refusalOf(m) as string)
+            if (batch.length > maxInvalidFrames) {
+              // The one past the bound: its NOTICE, then the violation's NOTICE and the close.
+              await waitFor(() => socket.closed !== undefined, 3000, "the close")
+              const last = codes.at(-1) as ErrorCode
+              expect(socket.closed).toBe(closeCodeOf(last))
+              expect(socket.of(FrameType.NOTICE).map((f) => f[1])).toEqual([...codes, last])
+            } else {
+              const id = 7
+              socket.ws.send(JSON.stringify([FrameType.CALL, 1, id, "add", { a: 2, b: 3 }]))
+              await waitFor(() => socket.of(FrameType.RESULT).length > 0, 3000, "the RESULT after the refusals")
+              expect(socket.of(FrameType.NOTICE).map((f) => f[1])).toEqual(codes)
+              expect(socket.of(FrameType.RESULT)).toEqual([[FrameType.RESULT, 1, id, 5]])
+              expect(socket.closed).toBeUndefined()
+            }
+            expect(socket.unreadable).toEqual([])
+            done(socket)
+          },
+        ),
+        fuzzParams(60),
+      )
+      expect(messages).toBeGreaterThan(0)
+    },
+    fuzzTestTimeoutMs(),
+  )
+
+  it(
+    "ends random well-shaped frames in documented answers and closes only",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(shapedFrame, { minLength: 1, maxLength: 24 }), async (batch) => {
           const socket = await open()
-          for (const message of batch) socket.ws.send(message)
-          messages += batch.length
-          const codes = batch.map((m) => refusalOf(m) as string)
-          if (batch.length > maxInvalidFrames) {
-            // The one past the bound: its NOTICE, then the violation's NOTICE and the close.
-            await waitFor(() => socket.closed !== undefined, 3000, "the close")
-            const last = codes.at(-1) as ErrorCode
-            expect(socket.closed).toBe(closeCodeOf(last))
-            expect(socket.of(FrameType.NOTICE).map((f) => f[1])).toEqual([...codes, last])
-          } else {
-            const id = 7
-            socket.ws.send(JSON.stringify([FrameType.CALL, 1, id, "add", { a: 2, b: 3 }]))
-            await waitFor(() => socket.of(FrameType.RESULT).length > 0, 3000, "the RESULT after the refusals")
-            expect(socket.of(FrameType.NOTICE).map((f) => f[1])).toEqual(codes)
-            expect(socket.of(FrameType.RESULT)).toEqual([[FrameType.RESULT, 1, id, 5]])
-            expect(socket.closed).toBeUndefined()
+          for (const frame of batch) socket.ws.send(frame)
+          // Whatever those did, a PONG is answered by nothing, and a CALL numbered past them either gets
+          // its answer or finds the connection closed for a documented reason: wait for either.
+          socket.ws.send(JSON.stringify([FrameType.CALL, 10_000, 1, "add", { a: 1, b: 1 }]))
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          if (socket.closed !== undefined) expect(documentedCloses.has(socket.closed), String(socket.closed)).toBe(true)
+          for (const f of [...socket.of(FrameType.NOTICE), ...socket.of(FrameType.BYE)]) {
+            expect(Object.hasOwn(errorCodes, f[1] as string), String(f[1])).toBe(true)
           }
+          for (const f of socket.of(FrameType.ERROR)) expect(Object.hasOwn(errorCodes, f[3] as string)).toBe(true)
           expect(socket.unreadable).toEqual([])
           done(socket)
-        },
-      ),
-      fuzzParams(60),
-    )
-    expect(messages).toBeGreaterThan(0)
-  })
-
-  it("ends random well-shaped frames in documented answers and closes only", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(shapedFrame, { minLength: 1, maxLength: 24 }), async (batch) => {
-        const socket = await open()
-        for (const frame of batch) socket.ws.send(frame)
-        // Whatever those did, a PONG is answered by nothing, and a CALL numbered past them either gets
-        // its answer or finds the connection closed for a documented reason: wait for either.
-        socket.ws.send(JSON.stringify([FrameType.CALL, 10_000, 1, "add", { a: 1, b: 1 }]))
-        await new Promise((resolve) => setTimeout(resolve, 20))
-        if (socket.closed !== undefined) expect(documentedCloses.has(socket.closed), String(socket.closed)).toBe(true)
-        for (const f of [...socket.of(FrameType.NOTICE), ...socket.of(FrameType.BYE)]) {
-          expect(Object.hasOwn(errorCodes, f[1] as string), String(f[1])).toBe(true)
-        }
-        for (const f of socket.of(FrameType.ERROR)) expect(Object.hasOwn(errorCodes, f[3] as string)).toBe(true)
-        expect(socket.unreadable).toEqual([])
-        done(socket)
-      }),
-      fuzzParams(60),
-    )
-  })
+        }),
+        fuzzParams(60),
+      )
+    },
+    fuzzTestTimeoutMs(),
+  )
 
   it("leaves no uncaught exception, and the honest clients on every transport saw nothing", async () => {
     const { published, calls } = await honest.check()

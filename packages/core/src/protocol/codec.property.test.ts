@@ -14,6 +14,8 @@ import { FrameType } from "./frames.ts"
  */
 const runs = Number(process.env.FUZZ_RUNS ?? 2000)
 const params = { numRuns: runs, interruptAfterTimeLimit: runs > 2000 ? 600_000 : 4000 }
+/** The vitest timeout of each property: its time limit, with room to shrink a counterexample. */
+const timeout = params.interruptAfterTimeLimit + 30_000
 
 type Frame = readonly unknown[]
 const text = (v: unknown) => stringifyPayload(v) as string
@@ -260,27 +262,35 @@ const anyInput = fc.oneof(
 )
 
 describe.each(sides)("$name over any input", (side) => {
-  it("never throws, refuses with a known code, and accepts only frames the encoder writes", () => {
-    fc.assert(
-      fc.property(anyInput, (input) => holds(side, input)),
-      params,
-    )
-  })
+  it(
+    "never throws, refuses with a known code, and accepts only frames the encoder writes",
+    () => {
+      fc.assert(
+        fc.property(anyInput, (input) => holds(side, input)),
+        params,
+      )
+    },
+    timeout,
+  )
 
-  it("keeps within maxMessageBytes and maxDepth, counted as the socket counts them", () => {
-    const bounds = fc.record({
-      maxDepth: fc.integer({ min: 1, max: 8 }),
-      maxMessageBytes: fc.integer({ min: 1, max: 64 }),
-    })
-    fc.assert(
-      fc.property(
-        fc.oneof(fc.string({ unit: "grapheme" }), shapedFrame, tokenFrame, mutated),
-        bounds,
-        (input, options) => holds(side, input, options),
-      ),
-      params,
-    )
-  })
+  it(
+    "keeps within maxMessageBytes and maxDepth, counted as the socket counts them",
+    () => {
+      const bounds = fc.record({
+        maxDepth: fc.integer({ min: 1, max: 8 }),
+        maxMessageBytes: fc.integer({ min: 1, max: 64 }),
+      })
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.string({ unit: "grapheme" }), shapedFrame, tokenFrame, mutated),
+          bounds,
+          (input, options) => holds(side, input, options),
+        ),
+        params,
+      )
+    },
+    timeout,
+  )
 })
 
 /** Strings of the code units where UTF-8's byte count changes, unpaired surrogates among them. */
@@ -289,12 +299,16 @@ const codeUnits = fc
   .map((units) => String.fromCharCode(...units))
 
 describe("utf8Length", () => {
-  it("counts what Buffer.byteLength counts, lone surrogates included", () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: "binary" }), codeUnits), (s) => {
-        expect(utf8Length(s)).toBe(Buffer.byteLength(s))
-      }),
-      params,
-    )
-  })
+  it(
+    "counts what Buffer.byteLength counts, lone surrogates included",
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: "binary" }), codeUnits), (s) => {
+          expect(utf8Length(s)).toBe(Buffer.byteLength(s))
+        }),
+        params,
+      )
+    },
+    timeout,
+  )
 })

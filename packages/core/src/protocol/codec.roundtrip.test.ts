@@ -10,6 +10,8 @@ import { body, control, dataFrame, stringifyPayload, unreliableFrame } from "./e
  */
 const runs = Number(process.env.FUZZ_RUNS ?? 2000)
 const params = { numRuns: runs, interruptAfterTimeLimit: runs > 2000 ? 600_000 : 4000 }
+/** The vitest timeout of each property: its time limit, with room to shrink a counterexample. */
+const timeout = params.interruptAfterTimeLimit + 30_000
 
 type Frame = readonly unknown[]
 const text = (v: unknown) => stringifyPayload(v) as string
@@ -177,12 +179,16 @@ describe("encode, then decode", () => {
   it.each([
     ["client", clientFrames, decodeClientFrame],
     ["server", serverFrames, decodeServerFrame],
-  ] as const)("gives back every %s frame the encoder writes", (_side, frames, decode) => {
-    fc.assert(
-      fc.property(frames, ([encoded, expected]) => {
-        expect(decode(encoded)).toEqual({ ok: true, frame: expected })
-      }),
-      params,
-    )
-  })
+  ] as const)(
+    "gives back every %s frame the encoder writes",
+    (_side, frames, decode) => {
+      fc.assert(
+        fc.property(frames, ([encoded, expected]) => {
+          expect(decode(encoded)).toEqual({ ok: true, frame: expected })
+        }),
+        params,
+      )
+    },
+    timeout,
+  )
 })

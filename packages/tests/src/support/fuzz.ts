@@ -32,6 +32,12 @@ export function fuzzParams(runs: number, timeLimitMs = 5000): fc.Parameters<unkn
     : { numRuns: runs, interruptAfterTimeLimit: timeLimitMs }
 }
 
+/** The vitest timeout of a fuzz test: its properties' time limits, with room for the rest. */
+export function fuzzTestTimeoutMs(properties = 1): number {
+  const limit = Number(process.env.FUZZ_RUNS ?? 0) > 0 ? Number(process.env.FUZZ_TIME_LIMIT_MS ?? 120_000) : 5000
+  return properties * limit + 30_000
+}
+
 /** The server's defaults, as the fixture leaves them. */
 export const maxMessageBytes = 1024 * 1024
 export const maxDepth = 64

@@ -1,3 +1,4 @@
+import { loadavg } from "node:os"
 import { table } from "../fleet.ts"
 import { chaos } from "./chaos.ts"
 import { churn } from "./churn.ts"
@@ -21,6 +22,12 @@ export interface SoakOptions {
  * returns whether everything held.
  */
 export async function soak(options: SoakOptions): Promise<boolean> {
+  // The machine's load, printed with the figures: on a shared machine, they are only as good as it is idle.
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")
+  console.log(`\nload average (1, 5, 15 min) at the start: ${load()}`)
   await using server = await ServerProcess.start(options.serverBundle)
   const start = await server.stats()
   const results: Array<[string, boolean]> = []
@@ -58,6 +65,7 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     "server alive, nothing uncaught, nothing run twice",
     end !== undefined && end.uncaught.length === 0 && end.ranTwice === 0,
   ])
+  console.log(`\nload average at the end: ${load()}`)
   console.log(`\n${table([["phase", "result"], ...results.map(([name, ok]) => [name, ok ? "PASS" : "FAIL"])])}`)
   return results.every(([, ok]) => ok)
 }

@@ -81,13 +81,29 @@ export async function storm(server: ServerProcess, n: number, rate: number): Pro
   }
   const { published: atCut } = await server.ask<{ published: number }>({ cmd: "stop" })
   await server.ask({ cmd: "publish", key, rate })
-  // Back: connected again and receiving what was published after the cut.
+  // Back: connected again and receiving what was published after the cut; when, client by client.
+  const backAt: Array<number | undefined> = fleet.map(() => undefined)
   await waitFor(
-    () => fleet.every((c) => c.client.state === "connected" && (c.messages.at(-1) ?? 0) > atCut),
+    () => {
+      for (const [i, c] of fleet.entries()) {
+        if (backAt[i] === undefined && c.client.state === "connected" && (c.messages.at(-1) ?? 0) > atCut) {
+          backAt[i] = performance.now() - started
+        }
+      }
+      return backAt.every((at) => at !== undefined)
+    },
     60_000,
     "every client back after the cut",
   )
   const backMs = Math.round(performance.now() - started)
+  const byMode = [...new Set(fleet.map((c) => c.mode))].map((mode) => {
+    const times = fleet
+      .filter((c) => c.mode === mode)
+      .map((c) => backAt[c.index] ?? 0)
+      .sort((a, b) => a - b)
+    const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0)
+    return [mode, times.length, at(0.5), at(0.9), at(1)]
+  })
   const { published } = await server.ask<{ published: number }>({ cmd: "stop" })
   await within(
     waitFor(() => fleet.every((c) => c.messages.at(-1) === published), 30_000, "every message"),
@@ -112,7 +128,7 @@ export async function storm(server: ServerProcess, n: number, rate: number): Pro
         ["back in (ms)", "messages published", "lost", "duplicated", "sessions resumed", "new sessions"],
         [backMs, published, lost, duplicated, resumed, newSessions],
       ],
-    )}\n(SSE links whose stream the EventSource reopened with Last-Event-ID resume without a new handshake.)`,
+    )}\n${table([["transport", "clients", "back p50 (ms)", "p90", "last"], ...byMode])}\n(SSE links whose stream the EventSource reopened with Last-Event-ID resume without a new handshake.)`,
   )
   return { ...figures, ok: lost === 0 && duplicated === 0 && newSessions === 0 }
 }
