@@ -37,6 +37,13 @@ export const systemPackages = [
     afterInstall: stopService("nginx"),
   },
   {
+    package: "squid",
+    tool: process.env.SQUID_PATH ?? "/usr/sbin/squid",
+    why: "the forward proxy (HTTP CONNECT and absolute-URI requests) of packages/tests/src/proxies.test.ts",
+    // The test starts its own squid on loopback: no service listening on port 3128 of every interface.
+    afterInstall: stopService("squid"),
+  },
+  {
     package: "iproute2",
     tool: "ip",
     why: "the network namespaces of packages/tests/src/peers.netns.chromium.test.ts",
@@ -97,7 +104,7 @@ export function ensureSystemPackages() {
         : `Install them as root:  apt-get update && apt-get install -y ${names.join(" ")}`,
     )
     console.error(
-      "(Chromium may also be named by CHROMIUM_PATH, turnserver by TURNSERVER_PATH, redis-server by REDIS_SERVER_PATH, nginx by NGINX_PATH.)",
+      "(Chromium may also be named by CHROMIUM_PATH, turnserver by TURNSERVER_PATH, redis-server by REDIS_SERVER_PATH, nginx by NGINX_PATH, squid by SQUID_PATH.)",
     )
     process.exit(1)
   }

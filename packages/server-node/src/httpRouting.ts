@@ -224,7 +224,12 @@ function answerPlainRequest(
   response.writeHead(httpStatusOf(code), {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
-    ...(code === "UPGRADE_REQUIRED" ? { upgrade: "websocket", connection: "Upgrade" } : {}),
+    // A Connection header of our own replaces Node's: it must still say `close` when the request did
+    // (HTTP/1.0, as nginx's default proxy_pass sends), or the socket stays open for a proxy to reuse, and
+    // Node's parser answers the next request on it with 400.
+    ...(code === "UPGRADE_REQUIRED"
+      ? { upgrade: "websocket", connection: response.shouldKeepAlive ? "Upgrade" : "Upgrade, close" }
+      : {}),
   })
   response.end(text)
 }

@@ -55,14 +55,17 @@ export function exceedsDepth(text: string, max: number): boolean {
   return false
 }
 
-/** Bytes of a string in UTF-8, without allocating. */
+/**
+ * Bytes of a string in UTF-8, without allocating. An unpaired surrogate counts 3 bytes, as the U+FFFD
+ * that `Buffer.byteLength`, `TextEncoder` and a socket write in its place.
+ */
 export function utf8Length(text: string): number {
   let bytes = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c < 0x80) bytes += 1
     else if (c < 0x800) bytes += 2
-    else if (c >= 0xd800 && c <= 0xdbff) {
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       bytes += 4
       i++
     } else bytes += 3

@@ -7,6 +7,7 @@
  */
 import type { SessionLimits } from "../session/limits.ts"
 import type { SignalKind, TransportId, TransportOffer } from "../transport/types.ts"
+import { isCount } from "./fields.ts"
 
 export const PROTOCOL_VERSION = 1
 
@@ -165,7 +166,7 @@ export const MAX_EPOCH_LENGTH = 64
 
 /** A topic offset: an integer from 0 to 2^53 − 1. */
 export function isOffset(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+  return isCount(value)
 }
 
 /** A topic epoch: a string of 1 to `MAX_EPOCH_LENGTH` UTF-16 code units. */

@@ -9,12 +9,37 @@ import { freePort } from "../redisServer.ts"
 export const NGINX = process.env.NGINX_PATH ?? "/usr/sbin/nginx"
 
 /**
- * The configuration of a round-robin load balancer (no `ip_hash`, no affinity) over `127.0.0.1:<port>` for
- * each upstream, as a deployment in front of Switchyard nodes would have it: WebSocket upgrades passed on,
- * no response buffering (event streams, long polls) and read timeouts long enough for held requests.
- * Every path nginx writes to is inside `dir`.
+ * The directives of the `location` that passes Switchyard on, as docs/proxies.md documents them: WebSocket
+ * upgrades passed on, no response buffering (event streams, long polls) and read timeouts long enough for
+ * held requests.
  */
-export function nginxConfig(dir: string, port: number, upstreams: readonly number[]): string {
+export const documentedLocation: readonly string[] = [
+  "proxy_pass http://switchyard;",
+  "proxy_http_version 1.1;",
+  "proxy_set_header Host $host;",
+  "proxy_set_header Upgrade $http_upgrade;",
+  "proxy_set_header Connection $connection_upgrade;",
+  "proxy_set_header X-Forwarded-For $remote_addr;",
+  "proxy_buffering off;",
+  "proxy_request_buffering off;",
+  "proxy_cache off;",
+  "proxy_read_timeout 1h;",
+  "proxy_send_timeout 1h;",
+  "proxy_next_upstream error timeout;",
+]
+
+/**
+ * The configuration of a round-robin load balancer (no `ip_hash`, no affinity) over `127.0.0.1:<port>` for
+ * each upstream, as a deployment in front of Switchyard nodes would have it, with `location`'s directives
+ * ({@link documentedLocation} unless a test gives others, to see what a worse proxy does). Every path
+ * nginx writes to is inside `dir`.
+ */
+export function nginxConfig(
+  dir: string,
+  port: number,
+  upstreams: readonly number[],
+  location: readonly string[] = documentedLocation,
+): string {
   return `daemon off;
 master_process on;
 worker_processes 1;
@@ -36,18 +61,7 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
   server {
     listen 127.0.0.1:${port};
     location / {
-      proxy_pass http://switchyard;
-      proxy_http_version 1.1;
-      proxy_set_header Host $host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-      proxy_next_upstream error timeout;
+${location.map((line) => `      ${line}`).join("\n")}
     }
   }
 }
@@ -79,14 +93,14 @@ export class Nginx implements AsyncDisposable {
     return `http://127.0.0.1:${this.port}`
   }
 
-  static async start(upstreams: readonly number[]): Promise<Nginx> {
+  static async start(upstreams: readonly number[], location?: readonly string[]): Promise<Nginx> {
     if (!existsSync(NGINX)) throw new Error(`${NGINX} not found: install Debian's nginx (pnpm test does it when root)`)
     const dir = await mkdtemp(join(tmpdir(), "switchyard-nginx-"))
     // Run as root, nginx's workers switch to an unprivileged user, which must reach its temporary paths.
     await chmod(dir, 0o755)
     const port = await freePort()
     const config = join(dir, "nginx.conf")
-    await writeFile(config, nginxConfig(dir, port, upstreams))
+    await writeFile(config, nginxConfig(dir, port, upstreams, location))
     const child = spawn(NGINX, ["-p", dir, "-c", config, "-e", join(dir, "error.log")], {
       stdio: ["ignore", "ignore", "pipe"],
     })
@@ -127,7 +141,7 @@ export class Nginx implements AsyncDisposable {
 }
 
 /** Whether something accepts TCP connections on `127.0.0.1:<port>`. */
-function accepts(port: number): Promise<boolean> {
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1")
     socket.once("connect", () => {
