@@ -69,7 +69,9 @@ async function measure(system, rep) {
     await client.next("connected", 60_000)
     client.send({ type: "close-all" })
     await client.next("closed", 30_000)
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    // Long enough for every server to have let go of the warm-up connections (Switchyard keeps a closed
+    // WebSocket for up to 1 s, to cut one whose peer never answers the close).
+    await new Promise((resolve) => setTimeout(resolve, 2000))
     server.send({ type: "measure" })
     const before = await server.next("memory", 30_000)
     if (snapshots) await snapshot(server, `${system.id}-${rep}-before.heapsnapshot`)
