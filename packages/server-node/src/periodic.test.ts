@@ -7,7 +7,7 @@ const made: Probe[] = []
 /** An entry that records when it ran and can be told what to do when it runs. */
 class Probe extends Periodic {
   readonly runs: number[] = []
-  then: (() => void) | undefined
+  onRun: (() => void) | undefined
 
   constructor(private readonly periodMs: number) {
     super()
@@ -24,7 +24,7 @@ class Probe extends Periodic {
 
   protected onPeriod(): void {
     this.runs.push(performance.now())
-    this.then?.()
+    this.onRun?.()
   }
 }
 
@@ -86,14 +86,14 @@ describe("Periodic", () => {
 
   it("an entry may stop or restart itself, or start another, while it runs", () => {
     const once = new Probe(100)
-    once.then = () => once.stop()
+    once.onRun = () => once.stop()
     const restarted = new Probe(100)
-    restarted.then = () => {
+    restarted.onRun = () => {
       if (restarted.runs.length === 1) restarted.start()
     }
     const late = new Probe(100)
     const starter = new Probe(100)
-    starter.then = () => {
+    starter.onRun = () => {
       starter.stop()
       late.start()
     }
@@ -110,7 +110,7 @@ describe("Periodic", () => {
   it("a list emptied while it runs does not drop the list that a new entry of its period made", () => {
     const a = new Probe(100)
     const b = new Probe(100)
-    a.then = () => {
+    a.onRun = () => {
       a.stop()
       b.start()
     }
