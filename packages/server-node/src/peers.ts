@@ -99,9 +99,12 @@ export class PeerHub {
     }
   }
 
-  /** A session started: its peer id can be connected to. */
+  /**
+   * A session started: its peer id can be connected to. Without the `peers` option nothing can connect
+   * (`connect` refuses first), so no session is listed.
+   */
   join(endpoint: PeerEndpoint): void {
-    this.endpoints.set(endpoint.peerId, endpoint)
+    if (this.options) this.endpoints.set(endpoint.peerId, endpoint)
   }
 
   /** A session ended: its connections close, and the other sides hear it. */
