@@ -17,13 +17,16 @@ const lists = new Map<number, PeriodList>()
  * instead of a `Timeout`, its callback and the callback's context (docs/performance.md#idle-connections).
  *
  * Timing is that of `setInterval`: an entry runs `periodMs` after `startPeriod`, then every `periodMs`
- * after it last ran, on the monotonic clock, as soon as the timer fires after that. The timer is unref'd.
+ * after it last ran (to the millisecond), on the monotonic clock. The timer is unref'd.
  */
 export abstract class Periodic {
   private list: PeriodList | undefined = undefined
   private previous: Periodic | undefined = undefined
   private next: Periodic | undefined = undefined
-  /** When it runs next (`performance.now()` ms). */
+  /**
+   * When it runs next: `performance.now()` rounded up to the millisecond, so that it stays a small
+   * integer (a double would be a heap number of its own on each entry).
+   */
   private due = 0
 
   /** Runs once a period while started. It may stop or restart this entry, or any other. */
@@ -38,7 +41,7 @@ export abstract class Periodic {
       list = { ms, head: undefined, tail: undefined, timer: undefined }
       lists.set(ms, list)
     }
-    this.due = performance.now() + ms
+    this.due = Math.ceil(performance.now() + ms)
     Periodic.append(list, this)
     if (list.timer === undefined) Periodic.arm(list)
   }
@@ -62,7 +65,7 @@ export abstract class Periodic {
     const now = performance.now()
     for (let entry = list.head; entry !== undefined && entry.due <= now; entry = list.head) {
       Periodic.unlink(list, entry)
-      entry.due = now + list.ms
+      entry.due = Math.ceil(now + list.ms)
       Periodic.append(list, entry)
       entry.onPeriod()
     }
