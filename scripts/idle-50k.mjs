@@ -19,8 +19,9 @@
 // as root (`ulimit -Hn 100000` in the shell that runs the script, or `prlimit --nofile=100000:100000`,
 // or `docker run --ulimit nofile=100000:100000`), or run fewer connections.
 //
-// The server takes every connection from these addresses: its per-address bound (maxConnectionsPerIp,
-// 1,024 by default) is raised to each address's share, and maxSessions to the number of connections.
+// The server takes every connection from these addresses: its per-address bounds (maxConnectionsPerIp,
+// maxSessionsPerIp, and the new-session rate per address) are raised to each address's share, and
+// maxSessions to the number of connections.
 import { execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -215,7 +216,16 @@ async function runServer() {
   const server = createServer(
     Echo,
     { rpc: { echo: (text) => text } },
-    { transports: [websocketServer()], limits: { maxConnectionsPerIp: perAddress, maxSessions } },
+    {
+      transports: [websocketServer()],
+      limits: {
+        maxConnectionsPerIp: perAddress,
+        maxSessionsPerIp: perAddress,
+        newSessionsPerSecondPerIp: Number.POSITIVE_INFINITY,
+        newSessionBurstPerIp: perAddress,
+        maxSessions,
+      },
+    },
   )
   const { url } = await server.listen(0, "127.0.0.1")
   process.on("message", async (message) => {
