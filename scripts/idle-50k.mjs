@@ -111,7 +111,7 @@ async function main() {
       client.on("progress", (message) => {
         connected += message.delta
         const now = performance.now()
-        if (now - lastShown > 2000) {
+        if (connected > 0 && now - lastShown > 2000) {
           lastShown = now
           console.log(`  ${connected} connected after ${((now - t0) / 1000).toFixed(1)} s`)
         }
