@@ -109,7 +109,7 @@ export class PeerHub {
 
   /** A session ended: its connections close, and the other sides hear it. */
   leave(endpoint: PeerEndpoint): void {
-    if (this.endpoints.get(endpoint.peerId) !== endpoint) return
+    if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
     for (const link of [...this.links.values()]) {

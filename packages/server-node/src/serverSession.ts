@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto"
 import {
   body,
   type ClientFrame,
@@ -56,11 +57,17 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     readonly token: string,
     /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
     public auth: unknown,
-    /** The public id other clients connect to (docs/peers.md); never the token. */
-    readonly peerId: string,
+    /** The public id other clients connect to (docs/peers.md); made when first asked for if not given. */
+    private peerIdMade: string | undefined,
   ) {
     super()
     this.session = new Session(runtime.limits)
+  }
+
+  /** The public id other clients connect to (docs/peers.md); never the token. Without peers, never made. */
+  get peerId(): string {
+    this.peerIdMade ??= randomBytes(16).toString("base64url")
+    return this.peerIdMade
   }
 
   private get calls(): Calls {

@@ -291,7 +291,7 @@ export class SessionTable {
         randomBytes(9).toString("base64url"),
         randomBytes(18).toString("base64url"),
         info.auth,
-        randomBytes(16).toString("base64url"),
+        undefined,
       )
       this.sessions.set(target.token, target)
       this.options.quota?.hold(target, info.remoteAddress, identity)

@@ -83,7 +83,7 @@ class WebSocketTransport implements RunningTransport {
         admission.address,
         this.host.incomplete,
         this.host.limits.readTimeoutMs,
-        (code) => link.refuseUnfinished(code),
+        link,
       )
       link.events = this.host.accept(link, {
         transport: "websocket",
