@@ -61,9 +61,10 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
-  if (http === undefined) return
-  http.closeAllConnections()
-  await new Promise((resolve) => http.close(resolve))
+  const server = http
+  if (server === undefined) return
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
 })
 
 it("every page of docs/ is built, opens in Chromium without a console error, and links only to pages and anchors that exist", async () => {
