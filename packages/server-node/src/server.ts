@@ -133,7 +133,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
     peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
-    forget: (token, reason) => table.forget(token, reason),
+    forget: (session, reason) => table.forget(session, reason),
   }
   // An in-process transport is reached without a URL, so no client is told of it.
   const offered: TransportOffer[] = transports
