@@ -134,3 +134,34 @@ for (const transport of ["websocket", "long-polling"] as const) {
     })
   })
 }
+
+describe("client.reauthenticate() to another identity (websocket)", () => {
+  it("cannot move the session: the client starts a new session for the new identity", async () => {
+    const { url } = await start()
+    const client = createClient(Who, {
+      url,
+      transports: ["websocket"],
+      WebSocket,
+      ...testClientOptions,
+      auth: { params: { user: "alice" } },
+    })
+    cleanup.push(() => client.close())
+    const errors: SwitchyardError[] = []
+    client.on("error", (error) => errors.push(error))
+    const sessions: string[] = []
+    client.on("session", (event) => sessions.push(JSON.stringify(event)))
+    await waitFor(() => client.state === "connected", 5000, "the client to connect")
+    const sessionId = client.sessionId
+    const outcome = await client.reauthenticate({ params: { user: "mallory" } }).then(
+      () => "resolved",
+      (error: SwitchyardError) => error.code,
+    )
+    await waitFor(() => client.state === "connected" && client.sessionId !== sessionId, 5000, "a new session")
+    // The HELLO on the new connection was refused AUTH_REFUSED; the client left the session and started a
+    // new one with the new credentials, and reauthenticate() resolved with that handshake.
+    expect(outcome).toBe("resolved")
+    expect(errors.map((e) => e.code)).toContain("AUTH_REFUSED")
+    expect(sessions).toHaveLength(2)
+    expect(await client.rpc.whoami({})).toBe("mallory/-")
+  })
+})
