@@ -195,7 +195,7 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     // closes it (ATTEMPT_ENDED).
     this.signals?.ended()
     this.session.reset()
-    this.runtime.forget(this.token, code)
+    this.runtime.forget(this, code)
   }
 
   /** A topic message for this session (Subscriber). */

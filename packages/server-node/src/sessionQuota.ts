@@ -74,6 +74,19 @@ export class SessionQuota {
     this.holders.set(session, identity === undefined && key !== undefined ? key : { address: key, identity })
   }
 
+  /** Whether `session` is counted (against an address or an identity). */
+  holds(session: object): boolean {
+    return this.holders.has(session)
+  }
+
+  /** `to` (a session put back after a hand-over that failed) counts where `from`, its earlier object, did. */
+  transfer(from: object, to: object): void {
+    const holder = this.holders.get(from)
+    if (!holder) return
+    this.holders.delete(from)
+    this.holders.set(to, holder)
+  }
+
   /** `session` ended, or left this node: it counts no longer. */
   release(session: object): void {
     const holder = this.holders.get(session)

@@ -14,9 +14,10 @@ import {
 } from "@switchyard/core"
 import type { SessionCluster } from "./cluster.ts"
 import type { ServerLimits } from "./limits.ts"
-import { ConnectionRate, frameSize } from "./rateLimit.ts"
+import { type ConnectionRate, frameSize } from "./rateLimit.ts"
 import type { Runtime } from "./runtime.ts"
 import { ServerSession } from "./serverSession.ts"
+import { SessionAccounts } from "./sessionAccounts.ts"
 import type { SessionQuota } from "./sessionQuota.ts"
 import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
@@ -52,6 +53,8 @@ export class SessionTable {
   /** Links whose HELLO was refused a new session, until their answer goes (`refusalDelayMs`). */
   private readonly refusing = new Map<Link, ReturnType<typeof setTimeout>>()
   private readonly sessionLimits: SessionLimits
+  /** Its sessions' frame rates, counts per address and identity, identities (docs/limits.md#sessions). */
+  private readonly accounts: SessionAccounts
   /** Set when the server starts shutting down: a link's handshake is then refused. */
   closing = false
 
@@ -60,6 +63,7 @@ export class SessionTable {
     private readonly options: SessionTableOptions,
   ) {
     const { limits } = options
+    this.accounts = new SessionAccounts(limits, options.quota, options.identify)
     this.sessionLimits = {
       maxMessageBytes: limits.maxMessageBytes,
       heartbeatIntervalMs: limits.heartbeatIntervalMs,
@@ -79,29 +83,35 @@ export class SessionTable {
     return this.sessionLimits
   }
 
-  /** The session of `token` ended (for `reason`): forget it. */
-  forget(token: string, reason: ErrorCode): void {
-    const session = this.sessions.get(token)
-    if (!session) return
-    this.sessions.delete(token)
-    this.options.quota?.release(session)
+  /** `ended` ended: forgotten if the table holds that very object, not an older one under its token. */
+  forget(ended: { readonly token: string }, reason: ErrorCode): void {
+    this.accounts.release(ended)
+    const session = this.sessions.get(ended.token)
+    if (!session || session !== ended) return
+    this.sessions.delete(ended.token)
     this.options.cluster?.release(session)
     this.options.ended(session, reason)
   }
 
-  /** Takes the live session of `token` out of the table for another node, without ending it. */
+  /** Takes the live session of `token` out for another node, not ending it: it counts here until `handedOn`. */
   handOut(token: string): ServerSession | undefined {
     const session = this.sessions.get(token)
     if (!session || session.isEnded) return undefined
     this.sessions.delete(token)
-    this.options.quota?.release(session)
     return session
   }
 
-  /** Holds a session another node handed over; it waits for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+  /** The node `session` was handed out to confirmed it holds it now: it counts here no longer. */
+  readonly handedOn = (session: ServerSession): void => this.accounts.release(session)
+
+  /**
+   * Holds a session another node handed over, until its client's HELLO (which counts it); or, `previous`
+   * being the object handed out, one put back after a failed hand-over, still counted, with its frame rate.
+   */
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork, previous?: ServerSession): ServerSession {
     const session = ServerSession.restore(this.runtime, snapshot, token, remote)
     this.sessions.get(session.token)?.end("CONNECTION_REPLACED", "the session moved to another node")
+    if (previous) this.accounts.putBack(previous, session)
     this.sessions.set(session.token, session)
     this.options.cluster?.claim(session)
     this.options.adopted(session)
@@ -165,7 +175,7 @@ export class SessionTable {
   /** A frame on a link that carries `session`, counted against the connection's rate limit. */
   sessionFrame(accepted: AcceptedLink, session: ServerSession, data: unknown): void {
     if (accepted.cut) return
-    accepted.rate ??= new ConnectionRate(this.options.limits)
+    accepted.rate ??= this.accounts.rateOf(session)
     const verdict = accepted.rate.take(frameSize(data))
     if (verdict !== "cut") return session.receive(accepted.link, data, verdict === "over")
     // It kept sending past the refusals: the connection goes, the session stays for a resume.
@@ -297,9 +307,11 @@ export class SessionTable {
       this.options.quota?.hold(target, info.remoteAddress, identity)
       this.options.cluster?.claim(target)
       this.options.started(target)
-    } else {
-      // A resume: `authenticate` ran again for this connection (or, on a link the session signalled, it
-      // carries the session's own), and the session takes its result from now on.
+    } else if (signalledBy === undefined) {
+      // A resume takes the auth `authenticate` gave this connection, if it names the session's identity (a
+      // signalled link carries the auth of when it opened: written, it could undo a reauthentication).
+      const refusal = this.accounts.resume(target, info)
+      if (refusal) return void refuseLink(link, "AUTH_REFUSED", refusal)
       target.auth = info.auth
     }
     const welcome = control.welcome(
@@ -333,7 +345,7 @@ class AcceptedLink implements ServerLinkEvents {
   closed = false
   probes = 0
   handshake: ReturnType<typeof setTimeout> | undefined
-  /** The connection's frame rate (docs/limits.md#connections-and-messages), from its first frame after HELLO. */
+  /** Its session's frame rate (docs/limits.md#connections-and-messages), shared by the session's connections. */
   rate: ConnectionRate | undefined
   /** Cut for its rate: what it sends is ignored until it closes. */
   cut = false
