@@ -154,12 +154,15 @@ class HttpLinks implements RunningTransport {
         if (closed.queue.length === 0) return forget(closed)
         // Frames queued with the close (a BYE) wait for the next downstream request, for a while. A link
         // forgotten sooner clears its timer, which would otherwise hold it (and its session's closures).
+        // It still counts toward maxConnectionsPerIp, but gives way to a new connection from its address at
+        // the bound: a storm of clients coming back on new links would otherwise wait out their old links.
         const linger = setTimeout(() => forget(closed), LINGER_MS)
         linger.unref()
         closed.forget = () => {
           clearTimeout(linger)
           forget(closed)
         }
+        admission.linger(closed.forget)
       },
       prefix,
     )

@@ -71,6 +71,8 @@ export interface FleetOptions {
   readonly key: string
   readonly reconnect?: { readonly initialDelayMs: number; readonly maxDelayMs: number }
   readonly connectTimeoutMs?: number
+  /** The WebSocket constructor (`ws` by default), e.g. one that records each attempt. */
+  readonly WebSocket?: typeof WebSocket
 }
 
 /** Creates a client in `mode`, subscribed to `feed(key)`, recording everything that happens to it. */
@@ -78,7 +80,7 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
   const client = createClient(TestContract, {
     url: options.url,
     ...(mode === "negotiating" ? {} : { transports: [mode] }),
-    WebSocket,
+    WebSocket: options.WebSocket ?? WebSocket,
     EventSource,
     fetch: nodeFetch(),
     reconnect: options.reconnect ?? { initialDelayMs: 10, maxDelayMs: 200 },
