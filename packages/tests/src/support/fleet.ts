@@ -73,6 +73,8 @@ export interface FleetOptions {
   readonly connectTimeoutMs?: number
   /** The WebSocket constructor (`ws` by default), e.g. one that records each attempt. */
   readonly WebSocket?: typeof WebSocket
+  /** The EventSource constructor (`eventsource`'s by default). */
+  readonly EventSource?: typeof EventSource
 }
 
 /** Creates a client in `mode`, subscribed to `feed(key)`, recording everything that happens to it. */
@@ -81,7 +83,7 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
     url: options.url,
     ...(mode === "negotiating" ? {} : { transports: [mode] }),
     WebSocket: options.WebSocket ?? WebSocket,
-    EventSource,
+    EventSource: options.EventSource ?? EventSource,
     fetch: nodeFetch(),
     reconnect: options.reconnect ?? { initialDelayMs: 10, maxDelayMs: 200 },
     connectTimeoutMs: options.connectTimeoutMs ?? 3000,
