@@ -72,7 +72,10 @@ export interface FleetOptions {
   readonly reconnect?: { readonly initialDelayMs: number; readonly maxDelayMs: number }
   readonly connectTimeoutMs?: number
   /** The WebSocket constructor (`ws` by default), e.g. one that records each attempt. */
-  readonly WebSocket?: typeof WebSocket
+  readonly WebSocket?: new (
+    address: string,
+    protocols?: string | string[],
+  ) => WebSocket
   /** The EventSource constructor (`eventsource`'s by default). */
   readonly EventSource?: typeof EventSource
 }
