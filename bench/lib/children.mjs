@@ -12,15 +12,18 @@ export function hasTaskset() {
 
 /**
  * A child process of `lib/<script>` with IPC, pinned to `cpu` with `taskset` when `cpu` is a number
- * (taskset execs node in place, so the IPC channel and the pid stay the same).
+ * (taskset execs node in place, so the IPC channel and the pid stay the same). `nodeArgs` go to node
+ * before the script (`--expose-gc` for the idle-memory server).
  */
-export function startChild(script, args, cpu) {
+export function startChild(script, args, cpu, nodeArgs = []) {
   const entry = `${libDir}${script}`
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each fan-out server process in that directory.
-  const prof =
-    script === "fanoutServer.mjs" && process.env.BENCH_CPU_PROF
+  const prof = [
+    ...nodeArgs,
+    ...(script === "fanoutServer.mjs" && process.env.BENCH_CPU_PROF
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-      : []
+      : []),
+  ]
   const child =
     cpu === undefined
       ? spawn(process.execPath, [...prof, entry, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })

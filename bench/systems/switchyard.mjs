@@ -50,11 +50,17 @@ async function connected(client) {
  */
 export function switchyardSystem(echoContract, clientOptions = {}, { serverOptions = {}, ready } = {}) {
   return {
-    async startServer() {
+    /** `overrides`: server options on top of the row's own (the idle-memory run raises the per-address bounds). */
+    async startServer(overrides = {}) {
+      const limits = { ...benchLimits, ...serverOptions.limits, ...overrides.limits }
       const server = createServer(
         echoContract,
         { rpc: { echo: (input) => input } },
-        { ...serverOptions, limits: { ...benchLimits, ...serverOptions.limits } },
+        {
+          ...serverOptions,
+          ...overrides,
+          limits,
+        },
       )
       const { url } = await server.listen(0, "127.0.0.1")
       return { url, close: () => server.close() }

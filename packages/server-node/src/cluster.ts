@@ -19,8 +19,13 @@ export interface ClusterLimits {
 export interface SessionHolder {
   /** Takes the live session of `token` out of the table, without ending it; `undefined` if none. */
   handOut(token: string): ServerSession | undefined
-  /** Puts a session another node handed over into the table, waiting for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession
+  /** The node a session was handed out to holds it now: it counts here no longer. */
+  handedOn(session: ServerSession): void
+  /**
+   * Puts a session another node handed over into the table, waiting for its client's link; `previous`:
+   * the object this node handed out, when the hand-over failed and the session is put back.
+   */
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork, previous?: ServerSession): ServerSession
 }
 
 /** How long a node remembers where it handed a session, for take-overs that asked it too early (ms). */
@@ -36,7 +41,8 @@ export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } 
 interface HandOut {
   readonly key: string
   readonly to: string
-  readonly token: string
+  /** The session as this node held it (its token, its count of sessions per address until confirmed). */
+  readonly session: ServerSession
   readonly snapshot: ServerSessionSnapshot
   /** The other nodes running work for the session, told of the new owner once it confirmed. */
   readonly ghostNodes: ReadonlySet<string>
@@ -287,7 +293,7 @@ export class SessionCluster {
     this.owned.delete(key)
     const ghostNodes = new Set(session.remote?.list().map((ghost) => ghost.node))
     const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
-    const handOut: HandOut = { key, to: from, token: owned.token, snapshot, ghostNodes, limbo: [], askers: [] }
+    const handOut: HandOut = { key, to: from, session, snapshot, ghostNodes, limbo: [], askers: [] }
     const size = JSON.stringify(snapshot).length
     if (size > this.limits.maxSnapshotChars) {
       // Sent, it could cut the receiver's pub/sub connection (Redis's output buffer limit): it ends here.
@@ -307,6 +313,7 @@ export class SessionCluster {
     if (handOut?.to !== from) return
     clearTimeout(handOut.timer)
     this.unconfirmed.delete(key)
+    this.holder?.handedOn(handOut.session)
     this.handedTo.set(key, from)
     setTimeout(() => this.handedTo.get(key) === from && this.handedTo.delete(key), HANDED_TO_MS).unref()
     // Work of this session running on other nodes now sends straight to its new owner.
@@ -320,8 +327,9 @@ export class SessionCluster {
   private putBack(handOut: HandOut): ServerSession | undefined {
     if (this.unconfirmed.get(handOut.key) === handOut) this.unconfirmed.delete(handOut.key)
     clearTimeout(handOut.timer)
-    const { key, snapshot, token } = handOut
-    const session = this.holder?.adopt(snapshot, token, new RemoteWork(key, (node, m) => this.nodes.send(node, m)))
+    const { key, snapshot, session: previous } = handOut
+    const remote = new RemoteWork(key, (node, m) => this.nodes.send(node, m))
+    const session = this.holder?.adopt(snapshot, previous.token, remote, previous)
     this.ghosts.retarget(key, this.nodeId)
     for (const [from, m] of handOut.limbo) this.ghostFrame(from, m)
     for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)

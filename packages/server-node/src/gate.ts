@@ -16,7 +16,7 @@ export class ConnectionGate {
    * frames for a downstream request that may never come), oldest first: each still counts, but gives way to
    * a new connection from its address that the bound would refuse.
    */
-  private readonly lingering = new Map<string, Map<symbol, () => void>>()
+  private readonly lingering = new Map<string, Map<() => void, () => void>>()
   private readonly origins: ReadonlySet<string> | "*" | undefined
   private readonly addresses: ClientAddresses
 
@@ -70,20 +70,20 @@ export class ConnectionGate {
     // Counted before authenticate runs, so that simultaneous upgrades cannot pass the bound together.
     this.perIp.set(ip, open + 1)
     let released = false
-    const id = Symbol()
+    // Lingering connections are keyed by their `release`: nothing more is kept per connection.
     const release = () => {
       if (released) return
       released = true
       const spare = this.lingering.get(ip)
-      if (spare?.delete(id) && spare.size === 0) this.lingering.delete(ip)
+      if (spare?.delete(release) && spare.size === 0) this.lingering.delete(ip)
       const n = (this.perIp.get(ip) ?? 1) - 1
       if (n <= 0) this.perIp.delete(ip)
       else this.perIp.set(ip, n)
     }
     const linger = (forget: () => void) => {
       if (released) return
-      const spare = this.lingering.get(ip) ?? new Map<symbol, () => void>()
-      spare.set(id, forget)
+      const spare = this.lingering.get(ip) ?? new Map<() => void, () => void>()
+      spare.set(release, forget)
       this.lingering.set(ip, spare)
     }
     let auth: unknown

@@ -52,6 +52,9 @@ export function refuseUnread(
   code: HttpErrorCode,
   message: string,
 ): void {
+  // The connection closes after this answer unless the body is all in by then: say so (`Connection:
+  // close`), or a client that reuses connections (keep-alive) sends its next request on one being closed.
+  if (!request.complete) response.setHeader("Connection", "close")
   refuse(response, code, message)
   const socket = request.socket
   // A request relayed from another node has its whole body already, and no socket of its own.

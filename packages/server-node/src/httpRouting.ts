@@ -129,7 +129,7 @@ export class HttpRouting {
   }
 
   private route(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
-    response.on("error", () => {})
+    response.on("error", ignore)
     // Refusals drop a body still coming and close its connection rather than reading it to its end.
     if (!this.gate.originAllowed(request)) {
       return refuseUnread(request, response, "ORIGIN_FORBIDDEN", "origin not allowed")
@@ -233,3 +233,6 @@ function answerPlainRequest(
   })
   response.end(text)
 }
+
+/** A response's errors are its socket's, handled there; one listener for all (no closure per request). */
+function ignore(): void {}

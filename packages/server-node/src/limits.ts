@@ -1,4 +1,4 @@
-import { defaultSessionOptions, preWelcomeLimits, type SessionOptions } from "@switchyard/core"
+import { defaultSessionOptions, httpBodyCap, preWelcomeLimits, type SessionOptions } from "@switchyard/core"
 
 /** Every bound the server enforces. Each is documented in `docs/limits.md`. */
 export interface ServerLimits extends SessionOptions {
@@ -192,6 +192,23 @@ export const defaultLimits: ServerLimits = {
   handOverGraceMs: 10_000,
   // Under Redis's default pub/sub output buffer soft limit (8 MB), so that one snapshot never cuts a node off.
   maxSnapshotChars: 6 * 1024 * 1024,
+}
+
+/**
+ * Throws a `TypeError` for limits that contradict each other (docs/limits.md): a bound on unread bytes
+ * below the largest body or WebSocket message a client may send (`maxMessageBytes`, and at least the
+ * 1 MiB a client assumes before WELCOME, plus 64 KiB of framing) would refuse that message every time,
+ * and its client would send it again after every resume.
+ */
+export function checkLimits(limits: ServerLimits): void {
+  const largest = httpBodyCap(limits.maxMessageBytes)
+  const low = (["maxIncompleteBytesPerIp", "maxIncompleteBytes"] as const).filter((name) => !(limits[name] >= largest))
+  if (low.length === 0) return
+  throw new TypeError(
+    `switchyard: ${low.map((name) => `limits.${name} (${limits[name]})`).join(" and ")} must be at least ${largest} ` +
+      "bytes, the largest body or WebSocket message a client may send (maxMessageBytes, at least 1 MiB before " +
+      "WELCOME, plus 64 KiB): a smaller bound could never receive it",
+  )
 }
 
 /** What `server.listen()` sets on the HTTP server it creates (docs/limits.md#http-server-timeouts). */

@@ -99,14 +99,17 @@ export class PeerHub {
     }
   }
 
-  /** A session started: its peer id can be connected to. */
+  /**
+   * A session started: its peer id can be connected to. Without the `peers` option nothing can connect
+   * (`connect` refuses first), so no session is listed.
+   */
   join(endpoint: PeerEndpoint): void {
-    this.endpoints.set(endpoint.peerId, endpoint)
+    if (this.options) this.endpoints.set(endpoint.peerId, endpoint)
   }
 
   /** A session ended: its connections close, and the other sides hear it. */
   leave(endpoint: PeerEndpoint): void {
-    if (this.endpoints.get(endpoint.peerId) !== endpoint) return
+    if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
     for (const link of [...this.links.values()]) {

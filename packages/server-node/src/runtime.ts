@@ -24,8 +24,8 @@ export interface Runtime {
   /** Who is subscribed to each key of the topics that declare presence, on every node (docs/presence.md). */
   readonly presence: PresenceHub
   onError(error: unknown, context: { readonly sessionId?: string; readonly channel?: string }): void
-  /** The session of `token` ended (for `reason`): the server forgets it. */
-  forget(token: string, reason: ErrorCode): void
+  /** `session` ended (for `reason`): the server forgets it, if it still holds that very session. */
+  forget(session: { readonly token: string }, reason: ErrorCode): void
   /**
    * The signalled transports (WebRTC), started, by id, in the order they are offered: a SIGNAL goes to
    * the one it names, or to the first when it names none.

@@ -20,7 +20,7 @@ import { refuseGoneLink } from "./httpAnswers.ts"
 import { HttpRelay } from "./httpRelay.ts"
 import { HttpRouting, normalizePath } from "./httpRouting.ts"
 import { IncompleteBytes } from "./incompleteBytes.ts"
-import { defaultLimits, type ListenOptions, type ServerLimits } from "./limits.ts"
+import { checkLimits, defaultLimits, type ListenOptions, type ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
 import { PresenceHub } from "./presence.ts"
@@ -86,6 +86,7 @@ export function createServer<C extends AnyContract, A = undefined>(
   options: ServerOptions<A> = {},
 ): Server<C> {
   const limits: ServerLimits = { ...defaultLimits, ...options.limits }
+  checkLimits(limits)
   const path = normalizePath(options.path ?? "/switchyard")
   const transports = resolveTransports(options.transports, options.webrtc)
   // The server already depends on Effect (Effect handlers), so its codec is loaded at once, not on demand.
@@ -133,7 +134,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
     peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
-    forget: (token, reason) => table.forget(token, reason),
+    forget: (session, reason) => table.forget(session, reason),
   }
   // An in-process transport is reached without a URL, so no client is told of it.
   const offered: TransportOffer[] = transports

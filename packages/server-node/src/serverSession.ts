@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto"
 import {
   body,
   type ClientFrame,
@@ -6,7 +7,6 @@ import {
   decodeClientFrame,
   type ErrorCode,
   FrameType,
-  Heartbeat,
   type Link,
   peekRequestHeader,
   Session,
@@ -16,10 +16,11 @@ import type { Json } from "./broker/nodeBus.ts"
 import { Calls } from "./calls.ts"
 import type { PeerEndpoint } from "./peers.ts"
 import type { Runtime, SessionPort } from "./runtime.ts"
+import { SessionHeartbeat } from "./sessionHeartbeat.ts"
+import { SessionSignals } from "./sessionSignals.ts"
 import type { GhostWork, RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 import { Subscriptions } from "./subscriptions.ts"
 import type { Subscriber } from "./topics.ts"
-import type { SignalSession } from "./transport.ts"
 
 /**
  * One session on the server: the reliability layer (`Session`), the heartbeat, and dispatch of every
@@ -33,18 +34,18 @@ export interface GhostOutlet {
   latest(slot: object, frame: string): void
 }
 
-export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
+export class ServerSession extends SessionHeartbeat implements Subscriber, PeerEndpoint, SessionPort {
   private readonly session: Session
-  private readonly heartbeat: Heartbeat
-  private readonly calls = new Calls(this)
-  private readonly subscriptions = new Subscriptions(this, this)
+  /** Its calls and streams, and its subscriptions: made when first needed, as an idle session has none. */
+  private callsMade: Calls | undefined
+  private subscriptionsMade: Subscriptions | undefined
   private link: Link | undefined
   private currentTransport: TransportId = "memory"
   private invalidFrames = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   private ended = false
-  /** This session as each signalled transport it signalled to sees it. */
-  private readonly signalling = new Map<TransportId, SignalSession>()
+  /** Its SIGNAL frames (docs/webrtc.md): made on the first one. */
+  private signals: SessionSignals | undefined
   /** Set once the session was handed to another node: its work still running here forwards frames there. */
   private ghost: GhostOutlet | undefined
   /** Its calls and streams still running on other nodes (with a cluster, after a take-over). */
@@ -56,20 +57,36 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     readonly token: string,
     /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
     public auth: unknown,
-    /** The public id other clients connect to (docs/peers.md); never the token. */
-    readonly peerId: string,
+    /** The public id other clients connect to (docs/peers.md); made when first asked for if not given. */
+    private peerIdMade: string | undefined,
   ) {
-    const { limits } = runtime
-    this.session = new Session(limits)
-    this.heartbeat = new Heartbeat(
-      limits.heartbeatIntervalMs,
-      limits.heartbeatTimeoutMs,
-      () => {
-        this.session.sendControl(control.ping(this.session.received))
-        this.session.markAcked()
-      },
-      () => this.link?.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT"),
-    )
+    super()
+    this.session = new Session(runtime.limits)
+  }
+
+  /** The public id other clients connect to (docs/peers.md); never the token. Without peers, never made. */
+  get peerId(): string {
+    this.peerIdMade ??= randomBytes(16).toString("base64url")
+    return this.peerIdMade
+  }
+
+  private get calls(): Calls {
+    this.callsMade ??= new Calls(this)
+    return this.callsMade
+  }
+
+  private get subscriptions(): Subscriptions {
+    this.subscriptionsMade ??= new Subscriptions(this, this)
+    return this.subscriptionsMade
+  }
+
+  protected heartbeatTick(): void {
+    this.session.sendControl(control.ping(this.session.received))
+    this.session.markAcked()
+  }
+
+  protected heartbeatDead(): void {
+    this.link?.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
   }
 
   /** The transport of the current (or last) link: the handlers' `ctx.transport`. */
@@ -101,7 +118,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.invalidFrames = 0
     link.send(welcome)
     this.session.attach(link, clientReceived)
-    this.heartbeat.start()
+    this.startHeartbeat(this.runtime.limits.heartbeatIntervalMs, this.runtime.limits.heartbeatTimeoutMs)
     return true
   }
 
@@ -123,7 +140,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     if (link !== this.link) return
     this.link = undefined
     this.session.detach()
-    this.heartbeat.stop()
+    this.stopHeartbeat()
     if (this.ended) return
     this.expiry = setTimeout(() => this.end("SESSION_LOST", "resume window passed"), this.runtime.limits.resumeWindowMs)
     this.expiry.unref()
@@ -132,7 +149,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   /** One frame arrived on `link`; past its rate (`overRate`), a request is refused for its id. Never throws. */
   receive(link: Link, data: unknown, overRate = false): void {
     if (link !== this.link || this.ended) return
-    this.heartbeat.heard()
+    this.heard()
     const head = overRate && typeof data === "string" ? peekRequestHeader(data) : undefined
     if (head) return this.refused(data, "RATE_LIMITED", "past this connection's rate limit; retry later", head)
     const decoded = decodeClientFrame(data, this.runtime.limits)
@@ -163,11 +180,11 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     if (this.ended) return
     this.ended = true
     if (this.expiry !== undefined) clearTimeout(this.expiry)
-    this.heartbeat.stop()
+    this.stopHeartbeat()
     this.runtime.peers.leave(this)
-    this.calls.abortAll(code)
+    this.callsMade?.abortAll(code)
     this.remote?.abortAll()
-    this.subscriptions.dropAll()
+    this.subscriptionsMade?.dropAll()
     const link = this.link
     if (link) {
       link.send(control.bye(code, message))
@@ -176,9 +193,9 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.link = undefined
     // After the BYE: the link may be one of this session's own attempts, and dropping the attempts
     // closes it (ATTEMPT_ENDED).
-    for (const [id, from] of this.signalling) this.runtime.signalled.get(id)?.sessionEnded?.(from)
+    this.signals?.ended()
     this.session.reset()
-    this.runtime.forget(this.token, code)
+    this.runtime.forget(this, code)
   }
 
   /** A topic message for this session (Subscriber). */
@@ -265,7 +282,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
     this.ghost = outlet
     this.remote = undefined
     if (this.expiry !== undefined) clearTimeout(this.expiry)
-    this.heartbeat.stop()
+    this.stopHeartbeat()
     this.runtime.peers.leave(this)
     const link = this.link
     this.link = undefined
@@ -281,12 +298,13 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
 
   /** Calls, streams and client publications running on this node. */
   get running(): number {
-    return this.calls.running + this.subscriptions.publishes().length
+    return (this.callsMade?.running ?? 0) + (this.subscriptionsMade?.publishes().length ?? 0)
   }
 
   /** What runs here, as a hand-over lists it: calls, streams, and PUBLISH requests not answered yet. */
   private work(): Array<Omit<GhostWork, "node">> {
-    return [...this.calls.ids(), ...this.subscriptions.publishes().map((id) => ({ id, stream: false, publish: true }))]
+    const publishes = this.subscriptionsMade?.publishes() ?? []
+    return [...(this.callsMade?.ids() ?? []), ...publishes.map((id) => ({ id, stream: false, publish: true }))]
   }
 
   /** A frame of this session's work on another node (a ghost): sequenced here like any other. */
@@ -305,7 +323,7 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
   }
 
   ghostAbort(): void {
-    this.calls.abortAll("SESSION_LOST")
+    this.callsMade?.abortAll("SESSION_LOST")
   }
 
   /** Ghost side: the owner is gone; what runs here stops, and is returned to be answered by the next one. */
@@ -364,36 +382,12 @@ export class ServerSession implements Subscriber, PeerEndpoint, SessionPort {
         return this.subscriptions.publish(f[2], f[3], f[4], f[5])
       case FrameType.PRESENCE:
         return this.subscriptions.presenceOf(f[2], f[3], f[4], f[5])
-      case FrameType.SIGNAL: {
-        // A SIGNAL that names no transport (clients before SIGNAL named one) goes to the first.
-        const id = f[5] ?? this.runtime.signalled.keys().next().value
-        const transport = id === undefined ? undefined : this.runtime.signalled.get(id)
-        if (id === undefined || !transport?.signal) {
-          const what = f[5] === undefined ? "no signalled transport" : `no signalled transport ${f[5]}`
-          return this.send(FrameType.SIGNAL, body.signal(f[2], "end", `${what} here`))
-        }
-        return transport.signal(this.signalSession(id), f[2], f[3], f[4])
-      }
+      case FrameType.SIGNAL:
+        this.signals ??= new SessionSignals(this)
+        return this.signals.receive(f[2], f[3], f[4], f[5])
       case FrameType.PEER:
         return this.runtime.peers.receive(this, f[2], f[3], f[4])
     }
-  }
-
-  /** This session as the signalled transport `transport` sees it; made on first use. */
-  private signalSession(transport: TransportId): SignalSession {
-    let from = this.signalling.get(transport)
-    if (from) return from
-    from = {
-      id: this.id,
-      remoteAddress: undefined,
-      maxMessageBytes: this.runtime.limits.maxMessageBytes,
-      reply: (attempt, kind, data) => {
-        if (!this.ended) this.send(FrameType.SIGNAL, body.signal(attempt, kind, data))
-      },
-      accept: (link) => this.runtime.accept(link, { transport, remoteAddress: undefined, auth: this.auth }, this.token),
-    }
-    this.signalling.set(transport, from)
-    return from
   }
 
   fail(id: number, code: ErrorCode, message: string, data?: string): void {

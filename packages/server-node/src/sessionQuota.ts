@@ -30,7 +30,8 @@ export class SessionQuota {
   /** New-session buckets by address key; a full bucket is the same as none, and is swept out. */
   private readonly arrivals = new Map<string, TokenBucket>()
   private sweepAt = SWEEP_FLOOR
-  private readonly holders = new Map<object, Holder>()
+  /** Whom each session counts against: its address key alone (most sessions: no identity), or both. */
+  private readonly holders = new Map<object, Holder | string>()
 
   constructor(private readonly limits: ServerLimits) {}
 
@@ -70,14 +71,28 @@ export class SessionQuota {
     if (key === undefined && identity === undefined) return
     if (key !== undefined) this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1)
     if (identity !== undefined) this.perIdentity.set(identity, (this.perIdentity.get(identity) ?? 0) + 1)
-    this.holders.set(session, { address: key, identity })
+    this.holders.set(session, identity === undefined && key !== undefined ? key : { address: key, identity })
+  }
+
+  /** Whether `session` is counted (against an address or an identity). */
+  holds(session: object): boolean {
+    return this.holders.has(session)
+  }
+
+  /** `to` (a session put back after a hand-over that failed) counts where `from`, its earlier object, did. */
+  transfer(from: object, to: object): void {
+    const holder = this.holders.get(from)
+    if (!holder) return
+    this.holders.delete(from)
+    this.holders.set(to, holder)
   }
 
   /** `session` ended, or left this node: it counts no longer. */
   release(session: object): void {
     const holder = this.holders.get(session)
-    if (!holder) return
+    if (holder === undefined) return
     this.holders.delete(session)
+    if (typeof holder === "string") return decrement(this.perAddress, holder)
     if (holder.address !== undefined) decrement(this.perAddress, holder.address)
     if (holder.identity !== undefined) decrement(this.perIdentity, holder.identity)
   }

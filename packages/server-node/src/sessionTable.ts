@@ -14,9 +14,10 @@ import {
 } from "@switchyard/core"
 import type { SessionCluster } from "./cluster.ts"
 import type { ServerLimits } from "./limits.ts"
-import { ConnectionRate, frameSize } from "./rateLimit.ts"
+import { type ConnectionRate, frameSize } from "./rateLimit.ts"
 import type { Runtime } from "./runtime.ts"
 import { ServerSession } from "./serverSession.ts"
+import { SessionAccounts } from "./sessionAccounts.ts"
 import type { SessionQuota } from "./sessionQuota.ts"
 import type { RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
@@ -52,6 +53,8 @@ export class SessionTable {
   /** Links whose HELLO was refused a new session, until their answer goes (`refusalDelayMs`). */
   private readonly refusing = new Map<Link, ReturnType<typeof setTimeout>>()
   private readonly sessionLimits: SessionLimits
+  /** Its sessions' frame rates, counts per address and identity, identities (docs/limits.md#sessions). */
+  private readonly accounts: SessionAccounts
   /** Set when the server starts shutting down: a link's handshake is then refused. */
   closing = false
 
@@ -60,6 +63,7 @@ export class SessionTable {
     private readonly options: SessionTableOptions,
   ) {
     const { limits } = options
+    this.accounts = new SessionAccounts(limits, options.quota, options.identify)
     this.sessionLimits = {
       maxMessageBytes: limits.maxMessageBytes,
       heartbeatIntervalMs: limits.heartbeatIntervalMs,
@@ -79,29 +83,35 @@ export class SessionTable {
     return this.sessionLimits
   }
 
-  /** The session of `token` ended (for `reason`): forget it. */
-  forget(token: string, reason: ErrorCode): void {
-    const session = this.sessions.get(token)
-    if (!session) return
-    this.sessions.delete(token)
-    this.options.quota?.release(session)
+  /** `ended` ended: forgotten if the table holds that very object, not an older one under its token. */
+  forget(ended: { readonly token: string }, reason: ErrorCode): void {
+    this.accounts.release(ended)
+    const session = this.sessions.get(ended.token)
+    if (!session || session !== ended) return
+    this.sessions.delete(ended.token)
     this.options.cluster?.release(session)
     this.options.ended(session, reason)
   }
 
-  /** Takes the live session of `token` out of the table for another node, without ending it. */
+  /** Takes the live session of `token` out for another node, not ending it: it counts here until `handedOn`. */
   handOut(token: string): ServerSession | undefined {
     const session = this.sessions.get(token)
     if (!session || session.isEnded) return undefined
     this.sessions.delete(token)
-    this.options.quota?.release(session)
     return session
   }
 
-  /** Holds a session another node handed over; it waits for its client's link. */
-  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork): ServerSession {
+  /** The node `session` was handed out to confirmed it holds it now: it counts here no longer. */
+  readonly handedOn = (session: ServerSession): void => this.accounts.release(session)
+
+  /**
+   * Holds a session another node handed over, until its client's HELLO (which counts it); or, `previous`
+   * being the object handed out, one put back after a failed hand-over, still counted, with its frame rate.
+   */
+  adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork, previous?: ServerSession): ServerSession {
     const session = ServerSession.restore(this.runtime, snapshot, token, remote)
     this.sessions.get(session.token)?.end("CONNECTION_REPLACED", "the session moved to another node")
+    if (previous) this.accounts.putBack(previous, session)
     this.sessions.set(session.token, session)
     this.options.cluster?.claim(session)
     this.options.adopted(session)
@@ -139,95 +149,101 @@ export class SessionTable {
    * carry only that session: it passed no origin check, connection bound or `authenticate` of its own.
    */
   accept(link: Link, info: ConnectionInfo, signalledBy?: string): ServerLinkEvents {
-    let session: ServerSession | undefined
-    /** This connection's frame rate (docs/limits.md#connections-and-messages), from its HELLO on. */
-    let rate: ConnectionRate | undefined
-    let cut = false
-    /** Frames that came while another node hands the session over; `undefined` when none is under way. */
-    let held: unknown[] | undefined
-    let closed = false
-    let probes = 0
-    const handshake = setTimeout(() => {
-      this.handshaking.delete(link)
-      refuseLink(link, "HANDSHAKE_REQUIRED", "no HELLO in time")
-    }, this.options.limits.handshakeTimeoutMs)
+    const accepted = new AcceptedLink(this, link, info, signalledBy)
+    const handshake = setTimeout(expireHandshake, this.options.limits.handshakeTimeoutMs, this, accepted)
     handshake.unref()
+    accepted.handshake = handshake
     this.handshaking.set(link, handshake)
-    const handshakeOver = () => {
-      clearTimeout(handshake)
-      this.handshaking.delete(link)
+    return accepted
+  }
+
+  /** No HELLO came in time. */
+  expire(accepted: AcceptedLink): void {
+    accepted.handshake = undefined
+    this.handshaking.delete(accepted.link)
+    refuseLink(accepted.link, "HANDSHAKE_REQUIRED", "no HELLO in time")
+  }
+
+  /** The link's handshake is over (a HELLO, or a close): its timer goes. */
+  handshakeOver(accepted: AcceptedLink): void {
+    if (accepted.handshake === undefined) return
+    clearTimeout(accepted.handshake)
+    accepted.handshake = undefined
+    this.handshaking.delete(accepted.link)
+  }
+
+  /** A frame on a link that carries `session`, counted against the connection's rate limit. */
+  sessionFrame(accepted: AcceptedLink, session: ServerSession, data: unknown): void {
+    if (accepted.cut) return
+    accepted.rate ??= this.accounts.rateOf(session)
+    const verdict = accepted.rate.take(frameSize(data))
+    if (verdict !== "cut") return session.receive(accepted.link, data, verdict === "over")
+    // It kept sending past the refusals: the connection goes, the session stays for a resume.
+    accepted.cut = true
+    accepted.link.send(control.notice("RATE_LIMITED", "too many frames past this connection's rate limit"))
+    accepted.link.close(closeCodeOf("RATE_LIMITED"), "RATE_LIMITED")
+  }
+
+  /** The link closed. */
+  linkClosed(accepted: AcceptedLink): void {
+    accepted.closed = true
+    this.handshakeOver(accepted)
+    clearTimeout(this.refusing.get(accepted.link))
+    this.refusing.delete(accepted.link)
+    accepted.session?.linkClosed(accepted.link)
+  }
+
+  /** A frame on a link that carries no session yet: a PROBE, the HELLO, or what follows a HELLO being taken over. */
+  handshakeFrame(accepted: AcceptedLink, data: unknown): void {
+    const { link, info } = accepted
+    if (!info) return
+    if (accepted.held) {
+      // A client sends nothing before its WELCOME but PROBEs: more than a few frames is not one.
+      if (accepted.held.length < MAX_HELD_FRAMES) return void accepted.held.push(data)
+      accepted.held = undefined
+      accepted.closed = true
+      return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
     }
-    return {
-      frame: (data) => {
-        if (session) {
-          if (cut) return
-          rate ??= new ConnectionRate(this.options.limits)
-          const verdict = rate.take(frameSize(data))
-          if (verdict !== "cut") return session.receive(link, data, verdict === "over")
-          // It kept sending past the refusals: the connection goes, the session stays for a resume.
-          cut = true
-          link.send(control.notice("RATE_LIMITED", "too many frames past this connection's rate limit"))
-          return link.close(closeCodeOf("RATE_LIMITED"), "RATE_LIMITED")
-        }
-        if (held) {
-          // A client sends nothing before its WELCOME but PROBEs: more than a few frames is not one.
-          if (held.length < MAX_HELD_FRAMES) return void held.push(data)
-          held = undefined
-          closed = true
-          return refuseLink(link, "HANDSHAKE_REQUIRED", "too many frames before the WELCOME")
-        }
-        // Its HELLO was refused; the answer is on its way.
-        if (this.refusing.has(link)) return
-        if (this.closing) {
-          handshakeOver()
-          return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
-        }
-        const decoded = decodeClientFrame(data, this.options.limits)
-        // A client moving its session here first checks that the link carries frames both ways: each
-        // PROBE is echoed, up to a few, and HELLO must still follow within the handshake timeout.
-        if (decoded.ok && decoded.frame[0] === FrameType.PROBE && ++probes <= MAX_PROBES) {
-          return link.send(control.probe(decoded.frame[1]))
-        }
-        handshakeOver()
-        if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
-          return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
-        }
-        const [, version, token, received] = decoded.frame
-        const { cluster } = this.options
-        if (!cluster || token === null || version !== PROTOCOL_VERSION || this.sessions.has(token)) {
-          session = this.hello(link, info, signalledBy, version, token, received)
-          return
-        }
-        // Another node may own it: ask, then answer the HELLO as usual (docs/scaling.md#take-over).
-        held = []
-        cluster.takeOver(token, (outcome) => {
-          const frames = held ?? []
-          held = undefined
-          if (closed) return
-          if (outcome.kind === "timeout") {
-            // CONNECTION_LOST's close code (1006) cannot be sent: 1013 is "try again later".
-            return refuseLink(
-              link,
-              "CONNECTION_LOST",
-              "the node holding this session did not hand it over in time; retry",
-              TRY_AGAIN_LATER,
-            )
-          }
-          session = this.hello(link, info, signalledBy, version, token, received)
-          for (const frame of frames) session?.receive(link, frame)
-        })
-      },
-      close: () => {
-        closed = true
-        handshakeOver()
-        clearTimeout(this.refusing.get(link))
-        this.refusing.delete(link)
-        session?.linkClosed(link)
-      },
-      resume(received) {
-        session?.resume(link, received)
-      },
+    // Its HELLO was refused; the answer is on its way.
+    if (this.refusing.has(link)) return
+    if (this.closing) {
+      this.handshakeOver(accepted)
+      return refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
     }
+    const decoded = decodeClientFrame(data, this.options.limits)
+    // A client moving its session here first checks that the link carries frames both ways: each
+    // PROBE is echoed, up to a few, and HELLO must still follow within the handshake timeout.
+    if (decoded.ok && decoded.frame[0] === FrameType.PROBE && ++accepted.probes <= MAX_PROBES) {
+      return link.send(control.probe(decoded.frame[1]))
+    }
+    this.handshakeOver(accepted)
+    if (!decoded.ok || decoded.frame[0] !== FrameType.HELLO) {
+      return refuseLink(link, "HANDSHAKE_REQUIRED", "the first frame must be HELLO")
+    }
+    const [, version, token, received] = decoded.frame
+    const { cluster } = this.options
+    if (!cluster || token === null || version !== PROTOCOL_VERSION || this.sessions.has(token)) {
+      return accepted.answered(this.hello(link, info, accepted.signalledBy, version, token, received))
+    }
+    // Another node may own it: ask, then answer the HELLO as usual (docs/scaling.md#take-over).
+    accepted.held = []
+    cluster.takeOver(token, (outcome) => {
+      const frames = accepted.held ?? []
+      accepted.held = undefined
+      if (accepted.closed) return
+      if (outcome.kind === "timeout") {
+        // CONNECTION_LOST's close code (1006) cannot be sent: 1013 is "try again later".
+        return refuseLink(
+          link,
+          "CONNECTION_LOST",
+          "the node holding this session did not hand it over in time; retry",
+          TRY_AGAIN_LATER,
+        )
+      }
+      const session = this.hello(link, info, accepted.signalledBy, version, token, received)
+      accepted.answered(session)
+      for (const frame of frames) session?.receive(link, frame)
+    })
   }
 
   /** Whether `link`'s HELLO was refused a new session and waits for its answer (`refusalDelayMs`). */
@@ -285,15 +301,17 @@ export class SessionTable {
         randomBytes(9).toString("base64url"),
         randomBytes(18).toString("base64url"),
         info.auth,
-        randomBytes(16).toString("base64url"),
+        undefined,
       )
       this.sessions.set(target.token, target)
       this.options.quota?.hold(target, info.remoteAddress, identity)
       this.options.cluster?.claim(target)
       this.options.started(target)
-    } else {
-      // A resume: `authenticate` ran again for this connection (or, on a link the session signalled, it
-      // carries the session's own), and the session takes its result from now on.
+    } else if (signalledBy === undefined) {
+      // A resume takes the auth `authenticate` gave this connection, if it names the session's identity (a
+      // signalled link carries the auth of when it opened: written, it could undo a reauthentication).
+      const refusal = this.accounts.resume(target, info)
+      if (refusal) return void refuseLink(link, "AUTH_REFUSED", refusal)
       target.auth = info.auth
     }
     const welcome = control.welcome(
@@ -313,6 +331,58 @@ export class SessionTable {
     }
     return target
   }
+}
+
+/**
+ * One link `accept` took: its handshake (PROBEs, then HELLO), then the events of the session it carries.
+ * An object with its methods on the prototype rather than closures, and what only the handshake needs is
+ * dropped once it is over, so that an idle connection holds little (docs/performance.md#idle-connections).
+ */
+class AcceptedLink implements ServerLinkEvents {
+  session: ServerSession | undefined
+  /** Frames that came while another node hands the session over; `undefined` when none is under way. */
+  held: unknown[] | undefined
+  closed = false
+  probes = 0
+  handshake: ReturnType<typeof setTimeout> | undefined
+  /** Its session's frame rate (docs/limits.md#connections-and-messages), shared by the session's connections. */
+  rate: ConnectionRate | undefined
+  /** Cut for its rate: what it sends is ignored until it closes. */
+  cut = false
+  /** What a HELLO needs; dropped once the link carries a session, as no frame reaches the handshake again. */
+  info: ConnectionInfo | undefined
+
+  constructor(
+    private readonly table: SessionTable,
+    readonly link: Link,
+    info: ConnectionInfo,
+    readonly signalledBy: string | undefined,
+  ) {
+    this.info = info
+  }
+
+  /** The HELLO was answered: with a session, the link carries it from now on. */
+  answered(session: ServerSession | undefined): void {
+    this.session = session
+    if (session) this.info = undefined
+  }
+
+  frame(data: unknown): void {
+    if (this.session) return this.table.sessionFrame(this, this.session, data)
+    this.table.handshakeFrame(this, data)
+  }
+
+  close(): void {
+    this.table.linkClosed(this)
+  }
+
+  resume(received: number): void {
+    this.session?.resume(this.link, received)
+  }
+}
+
+function expireHandshake(table: SessionTable, accepted: AcceptedLink): void {
+  table.expire(accepted)
 }
 
 /** PROBE frames a link may carry before its HELLO. */

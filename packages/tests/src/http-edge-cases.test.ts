@@ -178,4 +178,23 @@ describe("HTTP transports at the edges: batch sizes, polling intervals, BYE and 
       expect(Math.max(...acks)).toBeGreaterThan(380)
     },
   )
+
+  it("says Connection: close on a refusal sent before the body was read, so a keep-alive client reuses no closing connection", async () => {
+    // A POST refused before its body is read (here 410, an unknown link) is followed by the connection's
+    // close. Without `Connection: close` a client that keeps connections (fetch's pool; a proxy) put it back
+    // in its pool and sent its next request on it: "other side closed". The fuzz tests' honest polling
+    // client, sharing the pool with the attacker's requests, lost its link so.
+    const { url } = await start()
+    const body = "x".repeat(256 * 1024)
+    for (let i = 0; i < 20; i++) {
+      const refused = await fetch(`${url}?link=unknown-${i}`, { method: "POST", body })
+      expect(refused.status).toBe(410)
+      expect(refused.headers.get("connection")).toBe("close")
+      await refused.arrayBuffer()
+      // The same origin at once: the pool hands out a connection it still holds as reusable.
+      const next = await fetch(`${url}?link=unknown-again-${i}`, { method: "DELETE" })
+      expect(next.status).toBe(410)
+      await next.arrayBuffer()
+    }
+  })
 })

@@ -7,6 +7,11 @@ import { connected, testClientOptions } from "./support/harnesses.ts"
 import { type UnfinishedBody, unfinishedBody } from "./support/unfinishedBody.ts"
 
 const KiB = 1024
+/**
+ * The per-address bound of most tests: the least createServer takes is the largest body a client may
+ * send (1 MiB + 64 KiB with the default maxMessageBytes), and one 1,000 KiB body stays under it.
+ */
+const BOUND = 1280 * KiB
 /** The closing wait after a refusal (CLOSE_WAIT_MS), and room for a busy machine. */
 const CLOSE_WAIT_MS = 1000
 const SLACK_MS = 1500
@@ -103,18 +108,18 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
 
   it("bounds the bytes of unfinished bodies per address (503 SERVER_BUSY) and ends held ones after readTimeoutMs (408)", async () => {
     const readTimeoutMs = 1500
-    const { server, url } = await start({ maxIncompleteBytesPerIp: 256 * KiB, readTimeoutMs })
+    const { server, url } = await start({ maxIncompleteBytesPerIp: BOUND, readTimeoutMs })
     const stillFine = await bystander(url)
-    const first = await hold(`${url}?transport=long-polling`, 1024 * KiB, 200 * KiB)
-    await waitFor(() => server.incompleteBytes === 200 * KiB, 2000, "the first body's bytes")
+    const first = await hold(`${url}?transport=long-polling`, 1024 * KiB, 1000 * KiB)
+    await waitFor(() => server.incompleteBytes === 1000 * KiB, 2000, "the first body's bytes")
     // The same address, past its share: refused at once and its connection closed.
-    const second = await hold(`${url}?transport=sse`, 1024 * KiB, 100 * KiB)
+    const second = await hold(`${url}?transport=sse`, 1024 * KiB, 500 * KiB)
     expect(await second.answer).toMatchObject({ status: 503, code: "SERVER_BUSY" })
     expect((await second.closed) - second.startedAt).toBeLessThan(CLOSE_WAIT_MS + SLACK_MS)
-    expect(server.incompleteBytes).toBe(200 * KiB)
+    expect(server.incompleteBytes).toBe(1000 * KiB)
     // Another address has its own share.
-    const other = await hold(`${url}?transport=polling`, 1024 * KiB, 100 * KiB, "127.0.0.2")
-    await waitFor(() => server.incompleteBytes === 300 * KiB, 2000, "the other address's bytes")
+    const other = await hold(`${url}?transport=polling`, 1024 * KiB, 500 * KiB, "127.0.0.2")
+    await waitFor(() => server.incompleteBytes === 1500 * KiB, 2000, "the other address's bytes")
     await stillFine()
     for (const held of [first, other]) {
       const answer = await held.answer
@@ -126,31 +131,31 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     }
     expect(server.incompleteBytes).toBe(0)
     // With the bytes given back, a body of the same size is read in full.
-    const again = await hold(`${url}?transport=long-polling`, 200 * KiB, 200 * KiB - 1)
+    const again = await hold(`${url}?transport=long-polling`, 1000 * KiB, 1000 * KiB - 1)
     await again.send(1)
     expect((await again.answer)?.status).toBe(200)
   })
 
   it("counts the client's address behind a trusted proxy, as every per-address bound does", async () => {
-    const { server, url } = await start({ maxIncompleteBytesPerIp: 256 * KiB }, { trustedProxies: ["127.0.0.1"] })
+    const { server, url } = await start({ maxIncompleteBytesPerIp: BOUND }, { trustedProxies: ["127.0.0.1"] })
     const via = (client: string) => ({ "x-forwarded-for": client })
-    await hold(`${url}?transport=long-polling`, 1024 * KiB, 200 * KiB, "127.0.0.1", via("203.0.113.5"))
-    await waitFor(() => server.incompleteBytes === 200 * KiB, 2000, "the first client's bytes")
+    await hold(`${url}?transport=long-polling`, 1024 * KiB, 1000 * KiB, "127.0.0.1", via("203.0.113.5"))
+    await waitFor(() => server.incompleteBytes === 1000 * KiB, 2000, "the first client's bytes")
     // Another client behind the same proxy has its own share; the first one has none left.
-    const other = await hold(`${url}?transport=sse`, 1024 * KiB, 200 * KiB, "127.0.0.1", via("203.0.113.6"))
-    await waitFor(() => server.incompleteBytes === 400 * KiB, 2000, "the other client's bytes")
-    const same = await hold(`${url}?transport=polling`, 1024 * KiB, 100 * KiB, "127.0.0.1", via("203.0.113.5"))
+    const other = await hold(`${url}?transport=sse`, 1024 * KiB, 1000 * KiB, "127.0.0.1", via("203.0.113.6"))
+    await waitFor(() => server.incompleteBytes === 2000 * KiB, 2000, "the other client's bytes")
+    const same = await hold(`${url}?transport=polling`, 1024 * KiB, 500 * KiB, "127.0.0.1", via("203.0.113.5"))
     expect(await same.answer).toMatchObject({ status: 503, code: "SERVER_BUSY" })
     expect(other.socket.destroyed).toBe(false)
   })
 
   it("bounds the bytes of unfinished bodies from every address together", async () => {
-    const { server, url } = await start({ maxIncompleteBytes: 256 * KiB, maxIncompleteBytesPerIp: 1024 * KiB })
-    await hold(`${url}?transport=long-polling`, 1024 * KiB, 200 * KiB)
-    await waitFor(() => server.incompleteBytes === 200 * KiB, 2000, "the first body's bytes")
-    const other = await hold(`${url}?transport=long-polling`, 1024 * KiB, 100 * KiB, "127.0.0.3")
+    const { server, url } = await start({ maxIncompleteBytes: BOUND, maxIncompleteBytesPerIp: 4 * BOUND })
+    await hold(`${url}?transport=long-polling`, 1024 * KiB, 1000 * KiB)
+    await waitFor(() => server.incompleteBytes === 1000 * KiB, 2000, "the first body's bytes")
+    const other = await hold(`${url}?transport=long-polling`, 1024 * KiB, 500 * KiB, "127.0.0.3")
     expect(await other.answer).toMatchObject({ status: 503, code: "SERVER_BUSY" })
-    expect(server.incompleteBytes).toBe(200 * KiB)
+    expect(server.incompleteBytes).toBe(1000 * KiB)
   })
 
   it("reads one upstream POST per link at a time: the others get 409 LINK_BUSY at once", async () => {
@@ -179,15 +184,15 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
 
   it("holds at most the per-address bound however many connections send unfinished bodies, and closes them all", async () => {
     const readTimeoutMs = 1000
-    // Room for five of the 10 KiB pieces below (each arrives in one read), not six.
-    const bound = 52 * KiB
+    // Room for five of the 210 KiB pieces below, not six (the least bound createServer takes is 1,088 KiB).
+    const bound = 1100 * KiB
     const { server, url } = await start({ maxIncompleteBytesPerIp: bound, readTimeoutMs })
     let peak = 0
     const sampler = setInterval(() => {
       peak = Math.max(peak, server.incompleteBytes)
     }, 5)
     const attack = await Promise.all(
-      Array.from({ length: 40 }, () => hold(`${url}?transport=long-polling`, 1024 * KiB, 10 * KiB)),
+      Array.from({ length: 40 }, () => hold(`${url}?transport=long-polling`, 1024 * KiB, 210 * KiB)),
     )
     const answers = await Promise.all(attack.map((body) => body.answer))
     clearInterval(sampler)
@@ -201,5 +206,35 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     const closedAfter = await Promise.all(attack.map(async (body) => (await body.closed) - body.startedAt))
     expect(Math.max(...closedAfter)).toBeLessThan(readTimeoutMs + CLOSE_WAIT_MS + SLACK_MS)
     expect(server.incompleteBytes).toBe(0)
+  })
+})
+
+describe("bounds on unread bytes below what a client may send (issue 12, item 2)", () => {
+  const made: Server<TestContract>[] = []
+  afterEach(async () => {
+    for (const server of made.splice(0)) await server.close()
+  })
+  const make = (limits: Partial<ServerLimits>) => () =>
+    void made.push(
+      createServer(TestContract, testHandlers({ aborted: new Set() }) as never, { limits, onError: () => {} }),
+    )
+
+  it("are refused by createServer with a TypeError that names them", () => {
+    // The largest body or message: maxMessageBytes, at least the 1 MiB a client assumes before WELCOME, + 64 KiB.
+    const least = 1024 * KiB + 64 * KiB
+    expect(make({ maxIncompleteBytesPerIp: least - 1 })).toThrow(TypeError)
+    expect(make({ maxIncompleteBytesPerIp: least - 1 })).toThrow(/limits\.maxIncompleteBytesPerIp \(1114111\)/)
+    expect(make({ maxIncompleteBytes: 256 * KiB })).toThrow(
+      /limits\.maxIncompleteBytes \(262144\) must be at least 1114112/,
+    )
+    expect(make({ maxIncompleteBytes: 256 * KiB, maxIncompleteBytesPerIp: 256 * KiB })).toThrow(
+      /maxIncompleteBytesPerIp \(262144\) and limits\.maxIncompleteBytes \(262144\)/,
+    )
+    // Above the pre-WELCOME bound, maxMessageBytes sets it.
+    const large = { maxMessageBytes: 4096 * KiB }
+    expect(make({ ...large, maxIncompleteBytesPerIp: 4096 * KiB })).toThrow(/must be at least 4259840/)
+    expect(make({ ...large, maxIncompleteBytesPerIp: 4160 * KiB, maxIncompleteBytes: 16_384 * KiB })).not.toThrow()
+    expect(make({ maxIncompleteBytesPerIp: least, maxIncompleteBytes: least })).not.toThrow()
+    expect(make({ maxIncompleteBytesPerIp: Number.NaN })).toThrow(TypeError)
   })
 })

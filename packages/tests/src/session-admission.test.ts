@@ -17,7 +17,8 @@ import WebSocket from "ws"
 class Raw {
   readonly frames: unknown[][] = []
   closed: number | undefined
-  private seq = 1
+  /** The sequence number of its next request (a resume goes on from the session's). */
+  seq = 1
 
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data) => this.frames.push(JSON.parse(String(data)) as unknown[]))
@@ -267,9 +268,35 @@ describe("the per-connection rate limit", () => {
     await waitFor(() => peer.closed !== undefined, 3000, "the close")
     expect(peer.closed).toBe(4210)
     expect(peer.frames.some((f) => f[0] === FrameType.NOTICE && f[1] === "RATE_LIMITED")).toBe(true)
-    // The session stays: it resumes on a new connection, whose rate starts afresh.
+    // The session stays: it resumes on a new connection.
     const resumed = await hello(url, "127.0.0.1", peer.token)
     expect(resumed.answer?.[4]).toBe(true)
+  })
+
+  it("is the session's, not the connection's: a resume goes on with what the last connection left", async () => {
+    const url = await start({ limits: { connectionFrameBurst: 3, connectionFramesPerSecond: 0.001 } })
+    const peer = await hello(url, "127.0.0.1")
+    for (const id of [1, 2, 3].map((n) => peer.call(n, 1))) expect((await peer.reply(id))[0]).toBe(FrameType.RESULT)
+    peer.close()
+    // The burst is spent: a resume does not get another one.
+    const resumed = await hello(url, "127.0.0.1", peer.token)
+    expect(resumed.answer?.[4]).toBe(true)
+    resumed.seq = 4
+    const reply = await resumed.reply(resumed.call(4, 1))
+    expect([reply[0], reply[3]]).toEqual([FrameType.ERROR, "RATE_LIMITED"])
+    // A client that was cut for its rate is cut again at once: looping on resumes buys no burst.
+    for (let n = 5; n <= 7; n++) resumed.call(n, 1)
+    expect((await resumed.refusal()).close).toBe(4210)
+    const again = await hello(url, "127.0.0.1", peer.token)
+    expect(again.answer?.[4]).toBe(true)
+    // Frame 7 was cut, not taken: the session expects it again.
+    again.seq = 7
+    const after = again.call(7, 1)
+    await waitFor(() => again.closed !== undefined, 3000, "the close")
+    expect(again.closed).toBe(4210)
+    expect(again.frames.some((f) => (f[0] === FrameType.RESULT || f[0] === FrameType.ERROR) && f[2] === after)).toBe(
+      false,
+    )
   })
 
   it("counts the characters of the frames too", async () => {

@@ -430,3 +430,68 @@ describe("a hand-over that does not arrive", () => {
     expect(await client.rpc.add({ a: 1, b: 2 })).toBe(3)
   })
 })
+
+describe("the sessions a node counts per address through a hand-over", () => {
+  /** A raw WebSocket to `node` from 127.0.0.1 that sends HELLO (`token`: resume that session) and keeps what it gets. */
+  const hello = async (node: TestNode, token: string | null) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${node.port}/switchyard`, { localAddress: "127.0.0.1" })
+    const frames: unknown[][] = []
+    let closed: number | undefined
+    socket.on("message", (data) => void frames.push(JSON.parse(String(data)) as unknown[]))
+    socket.on("close", (code) => {
+      closed = code
+    })
+    socket.on("error", () => {})
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject))
+    socket.send(JSON.stringify([FrameType.HELLO, PROTOCOL_VERSION, token, 0]))
+    await waitFor(() => frames.some((f) => f[0] === FrameType.WELCOME || f[0] === FrameType.BYE), 5000, "the answer")
+    const answer = frames.find((f) => f[0] === FrameType.WELCOME || f[0] === FrameType.BYE) as unknown[]
+    return { socket, answer, closed: () => closed }
+  }
+  const limits = { maxSessionsPerIp: 1, refusalDelayMs: 0, takeOverTimeoutMs: 500 }
+
+  it("are counted again when the hand-over fails: the session put back still holds its address's place", async () => {
+    await using cluster = await SessionClusterFixture.start({ count: 2, serverLimits: limits })
+    const [n1, n2] = cluster.nodes as [TestNode, TestNode]
+    const first = await hello(n1, null)
+    expect(first.answer[0]).toBe(FrameType.WELCOME)
+    const token = first.answer[2] as string
+    // n1 hands the session out, and its snapshot is lost on the way: n2 gives up, n1 puts the session back.
+    cluster.drop = (from, _to, message) => from === n1.id && message.t === "taken"
+    const taking = await hello(n2, token)
+    expect(taking.answer.slice(0, 2)).toEqual([FrameType.BYE, "CONNECTION_LOST"])
+    await waitFor(() => n1.server.sessionCount === 1, 3000, "the session put back")
+    const another = await hello(n1, null)
+    expect(another.answer.slice(0, 2)).toEqual([FrameType.BYE, "TOO_MANY_SESSIONS"])
+    // The session itself resumes there, as before.
+    cluster.drop = undefined
+    const back = await hello(n1, token)
+    expect(back.answer[0]).toBe(FrameType.WELCOME)
+    expect(back.answer[4]).toBe(true)
+    for (const socket of [first, taking, another, back]) socket.socket.terminate()
+  })
+
+  it("move with the session when the other node takes it: its new node counts it, the old one no longer", async () => {
+    await using cluster = await SessionClusterFixture.start({ count: 2, serverLimits: limits })
+    const [n1, n2] = cluster.nodes as [TestNode, TestNode]
+    const first = await hello(n1, null)
+    const token = first.answer[2] as string
+    const moved = await hello(n2, token)
+    expect(moved.answer[0]).toBe(FrameType.WELCOME)
+    expect(moved.answer[4]).toBe(true)
+    // n1 releases its count once n2 confirmed (the "adopted" message follows the snapshot).
+    await waitFor(() => n1.server.sessionCount === 0, 3000, "the session to leave n1")
+    let onN1: unknown[] | undefined
+    for (let attempt = 0; attempt < 40 && onN1?.[0] !== FrameType.WELCOME; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+      const fresh = await hello(n1, null)
+      fresh.socket.terminate()
+      onN1 = fresh.answer
+    }
+    expect(onN1?.[0]).toBe(FrameType.WELCOME)
+    // n2 counts the session it took over against the address that took it.
+    const onN2 = await hello(n2, null)
+    expect(onN2.answer.slice(0, 2)).toEqual([FrameType.BYE, "TOO_MANY_SESSIONS"])
+    for (const socket of [first, moved, onN2]) socket.socket.terminate()
+  })
+})

@@ -88,6 +88,39 @@ class HttpLinks implements RunningTransport {
     }
   }
 
+  /** A link ended: the session hears it; the link is forgotten once its last frames are collected. */
+  private readonly linkClosed = (closed: HttpLink, code: number, reason: string) => {
+    closed.events?.close(code, reason)
+    // Its HELLO was refused a new session (too many, too fast): the client sees the status, not a 200
+    // whose BYE would wait for a downstream request (docs/limits.md#sessions); no link is kept.
+    const { opening } = closed
+    const refusal = opening && refusalOf(closed.queue)
+    if (opening && refusal) {
+      this.forget(closed)
+      refuse(opening, refusal.code, refusal.message)
+      closed.opening = undefined
+      return
+    }
+    if (closed.queue.length === 0) return this.forget(closed)
+    // Frames queued with the close (a BYE) wait for the next downstream request, for a while. A link
+    // forgotten sooner clears its timer, which would otherwise hold it (and its session's closures).
+    const linger = setTimeout(() => this.forget(closed), LINGER_MS)
+    linger.unref()
+    closed.forget = () => {
+      clearTimeout(linger)
+      this.forget(closed)
+    }
+    // It still counts toward maxConnectionsPerIp, but gives way to a new connection from its address at
+    // the bound: a storm of clients coming back on new links would otherwise wait out their old links.
+    closed.linger(closed.forget)
+  }
+
+  private forget(closed: HttpLink): void {
+    if (this.links.get(closed.id) !== closed) return
+    this.links.delete(closed.id)
+    closed.release()
+  }
+
   /** Closes every link, then waits (up to a grace period) for closed links to hand over their last frames. */
   async close(): Promise<void> {
     for (const link of [...this.links.values()]) link.end(1001, "SERVER_CLOSED")
@@ -130,42 +163,9 @@ class HttpLinks implements RunningTransport {
     if (!admission.ok) return refuseUnread(request, response, admission.code, admission.message)
     const body = await readBody(request, response, this.bodies)
     if (body === undefined) return admission.release()
-    const forget = (closed: HttpLink) => {
-      if (this.links.get(closed.id) !== closed) return
-      this.links.delete(closed.id)
-      admission.release()
-    }
     const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`
-    /** The opening POST, until it is answered. */
-    let opening: ServerResponse | undefined = response
-    const link = new HttpLink(
-      this.downstream,
-      (closed, code, reason) => {
-        closed.events?.close(code, reason)
-        // Its HELLO was refused a new session (too many, too fast): the client sees the status, not a 200
-        // whose BYE would wait for a downstream request (docs/limits.md#sessions); no link is kept.
-        const refusal = opening && refusalOf(closed.queue)
-        if (opening && refusal) {
-          forget(closed)
-          refuse(opening, refusal.code, refusal.message)
-          opening = undefined
-          return
-        }
-        if (closed.queue.length === 0) return forget(closed)
-        // Frames queued with the close (a BYE) wait for the next downstream request, for a while. A link
-        // forgotten sooner clears its timer, which would otherwise hold it (and its session's closures).
-        // It still counts toward maxConnectionsPerIp, but gives way to a new connection from its address at
-        // the bound: a storm of clients coming back on new links would otherwise wait out their old links.
-        const linger = setTimeout(() => forget(closed), LINGER_MS)
-        linger.unref()
-        closed.forget = () => {
-          clearTimeout(linger)
-          forget(closed)
-        }
-        admission.linger(closed.forget)
-      },
-      prefix,
-    )
+    const link = new HttpLink(this.downstream, this.linkClosed, prefix, admission.release, admission.linger)
+    link.opening = response
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {
       transport: this.id,
@@ -175,8 +175,8 @@ class HttpLinks implements RunningTransport {
     // The HELLO first: a refused one is answered when its refusal comes (above), now or after
     // refusalDelayMs, and the link counts toward maxConnectionsPerIp until then.
     this.feed(link, body)
-    if (opening === undefined || this.host.refusing?.(link)) return
-    opening = undefined
+    if (link.opening === undefined || this.host.refusing?.(link)) return
+    link.opening = undefined
     answer(response, 200, { link: link.id })
   }
 

@@ -27,18 +27,31 @@ export interface Downstream {
   gone?(response: ServerResponse): void
 }
 
-/** One link: frames the session sent and the transport has not delivered yet, plus transport state. */
+/** A response a transport holds for a link (long polling's held poll). */
+export interface HeldResponse {
+  readonly response: ServerResponse
+  /** It is answered or gone: stop waiting for it. */
+  cancel(): void
+}
+
+/**
+ * One link: frames the session sent and the transport has not delivered yet, plus transport state. What
+ * an idle link holds is kept small (docs/performance.md#idle-connections): no closure of its own, and
+ * the unreliable frames' table made on the first one.
+ */
 export class HttpLink implements Link {
   readonly id: string
   /** Frames waiting to go downstream, oldest first. */
   queue: string[] = []
   /**
    * Unreliable frames waiting, at most one per slot (docs/delivery.md): a poll takes the latest of each,
-   * and an SSE stream writes them when its response is not backed up.
+   * and an SSE stream writes them when its response is not backed up. Made on the first one.
    */
-  readonly latest = new LatestFrames()
-  /** Whatever the transport holds for this link (a held poll, an open event stream). */
-  held: { response: ServerResponse; timer: ReturnType<typeof setTimeout> | undefined } | undefined
+  latest: LatestFrames | undefined
+  /** A response the transport holds for this link. */
+  held: HeldResponse | undefined
+  /** The opening POST, until it is answered (docs/limits.md#sessions: a refused HELLO gets its status). */
+  opening: ServerResponse | undefined
   events: ServerLinkEvents | undefined
   isClosed = false
   /** The highest `ack` a downstream request carried. */
@@ -54,9 +67,14 @@ export class HttpLink implements Link {
 
   constructor(
     readonly transport: Downstream,
+    /** Told once when the link ends (the transport's links, shared by all of them). */
     private readonly onClose: (link: HttpLink, code: number, reason: string) => void,
     /** What the id starts with: the node's id and a dot, with a cluster. */
-    prefix = "",
+    prefix: string,
+    /** Gives back the connection the link was admitted as (`TransportHost.admit`). */
+    readonly release: () => void,
+    /** Marks the closed link as lingering: it gives way to a new connection at the per-address bound. */
+    readonly linger: (forget: () => void) => void,
   ) {
     this.id = prefix + randomBytes(16).toString("base64url")
   }
@@ -69,6 +87,7 @@ export class HttpLink implements Link {
 
   sendLatest(slot: object, frame: string): void {
     if (this.isClosed) return
+    this.latest ??= new LatestFrames()
     this.latest.put(slot, frame)
     this.schedule()
   }
@@ -77,15 +96,23 @@ export class HttpLink implements Link {
     if (this.scheduled) return
     // Frames of one tick leave together.
     this.scheduled = true
-    process.nextTick(() => {
-      this.scheduled = false
-      this.transport.ready(this)
-    })
+    process.nextTick(deliver, this)
+  }
+
+  /** The tick's frames are all queued: the transport takes them. */
+  deliver(): void {
+    this.scheduled = false
+    this.transport.ready(this)
+  }
+
+  /** Unreliable frames waiting. */
+  get latestWaiting(): number {
+    return this.latest?.size ?? 0
   }
 
   /** Whether anything waits to go downstream. */
   get pending(): boolean {
-    return this.queue.length > 0 || this.latest.size > 0
+    return this.queue.length > 0 || this.latestWaiting > 0
   }
 
   /**
@@ -94,7 +121,7 @@ export class HttpLink implements Link {
    * last item of an unreliable stream comes before its END.
    */
   drain(): string {
-    if (this.latest.size > 0) {
+    if (this.latest !== undefined && this.latest.size > 0) {
       const unreliable: string[] = []
       this.latest.flush((frame) => unreliable.push(frame))
       const head = this.queue[0] !== undefined && isEncodedWelcome(this.queue[0]) ? 1 : 0
@@ -129,7 +156,7 @@ export class HttpLink implements Link {
     if (this.isClosed) return
     this.isClosed = true
     // Unreliable frames are never delivered late: a link that closes drops them.
-    this.latest.clear()
+    this.latest?.clear()
     this.transport.closed(this)
     this.onClose(this, code, reason)
   }
@@ -142,3 +169,7 @@ function seqOf(frame: string): number | undefined {
 }
 
 const DATA_FRAME = /^\[(\d+),(\d+)/
+
+function deliver(link: HttpLink): void {
+  link.deliver()
+}

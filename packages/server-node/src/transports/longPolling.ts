@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { answer, answerFrames } from "../httpAnswers.ts"
+import { Periodic } from "../periodic.ts"
 import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
-import type { Downstream, HttpLink } from "./httpLink.ts"
+import type { Downstream, HeldResponse, HttpLink } from "./httpLink.ts"
 
 /** Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`. */
 export function longPollingServer(): ServerTransport {
@@ -21,7 +22,7 @@ function longPollingDownstream(pollTimeoutMs: number): Downstream {
     const held = link.held
     if (!held) return
     link.held = undefined
-    if (held.timer !== undefined) clearTimeout(held.timer)
+    held.cancel()
     if (status === 204) answer(held.response, 204)
     else answerFrames(held.response, link.drain())
   }
@@ -29,12 +30,14 @@ function longPollingDownstream(pollTimeoutMs: number): Downstream {
     get(link: HttpLink, _request: IncomingMessage, response: ServerResponse) {
       release(link, 204)
       if (link.pending || link.isClosed) return answerFrames(response, link.drain())
-      const timer = setTimeout(() => release(link, 200), pollTimeoutMs)
-      link.held = { response, timer }
+      const held = new HeldPoll(link, response, release)
+      held.hold(pollTimeoutMs)
+      link.held = held
       // A client that gave up on its poll frees the slot (the response closes before it was finished).
-      response.once("close", () => {
-        if (link.held?.response !== response) return
-        clearTimeout(timer)
+      // 'close' comes once: no `once` wrapper.
+      response.on("close", () => {
+        if (link.held !== held) return
+        held.cancel()
         link.held = undefined
       })
     },
@@ -47,5 +50,32 @@ function longPollingDownstream(pollTimeoutMs: number): Downstream {
     closed(link: HttpLink) {
       release(link, 200)
     },
+  }
+}
+
+/**
+ * A held poll, answered with what is queued after `pollTimeoutMs`: a one-shot entry of the shared timers
+ * rather than a timer of its own (docs/performance.md#idle-connections).
+ */
+class HeldPoll extends Periodic implements HeldResponse {
+  constructor(
+    private readonly link: HttpLink,
+    readonly response: ServerResponse,
+    private readonly release: (link: HttpLink, status: 200) => void,
+  ) {
+    super()
+  }
+
+  hold(ms: number): void {
+    this.startPeriod(ms)
+  }
+
+  cancel(): void {
+    this.stopPeriod()
+  }
+
+  protected onPeriod(): void {
+    this.stopPeriod()
+    this.release(this.link, 200)
   }
 }

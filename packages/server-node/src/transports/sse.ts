@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { closeCodeOf, isDataFrame } from "@switchyard/core"
+import { Periodic } from "../periodic.ts"
 import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
@@ -25,13 +26,6 @@ export function sseServer(): ServerTransport {
  * browser's `EventSource` give up, while the session could still resume on a new link.
  */
 
-/** One open event stream. */
-interface Stream {
-  readonly response: ServerResponse
-  readonly keepAlive: ReturnType<typeof setInterval>
-  readonly lifetime: ReturnType<typeof setTimeout>
-}
-
 const headers = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
@@ -49,73 +43,21 @@ function sseDownstream(
   maxBufferedBytes: number,
   maxUnreliableBufferedBytes: number,
 ): Downstream {
-  /** The open stream of each link; `undefined` once a link had a stream and lost it. */
-  const streams = new WeakMap<HttpLink, Stream | undefined>()
-  /** Responses with a 'drain' listener that will write the link's waiting unreliable frames. */
-  const waitingForDrain = new WeakSet<ServerResponse>()
-
-  const stop = (link: HttpLink): ServerResponse | undefined => {
-    const stream = streams.get(link)
-    if (!stream) return undefined
-    streams.set(link, undefined)
-    clearInterval(stream.keepAlive)
-    clearTimeout(stream.lifetime)
-    return stream.response
-  }
-
-  const flush = (link: HttpLink) => {
-    const stream = streams.get(link)
-    if (!stream || !link.pending) return
-    const frames = link.queue
-    link.queue = []
-    let text = ""
-    for (const frame of frames) {
-      const seq = sequenceOf(frame)
-      text += seq === 0 ? `data: ${frame}\n\n` : `id: ${seq}\ndata: ${frame}\n\n`
-    }
-    // Unreliable frames (no id: they are never replayed) go while the response is not backed up; the
-    // rest wait, one per slot, for its 'drain'.
-    const { response } = stream
-    link.latest.flush(
-      (frame) => {
-        text += `data: ${frame}\n\n`
-      },
-      () => response.writableLength + text.length > maxUnreliableBufferedBytes,
-    )
-    if (link.latest.size > 0 && !waitingForDrain.has(response)) {
-      waitingForDrain.add(response)
-      response.once("drain", () => {
-        waitingForDrain.delete(response)
-        flush(link)
-      })
-    }
-    if (text === "") return
-    stream.response.write(text)
-    // A client that stops reading: the link ends (the session waits for a resume, as on a WebSocket)
-    // rather than the stream buffering without bound.
-    if (stream.response.writableLength > maxBufferedBytes) {
-      stop(link)?.destroy()
-      link.end(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
-    }
-  }
-
+  const downstream = new SseDownstream(maxBufferedBytes, maxUnreliableBufferedBytes)
   return {
     get(link: HttpLink, request: IncomingMessage, response: ServerResponse) {
-      const reconnected = streams.has(link)
+      const reconnected = downstream.streams.has(link)
       // A second stream for the same link means the client lost the first (maybe without our noticing).
-      stop(link)?.end()
+      downstream.stop(link)?.end()
       response.writeHead(200, headers)
       response.write(retry)
-      const stream: Stream = {
-        response,
-        keepAlive: setInterval(() => response.write(": \n\n"), keepAliveMs),
-        lifetime: setTimeout(() => stop(link)?.end(), maxStreamMs),
-      }
-      stream.keepAlive.unref()
-      stream.lifetime.unref()
-      streams.set(link, stream)
-      request.once("close", () => {
-        if (streams.get(link)?.response === response) stop(link)
+      flattenHead(response)
+      const stream = new Stream(downstream, link, response)
+      stream.start(keepAliveMs, maxStreamMs)
+      downstream.streams.set(link, stream)
+      // 'close' comes once: no `once` wrapper.
+      request.on("close", () => {
+        if (downstream.streams.get(link)?.response === response) downstream.stop(link)
       })
       if (reconnected) {
         // Queued data frames are in the session's replay buffer too, and resume sends them again: drop
@@ -123,13 +65,13 @@ function sseDownstream(
         link.queue = link.queue.filter((frame) => sequenceOf(frame) === 0)
         link.events?.resume?.(lastEventId(request))
       }
-      flush(link)
+      downstream.flush(link)
     },
-    ready: flush,
+    ready: (link) => downstream.flush(link),
     closed(link: HttpLink) {
       // Frames queued with the close (a BYE) still go out, then the client is told the link is over.
-      flush(link)
-      const response = stop(link)
+      downstream.flush(link)
+      const response = downstream.stop(link)
       response?.end(goneEvent)
     },
     drained(frames: string, response: ServerResponse) {
@@ -143,6 +85,131 @@ function sseDownstream(
       response.end(retry + goneEvent)
     },
   }
+}
+
+/** The open event streams of one SSE transport. */
+class SseDownstream {
+  /** The open stream of each link; `undefined` once a link had a stream and lost it. */
+  readonly streams = new WeakMap<HttpLink, Stream | undefined>()
+  /** Responses with a 'drain' listener that will write the link's waiting unreliable frames. */
+  private readonly waitingForDrain = new WeakSet<ServerResponse>()
+
+  constructor(
+    private readonly maxBufferedBytes: number,
+    private readonly maxUnreliableBufferedBytes: number,
+  ) {}
+
+  /** Ends the link's stream's timers; returns its response, for the caller to end or destroy. */
+  stop(link: HttpLink): ServerResponse | undefined {
+    const stream = this.streams.get(link)
+    if (!stream) return undefined
+    this.streams.set(link, undefined)
+    stream.stop()
+    return stream.response
+  }
+
+  flush(link: HttpLink): void {
+    const stream = this.streams.get(link)
+    if (!stream || !link.pending) return
+    const frames = link.queue
+    link.queue = []
+    let text = ""
+    for (const frame of frames) {
+      const seq = sequenceOf(frame)
+      text += seq === 0 ? `data: ${frame}\n\n` : `id: ${seq}\ndata: ${frame}\n\n`
+    }
+    // Unreliable frames (no id: they are never replayed) go while the response is not backed up; the
+    // rest wait, one per slot, for its 'drain'.
+    const { response } = stream
+    link.latest?.flush(
+      (frame) => {
+        text += `data: ${frame}\n\n`
+      },
+      () => response.writableLength + text.length > this.maxUnreliableBufferedBytes,
+    )
+    if (link.latestWaiting > 0 && !this.waitingForDrain.has(response)) {
+      this.waitingForDrain.add(response)
+      response.once("drain", () => {
+        this.waitingForDrain.delete(response)
+        this.flush(link)
+      })
+    }
+    if (text === "") return
+    stream.response.write(text)
+    // A client that stops reading: the link ends (the session waits for a resume, as on a WebSocket)
+    // rather than the stream buffering without bound.
+    if (stream.response.writableLength > this.maxBufferedBytes) {
+      this.stop(link)?.destroy()
+      link.end(closeCodeOf("SLOW_CONSUMER"), "SLOW_CONSUMER")
+    }
+  }
+}
+
+/**
+ * One open event stream: a comment line every `keepAliveMs`, and the end after `maxStreamMs`, both on the
+ * shared timers (`Periodic`) rather than two timers and their closures (docs/performance.md#idle-connections).
+ */
+class Stream extends Periodic {
+  private readonly lifetime = new StreamLifetime(this)
+
+  constructor(
+    private readonly downstream: SseDownstream,
+    readonly link: HttpLink,
+    readonly response: ServerResponse,
+  ) {
+    super()
+  }
+
+  start(keepAliveMs: number, maxStreamMs: number): void {
+    this.startPeriod(keepAliveMs)
+    this.lifetime.start(maxStreamMs)
+  }
+
+  stop(): void {
+    this.stopPeriod()
+    this.lifetime.stop()
+  }
+
+  /** Its lifetime is over: the EventSource reconnects on the same link with `Last-Event-ID`. */
+  expire(): void {
+    this.downstream.stop(this.link)?.end()
+  }
+
+  protected onPeriod(): void {
+    this.response.write(": \n\n")
+  }
+}
+
+/** When a stream ends: a one-shot entry of the shared timers. */
+class StreamLifetime extends Periodic {
+  constructor(private readonly stream: Stream) {
+    super()
+  }
+
+  start(ms: number): void {
+    this.startPeriod(ms)
+  }
+
+  stop(): void {
+    this.stopPeriod()
+  }
+
+  protected onPeriod(): void {
+    this.stopPeriod()
+    this.stream.expire()
+  }
+}
+
+/**
+ * Node keeps the head it wrote (`_header`) for the response's life, as the tree of the concatenations it
+ * was built from: about 0.8 KB for this head. Reading one character makes V8 flatten it into one string
+ * of about 200 bytes, and the garbage collector then drops the tree. An event stream stays open for
+ * minutes, so this is worth the look at a Node internal (docs/performance.md#idle-connections); where
+ * there is no `_header` string it does nothing.
+ */
+function flattenHead(response: ServerResponse): void {
+  const head = (response as unknown as { _header?: unknown })._header
+  if (typeof head === "string") head.charCodeAt(0)
 }
 
 /**

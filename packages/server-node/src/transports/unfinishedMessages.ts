@@ -22,90 +22,19 @@ export interface UnfinishedMessages {
 export type UnfinishedRefusal = "SERVER_BUSY" | "READ_TIMEOUT"
 
 /**
- * Puts itself between `socket` and its `'data'` listeners (`ws`'s), which then see only the chunks it lets
- * through. Each wrapper carries the listener it wraps as `.listener`, as `once` wrappers do, so that `ws`
- * still removes its own listener when it stops reading (after a frame over `maxPayload`).
- */
-export function watchUnfinishedMessages(
-  socket: Socket,
-  address: string | undefined,
-  incomplete: IncompleteBytes,
-  readTimeoutMs: number,
-  refuse: (refusal: UnfinishedRefusal) => void,
-): UnfinishedMessages {
-  const frames = new FrameReader()
-  let held = 0
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let refused = false
-  const stopTimer = () => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
-  }
-  const stop = (refusal: UnfinishedRefusal) => {
-    if (refused) return
-    refused = true
-    stopTimer()
-    for (const wrapper of wrappers) socket.removeListener("data", wrapper)
-    // What still comes is read and dropped, so that the client's writes are not reset before it reads the close.
-    socket.resume()
-    refuse(refusal)
-  }
-  /** Whether the chunk being emitted now may reach the listeners; decided once, by the first wrapper. */
-  let admitted = false
-  const admit = (chunk: Buffer): boolean => {
-    const before = held
-    const ended = frames.messagesEnded
-    const after = frames.read(chunk)
-    if (after > before) {
-      if (incomplete.take(address, after - before)) {
-        stop("SERVER_BUSY")
-        return false
-      }
-    } else incomplete.give(address, before - after)
-    held = after
-    if (after === 0) stopTimer()
-    else if (timer === undefined || frames.messagesEnded !== ended) {
-      // A new message started in this chunk: its own time starts.
-      stopTimer()
-      timer = setTimeout(() => stop("READ_TIMEOUT"), readTimeoutMs)
-    }
-    return true
-  }
-  const wrappers = socket.listeners("data").map((listener, index) => {
-    const fn = listener as (chunk: Buffer) => void
-    const wrapper = Object.assign(
-      function (this: Socket, chunk: Buffer) {
-        if (index === 0) admitted = !refused && admit(chunk)
-        if (admitted) fn.call(this, chunk)
-      },
-      { listener: fn },
-    )
-    socket.removeListener("data", fn)
-    return wrapper
-  })
-  for (const wrapper of wrappers) socket.on("data", wrapper)
-  return {
-    get held() {
-      return held
-    },
-    release() {
-      stopTimer()
-      incomplete.give(address, held)
-      held = 0
-    },
-  }
-}
-
-/**
  * Follows the frames of a client's WebSocket stream (RFC 6455 §5.2) without keeping their payloads: after
  * each chunk, how many bytes (headers and payloads) belong to a data message whose last frame has not
- * arrived yet. Control frames (at most 125 bytes of payload, between fragments) do not count.
+ * arrived yet. Control frames (at most 125 bytes of payload, between fragments) do not count. The header
+ * is kept as numbers (its first two bytes and the extended length), not in a buffer of its own.
  */
-export class FrameReader {
+class FrameReaderState {
   /** Data messages whose last byte has been read. */
   messagesEnded = 0
   private unfinished = 0
-  private readonly header = Buffer.alloc(14)
+  /** The header's first two bytes, and the extended payload length read so far. */
+  private first = 0
+  private second = 0
+  private extended = 0
   private headerRead = 0
   private headerSize = 2
   private payloadLeft = 0
@@ -122,11 +51,15 @@ export class FrameReader {
         if (this.payloadLeft === 0) this.frameEnded()
         continue
       }
-      this.header[this.headerRead++] = chunk[at++] as number
+      const byte = chunk[at++] as number
+      const i = this.headerRead++
+      if (i === 0) this.first = byte
+      else if (i === 1) this.second = byte
+      else if (i < this.lengthEnd) this.extended = this.extended * 256 + byte
       if (!this.isControl) this.unfinished++
       if (this.headerRead === 2) {
-        const length = (this.header[1] as number) & 0x7f
-        const masked = ((this.header[1] as number) & 0x80) !== 0
+        const length = this.second & 0x7f
+        const masked = (this.second & 0x80) !== 0
         this.headerSize = 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (masked ? 4 : 0)
       }
       if (this.headerRead >= 2 && this.headerRead === this.headerSize) {
@@ -138,24 +71,163 @@ export class FrameReader {
   }
 
   private get isControl(): boolean {
-    return this.headerRead > 0 && ((this.header[0] as number) & 0x08) !== 0
+    return this.headerRead > 0 && (this.first & 0x08) !== 0
+  }
+
+  /** Where the extended payload length ends in the header. */
+  private get lengthEnd(): number {
+    const length = this.second & 0x7f
+    return length === 126 ? 4 : length === 127 ? 10 : 2
   }
 
   private payloadLength(): number {
-    const length = (this.header[1] as number) & 0x7f
-    if (length === 126) return this.header.readUInt16BE(2)
+    const length = this.second & 0x7f
     // Past 2^53 the count is inexact, but `ws` refuses anything over its `maxPayload` long before.
-    if (length === 127) return Number(this.header.readBigUInt64BE(2))
-    return length
+    return length === 126 || length === 127 ? this.extended : length
   }
 
   private frameEnded(): void {
-    const fin = ((this.header[0] as number) & 0x80) !== 0
+    const fin = (this.first & 0x80) !== 0
     if (!this.isControl && fin) {
       this.unfinished = 0
       this.messagesEnded++
     }
     this.headerRead = 0
     this.headerSize = 2
+    this.extended = 0
   }
+}
+
+/** The frame reader on its own (the watcher above is one with the socket's accounting on top). */
+export class FrameReader extends FrameReaderState {}
+
+/** Whom `watchUnfinishedMessages` tells that a connection must go (the WebSocket's link). */
+export interface UnfinishedOwner {
+  refuseUnfinished(refusal: UnfinishedRefusal): void
+}
+
+/**
+ * Puts itself between `socket` and its `'data'` listeners (`ws`'s), which then see only the chunks it lets
+ * through. Each wrapper carries the listener it wraps as `.listener`, as `once` wrappers do, so that `ws`
+ * still removes its own listener when it stops reading (after a frame over `maxPayload`). Every connection
+ * has one: it is one object, and a wrapper per listener its only closure (docs/performance.md#idle-connections).
+ */
+export function watchUnfinishedMessages(
+  socket: Socket,
+  address: string | undefined,
+  incomplete: IncompleteBytes,
+  readTimeoutMs: number,
+  owner: UnfinishedOwner,
+): UnfinishedMessages {
+  return new UnfinishedWatch(socket, address, incomplete, readTimeoutMs, owner)
+}
+
+class UnfinishedWatch extends FrameReaderState implements UnfinishedMessages {
+  held = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private refused = false
+  /** Whether the chunk being emitted now may reach the listeners; decided once, by the first wrapper. */
+  admitted = false
+  /** The listener whose wrapper decides. */
+  readonly decider: DataListener | undefined
+  /** The wrappers put in place of the socket's listeners: one (`ws`'s), or a list. */
+  private readonly wrappers: DataListener | DataListener[]
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly address: string | undefined,
+    private readonly incomplete: IncompleteBytes,
+    private readonly readTimeoutMs: number,
+    private readonly owner: UnfinishedOwner,
+  ) {
+    super()
+    const listeners = socket.listeners("data") as DataListener[]
+    this.decider = listeners[0]
+    ;(socket as WatchedSocket)[WATCH] = this
+    const wrappers = listeners.map(wrapperOf)
+    for (const fn of listeners) socket.removeListener("data", fn)
+    for (const wrapper of wrappers) socket.on("data", wrapper)
+    this.wrappers = wrappers.length === 1 ? (wrappers[0] as DataListener) : wrappers
+  }
+
+  release(): void {
+    this.stopTimer()
+    this.incomplete.give(this.address, this.held)
+    this.held = 0
+  }
+
+  /** Counts a chunk; false when it may not reach the listeners (the connection is refused). */
+  admit(chunk: Buffer): boolean {
+    if (this.refused) return false
+    const before = this.held
+    const ended = this.messagesEnded
+    const after = this.read(chunk)
+    if (after > before) {
+      if (this.incomplete.take(this.address, after - before)) {
+        this.stop("SERVER_BUSY")
+        return false
+      }
+    } else this.incomplete.give(this.address, before - after)
+    this.held = after
+    if (after === 0) this.stopTimer()
+    else if (this.timer === undefined || this.messagesEnded !== ended) {
+      // A new message started in this chunk: its own time starts.
+      this.stopTimer()
+      this.timer = setTimeout(readTimedOut, this.readTimeoutMs, this)
+    }
+    return true
+  }
+
+  stop(refusal: UnfinishedRefusal): void {
+    if (this.refused) return
+    this.refused = true
+    this.stopTimer()
+    for (const wrapper of Array.isArray(this.wrappers) ? this.wrappers : [this.wrappers]) {
+      this.socket.removeListener("data", wrapper)
+    }
+    // What still comes is read and dropped, so that the client's writes are not reset before it reads the close.
+    this.socket.resume()
+    this.owner.refuseUnfinished(refusal)
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+}
+
+type DataListener = (chunk: Buffer) => void
+
+/** The socket's watch, for the wrappers, which are shared by every socket. */
+const WATCH = Symbol("unfinishedMessages")
+
+interface WatchedSocket extends Socket {
+  [WATCH]?: UnfinishedWatch
+}
+
+/**
+ * The wrappers, one per listener function: `ws` listens with the same function on every socket, so every
+ * connection shares one wrapper and allocates none; the wrapper finds its socket's watch on the socket.
+ */
+const wrappers = new WeakMap<DataListener, DataListener>()
+
+/** The wrapper of one `'data'` listener; the first listener's decides, for each chunk, whether it goes on. */
+function wrapperOf(fn: DataListener): DataListener {
+  let wrapper = wrappers.get(fn)
+  if (wrapper) return wrapper
+  wrapper = Object.assign(
+    function (this: WatchedSocket, chunk: Buffer) {
+      const watch = this[WATCH]
+      if (!watch) return fn.call(this, chunk)
+      if (watch.decider === fn) watch.admitted = watch.admit(chunk)
+      if (watch.admitted) fn.call(this, chunk)
+    },
+    { listener: fn },
+  )
+  wrappers.set(fn, wrapper)
+  return wrapper
+}
+
+function readTimedOut(watch: UnfinishedWatch): void {
+  watch.stop("READ_TIMEOUT")
 }

@@ -63,6 +63,8 @@ export class SessionClusterFixture implements AsyncDisposable {
             readonly maxReplayFrames?: number
             readonly takeOverTimeoutMs?: number
             readonly maxSnapshotChars?: number
+            readonly maxSessionsPerIp?: number
+            readonly refusalDelayMs?: number
           })
         | undefined
       /** The handlers of every node (default: the test contract's `testHandlers`). */
