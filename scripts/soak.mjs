@@ -9,7 +9,8 @@
 // SOAK_CODEC_RUNS: fast-check runs per codec property (100000). SOAK_LIVE_RUNS: runs per live-server fuzz
 // property (600), each stopped after SOAK_LIVE_TIME_LIMIT_MS (45000). SOAK_STORM_CLIENTS (1000) and
 // SOAK_STORM_RATE messages/s (200). SOAK_CHURN_CYCLES per transport (2000). SOAK_CHAOS_CLIENTS (60),
-// SOAK_CHAOS_MS (90000), SOAK_SEED (1). SOAK_SKIP_FUZZ=1 goes straight to the storm.
+// SOAK_CHAOS_MS (90000), SOAK_SEED (1). SOAK_SKIP_FUZZ=1 goes straight to the storm. SOAK_PHASES: which of
+// storm, churn and chaos run (all of them; `SOAK_SKIP_FUZZ=1 SOAK_PHASES=storm pnpm soak` is the storm alone).
 //
 // Node 20 cannot run TypeScript: esbuild bundles packages/tests/src/support/soak/{run,server}.ts (the
 // workspace packages from their sources) into packages/tests/.tmp, as scripts/cluster-soak.mjs does.
@@ -101,6 +102,7 @@ const held = await soak({
   chaosClients: env("CHAOS_CLIENTS", 60),
   chaosMs: env("CHAOS_MS", 90_000),
   seed: env("SEED", 1),
+  phases: (process.env.SOAK_PHASES || "storm,churn,chaos").split(",").map((phase) => phase.trim()),
 })
 for (const [name, ok] of results) console.log(`${name}: ${ok ? "PASS" : "FAIL"}`)
 const ok = held && results.every(([, passed]) => passed)

@@ -11,6 +11,12 @@ import type { Admission } from "./transport.ts"
  */
 export class ConnectionGate {
   private readonly perIp = new Map<string, number>()
+  /**
+   * Per address, the admissions of connections that are over but linger (an HTTP link keeping its last
+   * frames for a downstream request that may never come), oldest first: each still counts, but gives way to
+   * a new connection from its address that the bound would refuse.
+   */
+  private readonly lingering = new Map<string, Map<() => void, () => void>>()
   private readonly origins: ReadonlySet<string> | "*" | undefined
   private readonly addresses: ClientAddresses
 
@@ -52,6 +58,7 @@ export class ConnectionGate {
     }
     const address = this.clientAddress(request)
     const ip = addressKey(address, this.limits.ipv6PrefixBits)
+    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) this.reclaim(ip)
     const open = this.perIp.get(ip) ?? 0
     if (open >= this.limits.maxConnectionsPerIp) {
       return {
@@ -63,12 +70,21 @@ export class ConnectionGate {
     // Counted before authenticate runs, so that simultaneous upgrades cannot pass the bound together.
     this.perIp.set(ip, open + 1)
     let released = false
+    // Lingering connections are keyed by their `release`: nothing more is kept per connection.
     const release = () => {
       if (released) return
       released = true
+      const spare = this.lingering.get(ip)
+      if (spare?.delete(release) && spare.size === 0) this.lingering.delete(ip)
       const n = (this.perIp.get(ip) ?? 1) - 1
       if (n <= 0) this.perIp.delete(ip)
       else this.perIp.set(ip, n)
+    }
+    const linger = (forget: () => void) => {
+      if (released) return
+      const spare = this.lingering.get(ip) ?? new Map<() => void, () => void>()
+      spare.set(release, forget)
+      this.lingering.set(ip, spare)
     }
     let auth: unknown
     if (this.options.authenticate) {
@@ -79,7 +95,21 @@ export class ConnectionGate {
         return { ok: false, code: "UNAUTHORIZED", message: "authentication failed" }
       }
     }
-    return { ok: true, auth, release, address }
+    return { ok: true, auth, release, linger, address }
+  }
+
+  /**
+   * Makes room for one connection from `ip` at its bound: the oldest lingering connection of the address is
+   * forgotten (its `forget` releases its admission). A storm of clients on one address coming back at once
+   * would otherwise wait for the linger of their own old links (docs/limits.md#connections-and-messages).
+   */
+  private reclaim(ip: string): void {
+    const spare = this.lingering.get(ip)
+    const oldest = spare?.entries().next().value
+    if (spare === undefined || oldest === undefined) return
+    spare.delete(oldest[0])
+    if (spare.size === 0) this.lingering.delete(ip)
+    oldest[1]()
   }
 }
 

@@ -98,6 +98,12 @@ export type Admission =
       readonly ok: true
       readonly auth: unknown
       readonly release: () => void
+      /**
+       * The connection is over but lingers (a closed HTTP link keeping its last frames for a while): it
+       * still counts toward `maxConnectionsPerIp`, but when a new connection from its address would pass the
+       * bound, the oldest such connection's `forget` is called (it must `release()`) to make room.
+       */
+      readonly linger: (forget: () => void) => void
       /** The client's address, behind trusted proxies too (docs/limits.md#the-clients-address). */
       readonly address: string | undefined
     }

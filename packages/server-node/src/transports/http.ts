@@ -110,6 +110,9 @@ class HttpLinks implements RunningTransport {
       clearTimeout(linger)
       this.forget(closed)
     }
+    // It still counts toward maxConnectionsPerIp, but gives way to a new connection from its address at
+    // the bound: a storm of clients coming back on new links would otherwise wait out their old links.
+    closed.linger(closed.forget)
   }
 
   private forget(closed: HttpLink): void {
@@ -161,7 +164,7 @@ class HttpLinks implements RunningTransport {
     const body = await readBody(request, response, this.bodies)
     if (body === undefined) return admission.release()
     const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`
-    const link = new HttpLink(this.downstream, this.linkClosed, prefix, admission.release)
+    const link = new HttpLink(this.downstream, this.linkClosed, prefix, admission.release, admission.linger)
     link.opening = response
     this.links.set(link.id, link)
     link.events = this.host.accept(link, {

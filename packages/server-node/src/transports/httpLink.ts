@@ -73,6 +73,8 @@ export class HttpLink implements Link {
     prefix: string,
     /** Gives back the connection the link was admitted as (`TransportHost.admit`). */
     readonly release: () => void,
+    /** Marks the closed link as lingering: it gives way to a new connection at the per-address bound. */
+    readonly linger: (forget: () => void) => void,
   ) {
     this.id = prefix + randomBytes(16).toString("base64url")
   }

@@ -71,6 +71,13 @@ export interface FleetOptions {
   readonly key: string
   readonly reconnect?: { readonly initialDelayMs: number; readonly maxDelayMs: number }
   readonly connectTimeoutMs?: number
+  /** The WebSocket constructor (`ws` by default), e.g. one that records each attempt. */
+  readonly WebSocket?: new (
+    address: string,
+    protocols?: string | string[],
+  ) => WebSocket
+  /** The EventSource constructor (`eventsource`'s by default). */
+  readonly EventSource?: typeof EventSource
 }
 
 /** Creates a client in `mode`, subscribed to `feed(key)`, recording everything that happens to it. */
@@ -78,8 +85,8 @@ export function fleetClient(index: number, mode: Mode, options: FleetOptions): F
   const client = createClient(TestContract, {
     url: options.url,
     ...(mode === "negotiating" ? {} : { transports: [mode] }),
-    WebSocket,
-    EventSource,
+    WebSocket: options.WebSocket ?? WebSocket,
+    EventSource: options.EventSource ?? EventSource,
     fetch: nodeFetch(),
     reconnect: options.reconnect ?? { initialDelayMs: 10, maxDelayMs: 200 },
     connectTimeoutMs: options.connectTimeoutMs ?? 3000,

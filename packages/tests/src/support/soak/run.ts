@@ -14,6 +14,8 @@ export interface SoakOptions {
   readonly chaosClients: number
   readonly chaosMs: number
   readonly seed: number
+  /** Which of `storm`, `churn` and `chaos` run (SOAK_PHASES); all of them when absent. */
+  readonly phases?: readonly string[]
 }
 
 /**
@@ -41,9 +43,14 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     }
     console.log(`(${name}: ${Math.round((performance.now() - started) / 1000)} s)`)
   }
-  await run("reconnect storm", async () => (await storm(server, options.stormClients, options.stormRate)).ok)
-  await run("churn", async () => (await churn(server, options.churnCycles)).every((r) => r.ok))
-  await run("chaos", async () => (await chaos(server, options.chaosClients, options.chaosMs, options.seed)).ok)
+  const runs = (phase: string) => options.phases === undefined || options.phases.includes(phase)
+  if (runs("storm")) {
+    await run("reconnect storm", async () => (await storm(server, options.stormClients, options.stormRate)).ok)
+  }
+  if (runs("churn")) await run("churn", async () => (await churn(server, options.churnCycles)).every((r) => r.ok))
+  if (runs("chaos")) {
+    await run("chaos", async () => (await chaos(server, options.chaosClients, options.chaosMs, options.seed)).ok)
+  }
   // Closed HTTP links linger for up to 10 s with what nobody collected.
   await new Promise((resolve) => setTimeout(resolve, 11_000))
   const end = server.alive ? await server.stats() : undefined

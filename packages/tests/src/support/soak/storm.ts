@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process"
 import { waitFor } from "@switchyard/core/testing"
-import { type FleetClient, fleetClient, type Mode, table, within } from "../fleet.ts"
+import WebSocket from "ws"
+import { type FleetClient, type FleetOptions, fleetClient, type Mode, table, within } from "../fleet.ts"
 import type { ServerProcess } from "./serverProcess.ts"
 
 /** Modes of a fleet of `n`: seven in ten on WebSocket, one in ten on each HTTP transport. */
@@ -20,11 +21,47 @@ export function mixedModes(n: number): Mode[] {
   return Array.from({ length: n }, (_, i) => tenth[i % 10] ?? "websocket")
 }
 
+/** Each WebSocket client's attempts, and the upgrades refused, by HTTP status (`tracedWebSocket`). */
+export class Attempts {
+  readonly byClient = new Map<number, number>()
+  readonly refused = new Map<number, number>()
+
+  reset(): void {
+    this.byClient.clear()
+    this.refused.clear()
+  }
+}
+
+/**
+ * `ws` that counts client `index`'s attempts in `attempts`, and the status of each upgrade the server
+ * refused: a client that is refused tries again within one `reconnecting` state, which the fleet's
+ * reconnect count does not see.
+ */
+function tracedWebSocket(index: number, attempts: Attempts): NonNullable<FleetOptions["WebSocket"]> {
+  return class extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args)
+      attempts.byClient.set(index, (attempts.byClient.get(index) ?? 0) + 1)
+      this.once("error", (error) => {
+        const status = Number(/^Unexpected server response: (\d+)$/.exec(error.message)?.[1])
+        if (status) attempts.refused.set(status, (attempts.refused.get(status) ?? 0) + 1)
+      })
+    }
+  }
+}
+
 /** Creates the fleet in batches (a burst of thousands of SYNs overflows the accept queue) and waits for it. */
-export async function startFleet(url: string, modes: readonly Mode[], key: string): Promise<FleetClient[]> {
+export async function startFleet(
+  url: string,
+  modes: readonly Mode[],
+  key: string,
+  attempts = new Attempts(),
+): Promise<FleetClient[]> {
   const fleet: FleetClient[] = []
   for (let i = 0; i < modes.length; i += 100) {
-    for (const [j, mode] of modes.slice(i, i + 100).entries()) fleet.push(fleetClient(i + j, mode, { url, key }))
+    for (const [j, mode] of modes.slice(i, i + 100).entries()) {
+      fleet.push(fleetClient(i + j, mode, { url, key, WebSocket: tracedWebSocket(i + j, attempts) }))
+    }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   await waitFor(() => fleet.every((c) => c.client.state === "connected"), 60_000, "the fleet to connect")
@@ -69,11 +106,13 @@ export interface StormFigures {
  */
 export async function storm(server: ServerProcess, n: number, rate: number): Promise<StormFigures> {
   const key = "storm"
-  const fleet = await startFleet(server.url, mixedModes(n), key)
+  const attempts = new Attempts()
+  const fleet = await startFleet(server.url, mixedModes(n), key, attempts)
   await server.ask({ cmd: "publish", key, rate })
   await new Promise((resolve) => setTimeout(resolve, 3000))
   const before = fleet.map((c) => c.sessions.length)
   const reconnectsBefore = fleet.map((c) => c.reconnects)
+  attempts.reset()
   const started = performance.now()
   let how = "ss -K (both ends, every established connection)"
   if (!ssKill(server.port)) {
@@ -104,9 +143,11 @@ export async function storm(server: ServerProcess, n: number, rate: number): Pro
       .sort((a, b) => a - b)
     const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0)
     // Attempts: a client whose handshake timed out under the load tries again, and again.
-    const attempts = fleet.filter((c) => c.mode === mode).map((c) => c.reconnects - (reconnectsBefore[c.index] ?? 0))
-    return [mode, times.length, at(0.5), at(0.9), at(1), Math.max(...attempts)]
+    const reconnects = fleet.filter((c) => c.mode === mode).map((c) => c.reconnects - (reconnectsBefore[c.index] ?? 0))
+    return [mode, times.length, at(0.5), at(0.9), at(1), Math.max(...reconnects)]
   })
+  const tries = [...attempts.byClient.values()]
+  const refused = [...attempts.refused].map(([status, count]) => `${count} × ${status}`).join(", ") || "none"
   const { published } = await server.ask<{ published: number }>({ cmd: "stop" })
   await within(
     waitFor(() => fleet.every((c) => c.messages.at(-1) === published), 30_000, "every message"),
@@ -131,7 +172,7 @@ export async function storm(server: ServerProcess, n: number, rate: number): Pro
         ["back in (ms)", "messages published", "lost", "duplicated", "sessions resumed", "new sessions"],
         [backMs, published, lost, duplicated, resumed, newSessions],
       ],
-    )}\n${table([["transport", "clients", "back p50 (ms)", "p90", "last", "most reconnects of one client"], ...byMode])}\n(SSE links whose stream the EventSource reopened with Last-Event-ID resume without a new handshake.)`,
+    )}\n${table([["transport", "clients", "back p50 (ms)", "p90", "last", "most reconnects of one client"], ...byMode])}\n(SSE links whose stream the EventSource reopened with Last-Event-ID resume without a new handshake.)\nWebSocket attempts after the cut: ${tries.reduce((a, b) => a + b, 0)}, at most ${Math.max(0, ...tries)} by one client; upgrades refused: ${refused}.`,
   )
   return { ...figures, ok: lost === 0 && duplicated === 0 && newSessions === 0 }
 }
