@@ -42,9 +42,9 @@ export const CLOSE_WAIT_MS = 1000
 
 /**
  * Refuses a request whose body may not have arrived in full (`refuse`). What still comes is dropped, not
- * kept. Once the answer has gone, a request whose body is all in keeps its connection, as any; otherwise
- * the connection is closed: its sending side first, so that the client reads the answer instead of a
- * reset, then, after `CLOSE_WAIT_MS`, all of it.
+ * kept. A request whose body is all in when it is answered keeps its connection, as any; otherwise the
+ * connection is closed once the answer has gone: its sending side first, so that the client reads the
+ * answer instead of a reset, then, after `CLOSE_WAIT_MS`, all of it.
  */
 export function refuseUnread(
   request: IncomingMessage,
@@ -52,17 +52,19 @@ export function refuseUnread(
   code: HttpErrorCode,
   message: string,
 ): void {
-  // The connection closes after this answer unless the body is all in by then: say so (`Connection:
-  // close`), or a client that reuses connections (keep-alive) sends its next request on one being closed.
-  if (!request.complete) response.setHeader("Connection", "close")
-  refuse(response, code, message)
   const socket = request.socket
   // A request relayed from another node has its whole body already, and no socket of its own.
-  if (!(socket instanceof Socket)) return
-  request.resume()
-  response.once("finish", () => {
-    if (!request.complete) closeGently(socket)
-  })
+  const own = socket instanceof Socket
+  if (own && !request.complete) {
+    // The connection closes after this answer: say so (`Connection: close`), or a client that reuses
+    // connections (keep-alive: fetch's pool, a proxy) sends its next request on one being closed. Node
+    // then ends the socket with `destroySoon()` once the answer is written, which would reset what the
+    // client still sends (its write fails, and it may never read the answer): it is closed gently instead.
+    response.setHeader("Connection", "close")
+    socket.destroySoon = () => closeGently(socket)
+  }
+  refuse(response, code, message)
+  if (own) request.resume()
 }
 
 /** Ends a socket's sending side, keeps dropping what arrives, and cuts it after `CLOSE_WAIT_MS`. */
