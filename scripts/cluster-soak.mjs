@@ -14,40 +14,22 @@
 // the load generator itself with `node --cpu-prof scripts/cluster-soak.mjs`).
 //
 // Node 20 cannot run TypeScript: esbuild bundles soak.ts (the workspace packages from their sources) into
-// packages/tests/.tmp, where Node resolves the other packages from packages/tests/node_modules.
-import { mkdirSync } from "node:fs"
+// packages/tests/.tmp (scripts/lib/nodeBundle.mjs).
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { bundleForNode } from "./lib/nodeBundle.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const tests = join(root, "packages/tests")
 const clusterDir = join(tests, "src/support/cluster")
 const { build } = createRequire(join(tests, "package.json"))("esbuild")
 
-const out = join(tests, ".tmp/cluster-soak.mjs")
-mkdirSync(join(tests, ".tmp"), { recursive: true })
-await build({
-  entryPoints: [join(clusterDir, "soak.ts")],
-  outfile: out,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  conditions: ["@switchyard/source"],
-  logLevel: "warning",
-  plugins: [
-    {
-      // Bundle the workspace packages (from source) and relative imports; leave the rest to Node.
-      name: "external-packages",
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@switchyard/") ? undefined : { path: args.path, external: true },
-        )
-      },
-    },
-  ],
-})
+const out = await bundleForNode(
+  build,
+  { entryPoints: [join(clusterDir, "soak.ts")] },
+  join(tests, ".tmp/cluster-soak.mjs"),
+)
 
 const env = (name, fallback) => process.env[`SOAK_${name}`] || fallback
 // nodes.ts finds nodeMain.ts beside itself; bundled here, it is told where that is.

@@ -15,10 +15,10 @@
 // Node 20 cannot run TypeScript: esbuild bundles packages/tests/src/support/soak/{run,server}.ts (the
 // workspace packages from their sources) into packages/tests/.tmp, as scripts/cluster-soak.mjs does.
 import { spawnSync } from "node:child_process"
-import { mkdirSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { bundleForNode } from "./lib/nodeBundle.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const tests = join(root, "packages/tests")
@@ -68,30 +68,9 @@ if (!process.env.SOAK_SKIP_FUZZ) {
 
 const { build } = createRequire(join(tests, "package.json"))("esbuild")
 const outdir = join(tests, ".tmp/soak")
-mkdirSync(outdir, { recursive: true })
-await build({
-  entryPoints: [join(tests, "src/support/soak/run.ts"), join(tests, "src/support/soak/server.ts")],
-  outdir,
-  outExtension: { ".js": ".mjs" },
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  conditions: ["@switchyard/source"],
-  logLevel: "warning",
-  plugins: [
-    {
-      // Bundle the workspace packages (from source) and relative imports; leave the rest to Node, which
-      // finds them in packages/tests/node_modules.
-      name: "external-packages",
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@switchyard/") ? undefined : { path: args.path, external: true },
-        )
-      },
-    },
-  ],
-})
+for (const name of ["run", "server"]) {
+  await bundleForNode(build, { entryPoints: [join(tests, `src/support/soak/${name}.ts`)] }, join(outdir, `${name}.mjs`))
+}
 
 const { soak } = await import(pathToFileURL(join(outdir, "run.mjs")).href)
 const held = await soak({
