@@ -207,7 +207,19 @@ export async function soak(options: SoakOptions): Promise<boolean> {
     console.log(`sessions held by the nodes at the end: ${held.join(" + ")} (${options.clients} clients)`)
     const runs = cluster.runs()
     let twice = 0
-    for (const n of runs.values()) if (n > 1) twice++
+    for (const [call, n] of runs) {
+      if (n <= 1) continue
+      // Which nodes ran it, and the client's transport and sessions: where to start tracing it.
+      if (twice++ < 5) {
+        const where = cluster.nodes.flatMap((node) =>
+          node.runs.has(call) ? [`node ${node.index} ×${node.runs.get(call)}`] : [],
+        )
+        const fc = fleet[Number(call.split(":")[0])]
+        console.log(
+          `call ${call} (client:call) ran ${n} times: ${where.join(", ")}; client on ${fc?.mode}, sessions ${fc?.sessions.map((s) => s.id).join(" ")}`,
+        )
+      }
+    }
     const totals = delivery(fleet, due, publisher)
     if (options.dumpFile !== undefined) dump(options.dumpFile, fleet, due, publisher)
     // A profile is written when its process exits by itself: stop the nodes rather than kill them.
