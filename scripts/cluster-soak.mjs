@@ -11,7 +11,8 @@
 // SOAK_CLIENTS (1000), SOAK_NODES (3), SOAK_RATE messages/s (200), SOAK_CALL_PAUSE_MS between one client's
 // RPCs (250), SOAK_SCENARIOS (rolling,kill), SOAK_BALANCER (proxy, in a process of its own | nginx | proxy-in-process, inside this one), SOAK_SETTLE_MS (3000),
 // SOAK_TIMEOUT_MS (60000), SOAK_HISTORY (each node's topicHistorySize: 5 s of SOAK_RATE, 1000), SOAK_CPU_PROF (a folder: a CPU profile of each node process's every life; profile
-// the load generator itself with `node --cpu-prof scripts/cluster-soak.mjs`).
+// the load generator itself with `node --cpu-prof scripts/cluster-soak.mjs`), SOAK_DUMP (a JSON file: what each client
+// that missed anything saw, to trace a loss). SOAK_SCENARIOS may also name `steady`: traffic only, no restart.
 //
 // Node 20 cannot run TypeScript: esbuild bundles soak.ts (the workspace packages from their sources) into
 // packages/tests/.tmp (scripts/lib/nodeBundle.mjs).
@@ -46,5 +47,6 @@ const ok = await soak({
   timeoutMs: Number(env("TIMEOUT_MS", 60000)),
   history: Number(env("HISTORY", Number(env("RATE", 200)) * 5)),
   ...(process.env.SOAK_CPU_PROF ? { cpuProfDir: process.env.SOAK_CPU_PROF } : {}),
+  ...(process.env.SOAK_DUMP ? { dumpFile: process.env.SOAK_DUMP } : {}),
 })
 process.exit(ok ? 0 : 1)

@@ -156,13 +156,20 @@ export class Subscriptions {
     })
   }
 
-  /** A refused subscription ends; its listeners and the client hear why. */
+  /**
+   * A refused subscription ends; its listeners and the client hear why. A refused renewal after a lost
+   * session first reports the gap that session made (nothing of it was replayed), so that it is never silent.
+   */
   #failed(sub: Subscription, error: SwitchyardError): void {
     for (const [, reject] of sub.waiting.splice(0)) reject(error)
     // A closed client settles everything at once.
     if (this.#wire.closed) return
     const ref = `${sub.topic}\u0000${sub.key}`
     if (this.#subscriptions.get(ref) === sub) this.#subscriptions.delete(ref)
+    if (sub.recovering) {
+      sub.recovering = false
+      this.#recovered(sub, { recovered: false }, "publications made while the session was lost could not be replayed")
+    }
     for (const options of [...sub.listeners.values()]) {
       try {
         options?.onError?.(error)

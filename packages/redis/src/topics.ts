@@ -1,3 +1,4 @@
+import { ErrorReply } from "@redis/client"
 import type { TopicPosition } from "@switchyard/core"
 import type { HistoryLimits, StreamRead, TopicBus, TopicSink } from "@switchyard/server-node"
 import { type RedisConnections, unavailable, within } from "./connection.ts"
@@ -206,15 +207,30 @@ export class RedisTopics implements TopicBus {
     }
   }
 
+  /**
+   * Reads the key's history after `since`. A read whose connection dropped before its answer is read
+   * again on the next connection, within `unavailableAfterMs` of the first try, as a publish waits for
+   * one: a read changes nothing but TTLs, and a renewal refused for a blip of the connection (Redis
+   * answering late under load, the node's event loop starved) would end a subscription whose client
+   * then hears no gap for what it missed.
+   */
   async #read(state: Listened, since: TopicPosition | null) {
-    const client = await this.connections.command.ready(this.timings.unavailableAfterMs)
-    const reply = (await runScript(client, readScript, state.keys, [
-      this.nodeId,
-      String(since ? since[0] : -1),
-      since ? since[1] : "",
-      String(Math.max(1, Math.floor(state.history?.topicHistoryTtlMs ?? 1))),
-      String(this.timings.metaTtlMs),
-    ]).catch(failed)) as unknown[]
+    const deadline = Date.now() + this.timings.unavailableAfterMs
+    let reply: unknown[] | undefined
+    while (reply === undefined) {
+      const client = await this.connections.command.ready(Math.max(1, deadline - Date.now()))
+      reply = (await runScript(client, readScript, state.keys, [
+        this.nodeId,
+        String(since ? since[0] : -1),
+        since ? since[1] : "",
+        String(Math.max(1, Math.floor(state.history?.topicHistoryTtlMs ?? 1))),
+        String(this.timings.metaTtlMs),
+      ]).catch((error: unknown) => {
+        // Redis's own error answer, or no time left: refused. The connection lost: read again.
+        if (error instanceof ErrorReply || Date.now() >= deadline) failed(error)
+        return undefined
+      })) as unknown[] | undefined
+    }
     const entries: Array<readonly [number, string]> = []
     for (let i = 3; i + 1 < reply.length; i += 2) entries.push([Number(reply[i]), String(reply[i + 1])])
     return { epoch: String(reply[0]), offset: Number(reply[1]), covered: Number(reply[2]) === 1, entries }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
 import { GhostRoutes, passedOn } from "./ghostRoutes.ts"
 import { Ghosts } from "./ghosts.ts"
+import type { HandOut } from "./handOut.ts"
 import type { ServerSession } from "./serverSession.ts"
 import { RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
 
@@ -37,21 +38,6 @@ const MAX_HOPS = 2
 /** What a HELLO naming a session this node does not hold comes to. */
 export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
 
-/** A session handed to another node that has not confirmed it yet: what it takes to put it back. */
-interface HandOut {
-  readonly key: string
-  readonly to: string
-  /** The session as this node held it (its token, its count of sessions per address until confirmed). */
-  readonly session: ServerSession
-  readonly snapshot: ServerSessionSnapshot
-  /** The other nodes running work for the session, told of the new owner once it confirmed. */
-  readonly ghostNodes: ReadonlySet<string>
-  /** Ghost frames that came for the session meanwhile, and take-overs other nodes asked for. */
-  readonly limbo: Array<readonly [string, NodeMessage]>
-  readonly askers: Array<readonly [string, number]>
-  timer?: ReturnType<typeof setTimeout>
-}
-
 /** A message handler for the HTTP relay (`httpRelay.ts`), which shares the bus. */
 export type RelayHandler = (from: string, message: NodeMessage) => boolean
 
@@ -72,7 +58,9 @@ export class SessionCluster {
   >()
   /** Where sessions handed on lately went, for a take-over that asks here before the directory says so. */
   private readonly handedTo = new Map<string, string>()
-  /** Sessions handed out and not confirmed yet, by key: put back if the snapshot does not arrive. */
+  /** What this node answered to the snapshots it was sent lately, by its take-over's rid: adopted or not. */
+  private readonly answered = new Map<number, boolean>()
+  /** Sessions handed out and not confirmed yet, by key: put back if refused, or if their new node is gone. */
   private readonly unconfirmed = new Map<string, HandOut>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
   private rid = 0
@@ -244,16 +232,25 @@ export class SessionCluster {
         }
       case "taken": {
         const snapshot = m.snapshot as unknown as ServerSessionSnapshot
-        const adopted = this.waiting.get(m.rid as number)?.settle(snapshot) === true
-        // The node that handed it out keeps the session until it hears which.
-        return this.nodes.send(from, { t: adopted ? "adopted" : "refused", key: snapshot.key })
+        let adopted = false
+        try {
+          adopted = this.waiting.get(m.rid as number)?.settle(snapshot) === true
+        } finally {
+          // The node that handed it out keeps the session until it hears which (even when adopting threw).
+          this.answer(from, snapshot.key, m.rid as number, adopted)
+        }
+        return
       }
+      case "answer?":
+        // Asked again (the answer may have been lost): none yet while the snapshot may still come in time.
+        if (!this.waiting.has(m.rid as number)) this.answer(from, m.key as string, m.rid as number)
+        return
       case "adopted":
-        return this.confirmed(from, m.key as string)
       case "refused": {
         const handOut = this.unconfirmed.get(m.key as string)
-        if (handOut?.to === from) this.putBack(handOut)
-        return
+        // The answer to this hand-out (a node older than the rid answers without it).
+        if (handOut?.to !== from || (m.rid !== undefined && m.rid !== handOut.rid)) return
+        return m.t === "adopted" ? this.confirmed(handOut) : void this.putBack(handOut)
       }
       case "none":
         return void this.waiting.get(m.rid as number)?.settle()
@@ -293,7 +290,7 @@ export class SessionCluster {
     this.owned.delete(key)
     const ghostNodes = new Set(session.remote?.list().map((ghost) => ghost.node))
     const snapshot = this.ghosts.leave(key, session, from, (outlet) => session.handOver(key, this.nodeId, outlet))
-    const handOut: HandOut = { key, to: from, session, snapshot, ghostNodes, limbo: [], askers: [] }
+    const handOut: HandOut = { key, to: from, rid, session, snapshot, ghostNodes, limbo: [], askers: [] }
     const size = JSON.stringify(snapshot).length
     if (size > this.limits.maxSnapshotChars) {
       // Sent, it could cut the receiver's pub/sub connection (Redis's output buffer limit): it ends here.
@@ -301,18 +298,24 @@ export class SessionCluster {
       this.putBack(handOut)?.end("REPLAY_OVERFLOW", why)
       return this.nodes.send(from, { t: "none", rid })
     }
-    handOut.timer = setTimeout(() => this.putBack(handOut), this.limits.takeOverTimeoutMs)
-    handOut.timer.unref()
     this.unconfirmed.set(key, handOut)
     this.nodes.send(from, { t: "taken", rid, snapshot: snapshot as unknown as Json })
+    handOut.timer = setInterval(() => this.nodes.send(from, { t: "answer?", rid, key }), this.limits.takeOverTimeoutMs)
+    handOut.timer.unref()
+  }
+
+  /** Tells the node that handed a session out whether this one adopted it (`adopted`: now, else as told before). */
+  private answer(to: string, key: string, rid: number, adopted = this.answered.get(rid) === true): void {
+    if (!this.answered.has(rid)) setTimeout(() => this.answered.delete(rid), HANDED_TO_MS).unref()
+    this.answered.set(rid, adopted)
+    this.nodes.send(to, { t: adopted ? "adopted" : "refused", key, rid })
   }
 
   /** The node a session was handed to has it: its ghosts and what came meanwhile go there. */
-  private confirmed(from: string, key: string): void {
-    const handOut = this.unconfirmed.get(key)
-    if (handOut?.to !== from) return
-    clearTimeout(handOut.timer)
+  private confirmed(handOut: HandOut): void {
+    const { key, to: from } = handOut
     this.unconfirmed.delete(key)
+    clearInterval(handOut.timer)
     this.holder?.handedOn(handOut.session)
     this.handedTo.set(key, from)
     setTimeout(() => this.handedTo.get(key) === from && this.handedTo.delete(key), HANDED_TO_MS).unref()
@@ -323,10 +326,10 @@ export class SessionCluster {
     for (const [asker, rid] of handOut.askers) this.handOut(asker, rid, key)
   }
 
-  /** A hand-over not confirmed (lost in transit, refused, the node gone): the session is held here again. */
+  /** A hand-over refused (late, or by a node that asked again), or its node gone: the session is held here again. */
   private putBack(handOut: HandOut): ServerSession | undefined {
     if (this.unconfirmed.get(handOut.key) === handOut) this.unconfirmed.delete(handOut.key)
-    clearTimeout(handOut.timer)
+    clearInterval(handOut.timer)
     const { key, snapshot, session: previous } = handOut
     const remote = new RemoteWork(key, (node, m) => this.nodes.send(node, m))
     const session = this.holder?.adopt(snapshot, previous.token, remote, previous)

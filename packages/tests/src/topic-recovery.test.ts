@@ -171,6 +171,29 @@ describe("recovering a subscription after a lost session", () => {
     expect(feed.got).toEqual([1, 2, 7])
   })
 
+  it("says recovered: false, and TOPIC_GAP, when the renewal itself is refused: the gap is never silent", async () => {
+    // Found by the cluster soak (issue 11): a renewal refused (there BROKER_UNAVAILABLE) ended the
+    // subscription with its error only, and what the lost session had missed was never reported.
+    let allowed = 1
+    const rig = await startRig({}, { feed: { canSubscribe: () => allowed-- > 0 } })
+    const { client, errors } = startClient(rig)
+    const feed = follow(client, "k")
+    await waitFor(() => rig.server.topics.feed("k").subscribers === 1, 5000, "the subscription")
+    rig.publish("k", 1)
+    await waitFor(() => feed.got.length === 1, 5000, "the first message")
+
+    await loseSession(rig)
+    for (const n of range(2, 4)) rig.publish("k", n)
+    rig.proxy.stall(false)
+
+    await waitFor(() => errors.some((e) => e.code === "FORBIDDEN"), 10_000, "the refused renewal")
+    expect(feed.recoveries).toEqual([{ recovered: false }])
+    const gap = errors.find((e) => e.code === "TOPIC_GAP")
+    expect(gap?.message).toContain('feed("k"): publications made while the session was lost')
+    expect(errors.map((e) => e.code)).toEqual(["SESSION_LOST", "TOPIC_GAP", "FORBIDDEN"])
+    expect(feed.got).toEqual([1])
+  })
+
   it("replays exactly what fits in the history: as many missed as it holds is still recovered", async () => {
     const rig = await startRig({ topicHistorySize: 3 })
     const { client } = startClient(rig)

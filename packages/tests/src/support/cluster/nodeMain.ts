@@ -27,7 +27,8 @@ import { countingHandlers, type Runs } from "../counting.ts"
  * publications the broker took since the last report, batched the same way).
  * `{ type: "ask", id, what }` is answered `{ type: "answer", id, value }`: `"reset"` forgets the aborted
  * tags (a cluster shared by the tests of a file starts each test clean), `"sessions"` is the count of
- * sessions the node holds, `"load"` its {@link NodeLoad} since the last such ask (the soak's figures).
+ * sessions the node holds, `"load"` its {@link NodeLoad} since the last such ask (the soak's figures), `"settled"` is answered (null) once
+ * every publish handed to the node before it has settled and been reported.
  */
 
 /** A node's CPU (cores used, 1 = one core busy) and event-loop delay since it was last asked. */
@@ -79,6 +80,8 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
   const ran: string[] = []
   // Publications the broker took (their promise resolved), reported in batches like `ran`.
   const published: unknown[] = []
+  // Publishes not settled yet (the broker has neither taken nor refused them).
+  const publishing = new Set<Promise<void>>()
   const runs: Runs = new (class extends Map<string, number> {
     override set(key: string, value: number) {
       if (ran.push(key) === 1) setImmediate(() => tell({ type: "ran", keys: ran.splice(0) }))
@@ -138,6 +141,14 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
   type Message = { type: string; topic: Topic; key: string; batch: Publish[]; id: number; what: string }
   process.on("message", (message: Message) => {
     if (message.type === "ask") {
+      // Once every publish handed to this node so far has settled (taken by the broker or refused), and
+      // its "published" report has gone: the parent's count of what is due is then complete.
+      if (message.what === "settled") {
+        void Promise.allSettled(publishing).then(() =>
+          setImmediate(() => tell({ type: "answer", id: message.id, value: null })),
+        )
+        return
+      }
       if (message.what === "reset") aborted.clear()
       const value = message.what === "sessions" ? server.sessionCount : message.what === "load" ? load() : null
       return tell({ type: "answer", id: message.id, value })
@@ -145,7 +156,7 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
     // A batch is published in one tick, as the publishes of one tick of the parent were made.
     if (message.type === "publish") {
       for (const p of message.batch) {
-        server.topics[p.topic](p.key)
+        const settled = server.topics[p.topic](p.key)
           .publish(p.message as never)
           .then(
             () => {
@@ -155,6 +166,8 @@ export async function main(makeBroker: BrokerFactory): Promise<void> {
             // onError has it; a publication the broker did not take is not due to anyone.
             () => {},
           )
+        publishing.add(settled)
+        void settled.then(() => publishing.delete(settled))
       }
     } else if (message.type === "watch") {
       watched.set(`${message.topic}\0${message.key}`, { topic: message.topic, key: message.key, count: -1 })

@@ -266,7 +266,16 @@ export class ClusterNode {
     return this.ask("load") as Promise<NodeLoad>
   }
 
-  private ask(what: "reset" | "sessions" | "load", timeoutMs = 5000): Promise<unknown> {
+  /**
+   * Resolves once every publish handed to this node before the call has settled (the broker took it or
+   * refused it) and those taken are in `published`: a node that lags (its event loop starved) may still
+   * be working through publishes the soak made seconds ago.
+   */
+  async settled(timeoutMs: number): Promise<void> {
+    await this.ask("settled", timeoutMs)
+  }
+
+  private ask(what: "reset" | "sessions" | "load" | "settled", timeoutMs = 5000): Promise<unknown> {
     const id = ++this.asks
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

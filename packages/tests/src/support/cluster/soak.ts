@@ -6,7 +6,7 @@ import { Nginx } from "./nginx.ts"
 import { type ClusterNode, ClusterNodes } from "./nodes.ts"
 import { ProxyProcess } from "./proxyProcess.ts"
 import { RoundRobinProxy } from "./roundRobin.ts"
-import { delivery, mark, type Publisher, report, type Step, tally } from "./soakReport.ts"
+import { delivery, dump, mark, type Publisher, report, reportedGaps, type Step, tally } from "./soakReport.ts"
 
 /**
  * The rolling-restart and SIGKILL scenarios of issue 11, as a long run rather than a test (run by
@@ -23,7 +23,7 @@ export interface SoakOptions {
   readonly nodes: number
   readonly rate: number
   readonly callPauseMs: number
-  readonly scenarios: ReadonlyArray<"rolling" | "kill">
+  readonly scenarios: ReadonlyArray<"rolling" | "kill" | "steady">
   /**
    * What stands in front of the nodes: the round-robin proxy in a process of its own, nginx, or the proxy
    * inside the load generator's process (as the soak ran before: the generator's clients and the balancer
@@ -41,6 +41,8 @@ export interface SoakOptions {
   readonly history: number
   /** A folder for a CPU profile of each node process (`--cpu-prof`), written as each life of a node ends. */
   readonly cpuProfDir?: string
+  /** A JSON file for what each client that missed anything saw (`dump` in soakReport.ts), to trace a loss. */
+  readonly dumpFile?: string
 }
 
 const key = "soak"
@@ -150,6 +152,9 @@ export async function soak(options: SoakOptions): Promise<boolean> {
             await node.restart()
           })
         }
+      } else if (scenario === "steady") {
+        // No restart: traffic only, for SOAK_SETTLE_MS on either side of a pause of the same length.
+        await step("steady traffic", true, () => pause(options.settleMs))
       } else {
         const node = cluster.nodes[cluster.nodes.length > 1 ? 1 : 0] as ClusterNode
         await step(`SIGKILL of node ${node.index}, then restart`, false, async () => {
@@ -167,23 +172,56 @@ export async function soak(options: SoakOptions): Promise<boolean> {
       () => {},
     )
     const hung = fleet.filter((fc) => fc.calls.pending !== undefined).length
-    const taken = () => cluster.nodes.reduce((sum, node) => sum + node.published.length, 0)
-    // Every client connected again and caught up, within the bound: what a client still reconnecting has
-    // not been sent yet is not lost (it is counted apart), so that only a connected client can lose silently.
-    await waitFor(
-      () => fleet.every((fc) => fc.client.state === "connected" && fc.messages.length >= taken()),
-      options.timeoutMs,
-      "the last messages",
-    ).catch(() => {})
-    const runs = cluster.runs()
-    let twice = 0
-    for (const n of runs.values()) if (n > 1) twice++
+    // Every publish handed to a node has settled there, taken by the broker or refused: a node whose
+    // event loop is starved may be seconds behind, still publishing what the soak handed it long ago, and
+    // its clients not sent it yet. Counted before, those showed as lost (silently: nothing was missed).
+    const settledBy = Date.now() + options.timeoutMs
+    await Promise.all(
+      cluster.nodes.map((node) =>
+        node.running ? node.settled(Math.max(1, settledBy - Date.now())).catch(() => {}) : undefined,
+      ),
+    )
     // A publication counts once the broker took it (its node said so) or any client got it: what a node
     // killed with SIGKILL had been handed but never passed on was never published.
     const due = new Set<number>()
     for (const node of cluster.nodes) for (const n of node.published) due.add(n as number)
+    // Every client connected again and given every publication due (or told of a gap covering what it
+    // lacks), within the bound: what a client still reconnecting has not been sent yet is not lost (it is
+    // counted apart), so that only a connected client can lose silently.
+    const caughtUp = new Set<FleetClient>()
+    const hasAll = (fc: FleetClient) => {
+      if (caughtUp.has(fc)) return true
+      const reported = reportedGaps(fc)
+      if (fc.client.state !== "connected" || fc.messages.length + reported < due.size) return false
+      const seen = new Set(fc.messages)
+      let missing = 0
+      for (const n of due) if (!seen.has(n)) missing++
+      if (missing > reported) return false
+      caughtUp.add(fc)
+      return true
+    }
+    await waitFor(() => fleet.every(hasAll), options.timeoutMs, "the last messages").catch(() => {})
     for (const fc of fleet) for (const n of fc.messages) due.add(n)
+    // A session held by two nodes at once (a take-over both sides thought theirs) shows as more sessions than clients.
+    const held = await Promise.all(cluster.nodes.map((node) => (node.running ? node.sessions().catch(() => -1) : 0)))
+    console.log(`sessions held by the nodes at the end: ${held.join(" + ")} (${options.clients} clients)`)
+    const runs = cluster.runs()
+    let twice = 0
+    for (const [call, n] of runs) {
+      if (n <= 1) continue
+      // Which nodes ran it, and the client's transport and sessions: where to start tracing it.
+      if (twice++ < 5) {
+        const where = cluster.nodes.flatMap((node) =>
+          node.runs.has(call) ? [`node ${node.index} ×${node.runs.get(call)}`] : [],
+        )
+        const fc = fleet[Number(call.split(":")[0])]
+        console.log(
+          `call ${call} (client:call) ran ${n} times: ${where.join(", ")}; client on ${fc?.mode}, sessions ${fc?.sessions.map((s) => s.id).join(" ")}`,
+        )
+      }
+    }
     const totals = delivery(fleet, due, publisher)
+    if (options.dumpFile !== undefined) dump(options.dumpFile, fleet, due, publisher)
     // A profile is written when its process exits by itself: stop the nodes rather than kill them.
     if (options.cpuProfDir !== undefined) await Promise.all(cluster.nodes.map((node) => node.stop(options.timeoutMs)))
     return report(steps, fleet, totals, { published, due: due.size, twice, hung })

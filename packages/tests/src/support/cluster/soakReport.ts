@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs"
 import { type FleetClient, table } from "../fleet.ts"
 import type { NodeLoad } from "./nodeMain.ts"
 
@@ -126,16 +127,7 @@ export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>
       totals.lostIn.set(phase, (totals.lostIn.get(phase) ?? 0) + 1)
     }
     totals.lost += lost
-    // A gap report without `missed` (a new epoch) covers any number.
-    let reported = 0
-    for (const r of fc.recoveries) if (!r.recovered) reported += r.missed ?? Number.POSITIVE_INFINITY
-    // A gap seen live (a session renewed on another node past what the history held: its offsets jump)
-    // is reported as TOPIC_GAP only, not to onRecover; its message names the offsets it lacks.
-    for (const e of fc.errors) {
-      const live = e.code === "TOPIC_GAP" ? LIVE_GAP.exec(e.message) : null
-      if (live) reported += Number(live[2]) - Number(live[1]) + 1
-    }
-    const unreported = Math.max(0, lost - reported)
+    const unreported = Math.max(0, lost - reportedGaps(fc))
     if (fc.client.state !== "connected") {
       totals.away++
       totals.notYetSent += unreported
@@ -154,6 +146,20 @@ export function delivery(fleet: readonly FleetClient[], due: ReadonlySet<number>
     totals.gaps += fc.errors.filter((e) => e.code === "TOPIC_GAP").length
   }
   return totals
+}
+
+/** How many publications the client's gap reports say it missed (Infinity: a new epoch, any number). */
+export function reportedGaps(fc: FleetClient): number {
+  // A gap report without `missed` (a new epoch) covers any number.
+  let reported = 0
+  for (const r of fc.recoveries) if (!r.recovered) reported += r.missed ?? Number.POSITIVE_INFINITY
+  // A gap seen live (a session renewed on another node past what the history held: its offsets jump)
+  // is reported as TOPIC_GAP only, not to onRecover; its message names the offsets it lacks.
+  for (const e of fc.errors) {
+    const live = e.code === "TOPIC_GAP" ? LIVE_GAP.exec(e.message) : null
+    if (live) reported += Number(live[2]) - Number(live[1]) + 1
+  }
+  return reported
 }
 
 /** The client's TOPIC_GAP for offsets that jumped (client-browser's subscriptions.ts). */
@@ -257,4 +263,45 @@ function missing(seen: ReadonlySet<number>, due: ReadonlySet<number>): string {
     n = end
   }
   return ranges.length > 8 ? `${ranges.slice(0, 8).join(", ")}, … (${ranges.length} ranges)` : ranges.join(", ")
+}
+
+/**
+ * Writes, for each client that missed any publication, what it saw: its transport and state, what it
+ * missed (how many per publishing node, and the first 2,000), every message in arrival order, its sessions,
+ * transports, errors and recoveries; with the publisher's `origin` and `phaseOf` of every number.
+ */
+export function dump(
+  file: string,
+  fleet: readonly FleetClient[],
+  due: ReadonlySet<number>,
+  publisher: Publisher,
+): void {
+  const out: unknown[] = []
+  for (const fc of fleet) {
+    const seen = new Set(fc.messages)
+    const lostBy: Record<string, number> = {}
+    const lost: number[] = []
+    for (const n of due) {
+      if (seen.has(n)) continue
+      lost.push(n)
+      const from = String(publisher.origin[n])
+      lostBy[from] = (lostBy[from] ?? 0) + 1
+    }
+    if (lost.length === 0) continue
+    out.push({
+      index: fc.index,
+      mode: fc.mode,
+      state: fc.client.state,
+      lostCount: lost.length,
+      lostBy,
+      lost: lost.slice(0, 2000),
+      messages: fc.messages,
+      sessions: fc.sessions,
+      transports: fc.transports,
+      errors: fc.errors.map((e) => `${e.code}: ${e.message}`),
+      recoveries: fc.recoveries,
+      reconnects: fc.reconnects,
+    })
+  }
+  writeFileSync(file, JSON.stringify({ origin: publisher.origin, phaseOf: publisher.phaseOf, clients: out }))
 }
