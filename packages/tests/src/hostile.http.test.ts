@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto"
 import { request as httpRequest } from "node:http"
-import { createClient } from "@switchyard/client-browser/all"
 import { control, FrameType } from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { connected, startTestServer, testClientOptions } from "./support/harnesses.ts"
+import { longPollingBystander, startTestServer } from "./support/harnesses.ts"
 
 const text = { "content-type": "text/plain;charset=UTF-8" }
 
@@ -51,17 +50,7 @@ describe("hostile input over the HTTP transports", () => {
   }
 
   /** A well-behaved client beside the attacker, which must not notice anything. */
-  const bystander = async () => {
-    const client = createClient(TestContract, { url, transports: ["long-polling"], ...testClientOptions })
-    cleanup.push(() => client.close())
-    await connected(client)
-    let states = 0
-    client.on("state", () => states++)
-    return async () => {
-      expect(await client.rpc.add({ a: 20, b: 22 })).toBe(42)
-      expect(states).toBe(0)
-    }
-  }
+  const bystander = () => longPollingBystander(url, cleanup)
 
   it("answers guessed, closed and mismatched link ids with 410, learning nothing", async () => {
     const stillFine = await bystander()

@@ -1,9 +1,8 @@
-import { createClient } from "@switchyard/client-browser/all"
 import { control, FrameType, PROTOCOL_VERSION } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Server, type ServerLimits, type ServerOptions } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
-import { connected, testClientOptions } from "./support/harnesses.ts"
+import { longPollingBystander } from "./support/harnesses.ts"
 import { type UnfinishedBody, unfinishedBody } from "./support/unfinishedBody.ts"
 
 const KiB = 1024
@@ -53,17 +52,7 @@ describe("unfinished HTTP bodies (issue 12, item 1)", () => {
     return body
   }
   /** A well-behaved long-polling client, which must not notice anything. */
-  const bystander = async (url: string) => {
-    const client = createClient(TestContract, { url, transports: ["long-polling"], ...testClientOptions })
-    cleanup.push(() => client.close())
-    await connected(client)
-    let states = 0
-    client.on("state", () => states++)
-    return async () => {
-      expect(await client.rpc.add({ a: 20, b: 22 })).toBe(42)
-      expect(states).toBe(0)
-    }
-  }
+  const bystander = (url: string) => longPollingBystander(url, cleanup)
 
   it("refuses an opening POST before reading its body: authenticate (401) and the per-address bound (429)", async () => {
     const refusing = await start({}, { authenticate: () => Promise.reject(new Error("no")) })

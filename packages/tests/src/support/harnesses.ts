@@ -21,6 +21,7 @@ import {
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { EventSource } from "eventsource"
+import { expect } from "vitest"
 import WebSocket from "ws"
 import { ChannelNetwork } from "./channelNetwork.ts"
 import { TcpProxy } from "./tcpProxy.ts"
@@ -52,6 +53,22 @@ export function startTestServer(
 export async function connected<C extends AnyContract>(client: Client<C>): Promise<Client<C>> {
   await waitFor(() => client.state === "connected", 5000, "the client to connect")
   return client
+}
+
+/**
+ * A well-behaved long-polling client beside an attacker, which must not notice anything: the function it
+ * returns asserts that a call still works and that its state never changed.
+ */
+export async function longPollingBystander(url: string, cleanup: Array<() => Promise<void>>) {
+  const client = createClient(TestContract, { url, transports: ["long-polling"], ...testClientOptions })
+  cleanup.push(() => client.close())
+  await connected(client)
+  let states = 0
+  client.on("state", () => states++)
+  return async () => {
+    expect(await client.rpc.add({ a: 20, b: 22 })).toBe(42)
+    expect(states).toBe(0)
+  }
 }
 
 /** Ready when the session is on the data channel: for harnesses whose clients move there from WebSocket. */
