@@ -19,6 +19,12 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     ],
   ],
   [
+    "Tutorials",
+    [
+      // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
+    ],
+  ],
+  [
     "Guides",
     [
       ["sessions", "Sessions"],
