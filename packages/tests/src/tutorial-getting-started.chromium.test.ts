@@ -1,9 +1,13 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { type App, startApp } from "@switchyard/example-getting-started/app"
+import { createClient, websocketTransport } from "@switchyard/client-browser"
+import { SwitchyardError } from "@switchyard/core"
 import { runClient } from "@switchyard/example-getting-started/client"
+import { Calc } from "@switchyard/example-getting-started/contract"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import WebSocket from "ws"
 import { newPage } from "./support/chromium.ts"
 
 // docs/tutorial-getting-started.md, end to end: the example app (examples/getting-started) on 127.0.0.1,
@@ -74,4 +78,17 @@ it("the Node client gets the same three answers", async () => {
   const times = ticks.map((line) => Date.parse(line.split(" at ")[1] ?? ""))
   for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(240)
   expect(lines.slice(6)).toEqual(["done"])
+})
+
+it("a countdown from 11 is refused by the client: INVALID_INPUT, from the contract's bounds", async () => {
+  const client = createClient(Calc, { url: app.switchyardUrl, transports: [websocketTransport({ WebSocket })] })
+  try {
+    const thrown = await (async () => {
+      for await (const _ of client.streams.countdown({ from: 11 })) throw new Error("an item arrived")
+    })().catch((error: unknown) => error)
+    expect(thrown).toBeInstanceOf(SwitchyardError)
+    expect((thrown as SwitchyardError).code).toBe("INVALID_INPUT")
+  } finally {
+    await client.close()
+  }
 })
