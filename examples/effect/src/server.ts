@@ -56,9 +56,7 @@ export async function startShop(options: ShopOptions = {}): Promise<RunningShop>
       // An Effect Stream: each element is an item; a failure ends the stream with the typed error; the
       // stream is interrupted when the client stops reading.
       stock: ({ item }) =>
-        Stream.unwrap(Inventory.useSync((inventory) => inventory.levels(item))).pipe(
-          Stream.provideContext(services),
-        ),
+        Stream.unwrap(Inventory.useSync((inventory) => inventory.levels(item))).pipe(Stream.provideContext(services)),
     },
   })
   // #endregion handlers
