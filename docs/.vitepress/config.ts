@@ -22,6 +22,8 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     "Tutorials",
     [
       // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
+      ["tutorial-chat", "A chat with presence"],
+      ["tutorial-dashboard", "A live dashboard"],
     ],
   ],
   [
