@@ -2,12 +2,13 @@ import { contract, rpc, topic } from "@switchyard/core"
 // The Schema module alone: the `effect` barrel would pull all of Effect into the page bundle.
 import * as Schema from "effect/Schema"
 
+// #region room-name
 /** A room name: what goes after `#` in the page URL, so URL-safe and short. */
 export const RoomName = Schema.String.check(
   Schema.isPattern(/^[a-z0-9][a-z0-9_-]{0,31}$/, { message: "a room name is 1–32 of a–z, 0–9, - and _" }),
 )
+// #endregion room-name
 
-// #region user-name
 /** A display name: 1–24 characters, no leading or trailing spaces, no control characters. */
 export const UserName = Schema.String.check(
   Schema.isMinLength(1, { message: "a name cannot be empty" }),
@@ -16,7 +17,6 @@ export const UserName = Schema.String.check(
     message: "a name cannot start or end with a space or contain control characters",
   }),
 )
-// #endregion user-name
 
 /** The text of one message: something visible, at most 500 characters. */
 export const MessageText = Schema.String.check(
