@@ -99,7 +99,8 @@ it("draws the server's samples as they arrive, and after a dropped connection re
   expect(before.first).toBe(1)
   expectServerSamples(before)
   expect(before.status).toBe(`${before.last} samples (#1–#${before.last}) · 0 missed`)
-  expect(await page.locator("#badge-text").textContent()).toBe("websocket · connected")
+  // The session opens on long polling and moves up to WebSocket within moments (docs/negotiation.md).
+  await until("WebSocket", async () => (await page.locator("#badge-text").textContent()) === "websocket · connected")
 
   // The charts move: later samples, other paths.
   await until("more samples", async () => (await drawn(page)).last >= before.last + 3)
@@ -120,7 +121,10 @@ it("draws the server's samples as they arrive, and after a dropped connection re
   expectServerSamples(after)
   expect(after.first).toBe(1)
   expect(after.status).toBe(`${after.last} samples (#1–#${after.last}) · 0 missed · 1 reconnect (session resumed)`)
-  expect(await page.locator("#badge-text").textContent()).toBe("websocket · connected")
+  await until(
+    "WebSocket again",
+    async () => (await page.locator("#badge-text").textContent()) === "websocket · connected",
+  )
 
   if (process.env.SWITCHYARD_SCREENSHOTS === "1") {
     // The charts full, the first samples (the test process starting up) scrolled out.
