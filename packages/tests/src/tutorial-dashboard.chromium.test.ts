@@ -10,7 +10,8 @@ import { chromiumBrowser } from "./support/chromium.ts"
  * Switchyard on one HTTP server) and its page in Chromium. The page must draw exactly the samples the
  * server took (each chart's SVG path is recomputed here from the server's own samples), keep drawing as
  * new ones arrive, and, when the page's "Drop the connection" button makes the server cut every
- * connection, resume its session and go on with no sample missing or repeated.
+ * connection, resume its session and go on with no sample missing or repeated. When the server
+ * restarts (a lost session), the page starts the stream again and draws the new run's samples.
  */
 
 let dashboard: DashboardServer
@@ -81,7 +82,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 50
   }
 }
 
-it("draws the server's samples as they arrive, and after a dropped connection resumes with none missed", async () => {
+it("draws the server's samples as they arrive, resumes after a dropped connection with none missed, and starts over with a restarted server", async () => {
   context = await (await chromiumBrowser()).newContext({ viewport: { width: 900, height: 600 } })
   const page = await context.newPage()
   page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`))
@@ -133,5 +134,27 @@ it("draws the server's samples as they arrive, and after a dropped connection re
     mkdirSync(dir, { recursive: true })
     await page.screenshot({ path: new URL("dashboard.png", dir).pathname })
   }
-  expect(problems).toEqual([])
+  expect(problems.splice(0)).toEqual([])
+
+  // A restarted server is a lost session: the stream ends with SESSION_LOST, the page starts it again
+  // after its last sample, and the new run of the server (counting from 1 again) replaces the charts.
+  const oldRun = dashboard.sampler.run
+  const { port } = dashboard
+  await dashboard.close()
+  dashboard = await startDashboardServer({ port, host: "127.0.0.1", intervalMs: 100 })
+  await until("the new run's samples", async () => {
+    const shown = await drawn(page)
+    return shown.run === dashboard.sampler.run && shown.last >= 5
+  })
+  const restarted = await drawn(page)
+  expect(restarted.run).not.toBe(oldRun)
+  expectServerSamples(restarted)
+  expect(restarted.first).toBe(1)
+  expect(restarted.status).toBe(
+    `${restarted.last} samples (#1–#${restarted.last}) · 0 missed · 2 reconnects (new session)`,
+  )
+  expect(await page.locator("#note").textContent()).toBe("The server restarted: the charts start over.")
+  // While the server was down, Chromium logged the client's refused attempts to reconnect; nothing else.
+  const refused = /net::ERR_CONNECTION_REFUSED$/
+  expect(problems.filter((problem) => !refused.test(problem))).toEqual([])
 })
