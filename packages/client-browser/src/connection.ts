@@ -185,7 +185,7 @@ export class Connection implements CredentialsHost {
 
   receive(transport: ClientTransport, link: Link, data: unknown): void {
     this.#heartbeat?.heard()
-    const decoded = decodeServerFrameWith(data, this.decode, this.#peerData)
+    const decoded = decodeServerFrameWith(data, this.decode, this.#peerData, this.#options.signalData)
     if (!decoded.ok) {
       this.#events.error(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return
