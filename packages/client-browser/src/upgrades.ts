@@ -193,14 +193,14 @@ export class Upgrades {
     const next = fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
     const transport = next === undefined ? undefined : this.#byId(next)
     if (transport === undefined || transport === from) return undefined
-    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
+    clearTimeout(this.#upgradeTimer)
     this.#upgradeTimer = undefined
     return transport
   }
 
   /** Stops for good: no more probes or planned upgrades. */
   stop(): void {
-    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
+    clearTimeout(this.#upgradeTimer)
     this.endProbe()
   }
 
