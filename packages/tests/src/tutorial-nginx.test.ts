@@ -121,7 +121,10 @@ describe("behind the site's nginx", () => {
       fetch(`${url}?transport=long-polling`, { method: "POST", body: helloFrame.padEnd(size, "\n") })
     const largest = await open(cap)
     expect(largest.status).toBe(200)
-    expect(((await largest.json()) as { link: string }).link).toMatch(/^[\w-]{22}$/)
+    const { link } = (await largest.json()) as { link: string }
+    expect(link).toMatch(/^[\w-]{22}$/)
+    // Closed at once, so that the server does not keep its link open through a graceful close.
+    expect((await fetch(`${url}?link=${link}`, { method: "DELETE" })).status).toBe(204)
     expect((await open(cap + 1)).status).toBe(413)
   })
 })
