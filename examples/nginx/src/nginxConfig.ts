@@ -18,10 +18,12 @@ export interface SiteAddresses {
  * @example renderSite(readFileSync("switchyard.conf", "utf8"), { listen: "443 ssl", upstream: "127.0.0.1:3000" })
  */
 export function renderSite(template: string, addresses: SiteAddresses): string {
-  const site = template.replaceAll("${LISTEN}", addresses.listen).replaceAll("${UPSTREAM}", addresses.upstream)
-  const left = /\$\{\w+\}/.exec(site)
-  if (left) throw new Error(`switchyard.conf: ${left[0]} is not a placeholder renderSite knows`)
-  return site
+  const values: Record<string, string> = { LISTEN: addresses.listen, UPSTREAM: addresses.upstream }
+  return template.replace(/\$\{(\w+)\}/g, (placeholder, name: string) => {
+    const value = values[name]
+    if (value === undefined) throw new Error(`switchyard.conf: ${placeholder} is not a placeholder renderSite knows`)
+    return value
+  })
 }
 // #endregion render
 

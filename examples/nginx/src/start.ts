@@ -40,7 +40,9 @@ export async function main(root: string): Promise<void> {
     await app.server.close()
     await rm(dir, { recursive: true, force: true })
   }
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(() => process.exit(0)))
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void stop().then(() => process.exit(0)))
+  }
   nginx.once("exit", (code) => {
     if (code !== 0 && code !== null) void stop().then(() => process.exit(1))
   })
@@ -48,7 +50,12 @@ export async function main(root: string): Promise<void> {
   await listening(nginx, origin)
   console.log(`nginx on ${origin}, in front of the app on 127.0.0.1:${app.port}`)
   for (const transport of ["websocket", "sse", "long-polling"] as const) {
-    const client = createClient(Status, { url: `${origin}/switchyard`, transports: [transport], WebSocket, EventSource })
+    const client = createClient(Status, {
+      url: `${origin}/switchyard`,
+      transports: [transport],
+      WebSocket,
+      EventSource,
+    })
     const greeting = await client.rpc.hello({ name: "nginx" })
     const ticks: number[] = []
     for await (const tick of client.streams.ticks({ count: 3, everyMs: 200 })) ticks.push(tick)

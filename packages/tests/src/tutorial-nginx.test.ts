@@ -78,7 +78,11 @@ describe("the site file against the server's defaults", () => {
     const [, seconds, s] = directive("proxy_read_timeout") ?? []
     expect(s).toBe("s")
     // The longest silences: a held long poll, an idle event stream, a WebSocket between PINGs.
-    for (const silence of [defaultLimits.pollTimeoutMs, defaultLimits.sseKeepAliveMs, defaultLimits.heartbeatIntervalMs]) {
+    for (const silence of [
+      defaultLimits.pollTimeoutMs,
+      defaultLimits.sseKeepAliveMs,
+      defaultLimits.heartbeatIntervalMs,
+    ]) {
       expect(Number(seconds) * 1000).toBeGreaterThan(silence)
     }
   })

@@ -3,8 +3,8 @@ import { createRequire } from "node:module"
 import { join } from "node:path"
 import { mainConfig, renderSite } from "@switchyard/example-nginx/nginxConfig"
 import { behindNginx } from "@switchyard/example-nginx/server"
-import type { HarnessFront } from "./harnesses.ts"
 import { Nginx } from "./cluster/nginx.ts"
+import type { HarnessFront } from "./harnesses.ts"
 
 /** examples/nginx/switchyard.conf: the site file docs/tutorial-nginx.md shows, run here unchanged. */
 export const siteTemplatePath = createRequire(import.meta.url).resolve("@switchyard/example-nginx/switchyard.conf")
