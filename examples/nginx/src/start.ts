@@ -40,6 +40,8 @@ export async function main(root: string): Promise<void> {
     await app.server.close()
     await rm(dir, { recursive: true, force: true })
   }
+  // nginx runs in the foreground as a child: it must not outlive this process, however it ends.
+  process.once("exit", () => nginx.kill("SIGKILL"))
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void stop().then(() => process.exit(0)))
   }

@@ -95,19 +95,26 @@ async function fixture(
     clients.push(client)
     return ready(client)
   }
+  const close = async () => {
+    await Promise.all(clients.map((c) => c.close()))
+    await server.close()
+    await teardown()
+  }
+  // A first client that never connects fails the setup: close what it started (a proxy process, such as
+  // nginx, would outlive the test otherwise).
+  const client = await make().catch(async (error: unknown) => {
+    await close()
+    throw error
+  })
   return {
-    client: await make(),
+    client,
     createClient: make,
     publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
     subscribers: (topic, key) => server.topics[topic](key).subscribers,
     state,
     drop: async () => network.drop(),
     stall: async (on) => network.stall(on),
-    close: async () => {
-      await Promise.all(clients.map((c) => c.close()))
-      await server.close()
-      await teardown()
-    },
+    close,
   }
 }
 
