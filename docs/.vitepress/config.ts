@@ -26,6 +26,7 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-chat", "A chat with presence"],
       ["tutorial-dashboard", "A live dashboard"],
+      ["tutorial-nginx", "Deploying behind nginx"],
     ],
   ],
   [
