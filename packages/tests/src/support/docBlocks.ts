@@ -2,6 +2,7 @@ import { execFile } from "node:child_process"
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { pages } from "../../../../scripts/docs-sync.mjs"
 
 // Every ```ts block of the docs, compiled as written (docs/site.md, "Checks"). A block may be preceded
 // by HTML comments, invisible on GitHub and on the site:
@@ -88,15 +89,7 @@ function markersBefore(lines: readonly string[], at: number): string[] {
 }
 
 /** The markdown files whose blocks are checked: every page of docs/ and the README. */
-export function docFiles(): string[] {
-  return [
-    ...readdirSync(join(root, "docs"))
-      .filter((f) => f.endsWith(".md"))
-      .sort()
-      .map((f) => `docs/${f}`),
-    "README.md",
-  ]
-}
+export const docFiles: () => string[] = pages
 
 /**
  * Type-checks the blocks in one `tsc` run (strict, against the packages' sources), each as a module of its
