@@ -22,6 +22,8 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     "Tutorials",
     [
       // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
+      ["tutorial-p2p-game", "Peer-to-peer game state over WebRTC"],
+      ["tutorial-socketio", "Migrating from Socket.IO"],
     ],
   ],
   [

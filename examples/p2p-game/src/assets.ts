@@ -38,7 +38,11 @@ export async function buildAssets(root: string): Promise<ReadonlyMap<string, Ass
 }
 
 /** Answers GET and HEAD for the assets, 404 for anything else. */
-export function serveAssets(request: IncomingMessage, response: ServerResponse, assets: ReadonlyMap<string, Asset>): void {
+export function serveAssets(
+  request: IncomingMessage,
+  response: ServerResponse,
+  assets: ReadonlyMap<string, Asset>,
+): void {
   const asset = assets.get(new URL(request.url ?? "/", "http://localhost").pathname)
   const method = request.method ?? "GET"
   if (!asset) {

@@ -22,7 +22,7 @@ export function draw(canvas: HTMLCanvasElement, scene: Scene): void {
   if (scene.player === undefined) return
   const other: Player = scene.player === 1 ? 2 : 1
   scene.stars.forEach((star, i) => {
-    g.fillStyle = COLORS[i === 0 ? scene.player ?? 1 : other]
+    g.fillStyle = COLORS[i === 0 ? (scene.player ?? 1) : other]
     g.globalAlpha = i === 0 ? 1 : 0.35
     g.font = "26px system-ui"
     g.textAlign = "center"

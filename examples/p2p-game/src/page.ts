@@ -3,13 +3,14 @@ import { peers } from "@switchyard/client-browser/peers"
 import type { PeerConnection } from "@switchyard/core"
 import { webrtcTransport } from "@switchyard/webrtc-data"
 import { Arena, type Player, type Position } from "./contract.ts"
-import { glide, HEIGHT, near, type Point, starOf, startOf, WIDTH } from "./game.ts"
 import { draw } from "./draw.ts"
+import { glide, HEIGHT, near, type Point, starOf, startOf, WIDTH } from "./game.ts"
 
 // #region client
 const client = createClient(Arena, {
   url: new URL("/switchyard", location.href).href,
-  // The session opens on WebSocket and moves onto a WebRTC data channel to the server once that is open.
+  // The session starts on long polling (the likeliest to connect at once), moves up to WebSocket, then
+  // onto a WebRTC data channel to the server: unreliable topics ride its unordered, lossy second channel.
   transports: [webrtcTransport(), "websocket", "long-polling"],
   // Opts in to client↔client connections (a client without it ships none of that code).
   peers: peers(),
@@ -127,7 +128,11 @@ function tick(): void {
     // #region score
     if (near(me, starOf(player, scores[player] + 1))) {
       scores[player] += 1
-      peer.channels.scored.send({ player, star: scores[player] })
+      try {
+        peer.channels.scored.send({ player, star: scores[player] })
+      } catch (error) {
+        console.warn("the point could not be sent (the connection closed?)", error)
+      }
     }
     // #endregion score
   }

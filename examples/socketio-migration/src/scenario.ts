@@ -29,7 +29,8 @@ export async function runScenario(connect: Connect): Promise<Transcript> {
   try {
     await connect("t-mallory").then(
       () => seen.server?.push("mallory connected"),
-      (error: unknown) => seen.server?.push(`mallory refused: ${error instanceof ChatError ? error.code : String(error)}`),
+      (error: unknown) =>
+        seen.server?.push(`mallory refused: ${error instanceof ChatError ? error.code : String(error)}`),
     )
     const connected = async (user: string) => {
       const client = await connect(`t-${user}`)
@@ -37,7 +38,9 @@ export async function runScenario(connect: Connect): Promise<Transcript> {
       client.onMessage((m) => seen[user]?.push(line(m)))
       // Kept apart from the messages: Socket.IO replays what was missed before its "connect", Switchyard
       // after its "session" event; either way each missed message arrives once, in order.
-      client.onConnection((event) => (seen[`${user} connection`] ??= []).push(event))
+      client.onConnection((event) => {
+        seen[`${user} connection`] = [...(seen[`${user} connection`] ?? []), event]
+      })
       return client
     }
     const [alice, bob, carol] = [await connected("alice"), await connected("bob"), await connected("carol")]

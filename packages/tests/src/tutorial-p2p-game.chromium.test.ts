@@ -41,7 +41,9 @@ async function until(page: Page, key: string, expected: string, what: string, ti
     })
   } catch {
     const seen = await data(page, key)
-    throw new Error(`timed out waiting for ${what}: data-${key} is ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`)
+    throw new Error(
+      `timed out waiting for ${what}: data-${key} is ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`,
+    )
   }
 }
 

@@ -25,11 +25,7 @@ const expected: Transcript = {
   ],
   "bob connection": ["down", "recovered"],
   carol: ["garden#1 carol: anyone?", "ack garden#1 carol: anyone?"],
-  dave: [
-    "history lobby#1 alice: hello",
-    "history lobby#2 alice: while you were away",
-    "history lobby#3 bob: back",
-  ],
+  dave: ["history lobby#1 alice: hello", "history lobby#2 alice: while you were away", "history lobby#3 bob: back"],
   server: ["mallory refused: Unauthorized"],
 }
 
