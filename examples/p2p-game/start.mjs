@@ -18,10 +18,10 @@ try {
   await rm(dir, { recursive: true, force: true })
 }
 
-const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
+const port = process.env.PORT === undefined ? 3002 : Number(process.env.PORT)
 const game = await startGameServer({ root, port, host: process.env.HOST || "localhost" }).catch((error) => {
   if (error?.code !== "EADDRINUSE") throw error
-  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3001 pnpm start`)
+  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3003 pnpm start`)
   process.exit(1)
 })
 console.log(`Switchyard p2p game: open ${game.url} in two tabs (or two machines on one LAN)`)
