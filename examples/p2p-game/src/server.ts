@@ -1,7 +1,7 @@
 import { createServer as createHttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
-import { createServer, type Server } from "@switchyard/server-node"
+import { createServer, type Server, type ServerOptions } from "@switchyard/server-node"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import { buildAssets, serveAssets } from "./assets.ts"
 import { Arena } from "./contract.ts"
@@ -14,6 +14,8 @@ export interface GameServerOptions {
   readonly host?: string
   /** The example's folder (holds `index.html` and `src/page.ts`); `start.mjs` passes it, as it runs a bundled copy. */
   readonly root?: string
+  /** The server's end of the WebRTC transport; default `webrtcServer()`. The test passes one that counts messages. */
+  readonly webrtc?: ServerOptions["webrtc"]
 }
 
 /** A running game server: the page, the Switchyard endpoint, and who sits in which match. */
@@ -60,7 +62,7 @@ export async function startGameServer(options: GameServerOptions = {}): Promise<
       path: "/switchyard",
       // The server's end of the WebRTC transport (node-datachannel): the page's session moves onto a
       // data channel, and unreliable topics ride its unordered, never-retransmitted second channel.
-      webrtc: webrtcServer(),
+      webrtc: options.webrtc ?? webrtcServer(),
       // Players of one match may open a peer connection to each other, nobody else.
       peers: {
         authorize: ({ from, to }) => {

@@ -6,18 +6,28 @@ import { fileURLToPath } from "node:url"
 import type { Player } from "@switchyard/example-p2p-game/src/contract.ts"
 import { starOf } from "@switchyard/example-p2p-game/src/game.ts"
 import { type GameServer, startGameServer } from "@switchyard/example-p2p-game/src/server.ts"
+import { UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
+import { webrtcServer } from "@switchyard/webrtc-data/server"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ChannelNetwork } from "./support/channelNetwork.ts"
 import { newPage } from "./support/chromium.ts"
 
 let game: GameServer
+// node-datachannel under the server's WebRTC end, counting the messages sent on each data channel.
+const channels = new ChannelNetwork()
 const problems: string[] = []
 
 beforeAll(async () => {
-  game = await startGameServer({ port: 0, host: "127.0.0.1" })
+  game = await startGameServer({
+    port: 0,
+    host: "127.0.0.1",
+    webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }),
+  })
 })
 afterAll(async () => {
   await game?.close()
+  await channels[Symbol.asyncDispose]()
 })
 
 /** A player's page: console errors and page errors are collected, and fail the test at its end. */
@@ -71,6 +81,7 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     // P2 sees P1 at its start, from P1's first position.
     await until(two, "opponent", "120,220", "P1's start position on P2's page")
 
+    const unreliableBefore = channels.sent.get(UNRELIABLE_CHANNEL) ?? 0
     await clickStar(one, 1, 1)
     // P1's dot glides (600 px/s) to its star; P2's page follows it, and ends where P1 is.
     await until(one, "scores", "1,0", "P1's point on its own page")
@@ -79,6 +90,10 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     await until(one, "me", `${star.x},${star.y}`, "P1's dot at the star it was sent to")
     await until(two, "opponent", `${star.x},${star.y}`, "P1's last position on P2's page")
 
+    // The positions of the glide left the server on the unreliable data channel (unordered, no retransmits).
+    const unreliable = (channels.sent.get(UNRELIABLE_CHANNEL) ?? 0) - unreliableBefore
+    expect(unreliable).toBeGreaterThan(0)
+
     await clickStar(two, 2, 1)
     await until(one, "scores", "1,1", "P2's point on P1's page")
 
@@ -86,7 +101,10 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     // time), latest-wins on the way: P2 saw its start, places in between and the end, and never more
     // than was sent. How many depends on the machine's load; the test prints them.
     const [sent, received] = [Number(await data(one, "sent")), Number(await data(two, "received"))]
-    console.log(`p2p game: P1 sent ${sent} positions (each move, and every 250 ms standing), P2 received ${received}`)
+    console.log(
+      `p2p game: P1 sent ${sent} positions (each move, and every 250 ms standing), P2 received ${received}; ` +
+        `${unreliable} messages on the server's unreliable channel during P1's glide (to both pages)`,
+    )
     expect(received).toBeGreaterThanOrEqual(3)
     expect(received).toBeLessThanOrEqual(sent)
 
