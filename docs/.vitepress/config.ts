@@ -27,6 +27,8 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["tutorial-chat", "A chat with presence"],
       ["tutorial-dashboard", "A live dashboard"],
       ["tutorial-nginx", "Deploying behind nginx"],
+      ["tutorial-p2p-game", "Peer-to-peer game state over WebRTC"],
+      ["tutorial-socketio", "Migrating from Socket.IO"],
     ],
   ],
   [
