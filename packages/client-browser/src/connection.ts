@@ -2,7 +2,6 @@ import {
   type ClientTransport,
   clientControl,
   closeCodeOf,
-  codeOfClose,
   decodeServerFrameWith,
   Heartbeat,
   isErrorCode,
@@ -17,7 +16,8 @@ import {
 } from "@switchyard/core"
 import * as Frame from "@switchyard/core/frame-numbers"
 import { backoffDelay } from "./backoff.ts"
-import { type ConnectionEvents, linkEvents, type TransportReason, transportReason } from "./connectionEvents.ts"
+import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
+import { closeError, linkEvents, transportReason } from "./connectionEvents.ts"
 import type { Credentials, CredentialsHost } from "./credentials.ts"
 import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
@@ -165,8 +165,8 @@ export class Connection implements CredentialsHost {
 
   /** The current link closed (from either side): the session goes down and reconnects. */
   linkClosed(code: number, reason: string): void {
-    const errorCode = isErrorCode(reason) ? reason : codeOfClose(code)
-    this.#down(switchyardError(errorCode, `connection closed (${code}${reason ? ` ${reason}` : ""})`), !this.handshaken)
+    const { error, refused } = closeError(code, reason, this.handshaken)
+    this.#down(error, !this.handshaken, refused)
   }
 
   /** Abandons a link whose handshake has not completed within `connectTimeoutMs`. */
@@ -339,7 +339,7 @@ export class Connection implements CredentialsHost {
   }
 
   /** The link is gone (or abandoned as dead): detach and reconnect. */
-  #down(error: SwitchyardError, failedToConnect: boolean): void {
+  #down(error: SwitchyardError, failedToConnect: boolean, refused = false): void {
     const wasUp = this.handshaken || this.#switchingFrom !== undefined
     const switchedFrom = this.#switchingFrom
     const livedMs = this.handshaken ? Date.now() - this.#linkSince : 0
@@ -354,10 +354,10 @@ export class Connection implements CredentialsHost {
       this.transport = switchedFrom
       return this.#retry(false)
     }
-    if (error.code === "AUTH_REFUSED") {
-      // The credentials failed, not the transport: say so, and try again with what `auth` gives then.
+    if (refused || error.code === "AUTH_REFUSED") {
+      // The server refused (docs/sessions.md#when-the-server-refuses-a-connection) or `auth` failed: say why, retry here.
       this.#events.error(error)
-      this.credentials?.refused(error)
+      if (error.code === "AUTH_REFUSED") this.credentials?.refused(error)
       return this.#retry(false)
     }
     if (failedToConnect) {

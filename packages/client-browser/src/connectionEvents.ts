@@ -1,10 +1,13 @@
-import type {
-  ClientLinkEvents,
-  ClientTransport,
-  Link,
-  ServerDataFrame,
-  SwitchyardError,
-  UnreliableFrame,
+import {
+  type ClientLinkEvents,
+  type ClientTransport,
+  codeOfClose,
+  isErrorCode,
+  type Link,
+  type ServerDataFrame,
+  type SwitchyardError,
+  switchyardError,
+  type UnreliableFrame,
 } from "@switchyard/core"
 
 /** What the connection tells the client runtime. */
@@ -94,4 +97,22 @@ export function linkEvents(
     received: () => (carried() && host.handshaken ? host.session.received : 0),
     close: (code, reason) => (carried() ? host.linkClosed(code, reason) : own.close?.(code, reason)),
   }
+}
+
+/**
+ * The error of a link that closed with `code` and `reason`, and whether the server refused it: before the
+ * handshake, a reason that is a code is the server's answer (the body of a refused HTTP request, a
+ * WebSocket closed right after its upgrade), not the transport failing. `TOO_MANY_CONNECTIONS` is no
+ * `SwitchyardError` code: it comes as `CONNECTION_LOST` with `cause` `{ code: "TOO_MANY_CONNECTIONS" }`.
+ */
+export function closeError(
+  code: number,
+  reason: string,
+  handshaken: boolean,
+): { readonly error: SwitchyardError; readonly refused: boolean } {
+  const known = isErrorCode(reason)
+  const refused = !handshaken && (known || reason === "TOO_MANY_CONNECTIONS")
+  const message = `connection closed (${code}${reason ? ` ${reason}` : ""})`
+  const cause = refused && !known ? { code: reason } : undefined
+  return { error: switchyardError(known ? reason : codeOfClose(code), message, { cause }), refused }
 }

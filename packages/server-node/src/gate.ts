@@ -76,9 +76,7 @@ export class ConnectionGate {
       released = true
       const spare = this.lingering.get(ip)
       if (spare?.delete(release) && spare.size === 0) this.lingering.delete(ip)
-      const n = (this.perIp.get(ip) ?? 1) - 1
-      if (n <= 0) this.perIp.delete(ip)
-      else this.perIp.set(ip, n)
+      this.uncount(ip)
     }
     const linger = (forget: () => void) => {
       if (released) return
@@ -96,6 +94,31 @@ export class ConnectionGate {
       }
     }
     return { ok: true, auth, release, linger, address }
+  }
+
+  /**
+   * Counts a refused connection that is answered over the connection itself (a WebSocket upgrade completed
+   * only to be closed with its code, docs/errors.md#refusals-over-a-websocket) toward the address's
+   * `maxConnectionsPerIp`, while it lasts. `undefined` when the address is at its bound: the refusal then
+   * stays a bare HTTP answer, so that a flood of refused upgrades never holds more than the bound allows.
+   */
+  holdRefusal(request: IncomingMessage): (() => void) | undefined {
+    const ip = addressKey(this.clientAddress(request), this.limits.ipv6PrefixBits)
+    const open = this.perIp.get(ip) ?? 0
+    if (open >= this.limits.maxConnectionsPerIp) return undefined
+    this.perIp.set(ip, open + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.uncount(ip)
+    }
+  }
+
+  private uncount(ip: string): void {
+    const n = (this.perIp.get(ip) ?? 1) - 1
+    if (n <= 0) this.perIp.delete(ip)
+    else this.perIp.set(ip, n)
   }
 
   /**

@@ -81,6 +81,12 @@ export interface TransportHost {
    * link is then closed with the refusal's BYE. An HTTP transport answers the opening POST at that moment.
    */
   refusing?(link: Link): boolean
+  /**
+   * Counts a refused connection that the transport answers over the connection itself toward the
+   * address's `maxConnectionsPerIp` until the returned release; `undefined` at the bound (the transport
+   * then refuses it with a bare HTTP answer).
+   */
+  holdRefusal?(request: IncomingMessage): (() => void) | undefined
   /** Whether the request's `Origin` may connect (the first check of `admit`, for requests that open nothing). */
   originAllowed(request: IncomingMessage): boolean
   /** The server's `onError` (never throws). */

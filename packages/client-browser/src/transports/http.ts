@@ -1,4 +1,11 @@
-import { type ClientLinkEvents, isAckFrame, type Link, type LinkHeaders, type TransportId } from "@switchyard/core"
+import {
+  type ClientLinkEvents,
+  isAckFrame,
+  isErrorCode,
+  type Link,
+  type LinkHeaders,
+  type TransportId,
+} from "@switchyard/core"
 
 /** The `fetch` the HTTP transports use: the platform's, or one passed in. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
@@ -94,13 +101,18 @@ export function httpLink(
         headers: opening ? { ...headers, ...plainText } : plainText,
       })
       if (!response.ok) {
-        await response.body?.cancel()
-        // `authenticate` refused the credentials: not the transport's fault (docs/sessions.md#credentials).
-        if (response.status === 401) return end(1006, "AUTH_REFUSED")
+        const status = response.status
         // The server closed this link. What it queued with the close (a BYE) waits for one more
         // downstream request: collect it first, or the end of the session would go unnoticed.
-        if (response.status === 410 && !opening && state.received !== undefined) return void collectThenEnd()
-        return end(response.status === 410 ? 1001 : 1006, response.status === 410 ? GONE : `HTTP ${response.status}`)
+        if (status === 410 && !opening && state.received !== undefined) {
+          await response.body?.cancel()
+          return void collectThenEnd()
+        }
+        if (status === 410) {
+          await response.body?.cancel()
+          return end(1001, GONE)
+        }
+        return end(1006, await refusalOf(response))
       }
       if (opening) {
         const opened = (await response.json()) as { link?: unknown }
@@ -189,6 +201,24 @@ export function deliverBatch(link: HttpLinkState, body: string): void {
     if (end > start) link.frames(body.slice(start, end))
     start = end + 1
   }
+}
+
+/**
+ * Why the server refused a request: the code of its JSON body (docs/errors.md#http-refusals) when it is a
+ * `SwitchyardError` code or `TOO_MANY_CONNECTIONS`, `AUTH_REFUSED` for a 401 (`authenticate` refused the
+ * credentials), else `HTTP <status>` (a proxy's answer, say). The connection tells a refusal, which is the
+ * server's and not the transport's, by that code (docs/sessions.md#when-the-server-refuses-a-connection).
+ */
+async function refusalOf(response: Response): Promise<string> {
+  if (response.status === 401) {
+    await response.body?.cancel()
+    return "AUTH_REFUSED"
+  }
+  const body = /json/.test(response.headers.get("content-type") ?? "")
+    ? ((await response.json().catch(() => undefined)) as { code?: unknown } | undefined)
+    : void (await response.body?.cancel())
+  const code = body?.code
+  return isErrorCode(code) || code === "TOO_MANY_CONNECTIONS" ? code : `HTTP ${response.status}`
 }
 
 const plainText = { "content-type": "text/plain;charset=UTF-8" }

@@ -54,17 +54,18 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
         { headers },
       )
       let closed = false
-      let refused = false
+      let refusal: string | undefined
       ws.onopen = () => events.open()
       ws.onmessage = (event: { readonly data: unknown }) => events.frame(event.data)
-      // `ws` tells the status of a refused upgrade (a browser does not): 401 is `authenticate` refusing.
+      // `ws` tells the status of an upgrade refused with a bare HTTP answer (a browser does not: the server
+      // closes the refusals a browser app must see with their code instead, docs/errors.md#refusals-on-a-websocket).
       ws.onerror = (event: { readonly message?: string }) => {
-        refused = / 401$/.test(event.message ?? "")
+        refusal = upgradeRefusals[/ (\d+)$/.exec(event.message ?? "")?.[1] as string]
       }
       ws.onclose = (event: { readonly code: number; readonly reason: string }) => {
         if (closed) return
         closed = true
-        events.close(event.code, refused ? "AUTH_REFUSED" : event.reason)
+        events.close(event.code, refusal ?? event.reason)
       }
       // In Node, `ws` exposes its net.Socket: cork it for the rest of the tick so that a burst of frames
       // leaves in one write. Browsers batch on their own and expose nothing.
@@ -87,6 +88,13 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
       }
     },
   }
+}
+
+/** What the statuses of a refused upgrade say: `authenticate` refused, the origin, the address's bound. */
+const upgradeRefusals: Record<string, string | undefined> = {
+  401: "AUTH_REFUSED",
+  403: "ORIGIN_FORBIDDEN",
+  429: "TOO_MANY_CONNECTIONS",
 }
 
 /** The underlying socket of a `ws` WebSocket in Node; undefined for a browser WebSocket. */

@@ -3,6 +3,7 @@ import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import {
   closeCodeOf,
+  type ErrorCode,
   frameCap,
   type LatestSender,
   type Link,
@@ -12,6 +13,12 @@ import {
 import { type RawData, type Server, WebSocket, WebSocketServer } from "ws"
 import { CLOSE_WAIT_MS, refuseUpgrade } from "../httpAnswers.ts"
 import type { Admission, RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
+
+type Refusal = Extract<Admission, { ok: false }>
+
+/** The refusals of an upgrade that are told with a close code, and the code they close with. */
+const closingCodes = { UNAUTHORIZED: "AUTH_REFUSED", ORIGIN_FORBIDDEN: "ORIGIN_FORBIDDEN" } as const
+
 import { type UnfinishedMessages, type UnfinishedRefusal, watchUnfinishedMessages } from "./unfinishedMessages.ts"
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
@@ -36,6 +43,8 @@ export function websocketServer(): ServerTransport {
  */
 class WebSocketTransport implements RunningTransport {
   private readonly wss: Server<typeof SessionSocket>
+  /** Completes the upgrades that are refused with a close code (`refuse`). */
+  private readonly refusals: Server
   /** Open sockets, for `close()`. */
   readonly sockets = new Set<SessionSocket>()
   private closed = false
@@ -53,6 +62,12 @@ class WebSocketTransport implements RunningTransport {
       skipUTF8Validation: false,
       WebSocket: SessionSocket,
     })
+    this.refusals = new WebSocketServer({
+      noServer: true,
+      maxPayload: 125,
+      perMessageDeflate: false,
+      clientTracking: false,
+    })
   }
 
   /** An HTTP upgrade on the server's path: every such upgrade is a WebSocket's. */
@@ -63,7 +78,7 @@ class WebSocketTransport implements RunningTransport {
   }
 
   private admitted(admission: Admission, request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (!admission.ok) return refuseUpgrade(socket, admission.code, admission.message)
+    if (!admission.ok) return this.refuse(admission, request, socket, head)
     if (socket.destroyed || this.closed) {
       socket.destroy()
       return admission.release()
@@ -97,6 +112,29 @@ class WebSocketTransport implements RunningTransport {
   }
 
   /**
+   * Refuses an upgrade. A browser's WebSocket never shows the HTTP answer to its upgrade (only a 1006
+   * close), so a refusal the app must act on (`authenticate`: close 4211 `AUTH_REFUSED`; the origin: 1008
+   * `ORIGIN_FORBIDDEN`) completes the upgrade and closes at once with its code (docs/errors.md#refusals-on-a-websocket).
+   * That stays cheap: the refusal reads no message (its server takes none over 125 bytes and delivers none),
+   * is cut after `CLOSE_WAIT_MS`, and counts toward `maxConnectionsPerIp` while it lasts; an address at its
+   * bound (a flood) gets the bare HTTP answer, as every other refusal (`TOO_MANY_CONNECTIONS` among them).
+   */
+  private refuse(refusal: Refusal, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const code = closingCodes[refusal.code as keyof typeof closingCodes]
+    const answerable = code !== undefined && !this.closed && !socket.destroyed
+    const release = answerable ? this.host.holdRefusal?.(request) : undefined
+    if (release === undefined) return refuseUpgrade(socket, refusal.code, refusal.message)
+    // Released when the socket closes, whether `ws` completed the upgrade or refused it itself (400, 405).
+    socket.on("close", release)
+    this.refusals.handleUpgrade(request, socket, head, (ws) => {
+      ws.on("error", terminateSoon)
+      ws.close(closeCodeOf(code as ErrorCode), code)
+      rawSocket(ws).end()
+      setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref()
+    })
+  }
+
+  /**
    * Closes every socket with 1001, waits up to `graceMs` for the close handshakes (so that frames already
    * written, such as the sessions' BYE, reach the clients), then cuts whatever is left.
    */
@@ -120,6 +158,7 @@ class WebSocketTransport implements RunningTransport {
     for (const ws of open) ws.terminate()
     this.sockets.clear()
     this.wss.close()
+    this.refusals.close()
   }
 }
 
