@@ -1,15 +1,17 @@
 import type { IncomingMessage } from "node:http"
 import type { Client, SwitchyardError } from "@switchyard/core"
-import { TestContract, testHandlers } from "@switchyard/core/testing"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
 import { checkedPage, servePage } from "./support/chromium.ts"
 
 /**
  * Issue 12, item 8, in Chromium: the page's client sends credentials with its `auth` option and applies
- * new ones with `reauthenticate()`; the next call sees them. A refused refresh changes nothing; the browser
- * shows the 401 to fetch (long polling: `AUTH_REFUSED`) but not to its WebSocket (`CONNECTION_LOST`), as
- * docs/sessions.md#credentials says.
+ * new ones with `reauthenticate()`; the next call sees them. A refused refresh changes nothing, and says
+ * `AUTH_REFUSED` on both transports: long polling reads the 401, and the server completes a refused
+ * WebSocket upgrade only to close it with 4211, which a browser's WebSocket shows where it hides the HTTP
+ * status (docs/errors.md#refusals-on-a-websocket). A refused reconnect, and a page on another origin, are
+ * reported to the app with their code too.
  */
 
 const cleanup: Array<() => Promise<void>> = []
@@ -52,7 +54,7 @@ async function pageClient(transport: "websocket" | "long-polling") {
 describe("credentials in Chromium", () => {
   it.each([
     ["long-polling", "AUTH_REFUSED"],
-    ["websocket", "CONNECTION_LOST"],
+    ["websocket", "AUTH_REFUSED"],
   ] as const)(
     "%s: reauthenticate() changes ctx.auth for the next call; a refused one (%s) changes nothing",
     async (transport, refusal) => {
@@ -72,4 +74,43 @@ describe("credentials in Chromium", () => {
       expect(states.filter((s) => s !== "connected")).toEqual([])
     },
   )
+})
+
+describe("refusals a browser's WebSocket can see", () => {
+  it("a connection authenticate refuses, and one from a page on another origin, say why", async () => {
+    const server = createServer(
+      TestContract,
+      testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>,
+      {
+        authenticate,
+        onError: () => {},
+      },
+    )
+    cleanup.push(() => server.close())
+    const site = await servePage(server, cleanup)
+    const remote = await checkedPage(`${site.origin}/`, cleanup)
+    const options = { transports: ["websocket"], reconnect: { initialDelayMs: 10, maxDelayMs: 100 } } as const
+    const refused = remote.createClient(TestContract, `${site.origin}/switchyard`, {
+      ...options,
+      auth: { params: { token: "mallory" } },
+    }) as Client<typeof TestContract>
+    cleanup.push(() => refused.close())
+    // `localhost` is another origin than the page's `127.0.0.1` (same port): the same-origin rule refuses it.
+    const elsewhere = remote.createClient(TestContract, `http://localhost:${site.port}/switchyard`, {
+      ...options,
+      auth: { params: { token: "alice" } },
+    }) as Client<typeof TestContract>
+    cleanup.push(() => elsewhere.close())
+    const codes = (client: Client<typeof TestContract>) => {
+      const seen: string[] = []
+      client.on("error", (error) => seen.push(error.code))
+      return seen
+    }
+    const refusedCodes = codes(refused)
+    const elsewhereCodes = codes(elsewhere)
+    await waitFor(() => refusedCodes.length >= 2 && elsewhereCodes.length >= 2, 5000, "two refusals each")
+    expect(new Set(refusedCodes)).toEqual(new Set(["AUTH_REFUSED"]))
+    expect(new Set(elsewhereCodes)).toEqual(new Set(["ORIGIN_FORBIDDEN"]))
+    expect([refused.state, elsewhere.state]).not.toContain("connected")
+  })
 })
