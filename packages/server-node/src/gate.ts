@@ -76,7 +76,9 @@ export class ConnectionGate {
       released = true
       const spare = this.lingering.get(ip)
       if (spare?.delete(release) && spare.size === 0) this.lingering.delete(ip)
-      this.uncount(ip)
+      const n = (this.perIp.get(ip) ?? 1) - 1
+      if (n <= 0) this.perIp.delete(ip)
+      else this.perIp.set(ip, n)
     }
     const linger = (forget: () => void) => {
       if (released) return
@@ -89,36 +91,12 @@ export class ConnectionGate {
       try {
         auth = await this.options.authenticate(request)
       } catch {
-        release()
-        return { ok: false, code: "UNAUTHORIZED", message: "authentication failed" }
+        // The refusal keeps the connection's place until `release`: a transport that answers it over the
+        // connection (a WebSocket closed with 4211 after its upgrade) still counts toward the bound.
+        return { ok: false, code: "UNAUTHORIZED", message: "authentication failed", release }
       }
     }
     return { ok: true, auth, release, linger, address }
-  }
-
-  /**
-   * Counts a refused connection that is answered over the connection itself (a WebSocket upgrade completed
-   * only to be closed with its code, docs/errors.md#refusals-over-a-websocket) toward the address's
-   * `maxConnectionsPerIp`, while it lasts. `undefined` when the address is at its bound: the refusal then
-   * stays a bare HTTP answer, so that a flood of refused upgrades never holds more than the bound allows.
-   */
-  holdRefusal(request: IncomingMessage): (() => void) | undefined {
-    const ip = addressKey(this.clientAddress(request), this.limits.ipv6PrefixBits)
-    const open = this.perIp.get(ip) ?? 0
-    if (open >= this.limits.maxConnectionsPerIp) return undefined
-    this.perIp.set(ip, open + 1)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.uncount(ip)
-    }
-  }
-
-  private uncount(ip: string): void {
-    const n = (this.perIp.get(ip) ?? 1) - 1
-    if (n <= 0) this.perIp.delete(ip)
-    else this.perIp.set(ip, n)
   }
 
   /**

@@ -164,7 +164,6 @@ export function createServer<C extends AnyContract, A = undefined>(
     incomplete,
     accept: (link, info) => table.accept(link, info),
     admit: (request) => gate.admit(request),
-    holdRefusal: (request) => gate.holdRefusal(request),
     refusing: (link) => table.isRefusing(link),
     originAllowed: (request) => gate.originAllowed(request),
     onError,

@@ -81,12 +81,6 @@ export interface TransportHost {
    * link is then closed with the refusal's BYE. An HTTP transport answers the opening POST at that moment.
    */
   refusing?(link: Link): boolean
-  /**
-   * Counts a refused connection that the transport answers over the connection itself toward the
-   * address's `maxConnectionsPerIp` until the returned release; `undefined` at the bound (the transport
-   * then refuses it with a bare HTTP answer).
-   */
-  holdRefusal?(request: IncomingMessage): (() => void) | undefined
   /** Whether the request's `Origin` may connect (the first check of `admit`, for requests that open nothing). */
   originAllowed(request: IncomingMessage): boolean
   /** The server's `onError` (never throws). */
@@ -118,6 +112,11 @@ export type Admission =
       /** Answered with its HTTP status from core's `errorCodes` (`httpStatusOf`). */
       readonly code: HttpErrorCode
       readonly message: string
+      /**
+       * A refusal that still counts toward `maxConnectionsPerIp` (`UNAUTHORIZED`, counted before
+       * `authenticate` ran) until this is called, when its answer is done.
+       */
+      readonly release?: () => void
     }
 
 /** What a signalled transport may do with the session that signals to it. */

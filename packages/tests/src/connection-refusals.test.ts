@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
+import { connect } from "node:net"
+import { setTimeout as sleep } from "node:timers/promises"
 import { createClient } from "@switchyard/client-browser/all"
 import type { Client, SwitchyardError } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
@@ -111,6 +114,10 @@ describe.each(transports)("%s: a refused connection says why", (transport) => {
 })
 
 describe("a refused WebSocket upgrade", () => {
+  const refuseAll = () => {
+    throw new Error("not signed in")
+  }
+
   /** What a raw `ws` sees of an upgrade: the HTTP status of a bare refusal, or the close after a 101. */
   function upgrade(url: string, headers: Record<string, string> = {}) {
     return new Promise<{ status?: number; close?: number; reason?: string }>((resolve) => {
@@ -125,30 +132,50 @@ describe("a refused WebSocket upgrade", () => {
     })
   }
 
-  it("is completed and closed with its code (4211 AUTH_REFUSED, 1008 ORIGIN_FORBIDDEN) below the address's bound", async () => {
-    const url = await start({
-      authenticate: (request) => {
-        if (request.headers.authorization !== "Bearer alice") throw new Error("not signed in")
-        return {}
-      },
-    })
+  it("by authenticate is completed and closed with 4211 AUTH_REFUSED; one by origin stays a bare 403", async () => {
+    const url = await start({ authenticate: refuseAll })
     expect(await upgrade(url)).toEqual({ close: 4211, reason: "AUTH_REFUSED" })
-    expect(await upgrade(url, { origin: "http://elsewhere.example" })).toEqual({
-      close: 1008,
-      reason: "ORIGIN_FORBIDDEN",
-    })
+    expect(await upgrade(url, { origin: "http://elsewhere.example" })).toEqual({ status: 403 })
   })
 
-  it("stays a bare HTTP refusal at the address's bound: a flood of refused upgrades holds no more than it", async () => {
-    const url = await start({ limits: { maxConnectionsPerIp: 1 } })
-    // Below the bound, the origin refusal is told with its close code; the refusal counts while it lasts.
-    expect(await upgrade(url, { origin: "http://elsewhere.example" })).toMatchObject({ close: 1008 })
-    // At the bound (one honest connection), it is the bare 403 a browser cannot read, and the
-    // connection past the bound the bare 429.
-    const honest = client(url, "websocket")
-    await connected(honest.c)
-    expect(await upgrade(url, { origin: "http://elsewhere.example" })).toEqual({ status: 403 })
+  it("keeps its place in maxConnectionsPerIp until the server cuts it: a flood gets the bare 429", async () => {
+    const url = await start({ authenticate: refuseAll, limits: { maxConnectionsPerIp: 1 } })
+    const { port } = new URL(url)
+    // A client that never answers the close (its side stays open): the server cuts it after its closing wait.
+    const silent = connect({ host: "127.0.0.1", port: Number(port), allowHalfOpen: true })
+    cleanup.push(async () => void silent.destroy())
+    let received = Buffer.alloc(0)
+    let ended = false
+    silent.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk])
+    })
+    silent.on("end", () => {
+      ended = true
+    })
+    silent.on("error", () => {})
+    const key = randomBytes(16).toString("base64")
+    silent.write(
+      `GET /switchyard HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    )
+    await waitFor(() => ended, 3000, "the server to end its side")
+    const text = received.toString("latin1")
+    expect(text).toMatch(/^HTTP\/1\.1 101 /)
+    // The close frame after the 101: opcode 8, then the code 4211 and its reason.
+    const frame = received.subarray(text.indexOf("\r\n\r\n") + 4)
+    expect(frame[0]).toBe(0x88)
+    expect(frame.readUInt16BE(2)).toBe(4211)
+    expect(frame.subarray(4).toString()).toBe("AUTH_REFUSED")
+    // While the server waits for it, the refusal holds the address's one place: the next upgrade gets 429.
+    const since = Date.now()
     expect(await upgrade(url)).toEqual({ status: 429 })
+    // The server cuts it after its closing wait (1 s): the place is free again.
+    let answer = await upgrade(url)
+    while (answer.status === 429 && Date.now() - since < 3000) {
+      await sleep(50)
+      answer = await upgrade(url)
+    }
+    expect(Date.now() - since).toBeGreaterThanOrEqual(800)
+    expect(answer).toEqual({ close: 4211, reason: "AUTH_REFUSED" })
   })
 
   it("reaches a Node client as ORIGIN_FORBIDDEN, which keeps retrying on its transport", async () => {

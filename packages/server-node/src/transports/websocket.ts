@@ -3,7 +3,6 @@ import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import {
   closeCodeOf,
-  type ErrorCode,
   frameCap,
   type LatestSender,
   type Link,
@@ -14,12 +13,9 @@ import { type RawData, type Server, WebSocket, WebSocketServer } from "ws"
 import { CLOSE_WAIT_MS, refuseUpgrade } from "../httpAnswers.ts"
 import type { Admission, RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 
-type Refusal = Extract<Admission, { ok: false }>
-
-/** The refusals of an upgrade that are told with a close code, and the code they close with. */
-const closingCodes = { UNAUTHORIZED: "AUTH_REFUSED", ORIGIN_FORBIDDEN: "ORIGIN_FORBIDDEN" } as const
-
 import { type UnfinishedMessages, type UnfinishedRefusal, watchUnfinishedMessages } from "./unfinishedMessages.ts"
+
+type Refusal = Extract<Admission, { ok: false }>
 
 /** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
 export function websocketServer(): ServerTransport {
@@ -113,22 +109,23 @@ class WebSocketTransport implements RunningTransport {
 
   /**
    * Refuses an upgrade. A browser's WebSocket never shows the HTTP answer to its upgrade (only a 1006
-   * close), so a refusal the app must act on (`authenticate`: close 4211 `AUTH_REFUSED`; the origin: 1008
-   * `ORIGIN_FORBIDDEN`) completes the upgrade and closes at once with its code (docs/errors.md#refusals-on-a-websocket).
-   * That stays cheap: the refusal reads no message (its server takes none over 125 bytes and delivers none),
-   * is cut after `CLOSE_WAIT_MS`, and counts toward `maxConnectionsPerIp` while it lasts; an address at its
-   * bound (a flood) gets the bare HTTP answer, as every other refusal (`TOO_MANY_CONNECTIONS` among them).
+   * close), so a refusal by `authenticate` completes the upgrade and closes at once with 4211
+   * `AUTH_REFUSED` (docs/errors.md#refusals-on-a-websocket). That stays cheap: the refusal keeps the place
+   * its upgrade took in `maxConnectionsPerIp` until its socket closes, reads no message (its server takes
+   * none over 125 bytes and delivers none), and is cut after `CLOSE_WAIT_MS`; an address at its bound gets
+   * the bare 429 before `authenticate` runs, as every other refusal gets its bare HTTP answer.
    */
   private refuse(refusal: Refusal, request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const code = closingCodes[refusal.code as keyof typeof closingCodes]
-    const answerable = code !== undefined && !this.closed && !socket.destroyed
-    const release = answerable ? this.host.holdRefusal?.(request) : undefined
-    if (release === undefined) return refuseUpgrade(socket, refusal.code, refusal.message)
+    const { release } = refusal
+    if (release === undefined || refusal.code !== "UNAUTHORIZED" || this.closed || socket.destroyed) {
+      release?.()
+      return refuseUpgrade(socket, refusal.code, refusal.message)
+    }
     // Released when the socket closes, whether `ws` completed the upgrade or refused it itself (400, 405).
     socket.on("close", release)
     this.refusals.handleUpgrade(request, socket, head, (ws) => {
       ws.on("error", terminateSoon)
-      ws.close(closeCodeOf(code as ErrorCode), code)
+      ws.close(closeCodeOf("AUTH_REFUSED"), "AUTH_REFUSED")
       rawSocket(ws).end()
       setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref()
     })
