@@ -16,8 +16,7 @@ import {
 } from "@switchyard/core"
 import * as Frame from "@switchyard/core/frame-numbers"
 import { backoffDelay } from "./backoff.ts"
-import type { ConnectionEvents, TransportReason } from "./connectionEvents.ts"
-import { closeError, linkEvents, transportReason } from "./connectionEvents.ts"
+import { type ConnectionEvents, linkEvents, type TransportReason, transportReason } from "./connectionEvents.ts"
 import type { Credentials, CredentialsHost } from "./credentials.ts"
 import { negotiationKit } from "./negotiationKit.ts"
 import type { ConnectionSettings } from "./options.ts"
@@ -163,9 +162,8 @@ export class Connection implements CredentialsHost {
     this.#watchHandshake(transport, link)
   }
 
-  /** The current link closed (from either side): the session goes down and reconnects. */
-  linkClosed(code: number, reason: string): void {
-    const { error, refused } = closeError(code, reason, this.handshaken)
+  /** The current link closed (from either side): the session goes down and reconnects. `refused`: by the server. */
+  linkClosed(error: SwitchyardError, refused: boolean): void {
     this.#down(error, !this.handshaken, refused)
   }
 

@@ -66,7 +66,7 @@ export interface LinkHost {
   readonly session: { readonly received: number }
   carries(link: Link): boolean
   receive(transport: ClientTransport, link: Link, data: unknown): void
-  linkClosed(code: number, reason: string): void
+  linkClosed(error: SwitchyardError, refused: boolean): void
 }
 
 /** What the opener of a link hears while the link does not carry the session (a probe: its echo, its failure). */
@@ -95,24 +95,19 @@ export function linkEvents(
     open: own.open,
     frame: (data) => (carried() ? host.receive(transport, link() as Link, data) : own.frame?.(data)),
     received: () => (carried() && host.handshaken ? host.session.received : 0),
-    close: (code, reason) => (carried() ? host.linkClosed(code, reason) : own.close?.(code, reason)),
+    close: (code, reason) => (carried() ? linkClosed(host, code, reason) : own.close?.(code, reason)),
   }
 }
 
 /**
- * The error of a link that closed with `code` and `reason`, and whether the server refused it: before the
- * handshake, a reason that is a code is the server's answer (the body of a refused HTTP request, a
- * WebSocket closed right after its upgrade), not the transport failing. `TOO_MANY_CONNECTIONS` is no
- * `SwitchyardError` code: it comes as `CONNECTION_LOST` with `cause` `{ code: "TOO_MANY_CONNECTIONS" }`.
+ * Tells `host` that its link closed, and why. Before the handshake, a reason that is a code is the server
+ * refusing the link (`refused`: docs/sessions.md#when-the-server-refuses-a-connection), not the transport
+ * failing; `TOO_MANY_CONNECTIONS`, no `SwitchyardError` code, comes as `CONNECTION_LOST` with it as `cause`.
  */
-export function closeError(
-  code: number,
-  reason: string,
-  handshaken: boolean,
-): { readonly error: SwitchyardError; readonly refused: boolean } {
+function linkClosed(host: LinkHost, code: number, reason: string): void {
   const known = isErrorCode(reason)
-  const refused = !handshaken && (known || reason === "TOO_MANY_CONNECTIONS")
+  const refused = !host.handshaken && (known || reason === "TOO_MANY_CONNECTIONS")
   const message = `connection closed (${code}${reason ? ` ${reason}` : ""})`
-  const cause = refused && !known ? { code: reason } : undefined
-  return { error: switchyardError(known ? reason : codeOfClose(code), message, { cause }), refused }
+  const cause = refused && !known ? { cause: { code: reason } } : undefined
+  host.linkClosed(switchyardError(known ? reason : codeOfClose(code), message, cause), refused)
 }

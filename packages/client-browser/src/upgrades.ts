@@ -7,6 +7,7 @@ import type {
   Session,
   SignalKind,
   Signalling,
+  SwitchyardError,
   TransportId,
   TransportOffer,
 } from "@switchyard/core"
@@ -31,8 +32,8 @@ export interface UpgradeHost {
   carries(link: Link): boolean
   /** A frame on the session's link. */
   receive(transport: ClientTransport, link: Link, data: unknown): void
-  /** The session's link closed. */
-  linkClosed(code: number, reason: string): void
+  /** The session's link closed (`refused`: by the server, docs/sessions.md#when-the-server-refuses-a-connection). */
+  linkClosed(error: SwitchyardError, refused: boolean): void
   /** A probe passed: move the session to `link` (for an upgrade, or to `reauthenticate()`). */
   switchTo(transport: ClientTransport, link: Link, reason?: "upgrade" | "reauthenticated"): void
   /** What a connection opens with: the client's credentials, once loaded (docs/sessions.md#credentials). */

@@ -101,18 +101,12 @@ export function httpLink(
         headers: opening ? { ...headers, ...plainText } : plainText,
       })
       if (!response.ok) {
-        const status = response.status
+        if (response.status !== 410) return end(1006, await refusalOf(response))
+        await response.body?.cancel()
         // The server closed this link. What it queued with the close (a BYE) waits for one more
         // downstream request: collect it first, or the end of the session would go unnoticed.
-        if (status === 410 && !opening && state.received !== undefined) {
-          await response.body?.cancel()
-          return void collectThenEnd()
-        }
-        if (status === 410) {
-          await response.body?.cancel()
-          return end(1001, GONE)
-        }
-        return end(1006, await refusalOf(response))
+        if (!opening && state.received !== undefined) return void collectThenEnd()
+        return end(1001, GONE)
       }
       if (opening) {
         const opened = (await response.json()) as { link?: unknown }
@@ -204,20 +198,14 @@ export function deliverBatch(link: HttpLinkState, body: string): void {
 }
 
 /**
- * Why the server refused a request: the code of its JSON body (docs/errors.md#http-refusals) when it is a
- * `SwitchyardError` code or `TOO_MANY_CONNECTIONS`, `AUTH_REFUSED` for a 401 (`authenticate` refused the
- * credentials), else `HTTP <status>` (a proxy's answer, say). The connection tells a refusal, which is the
- * server's and not the transport's, by that code (docs/sessions.md#when-the-server-refuses-a-connection).
+ * Why the server refused a request: `AUTH_REFUSED` for a 401 (`authenticate` refused the credentials), else
+ * the code of its JSON body (docs/errors.md#http-refusals) when it is a `SwitchyardError` code or
+ * `TOO_MANY_CONNECTIONS`, else `HTTP <status>` (a proxy's answer, say). The connection tells a refusal, the
+ * server's answer and not the transport failing, by that code (docs/sessions.md#when-the-server-refuses-a-connection).
  */
 async function refusalOf(response: Response): Promise<string> {
-  if (response.status === 401) {
-    await response.body?.cancel()
-    return "AUTH_REFUSED"
-  }
-  const body = /json/.test(response.headers.get("content-type") ?? "")
-    ? ((await response.json().catch(() => undefined)) as { code?: unknown } | undefined)
-    : void (await response.body?.cancel())
-  const code = body?.code
+  const code = ((await response.json().catch(() => 0)) as { code?: unknown } | null)?.code
+  if (response.status === 401) return "AUTH_REFUSED"
   return isErrorCode(code) || code === "TOO_MANY_CONNECTIONS" ? code : `HTTP ${response.status}`
 }
 

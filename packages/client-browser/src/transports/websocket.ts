@@ -60,7 +60,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
       // `ws` tells the status of an upgrade refused with a bare HTTP answer (a browser does not: the server
       // closes the refusals a browser app must see with their code instead, docs/errors.md#refusals-on-a-websocket).
       ws.onerror = (event: { readonly message?: string }) => {
-        refusal = upgradeRefusals[/ (\d+)$/.exec(event.message ?? "")?.[1] as string]
+        refusal = upgradeRefusals[(event.message ?? "").slice(-3)]
       }
       ws.onclose = (event: { readonly code: number; readonly reason: string }) => {
         if (closed) return
@@ -90,7 +90,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
   }
 }
 
-/** What the statuses of a refused upgrade say: `authenticate` refused, the origin, the address's bound. */
+/** What the status of a refused upgrade (the end of `ws`'s "Unexpected server response: 401") says. */
 const upgradeRefusals: Record<string, string | undefined> = {
   401: "AUTH_REFUSED",
   403: "ORIGIN_FORBIDDEN",
