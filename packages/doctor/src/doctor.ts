@@ -41,10 +41,16 @@ export interface DoctorReport {
   readonly findings: readonly Finding[]
   /**
    * Where a client here that negotiates among every transport ends: the first transport of the server's
-   * order that works. `undefined` when none does.
+   * order that works, WebRTC aside (a client has it only when given `webrtcTransport()`). `undefined` when
+   * none works.
    */
   readonly endsOn: TransportId | undefined
+  /** The server offers WebRTC and a data channel was set up from here: a client given `webrtcTransport()` moves on to it. */
+  readonly webrtc: boolean
 }
+
+const works = (rows: readonly TransportRow[], id: TransportId) =>
+  rows.some((row) => row.id === id && row.verdict === "works")
 
 /** The timings a run uses unless told otherwise (docs/doctor.md#how-it-measures). */
 export const defaultTimings: ProbeTimings = { timeoutMs: 5000, holdMs: 5000, spacingMs: 100 }
@@ -79,7 +85,8 @@ export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform
     offered,
     rows,
     findings,
-    endsOn: offered.find((id) => rows.some((row) => row.id === id && row.verdict === "works")),
+    endsOn: offered.find((id) => id !== "webrtc" && works(rows, id)),
+    webrtc: offered.includes("webrtc") && works(rows, "webrtc"),
   })
   if (!offer.ok) {
     const finding: Finding = {
@@ -92,13 +99,12 @@ export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform
   const offered = offer.offer.transports.map((t) => t.id)
   const byId = new Map(platform.transports.map((t) => [t.id, t]))
   const probing = offered.filter((id) => byId.has(id))
-  const probes = await Promise.all(
-    probing.map((id) => probeLink(byId.get(id) as ClientTransport, url, timings, () => platform.failure?.(id))),
-  )
-  const webrtc =
+  const [webrtc, ...probes] = await Promise.all([
     offered.includes("webrtc") && platform.webrtc
-      ? await platform.webrtc(url, options.webrtcTimeoutMs ?? 10_000)
-      : undefined
+      ? platform.webrtc(url, options.webrtcTimeoutMs ?? 10_000)
+      : Promise.resolve(undefined),
+    ...probing.map((id) => probeLink(byId.get(id) as ClientTransport, url, timings, () => platform.failure?.(id))),
+  ])
 
   const echoed = (id: TransportId) => probes.some((p) => p.id === id && p.firstEchoMs !== undefined)
   const anyHttpWorks = echoed("long-polling") || echoed("polling")

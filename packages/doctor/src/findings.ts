@@ -165,7 +165,9 @@ function lateBy(probe: LinkProbe, timings: ProbeTimings, reference: number | und
     firstTrip !== undefined &&
     sentSpan > 0 &&
     last - first < sentSpan / 4 &&
-    firstTrip >= (sentSpan * 3) / 4
+    firstTrip >= (sentSpan * 3) / 4 &&
+    // A stall of a busy server delays every transport's echoes alike: long polling's must not be as late.
+    (reference === undefined || firstTrip > reference + sentSpan / 2)
   )
     return `in a batch (3 probes sent over ${round(sentSpan)} ms came back within ${round(last - first)} ms)`
   const trips = probe.roundTripsMs.filter((ms): ms is number => ms !== undefined)

@@ -55,7 +55,7 @@ export function formatReport(report: DoctorReport): string {
   lines.push(
     report.endsOn === undefined
       ? "  No transport works from here: a client cannot connect."
-      : `  A client here that negotiates ends on ${report.endsOn}${whyNotHigher(report)}.`,
+      : `  A client here that negotiates ends on ${report.endsOn}${whyNotHigher(report)}.${report.webrtc ? " Given webrtcTransport(), it moves on to WebRTC." : ""}`,
   )
   lines.push(`  (${report.durationMs} ms)`)
   return `${lines.join("\n")}\n`
