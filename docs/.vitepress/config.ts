@@ -46,6 +46,7 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["webrtc", "WebRTC data channels"],
       ["webrtc-turn", "WebRTC through STUN and TURN"],
       ["proxies", "Behind real proxies"],
+      ["doctor", "Test your network"],
     ],
   ],
   [
@@ -121,6 +122,12 @@ export default defineConfig({
   // Pages link to each other as `x.md`; VitePress fails the build on a link to a missing page.
   ignoreDeadLinks: false,
   head: [["link", { rel: "icon", href: "data:," }]],
+  // The doctor's page (docs/doctor.md) bundles @switchyard/doctor/page from the workspace's sources, so
+  // that the site builds without building the packages first.
+  vite: {
+    resolve: { conditions: ["@switchyard/source"] },
+    ssr: { resolve: { conditions: ["@switchyard/source"] } },
+  },
   markdown: {
     anchor: { slugify: githubSlug },
     headers: { slugify: githubSlug },

@@ -32,6 +32,9 @@ function fileFor(pathname: string): string | undefined {
   return undefined
 }
 
+/** Pages that mount a component once hydrated, and what it shows when it has. */
+const mounts: Record<string, string> = { "/doctor.html": ".sy-doctor-form input[type=url]" }
+
 let http: Server | undefined
 let origin: string
 let buildMs: number
@@ -95,6 +98,9 @@ it("every page of docs/ is built, opens in Chromium without a console error, and
     expect(response?.status(), path).toBe(200)
     // Hydrated: the theme's script has run (an error in it is reported above), and the page has its title.
     await page.waitForSelector("#app .VPContent")
+    // A page with a component of its own: mounted too (an error in it would come after the theme's).
+    const mounted = mounts[path]
+    if (mounted !== undefined) await page.waitForSelector(mounted, { timeout: 10_000 })
     const found = await page.evaluate(() => ({
       ids: [...document.querySelectorAll("[id]")].map((e) => e.id),
       hrefs: [...document.querySelectorAll("a[href]")].map((a) => (a as HTMLAnchorElement).href),
