@@ -73,7 +73,10 @@ describe("judge", () => {
   })
 
   it("a 403 anywhere is the Origin check", () => {
-    const forbidden = probe("long-polling", [], { firstEchoMs: undefined, ended: { atMs: 3, code: 1006, reason: "HTTP 403" } })
+    const forbidden = probe("long-polling", [], {
+      firstEchoMs: undefined,
+      ended: { atMs: 3, code: 1006, reason: "HTTP 403" },
+    })
     expect(judge(forbidden, timings, undefined, false).finding?.kind).toBe("origin-refused")
   })
 

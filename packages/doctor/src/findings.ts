@@ -2,15 +2,7 @@ import type { TransportId } from "@switchyard/core"
 import type { LinkProbe, ProbeTimings } from "./probe.ts"
 
 /** What became of one transport. */
-export type Verdict =
-  | "works"
-  | "refused"
-  | "held"
-  | "buffered"
-  | "cut"
-  | "failed"
-  | "not offered"
-  | "not tried here"
+export type Verdict = "works" | "refused" | "held" | "buffered" | "cut" | "failed" | "not offered" | "not tried here"
 
 /** Something the doctor detected, with the section of docs/doctor.md that explains it and its fix. */
 export type FindingKind =
@@ -96,12 +88,18 @@ export function judge(
     finding: kind === undefined ? undefined : { kind, transport: probe.id, message: message ?? detail },
   })
   const status = statusOf(probe)
-  const said = status !== undefined ? `HTTP ${status}` : probe.ended?.reason || probe.error || `code ${probe.ended?.code}`
+  const said =
+    status !== undefined ? `HTTP ${status}` : probe.ended?.reason || probe.error || `code ${probe.ended?.code}`
 
   if (probe.firstEchoMs === undefined) {
     if (probe.ended !== undefined) {
       if (status === 403)
-        return row("refused", "HTTP 403", "origin-refused", `${probe.id}: the server refused this page's Origin (HTTP 403)`)
+        return row(
+          "refused",
+          "HTTP 403",
+          "origin-refused",
+          `${probe.id}: the server refused this page's Origin (HTTP 403)`,
+        )
       if (probe.id === "websocket" && !probe.opened)
         return row(
           "refused",
@@ -137,7 +135,7 @@ export function judge(
     )
 
   if (streaming(probe.id)) {
-    const late = lateBy(probe, timings, reference)
+    const late = lateBy(probe, reference)
     if (late !== undefined)
       return row(
         "buffered",
@@ -155,7 +153,7 @@ export function judge(
  * Why an echoed stream counts as buffered, or `undefined`: its echoes came together although they were
  * sent `spacingMs` apart (held, then released at once), or its round trip is far above the reference.
  */
-function lateBy(probe: LinkProbe, timings: ProbeTimings, reference: number | undefined): string | undefined {
+function lateBy(probe: LinkProbe, reference: number | undefined): string | undefined {
   const [first, , last] = probe.echoesAtMs
   const sentSpan = (probe.sentAtMs[2] ?? 0) - (probe.sentAtMs[0] ?? 0)
   const firstTrip = probe.roundTripsMs[0]

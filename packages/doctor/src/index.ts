@@ -9,7 +9,14 @@ export {
   runDoctor,
   type WebRtcProbe,
 } from "./doctor.ts"
-export { type Finding, type FindingKind, findingAnchors, statusOf, type TransportRow, type Verdict } from "./findings.ts"
+export {
+  type Finding,
+  type FindingKind,
+  findingAnchors,
+  statusOf,
+  type TransportRow,
+  type Verdict,
+} from "./findings.ts"
 export { type OfferResult, readOffer } from "./offer.ts"
 export { type LinkEnd, type LinkProbe, type ProbeTimings, probeLink } from "./probe.ts"
 export { doctorDocs, formatReport } from "./text.ts"

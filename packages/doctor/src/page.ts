@@ -137,7 +137,8 @@ function table(rows: readonly TransportRow[]): HTMLTableElement {
     head.append(el("th", {}, title))
   const body = el("tbody")
   for (const row of rows) {
-    const range = row.roundTripsMs.length === 0 ? "—" : `${Math.min(...row.roundTripsMs)}–${Math.max(...row.roundTripsMs)} ms`
+    const range =
+      row.roundTripsMs.length === 0 ? "—" : `${Math.min(...row.roundTripsMs)}–${Math.max(...row.roundTripsMs)} ms`
     const tr = el("tr", { "data-transport": row.id, "data-verdict": row.verdict })
     for (const text of [row.id, row.verdict, ms(row.firstEchoMs), ms(row.roundTripMs), range, row.detail])
       tr.append(el("td", {}, text))
@@ -177,7 +178,15 @@ function chart(rows: readonly TransportRow[]): SVGSVGElement {
       return
     }
     const bar = Math.max(2, (row.roundTripMs / most) * width)
-    add("rect", { x: label, y, width: bar, height: 18, rx: 3, class: `sy-bar sy-${row.verdict}`, "data-transport": row.id })
+    add("rect", {
+      x: label,
+      y,
+      width: bar,
+      height: 18,
+      rx: 3,
+      class: `sy-bar sy-${row.verdict}`,
+      "data-transport": row.id,
+    })
     add("text", { x: label + bar + 6, y: y + 15, class: "sy-value" }, `${row.roundTripMs} ms`)
   })
   add("text", { x: label, y: tried.length * line + 20, class: "sy-axis" }, "round trip, median of 3 probes")

@@ -18,7 +18,9 @@ export async function probeWebRtc(url: string, timeoutMs: number): Promise<WebRt
     url,
     // Ranked first, so that the session (which starts on long polling) moves up to it.
     transports: [webrtcTransport(), longPollingTransport()],
-    negotiation: { storage: { getItem: (key) => memory.get(key) ?? null, setItem: (key, value) => memory.set(key, value) } },
+    negotiation: {
+      storage: { getItem: (key) => memory.get(key) ?? null, setItem: (key, value) => memory.set(key, value) },
+    },
   })
   try {
     return await new Promise<WebRtcProbe>((resolve) => {
@@ -26,7 +28,8 @@ export async function probeWebRtc(url: string, timeoutMs: number): Promise<WebRt
         () =>
           resolve({
             connectedMs: undefined,
-            reason: client.state === "connected" ? `no data channel in ${timeoutMs} ms` : "no session to set it up over",
+            reason:
+              client.state === "connected" ? `no data channel in ${timeoutMs} ms` : "no session to set it up over",
           }),
         timeoutMs,
       )

@@ -123,7 +123,9 @@ describe("the doctor's page in Chromium", () => {
     })
     expect(shown.findings).toEqual([])
     expect(shown.endsOn).toBe("websocket")
-    expect(shown.verdict).toBe("A client here that negotiates ends on websocket. Given webrtcTransport(), it moves on to WebRTC.")
+    expect(shown.verdict).toBe(
+      "A client here that negotiates ends on websocket. Given webrtcTransport(), it moves on to WebRTC.",
+    )
     expect(shown.bars.sort()).toEqual(["long-polling", "polling", "sse", "websocket"])
     for (const row of shown.rows.filter((r) => r.id !== "webrtc")) expect(row.cells[3]).toMatch(/^\d+ ms$/)
     // WebRTC: the time to a session on the data channel; its probes are the client's own.

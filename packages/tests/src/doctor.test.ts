@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import type { DoctorReport } from "@switchyard/doctor"
 import { TestContract, testHandlers } from "@switchyard/core/testing"
+import type { DoctorReport } from "@switchyard/doctor"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { bundleForNode } from "./support/cluster/bundle.ts"
@@ -23,7 +23,11 @@ let cli: string
 beforeAll(async () => {
   port = (await server.listen(0, "127.0.0.1")).port
   // The command as its bin runs it, bundled from the sources (Node 20 runs no TypeScript).
-  cli = await bundleForNode("switchyard-doctor", `export { main } from "${join(import.meta.dirname, "../../doctor/src/cli.ts")}"`, import.meta.dirname)
+  cli = await bundleForNode(
+    "switchyard-doctor",
+    `export { main } from "${join(import.meta.dirname, "../../doctor/src/cli.ts")}"`,
+    import.meta.dirname,
+  )
 })
 afterAll(() => server.close())
 
@@ -64,7 +68,12 @@ describe("switchyard-doctor", () => {
     }
     expect(report.findings).toEqual([])
     expect(report.endsOn).toBe("websocket")
-    console.log(`[doctor] direct: ${report.rows.filter((r) => r.verdict === "works").map((r) => `${r.id} ${r.roundTripMs} ms`).join(", ")}`)
+    console.log(
+      `[doctor] direct: ${report.rows
+        .filter((r) => r.verdict === "works")
+        .map((r) => `${r.id} ${r.roundTripMs} ms`)
+        .join(", ")}`,
+    )
   })
 
   it("behind nginx refusing the upgrade and holding event streams: WebSocket refused (426), SSE held, long polling works", async () => {
@@ -94,7 +103,9 @@ describe("switchyard-doctor", () => {
     expect(text.out).toContain("drops the Upgrade header")
     expect(text.out).toContain("fix: docs/doctor.md#websocket-upgrade-refused")
     expect(text.out).toContain("fix: docs/doctor.md#event-stream-held")
-    expect(text.out).toContain("A client here that negotiates ends on long-polling, because websocket is refused and sse is held.")
+    expect(text.out).toContain(
+      "A client here that negotiates ends on long-polling, because websocket is refused and sse is held.",
+    )
     console.log(`[doctor] nginx refusing and holding:\n${text.out}`)
   })
 

@@ -19,5 +19,7 @@ export const doctorLocations = {
     "gzip_proxied any;",
   ],
   /** The documented location with a 500 ms read timeout: a request held longer (a long poll, an idle WebSocket) is cut. */
-  cutting: documentedLocation.map((line) => (line.startsWith("proxy_read_timeout") ? "proxy_read_timeout 500ms;" : line)),
+  cutting: documentedLocation.map((line) =>
+    line.startsWith("proxy_read_timeout") ? "proxy_read_timeout 500ms;" : line,
+  ),
 } satisfies Record<string, readonly string[]>
