@@ -208,11 +208,15 @@ function style(): HTMLStyleElement {
   return el(
     "style",
     {},
-    `.sy-doctor-form{display:flex;gap:8px;margin:16px 0}
+    `.sy-doctor{font-family:var(--vp-font-family-base,system-ui,sans-serif)}
+.sy-doctor-form{display:flex;gap:8px;margin:16px 0}
 .sy-doctor-form input{flex:1;padding:6px 10px;border:1px solid var(--vp-c-divider,#ccc);border-radius:6px;background:var(--vp-c-bg,#fff);color:inherit}
 .sy-doctor-form button{padding:6px 16px;border-radius:6px;background:var(--vp-c-brand-1,#3451b2);color:#fff}
 .sy-doctor-form button:disabled{opacity:.5}
-.sy-doctor-table td,.sy-doctor-table th{padding:4px 10px}
+.sy-doctor-table{border-collapse:collapse}
+.sy-doctor-table td,.sy-doctor-table th{padding:4px 10px;text-align:left;border-bottom:1px solid var(--vp-c-divider,#ddd)}
+.sy-doctor-table tr[data-verdict=refused] td:nth-child(2),.sy-doctor-table tr[data-verdict=held] td:nth-child(2),.sy-doctor-table tr[data-verdict=failed] td:nth-child(2){color:#b91c1c}
+.sy-doctor-table tr[data-verdict=buffered] td:nth-child(2),.sy-doctor-table tr[data-verdict=cut] td:nth-child(2){color:#d97706}
 .sy-doctor-chart{max-width:520px;width:100%;font:12px var(--vp-font-family-mono,monospace);fill:currentColor}
 .sy-doctor-chart .sy-bar{fill:var(--vp-c-brand-1,#3451b2)}
 .sy-doctor-chart .sy-buffered,.sy-doctor-chart .sy-cut{fill:#d97706}

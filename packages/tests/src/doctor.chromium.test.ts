@@ -161,6 +161,10 @@ describe("the doctor's page in Chromium", () => {
     // The browser itself logs the refused handshake (its script is told nothing of the status): that and nothing else.
     expect(shown.errors).toHaveLength(1)
     expect(shown.errors[0]).toMatch(/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/switchyard' failed.*426/)
+    if (process.env.SWITCHYARD_SCREENSHOTS === "1") {
+      await shown.page.setViewportSize({ width: 900, height: 600 })
+      await shown.page.screenshot({ path: join(import.meta.dirname, "../../../docs/screenshots/doctor.png") })
+    }
     console.log(`[doctor page] nginx: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
   })
 })
