@@ -53,7 +53,9 @@ const works = (rows: readonly TransportRow[], id: TransportId) =>
   rows.some((row) => row.id === id && row.verdict === "works")
 
 /** The timings a run uses unless told otherwise (docs/doctor.md#how-it-measures). */
-export const defaultTimings: ProbeTimings = { timeoutMs: 5000, holdMs: 5000, spacingMs: 100 }
+// The later probes go 400 ms apart: a stream held and released at once shows as a batch only when its first
+// echo waited 600 ms, which a busy machine's jitter (tens, at times a couple of hundred ms) does not make.
+export const defaultTimings: ProbeTimings = { timeoutMs: 5000, holdMs: 5000, spacingMs: 400 }
 
 const builtIns: readonly TransportId[] = ["websocket", "sse", "long-polling", "polling", "webrtc"]
 

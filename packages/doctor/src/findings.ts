@@ -170,7 +170,7 @@ function lateBy(probe: LinkProbe, reference: number | undefined): string | undef
     return `in a batch (3 probes sent over ${round(sentSpan)} ms came back within ${round(last - first)} ms)`
   const trips = probe.roundTripsMs.filter((ms): ms is number => ms !== undefined)
   const trip = median(trips)
-  if (reference !== undefined && trip !== undefined && trip > Math.max(4 * reference, reference + 250))
+  if (reference !== undefined && trip !== undefined && trip > Math.max(4 * reference, reference + 500))
     return `late (round trip ${round(trip)} ms, long polling ${round(reference)} ms)`
   return undefined
 }

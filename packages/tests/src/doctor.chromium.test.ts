@@ -4,10 +4,12 @@ import { join } from "node:path"
 import { TestContract, testHandlers } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
-import { afterEach, describe, expect, it } from "vitest"
-import { newPage } from "./support/chromium.ts"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import type { Page } from "playwright-core"
+import { chromiumBrowser, newPage } from "./support/chromium.ts"
 import { Nginx } from "./support/cluster/nginx.ts"
 import { doctorLocations } from "./support/doctorProxies.ts"
+import { Squid } from "./support/squid.ts"
 
 /**
  * The doctor's page (docs/doctor.md: `mountDoctor` from packages/doctor/src/page.ts, which the docs site's
@@ -20,6 +22,8 @@ const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
+// The page's bundle and the browser, made at once rather than one after the other.
+beforeAll(() => Promise.all([pageScript(), chromiumBrowser()]), 60_000)
 
 let script: Promise<string> | undefined
 
@@ -79,9 +83,18 @@ async function switchyard(origin: string, options: { webrtc?: boolean } = {}) {
   return (await server.listen(0, "127.0.0.1")).port
 }
 
-/** Opens the page on `url` and reads its report once it is shown; console errors and uncaught ones too. */
-async function report(origin: string, url: string) {
-  const page = await newPage()
+/**
+ * Opens the page on `url` and reads its report once it is shown; console errors and uncaught ones too.
+ * With `proxy`, the browser goes through it for everything (loopback included), the page itself too.
+ */
+async function report(origin: string, url: string, proxy?: string) {
+  let page: Page
+  if (proxy === undefined) page = await newPage()
+  else {
+    const context = await (await chromiumBrowser()).newContext({ proxy: { server: proxy } })
+    cleanup.push(() => context.close())
+    page = await context.newPage()
+  }
   cleanup.push(() => page.close())
   const errors: string[] = []
   page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
@@ -166,5 +179,29 @@ describe("the doctor's page in Chromium", () => {
       await shown.page.screenshot({ path: join(import.meta.dirname, "../../../docs/screenshots/doctor.png") })
     }
     console.log(`[doctor page] nginx: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
+  })
+
+  it("through squid refusing CONNECT tunnels, as the browser's proxy: WebSocket refused, SSE works and is where a client ends", async () => {
+    const origin = await servePage()
+    const port = await switchyard(origin)
+    const squid = await Squid.start({ tunnels: false })
+    cleanup.push(() => squid[Symbol.asyncDispose]())
+    const shown = await report(origin, `http://127.0.0.1:${port}/switchyard`, squid.url)
+    expect(verdicts(shown.rows)).toEqual({
+      websocket: "refused",
+      sse: "works",
+      "long-polling": "works",
+      polling: "works",
+      webrtc: "not offered",
+    })
+    expect(shown.findings.map((f) => f.kind)).toEqual(["websocket-refused"])
+    expect(shown.endsOn).toBe("sse")
+    // Chromium tunnels a ws: URL through the proxy with CONNECT, which squid refuses (docs/proxies.md).
+    expect(shown.errors).toHaveLength(1)
+    expect(shown.errors[0]).toMatch(/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/switchyard' failed/)
+    // The page and the doctor's requests went through squid, as absolute-URI requests.
+    const requests = await squid.requests((r) => r.some((line) => line.includes("?negotiate") || line.endsWith("/switchyard?")))
+    expect(requests).toContain(`GET http://127.0.0.1:${port}/switchyard?`)
+    console.log(`[doctor page] squid: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
   })
 })
