@@ -18,6 +18,11 @@ export interface DoctorPlatform {
   readonly transports: readonly ClientTransport[]
   /** What the platform said when a link of `id` failed (`ws` tells a refused upgrade's status). */
   readonly failure?: ((id: TransportId) => string | undefined) | undefined
+  /**
+   * The origin the platform's requests carry (a page's), checked by the server against `allowedOrigins`;
+   * undefined in Node, which sends none.
+   */
+  readonly origin?: string | undefined
   /** WebRTC, where the platform has it: a session opened on long polling, then moved to a data channel. */
   readonly webrtc?: ((url: string, timeoutMs: number) => Promise<WebRtcProbe>) | undefined
 }
@@ -91,10 +96,16 @@ export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform
     webrtc: offered.includes("webrtc") && works(rows, "webrtc"),
   })
   if (!offer.ok) {
+    // A browser refused by the Origin check gets a 403 without CORS headers: it sees only a network error.
+    const crossOrigin = platform.origin !== undefined && platform.origin !== originOf(url)
+    const maybeOrigin =
+      crossOrigin && offer.status === undefined
+        ? `; if the server is up, it may refuse this page's origin (${platform.origin})`
+        : ""
     const finding: Finding = {
       kind: offer.status === 403 ? "origin-refused" : "server-not-reached",
       transport: undefined,
-      message: `The offer (GET ${url}?negotiate=1): ${offer.reason}`,
+      message: `The offer (GET ${url}?negotiate=1): ${offer.reason}${maybeOrigin}`,
     }
     return finish([], [finding], [])
   }
@@ -146,4 +157,12 @@ export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform
 function referenceTrip(probe: LinkProbe): number | undefined {
   const trips = probe.roundTripsMs.filter((ms): ms is number => ms !== undefined).sort((a, b) => a - b)
   return trips.length === 0 ? undefined : trips[Math.floor((trips.length - 1) / 2)]
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
 }

@@ -31,6 +31,7 @@ function browserPlatform(): DoctorPlatform {
   return {
     fetch,
     transports: [websocketTransport(), sseTransport(), longPollingTransport(), pollingTransport()],
+    origin: globalThis.location?.origin,
     webrtc:
       typeof RTCPeerConnection === "function"
         ? async (url, timeoutMs) => (await import("./webrtc.ts")).probeWebRtc(url, timeoutMs)

@@ -4,8 +4,8 @@ import { join } from "node:path"
 import { TestContract, testHandlers } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { Page } from "playwright-core"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { chromiumBrowser, newPage } from "./support/chromium.ts"
 import { Nginx } from "./support/cluster/nginx.ts"
 import { doctorLocations } from "./support/doctorProxies.ts"
@@ -73,10 +73,10 @@ async function servePage(): Promise<string> {
 }
 
 /** A Switchyard server that lets the page's origin in (as a server lets its docs site's doctor in). */
-async function switchyard(origin: string, options: { webrtc?: boolean } = {}) {
+async function switchyard(origin: string | undefined, options: { webrtc?: boolean } = {}) {
   const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
     onError: () => {},
-    allowedOrigins: [origin],
+    ...(origin === undefined ? {} : { allowedOrigins: [origin] }),
     ...(options.webrtc ? { webrtc: webrtcServer() } : {}),
   })
   cleanup.push(() => server.close())
@@ -101,6 +101,7 @@ async function report(origin: string, url: string, proxy?: string) {
   page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`))
   await page.goto(`${origin}/?url=${encodeURIComponent(url)}`)
   await page.waitForSelector(".sy-doctor[data-ends-on]", { timeout: 20_000 })
+  const status = await page.textContent(".sy-doctor-status")
   const shown = await page.evaluate(() => ({
     endsOn: document.querySelector<HTMLElement>(".sy-doctor")?.dataset.endsOn,
     rows: [...document.querySelectorAll<HTMLElement>(".sy-doctor-table tbody tr")].map((tr) => ({
@@ -116,7 +117,7 @@ async function report(origin: string, url: string, proxy?: string) {
     })),
     verdict: document.querySelector(".sy-doctor-verdict")?.textContent,
   }))
-  return { ...shown, errors, page }
+  return { ...shown, errors, page, status }
 }
 
 const verdicts = (rows: ReadonlyArray<{ id?: string | undefined; verdict?: string | undefined }>) =>
@@ -200,8 +201,25 @@ describe("the doctor's page in Chromium", () => {
     expect(shown.errors).toHaveLength(1)
     expect(shown.errors[0]).toMatch(/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/switchyard' failed/)
     // The page and the doctor's requests went through squid, as absolute-URI requests.
-    const requests = await squid.requests((r) => r.some((line) => line.includes("?negotiate") || line.endsWith("/switchyard?")))
+    const requests = await squid.requests((r) =>
+      r.some((line) => line.includes("?negotiate") || line.endsWith("/switchyard?")),
+    )
     expect(requests).toContain(`GET http://127.0.0.1:${port}/switchyard?`)
     console.log(`[doctor page] squid: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
+  })
+
+  it("against a server that keeps its default Origin check: the page says it may be refused, and how to fix it", async () => {
+    const origin = await servePage()
+    const port = await switchyard(undefined)
+    const shown = await report(origin, `http://127.0.0.1:${port}/switchyard`)
+    expect(shown.endsOn).toBe("none")
+    expect(shown.rows).toEqual([])
+    expect(shown.verdict).toContain("No transport works from here")
+    expect(shown.findings).toHaveLength(1)
+    expect(shown.findings[0]?.kind).toBe("server-not-reached")
+    expect(shown.findings[0]?.text).toContain(`it may refuse this page's origin (${origin})`)
+    // The browser logs the refused request (a 403 without CORS headers); the page's script sees a network error.
+    expect(shown.errors.length).toBeGreaterThan(0)
+    expect(shown.errors.every((e) => /CORS|403|Failed to load resource/.test(e))).toBe(true)
   })
 })
