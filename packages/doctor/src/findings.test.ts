@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { judge } from "./findings.ts"
+import { findingAnchors, judge } from "./findings.ts"
 import type { LinkProbe, ProbeTimings } from "./probe.ts"
 
 // The judgement alone, on probes as they were seen: the doctor's runs against real proxies are in
@@ -86,4 +87,17 @@ describe("judge", () => {
     expect(row).toMatchObject({ verdict: "cut", detail: "link ended after 512 ms: connection lost" })
     expect(finding?.kind).toBe("held-cut")
   })
+})
+
+it("every finding links to a section of docs/doctor.md that exists", () => {
+  const page = readFileSync(new URL("../../../docs/doctor.md", import.meta.url), "utf8")
+  // GitHub's heading ids, as the docs site makes them (docs/.vitepress/config.ts, githubSlug).
+  const ids = [...page.matchAll(/^#{2,4} (.+)$/gm)].map(([, text]) =>
+    (text ?? "")
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, "")
+      .replace(/ /g, "-"),
+  )
+  for (const anchor of Object.values(findingAnchors)) expect(ids).toContain(anchor)
 })

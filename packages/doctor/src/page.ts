@@ -82,6 +82,10 @@ export function mountDoctor(root: HTMLElement, options: DoctorPageOptions = {}):
         box.dataset.endsOn = report.endsOn ?? "none"
         return report
       })
+      .catch((error: unknown) => {
+        status.textContent = `The doctor failed: ${error instanceof Error ? error.message : String(error)}`
+        throw error
+      })
       .finally(() => {
         button.disabled = false
         running = undefined
@@ -90,9 +94,8 @@ export function mountDoctor(root: HTMLElement, options: DoctorPageOptions = {}):
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault()
-    void run().catch((error: unknown) => {
-      status.textContent = `The doctor failed: ${error instanceof Error ? error.message : String(error)}`
-    })
+    // run() shows a failure in the status line.
+    void run().catch(() => {})
   })
   if (options.url === undefined && query !== undefined) form.requestSubmit()
   return { run, destroy: () => box.remove() }
