@@ -4,7 +4,8 @@ import { promisify } from "node:util"
 import { TestContract, testHandlers } from "@switchyard/core/testing"
 import type { DoctorReport } from "@switchyard/doctor"
 import { createServer, type Handlers } from "@switchyard/server-node"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, it } from "vitest"
+import { ChaosProxy } from "./support/chaosProxy.ts"
 import { bundleForNode } from "./support/cluster/bundle.ts"
 import { Nginx } from "./support/cluster/nginx.ts"
 import { doctorLocations } from "./support/doctorProxies.ts"
@@ -12,7 +13,8 @@ import { doctorLocations } from "./support/doctorProxies.ts"
 /**
  * `switchyard-doctor` (packages/doctor, docs/doctor.md) run as a command, in a child Node process, against
  * a real server: directly, and behind Debian's nginx configured to refuse the WebSocket upgrade and hold
- * event streams, and to cut held requests. Each run checks what the command reports it found.
+ * event streams, and to cut held requests, and behind a proxy that flushes event streams in lumps (ChaosProxy).
+ * Each run checks what the command reports it found.
  */
 
 const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
@@ -50,8 +52,11 @@ async function doctor(...args: string[]): Promise<{ code: number; out: string }>
 const verdicts = (report: DoctorReport) => Object.fromEntries(report.rows.map((row) => [row.id, row.verdict]))
 const kinds = (report: DoctorReport) => report.findings.map((f) => `${f.transport}:${f.kind}`).sort()
 
-describe("switchyard-doctor", () => {
-  it("straight to the server: every transport works, with a round trip each, and nothing is found", async () => {
+// Concurrently: each case waits on its own timers (a hold, a timeout, a flush) far more than it computes.
+describe.concurrent("switchyard-doctor", () => {
+  it("straight to the server: every transport works, with a round trip each, and nothing is found", async ({
+    expect,
+  }) => {
     const { code, out } = await doctor(`http://127.0.0.1:${port}/switchyard`, "--json", ...fast)
     expect(code).toBe(0)
     const report = JSON.parse(out) as DoctorReport
@@ -76,7 +81,9 @@ describe("switchyard-doctor", () => {
     )
   })
 
-  it("behind nginx refusing the upgrade and holding event streams: WebSocket refused (426), SSE held, long polling works", async () => {
+  it("behind nginx refusing the upgrade and holding event streams: WebSocket refused (426), SSE held, long polling works", async ({
+    expect,
+  }) => {
     await using nginx = await Nginx.start([port], doctorLocations.refusedAndBuffered)
     const url = `${nginx.url}/switchyard`
     const [text, json] = await Promise.all([doctor(url, ...fast), doctor(url, "--json", ...fast)])
@@ -109,7 +116,9 @@ describe("switchyard-doctor", () => {
     console.log(`[doctor] nginx refusing and holding:\n${text.out}`)
   })
 
-  it("behind nginx cutting held requests after 500 ms: long polling and WebSocket are reported cut", async () => {
+  it("behind nginx cutting held requests after 500 ms: long polling and WebSocket are reported cut", async ({
+    expect,
+  }) => {
     await using nginx = await Nginx.start([port], doctorLocations.cutting)
     // Held longer than the others: the cut comes 500 ms after the last probe, itself after the link's setup.
     const { code, out } = await doctor(`${nginx.url}/switchyard`, "--json", "--timeout", "1500", "--hold", "3000")
@@ -125,7 +134,30 @@ describe("switchyard-doctor", () => {
     console.log(`[doctor] nginx cutting: ${report.rows.map((r) => `${r.id} ${r.verdict} ${r.detail}`).join("; ")}`)
   })
 
-  it("refuses a call without a URL, with its usage", async () => {
+  it("behind a proxy that flushes event streams every 1.5 s: SSE is reported buffered, its echoes in a batch", async ({
+    expect,
+  }) => {
+    await using proxy = await ChaosProxy.start(port, { flushStreamsEveryMs: 1500 })
+    // The first echo waits for a flush: up to 1.5 s.
+    const { code, out } = await doctor(`${proxy.url}/switchyard`, "--json", "--timeout", "3000", "--hold", "1200")
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toMatchObject({
+      websocket: "works",
+      sse: "buffered",
+      "long-polling": "works",
+      polling: "works",
+    })
+    const sse = report.rows.find((r) => r.id === "sse")
+    expect(sse?.detail).toMatch(/^in a batch \(3 probes sent over \d+ ms came back within \d+ ms\)$/)
+    // The first of the three waited for the flush after the third was sent.
+    expect(Math.max(...(sse?.roundTripsMs ?? []))).toBeGreaterThanOrEqual(800)
+    expect(kinds(report)).toEqual(["sse:stream-buffered"])
+    expect(report.endsOn).toBe("websocket")
+    console.log(`[doctor] flushing proxy: sse ${sse?.detail}, round trips ${sse?.roundTripsMs.join(", ")} ms`)
+  })
+
+  it("refuses a call without a URL, with its usage", async ({ expect }) => {
     const { code, out } = await doctor()
     expect(code).toBe(2)
     expect(out).toContain("usage: switchyard-doctor <url>")
