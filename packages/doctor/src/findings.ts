@@ -121,7 +121,7 @@ export function judge(
         "held",
         `no event in ${timings.timeoutMs} ms`,
         "stream-held",
-        `SSE: plain requests pass, but no event of the stream arrived in ${timings.timeoutMs} ms: something on the way holds the event stream back`,
+        `SSE: plain requests pass, but no event of the stream arrived in ${timings.timeoutMs} ms: something on the way buffers the event stream and holds it back`,
       )
     return row("failed", nothing, "transport-failed", `${probe.id}: ${nothing}`)
   }

@@ -108,6 +108,7 @@ describe.concurrent("switchyard-doctor", () => {
     expect(text.out).toMatch(/^ {2}long-polling +works +\d+ ms +\d+ ms +\d+–\d+ ms$/m)
     expect(text.out).toMatch(/^ {2}long-polling +█+ \d+ ms$/m)
     expect(text.out).toContain("drops the Upgrade header")
+    expect(text.out).toContain("buffers the event stream and holds it back")
     expect(text.out).toContain("fix: docs/doctor.md#websocket-upgrade-refused")
     expect(text.out).toContain("fix: docs/doctor.md#event-stream-held")
     expect(text.out).toContain(
