@@ -5,7 +5,7 @@ import { TestContract, testHandlers } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { webrtcServer } from "@switchyard/webrtc-data/server"
 import type { Page } from "playwright-core"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, it } from "vitest"
 import { chromiumBrowser, newPage } from "./support/chromium.ts"
 import { Nginx } from "./support/cluster/nginx.ts"
 import { doctorLocations } from "./support/doctorProxies.ts"
@@ -18,10 +18,15 @@ import { Squid } from "./support/squid.ts"
  * WebSocket upgrade and holding event streams. The page runs on `?url=`, as a link to it would.
  */
 
-const cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
+/** A test's undo steps, run in reverse when it finishes (the cases run concurrently, each with its own). */
+type Cleanup = Array<() => Promise<void>>
+function cleanups(onTestFinished: (fn: () => Promise<void>) => void): Cleanup {
+  const steps: Cleanup = []
+  onTestFinished(async () => {
+    for (const fn of steps.reverse()) await fn()
+  })
+  return steps
+}
 // The page's bundle and the browser, made at once rather than one after the other.
 beforeAll(() => Promise.all([pageScript(), chromiumBrowser()]), 60_000)
 
@@ -54,7 +59,7 @@ mountDoctor(document.getElementById("doctor"), { timeoutMs: 1500, holdMs: 1200 }
 }
 
 /** Serves the page on 127.0.0.1, an origin of its own; its origin. */
-async function servePage(): Promise<string> {
+async function servePage(cleanup: Cleanup): Promise<string> {
   const js = await pageScript()
   const html = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>doctor</title><div id="doctor"></div><script src="/doctor.js"></script>`
   const http = createHttpServer((request, response) => {
@@ -73,7 +78,7 @@ async function servePage(): Promise<string> {
 }
 
 /** A Switchyard server that lets the page's origin in (as a server lets its docs site's doctor in). */
-async function switchyard(origin: string | undefined, options: { webrtc?: boolean } = {}) {
+async function switchyard(cleanup: Cleanup, origin: string | undefined, options: { webrtc?: boolean } = {}) {
   const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
     onError: () => {},
     ...(origin === undefined ? {} : { allowedOrigins: [origin] }),
@@ -87,7 +92,7 @@ async function switchyard(origin: string | undefined, options: { webrtc?: boolea
  * Opens the page on `url` and reads its report once it is shown; console errors and uncaught ones too.
  * With `proxy`, the browser goes through it for everything (loopback included), the page itself too.
  */
-async function report(origin: string, url: string, proxy?: string) {
+async function report(cleanup: Cleanup, origin: string, url: string, proxy?: string) {
   let page: Page
   if (proxy === undefined) page = await newPage()
   else {
@@ -123,11 +128,16 @@ async function report(origin: string, url: string, proxy?: string) {
 const verdicts = (rows: ReadonlyArray<{ id?: string | undefined; verdict?: string | undefined }>) =>
   Object.fromEntries(rows.map((row) => [row.id, row.verdict]))
 
-describe("the doctor's page in Chromium", () => {
-  it("straight to a server offering WebRTC: every transport works, WebRTC included, with round trips in the table and the chart", async () => {
-    const origin = await servePage()
-    const port = await switchyard(origin, { webrtc: true })
-    const shown = await report(origin, `http://127.0.0.1:${port}/switchyard`)
+// Concurrently: each case mostly waits (for its probes' timeouts and holds), on pages of one browser.
+describe.concurrent("the doctor's page in Chromium", () => {
+  it("straight to a server offering WebRTC: every transport works, WebRTC included, with round trips in the table and the chart", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanup = cleanups(onTestFinished)
+    const origin = await servePage(cleanup)
+    const port = await switchyard(cleanup, origin, { webrtc: true })
+    const shown = await report(cleanup, origin, `http://127.0.0.1:${port}/switchyard`)
     expect(verdicts(shown.rows)).toEqual({
       websocket: "works",
       sse: "works",
@@ -150,12 +160,16 @@ describe("the doctor's page in Chromium", () => {
     console.log(`[doctor page] direct: ${shown.rows.map((r) => `${r.id} ${r.cells[2]} / ${r.cells[3]}`).join(", ")}`)
   })
 
-  it("behind nginx refusing the upgrade and holding event streams: WebSocket refused, SSE held, long polling works with a round trip", async () => {
-    const origin = await servePage()
-    const port = await switchyard(origin)
+  it("behind nginx refusing the upgrade and holding event streams: WebSocket refused, SSE held, long polling works with a round trip", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanup = cleanups(onTestFinished)
+    const origin = await servePage(cleanup)
+    const port = await switchyard(cleanup, origin)
     const nginx = await Nginx.start([port], doctorLocations.refusedAndBuffered)
     cleanup.push(() => nginx[Symbol.asyncDispose]())
-    const shown = await report(origin, `${nginx.url}/switchyard`)
+    const shown = await report(cleanup, origin, `${nginx.url}/switchyard`)
     expect(verdicts(shown.rows)).toEqual({
       websocket: "refused",
       sse: "held",
@@ -182,12 +196,16 @@ describe("the doctor's page in Chromium", () => {
     console.log(`[doctor page] nginx: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
   })
 
-  it("through squid refusing CONNECT tunnels, as the browser's proxy: WebSocket refused, SSE works and is where a client ends", async () => {
-    const origin = await servePage()
-    const port = await switchyard(origin)
+  it("through squid refusing CONNECT tunnels, as the browser's proxy: WebSocket refused, SSE works and is where a client ends", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanup = cleanups(onTestFinished)
+    const origin = await servePage(cleanup)
+    const port = await switchyard(cleanup, origin)
     const squid = await Squid.start({ tunnels: false })
     cleanup.push(() => squid[Symbol.asyncDispose]())
-    const shown = await report(origin, `http://127.0.0.1:${port}/switchyard`, squid.url)
+    const shown = await report(cleanup, origin, `http://127.0.0.1:${port}/switchyard`, squid.url)
     expect(verdicts(shown.rows)).toEqual({
       websocket: "refused",
       sse: "works",
@@ -208,10 +226,14 @@ describe("the doctor's page in Chromium", () => {
     console.log(`[doctor page] squid: ${shown.rows.map((r) => `${r.id} ${r.verdict} ${r.cells[3]}`).join(", ")}`)
   })
 
-  it("against a server that keeps its default Origin check: the page says it may be refused, and how to fix it", async () => {
-    const origin = await servePage()
-    const port = await switchyard(undefined)
-    const shown = await report(origin, `http://127.0.0.1:${port}/switchyard`)
+  it("against a server that keeps its default Origin check: the page says it may be refused, and how to fix it", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanup = cleanups(onTestFinished)
+    const origin = await servePage(cleanup)
+    const port = await switchyard(cleanup, undefined)
+    const shown = await report(cleanup, origin, `http://127.0.0.1:${port}/switchyard`)
     expect(shown.endsOn).toBe("none")
     expect(shown.rows).toEqual([])
     expect(shown.verdict).toContain("No transport works from here")
