@@ -122,7 +122,8 @@ export function probeLink(
             probeOn()
           } else if (n !== undefined && n >= 1 && n <= 3 && echoesAtMs[n - 1] === undefined) {
             echoesAtMs[n - 1] = since()
-            echoesOver = echoesAtMs.every((at) => at !== undefined)
+            // Only ever set: an echo after the deadline must not take back what the deadline said.
+            if (echoesAtMs.every((at) => at !== undefined)) echoesOver = true
             if (echoesOver && held) finish()
           } else otherFrames.push(text.slice(0, 200))
         },
