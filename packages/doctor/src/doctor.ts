@@ -131,16 +131,16 @@ export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform
     if (finding) findings.push(finding)
   }
   if (webrtc !== undefined) {
-    const works = webrtc.connectedMs !== undefined
+    const connected = webrtc.connectedMs !== undefined
     rows.push({
       id: "webrtc",
-      verdict: works ? "works" : "failed",
+      verdict: connected ? "works" : "failed",
       firstEchoMs: webrtc.connectedMs,
       roundTripMs: undefined,
       roundTripsMs: [],
       detail: webrtc.reason,
     })
-    if (!works) findings.push({ kind: "webrtc-failed", transport: "webrtc", message: `WebRTC: ${webrtc.reason}` })
+    if (!connected) findings.push({ kind: "webrtc-failed", transport: "webrtc", message: `WebRTC: ${webrtc.reason}` })
   }
   const seen = new Set(rows.map((row) => row.id))
   for (const id of [...offered, ...builtIns]) {
