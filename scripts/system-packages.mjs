@@ -33,7 +33,7 @@ export const systemPackages = [
   {
     package: "nginx",
     tool: process.env.NGINX_PATH ?? "/usr/sbin/nginx",
-    why: "the round-robin load balancer of packages/tests/src/cluster.nginx.test.ts",
+    why: "the reverse proxy of packages/tests/src/cluster.nginx.test.ts, proxies.test.ts and tutorial-nginx.test.ts (examples/nginx/switchyard.conf)",
     afterInstall: stopService("nginx"),
   },
   {

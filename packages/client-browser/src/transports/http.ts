@@ -3,6 +3,11 @@ import { type ClientLinkEvents, isAckFrame, type Link, type LinkHeaders, type Tr
 /** The `fetch` the HTTP transports use: the platform's, or one passed in. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 
+const GONE = "HTTP 410"
+const LINK_CLOSED = "link closed"
+/** Close reasons of a link the server closes itself; `"UPGRADE"` is what `connection.ts` passes on a switch. */
+const SERVER_CLOSES: ReadonlySet<string> = new Set([GONE, LINK_CLOSED, "UPGRADE"])
+
 /**
  * A link over HTTP (docs/http-transports.md): the first upstream POST opens it and names it, later POSTs
  * carry frames upstream one at a time, in order, and `downstream` brings frames the other way until the
@@ -54,7 +59,10 @@ export function httpLink(
     abort.abort()
     for (const controller of inflight) controller.abort()
     inflight.clear()
-    if (state.id !== undefined) {
+    // No DELETE for a link the server has closed or is closing itself: one that answered 410 or ended
+    // its downstream, or one the session left for another (the HELLO there makes the server close this
+    // one, CONNECTION_REPLACED). The DELETE would only get a 410, which browsers log as a console error.
+    if (state.id !== undefined && !SERVER_CLOSES.has(reason)) {
       const upstream = `${url}${separator(url)}link=${state.id}`
       const remove = () => doFetch(upstream, { method: "DELETE", keepalive: true })
       // A graceful close still delivers what was queued (the session's BYE), then closes the link; if this
@@ -92,14 +100,14 @@ export function httpLink(
         // The server closed this link. What it queued with the close (a BYE) waits for one more
         // downstream request: collect it first, or the end of the session would go unnoticed.
         if (response.status === 410 && !opening && state.received !== undefined) return void collectThenEnd()
-        return end(response.status === 410 ? 1001 : 1006, `HTTP ${response.status}`)
+        return end(response.status === 410 ? 1001 : 1006, response.status === 410 ? GONE : `HTTP ${response.status}`)
       }
       if (opening) {
         const opened = (await response.json()) as { link?: unknown }
         if (typeof opened.link !== "string") return end(1006, "no link id")
         state.id = opened.link
         void downstream(state).then(
-          () => end(1001, "link closed"),
+          () => end(1001, LINK_CLOSED),
           () => end(1006, "connection lost"),
         )
       } else await response.body?.cancel()
@@ -120,7 +128,7 @@ export function httpLink(
     } catch {
       // Nothing to collect: the link ends all the same.
     }
-    end(1001, "HTTP 410")
+    end(1001, GONE)
   }
 
   /**

@@ -41,7 +41,7 @@ export const testClientOptions = { reconnect: fastReconnect, connectTimeoutMs: 1
 export function startTestServer(
   options: SuiteSetup,
   state: TestServerState,
-  extra: Pick<ServerOptions, "webrtc" | "transports"> = {},
+  extra: Pick<ServerOptions, "webrtc" | "transports" | "trustedProxies" | "allowedOrigins"> = {},
 ): Server<TestContract> {
   return createServer(TestContract, testHandlers(state) as unknown as Handlers<TestContract>, {
     limits: { ...options.serverLimits, resumeWindowMs: 10_000 },
@@ -95,19 +95,26 @@ async function fixture(
     clients.push(client)
     return ready(client)
   }
+  const close = async () => {
+    await Promise.all(clients.map((c) => c.close()))
+    await server.close()
+    await teardown()
+  }
+  // A first client that never connects fails the setup: close what it started (a proxy process, such as
+  // nginx, would outlive the test otherwise).
+  const client = await make().catch(async (error: unknown) => {
+    await close()
+    throw error
+  })
   return {
-    client: await make(),
+    client,
     createClient: make,
     publish: (topic, key, message) => server.topics[topic](key).publish(message as never),
     subscribers: (topic, key) => server.topics[topic](key).subscribers,
     state,
     drop: async () => network.drop(),
     stall: async (on) => network.stall(on),
-    close: async () => {
-      await Promise.all(clients.map((c) => c.close()))
-      await server.close()
-      await teardown()
-    },
+    close,
   }
 }
 
@@ -129,21 +136,36 @@ export const memoryHarness: SuiteHarness = {
 }
 
 /**
+ * A reverse proxy the Node harness puts between its TCP proxy and the server (nginx with a given config),
+ * and the server options that go with it (`trustedProxies`, `allowedOrigins`).
+ */
+export interface HarnessFront {
+  readonly serverOptions: Pick<ServerOptions, "trustedProxies" | "allowedOrigins">
+  /** Starts the proxy in front of the server's port; the harness disposes of it after the server. */
+  start(serverPort: number): Promise<{ readonly port: number } & AsyncDisposable>
+}
+
+/**
  * A transport over real sockets on 127.0.0.1 (`ws`, or Node's fetch and the `eventsource` package),
  * through a TCP proxy that can cut or stall the network, so that drop() and stall() act on whatever is
- * in flight.
+ * in flight; with a `front`, through that reverse proxy too (client, TCP proxy, front, server).
  */
-function nodeHarness(
+export function nodeHarness(
   transport: "websocket" | "sse" | "long-polling" | "polling",
   http: { readonly fetch?: FetchLike } = {},
+  front?: HarnessFront,
 ): SuiteHarness {
   return {
     transport,
     async setup(options) {
       const state: TestServerState = { aborted: new Set() }
-      const server = startTestServer(options, state)
+      const server = startTestServer(options, state, front?.serverOptions)
       const { port } = await server.listen(0, "127.0.0.1")
-      const proxy = await TcpProxy.start(port)
+      const reverse = await front?.start(port).catch(async (error: unknown) => {
+        await server.close()
+        throw error
+      })
+      const proxy = await TcpProxy.start(reverse?.port ?? port)
       const url = `http://127.0.0.1:${proxy.port}/switchyard`
       return fixture(
         server,
@@ -158,7 +180,10 @@ function nodeHarness(
             ...http,
             ...testClientOptions,
           }),
-        () => proxy[Symbol.asyncDispose](),
+        async () => {
+          await proxy[Symbol.asyncDispose]()
+          await reverse?.[Symbol.asyncDispose]()
+        },
       )
     },
   }

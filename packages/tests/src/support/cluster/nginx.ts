@@ -93,14 +93,22 @@ export class Nginx implements AsyncDisposable {
     return `http://127.0.0.1:${this.port}`
   }
 
-  static async start(upstreams: readonly number[], location?: readonly string[]): Promise<Nginx> {
+  static start(upstreams: readonly number[], location?: readonly string[]): Promise<Nginx> {
+    return Nginx.startWith((dir, port) => nginxConfig(dir, port, upstreams, location))
+  }
+
+  /**
+   * nginx with the configuration `configure` returns for its directory and its free loopback port (it may
+   * write more files there, such as a site file the configuration includes).
+   */
+  static async startWith(configure: (dir: string, port: number) => string | Promise<string>): Promise<Nginx> {
     if (!existsSync(NGINX)) throw new Error(`${NGINX} not found: install Debian's nginx (pnpm test does it when root)`)
     const dir = await mkdtemp(join(tmpdir(), "switchyard-nginx-"))
     // Run as root, nginx's workers switch to an unprivileged user, which must reach its temporary paths.
     await chmod(dir, 0o755)
     const port = await freePort()
     const config = join(dir, "nginx.conf")
-    await writeFile(config, nginxConfig(dir, port, upstreams, location))
+    await writeFile(config, await configure(dir, port))
     const child = spawn(NGINX, ["-p", dir, "-c", config, "-e", join(dir, "error.log")], {
       stdio: ["ignore", "ignore", "pipe"],
     })
