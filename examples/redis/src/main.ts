@@ -8,8 +8,9 @@ import { type LocalRedis, startLocalRedis } from "./localRedis.ts"
  * and watch its clients move to node b.
  */
 export async function main(): Promise<void> {
-  let local: LocalRedis | undefined
-  const redisUrl = process.env.REDIS_URL ?? (local = await startLocalRedis()).url
+  const given = process.env.REDIS_URL
+  const local: LocalRedis | undefined = given ? undefined : await startLocalRedis()
+  const redisUrl = given || (local as LocalRedis).url
   const cluster = await startCluster({
     redisUrl,
     port: process.env.PORT === undefined ? 3000 : Number(process.env.PORT),
