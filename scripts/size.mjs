@@ -19,6 +19,8 @@
 //   node scripts/size.mjs             the table; exits non-zero when an entry is over its ceiling
 //   node scripts/size.mjs --targets   and also when one is over its target
 //   node scripts/size.mjs --analyze   and, per Switchyard entry, the inputs that weigh most
+//   node scripts/size.mjs --shares    and, per chunk a Switchyard entry loads, each file's share of it
+//                                     gzipped (scripts/size-shares.mjs says how it is measured)
 //
 // The entries connect to `/switchyard`, which the static server does not answer: the clients fail to
 // connect and back off, which changes nothing of what they load (every chunk is requested at startup,
@@ -29,11 +31,13 @@ import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { gzipSync } from "node:zlib"
+import { gzipShares } from "./size-shares.mjs"
 
 const root = new URL("..", import.meta.url).pathname
 // esbuild, playwright-core and the libraries compared are dependencies of the private `size` package.
 const require = createRequire(join(root, "size/package.json"))
-const { build } = require("esbuild")
+const esbuild = require("esbuild")
+const { build } = esbuild
 const { chromium } = require("playwright-core")
 
 const KB = 1024
@@ -51,26 +55,26 @@ const entries = [
     file: "websocket.ts",
     what: "Switchyard: Standard Schema contract, WebSocket only",
     target: 8 * KB,
-    ceiling: 11.0 * KB,
+    ceiling: 10.9 * KB,
   },
   {
     file: "all-http.ts",
     what: "Switchyard: Standard Schema contract, the four non-WebRTC transports",
     target: 11 * KB,
-    ceiling: 14.8 * KB,
+    ceiling: 14.7 * KB,
   },
   {
     file: "effect-defaults.ts",
     what: "Switchyard: Effect Schema contract, default transports",
     target: 34 * KB,
-    ceiling: 41.1 * KB,
+    ceiling: 41.0 * KB,
   },
   { file: "peers.ts", what: "Switchyard: Standard Schema contract, WebSocket and peers", ceiling: 13.7 * KB },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC", ceiling: 15.5 * KB },
   {
     file: "trpc-link.ts",
     what: "Switchyard: @trpc/client with switchyardLink, WebSocket only",
-    ceiling: 16.1 * KB,
+    ceiling: 15.9 * KB,
   },
   { file: "socketio.ts", what: "socket.io-client" },
   { file: "trpc.ts", what: "@trpc/client (all links)" },
@@ -107,23 +111,27 @@ for (const name of workspacePackages) {
 }
 
 const analyze = process.argv.includes("--analyze")
+const shares = process.argv.includes("--shares")
 const checkTargets = process.argv.includes("--targets")
 const isEffect = (input) => /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?effect\//.test(input)
 
+/** esbuild's options for one entry: minified, ESM, browser, split into chunks. */
+const buildOptions = (entry, outdir, external) => ({
+  entryPoints: [join(root, "size/entries", entry.file)],
+  outdir,
+  bundle: true,
+  splitting: true,
+  minify: true,
+  format: "esm",
+  platform: "browser",
+  external,
+  metafile: true,
+  logLevel: "silent",
+})
+
 /** Bundles one entry into `outdir`; esbuild's metafile, and the name of the entry's chunk there. */
 async function bundle(entry, outdir, external) {
-  const { metafile } = await build({
-    entryPoints: [join(root, "size/entries", entry.file)],
-    outdir,
-    bundle: true,
-    splitting: true,
-    minify: true,
-    format: "esm",
-    platform: "browser",
-    external,
-    metafile: true,
-    logLevel: "silent",
-  })
+  const { metafile } = await build(buildOptions(entry, outdir, external))
   const source = `size/entries/${entry.file}`
   const chunk = Object.keys(metafile.outputs).find(
     (path) =>
@@ -303,6 +311,29 @@ if (analyze) {
     console.log(`\n${r.what}: ${r.loaded.length} chunk(s) loaded; minified bytes by input:`)
     for (const [input, bytes] of weights(r.meta, r.loaded).slice(0, 25))
       console.log(`  ${String(bytes).padStart(7)}  ${input}`)
+  }
+}
+
+if (shares) {
+  for (const r of results.filter((r) => r.what.startsWith("Switchyard"))) {
+    const keys = r.loaded.map((path) => Object.keys(r.meta.outputs[path].inputs).sort().join("\n"))
+    const outdir = mkdtempSync(join(tmpdir(), "switchyard-size-shares-"))
+    try {
+      const byChunk = await gzipShares(esbuild, buildOptions(r, outdir, []), keys)
+      for (const [i, path] of r.loaded.entries()) {
+        const chunk = byChunk.get(keys[i])
+        if (chunk === undefined) continue
+        const shown = chunk.shares.filter((s) => s.bytes >= 40)
+        console.log(
+          `\n${r.what}, chunk ${i + 1} of ${r.loaded.length} (${kb(chunk.total)} gz; ${path.replace(/^.*\//, "")}):`,
+        )
+        for (const s of shown) console.log(`  ${String(s.bytes).padStart(7)}  ${s.name}`)
+        const rest = chunk.shares.length - shown.length
+        if (rest > 0) console.log(`  (${rest} more under 40 bytes each)`)
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true })
+    }
   }
 }
 

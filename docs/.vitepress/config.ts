@@ -22,6 +22,10 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     "Tutorials",
     [
       // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
+      ["tutorial-getting-started", "Getting started in five minutes"],
+      ["tutorial-effect", "Effect users: handlers and streams as Effects"],
+      ["tutorial-chat", "A chat with presence"],
+      ["tutorial-dashboard", "A live dashboard"],
     ],
   ],
   [

@@ -2,10 +2,12 @@ import { contract, rpc, topic } from "@switchyard/core"
 // The Schema module alone: the `effect` barrel would pull all of Effect into the page bundle.
 import * as Schema from "effect/Schema"
 
+// #region room-name
 /** A room name: what goes after `#` in the page URL, so URL-safe and short. */
 export const RoomName = Schema.String.check(
   Schema.isPattern(/^[a-z0-9][a-z0-9_-]{0,31}$/, { message: "a room name is 1–32 of a–z, 0–9, - and _" }),
 )
+// #endregion room-name
 
 /** A display name: 1–24 characters, no leading or trailing spaces, no control characters. */
 export const UserName = Schema.String.check(
@@ -22,6 +24,7 @@ export const MessageText = Schema.String.check(
   Schema.isPattern(/\S/, { message: "a message cannot be empty" }),
 )
 
+// #region shapes
 /** A chat message as the server stamped it: `id` orders a room's messages, `at` is the server's clock. */
 export const Message = Schema.Struct({
   id: Schema.Int,
@@ -43,6 +46,7 @@ export const JoinRefused = Schema.Union([
 export type JoinRefused = typeof JoinRefused.Type
 
 export const NotJoined = Schema.TaggedStruct("NotJoined", { room: RoomName })
+// #endregion shapes
 
 /**
  * The chat's contract, shared by `server.ts` and `page.ts`.
@@ -54,6 +58,7 @@ export const NotJoined = Schema.TaggedStruct("NotJoined", { room: RoomName })
  * - `rpc.say` posts a message; the server stamps the author and the time and fans it out on
  *   `topics.room(room)`. Clients only subscribe to the topics; they cannot publish on them.
  */
+// #region contract
 export const Chat = contract({
   rpc: {
     /** Claims `user` in `room` for this session; answers who is online there already. */
@@ -73,3 +78,4 @@ export const Chat = contract({
   },
 })
 export type Chat = typeof Chat
+// #endregion contract

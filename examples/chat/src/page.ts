@@ -4,12 +4,14 @@ import { webrtcTransport } from "@switchyard/webrtc-data"
 import * as Schema from "effect/Schema"
 import { Chat, type JoinRefused, type Message, MessageText, RoomName, UserName } from "./contract.ts"
 
+// #region client
 // The transport lives on the server that served this page, so the URL follows the page's own origin.
 // Every built-in transport, and WebRTC on top: the session starts on long polling and moves up.
 const client = createClient(Chat, {
   url: new URL("/switchyard", location.href).href,
   transports: [webrtcTransport(), "websocket", "sse", "long-polling", "polling"],
 })
+// #endregion client
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const badge = $<HTMLSpanElement>("badge")
@@ -30,6 +32,7 @@ const leaveButton = $<HTMLButtonElement>("leave")
 
 // ---- connection badge: the transport in use and the connection state ----
 
+// #region badge
 function renderBadge(): void {
   badge.dataset.state = client.state
   document.body.dataset.state = client.state
@@ -39,7 +42,9 @@ client.on("transport", renderBadge)
 client.on("state", renderBadge)
 client.on("error", (error) => console.warn(`[switchyard] ${error.code}: ${error.message}`))
 renderBadge()
+// #endregion badge
 
+// #region goodbye
 // Say goodbye when the tab goes away: the server ends the session at once (and the user leaves the
 // room) instead of keeping it for the resume window.
 addEventListener("pagehide", () => void client.close())
@@ -47,9 +52,11 @@ addEventListener("pagehide", () => void client.close())
 addEventListener("pageshow", (event) => {
   if (event.persisted) location.reload()
 })
+// #endregion goodbye
 
 // ---- being in a room ----
 
+// #region enter
 interface Membership {
   readonly room: string
   readonly user: string
@@ -72,7 +79,9 @@ function enter(room: string, user: string): void {
   membership.unsubscribe.push(client.topics.room(room).subscribe((message) => addMessages([message])))
   void stayIn(membership)
 }
+// #endregion enter
 
+// #region stay-in
 /**
  * Claims the name (`join`), then subscribes to `online(room)`: being listed there is being in the room,
  * on whichever node our session lives. If the session is lost (the server restarted, or we were away
@@ -135,11 +144,13 @@ function leave(): void {
   current = undefined
   for (const off of membership.unsubscribe) off()
 }
+// #endregion stay-in
 
 // ---- rendering ----
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" })
 
+// #region add-messages
 /** Adds messages in id order, skipping ones already shown (history and live messages overlap). */
 function addMessages(list: readonly Message[]): void {
   const stick = nearBottom()
@@ -156,6 +167,7 @@ function addMessages(list: readonly Message[]): void {
   }
   if (stick) messages.scrollTop = messages.scrollHeight
 }
+// #endregion add-messages
 
 function addPresence(user: string, kind: "joined" | "left"): void {
   const stick = nearBottom()
@@ -214,6 +226,7 @@ function showJoinForm(error = ""): void {
 
 // ---- forms ----
 
+// #region validate
 /** The schema's own message for a bad value, so the page and the server agree on what is valid. */
 function problem(schema: Schema.Codec<string, string>, value: string): string | undefined {
   const result = Schema.decodeUnknownResult(schema)(value)
@@ -228,7 +241,9 @@ joinForm.addEventListener("submit", (event) => {
   joinError.textContent = why ?? ""
   if (!why) enter(room, user)
 })
+// #endregion validate
 
+// #region send
 sendForm.addEventListener("submit", (event) => {
   event.preventDefault()
   const membership = current
@@ -243,6 +258,7 @@ sendForm.addEventListener("submit", (event) => {
     sendError.textContent = error.code === "FAILURE" ? "Not in the room right now; rejoining…" : error.message
   })
 })
+// #endregion send
 
 leaveButton.addEventListener("click", () => {
   leave()

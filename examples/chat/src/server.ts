@@ -60,6 +60,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   const switchyard: Server<Chat> = createServer(
     Chat,
     {
+      // #region rpc-handlers
       rpc: {
         // A name is unique in a room: checked against the members on every node. Two sessions claiming
         // one name at the same instant on two nodes could both get it; the demo accepts that.
@@ -81,6 +82,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
         who: async ({ room }) => names(await members(room)),
         history: ({ room }) => rooms.history(room),
       },
+      // #region topic-policies
+      // #endregion rpc-handlers
       topics: {
         // Only the server publishes: `say` stamps the author and the time, which a publish policy
         // (accept or refuse, nothing else) could not do.
@@ -99,7 +102,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
           },
         },
       },
+      // #endregion topic-policies
     },
+    // #region server-options
     {
       path: SWITCHYARD_PATH,
       // Same-origin only (the default allow-list): the page is served by this very server.
@@ -113,10 +118,13 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       webrtc: webrtcServer(),
       ...options.switchyard,
     },
+    // #endregion server-options
   )
 
+  // #region serve
   const http = createHttpServer((request, response) => servePage(request, response, assets))
   switchyard.attach(http)
+  // #endregion serve
   const host = options.host ?? "localhost"
   try {
     await new Promise<void>((resolve, reject) => {
@@ -154,6 +162,7 @@ interface Asset {
 async function buildAssets(root: string): Promise<ReadonlyMap<string, Asset>> {
   const [html, bundle] = await Promise.all([
     readFile(join(root, "index.html")),
+    // #region bundle
     build({
       entryPoints: [join(root, "src/page.ts")],
       bundle: true,
@@ -165,6 +174,7 @@ async function buildAssets(root: string): Promise<ReadonlyMap<string, Asset>> {
       conditions: ["@switchyard/source"],
       logLevel: "silent",
     }),
+    // #endregion bundle
   ])
   const js = bundle.outputFiles[0]
   if (!js) throw new Error("esbuild produced no page bundle")

@@ -124,7 +124,7 @@ export class Connection implements CredentialsHost {
   close(): void {
     if (this.closed) return
     this.closed = true
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    clearTimeout(this.#retryTimer)
     this.#upgrades?.stop()
     const link = this.#link
     if (link && this.handshaken) link.send(clientControl.bye("CLIENT_CLOSED", "the client closed the session"))
@@ -171,7 +171,7 @@ export class Connection implements CredentialsHost {
 
   /** Abandons a link whose handshake has not completed within `connectTimeoutMs`. */
   #watchHandshake(transport: ClientTransport, link: Link): void {
-    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+    clearTimeout(this.#connectTimer)
     this.#connectTimer = setTimeout(() => {
       if (link !== this.#link || this.handshaken) return
       link.close(1000, "connect timeout")
@@ -185,7 +185,7 @@ export class Connection implements CredentialsHost {
 
   receive(transport: ClientTransport, link: Link, data: unknown): void {
     this.#heartbeat?.heard()
-    const decoded = decodeServerFrameWith(data, this.decode, this.#peerData)
+    const decoded = decodeServerFrameWith(data, this.decode, this.#peerData, this.#options.signalData)
     if (!decoded.ok) {
       this.#events.error(switchyardError(decoded.code, `from the server: ${decoded.message}`))
       return
@@ -218,7 +218,7 @@ export class Connection implements CredentialsHost {
       this.handshaken = true
       this.#attempt = 0
       this.#linkSince = Date.now()
-      if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+      clearTimeout(this.#connectTimer)
       this.#heartbeat = new Heartbeat(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs, noop, () => {
         link.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
         this.#down(switchyardError("HEARTBEAT_TIMEOUT", "the server went silent"), false)
@@ -327,7 +327,7 @@ export class Connection implements CredentialsHost {
     this.#upgrades?.endProbe()
     this.session.reset()
     this.closed = true
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    clearTimeout(this.#retryTimer)
     this.#upgrades?.stop()
     this.#events.fatal(error)
   }
@@ -381,7 +381,7 @@ export class Connection implements CredentialsHost {
     this.handshaken = false
     this.#heartbeat?.stop()
     this.#heartbeat = undefined
-    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer)
+    clearTimeout(this.#connectTimer)
     this.session.detach()
   }
 

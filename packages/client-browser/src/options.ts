@@ -117,6 +117,11 @@ export interface ConnectionSettings {
   /** For the negotiate request; without one, the client plans without the server's offer. */
   readonly fetch: FetchLike | undefined
   readonly auth: AuthOption | undefined
+  /**
+   * How a SIGNAL frame's kind and data are checked: by the rules of the signalled transport that reads
+   * them (`ClientTransport.signalData`); a client given none never reads them, so takes any.
+   */
+  readonly signalData: (kind: unknown, data: unknown) => boolean
 }
 
 /** Items a stream may run ahead of its consumer unless the call says otherwise, and the most it may ask. */
@@ -162,6 +167,7 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
     },
     fetch: options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined),
     auth: options.auth,
+    signalData: transports.find((t) => t.signalData)?.signalData ?? (() => true),
   }
 }
 

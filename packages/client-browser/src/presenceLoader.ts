@@ -10,55 +10,48 @@ import type { Wire } from "./wire.ts"
  * presence.ts, which builds its requests itself (with `featureKit`). Until then nothing is watched, so
  * there is nothing to renew, clear or hear.
  */
-export class PresenceLoader {
-  #presence: ClientPresence | undefined
-  #loading: Promise<ClientPresence> | undefined
-  readonly #wire: Wire
-  readonly #pending: () => PendingTable
-
-  constructor(wire: Wire, pending: () => PendingTable) {
-    this.#wire = wire
-    this.#pending = pending
-  }
-
-  load(): Promise<ClientPresence> {
-    this.#loading ??= import("./presence.ts").then(
-      ({ ClientPresence }) => (this.#presence = new ClientPresence(this.#wire, this.#pending, featureKit)),
-    )
-    return this.#loading
-  }
-
+export interface PresenceLoader {
+  /** The presence module, loaded on first use (docs/presence.md). */
+  load(): Promise<ClientPresence>
   /** Adds join/leave listeners to a subscription, once presence is loaded (after `ready`); `off` ends both. */
   watch(
     ready: Promise<CompiledTopic | undefined>,
     key: string,
     listeners: PresenceListeners<unknown>,
     off: () => void,
-  ): () => void {
-    let stop: (() => void) | undefined
-    let ended = false
-    ready.then(async (channel) => {
-      if (!channel?.presence) return
-      const presence = await this.load()
-      if (!ended && !this.#wire.closed) stop = presence.watch(channel, key, listeners)
-    }, report)
-    return () => {
-      ended = true
-      stop?.()
-      off()
-    }
-  }
-
-  event(frame: PresenceEventFrame): void {
-    this.#presence?.event(frame)
-  }
-
+  ): () => void
+  event(frame: PresenceEventFrame): void
   /** A new session: watches are sent again. */
-  fresh(): void {
-    this.#presence?.fresh()
-  }
+  fresh(): void
+  clear(): void
+}
 
-  clear(): void {
-    this.#presence?.clear()
+// A closure rather than a class: every client carries it, and the closure minifies smaller.
+export function presenceLoader(wire: Wire, pending: () => PendingTable): PresenceLoader {
+  let presence: ClientPresence | undefined
+  let loading: Promise<ClientPresence> | undefined
+  const load = () =>
+    (loading ??= import("./presence.ts").then(
+      ({ ClientPresence }) => (presence = new ClientPresence(wire, pending, featureKit)),
+    ))
+  return {
+    load,
+    watch(ready, key, listeners, off) {
+      let stop: (() => void) | undefined
+      let ended = false
+      ready.then(async (channel) => {
+        if (!channel?.presence) return
+        const loaded = await load()
+        if (!ended && !wire.closed) stop = loaded.watch(channel, key, listeners)
+      }, report)
+      return () => {
+        ended = true
+        stop?.()
+        off()
+      }
+    },
+    event: (frame) => presence?.event(frame),
+    fresh: () => presence?.fresh(),
+    clear: () => presence?.clear(),
   }
 }

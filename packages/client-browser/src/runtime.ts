@@ -24,7 +24,7 @@ import { Connection } from "./connection.ts"
 import type { ConnectionEvents } from "./connectionEvents.ts"
 import { featureKit } from "./featureKit.ts"
 import { type ClientOptions, connectionSettings, type PeerModule, type PrepareContract } from "./options.ts"
-import { PresenceLoader } from "./presenceLoader.ts"
+import { type PresenceLoader, presenceLoader } from "./presenceLoader.ts"
 import { deferredIterator, isPromiseLike, noop, report } from "./report.ts"
 import type { Subscriptions } from "./subscriptions.ts"
 import { closedError, oversize, queueFull, type Wire } from "./wire.ts"
@@ -79,7 +79,7 @@ export class ClientRuntime implements Wire, ConnectionEvents {
     })
     this.#connection = new Connection(connectionSettings(options), this.#peers.accepts, this)
     this.#calls = new Calls(this)
-    this.#presence = new PresenceLoader(this, () => this.#calls.pending)
+    this.#presence = presenceLoader(this, () => this.#calls.pending)
     this.client = this.#buildClient(contract)
     const prepared = prepare(contract)
     if (isPromiseLike(prepared)) {

@@ -193,14 +193,14 @@ export class Upgrades {
     const next = fallback(transports, from.id, { memory: { ...memory, failed }, now: Date.now() })
     const transport = next === undefined ? undefined : this.#byId(next)
     if (transport === undefined || transport === from) return undefined
-    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
+    clearTimeout(this.#upgradeTimer)
     this.#upgradeTimer = undefined
     return transport
   }
 
   /** Stops for good: no more probes or planned upgrades. */
   stop(): void {
-    if (this.#upgradeTimer !== undefined) clearTimeout(this.#upgradeTimer)
+    clearTimeout(this.#upgradeTimer)
     this.endProbe()
   }
 
@@ -257,7 +257,7 @@ export class Upgrades {
       frame: (data: unknown) => {
         if (!mine()) return
         // Anything but the echo fails the probe, whatever a PEER frame's data: it need not be checked.
-        const decoded = this.#kit.decode(data, host.decode, anyPeerData)
+        const decoded = this.#kit.decode(data, host.decode, anyData, anyData)
         if (decoded.ok && decoded.frame[0] === this.#kit.PROBE && decoded.frame[1] === nonce) {
           return this.#passed(transport, link as Link)
         }
@@ -333,5 +333,5 @@ export class Upgrades {
   }
 }
 
-/** A probe link answers with its PROBE echo or fails: what a PEER frame on it carries does not matter. */
-const anyPeerData = () => true
+/** A probe link answers with its PROBE echo or fails: what a PEER or SIGNAL frame on it carries does not matter. */
+const anyData = () => true

@@ -117,6 +117,7 @@ export * from "./protocol/frames.ts"
 export {
   clientPeerDataError,
   isServerPeerData,
+  isSignalData,
   MAX_CANDIDATE_LENGTH,
   MAX_PEER_ID_LENGTH,
   MAX_SDP_LENGTH,

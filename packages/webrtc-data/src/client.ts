@@ -3,6 +3,7 @@ import {
   type ClientTransport,
   candidateToSignal,
   type IceCandidate,
+  isSignalData,
   type Link,
   localOffer,
   remoteCandidates,
@@ -73,6 +74,7 @@ export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTra
   return {
     id: "webrtc",
     signalled: true,
+    signalData: isSignalData,
     // ICE, DTLS and SCTP take several round trips, more through TURN; libdatachannel also waits a full
     // second before resending a DTLS handshake packet that arrived too early.
     probeTimeoutMs: options.probeTimeoutMs ?? 10_000,

@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest"
-import { decodeClientFrame, decodeServerFrame, exceedsDepth } from "./codec.ts"
+import {
+  decodeClientFrame,
+  decodeServerFrame,
+  decodeServerFrameWith,
+  defaultDecodeOptions,
+  exceedsDepth,
+} from "./codec.ts"
 import { body, control, dataFrame, stringifyPayload, unreliableFrame } from "./encode.ts"
 import { FrameType, isDataFrame } from "./frames.ts"
-import { clientPeerDataError } from "./peerData.ts"
+import { clientPeerDataError, isServerPeerData, isSignalData } from "./peerData.ts"
 
 describe("decodeClientFrame", () => {
   const accepted: Array<[string, string]> = [
@@ -69,6 +75,33 @@ describe("decodeServerFrame", () => {
     }
     expect(decodeServerFrame(dataFrame(FrameType.CALL, 1, body.call(1, "a", "1"))).ok).toBe(false)
     expect(decodeServerFrame('[21,1,"t","i",false,0,{"maxMessageBytes":"big"}]').ok).toBe(false)
+  })
+})
+
+describe("SIGNAL frames (13) from a server", () => {
+  const offer = JSON.stringify({ type: "offer", sdp: "v=0" })
+  const signal = (kind: string, data: string, tail = "") => `[13,1,2,${JSON.stringify(kind)},${data}${tail}]`
+  const anyData = () => true
+  const withRules = (text: string) => decodeServerFrameWith(text, defaultDecodeOptions, isServerPeerData, isSignalData)
+  const withoutRules = (text: string) => decodeServerFrameWith(text, defaultDecodeOptions, isServerPeerData, anyData)
+
+  it("checks the data by the rules given: a signalled transport's (isSignalData), as decodeServerFrame does", () => {
+    for (const decode of [decodeServerFrame, withRules]) {
+      expect(decode(signal("offer", offer)).ok).toBe(true)
+      expect(decode(signal("candidate", "null", ',"webrtc"')).ok).toBe(true)
+      expect(decode(signal("offer", JSON.stringify({ type: "answer", sdp: "v=0" }))).ok).toBe(false)
+      expect(decode(signal("candidate", JSON.stringify({ candidate: "c".repeat(1025) }))).ok).toBe(false)
+      expect(decode(signal("launch", "null")).ok).toBe(false)
+    }
+  })
+
+  it("without a signalled transport's rules takes any kind and data, and still checks the rest of the frame", () => {
+    expect(withoutRules(signal("launch", '{"anything":[1,2]}')).ok).toBe(true)
+    expect(withoutRules(signal("candidate", JSON.stringify({ candidate: "c".repeat(1025) }))).ok).toBe(true)
+    expect(withoutRules(`[13,1,0,"offer",${offer}]`).ok).toBe(false)
+    expect(withoutRules(`[13,1,2,"offer"]`).ok).toBe(false)
+    expect(withoutRules(signal("offer", offer, ',"no such transport!"')).ok).toBe(false)
+    expect(withoutRules(signal("offer", offer, ',"webrtc",1')).ok).toBe(false)
   })
 })
 

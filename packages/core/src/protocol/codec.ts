@@ -4,7 +4,7 @@ import type { TransportOffer } from "../transport/types.ts"
 import { isCount, isCredit, isKey, isName, isSeq } from "./fields.ts"
 import * as Frame from "./frameNumbers.ts"
 import { type ClientFrame, isEpoch, isMemberId, isOffset, MAX_EPOCH_LENGTH, type ServerFrame } from "./frames.ts"
-import { isPeerId, isServerPeerData, isSignal } from "./peerData.ts"
+import { isPeerId, isServerPeerData, isSignal, isSignalData, isSignalEnvelope } from "./peerData.ts"
 
 /**
  * The decoding half of the one codec of the JSON text protocol (encode.ts is the other), used by server
@@ -195,18 +195,21 @@ export function decodeServerFrame(
   text: unknown,
   options: DecodeOptions = defaultDecodeOptions,
 ): DecodeResult<ServerFrame> {
-  return decodeServerFrameWith(text, options, isServerPeerData)
+  return decodeServerFrameWith(text, options, isServerPeerData, isSignalData)
 }
 
 /**
- * `decodeServerFrame` with the check of a PEER frame's `op` and `data` given. The peer rules
- * (`isServerPeerData`) are what a client with peer connections checks; a client without them only reads
- * a PEER frame's op to turn the connection down, and so leaves those rules out of its bundle.
+ * `decodeServerFrame` with the checks of a PEER frame's `op` and `data` and of a SIGNAL frame's `kind` and
+ * `data` given. The peer rules (`isServerPeerData`) are what a client with peer connections checks; a
+ * client without them only reads a PEER frame's op to turn the connection down, and so leaves those rules
+ * out of its bundle. Likewise the SIGNAL rules (`isSignalData`) come with the signalled transport that reads
+ * the data (`ClientTransport.signalData`); a client given none never reads it.
  */
 export function decodeServerFrameWith(
   text: unknown,
   options: DecodeOptions,
   peerData: (op: unknown, data: unknown) => boolean,
+  signalData: (kind: unknown, data: unknown) => boolean,
 ): DecodeResult<ServerFrame> {
   const parsed = parse(text, options)
   if (!parsed.ok) return parsed
@@ -246,7 +249,7 @@ export function decodeServerFrameWith(
         isMemberId(f[5])
       break
     case Frame.SIGNAL:
-      valid = isSignal(f)
+      valid = isSignalEnvelope(f) && signalData(f[3], f[4])
       break
     case Frame.PEER:
       valid = f.length === 5 && isSeq(f[1]) && isSeq(f[2]) && peerData(f[3], f[4])

@@ -20,9 +20,12 @@ export const MAX_CANDIDATE_LENGTH = 1024
  * carry arbitrary payloads.
  */
 export function isSignal(f: readonly unknown[]): boolean {
-  if (f.length !== 5 && !(f.length === 6 && isTransportId(f[5]))) return false
-  if (!isSeq(f[1]) || !isSeq(f[2])) return false
-  return isSignalData(f[3], f[4])
+  return isSignalEnvelope(f) && isSignalData(f[3], f[4])
+}
+
+/** A SIGNAL frame's length, sequence number, attempt and transport, whatever its kind and data. */
+export function isSignalEnvelope(f: readonly unknown[]): boolean {
+  return (f.length === 5 || (f.length === 6 && isTransportId(f[5]))) && isSeq(f[1]) && isSeq(f[2])
 }
 
 /** The `data` of a SIGNAL (and of a PEER offer, answer or candidate) of kind `kind`. */

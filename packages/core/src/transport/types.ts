@@ -115,6 +115,14 @@ export interface ClientTransport extends NegotiationTraits {
   /** How long a probe of this transport may take (ms), when it needs longer than the client's default. */
   readonly probeTimeoutMs?: number
   /**
+   * A signalled transport's check of the `kind` and `data` of a SIGNAL from the server, which the client
+   * hands to it (`webrtcTransport()`: `isSignalData`, docs/protocol.md#peers). The client checks a SIGNAL's
+   * data with its signalled transport's rules; a client given no signalled transport (or one without this)
+   * never reads that data, so it checks only the rest of the frame, as a client without peers does for PEER
+   * data, and leaves the rules out of its bundle (docs/performance.md#bundle-size).
+   */
+  readonly signalData?: ((kind: unknown, data: unknown) => boolean) | undefined
+  /**
    * Opens a link. `headers`: request headers the client's `auth` option gives (docs/sessions.md#credentials),
    * for the requests that open the link; a transport that cannot send headers (a browser's WebSocket) ignores them.
    */

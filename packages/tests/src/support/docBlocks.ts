@@ -9,6 +9,9 @@ import { promisify } from "node:util"
 //   <!-- docs-check: prelude                 lines compiled above the block (imports, declared names
 //   declare const client: Client<Chat>       the block uses but does not show); the block is shown
 //   -->                                      as written.
+//   <!-- example: examples/<app>/src/x.ts#region -->   the block is that region of an example app, which
+//                                            the app's own typecheck compiles; it is not compiled here
+//                                            again, and scripts/docs-sync.mjs keeps it equal to its source.
 
 const root = join(import.meta.dirname, "../../../..")
 
@@ -19,11 +22,14 @@ export interface DocBlock {
   readonly prelude: string
   /** The reason given by a skip marker. */
   readonly skip: string | undefined
+  /** `examples/chat/src/server.ts#serve`: the example the block is taken from (an example marker). */
+  readonly example: string | undefined
 }
 
 const fence = /^```ts\s*$/
 const skip = /^<!-- docs-check: skip \((.+)\) -->$/
 const prelude = /^<!-- docs-check: prelude\n([\s\S]*?)\n-->$/
+const example = /^<!-- example: (\S+) -->$/
 
 /** The ```ts blocks of a markdown file of the repository, with the markers before each. */
 export function docBlocks(file: string): DocBlock[] {
@@ -41,13 +47,15 @@ export function docBlocks(file: string): DocBlock[] {
     const markers = markersBefore(lines, i)
     const reason = markers.map((m) => skip.exec(m)?.[1]).find((r) => r !== undefined)
     const setup = markers.map((m) => prelude.exec(m)?.[1]).filter((p) => p !== undefined)
-    const stray = markers.filter((m) => !skip.test(m) && !prelude.test(m))
+    const from = markers.map((m) => example.exec(m)?.[1]).find((e) => e !== undefined)
+    const stray = markers.filter((m) => !skip.test(m) && !prelude.test(m) && !example.test(m))
     if (stray.length > 0) throw new Error(`${file}:${i + 1}: a docs-check marker not understood: ${stray[0]}`)
     blocks.push({
       where: `${file}:${i + 1}`,
       code: lines.slice(i + 1, end).join("\n"),
       prelude: setup.join("\n"),
       skip: reason,
+      example: from,
     })
     i = end
   }
@@ -72,7 +80,7 @@ function markersBefore(lines: readonly string[], at: number): string[] {
     let start = j
     while (start >= 0 && !(lines[start] ?? "").startsWith("<!--")) start--
     const comment = lines.slice(start, j + 1).join("\n")
-    if (start < 0 || !comment.startsWith("<!-- docs-check:")) break
+    if (start < 0 || !(comment.startsWith("<!-- docs-check:") || comment.startsWith("<!-- example:"))) break
     markers.unshift(comment)
     j = start - 1
   }
