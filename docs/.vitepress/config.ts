@@ -26,6 +26,8 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-chat", "A chat with presence"],
       ["tutorial-dashboard", "A live dashboard"],
+      ["tutorial-redis", "Scaling out with Redis"],
+      ["tutorial-trpc", "tRPC on Switchyard"],
     ],
   ],
   [
