@@ -5,4 +5,4 @@ import { importBundled } from "./bundle.mjs"
 
 const root = dirname(fileURLToPath(import.meta.url))
 const { main } = await importBundled(join(root, "src/main.ts"))
-await main()
+await main(root)

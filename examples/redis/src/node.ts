@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage } from "node:htt
 import type { AddressInfo } from "node:net"
 import { redisBroker } from "@switchyard/redis"
 import { createServer, type Server } from "@switchyard/server-node"
+import { type Assets, serveAsset } from "./assets.ts"
 import { Board } from "./contract.ts"
 
 export interface NodeOptions {
@@ -13,6 +14,13 @@ export interface NodeOptions {
   readonly port?: number
   /** Default `"127.0.0.1"`. */
   readonly host?: string
+  /** The page, served by every node (`buildAssets`); without it the node serves only Switchyard. */
+  readonly assets?: Assets
+  /**
+   * The demo's "Stop node" button: a `POST /demo/stop?node=<name>` reaching this node (any node: the
+   * balancer deals it to whichever) calls this with the name. Not something to expose in production.
+   */
+  readonly onStopRequest?: (name: string) => void
 }
 
 /** One running node: its own HTTP server with Switchyard attached at `/switchyard`. */
@@ -69,7 +77,14 @@ export async function startNode(options: NodeOptions): Promise<BoardNode> {
   )
   // #endregion server
 
-  const http = createHttpServer((_request, response) => {
+  const http = createHttpServer((request, response) => {
+    if (options.assets && serveAsset(request, response, options.assets)) return
+    const url = new URL(request.url ?? "/", "http://localhost")
+    if (request.method === "POST" && url.pathname === "/demo/stop" && options.onStopRequest) {
+      options.onStopRequest(url.searchParams.get("node") ?? "")
+      response.writeHead(202).end()
+      return
+    }
     response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n")
   })
   switchyard.attach(http)
