@@ -29,6 +29,8 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["tutorial-nginx", "Deploying behind nginx"],
       ["tutorial-p2p-game", "Peer-to-peer game state over WebRTC"],
       ["tutorial-socketio", "Migrating from Socket.IO"],
+      ["tutorial-redis", "Scaling out with Redis"],
+      ["tutorial-trpc", "tRPC on Switchyard"],
     ],
   ],
   [
