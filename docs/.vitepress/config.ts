@@ -23,12 +23,14 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     [
       // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
       ["tutorial-getting-started", "Getting started in five minutes"],
-      ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-chat", "A chat with presence"],
       ["tutorial-dashboard", "A live dashboard"],
-      ["tutorial-nginx", "Deploying behind nginx"],
+      ["tutorial-redis", "Scaling out with Redis"],
+      ["tutorial-trpc", "tRPC on Switchyard"],
       ["tutorial-p2p-game", "Peer-to-peer game state over WebRTC"],
+      ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-socketio", "Migrating from Socket.IO"],
+      ["tutorial-nginx", "Deploying behind nginx"],
     ],
   ],
   [
