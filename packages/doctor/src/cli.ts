@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `switchyard-doctor <url>` (`npx switchyard-doctor <url>`): the doctor in Node (docs/doctor.md). It tries
+// `switchyard-doctor <url>` (`npx @switchyard/doctor <url>`): the doctor in Node (docs/doctor.md). It tries
 // the transports as a Node client of this machine would, with `ws` (which tells a refused upgrade's status),
 // the `eventsource` package and Node's own fetch (which asks for gzip, as a browser does, so a proxy that
 // compresses event streams holds them here too).
