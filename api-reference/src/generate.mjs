@@ -1,0 +1,56 @@
+// Generates the API reference of the docs site (docs/api/, not committed) from the packages' TSDoc with
+// typedoc and typedoc-plugin-markdown: one page per entry point and per exported class, interface,
+// function…, as VitePress Markdown, with the sidebar in docs/api/typedoc-sidebar.json. docs/site.md says
+// why typedoc and how the reference is checked. Run by `pnpm docs:build` (and docs:dev) before VitePress.
+import { join, relative } from "node:path"
+import { Application, Converter, ReflectionKind } from "typedoc"
+import { entries, root } from "./entries.mjs"
+
+/**
+ * Writes the reference into `out` (default docs/api). Returns the time it took, in ms.
+ * @param {{ out?: string }} [options]
+ */
+export async function generate(options = {}) {
+  const started = performance.now()
+  const list = entries()
+  const out = options.out ?? join(root, "docs/api")
+  const app = await Application.bootstrapWithPlugins({
+    entryPoints: list.map((e) => join(root, e.file)),
+    entryPointStrategy: "resolve",
+    tsconfig: join(root, "api-reference/tsconfig.json"),
+    plugin: ["typedoc-plugin-markdown", "typedoc-vitepress-theme"],
+    out,
+    docsRoot: join(root, "docs"),
+    readme: "none",
+    // The packages are type-checked by their own `tsc`; typedoc only reads them.
+    skipErrorChecking: true,
+    excludePrivate: true,
+    excludeProtected: true,
+    excludeInternal: true,
+    disableSources: true,
+    hideGenerator: true,
+    sort: ["kind", "alphabetical"],
+    validation: { notExported: false, invalidLink: true, notDocumented: false },
+    name: "API reference",
+    logLevel: "Warn",
+  })
+  // An entry point is named as users import it (`@switchyard/core/testing`), not by its path.
+  const names = new Map(list.map((e) => [join(root, e.file), e.module]))
+  app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
+    if (!reflection.kindOf(ReflectionKind.Module)) return
+    const symbol = context.getSymbolFromReflection(reflection)
+    const file = symbol?.declarations?.[0]?.getSourceFile().fileName
+    const name = file === undefined ? undefined : names.get(file)
+    if (name !== undefined) reflection.name = name
+  })
+  const project = await app.convert()
+  if (project === undefined) throw new Error("typedoc could not convert the packages")
+  await app.generateOutputs(project)
+  if (app.logger.hasErrors()) throw new Error("typedoc reported errors")
+  return { ms: performance.now() - started, out: relative(root, out) }
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const { ms, out } = await generate()
+  console.log(`API reference: ${out}/ in ${(ms / 1000).toFixed(1)} s`)
+}
