@@ -6,30 +6,33 @@ import { join } from "node:path"
 import ts from "typescript"
 import { entries, root } from "./entries.mjs"
 
+/** @typedef {import("./entries.mjs").Entry} Entry */
+
 /**
  * @typedef {object} Export
  * @property {string} module the entry point it is exported from (`@switchyard/core/testing`)
  * @property {string} name the exported name
  * @property {string} kind `function`, `class`, `variable`, `interface`, `type`, `enum` or `namespace`
  * @property {string} summary the first paragraph of its doc comment ("" when it has none)
- * @property {string[]} examples the code of each `@example` (its fenced block, or the tag's text)
+ * @property {Example[]} examples its `@example`s
  * @property {string} where `packages/core/src/x.ts:12`, the declaration
  */
 
-/** @returns {Export[]} */
-export function publicExports() {
+/**
+ * @typedef {object} Example
+ * @property {string} code the example's fenced block (or the tag's text when it has no fence)
+ * @property {string} where `packages/core/src/x.ts:40`: the line of the opening fence (of the tag when none)
+ */
+
+/**
+ * The exports of every entry point (entries.mjs), read from `program` when given (the one typedoc built,
+ * so that the test compiles the packages once), else from a program of their own.
+ * @param {ts.Program} [given]
+ * @returns {Export[]}
+ */
+export function publicExports(given) {
   const list = entries()
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, "api-reference/tsconfig.json"), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
-    },
-  })
-  if (config === undefined) throw new Error("api-reference/tsconfig.json does not parse")
-  const program = ts.createProgram({
-    rootNames: list.map((e) => join(root, e.file)),
-    options: { ...config.options, noEmit: true },
-  })
+  const program = given ?? programOf(list)
   const checker = program.getTypeChecker()
   /** @type {Export[]} */
   const found = []
@@ -39,17 +42,87 @@ export function publicExports() {
     if (moduleSymbol === undefined) throw new Error(`${entry.file}: not a module`)
     for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported
-      const declaration = symbol.declarations?.[0]
-      const tags = symbol.getJsDocTags(checker)
+      const declarations = symbol.declarations ?? []
       found.push({
         module: entry.module,
         name: exported.name,
         kind: kindOf(symbol),
-        summary: ts.displayPartsToString(symbol.getDocumentationComment(checker)).split(/\n\s*\n/)[0]?.trim() ?? "",
-        examples: tags.filter((t) => t.name === "example").map((t) => codeOf(ts.displayPartsToString(t.text))),
-        where: declaration === undefined ? entry.file : whereOf(declaration),
+        summary: summaryOf(symbol, checker),
+        examples: declarations.flatMap(examplesOf),
+        where: declarations[0] === undefined ? entry.file : whereOf(declarations[0], declarations[0].getStart()),
       })
     }
+  }
+  return found
+}
+
+/**
+ * A member of an exported interface or class (`Server.listen`), as an export of its own: the test asks the
+ * methods a user calls first for an example too.
+ * @param {ts.Program} program
+ * @param {string} module the entry point (`@switchyard/server-node`)
+ * @param {string} owner the exported interface or class (`Server`)
+ * @param {string} member (`listen`)
+ * @returns {Export | undefined}
+ */
+export function memberOf(program, module, owner, member) {
+  const checker = program.getTypeChecker()
+  const entry = entries().find((e) => e.module === module)
+  const file = entry && program.getSourceFile(join(root, entry.file))
+  const moduleSymbol = file && checker.getSymbolAtLocation(file)
+  const exported = moduleSymbol && checker.getExportsOfModule(moduleSymbol).find((s) => s.name === owner)
+  if (exported === undefined) return undefined
+  const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported
+  const found = symbol.members?.get(/** @type {ts.__String} */ (member))
+  const declarations = found?.declarations ?? []
+  if (found === undefined || declarations[0] === undefined) return undefined
+  return {
+    module,
+    name: `${owner}.${member}`,
+    kind: "method",
+    summary: summaryOf(found, checker),
+    examples: declarations.flatMap(examplesOf),
+    where: whereOf(declarations[0], declarations[0].getStart()),
+  }
+}
+
+/** The first paragraph of a symbol's doc comment. @param {ts.Symbol} symbol @param {ts.TypeChecker} checker */
+function summaryOf(symbol, checker) {
+  return ts.displayPartsToString(symbol.getDocumentationComment(checker)).split(/\n\s*\n/)[0]?.trim() ?? ""
+}
+
+/** @param {Entry[]} list */
+function programOf(list) {
+  const config = ts.getParsedCommandLineOfConfigFile(join(root, "api-reference/tsconfig.json"), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+    },
+  })
+  if (config === undefined) throw new Error("api-reference/tsconfig.json does not parse")
+  return ts.createProgram({ rootNames: list.map((e) => join(root, e.file)), options: { ...config.options, noEmit: true } })
+}
+
+/**
+ * The `@example`s of a declaration, each with the line its code starts on, so that a compiler message
+ * points into the source.
+ * @param {ts.Declaration} declaration
+ * @returns {Example[]}
+ */
+function examplesOf(declaration) {
+  /** @type {Example[]} */
+  const found = []
+  for (const tag of ts.getJSDocTags(declaration)) {
+    if (tag.tagName.text !== "example") continue
+    const text = typeof tag.comment === "string" ? tag.comment : ts.getTextOfJSDocComment(tag.comment) ?? ""
+    const fenced = /```[\w-]*\n([\s\S]*?)\n\s*```/.exec(text)
+    const source = tag.getSourceFile().text
+    const fence = source.indexOf("```", tag.getStart())
+    const inTag = fenced !== null && fence !== -1 && fence < tag.getEnd()
+    found.push({
+      code: fenced?.[1] ?? text,
+      where: whereOf(declaration, inTag ? fence : tag.tagName.getStart()),
+    })
   }
   return found
 }
@@ -67,15 +140,9 @@ function kindOf(symbol) {
   return "other"
 }
 
-/** The code of an `@example`: its fenced block when it has one, else the tag's text. @param {string} text */
-function codeOf(text) {
-  const fenced = /```[\w-]*\n([\s\S]*?)\n\s*```/.exec(text)
-  return fenced?.[1] ?? text
-}
-
-/** @param {ts.Declaration} declaration */
-function whereOf(declaration) {
-  const file = declaration.getSourceFile()
-  const { line } = file.getLineAndCharacterOfPosition(declaration.getStart())
+/** @param {ts.Node} node @param {number} at */
+function whereOf(node, at) {
+  const file = node.getSourceFile()
+  const { line } = file.getLineAndCharacterOfPosition(at)
   return `${file.fileName.slice(root.length + 1)}:${line + 1}`
 }

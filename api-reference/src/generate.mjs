@@ -7,8 +7,9 @@ import { Application, Converter, ReflectionKind } from "typedoc"
 import { entries, root } from "./entries.mjs"
 
 /**
- * Writes the reference into `out` (default docs/api). Returns the time it took, in ms.
- * @param {{ out?: string }} [options]
+ * Writes the reference into `out` (default docs/api). `onProgram` is handed the TypeScript program typedoc
+ * read the packages with (the test lists the exports from it rather than compiling them twice).
+ * @param {{ out?: string, onProgram?: (program: import("typescript").Program) => void }} [options]
  */
 export async function generate(options = {}) {
   const started = performance.now()
@@ -20,7 +21,8 @@ export async function generate(options = {}) {
     tsconfig: join(root, "api-reference/tsconfig.json"),
     plugin: ["typedoc-plugin-markdown", "typedoc-vitepress-theme"],
     out,
-    docsRoot: join(root, "docs"),
+    // typedoc-vitepress-theme's option (the site's root, for the sidebar's links); typedoc's types lack it.
+    ...{ docsRoot: join(root, "docs") },
     readme: "none",
     // The packages are type-checked by their own `tsc`; typedoc only reads them.
     skipErrorChecking: true,
@@ -43,6 +45,11 @@ export async function generate(options = {}) {
     const name = file === undefined ? undefined : names.get(file)
     if (name !== undefined) reflection.name = name
   })
+  const onProgram = options.onProgram
+  if (onProgram !== undefined) app.converter.on(Converter.EVENT_END, (context) => {
+      const [program] = context.programs
+      if (program !== undefined) onProgram(program)
+    })
   const project = await app.convert()
   if (project === undefined) throw new Error("typedoc could not convert the packages")
   await app.generateOutputs(project)
