@@ -13,7 +13,8 @@ import { entries, root } from "./entries.mjs"
  * @property {string} module the entry point it is exported from (`@switchyard/core/testing`)
  * @property {string} name the exported name
  * @property {string} kind `function`, `class`, `variable`, `interface`, `type`, `enum` or `namespace`
- * @property {string} summary the first paragraph of its doc comment ("" when it has none)
+ * @property {boolean} typeOnly whether only its type is exported (an interface, or `export type { X }`)
+ * @property {string} summary the first sentence of its doc comment ("" when it has none)
  * @property {Example[]} examples its `@example`s
  * @property {string} where `packages/core/src/x.ts:12`, the declaration
  */
@@ -47,6 +48,9 @@ export function publicExports(given) {
         module: entry.module,
         name: exported.name,
         kind: kindOf(symbol),
+        typeOnly:
+          (symbol.flags & ts.SymbolFlags.Value) === 0 ||
+          (exported.declarations ?? []).some((d) => ts.isTypeOnlyImportOrExportDeclaration(d)),
         summary: summaryOf(symbol, checker),
         examples: declarations.flatMap(examplesOf),
         where: declarations[0] === undefined ? entry.file : whereOf(declarations[0], declarations[0].getStart()),
@@ -80,15 +84,22 @@ export function memberOf(program, module, owner, member) {
     module,
     name: `${owner}.${member}`,
     kind: "method",
+    typeOnly: false,
     summary: summaryOf(found, checker),
     examples: declarations.flatMap(examplesOf),
     where: whereOf(declarations[0], declarations[0].getStart()),
   }
 }
 
-/** The first paragraph of a symbol's doc comment. @param {ts.Symbol} symbol @param {ts.TypeChecker} checker */
+/**
+ * The summary of a symbol's doc comment: its first sentence (to the first `.`, `!` or `?` followed by a space
+ * or the end of the paragraph).
+ * @param {ts.Symbol} symbol
+ * @param {ts.TypeChecker} checker
+ */
 function summaryOf(symbol, checker) {
-  return ts.displayPartsToString(symbol.getDocumentationComment(checker)).split(/\n\s*\n/)[0]?.trim() ?? ""
+  const paragraph = ts.displayPartsToString(symbol.getDocumentationComment(checker)).split(/\n\s*\n/)[0] ?? ""
+  return (paragraph.split(/(?<=[.!?])\s/)[0] ?? "").replace(/\s+/g, " ").trim()
 }
 
 /** @param {Entry[]} list */

@@ -46,7 +46,7 @@ export async function generate(options = {}) {
     if (name !== undefined) reflection.name = name
   })
   const onProgram = options.onProgram
-  if (onProgram !== undefined) app.converter.on(Converter.EVENT_END, (context) => {
+  if (onProgram !== undefined) app.converter.on(Converter.EVENT_BEGIN, (context) => {
       const [program] = context.programs
       if (program !== undefined) onProgram(program)
     })

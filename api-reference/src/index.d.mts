@@ -17,6 +17,8 @@ export interface Export {
   readonly module: string
   readonly name: string
   readonly kind: string
+  /** Whether only its type is exported (an interface, a type, or `export type { X }`). */
+  readonly typeOnly: boolean
   readonly summary: string
   readonly examples: readonly Example[]
   readonly where: string
