@@ -2,6 +2,7 @@
 // typedoc and typedoc-plugin-markdown: one page per entry point and per exported class, interface,
 // function…, as VitePress Markdown, with the sidebar in docs/api/typedoc-sidebar.json. docs/site.md says
 // why typedoc and how the reference is checked. Run by `pnpm docs:build` (and docs:dev) before VitePress.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Application, Converter, ReflectionKind } from "typedoc"
 import { entries, root } from "./entries.mjs"
@@ -21,8 +22,9 @@ export async function generate(options = {}) {
     tsconfig: join(root, "api-reference/tsconfig.json"),
     plugin: ["typedoc-plugin-markdown", "typedoc-vitepress-theme"],
     out,
-    // typedoc-vitepress-theme's option (the site's root, for the sidebar's links); typedoc's types lack it.
-    ...{ docsRoot: join(root, "docs") },
+    // typedoc-vitepress-theme's option (the site's root, for the sidebar's links), and typedoc-plugin-markdown's
+    // `<a id>` before each member's heading (see `aliasAnchors`); typedoc's types lack both.
+    ...{ docsRoot: join(root, "docs"), useHTMLAnchors: true },
     readme: "none",
     // The packages are type-checked by their own `tsc`; typedoc only reads them.
     skipErrorChecking: true,
@@ -54,7 +56,25 @@ export async function generate(options = {}) {
   if (project === undefined) throw new Error("typedoc could not convert the packages")
   await app.generateOutputs(project)
   if (app.logger.hasErrors()) throw new Error("typedoc reported errors")
+  aliasAnchors(out)
   return { ms: performance.now() - started, out: relative(root, out) }
+}
+
+/**
+ * typedoc-plugin-markdown links to a member whose name starts with `_` without it (`SwitchyardError.md#tag`
+ * for `_tag`) while its anchor keeps it (`<a id="_tag">`): each such anchor gets the other id too, so that
+ * the link lands (the site's check, packages/tests/src/docs-site.chromium.test.ts, found it).
+ * @param {string} out
+ */
+function aliasAnchors(out) {
+  for (const file of readdirSync(out, { recursive: true, encoding: "utf8" })) {
+    if (!file.endsWith(".md")) continue
+    const text = readFileSync(join(out, file), "utf8")
+    const aliased = text.replace(/<a id="_+([^"]+)"><\/a>/g, (anchor, id) =>
+      text.includes(`<a id="${id}">`) ? anchor : `${anchor}<a id="${id}"></a>`,
+    )
+    if (aliased !== text) writeFileSync(join(out, file), aliased)
+  }
 }
 
 if (process.argv[1] === import.meta.filename) {
