@@ -104,14 +104,21 @@ function summaryOf(symbol, checker) {
 
 /** @param {Entry[]} list */
 function programOf(list) {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, "api-reference/tsconfig.json"), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, "api-reference/tsconfig.json"),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+      },
     },
-  })
+  )
   if (config === undefined) throw new Error("api-reference/tsconfig.json does not parse")
-  return ts.createProgram({ rootNames: list.map((e) => join(root, e.file)), options: { ...config.options, noEmit: true } })
+  return ts.createProgram({
+    rootNames: list.map((e) => join(root, e.file)),
+    options: { ...config.options, noEmit: true },
+  })
 }
 
 /**
@@ -125,7 +132,7 @@ function examplesOf(declaration) {
   const found = []
   for (const tag of ts.getJSDocTags(declaration)) {
     if (tag.tagName.text !== "example") continue
-    const text = typeof tag.comment === "string" ? tag.comment : ts.getTextOfJSDocComment(tag.comment) ?? ""
+    const text = typeof tag.comment === "string" ? tag.comment : (ts.getTextOfJSDocComment(tag.comment) ?? "")
     const fenced = /```[\w-]*\n([\s\S]*?)\n\s*```/.exec(text)
     const source = tag.getSourceFile().text
     const fence = source.indexOf("```", tag.getStart())

@@ -34,6 +34,7 @@ export async function generate(options = {}) {
     disableSources: true,
     hideGenerator: true,
     sort: ["kind", "alphabetical"],
+    outputFileStrategy: "modules",
     validation: { notExported: false, invalidLink: true, notDocumented: false },
     name: "API reference",
     logLevel: "Warn",
@@ -48,7 +49,8 @@ export async function generate(options = {}) {
     if (name !== undefined) reflection.name = name
   })
   const onProgram = options.onProgram
-  if (onProgram !== undefined) app.converter.on(Converter.EVENT_BEGIN, (context) => {
+  if (onProgram !== undefined)
+    app.converter.on(Converter.EVENT_BEGIN, (context) => {
       const [program] = context.programs
       if (program !== undefined) onProgram(program)
     })

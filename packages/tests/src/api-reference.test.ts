@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import { type Export, generate, memberOf, publicExports, root } from "@switchyard/api-reference"
 import { beforeAll, expect, it } from "vitest"
 import { compileBlocks, type DocBlock } from "./support/docBlocks.ts"
@@ -44,7 +44,12 @@ beforeAll(async () => {
         for (const { where, code } of e.examples) {
           // An example exported by several entry points is compiled once, with the first's prelude.
           if (blocks.has(where)) continue
-          blocks.set(where, { where, code, prelude: /^import /m.test(code) ? "" : preludeOf(e.module), skip: undefined })
+          blocks.set(where, {
+            where,
+            code,
+            prelude: /^import /m.test(code) ? "" : preludeOf(e.module),
+            skip: undefined,
+          })
         }
       }
       compiled = compileBlocks([...blocks.values()], "api-examples")
@@ -90,15 +95,21 @@ it("every @example type-checks", async () => {
 }, 60_000)
 
 it("every export has its place in the generated reference", () => {
+  // The reference's index links each entry point's page; that page has a section per export (its own, or a
+  // "Re-exports" to the entry point that documents it), headed by the name (`_` escaped: `MAX\_CREDIT`).
+  const index = readFileSync(join(out, "index.md"), "utf8")
+  const pages = new Map([...index.matchAll(/^- \[([^\]]+)\]\(([^)]+\.md)\)$/gm)].map((m) => [m[1], m[2]]))
+  expect([...pages.keys()].sort()).toEqual([...new Set(exports.map((e) => e.module))].sort())
+  const headings = new Map<string, Set<string>>()
+  for (const [module, file] of pages) {
+    const text = existsSync(join(out, file)) ? readFileSync(join(out, file), "utf8") : ""
+    headings.set(module, new Set(text.split("\n").filter((line) => line.startsWith("### "))))
+  }
   const missing: string[] = []
   for (const e of exports) {
-    // Each entry point's page lists its exports, with a link to the page of each (or of the export it re-exports).
-    const page = join(out, e.module, "index.md")
-    const text = existsSync(page) ? readFileSync(page, "utf8") : ""
-    // typedoc-plugin-markdown escapes `_` in a list (`MAX\_CREDIT`), not in a re-export's link.
-    const label = e.name.replace(/[$]/g, "\\$").replace(/_/g, "\\\\?_")
-    const link = new RegExp(`\\[${label}\\]\\(([^)#]+)\\)`).exec(text)
-    if (link?.[1] === undefined || !existsSync(join(dirname(page), link[1]))) missing.push(named(e))
+    const heading = `### ${e.name.replace(/_/g, "\\_")}`
+    const found = headings.get(e.module)
+    if (!found?.has(heading) && !found?.has(`${heading}()`)) missing.push(named(e))
   }
   expect(missing).toEqual([])
   console.log(
