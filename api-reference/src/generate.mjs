@@ -63,18 +63,20 @@ export async function generate(options = {}) {
 }
 
 /**
- * typedoc-plugin-markdown links to a member whose name starts with `_` without it (`SwitchyardError.md#tag`
- * for `_tag`) while its anchor keeps it (`<a id="_tag">`): each such anchor gets the other id too, so that
- * the link lands (the site's check, packages/tests/src/docs-site.chromium.test.ts, found it).
+ * typedoc-plugin-markdown's links to a member write `_` as `-` and drop a leading one
+ * (`index.md#presence-event` for `PRESENCE_EVENT`, `#tag` for `_tag`), while its anchors keep them
+ * (`<a id="presence_event">`): each such anchor gets the other id too, so that the links land (the site's
+ * check, packages/tests/src/docs-site.chromium.test.ts, found them).
  * @param {string} out
  */
 function aliasAnchors(out) {
   for (const file of readdirSync(out, { recursive: true, encoding: "utf8" })) {
     if (!file.endsWith(".md")) continue
     const text = readFileSync(join(out, file), "utf8")
-    const aliased = text.replace(/<a id="_+([^"]+)"><\/a>/g, (anchor, id) =>
-      text.includes(`<a id="${id}">`) ? anchor : `${anchor}<a id="${id}"></a>`,
-    )
+    const aliased = text.replace(/<a id="([^"]*_[^"]*)"><\/a>/g, (anchor, id) => {
+      const alias = id.replace(/_+/g, "-").replace(/^-+|-+$/g, "")
+      return text.includes(`<a id="${alias}">`) ? anchor : `${anchor}<a id="${alias}"></a>`
+    })
     if (aliased !== text) writeFileSync(join(out, file), aliased)
   }
 }

@@ -148,4 +148,3 @@ it("every page of docs/ is built, opens in Chromium without a console error, and
     true,
   )
 }, 120_000)
-
