@@ -22,9 +22,10 @@ export async function generate(options = {}) {
     tsconfig: join(root, "api-reference/tsconfig.json"),
     plugin: ["typedoc-plugin-markdown", "typedoc-vitepress-theme"],
     out,
-    // typedoc-vitepress-theme's option (the site's root, for the sidebar's links), and typedoc-plugin-markdown's
-    // `<a id>` before each member's heading (see `aliasAnchors`); typedoc's types lack both.
-    ...{ docsRoot: join(root, "docs"), useHTMLAnchors: true },
+    // typedoc-vitepress-theme's option (the site's root, for the sidebar's links), and typedoc-plugin-markdown's:
+    // an `<a id>` before each member's heading (see `aliasAnchors`), and one page per entry point, a section
+    // per export (docs/site.md, "API reference", says why). typedoc's types lack them.
+    ...{ docsRoot: join(root, "docs"), useHTMLAnchors: true, outputFileStrategy: "modules" },
     readme: "none",
     // The packages are type-checked by their own `tsc`; typedoc only reads them.
     skipErrorChecking: true,
@@ -34,7 +35,6 @@ export async function generate(options = {}) {
     disableSources: true,
     hideGenerator: true,
     sort: ["kind", "alphabetical"],
-    outputFileStrategy: "modules",
     validation: { notExported: false, invalidLink: true, notDocumented: false },
     name: "API reference",
     logLevel: "Warn",

@@ -98,7 +98,7 @@ it("every export has its place in the generated reference", () => {
   // The reference's index links each entry point's page; that page has a section per export (its own, or a
   // "Re-exports" to the entry point that documents it), headed by the name (`_` escaped: `MAX\_CREDIT`).
   const index = readFileSync(join(out, "index.md"), "utf8")
-  const pages = new Map([...index.matchAll(/^- \[([^\]]+)\]\(([^)]+\.md)\)$/gm)].map((m) => [m[1], m[2]]))
+  const pages = new Map([...index.matchAll(/^- \[([^\]]+)\]\(([^)]+\.md)\)$/gm)].map((m) => [m[1] ?? "", m[2] ?? ""]))
   expect([...pages.keys()].sort()).toEqual([...new Set(exports.map((e) => e.module))].sort())
   const headings = new Map<string, Set<string>>()
   for (const [module, file] of pages) {
