@@ -14,7 +14,17 @@ import { CLOSE_WAIT_MS, refuseUpgrade } from "../httpAnswers.ts"
 import type { Admission, RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
 import { type UnfinishedMessages, type UnfinishedRefusal, watchUnfinishedMessages } from "./unfinishedMessages.ts"
 
-/** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
+/**
+ * WebSocket on `ws`: takes the HTTP upgrades on the server's path.
+ *
+ * @example
+ * ```ts
+ * import { createServer, websocketServer } from "@switchyard/server-node"
+ *
+ * // WebSocket only: a client that cannot open one fails rather than falling back.
+ * const server = createServer(Chat, handlers, { transports: [websocketServer()] })
+ * ```
+ */
 export function websocketServer(): ServerTransport {
   return {
     id: "websocket",
