@@ -1,7 +1,7 @@
 // The docs site (VitePress). The pages stay where they are, docs/<name>.md, because the code, the README
 // and scripts/check-structure.mjs cite them by that path; this file only arranges them. docs/site.md says
 // why VitePress.
-import { readdirSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type DefaultTheme, defineConfig } from "vitepress"
@@ -23,12 +23,14 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
     [
       // docs/tutorial-<slug>.md, each backed by a runnable app in examples/<slug>/ that the tests run.
       ["tutorial-getting-started", "Getting started in five minutes"],
-      ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-chat", "A chat with presence"],
       ["tutorial-dashboard", "A live dashboard"],
-      ["tutorial-nginx", "Deploying behind nginx"],
+      ["tutorial-redis", "Scaling out with Redis"],
+      ["tutorial-trpc", "tRPC on Switchyard"],
       ["tutorial-p2p-game", "Peer-to-peer game state over WebRTC"],
+      ["tutorial-effect", "Effect users: handlers and streams as Effects"],
       ["tutorial-socketio", "Migrating from Socket.IO"],
+      ["tutorial-nginx", "Deploying behind nginx"],
     ],
   ],
   [
@@ -53,6 +55,7 @@ const groups: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, st
       ["webrtc", "WebRTC data channels"],
       ["webrtc-turn", "WebRTC through STUN and TURN"],
       ["proxies", "Behind real proxies"],
+      ["doctor", "Test your network"],
     ],
   ],
   [
@@ -100,6 +103,16 @@ function sidebar(): DefaultTheme.SidebarItem[] {
 }
 
 /**
+ * The API reference's sidebar, written by api-reference/src/generate.mjs (run by `pnpm docs:build` before
+ * VitePress) with the pages in docs/api/; none before the first generation.
+ */
+function apiSidebar(): DefaultTheme.SidebarItem[] {
+  const file = join(docs, "api/typedoc-sidebar.json")
+  const items = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as DefaultTheme.SidebarItem[]) : []
+  return [{ text: "API reference", link: "/api/", items }]
+}
+
+/**
  * GitHub's heading ids (lower case, punctuation dropped, spaces to dashes), so that the anchors the pages
  * link to (`errors.md#invalid_frame`, `negotiation.md#1-the-offer`) are the same on GitHub and here.
  */
@@ -128,6 +141,12 @@ export default defineConfig({
   // Pages link to each other as `x.md`; VitePress fails the build on a link to a missing page.
   ignoreDeadLinks: false,
   head: [["link", { rel: "icon", href: "data:," }]],
+  // The doctor's page (docs/doctor.md) bundles @switchyard/doctor/page from the workspace's sources, so
+  // that the site builds without building the packages first.
+  vite: {
+    resolve: { conditions: ["@switchyard/source"] },
+    ssr: { resolve: { conditions: ["@switchyard/source"] } },
+  },
   markdown: {
     anchor: { slugify: githubSlug },
     headers: { slugify: githubSlug },
@@ -162,8 +181,10 @@ export default defineConfig({
       { text: "Protocol", link: "/protocol" },
       { text: "Errors", link: "/errors" },
       { text: "Limits", link: "/limits" },
+      { text: "API reference", link: "/api/" },
     ],
-    sidebar: sidebar(),
+    // The API reference (docs/api/, generated) has its own sidebar; every other page has the guides'.
+    sidebar: { "/api/": apiSidebar(), "/": sidebar() },
     outline: { level: [2, 3] },
     search: { provider: "local" },
   },

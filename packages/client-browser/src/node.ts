@@ -3,6 +3,7 @@ import https from "node:https"
 import { Readable } from "node:stream"
 import type { FetchLike } from "./transports/http.ts"
 
+/** Options of `nodeFetch`: the agents its requests go through. */
 export interface NodeFetchOptions {
   /** Agent for `http:` URLs. Default: a keep-alive agent of this `nodeFetch`. */
   readonly httpAgent?: http.Agent
@@ -18,9 +19,13 @@ export interface NodeFetchOptions {
  * other body is read whole before the promise resolves, so that the connection goes back to the agent.
  *
  * @example
+ * ```ts
+ * import { createClient } from "@switchyard/client-browser/all"
  * import { nodeFetch } from "@switchyard/client-browser/node"
  * import { EventSource } from "eventsource"
+ *
  * createClient(Chat, { url, transports: ["sse"], EventSource, fetch: nodeFetch() })
+ * ```
  */
 export function nodeFetch(options: NodeFetchOptions = {}): FetchLike {
   const httpAgent = options.httpAgent ?? new http.Agent({ keepAlive: true })

@@ -38,6 +38,7 @@ export interface RtcPeerConnectionLike {
   close(): void
 }
 
+/** An `RTCPeerConnection` constructor, for `peers({ RTCPeerConnection })` where the platform has none (Node). */
 export type RtcPeerConnectionConstructor = new (configuration: { iceServers: IceServer[] }) => RtcPeerConnectionLike
 
 /** The label of a peer connection's data channel. */

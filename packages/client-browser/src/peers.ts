@@ -40,9 +40,13 @@ export interface PeerClientOptions {
  * the server otherwise. A client made without it ships none of this code.
  *
  * @example
+ * ```ts
+ * import { createClient, websocketTransport } from "@switchyard/client-browser"
  * import { peers } from "@switchyard/client-browser/peers"
+ *
  * const client = createClient(Chat, { url, transports: [websocketTransport()], peers: peers() })
- * const conn = await client.peers.connect(otherId)
+ * const conn = await client.peers.connect("their-peer-id") // the other client's `client.peers.id`
+ * ```
  */
 export function peers(options: PeerClientOptions = {}): PeersFeature {
   return (host) =>

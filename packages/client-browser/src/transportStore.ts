@@ -24,6 +24,14 @@ export interface TransportStore {
  * page load skips what failed and starts on what worked), else a map shared by the clients of this
  * process. Storage that throws (private mode, quota) is treated as empty. Besides the built-in
  * transports, it remembers those of `known` (the client's).
+ *
+ * @example
+ * ```ts
+ * import { transportStore } from "@switchyard/client-browser/transport-store"
+ *
+ * const store = transportStore("https://example.com/switchyard")
+ * const { failed } = store.load() // the transports that failed lately, which the next client skips
+ * ```
  */
 export function transportStore(
   url: string,

@@ -156,6 +156,7 @@ function layerOf(code: unknown): keyof Layers | undefined {
         : undefined
 }
 
+/** Whether `value` is the code of a protocol, contract or session error (`ErrorCode`). */
 export function isErrorCode(value: unknown): value is ErrorCode {
   return layerOf(value) !== undefined
 }
@@ -169,7 +170,14 @@ export function isHttpRefusalCode(value: unknown): value is HttpRefusalCode {
  * The HTTP status a server answers with when it refuses a request or an upgrade for `code`.
  *
  * @example
- * answer(response, httpStatusOf("LINK_GONE"), { code: "LINK_GONE", message: "this link is closed" }) // 410
+ * ```ts
+ * import type { ServerResponse } from "node:http"
+ * import { httpStatusOf } from "@switchyard/core"
+ *
+ * function linkGone(response: ServerResponse): void {
+ *   response.writeHead(httpStatusOf("LINK_GONE")).end(JSON.stringify({ code: "LINK_GONE" })) // 410
+ * }
+ * ```
  */
 export function httpStatusOf(code: HttpErrorCode): number {
   return httpStatus[code]

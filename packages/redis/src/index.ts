@@ -55,9 +55,13 @@ export interface RedisBrokerOptions extends ConnectionOptions {
  * `BROKER_UNAVAILABLE` after `unavailableAfterMs`.
  *
  * @example
+ * ```ts
  * import { redisBroker } from "@switchyard/redis"
+ * import { createServer } from "@switchyard/server-node"
+ *
  * const server = createServer(Chat, handlers, { broker: redisBroker({ url: "redis://127.0.0.1:6379" }) })
  * server.on("broker", (event) => console.log(event.state, event.reason))
+ * ```
  */
 export function redisBroker(options: RedisBrokerOptions): Broker {
   const { url, keyPrefix = "switchyard:", unavailableAfterMs = 2000, topicMetaTtlMs = 24 * 3_600_000 } = options

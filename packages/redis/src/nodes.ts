@@ -50,7 +50,11 @@ export interface NodeCounts {
  * The directory: `nodeDirectory.ts`.
  *
  * @example
+ * ```ts
+ * declare const connections: RedisConnections
+ * declare const timings: NodeTimings
  * const nodes = new RedisNodes(connections, "node-a", "switchyard:", timings)
+ * ```
  * await nodes.start((from, message) => console.log(from, message))
  * nodes.send("node-b", { t: "hello" })
  */

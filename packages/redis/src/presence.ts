@@ -26,7 +26,11 @@ interface Watched {
  * meanwhile is told as joins and leaves.
  *
  * @example
+ * ```ts
+ * declare const connections: RedisConnections
+ * declare const nodes: RedisNodes
  * const presence = new RedisPresence(connections, "node-a", "switchyard:", 2000, nodes)
+ * ```
  * await presence.join("room", "lobby", { id: "s1", data: '{"name":"Ada"}' }, 1000)
  */
 export class RedisPresence implements PresenceBus {

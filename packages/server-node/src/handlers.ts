@@ -60,7 +60,10 @@ export type TopicPolicy<D extends TopicDefinition, A = unknown> = {
  * confirmed; checked against the topic's presence schema.
  *
  * @example
- * topics: { room: { presence: (key, ctx) => ({ name: ctx.auth.name }) } }
+ * ```ts
+ * // Each subscriber of a key is listed with the name its authentication gave it.
+ * const presence: PresenceHook<{ name: string }, { name: string }> = (key, ctx) => ({ name: ctx.auth.name })
+ * ```
  */
 export type PresenceHook<P, A = unknown> = (key: string, ctx: HandlerContext<never, A>) => Awaitable<P>
 

@@ -13,8 +13,12 @@ export type IncompleteRefusal = "address" | "server"
  * whatever the number of connections holding them.
  *
  * @example
- * const refused = incomplete.take(address, chunk.length)
- * if (refused) return refuse(response, "SERVER_BUSY", incomplete.refusalMessage(refused))
+ * ```ts
+ * function onChunk(incomplete: IncompleteBytes, address: string, chunk: Uint8Array): string | undefined {
+ *   const refused = incomplete.take(address, chunk.length)
+ *   return refused && incomplete.refusalMessage(refused) // answered SERVER_BUSY with this message
+ * }
+ * ```
  */
 export class IncompleteBytes {
   private readonly perAddress = new Map<string, number>()

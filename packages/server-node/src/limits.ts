@@ -136,6 +136,7 @@ export interface ServerLimits extends SessionOptions {
   readonly maxSnapshotChars: number
 }
 
+/** The server's limits when `createServer` is given none (docs/limits.md lists each). */
 export const defaultLimits: ServerLimits = {
   ...defaultSessionOptions,
   // maxMessageBytes (1 MiB), maxDepth (64), resumeWindowMs (60 s), heartbeatIntervalMs (15 s) and

@@ -74,11 +74,21 @@ export interface Server<C extends AnyContract> {
  * of this server, and routes HTTP requests and upgrades on `options.path` to them.
  *
  * @example
- * const server = createServer(Chat, {
+ * ```ts
+ * import { contract, rpc, stream } from "@switchyard/core"
+ * import { createServer } from "@switchyard/server-node"
+ * import * as Schema from "effect/Schema"
+ *
+ * const Api = contract({
+ *   rpc: { add: rpc({ input: Schema.Struct({ a: Schema.Number, b: Schema.Number }), output: Schema.Number }) },
+ *   streams: { countdown: stream({ input: Schema.Struct({ from: Schema.Number }), item: Schema.Number }) },
+ * })
+ * const server = createServer(Api, {
  *   rpc: { add: ({ a, b }) => a + b },
  *   streams: { countdown: async function* ({ from }) { for (let i = from; i >= 0; i--) yield i } },
  * }, { allowedOrigins: ["http://localhost:5173"] })
  * const { url } = await server.listen(3000)
+ * ```
  */
 export function createServer<C extends AnyContract, A = undefined>(
   contract: C,

@@ -20,7 +20,14 @@ import type { ServerLimits } from "./limits.ts"
  * `transports/memory.ts`, and `webrtcServer()` in `@switchyard/webrtc-data/server`).
  *
  * @example
- * createServer(Chat, handlers, { transports: [websocketServer(), sseServer(), longPollingServer(), pollingServer(), webrtcServer()] })
+ * ```ts
+ * import { createServer, longPollingServer, pollingServer, sseServer, websocketServer } from "@switchyard/server-node"
+ * import { webrtcServer } from "@switchyard/webrtc-data/server"
+ *
+ * createServer(Chat, handlers, {
+ *   transports: [websocketServer(), sseServer(), longPollingServer(), pollingServer(), webrtcServer()],
+ * })
+ * ```
  */
 export interface ServerTransport {
   /** The id clients name it by, in the offer and in `ConnectionInfo.transport`. */

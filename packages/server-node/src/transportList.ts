@@ -20,7 +20,9 @@ const builtIn: Partial<Record<TransportId, () => ServerTransport>> = {
  * The transports a server runs when its options do not say, in order of preference.
  *
  * @example
+ * ```ts
  * createServer(Chat, handlers, { transports: [...defaultTransports(), memoryServer()] })
+ * ```
  */
 export function defaultTransports(): ServerTransport[] {
   return [websocketServer(), sseServer(), longPollingServer(), pollingServer()]

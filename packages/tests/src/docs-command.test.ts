@@ -18,7 +18,7 @@ it("`pnpm docs` serves the site and prints its URL", async () => {
   child = started
   let output = ""
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed in 30 s:\n${output}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s:\n${output}`)), 60_000)
     const read = (chunk: Buffer) => {
       output += chunk.toString()
       const found = /Local:\s+(?:\S*?)(http:\/\/[\w.:/-]+)/.exec(output)
@@ -39,4 +39,4 @@ it("`pnpm docs` serves the site and prints its URL", async () => {
   const page = await fetch(new URL("sessions.md", url))
   expect(page.status).toBe(200)
   expect(await page.text()).toMatch(/^# Sessions\n/)
-}, 40_000)
+}, 75_000)

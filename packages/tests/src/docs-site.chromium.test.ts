@@ -4,12 +4,15 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { extname, join } from "node:path"
 import { promisify } from "node:util"
+import { generate } from "@switchyard/api-reference"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { newPage } from "./support/chromium.ts"
 
-// The docs site (docs/site.md): built once, served as static files on 127.0.0.1, every page opened in
+// The docs site (docs/site.md): built once as `pnpm docs:build` builds it (the API reference generated
+// into docs/api/, then VitePress), served as static files on 127.0.0.1, every page of docs/ opened in
 // Chromium. A link to a missing page or a missing #anchor, a page missing from the build, a request the
-// site makes that fails, or an error in the console fails the test.
+// site makes that fails, or an error in the console fails the test. The API reference (generated, one page
+// per entry point) is opened the same way.
 
 const root = join(import.meta.dirname, "../../..")
 const out = join(root, "packages/tests/.tmp/docs-site")
@@ -32,12 +35,17 @@ function fileFor(pathname: string): string | undefined {
   return undefined
 }
 
+/** Pages that mount a component once hydrated, and what it shows when it has. */
+const mounts: Record<string, string> = { "/doctor.html": ".sy-doctor-form input[type=url]" }
+
 let http: Server | undefined
 let origin: string
 let buildMs: number
+let referenceMs: number
 
 beforeAll(async () => {
   rmSync(out, { recursive: true, force: true })
+  referenceMs = (await generate()).ms
   const started = performance.now()
   await promisify(execFile)(join(root, "node_modules/.bin/vitepress"), ["build", "docs", "--outDir", out], {
     cwd: root,
@@ -68,9 +76,15 @@ afterAll(async () => {
 })
 
 it("every page of docs/ is built, opens in Chromium without a console error, and links only to pages and anchors that exist", async () => {
-  const pages = readdirSync(join(root, "docs"))
-    .filter((f) => f.endsWith(".md"))
-    .map((f) => `/${f.slice(0, -3)}.html`)
+  const pages = [
+    ...readdirSync(join(root, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `/${f.slice(0, -3)}.html`),
+    // The API reference: its index and the page of each entry point.
+    ...readdirSync(join(root, "docs/api"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `/api/${f.slice(0, -3)}.html`),
+  ]
   const missing = pages.filter((p) => fileFor(p) === undefined)
   expect(missing, "pages of docs/ missing from the build").toEqual([])
 
@@ -95,6 +109,9 @@ it("every page of docs/ is built, opens in Chromium without a console error, and
     expect(response?.status(), path).toBe(200)
     // Hydrated: the theme's script has run (an error in it is reported above), and the page has its title.
     await page.waitForSelector("#app .VPContent")
+    // A page with a component of its own: mounted too (an error in it would come after the theme's).
+    const mounted = mounts[path]
+    if (mounted !== undefined) await page.waitForSelector(mounted, { timeout: 10_000 })
     const found = await page.evaluate(() => ({
       ids: [...document.querySelectorAll("[id]")].map((e) => e.id),
       hrefs: [...document.querySelectorAll("a[href]")].map((a) => (a as HTMLAnchorElement).href),
@@ -105,9 +122,11 @@ it("every page of docs/ is built, opens in Chromium without a console error, and
   const visitMs = performance.now() - started
   await page.close()
 
+  const files = new Map<string, string | undefined>()
   for (const { on, href } of links) {
     const url = new URL(href)
-    const file = fileFor(url.pathname)
+    if (!files.has(url.pathname)) files.set(url.pathname, fileFor(url.pathname))
+    const file = files.get(url.pathname)
     if (file === undefined) {
       problems.push(`${on}: link to a missing page ${url.pathname}`)
       continue
@@ -116,17 +135,22 @@ it("every page of docs/ is built, opens in Chromium without a console error, and
     const target = `/${file.slice(out.length + 1)}`
     const targetIds = ids.get(target)
     if (targetIds === undefined) {
-      problems.push(`${on}: link to ${target}, a page not in docs/`)
+      problems.push(`${on}: link to ${target}, a page neither in docs/ nor in the API reference`)
       continue
     }
     const anchor = decodeURIComponent(url.hash.slice(1))
     if (!targetIds.has(anchor)) problems.push(`${on}: link to a missing anchor ${target}#${anchor}`)
   }
   console.log(
-    `docs site: ${pages.length} pages, ${links.length} links checked; build ${(buildMs / 1000).toFixed(1)} s, ` +
-      `pages opened in ${(visitMs / 1000).toFixed(1)} s`,
+    `docs site: ${pages.length} pages, ${links.length} links checked; ` +
+      `API reference generated in ${(referenceMs / 1000).toFixed(1)} s, ` +
+      `build ${(buildMs / 1000).toFixed(1)} s, pages opened in ${(visitMs / 1000).toFixed(1)} s`,
   )
   expect(problems).toEqual([])
   // The check can fail: the site has links between pages, and to anchors in them.
   expect(links.some((l) => new URL(l.href).hash !== "")).toBe(true)
+  // The reference is there, and its pages link to each other.
+  expect(links.some((l) => l.on.startsWith("/api/@switchyard/") && new URL(l.href).pathname.startsWith("/api/@"))).toBe(
+    true,
+  )
 }, 120_000)

@@ -51,12 +51,19 @@ type Transformer = ReturnType<typeof getTransformer>
  * `TRPCClientError`s with the error shape the server's formatter made.
  *
  * @example
+ * ```ts
  * import { createTRPCClient } from "@trpc/client"
- * import { websocketTransport, longPollingTransport } from "@switchyard/client-browser"
+ * import { longPollingTransport, websocketTransport } from "@switchyard/client-browser"
  * import { switchyardLink } from "@switchyard/trpc/client"
+ * import superjson from "superjson"
+ * import type { AppRouter } from "./router.ts" // your tRPC router
+ *
  * const trpc = createTRPCClient<AppRouter>({
- *   links: [switchyardLink({ url: "/switchyard", transports: [websocketTransport(), longPollingTransport()], transformer: superjson })],
+ *   links: [
+ *     switchyardLink({ url: "/switchyard", transports: [websocketTransport(), longPollingTransport()], transformer: superjson }),
+ *   ],
  * })
+ * ```
  */
 export function switchyardLink<TRouter extends AnyRouter>(
   options: SwitchyardLinkOptions<TRouter>,

@@ -67,8 +67,14 @@ const item: StandardSchemaV1<TrpcSubscriptionItem, TrpcSubscriptionItem> = {
  * serialised it. `createTrpcServer` serves it; `switchyardLink` calls it.
  *
  * @example
+ * ```ts
+ * import { createClient, websocketTransport } from "@switchyard/client-browser"
+ * import { trpcContract } from "@switchyard/trpc"
+ * import { switchyardLink } from "@switchyard/trpc/client"
+ *
  * const client = createClient(trpcContract, { url, transports: [websocketTransport()] })
  * const link = switchyardLink({ client })
+ * ```
  */
 export const trpcContract = contract({
   rpc: {
@@ -97,9 +103,20 @@ export type WithTrpc<C extends AnyContract> = Contract<
  * `switchyardLink({ client })` for the router. Throws when the contract already has a channel of that name.
  *
  * @example
+ * ```ts
+ * import { createClient, websocketTransport } from "@switchyard/client-browser"
+ * import { withTrpc } from "@switchyard/trpc"
+ * import { switchyardLink } from "@switchyard/trpc/client"
+ * import { createTRPCClient } from "@trpc/client"
+ * import superjson from "superjson"
+ * import type { AppRouter } from "./router.ts" // your tRPC router
+ *
  * const Api = withTrpc(Chat)
  * const client = createClient(Api, { url, transports: [websocketTransport()] })
- * const trpc = createTRPCClient<AppRouter>({ links: [switchyardLink({ client })] })
+ * const trpc = createTRPCClient<AppRouter>({ links: [switchyardLink({ client, transformer: superjson })] })
+ * await client.rpc.add({ a: 1, b: 2 }) // the contract, and the router on the same session:
+ * await trpc.whoami.query()
+ * ```
  */
 export function withTrpc<C extends AnyContract>(app: C): WithTrpc<C> {
   const taken = (names: readonly string[]) =>

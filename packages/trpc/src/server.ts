@@ -63,11 +63,17 @@ export type TrpcServerOptions<TRouter extends AnyRouter, A = undefined> = Server
  * once after the resume, and a subscription continues with nothing missed or repeated.
  *
  * @example
+ * ```ts
+ * import { createTrpcServer } from "@switchyard/trpc/server"
+ * import { appRouter, type User } from "./router.ts" // your tRPC router
+ *
+ * declare function verify(token: string | null): Promise<{ user: User }>
  * const server = createTrpcServer(appRouter, {
  *   authenticate: (request) => verify(new URL(request.url ?? "", "http://x").searchParams.get("token")),
  *   createContext: ({ auth }) => ({ user: auth.user }),
  * })
  * const { url } = await server.listen(3000)
+ * ```
  */
 export function createTrpcServer<TRouter extends AnyRouter, A = undefined>(
   router: TRouter,
@@ -103,11 +109,19 @@ export type TrpcHandlersOptions<TRouter extends AnyRouter, A = undefined> = Pick
  * `authenticate` returns (`ctx.auth`), which these handlers cannot see: give it with the router's type.
  *
  * @example
+ * ```ts
+ * import { createServer } from "@switchyard/server-node"
+ * import { trpcHandlers, withTrpc } from "@switchyard/trpc/server"
+ * import { type AppRouter, appRouter, type User } from "./router.ts" // your tRPC router
+ *
+ * declare function authenticate(): User
  * const trpc = trpcHandlers<AppRouter, User>(appRouter, { createContext: ({ auth }) => ({ user: auth }) })
  * const server = createServer(withTrpc(Chat), {
- *   rpc: { ...chatRpc, ...trpc.rpc },
- *   streams: { ...chatStreams, ...trpc.streams },
+ *   rpc: { ...handlers.rpc, ...trpc.rpc },
+ *   streams: { ...handlers.streams, ...trpc.streams },
+ *   topics: handlers.topics,
  * }, { authenticate })
+ * ```
  */
 export function trpcHandlers<TRouter extends AnyRouter, A = undefined>(
   router: TRouter,

@@ -33,11 +33,13 @@ export interface PeerConnectionLike {
   oniceconnectionstatechange?: ((event: never) => void) | null
 }
 
+/** An `RTCPeerConnection` constructor: the browser's, or `node-datachannel/polyfill`'s in Node. */
 export type PeerConnectionConstructor = new (configuration: {
   iceServers: readonly object[]
   iceTransportPolicy?: "all" | "relay"
 }) => PeerConnectionLike
 
+/** Options of `webrtcTransport`. */
 export interface WebRtcTransportOptions {
   /** Defaults to `globalThis.RTCPeerConnection`; in Node, pass `RTCPeerConnection` from `node-datachannel/polyfill`. */
   readonly RTCPeerConnection?: PeerConnectionConstructor
@@ -68,7 +70,12 @@ export const SESSION_CHANNEL = "switchyard"
  * servers come from the server's offer.
  *
  * @example
+ * ```ts
+ * import { createClient } from "@switchyard/client-browser/all"
+ * import { webrtcTransport } from "@switchyard/webrtc-data"
+ *
  * createClient(Chat, { url, transports: ["websocket", "long-polling", webrtcTransport()] })
+ * ```
  */
 export function webrtcTransport(options: WebRtcTransportOptions = {}): ClientTransport {
   return {

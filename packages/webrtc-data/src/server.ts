@@ -45,6 +45,7 @@ interface ServerPeer {
 
 type ServerPeerConstructor = new (configuration: { iceServers: IceServer[] }) => ServerPeer
 
+/** Options of `webrtcServer`. */
 export interface WebRtcServerOptions {
   /** ICE servers (STUN, TURN with credentials), used by the server peer and passed to clients in the offer. */
   readonly iceServers?: readonly IceServer[]
@@ -77,7 +78,12 @@ interface Attempt {
  * signal is size-checked by the protocol codec first.
  *
  * @example
+ * ```ts
+ * import { createServer, defaultTransports } from "@switchyard/server-node"
+ * import { webrtcServer } from "@switchyard/webrtc-data/server"
+ *
  * createServer(Chat, handlers, { transports: [...defaultTransports(), webrtcServer()] })
+ * ```
  */
 export function webrtcServer(options: WebRtcServerOptions = {}): ServerTransport {
   const Peer = options.RTCPeerConnection ?? defaultPeerConnection()

@@ -1,6 +1,7 @@
 import type { ClientLinkEvents, ClientTransport, Link, LinkHeaders } from "@switchyard/core"
 import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
+/** Options of `longPollingTransport`. */
 export interface LongPollingTransportOptions {
   /** Defaults to `globalThis.fetch`. */
   readonly fetch?: FetchLike | undefined

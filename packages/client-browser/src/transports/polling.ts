@@ -1,6 +1,7 @@
 import { type ClientLinkEvents, type ClientTransport, isAckFrame, type Link, type LinkHeaders } from "@switchyard/core"
 import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
 
+/** Options of `pollingTransport`. */
 export interface PollingTransportOptions {
   /** Defaults to `globalThis.fetch`. */
   readonly fetch?: FetchLike | undefined

@@ -16,6 +16,7 @@ export interface EventSourceLike {
 /** An EventSource constructor, called as `new EventSource(url)` (or `(url, { fetch })` when one is given). */
 export type EventSourceConstructor = new (...args: never) => EventSourceLike
 
+/** Options of `sseTransport`. */
 export interface SseTransportOptions {
   /** Defaults to `globalThis.EventSource`; pass the `eventsource` package's `EventSource` in Node. */
   readonly EventSource?: EventSourceConstructor | undefined
@@ -32,8 +33,12 @@ const CLOSED = 2
  * server replays what it missed on the same link.
  *
  * @example
+ * ```ts
+ * import { createClient, sseTransport } from "@switchyard/client-browser"
  * import { EventSource } from "eventsource" // in Node; browsers have their own
+ *
  * createClient(Chat, { url, transports: [sseTransport({ EventSource })] })
+ * ```
  */
 export function sseTransport(options: SseTransportOptions = {}): ClientTransport {
   return {

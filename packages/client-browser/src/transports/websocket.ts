@@ -27,6 +27,7 @@ export interface WebSocketLike {
  */
 export type WebSocketConstructor = new (...args: never) => WebSocketLike
 
+/** Options of `websocketTransport`. */
 export interface WebSocketTransportOptions {
   /** Defaults to `globalThis.WebSocket`; pass `ws`'s `WebSocket` in Node. */
   readonly WebSocket?: WebSocketConstructor | undefined
@@ -36,8 +37,12 @@ export interface WebSocketTransportOptions {
  * The WebSocket transport: one socket carries the session both ways.
  *
  * @example
- * import WebSocket from "ws"
+ * ```ts
+ * import { createClient, websocketTransport } from "@switchyard/client-browser"
+ * import WebSocket from "ws" // in Node; browsers have their own
+ *
  * createClient(Chat, { url, transports: [websocketTransport({ WebSocket })] })
+ * ```
  */
 export function websocketTransport(options: WebSocketTransportOptions = {}): ClientTransport {
   return {

@@ -9,6 +9,7 @@ export interface CompiledRpc {
   readonly output: PayloadCodec
   readonly error: PayloadCodec | undefined
 }
+/** A stream of a compiled contract: its codecs and its delivery. */
 export interface CompiledStream {
   readonly kind: "stream"
   readonly name: string
@@ -17,6 +18,7 @@ export interface CompiledStream {
   readonly error: PayloadCodec | undefined
   readonly delivery: Delivery
 }
+/** A topic of a compiled contract: its codecs and its delivery. */
 export interface CompiledTopic {
   readonly kind: "topic"
   readonly name: string
@@ -26,6 +28,7 @@ export interface CompiledTopic {
   readonly presence: PayloadCodec | undefined
 }
 
+/** A peer channel of a compiled contract: the codec of its messages. */
 export interface CompiledPeer {
   readonly kind: "peer"
   readonly name: string
@@ -132,8 +135,13 @@ export function usesEffectSchemas(contract: AnyContract): boolean {
  * loads nothing. Resolves at once when there is nothing to do.
  *
  * @example
- * await prepareContract(Chat)
- * const client = createClient(Chat, { url })
+ * ```ts
+ * import { createClient, websocketTransport } from "@switchyard/client-browser"
+ * import { prepareContract } from "@switchyard/core"
+ *
+ * await prepareContract(Chat) // loads the Effect codec if Chat uses Effect schemas
+ * const client = createClient(Chat, { url, transports: [websocketTransport()] })
+ * ```
  */
 export async function prepareContract(contract: AnyContract): Promise<void> {
   if (hasEffectCodec() || !usesEffectSchemas(contract)) return

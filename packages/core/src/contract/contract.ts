@@ -72,9 +72,13 @@ export interface PeerDefinition<M extends AnySchema = AnySchema> {
   readonly message: M
 }
 
+/** A contract's RPCs by name. */
 export type RpcMap = { readonly [name: string]: RpcDefinition }
+/** A contract's streams by name. */
 export type StreamMap = { readonly [name: string]: StreamDefinition }
+/** A contract's topics by name. */
 export type TopicMap = { readonly [name: string]: TopicDefinition }
+/** A contract's peer channels by name. */
 export type PeerMap = { readonly [name: string]: PeerDefinition }
 
 /** A contract: every channel an app has, shared by server and client. */
@@ -91,6 +95,7 @@ export interface Contract<
   readonly peers: P
 }
 
+/** Any contract: the bound of the type parameters that take one. */
 export type AnyContract = Contract<RpcMap, StreamMap, TopicMap, PeerMap>
 
 /** The typed failure a channel declares, or `never` when it declares none. */

@@ -36,8 +36,14 @@ const EFFECT_SCHEMA = "~effect/Schema/Schema"
  * Whether `schema` is an Effect schema, told by its shape so that asking loads no Effect code.
  *
  * @example
+ * ```ts
+ * import { isEffectSchema } from "@switchyard/core"
+ * import * as Schema from "effect/Schema"
+ * import { z } from "zod"
+ *
  * isEffectSchema(Schema.String) // true
  * isEffectSchema(z.string()) // false
+ * ```
  */
 export function isEffectSchema(schema: unknown): boolean {
   // Effect schemas are functions (a schema can be called as its constructor); Standard Schemas mostly objects.

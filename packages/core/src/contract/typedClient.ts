@@ -54,8 +54,10 @@ export interface ClientCredentials {
   readonly headers?: Readonly<Record<string, string>>
 }
 
+/** Where a client is: connecting the first time, connected, reconnecting after a drop, or closed for good. */
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
 
+/** The events of a client, by name: `client.on("state", (state) => …)`. */
 export interface ClientEvents {
   /**
    * The session is on a transport, and why: `"connected"` (the first handshake), `"resumed"` (after a
@@ -65,6 +67,7 @@ export interface ClientEvents {
    * docs/negotiation.md.
    */
   transport: (name: TransportId, reason: string) => void
+  /** The client's state changed (`ClientState`). */
   state: (state: ClientState) => void
   /**
    * After every handshake: `recovered` is true when the server still had the session (a resume, nothing
@@ -75,11 +78,13 @@ export interface ClientEvents {
   error: (error: SwitchyardError) => void
 }
 
+/** Options of one RPC call. */
 export interface RpcCallOptions {
   /** Aborting rejects the call with `CANCELLED` and aborts the handler's `ctx.signal`. */
   readonly signal?: AbortSignal
 }
 
+/** Options of one stream call: an RPC call's, and the flow-control window. */
 export interface StreamCallOptions extends RpcCallOptions {
   /** Items the server may send ahead of consumption (flow-control window). Default 64. */
   readonly window?: number
@@ -184,6 +189,7 @@ export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
   presence(): Promise<readonly PresenceMember<P>[]>
 }
 
+/** One key of a topic, from `client.topics.<name>(key)`: subscribe to its messages and publish to it. */
 export interface TopicHandle<M> {
   /**
    * Calls `listener` with every message of this key, in order, from the moment the server confirms the
@@ -236,6 +242,7 @@ export interface Peers<P extends PeerMap> {
 /** How a peer connection carries its messages now: over a data channel, or through the server. */
 export type PeerPath = "direct" | "relay"
 
+/** The events of a peer connection, by name: `connection.on("path", (path) => …)`. */
 export interface PeerConnectionEvents {
   /** The connection moved to `path` (from relay to direct when the data channel opened, or back). */
   path: (path: PeerPath) => void
@@ -259,6 +266,7 @@ export interface PeerConnection<P extends PeerMap> {
   close(): void
 }
 
+/** One channel of a peer connection, named by the contract's `peers`: send and receive its messages. */
 export interface PeerChannel<M> {
   /**
    * Sends one message to the other client. Throws `INVALID_INPUT` when it breaks the contract,

@@ -20,6 +20,7 @@ export interface PlanInput {
   readonly now: number
 }
 
+/** What `plan` decided: the transports in order, where to start, and which to probe later. */
 export interface Plan {
   /** Every usable transport, best first (remembered failures included: they are still a last resort). */
   readonly ladder: readonly TransportId[]

@@ -27,6 +27,7 @@ const builtIn: Readonly<Record<BuiltInTransportId, true>> = {
   memory: true,
 }
 
+/** A memory with no failure remembered: where a client without stored memory starts. */
 export const emptyMemory: TransportMemory = { failed: {} }
 
 /** Whether `id` is remembered as failed at `now`. */

@@ -25,6 +25,7 @@ export type DecodeResult<F> =
       readonly request?: { readonly seq: number; readonly id: number }
     }
 
+/** Bounds the decoder holds each frame to. */
 export interface DecodeOptions {
   /** Deepest nesting of arrays and objects accepted in one frame, the frame array included. */
   readonly maxDepth: number
@@ -32,6 +33,7 @@ export interface DecodeOptions {
   readonly maxMessageBytes?: number
 }
 
+/** The decoder's bounds when none are given: a nesting depth of 64, no byte limit. */
 export const defaultDecodeOptions: DecodeOptions = { maxDepth: 64 }
 
 const failure = (code: ErrorCode, message: string) => ({ ok: false, code, message }) as const

@@ -159,7 +159,10 @@ export function isAckFrame(frame: string): boolean {
  * transport keeps it first, because the client must read it before anything else.
  *
  * @example
- * const head = isEncodedWelcome(queue[0] ?? "") ? 1 : 0
+ * ```ts
+ * const queue: string[] = ['[21,1,"token","s1",false,0,{}]']
+ * const head = isEncodedWelcome(queue[0] ?? "") ? 1 : 0 // the WELCOME stays first
+ * ```
  */
 export function isEncodedWelcome(frame: string): boolean {
   return frame.startsWith(WELCOME_PREFIX)
@@ -170,7 +173,11 @@ export function isEncodedWelcome(frame: string): boolean {
  * the only kind a lossy channel (WebRTC's second data channel) may carry.
  *
  * @example
- * if (typeof data === "string" && isEncodedUnreliable(data)) deliver(data)
+ * ```ts
+ * function onMessage(data: unknown, deliver: (frame: string) => void): void {
+ *   if (typeof data === "string" && isEncodedUnreliable(data)) deliver(data)
+ * }
+ * ```
  */
 export function isEncodedUnreliable(frame: string): boolean {
   return frame.startsWith(UNRELIABLE_PREFIX)

@@ -2,6 +2,7 @@
 
 /** Longest channel (procedure, stream, topic) name and topic key, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 128
+/** Longest topic key, in UTF-16 code units. */
 export const MAX_KEY_LENGTH = 256
 /** Largest credit one STREAM or CREDIT frame may grant. */
 export const MAX_CREDIT = 1 << 20

@@ -9,14 +9,19 @@ import type { SessionLimits } from "../session/limits.ts"
 import type { SignalKind, TransportId, TransportOffer } from "../transport/types.ts"
 import { isCount } from "./fields.ts"
 
+/** The wire protocol's version, sent in HELLO and WELCOME (docs/protocol.md). */
 export const PROTOCOL_VERSION = 1
 
 export { FrameType } from "./frameType.ts"
 
 // client → server data frames
+/** CALL: calls an RPC (docs/protocol.md). */
 export type CallFrame = readonly [1, seq: number, id: number, procedure: string, input: unknown]
+/** STREAM: opens a stream with an initial credit. */
 export type StreamFrame = readonly [4, seq: number, id: number, stream: string, input: unknown, credit: number]
+/** CANCEL: cancels a call or a stream. */
 export type CancelFrame = readonly [7, seq: number, id: number]
+/** CREDIT: lets a stream's server send `credit` more items. */
 export type CreditFrame = readonly [8, seq: number, id: number, credit: number]
 /** `since` absent: a subscriber written before topic offsets (see docs/protocol.md#topics). */
 export type SubscribeFrame = readonly [
@@ -27,7 +32,9 @@ export type SubscribeFrame = readonly [
   key: string,
   since?: TopicPosition | null,
 ]
+/** UNSUBSCRIBE: ends a subscription to a topic key. */
 export type UnsubscribeFrame = readonly [10, seq: number, topic: string, key: string]
+/** PUBLISH: publishes a message to a topic key. */
 export type PublishFrame = readonly [11, seq: number, id: number, topic: string, key: string, message: unknown]
 /**
  * Asks for the members of a topic key (docs/presence.md), answered by a RESULT whose output is
@@ -72,12 +79,17 @@ export type ServerPeerOp =
   | "skip"
   | "error"
   | "closed"
+/** What a PEER frame does, either way. */
 export type PeerOp = ClientPeerOp | ServerPeerOp
 
 // server → client data frames
+/** RESULT: an RPC's output. */
 export type ResultFrame = readonly [2, seq: number, id: number, output: unknown]
+/** ERROR: a call, stream or request failed, with its code. */
 export type ErrorFrame = readonly [3, seq: number, id: number, code: string, message: string, data?: unknown]
+/** ITEM: one item of a stream. */
 export type ItemFrame = readonly [5, seq: number, id: number, item: unknown]
+/** END: a stream ended. */
 export type EndFrame = readonly [6, seq: number, id: number]
 /** `offset` is present when the subscriber asked for positions and the server keeps history for the key. */
 export type MessageFrame = readonly [
@@ -116,7 +128,9 @@ export function isMemberId(value: unknown): value is string {
 }
 
 // control frames
+/** HELLO: the client opens or resumes a session. */
 export type HelloFrame = readonly [20, version: number, token: string | null, received: number]
+/** WELCOME: the server's answer to HELLO: the session, its limits and its transports. */
 export type WelcomeFrame = readonly [
   21,
   version: number,
@@ -129,10 +143,15 @@ export type WelcomeFrame = readonly [
   /** The session's public peer id, when the server takes peer connections (docs/peers.md). */
   peerId?: string,
 ]
+/** ACK: acknowledges the data frames received so far. */
 export type AckFrame = readonly [22, received: number]
+/** PING: the server's heartbeat. */
 export type PingFrame = readonly [23, received: number]
+/** PONG: the client's answer to PING. */
 export type PongFrame = readonly [24, received: number]
+/** NOTICE: an error the session survives. */
 export type NoticeFrame = readonly [25, code: string, message: string]
+/** BYE: the session ends, with a code. */
 export type ByeFrame = readonly [26, code: string, message: string]
 /** Before HELLO on a new link, the client asks whether the link carries frames both ways; the server echoes it. */
 export type ProbeFrame = readonly [27, probe: number]
@@ -185,6 +204,7 @@ export function isSubscribed(value: unknown): value is Subscribed {
   )
 }
 
+/** The data frames a client sends (numbered and acknowledged). */
 export type ClientDataFrame =
   | CallFrame
   | StreamFrame
@@ -196,6 +216,7 @@ export type ClientDataFrame =
   | SignalFrame
   | PeerFrame
   | PresenceFrame
+/** The data frames a server sends (numbered and acknowledged). */
 export type ServerDataFrame =
   | ResultFrame
   | ErrorFrame
@@ -205,7 +226,9 @@ export type ServerDataFrame =
   | SignalFrame
   | PeerFrame
   | PresenceEventFrame
+/** Every frame a client sends. */
 export type ClientFrame = ClientDataFrame | HelloFrame | AckFrame | PongFrame | NoticeFrame | ByeFrame | ProbeFrame
+/** Every frame a server sends. */
 export type ServerFrame =
   | ServerDataFrame
   | WelcomeFrame

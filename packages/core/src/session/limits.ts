@@ -41,7 +41,13 @@ export const CAP_SLACK_BYTES = 64 * 1024
  * that the session goes on; larger ones close the link (1009) before they are buffered.
  *
  * @example
- * new WebSocketServer({ maxPayload: frameCap(limits.maxMessageBytes) })
+ * ```ts
+ * import { frameCap } from "@switchyard/core"
+ * import { WebSocketServer } from "ws"
+ *
+ * const maxMessageBytes = 1024 * 1024
+ * const wss = new WebSocketServer({ noServer: true, maxPayload: frameCap(maxMessageBytes) })
+ * ```
  */
 export function frameCap(maxMessageBytes: number): number {
   return Math.max(2 * maxMessageBytes, PRE_WELCOME_MAX_MESSAGE_BYTES + CAP_SLACK_BYTES)
@@ -54,7 +60,16 @@ export function frameCap(maxMessageBytes: number): number {
  * refused for it. Past this cap the request is answered 413 MESSAGE_TOO_LARGE.
  *
  * @example
- * if (declaredLength > httpBodyCap(limits.maxMessageBytes)) answer(response, 413, …)
+ * ```ts
+ * import type { IncomingMessage, ServerResponse } from "node:http"
+ * import { httpBodyCap } from "@switchyard/core"
+ *
+ * function tooLarge(request: IncomingMessage, response: ServerResponse, maxMessageBytes: number): boolean {
+ *   if (Number(request.headers["content-length"] ?? 0) <= httpBodyCap(maxMessageBytes)) return false
+ *   response.writeHead(413).end("MESSAGE_TOO_LARGE")
+ *   return true
+ * }
+ * ```
  */
 export function httpBodyCap(maxMessageBytes: number): number {
   return Math.max(maxMessageBytes, PRE_WELCOME_MAX_MESSAGE_BYTES) + CAP_SLACK_BYTES

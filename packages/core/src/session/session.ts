@@ -14,6 +14,7 @@ export interface SessionOptions {
   readonly ackDelayMs: number
 }
 
+/** The reliability layer's defaults: replay up to 10 000 frames or 4 MiB, acknowledge every 32 frames or after 20 ms. */
 export const defaultSessionOptions: SessionOptions = {
   maxReplayFrames: 10_000,
   maxReplayBytes: 4 * 1024 * 1024,

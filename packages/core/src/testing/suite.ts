@@ -60,7 +60,10 @@ export async function rejection(promise: Promise<unknown>): Promise<SwitchyardEr
  * The transport contract suite: everything a transport must carry, checked the same way for each one.
  *
  * @example
+ * ```ts
+ * declare const websocketHarness: SuiteHarness // starts a server and connects a client over WebSocket
  * runTransportContractSuite("websocket (node)", websocketHarness)
+ * ```
  */
 export function runTransportContractSuite(name: string, harness: SuiteHarness): void {
   describe(`transport contract: ${name}`, () => {

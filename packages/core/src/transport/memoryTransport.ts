@@ -16,8 +16,13 @@ export interface MemoryTransport extends ClientTransport {
  * delivered asynchronously and in order, as over a socket. For fast tests and for the contract suite.
  *
  * @example
+ * ```ts
+ * import { createClient } from "@switchyard/client-browser"
+ * import { memoryTransport } from "@switchyard/core"
+ *
  * const transport = memoryTransport(server.accept)
  * const client = createClient(Chat, { url: "memory:", transports: [transport] })
+ * ```
  */
 export function memoryTransport(accept: Acceptor): MemoryTransport {
   const open = new Set<() => void>()

@@ -29,10 +29,12 @@ export interface MemoryCluster {
  * process; real nodes use a broker on a shared engine (`redisBroker()` of `@switchyard/redis`).
  *
  * @example
+ * ```ts
  * const cluster = memoryCluster()
  * const a = createServer(Chat, handlers, { broker: cluster.broker() })
  * const b = createServer(Chat, handlers, { broker: cluster.broker() })
- * a.topics.room("lobby").publish(message) // reaches subscribers on a and on b
+ * a.topics.room("lobby").publish({ user: "server", text: "hello", at: new Date() }) // reaches subscribers on a and on b
+ * ```
  */
 export function memoryCluster(): MemoryCluster {
   const topics = new MemoryTopics()
@@ -51,6 +53,13 @@ export function memoryCluster(): MemoryCluster {
 /**
  * The default broker: one node on its own, everything in its memory, nothing shared. Delivery is
  * synchronous, exactly as without a broker.
+ *
+ * @example
+ * ```ts
+ * import { createServer, memoryBroker } from "@switchyard/server-node"
+ *
+ * const server = createServer(Chat, handlers, { broker: memoryBroker() }) // the same as no broker
+ * ```
  */
 export function memoryBroker(): Broker {
   return memoryNode(new MemoryTopics(), memoryPresence().node())

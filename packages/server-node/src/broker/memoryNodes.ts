@@ -6,10 +6,12 @@ import type { NodeBus, NodeGone, NodeMessage } from "./nodeBus.ts"
  * and arrive on a later turn of the event loop, as over a network.
  *
  * @example
+ * ```ts
  * const cluster = memoryNodes()
- * const a = createServer(C, handlers, { cluster: { nodes: cluster.nodes() } })
- * const b = createServer(C, handlers, { cluster: { nodes: cluster.nodes() } })
- * cluster.kill(a.nodeId) // as if its process died: no goodbye, its messages lost
+ * const a = cluster.nodes("a") // the NodeBus of a node "a"
+ * const b = cluster.nodes("b")
+ * cluster.kill("a") // as if its process died: no goodbye, its messages lost
+ * ```
  */
 export function memoryNodes(): MemoryNodeCluster {
   return new MemoryNodeCluster()

@@ -35,6 +35,19 @@ export interface MemoryPresence {
   drop(nodeId: string): number
 }
 
+/**
+ * Makes a `MemoryPresence`: the presence of topic keys shared by the nodes of one process, without Redis.
+ *
+ * @example
+ * ```ts
+ * import { memoryPresence } from "@switchyard/server-node"
+ *
+ * const presence = memoryPresence()
+ * const a = presence.node("a")
+ * a.join("room", "lobby", { id: "s1", data: '{"name":"Ada"}' }, 100)
+ * presence.drop("a") // node "a" dies: each watcher of "lobby" hears s1 leave
+ * ```
+ */
 export function memoryPresence(): MemoryPresence {
   const topics = new Map<string, Map<string, KeyMembers>>()
   const dead = new Set<string>()

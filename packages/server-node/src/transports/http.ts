@@ -22,7 +22,11 @@ import { type Downstream, HttpLink } from "./httpLink.ts"
  * each transport file only says how frames go downstream, as a `Downstream`.
  *
  * @example
- * export const pollingServer = () => httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
+ * ```ts
+ * // polling, as pollingServer() makes it: pollingDownstream answers each GET at once with what is queued
+ * declare function pollingDownstream(): Downstream
+ * const polling = httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
+ * ```
  */
 export function httpTransport(
   id: TransportId,

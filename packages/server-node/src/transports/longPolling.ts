@@ -5,7 +5,17 @@ import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
 import type { Downstream, HeldResponse, HttpLink } from "./httpLink.ts"
 
-/** Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`. */
+/**
+ * Long polling (docs/long-polling.md), held for `limits.pollTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { createServer, longPollingServer, websocketServer } from "@switchyard/server-node"
+ *
+ * // WebSocket, and long polling where WebSocket does not get through; no SSE, no polling.
+ * const server = createServer(Chat, handlers, { transports: [websocketServer(), longPollingServer()] })
+ * ```
+ */
 export function longPollingServer(): ServerTransport {
   return httpTransport("long-polling", { duplex: false, binary: false, ordered: true }, (limits) =>
     longPollingDownstream(limits.pollTimeoutMs),

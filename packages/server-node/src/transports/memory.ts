@@ -15,9 +15,15 @@ export interface MemoryServerTransport extends ServerTransport {
  * contract suite (`packages/tests/src/contract.memory.test.ts`); it registers like any other transport.
  *
  * @example
+ * ```ts
+ * import { createClient } from "@switchyard/client-browser"
+ * import { memoryTransport } from "@switchyard/core"
+ * import { createServer, memoryServer, websocketServer } from "@switchyard/server-node"
+ *
  * const inProcess = memoryServer()
  * const server = createServer(Chat, handlers, { transports: [websocketServer(), inProcess] })
  * const client = createClient(Chat, { url: "memory:", transports: [memoryTransport(inProcess.accept)] })
+ * ```
  */
 export function memoryServer(): MemoryServerTransport {
   let host: TransportHost | undefined

@@ -4,7 +4,17 @@ import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
-/** Polling (docs/polling.md). */
+/**
+ * Polling (docs/polling.md).
+ *
+ * @example
+ * ```ts
+ * import { createServer, pollingServer, websocketServer } from "@switchyard/server-node"
+ *
+ * // WebSocket, and polling for networks that cut held requests.
+ * const server = createServer(Chat, handlers, { transports: [websocketServer(), pollingServer()] })
+ * ```
+ */
 export function pollingServer(): ServerTransport {
   return httpTransport("polling", { duplex: false, binary: false, ordered: true }, () => pollingDownstream())
 }

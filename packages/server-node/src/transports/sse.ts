@@ -5,7 +5,17 @@ import type { ServerTransport } from "../transport.ts"
 import { httpTransport } from "./http.ts"
 import type { Downstream, HttpLink } from "./httpLink.ts"
 
-/** Server-Sent Events (docs/sse.md), bounded by the `sse*` limits and `maxBufferedBytes`. */
+/**
+ * Server-Sent Events (docs/sse.md), bounded by the `sse*` limits and `maxBufferedBytes`.
+ *
+ * @example
+ * ```ts
+ * import { createServer, sseServer } from "@switchyard/server-node"
+ *
+ * // SSE only: frames down on an event stream, up in POSTs.
+ * const server = createServer(Chat, handlers, { transports: [sseServer()] })
+ * ```
+ */
 export function sseServer(): ServerTransport {
   return httpTransport("sse", { duplex: false, binary: false, ordered: true }, (limits) =>
     sseDownstream(

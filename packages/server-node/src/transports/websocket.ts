@@ -12,12 +12,21 @@ import {
 import { type RawData, type Server, WebSocket, WebSocketServer } from "ws"
 import { CLOSE_WAIT_MS, refuseUpgrade } from "../httpAnswers.ts"
 import type { Admission, RunningTransport, ServerTransport, TransportHost } from "../transport.ts"
-
 import { type UnfinishedMessages, type UnfinishedRefusal, watchUnfinishedMessages } from "./unfinishedMessages.ts"
 
 type Refusal = Extract<Admission, { ok: false }>
 
-/** WebSocket on `ws`: takes the HTTP upgrades on the server's path. */
+/**
+ * WebSocket on `ws`: takes the HTTP upgrades on the server's path.
+ *
+ * @example
+ * ```ts
+ * import { createServer, websocketServer } from "@switchyard/server-node"
+ *
+ * // WebSocket only: a client that cannot open one fails rather than falling back.
+ * const server = createServer(Chat, handlers, { transports: [websocketServer()] })
+ * ```
+ */
 export function websocketServer(): ServerTransport {
   return {
     id: "websocket",

@@ -22,6 +22,12 @@ export interface ChaosOptions {
    */
   bufferStreams?: boolean
   /**
+   * Pass event streams (`Content-Type: text/event-stream`) on in lumps, every this many ms, like a proxy
+   * that buffers and flushes on a timer: the head at once, then what came in each period, together. Applies
+   * to responses whose head arrives after it is set.
+   */
+  flushStreamsEveryMs?: number | undefined
+  /**
    * Cut (reset) the connection of any request whose response has not completed within this many ms, like a
    * proxy that cuts held requests (long polls, event streams). Applies to requests that start after it is set.
    */
@@ -229,6 +235,29 @@ export class ChaosProxy implements AsyncDisposable {
     })
     const status = from.statusCode ?? 502
     const headers = endToEnd(from.headers)
+    const every = this.options.flushStreamsEveryMs
+    if (every !== undefined && from.headers["content-type"]?.startsWith("text/event-stream") === true) {
+      lane.push(() => to.writeHead(status, from.statusMessage, headers).flushHeaders())
+      let held: Buffer[] = []
+      const lump = () => {
+        const chunk = Buffer.concat(held)
+        held = []
+        return chunk
+      }
+      const timer = setInterval(() => {
+        if (held.length === 0) return
+        const chunk = lump()
+        lane.push(() => to.write(chunk))
+      }, every)
+      to.on("close", () => clearInterval(timer))
+      from.on("data", (chunk: Buffer) => held.push(chunk))
+      from.on("end", () => {
+        clearInterval(timer)
+        const chunk = lump()
+        lane.push(() => to.end(chunk))
+      })
+      return
+    }
     if (this.options.bufferStreams === true && isStream(from.headers)) {
       const chunks: Buffer[] = []
       from.on("data", (chunk: Buffer) => chunks.push(chunk))

@@ -93,10 +93,14 @@ export const docFiles: () => string[] = pages
 
 /**
  * Type-checks the blocks in one `tsc` run (strict, against the packages' sources), each as a module of its
- * own; returns the compiler's messages by block.
+ * own; returns the compiler's messages by block. `folder` (under packages/tests/.tmp) keeps the runs of
+ * test files that run at the same time apart.
  */
-export async function compileBlocks(blocks: readonly DocBlock[]): Promise<Map<DocBlock, string[]>> {
-  const dir = join(root, "packages/tests/.tmp/doc-blocks")
+export async function compileBlocks(
+  blocks: readonly DocBlock[],
+  folder = "doc-blocks",
+): Promise<Map<DocBlock, string[]>> {
+  const dir = join(root, "packages/tests/.tmp", folder)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const names = blocks.map((block, n) => {

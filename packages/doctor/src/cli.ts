@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// `switchyard-doctor <url>` (`npx @switchyard/doctor <url>`): the doctor in Node (docs/doctor.md). It tries
+// the transports as a Node client of this machine would, with `ws` (which tells a refused upgrade's status),
+// the `eventsource` package and Node's own fetch (which asks for gzip, as a browser does, so a proxy that
+// compresses event streams holds them here too).
+import { realpathSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import {
+  type FetchLike,
+  longPollingTransport,
+  pollingTransport,
+  sseTransport,
+  websocketTransport,
+} from "@switchyard/client-browser"
+import { EventSource } from "eventsource"
+import WebSocket from "ws"
+import { type DoctorPlatform, defaultTimings, runDoctor } from "./doctor.ts"
+import { formatReport } from "./text.ts"
+
+const usage = `usage: switchyard-doctor <url> [--json] [--timeout <ms>] [--hold <ms>]
+
+  <url>          the server's URL as createClient takes it, e.g. https://api.example/switchyard
+  --json         print the report as JSON
+  --timeout <ms> how long a transport's first echo may take (default ${defaultTimings.timeoutMs})
+  --hold <ms>    how long each link is held open to see whether something cuts it (default ${defaultTimings.holdMs}, at most 9000)
+
+Exits 0 when some transport works, 1 when none does, 2 on a usage error.
+`
+
+/** The last error `ws` reported, per socket: "Unexpected server response: 426" for a refused upgrade. */
+let webSocketError: string | undefined
+
+/** `ws`, remembering its error: the transport reads only the close, which does not carry the status. */
+class TellingWebSocket extends WebSocket {
+  constructor(address: string | URL, protocols?: string | string[], options?: WebSocket.ClientOptions) {
+    super(address, protocols, options)
+    this.on("error", (error: Error) => {
+      webSocketError = error.message
+    })
+  }
+}
+
+/** Runs the doctor with `args` (without `node` and the script), writing to `out`; resolves to the exit code. */
+export async function main(args: readonly string[], out: (text: string) => void): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(args)
+  } catch (error) {
+    out(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`)
+    return 2
+  }
+  const { url, json, timeoutMs, holdMs } = parsed
+  const fetch = globalThis.fetch.bind(globalThis) as FetchLike
+  const platform: DoctorPlatform = {
+    fetch,
+    transports: [
+      websocketTransport({ WebSocket: TellingWebSocket }),
+      sseTransport({ EventSource }),
+      longPollingTransport({ fetch }),
+      pollingTransport({ fetch }),
+    ],
+    failure: (id) => (id === "websocket" ? webSocketError : undefined),
+  }
+  const report = await runDoctor({ url, timeoutMs, holdMs }, platform)
+  out(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
+  return report.endsOn === undefined ? 1 : 0
+}
+
+function parse(args: readonly string[]) {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { json: { type: "boolean" }, timeout: { type: "string" }, hold: { type: "string" } },
+  })
+  const [url, ...rest] = positionals
+  if (url === undefined || rest.length > 0) throw new Error("give exactly one URL")
+  if (!/^https?:\/\//i.test(url)) throw new Error(`not an http(s) URL: ${url}`)
+  const ms = (text: string | undefined, fallback: number, most: number) => {
+    if (text === undefined) return fallback
+    const n = Number(text)
+    if (!Number.isInteger(n) || n < 1 || n > most) throw new Error(`not a time in ms from 1 to ${most}: ${text}`)
+    return n
+  }
+  return {
+    url,
+    json: values.json === true,
+    timeoutMs: ms(values.timeout, defaultTimings.timeoutMs, 60_000),
+    // A probe link must say HELLO within the server's handshakeTimeoutMs (10 s): it is held for less.
+    holdMs: ms(values.hold, defaultTimings.holdMs, 9000),
+  }
+}
+
+/** Whether this module is the program Node runs (the bin, through npm's link to it), not an import. */
+function isMain(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? "") === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  main(process.argv.slice(2), (text) => process.stdout.write(text)).then(
+    (code) => {
+      process.exitCode = code
+      // Links the doctor closed may leave sockets to finish closing: do not wait for them.
+      setTimeout(() => process.exit(code), 100).unref()
+    },
+    (error: unknown) => {
+      process.stderr.write(`switchyard-doctor: ${error instanceof Error ? error.stack : String(error)}\n`)
+      process.exit(1)
+    },
+  )
+}

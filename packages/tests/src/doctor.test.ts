@@ -1,0 +1,166 @@
+import { execFile } from "node:child_process"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { TestContract, testHandlers } from "@switchyard/core/testing"
+import type { DoctorReport } from "@switchyard/doctor"
+import { createServer, type Handlers } from "@switchyard/server-node"
+import { afterAll, beforeAll, describe, it } from "vitest"
+import { ChaosProxy } from "./support/chaosProxy.ts"
+import { bundleForNode } from "./support/cluster/bundle.ts"
+import { Nginx } from "./support/cluster/nginx.ts"
+import { doctorLocations } from "./support/doctorProxies.ts"
+
+/**
+ * `switchyard-doctor` (packages/doctor, docs/doctor.md) run as a command, in a child Node process, against
+ * a real server: directly, and behind Debian's nginx configured to refuse the WebSocket upgrade and hold
+ * event streams, and to cut held requests, and behind a proxy that flushes event streams in lumps (ChaosProxy).
+ * Each run checks what the command reports it found.
+ */
+
+const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
+  onError: () => {},
+})
+let port: number
+let cli: string
+beforeAll(async () => {
+  port = (await server.listen(0, "127.0.0.1")).port
+  // The command as its bin runs it, bundled from the sources (Node 20 runs no TypeScript).
+  cli = await bundleForNode(
+    "switchyard-doctor",
+    `export { main } from "${join(import.meta.dirname, "../../doctor/src/cli.ts")}"`,
+    import.meta.dirname,
+  )
+})
+afterAll(() => server.close())
+
+/** Short timings: a held stream is judged after 1.5 s, links are held 1.2 s. */
+const fast = ["--timeout", "1500", "--hold", "1200"]
+
+/** Runs the command; its exit code and output. */
+async function doctor(...args: string[]): Promise<{ code: number; out: string }> {
+  // The bundle is run under a name ending in switchyard-doctor, as npx runs the bin.
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], { timeout: 20_000 })
+    return { code: 0, out: stdout }
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string }
+    if (typeof failed.code !== "number") throw error
+    return { code: failed.code, out: `${failed.stdout ?? ""}${failed.stderr ?? ""}` }
+  }
+}
+
+const verdicts = (report: DoctorReport) => Object.fromEntries(report.rows.map((row) => [row.id, row.verdict]))
+const kinds = (report: DoctorReport) => report.findings.map((f) => `${f.transport}:${f.kind}`).sort()
+
+// Concurrently: each case waits on its own timers (a hold, a timeout, a flush) far more than it computes.
+describe.concurrent("switchyard-doctor", () => {
+  it("straight to the server: every transport works, with a round trip each, and nothing is found", async ({
+    expect,
+  }) => {
+    const { code, out } = await doctor(`http://127.0.0.1:${port}/switchyard`, "--json", ...fast)
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toEqual({
+      websocket: "works",
+      sse: "works",
+      "long-polling": "works",
+      polling: "works",
+      webrtc: "not offered",
+    })
+    for (const row of report.rows.filter((r) => r.verdict === "works")) {
+      expect(row.roundTripsMs).toHaveLength(3)
+      expect(row.roundTripMs).toBeGreaterThanOrEqual(0)
+    }
+    expect(report.findings).toEqual([])
+    expect(report.endsOn).toBe("websocket")
+    console.log(
+      `[doctor] direct: ${report.rows
+        .filter((r) => r.verdict === "works")
+        .map((r) => `${r.id} ${r.roundTripMs} ms`)
+        .join(", ")}`,
+    )
+  })
+
+  it("behind nginx refusing the upgrade and holding event streams: WebSocket refused (426), SSE held, long polling works", async ({
+    expect,
+  }) => {
+    await using nginx = await Nginx.start([port], doctorLocations.refusedAndBuffered)
+    const url = `${nginx.url}/switchyard`
+    const [text, json] = await Promise.all([doctor(url, ...fast), doctor(url, "--json", ...fast)])
+    expect(json.code).toBe(0)
+    const report = JSON.parse(json.out) as DoctorReport
+    expect(verdicts(report)).toMatchObject({
+      websocket: "refused",
+      sse: "held",
+      "long-polling": "works",
+      polling: "works",
+    })
+    expect(report.rows.find((r) => r.id === "websocket")?.detail).toBe("upgrade refused, HTTP 426")
+    expect(kinds(report)).toEqual(["sse:stream-held", "websocket:websocket-refused"])
+    const longPolling = report.rows.find((r) => r.id === "long-polling")
+    expect(longPolling?.roundTripsMs).toHaveLength(3)
+    expect(longPolling?.roundTripMs).toBeGreaterThanOrEqual(0)
+    expect(report.endsOn).toBe("long-polling")
+
+    expect(text.code).toBe(0)
+    expect(text.out).toMatch(/^ {2}websocket +refused .*upgrade refused, HTTP 426$/m)
+    expect(text.out).toMatch(/^ {2}sse +held .*no event in 1500 ms$/m)
+    expect(text.out).toMatch(/^ {2}long-polling +works +\d+ ms +\d+ ms +\d+–\d+ ms$/m)
+    expect(text.out).toMatch(/^ {2}long-polling +█+ \d+ ms$/m)
+    expect(text.out).toContain("drops the Upgrade header")
+    expect(text.out).toContain("buffers the event stream and holds it back")
+    expect(text.out).toContain("fix: docs/doctor.md#websocket-upgrade-refused")
+    expect(text.out).toContain("fix: docs/doctor.md#event-stream-held")
+    expect(text.out).toContain(
+      "A client here that negotiates ends on long-polling, because websocket is refused and sse is held.",
+    )
+    console.log(`[doctor] nginx refusing and holding:\n${text.out}`)
+  })
+
+  it("behind nginx cutting held requests after 500 ms: long polling and WebSocket are reported cut", async ({
+    expect,
+  }) => {
+    await using nginx = await Nginx.start([port], doctorLocations.cutting)
+    // Held longer than the others: the cut comes 500 ms after the last probe, itself after the link's setup.
+    const { code, out } = await doctor(`${nginx.url}/switchyard`, "--json", "--timeout", "1500", "--hold", "3000")
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toMatchObject({ websocket: "cut", "long-polling": "cut", polling: "works" })
+    const cutAt = (id: string) => Number(/after (\d+) ms/.exec(report.rows.find((r) => r.id === id)?.detail ?? "")?.[1])
+    for (const id of ["websocket", "long-polling"]) {
+      expect(cutAt(id)).toBeGreaterThanOrEqual(400)
+      expect(cutAt(id)).toBeLessThan(3000)
+    }
+    expect(kinds(report)).toContain("long-polling:held-cut")
+    console.log(`[doctor] nginx cutting: ${report.rows.map((r) => `${r.id} ${r.verdict} ${r.detail}`).join("; ")}`)
+  })
+
+  it("behind a proxy that flushes event streams every 1.5 s: SSE is reported buffered, its echoes in a batch", async ({
+    expect,
+  }) => {
+    await using proxy = await ChaosProxy.start(port, { flushStreamsEveryMs: 1500 })
+    // The first echo waits for a flush: up to 1.5 s.
+    const { code, out } = await doctor(`${proxy.url}/switchyard`, "--json", "--timeout", "3000", "--hold", "1200")
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toMatchObject({
+      websocket: "works",
+      sse: "buffered",
+      "long-polling": "works",
+      polling: "works",
+    })
+    const sse = report.rows.find((r) => r.id === "sse")
+    expect(sse?.detail).toMatch(/^in a batch \(3 probes sent over \d+ ms came back within \d+ ms\)$/)
+    // The first of the three waited for the flush after the third was sent.
+    expect(Math.max(...(sse?.roundTripsMs ?? []))).toBeGreaterThanOrEqual(800)
+    expect(kinds(report)).toEqual(["sse:stream-buffered"])
+    expect(report.endsOn).toBe("websocket")
+    console.log(`[doctor] flushing proxy: sse ${sse?.detail}, round trips ${sse?.roundTripsMs.join(", ")} ms`)
+  })
+
+  it("refuses a call without a URL, with its usage", async ({ expect }) => {
+    const { code, out } = await doctor()
+    expect(code).toBe(2)
+    expect(out).toContain("usage: switchyard-doctor <url>")
+  })
+})
