@@ -64,3 +64,30 @@ describe("ConnectionGate: maxConnectionsPerIp and lingering connections", () => 
     expect(refused.ok ? "admitted" : refused.code).toBe("TOO_MANY_CONNECTIONS")
   })
 })
+
+describe("ConnectionGate: a refusal by authenticate", () => {
+  const refusing = () =>
+    new ConnectionGate(
+      {
+        authenticate: () => {
+          throw new Error("no")
+        },
+      },
+      { ...defaultLimits, maxConnectionsPerIp: 1 },
+    )
+
+  it("holds nothing, unless kept (keepRefused): then it holds its place until its release", async () => {
+    const g = refusing()
+    const plain = await g.admit(from("192.0.2.1"))
+    expect(plain).toEqual({ ok: false, code: "UNAUTHORIZED", message: "authentication failed" })
+    const kept = await g.admit(from("192.0.2.1"), true)
+    expect(kept.ok ? "admitted" : kept.code).toBe("UNAUTHORIZED")
+    const past = await g.admit(from("192.0.2.1"), true)
+    expect(past.ok ? "admitted" : past.code).toBe("TOO_MANY_CONNECTIONS")
+    if (kept.ok) throw new Error("admitted")
+    kept.release?.()
+    kept.release?.()
+    const after = await g.admit(from("192.0.2.1"))
+    expect(after.ok ? "admitted" : after.code).toBe("UNAUTHORIZED")
+  })
+})

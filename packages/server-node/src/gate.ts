@@ -48,7 +48,12 @@ export class ConnectionGate {
     return this.origins.has(normalizeOrigin(origin))
   }
 
-  async admit(request: IncomingMessage): Promise<Admission> {
+  /**
+   * Whether a connection from `request` may open. `keepRefused`: a connection `authenticate` refuses keeps
+   * its place in `maxConnectionsPerIp` until the refusal's `release` (for a transport that answers it over
+   * the connection); otherwise a refusal holds nothing.
+   */
+  async admit(request: IncomingMessage, keepRefused = false): Promise<Admission> {
     if (!this.originAllowed(request)) {
       return {
         ok: false,
@@ -91,9 +96,10 @@ export class ConnectionGate {
       try {
         auth = await this.options.authenticate(request)
       } catch {
-        // The refusal keeps the connection's place until `release`: a transport that answers it over the
-        // connection (a WebSocket closed with 4211 after its upgrade) still counts toward the bound.
-        return { ok: false, code: "UNAUTHORIZED", message: "authentication failed", release }
+        const refusal = { ok: false, code: "UNAUTHORIZED", message: "authentication failed" } as const
+        if (keepRefused) return { ...refusal, release }
+        release()
+        return refusal
       }
     }
     return { ok: true, auth, release, linger, address }

@@ -173,7 +173,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
     incomplete,
     accept: (link, info) => table.accept(link, info),
-    admit: (request) => gate.admit(request),
+    admit: (request, keepRefused) => gate.admit(request, keepRefused),
     refusing: (link) => table.isRefusing(link),
     originAllowed: (request) => gate.originAllowed(request),
     onError,

@@ -75,9 +75,11 @@ export interface TransportHost {
   accept(link: Link, info: ConnectionInfo): ServerLinkEvents
   /**
    * Whether a connection from `request` may open: the Origin allow-list, the per-IP connection bound and
-   * the `authenticate` hook. An admitted connection must `release()` when it closes.
+   * the `authenticate` hook. An admitted connection must `release()` when it closes. With `keepRefused`, a
+   * connection `authenticate` refuses keeps its place in the bound until the refusal's `release()` (a
+   * transport that tells the refusal over the connection itself: the WebSocket's close 4211).
    */
-  admit(request: IncomingMessage): Promise<Admission>
+  admit(request: IncomingMessage, keepRefused?: boolean): Promise<Admission>
   /**
    * The bytes of request bodies and WebSocket messages being received, per address and in all: a transport
    * takes what it holds of an unfinished body or message here, and gives it back (docs/limits.md).
@@ -120,8 +122,8 @@ export type Admission =
       readonly code: HttpErrorCode
       readonly message: string
       /**
-       * A refusal that still counts toward `maxConnectionsPerIp` (`UNAUTHORIZED`, counted before
-       * `authenticate` ran) until this is called, when its answer is done.
+       * Given to `admit(request, true)` for an `UNAUTHORIZED` refusal: it counts toward
+       * `maxConnectionsPerIp` until this is called, when its answer is done.
        */
       readonly release?: () => void
     }

@@ -164,10 +164,7 @@ class HttpLinks implements RunningTransport {
     // Admission first (the Origin, the per-address bound, `authenticate`): a client that may not open a
     // link gets no byte of its body read.
     const admission = await this.host.admit(request)
-    if (!admission.ok) {
-      admission.release?.()
-      return refuseUnread(request, response, admission.code, admission.message)
-    }
+    if (!admission.ok) return refuseUnread(request, response, admission.code, admission.message)
     const body = await readBody(request, response, this.bodies)
     if (body === undefined) return admission.release()
     const prefix = this.host.nodeId === undefined ? "" : `${this.host.nodeId}.`

@@ -78,7 +78,8 @@ class WebSocketTransport implements RunningTransport {
   /** An HTTP upgrade on the server's path: every such upgrade is a WebSocket's. */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     socket.on("error", destroySocket)
-    void this.host.admit(request).then((admission) => this.admitted(admission, request, socket, head))
+    // A refusal by `authenticate` keeps its place in the bound while it is told with a close code (`refuse`).
+    void this.host.admit(request, true).then((admission) => this.admitted(admission, request, socket, head))
     return true
   }
 
