@@ -123,7 +123,7 @@ describe("a refused WebSocket upgrade", () => {
     return new Promise<{ status?: number; close?: number; reason?: string }>((resolve) => {
       const ws = new WebSocket(url.replace(/^http/, "ws"), { headers })
       ws.on("unexpected-response", (_request, response) => {
-        resolve({ status: response.statusCode })
+        resolve({ status: response.statusCode ?? 0 })
         response.resume()
         ws.terminate()
       })
