@@ -178,6 +178,7 @@ describe("WELCOME has two optional trailing elements", () => {
       "SLOW_CONSUMER",
       "TOO_MANY_SESSIONS",
       "RATE_LIMITED",
+      "AUTH_REFUSED",
       "READ_TIMEOUT",
     ]
     for (const code of sent) expect(table, code).toContain(`| ${closeCodeOf(code)} | \`${code}\``)
