@@ -53,7 +53,8 @@ export interface PeerOwner {
  * delivers them in that order, once each, whichever path brought them. The relay is the session's, so
  * it loses nothing; a message sent direct is kept until the other side acknowledges it on the channel,
  * and when the channel closes, everything unacknowledged is sent again through the relay. So a switch
- * either way loses, repeats and reorders nothing (docs/peers.md#paths).
+ * either way loses, repeats and reorders nothing (docs/peers.md#paths). Unreliable channels are apart from
+ * this: numbered on their own, sent once on whichever path, delivered only when newer than the last.
  */
 export class PeerConn {
   readonly api: PeerConnection<PeerMap>
@@ -61,6 +62,10 @@ export class PeerConn {
   state: "open" | "closed" = "open"
   #nextOut = 1
   #expected = 1
+  /** Numbers this side's messages of unreliable channels (docs/peers.md#unreliable-peer-channels). */
+  #nextLatest = 1
+  /** The newest unreliable message delivered, per channel: anything not newer is dropped. */
+  readonly #newest = new Map<string, number>()
   /** Received ahead of `expected`: a message, or `null` for one the server refused (`skip`). */
   readonly #held = new Map<number, readonly [string, unknown] | null>()
   /** Sent direct, not yet acknowledged: the relay body to send it again with. */
@@ -138,6 +143,10 @@ export class PeerConn {
       }
       case "skip":
         return this.#arrive(data as number, null, false)
+      case "latest": {
+        const [n, name, message] = data as readonly [number, string, unknown]
+        return this.#latest(n, name, message)
+      }
       case "error": {
         const { code, message } = data as { code: string; message: string }
         return this.#emit("error", remoteError(code, message))
@@ -171,6 +180,7 @@ export class PeerConn {
     if (this.state === "closed") throw switchyardError("PEER_CLOSED", "the peer connection is closed")
     const json = encodeInput(channel.message, message, channel.name)
     if (typeof json !== "string") throw json
+    if (channel.delivery === "unreliable") return this.#sendLatest(channel.name, json)
     const n = this.#nextOut
     const relayed = `[${n},${JSON.stringify(channel.name)},${json}]`
     if (
@@ -186,6 +196,31 @@ export class PeerConn {
     const refused = this.#manager.host.send(clientBody.peer(this.id, "relay", relayed), json)
     if (refused) throw refused
     this.#nextOut++
+  }
+
+  /**
+   * An unreliable message: on the lossy data channel when it is open (each message sent once, unordered),
+   * else through the server, which drops it when the other side is not keeping up. Never kept, never
+   * sent again: a message lost on either path is gone.
+   */
+  #sendLatest(name: string, json: string): void {
+    const item = `[${this.#nextLatest++},${JSON.stringify(name)},${json}]`
+    if (this.path === "direct" && json.length <= MAX_DIRECT_CHARS && this.#direct?.sendLossy(`["u",${item.slice(1)}`)) {
+      return
+    }
+    const refused = this.#manager.host.send(clientBody.peer(this.id, "latest", item), json)
+    if (refused) throw refused
+  }
+
+  /** Unreliable message `n` arrived, by either path: delivered only when newer than its channel's last. */
+  #latest(n: number, name: string, message: unknown): void {
+    if (this.state === "closed" || n <= (this.#newest.get(name) ?? 0)) return
+    if (this.#manager.compiled.peers.get(name)?.delivery !== "unreliable") {
+      // A reliable channel's messages must not skip the ordering: a peer sending them here is broken.
+      return this.#emit("error", switchyardError("INVALID_FRAME", `peer channel ${name} is not unreliable`))
+    }
+    this.#newest.set(name, n)
+    this.#deliver(name, message)
   }
 
   /** Message `n` arrived (or was skipped): delivered in order, once. */
@@ -272,10 +307,12 @@ export class PeerConn {
             this.#emit("path", "direct")
           },
           message: (text) => this.#directMessage(text),
+          lossy: (text) => this.#lossyMessage(text),
           close: () => {
             if (this.#direct === direct) this.#directClosed()
           },
         },
+        [...this.#manager.compiled.peers.values()].some((c) => c.delivery === "unreliable"),
       )
     } catch (error) {
       // No usable RTCPeerConnection: the relay carries everything.
@@ -286,12 +323,7 @@ export class PeerConn {
   }
 
   #directMessage(text: string): void {
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      value = undefined
-    }
+    const value = parseJson(text)
     if (Array.isArray(value) && value[0] === "a" && isCount(value[1])) {
       for (const n of this.#unacked.keys()) {
         if (n > value[1]) break
@@ -303,6 +335,15 @@ export class PeerConn {
       if (typeof value[2] === "string") return this.#arrive(value[1], [value[2], value[3]], true)
     }
     this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
+  }
+
+  /** `["u", n, channel, message]` on the lossy channel. */
+  #lossyMessage(text: string): void {
+    const value = parseJson(text)
+    if (Array.isArray(value) && value.length === 4 && value[0] === "u" && isCount(value[1]) && value[1] > 0) {
+      if (typeof value[2] === "string") return this.#latest(value[1], value[2], value[3])
+    }
+    this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the lossy channel"))
   }
 
   /** The direct path is gone: back to the relay, sending again what the other side has not confirmed. */
@@ -330,6 +371,14 @@ export class PeerConn {
         report(error)
       }
     }
+  }
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 
