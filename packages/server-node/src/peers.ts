@@ -133,7 +133,7 @@ export class PeerHub {
   receive(from: PeerEndpoint, conn: number, op: string, data: unknown): void {
     const invalid = clientPeerDataError(op, data)
     if (invalid !== undefined) {
-      const code = op === "relay" ? "INVALID_INPUT" : "PEER_SIGNAL_REFUSED"
+      const code = op === "relay" || op === "latest" ? "INVALID_INPUT" : "PEER_SIGNAL_REFUSED"
       return from.sendPeer(body.peer(conn, op === "connect" ? "refused" : "error", problem(code, invalid)))
     }
     if (op === "connect") return this.connect(from, conn, data as string)
@@ -141,7 +141,7 @@ export class PeerHub {
     // A connection that is not this session's looks exactly like one that does not exist.
     if (!link || (link.from !== from && link.to !== from)) {
       if (op === "close") return
-      const code = op === "relay" ? "PEER_CLOSED" : "PEER_SIGNAL_REFUSED"
+      const code = op === "relay" || op === "latest" ? "PEER_CLOSED" : "PEER_SIGNAL_REFUSED"
       return this.refuse(from, conn, code, `no peer connection ${conn} of this session`)
     }
     const other = link.from === from ? link.to : link.from
