@@ -108,7 +108,7 @@ async function twoPages(direct: boolean) {
   return { pages: pages as [Page, Page], clients: [a, b] as const, ab, ba }
 }
 
-/** B listens to both channels; A sends 60 positions (unreliable) with a cursor (reliable) after every sixth. */
+/** B listens to both channels; A sends 30 positions (unreliable) with a cursor (reliable) after every third. */
 async function traffic(clients: readonly [Client<TestContract>, Client<TestContract>], ab: Conn, ba: Conn) {
   const positions: Position[] = []
   const cursors: Cursor[] = []
@@ -117,11 +117,11 @@ async function traffic(clients: readonly [Client<TestContract>, Client<TestContr
   // The pages run operations in order: a call through each returns once the subscriptions are in place.
   await Promise.all(clients.map((client) => client.rpc.add({ a: 0, b: 0 })))
   const at = new Date("2026-12-06T04:00:00.000Z")
-  for (let i = 1; i <= 60; i++) {
+  for (let i = 1; i <= 30; i++) {
     ab.channels.position.send({ x: i, y: -i })
-    if (i % 6 === 0) ab.channels.cursor.send({ x: i / 6, y: 0, at })
+    if (i % 3 === 0) ab.channels.cursor.send({ x: i / 3, y: 0, at })
   }
-  await waitFor(() => positions.at(-1)?.x === 60 && cursors.length === 10, 10_000, "the last position and every cursor")
+  await waitFor(() => positions.at(-1)?.x === 30 && cursors.length === 10, 10_000, "the last position and every cursor")
   // Reliable messages are untouched: all of them, in order, Dates decoded.
   expect(cursors).toEqual(Array.from({ length: 10 }, (_, i) => ({ x: i + 1, y: 0, at })))
   // Unreliable ones: some may be missing, none is older than one before it.
@@ -156,13 +156,13 @@ describe("unreliable peer channels between two Chromium pages", () => {
     }
     expect(atA?.made.find((c) => c.label === "switchyard-peer")?.ordered).toBe(true)
     // Every position left A on the lossy channel (none through the server), the cursors on the reliable one.
-    expect(atA?.sent["switchyard-peer-latest"]).toBe(60)
+    expect(atA?.sent["switchyard-peer-latest"]).toBe(30)
     expect(atA?.sent["switchyard-peer"]).toBe(10)
-    expect(atB?.received["switchyard-peer-latest"]).toBe(60)
+    expect(atB?.received["switchyard-peer-latest"]).toBe(30)
     // On loopback nothing is lost: B got each position.
-    expect(positions).toHaveLength(60)
+    expect(positions).toHaveLength(30)
 
-    // A message older than the newest delivered (n 10 < 60), written onto the real lossy channel, is dropped;
+    // A message older than the newest delivered (n 10 < 30), written onto the real lossy channel, is dropped;
     // a newer one behind it is delivered.
     const delivered: Position[] = []
     ba.channels.position.subscribe((m) => delivered.push(m))
@@ -170,12 +170,12 @@ describe("unreliable peer channels between two Chromium pages", () => {
     await pages[0].evaluate(() => {
       const lossy = (window as unknown as { __lossy: RTCDataChannel }).__lossy
       lossy.send('["u",10,"position",{"x":-10,"y":0}]')
-      lossy.send('["u",61,"position",{"x":61,"y":0}]')
+      lossy.send('["u",31,"position",{"x":31,"y":0}]')
     })
     await waitFor(() => delivered.length > 0, 5000, "the newer message")
     await clients[1].rpc.add({ a: 0, b: 0 })
-    expect(delivered).toEqual([{ x: 61, y: 0 }])
-    expect((await channelLog(pages[1]))?.received["switchyard-peer-latest"]).toBe(62)
+    expect(delivered).toEqual([{ x: 31, y: 0 }])
+    expect((await channelLog(pages[1]))?.received["switchyard-peer-latest"]).toBe(32)
     expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
   })
 
@@ -183,7 +183,7 @@ describe("unreliable peer channels between two Chromium pages", () => {
     const { pages, clients, ab, ba } = await twoPages(false)
     const positions = await traffic(clients, ab, ba)
     // The relay over a healthy WebSocket drops nothing.
-    expect(positions).toHaveLength(60)
+    expect(positions).toHaveLength(30)
     const logs = await Promise.all(pages.map(channelLog))
     expect(logs.map((log) => log?.made)).toEqual([[], []])
     expect([ab.path, ba.path]).toEqual(["relay", "relay"])
