@@ -1,4 +1,10 @@
-import { type CompiledContract, compileContract, prepareContract, type SwitchyardError } from "@switchyard/core"
+import {
+  type CompiledContract,
+  compileContract,
+  type PeerConnection,
+  prepareContract,
+  type SwitchyardError,
+} from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { beforeAll, describe, expect, it } from "vitest"
 import { defaultPeerSettings } from "./options.ts"
@@ -26,30 +32,31 @@ function relayed() {
     forget: () => {},
   }
   const conn = new PeerConn(owner, 3, "other", true, { peer: "other", iceServers: [], direct: true })
+  const api = conn.api as unknown as PeerConnection<TestContract["peers"]>
   const errors: string[] = []
-  conn.api.on("error", (error) => errors.push(`${error.code}: ${error.message}`))
-  return { conn, sent, errors }
+  api.on("error", (error) => errors.push(`${error.code}: ${error.message}`))
+  return { conn, api, sent, errors }
 }
 
 describe("PeerConn: unreliable peer channels", () => {
   it("sends them as `latest` frames, numbered apart from the reliable messages", () => {
-    const { conn, sent } = relayed()
-    conn.api.channels.position.send({ x: 1, y: 2 })
-    conn.api.channels.note.send("hi")
-    conn.api.channels.position.send({ x: 3, y: 4 })
+    const { api, sent } = relayed()
+    api.channels.position.send({ x: 1, y: 2 })
+    api.channels.note.send("hi")
+    api.channels.position.send({ x: 3, y: 4 })
     expect(sent).toEqual([
       '3,"latest",[1,"position",{"x":1,"y":2}]',
       '3,"relay",[1,"note","hi"]',
       '3,"latest",[2,"position",{"x":3,"y":4}]',
     ])
     // Validated against the contract before they leave, like any message.
-    expect(() => conn.api.channels.position.send({ x: "left" } as never)).toThrow(/position/)
+    expect(() => api.channels.position.send({ x: "left" } as never)).toThrow(/position/)
   })
 
   it("delivers one only when it is newer than the last of its channel", () => {
-    const { conn, errors } = relayed()
+    const { conn, api, errors } = relayed()
     const got: unknown[] = []
-    conn.api.channels.position.subscribe((m) => got.push(m))
+    api.channels.position.subscribe((m) => got.push(m))
     conn.handle("latest", [5, "position", { x: 5, y: 5 }])
     conn.handle("latest", [3, "position", { x: 3, y: 3 }])
     conn.handle("latest", [5, "position", { x: 5, y: 5 }])
@@ -62,9 +69,9 @@ describe("PeerConn: unreliable peer channels", () => {
   })
 
   it("leaves the reliable channels' order alone, and refuses a reliable channel's message sent as unreliable", () => {
-    const { conn, errors } = relayed()
+    const { conn, api, errors } = relayed()
     const notes: string[] = []
-    conn.api.channels.note.subscribe((m) => notes.push(m))
+    api.channels.note.subscribe((m) => notes.push(m))
     conn.handle("relay", [2, "note", "second"])
     conn.handle("latest", [1, "note", "sneaked"])
     conn.handle("relay", [1, "note", "first"])
@@ -73,9 +80,9 @@ describe("PeerConn: unreliable peer channels", () => {
   })
 
   it("reports an invalid unreliable message as an error and delivers the next", () => {
-    const { conn, errors } = relayed()
+    const { conn, api, errors } = relayed()
     const got: unknown[] = []
-    conn.api.channels.position.subscribe((m) => got.push(m))
+    api.channels.position.subscribe((m) => got.push(m))
     conn.handle("latest", [1, "position", { x: "left" }])
     conn.handle("latest", [2, "position", { x: 2, y: 2 }])
     expect(got).toEqual([{ x: 2, y: 2 }])

@@ -307,7 +307,6 @@ export class PeerConn {
             this.#emit("path", "direct")
           },
           message: (text) => this.#directMessage(text),
-          lossy: (text) => this.#lossyMessage(text),
           close: () => {
             if (this.#direct === direct) this.#directClosed()
           },
@@ -331,19 +330,12 @@ export class PeerConn {
       }
       return
     }
-    if (Array.isArray(value) && value.length === 4 && value[0] === "m" && isCount(value[1]) && value[1] > 0) {
-      if (typeof value[2] === "string") return this.#arrive(value[1], [value[2], value[3]], true)
+    // `["m", n, channel, message]` on the reliable channel, `["u", n, channel, message]` (unreliable) on the lossy one.
+    const [tag, n, name, message] = Array.isArray(value) && value.length === 4 ? value : []
+    if ((tag === "m" || tag === "u") && isCount(n) && n > 0 && typeof name === "string") {
+      return tag === "m" ? this.#arrive(n, [name, message], true) : this.#latest(n, name, message)
     }
     this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
-  }
-
-  /** `["u", n, channel, message]` on the lossy channel. */
-  #lossyMessage(text: string): void {
-    const value = parseJson(text)
-    if (Array.isArray(value) && value.length === 4 && value[0] === "u" && isCount(value[1]) && value[1] > 0) {
-      if (typeof value[2] === "string") return this.#latest(value[1], value[2], value[3])
-    }
-    this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the lossy channel"))
   }
 
   /** The direct path is gone: back to the relay, sending again what the other side has not confirmed. */

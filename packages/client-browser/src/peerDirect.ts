@@ -56,9 +56,8 @@ const LOSSY_OPTIONS = { ordered: false, maxRetransmits: 0, negotiated: true, id:
 export interface DirectEvents {
   /** The data channel is open: messages may go direct. */
   open(): void
+  /** A message on either channel (the receiver tells them apart by their tag). */
   message(text: string): void
-  /** A message on the lossy channel. */
-  lossy(text: string): void
   /** The channel closed, or could not be made; never called twice, nor after `close()`. */
   close(why: string): void
 }
@@ -93,6 +92,14 @@ export function openDirect(
   let done = false
   let channel: PeerDataChannelLike | undefined
   const peer = new Peer({ iceServers: [...iceServers] })
+  const read = ((event: { readonly data: unknown }) => {
+    // A throwing handler would be an uncaught exception in node-datachannel.
+    try {
+      if (!done && typeof event.data === "string") events.message(event.data)
+    } catch {
+      // reported by the receiver
+    }
+  }) as never
   let lossyChannel: PeerDataChannelLike | undefined
   /**
    * The caller makes it before its offer; the callee after taking the offer, as the WebRTC server does:
@@ -101,13 +108,7 @@ export function openDirect(
   const makeLossy = () => {
     if (!lossy || done) return
     lossyChannel = peer.createDataChannel(LOSSY_CHANNEL, { ...LOSSY_OPTIONS })
-    lossyChannel.onmessage = ((event: { readonly data: unknown }) => {
-      try {
-        if (!done && typeof event.data === "string") events.lossy(event.data)
-      } catch {
-        // reported by the receiver
-      }
-    }) as never
+    lossyChannel.onmessage = read
     // Losing the lossy channel is no reason to leave the direct path: unreliable messages take the relay.
     lossyChannel.onclose = lossyChannel.onerror = () => {
       lossyChannel = undefined
@@ -137,14 +138,7 @@ export function openDirect(
     c.onopen = () => {
       if (!done) events.open()
     }
-    c.onmessage = ((event: { readonly data: unknown }) => {
-      // A throwing handler would be an uncaught exception in node-datachannel.
-      try {
-        if (!done && typeof event.data === "string") events.message(event.data)
-      } catch {
-        // reported by the receiver
-      }
-    }) as never
+    c.onmessage = read
     c.onclose = () => finish("the data channel closed", true)
     c.onerror = () => finish("the data channel failed", true)
   }

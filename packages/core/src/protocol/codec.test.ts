@@ -194,7 +194,9 @@ describe("PEER frames (14)", () => {
     expect(clientPeerDataError("relay", [1, "cursor", { x: 1 }])).toBeUndefined()
     expect(clientPeerDataError("relay", [0, "cursor", 1])).toMatch(/\[n, channel, message\]/)
     expect(clientPeerDataError("latest", [3, "position", { x: 1, y: 2 }])).toBeUndefined()
-    expect(clientPeerDataError("latest", [0, "position", 1])).toMatch(/an unreliable message is \[n, channel, message\]/)
+    expect(clientPeerDataError("latest", [0, "position", 1])).toMatch(
+      /an unreliable message is \[n, channel, message\]/,
+    )
     expect(clientPeerDataError("offer", { type: "offer", sdp: "x".repeat(16 * 1024 + 1) })).toMatch(/SDP is longer/)
     expect(clientPeerDataError("offer", { type: "answer", sdp: "v=0" })).toMatch(/offer carries/)
     expect(clientPeerDataError("candidate", null)).toBeUndefined()
