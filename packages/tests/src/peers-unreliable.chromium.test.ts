@@ -4,6 +4,7 @@ import { createServer, type Handlers } from "@switchyard/server-node"
 import type { Page } from "playwright-core"
 import { afterEach, describe, expect, it } from "vitest"
 import { checkedPage, newPage, servePage } from "./support/chromium.ts"
+import { channelLog, watchChannels } from "./support/pageChannels.ts"
 
 type Conn = PeerConnection<TestContract["peers"]>
 type Position = { readonly x: number; readonly y: number }
@@ -13,72 +14,6 @@ const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
-
-/** What a page saw of its data channels: their options as the browser reports them, and traffic by label. */
-interface ChannelLog {
-  readonly made: Array<{
-    label: string
-    ordered: boolean
-    maxRetransmits: number | null
-    negotiated: boolean
-    id: number | null
-  }>
-  readonly sent: Record<string, number>
-  readonly received: Record<string, number>
-}
-
-/**
- * Installed in each page before its client loads: wraps `createDataChannel` (the caller's channels and
- * both sides' negotiated lossy channel) and `ondatachannel` (the callee's announced channel) so that the
- * test can see which channel carried what. The page's client, and the channels, are the real ones.
- */
-function watchChannels(): void {
-  const log: ChannelLog = { made: [], sent: {}, received: {} }
-  const w = window as unknown as { __channels: ChannelLog; __lossy?: RTCDataChannel }
-  w.__channels = log
-  const watch = (channel: RTCDataChannel) => {
-    const { label } = channel
-    log.made.push({
-      label,
-      ordered: channel.ordered,
-      maxRetransmits: channel.maxRetransmits,
-      negotiated: channel.negotiated,
-      id: channel.id,
-    })
-    if (label === "switchyard-peer-latest") w.__lossy = channel
-    const send = channel.send.bind(channel)
-    channel.send = ((data: string) => {
-      log.sent[label] = (log.sent[label] ?? 0) + 1
-      send(data)
-    }) as RTCDataChannel["send"]
-    channel.addEventListener("message", () => {
-      log.received[label] = (log.received[label] ?? 0) + 1
-    })
-  }
-  const proto = RTCPeerConnection.prototype
-  const create = proto.createDataChannel
-  proto.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof create>) {
-    const channel = create.apply(this, args)
-    watch(channel)
-    return channel
-  }
-  const ondatachannel = Object.getOwnPropertyDescriptor(proto, "ondatachannel")
-  Object.defineProperty(proto, "ondatachannel", {
-    ...ondatachannel,
-    set(this: RTCPeerConnection, handler: ((event: RTCDataChannelEvent) => void) | null) {
-      ondatachannel?.set?.call(
-        this,
-        handler &&
-          ((event: RTCDataChannelEvent) => {
-            watch(event.channel)
-            handler.call(this, event)
-          }),
-      )
-    },
-  })
-}
-
-const channelLog = (page: Page) => page.evaluate(() => (window as unknown as { __channels: ChannelLog }).__channels)
 
 /** Two Chromium pages, each with its client and its channels watched, and a server that lets them connect. */
 async function twoPages(direct: boolean) {
