@@ -56,9 +56,9 @@ client.peers.onConnection(play)
 
 // #region send-positions
 /**
- * Sends the dot's position to the other player. An unreliable peer message is never queued nor sent
- * again: on the direct path it goes once on the unordered channel, and on the relay the server drops it
- * when the other player is not keeping up. So the game loop can send at its own rate.
+ * Sends the dot's position to the other player. An unreliable peer message is never sent again nor held
+ * for a slow player: on the direct path it goes once on the unordered channel, and on the relay the
+ * server drops it while the other player is not keeping up. So the game loop can send at its own rate.
  */
 function sendPosition(conn: PeerConnection<Arena["peers"]>, position: Point): void {
   sent += 1
