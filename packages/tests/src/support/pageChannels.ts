@@ -64,5 +64,5 @@ export function watchChannels(): void {
   })
 }
 
-export const channelLog = (page: Page) => page.evaluate(() => (window as unknown as { __channels: ChannelLog }).__channels)
-
+export const channelLog = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __channels: ChannelLog }).__channels)
