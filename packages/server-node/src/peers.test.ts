@@ -9,10 +9,17 @@ beforeAll(async () => {
   compiled = compileContract(TestContract)
 })
 
+interface FakeEndpoint extends PeerEndpoint {
+  /** What `keepsUp()` and `roomFor()` answer. */
+  keeping: boolean
+  room: boolean
+  readonly got: Array<readonly [number, string, unknown]>
+}
+
 /** A session as the hub sees it, recording the PEER frames it is sent as `[conn, op, data]`. */
-function endpoint(peerId: string) {
+function endpoint(peerId: string): FakeEndpoint {
   const got: Array<readonly [number, string, unknown]> = []
-  const side = {
+  const side: FakeEndpoint = {
     peerId,
     id: `session-${peerId}`,
     auth: undefined,
@@ -28,7 +35,7 @@ function endpoint(peerId: string) {
     },
     roomFor: () => side.room,
     keepsUp: () => side.keeping,
-  } satisfies PeerEndpoint & Record<string, unknown>
+  }
   return side
 }
 
@@ -99,7 +106,9 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
       ["error", "INVALID_INPUT", 3],
       ["error", "INVALID_INPUT", undefined],
     ])
-    expect((a.got[0]?.[2] as { message?: string } | undefined)?.message).toMatch(/reliable channel's messages are relayed/)
+    expect((a.got[0]?.[2] as { message?: string } | undefined)?.message).toMatch(
+      /reliable channel's messages are relayed/,
+    )
     // A connection that is not this session's looks like none, as for `relay`.
     hub.receive(b, conn + 1, "latest", [4, "position", { x: 1, y: 1 }])
     expect(b.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "PEER_CLOSED"]])
