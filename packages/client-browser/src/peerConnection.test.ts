@@ -89,4 +89,19 @@ describe("PeerConn: unreliable peer channels", () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/^INVALID_OUTPUT: peer channel position/)
   })
+
+  it("keeps only the newest for a channel's first subscriber, while a reliable channel keeps each", () => {
+    const { conn, api, errors } = relayed()
+    conn.handle("latest", [1, "position", { x: 1, y: 1 }])
+    conn.handle("latest", [2, "position", { x: 2, y: 2 }])
+    conn.handle("relay", [1, "note", "one"])
+    conn.handle("relay", [2, "note", "two"])
+    const positions: unknown[] = []
+    const notes: string[] = []
+    api.channels.position.subscribe((m) => positions.push(m))
+    api.channels.note.subscribe((m) => notes.push(m))
+    expect(positions).toEqual([{ x: 2, y: 2 }])
+    expect(notes).toEqual(["one", "two"])
+    expect(errors).toEqual([])
+  })
 })

@@ -253,6 +253,8 @@ export class PeerConn {
     }
     const listeners = this.#subscribers.get(name)
     if (listeners === undefined) {
+      // Of an unreliable channel, only the newest is worth keeping for the first subscriber.
+      if (channel.delivery === "unreliable") this.#unclaimedCount -= this.#unclaimed.get(name)?.splice(0).length ?? 0
       if (this.#unclaimedCount >= this.#manager.settings.maxPending) {
         return this.#emit(
           "error",
