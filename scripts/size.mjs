@@ -72,8 +72,8 @@ const entries = [
   {
     file: "peers.ts",
     what: "Switchyard: Standard Schema contract, WebSocket and peers",
-    // + 335 B measured for unreliable peer channels (13 959 B → 14 294 B gzip).
-    ceiling: 13.7 * KB + 335,
+    // + 356 B measured for unreliable peer channels (13 959 B → 14 315 B gzip).
+    ceiling: 13.7 * KB + 356,
   },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC", ceiling: 15.5 * KB },
   {
