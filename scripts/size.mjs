@@ -69,7 +69,12 @@ const entries = [
     target: 34 * KB,
     ceiling: 41.0 * KB,
   },
-  { file: "peers.ts", what: "Switchyard: Standard Schema contract, WebSocket and peers", ceiling: 13.7 * KB },
+  {
+    file: "peers.ts",
+    what: "Switchyard: Standard Schema contract, WebSocket and peers",
+    // + 356 B measured for unreliable peer channels (13 959 B → 14 315 B gzip).
+    ceiling: 13.7 * KB + 356,
+  },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC", ceiling: 15.5 * KB },
   {
     file: "trpc-link.ts",
