@@ -61,20 +61,29 @@ const entries = [
     file: "all-http.ts",
     what: "Switchyard: Standard Schema contract, the four non-WebRTC transports",
     target: 11 * KB,
-    ceiling: 14.8 * KB,
+    // + 122 B measured for refusals told to the app (14 967 B → 15 089 B gzip).
+    ceiling: 14.7 * KB + 122,
   },
   {
     file: "effect-defaults.ts",
     what: "Switchyard: Effect Schema contract, default transports",
     target: 34 * KB,
-    ceiling: 41.1 * KB,
+    // + 124 B measured for refusals told to the app (41 901 B → 42 025 B gzip).
+    ceiling: 41.0 * KB + 124,
   },
-  { file: "peers.ts", what: "Switchyard: Standard Schema contract, WebSocket and peers", ceiling: 13.8 * KB },
+  {
+    file: "peers.ts",
+    what: "Switchyard: Standard Schema contract, WebSocket and peers",
+    // + 356 B measured for unreliable peer channels (13 959 B → 14 315 B gzip); + 96 B for refusals told to
+    // the app (13 959 B → 14 055 B gzip, measured before the peer channels were merged).
+    ceiling: 13.7 * KB + 356 + 96,
+  },
   { file: "webrtc.ts", what: "Switchyard: Standard Schema contract, WebSocket and WebRTC", ceiling: 15.5 * KB },
   {
     file: "trpc-link.ts",
     what: "Switchyard: @trpc/client with switchyardLink, WebSocket only",
-    ceiling: 16.0 * KB,
+    // + 92 B measured for refusals told to the app (16 211 B → 16 303 B gzip).
+    ceiling: 15.9 * KB + 92,
   },
   { file: "socketio.ts", what: "socket.io-client" },
   { file: "trpc.ts", what: "@trpc/client (all links)" },

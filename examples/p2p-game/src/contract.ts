@@ -1,4 +1,4 @@
-import { contract, peer, rpc, topic } from "@switchyard/core"
+import { contract, peer, rpc } from "@switchyard/core"
 // The Schema module alone: the `effect` barrel would pull all of Effect into the page bundle.
 import * as Schema from "effect/Schema"
 
@@ -12,8 +12,8 @@ export const Player = Schema.Literals([1, 2])
 export type Player = typeof Player.Type
 
 // #region contract
-/** Where a player's dot is, in canvas pixels. */
-export const Position = Schema.Struct({ player: Player, x: Schema.Finite, y: Schema.Finite })
+/** Where the sending player's dot is, in canvas pixels. */
+export const Position = Schema.Struct({ x: Schema.Finite, y: Schema.Finite })
 export type Position = typeof Position.Type
 
 /** A player reached its `star`-th star (1, 2, …): one point. */
@@ -31,11 +31,10 @@ export const Arena = contract({
       error: MatchFull,
     }),
   },
-  topics: {
-    // Game state: the next position replaces the last, so a late one is worth nothing. Latest wins.
-    positions: topic({ message: Position, delivery: "unreliable" }),
-  },
   peers: {
+    // Game state: the next position replaces the last, so a late one is worth nothing. Latest wins,
+    // straight to the other player on an unordered data channel that never retransmits.
+    position: peer({ message: Position, delivery: "unreliable" }),
     // Game events: each one counts. Reliable, ordered, exactly once, straight to the other player.
     scored: peer({ message: Scored }),
   },

@@ -1,18 +1,18 @@
 import { createClient } from "@switchyard/client-browser/all"
 import { peers } from "@switchyard/client-browser/peers"
 import type { PeerConnection } from "@switchyard/core"
-import { webrtcTransport } from "@switchyard/webrtc-data"
-import { Arena, type Player, type Position } from "./contract.ts"
+import { Arena, type Player } from "./contract.ts"
 import { draw } from "./draw.ts"
 import { glide, HEIGHT, near, type Point, starOf, startOf, WIDTH } from "./game.ts"
 
 // #region client
 const client = createClient(Arena, {
   url: new URL("/switchyard", location.href).href,
-  // The session starts on long polling (the likeliest to connect at once), moves up to WebSocket, then
-  // onto a WebRTC data channel to the server: unreliable topics ride its unordered, lossy second channel.
-  transports: [webrtcTransport(), "websocket", "long-polling"],
-  // Opts in to client↔client connections (a client without it ships none of that code).
+  // The session with the server only seats the player and introduces the two browsers: WebSocket, or
+  // long polling where WebSocket does not get through.
+  transports: ["websocket", "long-polling"],
+  // Opts in to client↔client connections (a client without it ships none of that code): the game's
+  // traffic goes between the two browsers, over WebRTC data channels.
   peers: peers(),
 })
 // #endregion client
@@ -33,9 +33,14 @@ let received = 0
 // #region peer
 let peer: PeerConnection<Arena["peers"]> | undefined
 
-/** The other player's connection, whichever side opened it: score events come and go on it. */
+/** The other player's connection, whichever side opened it: positions and score events come and go on it. */
 function play(conn: PeerConnection<Arena["peers"]>): void {
   peer = conn
+  // Positions arrive latest-wins: any one may be skipped, none arrives after a newer one.
+  conn.channels.position.subscribe(({ x, y }) => {
+    received += 1
+    opponent = { x, y }
+  })
   conn.channels.scored.subscribe(({ player, star }) => {
     scores[player] = star // the star's number is that player's score: nothing to add up, nothing to double
     events.push(`P${player}★${star}`)
@@ -50,28 +55,18 @@ client.peers.onConnection(play)
 // #endregion peer
 
 // #region send-positions
-let publishing = false
-let unsent: Position | undefined
-
 /**
- * Publishes the dot's position with at most one publish in flight: a publish from the client is
- * reliable (only the fan-out is not), so a slow link would queue positions; here the next one simply
- * replaces the one waiting. Latest wins on the way up too.
+ * Sends the dot's position to the other player. An unreliable peer message is never sent again nor held
+ * for a slow player: on the direct path it goes once on the unordered channel, and on the relay the
+ * server drops it while the other player is not keeping up. So the game loop can send at its own rate.
  */
-function sendPosition(position: Position): void {
-  unsent = position
-  if (publishing) return
-  publishing = true
-  unsent = undefined
+function sendPosition(conn: PeerConnection<Arena["peers"]>, position: Point): void {
   sent += 1
-  client.topics
-    .positions(match)
-    .publish(position)
-    .catch(() => {}) // a lost position is only a late one: the next one replaces it
-    .finally(() => {
-      publishing = false
-      if (unsent) sendPosition(unsent)
-    })
+  try {
+    conn.channels.position.send(position)
+  } catch {
+    // the connection closed (the other player left): nobody to tell
+  }
 }
 // #endregion send-positions
 
@@ -86,18 +81,10 @@ async function join(): Promise<void> {
   })
   // #region join
   const seat = await client.rpc.join({ match, peerId: client.peers.id as string })
-  const mine = seat.player
-  // Positions arrive latest-wins: any one may be skipped, none arrives after a newer one.
-  await client.topics.positions(match).subscribe((position) => {
-    if (position.player === mine) return // our own, back from the server
-    received += 1
-    opponent = { x: position.x, y: position.y }
-  }).ready
   if (seat.opponent !== null) play(await client.peers.connect(seat.opponent))
   // #endregion join
-  player = mine
-  me = startOf(mine)
-  sendPosition({ player: mine, ...me })
+  player = seat.player
+  me = startOf(seat.player)
 }
 
 board.addEventListener("pointerdown", (event) => {
@@ -116,13 +103,13 @@ function tick(): void {
   if (player !== undefined && me !== undefined && peer !== undefined) {
     // #region loop
     const moved = target ? glide(me, target, seconds) : me
-    // A position goes out on every move, and at least every RESEND_MS standing still: an unreliable topic
-    // keeps no history and may drop any message, so a player who just arrived, or whose last update was
-    // lost, sees our dot at most RESEND_MS late.
+    // A position goes out on every move, and at least every RESEND_MS standing still: an unreliable
+    // channel keeps no history and may drop any message, so a player who just connected, or whose last
+    // update was lost, sees our dot at most RESEND_MS late.
     if (moved.x !== me.x || moved.y !== me.y || now - lastSent >= RESEND_MS) {
       me = moved
       lastSent = now
-      sendPosition({ player, ...me })
+      sendPosition(peer, me)
     }
     // #endregion loop
     // #region score

@@ -1,8 +1,7 @@
 import { createServer as createHttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
-import { createServer, type Server, type ServerOptions } from "@switchyard/server-node"
-import { webrtcServer } from "@switchyard/webrtc-data/server"
+import { createServer, type Server } from "@switchyard/server-node"
 import { buildAssets, serveAssets } from "./assets.ts"
 import { Arena } from "./contract.ts"
 import { Matches } from "./matches.ts"
@@ -14,8 +13,6 @@ export interface GameServerOptions {
   readonly host?: string
   /** The example's folder (holds `index.html` and `src/page.ts`); `start.mjs` passes it, as it runs a bundled copy. */
   readonly root?: string
-  /** The server's end of the WebRTC transport; default `webrtcServer()`. The test passes one that counts messages. */
-  readonly webrtc?: ServerOptions["webrtc"]
 }
 
 /** A running game server: the page, the Switchyard endpoint, and who sits in which match. */
@@ -47,23 +44,12 @@ export async function startGameServer(options: GameServerOptions = {}): Promise<
         join: ({ match, peerId }, ctx) =>
           matches.join(match, ctx.sessionId, peerId) ?? ctx.fail({ _tag: "MatchFull", match }),
       },
-      topics: {
-        positions: {
-          // Only the two players of a match see and move its dots, each only its own.
-          canSubscribe: (match, ctx) => matches.seatOf(ctx.sessionId)?.match === match,
-          canPublish: (match, position, ctx) => {
-            const seat = matches.seatOf(ctx.sessionId)
-            return seat?.match === match && seat.player === position.player
-          },
-        },
-      },
     },
     {
       path: "/switchyard",
-      // The server's end of the WebRTC transport (node-datachannel): the page's session moves onto a
-      // data channel, and unreliable topics ride its unordered, never-retransmitted second channel.
-      webrtc: options.webrtc ?? webrtcServer(),
-      // Players of one match may open a peer connection to each other, nobody else.
+      // Players of one match may open a peer connection to each other, nobody else. Positions and
+      // points then go between the two browsers; the server only introduces them (and relays when
+      // no direct channel can be made).
       peers: {
         authorize: ({ from, to }) => {
           const a = matches.seatOf(from.sessionId)

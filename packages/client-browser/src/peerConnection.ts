@@ -53,7 +53,8 @@ export interface PeerOwner {
  * delivers them in that order, once each, whichever path brought them. The relay is the session's, so
  * it loses nothing; a message sent direct is kept until the other side acknowledges it on the channel,
  * and when the channel closes, everything unacknowledged is sent again through the relay. So a switch
- * either way loses, repeats and reorders nothing (docs/peers.md#paths).
+ * either way loses, repeats and reorders nothing (docs/peers.md#paths). Unreliable channels are apart from
+ * this: numbered on their own, sent once on whichever path, delivered only when newer than the last.
  */
 export class PeerConn {
   readonly api: PeerConnection<PeerMap>
@@ -61,6 +62,10 @@ export class PeerConn {
   state: "open" | "closed" = "open"
   #nextOut = 1
   #expected = 1
+  /** Numbers this side's messages of unreliable channels (docs/peers.md#unreliable-peer-channels). */
+  #nextLatest = 1
+  /** The newest unreliable message delivered, per channel: anything not newer is dropped. */
+  readonly #newest = new Map<string, number>()
   /** Received ahead of `expected`: a message, or `null` for one the server refused (`skip`). */
   readonly #held = new Map<number, readonly [string, unknown] | null>()
   /** Sent direct, not yet acknowledged: the relay body to send it again with. */
@@ -138,6 +143,10 @@ export class PeerConn {
       }
       case "skip":
         return this.#arrive(data as number, null, false)
+      case "latest": {
+        const [n, name, message] = data as readonly [number, string, unknown]
+        return this.#latest(n, name, message)
+      }
       case "error": {
         const { code, message } = data as { code: string; message: string }
         return this.#emit("error", remoteError(code, message))
@@ -171,6 +180,7 @@ export class PeerConn {
     if (this.state === "closed") throw switchyardError("PEER_CLOSED", "the peer connection is closed")
     const json = encodeInput(channel.message, message, channel.name)
     if (typeof json !== "string") throw json
+    if (channel.delivery === "unreliable") return this.#sendLatest(channel.name, json)
     const n = this.#nextOut
     const relayed = `[${n},${JSON.stringify(channel.name)},${json}]`
     if (
@@ -186,6 +196,31 @@ export class PeerConn {
     const refused = this.#manager.host.send(clientBody.peer(this.id, "relay", relayed), json)
     if (refused) throw refused
     this.#nextOut++
+  }
+
+  /**
+   * An unreliable message: on the lossy data channel when it is open (each message sent once, unordered),
+   * else through the server, which drops it when the other side is not keeping up. Never kept, never
+   * sent again: a message lost on either path is gone.
+   */
+  #sendLatest(name: string, json: string): void {
+    const item = `[${this.#nextLatest++},${JSON.stringify(name)},${json}]`
+    if (this.path === "direct" && json.length <= MAX_DIRECT_CHARS && this.#direct?.sendLossy(`["u",${item.slice(1)}`)) {
+      return
+    }
+    const refused = this.#manager.host.send(clientBody.peer(this.id, "latest", item), json)
+    if (refused) throw refused
+  }
+
+  /** Unreliable message `n` arrived, by either path: delivered only when newer than its channel's last. */
+  #latest(n: number, name: string, message: unknown): void {
+    if (this.state === "closed" || n <= (this.#newest.get(name) ?? 0)) return
+    if (this.#manager.compiled.peers.get(name)?.delivery !== "unreliable") {
+      // A reliable channel's messages must not skip the ordering: a peer sending them here is broken.
+      return this.#emit("error", switchyardError("INVALID_FRAME", `peer channel ${name} is not unreliable`))
+    }
+    this.#newest.set(name, n)
+    this.#deliver(name, message)
   }
 
   /** Message `n` arrived (or was skipped): delivered in order, once. */
@@ -218,6 +253,8 @@ export class PeerConn {
     }
     const listeners = this.#subscribers.get(name)
     if (listeners === undefined) {
+      // Of an unreliable channel, only the newest is worth keeping for the first subscriber.
+      if (channel.delivery === "unreliable") this.#unclaimedCount -= this.#unclaimed.get(name)?.splice(0).length ?? 0
       if (this.#unclaimedCount >= this.#manager.settings.maxPending) {
         return this.#emit(
           "error",
@@ -276,6 +313,7 @@ export class PeerConn {
             if (this.#direct === direct) this.#directClosed()
           },
         },
+        [...this.#manager.compiled.peers.values()].some((c) => c.delivery === "unreliable"),
       )
     } catch (error) {
       // No usable RTCPeerConnection: the relay carries everything.
@@ -286,12 +324,7 @@ export class PeerConn {
   }
 
   #directMessage(text: string): void {
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      value = undefined
-    }
+    const value = parseJson(text)
     if (Array.isArray(value) && value[0] === "a" && isCount(value[1])) {
       for (const n of this.#unacked.keys()) {
         if (n > value[1]) break
@@ -299,8 +332,10 @@ export class PeerConn {
       }
       return
     }
-    if (Array.isArray(value) && value.length === 4 && value[0] === "m" && isCount(value[1]) && value[1] > 0) {
-      if (typeof value[2] === "string") return this.#arrive(value[1], [value[2], value[3]], true)
+    // `["m", n, channel, message]` on the reliable channel, `["u", n, channel, message]` (unreliable) on the lossy one.
+    const [tag, n, name, message] = Array.isArray(value) && value.length === 4 ? value : []
+    if ((tag === "m" || tag === "u") && isCount(n) && n > 0 && typeof name === "string") {
+      return tag === "m" ? this.#arrive(n, [name, message], true) : this.#latest(n, name, message)
     }
     this.#emit("error", switchyardError("INVALID_FRAME", "the peer sent a malformed message on the data channel"))
   }
@@ -330,6 +365,14 @@ export class PeerConn {
         report(error)
       }
     }
+  }
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 

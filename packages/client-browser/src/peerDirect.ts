@@ -25,7 +25,10 @@ interface Description {
 
 /** The part of `RTCPeerConnection` a direct peer path uses. */
 export interface RtcPeerConnectionLike {
-  createDataChannel(label: string, options?: { ordered?: boolean }): PeerDataChannelLike
+  createDataChannel(
+    label: string,
+    options?: { ordered?: boolean; maxRetransmits?: number; negotiated?: boolean; id?: number },
+  ): PeerDataChannelLike
   createOffer(): Promise<Description>
   createAnswer(): Promise<Description>
   setLocalDescription(description: Description): Promise<void>
@@ -43,10 +46,18 @@ export type RtcPeerConnectionConstructor = new (configuration: { iceServers: Ice
 
 /** The label of a peer connection's data channel. */
 const PEER_CHANNEL = "switchyard-peer"
+/**
+ * The lossy channel, for unreliable peer channels: unordered, each message sent once. Negotiated (both
+ * sides make it with the same id) rather than announced, as the WebRTC transport's unreliable channel is:
+ * node-datachannel reports an announced channel's options as the defaults (docs/delivery.md).
+ */
+const LOSSY_CHANNEL = "switchyard-peer-latest"
+const LOSSY_OPTIONS = { ordered: false, maxRetransmits: 0, negotiated: true, id: 16 } as const
 
 export interface DirectEvents {
   /** The data channel is open: messages may go direct. */
   open(): void
+  /** A message on either channel (the receiver tells them apart by their tag). */
   message(text: string): void
   /** The channel closed, or could not be made; never called twice, nor after `close()`. */
   close(why: string): void
@@ -58,6 +69,8 @@ export interface DirectPath {
   signal(kind: "offer" | "answer" | "candidate", data: unknown): void
   /** Sends on the open channel; false when the channel refused (it is then closing). */
   send(text: string): boolean
+  /** Sends on the lossy channel; false when it is not open (the message then takes the relay). */
+  sendLossy(text: string): boolean
   close(): void
 }
 
@@ -66,7 +79,7 @@ export interface DirectPath {
  * and the offer, the other answers. Candidates wait for the descriptions they belong to, in both
  * directions. node-datachannel needs its ICE transport before it can take an answer's candidates, so
  * the caller applies the answer only after its first local candidate (or a second), as the WebRTC
- * transport does (docs/webrtc-implementations.md).
+ * transport does (docs/webrtc-implementations.md). With `lossy`, both sides also make the lossy channel.
  */
 export function openDirect(
   Peer: RtcPeerConnectionConstructor,
@@ -75,10 +88,33 @@ export function openDirect(
   timeoutMs: number,
   send: (kind: "offer" | "answer" | "candidate", data: unknown) => void,
   events: DirectEvents,
+  lossy: boolean,
 ): DirectPath {
   let done = false
   let channel: PeerDataChannelLike | undefined
   const peer = new Peer({ iceServers: [...iceServers] })
+  const read = ((event: { readonly data: unknown }) => {
+    // A throwing handler would be an uncaught exception in node-datachannel.
+    try {
+      if (!done && typeof event.data === "string") events.message(event.data)
+    } catch {
+      // reported by the receiver
+    }
+  }) as never
+  let lossyChannel: PeerDataChannelLike | undefined
+  /**
+   * The caller makes it before its offer; the callee after taking the offer, as the WebRTC server does:
+   * node-datachannel would otherwise make an offer of its own for it.
+   */
+  const makeLossy = () => {
+    if (!lossy || done) return
+    lossyChannel = peer.createDataChannel(LOSSY_CHANNEL, { ...LOSSY_OPTIONS })
+    lossyChannel.onmessage = read
+    // Losing the lossy channel is no reason to leave the direct path: unreliable messages take the relay.
+    lossyChannel.onclose = lossyChannel.onerror = () => {
+      lossyChannel = undefined
+    }
+  }
   const finish = (why: string, notify: boolean) => {
     if (done) return
     done = true
@@ -86,6 +122,7 @@ export function openDirect(
     try {
       // A channel that never opened keeps node-datachannel's event loop alive unless it is closed too.
       channel?.close()
+      lossyChannel?.close()
       peer.close()
     } catch {
       // already closed
@@ -102,14 +139,7 @@ export function openDirect(
     c.onopen = () => {
       if (!done) events.open()
     }
-    c.onmessage = ((event: { readonly data: unknown }) => {
-      // A throwing handler would be an uncaught exception in node-datachannel.
-      try {
-        if (!done && typeof event.data === "string") events.message(event.data)
-      } catch {
-        // reported by the receiver
-      }
-    }) as never
+    c.onmessage = read
     c.onclose = () => finish("the data channel closed", true)
     c.onerror = () => finish("the data channel failed", true)
   }
@@ -145,6 +175,7 @@ export function openDirect(
 
   if (caller) {
     attach(peer.createDataChannel(PEER_CHANNEL, { ordered: true }))
+    makeLossy()
     localOffer(peer)
       .then((sdp) => {
         if (!done) send("offer", { type: "offer", sdp })
@@ -175,6 +206,7 @@ export function openDirect(
       if (kind === "offer" && !caller) {
         void (async () => {
           await peer.setRemoteDescription(description)
+          makeLossy()
           const answer = await peer.createAnswer()
           await peer.setLocalDescription(answer)
           if (done) return
@@ -192,6 +224,15 @@ export function openDirect(
       } catch {
         // node-datachannel reads "open" for a moment after a close, then throws.
         finish("the data channel refused a message", true)
+        return false
+      }
+    },
+    sendLossy(text) {
+      if (done || lossyChannel?.readyState !== "open") return false
+      try {
+        lossyChannel.send(text)
+        return true
+      } catch {
         return false
       }
     },

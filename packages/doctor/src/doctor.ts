@@ -27,6 +27,7 @@ export interface DoctorPlatform {
   readonly webrtc?: ((url: string, timeoutMs: number) => Promise<WebRtcProbe>) | undefined
 }
 
+/** What one run tries: the server, and the timings when not the defaults (`defaultTimings`). */
 export interface DoctorOptions extends Partial<ProbeTimings> {
   /** The server's URL, as `createClient` takes it (`http://host:port/switchyard`). */
   readonly url: string
@@ -71,8 +72,17 @@ const builtIns: readonly TransportId[] = ["websocket", "sse", "long-polling", "p
  * data channel is set up over one.
  *
  * @example
- * const report = await runDoctor({ url: "https://api.example/switchyard" }, platform)
- * console.log(report.endsOn, report.findings)
+ * ```ts
+ * import { runDoctor } from "@switchyard/doctor"
+ * import { longPollingTransport, pollingTransport, websocketTransport } from "@switchyard/client-browser"
+ *
+ * // In a browser: the platform's own fetch and WebSocket (the command adds `ws` and `eventsource` in Node).
+ * const report = await runDoctor(
+ *   { url: "https://api.example/switchyard" },
+ *   { fetch, transports: [websocketTransport(), longPollingTransport(), pollingTransport()] },
+ * )
+ * console.log(report.endsOn, report.findings.map((f) => f.message))
+ * ```
  */
 export async function runDoctor(options: DoctorOptions, platform: DoctorPlatform): Promise<DoctorReport> {
   const timings: ProbeTimings = {

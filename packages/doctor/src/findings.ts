@@ -29,6 +29,7 @@ export const findingAnchors: Readonly<Record<FindingKind, string>> = {
   "server-not-reached": "server-not-reached",
 }
 
+/** One thing the doctor noticed on the way to the server, with the transport it concerns. */
 export interface Finding {
   readonly kind: FindingKind
   readonly transport: TransportId | undefined

@@ -47,6 +47,11 @@ export interface PeerEndpoint {
    * that sends faster than the other reads must not make the other's session overflow.
    */
   roomFor(size: number): boolean
+  /**
+   * Whether an unreliable peer message is worth sending now: the session has a live connection and is
+   * reading (few frames unacknowledged). Otherwise it would arrive stale, if at all, so it is dropped.
+   */
+  keepsUp(): boolean
 }
 
 export interface PeerLimits {
@@ -128,7 +133,7 @@ export class PeerHub {
   receive(from: PeerEndpoint, conn: number, op: string, data: unknown): void {
     const invalid = clientPeerDataError(op, data)
     if (invalid !== undefined) {
-      const code = op === "relay" ? "INVALID_INPUT" : "PEER_SIGNAL_REFUSED"
+      const code = op === "relay" || op === "latest" ? "INVALID_INPUT" : "PEER_SIGNAL_REFUSED"
       return from.sendPeer(body.peer(conn, op === "connect" ? "refused" : "error", problem(code, invalid)))
     }
     if (op === "connect") return this.connect(from, conn, data as string)
@@ -136,7 +141,7 @@ export class PeerHub {
     // A connection that is not this session's looks exactly like one that does not exist.
     if (!link || (link.from !== from && link.to !== from)) {
       if (op === "close") return
-      const code = op === "relay" ? "PEER_CLOSED" : "PEER_SIGNAL_REFUSED"
+      const code = op === "relay" || op === "latest" ? "PEER_CLOSED" : "PEER_SIGNAL_REFUSED"
       return this.refuse(from, conn, code, `no peer connection ${conn} of this session`)
     }
     const other = link.from === from ? link.to : link.from
@@ -152,6 +157,8 @@ export class PeerHub {
         return other.sendPeer(body.peer(link.id, "closed", problem("PEER_CLOSED", "the peer closed the connection")))
       case "relay":
         return this.relay(link, from, other, data as readonly [number, string, unknown])
+      case "latest":
+        return this.latest(link, from, other, data as readonly [number, string, unknown])
       default:
         return this.signal(link, from, other, op, data)
     }
@@ -272,6 +279,35 @@ export class PeerHub {
       return other.sendPeer(body.peer(link.id, "closed", why))
     }
     other.sendPeer(relayed)
+  }
+
+  /**
+   * A message of an unreliable channel for the other side (docs/peers.md#unreliable-peer-channels):
+   * validated and re-encoded like a relayed one, but dropped, without a word to either side, when the
+   * receiver is not keeping up or has no connection. It never closes the connection for back-pressure;
+   * a refused one is an `error` to the sender and nothing to the receiver, which counts no gaps.
+   */
+  private latest(
+    link: PeerLink,
+    side: PeerEndpoint,
+    other: PeerEndpoint,
+    [n, name, message]: readonly [number, string, unknown],
+  ): void {
+    if (!link.open) return this.refuse(side, link.id, "PEER_CLOSED", "the connection is not open yet", n)
+    const channel = this.compiled.peers.get(name)
+    if (!channel)
+      return this.refuse(side, link.id, "UNKNOWN_CHANNEL", `no such peer channel: ${JSON.stringify(name)}`, n)
+    if (channel.delivery !== "unreliable") {
+      return this.refuse(side, link.id, "INVALID_INPUT", `${name}: a reliable channel's messages are relayed`, n)
+    }
+    const decoded = channel.message.decode(message)
+    const encoded = decoded.ok ? encodePayload(channel.message, decoded.value) : undefined
+    if (encoded === undefined) {
+      const why = decoded.ok ? "the message cannot be encoded" : decoded.error
+      return this.refuse(side, link.id, "INVALID_INPUT", `${name}: ${why}`, n)
+    }
+    const forwarded = body.peer(link.id, "latest", `[${n},${JSON.stringify(name)},${encoded}]`)
+    if (other.keepsUp() && other.roomFor(forwarded.length + 24)) other.sendPeer(forwarded)
   }
 
   private refuse(side: PeerEndpoint, conn: number, code: ErrorCode, message: string, n?: number): void {

@@ -49,6 +49,7 @@ beforeAll(async () => {
             code,
             prelude: /^import /m.test(code) ? "" : preludeOf(e.module),
             skip: undefined,
+            example: undefined,
           })
         }
       }

@@ -1,44 +1,49 @@
 // docs/tutorial-p2p-game.md: two players in two Chromium pages connect peer to peer; one moves, the other
-// sees the dot move (positions latest-wins over the WebRTC transport); scores arrive once each over the
-// peer connection.
+// sees the dot move (positions latest-wins on the unreliable peer channel, over the unordered data
+// channel); scores arrive once each on the reliable one.
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Player } from "@switchyard/example-p2p-game/src/contract.ts"
 import { starOf } from "@switchyard/example-p2p-game/src/game.ts"
 import { type GameServer, startGameServer } from "@switchyard/example-p2p-game/src/server.ts"
-import { UNRELIABLE_CHANNEL } from "@switchyard/webrtc-data"
-import { webrtcServer } from "@switchyard/webrtc-data/server"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ChannelNetwork } from "./support/channelNetwork.ts"
 import { newPage } from "./support/chromium.ts"
+import { channelLog, watchChannels } from "./support/pageChannels.ts"
+
+/** The label of the peer connection's lossy data channel (packages/client-browser/src/peerDirect.ts). */
+const LOSSY = "switchyard-peer-latest"
 
 let game: GameServer
-// node-datachannel under the server's WebRTC end, counting the messages sent on each data channel.
-const channels = new ChannelNetwork()
 const problems: string[] = []
 
 beforeAll(async () => {
-  game = await startGameServer({
-    port: 0,
-    host: "127.0.0.1",
-    webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }),
-  })
+  game = await startGameServer({ port: 0, host: "127.0.0.1" })
 })
 afterAll(async () => {
   await game?.close()
-  await channels[Symbol.asyncDispose]()
 })
 
-/** A player's page: console errors and page errors are collected, and fail the test at its end. */
+/**
+ * A player's page: console errors and page errors are collected, and fail the test at its end. Its data
+ * channels are watched (support/pageChannels.ts) to see which one carried what.
+ */
 async function open(url: string): Promise<Page> {
   const page = await newPage()
   page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())))
   page.on("pageerror", (e) => void problems.push(e.message))
+  await page.addInitScript(watchChannels)
   await page.setViewportSize({ width: 900, height: 600 })
   await page.goto(url)
   return page
 }
+
+/** Positions the page's game sent, and messages on its lossy channel, read at the same moment. */
+const counts = (page: Page) =>
+  page.evaluate((label) => {
+    const log = (window as unknown as { __channels: { sent: Record<string, number> } }).__channels
+    return { sent: Number(document.body.dataset.sent), lossy: log.sent[label] ?? 0 }
+  }, LOSSY)
 
 const data = (page: Page, key: string) => page.evaluate((k) => document.body.dataset[k] ?? "", key)
 
@@ -73,16 +78,20 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     const two = await open(url)
     await until(two, "player", "2", "the second page to sit as P2")
 
-    // Both sessions on WebRTC to the server, and the players' peer connection direct.
+    // The players' peer connection direct.
     for (const page of [one, two]) {
       // As long as peers.chromium.test.ts gives the direct channel: a loaded machine can be slow to it.
-      await until(page, "transport", "webrtc", "the session to move onto WebRTC", 15_000)
       await until(page, "path", "direct", "the peer connection's direct data channel", 15_000)
     }
-    // P2 sees P1 at its start, from P1's first position.
+    // P2 sees P1 at its start, from P1's positions (one every 250 ms standing).
     await until(two, "opponent", "120,220", "P1's start position on P2's page")
 
-    const unreliableBefore = channels.sent.get(UNRELIABLE_CHANNEL) ?? 0
+    await one.waitForFunction(
+      () => (window as unknown as { __lossy?: RTCDataChannel }).__lossy?.readyState === "open",
+      undefined,
+      { timeout: 5000 },
+    )
+    const before = await counts(one)
     await clickStar(one, 1, 1)
     // P1's dot glides (600 px/s) to its star; P2's page follows it, and ends where P1 is.
     await until(one, "scores", "1,0", "P1's point on its own page")
@@ -91,23 +100,30 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     await until(one, "me", `${star.x},${star.y}`, "P1's dot at the star it was sent to")
     await until(two, "opponent", `${star.x},${star.y}`, "P1's last position on P2's page")
 
-    // The positions of the glide left the server on the unreliable data channel (unordered, no retransmits).
-    const unreliable = (channels.sent.get(UNRELIABLE_CHANNEL) ?? 0) - unreliableBefore
-    expect(unreliable).toBeGreaterThan(0)
+    // The positions of the glide left P1's page on the lossy data channel (unordered, no retransmits),
+    // and the point on the reliable one.
+    const atOne = await channelLog(one)
+    const lossy = (atOne.sent[LOSSY] ?? 0) - before.lossy
+    expect(lossy).toBeGreaterThan(0)
+    expect(atOne.made.find((c) => c.label === LOSSY)).toMatchObject({ ordered: false, maxRetransmits: 0 })
+    expect(atOne.sent["switchyard-peer"]).toBeGreaterThanOrEqual(1)
 
     await clickStar(two, 2, 1)
     await until(one, "scores", "1,1", "P2's point on P1's page")
 
-    // Positions: sent from P1's game loop on each move and every 250 ms standing (one publish in flight at a
-    // time), latest-wins on the way: P2 saw its start, places in between and the end, and never more
-    // than was sent. How many depends on the machine's load; the test prints them.
+    // Positions: sent from P1's game loop on each move and every 250 ms standing, latest-wins on the way:
+    // P2 saw its start, places in between and the end, and never more than was sent. Each one P1 sent
+    // since the lossy channel opened went on it (none through the server). How many depends on the
+    // machine's load; the test prints them.
     const [sent, received] = [Number(await data(one, "sent")), Number(await data(two, "received"))]
+    const after = await counts(one)
     console.log(
       `p2p game: P1 sent ${sent} positions (each move, and every 250 ms standing), P2 received ${received}; ` +
-        `${unreliable} messages on the server's unreliable channel during P1's glide (to both pages)`,
+        `${lossy} on the lossy channel during P1's glide`,
     )
     expect(received).toBeGreaterThanOrEqual(3)
     expect(received).toBeLessThanOrEqual(sent)
+    expect(after.lossy - before.lossy).toBe(after.sent - before.sent)
 
     // Score events: each exactly once, on the other page only (nothing repeated a moment later).
     await new Promise((resolve) => setTimeout(resolve, 300))

@@ -33,6 +33,7 @@ export interface CompiledPeer {
   readonly kind: "peer"
   readonly name: string
   readonly message: PayloadCodec
+  readonly delivery: Delivery
 }
 
 /** A contract's channels by name, in `Map`s so that names like `__proto__` or `toString` find nothing. */
@@ -83,7 +84,7 @@ export function compileContract(contract: AnyContract): CompiledContract {
           input: codec(d.input),
           item: codec(d.item),
           error: maybe(d.error),
-          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+          delivery: deliveryOf(d),
         },
       ]),
     ),
@@ -94,7 +95,7 @@ export function compileContract(contract: AnyContract): CompiledContract {
           kind: "topic",
           name,
           message: codec(d.message),
-          delivery: d.delivery === "unreliable" ? "unreliable" : "reliable",
+          delivery: deliveryOf(d),
           // A definition written before presence may lack the field.
           presence: maybe(d.presence ?? undefined),
         },
@@ -104,7 +105,8 @@ export function compileContract(contract: AnyContract): CompiledContract {
     peers: new Map(
       Object.entries(contract.peers ?? {}).map(([name, d]) => [
         name,
-        { kind: "peer", name, message: codec(d.message) },
+        // A definition written before peer delivery may lack the field.
+        { kind: "peer", name, message: codec(d.message), delivery: deliveryOf(d) },
       ]),
     ),
   }
@@ -148,3 +150,6 @@ export async function prepareContract(contract: AnyContract): Promise<void> {
   const { effectCodec } = await import("./effectCodec.ts")
   registerEffectCodec(effectCodec)
 }
+
+const deliveryOf = (d: { readonly delivery?: Delivery }): Delivery =>
+  d.delivery === "unreliable" ? "unreliable" : "reliable"

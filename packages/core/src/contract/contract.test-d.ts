@@ -53,15 +53,23 @@ describe("delivery", () => {
       chat: topic({ message: Schema.String }),
       cursor: topic({ message: Schema.Struct({ x: Schema.Number }), delivery: "unreliable" }),
     },
+    peers: {
+      note: peer({ message: Schema.String }),
+      pointer: peer({ message: Schema.Struct({ x: Schema.Number }), delivery: "unreliable" }),
+    },
   })
   it("carries the declared delivery in the definition types", () => {
     expectTypeOf(Game.topics.cursor.delivery).toEqualTypeOf<"unreliable">()
     expectTypeOf(Game.topics.chat.delivery).toEqualTypeOf<"reliable">()
     expectTypeOf(Game.streams.position.delivery).toEqualTypeOf<"unreliable">()
     expectTypeOf(Game.streams.ticks.delivery).toEqualTypeOf<"reliable">()
+    expectTypeOf(Game.peers.pointer.delivery).toEqualTypeOf<"unreliable">()
+    expectTypeOf(Game.peers.note.delivery).toEqualTypeOf<"reliable">()
     expectTypeOf<Delivery>().toEqualTypeOf<"reliable" | "unreliable">()
     // @ts-expect-error: only "reliable" or "unreliable"
     topic({ message: Schema.String, delivery: "lossy" })
+    // @ts-expect-error: the same two for peer channels
+    peer({ message: Schema.String, delivery: "lossy" })
   })
   it("types an unreliable channel's client API like a reliable one", () => {
     const game = {} as Client<typeof Game>

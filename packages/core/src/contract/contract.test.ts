@@ -1,7 +1,7 @@
 import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
 import { compileContract } from "./compile.ts"
-import { contract, rpc, stream, topic } from "./contract.ts"
+import { contract, peer, rpc, stream, topic } from "./contract.ts"
 import { effectCodec } from "./effectCodec.ts"
 import { registerEffectCodec } from "./payloadCodec.ts"
 
@@ -47,6 +47,29 @@ describe("delivery", () => {
     const plain = contract({ topics: { room: { kind: "topic", message: Schema.String } as never } })
     expect(compileContract(plain).topics.get("room")?.delivery).toBe("reliable")
     expect(() => contract({ rpc: { add: rpc({ input: Schema.Number, output: Schema.Number }) } })).not.toThrow()
+  })
+
+  it("lets a peer channel be unreliable, with the same spelling and checks", () => {
+    const c = contract({
+      peers: {
+        note: peer({ message: Schema.String }),
+        pointer: peer({ message: Schema.Number, delivery: "unreliable" }),
+      },
+    })
+    expect([c.peers.note.delivery, c.peers.pointer.delivery]).toEqual(["reliable", "unreliable"])
+    const compiled = compileContract(c)
+    expect(compiled.peers.get("pointer")?.delivery).toBe("unreliable")
+    expect(compiled.peers.get("note")?.delivery).toBe("reliable")
+    expect(() => peer({ message: Schema.String, delivery: "lossy" as never })).toThrow(
+      new TypeError('switchyard: delivery must be "reliable" or "unreliable", not "lossy"'),
+    )
+    const handMade = { kind: "peer", message: Schema.String, delivery: "fast" }
+    expect(() => contract({ peers: { pointer: handMade as never } })).toThrow(
+      new TypeError('switchyard: peer "pointer": delivery must be "reliable" or "unreliable", not "fast"'),
+    )
+    // A definition made before peer delivery existed (no field) is reliable.
+    const old = contract({ peers: { note: { kind: "peer", message: Schema.String } as never } })
+    expect(compileContract(old).peers.get("note")?.delivery).toBe("reliable")
   })
 })
 

@@ -65,11 +65,13 @@ export interface TopicDefinition<
 
 /**
  * A client↔client channel: messages two clients of the same server send each other over a peer
- * connection (`client.peers`), directly or relayed by the server (docs/peers.md).
+ * connection (`client.peers`), directly or relayed by the server (docs/peers.md). `"unreliable"`
+ * delivery sends them latest-value-wins, on an unordered data channel when the path is direct.
  */
-export interface PeerDefinition<M extends AnySchema = AnySchema> {
+export interface PeerDefinition<M extends AnySchema = AnySchema, D extends Delivery = Delivery> {
   readonly kind: "peer"
   readonly message: M
+  readonly delivery: D
 }
 
 /** A contract's RPCs by name. */
@@ -184,12 +186,19 @@ function deliveryOf(delivery: unknown): Delivery {
 
 /**
  * Declares a client↔client channel, carried over a peer connection between two clients.
+ * `delivery: "unreliable"` sends its messages latest-value-wins: each may be dropped, none arrives after
+ * a newer one, and a direct path carries them on an unordered, never-retransmitting data channel
+ * (docs/peers.md#unreliable-peer-channels); the default is `"reliable"`.
  *
  * @example
- * const cursor = peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }) })
+ * const note = peer({ message: Schema.String })
+ * const cursor = peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }), delivery: "unreliable" })
  */
-export function peer<M extends AnySchema>(definition: { readonly message: M }): PeerDefinition<M> {
-  return { kind: "peer", message: definition.message }
+export function peer<M extends AnySchema, D extends Delivery = "reliable">(definition: {
+  readonly message: M
+  readonly delivery?: D
+}): PeerDefinition<M, NoInfer<D>> {
+  return { kind: "peer", message: definition.message, delivery: deliveryOf(definition.delivery) as D }
 }
 
 /**

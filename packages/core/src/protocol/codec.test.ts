@@ -193,6 +193,10 @@ describe("PEER frames (14)", () => {
     expect(clientPeerDataError("accept", null)).toBeUndefined()
     expect(clientPeerDataError("relay", [1, "cursor", { x: 1 }])).toBeUndefined()
     expect(clientPeerDataError("relay", [0, "cursor", 1])).toMatch(/\[n, channel, message\]/)
+    expect(clientPeerDataError("latest", [3, "position", { x: 1, y: 2 }])).toBeUndefined()
+    expect(clientPeerDataError("latest", [0, "position", 1])).toMatch(
+      /an unreliable message is \[n, channel, message\]/,
+    )
     expect(clientPeerDataError("offer", { type: "offer", sdp: "x".repeat(16 * 1024 + 1) })).toMatch(/SDP is longer/)
     expect(clientPeerDataError("offer", { type: "answer", sdp: "v=0" })).toMatch(/offer carries/)
     expect(clientPeerDataError("candidate", null)).toBeUndefined()
@@ -206,6 +210,8 @@ describe("PEER frames (14)", () => {
     expect(decodeServerFrame(peer(1, 2, "incoming", setup)).ok).toBe(true)
     expect(decodeServerFrame(peer(1, 2, "relay", '[4,"cursor",{"x":1}]')).ok).toBe(true)
     expect(decodeServerFrame(peer(1, 2, "skip", "4")).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "latest", '[9,"position",{"x":1,"y":2}]')).ok).toBe(true)
+    expect(decodeServerFrame(peer(1, 2, "latest", '[9,"position"]')).ok).toBe(false)
     expect(decodeServerFrame(peer(1, 2, "error", '{"code":"INVALID_INPUT","message":"m","n":4}')).ok).toBe(true)
     expect(decodeServerFrame(peer(1, 2, "incoming", '{"peer":"abc"}')).ok).toBe(false)
     expect(decodeServerFrame(peer(1, 2, "connect", '"abc"')).ok).toBe(false)

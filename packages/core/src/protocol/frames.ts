@@ -66,7 +66,16 @@ export type SignalFrame = readonly [
 export type PeerFrame = readonly [14, seq: number, conn: number, op: PeerOp, data: unknown]
 
 /** What a client sends about a peer connection. */
-export type ClientPeerOp = "connect" | "accept" | "reject" | "offer" | "answer" | "candidate" | "relay" | "close"
+export type ClientPeerOp =
+  | "connect"
+  | "accept"
+  | "reject"
+  | "offer"
+  | "answer"
+  | "candidate"
+  | "relay"
+  | "latest"
+  | "close"
 /** What the server sends about a peer connection. */
 export type ServerPeerOp =
   | "incoming"
@@ -76,6 +85,7 @@ export type ServerPeerOp =
   | "answer"
   | "candidate"
   | "relay"
+  | "latest"
   | "skip"
   | "error"
   | "closed"

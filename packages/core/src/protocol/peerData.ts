@@ -67,7 +67,10 @@ const MAX_REASON_LENGTH = 256
 export const isPeerId = (v: unknown): v is string =>
   typeof v === "string" && v.length > 0 && v.length <= MAX_PEER_ID_LENGTH
 const isReason = (v: unknown) => typeof v === "string" && v.length <= MAX_REASON_LENGTH
-/** A relayed peer message: `[n, channel, message]`, `n` counting the connection's messages from 1. */
+/**
+ * A relayed peer message: `[n, channel, message]`, `n` counting the connection's messages from 1 (for
+ * `relay`), or its unreliable messages (for `latest`, docs/peers.md#unreliable-peer-channels).
+ */
 const isRelay = (v: unknown) => Array.isArray(v) && v.length === 3 && isSeq(v[0]) && isName(v[1])
 const clientPeerOps: ReadonlySet<string> = new Set<ClientPeerOp>([
   "connect",
@@ -77,6 +80,7 @@ const clientPeerOps: ReadonlySet<string> = new Set<ClientPeerOp>([
   "answer",
   "candidate",
   "relay",
+  "latest",
   "close",
 ])
 
@@ -96,6 +100,8 @@ export function clientPeerDataError(op: string, data: unknown): string | undefin
       return isReason(data) ? undefined : `a reason is a string of at most ${MAX_REASON_LENGTH} characters`
     case "relay":
       return isRelay(data) ? undefined : "a relayed message is [n, channel, message]"
+    case "latest":
+      return isRelay(data) ? undefined : "an unreliable message is [n, channel, message]"
     case "offer":
     case "answer": {
       const sdp = (data as { sdp?: unknown } | null)?.sdp
@@ -144,6 +150,7 @@ export function isServerPeerData(op: unknown, data: unknown): boolean {
     case "closed":
       return isCodeAndMessage(data)
     case "relay":
+    case "latest":
       return isRelay(data)
     case "skip":
       return isSeq(data)

@@ -54,6 +54,8 @@ export const TestContract = contract({
   peers: {
     cursor: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number, at: Schema.Date }) }),
     note: peer({ message: Schema.String }),
+    // Latest-value-wins between peers (docs/peers.md#unreliable-peer-channels).
+    position: peer({ message: Schema.Struct({ x: Schema.Number, y: Schema.Number }), delivery: "unreliable" }),
   },
 })
 

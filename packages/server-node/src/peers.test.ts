@@ -1,0 +1,116 @@
+import { type CompiledContract, compileContract, decodeServerFrame, prepareContract } from "@switchyard/core"
+import { TestContract } from "@switchyard/core/testing"
+import { beforeAll, describe, expect, it } from "vitest"
+import { type PeerEndpoint, PeerHub } from "./peers.ts"
+
+let compiled: CompiledContract
+beforeAll(async () => {
+  await prepareContract(TestContract)
+  compiled = compileContract(TestContract)
+})
+
+interface FakeEndpoint extends PeerEndpoint {
+  /** What `keepsUp()` and `roomFor()` answer. */
+  keeping: boolean
+  room: boolean
+  readonly got: Array<readonly [number, string, unknown]>
+}
+
+/** A session as the hub sees it, recording the PEER frames it is sent as `[conn, op, data]`. */
+function endpoint(peerId: string): FakeEndpoint {
+  const got: Array<readonly [number, string, unknown]> = []
+  const side: FakeEndpoint = {
+    peerId,
+    id: `session-${peerId}`,
+    auth: undefined,
+    keeping: true,
+    room: true,
+    got,
+    sendPeer(frameBody: string) {
+      // Through the real codec, as the client would read it.
+      const decoded = decodeServerFrame(`[14,1,${frameBody}]`)
+      if (!decoded.ok) throw new Error(`malformed PEER frame: ${frameBody}`)
+      const [, , conn, op, data] = decoded.frame as unknown as readonly [14, number, number, string, unknown]
+      got.push([conn, op, data])
+    },
+    roomFor: () => side.room,
+    keepsUp: () => side.keeping,
+  }
+  return side
+}
+
+/** Two sessions with an open peer connection between them; returns its id. */
+async function connected() {
+  const hub = new PeerHub(
+    compiled,
+    { authorize: () => true },
+    { maxPeerConnections: 4, maxPeerCandidates: 8 },
+    () => {},
+  )
+  const a = endpoint("a")
+  const b = endpoint("b")
+  hub.join(a)
+  hub.join(b)
+  hub.receive(a, 1, "connect", "b")
+  await Promise.resolve()
+  const incoming = b.got.find(([, op]) => op === "incoming")
+  if (!incoming) throw new Error("no incoming connection")
+  const conn = incoming[0]
+  hub.receive(b, conn, "accept", null)
+  expect(a.got.at(-1)?.[1]).toBe("open")
+  a.got.length = 0
+  b.got.length = 0
+  return { hub, a, b, conn }
+}
+
+describe("PeerHub: unreliable peer messages (`latest`)", () => {
+  it("passes them on, validated and re-encoded, to a receiver that keeps up", async () => {
+    const { hub, a, b, conn } = await connected()
+    hub.receive(a, conn, "latest", [7, "position", { x: 1, y: 2 }])
+    hub.receive(a, conn, "latest", [9, "position", { x: 3, y: 4 }])
+    expect(b.got).toEqual([
+      [conn, "latest", [7, "position", { x: 1, y: 2 }]],
+      [conn, "latest", [9, "position", { x: 3, y: 4 }]],
+    ])
+    expect(a.got).toEqual([])
+  })
+
+  it("drops them, silently and without closing, while the receiver does not keep up or has no room", async () => {
+    const { hub, a, b, conn } = await connected()
+    b.keeping = false
+    hub.receive(a, conn, "latest", [1, "position", { x: 1, y: 1 }])
+    b.keeping = true
+    b.room = false
+    hub.receive(a, conn, "latest", [2, "position", { x: 2, y: 2 }])
+    expect([a.got, b.got]).toEqual([[], []])
+    // The connection is still open: the next one goes, and so do reliable messages.
+    b.room = true
+    hub.receive(a, conn, "latest", [3, "position", { x: 3, y: 3 }])
+    hub.receive(a, conn, "relay", [1, "note", "still here"])
+    expect(b.got).toEqual([
+      [conn, "latest", [3, "position", { x: 3, y: 3 }]],
+      [conn, "relay", [1, "note", "still here"]],
+    ])
+  })
+
+  it("refuses a reliable channel, an unknown one and an invalid message to the sender only, with no skip", async () => {
+    const { hub, a, b, conn } = await connected()
+    hub.receive(a, conn, "latest", [1, "note", "hi"])
+    hub.receive(a, conn, "latest", [2, "nope", 1])
+    hub.receive(a, conn, "latest", [3, "position", { x: "left" }])
+    hub.receive(a, conn, "latest", [0, "position", { x: 1, y: 1 }])
+    expect(b.got).toEqual([])
+    expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code, (data as { n?: number }).n])).toEqual([
+      ["error", "INVALID_INPUT", 1],
+      ["error", "UNKNOWN_CHANNEL", 2],
+      ["error", "INVALID_INPUT", 3],
+      ["error", "INVALID_INPUT", undefined],
+    ])
+    expect((a.got[0]?.[2] as { message?: string } | undefined)?.message).toMatch(
+      /reliable channel's messages are relayed/,
+    )
+    // A connection that is not this session's looks like none, as for `relay`.
+    hub.receive(b, conn + 1, "latest", [4, "position", { x: 1, y: 1 }])
+    expect(b.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "PEER_CLOSED"]])
+  })
+})
