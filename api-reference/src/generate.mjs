@@ -2,7 +2,7 @@
 // typedoc and typedoc-plugin-markdown: one page per entry point and per exported class, interface,
 // function…, as VitePress Markdown, with the sidebar in docs/api/typedoc-sidebar.json. docs/site.md says
 // why typedoc and how the reference is checked. Run by `pnpm docs:build` (and docs:dev) before VitePress.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Application, Converter, ReflectionKind } from "typedoc"
 import { entries, root } from "./entries.mjs"
@@ -59,7 +59,40 @@ export async function generate(options = {}) {
   await app.generateOutputs(project)
   if (app.logger.hasErrors()) throw new Error("typedoc reported errors")
   aliasAnchors(out)
+  writeFileSync(join(out, stampName), inputsStamp())
   return { ms: performance.now() - started, out: relative(root, out) }
+}
+
+const stampName = ".inputs"
+
+/**
+ * What the reference is generated from, as one line: the newest modification time among the packages'
+ * sources and manifests and this generator's own files. `pnpm docs` skips the generation when the
+ * reference in docs/api was generated from the same (`.inputs` there), so that a second start of the
+ * dev server does not wait for typedoc again.
+ */
+function inputsStamp() {
+  let newest = 0
+  const visit = (path) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name)
+      if (entry.isDirectory()) visit(full)
+      else newest = Math.max(newest, statSync(full).mtimeMs)
+    }
+  }
+  for (const name of readdirSync(join(root, "packages"))) {
+    const dir = join(root, "packages", name)
+    if (existsSync(join(dir, "src"))) visit(join(dir, "src"))
+    if (existsSync(join(dir, "package.json"))) newest = Math.max(newest, statSync(join(dir, "package.json")).mtimeMs)
+  }
+  visit(join(root, "api-reference/src"))
+  return `${newest}\n`
+}
+
+/** The reference in `out` was generated from the packages as they are now. */
+export function isCurrent(out = join(root, "docs/api")) {
+  const stamp = join(out, stampName)
+  return existsSync(stamp) && readFileSync(stamp, "utf8") === inputsStamp()
 }
 
 /**
@@ -82,6 +115,9 @@ function aliasAnchors(out) {
 }
 
 if (process.argv[1] === import.meta.filename) {
-  const { ms, out } = await generate()
-  console.log(`API reference: ${out}/ in ${(ms / 1000).toFixed(1)} s`)
+  if (isCurrent()) console.log("API reference: docs/api/ is up to date")
+  else {
+    const { ms, out } = await generate()
+    console.log(`API reference: ${out}/ in ${(ms / 1000).toFixed(1)} s`)
+  }
 }

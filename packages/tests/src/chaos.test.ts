@@ -20,10 +20,10 @@ import {
  * connections every 2 s, under steady topic traffic and RPCs. Every session must survive every cut:
  * every message arrives once and in order, every call resolves once with its answer, no session is lost.
  *
- * `SWITCHYARD_CHAOS_SECONDS` sets the duration (default 60, what CI runs); `SWITCHYARD_CHAOS_SEED` the
+ * `SWITCHYARD_CHAOS_SECONDS` sets the duration (default 20, what CI runs; `pnpm soak` runs its own chaos for 90 s); `SWITCHYARD_CHAOS_SEED` the
  * seed of the cuts.
  */
-const seconds = positive(process.env.SWITCHYARD_CHAOS_SECONDS, 60)
+const seconds = positive(process.env.SWITCHYARD_CHAOS_SECONDS, 20)
 const seed = positive(process.env.SWITCHYARD_CHAOS_SEED, 20_240_229)
 const clientsPerMode = 10
 const messagesPerSecond = 200
