@@ -73,6 +73,7 @@ const stampName = ".inputs"
  */
 function inputsStamp() {
   let newest = 0
+  /** @param {string} path */
   const visit = (path) => {
     for (const entry of readdirSync(path, { withFileTypes: true })) {
       const full = join(path, entry.name)
