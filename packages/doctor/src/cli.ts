@@ -3,8 +3,6 @@
 // the transports as a Node client of this machine would, with `ws` (which tells a refused upgrade's status),
 // the `eventsource` package and Node's own fetch (which asks for gzip, as a browser does, so a proxy that
 // compresses event streams holds them here too).
-import { realpathSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import {
   type FetchLike,
@@ -91,16 +89,11 @@ function parse(args: readonly string[]) {
   }
 }
 
-/** Whether this module is the program Node runs (the bin, through npm's link to it), not an import. */
-function isMain(): boolean {
-  try {
-    return realpathSync(process.argv[1] ?? "") === fileURLToPath(import.meta.url)
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) {
+/**
+ * Runs the command as the program: bin/switchyard-doctor.mjs, the file npm links as `switchyard-doctor`,
+ * calls it (a bin in the sources rather than dist/ lets `pnpm install` link it before the first build).
+ */
+export function run(): void {
   main(process.argv.slice(2), (text) => process.stdout.write(text)).then(
     (code) => {
       process.exitCode = code
