@@ -27,7 +27,8 @@ beforeAll(async () => {
   // The command as its bin runs it, bundled from the sources (Node 20 runs no TypeScript).
   cli = await bundleForNode(
     "switchyard-doctor",
-    `export { main } from "${join(import.meta.dirname, "../../doctor/src/cli.ts")}"`,
+    // What bin/switchyard-doctor.mjs does with the built command.
+    `import { run } from "${join(import.meta.dirname, "../../doctor/src/cli.ts")}"\nrun()`,
     import.meta.dirname,
   )
 })
