@@ -31,13 +31,13 @@ describe("presence across a take-over (memoryCluster, 3 servers behind a round r
     })
     await waitFor(() => seen.length === 1, 5000, "the member's own join")
     for (const events of heard.values()) expect(events).toEqual([`join ${id}`])
-    const owner = cluster.sessionCounts.findIndex((n) => n === 1)
+    const owner = cluster.sessionCounts.indexOf(1)
     const data = await cluster.nodes[0]?.server.topics.lobby("k").presence()
 
     cluster.proxy.drop()
     await waitFor(() => member.state === "connected" && cluster.sessionCounts[owner] === 0, 5000, "the take-over")
     expect(member.sessionId).toBe(id)
-    const moved = cluster.sessionCounts.findIndex((n) => n === 1)
+    const moved = cluster.sessionCounts.indexOf(1)
     expect(moved).not.toBe(owner)
     for (const node of cluster.nodes) expect(await node.server.topics.lobby("k").presence()).toEqual(data)
 
