@@ -194,6 +194,8 @@ export interface PeerHost {
   readonly compiled: CompiledContract
   /** Queues a PEER frame on the session; the error when it was refused (too large, queue full, closed). */
   send(frameBody: string, payload?: string): SwitchyardError | undefined
+  /** Whether the session has a connection now: an unreliable message is dropped, not queued, while not. */
+  readonly connected: boolean
 }
 
 /** What the client runtime needs of `client.peers`. */

@@ -19,11 +19,15 @@ beforeAll(async () => {
 /** A connection on the relay (no RTCPeerConnection), recording what it hands the session. */
 function relayed() {
   const sent: string[] = []
+  const session = { connected: true }
   const owner = {
     compiled,
     settings: { ...defaultPeerSettings, RTCPeerConnection: undefined },
     host: {
       compiled,
+      get connected() {
+        return session.connected
+      },
       send: (frameBody: string): SwitchyardError | undefined => {
         sent.push(frameBody)
         return undefined
@@ -35,7 +39,7 @@ function relayed() {
   const api = conn.api as unknown as PeerConnection<TestContract["peers"]>
   const errors: string[] = []
   api.on("error", (error) => errors.push(`${error.code}: ${error.message}`))
-  return { conn, api, sent, errors }
+  return { conn, api, sent, errors, session }
 }
 
 describe("PeerConn: unreliable peer channels", () => {
@@ -51,6 +55,16 @@ describe("PeerConn: unreliable peer channels", () => {
     ])
     // Validated against the contract before they leave, like any message.
     expect(() => api.channels.position.send({ x: "left" } as never)).toThrow(/position/)
+  })
+
+  it("drops them while the session has no connection, rather than queueing them for the next; reliable ones queue", () => {
+    const { api, sent, session } = relayed()
+    session.connected = false
+    api.channels.position.send({ x: 1, y: 1 })
+    api.channels.note.send("while away")
+    session.connected = true
+    api.channels.position.send({ x: 2, y: 2 })
+    expect(sent).toEqual(['3,"relay",[1,"note","while away"]', '3,"latest",[2,"position",{"x":2,"y":2}]'])
   })
 
   it("delivers one only when it is newer than the last of its channel", () => {

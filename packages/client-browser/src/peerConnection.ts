@@ -208,6 +208,8 @@ export class PeerConn {
     if (this.path === "direct" && json.length <= MAX_DIRECT_CHARS && this.#direct?.sendLossy(`["u",${item.slice(1)}`)) {
       return
     }
+    // Not queued for a connection to come: it would be stale by then, and would fill the session's replay buffer.
+    if (!this.#manager.host.connected) return
     const refused = this.#manager.host.send(clientBody.peer(this.id, "latest", item), json)
     if (refused) throw refused
   }

@@ -70,6 +70,9 @@ export class ClientRuntime implements Wire, ConnectionEvents {
       get compiled() {
         return self.#compiled as CompiledContract
       },
+      get connected() {
+        return self.#state === "connected"
+      },
       send: (frameBody, payload) => {
         if (this.#state === "closed") return closedError()
         const refused = payload === undefined ? undefined : this.oversize(frameBody, payload)

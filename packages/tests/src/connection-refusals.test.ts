@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
-import { connect } from "node:net"
+import { connect, createServer as createNetServer } from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
 import { createClient } from "@switchyard/client-browser/all"
 import type { Client, SwitchyardError } from "@switchyard/core"
@@ -193,5 +193,40 @@ describe("a refused WebSocket upgrade", () => {
     other.on("error", (error) => seen.push(error))
     await waitFor(() => seen.length >= 2, 5000, "two refusals")
     expect(seen.map((e) => e.code)).toEqual(seen.map(() => "ORIGIN_FORBIDDEN"))
+  })
+
+  it("is told from a network error whose message ends in the same digits (a port ending in 401)", async () => {
+    // A port ending in 401 with nothing listening: `ws` says "connect ECONNREFUSED 127.0.0.1:…401".
+    let port = 0
+    for (let p = 20_401; p < 60_000 && port === 0; p += 1000) {
+      const probe = createNetServer()
+      const free = await new Promise<boolean>((resolve) => {
+        probe.once("error", () => resolve(false))
+        probe.listen(p, "127.0.0.1", () => resolve(true))
+      })
+      if (free) {
+        await new Promise((resolve) => probe.close(resolve))
+        port = p
+      }
+    }
+    expect(port % 1000).toBe(401)
+    let attempts = 0
+    const Counting = class extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args)
+        attempts++
+      }
+    }
+    const down = createClient(TestContract, {
+      url: `http://127.0.0.1:${port}/switchyard`,
+      transports: ["websocket"],
+      WebSocket: Counting,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    })
+    cleanup.push(async () => down.close())
+    const seen: SwitchyardError[] = []
+    down.on("error", (error) => seen.push(error))
+    await waitFor(() => attempts >= 3, 5000, "three attempts")
+    expect(seen.map((e) => e.code)).toEqual([])
   })
 })

@@ -65,7 +65,9 @@ export function websocketTransport(options: WebSocketTransportOptions = {}): Cli
       // `ws` tells the status of an upgrade refused with a bare HTTP answer (a browser does not: the server
       // closes the refusals a browser app must see with their code instead, docs/errors.md#refusals-on-a-websocket).
       ws.onerror = (event: { readonly message?: string }) => {
-        refusal = upgradeRefusals[(event.message ?? "").slice(-3)]
+        // Only `ws`'s own words: a network error's message may end in digits too (a port: "…:8401").
+        const status = /^Unexpected server response: (\d{3})$/.exec(event.message ?? "")?.[1]
+        refusal = status === undefined ? undefined : upgradeRefusals[status]
       }
       ws.onclose = (event: { readonly code: number; readonly reason: string }) => {
         if (closed) return
