@@ -12,7 +12,9 @@ const { startDashboardServer } = await importBundled({ entryPoints: [join(root, 
 const port = process.env.PORT === undefined ? 3001 : Number(process.env.PORT)
 const dashboard = await startDashboardServer({ root, port, host: process.env.HOST || "localhost" }).catch((error) => {
   if (error?.code !== "EADDRINUSE") throw error
-  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3002 pnpm start`)
+  console.error(
+    `Port ${port} is in use; start with another one, e.g. PORT=3002 pnpm --filter @switchyard/example-dashboard start`,
+  )
   process.exit(1)
 })
 console.log(`Switchyard dashboard: open ${dashboard.url}`)

@@ -11,7 +11,9 @@ const { startShop } = await importBundled(join(root, "src/server.ts"))
 const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
 const shop = await startShop({ port, host: process.env.HOST || "localhost" }).catch((error) => {
   if (error?.code !== "EADDRINUSE") throw error
-  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3001 pnpm start`)
+  console.error(
+    `Port ${port} is in use; start with another one, e.g. PORT=3001 pnpm --filter @switchyard/example-effect start`,
+  )
   process.exit(1)
 })
 console.log(`Switchyard Effect shop: clients connect to ${shop.url}`)

@@ -11,7 +11,9 @@ const { startApp } = await importBundled(join(root, "src/app.ts"))
 const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
 const app = await startApp({ root, port, host: process.env.HOST || "localhost" }).catch((error) => {
   if (error?.code !== "EADDRINUSE") throw error
-  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3001 pnpm start`)
+  console.error(
+    `Port ${port} is in use; start with another one, e.g. PORT=3001 pnpm --filter @switchyard/example-getting-started start`,
+  )
   process.exit(1)
 })
 console.log(`Switchyard getting started: open ${app.url} (clients connect to ${app.switchyardUrl})`)

@@ -21,7 +21,9 @@ try {
 const port = process.env.PORT === undefined ? 3002 : Number(process.env.PORT)
 const game = await startGameServer({ root, port, host: process.env.HOST || "localhost" }).catch((error) => {
   if (error?.code !== "EADDRINUSE") throw error
-  console.error(`Port ${port} is in use; start with another one, e.g. PORT=3003 pnpm start`)
+  console.error(
+    `Port ${port} is in use; start with another one, e.g. PORT=3003 pnpm --filter @switchyard/example-p2p-game start`,
+  )
   process.exit(1)
 })
 console.log(`Switchyard p2p game: open ${game.url} in two tabs (or two machines on one LAN)`)

@@ -16,8 +16,12 @@ export async function startLocalRedis(binary = process.env.REDIS_SERVER ?? "redi
   const child: ChildProcess = spawn(
     binary,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    // A group of its own: Ctrl+C in the terminal reaches the app, which closes its nodes while Redis is
+    // still up, then stops Redis; not Redis at once, which would leave the nodes waiting on it.
+    { stdio: ["ignore", "ignore", "inherit"], detached: true },
   )
+  // Whatever way the app ends, its throwaway Redis ends with it.
+  process.once("exit", () => child.kill())
   const failed = new Promise<never>((_, reject) => {
     child.once("error", (error) => reject(new Error(`cannot start ${binary}: ${error.message}`)))
     child.once("exit", (code) => reject(new Error(`${binary} exited (${code})`)))

@@ -26,7 +26,8 @@ export async function main(root: string): Promise<void> {
   const shutdown = async () => {
     if (stopping) return
     stopping = true
-    await cluster.close()
+    // A node hands its sessions over through Redis as it closes; give that 5 s, not forever.
+    await Promise.race([cluster.close(), new Promise((resolve) => setTimeout(resolve, 5000))])
     await local?.stop()
     process.exit(0)
   }

@@ -31,7 +31,7 @@ export async function startAfter(port = 0, host = "127.0.0.1"): Promise<{ url: s
     },
     {
       path: "/chat",
-      // Middleware → authenticate: runs on every connection; a throw refuses it (401).
+      // Middleware → authenticate: runs on every connection; a throw refuses it (AUTH_REFUSED to the client).
       authenticate: (request) => {
         const user = userOf(new URL(request.url ?? "/", "http://localhost").searchParams.get("token"))
         if (user === undefined) throw new Error("Unauthorized")
