@@ -63,8 +63,11 @@ describe("topic keys in Redis", () => {
       pingTimeoutMs: 1000,
       backoffMs: [20, 100],
     })
+    // A history TTL of 1.5 s: the node touches the meta every 0.5 s, so it stays even when a touch comes up
+    // to a second late (a loaded machine); at 0.6 s, a touch 350 ms late let it expire (seen once in CI).
+    const historyTtlMs = 1500
     const sink = {
-      history: () => ({ topicHistorySize: 100, topicHistoryTtlMs: 600 }),
+      history: () => ({ topicHistorySize: 100, topicHistoryTtlMs: historyTtlMs }),
       deliver: () => {},
     } as unknown as TopicSink
     const topics = new RedisTopics(connections, sink, "n1", "keys2:", {
@@ -77,7 +80,7 @@ describe("topic keys in Redis", () => {
       topics.listen("feed", "quiet")
       const { epoch } = await topics.read("feed", "quiet", null)
       // Three history TTLs without a publication: the subscribers' epoch must still be the key's.
-      await pause(1800)
+      await pause(3 * historyTtlMs)
       expect(await redis.command("HGET", "keys2:topic:4:feed:quiet:meta", "e")).toBe(epoch)
       topics.unlisten("feed", "quiet")
     } finally {
