@@ -154,7 +154,14 @@ it("draws the server's samples as they arrive, resumes after a dropped connectio
     `${restarted.last} samples (#1–#${restarted.last}) · 0 missed · 2 reconnects (new session)`,
   )
   expect(await page.locator("#note").textContent()).toBe("The server restarted: the charts start over.")
-  // While the server was down, Chromium logged the client's refused attempts to reconnect; nothing else.
-  const refused = /net::ERR_CONNECTION_REFUSED$/
-  expect(problems.filter((problem) => !refused.test(problem))).toEqual([])
+  // While the server was stopping and down, Chromium logged the client's failed attempts to reconnect;
+  // nothing else. A stopping server answers an HTTP request 503 (SERVER_CLOSED) and closes a WebSocket
+  // upgrade unanswered; a stopped one refuses the connection. Which of these the page meets depends on
+  // when its retries fall (CI once saw the first two).
+  const reconnecting = [
+    /net::ERR_CONNECTION_REFUSED$/,
+    /^console: Failed to load resource: the server responded with a status of 503 \(Service Unavailable\)$/,
+    /^console: WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/switchyard' failed: Connection closed before receiving a handshake response$/,
+  ]
+  expect(problems.filter((problem) => !reconnecting.some((allowed) => allowed.test(problem)))).toEqual([])
 })
