@@ -1,22 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createClient } from "@redis/client"
+import { freePort, spawnDaemon, stopDaemon, untilReady } from "./daemon.ts"
 
 export const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? "/usr/bin/redis-server"
-
-/** A free TCP port on 127.0.0.1 (redis-server cannot be told to pick one). */
-export async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve))
-  const address = probe.address()
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  if (address === null || typeof address === "string") throw new Error("no port")
-  return address.port
-}
 
 /**
  * A real `redis-server` (Debian's package; `pnpm test` installs it) on a free loopback port for one test
@@ -53,36 +43,12 @@ export class RedisServer implements AsyncDisposable {
   /** Starts redis-server (again) on this port, and waits until it answers PING. */
   async start(): Promise<void> {
     if (this.child) return
-    const child = spawn(
-      REDIS_SERVER,
-      [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        this.dir,
-        "--loglevel",
-        "warning",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    )
-    this.child = child
-    let stderr = ""
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${stderr}`)
-      if (await this.answers()) return
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${this.port}: ${stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
+    const daemon = spawnDaemon(REDIS_SERVER, [
+      ...["--port", String(this.port), "--bind", "127.0.0.1"],
+      ...["--save", "", "--appendonly", "no", "--dir", this.dir, "--loglevel", "warning"],
+    ])
+    this.child = daemon.child
+    await untilReady("redis-server", daemon, () => this.answers(), 10_000)
   }
 
   /** Stops redis-server (SIGTERM, without saving) and waits for it to exit. */
@@ -90,11 +56,7 @@ export class RedisServer implements AsyncDisposable {
     const child = this.child
     if (!child) return
     this.child = undefined
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once("exit", resolve))
-    child.kill("SIGCONT")
-    child.kill("SIGTERM")
-    await exited
+    await stopDaemon(child, "SIGTERM")
   }
 
   /** SIGSTOP: the process hangs with its sockets open, as a Redis stuck on a slow disk or swapped out. */

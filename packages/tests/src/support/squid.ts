@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { existsSync } from "node:fs"
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { accepts } from "./cluster/nginx.ts"
-import { freePort } from "./redisServer.ts"
+import { accepts, freePort, spawnDaemon, stopDaemon, untilReady } from "./daemon.ts"
 
 export const SQUID = process.env.SQUID_PATH ?? "/usr/sbin/squid"
 
@@ -75,26 +74,16 @@ export class Squid implements AsyncDisposable {
     const port = await freePort()
     const config = join(dir, "squid.conf")
     await writeFile(config, squidConfig(dir, port, options))
-    const child = spawn(SQUID, ["-N", "-f", config], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] })
-    let stderr = ""
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const squid = new Squid(port, dir, child)
-    const deadline = Date.now() + 15_000
-    for (;;) {
-      if (child.exitCode !== null) {
-        const log = await readFile(join(dir, "cache.log"), "utf8").catch(() => "")
-        await squid[Symbol.asyncDispose]()
-        throw new Error(`squid exited (${child.exitCode}): ${stderr}${log}`)
-      }
-      if (await accepts(port)) return squid
-      if (Date.now() > deadline) {
-        await squid[Symbol.asyncDispose]()
-        throw new Error(`squid did not listen on ${port}: ${stderr}`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    const daemon = spawnDaemon(SQUID, ["-N", "-f", config], dir)
+    const squid = new Squid(port, dir, daemon.child)
+    const cacheLog = () => readFile(join(dir, "cache.log"), "utf8").catch(() => "")
+    try {
+      await untilReady("squid", daemon, () => accepts(port), 15_000, cacheLog)
+    } catch (error) {
+      await squid[Symbol.asyncDispose]()
+      throw error
     }
+    return squid
   }
 
   /**
@@ -122,12 +111,7 @@ export class Squid implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     process.off("exit", this.onExit)
-    const { child } = this
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve))
-      child.kill("SIGKILL")
-      await exited
-    }
+    await stopDaemon(this.child, "SIGKILL")
     await rm(this.dir, { recursive: true, force: true })
   }
 }

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { createHmac } from "node:crypto"
 import { createSocket } from "node:dgram"
 import { existsSync } from "node:fs"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { spawnDaemon, stopDaemon, untilReady } from "./daemon.ts"
 
 export const TURNSERVER = process.env.TURNSERVER_PATH ?? "/usr/bin/turnserver"
 
@@ -61,36 +62,35 @@ export class TurnServer implements AsyncDisposable {
     let lastError: Error | undefined
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freeUdpPort()
-      const child = spawn(
-        TURNSERVER,
-        [
-          ...["-c", join(dir, "turnserver.conf")],
-          ...["--listening-ip", "127.0.0.1", "--listening-port", String(port), "--relay-ip", relayIp],
-          ...(options.authSecret === undefined
-            ? ["--lt-cred-mech", "--user", `${options.username}:${options.password}`]
-            : ["--use-auth-secret", "--static-auth-secret", options.authSecret]),
-          ...["--realm", options.realm ?? "switchyard.test"],
-          // coturn refuses to relay to 127.x.x.x unless told to.
-          "--allow-loopback-peers",
-          ...["--no-tcp", "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780"],
-          ...["--log-file", join(dir, "turn.log"), "--simple-log", "--no-stdout-log", "--verbose"],
-          ...["--pidfile", join(dir, "turnserver.pid"), "--userdb", join(dir, "turndb")],
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      )
-      let stderr = ""
-      child.stderr?.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString()
-      })
-      const server = new TurnServer(child, dir, port, relayIp)
+      const daemon = spawnDaemon(TURNSERVER, [
+        ...["-c", join(dir, "turnserver.conf")],
+        ...["--listening-ip", "127.0.0.1", "--listening-port", String(port), "--relay-ip", relayIp],
+        ...(options.authSecret === undefined
+          ? ["--lt-cred-mech", "--user", `${options.username}:${options.password}`]
+          : ["--use-auth-secret", "--static-auth-secret", options.authSecret]),
+        ...["--realm", options.realm ?? "switchyard.test"],
+        // coturn refuses to relay to 127.x.x.x unless told to.
+        "--allow-loopback-peers",
+        ...["--no-tcp", "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780"],
+        ...["--log-file", join(dir, "turn.log"), "--simple-log", "--no-stdout-log", "--verbose"],
+        ...["--pidfile", join(dir, "turnserver.pid"), "--userdb", join(dir, "turndb")],
+      ])
+      const server = new TurnServer(daemon.child, dir, port, relayIp)
       const listening = `UDP listener opened on: 127.0.0.1:${port}`
-      const deadline = Date.now() + 5000
-      while (Date.now() < deadline && child.exitCode === null && !(await server.log()).includes(listening)) {
-        await new Promise((r) => setTimeout(r, 20))
+      try {
+        await untilReady(
+          "turnserver",
+          daemon,
+          async () => (await server.log()).includes(listening),
+          5000,
+          () => server.log(),
+        )
+        return server
+      } catch (error) {
+        // Most likely another process took the port between freeUdpPort() and coturn's bind: try another.
+        lastError = error as Error
+        await server.stop()
       }
-      if ((await server.log()).includes(listening) && child.exitCode === null) return server
-      lastError = new Error(`turnserver did not listen on ${port}: ${stderr}\n${await server.log()}`)
-      await server.stop()
     }
     await rm(dir, { recursive: true, force: true })
     throw lastError
@@ -127,12 +127,7 @@ export class TurnServer implements AsyncDisposable {
 
   private async stop(): Promise<void> {
     process.off("exit", this.onExit)
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    const exited = new Promise((resolve) => this.child.once("exit", resolve))
-    this.child.kill("SIGTERM")
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 2000)
-    await exited
-    clearTimeout(timer)
+    await stopDaemon(this.child, "SIGTERM", 2000)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { existsSync } from "node:fs"
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
-import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort } from "../redisServer.ts"
+import { accepts, freePort, spawnDaemon, stopDaemon, untilReady } from "../daemon.ts"
 
 export const NGINX = process.env.NGINX_PATH ?? "/usr/sbin/nginx"
 
@@ -109,53 +108,22 @@ export class Nginx implements AsyncDisposable {
     const port = await freePort()
     const config = join(dir, "nginx.conf")
     await writeFile(config, await configure(dir, port))
-    const child = spawn(NGINX, ["-p", dir, "-c", config, "-e", join(dir, "error.log")], {
-      stdio: ["ignore", "ignore", "pipe"],
-    })
-    let stderr = ""
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const nginx = new Nginx(port, dir, child)
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      if (child.exitCode !== null) {
-        const log = await readFile(join(dir, "error.log"), "utf8").catch(() => "")
-        await nginx[Symbol.asyncDispose]()
-        throw new Error(`nginx exited (${child.exitCode}): ${stderr}${log}`)
-      }
-      if (await accepts(port)) return nginx
-      if (Date.now() > deadline) {
-        await nginx[Symbol.asyncDispose]()
-        throw new Error(`nginx did not listen on ${port}: ${stderr}`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    const daemon = spawnDaemon(NGINX, ["-p", dir, "-c", config, "-e", join(dir, "error.log")])
+    const nginx = new Nginx(port, dir, daemon.child)
+    const errorLog = () => readFile(join(dir, "error.log"), "utf8").catch(() => "")
+    try {
+      await untilReady("nginx", daemon, () => accepts(port), 10_000, errorLog)
+    } catch (error) {
+      await nginx[Symbol.asyncDispose]()
+      throw error
     }
+    return nginx
   }
 
   /** Stops nginx (SIGTERM: fast shutdown, every connection closed) and removes its directory. */
   async [Symbol.asyncDispose](): Promise<void> {
     process.off("exit", this.onExit)
-    const { child } = this
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve))
-      child.kill("SIGTERM")
-      const killer = setTimeout(() => child.kill("SIGKILL"), 5000)
-      await exited
-      clearTimeout(killer)
-    }
+    await stopDaemon(this.child, "SIGTERM")
     await rm(this.dir, { recursive: true, force: true })
   }
-}
-
-/** Whether something accepts TCP connections on `127.0.0.1:<port>`. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
 }
