@@ -115,7 +115,10 @@ describe("tutorial: peer-to-peer game state over WebRTC", () => {
     // P2 saw its start, places in between and the end, and never more than was sent. Each one P1 sent
     // since the lossy channel opened went on it (none through the server). How many depends on the
     // machine's load; the test prints them.
-    const [sent, received] = [Number(await data(one, "sent")), Number(await data(two, "received"))]
+    // P1 goes on sending while this reads: P2's count first, so that P1's is read later and is at least
+    // what it was when P2's was (read the other way round, a position sent in between counts on one side).
+    const received = Number(await data(two, "received"))
+    const sent = Number(await data(one, "sent"))
     const after = await counts(one)
     console.log(
       `p2p game: P1 sent ${sent} positions (each move, and every 250 ms standing), P2 received ${received}; ` +
