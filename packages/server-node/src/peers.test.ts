@@ -1,4 +1,11 @@
-import { type CompiledContract, compileContract, decodeServerFrame, prepareContract } from "@switchyard/core"
+import {
+  type CompiledContract,
+  compileContract,
+  contract,
+  decodeServerFrame,
+  peer,
+  prepareContract,
+} from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { beforeAll, describe, expect, it } from "vitest"
 import { type PeerEndpoint, PeerHub } from "./peers.ts"
@@ -13,6 +20,8 @@ interface FakeEndpoint extends PeerEndpoint {
   /** What `keepsUp()` and `roomFor()` answer. */
   keeping: boolean
   room: boolean
+  /** The bound each `keepsUp(maxPending)` was asked with. */
+  readonly asked: number[]
   readonly got: Array<readonly [number, string, unknown]>
 }
 
@@ -25,6 +34,7 @@ function endpoint(peerId: string): FakeEndpoint {
     auth: undefined,
     keeping: true,
     room: true,
+    asked: [],
     got,
     sendPeer(frameBody: string) {
       // Through the real codec, as the client would read it.
@@ -34,17 +44,20 @@ function endpoint(peerId: string): FakeEndpoint {
       got.push([conn, op, data])
     },
     roomFor: () => side.room,
-    keepsUp: () => side.keeping,
+    keepsUp: (maxPending) => {
+      side.asked.push(maxPending)
+      return side.keeping
+    },
   }
   return side
 }
 
 /** Two sessions with an open peer connection between them; returns its id. */
-async function connected() {
+async function connected(contractCodecs = compiled) {
   const hub = new PeerHub(
-    compiled,
+    contractCodecs,
     { authorize: () => true },
-    { maxPeerConnections: 4, maxPeerCandidates: 8 },
+    { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 33 },
     () => {},
   )
   const a = endpoint("a")
@@ -73,6 +86,8 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
       [conn, "latest", [9, "position", { x: 3, y: 4 }]],
     ])
     expect(a.got).toEqual([])
+    // The bound is the server's limit, passed through.
+    expect(b.asked).toEqual([33, 33])
   })
 
   it("drops them, silently and without closing, while the receiver does not keep up or has no room", async () => {
@@ -112,5 +127,44 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
     // A connection that is not this session's looks like none, as for `relay`.
     hub.receive(b, conn + 1, "latest", [4, "position", { x: 1, y: 1 }])
     expect(b.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "PEER_CLOSED"]])
+  })
+
+  it("drops them for a receiver that does not keep up before decoding them: an invalid one too, silently", async () => {
+    // A Standard Schema that counts its validations: the server's decode of a peer message.
+    let decodes = 0
+    const counted = {
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: (value: unknown) => {
+          decodes++
+          return typeof value === "number" ? { value } : { issues: [{ message: "not a number" }] }
+        },
+      },
+    }
+    const Counted = contract({
+      peers: { x: peer({ message: counted, delivery: "unreliable" }), note: peer({ message: counted }) },
+    })
+    const { hub, a, b, conn } = await connected(compileContract(Counted))
+    b.keeping = false
+    for (let i = 1; i <= 100; i++) hub.receive(a, conn, "latest", [i, "x", i])
+    hub.receive(a, conn, "latest", [101, "x", "not a number"])
+    expect([decodes, a.got, b.got]).toEqual([0, [], []])
+    // What the sender is told whatever the receiver's state is still told: an unknown or reliable channel.
+    hub.receive(a, conn, "latest", [102, "nope", 1])
+    hub.receive(a, conn, "latest", [103, "note", 1])
+    expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([
+      ["error", "UNKNOWN_CHANNEL"],
+      ["error", "INVALID_INPUT"],
+    ])
+    expect(decodes).toBe(0)
+    // Once the receiver keeps up, messages are validated again, and an invalid one is refused to the sender.
+    a.got.length = 0
+    b.keeping = true
+    hub.receive(a, conn, "latest", [104, "x", 104])
+    hub.receive(a, conn, "latest", [105, "x", "not a number"])
+    expect(b.got).toEqual([[conn, "latest", [104, "x", 104]]])
+    expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "INVALID_INPUT"]])
+    expect(decodes).toBeGreaterThanOrEqual(2)
   })
 })

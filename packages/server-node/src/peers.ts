@@ -49,9 +49,10 @@ export interface PeerEndpoint {
   roomFor(size: number): boolean
   /**
    * Whether an unreliable peer message is worth sending now: the session has a live connection and is
-   * reading (few frames unacknowledged). Otherwise it would arrive stale, if at all, so it is dropped.
+   * reading (at most `maxPending` frames unacknowledged). Otherwise it would arrive stale, if at all, so
+   * it is dropped.
    */
-  keepsUp(): boolean
+  keepsUp(maxPending: number): boolean
 }
 
 export interface PeerLimits {
@@ -59,6 +60,8 @@ export interface PeerLimits {
   readonly maxPeerConnections: number
   /** ICE candidates each side may send per peer connection. */
   readonly maxPeerCandidates: number
+  /** Frames a receiver may have unacknowledged for an unreliable peer message to be relayed to it. */
+  readonly maxUnreliablePeerPending: number
 }
 
 interface PeerLink {
@@ -283,9 +286,12 @@ export class PeerHub {
 
   /**
    * A message of an unreliable channel for the other side (docs/peers.md#unreliable-peer-channels):
-   * validated and re-encoded like a relayed one, but dropped, without a word to either side, when the
-   * receiver is not keeping up or has no connection. It never closes the connection for back-pressure;
+   * dropped, without a word to either side, when the receiver is not keeping up or has no connection;
+   * else validated and re-encoded like a relayed one. It never closes the connection for back-pressure;
    * a refused one is an `error` to the sender and nothing to the receiver, which counts no gaps.
+   * Checked by cost: a closed connection, an unknown or a reliable channel are refused whatever the
+   * receiver's state; then a receiver not keeping up drops the message unread, so that a flood to a
+   * stalled receiver costs no decoding (an invalid payload is refused only when it would have gone on).
    */
   private latest(
     link: PeerLink,
@@ -300,6 +306,7 @@ export class PeerHub {
     if (channel.delivery !== "unreliable") {
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: a reliable channel's messages are relayed`, n)
     }
+    if (!other.keepsUp(this.limits.maxUnreliablePeerPending)) return
     const decoded = channel.message.decode(message)
     const encoded = decoded.ok ? encodePayload(channel.message, decoded.value) : undefined
     if (encoded === undefined) {
@@ -307,7 +314,7 @@ export class PeerHub {
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: ${why}`, n)
     }
     const forwarded = body.peer(link.id, "latest", `[${n},${JSON.stringify(name)},${encoded}]`)
-    if (other.keepsUp() && other.roomFor(forwarded.length + 24)) other.sendPeer(forwarded)
+    if (other.roomFor(forwarded.length + 24)) other.sendPeer(forwarded)
   }
 
   private refuse(side: PeerEndpoint, conn: number, code: ErrorCode, message: string, n?: number): void {

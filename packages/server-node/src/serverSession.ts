@@ -227,8 +227,9 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
   }
 
-  /** Whether an unreliable peer message goes now (PeerEndpoint): a live link, at most 256 frames unacknowledged. */
-  readonly keepsUp = (): boolean => !this.ended && !this.ghost && this.link !== undefined && this.session.pending <= 256
+  /** Whether an unreliable peer message goes now (PeerEndpoint): a live link, at most `max` frames unacknowledged. */
+  readonly keepsUp = (max: number): boolean =>
+    !this.ended && !this.ghost && this.link !== undefined && this.session.pending <= max
 
   /** Whether `frames` more data frames of `size` characters fit in the replay buffer (SessionPort). */
   canTake(frames: number, size: number): boolean {
