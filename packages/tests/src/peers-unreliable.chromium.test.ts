@@ -112,6 +112,33 @@ describe("unreliable peer channels between two Chromium pages", () => {
     expect(delivered).toEqual([{ x: 31, y: 0 }])
     expect((await channelLog(pages[1]))?.received["switchyard-peer-latest"]).toBe(32)
     expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
+
+    // A burst in one task, faster than any path: 5,000 positions (~200 KB) would all queue in the browser.
+    // Writes stop once the lossy channel holds 64 KiB unsent; the newest waits, and arrives once it drains.
+    const burst = 5000
+    const before = (await channelLog(pages[0]))?.sent["switchyard-peer-latest"] ?? 0
+    const sentInPage = await pages[0].evaluate((count) => {
+      type Driver = { peerSend(handle: number, channel: string, message: unknown): unknown }
+      // A position as the page driver takes it (support/remoteClient.ts, toWire).
+      const position = (x: number, y: number) => ["o", { x: ["v", x], y: ["v", y] }]
+      const driver = (globalThis as unknown as { switchyard: Driver }).switchyard
+      // The page's handle of A's connection (numbered with the page's other operations): the one that takes a position.
+      const handle = Array.from({ length: 1000 }, (_, i) => i + 1).find(
+        (h) => driver.peerSend(h, "position", position(1000, 0)) === null,
+      )
+      if (handle === undefined) return -1
+      for (let i = 1; i <= count; i++) driver.peerSend(handle, "position", position(1000 + i, i))
+      return count + 1
+    }, burst)
+    expect(sentInPage).toBe(burst + 1)
+    await waitFor(() => delivered.at(-1)?.x === 1000 + burst, 10_000, "the newest position of the burst")
+    const afterBurst = await channelLog(pages[0])
+    const written = (afterBurst?.sent["switchyard-peer-latest"] ?? 0) - before
+    expect(written, `${written} of ${burst + 1} written`).toBeLessThan(burst)
+    expect(afterBurst?.buffered["switchyard-peer-latest"]).toBeLessThanOrEqual(64 * 1024)
+    const xs = delivered.map((p) => p.x)
+    expect(xs).toEqual([...new Set(xs)].sort((p, q) => p - q))
+    expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
   })
 
   it("with direct channels forbidden, go through the server relay, newest only, beside the reliable ones", async () => {
