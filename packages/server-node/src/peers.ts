@@ -115,14 +115,25 @@ export class PeerHub {
     if (this.options) this.endpoints.set(endpoint.peerId, endpoint)
   }
 
-  /** A session ended: its connections close, and the other sides hear it. */
-  leave(endpoint: PeerEndpoint): void {
+  /**
+   * A session ended, or `moved` to another node (whose hub knows none of its connections): its
+   * connections close, and the other sides hear it; a session that moved hears it too, in its replay.
+   */
+  leave(endpoint: PeerEndpoint, moved = false): void {
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
     for (const link of [...this.links.values()]) {
       if (link.from !== endpoint && link.to !== endpoint) continue
       this.drop(link)
+      if (moved) {
+        const why = problem("PEER_CLOSED", "the session moved to another server node")
+        endpoint.sendPeer(
+          !link.open && link.from === endpoint
+            ? body.peer(link.ref, "refused", why)
+            : body.peer(link.id, "closed", why),
+        )
+      }
       if (!link.open && link.to === endpoint) {
         link.from.sendPeer(body.peer(link.ref, "refused", problem("PEER_NOT_FOUND", "the peer went away")))
       } else {

@@ -266,9 +266,10 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
   /**
    * Hands the session to another node: its link closes (the client has moved), and what it holds is
    * returned. Calls and streams still running stay here as a ghost whose frames go to `outlet`; `running`
-   * tells when none is left.
+   * tells when none is left. Peer connections (this node's hub) close, told to the client in its replay.
    */
   handOver(key: string, nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
+    this.runtime.peers.leave(this, true)
     const subscriptions = this.subscriptions.handOver()
     const snapshot: ServerSessionSnapshot = {
       id: this.id,
@@ -287,7 +288,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     this.remote = undefined
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.stopHeartbeat()
-    this.runtime.peers.leave(this)
     const link = this.link
     this.link = undefined
     this.session.reset()
