@@ -168,3 +168,46 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
     expect(decodes).toBeGreaterThanOrEqual(2)
   })
 })
+
+describe("PeerHub: a session that moves to another node", () => {
+  it("hears each of its connections close, and each connect of its still being authorised refused", async () => {
+    let allow: (verdict: boolean) => void = () => {}
+    const hub = new PeerHub(
+      compiled,
+      { authorize: ({ to }) => (to.peerId === "c" ? new Promise<boolean>((resolve) => (allow = resolve)) : true) },
+      { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 256 },
+      () => {},
+    )
+    const [a, b, c] = [endpoint("a"), endpoint("b"), endpoint("c")]
+    for (const side of [a, b, c]) hub.join(side)
+    hub.receive(a, 1, "connect", "b")
+    await Promise.resolve()
+    const conn = b.got.find(([, op]) => op === "incoming")?.[0] as number
+    hub.receive(b, conn, "accept", null)
+    hub.receive(a, 2, "connect", "c")
+    await Promise.resolve()
+    a.got.length = 0
+    b.got.length = 0
+    hub.leave(a, true)
+    const told = (side: FakeEndpoint) => side.got.map(([id, op, data]) => [id, op, (data as { code: string }).code])
+    expect(told(a)).toEqual([
+      [2, "refused", "PEER_CLOSED"],
+      [conn, "closed", "PEER_CLOSED"],
+    ])
+    expect(told(b)).toEqual([[conn, "closed", "PEER_CLOSED"]])
+    // `authorize` answering after the move changes nothing: A was told already, C hears nothing.
+    allow(true)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect([a.got.length, c.got]).toEqual([2, []])
+    // A session that ends is not told (it has no one to tell); the other side is.
+    hub.join(a)
+    hub.receive(a, 3, "connect", "b")
+    await Promise.resolve()
+    const second = b.got.find(([, op]) => op === "incoming")?.[0] as number
+    hub.receive(b, second, "accept", null)
+    a.got.length = 0
+    hub.leave(a)
+    expect(a.got).toEqual([])
+    expect(told(b).at(-1)).toEqual([second, "closed", "PEER_CLOSED"])
+  })
+})

@@ -94,6 +94,8 @@ export class PeerHub {
   private readonly links = new Map<number, PeerLink>()
   /** Connections (open, or awaiting an answer or `authorize`) per session, by peer id. */
   private readonly counts = new Map<string, number>()
+  /** The `connect` references of each session waiting for `authorize`. */
+  private readonly authorizing = new Map<PeerEndpoint, Set<number>>()
   private nextId = 1
 
   constructor(
@@ -123,11 +125,13 @@ export class PeerHub {
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
+    const why = problem("PEER_CLOSED", "the session moved to another server node")
+    for (const ref of (moved && this.authorizing.get(endpoint)) || []) endpoint.sendPeer(body.peer(ref, "refused", why))
+    this.authorizing.delete(endpoint)
     for (const link of [...this.links.values()]) {
       if (link.from !== endpoint && link.to !== endpoint) continue
       this.drop(link)
       if (moved) {
-        const why = problem("PEER_CLOSED", "the session moved to another server node")
         endpoint.sendPeer(
           !link.open && link.from === endpoint
             ? body.peer(link.ref, "refused", why)
@@ -189,6 +193,8 @@ export class PeerHub {
       return refused("LIMIT_EXCEEDED", `more than ${this.limits.maxPeerConnections} peer connections`)
     }
     this.count(from, 1)
+    const waiting = this.authorizing.get(from) ?? new Set<number>()
+    this.authorizing.set(from, waiting.add(ref))
     const request = {
       from: { peerId: from.peerId, sessionId: from.id, auth: from.auth },
       to: { peerId: to.peerId, sessionId: to.id, auth: to.auth },
@@ -199,6 +205,7 @@ export class PeerHub {
       (verdict) => {
         this.count(from, -1)
         if (this.endpoints.get(from.peerId) !== from) return
+        waiting.delete(ref)
         if (verdict instanceof Error) this.onError(verdict, { sessionId: from.id })
         if (verdict !== true) return refused("PEER_FORBIDDEN", "not allowed to connect to that peer")
         if (this.endpoints.get(to.peerId) !== to) return refused("PEER_NOT_FOUND", "the peer went away")
