@@ -66,17 +66,22 @@ async function traffic(clients: readonly [Client<TestContract>, Client<TestContr
   return positions
 }
 
+/** Waits for the connection's direct path, and for both pages' lossy channel to open. */
+async function direct(pages: readonly Page[], ab: Conn, ba: Conn) {
+  await waitFor(() => ab.path === "direct" && ba.path === "direct", 15_000, "the direct data channel")
+  for (const page of pages) {
+    await page.waitForFunction(
+      () => (window as unknown as { __lossy?: RTCDataChannel }).__lossy?.readyState === "open",
+      undefined,
+      { timeout: 5000 },
+    )
+  }
+}
+
 describe("unreliable peer channels between two Chromium pages", () => {
   it("go direct on an unordered, never-retransmitting channel; older than the newest are dropped; reliable ones are unaffected", async () => {
     const { pages, clients, ab, ba } = await twoPages(true)
-    await waitFor(() => ab.path === "direct" && ba.path === "direct", 15_000, "the direct data channel")
-    for (const page of pages) {
-      await page.waitForFunction(
-        () => (window as unknown as { __lossy?: RTCDataChannel }).__lossy?.readyState === "open",
-        undefined,
-        { timeout: 5000 },
-      )
-    }
+    await direct(pages, ab, ba)
     const positions = await traffic(clients, ab, ba)
     const [atA, atB] = await Promise.all(pages.map(channelLog))
     // Both pages made the lossy channel themselves, and the browser reports it unordered with no retransmits.
@@ -112,9 +117,17 @@ describe("unreliable peer channels between two Chromium pages", () => {
     expect(delivered).toEqual([{ x: 31, y: 0 }])
     expect((await channelLog(pages[1]))?.received["switchyard-peer-latest"]).toBe(32)
     expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
+  })
 
-    // A burst in one task, faster than any path: 5,000 positions (~200 KB) would all queue in the browser.
-    // Writes stop once the lossy channel holds 64 KiB unsent; the newest waits, and arrives once it drains.
+  it("go direct no faster than the lossy channel drains: past 64 KiB unsent, the newest waits", async () => {
+    const { pages, clients, ab, ba } = await twoPages(true)
+    await direct(pages, ab, ba)
+    const delivered: Position[] = []
+    ba.channels.position.subscribe((m) => delivered.push(m))
+    // B's page runs operations in order: a call through it returns once the subscription is in place.
+    await clients[1].rpc.add({ a: 0, b: 0 })
+    // 5,000 positions (~200 KB) in one task would all queue in the browser. Writes stop once the lossy
+    // channel holds 64 KiB unsent; the newest waits, and arrives once it drains.
     const burst = 5000
     const before = (await channelLog(pages[0]))?.sent["switchyard-peer-latest"] ?? 0
     const sentInPage = await pages[0].evaluate((count) => {
