@@ -150,7 +150,7 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
     for (let i = 1; i <= 100; i++) hub.receive(a, conn, "latest", [i, "x", i])
     hub.receive(a, conn, "latest", [101, "x", "not a number"])
     expect([decodes, a.got, b.got]).toEqual([0, [], []])
-    // What the sender is told whatever the receiver's state is still told: an unknown or reliable channel.
+    // Refusals that do not depend on the receiver still come: an unknown channel, a reliable one.
     hub.receive(a, conn, "latest", [102, "nope", 1])
     hub.receive(a, conn, "latest", [103, "note", 1])
     expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([
