@@ -76,8 +76,9 @@ const entries = [
     file: "peers.ts",
     what: "Switchyard: Standard Schema contract, WebSocket and peers",
     // + 356 B measured for unreliable peer channels (13 959 B → 14 315 B gzip); + 92 B for refusals told to
-    // the app (14 315 B → 14 407 B gzip).
-    ceiling: 13.7 * KB + 356 + 92,
+    // the app (14 315 B → 14 407 B gzip); + 169 B for the lossy channel's send buffer bound (14 464 B →
+    // 14 633 B gzip).
+    ceiling: 13.7 * KB + 356 + 92 + 169,
   },
   {
     file: "webrtc.ts",

@@ -180,7 +180,7 @@ export class PeerConn {
     if (this.state === "closed") throw switchyardError("PEER_CLOSED", "the peer connection is closed")
     const json = encodeInput(channel.message, message, channel.name)
     if (typeof json !== "string") throw json
-    if (channel.delivery === "unreliable") return this.#sendLatest(channel.name, json)
+    if (channel.delivery === "unreliable") return this.#sendLatest(channel, json)
     const n = this.#nextOut
     const relayed = `[${n},${JSON.stringify(channel.name)},${json}]`
     if (
@@ -203,9 +203,13 @@ export class PeerConn {
    * else through the server, which drops it when the other side is not keeping up. Never kept, never
    * sent again: a message lost on either path is gone.
    */
-  #sendLatest(name: string, json: string): void {
-    const item = `[${this.#nextLatest++},${JSON.stringify(name)},${json}]`
-    if (this.path === "direct" && json.length <= MAX_DIRECT_CHARS && this.#direct?.sendLossy(`["u",${item.slice(1)}`)) {
+  #sendLatest(channel: CompiledPeer, json: string): void {
+    const item = `[${this.#nextLatest++},${JSON.stringify(channel.name)},${json}]`
+    if (
+      this.path === "direct" &&
+      json.length <= MAX_DIRECT_CHARS &&
+      this.#direct?.sendLossy(`["u",${item.slice(1)}`, channel)
+    ) {
       return
     }
     // Not queued for a connection to come: it would be stale by then, and would fill the session's replay buffer.

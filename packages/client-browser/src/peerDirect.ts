@@ -2,6 +2,7 @@ import {
   candidateToSignal,
   type IceCandidate,
   type IceServer,
+  LatestFrames,
   localOffer,
   remoteCandidates,
   unref,
@@ -10,6 +11,10 @@ import {
 /** The part of `RTCDataChannel` a direct peer path uses (the browser's, or node-datachannel's polyfill). */
 export interface PeerDataChannelLike {
   readonly readyState: string
+  readonly bufferedAmount: number
+  /** Where the lossy channel says it drained below `bufferedAmountLowThreshold`: what waits is sent. */
+  bufferedAmountLowThreshold?: number
+  onbufferedamountlow?: ((event: never) => void) | null
   onopen: ((event: never) => void) | null
   onmessage: ((event: never) => void) | null
   onclose: ((event: never) => void) | null
@@ -53,6 +58,12 @@ const PEER_CHANNEL = "switchyard-peer"
  */
 const LOSSY_CHANNEL = "switchyard-peer-latest"
 const LOSSY_OPTIONS = { ordered: false, maxRetransmits: 0, negotiated: true, id: 16 } as const
+/**
+ * An unreliable message is written on the lossy channel only while it holds at most this many bytes
+ * unsent; above it, the newest message per channel waits for `bufferedamountlow` and older ones are
+ * dropped (docs/peers.md#unreliable-peer-channels), as the WebRTC transport does with its own.
+ */
+export const LOSSY_BUFFERED_BYTES = 64 * 1024
 
 export interface DirectEvents {
   /** The data channel is open: messages may go direct. */
@@ -69,8 +80,12 @@ export interface DirectPath {
   signal(kind: "offer" | "answer" | "candidate", data: unknown): void
   /** Sends on the open channel; false when the channel refused (it is then closing). */
   send(text: string): boolean
-  /** Sends on the lossy channel; false when it is not open (the message then takes the relay). */
-  sendLossy(text: string): boolean
+  /**
+   * Sends on the lossy channel; false when it is not open (the message then takes the relay). While the
+   * channel holds more than `LOSSY_BUFFERED_BYTES` unsent, the message waits instead, replacing the one
+   * of its `slot` (its peer channel) that waited.
+   */
+  sendLossy(text: string, slot: object): boolean
   close(): void
 }
 
@@ -102,6 +117,15 @@ export function openDirect(
     }
   }) as never
   let lossyChannel: PeerDataChannelLike | undefined
+  const waiting = new LatestFrames()
+  const congested = () => (lossyChannel?.bufferedAmount ?? 0) > LOSSY_BUFFERED_BYTES
+  const writeLossy = (text: string) => {
+    try {
+      lossyChannel?.send(text)
+    } catch {
+      // A lossy message may be lost anyway; the channel's close event follows a failure.
+    }
+  }
   /**
    * The caller makes it before its offer; the callee after taking the offer, as the WebRTC server does:
    * node-datachannel would otherwise make an offer of its own for it.
@@ -110,9 +134,12 @@ export function openDirect(
     if (!lossy || done) return
     lossyChannel = peer.createDataChannel(LOSSY_CHANNEL, { ...LOSSY_OPTIONS })
     lossyChannel.onmessage = read
+    lossyChannel.bufferedAmountLowThreshold = LOSSY_BUFFERED_BYTES
+    lossyChannel.onbufferedamountlow = () => waiting.flush(writeLossy, congested)
     // Losing the lossy channel is no reason to leave the direct path: unreliable messages take the relay.
     lossyChannel.onclose = lossyChannel.onerror = () => {
       lossyChannel = undefined
+      waiting.clear()
     }
   }
   const finish = (why: string, notify: boolean) => {
@@ -227,14 +254,11 @@ export function openDirect(
         return false
       }
     },
-    sendLossy(text) {
+    sendLossy(text, slot) {
       if (done || lossyChannel?.readyState !== "open") return false
-      try {
-        lossyChannel.send(text)
-        return true
-      } catch {
-        return false
-      }
+      waiting.put(slot, text)
+      waiting.flush(writeLossy, congested)
+      return true
     },
     close() {
       finish("closed", false)

@@ -120,6 +120,12 @@ export interface ServerLimits extends SessionOptions {
   /** ICE candidates each side may send per peer connection (`PEER_SIGNAL_REFUSED`). */
   readonly maxPeerCandidates: number
   /**
+   * A message of an unreliable peer channel is relayed only while the receiver's session has at most this
+   * many frames it has not acknowledged (and a live connection); otherwise it is dropped, silently
+   * (docs/peers.md#unreliable-peer-channels). A non-negative integer.
+   */
+  readonly maxUnreliablePeerPending: number
+  /**
    * With a broker that has `nodes` (docs/scaling.md): how long a HELLO naming a session another node
    * owns waits for it to be handed over (ms); past it the connection is refused and the client retries.
    */
@@ -186,6 +192,8 @@ export const defaultLimits: ServerLimits = {
   maxPeerConnections: 16,
   // A host gathers a handful per interface and address family; TURN adds a few more.
   maxPeerCandidates: 64,
+  // A few round trips of a 60 Hz game's traffic: a reader that falls further behind gets no backlog.
+  maxUnreliablePeerPending: 256,
   takeOverTimeoutMs: 3_000,
   handOverGraceMs: 10_000,
   // Under Redis's default pub/sub output buffer soft limit (8 MB), so that one snapshot never cuts a node off.
@@ -196,9 +204,14 @@ export const defaultLimits: ServerLimits = {
  * Throws a `TypeError` for limits that contradict each other (docs/limits.md): a bound on unread bytes
  * below the largest body or WebSocket message a client may send (`maxMessageBytes`, and at least the
  * 1 MiB a client assumes before WELCOME, plus 64 KiB of framing) would refuse that message every time,
- * and its client would send it again after every resume.
+ * and its client would send it again after every resume. Also for a `maxUnreliablePeerPending` that is
+ * not a non-negative integer (a NaN would drop every unreliable peer message without a word).
  */
 export function checkLimits(limits: ServerLimits): void {
+  const pending = limits.maxUnreliablePeerPending
+  if (!(Number.isInteger(pending) && pending >= 0)) {
+    throw new TypeError(`switchyard: limits.maxUnreliablePeerPending (${pending}) must be a non-negative integer`)
+  }
   const largest = httpBodyCap(limits.maxMessageBytes)
   const low = (["maxIncompleteBytesPerIp", "maxIncompleteBytes"] as const).filter((name) => !(limits[name] >= largest))
   if (low.length === 0) return

@@ -1,4 +1,11 @@
-import { type CompiledContract, compileContract, decodeServerFrame, prepareContract } from "@switchyard/core"
+import {
+  type CompiledContract,
+  compileContract,
+  contract,
+  decodeServerFrame,
+  peer,
+  prepareContract,
+} from "@switchyard/core"
 import { TestContract } from "@switchyard/core/testing"
 import { beforeAll, describe, expect, it } from "vitest"
 import { type PeerEndpoint, PeerHub } from "./peers.ts"
@@ -13,6 +20,8 @@ interface FakeEndpoint extends PeerEndpoint {
   /** What `keepsUp()` and `roomFor()` answer. */
   keeping: boolean
   room: boolean
+  /** The bound each `keepsUp(maxPending)` was asked with. */
+  readonly asked: number[]
   readonly got: Array<readonly [number, string, unknown]>
 }
 
@@ -25,6 +34,7 @@ function endpoint(peerId: string): FakeEndpoint {
     auth: undefined,
     keeping: true,
     room: true,
+    asked: [],
     got,
     sendPeer(frameBody: string) {
       // Through the real codec, as the client would read it.
@@ -34,17 +44,20 @@ function endpoint(peerId: string): FakeEndpoint {
       got.push([conn, op, data])
     },
     roomFor: () => side.room,
-    keepsUp: () => side.keeping,
+    keepsUp: (maxPending) => {
+      side.asked.push(maxPending)
+      return side.keeping
+    },
   }
   return side
 }
 
 /** Two sessions with an open peer connection between them; returns its id. */
-async function connected() {
+async function connected(contractCodecs = compiled) {
   const hub = new PeerHub(
-    compiled,
+    contractCodecs,
     { authorize: () => true },
-    { maxPeerConnections: 4, maxPeerCandidates: 8 },
+    { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 33 },
     () => {},
   )
   const a = endpoint("a")
@@ -73,6 +86,8 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
       [conn, "latest", [9, "position", { x: 3, y: 4 }]],
     ])
     expect(a.got).toEqual([])
+    // The bound is the server's limit, passed through.
+    expect(b.asked).toEqual([33, 33])
   })
 
   it("drops them, silently and without closing, while the receiver does not keep up or has no room", async () => {
@@ -112,5 +127,87 @@ describe("PeerHub: unreliable peer messages (`latest`)", () => {
     // A connection that is not this session's looks like none, as for `relay`.
     hub.receive(b, conn + 1, "latest", [4, "position", { x: 1, y: 1 }])
     expect(b.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "PEER_CLOSED"]])
+  })
+
+  it("drops them for a receiver that does not keep up before decoding them: an invalid one too, silently", async () => {
+    // A Standard Schema that counts its validations: the server's decode of a peer message.
+    let decodes = 0
+    const counted = {
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: (value: unknown) => {
+          decodes++
+          return typeof value === "number" ? { value } : { issues: [{ message: "not a number" }] }
+        },
+      },
+    }
+    const Counted = contract({
+      peers: { x: peer({ message: counted, delivery: "unreliable" }), note: peer({ message: counted }) },
+    })
+    const { hub, a, b, conn } = await connected(compileContract(Counted))
+    b.keeping = false
+    for (let i = 1; i <= 100; i++) hub.receive(a, conn, "latest", [i, "x", i])
+    hub.receive(a, conn, "latest", [101, "x", "not a number"])
+    expect([decodes, a.got, b.got]).toEqual([0, [], []])
+    // Refusals that do not depend on the receiver still come: an unknown channel, a reliable one.
+    hub.receive(a, conn, "latest", [102, "nope", 1])
+    hub.receive(a, conn, "latest", [103, "note", 1])
+    expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([
+      ["error", "UNKNOWN_CHANNEL"],
+      ["error", "INVALID_INPUT"],
+    ])
+    expect(decodes).toBe(0)
+    // Once the receiver keeps up, messages are validated again, and an invalid one is refused to the sender.
+    a.got.length = 0
+    b.keeping = true
+    hub.receive(a, conn, "latest", [104, "x", 104])
+    hub.receive(a, conn, "latest", [105, "x", "not a number"])
+    expect(b.got).toEqual([[conn, "latest", [104, "x", 104]]])
+    expect(a.got.map(([, op, data]) => [op, (data as { code: string }).code])).toEqual([["error", "INVALID_INPUT"]])
+    expect(decodes).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe("PeerHub: a session that moves to another node", () => {
+  it("hears each of its connections close, and each connect of its still being authorised refused", async () => {
+    let allow: (verdict: boolean) => void = () => {}
+    const hub = new PeerHub(
+      compiled,
+      { authorize: ({ to }) => (to.peerId === "c" ? new Promise<boolean>((resolve) => (allow = resolve)) : true) },
+      { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 256 },
+      () => {},
+    )
+    const [a, b, c] = [endpoint("a"), endpoint("b"), endpoint("c")]
+    for (const side of [a, b, c]) hub.join(side)
+    hub.receive(a, 1, "connect", "b")
+    await Promise.resolve()
+    const conn = b.got.find(([, op]) => op === "incoming")?.[0] as number
+    hub.receive(b, conn, "accept", null)
+    hub.receive(a, 2, "connect", "c")
+    await Promise.resolve()
+    a.got.length = 0
+    b.got.length = 0
+    hub.leave(a, true)
+    const told = (side: FakeEndpoint) => side.got.map(([id, op, data]) => [id, op, (data as { code: string }).code])
+    expect(told(a)).toEqual([
+      [2, "refused", "PEER_CLOSED"],
+      [conn, "closed", "PEER_CLOSED"],
+    ])
+    expect(told(b)).toEqual([[conn, "closed", "PEER_CLOSED"]])
+    // `authorize` answering after the move changes nothing: A was told already, C hears nothing.
+    allow(true)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect([a.got.length, c.got]).toEqual([2, []])
+    // A session that ends is not told (it has no one to tell); the other side is.
+    hub.join(a)
+    hub.receive(a, 3, "connect", "b")
+    await Promise.resolve()
+    const second = b.got.find(([, op]) => op === "incoming")?.[0] as number
+    hub.receive(b, second, "accept", null)
+    a.got.length = 0
+    hub.leave(a)
+    expect(a.got).toEqual([])
+    expect(told(b).at(-1)).toEqual([second, "closed", "PEER_CLOSED"])
   })
 })

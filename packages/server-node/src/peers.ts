@@ -49,9 +49,10 @@ export interface PeerEndpoint {
   roomFor(size: number): boolean
   /**
    * Whether an unreliable peer message is worth sending now: the session has a live connection and is
-   * reading (few frames unacknowledged). Otherwise it would arrive stale, if at all, so it is dropped.
+   * reading (at most `maxPending` frames unacknowledged). Otherwise it would arrive stale, if at all, so
+   * it is dropped.
    */
-  keepsUp(): boolean
+  keepsUp(maxPending: number): boolean
 }
 
 export interface PeerLimits {
@@ -59,6 +60,8 @@ export interface PeerLimits {
   readonly maxPeerConnections: number
   /** ICE candidates each side may send per peer connection. */
   readonly maxPeerCandidates: number
+  /** Frames a receiver may have unacknowledged for an unreliable peer message to be relayed to it. */
+  readonly maxUnreliablePeerPending: number
 }
 
 interface PeerLink {
@@ -91,6 +94,8 @@ export class PeerHub {
   private readonly links = new Map<number, PeerLink>()
   /** Connections (open, or awaiting an answer or `authorize`) per session, by peer id. */
   private readonly counts = new Map<string, number>()
+  /** The `connect` references of each session waiting for `authorize`. */
+  private readonly authorizing = new Map<PeerEndpoint, Set<number>>()
   private nextId = 1
 
   constructor(
@@ -112,14 +117,27 @@ export class PeerHub {
     if (this.options) this.endpoints.set(endpoint.peerId, endpoint)
   }
 
-  /** A session ended: its connections close, and the other sides hear it. */
-  leave(endpoint: PeerEndpoint): void {
+  /**
+   * A session ended, or `moved` to another node (whose hub knows none of its connections): its
+   * connections close, and the other sides hear it; a session that moved hears it too, in its replay.
+   */
+  leave(endpoint: PeerEndpoint, moved = false): void {
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
+    const why = problem("PEER_CLOSED", "the session moved to another server node")
+    for (const ref of (moved && this.authorizing.get(endpoint)) || []) endpoint.sendPeer(body.peer(ref, "refused", why))
+    this.authorizing.delete(endpoint)
     for (const link of [...this.links.values()]) {
       if (link.from !== endpoint && link.to !== endpoint) continue
       this.drop(link)
+      if (moved) {
+        endpoint.sendPeer(
+          !link.open && link.from === endpoint
+            ? body.peer(link.ref, "refused", why)
+            : body.peer(link.id, "closed", why),
+        )
+      }
       if (!link.open && link.to === endpoint) {
         link.from.sendPeer(body.peer(link.ref, "refused", problem("PEER_NOT_FOUND", "the peer went away")))
       } else {
@@ -175,6 +193,8 @@ export class PeerHub {
       return refused("LIMIT_EXCEEDED", `more than ${this.limits.maxPeerConnections} peer connections`)
     }
     this.count(from, 1)
+    const waiting = this.authorizing.get(from) ?? new Set<number>()
+    this.authorizing.set(from, waiting.add(ref))
     const request = {
       from: { peerId: from.peerId, sessionId: from.id, auth: from.auth },
       to: { peerId: to.peerId, sessionId: to.id, auth: to.auth },
@@ -185,6 +205,7 @@ export class PeerHub {
       (verdict) => {
         this.count(from, -1)
         if (this.endpoints.get(from.peerId) !== from) return
+        waiting.delete(ref)
         if (verdict instanceof Error) this.onError(verdict, { sessionId: from.id })
         if (verdict !== true) return refused("PEER_FORBIDDEN", "not allowed to connect to that peer")
         if (this.endpoints.get(to.peerId) !== to) return refused("PEER_NOT_FOUND", "the peer went away")
@@ -283,9 +304,12 @@ export class PeerHub {
 
   /**
    * A message of an unreliable channel for the other side (docs/peers.md#unreliable-peer-channels):
-   * validated and re-encoded like a relayed one, but dropped, without a word to either side, when the
-   * receiver is not keeping up or has no connection. It never closes the connection for back-pressure;
+   * dropped, without a word to either side, when the receiver is not keeping up or has no connection;
+   * else validated and re-encoded like a relayed one. It never closes the connection for back-pressure;
    * a refused one is an `error` to the sender and nothing to the receiver, which counts no gaps.
+   * Checked by cost: a closed connection, an unknown or a reliable channel are refused whatever the
+   * receiver's state; then a receiver not keeping up drops the message unread, so that a flood to a
+   * stalled receiver costs no decoding (an invalid payload is refused only when it would have gone on).
    */
   private latest(
     link: PeerLink,
@@ -300,6 +324,7 @@ export class PeerHub {
     if (channel.delivery !== "unreliable") {
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: a reliable channel's messages are relayed`, n)
     }
+    if (!other.keepsUp(this.limits.maxUnreliablePeerPending)) return
     const decoded = channel.message.decode(message)
     const encoded = decoded.ok ? encodePayload(channel.message, decoded.value) : undefined
     if (encoded === undefined) {
@@ -307,7 +332,7 @@ export class PeerHub {
       return this.refuse(side, link.id, "INVALID_INPUT", `${name}: ${why}`, n)
     }
     const forwarded = body.peer(link.id, "latest", `[${n},${JSON.stringify(name)},${encoded}]`)
-    if (other.keepsUp() && other.roomFor(forwarded.length + 24)) other.sendPeer(forwarded)
+    if (other.roomFor(forwarded.length + 24)) other.sendPeer(forwarded)
   }
 
   private refuse(side: PeerEndpoint, conn: number, code: ErrorCode, message: string, n?: number): void {

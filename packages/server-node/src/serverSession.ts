@@ -227,8 +227,9 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     return this.session.pending < maxReplayFrames / 2 && !this.session.wouldOverflow(size + maxReplayBytes / 2)
   }
 
-  /** Whether an unreliable peer message goes now (PeerEndpoint): a live link, at most 256 frames unacknowledged. */
-  readonly keepsUp = (): boolean => !this.ended && !this.ghost && this.link !== undefined && this.session.pending <= 256
+  /** Whether an unreliable peer message goes now (PeerEndpoint): a live link, at most `max` frames unacknowledged. */
+  readonly keepsUp = (max: number): boolean =>
+    !this.ended && !this.ghost && this.link !== undefined && this.session.pending <= max
 
   /** Whether `frames` more data frames of `size` characters fit in the replay buffer (SessionPort). */
   canTake(frames: number, size: number): boolean {
@@ -265,9 +266,10 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
   /**
    * Hands the session to another node: its link closes (the client has moved), and what it holds is
    * returned. Calls and streams still running stay here as a ghost whose frames go to `outlet`; `running`
-   * tells when none is left.
+   * tells when none is left. Peer connections (this node's hub) close, told to the client in its replay.
    */
   handOver(key: string, nodeId: string, outlet: GhostOutlet): ServerSessionSnapshot {
+    this.runtime.peers.leave(this, true)
     const subscriptions = this.subscriptions.handOver()
     const snapshot: ServerSessionSnapshot = {
       id: this.id,
@@ -286,7 +288,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     this.remote = undefined
     if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.stopHeartbeat()
-    this.runtime.peers.leave(this)
     const link = this.link
     this.link = undefined
     this.session.reset()

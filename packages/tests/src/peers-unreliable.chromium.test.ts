@@ -66,17 +66,22 @@ async function traffic(clients: readonly [Client<TestContract>, Client<TestContr
   return positions
 }
 
+/** Waits for the connection's direct path, and for both pages' lossy channel to open. */
+async function direct(pages: readonly Page[], ab: Conn, ba: Conn) {
+  await waitFor(() => ab.path === "direct" && ba.path === "direct", 15_000, "the direct data channel")
+  for (const page of pages) {
+    await page.waitForFunction(
+      () => (window as unknown as { __lossy?: RTCDataChannel }).__lossy?.readyState === "open",
+      undefined,
+      { timeout: 5000 },
+    )
+  }
+}
+
 describe("unreliable peer channels between two Chromium pages", () => {
   it("go direct on an unordered, never-retransmitting channel; older than the newest are dropped; reliable ones are unaffected", async () => {
     const { pages, clients, ab, ba } = await twoPages(true)
-    await waitFor(() => ab.path === "direct" && ba.path === "direct", 15_000, "the direct data channel")
-    for (const page of pages) {
-      await page.waitForFunction(
-        () => (window as unknown as { __lossy?: RTCDataChannel }).__lossy?.readyState === "open",
-        undefined,
-        { timeout: 5000 },
-      )
-    }
+    await direct(pages, ab, ba)
     const positions = await traffic(clients, ab, ba)
     const [atA, atB] = await Promise.all(pages.map(channelLog))
     // Both pages made the lossy channel themselves, and the browser reports it unordered with no retransmits.
@@ -111,6 +116,41 @@ describe("unreliable peer channels between two Chromium pages", () => {
     await clients[1].rpc.add({ a: 0, b: 0 })
     expect(delivered).toEqual([{ x: 31, y: 0 }])
     expect((await channelLog(pages[1]))?.received["switchyard-peer-latest"]).toBe(32)
+    expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
+  })
+
+  it("go direct no faster than the lossy channel drains: past 64 KiB unsent, the newest waits", async () => {
+    const { pages, clients, ab, ba } = await twoPages(true)
+    await direct(pages, ab, ba)
+    const delivered: Position[] = []
+    ba.channels.position.subscribe((m) => delivered.push(m))
+    // B's page runs operations in order: a call through it returns once the subscription is in place.
+    await clients[1].rpc.add({ a: 0, b: 0 })
+    // 5,000 positions (~200 KB) in one task would all queue in the browser. Writes stop once the lossy
+    // channel holds 64 KiB unsent; the newest waits, and arrives once it drains.
+    const burst = 5000
+    const before = (await channelLog(pages[0]))?.sent["switchyard-peer-latest"] ?? 0
+    const sentInPage = await pages[0].evaluate((count) => {
+      type Driver = { peerSend(handle: number, channel: string, message: unknown): unknown }
+      // A position as the page driver takes it (support/remoteClient.ts, toWire).
+      const position = (x: number, y: number) => ["o", { x: ["v", x], y: ["v", y] }]
+      const driver = (globalThis as unknown as { switchyard: Driver }).switchyard
+      // The page's handle of A's connection (numbered with the page's other operations): the one that takes a position.
+      const handle = Array.from({ length: 1000 }, (_, i) => i + 1).find(
+        (h) => driver.peerSend(h, "position", position(1000, 0)) === null,
+      )
+      if (handle === undefined) return -1
+      for (let i = 1; i <= count; i++) driver.peerSend(handle, "position", position(1000 + i, i))
+      return count + 1
+    }, burst)
+    expect(sentInPage).toBe(burst + 1)
+    await waitFor(() => delivered.at(-1)?.x === 1000 + burst, 10_000, "the newest position of the burst")
+    const afterBurst = await channelLog(pages[0])
+    const written = (afterBurst?.sent["switchyard-peer-latest"] ?? 0) - before
+    expect(written, `${written} of ${burst + 1} written`).toBeLessThan(burst)
+    expect(afterBurst?.buffered["switchyard-peer-latest"]).toBeLessThanOrEqual(64 * 1024)
+    const xs = delivered.map((p) => p.x)
+    expect(xs).toEqual([...new Set(xs)].sort((p, q) => p - q))
     expect([ab.path, ba.path, ab.state, ba.state]).toEqual(["direct", "direct", "open", "open"])
   })
 

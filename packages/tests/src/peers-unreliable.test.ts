@@ -2,7 +2,7 @@ import { type Client, createClient, type PeerConnection } from "@switchyard/clie
 import { peers as clientPeers, type RtcPeerConnectionConstructor } from "@switchyard/client-browser/peers"
 import { withoutCandidates } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
-import { createServer, type Handlers } from "@switchyard/server-node"
+import { createServer, type Handlers, type ServerLimits } from "@switchyard/server-node"
 import { PeerConnection as NativePeer } from "node-datachannel"
 import { RTCPeerConnection } from "node-datachannel/polyfill"
 import { afterEach, describe, expect, it } from "vitest"
@@ -19,10 +19,13 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-async function start(direct: boolean) {
-  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
+const handlers = () => testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>
+
+async function start(direct: boolean, limits?: Partial<ServerLimits>) {
+  const server = createServer(TestContract, handlers(), {
     onError: () => {},
     peers: { authorize: () => true, direct },
+    ...(limits && { limits }),
   })
   const { url } = await server.listen(0, "127.0.0.1")
   cleanup.push(() => server.close())
@@ -139,8 +142,12 @@ describe("unreliable peer channels (Node clients, node-datachannel)", () => {
     console.log(`peers-unreliable: ${relay.dropped} packets dropped, ${xs.length} of ${count} positions arrived`)
   })
 
-  it("on the relay, are dropped while the receiver is not reading, never closing the connection; reliable ones wait", async () => {
-    const url = await start(false)
+  /**
+   * Ann sends 1,000 positions and 10 notes to Bob over the relay while Bob's TCP connection is stalled,
+   * then Bob reads again; returns the positions Bob got, once Ann's sends after the stall reach him.
+   */
+  async function stalledRelay(limits?: Partial<ServerLimits>): Promise<number[]> {
+    const url = await start(false, limits)
     const proxy = await TcpProxy.start(Number(new URL(url).port))
     cleanup.push(() => proxy[Symbol.asyncDispose]())
     const a = await client(url)
@@ -178,9 +185,28 @@ describe("unreliable peer channels (Node clients, node-datachannel)", () => {
       "a position sent after",
     )
     const xs = positions.map((p) => p.x)
-    expect(xs.length, `${xs.length} positions`).toBeLessThan(300)
     expect(xs).toEqual([...new Set(xs)].sort((p, q) => p - q))
     expect(notes).toEqual(Array.from({ length: 10 }, (_, i) => `note ${i + 1}`))
     expect([closed, ab.state, ba.state, b.state]).toEqual([[], "open", "open", "connected"])
+    return xs
+  }
+
+  it("on the relay, are dropped while the receiver is not reading, never closing the connection; reliable ones wait", async () => {
+    const xs = await stalledRelay()
+    expect(xs.length, `${xs.length} positions`).toBeLessThan(300)
+  })
+
+  it("on the relay, are dropped past the server's maxUnreliablePeerPending frames unacknowledged", async () => {
+    const xs = await stalledRelay({ maxUnreliablePeerPending: 16 })
+    // While Bob was stalled: one with 0 to 16 frames unacknowledged, so at most 17 (the notes count too).
+    expect(xs.filter((x) => x <= 1000).length, `${xs.length} positions`).toBeLessThanOrEqual(17)
+  })
+
+  it("refuses a maxUnreliablePeerPending that is not a non-negative integer", () => {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createServer(TestContract, handlers(), { limits: { maxUnreliablePeerPending: bad } })).toThrow(
+        /limits\.maxUnreliablePeerPending .* must be a non-negative integer/,
+      )
+    }
   })
 })

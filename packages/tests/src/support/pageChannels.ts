@@ -11,6 +11,8 @@ export interface ChannelLog {
   }>
   readonly sent: Record<string, number>
   readonly received: Record<string, number>
+  /** The largest `bufferedAmount` a send found its channel holding, by label. */
+  readonly buffered: Record<string, number>
 }
 
 /**
@@ -19,7 +21,7 @@ export interface ChannelLog {
  * test can see which channel carried what. The page's client, and the channels, are the real ones.
  */
 export function watchChannels(): void {
-  const log: ChannelLog = { made: [], sent: {}, received: {} }
+  const log: ChannelLog = { made: [], sent: {}, received: {}, buffered: {} }
   const w = window as unknown as { __channels: ChannelLog; __lossy?: RTCDataChannel }
   w.__channels = log
   const watch = (channel: RTCDataChannel) => {
@@ -35,6 +37,7 @@ export function watchChannels(): void {
     const send = channel.send.bind(channel)
     channel.send = ((data: string) => {
       log.sent[label] = (log.sent[label] ?? 0) + 1
+      log.buffered[label] = Math.max(log.buffered[label] ?? 0, channel.bufferedAmount)
       send(data)
     }) as RTCDataChannel["send"]
     channel.addEventListener("message", () => {
