@@ -159,7 +159,10 @@ describe("the layer option and the services handlers require", () => {
     )
   })
   it("takes only a layer that requires nothing itself", () => {
-    const needsClock = Layer.effect(Inventory, Clock.useSync((c) => ({ count: c.now })))
+    const needsClock = Layer.effect(
+      Inventory,
+      Clock.useSync((c) => ({ count: c.now })),
+    )
     // @ts-expect-error: the layer still needs a Clock
     createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: needsClock })
     createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: needsClock.pipe(Layer.provide(clock)) })
