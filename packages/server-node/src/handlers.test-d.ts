@@ -140,6 +140,18 @@ describe("the layer option and the services handlers require", () => {
       { layer: inventory, authenticate: () => ({ userId: "u1" }) },
     )
   })
+  it("takes type arguments: two for a server without a layer, three with one", () => {
+    createServer<typeof Stock, { userId: string }>(
+      Stock,
+      { rpc: { count: (_input, ctx) => ctx.auth.userId.length }, streams: { levels: () => Stream.make(1) } },
+      { authenticate: () => ({ userId: "u1" }) },
+    )
+    createServer<typeof Stock, { userId: string }, Inventory>(
+      Stock,
+      { rpc: { count }, streams: { levels } },
+      { layer: inventory, authenticate: () => ({ userId: "u1" }) },
+    )
+  })
   it("rejects a requirement the layer does not provide, and any without a layer", () => {
     // @ts-expect-error: no layer, so an Effect must require nothing
     createServer(Stock, { rpc: { count }, streams: { levels: () => Stream.make(1) } })

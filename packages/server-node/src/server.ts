@@ -99,8 +99,9 @@ export interface Server<C extends AnyContract> {
  */
 // A signature of its own, first, with R without a default: R is inferred from the layer alone (NoInfer: a
 // handler requiring more must not widen it). With a default, or tried after the signature without a layer,
-// an inline `Layer.merge(a, b)` or `layer.pipe(Layer.tap(…))` gave R = never.
-export function createServer<C extends AnyContract, R, A = undefined>(
+// an inline `Layer.merge(a, b)` or `layer.pipe(Layer.tap(…))` gave R = never. A has no default either, so
+// that `createServer<C, Auth>(…)` (two type arguments) is always the signature without a layer.
+export function createServer<C extends AnyContract, A, R>(
   contract: C,
   handlers: Handlers<C, A, NoInfer<R>>,
   options: ServerOptions<A, R> & { readonly layer: Layer.Layer<R, unknown> },
