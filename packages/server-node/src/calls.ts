@@ -70,7 +70,7 @@ export class Calls {
     }
     if (!isAsync(result)) return this.settle(id, channel, ctx, { _tag: "success", value: result })
     this.calls.set(id, ctx)
-    void runRpc(() => result, input, ctx).then((outcome) => {
+    void runRpc(() => result, input, ctx, session.runtime.services).then((outcome) => {
       if (this.calls.get(id) !== ctx) return
       this.calls.delete(id)
       this.settle(id, channel, ctx, outcome)
@@ -174,7 +174,7 @@ export class Calls {
     const live = () => !ctx.aborted && !session.isEnded
     try {
       const handler = session.runtime.streams.get(channel.name) as AnyHandler
-      const iterator = streamIterator(handler(input, ctx))
+      const iterator = streamIterator(handler(input, ctx), session.runtime.services)
       state.iterator = iterator
       while (live()) {
         if (state.credit === 0 && !state.unreliable) {

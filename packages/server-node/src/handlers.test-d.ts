@@ -1,5 +1,7 @@
 import { contract, rpc, stream, topic } from "@switchyard/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { describe, expectTypeOf, it } from "vitest"
@@ -99,5 +101,82 @@ describe("identify", () => {
     createServer(Chat, handlers, { authenticate: () => ({ userId: "u1" }), identify: () => undefined })
     // @ts-expect-error an identity is a string
     createServer(Chat, handlers, { authenticate: () => ({ userId: 1 }), identify: (auth) => auth.userId })
+  })
+})
+
+class Inventory extends Context.Service<Inventory, { readonly count: Effect.Effect<number> }>()("test/Inventory") {}
+class Clock extends Context.Service<Clock, { readonly now: Effect.Effect<number> }>()("test/Clock") {}
+const inventory = Layer.succeed(Inventory)({ count: Effect.succeed(3) })
+const clock = Layer.succeed(Clock)({ now: Effect.succeed(0) })
+const Stock = contract({
+  rpc: { count: rpc({ input: Schema.Struct({}), output: Schema.Number }) },
+  streams: { levels: stream({ input: Schema.Struct({}), item: Schema.Number }) },
+})
+const count = () => Inventory.use((i) => i.count)
+const levels = () => Stream.fromEffect(count())
+
+describe("the layer option and the services handlers require", () => {
+  it("lets Effects and Streams require what the layer provides", () => {
+    createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: inventory })
+    // A layer that provides more, or may fail, will do.
+    createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: Layer.merge(inventory, clock) })
+    createServer(
+      Stock,
+      { rpc: { count: () => Clock.use((c) => c.now) }, streams: { levels } },
+      { layer: Layer.merge(inventory, clock).pipe(Layer.tap(() => Effect.fail("no database" as const))) },
+    )
+    // `ctx.auth` is still what authenticate returns.
+    createServer(
+      Stock,
+      {
+        rpc: {
+          count: (_input, ctx) => {
+            expectTypeOf(ctx.auth).toEqualTypeOf<{ userId: string }>()
+            return count()
+          },
+        },
+        streams: { levels },
+      },
+      { layer: inventory, authenticate: () => ({ userId: "u1" }) },
+    )
+  })
+  it("takes type arguments: two for a server without a layer, three with one", () => {
+    createServer<typeof Stock, { userId: string }>(
+      Stock,
+      { rpc: { count: (_input, ctx) => ctx.auth.userId.length }, streams: { levels: () => Stream.make(1) } },
+      { authenticate: () => ({ userId: "u1" }) },
+    )
+    createServer<typeof Stock, { userId: string }, Inventory>(
+      Stock,
+      { rpc: { count }, streams: { levels } },
+      { layer: inventory, authenticate: () => ({ userId: "u1" }) },
+    )
+  })
+  it("rejects a requirement the layer does not provide, and any without a layer", () => {
+    // @ts-expect-error: no layer, so an Effect must require nothing
+    createServer(Stock, { rpc: { count }, streams: { levels: () => Stream.make(1) } })
+    // @ts-expect-error: no layer, so a Stream must require nothing
+    createServer(Stock, { rpc: { count: () => Effect.succeed(1) }, streams: { levels } })
+    createServer(
+      Stock,
+      // @ts-expect-error: Clock is not in the layer
+      { rpc: { count: () => Clock.use((c) => c.now) }, streams: { levels } },
+      { layer: inventory },
+    )
+    createServer(
+      Stock,
+      // @ts-expect-error: Clock is not in the layer
+      { rpc: { count }, streams: { levels: () => Stream.fromEffect(Clock.use((c) => c.now)) } },
+      { layer: inventory },
+    )
+  })
+  it("takes only a layer that requires nothing itself", () => {
+    const needsClock = Layer.effect(
+      Inventory,
+      Clock.useSync((c) => ({ count: c.now })),
+    )
+    // @ts-expect-error: the layer still needs a Clock
+    createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: needsClock })
+    createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: needsClock.pipe(Layer.provide(clock)) })
   })
 })

@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
+import type { HandlerServices } from "./services.ts"
 
 /** What every handler receives beside its input. */
 export interface HandlerContext<E = never, A = unknown> {
@@ -29,17 +30,23 @@ export interface HandlerContext<E = never, A = unknown> {
 
 type Awaitable<T> = T | PromiseLike<T>
 
-/** An RPC handler: returns a value, a Promise or an Effect. */
-export type RpcHandler<D extends RpcDefinition, A = unknown> = (
+/**
+ * An RPC handler: returns a value, a Promise or an Effect. The Effect may require `R`, the services of the
+ * server's `layer` option (none without one).
+ */
+export type RpcHandler<D extends RpcDefinition, A = unknown, R = never> = (
   input: TypeOf<D["input"]>,
   ctx: HandlerContext<ErrorOf<D>, A>,
-) => Awaitable<TypeOf<D["output"]>> | Effect.Effect<TypeOf<D["output"]>, ErrorOf<D>>
+) => Awaitable<TypeOf<D["output"]>> | Effect.Effect<TypeOf<D["output"]>, ErrorOf<D>, R>
 
-/** A stream handler: returns an async iterable (an `async function*`) or an Effect Stream. */
-export type StreamHandler<D extends StreamDefinition, A = unknown> = (
+/**
+ * A stream handler: returns an async iterable (an `async function*`) or an Effect Stream. The Stream may
+ * require `R`, the services of the server's `layer` option (none without one).
+ */
+export type StreamHandler<D extends StreamDefinition, A = unknown, R = never> = (
   input: TypeOf<D["input"]>,
   ctx: HandlerContext<ErrorOf<D>, A>,
-) => AsyncIterable<TypeOf<D["item"]>> | Stream.Stream<TypeOf<D["item"]>, ErrorOf<D>>
+) => AsyncIterable<TypeOf<D["item"]>> | Stream.Stream<TypeOf<D["item"]>, ErrorOf<D>, R>
 
 /**
  * Who may subscribe to and publish on a topic. Subscribing is allowed by default; clients may publish
@@ -81,13 +88,16 @@ type TopicsSection<T extends AnyContract["topics"], A> = [PresenceTopics<T>] ext
 
 type Section<M, V> = keyof M extends never ? { readonly [K in keyof M]?: V } : V
 
-/** The handlers a contract needs: one per RPC and stream; topic policies are optional. */
-export type Handlers<C extends AnyContract, A = unknown> = (keyof C["rpc"] extends never
+/**
+ * The handlers a contract needs: one per RPC and stream; topic policies are optional. `R`: the services
+ * their Effects and Streams may require, those of the server's `layer` option.
+ */
+export type Handlers<C extends AnyContract, A = unknown, R = never> = (keyof C["rpc"] extends never
   ? { readonly rpc?: Section<C["rpc"], never> }
-  : { readonly rpc: { readonly [K in keyof C["rpc"]]: RpcHandler<C["rpc"][K], A> } }) &
+  : { readonly rpc: { readonly [K in keyof C["rpc"]]: RpcHandler<C["rpc"][K], A, R> } }) &
   (keyof C["streams"] extends never
     ? { readonly streams?: Section<C["streams"], never> }
-    : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A> } }) &
+    : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A, R> } }) &
   TopicsSection<C["topics"], A>
 
 /** Thrown by `ctx.fail`; carries the declared error to the runtime. */
@@ -102,22 +112,27 @@ export type HandlerOutcome =
   | { readonly _tag: "defect"; readonly cause: unknown }
   | { readonly _tag: "interrupted" }
 
+function toFailure(error: unknown): HandlerFailure {
+  return new HandlerFailure(error)
+}
+
 function fromThrown(thrown: unknown, signal: AbortSignal): HandlerOutcome {
   if (thrown instanceof HandlerFailure) return { _tag: "failure", error: thrown.error }
   if (signal.aborted) return { _tag: "interrupted" }
   return { _tag: "defect", cause: thrown }
 }
 
-/** Runs an RPC handler, whatever it returns, to an outcome. Never rejects. */
+/** Runs an RPC handler, whatever it returns, to an outcome; an Effect with `services`. Never rejects. */
 export async function runRpc(
   handler: (input: unknown, ctx: HandlerContext<unknown, unknown>) => unknown,
   input: unknown,
   ctx: HandlerContext<unknown, unknown>,
+  services: HandlerServices,
 ): Promise<HandlerOutcome> {
   try {
     const result = handler(input, ctx)
     if (Effect.isEffect(result)) {
-      const exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: ctx.signal })
+      const exit = await services.runExit(result as Effect.Effect<unknown, unknown, unknown>, ctx.signal)
       if (Exit.isSuccess(exit)) return { _tag: "success", value: exit.value }
       if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "interrupted" }
       const failure = Cause.findErrorOption(exit.cause)
@@ -130,11 +145,13 @@ export async function runRpc(
   }
 }
 
-/** Turns whatever a stream handler returned into an async iterator; Effect Stream failures become `HandlerFailure`s. */
-export function streamIterator(result: unknown): AsyncIterator<unknown> {
+/**
+ * Turns whatever a stream handler returned into an async iterator; an Effect Stream runs with `services`,
+ * and its failures become `HandlerFailure`s.
+ */
+export function streamIterator(result: unknown, services: HandlerServices): AsyncIterator<unknown> {
   if (Stream.isStream(result)) {
-    const failing = Stream.mapError(result as Stream.Stream<unknown, unknown>, (e) => new HandlerFailure(e))
-    return Stream.toAsyncIterable(failing)[Symbol.asyncIterator]()
+    return services.iterator(Stream.mapError(result as Stream.Stream<unknown, unknown, unknown>, toFailure))
   }
   if (result !== null && typeof result === "object" && Symbol.asyncIterator in result) {
     return (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()

@@ -1,12 +1,16 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
+import type * as Layer from "effect/Layer"
 import type { Broker } from "./broker/broker.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerOptions } from "./peers.ts"
 import type { ServerTransport } from "./transport.ts"
 
-/** Options of `createServer`. */
-export interface ServerOptions<A = undefined> {
+/**
+ * Options of `createServer`. `A`: what `authenticate` returns (`ctx.auth`); `R`: the services `layer`
+ * provides to the handlers' Effects and Streams.
+ */
+export interface ServerOptions<A = undefined, R = never> {
   /** URL path the transports live under. Default `"/switchyard"`. */
   readonly path?: string
   /**
@@ -63,6 +67,35 @@ export interface ServerOptions<A = undefined> {
    * `redisBroker({ url })` of `@switchyard/redis` across processes and machines.
    */
   readonly broker?: Broker
+  /**
+   * The services the handlers' Effects and Effect Streams may require (docs/tutorial-effect.md#3-the-server):
+   * built once, when `createServer` is called, and released by `server.close()` after the Effects and
+   * Streams still running have been interrupted and have ended (their finalizers, then the layer's, run).
+   * A layer that fails to build makes `listen()` reject with an `Error` whose `cause` is its failure; a
+   * server used through `attach()` or `accept()` reports that error to `onError` instead, and its Effect
+   * and Stream handlers then fail with `INTERNAL_ERROR`. Calls that arrive while the layer is being built
+   * wait for it. Without a layer, handlers' Effects and Streams must require nothing. Topic policies,
+   * presence hooks, `authenticate` and `peers.authorize` are not Effects and are not given the services.
+   * @example
+   * ```ts
+   * import { contract, rpc } from "@switchyard/core"
+   * import { createServer } from "@switchyard/server-node"
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import * as Schema from "effect/Schema"
+   *
+   * class Time extends Context.Service<Time, { readonly now: Effect.Effect<number> }>()("app/Time") {}
+   * const Api = contract({ rpc: { now: rpc({ input: Schema.Struct({}), output: Schema.Number }) } })
+   * const server = createServer(
+   *   Api,
+   *   { rpc: { now: () => Time.use((time) => time.now) } }, // an Effect<number, never, Time>
+   *   { layer: Layer.succeed(Time)({ now: Effect.sync(() => Date.now()) }) },
+   * )
+   * await server.listen(3000) // rejects if the layer fails to build
+   * ```
+   */
+  readonly layer?: Layer.Layer<R, unknown>
   /** Overrides of the limits in `docs/limits.md`. */
   readonly limits?: Partial<ServerLimits>
   /**

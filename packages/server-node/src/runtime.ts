@@ -3,6 +3,7 @@ import type { HandlerContext } from "./handlers.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { PeerHub } from "./peers.ts"
 import type { PresenceHub } from "./presence.ts"
+import type { HandlerServices } from "./services.ts"
 import type { TopicRegistry } from "./topics.ts"
 import type { RunningTransport } from "./transport.ts"
 
@@ -20,6 +21,8 @@ export interface Runtime {
   readonly streams: ReadonlyMap<string, AnyHandler>
   readonly policies: ReadonlyMap<string, AnyPolicy>
   readonly limits: ServerLimits
+  /** What handlers' Effects and Streams run with: the services of `options.layer`, or none. */
+  readonly services: HandlerServices
   readonly topics: TopicRegistry
   /** Who is subscribed to each key of the topics that declare presence, on every node (docs/presence.md). */
   readonly presence: PresenceHub

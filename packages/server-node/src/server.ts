@@ -11,6 +11,7 @@ import {
   type TransportOffer,
 } from "@switchyard/core"
 import { effectCodec } from "@switchyard/core/effect"
+import type * as Layer from "effect/Layer"
 import type { BrokerEvent } from "./broker/broker.ts"
 import { memoryBroker } from "./broker/memoryBroker.ts"
 import { SessionCluster } from "./cluster.ts"
@@ -25,6 +26,7 @@ import type { ServerOptions } from "./options.ts"
 import { PeerHub, type PeerOptions } from "./peers.ts"
 import { PresenceHub } from "./presence.ts"
 import type { Runtime } from "./runtime.ts"
+import { HandlerServices } from "./services.ts"
 import { SessionQuota } from "./sessionQuota.ts"
 import { SessionTable } from "./sessionTable.ts"
 import { presenceHooksOf } from "./topicPolicies.ts"
@@ -39,7 +41,8 @@ export interface Server<C extends AnyContract> {
    * Starts an HTTP server of its own on `port` (0, the default, picks a free one) and `host` (default:
    * every interface). Resolves to the real port and the URL a client connects to,
    * `http://<host>:<port><path>`: `localhost` for every interface, an IPv6 address in brackets. `options`
-   * sets its header, request and keep-alive timeouts (docs/limits.md#http-server-timeouts).
+   * sets its header, request and keep-alive timeouts (docs/limits.md#http-server-timeouts). With a `layer`
+   * option, it first waits for the layer to be built, and rejects if it fails to build.
    * @example const { port, url } = await server.listen(0, "127.0.0.1") // url: "http://127.0.0.1:<port>/switchyard"
    */
   listen(
@@ -65,10 +68,44 @@ export interface Server<C extends AnyContract> {
    * @example server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
    */
   on(event: "broker", listener: (event: BrokerEvent) => void): () => void
-  /** Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection, leaves the broker. */
+  /**
+   * Ends every session (clients see `SERVER_CLOSED` and reconnect), closes every connection, releases the
+   * `layer` once the Effects and Streams it interrupted have ended, and leaves the broker.
+   */
   close(): Promise<void>
 }
 
+/**
+ * Creates a server whose handlers' Effects and Effect Streams may require the services of
+ * `options.layer` (`R`), and only those.
+ *
+ * @example
+ * ```ts
+ * import { contract, rpc } from "@switchyard/core"
+ * import { createServer } from "@switchyard/server-node"
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ * import * as Schema from "effect/Schema"
+ *
+ * class Time extends Context.Service<Time, { readonly now: Effect.Effect<number> }>()("app/Time") {}
+ * const Api = contract({ rpc: { now: rpc({ input: Schema.Struct({}), output: Schema.Number }) } })
+ * const server = createServer(
+ *   Api,
+ *   { rpc: { now: () => Time.use((time) => time.now) } },
+ *   { layer: Layer.succeed(Time)({ now: Effect.sync(() => Date.now()) }) },
+ * )
+ * ```
+ */
+// A signature of its own, first, with R without a default: R is inferred from the layer alone (NoInfer: a
+// handler requiring more must not widen it). With a default, or tried after the signature without a layer,
+// an inline `Layer.merge(a, b)` or `layer.pipe(Layer.tap(…))` gave R = never. A has no default either, so
+// that `createServer<C, Auth>(…)` (two type arguments) is always the signature without a layer.
+export function createServer<C extends AnyContract, A, R>(
+  contract: C,
+  handlers: Handlers<C, A, NoInfer<R>>,
+  options: ServerOptions<A, R> & { readonly layer: Layer.Layer<R, unknown> },
+): Server<C>
 /**
  * Creates a server for a contract: starts each transport of `options.transports` with a `TransportHost`
  * of this server, and routes HTTP requests and upgrades on `options.path` to them.
@@ -93,7 +130,13 @@ export interface Server<C extends AnyContract> {
 export function createServer<C extends AnyContract, A = undefined>(
   contract: C,
   handlers: Handlers<C, A>,
-  options: ServerOptions<A> = {},
+  options?: ServerOptions<A>,
+): Server<C>
+export function createServer<C extends AnyContract, A>(
+  contract: C,
+  handlers: object,
+  // The layer is any layer (`Layer<never>`: whatever it provides), only built and given to the handlers.
+  options: ServerOptions<A, never> = {},
 ): Server<C> {
   const limits: ServerLimits = { ...defaultLimits, ...options.limits }
   checkLimits(limits)
@@ -108,6 +151,11 @@ export function createServer<C extends AnyContract, A = undefined>(
     limits,
   )
   const onError = errorReporter(options.onError)
+  // `listen()` rejects with the layer's failure, which otherwise only `onError` could hear.
+  let listening = false
+  const services = new HandlerServices(options.layer as Layer.Layer<unknown, unknown> | undefined, (error) => {
+    if (!listening) onError(error, {})
+  })
   const broker = options.broker ?? memoryBroker()
   // With node messages, this server is one node of several: sessions move, requests are relayed.
   const cluster = broker.nodes && new SessionCluster(broker.nodes, limits)
@@ -138,6 +186,7 @@ export function createServer<C extends AnyContract, A = undefined>(
     streams: functionsOf(h.streams, compiled.streams.keys(), "streams"),
     policies: presenceHooksOf(compiled, h.topics),
     limits,
+    services,
     topics,
     presence: new PresenceHub(broker.presence, (error) => onError(error, {})),
     onError,
@@ -203,7 +252,9 @@ export function createServer<C extends AnyContract, A = undefined>(
     },
     attach: (httpServer) => routing.attach(httpServer),
     listen: async (port = 0, listenHost, listenOptions) => {
+      listening = true
       await joined
+      await services.ready
       return routing.listen(port, listenHost, listenOptions)
     },
     on(_event, listener) {
@@ -211,10 +262,15 @@ export function createServer<C extends AnyContract, A = undefined>(
       return () => brokerListeners.delete(listener)
     },
     close() {
-      closed ??= shutdown(table, routing, running, cluster).then(() => broker.close())
+      closed ??= shutdown(table, routing, running, cluster)
+        // After every session ended (its Effects and Streams interrupted), before the broker goes.
+        .then(() => services.close().catch((error: unknown) => onError(error, {})))
+        .then(() => broker.close())
       return closed
     },
   }
+  // The layer is built from now on, once nothing above has thrown.
+  services.start()
   return server
 }
 
