@@ -9,6 +9,7 @@ import { ChaosProxy } from "./support/chaosProxy.ts"
 import { bundleForNode } from "./support/cluster/bundle.ts"
 import { Nginx } from "./support/cluster/nginx.ts"
 import { doctorLocations } from "./support/doctorProxies.ts"
+import { Squid } from "./support/squid.ts"
 
 /**
  * `switchyard-doctor` (packages/doctor, docs/doctor.md) run as a command, in a child Node process, against
@@ -133,6 +134,11 @@ describe.concurrent("switchyard-doctor", () => {
       expect(cutAt(id)).toBeLessThan(3000)
     }
     expect(kinds(report)).toContain("long-polling:held-cut")
+    // nginx answers the held poll 504 at its read timeout: the finding names it, not a lost connection.
+    expect(report.rows.find((r) => r.id === "long-polling")?.detail).toMatch(/^link ended after \d+ ms: HTTP 504$/)
+    expect(report.findings.find((f) => f.transport === "long-polling")?.message).toMatch(
+      /^long-polling: the link was cut \d+ ms after it opened, while a request was held \(answered HTTP 504, a gateway's timeout\)$/,
+    )
     console.log(`[doctor] nginx cutting: ${report.rows.map((r) => `${r.id} ${r.verdict} ${r.detail}`).join("; ")}`)
   })
 
@@ -157,6 +163,112 @@ describe.concurrent("switchyard-doctor", () => {
     expect(kinds(report)).toEqual(["sse:stream-buffered"])
     expect(report.endsOn).toBe("websocket")
     console.log(`[doctor] flushing proxy: sse ${sse?.detail}, round trips ${sse?.roundTripsMs.join(", ")} ms`)
+  })
+
+  it("--proxy through squid refusing CONNECT: WebSocket refused by the proxy, the client ends on SSE", async ({
+    expect,
+  }) => {
+    await using squid = await Squid.start({ tunnels: false })
+    const { code, out } = await doctor(`http://127.0.0.1:${port}/switchyard`, "--json", "--proxy", squid.url, ...fast)
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toEqual({
+      websocket: "refused",
+      sse: "works",
+      "long-polling": "works",
+      polling: "works",
+      webrtc: "not offered",
+    })
+    expect(report.findings).toEqual([
+      {
+        kind: "websocket-refused",
+        transport: "websocket",
+        message: `WebSocket: the upgrade was refused (the proxy refused the tunnel to 127.0.0.1:${port} (CONNECT answered 403))`,
+      },
+    ])
+    expect(report.endsOn).toBe("sse")
+    // The doctor's requests went through squid by absolute URL (squid logs them without their query).
+    const requests = await squid.requests((r) => r.some((line) => line.startsWith("CONNECT")))
+    expect(requests).toContain(`GET http://127.0.0.1:${port}/switchyard?`)
+    expect(requests).toContain(`POST http://127.0.0.1:${port}/switchyard?`)
+    expect(requests).toContain(`CONNECT 127.0.0.1:${port}`)
+  })
+
+  it("--proxy through squid allowing CONNECT: every transport works, WebSocket in a tunnel", async ({ expect }) => {
+    await using squid = await Squid.start()
+    const { code, out } = await doctor(`http://127.0.0.1:${port}/switchyard`, "--json", "--proxy", squid.url, ...fast)
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as DoctorReport
+    expect(verdicts(report)).toEqual({
+      websocket: "works",
+      sse: "works",
+      "long-polling": "works",
+      polling: "works",
+      webrtc: "not offered",
+    })
+    expect(report.findings).toEqual([])
+    expect(report.endsOn).toBe("websocket")
+    const requests = await squid.requests((r) => r.some((line) => line.startsWith("CONNECT")))
+    expect(requests).toContain(`CONNECT 127.0.0.1:${port}`)
+    expect(requests).toContain(`GET http://127.0.0.1:${port}/switchyard?`)
+  })
+
+  it("--header against a server with authenticate: refused without it, every transport works with it", async ({
+    expect,
+  }) => {
+    const seen = new Set<string>()
+    const guarded = createServer(
+      TestContract,
+      testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>,
+      {
+        onError: () => {},
+        authenticate: (request) => {
+          const token = request.headers.authorization
+          if (token !== "Bearer doctor") throw new Error("not signed in")
+          seen.add(String(request.headers["x-doctor"]))
+          return { token }
+        },
+      },
+    )
+    const { url } = await guarded.listen(0, "127.0.0.1")
+    try {
+      const [without, withIt] = await Promise.all([
+        doctor(url, "--json", ...fast),
+        doctor(url, "--json", "--header", "Authorization: Bearer doctor", "--header", "X-Doctor: yes", ...fast),
+      ])
+      expect(without.code).toBe(1)
+      const refused = JSON.parse(without.out) as DoctorReport
+      expect(refused.rows.filter((r) => r.verdict === "works")).toEqual([])
+      expect(refused.rows.find((r) => r.id === "long-polling")?.detail).toMatch(/^ended after \d+ ms: HTTP 401$/)
+      expect(refused.rows.find((r) => r.id === "websocket")?.detail).toMatch(/^ended after \d+ ms: AUTH_REFUSED$/)
+      expect(withIt.code).toBe(0)
+      const report = JSON.parse(withIt.out) as DoctorReport
+      expect(verdicts(report)).toEqual({
+        websocket: "works",
+        sse: "works",
+        "long-polling": "works",
+        polling: "works",
+        webrtc: "not offered",
+      })
+      expect(report.findings).toEqual([])
+      expect([...seen]).toEqual(["yes"])
+    } finally {
+      await guarded.close()
+    }
+  })
+
+  it("refuses a malformed --header or --proxy, with its usage", async ({ expect }) => {
+    const url = `http://127.0.0.1:${port}/switchyard`
+    for (const args of [
+      ["--header", "no colon"],
+      ["--header", ": empty name"],
+      ["--proxy", "socks5://127.0.0.1:1080"],
+      ["--proxy", "http://127.0.0.1:3128/path"],
+    ]) {
+      const { code, out } = await doctor(url, ...args)
+      expect(code).toBe(2)
+      expect(out).toContain("usage: switchyard-doctor <url>")
+    }
   })
 
   it("refuses a call without a URL, with its usage", async ({ expect }) => {
