@@ -99,7 +99,7 @@ describe("judge", () => {
 
   it("a WebSocket refused without a status says what the platform said, when it says", () => {
     const ended = { atMs: 3, code: 1006, reason: "" }
-    const error = "the proxy refused the tunnel to 127.0.0.1:8080 (CONNECT answered 403)"
+    const error = "the proxy refused to tunnel to 127.0.0.1:8080: CONNECT answered 403"
     const refused = probe("websocket", [], { opened: false, firstEchoMs: undefined, ended, error })
     expect(judge(refused, timings, 3, true).finding?.message).toBe(`WebSocket: the upgrade was refused (${error})`)
     const silent = probe("websocket", [], { opened: false, firstEchoMs: undefined, ended })

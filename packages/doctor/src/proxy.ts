@@ -67,8 +67,8 @@ export function proxyFetch(proxy: URL): FetchLike {
 
 /**
  * An agent whose connections are CONNECT tunnels through `proxy` (for `ws`: `ws:` URLs), as a browser
- * tunnels WebSockets through its proxy. A refused tunnel fails the request with "the proxy refused the
- * tunnel to host:port (CONNECT answered 403)".
+ * tunnels WebSockets through its proxy. A refused tunnel fails the request with "the proxy refused to
+ * tunnel to host:port: CONNECT answered 403".
  */
 export class TunnelAgent extends http.Agent {
   constructor(readonly proxy: URL) {
@@ -114,7 +114,7 @@ function tunnel(
       socket.destroy()
       // Worded without "HTTP <status>": the doctor reads that as the server's answer (findings.ts, statusOf).
       return done?.(
-        new Error(`the proxy refused the tunnel to ${target} (CONNECT answered ${response.statusCode})`),
+        new Error(`the proxy refused to tunnel to ${target}: CONNECT answered ${response.statusCode}`),
         socket,
       )
     }

@@ -183,7 +183,7 @@ describe.concurrent("switchyard-doctor", () => {
       {
         kind: "websocket-refused",
         transport: "websocket",
-        message: `WebSocket: the upgrade was refused (the proxy refused the tunnel to 127.0.0.1:${port} (CONNECT answered 403))`,
+        message: `WebSocket: the upgrade was refused (the proxy refused to tunnel to 127.0.0.1:${port}: CONNECT answered 403)`,
       },
     ])
     expect(report.endsOn).toBe("sse")
