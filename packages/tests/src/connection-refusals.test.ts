@@ -3,7 +3,9 @@ import { createServer as createHttpServer, type IncomingMessage } from "node:htt
 import type { AddressInfo } from "node:net"
 import { connect, createServer as createNetServer } from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
+import type { FetchLike } from "@switchyard/client-browser"
 import { createClient } from "@switchyard/client-browser/all"
+import { nodeFetch } from "@switchyard/client-browser/node"
 import type { Client, SwitchyardError } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type ServerOptions } from "@switchyard/server-node"
@@ -36,7 +38,11 @@ async function start(options: ServerOptions<unknown>): Promise<string> {
 }
 
 /** A client on one transport that records its `error` events. */
-function client(url: string, transport: TransportName, extra: { auth?: { params: Record<string, string> } } = {}) {
+function client(
+  url: string,
+  transport: TransportName,
+  extra: { auth?: { params: Record<string, string> }; fetch?: FetchLike } = {},
+) {
   const c = createClient(TestContract, {
     url,
     transports: [transport],
@@ -237,9 +243,14 @@ describe("a refused WebSocket upgrade", () => {
  * client reads a refusal's body only when it is JSON of at most 4 KiB (docs/errors.md#http-refusals): a
  * proxy's large error page is cancelled, not downloaded, and counts as a code-less refusal (the transport
  * failing, tried again). A server here plays the proxy: it answers every request with `body`, written with
- * backpressure up to 64 MiB, and records how much of it it wrote before the client hung up.
+ * backpressure up to 64 MiB, and records how much of it it wrote before the client hung up. On Node's fetch
+ * and on `nodeFetch`, which reads an error's body up to the same bound only.
  */
-describe("a refusal's body", () => {
+describe.each([
+  ["Node's fetch", undefined],
+  ["nodeFetch", nodeFetch()],
+] as const)("a refusal's body, on %s", (_name, fetch) => {
+  const fetched = fetch === undefined ? {} : { fetch }
   const BIG = 64 * 1024 * 1024
 
   interface Answered {
@@ -277,7 +288,7 @@ describe("a refusal's body", () => {
     "%s: a proxy's huge HTML 503 is cancelled unread, and the client tries again",
     async (transport) => {
       const { url, answered } = await refusing({ "content-type": "text/html" }, "<html><body>", "<p>busy</p>", "")
-      const { errors } = client(url, transport)
+      const { errors } = client(url, transport, fetched)
       await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
       for (const seen of answered.slice(0, 2)) {
         expect(seen.finished).toBe(false)
@@ -295,7 +306,7 @@ describe("a refusal's body", () => {
       "x",
       '"}',
     )
-    const { errors } = client(url, "long-polling")
+    const { errors } = client(url, "long-polling", fetched)
     await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
     for (const seen of answered.slice(0, 2)) {
       expect(seen.finished).toBe(false)
@@ -312,7 +323,7 @@ describe("a refusal's body", () => {
       "x",
       '"}',
     )
-    const { errors } = client(url, "long-polling")
+    const { errors } = client(url, "long-polling", fetched)
     await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
     for (const seen of answered.slice(0, 2)) expect(seen.finished).toBe(false)
     expect(errors).toEqual([])
@@ -327,7 +338,11 @@ describe("a refusal's body", () => {
     })
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
     cleanup.push(() => new Promise((resolve) => proxy.close(() => resolve())))
-    const { errors } = client(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`, "long-polling")
+    const { errors } = client(
+      `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`,
+      "long-polling",
+      fetched,
+    )
     await waitFor(() => errors.length >= 1, 5000, "the refusal")
     expect(errors[0]?.code).toBe("SERVER_BUSY")
   })

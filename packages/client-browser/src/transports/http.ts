@@ -231,7 +231,7 @@ async function refusalOf(response: Response): Promise<string> {
  * Most characters of a refusal's body read for its code (one chunk more may arrive): the server's are under
  * 200; a proxy's error page may be megabytes.
  */
-const REFUSAL_BODY_BYTES = 4096
+export const REFUSAL_BODY_BYTES = 4096
 
 const plainText = { "content-type": "text/plain;charset=UTF-8" }
 
