@@ -119,8 +119,9 @@ function tunnel(
       )
     }
     const servername = isIP(host) === 0 ? host : undefined
-    // The platform's CAs (NODE_EXTRA_CA_CERTS adds some), as Node's fetch checks them.
-    done?.(null, secure ? tls.connect({ socket, ...(servername ? { servername } : {}) }) : socket)
+    // Checked against the platform's CAs (NODE_EXTRA_CA_CERTS adds some), as Node's fetch checks them,
+    // for `host`: without it, TLS would check the certificate against the proxy's host.
+    done?.(null, secure ? tls.connect({ socket, host, ...(servername ? { servername } : {}) }) : socket)
   })
   connect.once("error", (error) => done?.(error, connect.socket as Duplex))
   connect.end()
