@@ -39,7 +39,7 @@ export function proxyFetch(proxy: URL): FetchLike {
               headers: { ...headers, host: url.host },
               signal,
             })
-      request.once("error", reject)
+      request.on("error", reject)
       request.once("response", (response) => {
         const status = response.statusCode ?? 0
         const answered = new Headers()
@@ -123,6 +123,6 @@ function tunnel(
     // for `host`: without it, TLS would check the certificate against the proxy's host.
     done?.(null, secure ? tls.connect({ socket, host, ...(servername ? { servername } : {}) }) : socket)
   })
-  connect.once("error", (error) => done?.(error, connect.socket as Duplex))
+  connect.on("error", (error) => done?.(error, connect.socket as Duplex))
   connect.end()
 }
