@@ -62,15 +62,17 @@ const entries = [
     file: "all-http.ts",
     what: "Switchyard: Standard Schema contract, the four non-WebRTC transports",
     target: 11 * KB,
-    // + 122 B measured for refusals told to the app (14 971 B → 15 093 B gzip).
-    ceiling: 14.7 * KB + 122,
+    // + 122 B measured for refusals told to the app (14 971 B → 15 093 B gzip); + 125 B for reading a
+    // refusal's body only when it is JSON of at most 4 KiB (15 141 B → 15 266 B gzip).
+    ceiling: 14.7 * KB + 122 + 125,
   },
   {
     file: "effect-defaults.ts",
     what: "Switchyard: Effect Schema contract, default transports",
     target: 34 * KB,
-    // + 126 B measured for refusals told to the app (41 908 B → 42 034 B gzip).
-    ceiling: 41.0 * KB + 126,
+    // + 126 B measured for refusals told to the app (41 908 B → 42 034 B gzip); + 128 B for reading a
+    // refusal's body only when it is JSON of at most 4 KiB (42 081 B → 42 209 B gzip).
+    ceiling: 41.0 * KB + 126 + 128,
   },
   {
     file: "peers.ts",

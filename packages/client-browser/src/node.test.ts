@@ -1,6 +1,6 @@
 import http from "node:http"
 import type { AddressInfo } from "node:net"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { nodeFetch } from "./node.ts"
 
 let server: http.Server
@@ -8,10 +8,13 @@ let base: string
 /** The client port of each request, to see keep-alive at work. */
 let ports: number[]
 let streams: http.ServerResponse[]
+/** What became of each answer to /huge-error. */
+let errorAnswers: Array<{ written: number; finished: boolean }>
 
 beforeEach(async () => {
   ports = []
   streams = []
+  errorAnswers = []
   server = http.createServer((request, response) => {
     ports.push(request.socket.remotePort ?? 0)
     const chunks: Buffer[] = []
@@ -27,6 +30,20 @@ beforeEach(async () => {
         response.writeHead(200, { "content-type": "text/event-stream" })
         response.write("data: one\n\n")
         return streams.push(response)
+      }
+      if (request.url === "/huge-error") {
+        response.writeHead(503, { "content-type": "text/html" })
+        // More than any socket buffer holds: the server sees the client hang up before the end.
+        let written = 0
+        const pump = () => {
+          while (written < 64 * 1024 * 1024 && !response.destroyed) {
+            written += 65_536
+            if (!response.write(Buffer.alloc(65_536, 120))) return void response.once("drain", pump)
+          }
+          response.end()
+        }
+        response.on("close", () => errorAnswers.push({ written, finished: response.writableFinished }))
+        return pump()
       }
       if (request.url === "/hang") return
       response.writeHead(404).end("no")
@@ -75,6 +92,13 @@ describe("nodeFetch", () => {
     const missing = await fetch(`${base}/nowhere`)
     expect(missing.status).toBe(404)
     expect(await missing.text()).toBe("no")
+    // An error's body past 4 KiB (a proxy's error page): not downloaded, the connection closed, reading fails.
+    const huge = await fetch(`${base}/huge-error`)
+    expect(huge.status).toBe(503)
+    await expect(huge.text()).rejects.toThrow("nodeFetch reads at most 4096 bytes of an error's body")
+    await vi.waitFor(() => expect(errorAnswers).toHaveLength(1))
+    expect(errorAnswers[0]?.finished).toBe(false)
+    expect(errorAnswers[0]?.written).toBeLessThan(16 * 1024 * 1024)
   })
 
   it("keeps the connection alive between requests", async () => {

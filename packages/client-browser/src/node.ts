@@ -1,7 +1,7 @@
 import http from "node:http"
 import https from "node:https"
 import { Readable } from "node:stream"
-import type { FetchLike } from "./transports/http.ts"
+import { type FetchLike, REFUSAL_BODY_BYTES } from "./transports/http.ts"
 
 /** Options of `nodeFetch`: the agents its requests go through. */
 export interface NodeFetchOptions {
@@ -16,7 +16,9 @@ export interface NodeFetchOptions {
  * (docs/http-transports.md, "In Node"). Node's built-in `fetch` (undici) costs about twice as much per
  * request; this one implements what the transports and the `eventsource` package use: a method, headers,
  * a string or byte body and an abort signal. An event stream comes back as a web `ReadableStream`; any
- * other body is read whole before the promise resolves, so that the connection goes back to the agent.
+ * other body is read whole before the promise resolves, so that the connection goes back to the agent,
+ * except the body of an error (status 400 and up) past 4 KiB: the connection is closed there, and
+ * reading that body fails.
  *
  * @example
  * ```ts
@@ -75,7 +77,24 @@ export function nodeFetch(options: NodeFetchOptions = {}): FetchLike {
           return resolve(new Response(Readable.toWeb(response) as ReadableStream<Uint8Array>, init))
         }
         const chunks: Buffer[] = []
-        response.on("data", (chunk: Buffer) => chunks.push(chunk))
+        let size = 0
+        // An error answer's body is read up to the bound only (a proxy's error page may be megabytes, and
+        // the transports want no more of it: refusalOf): past it the connection is closed, and reading
+        // the body fails.
+        const bound = status >= 400 ? REFUSAL_BODY_BYTES : Number.POSITIVE_INFINITY
+        const cut = () => {
+          signal?.removeEventListener("abort", onAbort)
+          if (settled) return
+          settled = true
+          response.destroy()
+          resolve(new Response(unreadable(), init))
+        }
+        if (Number(responseHeaders.get("content-length")) > bound) return cut()
+        response.on("data", (chunk: Buffer) => {
+          chunks.push(chunk)
+          size += chunk.length
+          if (size > bound) cut()
+        })
         response.on("end", () => {
           signal?.removeEventListener("abort", onAbort)
           if (settled) return
@@ -143,6 +162,16 @@ class BufferedResponse extends Response {
     this.#used = true
     return Promise.resolve(this.#data ?? Buffer.alloc(0))
   }
+}
+
+/** The body of an error answer that was not read, past `REFUSAL_BODY_BYTES`: reading it fails. */
+function unreadable(): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start: (controller) =>
+      controller.error(
+        new TypeError(`switchyard: nodeFetch reads at most ${REFUSAL_BODY_BYTES} bytes of an error's body`),
+      ),
+  })
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -87,6 +87,26 @@ describe("judge", () => {
     expect(row).toMatchObject({ verdict: "cut", detail: "link ended after 512 ms: connection lost" })
     expect(finding?.kind).toBe("held-cut")
   })
+
+  it("a cut link whose held request was answered (a proxy's 504) names the status, not a lost connection", () => {
+    const ended = { atMs: 512.4, code: 1006, reason: "connection lost" }
+    const { row, finding } = judge(probe("long-polling", [3, 4, 3], { ended, error: "HTTP 504" }), timings, 3, true)
+    expect(row).toMatchObject({ verdict: "cut", detail: "link ended after 512 ms: HTTP 504" })
+    expect(finding?.message).toBe(
+      "long-polling: the link was cut 512 ms after it opened, while a request was held (answered HTTP 504, a gateway's timeout)",
+    )
+  })
+
+  it("a WebSocket refused without a status says what the platform said, when it says", () => {
+    const ended = { atMs: 3, code: 1006, reason: "" }
+    const error = "the proxy refused to tunnel to 127.0.0.1:8080: CONNECT answered 403"
+    const refused = probe("websocket", [], { opened: false, firstEchoMs: undefined, ended, error })
+    expect(judge(refused, timings, 3, true).finding?.message).toBe(`WebSocket: the upgrade was refused (${error})`)
+    const silent = probe("websocket", [], { opened: false, firstEchoMs: undefined, ended })
+    expect(judge(silent, timings, 3, true).finding?.message).toBe(
+      "WebSocket: the upgrade was refused (a browser does not tell the status)",
+    )
+  })
 })
 
 it("every finding links to a section of docs/doctor.md that exists", () => {

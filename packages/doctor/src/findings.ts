@@ -108,7 +108,7 @@ export function judge(
           "websocket-refused",
           status === 426
             ? "WebSocket: the upgrade reached the server as a plain request (HTTP 426): something on the way drops the Upgrade header"
-            : `WebSocket: the upgrade was refused${status === undefined ? " (a browser does not tell the status)" : ` (HTTP ${status})`}`,
+            : `WebSocket: the upgrade was refused (${status === undefined ? (probe.error ?? "a browser does not tell the status") : `HTTP ${status}`})`,
         )
       return row("failed", `ended after ${round(probe.ended.atMs)} ms: ${said}`, "transport-failed")
     }
@@ -132,7 +132,7 @@ export function judge(
       "cut",
       `link ended after ${round(probe.ended.atMs)} ms: ${said}`,
       "held-cut",
-      `${probe.id}: the link was cut ${round(probe.ended.atMs)} ms after it opened, while a request was held (${said})`,
+      `${probe.id}: the link was cut ${round(probe.ended.atMs)} ms after it opened, while a request was held (${status === undefined ? said : `answered HTTP ${status}${status === 504 ? ", a gateway's timeout" : ""}`})`,
     )
 
   if (streaming(probe.id)) {

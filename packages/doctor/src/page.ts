@@ -1,13 +1,8 @@
-import {
-  type FetchLike,
-  longPollingTransport,
-  pollingTransport,
-  sseTransport,
-  websocketTransport,
-} from "@switchyard/client-browser"
+import { type FetchLike, websocketTransport } from "@switchyard/client-browser"
 import { type DoctorPlatform, type DoctorReport, runDoctor } from "./doctor.ts"
 import { findingAnchors, type TransportRow } from "./findings.ts"
 import type { ProbeTimings } from "./probe.ts"
+import { watchedHttpTransports } from "./statuses.ts"
 
 /** How the page's doctor is set up. */
 export interface DoctorPageOptions extends Partial<ProbeTimings> {
@@ -28,9 +23,11 @@ export interface DoctorPage {
 /** The browser as the doctor's platform: its own WebSocket, EventSource and fetch, and WebRTC where it has one. */
 function browserPlatform(): DoctorPlatform {
   const fetch = globalThis.fetch.bind(globalThis) as FetchLike
+  const http = watchedHttpTransports(fetch)
   return {
     fetch,
-    transports: [websocketTransport(), sseTransport(), longPollingTransport(), pollingTransport()],
+    transports: [websocketTransport(), ...http.transports],
+    failure: http.said,
     origin: globalThis.location?.origin,
     webrtc:
       typeof RTCPeerConnection === "function"

@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto"
-import type { IncomingMessage } from "node:http"
+import { createServer as createHttpServer, type IncomingMessage } from "node:http"
+import type { AddressInfo } from "node:net"
 import { connect, createServer as createNetServer } from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
+import type { FetchLike } from "@switchyard/client-browser"
 import { createClient } from "@switchyard/client-browser/all"
+import { nodeFetch } from "@switchyard/client-browser/node"
 import type { Client, SwitchyardError } from "@switchyard/core"
 import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, type ServerOptions } from "@switchyard/server-node"
@@ -35,7 +38,11 @@ async function start(options: ServerOptions<unknown>): Promise<string> {
 }
 
 /** A client on one transport that records its `error` events. */
-function client(url: string, transport: TransportName, extra: { auth?: { params: Record<string, string> } } = {}) {
+function client(
+  url: string,
+  transport: TransportName,
+  extra: { auth?: { params: Record<string, string> }; fetch?: FetchLike } = {},
+) {
   const c = createClient(TestContract, {
     url,
     transports: [transport],
@@ -228,5 +235,115 @@ describe("a refused WebSocket upgrade", () => {
     down.on("error", (error) => seen.push(error))
     await waitFor(() => attempts >= 3, 5000, "three attempts")
     expect(seen.map((e) => e.code)).toEqual([])
+  })
+})
+
+/**
+ * A refusal that is not the server's: something on the way (a proxy) answers the opening POST itself. The
+ * client reads a refusal's body only when it is JSON of at most 4 KiB (docs/errors.md#http-refusals): a
+ * proxy's large error page is cancelled, not downloaded, and counts as a code-less refusal (the transport
+ * failing, tried again). A server here plays the proxy: it answers every request with `body`, written with
+ * backpressure up to 64 MiB, and records how much of it it wrote before the client hung up. On Node's fetch
+ * and on `nodeFetch`, which reads an error's body up to the same bound only.
+ */
+describe.each([
+  ["Node's fetch", undefined],
+  ["nodeFetch", nodeFetch()],
+] as const)("a refusal's body, on %s", (_name, fetch) => {
+  const fetched = fetch === undefined ? {} : { fetch }
+  const BIG = 64 * 1024 * 1024
+
+  interface Answered {
+    /** Bytes of the body written before the response closed. */
+    readonly written: number
+    /** The client read it all (the response finished). */
+    readonly finished: boolean
+  }
+
+  async function refusing(headers: Record<string, string>, head: string, filler: string, tail: string) {
+    const answered: Answered[] = []
+    const proxy = createHttpServer((request, response) => {
+      request.resume()
+      response.writeHead(503, headers)
+      const chunk = Buffer.from(filler.repeat(Math.ceil(65_536 / filler.length)))
+      let written = Buffer.byteLength(head)
+      response.on("close", () => answered.push({ written, finished: response.writableFinished }))
+      response.write(head)
+      const pump = () => {
+        while (written < BIG && !response.destroyed) {
+          written += chunk.length
+          if (!response.write(chunk)) return void response.once("drain", pump)
+        }
+        if (!response.destroyed) response.end(tail)
+      }
+      pump()
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+    cleanup.push(() => new Promise((resolve) => proxy.close(() => resolve())))
+    proxy.on("connection", (socket) => cleanup.push(async () => void socket.destroy()))
+    return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`, answered }
+  }
+
+  it.each(["sse", "long-polling", "polling"] as const)(
+    "%s: a proxy's huge HTML 503 is cancelled unread, and the client tries again",
+    async (transport) => {
+      const { url, answered } = await refusing({ "content-type": "text/html" }, "<html><body>", "<p>busy</p>", "")
+      const { errors } = client(url, transport, fetched)
+      await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
+      for (const seen of answered.slice(0, 2)) {
+        expect(seen.finished).toBe(false)
+        expect(seen.written).toBeLessThan(BIG / 4)
+      }
+      // A code-less refusal is the transport failing: no `error` event, another attempt.
+      expect(errors).toEqual([])
+    },
+  )
+
+  it("a chunked JSON body without length is read up to 4 KiB, then cancelled: no code", async () => {
+    const { url, answered } = await refusing(
+      { "content-type": "application/json" },
+      '{"code":"SERVER_BUSY","padding":"',
+      "x",
+      '"}',
+    )
+    const { errors } = client(url, "long-polling", fetched)
+    await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
+    for (const seen of answered.slice(0, 2)) {
+      expect(seen.finished).toBe(false)
+      expect(seen.written).toBeLessThan(BIG / 4)
+    }
+    expect(errors).toEqual([])
+  })
+
+  it("a JSON body whose length says more than 4 KiB is not read", async () => {
+    const head = '{"code":"SERVER_BUSY","padding":"'
+    const { url, answered } = await refusing(
+      { "content-type": "application/json", "content-length": String(BIG + head.length + 2) },
+      head,
+      "x",
+      '"}',
+    )
+    const { errors } = client(url, "long-polling", fetched)
+    await waitFor(() => answered.length >= 2, 5000, "two refused attempts")
+    for (const seen of answered.slice(0, 2)) expect(seen.finished).toBe(false)
+    expect(errors).toEqual([])
+  })
+
+  it("a small chunked JSON body (a proxy passing the server's refusal on) still gives its code", async () => {
+    const proxy = createHttpServer((request, response) => {
+      request.resume()
+      response.writeHead(503, { "content-type": "application/json; charset=utf-8" })
+      response.write('{"code":"SERVER_BUSY",')
+      response.end('"message":"the server holds as much unread data as it allows"}')
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+    cleanup.push(() => new Promise((resolve) => proxy.close(() => resolve())))
+    const { errors } = client(
+      `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`,
+      "long-polling",
+      fetched,
+    )
+    await waitFor(() => errors.length >= 1, 5000, "the refusal")
+    expect(errors[0]?.code).toBe("SERVER_BUSY")
   })
 })

@@ -202,12 +202,36 @@ export function deliverBatch(link: HttpLinkState, body: string): void {
  * the code of its JSON body (docs/errors.md#http-refusals) when it is a `SwitchyardError` code or
  * `TOO_MANY_CONNECTIONS`, else `HTTP <status>` (a proxy's answer, say). The connection tells a refusal, the
  * server's answer and not the transport failing, by that code (docs/sessions.md#when-the-server-refuses-a-connection).
+ * Only a JSON body of at most `REFUSAL_BODY_BYTES` is read: any other (a proxy's HTML error page) is
+ * cancelled unread, and one that grows past the bound is cancelled there; either has no code.
  */
 async function refusalOf(response: Response): Promise<string> {
-  const code = ((await response.json().catch(() => 0)) as { code?: unknown } | null)?.code
+  const { headers } = response
+  const reader = response.body?.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  let code: unknown
+  try {
+    if (/json/i.test(`${headers.get("content-type")}`) && !(Number(headers.get("content-length")) > REFUSAL_BODY_BYTES))
+      for (let chunk = await reader?.read(); chunk?.value; chunk = await reader?.read()) {
+        // Chunk by chunk: a character split between two is garbled, which a code (ASCII) never is.
+        text += decoder.decode(chunk.value)
+        if (text.length > REFUSAL_BODY_BYTES) throw text
+      }
+    code = JSON.parse(text).code
+  } catch {
+    // Not JSON, too long or broken off: no code.
+  }
+  void reader?.cancel().catch(() => {})
   if (response.status === 401) return "AUTH_REFUSED"
   return isErrorCode(code) || code === "TOO_MANY_CONNECTIONS" ? code : `HTTP ${response.status}`
 }
+
+/**
+ * Most characters of a refusal's body read for its code (one chunk more may arrive): the server's are under
+ * 200; a proxy's error page may be megabytes.
+ */
+export const REFUSAL_BODY_BYTES = 4096
 
 const plainText = { "content-type": "text/plain;charset=UTF-8" }
 

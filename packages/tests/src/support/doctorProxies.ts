@@ -18,6 +18,11 @@ export const doctorLocations = {
     "gzip_types text/event-stream;",
     "gzip_proxied any;",
   ],
+  /**
+   * The documented location, gzipping the offer and the polls' answers (JSON and plain text) for a client
+   * that asks: a client on the way through it must decode them (the command's `--proxy` fetch does).
+   */
+  gzipped: [...documentedLocation, "gzip on;", "gzip_types application/json text/plain;", "gzip_proxied any;"],
   /** The documented location with a 500 ms read timeout: a request held longer (a long poll, an idle WebSocket) is cut. */
   cutting: documentedLocation.map((line) =>
     line.startsWith("proxy_read_timeout") ? "proxy_read_timeout 500ms;" : line,
