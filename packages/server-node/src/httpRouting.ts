@@ -63,6 +63,7 @@ export class HttpRouting {
     options: ListenOptions = {},
   ): Promise<{ readonly port: number; readonly url: string }> {
     if (this.owned) throw new Error("switchyard: listen() was already called")
+    if (this.closing) throw new Error("switchyard: the server is closed")
     const timeouts = { ...defaultListenOptions, ...options }
     const http = createHttpServer(
       {
@@ -82,7 +83,16 @@ export class HttpRouting {
     this.attach(http)
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject)
-      http.listen(port, host, () => resolve())
+      // The server's close() came first (while the host was looked up): listen() rejects, and a bind
+      // that still follows is undone, so that no port is held after close() returned.
+      const closedFirst = () => reject(new Error("switchyard: the server closed before it listened"))
+      http.once("close", closedFirst)
+      http.listen(port, host, () => {
+        http.off("close", closedFirst)
+        if (!this.closing) return resolve()
+        http.close()
+        closedFirst()
+      })
     })
     const address = http.address() as AddressInfo
     return { port: address.port, url: `http://${urlHost(host)}:${address.port}${this.path}` }

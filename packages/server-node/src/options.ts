@@ -71,10 +71,11 @@ export interface ServerOptions<A = undefined, R = never> {
    * The services the handlers' Effects and Effect Streams may require (docs/tutorial-effect.md#3-the-server):
    * built once, when `createServer` is called, and released by `server.close()` after the Effects and
    * Streams still running have been interrupted and have ended (their finalizers, then the layer's, run).
-   * A layer that fails to build makes `listen()` reject with an `Error` whose `cause` is its failure; a
-   * server used through `attach()` or `accept()` reports that error to `onError` instead, and its Effect
-   * and Stream handlers then fail with `INTERNAL_ERROR`. Calls that arrive while the layer is being built
-   * wait for it. Without a layer, handlers' Effects and Streams must require nothing. Topic policies,
+   * A layer that fails to build makes `listen()` reject with an `Error` whose `cause` is its failure; when
+   * no `listen()` is waiting at that moment (a server used through `attach()` or `accept()`, or one that
+   * listens later), `onError` hears that error too, and its Effect and Stream handlers then fail with
+   * `INTERNAL_ERROR`. Calls that arrive while the layer is being built wait for it; one cancelled meanwhile
+   * (its client's `signal`, its session ending) never runs. Without a layer, handlers' Effects and Streams must require nothing. Topic policies,
    * presence hooks, `authenticate` and `peers.authorize` are not Effects and are not given the services.
    * @example
    * ```ts

@@ -210,4 +210,14 @@ describe("PeerHub: a session that moves to another node", () => {
     expect(a.got).toEqual([])
     expect(told(b).at(-1)).toEqual([second, "closed", "PEER_CLOSED"])
   })
+
+  it("tells a moving session nothing its replay buffer has no room for; the other side still hears", async () => {
+    const { hub, a, b, conn } = await connected()
+    // A session whose replay buffer is that full would end REPLAY_OVERFLOW on one more frame, in the
+    // middle of its hand-over.
+    a.room = false
+    hub.leave(a, true)
+    expect(a.got).toEqual([])
+    expect(b.got.map(([id, op]) => [id, op])).toEqual([[conn, "closed"]])
+  })
 })

@@ -119,25 +119,27 @@ export class PeerHub {
 
   /**
    * A session ended, or `moved` to another node (whose hub knows none of its connections): its
-   * connections close, and the other sides hear it; a session that moved hears it too, in its replay.
+   * connections close, and the other sides hear it; a session that moved hears it too, in its replay,
+   * where there is room: a notice never overflows the replay buffer in the middle of a hand-over (without
+   * it, the new node refuses the connection's next message `PEER_CLOSED`).
    */
   leave(endpoint: PeerEndpoint, moved = false): void {
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
     const why = problem("PEER_CLOSED", "the session moved to another server node")
-    for (const ref of (moved && this.authorizing.get(endpoint)) || []) endpoint.sendPeer(body.peer(ref, "refused", why))
+    const tell = (frame: string) => endpoint.roomFor(frame.length) && endpoint.sendPeer(frame)
+    for (const ref of (moved && this.authorizing.get(endpoint)) || []) tell(body.peer(ref, "refused", why))
     this.authorizing.delete(endpoint)
     for (const link of [...this.links.values()]) {
       if (link.from !== endpoint && link.to !== endpoint) continue
       this.drop(link)
-      if (moved) {
-        endpoint.sendPeer(
+      if (moved)
+        tell(
           !link.open && link.from === endpoint
             ? body.peer(link.ref, "refused", why)
             : body.peer(link.id, "closed", why),
         )
-      }
       if (!link.open && link.to === endpoint) {
         link.from.sendPeer(body.peer(link.ref, "refused", problem("PEER_NOT_FOUND", "the peer went away")))
       } else {

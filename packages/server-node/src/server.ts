@@ -255,6 +255,8 @@ export function createServer<C extends AnyContract, A>(
       listening = true
       await joined
       await services.ready
+      // close() was called meanwhile: nothing is to listen (routing.listen refuses too).
+      if (closed) throw new Error("switchyard: the server is closed")
       return routing.listen(port, listenHost, listenOptions)
     },
     on(_event, listener) {

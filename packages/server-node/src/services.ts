@@ -26,6 +26,8 @@ export class HandlerServices {
   private closing = false
   /** Effects and Streams started with the layer's services and not ended yet. */
   private running = 0
+  /** What waits for the layer to be built, each resumed once it is (or failed); a cancelled call leaves. */
+  private readonly waiting = new Set<() => void>()
   private drained: (() => void) | undefined
 
   constructor(
@@ -44,12 +46,14 @@ export class HandlerServices {
       if (Exit.isSuccess(exit)) {
         this.context = exit.value
         this.fork = Effect.runForkWith(exit.value) as Fork
+        this.resumeWaiting()
         return
       }
-      const error = layerError(exit.cause)
-      this.failure = error
       // A server closed while its layer was being built interrupted the build: nothing to report.
+      const error = this.closing ? closingError() : layerError(exit.cause)
+      this.failure = error
       if (!this.closing) this.failed(error)
+      this.resumeWaiting()
       throw error
     })
     // The rejection is for `listen()`; a server that never listens must not leave it unhandled.
@@ -59,8 +63,13 @@ export class HandlerServices {
   /** Runs an RPC handler's Effect to its Exit; interrupted when `signal` aborts. */
   runExit(effect: AnyEffect, signal: AbortSignal): Promise<Exit.Exit<unknown, unknown>> {
     if (this.runtime === undefined) return Effect.runPromiseExit(effect as Effect.Effect<unknown, unknown>, { signal })
+    // Cancelled while it waited for the layer: it never starts (a fiber forked with an aborted signal
+    // would run up to its first asynchronous step before it is interrupted).
+    if (signal.aborted) return Promise.resolve(Exit.interrupt())
     const fork = this.fork
-    if (fork === undefined || this.closing) return this.later(() => this.runExit(effect, signal))
+    if (fork === undefined || this.closing) {
+      return this.later(() => this.runExit(effect, signal), signal, () => Exit.interrupt())
+    }
     const fiber = fork(effect, { signal })
     this.running++
     return new Promise((resolve) => {
@@ -109,11 +118,36 @@ export class HandlerServices {
     await runtime.dispose()
   }
 
-  /** What is asked before the services are built: run once they are, fail if they cannot be, and stop at close. */
-  private later<T>(then: () => T | Promise<T>): Promise<T> {
-    if (this.closing) return Promise.reject(new Error("switchyard: the server is closing"))
+  /**
+   * What is asked before the services are built: run once they are, fail if they cannot be, and stop at
+   * close. Cancelled by `signal` meanwhile, it settles at once with `cancelled()` and holds nothing.
+   */
+  private later<T>(then: () => T | Promise<T>, signal?: AbortSignal, cancelled?: () => T): Promise<T> {
+    if (this.closing) return Promise.reject(closingError())
     if (this.failure) return Promise.reject(this.failure)
-    return this.ready.then(then)
+    return new Promise<T>((resolve, reject) => {
+      const resume = () => {
+        this.waiting.delete(resume)
+        signal?.removeEventListener("abort", abandon)
+        try {
+          resolve(then())
+        } catch (thrown) {
+          reject(thrown)
+        }
+      }
+      const abandon = () => {
+        this.waiting.delete(resume)
+        if (cancelled) resolve(cancelled())
+        else reject(signal?.reason)
+      }
+      this.waiting.add(resume)
+      signal?.addEventListener("abort", abandon, { once: true })
+    })
+  }
+
+  /** The layer is built, or failed: what waited goes on (or fails). */
+  private resumeWaiting(): void {
+    for (const resume of [...this.waiting]) resume()
   }
 }
 
@@ -174,6 +208,11 @@ class ServiceStreamIterator implements AsyncIterator<unknown> {
     this.ended = true
     this.services.release()
   }
+}
+
+/** What is asked of a server closing: its services are released, or about to be. */
+function closingError(): Error {
+  return new Error("switchyard: the server is closing")
 }
 
 /** The error a layer that fails to build gives: its failure (or defect) as `cause`. */

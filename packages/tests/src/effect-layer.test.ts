@@ -8,6 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { accepts, freePort } from "./support/daemon.ts"
 import { testClientOptions } from "./support/harnesses.ts"
 
 // The server's `layer` option: handlers whose Effects and Streams require services, given them by a Layer
@@ -237,6 +238,60 @@ describe("a server given a layer", () => {
     const n = await call
     expect([n, ...(await items)].sort()).toEqual([1, 2, 3])
     expect(lines).toEqual(["built"])
+  })
+
+  it("never runs a call cancelled while the layer was being built, nor one whose session ended meanwhile", async () => {
+    const lines: string[] = []
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const { server, client } = inMemory(ledger(lines, gate), [])
+    const other = createClient(Api, {
+      url: "memory:",
+      transports: [memoryTransport(server.accept)],
+      ...testClientOptions,
+    })
+    cleanup.push(() => other.close())
+    // Both calls wait for the layer; the ledger counts each `next` that runs.
+    const controller = new AbortController()
+    const cancelled = client.rpc.next({}, { signal: controller.signal }).catch(codeOf)
+    const abandoned = other.rpc.next({}).catch(codeOf)
+    expect(await other.rpc.plain({})).toBe("plain")
+    controller.abort()
+    expect(await cancelled).toBe("CANCELLED")
+    // The server has read the CANCEL once it answers what the client sent after it.
+    expect(await client.rpc.plain({})).toBe("plain")
+    await other.close()
+    expect(await abandoned).toBe("CLIENT_CLOSED")
+    await expect.poll(() => server.sessionCount).toBe(1)
+    open()
+    // Had either run, this would be 2 or 3.
+    expect(await client.rpc.next({})).toBe(1)
+    expect(lines).toEqual(["built"])
+  })
+
+  it.each([
+    ["is still being built", false],
+    ["is built in the same moment", true],
+  ])("makes listen() reject when close() comes while the layer %s, and binds no port", async (_, built) => {
+    const lines: string[] = []
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const server = createServer(Api, handlers, { layer: ledger(lines, gate), onError: () => {} })
+    const port = await freePort()
+    const listening = server.listen(port, "127.0.0.1").then(
+      () => "listening",
+      (error: unknown) => (error as Error).message,
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    if (built) open()
+    await server.close()
+    expect(await listening).toMatch(/^switchyard: the server is clos(ing|ed)$/)
+    expect(await accepts(port)).toBe(false)
+    expect(lines).toEqual(built ? ["built", "released"] : [])
   })
 
   it("closes while its layer is still being built: the build is interrupted, nothing reported", async () => {
