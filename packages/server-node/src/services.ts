@@ -68,7 +68,11 @@ export class HandlerServices {
     if (signal.aborted) return Promise.resolve(Exit.interrupt())
     const fork = this.fork
     if (fork === undefined || this.closing) {
-      return this.later(() => this.runExit(effect, signal), signal, () => Exit.interrupt())
+      return this.later(
+        () => this.runExit(effect, signal),
+        signal,
+        () => Exit.interrupt(),
+      )
     }
     const fiber = fork(effect, { signal })
     this.running++
