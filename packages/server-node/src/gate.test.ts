@@ -2,11 +2,14 @@ import type { IncomingMessage } from "node:http"
 import { describe, expect, it } from "vitest"
 import { ConnectionGate } from "./gate.ts"
 import { defaultLimits } from "./limits.ts"
+import { HandlerServices } from "./services.ts"
 import type { Admission } from "./transport.ts"
 
 const from = (peer: string) => ({ socket: { remoteAddress: peer }, headers: {} }) as unknown as IncomingMessage
 
 type Admitted = Extract<Admission, { ok: true }>
+
+const services = new HandlerServices(undefined, () => {})
 
 async function admitted(gate: ConnectionGate, peer: string): Promise<Admitted> {
   const admission = await gate.admit(from(peer))
@@ -15,7 +18,7 @@ async function admitted(gate: ConnectionGate, peer: string): Promise<Admitted> {
 }
 
 describe("ConnectionGate: maxConnectionsPerIp and lingering connections", () => {
-  const gate = () => new ConnectionGate({}, { ...defaultLimits, maxConnectionsPerIp: 2 })
+  const gate = () => new ConnectionGate({}, { ...defaultLimits, maxConnectionsPerIp: 2 }, services, () => {})
 
   it("a lingering connection still counts, and gives way (oldest first) only to a connection the bound would refuse", async () => {
     const g = gate()
@@ -74,6 +77,8 @@ describe("ConnectionGate: a refusal by authenticate", () => {
         },
       },
       { ...defaultLimits, maxConnectionsPerIp: 1 },
+      services,
+      () => {},
     )
 
   it("holds nothing, unless kept (keepRefused): then it holds its place until its release", async () => {

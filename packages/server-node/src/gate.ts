@@ -1,7 +1,11 @@
 import type { IncomingMessage } from "node:http"
+import * as Effect from "effect/Effect"
 import { addressKey, ClientAddresses } from "./clientAddress.ts"
+import { runHookEffect } from "./handlers.ts"
 import type { ServerLimits } from "./limits.ts"
 import type { ServerOptions } from "./options.ts"
+import type { Runtime } from "./runtime.ts"
+import type { HandlerServices } from "./services.ts"
 import type { Admission } from "./transport.ts"
 
 /**
@@ -23,6 +27,10 @@ export class ConnectionGate {
   constructor(
     private readonly options: ServerOptions<unknown>,
     private readonly limits: ServerLimits,
+    /** What `authenticate`'s Effects run with. */
+    private readonly services: HandlerServices,
+    /** Hears the defects of `authenticate`'s Effects. */
+    private readonly onError: Runtime["onError"],
   ) {
     const allowed = options.allowedOrigins
     this.origins = allowed === "*" ? "*" : allowed === undefined ? undefined : new Set(allowed.map(normalizeOrigin))
@@ -94,7 +102,8 @@ export class ConnectionGate {
     let auth: unknown
     if (this.options.authenticate) {
       try {
-        auth = await this.options.authenticate(request)
+        const result = this.options.authenticate(request)
+        auth = Effect.isEffect(result) ? await this.authenticated(result, request) : await result
       } catch {
         const refusal = { ok: false, code: "UNAUTHORIZED", message: "authentication failed" } as const
         if (keepRefused) return { ...refusal, release }
@@ -103,6 +112,25 @@ export class ConnectionGate {
       }
     }
     return { ok: true, auth, release, linger, address }
+  }
+
+  /**
+   * What `authenticate`'s Effect succeeds with; it throws (a refusal) when the Effect fails, dies (reported
+   * to `onError`) or is interrupted: the client went away (its socket closed) or the server is closing.
+   */
+  private async authenticated(effect: unknown, request: IncomingMessage): Promise<unknown> {
+    const gone = new AbortController()
+    const abandon = () => gone.abort()
+    const socket = request.socket as IncomingMessage["socket"] | undefined
+    socket?.once?.("close", abandon)
+    try {
+      const outcome = await runHookEffect(effect, this.services, gone.signal)
+      if (outcome._tag === "success") return outcome.value
+      if (outcome._tag === "defect") this.onError(outcome.cause, {})
+      throw outcome
+    } finally {
+      socket?.off?.("close", abandon)
+    }
   }
 
   /**

@@ -49,22 +49,47 @@ export type StreamHandler<D extends StreamDefinition, A = unknown, R = never> = 
 ) => AsyncIterable<TypeOf<D["item"]>> | Stream.Stream<TypeOf<D["item"]>, ErrorOf<D>, R>
 
 /**
+ * A hook's verdict: `true` allows, anything else refuses. An Effect (which may require `R`, the services of
+ * the server's `layer` option) allows when it succeeds with `true`; its failure is a refusal like `false`,
+ * its defect a refusal like a throw (reported to `onError`).
+ */
+export type Verdict<R = never> = Awaitable<boolean> | Effect.Effect<boolean, unknown, R>
+
+/**
  * Who may subscribe to and publish on a topic. Subscribing is allowed by default; clients may publish
  * only where `canPublish` allows it (the server itself always may). A topic that declares presence also
- * needs `presence`: the data each subscriber of a key is listed with (docs/presence.md).
+ * needs `presence`: the data each subscriber of a key is listed with (docs/presence.md). Each may return an
+ * Effect requiring `R`, the services of the server's `layer` option (none without one).
+ *
+ * @example
+ * ```ts
+ * import { contract, topic } from "@switchyard/core"
+ * import type { TopicPolicy } from "@switchyard/server-node"
+ * import * as Context from "effect/Context"
+ * import type * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ *
+ * class Rooms extends Context.Service<
+ *   Rooms,
+ *   { readonly isMember: (room: string, user: string) => Effect.Effect<boolean> }
+ * >()("app/Rooms") {}
+ * const Chat = contract({ topics: { room: topic({ message: Schema.String }) } })
+ * // Only the room's members may read it, as the Rooms service (from the server's `layer`) says.
+ * const room: TopicPolicy<typeof Chat.topics.room, { userId: string }, Rooms> = {
+ *   canSubscribe: (key, ctx) => Rooms.use((rooms) => rooms.isMember(key, ctx.auth.userId)),
+ * }
+ * ```
  */
-export type TopicPolicy<D extends TopicDefinition, A = unknown> = {
-  readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Awaitable<boolean>
-  readonly canPublish?: (
-    key: string,
-    message: TypeOf<D["message"]>,
-    ctx: HandlerContext<never, A>,
-  ) => Awaitable<boolean>
-} & (D["presence"] extends AnySchema ? { readonly presence: PresenceHook<TypeOf<D["presence"]>, A> } : unknown)
+export type TopicPolicy<D extends TopicDefinition, A = unknown, R = never> = {
+  readonly canSubscribe?: (key: string, ctx: HandlerContext<never, A>) => Verdict<R>
+  readonly canPublish?: (key: string, message: TypeOf<D["message"]>, ctx: HandlerContext<never, A>) => Verdict<R>
+} & (D["presence"] extends AnySchema ? { readonly presence: PresenceHook<TypeOf<D["presence"]>, A, R> } : unknown)
 
 /**
  * Computes a session's data as a member of a key, from its context, when its subscription is
- * confirmed; checked against the topic's presence schema.
+ * confirmed; checked against the topic's presence schema. It may return an Effect requiring `R`, the
+ * services of the server's `layer` option: its failure, like its defect or a throw, refuses the
+ * subscription with `INTERNAL_ERROR` and is reported to `onError`.
  *
  * @example
  * ```ts
@@ -72,17 +97,20 @@ export type TopicPolicy<D extends TopicDefinition, A = unknown> = {
  * const presence: PresenceHook<{ name: string }, { name: string }> = (key, ctx) => ({ name: ctx.auth.name })
  * ```
  */
-export type PresenceHook<P, A = unknown> = (key: string, ctx: HandlerContext<never, A>) => Awaitable<P>
+export type PresenceHook<P, A = unknown, R = never> = (
+  key: string,
+  ctx: HandlerContext<never, A>,
+) => Awaitable<P> | Effect.Effect<P, unknown, R>
 
 /** The topics of a contract that declare presence. */
 type PresenceTopics<T> = { [K in keyof T]: T[K] extends { readonly presence: AnySchema } ? K : never }[keyof T]
 
 /** The topic policies: optional, except for the topics that declare presence (their `presence` hook). */
-type TopicsSection<T extends AnyContract["topics"], A> = [PresenceTopics<T>] extends [never]
-  ? { readonly topics?: { readonly [K in keyof T]?: TopicPolicy<T[K], A> } }
+type TopicsSection<T extends AnyContract["topics"], A, R> = [PresenceTopics<T>] extends [never]
+  ? { readonly topics?: { readonly [K in keyof T]?: TopicPolicy<T[K], A, R> } }
   : {
-      readonly topics: { readonly [K in PresenceTopics<T>]: TopicPolicy<T[K], A> } & {
-        readonly [K in Exclude<keyof T, PresenceTopics<T>>]?: TopicPolicy<T[K], A>
+      readonly topics: { readonly [K in PresenceTopics<T>]: TopicPolicy<T[K], A, R> } & {
+        readonly [K in Exclude<keyof T, PresenceTopics<T>>]?: TopicPolicy<T[K], A, R>
       }
     }
 
@@ -90,7 +118,7 @@ type Section<M, V> = keyof M extends never ? { readonly [K in keyof M]?: V } : V
 
 /**
  * The handlers a contract needs: one per RPC and stream; topic policies are optional. `R`: the services
- * their Effects and Streams may require, those of the server's `layer` option.
+ * their Effects and Streams (and the policies' Effects) may require, those of the server's `layer` option.
  */
 export type Handlers<C extends AnyContract, A = unknown, R = never> = (keyof C["rpc"] extends never
   ? { readonly rpc?: Section<C["rpc"], never> }
@@ -98,7 +126,7 @@ export type Handlers<C extends AnyContract, A = unknown, R = never> = (keyof C["
   (keyof C["streams"] extends never
     ? { readonly streams?: Section<C["streams"], never> }
     : { readonly streams: { readonly [K in keyof C["streams"]]: StreamHandler<C["streams"][K], A, R> } }) &
-  TopicsSection<C["topics"], A>
+  TopicsSection<C["topics"], A, R>
 
 /** Thrown by `ctx.fail`; carries the declared error to the runtime. */
 export class HandlerFailure {
@@ -132,17 +160,40 @@ export async function runRpc(
   try {
     const result = handler(input, ctx)
     if (Effect.isEffect(result)) {
-      const exit = await services.runExit(result as Effect.Effect<unknown, unknown, unknown>, ctx.signal)
-      if (Exit.isSuccess(exit)) return { _tag: "success", value: exit.value }
-      if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "interrupted" }
-      const failure = Cause.findErrorOption(exit.cause)
-      if (failure._tag === "Some") return fromThrown(new HandlerFailure(failure.value), ctx.signal)
-      return fromThrown(Cause.squash(exit.cause), ctx.signal)
+      return exitOutcome(
+        await services.runExit(result as Effect.Effect<unknown, unknown, unknown>, ctx.signal),
+        ctx.signal,
+      )
     }
     return { _tag: "success", value: await result }
   } catch (thrown) {
     return fromThrown(thrown, ctx.signal)
   }
+}
+
+/**
+ * Runs the Effect a hook returned (`authenticate`, a topic policy, a presence hook, `peers.authorize`) with
+ * `services`, interrupted when `signal` aborts (it never starts if it aborts while the layer is being
+ * built), to an outcome: its failure a `failure`, a defect (or services that cannot run it: the layer
+ * failed, the server is closing) a `defect`. Never rejects.
+ */
+export function runHookEffect(
+  effect: unknown,
+  services: HandlerServices,
+  signal: AbortSignal,
+): Promise<HandlerOutcome> {
+  return services.runExit(effect as Effect.Effect<unknown, unknown, unknown>, signal).then(
+    (exit) => exitOutcome(exit, signal),
+    (thrown: unknown) => ({ _tag: "defect", cause: thrown }),
+  )
+}
+
+function exitOutcome(exit: Exit.Exit<unknown, unknown>, signal: AbortSignal): HandlerOutcome {
+  if (Exit.isSuccess(exit)) return { _tag: "success", value: exit.value }
+  if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "interrupted" }
+  const failure = Cause.findErrorOption(exit.cause)
+  if (failure._tag === "Some") return { _tag: "failure", error: failure.value }
+  return fromThrown(Cause.squash(exit.cause), signal)
 }
 
 /**

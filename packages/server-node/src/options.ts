@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http"
 import type { ErrorCode, TransportId } from "@switchyard/core"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { Broker } from "./broker/broker.ts"
 import type { ServerLimits } from "./limits.ts"
@@ -8,7 +9,8 @@ import type { ServerTransport } from "./transport.ts"
 
 /**
  * Options of `createServer`. `A`: what `authenticate` returns (`ctx.auth`); `R`: the services `layer`
- * provides to the handlers' Effects and Streams.
+ * provides to the handlers' Effects and Streams, and to the Effects of `authenticate`, `peers.authorize`
+ * and the topic policies.
  */
 export interface ServerOptions<A = undefined, R = never> {
   /** URL path the transports live under. Default `"/switchyard"`. */
@@ -31,7 +33,7 @@ export interface ServerOptions<A = undefined, R = never> {
    * Lets clients open connections to each other (`client.peers`, docs/peers.md); `authorize` decides
    * who may connect to whom. Without it every peer connection is refused with `PEER_FORBIDDEN`.
    */
-  readonly peers?: PeerOptions<A>
+  readonly peers?: PeerOptions<A, R>
   /**
    * Origins allowed to connect (`"https://app.example"`), or `"*"` for any. By default only requests
    * without an `Origin` header (non-browser clients) and same-origin requests are allowed; that rule
@@ -42,9 +44,24 @@ export interface ServerOptions<A = undefined, R = never> {
   /**
    * Runs once per connection (every reconnect too), before the handshake. Its result becomes `ctx.auth` of
    * the session the connection creates or resumes (docs/sessions.md#credentials); throwing (or
-   * rejecting) refuses the connection with 401.
+   * rejecting) refuses the connection with 401 (`UNAUTHORIZED`). It may return an Effect, run with the
+   * services of `layer` (none without one): its success is `ctx.auth`; its failure refuses the connection
+   * as a throw does, and so does a defect, which `onError` hears too.
+   * @example
+   * ```ts
+   * import type { IncomingMessage } from "node:http"
+   * import * as Context from "effect/Context"
+   * import type * as Effect from "effect/Effect"
+   *
+   * class Users extends Context.Service<
+   *   Users,
+   *   { readonly byToken: (token: string | undefined) => Effect.Effect<{ id: string }, "NoSuchUser"> }
+   * >()("app/Users") {}
+   * // Given to createServer with `layer` providing Users; a NoSuchUser failure refuses the connection.
+   * const authenticate = (request: IncomingMessage) => Users.use((users) => users.byToken(request.headers.authorization))
+   * ```
    */
-  readonly authenticate?: (request: IncomingMessage) => A | Promise<A>
+  readonly authenticate?: (request: IncomingMessage) => A | Promise<A> | Effect.Effect<A, unknown, R>
   /**
    * The identity a new session counts against for `maxSessionsPerIdentity` (docs/limits.md#sessions):
    * a user id, an API key's id, a tenant. Called with `authenticate`'s result when a HELLO needs a new
@@ -75,8 +92,9 @@ export interface ServerOptions<A = undefined, R = never> {
    * no `listen()` is waiting at that moment (a server used through `attach()` or `accept()`, or one that
    * listens later), `onError` hears that error too, and its Effect and Stream handlers then fail with
    * `INTERNAL_ERROR`. Calls that arrive while the layer is being built wait for it; one cancelled meanwhile
-   * (its client's `signal`, its session ending) never runs. Without a layer, handlers' Effects and Streams must require nothing. Topic policies,
-   * presence hooks, `authenticate` and `peers.authorize` are not Effects and are not given the services.
+   * (its client's `signal`, its session ending) never runs. `authenticate`, the topic policies, the presence
+   * hooks and `peers.authorize` may return Effects too, run with the same services. Without a layer, every
+   * one of those Effects and Streams must require nothing.
    * @example
    * ```ts
    * import { contract, rpc } from "@switchyard/core"

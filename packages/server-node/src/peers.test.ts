@@ -9,6 +9,7 @@ import {
 import { TestContract } from "@switchyard/core/testing"
 import { beforeAll, describe, expect, it } from "vitest"
 import { type PeerEndpoint, PeerHub } from "./peers.ts"
+import { HandlerServices } from "./services.ts"
 
 let compiled: CompiledContract
 beforeAll(async () => {
@@ -59,6 +60,7 @@ async function connected(contractCodecs = compiled) {
     { authorize: () => true },
     { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 33 },
     () => {},
+    new HandlerServices(undefined, () => {}),
   )
   const a = endpoint("a")
   const b = endpoint("b")
@@ -177,6 +179,7 @@ describe("PeerHub: a session that moves to another node", () => {
       { authorize: ({ to }) => (to.peerId === "c" ? new Promise<boolean>((resolve) => (allow = resolve)) : true) },
       { maxPeerConnections: 4, maxPeerCandidates: 8, maxUnreliablePeerPending: 256 },
       () => {},
+      new HandlerServices(undefined, () => {}),
     )
     const [a, b, c] = [endpoint("a"), endpoint("b"), endpoint("c")]
     for (const side of [a, b, c]) hub.join(side)

@@ -6,8 +6,10 @@ import {
   type IceServer,
   stringifyPayload,
 } from "@switchyard/core"
+import type * as Effect from "effect/Effect"
 import { encodePayload } from "./encodePayload.ts"
-import { decide } from "./policies.ts"
+import { decide, type PolicyEffects } from "./policies.ts"
+import type { HandlerServices } from "./services.ts"
 
 /** One side of a peer connection as `authorize` sees it. */
 export interface PeerInfo<A = unknown> {
@@ -19,13 +21,22 @@ export interface PeerInfo<A = unknown> {
   readonly auth: A
 }
 
-/** The server option `peers`: whether and how clients may connect to each other (docs/peers.md). */
-export interface PeerOptions<A = undefined> {
+/**
+ * The server option `peers`: whether and how clients may connect to each other (docs/peers.md). `R`: the
+ * services `authorize`'s Effect may require, those of the server's `layer` option (none without one).
+ */
+export interface PeerOptions<A = undefined, R = never> {
   /**
    * Decides whether `from` may open a connection to `to`. Called once per `connect`; anything but `true`
-   * (or a Promise of it) refuses with `PEER_FORBIDDEN`, and so does a throw (reported to `onError`).
+   * (or a Promise of it) refuses with `PEER_FORBIDDEN`, and so does a throw (reported to `onError`). An
+   * Effect runs with the `layer`'s services: it allows by succeeding with `true`; its failure refuses as
+   * `false` does, its defect as a throw does (reported); it is interrupted if the caller's session ends.
+   * @example authorize: ({ from, to }) => Friends.use((friends) => friends.are(from.auth.userId, to.auth.userId))
    */
-  readonly authorize: (request: { readonly from: PeerInfo<A>; readonly to: PeerInfo<A> }) => boolean | Promise<boolean>
+  readonly authorize: (request: {
+    readonly from: PeerInfo<A>
+    readonly to: PeerInfo<A>
+  }) => boolean | Promise<boolean> | Effect.Effect<boolean, unknown, R>
   /**
    * Whether peers may try a direct data channel. Default true; false keeps every connection on the
    * server relay (offers are refused with `PEER_SIGNAL_REFUSED`).
@@ -96,6 +107,8 @@ export class PeerHub {
   private readonly counts = new Map<string, number>()
   /** The `connect` references of each session waiting for `authorize`. */
   private readonly authorizing = new Map<PeerEndpoint, Set<number>>()
+  /** Aborted when the session leaves: interrupts its `authorize` Effects. Made by the first of them. */
+  private readonly leaving = new Map<PeerEndpoint, AbortController>()
   private nextId = 1
 
   constructor(
@@ -103,6 +116,8 @@ export class PeerHub {
     private readonly options: PeerOptions<unknown> | undefined,
     private readonly limits: PeerLimits,
     private readonly onError: (error: unknown, context: { readonly sessionId?: string }) => void,
+    /** What `authorize`'s Effects run with. */
+    private readonly services: HandlerServices,
   ) {
     if (options !== undefined && typeof options.authorize !== "function") {
       throw new TypeError("switchyard: the peers option needs an authorize function")
@@ -127,6 +142,8 @@ export class PeerHub {
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
+    this.leaving.get(endpoint)?.abort()
+    this.leaving.delete(endpoint)
     const why = problem("PEER_CLOSED", "the session moved to another server node")
     const tell = (frame: string) => endpoint.roomFor(frame.length) && endpoint.sendPeer(frame)
     for (const ref of (moved && this.authorizing.get(endpoint)) || []) tell(body.peer(ref, "refused", why))
@@ -229,7 +246,20 @@ export class PeerHub {
         this.count(to, 1)
         to.sendPeer(body.peer(link.id, "incoming", json(this.setup(from))))
       },
+      this.effectsOf(from),
     )
+  }
+
+  /** What `from`'s `authorize` Effects run with: interrupted when it leaves. */
+  private effectsOf(from: PeerEndpoint): PolicyEffects {
+    return {
+      services: this.services,
+      signal: () => {
+        const leaving = this.leaving.get(from) ?? new AbortController()
+        this.leaving.set(from, leaving)
+        return leaving.signal
+      },
+    }
   }
 
   private answerConnect(link: PeerLink, side: PeerEndpoint, op: "accept" | "reject", reason: unknown): void {

@@ -104,7 +104,7 @@ export interface Server<C extends AnyContract> {
 export function createServer<C extends AnyContract, A, R>(
   contract: C,
   handlers: Handlers<C, A, NoInfer<R>>,
-  options: ServerOptions<A, R> & { readonly layer: Layer.Layer<R, unknown> },
+  options: ServerOptions<A, NoInfer<R>> & { readonly layer: Layer.Layer<R, unknown> },
 ): Server<C>
 /**
  * Creates a server for a contract: starts each transport of `options.transports` with a `TransportHost`
@@ -135,8 +135,8 @@ export function createServer<C extends AnyContract, A = undefined>(
 export function createServer<C extends AnyContract, A>(
   contract: C,
   handlers: object,
-  // The layer is any layer (`Layer<never>`: whatever it provides), only built and given to the handlers.
-  options: ServerOptions<A, never> = {},
+  // The layer is any layer (whatever it provides), only built and given to the handlers and hooks.
+  options: ServerOptions<A, never> | ServerOptions<A, unknown> = {},
 ): Server<C> {
   const limits: ServerLimits = { ...defaultLimits, ...options.limits }
   checkLimits(limits)
@@ -192,7 +192,7 @@ export function createServer<C extends AnyContract, A>(
     onError,
     signalled,
     accept: (link, info, signalledBy) => table.accept(link, info, signalledBy),
-    peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError),
+    peers: new PeerHub(compiled, options.peers as PeerOptions<unknown> | undefined, limits, onError, services),
     forget: (session, reason) => table.forget(session, reason),
   }
   // An in-process transport is reached without a URL, so no client is told of it.
@@ -216,7 +216,7 @@ export function createServer<C extends AnyContract, A>(
   const offer: ServerOffer = { version: PROTOCOL_VERSION, transports: offered, limits: table.limits }
   const joined = cluster?.start(table)
 
-  const gate = new ConnectionGate(options as ServerOptions<unknown>, limits)
+  const gate = new ConnectionGate(options as ServerOptions<unknown>, limits, services, onError)
   const incomplete = new IncompleteBytes(limits, (request) => gate.clientAddress(request))
   const host: TransportHost = {
     limits,

@@ -1,7 +1,9 @@
 import { body, type CompiledTopic, type ErrorCode, FrameType, stringifyPayload } from "@switchyard/core"
+import * as Effect from "effect/Effect"
 import type { PresenceEntry } from "./broker/presenceBus.ts"
 import type { CallContext } from "./callContext.ts"
-import { isAsync } from "./handlers.ts"
+import { isAsync, runHookEffect } from "./handlers.ts"
+import type { PolicyEffects } from "./policies.ts"
 import { presenceListJson } from "./presence.ts"
 import type { SessionPort } from "./runtime.ts"
 
@@ -26,9 +28,17 @@ export class SessionPresence {
 
   /**
    * Computes the session's data for `key` (the hook may be async), checks it against the topic's
-   * presence schema and adds the member. `then` hears the outcome; a failing hook is reported.
+   * presence schema and adds the member. `then` hears the outcome; a failing hook is reported. A hook's
+   * Effect runs with `effects`: its failure, like its defect, is a failing hook; interrupted (the session
+   * ended or moved), it refuses without a report.
    */
-  join(channel: CompiledTopic, key: string, ctx: CallContext, then: (outcome: JoinOutcome) => void): void {
+  join(
+    channel: CompiledTopic,
+    key: string,
+    ctx: CallContext,
+    effects: PolicyEffects,
+    then: (outcome: JoinOutcome) => void,
+  ): void {
     const { session } = this
     const { runtime } = session
     const codec = channel.presence
@@ -66,6 +76,15 @@ export class SessionPresence {
       return failed(error, "INTERNAL_ERROR", "internal error")
     }
     if (!isAsync(data)) return add(data)
+    if (Effect.isEffect(data)) {
+      void runHookEffect(data, effects.services, effects.signal()).then((outcome) => {
+        if (outcome._tag === "success") return add(outcome.value)
+        if (outcome._tag === "interrupted")
+          return then({ code: "INTERNAL_ERROR", message: `${channel.name}: interrupted` })
+        failed(outcome._tag === "failure" ? outcome.error : outcome.cause, "INTERNAL_ERROR", "internal error")
+      })
+      return
+    }
     Promise.resolve(data as PromiseLike<unknown>).then(add, (error: unknown) =>
       failed(error, "INTERNAL_ERROR", "internal error"),
     )

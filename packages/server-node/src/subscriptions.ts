@@ -1,7 +1,7 @@
 import { body, type ErrorCode, FrameType, SwitchyardError, type TopicPosition } from "@switchyard/core"
 import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
-import { decide } from "./policies.ts"
+import { decide, type PolicyEffects } from "./policies.ts"
 import type { SessionPort } from "./runtime.ts"
 import { SessionPresence } from "./sessionPresence.ts"
 import type { Joined, Subscriber } from "./topics.ts"
@@ -58,6 +58,17 @@ export class Subscriptions {
   private readonly listing = new Map<number, PendingPresence>()
   /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
   private readonly publishing = new Set<number>()
+  /**
+   * Aborted when the subscriptions are dropped (the session ended or moved): interrupts the Effects of the
+   * policies and presence hooks deciding SUBSCRIBE and PRESENCE requests. Made by the first such Effect.
+   */
+  private dropping: AbortController | undefined
+  /** Aborted when the session ends: interrupts the Effects of `canPublish` (a PUBLISH outlives a move). */
+  private ending: AbortController | undefined
+  /** What the policies' Effects of SUBSCRIBE and PRESENCE requests run with. */
+  private readonly requestEffects: PolicyEffects
+  /** What the `canPublish` Effects run with. */
+  private readonly publishEffects: PolicyEffects
 
   constructor(
     private readonly session: SessionPort,
@@ -65,6 +76,21 @@ export class Subscriptions {
     private readonly subscriber: Subscriber,
   ) {
     this.presence = new SessionPresence(session)
+    const { services } = session.runtime
+    this.requestEffects = {
+      services,
+      signal: () => {
+        this.dropping ??= new AbortController()
+        return this.dropping.signal
+      },
+    }
+    this.publishEffects = {
+      services,
+      signal: () => {
+        this.ending ??= new AbortController()
+        return this.ending.signal
+      },
+    }
   }
 
   /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
@@ -78,6 +104,12 @@ export class Subscriptions {
    */
   dropAll(handedOver = false): void {
     const { topics } = this.session.runtime
+    this.dropping?.abort()
+    this.dropping = undefined
+    if (!handedOver) {
+      this.ending?.abort()
+      this.ending = undefined
+    }
     this.presence.stopAll()
     for (const sub of this.subscriptions.values()) {
       if (sub.active) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
@@ -104,42 +136,47 @@ export class Subscriptions {
     const answering = () => this.pending.get(id) === request && this.pending.delete(id)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
-    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (session.isEnded || this.pending.get(id) !== request) return
-      if (this.subscriptions.get(ref) !== sub) {
-        // Unsubscribed while the policy was deciding: the request is answered all the same.
-        answering()
-        return session.send(FrameType.RESULT, body.result(id, "null"))
-      }
-      if (allowed !== true) {
-        answering()
-        this.subscriptions.delete(ref)
-        this.presence.unwatch(topic, key)
-        if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
-        return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
-      }
-      if (!channel.presence) return this.activate(id, sub, since, answering)
-      // A member joins before its subscription is confirmed: the RESULT and the MESSAGEs after it must
-      // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
-      this.presence.join(channel, key, ctx, (outcome) => {
-        const current = !session.isEnded && this.subscriptions.get(ref) === sub
-        const listed = typeof outcome === "object" && "data" in outcome
-        if (listed && !current) this.presence.leave(topic, key)
+    decide(
+      policy && (() => policy(key, ctx)),
+      true,
+      (allowed) => {
         if (session.isEnded || this.pending.get(id) !== request) return
-        if (!current) {
+        if (this.subscriptions.get(ref) !== sub) {
+          // Unsubscribed while the policy was deciding: the request is answered all the same.
           answering()
           return session.send(FrameType.RESULT, body.result(id, "null"))
         }
-        if (typeof outcome === "object" && "code" in outcome) {
+        if (allowed !== true) {
           answering()
           this.subscriptions.delete(ref)
           this.presence.unwatch(topic, key)
-          return session.fail(id, outcome.code, outcome.message)
+          if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
+          return session.fail(id, "FORBIDDEN", `not allowed to subscribe to ${topic}(${JSON.stringify(key)})`)
         }
-        if (listed) sub.member = outcome.data
-        this.activate(id, sub, since, answering)
-      })
-    })
+        if (!channel.presence) return this.activate(id, sub, since, answering)
+        // A member joins before its subscription is confirmed: the RESULT and the MESSAGEs after it must
+        // follow one another at once (confirm), so the join, which may wait for the bus, comes first.
+        this.presence.join(channel, key, ctx, this.requestEffects, (outcome) => {
+          const current = !session.isEnded && this.subscriptions.get(ref) === sub
+          const listed = typeof outcome === "object" && "data" in outcome
+          if (listed && !current) this.presence.leave(topic, key)
+          if (session.isEnded || this.pending.get(id) !== request) return
+          if (!current) {
+            answering()
+            return session.send(FrameType.RESULT, body.result(id, "null"))
+          }
+          if (typeof outcome === "object" && "code" in outcome) {
+            answering()
+            this.subscriptions.delete(ref)
+            this.presence.unwatch(topic, key)
+            return session.fail(id, outcome.code, outcome.message)
+          }
+          if (listed) sub.member = outcome.data
+          this.activate(id, sub, since, answering)
+        })
+      },
+      this.requestEffects,
+    )
   }
 
   private activate(
@@ -194,19 +231,24 @@ export class Subscriptions {
     const answering = () => this.listing.get(id) === request && this.listing.delete(id)
     const policy = runtime.policies.get(topic)?.canSubscribe
     const ctx = new CallContext(session.id, session.transport, session.auth)
-    decide(policy && (() => policy(key, ctx)), true, (allowed) => {
-      if (session.isEnded || this.listing.get(id) !== request) return
-      if (allowed !== true) {
-        answering()
-        if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
-        return session.fail(id, "FORBIDDEN", `not allowed to see who is in ${topic}(${JSON.stringify(key)})`)
-      }
-      if (watch && !this.subscriptions.has(`${topic}\u0000${key}`)) {
-        answering()
-        return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
-      }
-      this.presence.list(id, topic, key, watch, answering)
-    })
+    decide(
+      policy && (() => policy(key, ctx)),
+      true,
+      (allowed) => {
+        if (session.isEnded || this.listing.get(id) !== request) return
+        if (allowed !== true) {
+          answering()
+          if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
+          return session.fail(id, "FORBIDDEN", `not allowed to see who is in ${topic}(${JSON.stringify(key)})`)
+        }
+        if (watch && !this.subscriptions.has(`${topic}\u0000${key}`)) {
+          answering()
+          return session.fail(id, "FORBIDDEN", `subscribe to ${topic}(${JSON.stringify(key)}) before watching it`)
+        }
+        this.presence.list(id, topic, key, watch, answering)
+      },
+      this.requestEffects,
+    )
   }
 
   /**
@@ -294,34 +336,39 @@ export class Subscriptions {
     this.publishing.add(id)
     const answered = () => this.publishing.delete(id)
     // Clients may publish only where a canPublish policy allows it.
-    decide(policy && (() => policy(key, decoded.value, ctx)), false, (allowed) => {
-      if (session.isEnded) return void answered()
-      if (allowed !== true) {
-        answered()
-        if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
-        return session.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
-      }
-      // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
-      const json = encodePayload(channel.message, decoded.value)
-      let taken: void | Promise<void>
-      try {
-        if (json === undefined) throw new SwitchyardError("INVALID_INPUT", "the message cannot be encoded")
-        taken = runtime.topics.publishEncoded(topic, key, json)
-      } catch (error) {
-        answered()
-        return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
-      }
-      if (taken === undefined) {
-        answered()
-        return session.send(FrameType.RESULT, body.result(id, "null"))
-      }
-      // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
-      taken.then(
-        () => answered() && !session.isEnded && session.send(FrameType.RESULT, body.result(id, "null")),
-        (error: unknown) =>
-          answered() && !session.isEnded && session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
-      )
-    })
+    decide(
+      policy && (() => policy(key, decoded.value, ctx)),
+      false,
+      (allowed) => {
+        if (session.isEnded) return void answered()
+        if (allowed !== true) {
+          answered()
+          if (allowed instanceof Error) runtime.onError(allowed, { sessionId: session.id, channel: topic })
+          return session.fail(id, "FORBIDDEN", `not allowed to publish to ${topic}(${JSON.stringify(key)})`)
+        }
+        // Re-encode the decoded value so that subscribers get the canonical form, not the sender's bytes.
+        const json = encodePayload(channel.message, decoded.value)
+        let taken: void | Promise<void>
+        try {
+          if (json === undefined) throw new SwitchyardError("INVALID_INPUT", "the message cannot be encoded")
+          taken = runtime.topics.publishEncoded(topic, key, json)
+        } catch (error) {
+          answered()
+          return session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`)
+        }
+        if (taken === undefined) {
+          answered()
+          return session.send(FrameType.RESULT, body.result(id, "null"))
+        }
+        // A remote broker: answered once it has taken the message (and delivered it here, when subscribed).
+        taken.then(
+          () => answered() && !session.isEnded && session.send(FrameType.RESULT, body.result(id, "null")),
+          (error: unknown) =>
+            answered() && !session.isEnded && session.fail(id, codeOf(error), `${topic}: ${(error as Error).message}`),
+        )
+      },
+      this.publishEffects,
+    )
   }
 
   /**
