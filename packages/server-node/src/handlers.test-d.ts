@@ -180,3 +180,86 @@ describe("the layer option and the services handlers require", () => {
     createServer(Stock, { rpc: { count }, streams: { levels } }, { layer: needsClock.pipe(Layer.provide(clock)) })
   })
 })
+
+describe("hooks returning Effects: authenticate, topic policies, presence hooks, peers.authorize", () => {
+  const Room = contract({
+    rpc: { count: rpc({ input: Schema.Struct({}), output: Schema.Number }) },
+    topics: {
+      room: topic({ message: Schema.String, presence: Schema.Struct({ n: Schema.Number }) }),
+      feed: topic({ message: Schema.String }),
+    },
+  })
+  const yes = () => Inventory.use((i) => Effect.map(i.count, (n) => n > 0))
+  const data = () => Inventory.use((i) => Effect.map(i.count, (n) => ({ n })))
+  const userOf = () => Inventory.use((i) => Effect.map(i.count, (n) => ({ userId: `u${n}` })))
+  it("may require what the layer provides; authenticate's Effect gives ctx.auth", () => {
+    createServer(
+      Room,
+      {
+        rpc: { count: (_input, ctx) => ctx.auth.userId.length },
+        topics: { room: { canSubscribe: yes, canPublish: yes, presence: data }, feed: { canSubscribe: yes } },
+      },
+      {
+        layer: inventory,
+        authenticate: userOf,
+        identify: (auth) => auth.userId,
+        peers: { authorize: ({ from }) => Effect.map(yes(), (ok) => ok && from.auth.userId !== "") },
+      },
+    )
+    // Without a layer, hooks' Effects that require nothing will do.
+    createServer(
+      Room,
+      {
+        rpc: { count: (_input, ctx) => ctx.auth.n },
+        topics: { room: { canSubscribe: () => Effect.succeed(true), presence: () => Effect.succeed({ n: 1 }) } },
+      },
+      { authenticate: () => Effect.succeed({ n: 1 }), peers: { authorize: () => Effect.succeed(true) } },
+    )
+  })
+  it("rejects a requirement the layer does not provide, and any without a layer", () => {
+    const late = () => Clock.use((c) => Effect.map(c.now, (n) => n > 0))
+    createServer(
+      Room,
+      // @ts-expect-error: Clock is not in the layer (canSubscribe)
+      { rpc: { count: () => 1 }, topics: { room: { canSubscribe: late, presence: () => ({ n: 1 }) } } },
+      { layer: inventory },
+    )
+    createServer(
+      Room,
+      // @ts-expect-error: Clock is not in the layer (canPublish)
+      { rpc: { count: () => 1 }, topics: { room: { presence: () => ({ n: 1 }) }, feed: { canPublish: late } } },
+      { layer: inventory },
+    )
+    createServer(
+      Room,
+      {
+        rpc: { count: () => 1 },
+        // @ts-expect-error: Clock is not in the layer (presence)
+        topics: { room: { presence: () => Clock.use((c) => Effect.map(c.now, (n) => ({ n }))) } },
+      },
+      { layer: inventory },
+    )
+    const handlers = { rpc: { count: () => 1 }, topics: { room: { presence: () => ({ n: 1 }) } } }
+    createServer(Room, handlers, {
+      layer: inventory,
+      // @ts-expect-error: Clock is not in the layer (authenticate)
+      authenticate: () => Clock.use((c) => c.now),
+    })
+    createServer(Room, handlers, {
+      layer: inventory,
+      // @ts-expect-error: Clock is not in the layer (peers.authorize)
+      peers: { authorize: late },
+    })
+    // @ts-expect-error: no layer, so authenticate's Effect must require nothing
+    createServer(Room, handlers, { authenticate: userOf })
+    // @ts-expect-error: no layer, so authorize's Effect must require nothing
+    createServer(Room, handlers, { peers: { authorize: yes } })
+    // @ts-expect-error: no layer, so a policy's Effect must require nothing
+    createServer(Room, { rpc: { count: () => 1 }, topics: { room: { canSubscribe: yes, presence: () => ({ n: 1 }) } } })
+    createServer(Room, {
+      rpc: { count: () => 1 },
+      // @ts-expect-error: a verdict is a boolean
+      topics: { room: { canSubscribe: () => Effect.succeed(1), presence: () => ({ n: 1 }) } },
+    })
+  })
+})
