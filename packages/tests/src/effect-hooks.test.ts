@@ -1,0 +1,277 @@
+import { type Client, createClient } from "@switchyard/client-browser/all"
+import { peers as clientPeers } from "@switchyard/client-browser/peers"
+import { contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
+import { rejection, waitFor } from "@switchyard/core/testing"
+import { createServer, type Handlers, type ServerOptions } from "@switchyard/server-node"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { afterEach, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import { testClientOptions } from "./support/harnesses.ts"
+
+// The hooks other than the handlers (authenticate, topic policies, presence hooks, peers.authorize) may
+// return Effects, run with the services of the server's `layer` (docs/tutorial-effect.md#3-the-server):
+// a failure refuses as `false` does (nothing reported), a defect as a throw does (reported to onError).
+
+const Api = contract({
+  rpc: { whoami: rpc({ input: Schema.Struct({}), output: Schema.String }) },
+  topics: {
+    notes: topic({ message: Schema.String }),
+    lobby: topic({ message: Schema.String, presence: Schema.Struct({ name: Schema.String }) }),
+  },
+  peers: { note: peer({ message: Schema.String }) },
+})
+type Api = typeof Api
+type Auth = { readonly user: string }
+
+class NoSuchUser extends Schema.TaggedError<NoSuchUser>()("NoSuchUser", { token: Schema.String }) {}
+
+/**
+ * The app's users, as a database would answer: tokens name users, but "nobody" is unknown (a failure) and
+ * "down" breaks the database (a defect). Keys and user names read the same way: "no" says false, "fail"
+ * fails, "crash" dies. It writes what it is asked to `asked`.
+ */
+class Users extends Context.Service<
+  Users,
+  {
+    readonly byToken: (token: string) => Effect.Effect<Auth, NoSuchUser>
+    readonly may: (what: string, user: string, key: string) => Effect.Effect<boolean, NoSuchUser>
+    readonly displayName: (user: string) => Effect.Effect<string, NoSuchUser>
+  }
+>()("test/Users") {}
+
+function users(asked: string[], gate?: Promise<void>): Layer.Layer<Users> {
+  const answer = <A>(said: string, value: A): Effect.Effect<A, NoSuchUser> =>
+    said === "fail"
+      ? Effect.fail(new NoSuchUser({ token: said }))
+      : said === "crash"
+        ? Effect.die(new Error("the user database is down"))
+        : Effect.succeed(value)
+  const service = Users.of({
+    byToken: (token) =>
+      Effect.suspend(() => {
+        asked.push(`byToken ${token}`)
+        if (token === "nobody") return Effect.fail(new NoSuchUser({ token }))
+        return token === "down" ? Effect.die(new Error("the user database is down")) : Effect.succeed({ user: token })
+      }),
+    may: (what, user, key) =>
+      Effect.suspend(() => {
+        asked.push(`${what} ${user} ${key}`)
+        return answer(key, key !== "no")
+      }),
+    displayName: (user) => Effect.suspend(() => answer(user, user.toUpperCase())),
+  })
+  const built = Effect.sync(() => service)
+  return Layer.effect(
+    Users,
+    gate
+      ? Effect.andThen(
+          Effect.promise(() => gate),
+          built,
+        )
+      : built,
+  )
+}
+
+/** A client of `server.accept` has no `authenticate` of its own, so no auth. */
+const userOf = (auth: Auth | undefined) => auth?.user ?? "anonymous"
+
+const handlers: Handlers<Api, Auth, Users> = {
+  rpc: { whoami: (_input, ctx) => Users.use((u) => u.displayName(userOf(ctx.auth))).pipe(Effect.orDie) },
+  topics: {
+    notes: {
+      canSubscribe: (key, ctx) => Users.use((u) => u.may("read", userOf(ctx.auth), key)),
+      canPublish: (key, _message, ctx) => Users.use((u) => u.may("write", userOf(ctx.auth), key)),
+    },
+    lobby: {
+      canSubscribe: (key, ctx) => Users.use((u) => u.may("read", userOf(ctx.auth), key)),
+      presence: (_key, ctx) => Users.use((u) => Effect.map(u.displayName(userOf(ctx.auth)), (name) => ({ name }))),
+    },
+  },
+}
+
+const options = (asked: string[], errors: unknown[], gate?: Promise<void>) =>
+  ({
+    layer: users(asked, gate),
+    onError: (error) => errors.push(error),
+    authenticate: (request) =>
+      Users.use((u) => u.byToken(new URL(request.url ?? "/", "http://x").searchParams.get("token") ?? "")),
+    peers: {
+      direct: false,
+      authorize: ({ from, to }) => Users.use((u) => u.may("call", from.auth.user, to.auth.user)),
+    },
+  }) satisfies ServerOptions<Auth, Users>
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const close of cleanup.splice(0).reverse()) await close()
+})
+
+/** A server on 127.0.0.1 whose hooks ask the Users service. */
+async function served() {
+  const asked: string[] = []
+  const errors: unknown[] = []
+  const server = createServer(Api, handlers, options(asked, errors))
+  cleanup.push(() => server.close())
+  const { url } = await server.listen(0, "127.0.0.1")
+  return { server, url, asked, errors }
+}
+
+/** A WebSocket client signed in with `token`, and the errors it hears. */
+function client(url: string, token: string) {
+  const c: Client<Api> = createClient(Api, {
+    url,
+    transports: ["websocket"],
+    WebSocket,
+    auth: { params: { token } },
+    peers: clientPeers({ direct: false }),
+    ...testClientOptions,
+  })
+  cleanup.push(() => c.close())
+  const errors: SwitchyardError[] = []
+  c.on("error", (error) => errors.push(error))
+  return { c, errors }
+}
+
+async function connected(c: Client<Api>): Promise<void> {
+  await waitFor(() => c.state === "connected", 5000, "the client to connect")
+}
+
+const codeOf = (error: unknown) => (error as SwitchyardError).code
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+describe("authenticate returning an Effect", () => {
+  it("gives ctx.auth its success, and refuses with AUTH_REFUSED when it fails (nothing reported)", async () => {
+    const { url, asked, errors } = await served()
+    const ann = client(url, "ann")
+    await connected(ann.c)
+    expect(await ann.c.rpc.whoami({})).toBe("ANN")
+    const nobody = client(url, "nobody")
+    await waitFor(() => nobody.errors.length >= 2, 5000, "two refusals")
+    expect(nobody.errors.map((e) => e.code)).toEqual(nobody.errors.map(() => "AUTH_REFUSED"))
+    expect(nobody.c.state).not.toBe("connected")
+    expect(asked).toContain("byToken nobody")
+    expect(errors).toEqual([])
+  })
+
+  it("refuses with AUTH_REFUSED when it dies, and onError hears the defect", async () => {
+    const { url, errors } = await served()
+    const down = client(url, "down")
+    await waitFor(() => down.errors.length >= 1, 5000, "the refusal")
+    expect(down.errors[0]?.code).toBe("AUTH_REFUSED")
+    await waitFor(() => errors.length >= 1, 5000, "the report")
+    expect(messageOf(errors[0])).toBe("the user database is down")
+  })
+})
+
+describe("topic policies returning Effects", () => {
+  it("let subscribe and publish where the service says yes, and refuse FORBIDDEN where it says no", async () => {
+    const { server, url, asked, errors } = await served()
+    const { c } = client(url, "ann")
+    const got: string[] = []
+    await c.topics.notes("mine").subscribe((note) => got.push(note)).ready
+    await c.topics.notes("mine").publish("hello")
+    await waitFor(() => got.length === 1, 5000, "the note")
+    expect(got).toEqual(["hello"])
+    expect(codeOf(await rejection(c.topics.notes("no").subscribe(() => {}).ready))).toBe("FORBIDDEN")
+    expect(codeOf(await rejection(c.topics.notes("no").publish("hi")))).toBe("FORBIDDEN")
+    expect(asked).toEqual(["byToken ann", "read ann mine", "write ann mine", "read ann no", "write ann no"])
+    expect(server.topics.notes("no").subscribers).toBe(0)
+    expect(errors).toEqual([])
+  })
+
+  it("refuse FORBIDDEN when the Effect fails (nothing reported) or dies (onError hears the defect)", async () => {
+    const { url, errors } = await served()
+    const { c } = client(url, "ann")
+    expect(codeOf(await rejection(c.topics.notes("fail").subscribe(() => {}).ready))).toBe("FORBIDDEN")
+    expect(codeOf(await rejection(c.topics.notes("fail").publish("hi")))).toBe("FORBIDDEN")
+    expect(errors).toEqual([])
+    expect(codeOf(await rejection(c.topics.notes("crash").subscribe(() => {}).ready))).toBe("FORBIDDEN")
+    expect(codeOf(await rejection(c.topics.notes("crash").publish("hi")))).toBe("FORBIDDEN")
+    expect(errors.map(messageOf)).toEqual(["the user database is down", "the user database is down"])
+  })
+})
+
+describe("a presence hook returning an Effect", () => {
+  it("lists the member with its success; refuses INTERNAL_ERROR when it fails or dies, reported", async () => {
+    const { server, url, errors } = await served()
+    const ann = client(url, "ann")
+    await ann.c.topics.lobby("k").subscribe(() => {}).ready
+    expect((await server.topics.lobby("k").presence()).map((m) => m.data)).toEqual([{ name: "ANN" }])
+    // Their names cannot be found: the hook's Effect fails, or dies.
+    const fail = client(url, "fail")
+    expect(codeOf(await rejection(fail.c.topics.lobby("k").subscribe(() => {}).ready))).toBe("INTERNAL_ERROR")
+    expect(errors).toEqual([new NoSuchUser({ token: "fail" })])
+    const crash = client(url, "crash")
+    expect(codeOf(await rejection(crash.c.topics.lobby("k").subscribe(() => {}).ready))).toBe("INTERNAL_ERROR")
+    expect(messageOf(errors[1])).toBe("the user database is down")
+    expect((await server.topics.lobby("k").presence()).map((m) => m.data)).toEqual([{ name: "ANN" }])
+    expect(server.topics.lobby("k").subscribers).toBe(1)
+  })
+})
+
+describe("peers.authorize returning an Effect", () => {
+  it("opens where the service says yes; refuses PEER_FORBIDDEN where it says no, fails, or dies (reported)", async () => {
+    const { url, asked, errors } = await served()
+    const [ann, bob, no, fail, crash] = ["ann", "bob", "no", "fail", "crash"].map((token) => client(url, token).c)
+    for (const c of [ann, bob, no, fail, crash]) await connected(c as Client<Api>)
+    const peerOf = (c: Client<Api> | undefined) => c?.peers.id as string
+    const incoming = new Promise<unknown>((resolve) => bob?.peers.onConnection(resolve))
+    const open = await ann?.peers.connect(peerOf(bob))
+    expect(open?.state).toBe("open")
+    await incoming
+    expect((await rejection(ann?.peers.connect(peerOf(no)) as Promise<unknown>)).code).toBe("PEER_FORBIDDEN")
+    expect((await rejection(ann?.peers.connect(peerOf(fail)) as Promise<unknown>)).code).toBe("PEER_FORBIDDEN")
+    expect(errors).toEqual([])
+    expect((await rejection(ann?.peers.connect(peerOf(crash)) as Promise<unknown>)).code).toBe("PEER_FORBIDDEN")
+    expect(errors.map(messageOf)).toEqual(["the user database is down"])
+    expect(asked.filter((line) => line.startsWith("call"))).toEqual([
+      "call ann bob",
+      "call ann no",
+      "call ann fail",
+      "call ann crash",
+    ])
+  })
+})
+
+describe("hooks' Effects and the layer being built", () => {
+  it("never runs a policy whose session ended while the layer was being built; the others run once it is", async () => {
+    const asked: string[] = []
+    let open = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const errors: unknown[] = []
+    const { authenticate: _, ...inMemory } = options(asked, errors, gate)
+    const server = createServer(Api, handlers, inMemory)
+    cleanup.push(() => server.close())
+    const memory = () => {
+      const c = createClient(Api, {
+        url: "memory:",
+        transports: [memoryTransport(server.accept)],
+        ...testClientOptions,
+      })
+      cleanup.push(() => c.close())
+      return c
+    }
+    const leaving = memory()
+    const staying = memory()
+    await connected(leaving)
+    await connected(staying)
+    const abandoned = leaving.topics
+      .notes("abandoned")
+      .subscribe(() => {})
+      .ready.catch((e: unknown) => e)
+    const kept = staying.topics.notes("kept").subscribe(() => {}).ready
+    await waitFor(() => server.sessionCount === 2, 2000, "both sessions")
+    leaving.close()
+    await abandoned
+    await waitFor(() => server.sessionCount === 1, 2000, "the session to end")
+    open()
+    await kept
+    expect(asked).toEqual(["read anonymous kept"])
+    expect(errors).toEqual([])
+  })
+})
