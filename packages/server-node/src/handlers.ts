@@ -53,7 +53,7 @@ export type StreamHandler<D extends StreamDefinition, A = unknown, R = never> = 
  * the server's `layer` option) allows when it succeeds with `true`; its failure is a refusal like `false`,
  * its defect a refusal like a throw (reported to `onError`).
  */
-export type Verdict<R = never> = Awaitable<boolean> | Effect.Effect<boolean, unknown, R>
+type Verdict<R = never> = Awaitable<boolean> | Effect.Effect<boolean, unknown, R>
 
 /**
  * Who may subscribe to and publish on a topic. Subscribing is allowed by default; clients may publish

@@ -8,7 +8,7 @@ import {
 } from "@switchyard/core"
 import type * as Effect from "effect/Effect"
 import { encodePayload } from "./encodePayload.ts"
-import { decide, type PolicyEffects } from "./policies.ts"
+import { AbandonableEffects, decide } from "./policies.ts"
 import type { HandlerServices } from "./services.ts"
 
 /** One side of a peer connection as `authorize` sees it. */
@@ -107,8 +107,8 @@ export class PeerHub {
   private readonly counts = new Map<string, number>()
   /** The `connect` references of each session waiting for `authorize`. */
   private readonly authorizing = new Map<PeerEndpoint, Set<number>>()
-  /** Aborted when the session leaves: interrupts its `authorize` Effects. Made by the first of them. */
-  private readonly leaving = new Map<PeerEndpoint, AbortController>()
+  /** Each session's `authorize` Effects, interrupted when it leaves. Made by its first `connect`. */
+  private readonly effects = new Map<PeerEndpoint, AbandonableEffects>()
   private nextId = 1
 
   constructor(
@@ -139,11 +139,11 @@ export class PeerHub {
    * it, the new node refuses the connection's next message `PEER_CLOSED`).
    */
   leave(endpoint: PeerEndpoint, moved = false): void {
+    this.effects.get(endpoint)?.abandon()
+    this.effects.delete(endpoint)
     if (!this.options || this.endpoints.get(endpoint.peerId) !== endpoint) return
     this.endpoints.delete(endpoint.peerId)
     this.counts.delete(endpoint.peerId)
-    this.leaving.get(endpoint)?.abort()
-    this.leaving.delete(endpoint)
     const why = problem("PEER_CLOSED", "the session moved to another server node")
     const tell = (frame: string) => endpoint.roomFor(frame.length) && endpoint.sendPeer(frame)
     for (const ref of (moved && this.authorizing.get(endpoint)) || []) tell(body.peer(ref, "refused", why))
@@ -251,15 +251,10 @@ export class PeerHub {
   }
 
   /** What `from`'s `authorize` Effects run with: interrupted when it leaves. */
-  private effectsOf(from: PeerEndpoint): PolicyEffects {
-    return {
-      services: this.services,
-      signal: () => {
-        const leaving = this.leaving.get(from) ?? new AbortController()
-        this.leaving.set(from, leaving)
-        return leaving.signal
-      },
-    }
+  private effectsOf(from: PeerEndpoint): AbandonableEffects {
+    const effects = this.effects.get(from) ?? new AbandonableEffects(this.services)
+    this.effects.set(from, effects)
+    return effects
   }
 
   private answerConnect(link: PeerLink, side: PeerEndpoint, op: "accept" | "reject", reason: unknown): void {

@@ -9,6 +9,23 @@ export interface PolicyEffects {
   signal(): AbortSignal
 }
 
+/** Policies' Effects that `abandon()` interrupts: those running, and those waiting for the layer (never run). */
+export class AbandonableEffects implements PolicyEffects {
+  private controller: AbortController | undefined
+
+  constructor(readonly services: HandlerServices) {}
+
+  signal(): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+
+  abandon(): void {
+    this.controller?.abort()
+    this.controller = undefined
+  }
+}
+
 /**
  * Runs a policy (a topic policy, `peers.authorize`) and hands `then` its verdict: `true`, `false`, or the
  * Error it threw (a refusal the caller reports). Synchronous policies (and an absent one, which gives

@@ -1,7 +1,7 @@
 import { body, type ErrorCode, FrameType, SwitchyardError, type TopicPosition } from "@switchyard/core"
 import { CallContext } from "./callContext.ts"
 import { encodePayload } from "./encodePayload.ts"
-import { decide, type PolicyEffects } from "./policies.ts"
+import { AbandonableEffects, decide } from "./policies.ts"
 import type { SessionPort } from "./runtime.ts"
 import { SessionPresence } from "./sessionPresence.ts"
 import type { Joined, Subscriber } from "./topics.ts"
@@ -58,17 +58,10 @@ export class Subscriptions {
   private readonly listing = new Map<number, PendingPresence>()
   /** PUBLISH requests not answered yet (their policy or the broker deciding): work a hand-over leaves here. */
   private readonly publishing = new Set<number>()
-  /**
-   * Aborted when the subscriptions are dropped (the session ended or moved): interrupts the Effects of the
-   * policies and presence hooks deciding SUBSCRIBE and PRESENCE requests. Made by the first such Effect.
-   */
-  private dropping: AbortController | undefined
-  /** Aborted when the session ends: interrupts the Effects of `canPublish` (a PUBLISH outlives a move). */
-  private ending: AbortController | undefined
-  /** What the policies' Effects of SUBSCRIBE and PRESENCE requests run with. */
-  private readonly requestEffects: PolicyEffects
-  /** What the `canPublish` Effects run with. */
-  private readonly publishEffects: PolicyEffects
+  /** Interrupted when the subscriptions are dropped (the session ended or moved): SUBSCRIBE and PRESENCE policies' Effects. */
+  private readonly requestEffects: AbandonableEffects
+  /** Interrupted when the session ends: `canPublish` Effects (a PUBLISH outlives a move). */
+  private readonly publishEffects: AbandonableEffects
 
   constructor(
     private readonly session: SessionPort,
@@ -76,21 +69,8 @@ export class Subscriptions {
     private readonly subscriber: Subscriber,
   ) {
     this.presence = new SessionPresence(session)
-    const { services } = session.runtime
-    this.requestEffects = {
-      services,
-      signal: () => {
-        this.dropping ??= new AbortController()
-        return this.dropping.signal
-      },
-    }
-    this.publishEffects = {
-      services,
-      signal: () => {
-        this.ending ??= new AbortController()
-        return this.ending.signal
-      },
-    }
+    this.requestEffects = new AbandonableEffects(session.runtime.services)
+    this.publishEffects = new AbandonableEffects(session.runtime.services)
   }
 
   /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
@@ -104,12 +84,8 @@ export class Subscriptions {
    */
   dropAll(handedOver = false): void {
     const { topics } = this.session.runtime
-    this.dropping?.abort()
-    this.dropping = undefined
-    if (!handedOver) {
-      this.ending?.abort()
-      this.ending = undefined
-    }
+    this.requestEffects.abandon()
+    if (!handedOver) this.publishEffects.abandon()
     this.presence.stopAll()
     for (const sub of this.subscriptions.values()) {
       if (sub.active) topics.unsubscribe(sub.topic, sub.key, this.subscriber)
