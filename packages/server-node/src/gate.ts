@@ -116,13 +116,15 @@ export class ConnectionGate {
 
   /**
    * What `authenticate`'s Effect succeeds with; it throws (a refusal) when the Effect fails, dies (reported
-   * to `onError`) or is interrupted: the client went away (its socket closed) or the server is closing.
+   * to `onError`) or is interrupted: the request's socket closed (an HTTP request's socket is read, so a
+   * client that goes away is seen; a WebSocket upgrade's is not read until admitted) or the server is closing.
    */
   private async authenticated(effect: unknown, request: IncomingMessage): Promise<unknown> {
     const gone = new AbortController()
     const abandon = () => gone.abort()
     const socket = request.socket as IncomingMessage["socket"] | undefined
     socket?.once?.("close", abandon)
+    if (socket?.destroyed) abandon()
     try {
       const outcome = await runHookEffect(effect, this.services, gone.signal)
       if (outcome._tag === "success") return outcome.value

@@ -1,3 +1,5 @@
+import { createServer as createHttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { type Client, createClient } from "@switchyard/client-browser/all"
 import { peers as clientPeers } from "@switchyard/client-browser/peers"
 import { contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
@@ -120,10 +122,10 @@ async function served() {
 }
 
 /** A WebSocket client signed in with `token`, and the errors it hears. */
-function client(url: string, token: string) {
+function client(url: string, token: string, transport: "websocket" | "long-polling" = "websocket") {
   const c: Client<Api> = createClient(Api, {
     url,
-    transports: ["websocket"],
+    transports: [transport],
     WebSocket,
     auth: { params: { token } },
     peers: clientPeers({ direct: false }),
@@ -272,6 +274,48 @@ describe("hooks' Effects and the layer being built", () => {
     open()
     await kept
     expect(asked).toEqual(["read anonymous kept"])
+    expect(errors).toEqual([])
+  })
+
+  it("never runs authenticate for a client gone (its HTTP request's socket closed) while the layer was being built", async () => {
+    const asked: string[] = []
+    let open = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const errors: unknown[] = []
+    const server = createServer(Api, handlers, options(asked, errors, gate))
+    cleanup.push(() => server.close())
+    // Served through attach(): connections come in before the layer is built.
+    const http = createHttpServer()
+    server.attach(http)
+    let closedSockets = 0
+    http.on("connection", (socket) => socket.on("close", () => closedSockets++))
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    // The sessions end (server.close()) before the HTTP server stops listening.
+    cleanup.push(async () => {
+      await server.close()
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      // The clients' keep-alive sockets would otherwise hold it for their idle timeout.
+      http.closeAllConnections()
+      await stopped
+    })
+    const { port } = http.address() as AddressInfo
+    const url = `http://127.0.0.1:${port}/switchyard`
+    // An opening POST of long polling: authenticate is called as it comes (before this listener, added after the server's).
+    let posted = false
+    http.on("request", (request) => {
+      if (request.method === "POST") posted = true
+    })
+    const gone = client(url, "gone", "long-polling")
+    await waitFor(() => posted, 5000, "the opening POST")
+    await gone.c.close()
+    await waitFor(() => closedSockets >= 1, 5000, "the server to see the client go")
+    open()
+    const { c } = client(url, "ann")
+    await connected(c)
+    expect(await c.rpc.whoami({})).toBe("ANN")
+    expect(asked).toEqual(["byToken ann"])
     expect(errors).toEqual([])
   })
 })
