@@ -318,4 +318,19 @@ describe("hooks' Effects and the layer being built", () => {
     expect(asked).toEqual(["byToken ann"])
     expect(errors).toEqual([])
   })
+
+  it("refuses what a hook's Effect decides when the layer failed to build, and onError hears why", async () => {
+    const errors: unknown[] = []
+    const failing = Layer.effect(Users, Effect.fail(new Error("no database")))
+    const server = createServer(Api, handlers, { ...options([], errors), layer: failing })
+    cleanup.push(() => server.close())
+    const c = createClient(Api, { url: "memory:", transports: [memoryTransport(server.accept)], ...testClientOptions })
+    cleanup.push(() => c.close())
+    expect(codeOf(await rejection(c.topics.notes("mine").subscribe(() => {}).ready))).toBe("FORBIDDEN")
+    expect(codeOf(await rejection(c.topics.notes("mine").publish("hi")))).toBe("FORBIDDEN")
+    // Once when it failed to build (no listen() to hear it), then once for each hook it could not run.
+    expect(errors.map(messageOf)).toEqual(
+      Array.from({ length: 3 }, () => "switchyard: options.layer failed to build: no database"),
+    )
+  })
 })
