@@ -175,7 +175,8 @@ export async function runRpc(
  * Runs the Effect a hook returned (`authenticate`, a topic policy, a presence hook, `peers.authorize`) with
  * `services`, interrupted when `signal` aborts (it never starts if it aborts while the layer is being
  * built), to an outcome: its failure a `failure`, a defect (or services that cannot run it: the layer
- * failed, the server is closing) a `defect`. Never rejects.
+ * failed) a `defect`; refused because the server is closing, `interrupted` (nothing for `onError`: a
+ * closing server turning a late hook away is no bug). Never rejects.
  */
 export function runHookEffect(
   effect: unknown,
@@ -184,7 +185,7 @@ export function runHookEffect(
 ): Promise<HandlerOutcome> {
   return services.runExit(effect as Effect.Effect<unknown, unknown, unknown>, signal).then(
     (exit) => exitOutcome(exit, signal),
-    (thrown: unknown) => ({ _tag: "defect", cause: thrown }),
+    (thrown: unknown) => (services.isClosing ? { _tag: "interrupted" } : { _tag: "defect", cause: thrown }),
   )
 }
 

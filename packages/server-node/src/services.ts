@@ -38,6 +38,11 @@ export class HandlerServices {
     this.runtime = layer === undefined ? undefined : ManagedRuntime.make(layer)
   }
 
+  /** Whether `close()` was called: what asks for the services from now on is refused. */
+  get isClosing(): boolean {
+    return this.closing
+  }
+
   /** Starts building the layer (once the server is otherwise made, so that a throwing `createServer` builds nothing). */
   start(): void {
     const runtime = this.runtime

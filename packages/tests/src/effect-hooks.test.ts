@@ -319,6 +319,31 @@ describe("hooks' Effects and the layer being built", () => {
     expect(errors).toEqual([])
   })
 
+  it("turns away authenticate waiting for the layer when the server closes, with nothing for onError", async () => {
+    const asked: string[] = []
+    const errors: unknown[] = []
+    const server = createServer(Api, handlers, options(asked, errors, new Promise<void>(() => {})))
+    const http = createHttpServer()
+    server.attach(http)
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    cleanup.push(async () => {
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      http.closeAllConnections()
+      await stopped
+    })
+    let posted = false
+    http.on("request", (request) => {
+      if (request.method === "POST") posted = true
+    })
+    const { port } = http.address() as AddressInfo
+    client(`http://127.0.0.1:${port}/switchyard`, "late", "long-polling")
+    await waitFor(() => posted, 5000, "the opening POST")
+    // Its authenticate waits for a layer that never comes; the server closes meanwhile.
+    await server.close()
+    expect(asked).toEqual([])
+    expect(errors).toEqual([])
+  })
+
   it("refuses what a hook's Effect decides when the layer failed to build, and onError hears why", async () => {
     const errors: unknown[] = []
     const failing = Layer.effect(Users, Effect.fail(new Error("no database")))
