@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events"
 import type { IncomingMessage } from "node:http"
 import * as Effect from "effect/Effect"
 import { addressKey, ClientAddresses } from "./clientAddress.ts"
@@ -23,6 +24,8 @@ export class ConnectionGate {
   private readonly lingering = new Map<string, Map<() => void, () => void>>()
   private readonly origins: ReadonlySet<string> | "*" | undefined
   private readonly addresses: ClientAddresses
+  /** Aborted by `close()`: interrupts `authenticate`'s Effects still running (one listener each, removed after). */
+  private readonly closing = new AbortController()
 
   constructor(
     private readonly options: ServerOptions<unknown>,
@@ -35,6 +38,16 @@ export class ConnectionGate {
     const allowed = options.allowedOrigins
     this.origins = allowed === "*" ? "*" : allowed === undefined ? undefined : new Set(allowed.map(normalizeOrigin))
     this.addresses = new ClientAddresses(options.trustedProxies)
+    setMaxListeners(0, this.closing.signal)
+  }
+
+  /**
+   * The server is closing: `authenticate`'s Effects still running are interrupted (`close()` would wait for
+   * them), and a refusal from now on is `SERVER_CLOSED`, not `UNAUTHORIZED`: the client is not refused its
+   * credentials, the server is going away.
+   */
+  close(): void {
+    this.closing.abort()
   }
 
   /** Whether answers may let a cross-origin page send credentials: only with an explicit allow-list. */
@@ -105,7 +118,9 @@ export class ConnectionGate {
         const result = this.options.authenticate(request)
         auth = Effect.isEffect(result) ? await this.authenticated(result, request) : await result
       } catch {
-        const refusal = { ok: false, code: "UNAUTHORIZED", message: "authentication failed" } as const
+        const refusal = this.closing.signal.aborted
+          ? ({ ok: false, code: "SERVER_CLOSED", message: "the server is shutting down" } as const)
+          : ({ ok: false, code: "UNAUTHORIZED", message: "authentication failed" } as const)
         if (keepRefused) return { ...refusal, release }
         release()
         return refusal
@@ -117,14 +132,16 @@ export class ConnectionGate {
   /**
    * What `authenticate`'s Effect succeeds with; it throws (a refusal) when the Effect fails, dies (reported
    * to `onError`) or is interrupted: the request's socket closed (an HTTP request's socket is read, so a
-   * client that goes away is seen; a WebSocket upgrade's is not read until admitted) or the server is closing.
+   * client that goes away is seen; a WebSocket upgrade's is not read until admitted) or the server is closing
+   * (`close()`).
    */
   private async authenticated(effect: unknown, request: IncomingMessage): Promise<unknown> {
     const gone = new AbortController()
     const abandon = () => gone.abort()
     const socket = request.socket as IncomingMessage["socket"] | undefined
     socket?.once?.("close", abandon)
-    if (socket?.destroyed) abandon()
+    this.closing.signal.addEventListener("abort", abandon, { once: true })
+    if (socket?.destroyed || this.closing.signal.aborted) abandon()
     try {
       const outcome = await runHookEffect(effect, this.services, gone.signal)
       if (outcome._tag === "success") return outcome.value
@@ -132,6 +149,7 @@ export class ConnectionGate {
       throw outcome
     } finally {
       socket?.off?.("close", abandon)
+      this.closing.signal.removeEventListener("abort", abandon)
     }
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events"
 import * as Effect from "effect/Effect"
 import { isAsync, runHookEffect } from "./handlers.ts"
 import type { HandlerServices } from "./services.ts"
@@ -16,7 +17,11 @@ export class AbandonableEffects implements PolicyEffects {
   constructor(readonly services: HandlerServices) {}
 
   signal(): AbortSignal {
-    this.controller ??= new AbortController()
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      // Each Effect in flight listens to it until it ends: a burst of SUBSCRIBEs is no leak.
+      setMaxListeners(0, this.controller.signal)
+    }
     return this.controller.signal
   }
 

@@ -264,6 +264,8 @@ export function createServer<C extends AnyContract, A>(
       return () => brokerListeners.delete(listener)
     },
     close() {
+      // authenticate's Effects still running are interrupted now: the layer is released only once they end.
+      gate.close()
       closed ??= shutdown(table, routing, running, cluster)
         // After every session ended (its Effects and Streams interrupted), before the broker goes.
         .then(() => services.close().catch((error: unknown) => onError(error, {})))

@@ -56,11 +56,16 @@ function users(asked: string[], gate?: Promise<void>): Layer.Layer<Users> {
       Effect.suspend(() => {
         asked.push(`byToken ${token}`)
         if (token === "nobody") return Effect.fail(new NoSuchUser({ token }))
+        // A user database that never answers.
+        if (token === "hang")
+          return Effect.onInterrupt(Effect.never, () => Effect.sync(() => asked.push("hang interrupted")))
         return token === "down" ? Effect.die(new Error("the user database is down")) : Effect.succeed({ user: token })
       }),
     may: (what, user, key) =>
       Effect.suspend(() => {
         asked.push(`${what} ${user} ${key}`)
+        // A slow answer, for many in flight at once.
+        if (key.startsWith("slow")) return Effect.as(Effect.sleep("200 millis"), true)
         return answer(key, key !== "no")
       }),
     displayName: (user) => Effect.suspend(() => answer(user, user.toUpperCase())),
@@ -342,6 +347,57 @@ describe("hooks' Effects and the layer being built", () => {
     await server.close()
     expect(asked).toEqual([])
     expect(errors).toEqual([])
+  })
+
+  it("close() interrupts an authenticate Effect still running, and turns the client away SERVER_CLOSED, not AUTH_REFUSED", async () => {
+    const asked: string[] = []
+    const errors: unknown[] = []
+    const server = createServer(Api, handlers, options(asked, errors))
+    // Through attach(): close() does not close the HTTP server's connections, so only the interruption ends it.
+    const http = createHttpServer()
+    server.attach(http)
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    cleanup.push(async () => {
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      http.closeAllConnections()
+      await stopped
+    })
+    let status = 0
+    http.on("request", (request, response) => {
+      if (request.method === "POST") response.once("finish", () => (status ||= response.statusCode))
+    })
+    const { port } = http.address() as AddressInfo
+    const { errors: told } = client(`http://127.0.0.1:${port}/switchyard`, "hang", "long-polling")
+    await waitFor(() => asked.includes("byToken hang"), 5000, "authenticate to run")
+    const closing = server.close()
+    await Promise.race([
+      closing,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("close() hangs")), 3000)),
+    ])
+    expect(asked).toEqual(["byToken hang", "hang interrupted"])
+    await waitFor(() => status !== 0, 5000, "the answer to the opening POST")
+    expect(status).toBe(503)
+    expect(told.map((e) => e.code)).not.toContain("AUTH_REFUSED")
+    expect(errors).toEqual([])
+  })
+
+  it("runs a burst of slow policies of one session at once with no listener warning", async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`)
+    process.on("warning", onWarning)
+    cleanup.push(() => void process.off("warning", onWarning))
+    const asked: string[] = []
+    const server = createServer(Api, handlers, options(asked, []))
+    cleanup.push(() => server.close())
+    const c = createClient(Api, { url: "memory:", transports: [memoryTransport(server.accept)], ...testClientOptions })
+    cleanup.push(() => c.close())
+    // 15 SUBSCRIBEs of one session, their policies' Effects in flight together, each listening to the
+    // session's one signal (Node warns past 10 listeners unless told they are expected).
+    const ready = Array.from({ length: 15 }, (_, i) => c.topics.notes(`slow${i}`).subscribe(() => {}).ready)
+    await waitFor(() => asked.length === 15, 5000, "the 15 policies to run")
+    await Promise.all(ready)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(warnings).toEqual([])
   })
 
   it("refuses what a hook's Effect decides when the layer failed to build, and onError hears why", async () => {
