@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto"
 import type { Json, NodeBus, NodeMessage } from "./broker/nodeBus.ts"
 import { GhostRoutes, passedOn } from "./ghostRoutes.ts"
 import { Ghosts } from "./ghosts.ts"
 import type { HandOut } from "./handOut.ts"
 import type { ServerSession } from "./serverSession.ts"
 import { RemoteWork, type ServerSessionSnapshot } from "./sessionSnapshot.ts"
+import { directoryKey, HANDED_TO_MS, type TakeOver, TakeOvers } from "./takeOvers.ts"
 
 /** The limits a node of a cluster uses (`ServerLimits`, docs/limits.md). */
 export interface ClusterLimits {
@@ -29,15 +29,6 @@ export interface SessionHolder {
   adopt(snapshot: ServerSessionSnapshot, token: string, remote: RemoteWork, previous?: ServerSession): ServerSession
 }
 
-/** How long a node remembers where it handed a session, for take-overs that asked it too early (ms). */
-const HANDED_TO_MS = 10_000
-
-/** How many times a take-over follows a session that was handed on before it asked. */
-const MAX_HOPS = 2
-
-/** What a HELLO naming a session this node does not hold comes to. */
-export type TakeOver = { readonly kind: "none" } | { readonly kind: "timeout" } | { readonly kind: "taken" }
-
 /** A message handler for the HTTP relay (`httpRelay.ts`), which shares the bus. */
 export type RelayHandler = (from: string, message: NodeMessage) => boolean
 
@@ -52,22 +43,14 @@ export class SessionCluster {
   private readonly owned = new Map<string, ServerSession>()
   private readonly ghosts: Ghosts
   private readonly routes: GhostRoutes
-  private readonly waiting = new Map<
-    number,
-    { owner: string; hops: number; settle(snapshot?: ServerSessionSnapshot): boolean }
-  >()
+  /** Take-overs this node asked for. */
+  private readonly takeOvers: TakeOvers
   /** Where sessions handed on lately went, for a take-over that asks here before the directory says so. */
   private readonly handedTo = new Map<string, string>()
-  /** What this node answered to the snapshots it was sent lately, by its take-over's rid: adopted or not. */
-  private readonly answered = new Map<number, boolean>()
   /** Sessions handed out and not confirmed yet, by key: put back if refused, or if their new node is gone. */
   private readonly unconfirmed = new Map<string, HandOut>()
   private readonly latestSlots = new WeakMap<ServerSession, Map<string, object>>()
-  private rid = 0
   private holder: SessionHolder | undefined
-  /** Settles once this node has joined: until then it knows no node alive, and could take over nothing. */
-  private joined: Promise<void> = Promise.resolve()
-  private isJoined = false
   private readonly relays: RelayHandler[] = []
   private readonly goneListeners: Array<(node: string) => void> = []
   private readonly closers: Array<() => void> = []
@@ -79,20 +62,16 @@ export class SessionCluster {
     this.nodeId = nodes.nodeId
     this.ghosts = new Ghosts(nodes)
     this.routes = new GhostRoutes(nodes, (from, message) => this.ghostFrame(from, message))
+    this.takeOvers = new TakeOvers(nodes, limits, (snapshot, token, from) => this.adopt(snapshot, token, from))
   }
 
   /** Joins the cluster. */
   start(holder: SessionHolder): Promise<void> {
     this.holder = holder
     this.nodes.onNodeGone((node) => this.gone(node))
-    this.joined = this.nodes.start((from, message) => this.receive(from, message))
-    this.joined.then(
-      () => {
-        this.isJoined = true
-      },
-      () => {},
-    )
-    return this.joined
+    const joined = this.nodes.start((from, message) => this.receive(from, message))
+    this.takeOvers.joining(joined)
+    return joined
   }
 
   /** Another part of the node that talks over the bus (the HTTP relay), hears of nodes gone, and closes. */
@@ -110,7 +89,7 @@ export class SessionCluster {
 
   /** The directory key of a token: a hash, so that the token itself never leaves the nodes' memory. */
   keyOf(token: string): string {
-    return createHash("sha256").update(token).digest("base64url")
+    return directoryKey(token)
   }
 
   /** A session this node owns now: new, or adopted. */
@@ -133,63 +112,10 @@ export class SessionCluster {
    * `done` is called once, the session in the table when `taken`.
    */
   takeOver(token: string, done: (outcome: TakeOver) => void): void {
-    const key = this.keyOf(token)
-    this.whenJoined()
-      .then(() => this.nodes.lookup(key))
-      .then(
-        (owner) => {
-          if (owner === undefined || owner === this.nodeId || !this.nodes.alive(owner)) return done({ kind: "none" })
-          const rid = ++this.rid
-          const timer = setTimeout(() => {
-            // A snapshot that comes later is refused: its owner puts the session back, for the client's retry.
-            this.waiting.delete(rid)
-            done({ kind: "timeout" })
-          }, this.limits.takeOverTimeoutMs)
-          timer.unref()
-          const asking = {
-            owner,
-            hops: 0,
-            settle: (snapshot?: ServerSessionSnapshot) => {
-              clearTimeout(timer)
-              this.waiting.delete(rid)
-              let adopted: boolean
-              try {
-                adopted = snapshot !== undefined && this.adopt(snapshot, token, asking.owner)
-              } catch (error) {
-                // A snapshot this node cannot restore (another shape, in a rolling upgrade): a new session,
-                // not a HELLO left waiting; the bus reports the error.
-                done({ kind: "none" })
-                throw error
-              }
-              done(adopted ? { kind: "taken" } : { kind: "none" })
-              return adopted
-            },
-          }
-          this.waiting.set(rid, asking)
-          // By key: the token itself never crosses the bus (a Redis client could read it there).
-          this.nodes.send(owner, { t: "take", rid, key })
-        },
-        () => done({ kind: "timeout" }),
-      )
+    this.takeOvers.ask(token, done)
   }
 
   /** Adopts a snapshot for the client whose HELLO carried `token`, if the token is the session's. */
-  /**
-   * Settles once this node has joined, within `takeOverTimeoutMs`. A server attached to an HTTP server
-   * serves before it joined (`listen()` waits), when it knows no node alive: its HELLOs wait instead.
-   */
-  private whenJoined(): Promise<void> {
-    if (this.isJoined) return Promise.resolve()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<void>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("the node has not joined its cluster yet")),
-        this.limits.takeOverTimeoutMs,
-      )
-    })
-    return Promise.race([this.joined, late]).finally(() => clearTimeout(timer))
-  }
-
   private adopt(snapshot: ServerSessionSnapshot, token: string, from: string): boolean {
     const key = this.keyOf(token)
     if (snapshot.key !== key || !this.holder) return false
@@ -230,21 +156,10 @@ export class SessionCluster {
           this.nodes.send(from, { t: "none", rid: m.rid as number })
           throw error
         }
-      case "taken": {
-        const snapshot = m.snapshot as unknown as ServerSessionSnapshot
-        let adopted = false
-        try {
-          adopted = this.waiting.get(m.rid as number)?.settle(snapshot) === true
-        } finally {
-          // The node that handed it out keeps the session until it hears which (even when adopting threw).
-          this.answer(from, snapshot.key, m.rid as number, adopted)
-        }
-        return
-      }
+      case "taken":
+        return this.takeOvers.taken(from, m)
       case "answer?":
-        // Asked again (the answer may have been lost): none yet while the snapshot may still come in time.
-        if (!this.waiting.has(m.rid as number)) this.answer(from, m.key as string, m.rid as number)
-        return
+        return this.takeOvers.askedAgain(from, m)
       case "adopted":
       case "refused": {
         const handOut = this.unconfirmed.get(m.key as string)
@@ -253,9 +168,9 @@ export class SessionCluster {
         return m.t === "adopted" ? this.confirmed(handOut) : void this.putBack(handOut)
       }
       case "none":
-        return void this.waiting.get(m.rid as number)?.settle()
+        return this.takeOvers.none(m.rid as number)
       case "moved":
-        return this.follow(m.rid as number, m.key as string, m.to as string)
+        return this.takeOvers.follow(m.rid as number, m.key as string, m.to as string)
       case "ghost-frame":
       case "ghost-latest":
         return this.ghostFrame(from, m)
@@ -304,13 +219,6 @@ export class SessionCluster {
     handOut.timer.unref()
   }
 
-  /** Tells the node that handed a session out whether this one adopted it (`adopted`: now, else as told before). */
-  private answer(to: string, key: string, rid: number, adopted = this.answered.get(rid) === true): void {
-    if (!this.answered.has(rid)) setTimeout(() => this.answered.delete(rid), HANDED_TO_MS).unref()
-    this.answered.set(rid, adopted)
-    this.nodes.send(to, { t: adopted ? "adopted" : "refused", key, rid })
-  }
-
   /** The node a session was handed to has it: its ghosts and what came meanwhile go there. */
   private confirmed(handOut: HandOut): void {
     const { key, to: from } = handOut
@@ -339,16 +247,6 @@ export class SessionCluster {
     return session
   }
 
-  /** The node asked for a session had handed it on to `to`: ask there, at most twice. */
-  private follow(rid: number, key: string, to: string): void {
-    const waiting = this.waiting.get(rid)
-    if (!waiting) return
-    if (waiting.hops >= MAX_HOPS || to === this.nodeId || !this.nodes.alive(to)) return void waiting.settle()
-    waiting.hops++
-    waiting.owner = to
-    this.nodes.send(to, { t: "take", rid, key })
-  }
-
   /** A ghost's frame: the owner sequences it; a node that handed the session on passes it along. */
   private ghostFrame(from: string, m: NodeMessage): void {
     const key = m.key as string
@@ -369,7 +267,7 @@ export class SessionCluster {
 
   /** Node `node` died or left: what it ran for sessions here is lost, and so is what runs here for it. */
   private gone(node: string): void {
-    for (const waiting of [...this.waiting.values()]) if (waiting.owner === node) waiting.settle()
+    this.takeOvers.gone(node)
     for (const handOut of [...this.unconfirmed.values()]) if (handOut.to === node) this.putBack(handOut)
     // Frames a node was passing on from ghosts may be gone with it: that work is lost too.
     for (const { key, node: ghostNode } of this.routes.gone(node)) this.lost(this.owned.get(key), ghostNode, true)

@@ -9,41 +9,33 @@ import {
   FrameType,
   type Link,
   peekRequestHeader,
-  Session,
-  type TransportId,
 } from "@switchyard/core"
 import type { Json } from "./broker/nodeBus.ts"
 import { Calls } from "./calls.ts"
 import type { PeerEndpoint } from "./peers.ts"
 import type { Runtime, SessionPort } from "./runtime.ts"
-import { SessionHeartbeat } from "./sessionHeartbeat.ts"
+import { SessionLink } from "./sessionLink.ts"
 import { SessionSignals } from "./sessionSignals.ts"
 import type { GhostWork, RemoteWork, ServerSessionSnapshot } from "./sessionSnapshot.ts"
 import { Subscriptions } from "./subscriptions.ts"
 import type { Subscriber } from "./topics.ts"
 
-/**
- * One session on the server: the reliability layer (`Session`), the heartbeat, and dispatch of every
- * client frame to its calls and streams (`calls.ts`), its subscriptions (`subscriptions.ts`), its peers
- * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running
- * handlers and queueing their results for replay, until the client resumes or the resume window passes.
- */
 /** Where the frames of a ghost (work left running on a node that handed its session over) go. */
 export interface GhostOutlet {
   frame(type: number, frameBody: string): void
   latest(slot: object, frame: string): void
 }
 
-export class ServerSession extends SessionHeartbeat implements Subscriber, PeerEndpoint, SessionPort {
-  private readonly session: Session
+/**
+ * One session on the server: its link, replay and heartbeat (`sessionLink.ts`), and dispatch of every
+ * client frame to its calls and streams (`calls.ts`), its subscriptions (`subscriptions.ts`), its peers
+ * (`peers.ts`) or the signalled transport. It outlives its links: while disconnected it keeps running
+ * handlers and queueing their results for replay, until the client resumes or the resume window passes.
+ */
+export class ServerSession extends SessionLink implements Subscriber, PeerEndpoint, SessionPort {
   /** Its calls and streams, and its subscriptions: made when first needed, as an idle session has none. */
   private callsMade: Calls | undefined
   private subscriptionsMade: Subscriptions | undefined
-  private link: Link | undefined
-  private currentTransport: TransportId = "memory"
-  private invalidFrames = 0
-  private expiry: ReturnType<typeof setTimeout> | undefined
-  private ended = false
   /** Its SIGNAL frames (docs/webrtc.md): made on the first one. */
   private signals: SessionSignals | undefined
   /** Set once the session was handed to another node: its work still running here forwards frames there. */
@@ -52,7 +44,7 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
   remote: RemoteWork | undefined
 
   constructor(
-    readonly runtime: Runtime,
+    runtime: Runtime,
     readonly id: string,
     readonly token: string,
     /** `authenticate`'s result for the connection that created or last resumed it (docs/sessions.md#credentials). */
@@ -60,8 +52,7 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     /** The public id other clients connect to (docs/peers.md); made when first asked for if not given. */
     private peerIdMade: string | undefined,
   ) {
-    super()
-    this.session = new Session(runtime.limits)
+    super(runtime)
   }
 
   /** The public id other clients connect to (docs/peers.md); never the token. Without peers, never made. */
@@ -78,72 +69,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
   private get subscriptions(): Subscriptions {
     this.subscriptionsMade ??= new Subscriptions(this, this)
     return this.subscriptionsMade
-  }
-
-  protected heartbeatTick(): void {
-    this.session.sendControl(control.ping(this.session.received))
-    this.session.markAcked()
-  }
-
-  protected heartbeatDead(): void {
-    this.link?.close(closeCodeOf("HEARTBEAT_TIMEOUT"), "HEARTBEAT_TIMEOUT")
-  }
-
-  /** The transport of the current (or last) link: the handlers' `ctx.transport`. */
-  get transport(): TransportId {
-    return this.currentTransport
-  }
-
-  get isEnded(): boolean {
-    return this.ended
-  }
-
-  /** Highest client sequence number received, for the WELCOME frame. */
-  get received(): number {
-    return this.session.received
-  }
-
-  /**
-   * Moves the session onto `link` (a new connection or a resume), replacing any link it had: WELCOME, then
-   * what the client has not acknowledged. False when the client claims frames this session never sent.
-   */
-  attach(link: Link, transport: TransportId, welcome: string, clientReceived: number): boolean {
-    if (clientReceived >= this.session.next) return false
-    const previous = this.session.detach()
-    if (previous) previous.close(closeCodeOf("CONNECTION_REPLACED"), "CONNECTION_REPLACED")
-    if (this.expiry !== undefined) clearTimeout(this.expiry)
-    this.expiry = undefined
-    this.link = link
-    this.currentTransport = transport
-    this.invalidFrames = 0
-    link.send(welcome)
-    this.session.attach(link, clientReceived)
-    this.startHeartbeat(this.runtime.limits.heartbeatIntervalMs, this.runtime.limits.heartbeatTimeoutMs)
-    return true
-  }
-
-  /**
-   * `link` is still ours but its carrier reconnected (an SSE stream resumed with `Last-Event-ID`): the
-   * client has our data frames up to `clientReceived`; acknowledge those and replay the rest on the same
-   * link. ACKs written to the lost carrier may be gone too, so ours is sent again.
-   */
-  resume(link: Link, clientReceived: number): void {
-    if (link !== this.link || this.ended) return
-    if (!this.session.attach(link, clientReceived)) {
-      return this.violation("SEQUENCE_GAP", "the client claims frames this session never sent")
-    }
-    if (this.session.received > 0) link.send(control.ack(this.session.received))
-  }
-
-  /** The transport reports that `link` closed. */
-  linkClosed(link: Link | undefined): void {
-    if (link !== this.link) return
-    this.link = undefined
-    this.session.detach()
-    this.stopHeartbeat()
-    if (this.ended) return
-    this.expiry = setTimeout(() => this.end("SESSION_LOST", "resume window passed"), this.runtime.limits.resumeWindowMs)
-    this.expiry.unref()
   }
 
   /** One frame arrived on `link`; past its rate (`overRate`), a request is refused for its id. Never throws. */
@@ -231,11 +156,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
   readonly keepsUp = (max: number): boolean =>
     !this.ended && !this.ghost && this.link !== undefined && this.session.pending <= max
 
-  /** Whether `frames` more data frames of `size` characters fit in the replay buffer (SessionPort). */
-  canTake(frames: number, size: number): boolean {
-    return this.session.pending + frames <= this.runtime.limits.maxReplayFrames && !this.session.wouldOverflow(size)
-  }
-
   send(type: number, frameBody: string): void {
     if (this.ended) return
     if (this.ghost) return this.ghost.frame(type, frameBody)
@@ -295,11 +215,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     return snapshot
   }
 
-  /** Closes the link without ending the session: the client reconnects at once and resumes (elsewhere). */
-  closeLink(code: ErrorCode): void {
-    this.link?.close(closeCodeOf(code), code)
-  }
-
   /** Calls, streams and client publications running on this node. */
   get running(): number {
     return (this.callsMade?.running ?? 0) + (this.subscriptionsMade?.publishes().length ?? 0)
@@ -354,18 +269,6 @@ export class ServerSession extends SessionHeartbeat implements Subscriber, PeerE
     if (arrival === "deliver") return this.fail(head.id, code, message)
     if (arrival === "gap")
       this.violation("SEQUENCE_GAP", `expected frame ${this.session.received + 1}, got ${head.seq}`)
-  }
-
-  /** One NOTICE per invalid frame; the one past `maxInvalidFrames` says so, and the link closes. */
-  private invalid(code: ErrorCode, message: string): void {
-    if (++this.invalidFrames <= this.runtime.limits.maxInvalidFrames) this.link?.send(control.notice(code, message))
-    else this.violation(code, `too many invalid frames; the last: ${message}`)
-  }
-
-  /** A violation that breaks the sequence: close the link; the client resumes from what was acknowledged. */
-  private violation(code: ErrorCode, message: string): void {
-    this.link?.send(control.notice(code, message))
-    this.link?.close(closeCodeOf(code), code)
   }
 
   private dispatch(f: ClientFrame): void {

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto"
 import {
   type ConnectionInfo,
-  closeCodeOf,
   control,
   decodeClientFrame,
   type ErrorCode,
@@ -12,9 +11,11 @@ import {
   type SessionLimits,
   type TransportOffer,
 } from "@switchyard/core"
+import { AcceptedLink, expireHandshake, type LinkEvents, MAX_HELD_FRAMES, MAX_PROBES } from "./acceptedLink.ts"
 import type { SessionCluster } from "./cluster.ts"
 import type { ServerLimits } from "./limits.ts"
-import { type ConnectionRate, frameSize } from "./rateLimit.ts"
+import { LinkRefusals, refuseLink, TRY_AGAIN_LATER } from "./linkRefusals.ts"
+import type { ConnectionRate } from "./rateLimit.ts"
 import type { Runtime } from "./runtime.ts"
 import { ServerSession } from "./serverSession.ts"
 import { SessionAccounts } from "./sessionAccounts.ts"
@@ -46,12 +47,12 @@ export interface SessionTableOptions {
  * The sessions of one server, by token, and the handshake that puts a link into one of them: PROBEs
  * echoed, then HELLO starts a session or resumes one (docs/sessions.md, docs/negotiation.md).
  */
-export class SessionTable {
+export class SessionTable implements LinkEvents {
   private readonly sessions = new Map<string, ServerSession>()
   /** Links still in their handshake (open, no HELLO yet), with their handshake timer. */
   private readonly handshaking = new Map<Link, ReturnType<typeof setTimeout>>()
   /** Links whose HELLO was refused a new session, until their answer goes (`refusalDelayMs`). */
-  private readonly refusing = new Map<Link, ReturnType<typeof setTimeout>>()
+  private readonly refusing: LinkRefusals
   private readonly sessionLimits: SessionLimits
   /** Its sessions' frame rates, counts per address and identity, identities (docs/limits.md#sessions). */
   private readonly accounts: SessionAccounts
@@ -64,6 +65,7 @@ export class SessionTable {
   ) {
     const { limits } = options
     this.accounts = new SessionAccounts(limits, options.quota, options.identify)
+    this.refusing = new LinkRefusals(limits)
     this.sessionLimits = {
       maxMessageBytes: limits.maxMessageBytes,
       heartbeatIntervalMs: limits.heartbeatIntervalMs,
@@ -131,11 +133,7 @@ export class SessionTable {
    */
   endAll(): void {
     for (const session of [...this.sessions.values()]) session.end("SERVER_CLOSED", "the server is shutting down")
-    for (const [link, timer] of [...this.refusing]) {
-      clearTimeout(timer)
-      this.refusing.delete(link)
-      refuseLink(link, "SERVER_CLOSED", "the server is shutting down")
-    }
+    this.refusing.refuseAll("SERVER_CLOSED", "the server is shutting down")
     for (const [link, handshake] of [...this.handshaking]) {
       clearTimeout(handshake)
       this.handshaking.delete(link)
@@ -172,24 +170,16 @@ export class SessionTable {
     this.handshaking.delete(accepted.link)
   }
 
-  /** A frame on a link that carries `session`, counted against the connection's rate limit. */
-  sessionFrame(accepted: AcceptedLink, session: ServerSession, data: unknown): void {
-    if (accepted.cut) return
-    accepted.rate ??= this.accounts.rateOf(session)
-    const verdict = accepted.rate.take(frameSize(data))
-    if (verdict !== "cut") return session.receive(accepted.link, data, verdict === "over")
-    // It kept sending past the refusals: the connection goes, the session stays for a resume.
-    accepted.cut = true
-    accepted.link.send(control.notice("RATE_LIMITED", "too many frames past this connection's rate limit"))
-    accepted.link.close(closeCodeOf("RATE_LIMITED"), "RATE_LIMITED")
+  /** The frame rate of `session`'s links (docs/limits.md#connections-and-messages). */
+  rateOf(session: ServerSession): ConnectionRate {
+    return this.accounts.rateOf(session)
   }
 
   /** The link closed. */
   linkClosed(accepted: AcceptedLink): void {
     accepted.closed = true
     this.handshakeOver(accepted)
-    clearTimeout(this.refusing.get(accepted.link))
-    this.refusing.delete(accepted.link)
+    this.refusing.drop(accepted.link)
     accepted.session?.linkClosed(accepted.link)
   }
 
@@ -251,23 +241,6 @@ export class SessionTable {
     return this.refusing.has(link)
   }
 
-  /**
-   * Refuses a new session after `refusalDelayMs`: a client that loops on refused HELLOs gets one answer
-   * per connection and delay, and its refusals cost the server little (docs/limits.md#sessions). The
-   * connection keeps counting toward `maxConnectionsPerIp` meanwhile; frames it sends are ignored.
-   */
-  private refuseLater(link: Link, code: ErrorCode, message: string): void {
-    const fire = () => {
-      this.refusing.delete(link)
-      refuseLink(link, code, message)
-    }
-    const delay = this.options.limits.refusalDelayMs
-    if (!(delay > 0)) return fire()
-    const timer = setTimeout(fire, delay)
-    timer.unref()
-    this.refusing.set(link, timer)
-  }
-
   /** A HELLO: starts or resumes the session it names, or refuses the link. */
   private hello(
     link: Link,
@@ -295,7 +268,7 @@ export class SessionTable {
         this.sessions.size >= this.options.limits.maxSessions
           ? { code: "LIMIT_EXCEEDED" as const, message: "the server holds too many sessions" }
           : this.options.quota?.admit(info.remoteAddress, identity)
-      if (refusal) return void this.refuseLater(link, refusal.code, refusal.message)
+      if (refusal) return void this.refusing.later(link, refusal.code, refusal.message)
       target = new ServerSession(
         this.runtime,
         randomBytes(9).toString("base64url"),
@@ -331,70 +304,4 @@ export class SessionTable {
     }
     return target
   }
-}
-
-/**
- * One link `accept` took: its handshake (PROBEs, then HELLO), then the events of the session it carries.
- * An object with its methods on the prototype rather than closures, and what only the handshake needs is
- * dropped once it is over, so that an idle connection holds little (docs/performance.md#idle-connections).
- */
-class AcceptedLink implements ServerLinkEvents {
-  session: ServerSession | undefined
-  /** Frames that came while another node hands the session over; `undefined` when none is under way. */
-  held: unknown[] | undefined
-  closed = false
-  probes = 0
-  handshake: ReturnType<typeof setTimeout> | undefined
-  /** Its session's frame rate (docs/limits.md#connections-and-messages), shared by the session's connections. */
-  rate: ConnectionRate | undefined
-  /** Cut for its rate: what it sends is ignored until it closes. */
-  cut = false
-  /** What a HELLO needs; dropped once the link carries a session, as no frame reaches the handshake again. */
-  info: ConnectionInfo | undefined
-
-  constructor(
-    private readonly table: SessionTable,
-    readonly link: Link,
-    info: ConnectionInfo,
-    readonly signalledBy: string | undefined,
-  ) {
-    this.info = info
-  }
-
-  /** The HELLO was answered: with a session, the link carries it from now on. */
-  answered(session: ServerSession | undefined): void {
-    this.session = session
-    if (session) this.info = undefined
-  }
-
-  frame(data: unknown): void {
-    if (this.session) return this.table.sessionFrame(this, this.session, data)
-    this.table.handshakeFrame(this, data)
-  }
-
-  close(): void {
-    this.table.linkClosed(this)
-  }
-
-  resume(received: number): void {
-    this.session?.resume(this.link, received)
-  }
-}
-
-function expireHandshake(table: SessionTable, accepted: AcceptedLink): void {
-  table.expire(accepted)
-}
-
-/** PROBE frames a link may carry before its HELLO. */
-const MAX_PROBES = 4
-
-/** Frames a link may send after its HELLO while another node hands its session over (docs/limits.md). */
-const MAX_HELD_FRAMES = 8
-
-/** The WebSocket close code for "try again later" (RFC 6455 registry). */
-const TRY_AGAIN_LATER = 1013
-
-function refuseLink(link: Link, code: ErrorCode, message: string, closeCode = closeCodeOf(code)): void {
-  link.send(control.bye(code, message))
-  link.close(closeCode, code)
 }
