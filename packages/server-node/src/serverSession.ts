@@ -243,6 +243,7 @@ export class ServerSession extends SessionLink implements Subscriber, PeerEndpoi
 
   ghostAbort(): void {
     this.callsMade?.abortAll("SESSION_LOST")
+    this.subscriptionsMade?.abandonPublishes()
   }
 
   /** Ghost side: the owner is gone; what runs here stops, and is returned to be answered by the next one. */

@@ -73,6 +73,15 @@ export class Subscriptions {
     this.publishEffects = new AbandonableEffects(session.runtime.services)
   }
 
+  /**
+   * Ghost side: the session ended at its owner, or this work is given up (the owner is gone, the node
+   * leaves): the `canPublish` Effects still running here are interrupted (and `close()` stops waiting
+   * for them).
+   */
+  abandonPublishes(): void {
+    this.publishEffects.abandon()
+  }
+
   /** PUBLISH requests not answered yet: work that keeps running here when the session moves. */
   publishes(): number[] {
     return [...this.publishing]

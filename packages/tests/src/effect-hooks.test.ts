@@ -4,13 +4,14 @@ import { type Client, createClient } from "@switchyard/client-browser/all"
 import { peers as clientPeers } from "@switchyard/client-browser/peers"
 import { contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
 import { rejection, waitFor } from "@switchyard/core/testing"
-import { createServer, type Handlers, type ServerOptions } from "@switchyard/server-node"
+import { createServer, type Handlers, memoryCluster, type Server, type ServerOptions } from "@switchyard/server-node"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { RoundRobinProxy } from "./support/cluster/roundRobin.ts"
 import { testClientOptions } from "./support/harnesses.ts"
 
 // The hooks other than the handlers (authenticate, topic policies, presence hooks, peers.authorize) may
@@ -64,6 +65,12 @@ function users(asked: string[], gate?: Promise<void>): Layer.Layer<Users> {
     may: (what, user, key) =>
       Effect.suspend(() => {
         asked.push(`${what} ${user} ${key}`)
+        // A policy that never answers.
+        if (key === "hang") {
+          return Effect.onInterrupt(Effect.never, () =>
+            Effect.sync(() => asked.push(`${what} ${user} hang interrupted`)),
+          )
+        }
         // A slow answer, for many in flight at once.
         if (key.startsWith("slow")) return Effect.as(Effect.sleep("200 millis"), true)
         return answer(key, key !== "no")
@@ -413,5 +420,42 @@ describe("hooks' Effects and the layer being built", () => {
     expect(errors.map(messageOf)).toEqual(
       Array.from({ length: 3 }, () => "switchyard: options.layer failed to build: no database"),
     )
+  })
+})
+
+describe("a canPublish Effect left running on a node the session moved away from", () => {
+  it("is interrupted when the session ends at its new owner", async () => {
+    const cluster = memoryCluster()
+    const asked: string[] = []
+    const [n1, n2] = ["n1", "n2"].map((id) =>
+      createServer(Api, handlers, {
+        ...options(asked, []),
+        broker: cluster.broker(id),
+        limits: { handOverGraceMs: 300 },
+      }),
+    ) as [Server<Api>, Server<Api>]
+    const ports: number[] = []
+    for (const server of [n1, n2]) {
+      cleanup.push(() => server.close())
+      ports.push((await server.listen(0, "127.0.0.1")).port)
+    }
+    const [port1, port2] = ports as [number, number]
+    const balancer = await RoundRobinProxy.start([port1])
+    cleanup.push(() => balancer[Symbol.asyncDispose]())
+    const { c } = client(balancer.url + "/switchyard", "ann")
+    await connected(c)
+    // The PUBLISH waits for its canPublish on n1; the session moves to n2, the PUBLISH stays on n1.
+    void c.topics
+      .notes("hang")
+      .publish("hi")
+      .catch(() => {})
+    await waitFor(() => asked.includes("write ann hang"), 5000, "canPublish to run on n1")
+    balancer.add(port2)
+    balancer.out(port1)
+    await waitFor(() => n2.sessionCount === 1 && c.state === "connected", 10_000, "the session on n2")
+    expect(asked).not.toContain("write ann hang interrupted")
+    // The session ends at n2: n1 hears it, and what still runs there for it stops.
+    await c.close()
+    await waitFor(() => asked.includes("write ann hang interrupted"), 5000, "the Effect on n1 to be interrupted")
   })
 })
