@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { RoundRobinProxy } from "./support/cluster/roundRobin.ts"
 import { testClientOptions } from "./support/harnesses.ts"
+import { latch } from "./support/latch.ts"
 
 // The hooks other than the handlers (authenticate, topic policies, presence hooks, peers.authorize) may
 // return Effects, run with the services of the server's `layer` (docs/tutorial-effect.md#3-the-server):
@@ -253,10 +254,7 @@ describe("peers.authorize returning an Effect", () => {
 describe("hooks' Effects and the layer being built", () => {
   it("never runs a policy whose session ended while the layer was being built; the others run once it is", async () => {
     const asked: string[] = []
-    let open = () => {}
-    const gate = new Promise<void>((resolve) => {
-      open = resolve
-    })
+    const { opened: gate, open } = latch()
     const errors: unknown[] = []
     const { authenticate: _, ...inMemory } = options(asked, errors, gate)
     const server = createServer(Api, handlers, inMemory)
@@ -291,10 +289,7 @@ describe("hooks' Effects and the layer being built", () => {
 
   it("never runs authenticate for a client gone (its HTTP request's socket closed) while the layer was being built", async () => {
     const asked: string[] = []
-    let open = () => {}
-    const gate = new Promise<void>((resolve) => {
-      open = resolve
-    })
+    const { opened: gate, open } = latch()
     const errors: unknown[] = []
     const server = createServer(Api, handlers, options(asked, errors, gate))
     cleanup.push(() => server.close())
@@ -442,7 +437,7 @@ describe("a canPublish Effect left running on a node the session moved away from
     const [port1, port2] = ports as [number, number]
     const balancer = await RoundRobinProxy.start([port1])
     cleanup.push(() => balancer[Symbol.asyncDispose]())
-    const { c } = client(balancer.url + "/switchyard", "ann")
+    const { c } = client(`${balancer.url}/switchyard`, "ann")
     await connected(c)
     // The PUBLISH waits for its canPublish on n1; the session moves to n2, the PUBLISH stays on n1.
     void c.topics

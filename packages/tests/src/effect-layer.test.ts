@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { accepts, freePort } from "./support/daemon.ts"
 import { testClientOptions } from "./support/harnesses.ts"
+import { latch } from "./support/latch.ts"
 
 // The server's `layer` option: handlers whose Effects and Streams require services, given them by a Layer
 // built once, released by server.close() after what still runs has ended (docs/tutorial-effect.md).
@@ -216,10 +217,7 @@ describe("a server given a layer", () => {
 
   it("holds the calls and streams that arrive while the layer is being built until it is", async () => {
     const lines: string[] = []
-    let open: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      open = resolve
-    })
+    const { opened: gate, open } = latch()
     const { client } = inMemory(ledger(lines, gate), [])
     let answered = false
     const call = client.rpc.next({}).then((n) => {
@@ -242,10 +240,7 @@ describe("a server given a layer", () => {
 
   it("never runs a call cancelled while the layer was being built, nor one whose session ended meanwhile", async () => {
     const lines: string[] = []
-    let open: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      open = resolve
-    })
+    const { opened: gate, open } = latch()
     const { server, client } = inMemory(ledger(lines, gate), [])
     const other = createClient(Api, {
       url: "memory:",
@@ -276,10 +271,7 @@ describe("a server given a layer", () => {
     ["is built in the same moment", true],
   ])("makes listen() reject when close() comes while the layer %s, and binds no port", async (_, built) => {
     const lines: string[] = []
-    let open: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      open = resolve
-    })
+    const { opened: gate, open } = latch()
     const server = createServer(Api, handlers, { layer: ledger(lines, gate), onError: () => {} })
     const port = await freePort()
     const listening = server.listen(port, "127.0.0.1").then(

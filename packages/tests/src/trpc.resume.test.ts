@@ -26,6 +26,7 @@ import { describe, expect, it, vi } from "vitest"
 import WebSocket, { WebSocketServer } from "ws"
 import { z } from "zod"
 import { fastReconnect } from "./support/harnesses.ts"
+import { latch } from "./support/latch.ts"
 import { TcpProxy } from "./support/tcpProxy.ts"
 
 const MUTATIONS = 100
@@ -36,10 +37,7 @@ const HELD_AT = 30
 function createResumeRouter() {
   const t = initTRPC.create()
   const runs = new Map<number, number>()
-  let open: () => void = () => {}
-  const gate = new Promise<void>((resolve) => {
-    open = resolve
-  })
+  const { opened: gate, open } = latch()
   const router = t.router({
     record: t.procedure.input(z.object({ i: z.number().int() })).mutation(async ({ input }) => {
       runs.set(input.i, (runs.get(input.i) ?? 0) + 1)
