@@ -64,6 +64,14 @@ async function doctorWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ 
 }
 
 const verdicts = (report: DoctorReport) => Object.fromEntries(report.rows.map((row) => [row.id, row.verdict]))
+/** The verdicts of a server that offers no WebRTC, reached with nothing in the way. */
+const everyTransportWorks = {
+  websocket: "works",
+  sse: "works",
+  "long-polling": "works",
+  polling: "works",
+  webrtc: "not offered",
+}
 const kinds = (report: DoctorReport) => report.findings.map((f) => `${f.transport}:${f.kind}`).sort()
 
 // Concurrently: each case waits on its own timers (a hold, a timeout, a flush) far more than it computes.
@@ -74,13 +82,7 @@ describe.concurrent("switchyard-doctor", () => {
     const { code, out } = await doctor(`http://127.0.0.1:${port}/switchyard`, "--json", ...fast)
     expect(code).toBe(0)
     const report = JSON.parse(out) as DoctorReport
-    expect(verdicts(report)).toEqual({
-      websocket: "works",
-      sse: "works",
-      "long-polling": "works",
-      polling: "works",
-      webrtc: "not offered",
-    })
+    expect(verdicts(report)).toEqual(everyTransportWorks)
     for (const row of report.rows.filter((r) => r.verdict === "works")) {
       expect(row.roundTripsMs).toHaveLength(3)
       expect(row.roundTripMs).toBeGreaterThanOrEqual(0)
@@ -237,13 +239,7 @@ describe("switchyard-doctor --proxy and --header", () => {
     )
     expect(code).toBe(0)
     const report = JSON.parse(out) as DoctorReport
-    expect(verdicts(report)).toEqual({
-      websocket: "works",
-      sse: "works",
-      "long-polling": "works",
-      polling: "works",
-      webrtc: "not offered",
-    })
+    expect(verdicts(report)).toEqual(everyTransportWorks)
     expect(report.findings).toEqual([])
     expect(report.endsOn).toBe("websocket")
     const requests = await squid.requests((r) => r.some((line) => line.startsWith("CONNECT")))
@@ -272,13 +268,7 @@ describe("switchyard-doctor --proxy and --header", () => {
     const { code, out } = await doctor(`${nginx.url}/switchyard`, "--json", "--proxy", squid.url, ...patient)
     expect(code).toBe(0)
     const report = JSON.parse(out) as DoctorReport
-    expect(verdicts(report)).toEqual({
-      websocket: "works",
-      sse: "works",
-      "long-polling": "works",
-      polling: "works",
-      webrtc: "not offered",
-    })
+    expect(verdicts(report)).toEqual(everyTransportWorks)
     expect(report.findings).toEqual([])
   })
 
@@ -317,13 +307,7 @@ describe("switchyard-doctor --proxy and --header", () => {
       expect((JSON.parse(untrusted.out) as DoctorReport).findings.map((f) => f.kind)).toEqual(["server-not-reached"])
       expect(code).toBe(0)
       const report = JSON.parse(out) as DoctorReport
-      expect(verdicts(report)).toEqual({
-        websocket: "works",
-        sse: "works",
-        "long-polling": "works",
-        polling: "works",
-        webrtc: "not offered",
-      })
+      expect(verdicts(report)).toEqual(everyTransportWorks)
       expect(report.findings).toEqual([])
       // Squid saw tunnels only: it cannot read what goes through them.
       const requests = await squid.requests((r) => r.length >= 5)
@@ -367,13 +351,7 @@ describe("switchyard-doctor --proxy and --header", () => {
       expect(refused.rows.find((r) => r.id === "websocket")?.detail).toMatch(/^ended after \d+ ms: AUTH_REFUSED$/)
       expect(withIt.code).toBe(0)
       const report = JSON.parse(withIt.out) as DoctorReport
-      expect(verdicts(report)).toEqual({
-        websocket: "works",
-        sse: "works",
-        "long-polling": "works",
-        polling: "works",
-        webrtc: "not offered",
-      })
+      expect(verdicts(report)).toEqual(everyTransportWorks)
       expect(report.findings).toEqual([])
       expect([...seen]).toEqual(["yes"])
     } finally {
