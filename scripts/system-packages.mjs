@@ -44,6 +44,11 @@ export const systemPackages = [
     afterInstall: stopService("squid"),
   },
   {
+    package: "openssl",
+    tool: "openssl",
+    why: "the self-signed certificate of packages/tests/src/doctor.test.ts's https: server (--proxy through CONNECT tunnels)",
+  },
+  {
     package: "iproute2",
     tool: "ip",
     why: "the network namespaces of packages/tests/src/peers.netns.chromium.test.ts",
