@@ -272,7 +272,7 @@ export const webrtcNodeHarness: SuiteHarness = {
 }
 
 // --- The Chromium harness (kept at the end of this file; its imports are hoisted like any other). ---
-import { newPage, startPageServer } from "./chromium.ts"
+import { borrowPage, givePageBack, startPageServer } from "./chromium.ts"
 import { RemotePage } from "./remoteClient.ts"
 
 /**
@@ -306,9 +306,9 @@ function chromiumHarness(transport: "websocket" | "sse" | "long-polling" | "poll
         const proxy = await TcpProxy.start(site.port)
         cleanup.push(() => proxy[Symbol.asyncDispose]())
         const origin = `http://127.0.0.1:${proxy.port}`
-        const page = await newPage()
-        cleanup.push(() => page.close())
-        const remote = await RemotePage.open(page, `${origin}/`)
+        const page = await borrowPage()
+        cleanup.push(() => givePageBack(page))
+        const remote = await RemotePage.open(page, `${origin}/`, { pooled: true })
         cleanup.push(() => remote.close())
         const network = channels
           ? {

@@ -196,6 +196,9 @@ interface RemoteSubscription {
   readonly presence?: PresenceListeners<unknown> | undefined
 }
 
+/** Each page with the push binding, and the driver its pushes go to (none between two loads). */
+const receivers = new WeakMap<Page, RemotePage | undefined>()
+
 /**
  * A page running the Switchyard client (see pageClient.ts), seen from Node: it makes clients whose every
  * operation runs in the page, and routes what the page pushes back to them in the order it was sent.
@@ -213,14 +216,32 @@ export class RemotePage {
   /** Failures of the harness itself (page errors, failed pushes); the fixture reports them on close. */
   readonly defects: unknown[] = []
 
-  private constructor(readonly page: Page) {}
+  private readonly onPageError = (error: Error) => this.defect(error)
 
-  /** Exposes the push binding, loads `url` (which must load the page bundle) and returns the driver. */
-  static async open(page: Page, url: string): Promise<RemotePage> {
-    const remote = new RemotePage(page)
-    page.on("pageerror", (error) => remote.defect(error))
-    await page.exposeFunction(pushBinding, (seq: number, batch: readonly Push[]) => remote.receive(seq, batch))
+  private constructor(
+    readonly page: Page,
+    private readonly pooled: boolean,
+  ) {}
+
+  /**
+   * Exposes the push binding, loads `url` (which must load the page bundle) and returns the driver.
+   * `pooled`: the page is borrowed (chromium.ts `borrowPage`): its binding, exposed once for the page's
+   * life, delivers to the RemotePage that loaded it last, and {@link close} leaves the page open for its
+   * owner to give back.
+   */
+  static async open(page: Page, url: string, options: { readonly pooled?: boolean } = {}): Promise<RemotePage> {
+    const remote = new RemotePage(page, options.pooled === true)
+    page.on("pageerror", remote.onPageError)
+    if (!receivers.has(page)) {
+      receivers.set(page, undefined)
+      await page.exposeFunction(pushBinding, (seq: number, batch: readonly Push[]) =>
+        receivers.get(page)?.receive(seq, batch),
+      )
+    }
     await page.goto(url)
+    // Set once loaded: the page pushes only in answer to operations, which start after this returns, and
+    // nothing the realm before it pushed late can reach this driver.
+    receivers.set(page, remote)
     return remote
   }
 
@@ -235,10 +256,15 @@ export class RemotePage {
     return remote.client as Client<C>
   }
 
-  /** Closes the page; later operations reject with `CLIENT_CLOSED`. */
+  /**
+   * Closes the page (a pooled one is left open for its owner to give back, and its pushes no longer reach
+   * this driver); later operations reject with `CLIENT_CLOSED`.
+   */
   async close(): Promise<void> {
     this.closing = true
-    await this.page.close()
+    this.page.off("pageerror", this.onPageError)
+    if (receivers.get(this.page) === this) receivers.set(this.page, undefined)
+    if (!this.pooled) await this.page.close()
   }
 
   id(): number {

@@ -15,7 +15,7 @@ import { createServer, type Handlers, type Server } from "@switchyard/server-nod
 import { EventSource } from "eventsource"
 import { afterAll } from "vitest"
 import WebSocket from "ws"
-import { newPage, pageBundle, pageHtml } from "../chromium.ts"
+import { borrowPage, givePageBack, pageBundle, pageHtml } from "../chromium.ts"
 import { connected, freshStorage, testClientOptions } from "../harnesses.ts"
 import { RedisServer } from "../redisServer.ts"
 import { RemotePage } from "../remoteClient.ts"
@@ -219,9 +219,9 @@ async function pageClients(
   origin: string,
   cleanup: Array<() => Promise<void>>,
 ): Promise<() => Client<TestContract>> {
-  const page = await newPage()
-  cleanup.push(() => page.close())
-  const remote = await RemotePage.open(page, `${origin}/`)
+  const page = await borrowPage()
+  cleanup.push(() => givePageBack(page))
+  const remote = await RemotePage.open(page, `${origin}/`, { pooled: true })
   cleanup.push(async () => {
     await remote.close()
     if (remote.defects.length > 0) throw new AggregateError(remote.defects, "the Chromium harness failed")
