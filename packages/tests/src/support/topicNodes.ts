@@ -1,5 +1,12 @@
 import { createClient } from "@switchyard/client-browser/all"
-import { type Client, control, FrameType, type SwitchyardError, type TopicRecovery } from "@switchyard/core"
+import {
+  type Client,
+  clientControl,
+  control,
+  FrameType,
+  type SwitchyardError,
+  type TopicRecovery,
+} from "@switchyard/core"
 import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { type Broker, createServer, type Handlers, type Server, type ServerLimits } from "@switchyard/server-node"
 import WebSocket from "ws"
@@ -93,7 +100,17 @@ export class RawPeer {
   static async open(url: string, cleanup: Array<() => unknown>): Promise<RawPeer> {
     const ws = new WebSocket(url.replace("http:", "ws:"))
     const peer = new RawPeer(ws)
-    cleanup.push(() => ws.terminate())
+    // It leaves as a client does (BYE, then close), so that its session ends at once: a connection merely
+    // cut would leave a session for the closing node to hand over, which it waits handOverGraceMs for.
+    cleanup.push(async () => {
+      if (ws.readyState === WebSocket.OPEN) {
+        const closed = new Promise((resolve) => ws.once("close", resolve))
+        ws.send(clientControl.bye("CLIENT_CLOSED", "the test is done"))
+        ws.close(1000)
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000))])
+      }
+      ws.terminate()
+    })
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve())
       ws.once("error", reject)
