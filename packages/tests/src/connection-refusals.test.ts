@@ -1,5 +1,10 @@
 import { randomBytes } from "node:crypto"
-import { createServer as createHttpServer, type IncomingMessage } from "node:http"
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http"
 import type { AddressInfo } from "node:net"
 import { connect, createServer as createNetServer } from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -94,13 +99,15 @@ describe.each(transports)("%s: a refused connection says why", (transport) => {
   })
 
   it("too many new sessions from the address: RATE_LIMITED", async () => {
-    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 4, refusalDelayMs: 0 } })
+    // One token, then one every 2 s: the second client's first HELLO comes well within that (at 4 a second,
+    // a loaded machine took longer than the 250 ms to a new token, and the second got in at once).
+    const url = await start({ limits: { newSessionBurstPerIp: 1, newSessionsPerSecondPerIp: 0.5, refusalDelayMs: 0 } })
     const first = client(url, transport)
     await connected(first.c)
     const second = client(url, transport)
     await waitFor(() => second.errors.length > 0, 5000, "the refusal")
     expect(second.errors[0]?.code).toBe("RATE_LIMITED")
-    // The bucket refills (4 a second): the retry gets in, on the same transport.
+    // The bucket refills: a retry gets in, on the same transport.
     await connected(second.c)
     expect(second.c.transport).toBe(transport)
   })
@@ -260,29 +267,71 @@ describe.each([
     readonly finished: boolean
   }
 
+  /** Answers `status` with `head`, `filler` up to 64 MiB (with backpressure) and `tail`; records it. */
+  function huge(
+    response: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    [head, filler, tail]: readonly [string, string, string],
+    answered: Answered[],
+  ): void {
+    response.writeHead(status, headers)
+    const chunk = Buffer.from(filler.repeat(Math.ceil(65_536 / filler.length)))
+    let written = Buffer.byteLength(head)
+    response.on("close", () => answered.push({ written, finished: response.writableFinished }))
+    response.write(head)
+    const pump = () => {
+      while (written < BIG && !response.destroyed) {
+        written += chunk.length
+        if (!response.write(chunk)) return void response.once("drain", pump)
+      }
+      if (!response.destroyed) response.end(tail)
+    }
+    pump()
+  }
+
+  async function listening(proxy: HttpServer): Promise<string> {
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+    cleanup.push(() => new Promise((resolve) => proxy.close(() => resolve())))
+    proxy.on("connection", (socket) => cleanup.push(async () => void socket.destroy()))
+    return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`
+  }
+
   async function refusing(headers: Record<string, string>, head: string, filler: string, tail: string) {
     const answered: Answered[] = []
     const proxy = createHttpServer((request, response) => {
       request.resume()
-      response.writeHead(503, headers)
-      const chunk = Buffer.from(filler.repeat(Math.ceil(65_536 / filler.length)))
-      let written = Buffer.byteLength(head)
-      response.on("close", () => answered.push({ written, finished: response.writableFinished }))
-      response.write(head)
-      const pump = () => {
-        while (written < BIG && !response.destroyed) {
-          written += chunk.length
-          if (!response.write(chunk)) return void response.once("drain", pump)
-        }
-        if (!response.destroyed) response.end(tail)
-      }
-      pump()
+      huge(response, 503, headers, [head, filler, tail], answered)
     })
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
-    cleanup.push(() => new Promise((resolve) => proxy.close(() => resolve())))
-    proxy.on("connection", (socket) => cleanup.push(async () => void socket.destroy()))
-    return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/switchyard`, answered }
+    return { url: await listening(proxy), answered }
   }
+
+  // The same on the downstream of a link that opened: a poll answered with a proxy's error page is cancelled
+  // unread (the link is lost, and the client opens another).
+  it.each(["long-polling", "polling"] as const)(
+    "%s: a proxy's huge HTML 502 to a poll is cancelled unread, and the client tries again",
+    async (transport) => {
+      const polls: Answered[] = []
+      let links = 0
+      const proxy = createHttpServer((request, response) => {
+        request.resume()
+        if (request.method === "POST") {
+          response.writeHead(200, { "content-type": "application/json" })
+          return void response.end(JSON.stringify({ link: `link-${++links}` }))
+        }
+        if (request.method !== "GET") return void response.writeHead(204).end()
+        huge(response, 502, { "content-type": "text/html" }, ["<html><body>", "<p>bad gateway</p>", ""], polls)
+      })
+      const { errors } = client(await listening(proxy), transport, fetched)
+      await waitFor(() => polls.length >= 2, 5000, "two polls cut")
+      for (const seen of polls.slice(0, 2)) {
+        expect(seen.finished).toBe(false)
+        expect(seen.written).toBeLessThan(BIG / 4)
+      }
+      expect(links).toBeGreaterThanOrEqual(2)
+      expect(errors).toEqual([])
+    },
+  )
 
   it.each(["sse", "long-polling", "polling"] as const)(
     "%s: a proxy's huge HTML 503 is cancelled unread, and the client tries again",

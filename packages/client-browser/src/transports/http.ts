@@ -228,6 +228,16 @@ async function refusalOf(response: Response): Promise<string> {
 }
 
 /**
+ * The end of a downstream loop on an answer it cannot use: the link closed (410, the loop returns) or
+ * anything else (it throws: the connection is lost). The body is cancelled unread either way: a 410's few
+ * bytes, or a proxy's error page however large, which would otherwise hold the connection until collected.
+ */
+export async function gone(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {})
+  if (response.status !== 410) throw new Error(`HTTP ${response.status}`)
+}
+
+/**
  * Most characters of a refusal's body read for its code (one chunk more may arrive): the server's are under
  * 200; a proxy's error page may be megabytes.
  */

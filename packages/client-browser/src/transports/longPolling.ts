@@ -1,5 +1,5 @@
 import type { ClientLinkEvents, ClientTransport, Link, LinkHeaders } from "@switchyard/core"
-import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
+import { deliverBatch, downstreamUrl, type FetchLike, gone, type HttpLinkState, httpLink } from "./http.ts"
 
 /** Options of `longPollingTransport`. */
 export interface LongPollingTransportOptions {
@@ -29,8 +29,7 @@ export function longPollingTransport(options: LongPollingTransportOptions = {}):
 async function poll(link: HttpLinkState): Promise<void> {
   while (!link.signal.aborted) {
     const response = await link.fetch(downstreamUrl(link), { cache: "no-store" })
-    if (response.status === 410) return
-    if (response.status !== 200 && response.status !== 204) throw new Error(`HTTP ${response.status}`)
+    if (response.status !== 200 && response.status !== 204) return gone(response)
     deliverBatch(link, await response.text())
   }
 }

@@ -1,5 +1,5 @@
 import { type ClientLinkEvents, type ClientTransport, isAckFrame, type Link, type LinkHeaders } from "@switchyard/core"
-import { deliverBatch, downstreamUrl, type FetchLike, type HttpLinkState, httpLink } from "./http.ts"
+import { deliverBatch, downstreamUrl, type FetchLike, gone, type HttpLinkState, httpLink } from "./http.ts"
 
 /** Options of `pollingTransport`. */
 export interface PollingTransportOptions {
@@ -37,8 +37,7 @@ export function pollingTransport(options: PollingTransportOptions = {}): ClientT
       async function poll(link: HttpLinkState): Promise<void> {
         while (!link.signal.aborted) {
           const response = await link.fetch(downstreamUrl(link), { cache: "no-store" })
-          if (response.status === 410) return
-          if (response.status !== 200) throw new Error(`HTTP ${response.status}`)
+          if (response.status !== 200) return gone(response)
           const body = await response.text()
           interval = body.length > 0 ? minIntervalMs : Math.min(interval * 2, maxIntervalMs)
           deliverBatch(link, body)
