@@ -131,15 +131,18 @@ export class ConnectionGate {
 
   /**
    * What `authenticate`'s Effect succeeds with; it throws (a refusal) when the Effect fails, dies (reported
-   * to `onError`) or is interrupted: the request's socket closed (an HTTP request's socket is read, so a
-   * client that goes away is seen; a WebSocket upgrade's is not read until admitted) or the server is closing
-   * (`close()`).
+   * to `onError`) or is interrupted: the request's socket closed (a client that went away: an HTTP request's
+   * socket is read by the HTTP server, a WebSocket upgrade's by {@link watchUpgrade} meanwhile) or the
+   * server is closing (`close()`).
    */
   private async authenticated(effect: unknown, request: IncomingMessage): Promise<unknown> {
     const gone = new AbortController()
     const abandon = () => gone.abort()
     const socket = request.socket as IncomingMessage["socket"] | undefined
     socket?.once?.("close", abandon)
+    // Node marks an upgrade's request (`upgrade`, not in its types).
+    const upgrade = (request as IncomingMessage & { readonly upgrade?: boolean }).upgrade === true
+    const unwatch = upgrade && socket?.on !== undefined ? watchUpgrade(socket) : undefined
     this.closing.signal.addEventListener("abort", abandon, { once: true })
     if (socket?.destroyed || this.closing.signal.aborted) abandon()
     try {
@@ -148,6 +151,7 @@ export class ConnectionGate {
       if (outcome._tag === "defect") this.onError(outcome.cause, {})
       throw outcome
     } finally {
+      unwatch?.()
       socket?.off?.("close", abandon)
       this.closing.signal.removeEventListener("abort", abandon)
     }
@@ -178,5 +182,39 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
     return new URL(origin).host.toLowerCase() === host.toLowerCase()
   } catch {
     return false
+  }
+}
+
+/**
+ * Most bytes a WebSocket upgrade's client may send while `authenticate` decides. A client sends nothing
+ * before the server's 101 (RFC 6455, 4.1): more than this is not a WebSocket client, and its socket is cut.
+ */
+export const EARLY_UPGRADE_BYTES = 4096
+
+/**
+ * Reads a WebSocket upgrade's socket while `authenticate`'s Effect decides, so that a client that goes away
+ * is seen (its FIN ends the socket, and the Effect is interrupted): Node leaves an upgrade's socket unread
+ * until someone reads it. What arrives (nothing, from a WebSocket client) is kept, up to
+ * {@link EARLY_UPGRADE_BYTES}, and put back for `ws` when the watch ends, the socket left neither flowing
+ * nor paused, as the HTTP server handed it over. Returns what ends the watch.
+ */
+function watchUpgrade(socket: IncomingMessage["socket"]): () => void {
+  const early: Buffer[] = []
+  let bytes = 0
+  const onReadable = () => {
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+      bytes += chunk.length
+      if (bytes > EARLY_UPGRADE_BYTES) return void socket.destroy()
+      early.push(chunk)
+    }
+  }
+  // An HTTP server's sockets allow half-open connections: a client's FIN alone would not close it.
+  const onEnd = () => socket.destroy()
+  socket.on("readable", onReadable)
+  socket.once("end", onEnd)
+  return () => {
+    socket.off("readable", onReadable)
+    socket.off("end", onEnd)
+    if (early.length > 0 && !socket.destroyed) socket.unshift(Buffer.concat(early))
   }
 }

@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto"
 import { createServer as createHttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import { connect } from "node:net"
 import { type Client, createClient } from "@switchyard/client-browser/all"
 import { peers as clientPeers } from "@switchyard/client-browser/peers"
 import { contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
@@ -124,6 +126,9 @@ afterEach(async () => {
   for (const close of cleanup.splice(0).reverse()) await close()
 })
 
+/** What a WebSocket upgrade may send before its answer (server-node's gate.ts, docs/limits.md). */
+const EARLY_UPGRADE_BYTES = 4096
+
 /** A server on 127.0.0.1 whose hooks ask the Users service. */
 async function served() {
   const asked: string[] = []
@@ -168,6 +173,43 @@ describe("authenticate returning an Effect", () => {
     expect(nobody.errors.map((e) => e.code)).toEqual(nobody.errors.map(() => "AUTH_REFUSED"))
     expect(nobody.c.state).not.toBe("connected")
     expect(asked).toContain("byToken nobody")
+    expect(errors).toEqual([])
+  })
+
+  it("is interrupted when the client of a WebSocket upgrade goes away while it runs", async () => {
+    const { url, asked, errors } = await served()
+    const gone = new WebSocket(`${url.replace("http:", "ws:")}?token=hang`)
+    gone.on("error", () => {})
+    await waitFor(() => asked.includes("byToken hang"), 5000, "authenticate to run")
+    gone.terminate()
+    await waitFor(() => asked.includes("hang interrupted"), 5000, "the Effect to be interrupted")
+    // The upgrades that wait for authenticate and then open read as before.
+    const ann = client(url, "ann")
+    await connected(ann.c)
+    expect(await ann.c.rpc.whoami({})).toBe("ANN")
+    expect(errors).toEqual([])
+  })
+
+  it("cuts a WebSocket upgrade that sends more than EARLY_UPGRADE_BYTES before its answer, interrupting it", async () => {
+    const { url, asked, errors } = await served()
+    const { port } = new URL(url)
+    const socket = connect(Number(port), "127.0.0.1")
+    cleanup.push(() => void socket.destroy())
+    socket.on("error", () => {})
+    let closed = false
+    socket.once("close", () => (closed = true))
+    socket.write(
+      `GET /switchyard?token=hang HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    )
+    await waitFor(() => asked.includes("byToken hang"), 5000, "authenticate to run")
+    // Within the bound: kept, the upgrade still waits.
+    socket.write(Buffer.alloc(EARLY_UPGRADE_BYTES))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(asked).not.toContain("hang interrupted")
+    socket.write(Buffer.alloc(1))
+    await waitFor(() => closed, 5000, "the socket to be cut")
+    await waitFor(() => asked.includes("hang interrupted"), 5000, "the Effect to be interrupted")
     expect(errors).toEqual([])
   })
 
