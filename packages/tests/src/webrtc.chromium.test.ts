@@ -22,6 +22,8 @@ afterEach(async () => {
 async function browserClient(ended: Array<[string, string]> = []) {
   const channels = new ChannelNetwork()
   const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as unknown as Handlers<TestContract>, {
+    // The default, said here: a session whose client left without its BYE would be kept this long.
+    limits: { resumeWindowMs: 60_000 },
     onError: () => {},
     webrtc: webrtcServer({ RTCPeerConnection: channels.RTCPeerConnection as never }),
     onSessionEnd: (session, reason) => void ended.push([session.id, reason]),
@@ -73,13 +75,14 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     expect(first.channels.open).toBe(0)
     expect(first.channels.closes.at(-1)).toBe("after the remote closed the channel")
 
-    // The page closing: its BYE reaches the server, which ends the session at once.
+    // The page closing: its BYE reaches the server, which ends the session at once (CLIENT_CLOSED), rather
+    // than keep it for the resume window.
     const ended: Array<[string, string]> = []
     const second = await browserClient(ended)
     await waitFor(() => second.client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
     const id = second.client.sessionId
     await second.client.close()
-    await waitFor(() => ended.length === 1, 1000, "the session's end at the server")
+    await waitFor(() => ended.length === 1, 10_000, "the session's end at the server")
     expect(ended).toEqual([[id, "CLIENT_CLOSED"]])
   })
 
