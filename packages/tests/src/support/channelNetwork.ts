@@ -1,4 +1,5 @@
 import { withoutCandidates } from "@switchyard/core"
+import { CLOSING_MESSAGE } from "@switchyard/webrtc-data"
 import { RTCPeerConnection as NodePeerConnection } from "node-datachannel/polyfill"
 import { LossyUdpRelay } from "./lossyUdpRelay.ts"
 
@@ -6,10 +7,24 @@ type Handler = ((event: unknown) => void) | null
 type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
 
 /**
+ * Why a peer connection of a ChannelNetwork was closed: the remote's closing message had reached its
+ * session channel, the remote had closed a channel of it, or neither (this side let go on its own: a grace
+ * period or a timeout ran out, a channel failed, `drop()`).
+ */
+export type PeerClose = "after the remote's closing message" | "after the remote closed the channel" | "on its own"
+
+/** What a peer connection has heard from the remote that may end it, until it is closed. */
+interface Heard {
+  from: Exclude<PeerClose, "on its own"> | undefined
+}
+
+/**
  * The network under the data channels of Node peers (the server's, or Node clients'), for fault tests: its
  * `RTCPeerConnection` is node-datachannel's, with every data channel it makes or receives wrapped so that `stall(true)` holds messages both
  * ways (as a network that stopped delivering would) and `stall(false)` lets them through in order;
  * `drop()` closes every peer connection at once, which both ends see as the channel going away.
+ * `closes` records why each peer connection was closed, so that a test can tell a close the remote asked for
+ * from a grace period that ran out without timing either.
  *
  * With `relayed`, made for the answering (server) side: each peer connection's packets go through a UDP
  * relay of its own (`LossyUdpRelay`): its one host candidate is rewritten to the relay's port, its
@@ -25,6 +40,8 @@ export class ChannelNetwork implements AsyncDisposable {
   /** Peer connections made so far (one per attempt, on the server's side). */
   made = 0
   private stalled = false
+  /** Why each peer connection was closed, in the order they were (each once). */
+  readonly closes: PeerClose[] = []
   /** Messages sent on this network's channels, by channel label. */
   readonly sent = new Map<string, number>()
   private held: Array<() => void> = []
@@ -33,6 +50,9 @@ export class ChannelNetwork implements AsyncDisposable {
   constructor({ relayed = false } = {}) {
     const network = this
     this.RTCPeerConnection = class extends NodePeerConnection {
+      private readonly heard: Heard = { from: undefined }
+      private closeRecorded = false
+
       constructor(configuration?: ConstructorParameters<typeof NodePeerConnection>[0]) {
         super(configuration)
         network.peers.add(this)
@@ -43,17 +63,22 @@ export class ChannelNetwork implements AsyncDisposable {
         Object.defineProperty(this, "ondatachannel", {
           get: () =>
             ondatachannel &&
-            ((event: { channel: DataChannel }) => ondatachannel?.({ channel: network.wrap(event.channel) })),
+            ((event: { channel: DataChannel }) =>
+              ondatachannel?.({ channel: network.wrap(event.channel, this.heard) })),
           set: (handler: Handler) => {
             ondatachannel = handler
           },
         })
       }
       override createDataChannel(...args: Parameters<NodePeerConnection["createDataChannel"]>) {
-        return network.wrap(super.createDataChannel(...args)) as ReturnType<NodePeerConnection["createDataChannel"]>
+        return network.wrap(super.createDataChannel(...args), this.heard) as ReturnType<
+          NodePeerConnection["createDataChannel"]
+        >
       }
       override close(): void {
         network.peers.delete(this)
+        if (!this.closeRecorded) network.closes.push(this.heard.from ?? "on its own")
+        this.closeRecorded = true
         super.close()
       }
     }
@@ -136,10 +161,18 @@ export class ChannelNetwork implements AsyncDisposable {
     else guarded()
   }
 
-  private wrap(channel: DataChannel): object {
+  /** `channel`, its messages passed through `stall`, and what it hears of the remote's close kept in `heard`. */
+  private wrap(channel: DataChannel, heard: Heard): object {
     const network = this
     let onmessage: Handler = null
-    channel.onmessage = ((event: unknown) => network.pass(() => onmessage?.(event))) as never
+    /** Whether this side closed the channel: its close event is then none of the remote's doing. */
+    let closedHere = false
+    channel.onmessage = ((event: { readonly data: unknown }) =>
+      network.pass(() => {
+        if (typeof event.data === "string" && event.data.startsWith(CLOSING_MESSAGE))
+          heard.from ??= "after the remote's closing message"
+        onmessage?.(event)
+      })) as never
     return {
       get readyState() {
         return channel.readyState
@@ -157,7 +190,10 @@ export class ChannelNetwork implements AsyncDisposable {
         channel.onopen = handler as never
       },
       set onclose(handler: Handler) {
-        channel.onclose = handler as never
+        channel.onclose = ((event: unknown) => {
+          if (!closedHere) heard.from ??= "after the remote closed the channel"
+          handler?.(event)
+        }) as never
       },
       set onerror(handler: Handler) {
         channel.onerror = handler as never
@@ -179,6 +215,7 @@ export class ChannelNetwork implements AsyncDisposable {
         network.pass(() => channel.send(data))
       },
       close() {
+        closedHere = true
         channel.close()
       },
     }
