@@ -10,6 +10,7 @@ const alone = [
   "packages/tests/src/chaos.test.ts",
   "packages/tests/src/storm.test.ts",
   "packages/tests/src/nodes.test.ts",
+  "packages/tests/src/presence-redis.test.ts",
   "packages/tests/src/restart.test.ts",
   "packages/tests/src/fuzz.*.test.ts",
   "packages/tests/src/doctor*.test.ts",

@@ -18,13 +18,13 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-function client(url: string): Client<TestContract> {
+function client(url: string, connectTimeoutMs = 2000): Client<TestContract> {
   const c = createClient(TestContract, {
     url,
     transports: ["websocket"],
     WebSocket,
     reconnect: fastReconnect,
-    connectTimeoutMs: 2000,
+    connectTimeoutMs,
     negotiation: { storage: freshStorage() },
   })
   cleanup.push(() => c.close())
@@ -81,7 +81,9 @@ describe("Switchyard nodes as processes", () => {
     cleanup.push(() => cluster[Symbol.asyncDispose]())
     const proxy = await RoundRobinProxy.start(cluster.ports)
     cleanup.push(() => proxy[Symbol.asyncDispose]())
-    const clients = [0, 1, 2, 3].map(() => client(`${proxy.url}/switchyard`))
+    // Each client connects once: an attempt given up on a loaded node process and made again would be
+    // dealt to the next node in turn (its connect timeout is past the calls' deadline).
+    const clients = [0, 1, 2, 3].map(() => client(`${proxy.url}/switchyard`, 20_000))
     const sums = await within(
       Promise.all(clients.map((c, i) => c.rpc.add({ a: 10, b: i }))),
       10_000,

@@ -2,6 +2,7 @@ import { waitFor } from "@switchyard/core/testing"
 import { type Broker, memoryCluster } from "@switchyard/server-node"
 import { describe, expect, it } from "vitest"
 import { within } from "./support/fleet.ts"
+import { latch } from "./support/latch.ts"
 import { SessionClusterFixture } from "./support/sessionCluster.ts"
 
 // Issue 11: a PRESENCE request (the members of a key) waits for its policy and for the bus's list; a
@@ -13,17 +14,27 @@ describe("a PRESENCE request in flight when its session moves to another node", 
   it("is answered once, by the node the session moved to", async () => {
     const cluster = memoryCluster()
     let slowLists = false
-    // The bus's list answers after a while, as Redis's does under load.
-    const slowed = (broker: Broker): Broker => {
+    // Once `slowLists`, the bus's lists answer when the test says, as Redis's does late under load;
+    // `listing` and `listed` name the nodes whose list began and returned.
+    const { opened: moved, open: answerLists } = latch()
+    const listing: string[] = []
+    const listed: string[] = []
+    const slowed = (id: string, broker: Broker): Broker => {
       const { presence } = broker
       const list = presence.list.bind(presence)
       presence.list = async (topic, key) => {
-        if (slowLists) await new Promise((resolve) => setTimeout(resolve, 400))
-        return list(topic, key)
+        if (!slowLists) return list(topic, key)
+        listing.push(id)
+        await moved
+        try {
+          return await list(topic, key)
+        } finally {
+          listed.push(id)
+        }
       }
       return broker
     }
-    await using fixture = await SessionClusterFixture.start({ broker: (id) => slowed(cluster.broker(id)) })
+    await using fixture = await SessionClusterFixture.start({ broker: (id) => slowed(id, cluster.broker(id)) })
     const client = await fixture.client("websocket")
     const sessionId = client.sessionId
     const joins: string[] = []
@@ -33,17 +44,19 @@ describe("a PRESENCE request in flight when its session moves to another node", 
     if (!owner) throw new Error("no owner")
     const answers: string[][] = []
     slowLists = true
-    const listing = client.topics
+    const answered = client.topics
       .lobby("k")
       .presence()
       .then((members) => void answers.push(members.map((m) => m.id)))
     // The request is on the owner, waiting for the list; the session moves to another node.
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await waitFor(() => listing.includes(owner.id), 5000, "the owner's list")
     fixture.balancer.remove(owner.port)
     fixture.proxy.drop()
     await waitFor(() => client.state === "connected" && owner.server.sessionCount === 0, 5000, "the move")
-    await within(listing, 5000, "the answer to presence()")
-    // Long enough for an answer left behind on the old node to arrive as well.
+    answerLists()
+    await within(answered, 5000, "the answer to presence()")
+    // Long enough, once the old node's list has returned, for an answer left behind there to arrive as well.
+    await waitFor(() => listed.includes(owner.id), 5000, "the old owner's list")
     await new Promise((resolve) => setTimeout(resolve, 600))
     expect(answers).toEqual([[sessionId]])
     expect(client.sessionId).toBe(sessionId)

@@ -60,8 +60,9 @@ it("a SUBSCRIBE whose history read loses its Redis connection is read again on t
       () => "confirmed",
       (error: SwitchyardError) => error.code,
     )
-    // The read is on its way (held by the proxy); the connection is cut under it, and comes back.
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The read is on its way, held by the proxy (the script's keys name the key's log, which nothing else
+    // sends now: the publication is done); the connection is cut under it, and comes back.
+    await waitFor(() => proxy.heldUpstream().includes(":log"), 5000, "the history read, held by the proxy")
     proxy.drop()
     proxy.stall(false)
     expect(await settled).toBe("confirmed")

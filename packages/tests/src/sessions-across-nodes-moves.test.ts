@@ -4,6 +4,7 @@ import { type TestContract, type TestServerState, testHandlers, waitFor } from "
 import { memoryCluster } from "@switchyard/server-node"
 import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { latch } from "./support/latch.ts"
 import { SessionClusterFixture, type TestNode } from "./support/sessionCluster.ts"
 
 /** The node holding the client's session. */
@@ -11,28 +12,47 @@ function ownerOf(cluster: SessionClusterFixture): TestNode | undefined {
   return cluster.nodes.find((n) => n.server.sessionCount === 1)
 }
 
-/** Cuts the client's connection until its session is taken over by a node that `wanted` accepts. */
+/**
+ * Cuts the client's connection until its session is taken over by a node that `wanted` accepts. The
+ * balancer deals each new connection to the next node, not always the one wanted: a take-over that lands
+ * elsewhere is cut again at once. Each take-over has 5 s, however loaded the machine: the attempts are
+ * for the balancer's choice, not for slowness.
+ */
 async function moveSession(
   cluster: SessionClusterFixture,
   client: Client<TestContract>,
   wanted: (node: TestNode) => boolean,
 ): Promise<TestNode> {
-  const reached = () => {
-    const owner = ownerOf(cluster)
-    return client.state === "connected" && owner !== undefined && wanted(owner)
-  }
   for (let attempt = 0; attempt < 6; attempt++) {
+    const from = ownerOf(cluster)
     cluster.proxy.drop()
-    // The balancer deals the new connection to the next node: not always the one wanted.
-    if (
-      await waitFor(reached, 1500, "the take-over").then(
-        () => true,
-        () => false,
-      )
+    const moved = () => {
+      const owner = ownerOf(cluster)
+      return client.state === "connected" && owner !== undefined && owner !== from
+    }
+    // Not moved in time (a retried connection came round to the same node, which resumed it): cut again.
+    const settled = await waitFor(moved, 5000, "the take-over").then(
+      () => true,
+      () => false,
     )
-      return ownerOf(cluster) as TestNode
+    const owner = ownerOf(cluster)
+    if (settled && owner !== undefined && wanted(owner)) return owner
   }
   throw new Error("the session never reached the node wanted")
+}
+
+/**
+ * Waits until the node that handed the session on to `to` (in a message after the first `since`) has told
+ * `to` that the session's ghosts send there now (`ghost-switched`), and that this has arrived. Until then
+ * `to` takes what the ghosts ran through that node: were it to die first, that work is lost
+ * (SESSION_LOST), as designed.
+ */
+async function switched(cluster: SessionClusterFixture, to: TestNode, since: number): Promise<void> {
+  const told = (m: SessionClusterFixture["messages"][number]) =>
+    m.to === to.id && m.json.startsWith('{"t":"ghost-switched"')
+  await waitFor(() => cluster.messages.slice(since).some(told), 5000, "the ghosts' switch to the new owner")
+  // The in-memory bus delivers it on a later turn of the event loop (setImmediate): this turn follows it.
+  await new Promise((resolve) => setImmediate(resolve))
 }
 
 describe("what crosses the bus when a session moves", () => {
@@ -68,80 +88,98 @@ describe("what crosses the bus when a session moves", () => {
 })
 
 describe("a call left running as a ghost when a node in the middle of its session's way goes", () => {
-  /** The call's outcome, or "unanswered" if it has none 3 s after it was due. */
+  /** The call's outcome. */
   const outcomeOf = (call: Promise<number>) =>
-    Promise.race([
-      call.then(
-        (v) => `ok:${v}`,
-        (e: { code?: string }) => `error:${e.code}`,
-      ),
-      new Promise((resolve) => setTimeout(resolve, 5500, "unanswered")),
-    ])
-  /** Handlers that count the `delayed` calls started: one has reached the node of its session. */
+    call.then(
+      (v) => `ok:${v}`,
+      (e: { code?: string }) => `error:${e.code}`,
+    )
+  /** `outcome`, or "unanswered" if it has none 5 s after the call was let finish. */
+  const dueBy = (outcome: Promise<string>) =>
+    Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, 5000, "unanswered"))])
+  /**
+   * Handlers that count the `delayed` calls started (`running`: one has reached the node of its session),
+   * which finish only once the test calls `finish()`.
+   */
   const counting = () => {
     const started = [0]
+    const { opened, open } = latch()
     const handlers = (state: TestServerState) => {
       const base = testHandlers(state)
-      const delayed = (input: { ms: number; value: number }) => {
+      const delayed = async (input: { ms: number; value: number }) => {
         started[0] = (started[0] as number) + 1
+        await opened
         return base.rpc.delayed(input)
       }
       return { ...base, rpc: { ...base.rpc, delayed } }
     }
-    return { handlers, running: () => waitFor(() => started[0] === 1, 3000, "the call to start") }
+    return { handlers, finish: open, running: () => waitFor(() => started[0] === 1, 3000, "the call to start") }
   }
 
   it("n1 → n2 → n3, then n2 closes: n1's result reaches n3", async () => {
-    const { handlers, running } = counting()
+    const { handlers, running, finish } = counting()
     await using cluster = await SessionClusterFixture.start({ handlers, serverLimits: { handOverGraceMs: 5000 } })
     const client = await cluster.client("websocket")
     const sessionId = client.sessionId
     const first = ownerOf(cluster) as TestNode
-    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 9 }))
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 0, value: 9 }))
     await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
     await moveSession(cluster, client, (n) => n !== first && n !== second)
     cluster.balancer.out(second.port)
     await second.server.close()
-    expect(await outcome).toBe("ok:9")
+    finish()
+    expect(await dueBy(outcome)).toBe("ok:9")
     expect(client.sessionId).toBe(sessionId)
   })
 
   it("n1 → n2 → n1, then n2 dies: n1's result reaches its own session", async () => {
-    const { handlers, running } = counting()
+    const { handlers, running, finish } = counting()
     await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const sessionId = client.sessionId
     const first = ownerOf(cluster) as TestNode
-    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 5 }))
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 0, value: 5 }))
     await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
+    const sent = cluster.messages.length
     await moveSession(cluster, client, (n) => n === first)
+    await switched(cluster, first, sent)
     cluster.kill(second.id)
-    expect(await outcome).toBe("ok:5")
+    finish()
+    expect(await dueBy(outcome)).toBe("ok:5")
     expect(client.sessionId).toBe(sessionId)
   })
 
   it("n1 → n2 → n3, then n2 dies: n1's result reaches n3", async () => {
-    const { handlers, running } = counting()
+    const { handlers, running, finish } = counting()
     await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const first = ownerOf(cluster) as TestNode
-    const outcome = outcomeOf(client.rpc.delayed({ ms: 2500, value: 3 }))
+    const outcome = outcomeOf(client.rpc.delayed({ ms: 0, value: 3 }))
     await running()
     const second = await moveSession(cluster, client, (n) => n !== first)
-    await moveSession(cluster, client, (n) => n !== first && n !== second)
+    const sent = cluster.messages.length
+    const third = await moveSession(cluster, client, (n) => n !== first && n !== second)
+    await switched(cluster, third, sent)
     cluster.kill(second.id)
-    expect(await outcome).toBe("ok:3")
+    finish()
+    expect(await dueBy(outcome)).toBe("ok:3")
   })
 })
 
 describe("a SUBSCRIBE still being decided when its session moves", () => {
   it("is run again by the new owner: the subscription is in force there, answered once", async () => {
+    // Every node's canSubscribe decides only once the session has moved.
+    const { opened: moved, open: decide } = latch()
+    let deciding = 0
     await using cluster = await SessionClusterFixture.start({
       handlers: (state) => {
         const base = testHandlers(state)
-        const canSubscribe = () => new Promise<boolean>((resolve) => setTimeout(resolve, 300, true))
+        const canSubscribe = () => {
+          deciding++
+          return moved.then(() => true)
+        }
         return { ...base, topics: { ...base.topics, feed: { canSubscribe } } }
       },
     })
@@ -151,8 +189,10 @@ describe("a SUBSCRIBE still being decided when its session moves", () => {
     const errors: string[] = []
     const got: number[] = []
     client.topics.feed("k").subscribe((n) => void got.push(n), { onError: (e) => void errors.push(e.code) })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await waitFor(() => deciding === 1, 3000, "the SUBSCRIBE to be decided on the first node")
     const owner = await moveSession(cluster, client, (n) => n !== first)
+    await waitFor(() => deciding >= 2, 3000, "the new owner to decide the SUBSCRIBE again")
+    decide()
     await waitFor(() => owner.server.topics.feed("k").subscribers === 1, 3000, "the subscription on the new owner")
     first.server.topics.feed("k").publish(1)
     await waitFor(() => got.length === 1, 3000, "the message")
@@ -166,18 +206,22 @@ describe("a SUBSCRIBE still being decided when its session moves", () => {
 })
 
 describe("a client PUBLISH still being decided on a node its session leaves", () => {
-  /** Handlers whose `canPublish` takes 600 ms; `running` waits until one has reached its session's node. */
-  const slowPublisher = () => {
+  /**
+   * Handlers whose `canPublish` decides (allows) only when the test calls `decide()`; `running` waits
+   * until one has reached its session's node.
+   */
+  const heldPublisher = () => {
     let deciding = 0
+    const { opened, open } = latch()
     const handlers = (state: TestServerState) => {
       const base = testHandlers(state)
       const canPublish = () => {
         deciding++
-        return new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
+        return opened.then(() => true)
       }
       return { ...base, topics: { ...base.topics, room: { canPublish } } }
     }
-    return { handlers, running: () => waitFor(() => deciding === 1, 3000, "the PUBLISH to be decided") }
+    return { handlers, decide: open, running: () => waitFor(() => deciding === 1, 3000, "the PUBLISH to be decided") }
   }
   const message = { user: "u", text: "t", at: new Date() }
   const outcomeOf = (publishing: Promise<void>) =>
@@ -186,11 +230,11 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
         () => "ok",
         (e: { code?: string }) => `error:${e.code}`,
       ),
-      new Promise((resolve) => setTimeout(resolve, 4000, "unanswered")),
+      new Promise((resolve) => setTimeout(resolve, 10_000, "unanswered")),
     ])
 
   it("the node closing gracefully waits for it, and its answer reaches the client through the new owner", async () => {
-    const { handlers, running } = slowPublisher()
+    const { handlers, running, decide } = heldPublisher()
     await using cluster = await SessionClusterFixture.start({
       handlers,
       serverLimits: { handOverGraceMs: 5000 },
@@ -201,13 +245,21 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
     const outcome = outcomeOf(client.topics.room("r").publish(message))
     await running()
     cluster.balancer.out(owner.port)
-    await owner.server.close()
+    const closing = owner.server.close()
+    // The session moves while the closing node still decides its PUBLISH; only then does the decision come.
+    await waitFor(
+      () => client.state === "connected" && ownerOf(cluster) !== undefined && ownerOf(cluster) !== owner,
+      5000,
+      "the take-over",
+    )
+    decide()
+    await closing
     expect(await outcome).toBe("ok")
     expect(client.sessionId).toBe(sessionId)
   })
 
   it("the node dying: the new owner answers it SESSION_LOST, once", async () => {
-    const { handlers, running } = slowPublisher()
+    const { handlers, running, decide } = heldPublisher()
     await using cluster = await SessionClusterFixture.start({ handlers })
     const client = await cluster.client("websocket")
     const first = ownerOf(cluster) as TestNode
@@ -215,6 +267,8 @@ describe("a client PUBLISH still being decided on a node its session leaves", ()
     await running()
     await moveSession(cluster, client, (n) => n !== first)
     cluster.kill(first.id)
+    // Decided only now, on a node that is dead: its answer is lost on the way.
+    decide()
     expect(await outcome).toBe("error:SESSION_LOST")
     expect(await client.rpc.add({ a: 1, b: 1 })).toBe(2)
   })
@@ -377,15 +431,17 @@ describe("the renewal of a subscription after a take-over", () => {
 
 describe("a take-over that asks the previous owner before the directory names the new one", () => {
   it("follows the session to the node it was handed to, rather than starting a new one", async () => {
-    // Claims that take a while to reach the directory, as a SET to Redis does.
+    // Claims that reach the directory late, as a SET to a slow Redis does: held, in order, once `holding`.
     const shared = memoryCluster()
+    let holding = false
+    const { opened: claimsIn, open: letClaimsIn } = latch()
     await using cluster = await SessionClusterFixture.start({
       broker: (id) => {
         const broker = shared.broker(id)
         const bus = broker.nodes
         if (bus) {
           const claim = bus.claim.bind(bus)
-          bus.claim = (key) => new Promise((resolve) => setTimeout(resolve, 400)).then(() => claim(key))
+          bus.claim = (key) => (holding ? claimsIn.then(() => claim(key)) : claim(key))
         }
         return broker
       },
@@ -394,10 +450,14 @@ describe("a take-over that asks the previous owner before the directory names th
     const sessionId = client.sessionId
     const first = ownerOf(cluster) as TestNode
     await waitFor(() => shared.nodes.directory.size === 1, 3000, "the first claim")
+    holding = true
     const second = await moveSession(cluster, client, (n) => n !== first)
-    // At once, before the second node's claim is in: the next node finds the first one in the directory.
+    // The second node's claim is not in: the next node finds the first one in the directory.
     await moveSession(cluster, client, (n) => n !== second)
+    letClaimsIn()
     expect(client.sessionId).toBe(sessionId)
+    // The first node said where the session went.
+    expect(cluster.messages.some((m) => m.from === first.id && m.json.startsWith('{"t":"moved"'))).toBe(true)
     expect(await client.rpc.add({ a: 2, b: 3 })).toBe(5)
   })
 })

@@ -7,6 +7,7 @@ import { createServer, type Handlers } from "@switchyard/server-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { testClientOptions } from "./support/harnesses.ts"
+import { latch } from "./support/latch.ts"
 import { RedisServer } from "./support/redisServer.ts"
 import { SessionClusterFixture } from "./support/sessionCluster.ts"
 
@@ -35,11 +36,17 @@ function onRedis(options: Parameters<typeof SessionClusterFixture.start>[0] = {}
 
 describe("sessions across nodes on Redis", () => {
   it("a client PUBLISH still deciding when its node closes gracefully is answered", async () => {
+    // canPublish decides (allows) only once the session has moved.
+    const { opened: moved, open: decide } = latch()
+    let deciding = 0
     await using cluster = await onRedis({
       serverLimits: { handOverGraceMs: 5000 },
       handlers: (state: TestServerState) => {
         const base = testHandlers(state)
-        const canPublish = () => new Promise<boolean>((resolve) => setTimeout(resolve, 600, true))
+        const canPublish = () => {
+          deciding++
+          return moved.then(() => true)
+        }
         return { ...base, topics: { ...base.topics, room: { canPublish } } }
       },
     })
@@ -55,11 +62,16 @@ describe("sessions across nodes on Redis", () => {
           () => "ok",
           (e: { code?: string }) => `error:${e.code}`,
         ),
-      new Promise((resolve) => setTimeout(resolve, 4000, "unanswered")),
+      new Promise((resolve) => setTimeout(resolve, 10_000, "unanswered")),
     ])
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await waitFor(() => deciding === 1, 3000, "the PUBLISH to be decided")
     cluster.balancer.out(owner.port)
-    await owner.server.close()
+    const closing = owner.server.close()
+    // The session moves while the closing node still decides its PUBLISH; only then does the decision come.
+    const other = cluster.nodes.find((n) => n !== owner)
+    await waitFor(() => client.state === "connected" && other?.server.sessionCount === 1, 5000, "the take-over")
+    decide()
+    await closing
     expect(await outcome).toBe("ok")
     expect(client.sessionId).toBe(sessionId)
   })

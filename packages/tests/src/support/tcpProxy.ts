@@ -10,6 +10,8 @@ export class TcpProxy implements AsyncDisposable {
   private readonly pairs = new Set<[Socket, Socket]>()
   private stalled = false
   private held: Array<[Socket, Buffer]> = []
+  /** The sockets to the target server (the other side of each pair goes to a client). */
+  private readonly upstreams = new WeakSet<Socket>()
   port = 0
 
   private constructor(private readonly targetPort: number) {
@@ -30,6 +32,7 @@ export class TcpProxy implements AsyncDisposable {
   private pipe(downstream: Socket): void {
     const upstream = new (downstream.constructor as typeof Socket)()
     const pair: [Socket, Socket] = [downstream, upstream]
+    this.upstreams.add(upstream)
     this.pairs.add(pair)
     const end = () => {
       this.pairs.delete(pair)
@@ -61,6 +64,14 @@ export class TcpProxy implements AsyncDisposable {
   private forward(to: Socket, chunk: Buffer): void {
     if (this.stalled) this.held.push([to, chunk])
     else to.write(chunk)
+  }
+
+  /** The bytes a stall holds on their way to the target server, as text: a test waits for a request it knows. */
+  heldUpstream(): string {
+    return this.held
+      .filter(([to]) => this.upstreams.has(to))
+      .map(([, chunk]) => chunk.toString("latin1"))
+      .join("")
   }
 
   stall(on: boolean): void {
