@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto"
 import { request as httpRequest } from "node:http"
 import { control, FrameType } from "@switchyard/core"
-import { TestContract, type TestServerState, testHandlers } from "@switchyard/core/testing"
+import { TestContract, type TestServerState, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer } from "@switchyard/server-node"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { longPollingBystander, startTestServer } from "./support/harnesses.ts"
+import { servedCounting } from "./support/takenRequests.ts"
 
 const text = { "content-type": "text/plain;charset=UTF-8" }
 
@@ -23,13 +24,16 @@ describe("hostile input over the HTTP transports", () => {
     await server.close()
   })
 
-  /** Opens a long-polling link by hand: the HELLO in the opening POST, WELCOME from the first poll. */
-  const openLink = async (hello = control.hello(1, null, 0)) => {
-    const opened = await fetch(`${url}?transport=long-polling`, { method: "POST", body: hello, headers: text })
+  /**
+   * Opens a long-polling link by hand: the HELLO in the opening POST, WELCOME from the first poll; `at`, the
+   * server's URL, or another way to it.
+   */
+  const openLink = async (hello = control.hello(1, null, 0), at = url) => {
+    const opened = await fetch(`${at}?transport=long-polling`, { method: "POST", body: hello, headers: text })
     expect(opened.status).toBe(200)
     const { link } = (await opened.json()) as { link: string }
     const poll = async () => {
-      const response = await fetch(`${url}?transport=long-polling&link=${link}`)
+      const response = await fetch(`${at}?transport=long-polling&link=${link}`)
       return {
         status: response.status,
         frames: (await response.text())
@@ -45,7 +49,7 @@ describe("hostile input over the HTTP transports", () => {
       link,
       poll,
       welcome,
-      post: (body: string) => fetch(`${url}?link=${link}`, { method: "POST", body, headers: text }),
+      post: (body: string) => fetch(`${at}?link=${link}`, { method: "POST", body, headers: text }),
     }
   }
 
@@ -131,9 +135,11 @@ describe("hostile input over the HTTP transports", () => {
   })
 
   it("answers an overlapping poll by replacing the held one with 204; the session goes on", async () => {
-    const { poll, post } = await openLink()
+    await using served = await servedCounting(server)
+    const { poll, post } = await openLink(undefined, served.url)
+    const before = served.taken()
     const held = poll()
-    await new Promise((r) => setTimeout(r, 50))
+    await waitFor(() => served.taken() > before, 5000, "the first poll to be held")
     const second = poll()
     expect((await held).status).toBe(204)
     expect((await post(JSON.stringify([FrameType.CALL, 1, 1, "add", { a: 1, b: 1 }]))).status).toBe(204)

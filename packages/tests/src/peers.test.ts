@@ -209,9 +209,14 @@ describe("client.peers (Node clients, Node server)", () => {
     const b = await client(url, "bob")
     b.peers.onConnection((conn) => {
       for (const text of ["one", "two", "three"]) conn.channels.note.send(text)
+      // One message more, on another channel: a connection delivers its messages in the order they were
+      // sent, whatever their channel, so once this one is in, the three notes are in too.
+      conn.channels.cursor.send({ x: 1, y: 1, at })
     })
     const ab = await a.peers.connect(b.peers.id as string)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    const cursors: unknown[] = []
+    ab.channels.cursor.subscribe((m) => cursors.push(m))
+    await waitFor(() => cursors.length === 1, 5000, "the message sent after the notes")
     const notes: string[] = []
     ab.channels.note.subscribe((m) => notes.push(m))
     expect(notes).toEqual(["one", "two", "three"])

@@ -1,6 +1,4 @@
 import { readFileSync } from "node:fs"
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { closeCodeOf, contract, type ErrorCode, rpc, stream, topic } from "@switchyard/core"
 import { waitFor } from "@switchyard/core/testing"
@@ -8,6 +6,7 @@ import { createServer, type Server } from "@switchyard/server-node"
 import * as Schema from "effect/Schema"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
+import { servedCounting } from "./support/takenRequests.ts"
 
 /**
  * docs/protocol.md checked against the real server, with raw sockets and plain HTTP requests, point by
@@ -261,12 +260,14 @@ describe("ack= on a poll", () => {
   })
 
   it("long-polling: a held poll replaced by one whose ack is bad gets 204; the new one collects the NOTICE", async () => {
-    const { url } = await start()
-    const link = await openLink(url, "long-polling")
+    const { server } = await start()
+    await using served = await servedCounting(server)
+    const link = await openLink(served.url, "long-polling")
     await link.welcome()
+    const before = served.taken()
     const held = link.get()
-    // The first poll is held by now: a 400 leaves it held.
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await waitFor(() => served.taken() > before, 5000, "the first poll to be held")
+    // A 400 leaves it held.
     expect((await link.get("&ack=x")).status).toBe(400)
     const forged = await link.get("&ack=3")
     expect(await held).toEqual({ status: 204, body: "" })
@@ -276,11 +277,13 @@ describe("ack= on a poll", () => {
   })
 
   it("long-polling: a held poll replaced by a plain one gets 204, and the new one is held", async () => {
-    const { url } = await start()
-    const link = await openLink(url, "long-polling")
+    const { server } = await start()
+    await using served = await servedCounting(server)
+    const link = await openLink(served.url, "long-polling")
     await link.welcome()
+    const before = served.taken()
     const held = link.get()
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await waitFor(() => served.taken() > before, 5000, "the first poll to be held")
     const replacing = link.get("&ack=0")
     expect(await held).toEqual({ status: 204, body: "" })
     await link.post('[1,1,1,"add",{"a":1,"b":2}]')
@@ -493,13 +496,6 @@ describe("the worked example", () => {
 })
 
 describe("the worked example over long polling", () => {
-  const cleanupHttp: HttpServer[] = []
-  afterEach(async () => {
-    for (const http of cleanupHttp.splice(0)) {
-      http.closeAllConnections()
-      await new Promise((resolve) => http.close(resolve))
-    }
-  })
   type Exchange = { readonly request: string; readonly body: string; readonly answer: string }
 
   function pageExchanges(): Exchange[] {
@@ -534,19 +530,13 @@ describe("the worked example over long polling", () => {
       { path: "/rt" },
     )
     servers.push(server)
-    // An HTTP server of the test's own, which counts the requests the server has taken: a held poll is
-    // held once the server has seen it, however slow the machine (a fixed pause could be too short).
-    const http = createHttpServer()
-    server.attach(http)
-    let taken = 0
-    http.on("request", () => taken++)
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
-    cleanupHttp.push(http)
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/rt`
+    // Through an HTTP server that counts the requests the server has taken: a poll is held once taken.
+    await using served = await servedCounting(server, "/rt")
+    const url = served.url
     const offer = (await (await fetch(`${url}?negotiate=1`)).json()) as { transports: unknown }
     const origin = new URL(url).origin
     const exchanges: Exchange[] = []
-    const before = taken
+    const before = served.taken()
     /** Sends a request and returns its answer once it comes, recorded in the order the requests were sent. */
     const send = (method: string, target: string, body?: string) => {
       const index = exchanges.push({ request: `${method} ${target}`, body: body ?? "", answer: "" }) - 1
@@ -558,7 +548,8 @@ describe("the worked example over long polling", () => {
         },
       )
     }
-    const held = () => waitFor(() => taken - before === exchanges.length, 5000, "the server took every request")
+    const held = () =>
+      waitFor(() => served.taken() - before === exchanges.length, 5000, "the server took every request")
     const linkOf = (answer: string) => (JSON.parse(answer.slice(4)) as { link: string }).link
 
     const first = linkOf(await send("POST", "/rt?transport=long-polling", HELLO))

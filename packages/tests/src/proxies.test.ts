@@ -2,7 +2,7 @@ import { connect } from "node:net"
 import { createClient, type FetchLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import type { TransportId } from "@switchyard/core"
-import { TestContract, testHandlers } from "@switchyard/core/testing"
+import { TestContract, testHandlers, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers } from "@switchyard/server-node"
 import { EventSource } from "eventsource"
 import { HttpProxyAgent } from "http-proxy-agent"
@@ -44,21 +44,50 @@ function webSocketThrough(agent: import("node:http").Agent): typeof WebSocket {
   } as typeof WebSocket
 }
 
-/** Writes `requests` on one connection, a moment apart; what came back, and whether the server closed it. */
+/**
+ * Writes `requests` on one connection, each once the answer to the one before has come in full, as a proxy
+ * reusing it would, until the server closes it; what came back, and whether the server closed it (given a
+ * moment after the last answer, as it would close right after it).
+ */
 async function onOneConnection(requests: readonly string[]): Promise<{ answers: string; closed: boolean }> {
   const socket = connect(port, "127.0.0.1")
   let answers = ""
   let closed = false
-  socket.on("data", (chunk) => (answers += chunk.toString()))
+  socket.on("data", (chunk) => (answers += chunk.toString("latin1")))
   socket.on("end", () => (closed = true))
   socket.on("error", () => {})
   await new Promise((resolve) => socket.once("connect", resolve))
-  for (const request of requests) {
-    if (!closed) socket.write(request)
-    await new Promise((resolve) => setTimeout(resolve, 150))
+  for (const [i, request] of requests.entries()) {
+    if (closed) break
+    socket.write(request)
+    await waitFor(() => closed || completeAnswers(answers) > i, 10_000, `the answer to request ${i + 1}`)
   }
+  // Not closed yet: the moment a server closing it right after its answer would need.
+  if (!closed) await new Promise((resolve) => setTimeout(resolve, 150))
   socket.destroy()
   return { answers, closed }
+}
+
+/** How many whole HTTP/1.1 responses `text` holds: heads, and bodies of their Content-Length or chunked. */
+function completeAnswers(text: string): number {
+  let count = 0
+  let at = 0
+  for (;;) {
+    const headEnd = text.indexOf("\r\n\r\n", at)
+    if (headEnd === -1) return count
+    const head = text.slice(at, headEnd).toLowerCase()
+    let bodyEnd = headEnd + 4
+    if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
+      const last = text.indexOf("\r\n0\r\n\r\n", headEnd)
+      if (last === -1) return count
+      bodyEnd = last + 7
+    } else {
+      bodyEnd += Number(/\r\ncontent-length:\s*(\d+)/.exec(head)?.[1] ?? 0)
+      if (text.length < bodyEnd) return count
+    }
+    count++
+    at = bodyEnd
+  }
 }
 
 describe("a connection a proxy may reuse", () => {

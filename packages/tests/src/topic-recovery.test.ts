@@ -13,6 +13,7 @@ import { createServer, type Handlers, type Server, type ServerLimits } from "@sw
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { testClientOptions } from "./support/harnesses.ts"
+import { listenOn } from "./support/listenOn.ts"
 import { TcpProxy } from "./support/tcpProxy.ts"
 
 /**
@@ -219,8 +220,7 @@ describe("recovering a subscription after a lost session", () => {
 
     await rig.server.close()
     const ended: string[] = []
-    rig.server = startServer({}, ended)
-    await listenOn(rig.server, rig.port)
+    rig.server = await listenOn(() => startServer({}, ended), rig.port)
 
     await waitFor(() => feed.recoveries.length === 1, 10_000, "the renewal")
     expect(feed.recoveries).toEqual([{ recovered: false }])
@@ -492,20 +492,6 @@ describe("history limits", () => {
     expect(rig.ended).toEqual([])
   })
 })
-
-/** Listens on `port`, retrying while the old server's socket still holds it. */
-async function listenOn(server: Server<TestContract>, port: number): Promise<void> {
-  const deadline = Date.now() + 5000
-  for (;;) {
-    try {
-      await server.listen(port, "127.0.0.1")
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || Date.now() > deadline) throw error
-      await sleep(50)
-    }
-  }
-}
 
 /** A hand-written protocol speaker over WebSocket: what another implementation, or an attacker, sends. */
 class RawPeer {
