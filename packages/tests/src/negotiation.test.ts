@@ -1,3 +1,5 @@
+import { createServer as createHttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { createClient, type NegotiationOptions, type StorageLike } from "@switchyard/client-browser/all"
 import { nodeFetch } from "@switchyard/client-browser/node"
 import { type Client, control, FrameType, type TransportId } from "@switchyard/core"
@@ -8,6 +10,7 @@ import { EventSource } from "eventsource"
 import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { fastReconnect, freshStorage } from "./support/harnesses.ts"
+import { latch } from "./support/latch.ts"
 import { listenOn } from "./support/listenOn.ts"
 
 const cleanup: Array<() => Promise<void>> = []
@@ -23,6 +26,31 @@ async function start(options: ServerOptions = {}) {
   const { url, port } = await server.listen(0, "127.0.0.1")
   cleanup.push(() => server.close())
   return { server, url, port }
+}
+
+/**
+ * A server whose WebSocket upgrades wait until `release()`: it serves on an HTTP server of the test's, whose
+ * `upgrade` listeners (the server's) are called once released, for what came before and after.
+ */
+async function startHoldingUpgrades() {
+  const server = createServer(TestContract, testHandlers({ aborted: new Set() }) as never, { onError: () => {} })
+  const http = createHttpServer()
+  server.attach(http)
+  const upgrades = http.listeners("upgrade") as Array<(...args: unknown[]) => void>
+  http.removeAllListeners("upgrade")
+  const { opened, open } = latch()
+  http.on("upgrade", (...args: unknown[]) => {
+    void opened.then(() => {
+      for (const f of upgrades) f.apply(http, args)
+    })
+  })
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+  cleanup.push(async () => {
+    await server.close()
+    http.closeAllConnections()
+    await new Promise((resolve) => http.close(resolve))
+  })
+  return { server, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/switchyard`, release: open }
 }
 
 /** Every transport, as a Node app would configure it, and a log of the switches. */
@@ -63,7 +91,8 @@ function countingFetch() {
 
 describe("negotiation", () => {
   it("starts on long polling, then moves to WebSocket by its first probe under steady traffic, nothing lost or repeated", async () => {
-    const { server, url } = await start()
+    // Its upgrades wait until answers and messages came on long polling: the move is made under traffic.
+    const { server, url, release } = await startHoldingUpgrades()
     // The server publishes from before the client exists: the client must see one unbroken run of
     // messages from its subscription on, across the switch.
     let published = 0
@@ -93,9 +122,19 @@ describe("negotiation", () => {
         on(resultsOn)()
       }
     })()
+    await waitFor(
+      () => count(resultsOn, "long-polling") >= 2 && count(messagesOn, "long-polling") >= 2,
+      5000,
+      "traffic on long polling",
+    )
+    release()
     await waitFor(() => switches.some((s) => s.reason === "upgrade"), probeTimeoutMs + 5000, "the upgrade")
     // Keep the traffic going across and after the switch, then stop and let everything arrive.
-    await waitFor(() => results.length > 200 && messages.length > 500, 10_000, "traffic after the upgrade")
+    await waitFor(
+      () => count(resultsOn, "websocket") > 100 && count(messagesOn, "websocket") > 250,
+      10_000,
+      "traffic after the upgrade",
+    )
     clearInterval(publisher)
     calling = false
     await caller
