@@ -12,7 +12,8 @@ import { entries, root } from "./entries.mjs"
  * @typedef {object} Export
  * @property {string} module the entry point it is exported from (`@switchyard/core/testing`)
  * @property {string} name the exported name
- * @property {string} kind `function`, `class`, `variable`, `interface`, `type`, `enum` or `namespace`
+ * @property {string} kind `function`, `class`, `variable`, `interface`, `type`, `enum` or `namespace`; for a
+ *   member (memberExamples), `method`, `property` or `accessor`
  * @property {boolean} typeOnly whether only its type is exported (an interface, or `export type { X }`)
  * @property {string} summary the first sentence of its doc comment ("" when it has none)
  * @property {Example[]} examples its `@example`s
@@ -27,12 +28,13 @@ import { entries, root } from "./entries.mjs"
 
 /**
  * The exports of every entry point (entries.mjs), read from `program` when given (the one typedoc built,
- * so that the test compiles the packages once), else from a program of their own.
+ * so that the test compiles the packages once), else from a program of their own. `list` replaces the
+ * entry points (a test's fixture).
  * @param {ts.Program} [given]
+ * @param {readonly Entry[]} [list]
  * @returns {Export[]}
  */
-export function publicExports(given) {
-  const list = entries()
+export function publicExports(given, list = entries()) {
   const program = given ?? programOf(list)
   const checker = program.getTypeChecker()
   /** @type {Export[]} */
@@ -92,6 +94,69 @@ export function memberOf(program, module, owner, member) {
 }
 
 /**
+ * The members of the public exports that have an `@example` (`Client.reauthenticate`,
+ * `ServerOptions.authenticate`), as exports of their own named `Owner.member`: the properties and methods
+ * of every exported class, interface or object type (those it inherits included; a member is listed once,
+ * under the first export that has it, so `module` is that export's entry point), and a
+ * class's static members. One level deep: a member's own members are not walked. Read like
+ * publicExports, from `program` when given and from the entry points `list` (default: all of them).
+ * @param {ts.Program} [given]
+ * @param {readonly Entry[]} [list]
+ * @returns {Export[]}
+ */
+export function memberExamples(given, list = entries()) {
+  const program = given ?? programOf(list)
+  const checker = program.getTypeChecker()
+  /** @type {Export[]} */
+  const found = []
+  // A member is listed once, under the first export that has it (in the entry points' order).
+  /** @type {Set<ts.Declaration>} */
+  const seen = new Set()
+  for (const entry of list) {
+    const file = program.getSourceFile(join(root, entry.file))
+    const moduleSymbol = file && checker.getSymbolAtLocation(file)
+    if (moduleSymbol === undefined) throw new Error(`${entry.file}: not a module`)
+    for (const exported of checker.getExportsOfModule(moduleSymbol)) {
+      const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported
+      for (const member of membersOf(symbol, checker)) {
+        const declarations = (member.declarations ?? []).filter((d) => !seen.has(d))
+        for (const d of declarations) seen.add(d)
+        const examples = declarations.flatMap(examplesOf)
+        if (declarations[0] === undefined || examples.length === 0) continue
+        found.push({
+          module: entry.module,
+          name: `${exported.name}.${member.name}`,
+          kind: kindOf(member),
+          typeOnly: (symbol.flags & ts.SymbolFlags.Value) === 0,
+          summary: summaryOf(member, checker),
+          examples,
+          where: whereOf(declarations[0], declarations[0].getStart()),
+        })
+      }
+    }
+  }
+  return found
+}
+
+/**
+ * The members of an exported class, interface or type alias: the properties of its type (of each member
+ * of a union), and a class's statics.
+ * @param {ts.Symbol} symbol
+ * @param {ts.TypeChecker} checker
+ * @returns {ts.Symbol[]}
+ */
+function membersOf(symbol, checker) {
+  if ((symbol.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias)) === 0) return []
+  const type = checker.getDeclaredTypeOfSymbol(symbol)
+  const members = (type.isUnion() ? type.types : [type]).flatMap((t) => checker.getPropertiesOfType(t))
+  if (symbol.flags & ts.SymbolFlags.Class) {
+    const statics = checker.getPropertiesOfType(checker.getTypeOfSymbol(symbol))
+    members.push(...statics.filter((s) => s.name !== "prototype"))
+  }
+  return members
+}
+
+/**
  * The summary of a symbol's doc comment: its first sentence (to the first `.`, `!` or `?` followed by a space
  * or the end of the paragraph).
  * @param {ts.Symbol} symbol
@@ -102,7 +167,7 @@ function summaryOf(symbol, checker) {
   return (paragraph.split(/(?<=[.!?])\s/)[0] ?? "").replace(/\s+/g, " ").trim()
 }
 
-/** @param {Entry[]} list */
+/** @param {readonly Entry[]} list */
 function programOf(list) {
   const config = ts.getParsedCommandLineOfConfigFile(
     join(root, "api-reference/tsconfig.json"),
@@ -151,6 +216,9 @@ function kindOf(symbol) {
   if (f & ts.SymbolFlags.Class) return "class"
   if (f & ts.SymbolFlags.Function) return "function"
   if (f & ts.SymbolFlags.Enum) return "enum"
+  if (f & ts.SymbolFlags.Method) return "method"
+  if (f & ts.SymbolFlags.Property) return "property"
+  if (f & ts.SymbolFlags.Accessor) return "accessor"
   if (f & ts.SymbolFlags.Variable) return "variable"
   if (f & ts.SymbolFlags.Interface) return "interface"
   if (f & ts.SymbolFlags.TypeAlias) return "type"

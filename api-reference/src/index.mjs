@@ -1,3 +1,3 @@
 export { entries, root } from "./entries.mjs"
-export { memberOf, publicExports } from "./exports.mjs"
+export { memberExamples, memberOf, publicExports } from "./exports.mjs"
 export { generate } from "./generate.mjs"

@@ -52,7 +52,14 @@ export interface ClientOptions {
    * that a reconnect sends a fresh token. `client.reauthenticate()` applies new ones mid-session.
    *
    * @example
-   * auth: async () => ({ params: { token: await getToken() } })
+   * ```ts
+   * declare function getToken(): Promise<string> // the app's own: a fresh token for each connection
+   * const client = createClient(Chat, {
+   *   url,
+   *   transports: [websocketTransport()],
+   *   auth: async () => ({ params: { token: await getToken() } }),
+   * })
+   * ```
    */
   readonly auth?: AuthOption
 }

@@ -66,7 +66,14 @@ export interface ServerOptions<A = undefined, R = never> {
    * The identity a new session counts against for `maxSessionsPerIdentity` (docs/limits.md#sessions):
    * a user id, an API key's id, a tenant. Called with `authenticate`'s result when a HELLO needs a new
    * session; `undefined` counts against no identity (anonymous clients are bounded per address only).
-   * @example identify: (auth) => auth.userId
+   * @example
+   * ```ts
+   * declare function userOf(token: string | undefined): Promise<{ userId: string }> // the app's own
+   * const options: ServerOptions<{ userId: string }> = {
+   *   authenticate: (request) => userOf(request.headers.authorization),
+   *   identify: (auth) => auth.userId, // a user's sessions count together, from any address
+   * }
+   * ```
    */
   readonly identify?: (auth: A) => string | undefined
   /**

@@ -31,7 +31,18 @@ export interface PeerOptions<A = undefined, R = never> {
    * (or a Promise of it) refuses with `PEER_FORBIDDEN`, and so does a throw (reported to `onError`). An
    * Effect runs with the `layer`'s services: it allows by succeeding with `true`; its failure refuses as
    * `false` does, its defect as a throw does (reported); it is interrupted if the caller's session ends.
-   * @example authorize: ({ from, to }) => Friends.use((friends) => friends.are(from.auth.userId, to.auth.userId))
+   * @example
+   * ```ts
+   * import type { PeerOptions } from "@switchyard/server-node"
+   * import * as Context from "effect/Context"
+   * import type * as Effect from "effect/Effect"
+   *
+   * class Friends extends Context.Service<Friends, { are(a: string, b: string): Effect.Effect<boolean> }>()("app/Friends") {}
+   * // createServer's `peers`, with `authenticate` returning `{ userId }` and `layer` providing Friends.
+   * const peers: PeerOptions<{ userId: string }, Friends> = {
+   *   authorize: ({ from, to }) => Friends.use((friends) => friends.are(from.auth.userId, to.auth.userId)),
+   * }
+   * ```
    */
   readonly authorize: (request: {
     readonly from: PeerInfo<A>

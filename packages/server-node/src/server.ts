@@ -65,7 +65,11 @@ export interface Server<C extends AnyContract> {
   /**
    * Listens to the broker's state: `"down"` when it lost its engine (Redis), `"up"` when back
    * (docs/scaling.md#redis-faults). Returns a function that stops listening.
-   * @example server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
+   * @example
+   * ```ts
+   * declare const metrics: { gauge(name: string, value: number): void } // the app's own
+   * server.on("broker", (e) => metrics.gauge("broker_up", e.state === "up" ? 1 : 0))
+   * ```
    */
   on(event: "broker", listener: (event: BrokerEvent) => void): () => void
   /**

@@ -32,13 +32,13 @@ export interface PresenceEvent<P> {
 export interface ServerPresence<P> {
   /**
    * The members of this key, on every node.
-   * @example const online = (await server.topics.room("lobby").presence()).map((m) => m.data.name)
+   * @example const online = (await server.topics.lobby("main").presence()).map((m) => m.data.name)
    */
   presence(): Promise<readonly PresenceMember<P>[]>
   /**
    * Hears each join and leave of this key from now on, made on any node (a member whose data changes is
    * told as a join with its new data). Returns the function that stops.
-   * @example const off = server.topics.room("lobby").onPresence(({ kind, member }) => log(kind, member.id))
+   * @example const off = server.topics.lobby("main").onPresence(({ kind, member }) => log(kind, member.id))
    */
   onPresence(listener: (event: PresenceEvent<P>) => void): () => void
 }

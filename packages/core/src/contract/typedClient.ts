@@ -30,7 +30,10 @@ export interface Client<C extends AnyContract> {
    * with `CONNECTION_LOST` when the new connection fails otherwise, and with `CLIENT_CLOSED` once closed.
    *
    * @example
+   * ```ts
+   * declare function refreshToken(): Promise<string> // the app's own
    * await client.reauthenticate({ params: { token: await refreshToken() } })
+   * ```
    */
   reauthenticate(credentials?: ClientCredentials): Promise<void>
   /** Ends the session: pending calls reject with `CLIENT_CLOSED`; the server is told at once. */
@@ -172,9 +175,13 @@ export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
    * As `TopicHandle.subscribe`; with `presence`, the listeners also hear who joins and leaves the key.
    *
    * @example
-   * client.topics.room("lobby").subscribe(show, {
-   *   presence: { join: (m) => online.set(m.id, m.data), leave: (m) => online.delete(m.id) },
+   * ```ts
+   * // The contract's `lobby` topic declares presence data `{ name, since }`.
+   * const online = new Map<string, string>() // member id → name
+   * client.topics.lobby("main").subscribe(show, {
+   *   presence: { join: (m) => online.set(m.id, m.data.name), leave: (m) => online.delete(m.id) },
    * })
+   * ```
    */
   subscribe(
     listener: (message: M) => void,
@@ -184,7 +191,7 @@ export interface PresenceTopicHandle<M, P> extends TopicHandle<M> {
    * The members of this key now, on every node. Allowed to whoever may subscribe to the key.
    *
    * @example
-   * const members = await client.topics.room("lobby").presence()
+   * const members = await client.topics.lobby("main").presence() // [{ id, data: { name, since } }, …]
    */
   presence(): Promise<readonly PresenceMember<P>[]>
 }
@@ -200,10 +207,13 @@ export interface TopicHandle<M> {
    * was missed (docs/topics.md).
    *
    * @example
+   * ```ts
+   * declare function reloadRoom(): Promise<void> // the app's own: fetches what it shows afresh
    * const off = client.topics.room("lobby").subscribe((m) => show(m), {
    *   onRecover: ({ recovered }) => { if (!recovered) void reloadRoom() },
    * })
    * await off.ready // rejects with FORBIDDEN when canSubscribe refuses
+   * ```
    */
   subscribe(listener: (message: M) => void, options?: SubscribeOptions): TopicSubscription
   /** Publishes to every subscriber of this key (including this client, when subscribed). */
@@ -228,8 +238,12 @@ export interface Peers<P extends PeerMap> {
    * `LIMIT_EXCEEDED`, `PEER_CLOSED` (the session was lost meanwhile) or `CLIENT_CLOSED`.
    *
    * @example
+   * ```ts
+   * declare const otherId: string // the other client's `client.peers.id`, which the app passed on
+   * // The contract's `cursor` channel carries `{ x, y, at }` (`at` a Date).
    * const conn = await client.peers.connect(otherId)
-   * conn.channels.cursor.send({ x: 1, y: 2 })
+   * conn.channels.cursor.send({ x: 1, y: 2, at: new Date() })
+   * ```
    */
   connect(peerId: string): Promise<PeerConnection<P>>
   /**
