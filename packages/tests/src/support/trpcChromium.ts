@@ -8,8 +8,9 @@ import { fileURLToPath } from "node:url"
 import { createTrpcServer } from "@switchyard/trpc/server"
 import { createTRPCClient, TRPCClientError, type TRPCLink } from "@trpc/client"
 import { observable } from "@trpc/server/observable"
+import type { Page } from "playwright-core"
 import superjson from "superjson"
-import { newPage } from "./chromium.ts"
+import { borrowPage, givePageBack } from "./chromium.ts"
 import { type AppHarness, type AppRouter, createAppRouter, type ServerLog } from "./trpcApp.ts"
 import type { PageResult, TrpcPageDriver } from "./trpcPage.ts"
 
@@ -46,7 +47,13 @@ function rebuilt(result: Extract<PageResult, { kind: "error" }>): TRPCClientErro
   })
 }
 
-/** switchyardLink on `transport` in Chromium, its results checked in Node. */
+/**
+ * Each borrowed page with the `trpcPush` binding (exposed once for the page's life: it outlives navigations),
+ * and the listeners of the harness that loaded it last (none between two).
+ */
+const routes = new WeakMap<Page, Map<number, (result: PageResult) => void> | undefined>()
+
+/** switchyardLink on `transport` in Chromium, its results checked in Node; its page is borrowed from the file's pool. */
 export function chromiumHarness(transport: "websocket" | "long-polling"): AppHarness {
   return {
     name: `switchyardLink over ${transport} in Chromium`,
@@ -74,10 +81,15 @@ export function chromiumHarness(transport: "websocket" | "long-polling"): AppHar
       server.attach(site)
       await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve))
       const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`
-      const page = await newPage()
+      const page = await borrowPage()
       const listeners = new Map<number, (result: PageResult) => void>()
-      await page.exposeFunction("trpcPush", (id: number, result: PageResult) => listeners.get(id)?.(result))
+      if (!routes.has(page)) {
+        routes.set(page, undefined)
+        await page.exposeFunction("trpcPush", (id: number, result: PageResult) => routes.get(page)?.get(id)?.(result))
+      }
       await page.goto(`${origin}/`)
+      // Once loaded: the page pushes only in answer to operations, which start after this.
+      routes.set(page, listeners)
       await page.evaluate(([url, t, k]) => (globalThis as unknown as PageWindow).trpcPage.start(url, t, k), [
         `${origin}/switchyard`,
         transport,
@@ -117,7 +129,8 @@ export function chromiumHarness(transport: "websocket" | "long-polling"): AppHar
         cancelsQueries: true,
         async close() {
           await page.evaluate(() => (globalThis as unknown as PageWindow).trpcPage.close())
-          await page.close()
+          routes.set(page, undefined)
+          await givePageBack(page)
           await server.close()
           site.closeAllConnections()
           await new Promise((resolve) => site.close(resolve))
