@@ -7,15 +7,16 @@ type Handler = ((event: unknown) => void) | null
 type DataChannel = ReturnType<NodePeerConnection["createDataChannel"]>
 
 /**
- * Why a peer connection of a ChannelNetwork was closed: the remote's closing message had reached its
- * session channel, the remote had closed a channel of it, or neither (this side let go on its own: a grace
- * period or a timeout ran out, a channel failed, `drop()`).
+ * Why a peer connection of a ChannelNetwork was closed: in answer to the remote's closing message reaching
+ * its session channel, or to the remote closing a channel of it (closed while that event was handled), or
+ * on its own (any other time: a grace period or a timeout ran out, a channel failed, `drop()`). A side that
+ * heard the remote but let go only later, when a timer ran out, closed on its own.
  */
 export type PeerClose = "after the remote's closing message" | "after the remote closed the channel" | "on its own"
 
-/** What a peer connection has heard from the remote that may end it, until it is closed. */
+/** The remote's event a peer connection's channel is handling, if any: a close during it answers it. */
 interface Heard {
-  from: Exclude<PeerClose, "on its own"> | undefined
+  during: Exclude<PeerClose, "on its own"> | undefined
 }
 
 /**
@@ -50,7 +51,7 @@ export class ChannelNetwork implements AsyncDisposable {
   constructor({ relayed = false } = {}) {
     const network = this
     this.RTCPeerConnection = class extends NodePeerConnection {
-      private readonly heard: Heard = { from: undefined }
+      private readonly heard: Heard = { during: undefined }
       private closeRecorded = false
 
       constructor(configuration?: ConstructorParameters<typeof NodePeerConnection>[0]) {
@@ -77,7 +78,7 @@ export class ChannelNetwork implements AsyncDisposable {
       }
       override close(): void {
         network.peers.delete(this)
-        if (!this.closeRecorded) network.closes.push(this.heard.from ?? "on its own")
+        if (!this.closeRecorded) network.closes.push(this.heard.during ?? "on its own")
         this.closeRecorded = true
         super.close()
       }
@@ -161,7 +162,7 @@ export class ChannelNetwork implements AsyncDisposable {
     else guarded()
   }
 
-  /** `channel`, its messages passed through `stall`, and what it hears of the remote's close kept in `heard`. */
+  /** `channel`, its messages passed through `stall`, and the remote's events it handles marked in `heard`. */
   private wrap(channel: DataChannel, heard: Heard): object {
     const network = this
     let onmessage: Handler = null
@@ -169,9 +170,8 @@ export class ChannelNetwork implements AsyncDisposable {
     let closedHere = false
     channel.onmessage = ((event: { readonly data: unknown }) =>
       network.pass(() => {
-        if (typeof event.data === "string" && event.data.startsWith(CLOSING_MESSAGE))
-          heard.from ??= "after the remote's closing message"
-        onmessage?.(event)
+        const closing = typeof event.data === "string" && event.data.startsWith(CLOSING_MESSAGE)
+        handling(heard, closing ? "after the remote's closing message" : undefined, () => onmessage?.(event))
       })) as never
     return {
       get readyState() {
@@ -190,10 +190,10 @@ export class ChannelNetwork implements AsyncDisposable {
         channel.onopen = handler as never
       },
       set onclose(handler: Handler) {
-        channel.onclose = ((event: unknown) => {
-          if (!closedHere) heard.from ??= "after the remote closed the channel"
-          handler?.(event)
-        }) as never
+        channel.onclose = ((event: unknown) =>
+          handling(heard, closedHere ? undefined : "after the remote closed the channel", () =>
+            handler?.(event),
+          )) as never
       },
       set onerror(handler: Handler) {
         channel.onerror = handler as never
@@ -219,5 +219,17 @@ export class ChannelNetwork implements AsyncDisposable {
         channel.close()
       },
     }
+  }
+}
+
+/** Runs `handle` with `cause` (when given) as what a close of the peer connection during it answers. */
+function handling(heard: Heard, cause: Heard["during"], handle: () => void): void {
+  if (cause === undefined) return handle()
+  const outer = heard.during
+  heard.during ??= cause
+  try {
+    handle()
+  } finally {
+    heard.during = outer
   }
 }
