@@ -195,8 +195,10 @@ export const EARLY_UPGRADE_BYTES = 4096
  * Reads a WebSocket upgrade's socket while `authenticate`'s Effect decides, so that a client that goes away
  * is seen (its FIN ends the socket, and the Effect is interrupted): Node leaves an upgrade's socket unread
  * until someone reads it. What arrives (nothing, from a WebSocket client) is kept, up to
- * {@link EARLY_UPGRADE_BYTES}, and put back for `ws` when the watch ends, the socket left neither flowing
- * nor paused, as the HTTP server handed it over. Returns what ends the watch.
+ * {@link EARLY_UPGRADE_BYTES}, and put back for `ws` when the watch ends. Removing the `readable` listener
+ * hands the socket on unpaused: on the next tick Node resumes it for `ws`'s `data` listener, or leaves it
+ * neither flowing nor paused (as the HTTP server handed it over) if that comes later. Returns what ends
+ * the watch.
  */
 function watchUpgrade(socket: IncomingMessage["socket"]): () => void {
   const early: Buffer[] = []

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net"
 import { connect } from "node:net"
 import { type Client, createClient } from "@switchyard/client-browser/all"
 import { peers as clientPeers } from "@switchyard/client-browser/peers"
-import { contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
+import { clientControl, contract, memoryTransport, peer, rpc, type SwitchyardError, topic } from "@switchyard/core"
 import { rejection, waitFor } from "@switchyard/core/testing"
 import { createServer, type Handlers, memoryCluster, type Server, type ServerOptions } from "@switchyard/server-node"
 import * as Context from "effect/Context"
@@ -129,6 +129,20 @@ afterEach(async () => {
 /** What a WebSocket upgrade may send before its answer (server-node's gate.ts, docs/limits.md). */
 const EARLY_UPGRADE_BYTES = 4096
 
+/** A WebSocket upgrade of `/switchyard` signed in with `token`, as bytes on a socket. */
+const upgradeRequest = (port: number, token: string) =>
+  `GET /switchyard?token=${token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+
+/** `text` as one WebSocket text frame from a client (masked). */
+function maskedText(text: string): Buffer {
+  const payload = Buffer.from(text)
+  const mask = randomBytes(4)
+  const length = payload.length
+  const header = length < 126 ? [0x81, 0x80 | length] : [0x81, 0x80 | 126, length >> 8, length & 0xff]
+  return Buffer.concat([Buffer.from(header), mask, payload.map((b, i) => b ^ (mask[i % 4] as number))])
+}
+
 /** A server on 127.0.0.1 whose hooks ask the Users service. */
 async function served() {
   const asked: string[] = []
@@ -198,10 +212,7 @@ describe("authenticate returning an Effect", () => {
     socket.on("error", () => {})
     let closed = false
     socket.once("close", () => (closed = true))
-    socket.write(
-      `GET /switchyard?token=hang HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    )
+    socket.write(upgradeRequest(Number(port), "hang"))
     await waitFor(() => asked.includes("byToken hang"), 5000, "authenticate to run")
     // Within the bound: kept, the upgrade still waits.
     socket.write(Buffer.alloc(EARLY_UPGRADE_BYTES))
@@ -210,6 +221,39 @@ describe("authenticate returning an Effect", () => {
     socket.write(Buffer.alloc(1))
     await waitFor(() => closed, 5000, "the socket to be cut")
     await waitFor(() => asked.includes("hang interrupted"), 5000, "the Effect to be interrupted")
+    expect(errors).toEqual([])
+  })
+
+  it("hands what a WebSocket client sent while it waited to the WebSocket once it decides", async () => {
+    const asked: string[] = []
+    const errors: unknown[] = []
+    const { opened: gate, open } = latch()
+    // Its authenticate waits for the layer, which waits for the gate: the upgrade is held meanwhile.
+    const server = createServer(Api, handlers, options(asked, errors, gate))
+    const http = createHttpServer()
+    server.attach(http)
+    let upgrades = 0
+    http.on("upgrade", () => upgrades++)
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    cleanup.push(async () => {
+      await server.close()
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    })
+    const { port } = http.address() as AddressInfo
+    const socket = connect(port, "127.0.0.1")
+    cleanup.push(() => void socket.destroy())
+    let received = ""
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")))
+    socket.write(upgradeRequest(port, "ann"))
+    await waitFor(() => upgrades === 1, 5000, "the upgrade")
+    // A HELLO before the 101, which a client must not send: read and kept while authenticate waits.
+    socket.write(maskedText(clientControl.hello(1, null, 0)))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    open()
+    await waitFor(() => received.includes('[21,1,"'), 5000, "the WELCOME")
+    expect(received.startsWith("HTTP/1.1 101 ")).toBe(true)
+    expect(asked).toEqual(["byToken ann"])
     expect(errors).toEqual([])
   })
 

@@ -233,7 +233,11 @@ async function refusalOf(response: Response): Promise<string> {
  * bytes, or a proxy's error page however large, which would otherwise hold the connection until collected.
  */
 export async function gone(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {})
+  try {
+    await response.body?.cancel()
+  } catch {
+    // A body that cannot be cancelled (a fetch of the app's without it) is left to the collector.
+  }
   if (response.status !== 410) throw new Error(`HTTP ${response.status}`)
 }
 
