@@ -32,14 +32,18 @@ beforeAll(() => Promise.all([pageScript(), chromiumBrowser()]), 60_000)
 
 let script: Promise<string> | undefined
 
-/** The page's script: page.ts and the real transports, bundled from source, with short timings. */
+/**
+ * The page's script: page.ts and the real transports, bundled from source, with a short hold. A probe gets
+ * 5 s for its first echo, as the doctor's default: with 1.5 s, a page loaded beside a busy CPU saw echoes
+ * come too late and reported transports that work as failed. Only a held stream waits it out.
+ */
 function pageScript(): Promise<string> {
   script ??= import("esbuild").then(async ({ build }) => {
     const page = join(import.meta.dirname, "../../doctor/src/page.ts")
     const result = await build({
       stdin: {
         contents: `import { mountDoctor } from ${JSON.stringify(page)}
-mountDoctor(document.getElementById("doctor"), { timeoutMs: 1500, holdMs: 1200 })`,
+mountDoctor(document.getElementById("doctor"), { timeoutMs: 5000, holdMs: 1200 })`,
         resolveDir: import.meta.dirname,
         loader: "ts",
       },

@@ -169,7 +169,7 @@ export async function borrowPage(): Promise<Page> {
  */
 export async function givePageBack(page: Page): Promise<void> {
   try {
-    await page.goto("about:blank")
+    await page.goto("about:blank", { timeout: 5000 })
     idle.push(page)
   } catch {
     await page.close().catch(() => {})

@@ -231,14 +231,19 @@ export class RemotePage {
    */
   static async open(page: Page, url: string, options: { readonly pooled?: boolean } = {}): Promise<RemotePage> {
     const remote = new RemotePage(page, options.pooled === true)
-    page.on("pageerror", remote.onPageError)
     if (!receivers.has(page)) {
-      receivers.set(page, undefined)
       await page.exposeFunction(pushBinding, (seq: number, batch: readonly Push[]) =>
         receivers.get(page)?.receive(seq, batch),
       )
+      receivers.set(page, undefined)
     }
-    await page.goto(url)
+    page.on("pageerror", remote.onPageError)
+    try {
+      await page.goto(url)
+    } catch (error) {
+      page.off("pageerror", remote.onPageError)
+      throw error
+    }
     // Set once loaded: the page pushes only in answer to operations, which start after this returns, and
     // nothing the realm before it pushed late can reach this driver.
     receivers.set(page, remote)
