@@ -69,11 +69,15 @@ describe("WebRTC data channels (Chromium client, Node server)", () => {
     await waitFor(() => first.client.transport === "webrtc", 15_000, "the upgrade to WebRTC")
     await first.server.close()
     await waitFor(() => errors.includes("SERVER_CLOSED"), 3000, "SERVER_CLOSED in the page")
-    // The page closed the channel on the closing message: the server's peer connection did not wait out
-    // CLOSE_GRACE_MS. close() waits for the peer connections, however they go; the session's goes last (an
-    // attempt that failed before it, if any, went earlier).
+    // The page let go in answer: the server's peer connection did not wait out CLOSE_GRACE_MS. The page
+    // either closed the channel on the server's closing message, or, having read the BYE before it, closed
+    // its link itself and sent its own closing message first (a loaded run saw that). close() waits for
+    // the peer connections, however they go; the session's goes last (an attempt that failed before it, if
+    // any, went earlier).
     expect(first.channels.open).toBe(0)
-    expect(first.channels.closes.at(-1)).toBe("after the remote closed the channel")
+    expect(["after the remote closed the channel", "after the remote's closing message"]).toContain(
+      first.channels.closes.at(-1),
+    )
 
     // The page closing: its BYE reaches the server, which ends the session at once (CLIENT_CLOSED), rather
     // than keep it for the resume window.
