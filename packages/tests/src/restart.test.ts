@@ -5,6 +5,7 @@ import { TestContract, type TestServerState, waitFor } from "@switchyard/core/te
 import { createServer, type Server } from "@switchyard/server-node"
 import { afterEach, describe, expect, it } from "vitest"
 import { countingHandlers, type FleetClient, fleetClient, modes, type Runs, within } from "./support/fleet.ts"
+import { listenOn } from "./support/listenOn.ts"
 
 /**
  * The server restarted under its clients (docs/sessions.md, "When a session is lost"): `server.close()`
@@ -34,25 +35,6 @@ function start(runs: Runs, state: TestServerState): Server<TestContract> {
   const server = createServer(TestContract, countingHandlers(runs, state), { onError: () => {} })
   cleanup.push(() => server.close())
   return server
-}
-
-/**
- * A new server listening on `port`, retrying for a while if the old server's socket still holds it (a
- * server listens once, so each attempt is a new one).
- */
-async function startOn(port: number, runs: Runs, state: TestServerState): Promise<Server<TestContract>> {
-  const deadline = Date.now() + 5000
-  for (;;) {
-    const server = start(runs, state)
-    try {
-      await server.listen(port, "127.0.0.1")
-      return server
-    } catch (error) {
-      await server.close()
-      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
 }
 
 const label = (fc: FleetClient) => `${fc.index} (${fc.mode})`
@@ -122,7 +104,7 @@ describe("server restart", () => {
     const whileDown = fleet.map((fc) => outcome(fc.client.rpc.divide({ a: 10 + fc.index, b: 1 })))
 
     const restarting = performance.now()
-    const second = await startOn(port, runs, state)
+    const second = await listenOn(() => start(runs, state), port)
     await waitFor(
       () => fleet.every((fc) => fc.client.state === "connected" && fc.sessions.length === 2),
       10_000,
