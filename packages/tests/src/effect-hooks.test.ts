@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import { createServer as createHttpServer } from "node:http"
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { connect } from "node:net"
 import { type Client, createClient } from "@switchyard/client-browser/all"
@@ -143,6 +143,25 @@ function maskedText(text: string): Buffer {
   return Buffer.concat([Buffer.from(header), mask, payload.map((b, i) => b ^ (mask[i % 4] as number))])
 }
 
+/**
+ * `server` served through attach() on an HTTP server of the test's, on 127.0.0.1: connections come in before
+ * the layer is built, and `close()` leaves the HTTP server's connections to it. Cleanup closes `server`
+ * (again, if the test did), then the HTTP server and the connections it still has (the clients' keep-alive
+ * sockets would hold it for their idle timeout).
+ */
+async function attached(server: Server<Api>): Promise<{ http: HttpServer; port: number }> {
+  const http = createHttpServer()
+  server.attach(http)
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+  cleanup.push(async () => {
+    await server.close()
+    const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+    http.closeAllConnections()
+    await stopped
+  })
+  return { http, port: (http.address() as AddressInfo).port }
+}
+
 /** A server on 127.0.0.1 whose hooks ask the Users service. */
 async function served() {
   const asked: string[] = []
@@ -230,17 +249,9 @@ describe("authenticate returning an Effect", () => {
     const { opened: gate, open } = latch()
     // Its authenticate waits for the layer, which waits for the gate: the upgrade is held meanwhile.
     const server = createServer(Api, handlers, options(asked, errors, gate))
-    const http = createHttpServer()
-    server.attach(http)
+    const { http, port } = await attached(server)
     let upgrades = 0
     http.on("upgrade", () => upgrades++)
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
-    cleanup.push(async () => {
-      await server.close()
-      http.closeAllConnections()
-      await new Promise((resolve) => http.close(resolve))
-    })
-    const { port } = http.address() as AddressInfo
     const socket = connect(port, "127.0.0.1")
     cleanup.push(() => void socket.destroy())
     let received = ""
@@ -379,21 +390,9 @@ describe("hooks' Effects and the layer being built", () => {
     const errors: unknown[] = []
     const server = createServer(Api, handlers, options(asked, errors, gate))
     cleanup.push(() => server.close())
-    // Served through attach(): connections come in before the layer is built.
-    const http = createHttpServer()
-    server.attach(http)
+    const { http, port } = await attached(server)
     let closedSockets = 0
     http.on("connection", (socket) => socket.on("close", () => closedSockets++))
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
-    // The sessions end (server.close()) before the HTTP server stops listening.
-    cleanup.push(async () => {
-      await server.close()
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-      // The clients' keep-alive sockets would otherwise hold it for their idle timeout.
-      http.closeAllConnections()
-      await stopped
-    })
-    const { port } = http.address() as AddressInfo
     const url = `http://127.0.0.1:${port}/switchyard`
     // An opening POST of long polling: authenticate is called as it comes (before this listener, added after the server's).
     let posted = false
@@ -416,19 +415,11 @@ describe("hooks' Effects and the layer being built", () => {
     const asked: string[] = []
     const errors: unknown[] = []
     const server = createServer(Api, handlers, options(asked, errors, new Promise<void>(() => {})))
-    const http = createHttpServer()
-    server.attach(http)
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
-    cleanup.push(async () => {
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-      http.closeAllConnections()
-      await stopped
-    })
+    const { http, port } = await attached(server)
     let posted = false
     http.on("request", (request) => {
       if (request.method === "POST") posted = true
     })
-    const { port } = http.address() as AddressInfo
     client(`http://127.0.0.1:${port}/switchyard`, "late", "long-polling")
     await waitFor(() => posted, 5000, "the opening POST")
     // Its authenticate waits for a layer that never comes; the server closes meanwhile.
@@ -442,19 +433,11 @@ describe("hooks' Effects and the layer being built", () => {
     const errors: unknown[] = []
     const server = createServer(Api, handlers, options(asked, errors))
     // Through attach(): close() does not close the HTTP server's connections, so only the interruption ends it.
-    const http = createHttpServer()
-    server.attach(http)
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
-    cleanup.push(async () => {
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
-      http.closeAllConnections()
-      await stopped
-    })
+    const { http, port } = await attached(server)
     let status = 0
     http.on("request", (request, response) => {
       if (request.method === "POST") response.once("finish", () => (status ||= response.statusCode))
     })
-    const { port } = http.address() as AddressInfo
     const { errors: told } = client(`http://127.0.0.1:${port}/switchyard`, "hang", "long-polling")
     await waitFor(() => asked.includes("byToken hang"), 5000, "authenticate to run")
     const closing = server.close()
