@@ -39,27 +39,40 @@ export function publicExports(given, list = entries()) {
   const checker = program.getTypeChecker()
   /** @type {Export[]} */
   const found = []
+  for (const { entry, exported, symbol } of exportsOf(program, list)) {
+    const declarations = symbol.declarations ?? []
+    found.push({
+      module: entry.module,
+      name: exported.name,
+      kind: kindOf(symbol),
+      typeOnly:
+        (symbol.flags & ts.SymbolFlags.Value) === 0 ||
+        (exported.declarations ?? []).some((d) => ts.isTypeOnlyImportOrExportDeclaration(d)),
+      summary: summaryOf(symbol, checker),
+      examples: declarations.flatMap(examplesOf),
+      where: declarations[0] === undefined ? entry.file : whereOf(declarations[0], declarations[0].getStart()),
+    })
+  }
+  return found
+}
+
+/**
+ * Each export of each entry point of `list`, with the symbol it names (an alias followed to it).
+ * @param {ts.Program} program
+ * @param {readonly Entry[]} list
+ * @returns {Generator<{ entry: Entry, exported: ts.Symbol, symbol: ts.Symbol }>}
+ */
+function* exportsOf(program, list) {
+  const checker = program.getTypeChecker()
   for (const entry of list) {
     const file = program.getSourceFile(join(root, entry.file))
     const moduleSymbol = file && checker.getSymbolAtLocation(file)
     if (moduleSymbol === undefined) throw new Error(`${entry.file}: not a module`)
     for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported
-      const declarations = symbol.declarations ?? []
-      found.push({
-        module: entry.module,
-        name: exported.name,
-        kind: kindOf(symbol),
-        typeOnly:
-          (symbol.flags & ts.SymbolFlags.Value) === 0 ||
-          (exported.declarations ?? []).some((d) => ts.isTypeOnlyImportOrExportDeclaration(d)),
-        summary: summaryOf(symbol, checker),
-        examples: declarations.flatMap(examplesOf),
-        where: declarations[0] === undefined ? entry.file : whereOf(declarations[0], declarations[0].getStart()),
-      })
+      yield { entry, exported, symbol }
     }
   }
-  return found
 }
 
 /**
@@ -112,27 +125,21 @@ export function memberExamples(given, list = entries()) {
   // A member is listed once, under the first export that has it (in the entry points' order).
   /** @type {Set<ts.Declaration>} */
   const seen = new Set()
-  for (const entry of list) {
-    const file = program.getSourceFile(join(root, entry.file))
-    const moduleSymbol = file && checker.getSymbolAtLocation(file)
-    if (moduleSymbol === undefined) throw new Error(`${entry.file}: not a module`)
-    for (const exported of checker.getExportsOfModule(moduleSymbol)) {
-      const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported
-      for (const member of membersOf(symbol, checker)) {
-        const declarations = (member.declarations ?? []).filter((d) => !seen.has(d))
-        for (const d of declarations) seen.add(d)
-        const examples = declarations.flatMap(examplesOf)
-        if (declarations[0] === undefined || examples.length === 0) continue
-        found.push({
-          module: entry.module,
-          name: `${exported.name}.${member.name}`,
-          kind: kindOf(member),
-          typeOnly: (symbol.flags & ts.SymbolFlags.Value) === 0,
-          summary: summaryOf(member, checker),
-          examples,
-          where: whereOf(declarations[0], declarations[0].getStart()),
-        })
-      }
+  for (const { entry, exported, symbol } of exportsOf(program, list)) {
+    for (const member of membersOf(symbol, checker)) {
+      const declarations = (member.declarations ?? []).filter((d) => !seen.has(d))
+      for (const d of declarations) seen.add(d)
+      const examples = declarations.flatMap(examplesOf)
+      if (declarations[0] === undefined || examples.length === 0) continue
+      found.push({
+        module: entry.module,
+        name: `${exported.name}.${member.name}`,
+        kind: kindOf(member),
+        typeOnly: (symbol.flags & ts.SymbolFlags.Value) === 0,
+        summary: summaryOf(member, checker),
+        examples,
+        where: whereOf(declarations[0], declarations[0].getStart()),
+      })
     }
   }
   return found
